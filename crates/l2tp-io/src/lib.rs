@@ -1,0 +1,6 @@
+//! The I/O edge: UDP sockets (batched), TUN devices, the system clock.
+//!
+//! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
+
+pub mod tun;
+pub mod udp;

@@ -1,0 +1,1 @@
+//! TUN devices (issue 6).

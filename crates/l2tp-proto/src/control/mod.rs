@@ -1,0 +1,1 @@
+//! Control plane (issue 3): reliable control channel, tunnel and call state machines.
