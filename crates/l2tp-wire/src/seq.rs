@@ -36,7 +36,7 @@ impl SeqNum {
         let d = self.0.wrapping_sub(other.0);
         if d == 0 {
             Ordering::Equal
-        } else if d < 0x8000 || d == 0x8000 {
+        } else if d <= 0x8000 {
             Ordering::Greater
         } else {
             Ordering::Less
