@@ -1,0 +1,298 @@
+//! The request and response types of the management protocol.
+//!
+//! Ids are the numbers an operator sees: local tunnel and session ids (RFC 2661 §3.1: the
+//! receiver's ids, which is what `ip l2tp show` prints as "Tunnel N" / "Session N").
+
+use serde::{Deserialize, Serialize};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// One request from a client to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// List every tunnel (answered with [`Response::Tunnels`]).
+    ListTunnels,
+    /// List every session of every tunnel (answered with [`Response::Sessions`]).
+    ListSessions,
+    /// One tunnel by local id (answered with [`Response::Tunnel`]).
+    ShowTunnel {
+        /// Local tunnel id.
+        id: u16,
+    },
+    /// One session by local ids (answered with [`Response::Session`]).
+    ShowSession {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// Local session id.
+        session: u16,
+    },
+    /// Change a datapath option of a session (the driver's SENDSEQ, RECVSEQ, LNSMODE,
+    /// REORDERTO and DEBUG socket options). Answered with [`Response::Ok`].
+    SetSessionOption {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// Local session id.
+        session: u16,
+        /// The option and its new value.
+        option: SessionOption,
+    },
+    /// Change a tunnel's debug mask (the only option a tunnel handle accepts).
+    SetTunnelDebug {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// New mask, see [`crate::DEBUG_MASK_NAMES`].
+        mask: u32,
+    },
+    /// Close one session (CDN, RFC 2661 §6.13).
+    CloseSession {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// Local session id.
+        session: u16,
+    },
+    /// Close a tunnel and all its sessions (StopCCN, RFC 2661 §6.3).
+    CloseTunnel {
+        /// Local tunnel id.
+        tunnel: u16,
+    },
+    /// LAC/client role: open a tunnel (when needed) and place a call. `peer` picks one of the
+    /// configured peers (`host[:port]`); `None` means the first configured one.
+    Dial {
+        /// Which configured peer to dial.
+        #[serde(default)]
+        peer: Option<String>,
+    },
+    /// LAC/client role: hang up a call. With no ids: every call the daemon placed.
+    HangUp {
+        /// Local tunnel id.
+        #[serde(default)]
+        tunnel: Option<u16>,
+        /// Local session id (requires `tunnel`).
+        #[serde(default)]
+        session: Option<u16>,
+    },
+    /// Daemon-wide counters (answered with [`Response::Stats`]).
+    Stats,
+}
+
+/// A session option, named after the PPPoL2TP socket option it mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOption {
+    /// Send sequence numbers on data messages (PPPOL2TP_SO_SENDSEQ).
+    SendSeq(bool),
+    /// Require sequence numbers on received data messages (PPPOL2TP_SO_RECVSEQ).
+    RecvSeq(bool),
+    /// Act as LNS for sequencing decisions (PPPOL2TP_SO_LNSMODE).
+    LnsMode(bool),
+    /// Reorder timeout in milliseconds, 0 = no reordering (PPPOL2TP_SO_REORDERTO).
+    ReorderTimeout(u32),
+    /// Debug mask (PPPOL2TP_SO_DEBUG).
+    Debug(u32),
+}
+
+/// The daemon's answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", content = "data", rename_all = "snake_case")]
+pub enum Response {
+    /// The request was carried out.
+    Ok,
+    /// Answer to [`Request::ListTunnels`].
+    Tunnels(Vec<TunnelInfo>),
+    /// Answer to [`Request::ListSessions`].
+    Sessions(Vec<SessionInfo>),
+    /// Answer to [`Request::ShowTunnel`].
+    Tunnel(TunnelInfo),
+    /// Answer to [`Request::ShowSession`].
+    Session(SessionInfo),
+    /// Answer to [`Request::Dial`]: the call that was started (it may still be connecting).
+    Dialing {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// Local session id.
+        session: u16,
+    },
+    /// Answer to [`Request::Stats`].
+    Stats(DaemonStats),
+    /// The request failed; `message` says why, for a human.
+    Error {
+        /// Human-readable reason.
+        message: String,
+    },
+}
+
+impl Response {
+    /// Shorthand for [`Response::Error`].
+    pub fn error(message: impl Into<String>) -> Self {
+        Response::Error {
+            message: message.into(),
+        }
+    }
+}
+
+/// The driver's eight per-tunnel / per-session counters (same names as the kernel's
+/// `L2TP_ATTR_*` statistics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatapathCounters {
+    /// Data packets sent.
+    pub tx_packets: u64,
+    /// Data bytes sent (PPP frames, without L2TP/UDP headers).
+    pub tx_bytes: u64,
+    /// Data packets that could not be sent.
+    pub tx_errors: u64,
+    /// Data packets received and delivered.
+    pub rx_packets: u64,
+    /// Data bytes received and delivered.
+    pub rx_bytes: u64,
+    /// Packets dropped by the sequence number rules.
+    pub rx_seq_discards: u64,
+    /// Packets that arrived out of order.
+    pub rx_oos_packets: u64,
+    /// Packets dropped for other reasons (malformed, unknown session…).
+    pub rx_errors: u64,
+}
+
+impl DatapathCounters {
+    /// Adds `other` into `self` (saturating).
+    pub fn accumulate(&mut self, other: &DatapathCounters) {
+        self.tx_packets = self.tx_packets.saturating_add(other.tx_packets);
+        self.tx_bytes = self.tx_bytes.saturating_add(other.tx_bytes);
+        self.tx_errors = self.tx_errors.saturating_add(other.tx_errors);
+        self.rx_packets = self.rx_packets.saturating_add(other.rx_packets);
+        self.rx_bytes = self.rx_bytes.saturating_add(other.rx_bytes);
+        self.rx_seq_discards = self.rx_seq_discards.saturating_add(other.rx_seq_discards);
+        self.rx_oos_packets = self.rx_oos_packets.saturating_add(other.rx_oos_packets);
+        self.rx_errors = self.rx_errors.saturating_add(other.rx_errors);
+    }
+}
+
+/// Counters of a tunnel's reliable control channel (RFC 2661 §5.8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlCounters {
+    /// Control messages sent (first transmissions, ZLB acks included).
+    pub sent: u64,
+    /// Control messages retransmitted.
+    pub retransmitted: u64,
+    /// Control messages received and accepted.
+    pub received: u64,
+    /// Duplicate control messages received (acknowledged and dropped).
+    pub duplicates: u64,
+}
+
+impl ControlCounters {
+    /// Adds `other` into `self` (saturating).
+    pub fn accumulate(&mut self, other: &ControlCounters) {
+        self.sent = self.sent.saturating_add(other.sent);
+        self.retransmitted = self.retransmitted.saturating_add(other.retransmitted);
+        self.received = self.received.saturating_add(other.received);
+        self.duplicates = self.duplicates.saturating_add(other.duplicates);
+    }
+}
+
+/// One tunnel as the daemon sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelInfo {
+    /// Our tunnel id.
+    pub local_id: u16,
+    /// The peer's tunnel id (0 until the peer told us, RFC 2661 §3.1).
+    pub peer_id: u16,
+    /// Our address and port (`ip:port`).
+    pub local_addr: String,
+    /// The peer's address and port (`ip:port`).
+    pub peer_addr: String,
+    /// The peer's Host Name AVP, when it sent one.
+    #[serde(default)]
+    pub peer_host_name: Option<String>,
+    /// Tunnel state (`wait-ctl-reply`, `established`, …, as the control plane names it).
+    pub state: String,
+    /// Number of sessions in the tunnel.
+    pub sessions: u32,
+    /// Seconds since the tunnel was created.
+    pub uptime_s: u64,
+    /// Debug mask of the tunnel.
+    #[serde(default)]
+    pub debug: u32,
+    /// Control channel counters.
+    pub control: ControlCounters,
+    /// Datapath counters of the tunnel (sum over its sessions plus data for unknown sessions).
+    pub stats: DatapathCounters,
+}
+
+/// The datapath options of a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOptions {
+    /// SENDSEQ.
+    pub send_seq: bool,
+    /// RECVSEQ.
+    pub recv_seq: bool,
+    /// LNSMODE.
+    pub lns_mode: bool,
+    /// REORDERTO in milliseconds.
+    pub reorder_timeout_ms: u32,
+    /// DEBUG mask.
+    pub debug: u32,
+}
+
+/// One session as the daemon sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Our tunnel id.
+    pub tunnel: u16,
+    /// Our session id.
+    pub session: u16,
+    /// The peer's tunnel id.
+    pub peer_tunnel: u16,
+    /// The peer's session id.
+    pub peer_session: u16,
+    /// Session state (`wait-connect`, `established`, …).
+    pub state: String,
+    /// Authenticated PPP user name, once known.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// IPv4 address of the PPP peer (LNS) or our own (client), once negotiated.
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address (or interface-id based address) once negotiated.
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Addr>,
+    /// TUN interface carrying the session's IP traffic.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Seconds since the session was created.
+    pub uptime_s: u64,
+    /// Datapath options.
+    pub options: SessionOptions,
+    /// The eight datapath counters.
+    pub stats: DatapathCounters,
+}
+
+/// Daemon-wide figures (answer to [`Request::Stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStats {
+    /// `lns`, `lac` or `client`.
+    pub role: String,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    /// Number of tunnels.
+    pub tunnels: u64,
+    /// Number of sessions.
+    pub sessions: u64,
+    /// Tunnels per state name.
+    #[serde(default)]
+    pub tunnels_by_state: std::collections::BTreeMap<String, u64>,
+    /// Sessions per state name.
+    #[serde(default)]
+    pub sessions_by_state: std::collections::BTreeMap<String, u64>,
+    /// Control channel counters summed over all tunnels, closed ones included.
+    pub control: ControlCounters,
+    /// Datapath counters summed over all tunnels, closed ones included.
+    pub datapath: DatapathCounters,
+    /// PPP authentication failures (LNS role).
+    pub auth_failures: u64,
+    /// Tunnels refused (limits, unknown peers, authentication of the tunnel).
+    #[serde(default)]
+    pub tunnels_refused: u64,
+    /// Sessions refused (limits, pool exhausted).
+    #[serde(default)]
+    pub sessions_refused: u64,
+}
