@@ -1,0 +1,137 @@
+//! Keys and the lookup table: one hash lookup per packet, keyed by the local
+//! (tunnel id, session id) pair carried in every data header.
+//!
+//! Keys are ours (the ids we assigned), so only we insert into the table; a peer can only
+//! look up. That is why a fast, non-keyed hash is safe here: lookups of absent keys probe the
+//! layout our own keys made, which a peer cannot shape. 65,535 sessions per tunnel and
+//! thousands of tunnels cost the same per packet as one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::SocketAddr;
+
+use l2tp_wire::{SessionId, TunnelId};
+
+/// A session handle: the local (tunnel id, session id) pair. Session id 0 names the tunnel
+/// management handle, as in the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    /// Local tunnel id (ours).
+    pub tunnel: TunnelId,
+    /// Local session id (ours); 0 for the tunnel management handle.
+    pub session: SessionId,
+}
+
+impl SessionKey {
+    /// A key from the two local ids.
+    pub const fn new(tunnel: TunnelId, session: SessionId) -> Self {
+        SessionKey { tunnel, session }
+    }
+
+    /// The tunnel management handle of `tunnel` (session id 0).
+    pub const fn tunnel(tunnel: TunnelId) -> Self {
+        SessionKey {
+            tunnel,
+            session: SessionId(0),
+        }
+    }
+
+    /// True when this names a tunnel management handle (session id 0).
+    pub const fn is_tunnel(self) -> bool {
+        self.session.0 == 0
+    }
+
+    /// Both ids packed in one integer (the table key).
+    pub const fn raw(self) -> u32 {
+        ((self.tunnel.0 as u32) << 16) | self.session.0 as u32
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tunnel, self.session)
+    }
+}
+
+/// Which local UDP socket a tunnel is bound to. The daemon names its sockets; one shared
+/// socket for every tunnel ([`SocketId::SHARED`]) or one connected socket per tunnel, as the
+/// seed's daemon does. Data for a tunnel arriving on another socket is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct SocketId(pub u32);
+
+impl SocketId {
+    /// The one socket shared by all tunnels (the default).
+    pub const SHARED: SocketId = SocketId(0);
+}
+
+/// Folded 64x64→128 multiply of a `u32` key: every key bit reaches the low bits (bucket
+/// index) and the top bits (control byte).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let m = u128::from(self.0 ^ n ^ 0x243f_6a88_85a3_08d3) * 0x9e37_79b9_7f4a_7c15u128;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+/// Map from a packed [`SessionKey`] to a value.
+pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
+/// IPv4-mapped IPv6 addresses compare equal to their IPv4 form (a dual-stack socket reports
+/// IPv4 peers as `::ffff:a.b.c.d`).
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn keys_pack_both_ids() {
+        let k = SessionKey::new(TunnelId(0x1234), SessionId(0xabcd));
+        assert_eq!(k.raw(), 0x1234_abcd);
+        assert!(SessionKey::tunnel(TunnelId(1)).is_tunnel());
+    }
+
+    #[test]
+    fn hash_spreads_sequential_keys_over_low_bits() {
+        let b = BuildHasherDefault::<IdHasher>::default();
+        let mut buckets = [0u32; 64];
+        for s in 1..=4096u32 {
+            buckets[(b.hash_one((7u32 << 16) | s) & 63) as usize] += 1;
+        }
+        // 4096 keys over 64 buckets: 64 each on average; none starved, none hoarding.
+        assert!(buckets.iter().all(|&n| (32..=128).contains(&n)), "{buckets:?}");
+    }
+
+    #[test]
+    fn mapped_v6_is_v4() {
+        let a: SocketAddr = "[::ffff:192.0.2.1]:1701".parse().unwrap();
+        assert_eq!(canonical(a), "192.0.2.1:1701".parse::<SocketAddr>().unwrap());
+    }
+}
