@@ -2,5 +2,6 @@
 //!
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
+pub mod poller;
 pub mod tun;
 pub mod udp;
