@@ -43,6 +43,7 @@ pub mod message;
 pub mod packet;
 pub mod result;
 pub mod seq;
+pub mod testdata;
 pub mod values;
 
 pub use avp::{AvpIter, AvpType, RawAvp, UnknownAvp};
