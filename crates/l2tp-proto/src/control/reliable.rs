@@ -328,7 +328,12 @@ impl Channel {
             return;
         }
         // Only messages actually sent can be acknowledged.
-        if self.unacked.iter().take(acked).any(|m| m.deadline.is_none()) {
+        if self
+            .unacked
+            .iter()
+            .take(acked)
+            .any(|m| m.deadline.is_none())
+        {
             return;
         }
         for _ in 0..acked {
@@ -351,8 +356,13 @@ impl Channel {
     }
 
     fn send_zlb(&mut self) {
-        let dgram = Header::control(self.peer_tunnel, SessionId::NONE, self.next_ns, self.expected)
-            .encode_with_payload(&[]);
+        let dgram = Header::control(
+            self.peer_tunnel,
+            SessionId::NONE,
+            self.next_ns,
+            self.expected,
+        )
+        .encode_with_payload(&[]);
         self.out.push_back(dgram);
         self.counters.tx_zlbs += 1;
         self.ack_deadline = None;

@@ -1,0 +1,141 @@
+//! Configuration of the control plane: endpoint-wide defaults, per-peer overrides, and the
+//! options of one tunnel or call opened by a command.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use l2tp_wire::SeqNum;
+
+use super::reliable::ReliableConfig;
+
+/// Tunnel authentication and AVP hiding for one peer (RFC 2661 §4.3, §5.1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeerAuth {
+    /// Shared tunnel secret. Without one, no Challenge is sent, a peer's Challenge is refused,
+    /// and nothing is hidden.
+    pub secret: Option<Vec<u8>>,
+    /// Hide the AVPs that may be hidden (needs `secret`).
+    pub hide_avps: bool,
+    /// Demand that the peer authenticate: send a Challenge and refuse a peer that does not
+    /// answer it (needs `secret`). Windows clients cannot: leave it off for them.
+    pub require_tunnel_auth: bool,
+}
+
+/// Endpoint-wide configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// Host Name AVP we send (RFC 2661 §4.4.3, required in SCCRQ/SCCRP).
+    pub host_name: String,
+    /// Vendor Name AVP we send, if any.
+    pub vendor_name: Option<String>,
+    /// Firmware Revision AVP we send, if any.
+    pub firmware_revision: Option<u16>,
+    /// Receive Window Size we advertise (RFC 2661 §5.8: messages we hold ahead of order).
+    pub receive_window: u16,
+    /// First retransmission interval (RFC 2661 §5.8 recommends 1 s).
+    pub retransmit_initial: Duration,
+    /// Backoff cap (the RFC requires at least 8 s; smaller values are raised to 8 s).
+    pub retransmit_cap: Duration,
+    /// Retransmissions before the tunnel is cleared (RFC 2661 §5.8 recommends 5).
+    pub max_retries: u32,
+    /// HELLO after this long without a message from the peer (RFC 2661 §5.5); `None` disables.
+    pub hello_interval: Option<Duration>,
+    /// How long an acknowledgement waits for a message to ride on before a ZLB is sent.
+    pub ack_delay: Duration,
+    /// Default tunnel authentication (overridable per peer in `peers`).
+    pub auth: PeerAuth,
+    /// Per-peer overrides of `auth`, by peer IP address.
+    pub peers: Vec<(IpAddr, PeerAuth)>,
+    /// Accept SCCRQs at all (false: every incoming tunnel is refused with StopCCN).
+    pub accept_incoming_tunnels: bool,
+    /// Ask the caller about each incoming tunnel ([`super::Event::IncomingTunnel`], then
+    /// `accept_tunnel` / `reject_tunnel`); false accepts them automatically.
+    pub decide_incoming_tunnels: bool,
+    /// Ask the caller about each incoming call ([`super::Event::IncomingCall`], then
+    /// `accept_call` / `reject_call`); false accepts them automatically.
+    pub decide_incoming_calls: bool,
+    /// Framing Capabilities we announce (bit 0 synchronous, bit 1 asynchronous).
+    pub framing_capabilities: u32,
+    /// Bearer Capabilities we announce (bit 0 digital, bit 1 analog).
+    pub bearer_capabilities: u32,
+    /// First Ns of every tunnel, and the first Ns expected from the peer. The RFC says 0;
+    /// tests set it near 65535 to exercise the wrap.
+    pub initial_seq: SeqNum,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            host_name: "l2tp-rs".to_string(),
+            vendor_name: Some("l2tp-rs".to_string()),
+            firmware_revision: Some(0x0100),
+            receive_window: 16,
+            retransmit_initial: Duration::from_secs(1),
+            retransmit_cap: Duration::from_secs(8),
+            max_retries: 5,
+            hello_interval: Some(Duration::from_secs(60)),
+            ack_delay: Duration::from_millis(100),
+            auth: PeerAuth::default(),
+            peers: Vec::new(),
+            accept_incoming_tunnels: true,
+            decide_incoming_tunnels: false,
+            decide_incoming_calls: false,
+            framing_capabilities: 0x3,
+            bearer_capabilities: 0x3,
+            initial_seq: SeqNum(0),
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// The authentication settings that apply to `peer`.
+    pub fn auth_for(&self, peer: IpAddr) -> &PeerAuth {
+        self.peers
+            .iter()
+            .find(|(ip, _)| *ip == peer)
+            .map(|(_, a)| a)
+            .unwrap_or(&self.auth)
+    }
+
+    /// The reliable-channel parameters derived from this configuration.
+    pub fn reliable(&self) -> ReliableConfig {
+        ReliableConfig {
+            receive_window: self.receive_window.max(1),
+            retransmit_initial: self.retransmit_initial,
+            // RFC 2661 §5.8: the cap "MUST be no less than 8 seconds".
+            retransmit_cap: self.retransmit_cap.max(Duration::from_secs(8)),
+            max_retries: self.max_retries,
+            ack_delay: self.ack_delay,
+            initial_seq: self.initial_seq,
+        }
+    }
+}
+
+/// Options of a tunnel opened by [`super::Endpoint::open_tunnel`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TunnelOptions {
+    /// Authentication for this tunnel instead of the configured one for the peer.
+    pub auth: Option<PeerAuth>,
+    /// Send a Tie Breaker AVP (RFC 2661 §4.4.3) so a collision with the peer's own SCCRQ
+    /// leaves one tunnel.
+    pub tie_breaker: bool,
+}
+
+/// Parameters of a call placed by a command (ICRQ from a LAC, OCRQ from an LNS).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallParams {
+    /// Called Number AVP (the number dialled), if any.
+    pub called_number: Option<String>,
+    /// Calling Number AVP (the caller), if any.
+    pub calling_number: Option<String>,
+    /// Sub-Address AVP, if any.
+    pub sub_address: Option<String>,
+    /// Bearer Type (bit 0 digital, bit 1 analog).
+    pub bearer_type: u32,
+    /// Framing Type (bit 0 synchronous, bit 1 asynchronous).
+    pub framing_type: u32,
+    /// Connect speed in bits per second for ICCN/OCCN.
+    pub connect_speed: u32,
+    /// Ask the peer to send data with sequence numbers (Sequencing Required AVP).
+    pub sequencing_required: bool,
+}

@@ -1,0 +1,662 @@
+//! The [`Endpoint`]: every tunnel of one L2TP node, demultiplexed, behind the sans-IO
+//! contract (inputs take `now`, outputs are drained with `poll_*`).
+//!
+//! Tunnels are found by our tunnel id (the id in the header of every message after SCCRQ),
+//! and a new SCCRQ (tunnel id 0) by (peer address, peer port, peer's tunnel id): several
+//! clients behind one NAT use source port 1701, and a retransmitted SCCRQ must find the
+//! tunnel its first copy created. Data messages (T=0) are the datapath's and ignored here.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use l2tp_wire::{ControlMessage, Header, ResultCode, SessionId, TunnelId};
+use rand::RngCore;
+
+use super::config::{CallParams, EndpointConfig, TunnelOptions};
+use super::error::ApiError;
+use super::event::{CallKind, Event, SessionDownReason, SessionInfo, TunnelDownReason, TunnelInfo};
+use super::ids;
+use super::tunnel::{Tunnel, TunnelState};
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Our address to send from.
+    pub local: SocketAddr,
+    /// Destination.
+    pub to: SocketAddr,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+}
+
+/// Endpoint-wide counters of what could not be attributed to a tunnel or was refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Datagrams whose header did not decode.
+    pub malformed: u64,
+    /// Data messages handed to the control plane (the datapath's job).
+    pub data_ignored: u64,
+    /// Control messages for a tunnel id we do not have.
+    pub unknown_tunnel: u64,
+    /// Control messages for a tunnel from an address other than its peer's.
+    pub wrong_peer: u64,
+    /// Session messages for a session we do not have.
+    pub unknown_sessions: u64,
+    /// Messages not valid in the state they arrived in.
+    pub unexpected_messages: u64,
+    /// Messages of an unknown type.
+    pub unknown_messages: u64,
+    /// SCCRQs discarded by the tie breaker (RFC 2661 §4.4.3).
+    pub tie_breaker_discards: u64,
+}
+
+/// What the tunnels share: configuration, RNG, output queues.
+pub(crate) struct Ctx {
+    pub config: EndpointConfig,
+    pub rng: Box<dyn RngCore + Send>,
+    pub events: VecDeque<Event>,
+    pub transmits: VecDeque<Transmit>,
+    pub stats: EndpointStats,
+    serial: u32,
+}
+
+impl Ctx {
+    /// The next Call Serial Number (RFC 2661 §4.4.5: unique per call on this endpoint).
+    pub(crate) fn next_serial(&mut self) -> u32 {
+        self.serial = self.serial.wrapping_add(1);
+        self.serial
+    }
+}
+
+/// An L2TP control-plane node: LAC, LNS or both.
+pub struct Endpoint {
+    ctx: Ctx,
+    tunnels: BTreeMap<TunnelId, Tunnel>,
+    /// (peer address, peer's tunnel id) → our tunnel id.
+    by_peer: HashMap<(SocketAddr, TunnelId), TunnelId>,
+    timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("tunnels", &self.tunnels.len())
+            .field("stats", &self.ctx.stats)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint with no tunnels. `rng` supplies ids, Challenges, Random Vectors and Tie
+    /// Breakers (seeded in tests, from the OS in the daemon).
+    pub fn new(config: EndpointConfig, rng: Box<dyn RngCore + Send>) -> Self {
+        Endpoint {
+            ctx: Ctx {
+                config,
+                rng,
+                events: VecDeque::new(),
+                transmits: VecDeque::new(),
+                stats: EndpointStats::default(),
+                serial: 0,
+            },
+            tunnels: BTreeMap::new(),
+            by_peer: HashMap::new(),
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.ctx.config
+    }
+
+    /// Endpoint-wide counters.
+    pub fn stats(&self) -> EndpointStats {
+        self.ctx.stats
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.ctx.transmits.pop_front()
+    }
+
+    /// The next event for the caller.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.ctx.events.pop_front()
+    }
+
+    /// When [`Endpoint::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    fn reschedule(&mut self, tid: TunnelId) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        t.flush(&mut self.ctx);
+        let next = t.next_timeout(self.ctx.config.hello_interval);
+        if let Some(n) = next {
+            // Keep at most one live entry per tunnel; a later deadline keeps the earlier
+            // entry (a spurious wake-up is harmless).
+            if t.scheduled.is_none_or(|s| n < s) {
+                t.scheduled = Some(n);
+                self.timers.push(Reverse((n, tid)));
+            }
+        }
+    }
+
+    fn remove_tunnel(&mut self, tid: TunnelId) {
+        if let Some(t) = self.tunnels.remove(&tid) {
+            self.by_peer.remove(&(t.peer, t.peer_id()));
+        }
+    }
+
+    /// Fires every timer due at `now`: retransmissions, delayed acknowledgements, HELLOs,
+    /// the end of closing holds.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((t, tid))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(tunnel) = self.tunnels.get_mut(&tid) else {
+                continue;
+            };
+            if tunnel.scheduled != Some(t) {
+                continue; // stale entry
+            }
+            tunnel.scheduled = None;
+            let forget = tunnel.handle_timeout(&mut self.ctx, now);
+            tunnel.flush(&mut self.ctx);
+            if forget {
+                self.remove_tunnel(tid);
+            } else {
+                self.reschedule(tid);
+            }
+        }
+    }
+
+    /// A UDP datagram arrived on `local` from `from`. Control messages are processed; data
+    /// messages are counted and ignored (they are the datapath's).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) {
+        let d = match Header::decode(datagram) {
+            Ok(d) => d,
+            Err(e) => {
+                self.ctx.stats.malformed += 1;
+                tracing::debug!(%from, "undecodable datagram: {e}");
+                return;
+            }
+        };
+        if !d.header.is_control() {
+            self.ctx.stats.data_ignored += 1;
+            return;
+        }
+        let Some(seq) = d.header.sequence else {
+            self.ctx.stats.malformed += 1;
+            return;
+        };
+        let tid = d.header.tunnel_id;
+        if tid.is_zero() {
+            self.handle_new_tunnel(now, local, from, d.header, d.payload);
+            return;
+        }
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            self.ctx.stats.unknown_tunnel += 1;
+            tracing::info!(%from, tunnel = %tid, "control message for unknown tunnel {tid} from {from}: dropped");
+            return;
+        };
+        if t.peer != from {
+            // RFC 2661 §8.1: the responder may answer from another port; adopt it while we
+            // wait for the SCCRP. Otherwise data from anyone but the peer is refused.
+            if matches!(t.state, TunnelState::WaitCtlReply { .. }) && t.peer.ip() == from.ip() {
+                t.peer = from;
+            } else {
+                self.ctx.stats.wrong_peer += 1;
+                tracing::info!(%from, tunnel = %tid, peer = %t.peer, "control message from the wrong peer: dropped");
+                return;
+            }
+        }
+        self.deliver(now, tid, seq.ns, seq.nr, d.header.session_id, d.payload);
+    }
+
+    fn deliver(
+        &mut self,
+        now: Instant,
+        tid: TunnelId,
+        ns: l2tp_wire::SeqNum,
+        nr: l2tp_wire::SeqNum,
+        session: SessionId,
+        payload: &[u8],
+    ) {
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        let before = t.peer_id();
+        t.quiet_since = now;
+        let r = t.channel.receive(now, ns, nr, session, payload);
+        for (sid, body) in r.delivered {
+            let msg = ControlMessage::decode(&body, t.secret());
+            t.on_message(&mut self.ctx, now, sid, msg);
+        }
+        // The SCCRP taught us the peer's id: index the tunnel by it.
+        let after = t.peer_id();
+        let peer = t.peer;
+        if before != after && !after.is_zero() {
+            self.by_peer.insert((peer, after), tid);
+        }
+        self.reschedule(tid);
+    }
+
+    fn handle_new_tunnel(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        header: Header,
+        payload: &[u8],
+    ) {
+        let Some(seq) = header.sequence else {
+            return;
+        };
+        if payload.is_empty() {
+            // A ZLB for tunnel 0 acknowledges nothing we can find.
+            self.ctx.stats.unknown_tunnel += 1;
+            return;
+        }
+        let auth = self.ctx.config.auth_for(from.ip()).clone();
+        let m = match ControlMessage::decode(payload, auth.secret.as_deref()) {
+            Ok(ControlMessage::Sccrq(m)) => m,
+            Ok(other) => {
+                self.ctx.stats.unknown_tunnel += 1;
+                tracing::info!(%from, "{other} for tunnel 0 from {from}: dropped");
+                return;
+            }
+            Err(e) => {
+                self.ctx.stats.malformed += 1;
+                tracing::info!(%from, "undecodable message for tunnel 0: {e}");
+                return;
+            }
+        };
+        // A retransmitted SCCRQ finds the tunnel its first copy created; the channel sees a
+        // duplicate and acknowledges it again.
+        if let Some(&tid) = self.by_peer.get(&(from, m.assigned_tunnel_id)) {
+            self.deliver(now, tid, seq.ns, seq.nr, header.session_id, payload);
+            return;
+        }
+        // RFC 2661 §4.4.3: tie breaker against an SCCRQ of ours to the same peer.
+        let mut reuse: Option<TunnelId> = None;
+        let ours = self
+            .tunnels
+            .values()
+            .find(|t| t.peer == from && matches!(t.state, TunnelState::WaitCtlReply { .. }))
+            .map(|t| (t.id, t.tie_breaker));
+        if let Some((ours, mine)) = ours {
+            match (mine, m.tie_breaker) {
+                // Neither sent one: two tunnels.
+                (None, None) => {}
+                // Lower value wins; the side that sent a Tie Breaker wins over one that did not.
+                (Some(_), None) => {
+                    self.ctx.stats.tie_breaker_discards += 1;
+                    tracing::info!(%from, "tie breaker won: discarding the peer's SCCRQ");
+                    return;
+                }
+                (Some(a), Some(b)) if a < b => {
+                    self.ctx.stats.tie_breaker_discards += 1;
+                    tracing::info!(%from, "tie breaker won: discarding the peer's SCCRQ");
+                    return;
+                }
+                // Equal values: both sides discard their tunnels.
+                (Some(a), Some(b)) if a == b => {
+                    self.ctx.stats.tie_breaker_discards += 1;
+                    if let Some(t) = self.tunnels.get_mut(&ours) {
+                        let sessions = std::mem::take(&mut t.sessions);
+                        for sid in sessions.keys() {
+                            self.ctx.events.push_back(Event::SessionDown {
+                                tunnel: ours,
+                                session: *sid,
+                                reason: SessionDownReason::TunnelDown,
+                            });
+                        }
+                    }
+                    self.ctx.events.push_back(Event::TunnelDown {
+                        tunnel: ours,
+                        reason: TunnelDownReason::TieBreaker,
+                    });
+                    self.remove_tunnel(ours);
+                    return;
+                }
+                // We lose: drop our SCCRQ and answer theirs with the same local tunnel,
+                // keeping the caller's id and its waiting sessions.
+                _ => reuse = Some(ours),
+            }
+        }
+        let tid = match reuse {
+            Some(tid) => {
+                self.ctx.stats.tie_breaker_discards += 1;
+                tracing::info!(%from, tunnel = %tid, "tie breaker lost: answering the peer's SCCRQ instead");
+                let cfg = self.ctx.config.clone();
+                let Some(t) = self.tunnels.get_mut(&tid) else {
+                    return;
+                };
+                let sessions = std::mem::take(&mut t.sessions);
+                let mut fresh = Tunnel::new(
+                    tid,
+                    t.local,
+                    from,
+                    t.auth.clone(),
+                    &cfg,
+                    TunnelState::WaitDecision {
+                        peer_challenge: None,
+                    },
+                    now,
+                );
+                fresh.sessions = sessions;
+                *t = fresh;
+                tid
+            }
+            None => {
+                let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {
+                    self.tunnels.contains_key(&TunnelId(i))
+                }) else {
+                    tracing::warn!(%from, "no free tunnel id: SCCRQ dropped");
+                    return;
+                };
+                let tid = TunnelId(id);
+                let t = Tunnel::new(
+                    tid,
+                    local,
+                    from,
+                    auth,
+                    &self.ctx.config,
+                    TunnelState::WaitDecision {
+                        peer_challenge: None,
+                    },
+                    now,
+                );
+                self.tunnels.insert(tid, t);
+                tid
+            }
+        };
+        self.by_peer.insert((from, m.assigned_tunnel_id), tid);
+        let Some(t) = self.tunnels.get_mut(&tid) else {
+            return;
+        };
+        t.channel.peer_tunnel = m.assigned_tunnel_id;
+        let r = t
+            .channel
+            .receive(now, seq.ns, seq.nr, header.session_id, payload);
+        if !r.delivered.is_empty() {
+            let accept = self.ctx.config.accept_incoming_tunnels || reuse.is_some();
+            let ask = self.ctx.config.decide_incoming_tunnels && reuse.is_none();
+            if accept {
+                t.on_sccrq(&mut self.ctx, now, m, ask);
+            } else {
+                tracing::info!(%from, "incoming tunnels are not accepted: StopCCN");
+                t.stop(
+                    &mut self.ctx,
+                    now,
+                    ResultCode::with_error(
+                        ResultCode::STOPCCN_NOT_AUTHORIZED,
+                        ResultCode::ERROR_NONE,
+                        Some("incoming tunnels not accepted"),
+                    ),
+                    TunnelDownReason::Rejected,
+                );
+            }
+        }
+        self.reschedule(tid);
+    }
+
+    // ----- commands -----
+
+    /// Opens a tunnel to `peer` from `local` (sends SCCRQ). The tunnel id is ours, valid
+    /// until `TunnelDown`.
+    pub fn open_tunnel(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        opts: TunnelOptions,
+    ) -> Result<TunnelId, ApiError> {
+        let id = ids::allocate(&mut *self.ctx.rng, |i| {
+            self.tunnels.contains_key(&TunnelId(i))
+        })
+        .ok_or(ApiError::IdsExhausted("tunnel"))?;
+        let tid = TunnelId(id);
+        let auth = opts
+            .auth
+            .unwrap_or_else(|| self.ctx.config.auth_for(peer.ip()).clone());
+        let mut t = Tunnel::new(
+            tid,
+            local,
+            peer,
+            auth,
+            &self.ctx.config,
+            TunnelState::WaitCtlReply { challenge: None },
+            now,
+        );
+        if opts.tie_breaker {
+            let mut tb = [0u8; 8];
+            self.ctx.rng.fill_bytes(&mut tb);
+            t.tie_breaker = Some(tb);
+        }
+        t.open(&mut self.ctx, now);
+        self.tunnels.insert(tid, t);
+        self.reschedule(tid);
+        Ok(tid)
+    }
+
+    fn split(&mut self, tid: TunnelId) -> Result<(&mut Tunnel, &mut Ctx), ApiError> {
+        let t = self
+            .tunnels
+            .get_mut(&tid)
+            .ok_or(ApiError::NoSuchTunnel(tid))?;
+        if t.is_closing() {
+            return Err(ApiError::TunnelClosing(tid));
+        }
+        Ok((t, &mut self.ctx))
+    }
+
+    /// Accepts a tunnel announced by [`Event::IncomingTunnel`] (sends SCCRP).
+    pub fn accept_tunnel(&mut self, now: Instant, tunnel: TunnelId) -> Result<(), ApiError> {
+        let (t, ctx) = self.split(tunnel)?;
+        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
+            return Err(ApiError::NoDecisionPending("tunnel"));
+        }
+        t.accept(ctx, now);
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
+    /// Refuses a tunnel announced by [`Event::IncomingTunnel`] (sends StopCCN with `result`).
+    pub fn reject_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        let (t, ctx) = self.split(tunnel)?;
+        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
+            return Err(ApiError::NoDecisionPending("tunnel"));
+        }
+        t.stop(ctx, now, result, TunnelDownReason::Rejected);
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
+    /// Closes a tunnel (sends StopCCN with `result`; every session goes down).
+    pub fn close_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        let (t, ctx) = self.split(tunnel)?;
+        t.stop(ctx, now, result.clone(), TunnelDownReason::Local(result));
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
+    fn place(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        kind: CallKind,
+        params: CallParams,
+    ) -> Result<SessionId, ApiError> {
+        let Endpoint { ctx, tunnels, .. } = self;
+        let t = tunnels
+            .get_mut(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        if t.is_closing() {
+            return Err(ApiError::TunnelClosing(tunnel));
+        }
+        let sid = t
+            .allocate_session(ctx)
+            .ok_or(ApiError::IdsExhausted("session"))?;
+        t.place_call(ctx, now, sid, kind, params);
+        self.reschedule(tunnel);
+        Ok(sid)
+    }
+
+    /// LAC: places an incoming call (ICRQ). If the tunnel is not up yet, the ICRQ goes when
+    /// it is.
+    pub fn place_incoming_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        params: CallParams,
+    ) -> Result<SessionId, ApiError> {
+        self.place(now, tunnel, CallKind::LacIncoming, params)
+    }
+
+    /// LNS: places an outgoing call (OCRQ).
+    pub fn place_outgoing_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        params: CallParams,
+    ) -> Result<SessionId, ApiError> {
+        self.place(now, tunnel, CallKind::LnsOutgoing, params)
+    }
+
+    /// Accepts a call announced by [`Event::IncomingCall`].
+    pub fn accept_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+    ) -> Result<(), ApiError> {
+        let Endpoint { ctx, tunnels, .. } = self;
+        let t = tunnels
+            .get_mut(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        if !t.sessions.contains_key(&session) {
+            return Err(ApiError::NoSuchSession(tunnel, session));
+        }
+        if !t.accept_call(ctx, now, session) {
+            return Err(ApiError::NoDecisionPending("session"));
+        }
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
+    /// Refuses a call announced by [`Event::IncomingCall`] (sends CDN with `result`).
+    pub fn reject_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        self.close_session(now, tunnel, session, result)
+    }
+
+    /// Closes a session in any state (sends CDN with `result`).
+    pub fn close_session(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        let Endpoint { ctx, tunnels, .. } = self;
+        let t = tunnels
+            .get_mut(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        let reason = SessionDownReason::Local(result.clone());
+        if !t.close_session(ctx, now, session, result, reason) {
+            return Err(ApiError::NoSuchSession(tunnel, session));
+        }
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
+    // ----- introspection -----
+
+    /// A snapshot of one tunnel.
+    pub fn tunnel_info(&self, tunnel: TunnelId) -> Option<TunnelInfo> {
+        self.tunnels.get(&tunnel).map(info)
+    }
+
+    /// Snapshots of every tunnel, by id.
+    pub fn tunnels(&self) -> impl Iterator<Item = TunnelInfo> + '_ {
+        self.tunnels.values().map(info)
+    }
+
+    /// Number of tunnels (closing ones included).
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    /// A snapshot of one session.
+    pub fn session_info(&self, tunnel: TunnelId, session: SessionId) -> Option<SessionInfo> {
+        let t = self.tunnels.get(&tunnel)?;
+        let s = t.sessions.get(&session)?;
+        Some(session_info(t, session, s))
+    }
+
+    /// Snapshots of every session of a tunnel.
+    pub fn sessions(&self, tunnel: TunnelId) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.tunnels
+            .get(&tunnel)
+            .into_iter()
+            .flat_map(|t| t.sessions.iter().map(move |(k, s)| session_info(t, *k, s)))
+    }
+}
+
+fn info(t: &Tunnel) -> TunnelInfo {
+    TunnelInfo {
+        tunnel: t.id,
+        peer_tunnel: t.peer_id(),
+        peer: t.peer,
+        local: t.local,
+        state: t.state.kind(),
+        peer_host_name: t.peer_host_name.clone(),
+        sessions: t.sessions.len(),
+        counters: t.channel.counters(),
+    }
+}
+
+fn session_info(t: &Tunnel, sid: SessionId, s: &super::session::Session) -> SessionInfo {
+    SessionInfo {
+        tunnel: t.id,
+        session: sid,
+        peer_tunnel: t.peer_id(),
+        peer_session: s.peer_id,
+        peer: t.peer,
+        kind: s.kind,
+        state: s.state,
+        tx_messages: s.tx,
+        rx_messages: s.rx,
+    }
+}

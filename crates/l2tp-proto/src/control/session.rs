@@ -1,0 +1,535 @@
+//! The four call state machines (RFC 2661 §7.4.1 LAC incoming, §7.4.2 LNS incoming, §7.5.1
+//! LAC outgoing, §7.5.2 LNS outgoing), CDN from either side in every state, WEN and SLI.
+//!
+//! A session is small on purpose (the LNS holds 100,000 of them): ids, kind, state and two
+//! counters; call parameters live only while the call is being set up.
+
+use std::time::Instant;
+
+use l2tp_wire::{
+    BearerCapabilities, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq, Occn, Ocrp,
+    Ocrq, ResultCode, SessionId,
+};
+
+use super::config::CallParams;
+use super::endpoint::Ctx;
+use super::error::ProtocolError;
+use super::event::{CallInfo, CallKind, Event, ProxyInfo, SessionDownReason, SessionStateKind};
+use super::ids;
+use super::tunnel::{check_unknown, Tunnel, TunnelState};
+
+/// One call.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub peer_id: SessionId,
+    pub kind: CallKind,
+    pub state: SessionStateKind,
+    pub tx: u32,
+    pub rx: u32,
+    /// Parameters kept until the message that needs them is sent (ICRQ/ICCN, OCRQ).
+    pub params: Option<Box<CallParams>>,
+}
+
+impl Session {
+    fn new(kind: CallKind, state: SessionStateKind, peer_id: SessionId) -> Self {
+        Session {
+            peer_id,
+            kind,
+            state,
+            tx: 0,
+            rx: 0,
+            params: None,
+        }
+    }
+}
+
+fn message_name(m: &ControlMessage) -> String {
+    m.message_type().to_string()
+}
+
+impl Tunnel {
+    /// Allocates a random, non-zero session id unique in this tunnel.
+    pub(crate) fn allocate_session(&self, ctx: &mut Ctx) -> Option<SessionId> {
+        ids::allocate(&mut *ctx.rng, |i| self.sessions.contains_key(&SessionId(i))).map(SessionId)
+    }
+
+    fn send_session(&mut self, ctx: &mut Ctx, now: Instant, sid: SessionId, msg: ControlMessage) {
+        let peer = match self.sessions.get_mut(&sid) {
+            Some(s) => {
+                s.tx = s.tx.saturating_add(1);
+                s.peer_id
+            }
+            None => SessionId::NONE,
+        };
+        self.send(ctx, now, peer, msg);
+    }
+
+    /// Places a call (LAC ICRQ or LNS OCRQ). Waits for the tunnel when it is not up yet
+    /// (the wait-tunnel state).
+    pub(crate) fn place_call(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        sid: SessionId,
+        kind: CallKind,
+        params: CallParams,
+    ) {
+        let mut s = Session::new(kind, SessionStateKind::WaitTunnel, SessionId::NONE);
+        s.params = Some(Box::new(params));
+        self.sessions.insert(sid, s);
+        if matches!(self.state, TunnelState::Established) {
+            self.send_call_request(ctx, now, sid);
+        }
+    }
+
+    /// Sends ICRQ/OCRQ for sessions in wait-tunnel, now that the tunnel is up.
+    pub(crate) fn start_waiting_sessions(&mut self, ctx: &mut Ctx, now: Instant) {
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.state == SessionStateKind::WaitTunnel)
+            .map(|(k, _)| *k)
+            .collect();
+        for sid in waiting {
+            self.send_call_request(ctx, now, sid);
+        }
+    }
+
+    fn send_call_request(&mut self, ctx: &mut Ctx, now: Instant, sid: SessionId) {
+        let serial = ctx.next_serial();
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.state = SessionStateKind::WaitReply;
+        let p = s.params.as_deref().cloned().unwrap_or_default();
+        let bearer = (p.bearer_type != 0).then_some(BearerCapabilities(p.bearer_type));
+        let msg: ControlMessage = match s.kind {
+            CallKind::LacIncoming => Icrq {
+                assigned_session_id: sid,
+                call_serial_number: serial,
+                bearer_type: bearer,
+                physical_channel_id: None,
+                calling_number: p.calling_number.map(String::into_bytes),
+                called_number: p.called_number.map(String::into_bytes),
+                sub_address: p.sub_address.map(String::into_bytes),
+                unknown: Vec::new(),
+            }
+            .into(),
+            _ => {
+                // The OCRQ needs nothing later: drop the parameters now.
+                s.params = None;
+                Ocrq {
+                    assigned_session_id: sid,
+                    call_serial_number: serial,
+                    minimum_bps: 0,
+                    maximum_bps: u32::MAX,
+                    bearer_type: bearer.unwrap_or(BearerCapabilities(0x3)),
+                    framing_type: FramingCapabilities(framing_or_default(p.framing_type)),
+                    called_number: p.called_number.map(String::into_bytes).unwrap_or_default(),
+                    sub_address: p.sub_address.map(String::into_bytes),
+                    unknown: Vec::new(),
+                }
+                .into()
+            }
+        };
+        self.send_session(ctx, now, sid, msg);
+    }
+
+    /// Accepts an incoming call the caller was asked about (ICRQ at the LNS, OCRQ at the LAC).
+    pub(crate) fn accept_call(&mut self, ctx: &mut Ctx, now: Instant, sid: SessionId) -> bool {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return false;
+        };
+        if s.state != SessionStateKind::WaitDecision {
+            return false;
+        }
+        match s.kind {
+            CallKind::LnsIncoming => {
+                // RFC 2661 §7.4.2: idle, receive ICRQ acceptable → send ICRP, wait-connect.
+                s.state = SessionStateKind::WaitConnect;
+                let m = Icrp {
+                    assigned_session_id: sid,
+                    unknown: Vec::new(),
+                };
+                self.send_session(ctx, now, sid, m.into());
+            }
+            CallKind::LacOutgoing => {
+                // RFC 2661 §7.5.1: send OCRP; with no bearer to dial, the call is answered at
+                // once: send OCCN and enter established.
+                s.state = SessionStateKind::Established;
+                let p = s.params.take().map(|b| *b).unwrap_or_default();
+                let ocrp = Ocrp {
+                    assigned_session_id: sid,
+                    physical_channel_id: None,
+                    unknown: Vec::new(),
+                };
+                self.send_session(ctx, now, sid, ocrp.into());
+                let occn = Occn {
+                    tx_connect_speed: speed_or_default(p.connect_speed),
+                    framing_type: FramingCapabilities(framing_or_default(p.framing_type)),
+                    rx_connect_speed: None,
+                    sequencing_required: p.sequencing_required,
+                    unknown: Vec::new(),
+                };
+                self.send_session(ctx, now, sid, occn.into());
+                self.session_up(ctx, sid, false, None, speed_or_default(p.connect_speed));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Sends CDN (unless the call never left wait-tunnel) and forgets the session.
+    pub(crate) fn close_session(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        sid: SessionId,
+        result: ResultCode,
+        reason: SessionDownReason,
+    ) -> bool {
+        let Some(s) = self.sessions.get(&sid) else {
+            return false;
+        };
+        if s.state != SessionStateKind::WaitTunnel {
+            let cdn = Cdn {
+                result_code: result,
+                assigned_session_id: sid,
+                q931_cause: None,
+                unknown: Vec::new(),
+            };
+            self.send_session(ctx, now, sid, cdn.into());
+        }
+        self.sessions.remove(&sid);
+        ctx.events.push_back(Event::SessionDown {
+            tunnel: self.id,
+            session: sid,
+            reason,
+        });
+        true
+    }
+
+    /// Clears a session for a peer's protocol error, with the RFC's CDN result code.
+    pub(crate) fn fail_session(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        sid: SessionId,
+        err: ProtocolError,
+    ) {
+        tracing::warn!(tunnel = %self.id, session = %sid, "clearing session: {err}");
+        let result = err.cdn_result();
+        self.close_session(
+            ctx,
+            now,
+            sid,
+            result.clone(),
+            SessionDownReason::Protocol(result),
+        );
+    }
+
+    /// Answers a session message for which we have no session (idle in §7.4–§7.5) with a
+    /// CDN naming the peer's session, so the peer clears it.
+    fn cdn_to_unknown(&mut self, ctx: &mut Ctx, now: Instant, peer_sid: SessionId) {
+        let cdn = Cdn {
+            result_code: ProtocolError::UnknownSession(peer_sid).cdn_result(),
+            assigned_session_id: SessionId::NONE,
+            q931_cause: None,
+            unknown: Vec::new(),
+        };
+        self.send(ctx, now, peer_sid, cdn.into());
+    }
+
+    fn session_up(
+        &mut self,
+        ctx: &mut Ctx,
+        sid: SessionId,
+        sequencing_required: bool,
+        proxy: Option<Box<ProxyInfo>>,
+        connect_speed: u32,
+    ) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        ctx.events.push_back(Event::SessionUp {
+            tunnel: self.id,
+            session: sid,
+            peer_tunnel: self.peer_id(),
+            peer_session: s.peer_id,
+            peer: self.peer,
+            local: self.local,
+            kind: s.kind,
+            sequencing_required,
+            proxy,
+            connect_speed,
+        });
+    }
+
+    /// A session message (or SLI/WEN/CDN) delivered in order on an established tunnel.
+    pub(crate) fn on_session_message(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        sid: SessionId,
+        msg: ControlMessage,
+    ) {
+        if !matches!(self.state, TunnelState::Established) {
+            // Session traffic before the tunnel is up breaks §7.2's ordering.
+            ctx.stats.unexpected_messages += 1;
+            let err = ProtocolError::UnexpectedMessage {
+                message: message_name(&msg),
+                state: self.state.name(),
+            };
+            return self.fail(ctx, now, err);
+        }
+        // Requests create sessions; everything else names one of ours.
+        match msg {
+            ControlMessage::Icrq(m) => {
+                return self.on_request(ctx, now, CallKind::LnsIncoming, m.into())
+            }
+            ControlMessage::Ocrq(m) => {
+                return self.on_request(ctx, now, CallKind::LacOutgoing, m.into())
+            }
+            ControlMessage::Cdn(m) => return self.on_cdn(ctx, sid, m),
+            _ => {}
+        }
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            ctx.stats.unknown_sessions += 1;
+            tracing::info!(tunnel = %self.id, session = %sid, "{} for unknown session", message_name(&msg));
+            // RFC 2661 §7.4.2/§7.5.1 idle: a reply for no session is answered with CDN.
+            match &msg {
+                ControlMessage::Icrp(m) => self.cdn_to_unknown(ctx, now, m.assigned_session_id),
+                ControlMessage::Ocrp(m) => self.cdn_to_unknown(ctx, now, m.assigned_session_id),
+                _ => {}
+            }
+            return;
+        };
+        s.rx = s.rx.saturating_add(1);
+        if let Some(err) = check_unknown(msg.unknown_avps()) {
+            return self.fail_session(ctx, now, sid, err);
+        }
+        let (kind, state) = (s.kind, s.state);
+        use CallKind::*;
+        use SessionStateKind::*;
+        match (msg, kind, state) {
+            // §7.4.1 LAC incoming: wait-reply, ICRP acceptable → send ICCN, established.
+            (ControlMessage::Icrp(m), LacIncoming, WaitReply) => {
+                s.peer_id = m.assigned_session_id;
+                s.state = Established;
+                let p = s.params.take().map(|b| *b).unwrap_or_default();
+                let iccn = Iccn {
+                    tx_connect_speed: speed_or_default(p.connect_speed),
+                    framing_type: FramingCapabilities(framing_or_default(p.framing_type)),
+                    initial_received_lcp_confreq: None,
+                    last_sent_lcp_confreq: None,
+                    last_received_lcp_confreq: None,
+                    proxy_authen_type: None,
+                    proxy_authen_name: None,
+                    proxy_authen_challenge: None,
+                    proxy_authen_id: None,
+                    proxy_authen_response: None,
+                    private_group_id: None,
+                    rx_connect_speed: None,
+                    sequencing_required: p.sequencing_required,
+                    unknown: Vec::new(),
+                };
+                self.send_session(ctx, now, sid, iccn.into());
+                self.session_up(ctx, sid, false, None, speed_or_default(p.connect_speed));
+            }
+            // §7.4.2 LNS incoming: wait-connect, ICCN → established.
+            (ControlMessage::Iccn(m), LnsIncoming, WaitConnect) => {
+                s.state = Established;
+                let proxy = ProxyInfo {
+                    initial_received_lcp_confreq: m.initial_received_lcp_confreq,
+                    last_sent_lcp_confreq: m.last_sent_lcp_confreq,
+                    last_received_lcp_confreq: m.last_received_lcp_confreq,
+                    authen_type: m.proxy_authen_type.map(|t| t.0),
+                    authen_name: m.proxy_authen_name,
+                    authen_challenge: m.proxy_authen_challenge,
+                    authen_id: m.proxy_authen_id,
+                    authen_response: m.proxy_authen_response,
+                };
+                let proxy = (!proxy.is_empty()).then(|| Box::new(proxy));
+                self.session_up(ctx, sid, m.sequencing_required, proxy, m.tx_connect_speed);
+            }
+            // §7.5.2 LNS outgoing: wait-reply, OCRP → wait-connect; wait-connect, OCCN →
+            // established.
+            (ControlMessage::Ocrp(m), LnsOutgoing, WaitReply) => {
+                s.peer_id = m.assigned_session_id;
+                s.state = WaitConnect;
+            }
+            (ControlMessage::Occn(m), LnsOutgoing, WaitConnect) => {
+                s.state = Established;
+                self.session_up(ctx, sid, m.sequencing_required, None, m.tx_connect_speed);
+            }
+            // SLI: to the LAC (RFC 2661 §6.14) — and macOS sends it to the LNS: accept both.
+            (ControlMessage::Sli(m), _, _) => {
+                ctx.events.push_back(Event::SetLinkInfo {
+                    tunnel: self.id,
+                    session: sid,
+                    send_accm: m.accm.send_accm,
+                    receive_accm: m.accm.receive_accm,
+                });
+            }
+            // WEN: from the LAC to the LNS (RFC 2661 §6.13); reported whichever side we are.
+            (ControlMessage::Wen(m), _, _) => {
+                let e = m.call_errors;
+                ctx.events.push_back(Event::WanErrorNotify {
+                    tunnel: self.id,
+                    session: sid,
+                    crc_errors: e.crc_errors,
+                    framing_errors: e.framing_errors,
+                    hardware_overruns: e.hardware_overruns,
+                    buffer_overruns: e.buffer_overruns,
+                    timeout_errors: e.timeout_errors,
+                    alignment_errors: e.alignment_errors,
+                });
+            }
+            // Anything else: "Send CDN, Clean up" (§7.4–§7.5 tables).
+            (m, _, _) => {
+                ctx.stats.unexpected_messages += 1;
+                let err = ProtocolError::UnexpectedMessage {
+                    message: message_name(&m),
+                    state: state_name(state),
+                };
+                self.fail_session(ctx, now, sid, err);
+            }
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx, now: Instant, kind: CallKind, req: Request) {
+        let peer_sid = req.assigned_session_id;
+        if let Some(err) = check_unknown(&req.unknown) {
+            // No session of ours yet: refuse the call by naming the peer's session.
+            tracing::warn!(tunnel = %self.id, "refusing call: {err}");
+            let cdn = Cdn {
+                result_code: err.cdn_result(),
+                assigned_session_id: SessionId::NONE,
+                q931_cause: None,
+                unknown: Vec::new(),
+            };
+            self.send(ctx, now, peer_sid, cdn.into());
+            return;
+        }
+        let Some(sid) = self.allocate_session(ctx) else {
+            let cdn = Cdn {
+                result_code: ResultCode::with_error(
+                    ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                    ResultCode::ERROR_NO_RESOURCES,
+                    None,
+                ),
+                assigned_session_id: SessionId::NONE,
+                q931_cause: None,
+                unknown: Vec::new(),
+            };
+            self.send(ctx, now, peer_sid, cdn.into());
+            return;
+        };
+        let mut s = Session::new(kind, SessionStateKind::WaitDecision, peer_sid);
+        s.rx = 1;
+        self.sessions.insert(sid, s);
+        if ctx.config.decide_incoming_calls {
+            ctx.events.push_back(Event::IncomingCall {
+                tunnel: self.id,
+                session: sid,
+                kind,
+                info: req.info,
+            });
+        } else {
+            self.accept_call(ctx, now, sid);
+        }
+    }
+
+    fn on_cdn(&mut self, ctx: &mut Ctx, sid: SessionId, m: Cdn) {
+        // A CDN sent before the peer learnt our id carries session 0 in the header: find the
+        // call by the peer's Assigned Session ID instead.
+        let sid = if sid.is_zero() {
+            match self
+                .sessions
+                .iter()
+                .find(|(_, s)| s.peer_id == m.assigned_session_id && !s.peer_id.is_zero())
+            {
+                Some((k, _)) => *k,
+                None => return,
+            }
+        } else {
+            sid
+        };
+        // RFC 2661 §7.4–§7.5: CDN in any state → clean up; in idle, nothing to do.
+        if self.sessions.remove(&sid).is_none() {
+            ctx.stats.unknown_sessions += 1;
+            return;
+        }
+        ctx.events.push_back(Event::SessionDown {
+            tunnel: self.id,
+            session: sid,
+            reason: SessionDownReason::Peer {
+                result: m.result_code,
+                q931_cause: m.q931_cause.map(|q| q.cause_code),
+            },
+        });
+    }
+}
+
+/// The fields of ICRQ/OCRQ the request handling needs.
+struct Request {
+    assigned_session_id: SessionId,
+    unknown: Vec<l2tp_wire::UnknownAvp>,
+    info: CallInfo,
+}
+
+impl From<Icrq> for Request {
+    fn from(m: Icrq) -> Self {
+        Request {
+            assigned_session_id: m.assigned_session_id,
+            unknown: m.unknown,
+            info: CallInfo {
+                serial: m.call_serial_number,
+                called_number: m.called_number,
+                calling_number: m.calling_number,
+                sub_address: m.sub_address,
+            },
+        }
+    }
+}
+
+impl From<Ocrq> for Request {
+    fn from(m: Ocrq) -> Self {
+        Request {
+            assigned_session_id: m.assigned_session_id,
+            unknown: m.unknown,
+            info: CallInfo {
+                serial: m.call_serial_number,
+                called_number: Some(m.called_number),
+                calling_number: None,
+                sub_address: m.sub_address,
+            },
+        }
+    }
+}
+
+fn state_name(s: SessionStateKind) -> &'static str {
+    match s {
+        SessionStateKind::WaitTunnel => "wait-tunnel",
+        SessionStateKind::WaitDecision => "wait-decision",
+        SessionStateKind::WaitReply => "wait-reply",
+        SessionStateKind::WaitConnect => "wait-connect",
+        SessionStateKind::Established => "established",
+    }
+}
+
+fn framing_or_default(f: u32) -> u32 {
+    if f == 0 {
+        FramingCapabilities::SYNC.0
+    } else {
+        f
+    }
+}
+
+fn speed_or_default(s: u32) -> u32 {
+    if s == 0 {
+        100_000_000
+    } else {
+        s
+    }
+}

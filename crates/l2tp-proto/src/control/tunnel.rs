@@ -1,0 +1,544 @@
+//! One tunnel: its control connection state machine (RFC 2661 §7.2), tunnel authentication
+//! (§5.1.1), HELLO keepalive (§5.5), teardown with StopCCN and the post-teardown hold (§5.7).
+//!
+//! A state owns its data: the Challenge we sent lives in `WaitCtlReply` / `WaitCtlConn`, the
+//! peer's Challenge in `WaitDecision`. The call state machines of the tunnel's sessions are in
+//! [`super::session`]; both send through the tunnel's reliable [`Channel`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use l2tp_wire::{
+    challenge_response, BearerCapabilities, ControlMessage, DecodeError, FramingCapabilities,
+    Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SessionId, StopCcn, TunnelId,
+};
+
+use super::config::{EndpointConfig, PeerAuth};
+use super::endpoint::{Ctx, Transmit};
+use super::error::ProtocolError;
+use super::event::{Event, SessionDownReason, TunnelDownReason, TunnelStateKind};
+use super::reliable::Channel;
+use super::session::Session;
+
+/// Message Type values used as the ID of a Challenge Response (RFC 2661 §4.4.3).
+const SCCRP_ID: u8 = 2;
+const SCCCN_ID: u8 = 3;
+
+/// Tunnel state (RFC 2661 §7.2.1); idle is "not in the table".
+#[derive(Debug)]
+pub(crate) enum TunnelState {
+    /// We sent SCCRQ, with this Challenge if we demand authentication.
+    WaitCtlReply { challenge: Option<[u8; 16]> },
+    /// An SCCRQ arrived; the caller decides. Keeps the peer's Challenge to answer in SCCRP.
+    WaitDecision { peer_challenge: Option<Vec<u8>> },
+    /// We sent SCCRP, with this Challenge if we demand authentication.
+    WaitCtlConn { challenge: Option<[u8; 16]> },
+    /// Established.
+    Established,
+    /// StopCCN sent or received: keep acknowledging until `until` (RFC 2661 §5.7).
+    Closing { until: Instant },
+}
+
+impl TunnelState {
+    pub(crate) fn kind(&self) -> TunnelStateKind {
+        match self {
+            TunnelState::WaitCtlReply { .. } => TunnelStateKind::WaitCtlReply,
+            TunnelState::WaitDecision { .. } => TunnelStateKind::WaitDecision,
+            TunnelState::WaitCtlConn { .. } => TunnelStateKind::WaitCtlConn,
+            TunnelState::Established => TunnelStateKind::Established,
+            TunnelState::Closing { .. } => TunnelStateKind::Closing,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            TunnelState::WaitCtlReply { .. } => "wait-ctl-reply",
+            TunnelState::WaitDecision { .. } => "wait-decision",
+            TunnelState::WaitCtlConn { .. } => "wait-ctl-conn",
+            TunnelState::Established => "established",
+            TunnelState::Closing { .. } => "closing",
+        }
+    }
+}
+
+/// One tunnel and its sessions.
+#[derive(Debug)]
+pub(crate) struct Tunnel {
+    pub id: TunnelId,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub state: TunnelState,
+    pub channel: Channel,
+    pub auth: PeerAuth,
+    pub sessions: BTreeMap<SessionId, Session>,
+    pub peer_host_name: Vec<u8>,
+    /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
+    pub quiet_since: Instant,
+    /// Tie Breaker we sent in SCCRQ (RFC 2661 §4.4.3).
+    pub tie_breaker: Option<[u8; 8]>,
+    /// The deadline queued in the endpoint's timer heap for this tunnel.
+    pub scheduled: Option<Instant>,
+}
+
+impl Tunnel {
+    pub(crate) fn new(
+        id: TunnelId,
+        local: SocketAddr,
+        peer: SocketAddr,
+        auth: PeerAuth,
+        cfg: &EndpointConfig,
+        state: TunnelState,
+        now: Instant,
+    ) -> Self {
+        Tunnel {
+            id,
+            local,
+            peer,
+            state,
+            channel: Channel::new(cfg.reliable()),
+            auth,
+            sessions: BTreeMap::new(),
+            peer_host_name: Vec::new(),
+            quiet_since: now,
+            tie_breaker: None,
+            scheduled: None,
+        }
+    }
+
+    pub(crate) fn peer_id(&self) -> TunnelId {
+        self.channel.peer_tunnel
+    }
+
+    pub(crate) fn secret(&self) -> Option<&[u8]> {
+        self.auth.secret.as_deref()
+    }
+
+    fn wants_challenge(&self) -> bool {
+        self.auth.require_tunnel_auth && self.auth.secret.is_some()
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        matches!(self.state, TunnelState::Closing { .. })
+    }
+
+    /// Encodes `msg` (hiding AVPs when configured) and hands it to the reliable channel.
+    pub(crate) fn send(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        session: SessionId,
+        msg: ControlMessage,
+    ) {
+        let mut body = Vec::with_capacity(96);
+        let mut rv = [0u8; 16];
+        let hiding = match (&self.auth.secret, self.auth.hide_avps) {
+            (Some(secret), true) => {
+                ctx.rng.fill_bytes(&mut rv);
+                Some(Hiding::new(secret, &rv))
+            }
+            _ => None,
+        };
+        if let Err(e) = msg.encode(&mut body, hiding) {
+            // Only our own configuration (an over-long host name ...) can cause this.
+            tracing::error!(tunnel = %self.id, message = %msg, "cannot encode: {e}");
+            return;
+        }
+        self.channel.send(now, session, body);
+    }
+
+    /// Moves datagrams the channel produced to the endpoint's transmit queue.
+    pub(crate) fn flush(&mut self, ctx: &mut Ctx) {
+        while let Some(payload) = self.channel.poll_transmit() {
+            ctx.transmits.push_back(Transmit {
+                local: self.local,
+                to: self.peer,
+                payload,
+            });
+        }
+    }
+
+    fn build_sccrq(&self, ctx: &mut Ctx, challenge: Option<[u8; 16]>) -> Sccrq {
+        let cfg = &ctx.config;
+        Sccrq {
+            protocol_version: ProtocolVersion::V1_0,
+            host_name: cfg.host_name.as_bytes().to_vec(),
+            framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
+            assigned_tunnel_id: self.id,
+            bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
+            receive_window_size: Some(cfg.receive_window.max(1)),
+            challenge: challenge.map(|c| c.to_vec()),
+            tie_breaker: self.tie_breaker,
+            firmware_revision: cfg.firmware_revision,
+            vendor_name: cfg.vendor_name.as_ref().map(|v| v.as_bytes().to_vec()),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Local open request from idle: send SCCRQ, go to wait-ctl-reply (RFC 2661 §7.2.1).
+    pub(crate) fn open(&mut self, ctx: &mut Ctx, now: Instant) {
+        let challenge = self.wants_challenge().then(|| random16(ctx));
+        let m = self.build_sccrq(ctx, challenge);
+        self.state = TunnelState::WaitCtlReply { challenge };
+        self.send(ctx, now, SessionId::NONE, m.into());
+    }
+
+    /// An SCCRQ arrived for this (new) tunnel in idle: check it, then ask the caller or
+    /// accept. Returns false when it was refused.
+    pub(crate) fn on_sccrq(&mut self, ctx: &mut Ctx, now: Instant, m: Sccrq, ask: bool) -> bool {
+        self.peer_host_name = m.host_name.clone();
+        if let Some(w) = m.receive_window_size {
+            self.channel.set_peer_window(w);
+        }
+        if let Some(err) = check_unknown(&m.unknown) {
+            self.fail(ctx, now, err);
+            return false;
+        }
+        if m.protocol_version.version != 1 {
+            self.fail(ctx, now, ProtocolError::BadVersion);
+            return false;
+        }
+        if m.challenge.is_some() && self.auth.secret.is_none() {
+            // RFC 2661 §5.1.1: we cannot answer a Challenge without a shared secret.
+            self.fail(
+                ctx,
+                now,
+                ProtocolError::AuthFailed("peer sent a Challenge and no secret is configured"),
+            );
+            return false;
+        }
+        self.state = TunnelState::WaitDecision {
+            peer_challenge: m.challenge,
+        };
+        if ask {
+            ctx.events.push_back(Event::IncomingTunnel {
+                tunnel: self.id,
+                peer_tunnel: self.peer_id(),
+                peer: self.peer,
+                local: self.local,
+                host_name: self.peer_host_name.clone(),
+            });
+        } else {
+            self.accept(ctx, now);
+        }
+        true
+    }
+
+    /// Accept an SCCRQ: send SCCRP, go to wait-ctl-conn.
+    pub(crate) fn accept(&mut self, ctx: &mut Ctx, now: Instant) {
+        let peer_challenge = match &mut self.state {
+            TunnelState::WaitDecision { peer_challenge } => peer_challenge.take(),
+            _ => return,
+        };
+        let challenge = self.wants_challenge().then(|| random16(ctx));
+        let response = match (&peer_challenge, self.secret()) {
+            (Some(c), Some(s)) => Some(challenge_response(SCCRP_ID, s, c)),
+            _ => None,
+        };
+        let cfg = &ctx.config;
+        let m = Sccrp {
+            protocol_version: ProtocolVersion::V1_0,
+            framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
+            host_name: cfg.host_name.as_bytes().to_vec(),
+            assigned_tunnel_id: self.id,
+            bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
+            firmware_revision: cfg.firmware_revision,
+            vendor_name: cfg.vendor_name.as_ref().map(|v| v.as_bytes().to_vec()),
+            receive_window_size: Some(cfg.receive_window.max(1)),
+            challenge: challenge.map(|c| c.to_vec()),
+            challenge_response: response,
+            unknown: Vec::new(),
+        };
+        self.state = TunnelState::WaitCtlConn { challenge };
+        self.send(ctx, now, SessionId::NONE, m.into());
+    }
+
+    /// The tunnel is established: tell the caller and start the sessions that waited for it
+    /// (RFC 2661 §7.2.1 "Send tunnel-open event to waiting sessions").
+    fn up(&mut self, ctx: &mut Ctx, now: Instant) {
+        self.state = TunnelState::Established;
+        self.quiet_since = now;
+        ctx.events.push_back(Event::TunnelUp {
+            tunnel: self.id,
+            peer_tunnel: self.peer_id(),
+            peer: self.peer,
+            local: self.local,
+        });
+        self.start_waiting_sessions(ctx, now);
+    }
+
+    /// Sends StopCCN, takes every session down, reports the tunnel down and holds the state
+    /// for a full retransmission cycle (RFC 2661 §5.7).
+    pub(crate) fn stop(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        result: ResultCode,
+        reason: TunnelDownReason,
+    ) {
+        if self.is_closing() {
+            return;
+        }
+        let m = StopCcn {
+            assigned_tunnel_id: self.id,
+            result_code: result,
+            unknown: Vec::new(),
+        };
+        self.send(ctx, now, SessionId::NONE, m.into());
+        self.down(ctx, now, reason);
+    }
+
+    /// Takes sessions down, reports the tunnel down, enters the closing hold.
+    fn down(&mut self, ctx: &mut Ctx, now: Instant, reason: TunnelDownReason) {
+        let sessions = std::mem::take(&mut self.sessions);
+        for sid in sessions.keys() {
+            ctx.events.push_back(Event::SessionDown {
+                tunnel: self.id,
+                session: *sid,
+                reason: SessionDownReason::TunnelDown,
+            });
+        }
+        ctx.events.push_back(Event::TunnelDown {
+            tunnel: self.id,
+            reason,
+        });
+        self.state = TunnelState::Closing {
+            until: now + self.channel.full_retransmit_cycle(),
+        };
+    }
+
+    /// Clears the tunnel for a peer's protocol error, with the RFC's StopCCN result code.
+    pub(crate) fn fail(&mut self, ctx: &mut Ctx, now: Instant, err: ProtocolError) {
+        tracing::warn!(tunnel = %self.id, peer = %self.peer, "clearing tunnel: {err}");
+        let result = err.stopccn_result();
+        let reason = match err {
+            ProtocolError::AuthFailed(_) => TunnelDownReason::AuthFailed,
+            _ => TunnelDownReason::Protocol(result.clone()),
+        };
+        self.stop(ctx, now, result, reason);
+    }
+
+    /// The retry budget ran out: clear without a goodbye (nobody is listening).
+    pub(crate) fn lost(&mut self, ctx: &mut Ctx, now: Instant) {
+        if self.is_closing() {
+            return;
+        }
+        tracing::warn!(tunnel = %self.id, peer = %self.peer, "peer stopped acknowledging: clearing tunnel");
+        self.down(ctx, now, TunnelDownReason::RetriesExhausted);
+    }
+
+    /// A message delivered in order by the channel.
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        session: SessionId,
+        msg: Result<ControlMessage, DecodeError>,
+    ) {
+        if self.is_closing() {
+            // RFC 2661 §5.7: only the acknowledgements matter now.
+            return;
+        }
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                if let DecodeError::MissingAvp { message, .. } = &e {
+                    if message.is_session_message() && self.sessions.contains_key(&session) {
+                        self.fail_session(ctx, now, session, ProtocolError::Decode(e));
+                        return;
+                    }
+                }
+                self.fail(ctx, now, ProtocolError::Decode(e));
+                return;
+            }
+        };
+        match msg {
+            ControlMessage::Sccrp(m) => self.on_sccrp(ctx, now, m),
+            ControlMessage::Scccn(m) => self.on_scccn(ctx, now, m),
+            ControlMessage::StopCcn(m) => {
+                tracing::info!(tunnel = %self.id, peer = %self.peer, "peer closed tunnel: {}", m.result_code);
+                // Acknowledge at once: nothing else will carry our Nr.
+                self.channel.flush_ack();
+                self.down(ctx, now, TunnelDownReason::Peer(m.result_code));
+            }
+            ControlMessage::Hello(m) => {
+                if let Some(err) = check_unknown(&m.unknown) {
+                    self.fail(ctx, now, err);
+                }
+            }
+            ControlMessage::Sccrq(_) => {
+                // RFC 2661 §7.2.1: SCCRQ in wait-ctl-conn or established clears the tunnel.
+                self.unexpected(ctx, now, "SCCRQ");
+            }
+            ControlMessage::Unknown {
+                message_type,
+                mandatory,
+                ..
+            } => {
+                ctx.stats.unknown_messages += 1;
+                if mandatory {
+                    // RFC 2661 §4.1/§4.4.1: an unknown message with M set clears the tunnel
+                    // (or the session, for a session message: we cannot tell which).
+                    self.fail(
+                        ctx,
+                        now,
+                        ProtocolError::UnknownMandatoryAvp {
+                            vendor: 0,
+                            attr: message_type.0,
+                        },
+                    );
+                } else {
+                    tracing::debug!(tunnel = %self.id, "ignoring unknown message type {message_type}");
+                }
+            }
+            other => self.on_session_message(ctx, now, session, other),
+        }
+    }
+
+    fn unexpected(&mut self, ctx: &mut Ctx, now: Instant, what: &str) {
+        ctx.stats.unexpected_messages += 1;
+        let err = ProtocolError::UnexpectedMessage {
+            message: what.to_string(),
+            state: self.state.name(),
+        };
+        self.fail(ctx, now, err);
+    }
+
+    fn on_sccrp(&mut self, ctx: &mut Ctx, now: Instant, m: Sccrp) {
+        let challenge = match &self.state {
+            TunnelState::WaitCtlReply { challenge } => *challenge,
+            _ => return self.unexpected(ctx, now, "SCCRP"),
+        };
+        self.channel.peer_tunnel = m.assigned_tunnel_id;
+        self.peer_host_name = m.host_name.clone();
+        if let Some(w) = m.receive_window_size {
+            self.channel.set_peer_window(w);
+        }
+        if let Some(err) = check_unknown(&m.unknown) {
+            return self.fail(ctx, now, err);
+        }
+        if m.protocol_version.version != 1 {
+            return self.fail(ctx, now, ProtocolError::BadVersion);
+        }
+        // RFC 2661 §5.1.1: check the response to our Challenge.
+        if let (Some(c), Some(secret)) = (challenge, self.secret()) {
+            let want = challenge_response(SCCRP_ID, secret, &c);
+            match m.challenge_response {
+                Some(r) if r == want => {}
+                Some(_) => {
+                    return self.fail(
+                        ctx,
+                        now,
+                        ProtocolError::AuthFailed("wrong Challenge Response"),
+                    )
+                }
+                None => {
+                    return self.fail(ctx, now, ProtocolError::AuthFailed("no Challenge Response"))
+                }
+            }
+        }
+        let response = match (&m.challenge, self.secret()) {
+            (Some(c), Some(s)) => Some(challenge_response(SCCCN_ID, s, c)),
+            (Some(_), None) => {
+                return self.fail(
+                    ctx,
+                    now,
+                    ProtocolError::AuthFailed("peer sent a Challenge and no secret is configured"),
+                )
+            }
+            _ => None,
+        };
+        let reply = Scccn {
+            challenge_response: response,
+            unknown: Vec::new(),
+        };
+        self.send(ctx, now, SessionId::NONE, reply.into());
+        self.up(ctx, now);
+    }
+
+    fn on_scccn(&mut self, ctx: &mut Ctx, now: Instant, m: Scccn) {
+        let challenge = match &self.state {
+            TunnelState::WaitCtlConn { challenge } => *challenge,
+            _ => return self.unexpected(ctx, now, "SCCCN"),
+        };
+        if let Some(err) = check_unknown(&m.unknown) {
+            return self.fail(ctx, now, err);
+        }
+        if let (Some(c), Some(secret)) = (challenge, self.secret()) {
+            let want = challenge_response(SCCCN_ID, secret, &c);
+            if m.challenge_response != Some(want) {
+                return self.fail(
+                    ctx,
+                    now,
+                    ProtocolError::AuthFailed("wrong Challenge Response"),
+                );
+            }
+        }
+        self.up(ctx, now);
+    }
+
+    /// The soonest of this tunnel's timers: retransmission/ack, HELLO, end of the hold.
+    pub(crate) fn next_timeout(&self, hello: Option<Duration>) -> Option<Instant> {
+        let mut t = self.channel.poll_timeout();
+        let mut consider = |x: Instant| t = Some(t.map_or(x, |y: Instant| y.min(x)));
+        match self.state {
+            TunnelState::Closing { until } => consider(until),
+            TunnelState::Established => {
+                if let Some(h) = hello {
+                    consider(self.quiet_since + h);
+                }
+            }
+            _ => {}
+        }
+        t
+    }
+
+    /// Fires due timers. Returns true when the tunnel should be forgotten.
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx, now: Instant) -> bool {
+        self.channel.handle_timeout(now);
+        if self.channel.failure().is_some() {
+            if self.is_closing() {
+                return true;
+            }
+            self.lost(ctx, now);
+            // Nobody is listening: no point holding the state.
+            return true;
+        }
+        match self.state {
+            TunnelState::Closing { until } if now >= until => return true,
+            TunnelState::Established => {
+                if let Some(h) = ctx.config.hello_interval {
+                    if now >= self.quiet_since + h {
+                        // RFC 2661 §5.5: HELLO after a period with nothing from the peer; its
+                        // retransmissions detect a dead peer.
+                        self.quiet_since = now;
+                        let m = l2tp_wire::Hello {
+                            unknown: Vec::new(),
+                        };
+                        self.send(ctx, now, SessionId::NONE, m.into());
+                    }
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+}
+
+/// The first unknown AVP with the M bit set, as a protocol error (RFC 2661 §4.1); unknown
+/// AVPs without it are ignored.
+pub(crate) fn check_unknown(unknown: &[l2tp_wire::UnknownAvp]) -> Option<ProtocolError> {
+    unknown
+        .iter()
+        .find(|u| u.mandatory)
+        .map(|u| ProtocolError::UnknownMandatoryAvp {
+            vendor: u.vendor,
+            attr: u.attr.0,
+        })
+}
+
+fn random16(ctx: &mut Ctx) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    ctx.rng.fill_bytes(&mut c);
+    c
+}
