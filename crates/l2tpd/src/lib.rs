@@ -1,0 +1,14 @@
+//! `l2tpd` library: everything around the daemon's event loop.
+//!
+//! * [`config`]: the TOML configuration (roles LNS, LAC, client), validated with errors that
+//!   name the field, and the quick-start command-line flags that map onto it;
+//! * [`users`]: the PPP users file;
+//! * [`pool`]: IPv4 and IPv6 address pools;
+//! * [`mgmt_server`]: the management socket, handing requests to the event loop;
+//! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
+//! * [`netconf`]: interface addresses and routes over rtnetlink;
+//! * [`addr`]: typed address prefixes.
+
+pub mod addr;
+pub mod pool;
+pub mod users;
