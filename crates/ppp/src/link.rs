@@ -1,0 +1,824 @@
+//! One PPP link (one L2TP session): LCP, authentication and the NCPs composed into the
+//! phases of RFC 1661 §3.2, driven sans-IO (DESIGN.md §3).
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+
+use crate::auth::{AuthDecision, AuthMethod, AuthOutput, AuthTiming, Authenticatee, Authenticator};
+use crate::error::ApiError;
+use crate::event::{DownReason, Event, Ipv4Params, Phase};
+use crate::frame::{self, Protocol};
+use crate::fsm::{Fsm, FsmConfig, LayerEvent, Output, State};
+use crate::ipcp::{IpcpFailure, IpcpPolicy};
+use crate::ipv6cp::{self, Ipv6cpPolicy};
+use crate::lcp::{LcpFailure, LcpPolicy, Role};
+use crate::packet::{self, Code, Packet};
+
+/// Default MRU: a 1500-octet path minus IPv4 (20), UDP (8), the largest L2TP data header
+/// (16: flags, length, ids, Ns/Nr, offset size) and the uncompressed PPP header (4).
+pub const DEFAULT_LINK_MRU: u16 = 1452;
+
+/// Authentication settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Server: methods to require, in preference order (empty: no authentication).
+    /// Client: methods accepted, in preference order (what we Nak towards).
+    pub methods: Vec<AuthMethod>,
+    /// Our name in CHAP Challenges (server).
+    pub name: String,
+    /// Client: user name to present.
+    pub username: String,
+    /// Client: password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("methods", &self.methods)
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthConfig {
+    /// Authenticator requiring `methods` in this preference order.
+    pub fn server(methods: Vec<AuthMethod>) -> Self {
+        AuthConfig {
+            methods,
+            name: "l2tp-rs".into(),
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+
+    /// Authenticatee with credentials, accepting MS-CHAPv2, CHAP-MD5 and PAP.
+    pub fn client(username: &str, password: &str) -> Self {
+        AuthConfig {
+            methods: vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap],
+            name: String::new(),
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+}
+
+/// IPv4 (IPCP) settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ipv4Config {
+    /// Server: our own address (required for a useful server). Client: address to ask for
+    /// (None: 0.0.0.0, "assign me one").
+    pub local: Option<Ipv4Addr>,
+    /// Server: the address to assign to the peer, if known up front (else
+    /// [`Link::set_peer_ipv4`]).
+    pub peer: Option<Ipv4Addr>,
+    /// Server: primary and secondary DNS to offer (RFC 1877).
+    pub dns: [Option<Ipv4Addr>; 2],
+    /// Client: ask for DNS servers.
+    pub request_dns: bool,
+}
+
+/// Everything a link needs to know up front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Server (LNS) or client.
+    pub role: Role,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Our MRU (default [`DEFAULT_LINK_MRU`]).
+    pub mru: u16,
+    /// LCP Echo-Request interval (None: no keepalive).
+    pub echo_interval: Option<Duration>,
+    /// Unanswered Echo-Requests in a row before the link is declared dead.
+    pub echo_failures: u32,
+    /// RFC 1661 §4.6 Restart timer.
+    pub restart_timer: Duration,
+    /// RFC 1661 §4.6 Max-Configure.
+    pub max_configure: u32,
+    /// RFC 1661 §4.6 Max-Terminate.
+    pub max_terminate: u32,
+    /// RFC 1661 §4.6 Max-Failure.
+    pub max_failure: u32,
+    /// How long to wait for the peer to start authenticating.
+    pub auth_timeout: Duration,
+    /// IPCP.
+    pub ipv4: Ipv4Config,
+    /// Run IPv6CP (if false, IPv6CP from the peer is Protocol-Rejected).
+    pub ipv6: bool,
+    /// Server: CHAP re-challenge period (RFC 1994 §2), None for none.
+    pub rechallenge_interval: Option<Duration>,
+}
+
+impl LinkConfig {
+    /// Defaults common to both roles.
+    fn base(role: Role, auth: AuthConfig) -> Self {
+        LinkConfig {
+            role,
+            auth,
+            mru: DEFAULT_LINK_MRU,
+            echo_interval: Some(Duration::from_secs(20)),
+            echo_failures: 3,
+            restart_timer: Duration::from_secs(3),
+            max_configure: 10,
+            max_terminate: 2,
+            max_failure: 5,
+            auth_timeout: Duration::from_secs(30),
+            ipv4: Ipv4Config::default(),
+            ipv6: false,
+            rechallenge_interval: None,
+        }
+    }
+
+    /// An LNS requiring `methods`, with our address `local` and DNS servers to offer.
+    pub fn server(methods: Vec<AuthMethod>, local: Ipv4Addr, dns: [Option<Ipv4Addr>; 2]) -> Self {
+        let mut c = Self::base(Role::Server, AuthConfig::server(methods));
+        c.ipv4.local = Some(local);
+        c.ipv4.dns = dns;
+        c
+    }
+
+    /// A client dialling with these credentials, asking for an address and DNS.
+    pub fn client(username: &str, password: &str) -> Self {
+        let mut c = Self::base(Role::Client, AuthConfig::client(username, password));
+        c.ipv4.request_dns = true;
+        c
+    }
+
+    fn fsm(&self) -> FsmConfig {
+        FsmConfig {
+            restart: self.restart_timer,
+            max_terminate: self.max_terminate,
+            max_configure: self.max_configure,
+            max_failure: self.max_failure,
+        }
+    }
+}
+
+/// Link counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkStats {
+    /// Frames given to `handle_frame`.
+    pub rx_frames: u64,
+    /// Their octets.
+    pub rx_bytes: u64,
+    /// Frames produced (`poll_transmit` and `send_ipv4`/`send_ipv6`).
+    pub tx_frames: u64,
+    /// Their octets.
+    pub tx_bytes: u64,
+    /// Malformed frames or packets (bad protocol field, length, option list …).
+    pub rx_errors: u64,
+    /// Well-formed frames not acceptable now (wrong phase, protocol not open, link dead).
+    pub rx_discards: u64,
+    /// Frames of unknown protocols (Protocol-Rejected when LCP is Opened).
+    pub rx_unknown_protocol: u64,
+    /// LCP Echo-Requests sent.
+    pub echo_requests: u64,
+    /// LCP Echo-Replies received.
+    pub echo_replies: u64,
+    /// IPv4/IPv6 packets delivered through `handle_frame`.
+    pub rx_ip_packets: u64,
+    /// IPv4/IPv6 packets encapsulated by `send_ipv4`/`send_ipv6`.
+    pub tx_ip_packets: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Echo {
+    deadline: Instant,
+    outstanding: u32,
+}
+
+/// One PPP link. See the crate documentation for the driving loop.
+pub struct Link {
+    cfg: LinkConfig,
+    rng: Box<dyn RngCore + Send>,
+    phase: Phase,
+    lcp: Fsm<LcpPolicy>,
+    ipcp: Fsm<IpcpPolicy>,
+    ipv6cp: Fsm<Ipv6cpPolicy>,
+    server_auth: Option<Authenticator>,
+    client_auth: Option<Authenticatee>,
+    echo: Option<Echo>,
+    down_reason: Option<DownReason>,
+    finished: bool,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    stats: LinkStats,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("role", &self.cfg.role)
+            .field("phase", &self.phase)
+            .field("lcp", &self.lcp.state())
+            .field("ipcp", &self.ipcp.state())
+            .field("ipv6cp", &self.ipv6cp.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// A new link in the Dead phase. `rng` supplies magic numbers, challenges and identifiers
+    /// (seeded in tests, from the OS in the daemon).
+    pub fn new(config: LinkConfig, mut rng: impl RngCore + Send + 'static) -> Self {
+        let fsm = config.fsm();
+        let lcp = LcpPolicy::new(
+            config.role,
+            config.mru,
+            config.auth.methods.clone(),
+            config.max_failure,
+            rng.next_u32(),
+        );
+        let ipcp = IpcpPolicy::new(
+            config.role,
+            config.ipv4.local,
+            config.ipv4.peer,
+            config.ipv4.dns,
+            config.ipv4.request_dns,
+        );
+        let iid = ipv6cp::random_iid(&mut rng, &[]);
+        let mut ids = [0u8; 3];
+        rng.fill_bytes(&mut ids);
+        Link {
+            lcp: Fsm::new(lcp, fsm, ids[0]),
+            ipcp: Fsm::new(ipcp, fsm, ids[1]),
+            ipv6cp: Fsm::new(Ipv6cpPolicy::new(iid), fsm, ids[2]),
+            cfg: config,
+            rng: Box::new(rng),
+            phase: Phase::Dead,
+            server_auth: None,
+            client_auth: None,
+            echo: None,
+            down_reason: None,
+            finished: false,
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// The lower layer (L2TP session) is up: start LCP (RFC 1661 Open + Up events).
+    pub fn open(&mut self, now: Instant) {
+        if self.finished || self.phase != Phase::Dead {
+            return;
+        }
+        self.phase = Phase::Establish;
+        self.lcp.open(now);
+        self.lcp.up(now);
+        self.ipcp.open(now);
+        if self.cfg.ipv6 {
+            self.ipv6cp.open(now);
+        }
+        self.pump(now);
+    }
+
+    /// Administrative close: LCP Terminate-Request, then `Event::Down{AdminClose}`.
+    pub fn close(&mut self, now: Instant, reason: &str) {
+        if self.finished {
+            return;
+        }
+        self.fail(now, DownReason::AdminClose(reason.to_string()));
+        self.pump(now);
+    }
+
+    /// The L2TP session went away: the link is down at once, nothing more is sent.
+    pub fn lower_down(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.down_reason.get_or_insert(DownReason::LowerLayerDown);
+        self.lcp.down();
+        self.pump(now);
+        self.tx.clear();
+        self.finish();
+    }
+
+    /// Server: the address to assign the peer (from the daemon's pool). Takes effect for the
+    /// next IPCP Configure-Request from the peer; call it before `auth_decision` accepts.
+    pub fn set_peer_ipv4(&mut self, addr: Ipv4Addr) {
+        self.ipcp.policy.assigned_peer = Some(addr);
+    }
+
+    /// Answer the pending [`Event::AuthRequest`].
+    pub fn auth_decision(&mut self, now: Instant, decision: AuthDecision) -> Result<(), ApiError> {
+        let decided = match self.server_auth.as_mut() {
+            Some(a) if !self.finished => a.decide(now, decision),
+            _ => false,
+        };
+        self.pump(now);
+        if decided {
+            Ok(())
+        } else {
+            Err(ApiError::NoPendingAuth)
+        }
+    }
+
+    /// One PPP frame as carried in L2TP (with or without FF 03, with or without PFC).
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.stats.rx_frames += 1;
+        self.stats.rx_bytes += frame.len() as u64;
+        if self.finished || self.phase == Phase::Dead {
+            self.stats.rx_discards += 1;
+            return;
+        }
+        let (proto, payload) = match frame::classify(frame) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(error = %e, "bad PPP frame");
+                self.stats.rx_errors += 1;
+                return;
+            }
+        };
+        if let Err(e) = self.dispatch(now, proto, payload) {
+            tracing::debug!(protocol = proto.name(), error = %e, "bad PPP packet");
+            self.stats.rx_errors += 1;
+        }
+        self.pump(now);
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        payload: &[u8],
+    ) -> Result<(), crate::DecodeError> {
+        let lcp_open = self.lcp.is_opened();
+        match proto {
+            Protocol::LCP => return self.handle_lcp(now, payload),
+            Protocol::PAP | Protocol::CHAP if lcp_open => {
+                let pkt = Packet::decode(payload)?;
+                if let Some(a) = self.server_auth.as_mut() {
+                    a.handle(proto, pkt)?;
+                } else if let Some(a) = self.client_auth.as_mut() {
+                    a.handle(now, &mut *self.rng, proto, pkt)?;
+                } else {
+                    self.stats.rx_discards += 1;
+                }
+            }
+            Protocol::IPCP if self.phase == Phase::Network => {
+                let pkt = Packet::decode(payload)?;
+                Self::ncp_receive(&mut self.ipcp, now, &mut *self.rng, pkt)?;
+            }
+            Protocol::IPV6CP if self.cfg.ipv6 && self.phase == Phase::Network => {
+                let pkt = Packet::decode(payload)?;
+                Self::ncp_receive(&mut self.ipv6cp, now, &mut *self.rng, pkt)?;
+            }
+            Protocol::IPV4 if self.ipcp.is_opened() => {
+                self.stats.rx_ip_packets += 1;
+                self.events.push_back(Event::Ipv4Packet(payload.to_vec()));
+            }
+            Protocol::IPV6 if self.ipv6cp.is_opened() => {
+                self.stats.rx_ip_packets += 1;
+                self.events.push_back(Event::Ipv6Packet(payload.to_vec()));
+            }
+            // Known protocols at the wrong time: RFC 1661 §3.x, silently discarded.
+            Protocol::PAP | Protocol::CHAP | Protocol::IPCP | Protocol::IPV4 => {
+                self.stats.rx_discards += 1
+            }
+            Protocol::IPV6CP | Protocol::IPV6 if self.cfg.ipv6 => self.stats.rx_discards += 1,
+            _ => {
+                self.stats.rx_unknown_protocol += 1;
+                // RFC 1661 §5.7: Protocol-Reject only in the Opened state, with as much of the
+                // rejected packet as fits the peer's MRU.
+                if lcp_open {
+                    let room = usize::from(self.lcp.policy.peer_mru()).saturating_sub(6);
+                    let mut data = proto.0.to_be_bytes().to_vec();
+                    data.extend_from_slice(&payload[..payload.len().min(room)]);
+                    let id = self.lcp.fresh_id();
+                    self.send(
+                        Protocol::LCP,
+                        packet::encode(Code::PROTOCOL_REJECT, id, &data),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn ncp_receive<P: crate::fsm::Policy>(
+        fsm: &mut Fsm<P>,
+        now: Instant,
+        rng: &mut dyn RngCore,
+        pkt: Packet<'_>,
+    ) -> Result<(), crate::DecodeError> {
+        if (1..=7).contains(&pkt.code.0) {
+            fsm.receive(now, rng, pkt.code, pkt.id, pkt.data)
+        } else {
+            // RFC 1332 §2 / RFC 5072 §2: codes 1–7 only; others are Code-Rejected.
+            fsm.unknown_code(pkt.code, pkt.id, pkt.data);
+            Ok(())
+        }
+    }
+
+    fn handle_lcp(&mut self, now: Instant, payload: &[u8]) -> Result<(), crate::DecodeError> {
+        let pkt = Packet::decode(payload)?;
+        let opened = self.lcp.is_opened();
+        match pkt.code {
+            Code::TERMINATE_REQUEST => {
+                if !matches!(self.lcp.state(), State::Closing | State::Stopping) {
+                    self.down_reason.get_or_insert(DownReason::PeerTerminated);
+                }
+                self.lcp
+                    .receive(now, &mut *self.rng, pkt.code, pkt.id, pkt.data)?;
+            }
+            Code::CODE_REJECT => {
+                // The peer does not know Echo-Request: stop the keepalive rather than fail.
+                if pkt.data.first() == Some(&Code::ECHO_REQUEST.0) {
+                    self.echo = None;
+                }
+                self.lcp
+                    .receive(now, &mut *self.rng, pkt.code, pkt.id, pkt.data)?;
+            }
+            c if (1..=7).contains(&c.0) => {
+                self.lcp
+                    .receive(now, &mut *self.rng, pkt.code, pkt.id, pkt.data)?
+            }
+            Code::PROTOCOL_REJECT if opened => {
+                let [hi, lo, ..] = *pkt.data else {
+                    return Err(crate::DecodeError::Malformed("Protocol-Reject"));
+                };
+                match Protocol(u16::from_be_bytes([hi, lo])) {
+                    Protocol::IPCP | Protocol::IPV4 => self.ipcp.rxj(now, false),
+                    Protocol::IPV6CP | Protocol::IPV6 => self.ipv6cp.rxj(now, false),
+                    Protocol::LCP => self.lcp.rxj(now, false),
+                    _ => {}
+                }
+            }
+            // RFC 1661 §5.8: Echo-Request answered only in the Opened state, with our magic.
+            Code::ECHO_REQUEST if opened => {
+                if pkt.data.len() < 4 {
+                    return Err(crate::DecodeError::Malformed("Echo-Request"));
+                }
+                let ours = self.lcp.policy.our_magic();
+                if ours != 0 && pkt.data[..4] == ours.to_be_bytes() {
+                    // Our own request came back: looped back (RFC 1661 §6.4); do not answer.
+                    self.stats.rx_discards += 1;
+                    return Ok(());
+                }
+                let mut data = ours.to_be_bytes().to_vec();
+                data.extend_from_slice(&pkt.data[4..]);
+                self.send(
+                    Protocol::LCP,
+                    packet::encode(Code::ECHO_REPLY, pkt.id, &data),
+                );
+            }
+            Code::ECHO_REPLY if opened => {
+                self.stats.echo_replies += 1;
+                if let Some(e) = self.echo.as_mut() {
+                    e.outstanding = 0;
+                }
+            }
+            // RFC 1661 §5.9 Discard-Request; RFC 1570 §2.1–2.2 Identification and
+            // Time-Remaining: accepted and ignored.
+            Code::DISCARD_REQUEST | Code::IDENTIFICATION | Code::TIME_REMAINING => {}
+            Code::PROTOCOL_REJECT | Code::ECHO_REQUEST | Code::ECHO_REPLY => {
+                self.stats.rx_discards += 1
+            }
+            other => self.lcp.unknown_code(other, pkt.id, pkt.data),
+        }
+        Ok(())
+    }
+
+    /// Drive timers. Call when `poll_timeout()` has passed (extra calls are harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.lcp.timeout(now);
+        self.ipcp.timeout(now);
+        self.ipv6cp.timeout(now);
+        if let Some(a) = self.server_auth.as_mut() {
+            a.timeout(now, &mut *self.rng);
+        }
+        if let Some(a) = self.client_auth.as_mut() {
+            a.timeout(now);
+        }
+        if let Some(e) = self.echo {
+            if e.deadline <= now {
+                if e.outstanding >= self.cfg.echo_failures {
+                    self.echo = None;
+                    self.fail(now, DownReason::KeepaliveTimeout);
+                } else if let Some(iv) = self.cfg.echo_interval {
+                    self.echo = Some(Echo {
+                        deadline: now + iv,
+                        outstanding: e.outstanding + 1,
+                    });
+                    let id = self.lcp.fresh_id();
+                    let magic = self.lcp.policy.our_magic().to_be_bytes();
+                    self.stats.echo_requests += 1;
+                    self.send(
+                        Protocol::LCP,
+                        packet::encode(Code::ECHO_REQUEST, id, &magic),
+                    );
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// The earliest instant at which `handle_timeout` must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        [
+            self.lcp.deadline(),
+            self.ipcp.deadline(),
+            self.ipv6cp.deadline(),
+            self.server_auth.as_ref().and_then(|a| a.deadline()),
+            self.client_auth.as_ref().and_then(|a| a.deadline()),
+            self.echo.map(|e| e.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Next frame to send (FF 03, 2-octet protocol, payload), in order.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
+    /// Next event for the daemon.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Encapsulate an IPv4 packet for sending (IPCP must be Opened).
+    pub fn send_ipv4(&mut self, packet: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let open = self.ipcp.is_opened();
+        self.send_ip(open, Protocol::IPV4, packet)
+    }
+
+    /// Encapsulate an IPv6 packet for sending (IPv6CP must be Opened).
+    pub fn send_ipv6(&mut self, packet: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let open = self.ipv6cp.is_opened();
+        self.send_ip(open, Protocol::IPV6, packet)
+    }
+
+    fn send_ip(&mut self, open: bool, proto: Protocol, packet: &[u8]) -> Result<Vec<u8>, ApiError> {
+        if !open || self.finished {
+            return Err(ApiError::NetworkNotUp);
+        }
+        let mru = self.lcp.policy.peer_mru();
+        if packet.len() > usize::from(mru) {
+            return Err(ApiError::TooBig {
+                len: packet.len(),
+                mru,
+            });
+        }
+        let mut out = Vec::new();
+        frame::encapsulate(proto, packet, &mut out);
+        self.stats.tx_frames += 1;
+        self.stats.tx_bytes += out.len() as u64;
+        self.stats.tx_ip_packets += 1;
+        Ok(out)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The MTU for the interface: the peer's MRU once LCP is up (what we may send).
+    pub fn peer_mru(&self) -> u16 {
+        self.lcp.policy.peer_mru()
+    }
+
+    /// Whether the peer asked for (and we acknowledged) ACFC, i.e. it accepts frames without
+    /// FF 03 (RFC 1661 §6.6): the daemon may then use `ip_frame_header(proto, true)` for data.
+    /// LCP packets are always sent with FF 03.
+    pub fn peer_accepts_acfc(&self) -> bool {
+        self.lcp.is_opened() && self.lcp.policy.peer_compression().0
+    }
+
+    /// RFC 1661 automaton states (LCP, IPCP, IPv6CP), for diagnostics.
+    pub fn fsm_states(&self) -> (State, State, State) {
+        (self.lcp.state(), self.ipcp.state(), self.ipv6cp.state())
+    }
+
+    // --- internals ---------------------------------------------------------------------------
+
+    fn send(&mut self, proto: Protocol, pkt: Vec<u8>) {
+        let mut out = Vec::with_capacity(pkt.len() + 4);
+        frame::encapsulate(proto, &pkt, &mut out);
+        self.stats.tx_frames += 1;
+        self.stats.tx_bytes += out.len() as u64;
+        self.tx.push_back(out);
+    }
+
+    fn timing(&self) -> AuthTiming {
+        AuthTiming {
+            restart: self.cfg.restart_timer,
+            max_transmits: self.cfg.max_configure,
+            timeout: self.cfg.auth_timeout,
+        }
+    }
+
+    /// Record why and start LCP termination.
+    fn fail(&mut self, now: Instant, reason: DownReason) {
+        tracing::debug!(?reason, "closing PPP link");
+        self.down_reason.get_or_insert(reason);
+        self.lcp.close(now);
+        if matches!(self.lcp.state(), State::Closing) {
+            self.phase = Phase::Terminate;
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.phase = Phase::Dead;
+        self.server_auth = None;
+        self.client_auth = None;
+        self.echo = None;
+        let reason = self
+            .down_reason
+            .take()
+            .unwrap_or_else(|| DownReason::NegotiationFailed("LCP did not converge".into()));
+        self.events.push_back(Event::Down { reason });
+    }
+
+    /// Route every queued output until nothing moves (bounded).
+    fn pump(&mut self, now: Instant) {
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some(o) = self.lcp.poll() {
+                moved = true;
+                self.on_lcp(now, o);
+            }
+            while let Some(o) = self.ipcp.poll() {
+                moved = true;
+                self.on_ncp(now, Protocol::IPCP, o);
+            }
+            while let Some(o) = self.ipv6cp.poll() {
+                moved = true;
+                self.on_ncp(now, Protocol::IPV6CP, o);
+            }
+            let mut auth_out = Vec::new();
+            if let Some(a) = self.server_auth.as_mut() {
+                auth_out.extend(a.out.drain(..));
+            }
+            if let Some(a) = self.client_auth.as_mut() {
+                auth_out.extend(a.out.drain(..));
+            }
+            for o in auth_out {
+                moved = true;
+                self.on_auth(now, o);
+            }
+            if let Some(f) = self.lcp.policy.failure.take() {
+                moved = true;
+                self.fail(
+                    now,
+                    match f {
+                        LcpFailure::AuthRefused => DownReason::AuthRefused,
+                        LcpFailure::LoopedBack => DownReason::LoopedBack,
+                    },
+                );
+            }
+            if let Some(IpcpFailure::NoAddress) = self.ipcp.policy.failure.take() {
+                moved = true;
+                self.ipcp.close(now);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn on_lcp(&mut self, now: Instant, o: Output) {
+        match o {
+            Output::Send(p) => self.send(Protocol::LCP, p),
+            Output::Layer(LayerEvent::Up) => {
+                self.events.push_back(Event::LinkUp);
+                self.phase = Phase::Authenticate;
+                self.echo = self.cfg.echo_interval.map(|iv| Echo {
+                    deadline: now + iv,
+                    outstanding: 0,
+                });
+                let t = self.timing();
+                let rng = &mut *self.rng;
+                match self.cfg.role {
+                    Role::Server => {
+                        if let Some(m) = self.lcp.policy.auth_we_require() {
+                            let rc = self.cfg.rechallenge_interval;
+                            let name = self.cfg.auth.name.clone();
+                            self.server_auth =
+                                Some(Authenticator::start(now, rng, m, &name, t, rc));
+                        }
+                    }
+                    Role::Client => {
+                        if let Some(m) = self.lcp.policy.auth_peer_requires() {
+                            let a = &self.cfg.auth;
+                            self.client_auth = Some(Authenticatee::start(
+                                now,
+                                rng,
+                                m,
+                                &a.username,
+                                &a.password,
+                                t,
+                            ));
+                        }
+                    }
+                }
+                if self.server_auth.is_none() && self.client_auth.is_none() {
+                    self.enter_network(now);
+                }
+            }
+            Output::Layer(LayerEvent::Down) => {
+                // RFC 1661 §3.7: leaving Opened takes the upper layers down.
+                self.server_auth = None;
+                self.client_auth = None;
+                self.echo = None;
+                self.ipcp.down();
+                self.ipv6cp.down();
+                self.phase = if self.down_reason.is_some() {
+                    Phase::Terminate
+                } else {
+                    Phase::Establish
+                };
+            }
+            Output::Layer(LayerEvent::Started) => {}
+            Output::Layer(LayerEvent::Finished) => self.finish(),
+        }
+    }
+
+    fn enter_network(&mut self, now: Instant) {
+        self.phase = Phase::Network;
+        self.ipcp.up(now);
+        if self.cfg.ipv6 {
+            self.ipv6cp.up(now);
+        }
+    }
+
+    fn on_auth(&mut self, now: Instant, o: AuthOutput) {
+        match o {
+            AuthOutput::Send(proto, p) => self.send(proto, p),
+            AuthOutput::Event(e) => self.events.push_back(e),
+            AuthOutput::Success { user, method } => {
+                self.events.push_back(Event::Authenticated { user, method });
+                if self.phase == Phase::Authenticate {
+                    self.enter_network(now);
+                }
+            }
+            AuthOutput::Failure(why) => self.fail(now, DownReason::AuthFailed(why)),
+        }
+    }
+
+    fn on_ncp(&mut self, now: Instant, proto: Protocol, o: Output) {
+        match o {
+            Output::Send(p) => self.send(proto, p),
+            Output::Layer(LayerEvent::Up) if proto == Protocol::IPCP => {
+                let p = &self.ipcp.policy;
+                let ipv4 = Ipv4Params {
+                    local: p.local(),
+                    peer: p.peer().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    dns: p.dns(),
+                };
+                if ipv4.local.is_unspecified() {
+                    // The peer acknowledged 0.0.0.0 for us: no usable address.
+                    self.ipcp.close(now);
+                } else {
+                    self.events.push_back(Event::NetworkUp { ipv4 });
+                }
+            }
+            Output::Layer(LayerEvent::Up) => {
+                let p = &self.ipv6cp.policy;
+                self.events.push_back(Event::Ipv6Up {
+                    local_iid: p.local(),
+                    peer_iid: p.peer(),
+                });
+            }
+            Output::Layer(LayerEvent::Down) if proto == Protocol::IPCP => {
+                self.events.push_back(Event::NetworkDown)
+            }
+            Output::Layer(LayerEvent::Down) => self.events.push_back(Event::Ipv6Down),
+            Output::Layer(LayerEvent::Started) => {}
+            Output::Layer(LayerEvent::Finished) => {
+                // pppd's rule: with no network protocol left, the link is useless.
+                let alive = |s: State| {
+                    matches!(
+                        s,
+                        State::ReqSent | State::AckRcvd | State::AckSent | State::Opened
+                    )
+                };
+                let v4 = alive(self.ipcp.state());
+                let v6 = self.cfg.ipv6 && alive(self.ipv6cp.state());
+                if !v4 && !v6 && self.phase == Phase::Network {
+                    self.fail(now, DownReason::NoNetworkProtocol);
+                }
+            }
+        }
+    }
+}
