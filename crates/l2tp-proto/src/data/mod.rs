@@ -660,7 +660,10 @@ impl Datapath {
                 need: hlen,
                 have: headroom,
             })
-        } else if headroom.checked_add(payload_len).is_none_or(|end| end > buf.len()) {
+        } else if headroom
+            .checked_add(payload_len)
+            .is_none_or(|end| end > buf.len())
+        {
             Some(ApiError::PayloadOutOfBuffer {
                 headroom,
                 payload_len,

@@ -118,9 +118,20 @@ mod tests {
     fn orders_across_the_wrap() {
         let t = Instant::now();
         let mut q = ReorderQueue::new(8);
-        assert_eq!(q.insert(SeqNum(1), t, 'c'), Insert::Held { out_of_order: false });
-        assert_eq!(q.insert(SeqNum(65535), t, 'a'), Insert::Held { out_of_order: true });
-        assert_eq!(q.insert(SeqNum(0), t, 'b'), Insert::Held { out_of_order: true });
+        assert_eq!(
+            q.insert(SeqNum(1), t, 'c'),
+            Insert::Held {
+                out_of_order: false
+            }
+        );
+        assert_eq!(
+            q.insert(SeqNum(65535), t, 'a'),
+            Insert::Held { out_of_order: true }
+        );
+        assert_eq!(
+            q.insert(SeqNum(0), t, 'b'),
+            Insert::Held { out_of_order: true }
+        );
         assert_eq!(q.insert(SeqNum(0), t, 'x'), Insert::Duplicate('x'));
         let order: Vec<_> = q.drain().map(|h| (h.ns.0, h.item)).collect();
         assert_eq!(order, vec![(65535, 'a'), (0, 'b'), (1, 'c')]);

@@ -126,12 +126,18 @@ mod tests {
             buckets[(b.hash_one((7u32 << 16) | s) & 63) as usize] += 1;
         }
         // 4096 keys over 64 buckets: 64 each on average; none starved, none hoarding.
-        assert!(buckets.iter().all(|&n| (32..=128).contains(&n)), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|&n| (32..=128).contains(&n)),
+            "{buckets:?}"
+        );
     }
 
     #[test]
     fn mapped_v6_is_v4() {
         let a: SocketAddr = "[::ffff:192.0.2.1]:1701".parse().unwrap();
-        assert_eq!(canonical(a), "192.0.2.1:1701".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            canonical(a),
+            "192.0.2.1:1701".parse::<SocketAddr>().unwrap()
+        );
     }
 }
