@@ -1,0 +1,678 @@
+//! Message-ladder tests of the tunnel state machine (RFC 2661 §7.2.1): establishment in both
+//! roles, tunnel authentication, hidden AVPs, the tie breaker, HELLO, StopCCN and the §5.7
+//! hold, the retry budget, and the idle/unexpected-message rows.
+
+mod control_support;
+
+use std::time::Duration;
+
+use control_support::*;
+use l2tp_proto::control::{
+    EndpointConfig, Event, PeerAuth, TunnelDownReason, TunnelOptions, TunnelStateKind,
+};
+use l2tp_wire::{ControlMessage, Header, ResultCode, SessionId, TunnelId};
+
+fn pair(lac_cfg: EndpointConfig, lns_cfg: EndpointConfig) -> (Peer, Peer) {
+    (
+        Peer::new(lac_addr(), lac_cfg, 1),
+        Peer::new(lns_addr(), lns_cfg, 2),
+    )
+}
+
+fn secret_auth(secret: &[u8], hide: bool) -> PeerAuth {
+    PeerAuth {
+        secret: Some(secret.to_vec()),
+        hide_avps: hide,
+        require_tunnel_auth: true,
+    }
+}
+
+fn up_tunnels(events: &[Event]) -> Vec<TunnelId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TunnelUp { tunnel, .. } => Some(*tunnel),
+            _ => None,
+        })
+        .collect()
+}
+
+fn down_reasons(events: &[Event]) -> Vec<TunnelDownReason> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TunnelDown { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn establishment_ladder_originator_and_recipient() {
+    let (mut lac, mut lns) = pair(quiet_config("lac"), quiet_config("lns"));
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    assert_eq!(
+        lac.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::WaitCtlReply
+    );
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A SCCRP", "A>B SCCCN"]);
+    // The last SCCCN is acknowledged by a ZLB after the ack delay.
+    l.advance(&mut lac, &mut lns, Duration::from_millis(200));
+    assert_eq!(l.log.last().unwrap(), "B>A ZLB");
+
+    let lac_ev = lac.take_events();
+    let lns_ev = lns.take_events();
+    assert_eq!(up_tunnels(&lac_ev), [tid]);
+    let lns_tid = up_tunnels(&lns_ev)[0];
+    let a = lac.ep.tunnel_info(tid).unwrap();
+    let b = lns.ep.tunnel_info(lns_tid).unwrap();
+    assert_eq!(a.state, TunnelStateKind::Established);
+    assert_eq!(b.state, TunnelStateKind::Established);
+    // Each side knows the other's id, and the peer's host name.
+    assert_eq!(a.peer_tunnel, lns_tid);
+    assert_eq!(b.peer_tunnel, tid);
+    assert_eq!(a.peer_host_name, b"lns");
+    assert_eq!(b.peer_host_name, b"lac");
+    assert_eq!(a.counters.tx_messages, 2);
+    assert_eq!(b.counters.rx_messages, 2);
+    assert_eq!(a.counters.tx_retransmits, 0);
+    assert!(!tid.is_zero() && !lns_tid.is_zero());
+}
+
+#[test]
+fn challenge_authentication_with_hidden_avps() {
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.auth = secret_auth(b"s3cret", true);
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.auth = secret_auth(b"s3cret", true);
+    let (mut lac, mut lns) = pair(lac_cfg, lns_cfg);
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    // The SCCRQ carries a Random Vector and hidden AVPs.
+    let sccrq = lac.ep.poll_transmit().unwrap();
+    let d = Header::decode(&sccrq.payload).unwrap();
+    let avps: Vec<_> = l2tp_wire::AvpIter::new(d.payload)
+        .map(|a| a.unwrap())
+        .collect();
+    assert!(avps
+        .iter()
+        .any(|a| a.attr == l2tp_wire::AvpType::RANDOM_VECTOR));
+    assert!(avps
+        .iter()
+        .any(|a| a.hidden && a.attr == l2tp_wire::AvpType::ASSIGNED_TUNNEL_ID));
+    assert!(avps.iter().any(|a| a.attr == l2tp_wire::AvpType::CHALLENGE));
+    lns.ep
+        .handle_datagram(l.now, sccrq.to, sccrq.local, &sccrq.payload);
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["B>A SCCRP", "A>B SCCCN"]);
+    assert_eq!(up_tunnels(&lac.take_events()), [tid]);
+    assert_eq!(up_tunnels(&lns.take_events()).len(), 1);
+}
+
+#[test]
+fn wrong_secret_is_rejected_with_stopccn_not_authorized() {
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.auth = secret_auth(b"right", false);
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.auth = secret_auth(b"wrong", false);
+    let (mut lac, mut lns) = pair(lac_cfg, lns_cfg);
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    // The LAC checks the SCCRP's Challenge Response and refuses.
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A SCCRP", "A>B StopCCN"]);
+    assert_eq!(
+        down_reasons(&lac.take_events()),
+        [TunnelDownReason::AuthFailed]
+    );
+    let lns_down = down_reasons(&lns.take_events());
+    match &lns_down[..] {
+        [TunnelDownReason::Peer(rc)] => {
+            assert_eq!(rc.result, ResultCode::STOPCCN_NOT_AUTHORIZED)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        lac.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Closing
+    );
+}
+
+#[test]
+fn wrong_secret_detected_by_the_recipient_in_scccn() {
+    // The LNS challenges; the LAC answers with the wrong secret in SCCCN.
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.auth = PeerAuth {
+        secret: Some(b"wrong".to_vec()),
+        hide_avps: false,
+        require_tunnel_auth: false,
+    };
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.auth = secret_auth(b"right", false);
+    let (mut lac, mut lns) = pair(lac_cfg, lns_cfg);
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(
+        l.messages(),
+        ["A>B SCCRQ", "B>A SCCRP", "A>B SCCCN", "B>A StopCCN"]
+    );
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::AuthFailed]
+    );
+    let lac_ev = lac.take_events();
+    assert_eq!(up_tunnels(&lac_ev).len(), 1, "the LAC thought it was up");
+    assert!(matches!(&down_reasons(&lac_ev)[..], [TunnelDownReason::Peer(rc)] if rc.result == 4));
+}
+
+#[test]
+fn challenge_without_a_secret_is_refused() {
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.auth = secret_auth(b"x", false);
+    let (mut lac, mut lns) = pair(lac_cfg, quiet_config("lns"));
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A StopCCN"]);
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::AuthFailed]
+    );
+}
+
+#[test]
+fn per_peer_override_lets_a_windows_client_in_without_auth() {
+    // The LNS demands authentication by default, but not from this peer.
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.auth = secret_auth(b"x", true);
+    lns_cfg.peers = vec![(lac_addr().ip(), PeerAuth::default())];
+    let (mut lac, mut lns) = pair(quiet_config("lac"), lns_cfg);
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(up_tunnels(&lns.take_events()).len(), 1);
+}
+
+fn collide(lac_seed: u64, lns_seed: u64, tie: bool) -> (Peer, Peer, Ladder, TunnelId, TunnelId) {
+    let mut lac = Peer::new(lac_addr(), quiet_config("a"), lac_seed);
+    let mut lns = Peer::new(lns_addr(), quiet_config("b"), lns_seed);
+    let l = Ladder::new();
+    let opts = TunnelOptions {
+        auth: None,
+        tie_breaker: tie,
+    };
+    let ta = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), opts.clone())
+        .unwrap();
+    let tb = lns
+        .ep
+        .open_tunnel(l.now, lns_addr(), lac_addr(), opts)
+        .unwrap();
+    (lac, lns, l, ta, tb)
+}
+
+#[test]
+fn tie_breaker_collision_leaves_one_tunnel() {
+    let (mut a, mut b, mut l, ta, tb) = collide(1, 2, true);
+    // Both SCCRQs cross on the wire.
+    l.exchange(&mut a, &mut b);
+    l.advance(&mut a, &mut b, Duration::from_secs(2));
+    let ea = a.take_events();
+    let eb = b.take_events();
+    assert_eq!(up_tunnels(&ea), [ta], "each caller's tunnel id stays valid");
+    assert_eq!(up_tunnels(&eb), [tb]);
+    assert_eq!(a.ep.tunnel_count(), 1);
+    assert_eq!(b.ep.tunnel_count(), 1);
+    let ia = a.ep.tunnel_info(ta).unwrap();
+    assert_eq!(ia.peer_tunnel, tb);
+    assert_eq!(b.ep.tunnel_info(tb).unwrap().peer_tunnel, ta);
+    // Exactly one side discarded an SCCRQ as the winner, the other answered as the loser.
+    assert_eq!(
+        a.ep.stats().tie_breaker_discards + b.ep.stats().tie_breaker_discards,
+        2
+    );
+    assert!(down_reasons(&ea).is_empty() && down_reasons(&eb).is_empty());
+}
+
+#[test]
+fn no_tie_breaker_means_two_tunnels() {
+    let (mut a, mut b, mut l, _, _) = collide(1, 2, false);
+    l.exchange(&mut a, &mut b);
+    assert_eq!(up_tunnels(&a.take_events()).len(), 2);
+    assert_eq!(up_tunnels(&b.take_events()).len(), 2);
+}
+
+#[test]
+fn equal_tie_breakers_discard_both_tunnels() {
+    // Same seed: same tunnel id draw, same tie breaker value.
+    let (mut a, mut b, mut l, ta, tb) = collide(9, 9, true);
+    l.exchange(&mut a, &mut b);
+    assert_eq!(
+        down_reasons(&a.take_events()),
+        [TunnelDownReason::TieBreaker]
+    );
+    assert_eq!(
+        down_reasons(&b.take_events()),
+        [TunnelDownReason::TieBreaker]
+    );
+    assert!(a.ep.tunnel_info(ta).is_none() && b.ep.tunnel_info(tb).is_none());
+}
+
+#[test]
+fn hello_keepalive_on_an_idle_tunnel() {
+    let mut cfg = quiet_config("lac");
+    cfg.hello_interval = Some(Duration::from_secs(30));
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.hello_interval = Some(Duration::from_secs(45));
+    let (mut lac, mut lns) = pair(cfg, lns_cfg);
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    l.clear();
+    l.advance(&mut lac, &mut lns, Duration::from_secs(29));
+    assert!(l.messages().is_empty());
+    l.advance(&mut lac, &mut lns, Duration::from_secs(2));
+    // The LAC's HELLO also resets the LNS's quiet timer, so only the LAC sends HELLO.
+    assert_eq!(l.messages(), ["A>B HELLO"]);
+    l.advance(&mut lac, &mut lns, Duration::from_secs(60));
+    assert_eq!(l.messages(), ["A>B HELLO", "A>B HELLO", "A>B HELLO"]);
+    assert_eq!(
+        lac.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Established
+    );
+}
+
+#[test]
+fn dead_peer_is_detected_by_hello_retransmissions() {
+    let mut cfg = quiet_config("lac");
+    cfg.hello_interval = Some(Duration::from_secs(10));
+    let (mut lac, mut lns) = pair(cfg, quiet_config("lns"));
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    l.advance(&mut lac, &mut lns, Duration::from_millis(200));
+    lac.take_events();
+    // The LNS vanishes (iOS does this): everything it would send is lost.
+    l.drop_from_b = usize::MAX;
+    l.drop_from_a = usize::MAX;
+    l.advance(&mut lac, &mut lns, Duration::from_secs(40));
+    assert!(down_reasons(&lac.take_events()).is_empty());
+    l.advance(&mut lac, &mut lns, Duration::from_secs(10));
+    // 10 s quiet + 31 s of retransmissions (1+2+4+8+8+8).
+    assert_eq!(
+        down_reasons(&lac.take_events()),
+        [TunnelDownReason::RetriesExhausted]
+    );
+    assert!(lac.ep.tunnel_info(tid).is_none());
+}
+
+#[test]
+fn retry_budget_is_configurable() {
+    let mut cfg = quiet_config("lac");
+    cfg.max_retries = 2;
+    let (mut lac, mut lns) = pair(cfg, quiet_config("lns"));
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.drop_from_a = usize::MAX;
+    l.advance(&mut lac, &mut lns, Duration::from_secs(6));
+    assert!(down_reasons(&lac.take_events()).is_empty());
+    l.advance(&mut lac, &mut lns, Duration::from_secs(2));
+    // 1 s, then 2 s, then 4 s: given up at 7 s after two retransmissions.
+    assert_eq!(
+        down_reasons(&lac.take_events()),
+        [TunnelDownReason::RetriesExhausted]
+    );
+    assert_eq!(l.log.len(), 3);
+}
+
+#[test]
+fn stopccn_is_acked_and_state_held_for_a_retransmission_cycle() {
+    let (mut lac, mut lns) = pair(quiet_config("lac"), quiet_config("lns"));
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.advance(&mut lac, &mut lns, Duration::from_millis(200));
+    let lns_tid = up_tunnels(&lns.take_events())[0];
+    lac.take_events();
+    l.clear();
+    let rc = ResultCode::new(ResultCode::STOPCCN_GENERAL_REQUEST);
+    lac.ep.close_tunnel(l.now, tid, rc.clone()).unwrap();
+    // The LNS's acknowledgement of the StopCCN is lost: the LAC retransmits, and the LNS,
+    // holding the tunnel's state, acknowledges the duplicate.
+    l.drop_from_b = 1;
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.log, ["A>B StopCCN", "B>A ZLB (lost)"]);
+    assert_eq!(
+        down_reasons(&lac.take_events()),
+        [TunnelDownReason::Local(rc.clone())]
+    );
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::Peer(rc)]
+    );
+    l.advance(&mut lac, &mut lns, Duration::from_millis(1500));
+    assert_eq!(
+        l.log,
+        ["A>B StopCCN", "B>A ZLB (lost)", "A>B StopCCN", "B>A ZLB"]
+    );
+    let held = lns.ep.tunnel_info(lns_tid).unwrap();
+    assert_eq!(held.state, TunnelStateKind::Closing);
+    assert_eq!(held.counters.rx_duplicates, 1);
+    // Commands on a closing tunnel are refused.
+    assert!(lac
+        .ep
+        .place_incoming_call(l.now, tid, Default::default())
+        .is_err());
+    // After a full retransmission cycle (31 s) both forget the tunnel.
+    l.advance(&mut lac, &mut lns, Duration::from_secs(31));
+    assert!(lac.ep.tunnel_info(tid).is_none());
+    assert!(lns.ep.tunnel_info(lns_tid).is_none());
+    assert_eq!(lac.ep.tunnel_count() + lns.ep.tunnel_count(), 0);
+}
+
+#[test]
+fn incoming_tunnel_decision_accept_and_reject() {
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.decide_incoming_tunnels = true;
+    let (mut lac, mut lns) = pair(quiet_config("lac"), lns_cfg);
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["A>B SCCRQ"]);
+    let ev = lns.take_events();
+    let Some(Event::IncomingTunnel {
+        tunnel, host_name, ..
+    }) = ev.first().cloned()
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(host_name, b"lac");
+    assert_eq!(
+        lns.ep.tunnel_info(tunnel).unwrap().state,
+        TunnelStateKind::WaitDecision
+    );
+    lns.ep.accept_tunnel(l.now, tunnel).unwrap();
+    assert!(lns.ep.accept_tunnel(l.now, tunnel).is_err());
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(up_tunnels(&lns.take_events()), [tunnel]);
+
+    // A second tunnel, refused.
+    l.clear();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    let Some(Event::IncomingTunnel { tunnel: t2, .. }) = lns.take_events().first().cloned() else {
+        panic!()
+    };
+    let rc = ResultCode::with_error(ResultCode::STOPCCN_GENERAL_ERROR, 4, None);
+    lns.ep.reject_tunnel(l.now, t2, rc.clone()).unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A StopCCN"]);
+    let lac_ev = lac.take_events();
+    assert_eq!(
+        down_reasons(&lac_ev).last(),
+        Some(&TunnelDownReason::Peer(rc))
+    );
+}
+
+#[test]
+fn incoming_tunnels_refused_by_configuration() {
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.accept_incoming_tunnels = false;
+    let (mut lac, mut lns) = pair(quiet_config("lac"), lns_cfg);
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A StopCCN"]);
+    assert!(
+        matches!(&down_reasons(&lac.take_events())[..], [TunnelDownReason::Peer(rc)] if rc.result == 4)
+    );
+}
+
+#[test]
+fn nat_clients_sharing_address_and_port_get_separate_tunnels() {
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let now = std::time::Instant::now();
+    let nat: std::net::SocketAddr = "127.0.0.9:1701".parse().unwrap();
+    let mut c1 = Raw::new(nat);
+    let mut c2 = Raw::new(nat);
+    let t1 = raw_tunnel(now, &mut c1, &mut lns, 1);
+    let t2 = raw_tunnel(now, &mut c2, &mut lns, 1000);
+    assert_ne!(t1, t2);
+    assert_eq!(lns.ep.tunnel_count(), 2);
+    // A retransmitted SCCRQ (same Ns, same assigned id) finds its tunnel and is re-acked.
+    let mut body = Vec::new();
+    ControlMessage::from(sccrq(1))
+        .encode(&mut body, None)
+        .unwrap();
+    let dup = Header::control(
+        TunnelId(0),
+        SessionId(0),
+        l2tp_wire::SeqNum(0),
+        l2tp_wire::SeqNum(0),
+    )
+    .encode_with_payload(&body);
+    lns.ep.handle_datagram(now, lns_addr(), nat, &dup);
+    assert_eq!(lns.ep.tunnel_count(), 2);
+    assert_eq!(lns.ep.tunnel_info(t1).unwrap().counters.rx_duplicates, 1);
+    let t = lns
+        .ep
+        .poll_transmit()
+        .expect("duplicate must be acknowledged");
+    assert_eq!(message_name(&t.payload), "ZLB");
+    assert_eq!(
+        Header::decode(&t.payload).unwrap().header.tunnel_id,
+        TunnelId(1)
+    );
+}
+
+#[test]
+fn unknown_tunnel_ids_are_counted_not_fatal() {
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let now = std::time::Instant::now();
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    raw.set_tunnel(TunnelId(4242));
+    raw.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Hello { unknown: vec![] },
+    );
+    // Garbage too.
+    lns.ep
+        .handle_datagram(now, lns_addr(), raw.addr, &[0xc8, 0x02, 0, 3]);
+    lns.ep.handle_datagram(now, lns_addr(), raw.addr, &[]);
+    // SCCRP / SCCCN for tunnel 0 (idle rows of §7.2.1): dropped.
+    let mut raw0 = Raw::new("127.0.0.9:1701".parse().unwrap());
+    raw0.send(now, &mut lns, SessionId(0), sccrp(5));
+    let s = lns.ep.stats();
+    assert_eq!(s.unknown_tunnel, 2);
+    assert_eq!(s.malformed, 2);
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    assert!(lns.ep.poll_transmit().is_none());
+}
+
+#[test]
+fn unknown_mandatory_avp_clears_the_tunnel_and_optional_one_is_ignored() {
+    let now = std::time::Instant::now();
+    // M=0: ignored, tunnel established.
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let mut m = sccrq(7);
+    m.unknown.push(unknown_avp(false));
+    raw.send(now, &mut lns, SessionId(0), m);
+    raw.recv(now, &mut lns);
+    assert!(matches!(raw.last(), Some(ControlMessage::Sccrp(_))));
+
+    // M=1 in SCCRQ: StopCCN, result 2 (general error), error 8 (unknown mandatory AVP).
+    let mut raw = Raw::new("127.0.0.10:1701".parse().unwrap());
+    let mut m = sccrq(8);
+    m.unknown.push(unknown_avp(true));
+    raw.send(now, &mut lns, SessionId(0), m);
+    raw.recv(now, &mut lns);
+    match raw.last() {
+        Some(ControlMessage::StopCcn(s)) => {
+            assert_eq!(s.result_code.result, ResultCode::STOPCCN_GENERAL_ERROR);
+            assert_eq!(
+                s.result_code.error,
+                Some(ResultCode::ERROR_UNKNOWN_MANDATORY_AVP)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // M=1 in a HELLO on an established tunnel: StopCCN as well.
+    let mut raw = Raw::new("127.0.0.11:1701".parse().unwrap());
+    let tid = raw_tunnel(now, &mut raw, &mut lns, 9);
+    let mut h = l2tp_wire::Hello { unknown: vec![] };
+    h.unknown.push(unknown_avp(true));
+    raw.send(now, &mut lns, SessionId(0), h);
+    raw.recv(now, &mut lns);
+    assert!(matches!(raw.last(), Some(ControlMessage::StopCcn(_))));
+    assert_eq!(
+        lns.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Closing
+    );
+}
+
+#[test]
+fn unexpected_tunnel_messages_are_answered_with_stopccn() {
+    let now = std::time::Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    // established: receive SCCRP → StopCCN (FSM error), clean up.
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let tid = raw_tunnel(now, &mut raw, &mut lns, 9);
+    raw.send(now, &mut lns, SessionId(0), sccrp(9));
+    raw.recv(now, &mut lns);
+    match raw.last() {
+        Some(ControlMessage::StopCcn(s)) => {
+            assert_eq!(s.result_code.result, ResultCode::STOPCCN_FSM_ERROR)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        &down_reasons(&lns.take_events())[..],
+        [TunnelDownReason::Protocol(_)]
+    ));
+    assert_eq!(
+        lns.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Closing
+    );
+
+    // wait-ctl-conn: receive SCCRP → StopCCN.
+    let mut raw = Raw::new("127.0.0.10:1701".parse().unwrap());
+    raw.send(now, &mut lns, SessionId(0), sccrq(10));
+    raw.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = raw.last().cloned() else {
+        panic!()
+    };
+    raw.set_tunnel(r.assigned_tunnel_id);
+    raw.send(now, &mut lns, SessionId(0), sccrp(10));
+    assert_eq!(raw.recv(now, &mut lns), ["StopCCN"]);
+
+    // wait-ctl-reply (we originated): receive SCCCN → StopCCN.
+    let mut lac = Peer::new(lac_addr(), raw_config("lac"), 4);
+    let mut raw = Raw::new("127.0.0.12:1701".parse().unwrap());
+    let tid = lac
+        .ep
+        .open_tunnel(now, lac_addr(), raw.addr, TunnelOptions::default())
+        .unwrap();
+    assert_eq!(raw.recv(now, &mut lac), ["SCCRQ"]);
+    raw.set_tunnel(tid);
+    raw.send(
+        now,
+        &mut lac,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    assert_eq!(raw.recv(now, &mut lac), ["StopCCN"]);
+    assert_eq!(
+        lac.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Closing
+    );
+    // Session messages before the tunnel is up are refused the same way.
+    let mut raw = Raw::new("127.0.0.13:1701".parse().unwrap());
+    let tid = lac
+        .ep
+        .open_tunnel(now, lac_addr(), raw.addr, TunnelOptions::default())
+        .unwrap();
+    raw.recv(now, &mut lac);
+    raw.set_tunnel(tid);
+    raw.send(
+        now,
+        &mut lac,
+        SessionId(0),
+        l2tp_wire::Icrp {
+            assigned_session_id: SessionId(5),
+            unknown: vec![],
+        },
+    );
+    assert_eq!(raw.recv(now, &mut lac), ["StopCCN"]);
+}
+
+#[test]
+fn responder_may_answer_from_another_port() {
+    // RFC 2661 §8.1: the SCCRP may come from a port other than 1701; the LAC adopts it.
+    let now = std::time::Instant::now();
+    let mut lac = Peer::new(lac_addr(), raw_config("lac"), 4);
+    let mut raw = Raw::new("127.0.0.12:1701".parse().unwrap());
+    let tid = lac
+        .ep
+        .open_tunnel(now, lac_addr(), raw.addr, TunnelOptions::default())
+        .unwrap();
+    raw.recv(now, &mut lac);
+    raw.addr = "127.0.0.12:40000".parse().unwrap();
+    raw.set_tunnel(tid);
+    raw.send(now, &mut lac, SessionId(0), sccrp(77));
+    assert_eq!(raw.recv(now, &mut lac), ["SCCCN"]);
+    let info = lac.ep.tunnel_info(tid).unwrap();
+    assert_eq!(info.peer, raw.addr);
+    assert_eq!(info.state, TunnelStateKind::Established);
+    // Someone else on another address cannot speak for the tunnel.
+    let mut intruder = Raw::new("127.0.0.99:1701".parse().unwrap());
+    intruder.set_tunnel(tid);
+    intruder.send(
+        now,
+        &mut lac,
+        SessionId(0),
+        l2tp_wire::Hello { unknown: vec![] },
+    );
+    assert_eq!(lac.ep.stats().wrong_peer, 1);
+}
