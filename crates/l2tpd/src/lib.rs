@@ -10,5 +10,6 @@
 //! * [`addr`]: typed address prefixes.
 
 pub mod addr;
+pub mod config;
 pub mod pool;
 pub mod users;
