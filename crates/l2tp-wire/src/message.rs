@@ -6,8 +6,8 @@
 //! secret and the latest preceding Random Vector (§4.3), and fails with
 //! [`DecodeError::MissingAvp`] when a required AVP is absent. AVPs it does not recognise are
 //! kept in `unknown` with their M bit: the state machine applies §4.1 (ignore when M = 0, tear
-//! down when M = 1). Encoding writes the Message Type AVP first, then (when hiding) a Random
-//! Vector, then the AVPs in §6 order, then the unknown ones.
+//! down when M = 1). Encoding writes the Message Type AVP first, then the AVPs in §6 order
+//! (when hiding, a Random Vector right before the first hidden one), then the unknown ones.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -141,6 +141,8 @@ struct Enc<'o, 'h> {
     out: &'o mut Vec<u8>,
     hiding: Option<Hiding<'h>>,
     scratch: Vec<u8>,
+    /// Whether the Random Vector AVP has been written (once, before the first hidden AVP).
+    rv_written: bool,
 }
 
 impl Enc<'_, '_> {
@@ -159,6 +161,24 @@ impl Enc<'_, '_> {
                         avp: attr,
                         len: self.scratch.len() + 2,
                     });
+                }
+                if !self.rv_written {
+                    // §4.3: the Random Vector "MUST precede the first AVP having an H bit of
+                    // 1". Written only when something is hidden, so a message with nothing
+                    // to hide is encoded exactly as without hiding.
+                    let rv_flags = AvpFlags {
+                        mandatory: true,
+                        hidden: false,
+                        reserved: 0,
+                    };
+                    encode_raw(
+                        self.out,
+                        rv_flags,
+                        VENDOR_IETF,
+                        AvpType::RANDOM_VECTOR,
+                        h.random_vector,
+                    )?;
+                    self.rv_written = true;
                 }
                 flags.hidden = true;
                 let hidden = hide(attr, h.secret, h.random_vector, &self.scratch, &[]);
@@ -377,8 +397,8 @@ macro_rules! messages {
                 }
             }
 
-            /// Appends the AVP area of the message to `out`: Message Type AVP first, then a
-            /// Random Vector AVP when `hiding` is given, then the message's AVPs.
+            /// Appends the AVP area of the message to `out`: Message Type AVP first, then the
+            /// message's AVPs; with `hiding`, a Random Vector AVP precedes the first hidden one.
             pub fn encode(&self, out: &mut Vec<u8>, hiding: Option<Hiding<'_>>) -> Result<(), EncodeError> {
                 let mandatory = match self {
                     ControlMessage::Unknown { mandatory, .. } => *mandatory,
@@ -387,12 +407,7 @@ macro_rules! messages {
                 let mt = self.message_type();
                 encode_raw(out, AvpFlags { mandatory, hidden: false, reserved: 0 },
                     VENDOR_IETF, AvpType::MESSAGE_TYPE, &mt.0.to_be_bytes())?;
-                if let Some(h) = hiding {
-                    // §4.3: the Random Vector "MUST precede the first AVP having an H bit of 1".
-                    encode_raw(out, AvpFlags { mandatory: true, hidden: false, reserved: 0 },
-                        VENDOR_IETF, AvpType::RANDOM_VECTOR, h.random_vector)?;
-                }
-                let mut enc = Enc { out, hiding, scratch: Vec::new() };
+                let mut enc = Enc { out, hiding, scratch: Vec::new(), rv_written: false };
                 match self {
                     $( ControlMessage::$name(m) => m.encode_avps(&mut enc), )*
                     ControlMessage::Unknown { avps, .. } => enc.unknown(avps),

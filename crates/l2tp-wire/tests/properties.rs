@@ -303,7 +303,7 @@ proptest! {
     }
 
     #[test]
-    fn hidden_round_trip(m in message(), secret in vec(any::<u8>(), 1..24), rv in vec(any::<u8>(), 1..24)) {
+    fn hidden_round_trip(m in prop_oneof![4 => message(), 1 => unknown_message()], secret in vec(any::<u8>(), 1..24), rv in vec(any::<u8>(), 1..24)) {
         let mut bytes = Vec::new();
         m.encode(&mut bytes, Some(Hiding::new(&secret, &rv))).unwrap();
         prop_assert_eq!(ControlMessage::decode(&bytes, Some(&secret)).unwrap(), m);

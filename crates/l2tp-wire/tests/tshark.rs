@@ -1,0 +1,361 @@
+//! Wireshark as a judge of what we put on the wire: a capture holding one of every message
+//! type (some with hidden AVPs), ZLBs, and data messages with every header option is written
+//! as pcap, dissected by `tshark`, and tshark's view of every packet must match ours —
+//! message types, ids, Ns/Nr, offset, priority, AVP flags and types, and AVP values — with no
+//! malformed packet or error-level expert info.
+//!
+//! tshark 4.0 does not unhide hidden AVPs, so for those only the M/H flags are compared.
+//! Without tshark the test is skipped loudly, and fails when `CI=true`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::Command;
+
+use l2tp_wire::listing::{list_avps, ListedAvp};
+use l2tp_wire::testdata::{self, pcap, SECRET};
+use l2tp_wire::*;
+
+const TSHARK: &str = "/usr/bin/tshark";
+
+/// tshark fields compared, in output order.
+const FIELDS: &[&str] = &[
+    "frame.number",
+    "l2tp.type",
+    "l2tp.length",
+    "l2tp.tunnel",
+    "l2tp.session",
+    "l2tp.Ns",
+    "l2tp.Nr",
+    "l2tp.offset",
+    "l2tp.priority",
+    "l2tp.avp.message_type",
+    "l2tp.avp.type",
+    "l2tp.avp.hidden",
+    "l2tp.avp.mandatory",
+    "l2tp.avp.vendor_id",
+    "l2tp.avp.host_name",
+    "l2tp.avp.vendor_name",
+    "l2tp.avp.assigned_tunnel_id",
+    "l2tp.avp.assigned_session_id",
+    "l2tp.avp.receive_window_size",
+    "l2tp.avp.firmware_revision",
+    "l2tp.avp.protocol_version",
+    "l2tp.avp.protocol_revision",
+    "l2tp.avp.sync_framing_supported",
+    "l2tp.avp.async_framing_supported",
+    "l2tp.avp.call_serial_number",
+    "l2tp.avp.minimum_bps",
+    "l2tp.avp.maximum_bps",
+    "l2tp.avp.connect_speed",
+    "l2tp.avp.rx_connect_speed",
+    "l2tp.avp.physical_channel",
+    "l2tp.avp.called_number",
+    "l2tp.avp.calling_number",
+    "l2tp.avp.sub_address",
+    "l2tp.result_code",
+    "l2tp.avp.error_code",
+    "l2tp.avp.error_message",
+    "l2tp.avp.cause_code",
+    "l2tp.avp.cause_msg",
+    "l2tp.avp.advisory_msg",
+    "l2tp.avp.proxy_authen_type",
+    "l2tp.avp.proxy_authen_name",
+    "l2tp.avp.crc_errors",
+    "l2tp.avp.alignment_errors",
+    "l2tp.avp.send_accm",
+    "l2tp.avp.receive_accm",
+    "l2tp.avp.chap_challenge_response",
+    "l2tp.avp.random_vector",
+    "ppp.protocol",
+];
+
+fn datagrams() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let hide_all = Hiding::new(SECRET, &testdata::RANDOM_VECTOR);
+    for (i, m) in testdata::every_message().into_iter().enumerate() {
+        let i = i as u16;
+        let session = if m.message_type().is_session_message() {
+            100 + i
+        } else {
+            0
+        };
+        let h = Header::control(
+            TunnelId(1000 + i),
+            SessionId(session),
+            SeqNum(i),
+            SeqNum(65530u16.wrapping_add(i)),
+        );
+        out.push(encode_packet(&h, &m, None).unwrap());
+        // The same message with every hideable AVP hidden.
+        out.push(encode_packet(&h, &m, Some(hide_all)).unwrap());
+    }
+    out.push(encode_zlb(&Header::control(
+        TunnelId(7),
+        SessionId(0),
+        SeqNum(3),
+        SeqNum(9),
+    )));
+    out.extend(
+        testdata::tunnel_setup_exchange()
+            .into_iter()
+            .map(|d| d.bytes),
+    );
+    out.push(testdata::data_with_all_options());
+    // Minimal data header; PPP with address/control and protocol field compressed (Windows).
+    out.push(
+        Header::data(TunnelId(5), SessionId(6)).encode_with_payload(&[
+            0x80, 0x21, 0x01, 0x01, 0x00, 0x0a, 0x03, 0x06, 0x00, 0x00, 0x00, 0x00,
+        ]),
+    );
+    // Data with sequence numbers and an Offset Size of 0.
+    let mut h = Header::data(TunnelId(5), SessionId(6));
+    h.sequence = Some(Sequence {
+        ns: SeqNum(4),
+        nr: SeqNum(0),
+    });
+    h.offset = Some(0);
+    out.push(h.encode_with_payload(&testdata::LCP_CONFREQ_FRAME));
+    out
+}
+
+/// What we expect tshark to print for one packet, field by field ('|'-joined occurrences).
+fn expected(n: usize, bytes: &[u8]) -> BTreeMap<&'static str, String> {
+    let mut e: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut put = |k: &'static str, v: String| e.entry(k).or_default().push(v);
+    put("frame.number", n.to_string());
+    let d = Header::decode(bytes).unwrap();
+    let h = d.header;
+    put("l2tp.type", u8::from(h.is_control()).to_string());
+    if h.has_length {
+        put("l2tp.length", bytes.len().to_string());
+    }
+    put("l2tp.tunnel", h.tunnel_id.0.to_string());
+    put("l2tp.session", h.session_id.0.to_string());
+    if let Some(s) = h.sequence {
+        put("l2tp.Ns", s.ns.0.to_string());
+        put("l2tp.Nr", s.nr.0.to_string());
+    }
+    if let Some(o) = h.offset {
+        put("l2tp.offset", o.to_string());
+    }
+    put("l2tp.priority", u8::from(h.priority).to_string());
+    if !h.is_control() {
+        let p = d.payload;
+        let proto = if p.starts_with(&[0xff, 0x03]) {
+            &p[2..]
+        } else {
+            p
+        };
+        let proto = if proto[0] & 1 == 1 {
+            u16::from(proto[0])
+        } else {
+            u16::from_be_bytes([proto[0], proto[1]])
+        };
+        put("ppp.protocol", format!("{proto:#06x}"));
+    }
+    let avps = if h.is_control() {
+        list_avps(d.payload, Some(SECRET)).unwrap()
+    } else {
+        vec![]
+    };
+    for a in avps {
+        put("l2tp.avp.hidden", u8::from(a.hidden).to_string());
+        put("l2tp.avp.mandatory", u8::from(a.mandatory).to_string());
+        if a.hidden {
+            continue; // tshark shows neither type nor value of a hidden AVP
+        }
+        put("l2tp.avp.vendor_id", a.vendor.to_string());
+        put("l2tp.avp.type", a.attr.0.to_string());
+        for (k, v) in value_fields(&a) {
+            put(k, v);
+        }
+    }
+    e.into_iter().map(|(k, v)| (k, v.join("|"))).collect()
+}
+
+fn be16(v: &[u8], i: usize) -> String {
+    u16::from_be_bytes([v[i], v[i + 1]]).to_string()
+}
+fn be32(v: &[u8], i: usize) -> String {
+    u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]).to_string()
+}
+fn s(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+fn hex(v: &[u8]) -> String {
+    l2tp_wire::listing::to_hex(v)
+}
+
+/// tshark's value fields for one cleartext AVP, from our decoding of it.
+fn value_fields(a: &ListedAvp) -> Vec<(&'static str, String)> {
+    let v = &a.value[..];
+    if a.vendor != 0 {
+        return vec![];
+    }
+    match a.attr {
+        AvpType::MESSAGE_TYPE => vec![("l2tp.avp.message_type", be16(v, 0))],
+        AvpType::HOST_NAME => vec![("l2tp.avp.host_name", s(v))],
+        AvpType::VENDOR_NAME => vec![("l2tp.avp.vendor_name", s(v))],
+        AvpType::ASSIGNED_TUNNEL_ID => vec![("l2tp.avp.assigned_tunnel_id", be16(v, 0))],
+        AvpType::ASSIGNED_SESSION_ID => vec![("l2tp.avp.assigned_session_id", be16(v, 0))],
+        AvpType::RECEIVE_WINDOW_SIZE => vec![("l2tp.avp.receive_window_size", be16(v, 0))],
+        AvpType::FIRMWARE_REVISION => vec![("l2tp.avp.firmware_revision", be16(v, 0))],
+        AvpType::PROTOCOL_VERSION => vec![
+            ("l2tp.avp.protocol_version", v[0].to_string()),
+            ("l2tp.avp.protocol_revision", v[1].to_string()),
+        ],
+        AvpType::FRAMING_CAPABILITIES => vec![
+            (
+                "l2tp.avp.async_framing_supported",
+                u8::from(v[3] & 2 != 0).to_string(),
+            ),
+            (
+                "l2tp.avp.sync_framing_supported",
+                u8::from(v[3] & 1 != 0).to_string(),
+            ),
+        ],
+        AvpType::CALL_SERIAL_NUMBER => vec![("l2tp.avp.call_serial_number", be32(v, 0))],
+        AvpType::MINIMUM_BPS => vec![("l2tp.avp.minimum_bps", be32(v, 0))],
+        AvpType::MAXIMUM_BPS => vec![("l2tp.avp.maximum_bps", be32(v, 0))],
+        AvpType::TX_CONNECT_SPEED => vec![("l2tp.avp.connect_speed", be32(v, 0))],
+        AvpType::RX_CONNECT_SPEED => vec![("l2tp.avp.rx_connect_speed", be32(v, 0))],
+        AvpType::PHYSICAL_CHANNEL_ID => vec![("l2tp.avp.physical_channel", be32(v, 0))],
+        AvpType::CALLED_NUMBER => vec![("l2tp.avp.called_number", s(v))],
+        AvpType::CALLING_NUMBER => vec![("l2tp.avp.calling_number", s(v))],
+        AvpType::SUB_ADDRESS => vec![("l2tp.avp.sub_address", s(v))],
+        AvpType::RESULT_CODE => {
+            let r = ResultCode::decode_value(a.attr, v).unwrap();
+            let mut f = vec![("l2tp.result_code", r.result.to_string())];
+            if let Some(e) = r.error {
+                f.push(("l2tp.avp.error_code", e.to_string()));
+            }
+            if let Some(m) = r.message {
+                f.push(("l2tp.avp.error_message", m));
+            }
+            f
+        }
+        AvpType::Q931_CAUSE_CODE => {
+            let q = Q931Cause::decode_value(a.attr, v).unwrap();
+            let mut f = vec![
+                ("l2tp.avp.cause_code", q.cause_code.to_string()),
+                ("l2tp.avp.cause_msg", q.cause_msg.to_string()),
+            ];
+            if let Some(m) = q.advisory {
+                f.push(("l2tp.avp.advisory_msg", m));
+            }
+            f
+        }
+        AvpType::PROXY_AUTHEN_TYPE => vec![("l2tp.avp.proxy_authen_type", be16(v, 0))],
+        AvpType::PROXY_AUTHEN_NAME => vec![("l2tp.avp.proxy_authen_name", s(v))],
+        AvpType::CALL_ERRORS => {
+            let c = CallErrors::decode_value(a.attr, v).unwrap();
+            vec![
+                ("l2tp.avp.crc_errors", c.crc_errors.to_string()),
+                ("l2tp.avp.alignment_errors", c.alignment_errors.to_string()),
+            ]
+        }
+        AvpType::ACCM => {
+            let c = Accm::decode_value(a.attr, v).unwrap();
+            vec![
+                ("l2tp.avp.send_accm", c.send_accm.to_string()),
+                ("l2tp.avp.receive_accm", c.receive_accm.to_string()),
+            ]
+        }
+        AvpType::CHALLENGE_RESPONSE => vec![("l2tp.avp.chap_challenge_response", hex(v))],
+        AvpType::RANDOM_VECTOR => vec![("l2tp.avp.random_vector", hex(v))],
+        _ => vec![],
+    }
+}
+
+fn tshark_available() -> bool {
+    if std::path::Path::new(TSHARK).exists() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    eprintln!(
+        "\n!!!!!!!!!! tshark not found at {TSHARK}: Wireshark agreement test SKIPPED !!!!!!!!!!\n"
+    );
+    assert!(
+        !ci,
+        "tshark is required in CI (scripts/test.sh installs it)"
+    );
+    false
+}
+
+fn write_capture(name: &str, dgrams: &[Vec<u8>]) -> std::path::PathBuf {
+    let a = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 1701);
+    let b = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 1701);
+    let list: Vec<_> = dgrams.iter().map(|d| (a, b, d.clone())).collect();
+    let path = std::env::temp_dir().join(format!("{name}-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap::capture(1_000_000, &list)).unwrap();
+    path
+}
+
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new(TSHARK)
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tshark output is UTF-8")
+}
+
+#[test]
+fn tshark_agrees_with_our_codec() {
+    if !tshark_available() {
+        return;
+    }
+    let dgrams = datagrams();
+    let path = write_capture("l2tp-wire-tshark", &dgrams);
+    let file = path.to_str().unwrap();
+    let mut args = vec![
+        "-r",
+        file,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=|",
+    ];
+    for f in FIELDS {
+        args.extend(["-e", f]);
+    }
+    let out = tshark(&args);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), dgrams.len(), "tshark saw every packet");
+    let mut mismatches = Vec::new();
+    for (i, (line, bytes)) in lines.iter().zip(&dgrams).enumerate() {
+        let got: Vec<&str> = line.split('\t').collect();
+        assert_eq!(got.len(), FIELDS.len(), "frame {}: {line}", i + 1);
+        let want = expected(i + 1, bytes);
+        for (f, g) in FIELDS.iter().zip(&got) {
+            let w = want.get(f).map(String::as_str).unwrap_or("");
+            if w != *g {
+                mismatches.push(format!("frame {}: {f}: tshark {g:?}, ours {w:?}", i + 1));
+            }
+        }
+    }
+    // Nothing malformed, no error-level expert info.
+    let bad = tshark(&[
+        "-r",
+        file,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error",
+    ]);
+    if std::env::var_os("KEEP_TSHARK_CAPTURE").is_none() {
+        let _ = std::fs::remove_file(&path);
+    } else {
+        eprintln!("capture kept at {file}");
+    }
+    assert!(
+        mismatches.is_empty(),
+        "tshark disagrees:\n{}",
+        mismatches.join("\n")
+    );
+    assert!(bad.trim().is_empty(), "tshark flags packets:\n{bad}");
+}
