@@ -1,1 +1,1095 @@
-//! Batched UDP sockets (issue 4).
+//! Batched UDP sockets (issue 4): the datapath's edge to the network.
+//!
+//! * [`UdpSocket`] wraps a nonblocking socket (socket2 + libc), IPv4 or IPv6, bound to one
+//!   address, optionally connected to one peer (the seed's daemon uses one connected socket
+//!   per tunnel; a server may serve every tunnel on one socket).
+//! * [`UdpSocket::recv_batch`] reads many datagrams per syscall (`recvmmsg`) into a reusable
+//!   [`RecvBatch`], with each source address; with UDP GRO (`UDP_GRO`) the kernel may hand
+//!   several datagrams from one source as one buffer plus a segment size, which
+//!   [`RecvBatch::datagrams`] splits again.
+//! * [`UdpSocket::send_batch`] writes many datagrams per syscall (`sendmmsg`) from a reusable
+//!   [`SendBatch`]; with UDP GSO (`UDP_SEGMENT`), consecutive datagrams to one destination of
+//!   equal size (the last may be shorter) go as one message the kernel segments.
+//!
+//! Capabilities are probed when the socket is made and dropped at run time if the kernel
+//! refuses them (e.g. `EIO` from a device without checksum offload), falling back to plain
+//! batches. Buffers live in the batches and are reused: no allocation per packet. The raw fd
+//! is exposed for epoll ([`crate::poller`]); [`UdpSocket::poll_readable`] is a small helper.
+//!
+//! Zero-copy transmit: write the payload into [`SendBatch::slot_mut`] after some headroom,
+//! let the datapath write its header in front, then [`SendBatch::commit`] the range.
+//!
+//! ```
+//! use l2tp_io::udp::{RecvBatch, SendBatch, UdpSocket};
+//! let rx = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+//! let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+//! let mut out = SendBatch::new(8, 2048);
+//! for i in 0..3u8 {
+//!     out.push(rx.local_addr(), &[i; 100]);
+//! }
+//! assert_eq!(tx.send_batch(&mut out)?, 3);
+//! let mut inb = RecvBatch::new(8, 2048);
+//! let mut got = 0;
+//! while got < 3 && rx.poll_readable(Some(std::time::Duration::from_secs(2)))? {
+//!     rx.recv_batch(&mut inb)?;
+//!     for (from, data) in inb.datagrams() {
+//!         assert_eq!(from, tx.local_addr());
+//!         assert_eq!(data.len(), 100);
+//!         got += 1;
+//!     }
+//! }
+//! assert_eq!(got, 3);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::cell::Cell;
+use std::io;
+use std::mem;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::ptr;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// `UDP_SEGMENT` (linux/udp.h): GSO segment size, socket option and cmsg.
+const UDP_SEGMENT: libc::c_int = 103;
+/// `UDP_GRO` (linux/udp.h): receive coalesced datagrams, socket option and cmsg.
+const UDP_GRO: libc::c_int = 104;
+/// Most segments the kernel accepts in one GSO send (`UDP_MAX_SEGMENTS`).
+pub const GSO_MAX_SEGMENTS: usize = 64;
+/// Most payload bytes we put in one GSO send (under the 65,507-byte UDP/IPv4 limit).
+pub const GSO_MAX_BYTES: usize = 65_000;
+/// Buffer size a [`RecvBatch`] needs per message when GRO is on (a coalesced message).
+pub const GRO_BUFFER: usize = 65_535;
+/// Room for one cmsg carrying an int (GRO) or a u16 (GSO), 8-byte aligned.
+const CMSG_WORDS: usize = 4;
+
+/// Options for [`UdpSocket::bind_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpOptions {
+    /// Use UDP GSO on send when the kernel has it.
+    pub gso: bool,
+    /// Ask for UDP GRO on receive when the kernel has it. Receive batches must then have
+    /// [`GRO_BUFFER`]-byte buffers ([`RecvBatch::for_socket`] does this).
+    pub gro: bool,
+    /// `SO_RCVBUF` in bytes, if set.
+    pub recv_buffer: Option<usize>,
+    /// `SO_SNDBUF` in bytes, if set.
+    pub send_buffer: Option<usize>,
+    /// `SO_REUSEADDR` (rebinding a fixed port, e.g. 1701, after a restart).
+    pub reuse_address: bool,
+    /// For IPv6 sockets: `IPV6_V6ONLY` (false: dual-stack, IPv4 peers appear as `::ffff:a.b.c.d`).
+    pub v6_only: bool,
+}
+
+impl Default for UdpOptions {
+    fn default() -> Self {
+        UdpOptions {
+            gso: true,
+            gro: false,
+            recv_buffer: None,
+            send_buffer: None,
+            reuse_address: false,
+            v6_only: true,
+        }
+    }
+}
+
+/// A nonblocking UDP socket with batched, offloaded I/O.
+#[derive(Debug)]
+pub struct UdpSocket {
+    socket: Socket,
+    local: SocketAddr,
+    v6: bool,
+    peer: Option<SocketAddr>,
+    gso: Cell<bool>,
+    gro: bool,
+}
+
+impl UdpSocket {
+    /// Binds a nonblocking socket to `addr` with default options (GSO if available, no GRO).
+    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+        UdpSocket::bind_with(addr, &UdpOptions::default())
+    }
+
+    /// Binds a nonblocking socket to `addr` and probes the offloads asked for.
+    pub fn bind_with(addr: SocketAddr, opts: &UdpOptions) -> io::Result<UdpSocket> {
+        let v6 = addr.is_ipv6();
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let socket = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+        socket.set_nonblocking(true)?;
+        if v6 {
+            socket.set_only_v6(opts.v6_only)?;
+        }
+        if opts.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        if let Some(n) = opts.recv_buffer {
+            socket.set_recv_buffer_size(n)?;
+        }
+        if let Some(n) = opts.send_buffer {
+            socket.set_send_buffer_size(n)?;
+        }
+        socket.bind(&addr.into())?;
+        let local = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "non-IP local address"))?;
+        let fd = socket.as_raw_fd();
+        let gso = opts.gso && probe_gso(fd);
+        let gro = opts.gro && set_int_opt(fd, libc::SOL_UDP, UDP_GRO, 1).is_ok();
+        Ok(UdpSocket {
+            socket,
+            local,
+            v6,
+            peer: None,
+            gso: Cell::new(gso),
+            gro,
+        })
+    }
+
+    /// Connects the socket to `peer`: only its datagrams are received, and sends go to it.
+    pub fn connect(&mut self, peer: SocketAddr) -> io::Result<()> {
+        let peer = self.family_addr(peer);
+        self.socket.connect(&peer.into())?;
+        self.peer = Some(peer);
+        if let Some(local) = self.socket.local_addr()?.as_socket() {
+            self.local = local;
+        }
+        Ok(())
+    }
+
+    /// The bound address (with the port the kernel chose for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The connected peer, if any.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// True while sends use UDP GSO (probed, and dropped if the kernel refused it).
+    pub fn gso_enabled(&self) -> bool {
+        self.gso.get()
+    }
+
+    /// Stops using UDP GSO on this socket (plain batches from now on).
+    pub fn disable_gso(&self) {
+        self.gso.set(false);
+    }
+
+    /// True when UDP GRO is on for receive.
+    pub fn gro_enabled(&self) -> bool {
+        self.gro
+    }
+
+    /// Waits until a datagram can be read, up to `timeout` (`None`: forever). Returns false on
+    /// timeout.
+    pub fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        poll_fd(self.socket.as_raw_fd(), libc::POLLIN, timeout)
+    }
+
+    /// Waits until a datagram can be sent, up to `timeout`. Returns false on timeout.
+    pub fn poll_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        poll_fd(self.socket.as_raw_fd(), libc::POLLOUT, timeout)
+    }
+
+    /// Sends one datagram (convenience; the datapath uses [`UdpSocket::send_batch`]).
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.socket.send_to(data, &self.family_addr(to).into())
+    }
+
+    /// Receives one datagram (convenience; the datapath uses [`UdpSocket::recv_batch`]).
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut one = RecvBatch::new(1, buf.len());
+        self.recv_batch(&mut one)?;
+        let (from, data) = one
+            .datagrams()
+            .next()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))?;
+        buf[..data.len()].copy_from_slice(data);
+        Ok((data.len(), from))
+    }
+
+    /// Receives up to `batch.capacity()` messages in one `recvmmsg` call (nonblocking).
+    /// Returns the number of messages (with GRO a message may hold several datagrams: iterate
+    /// [`RecvBatch::datagrams`]). `WouldBlock` when nothing is queued.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        if self.gro && batch.slot < GRO_BUFFER {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "GRO is on: receive buffers must be GRO_BUFFER bytes (use RecvBatch::for_socket)",
+            ));
+        }
+        batch.prepare();
+        let n = loop {
+            // SAFETY: `batch.hdrs` holds `batch.hdrs.len()` headers whose pointers (iovecs,
+            // names, control buffers) were just set by `prepare` to the batch's own heap
+            // buffers, which outlive the call and are not otherwise borrowed; the kernel writes
+            // at most the lengths given in them. A null timeout is allowed.
+            let r = unsafe {
+                libc::recvmmsg(
+                    self.socket.as_raw_fd(),
+                    batch.hdrs.as_mut_ptr(),
+                    batch.hdrs.len() as libc::c_uint,
+                    0,
+                    ptr::null_mut(),
+                )
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                batch.count = 0;
+                return Err(e);
+            }
+        };
+        batch.finish(n);
+        Ok(n)
+    }
+
+    /// Sends the batch's unsent datagrams with as few `sendmmsg` calls as the kernel allows,
+    /// coalescing runs for GSO when enabled. Returns how many datagrams this call sent; when
+    /// the socket buffer fills part-way, returns the partial count and the rest stays pending
+    /// ([`SendBatch::pending`]) for the next call. `WouldBlock` if nothing could be sent.
+    pub fn send_batch(&self, batch: &mut SendBatch) -> io::Result<usize> {
+        let mut sent = 0;
+        while batch.pending() > 0 {
+            let gso = self.gso.get();
+            let msgs = batch.build(gso, self.v6, self.peer.is_some());
+            // SAFETY: `batch.hdrs[..msgs]` were just built by `build`: their iovecs point into
+            // the batch's packet buffer, names and control buffers into the batch's own
+            // vectors, all alive and unaliased for the duration of the call; the kernel only
+            // reads them (and writes `msg_len`).
+            let r = unsafe {
+                libc::sendmmsg(
+                    self.socket.as_raw_fd(),
+                    batch.hdrs.as_mut_ptr(),
+                    msgs as libc::c_uint,
+                    0,
+                )
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // A kernel or device that cannot segment: fall back to plain batches.
+                    Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+                        if gso && batch.msg_packets[0] > 1 =>
+                    {
+                        tracing::debug!(error = %e, "UDP GSO refused; falling back to plain sendmmsg");
+                        self.gso.set(false);
+                        continue;
+                    }
+                    _ => {}
+                }
+                if sent > 0 && e.kind() == io::ErrorKind::WouldBlock {
+                    return Ok(sent);
+                }
+                return Err(e);
+            }
+            let done: usize = batch.msg_packets[..r as usize].iter().sum();
+            batch.sent += done;
+            sent += done;
+            if (r as usize) < msgs {
+                // The kernel stopped early (buffer full): let the caller wait for POLLOUT.
+                return Ok(sent);
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The address in this socket's family (IPv4 peers of an IPv6 socket become mapped).
+    fn family_addr(&self, addr: SocketAddr) -> SocketAddr {
+        match (self.v6, addr) {
+            (true, SocketAddr::V4(a)) => {
+                SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0))
+            }
+            _ => addr,
+        }
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+/// Reusable buffers for [`UdpSocket::recv_batch`].
+pub struct RecvBatch {
+    slot: usize,
+    bufs: Vec<u8>,
+    names: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    cmsgs: Vec<[u64; CMSG_WORDS]>,
+    hdrs: Vec<libc::mmsghdr>,
+    lens: Vec<usize>,
+    segs: Vec<usize>,
+    froms: Vec<Option<SocketAddr>>,
+    truncated: Vec<bool>,
+    count: usize,
+}
+
+// SAFETY: the raw pointers inside `iovs` and `hdrs` only ever point into this batch's own heap
+// buffers and are rebuilt before every use; nothing is shared with another thread.
+unsafe impl Send for RecvBatch {}
+
+impl std::fmt::Debug for RecvBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvBatch")
+            .field("capacity", &self.hdrs.len())
+            .field("slot", &self.slot)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl RecvBatch {
+    /// `capacity` messages of up to `slot` bytes each.
+    pub fn new(capacity: usize, slot: usize) -> RecvBatch {
+        let capacity = capacity.max(1);
+        let slot = slot.max(1);
+        // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for which all-zero
+        // bytes are a valid value (null pointers, zero lengths).
+        let zero_name: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let zero_iov: libc::iovec = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
+        RecvBatch {
+            slot,
+            bufs: vec![0; capacity * slot],
+            names: vec![zero_name; capacity],
+            iovs: vec![zero_iov; capacity],
+            cmsgs: vec![[0; CMSG_WORDS]; capacity],
+            hdrs: vec![zero_hdr; capacity],
+            lens: vec![0; capacity],
+            segs: vec![0; capacity],
+            froms: vec![None; capacity],
+            truncated: vec![false; capacity],
+            count: 0,
+        }
+    }
+
+    /// A batch sized for `socket`: [`GRO_BUFFER`]-byte buffers when GRO is on, else `mtu`.
+    pub fn for_socket(socket: &UdpSocket, capacity: usize, mtu: usize) -> RecvBatch {
+        let slot = if socket.gro_enabled() {
+            GRO_BUFFER
+        } else {
+            mtu
+        };
+        RecvBatch::new(capacity, slot)
+    }
+
+    /// Messages the batch can take in one call.
+    pub fn capacity(&self) -> usize {
+        self.hdrs.len()
+    }
+
+    /// Messages received by the last call.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the last call received nothing.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Messages of the last call that did not fit their buffer (and were cut).
+    pub fn truncated(&self) -> usize {
+        self.truncated[..self.count].iter().filter(|t| **t).count()
+    }
+
+    /// Message `i` of the last call: source, bytes, and the GRO segment size if the kernel
+    /// coalesced several datagrams into it.
+    pub fn message(&self, i: usize) -> Option<(SocketAddr, &[u8], Option<usize>)> {
+        if i >= self.count {
+            return None;
+        }
+        let from = self.froms[i]?;
+        let start = i * self.slot;
+        let data = &self.bufs[start..start + self.lens[i]];
+        let seg = (self.segs[i] > 0 && self.segs[i] < data.len()).then_some(self.segs[i]);
+        Some((from, data, seg))
+    }
+
+    /// Every datagram of the last call, GRO messages split into their segments.
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> + '_ {
+        (0..self.count)
+            .filter(|&i| !self.truncated[i])
+            .filter_map(|i| self.message(i))
+            .flat_map(|(from, data, seg)| {
+                data.chunks(seg.unwrap_or(data.len()).max(1))
+                    .map(move |d| (from, d))
+            })
+    }
+
+    fn prepare(&mut self) {
+        self.count = 0;
+        for i in 0..self.hdrs.len() {
+            self.iovs[i] = libc::iovec {
+                // In bounds: bufs has capacity * slot bytes.
+                iov_base: self.bufs[i * self.slot..].as_mut_ptr().cast(),
+                iov_len: self.slot,
+            };
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_name = ptr::addr_of_mut!(self.names[i]).cast();
+            h.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = ptr::addr_of_mut!(self.iovs[i]);
+            h.msg_iovlen = 1;
+            h.msg_control = self.cmsgs[i].as_mut_ptr().cast();
+            h.msg_controllen = mem::size_of::<[u64; CMSG_WORDS]>() as _;
+            h.msg_flags = 0;
+            self.hdrs[i].msg_len = 0;
+        }
+    }
+
+    fn finish(&mut self, n: usize) {
+        self.count = n;
+        for i in 0..n {
+            let hdr = &self.hdrs[i];
+            self.lens[i] = (hdr.msg_len as usize).min(self.slot);
+            self.truncated[i] = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            self.froms[i] = sockaddr_to_std(&self.names[i], hdr.msg_hdr.msg_namelen);
+            self.segs[i] = gro_segment(&hdr.msg_hdr).unwrap_or(0);
+        }
+    }
+}
+
+/// Reusable buffers for [`UdpSocket::send_batch`]: fixed-size packet slots, each with its
+/// destination.
+pub struct SendBatch {
+    slot: usize,
+    bufs: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+    dests: Vec<SocketAddr>,
+    count: usize,
+    sent: usize,
+    // Scratch for sendmmsg, rebuilt on every call.
+    names: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    cmsgs: Vec<[u64; CMSG_WORDS]>,
+    hdrs: Vec<libc::mmsghdr>,
+    msg_packets: Vec<usize>,
+}
+
+// SAFETY: the raw pointers inside `iovs` and `hdrs` only ever point into this batch's own heap
+// buffers and are rebuilt before every use; nothing is shared with another thread.
+unsafe impl Send for SendBatch {}
+
+impl std::fmt::Debug for SendBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendBatch")
+            .field("capacity", &self.ranges.len())
+            .field("slot", &self.slot)
+            .field("count", &self.count)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+impl SendBatch {
+    /// `capacity` packets of up to `slot` bytes each.
+    pub fn new(capacity: usize, slot: usize) -> SendBatch {
+        let capacity = capacity.max(1);
+        let slot = slot.max(1);
+        // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for which all-zero
+        // bytes are a valid value.
+        let zero_name: libc::sockaddr_storage = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let zero_iov: libc::iovec = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
+        let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        SendBatch {
+            slot,
+            bufs: vec![0; capacity * slot],
+            ranges: vec![0..0; capacity],
+            dests: vec![unspecified; capacity],
+            count: 0,
+            sent: 0,
+            names: vec![zero_name; capacity],
+            iovs: vec![zero_iov; capacity],
+            cmsgs: vec![[0; CMSG_WORDS]; capacity],
+            hdrs: vec![zero_hdr; capacity],
+            msg_packets: vec![0; capacity],
+        }
+    }
+
+    /// Packets the batch holds at most.
+    pub fn capacity(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Packets committed.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no packet is committed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// True when no slot is free.
+    pub fn is_full(&self) -> bool {
+        self.count == self.ranges.len()
+    }
+
+    /// Committed packets not yet sent.
+    pub fn pending(&self) -> usize {
+        self.count - self.sent
+    }
+
+    /// Forgets every packet (sent or not); the buffers are kept.
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.sent = 0;
+    }
+
+    /// The next free slot (its whole buffer), to write a packet into; `None` when full.
+    /// Commit it with [`SendBatch::commit`].
+    pub fn slot_mut(&mut self) -> Option<&mut [u8]> {
+        if self.is_full() {
+            return None;
+        }
+        let start = self.count * self.slot;
+        Some(&mut self.bufs[start..start + self.slot])
+    }
+
+    /// Commits the packet at `range` of the slot last returned by [`SendBatch::slot_mut`],
+    /// to `dest`. Returns false (and commits nothing) when full or `range` is out of the slot.
+    pub fn commit(&mut self, dest: SocketAddr, range: Range<usize>) -> bool {
+        if self.is_full() || range.start > range.end || range.end > self.slot {
+            return false;
+        }
+        self.ranges[self.count] = range;
+        self.dests[self.count] = dest;
+        self.count += 1;
+        true
+    }
+
+    /// Copies `data` into the next slot and commits it (convenience).
+    pub fn push(&mut self, dest: SocketAddr, data: &[u8]) -> bool {
+        let Some(slot) = self.slot_mut() else {
+            return false;
+        };
+        if data.len() > slot.len() {
+            return false;
+        }
+        slot[..data.len()].copy_from_slice(data);
+        self.commit(dest, 0..data.len())
+    }
+
+    /// Builds mmsghdrs for the pending packets; returns the number of messages.
+    fn build(&mut self, gso: bool, v6: bool, connected: bool) -> usize {
+        let mut msgs = 0;
+        let mut i = self.sent;
+        while i < self.count {
+            let first = i;
+            let seg = self.ranges[i].len();
+            let mut total = seg;
+            i += 1;
+            if gso && seg > 0 {
+                // The kernel's rule: all segments of one GSO send have the segment size
+                // except the last, which may be shorter; one destination; bounded count/bytes.
+                while i < self.count
+                    && i - first < GSO_MAX_SEGMENTS
+                    && self.dests[i] == self.dests[first]
+                    && self.ranges[i - 1].len() == seg
+                    && self.ranges[i].len() <= seg
+                    && !self.ranges[i].is_empty()
+                    && total + self.ranges[i].len() <= GSO_MAX_BYTES
+                {
+                    total += self.ranges[i].len();
+                    i += 1;
+                }
+            }
+            for p in first..i {
+                let base = p * self.slot + self.ranges[p].start;
+                self.iovs[p] = libc::iovec {
+                    iov_base: self.bufs[base..].as_mut_ptr().cast(),
+                    iov_len: self.ranges[p].len(),
+                };
+            }
+            let packets = i - first;
+            let namelen = if connected {
+                0
+            } else {
+                std_to_sockaddr(self.dests[first], v6, &mut self.names[msgs])
+            };
+            let cmsg_len = if packets > 1 {
+                write_gso_cmsg(&mut self.cmsgs[msgs], seg as u16)
+            } else {
+                0
+            };
+            let h = &mut self.hdrs[msgs].msg_hdr;
+            h.msg_name = if connected {
+                ptr::null_mut()
+            } else {
+                ptr::addr_of_mut!(self.names[msgs]).cast()
+            };
+            h.msg_namelen = namelen;
+            h.msg_iov = ptr::addr_of_mut!(self.iovs[first]);
+            h.msg_iovlen = packets as _;
+            h.msg_control = if cmsg_len > 0 {
+                self.cmsgs[msgs].as_mut_ptr().cast()
+            } else {
+                ptr::null_mut()
+            };
+            h.msg_controllen = cmsg_len as _;
+            h.msg_flags = 0;
+            self.hdrs[msgs].msg_len = 0;
+            self.msg_packets[msgs] = packets;
+            msgs += 1;
+        }
+        msgs
+    }
+}
+
+/// Writes a `UDP_SEGMENT` cmsg with segment size `seg`; returns the control length.
+fn write_gso_cmsg(buf: &mut [u64; CMSG_WORDS], seg: u16) -> usize {
+    *buf = [0; CMSG_WORDS];
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as usize;
+    debug_assert!(space <= mem::size_of::<[u64; CMSG_WORDS]>());
+    // SAFETY: a msghdr whose control buffer is `buf` (8-byte aligned, `space` bytes, checked
+    // above) lets CMSG_FIRSTHDR return a pointer to its start; we write the header fields and
+    // CMSG_DATA's u16 within those `space` bytes (unaligned write for the data).
+    unsafe {
+        let mut mh: libc::msghdr = mem::zeroed();
+        mh.msg_control = buf.as_mut_ptr().cast();
+        mh.msg_controllen = space as _;
+        let c = libc::CMSG_FIRSTHDR(&mh);
+        if c.is_null() {
+            return 0;
+        }
+        (*c).cmsg_level = libc::SOL_UDP;
+        (*c).cmsg_type = UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as _;
+        ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
+    }
+    space
+}
+
+/// The `UDP_GRO` segment size in a received message's control data, if any.
+fn gro_segment(h: &libc::msghdr) -> Option<usize> {
+    if h.msg_controllen == 0 || h.msg_control.is_null() {
+        return None;
+    }
+    // SAFETY: `h` was filled by the kernel: its control buffer (ours, alive) holds
+    // `msg_controllen` bytes of well-formed cmsgs, which the CMSG_* macros walk within bounds;
+    // the int payload is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                let v = ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                return usize::try_from(v).ok();
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+/// Encodes `addr` for a socket of the given family; returns the length.
+fn std_to_sockaddr(
+    addr: SocketAddr,
+    v6: bool,
+    out: &mut libc::sockaddr_storage,
+) -> libc::socklen_t {
+    let addr = match (v6, addr) {
+        (true, SocketAddr::V4(a)) => {
+            SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0))
+        }
+        _ => addr,
+    };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in.
+            unsafe { ptr::write(ptr::from_mut(out).cast::<libc::sockaddr_in>(), sin) };
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in6.
+            unsafe { ptr::write(ptr::from_mut(out).cast::<libc::sockaddr_in6>(), sin6) };
+            mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+/// Decodes a kernel-filled address.
+fn sockaddr_to_std(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let len = len as usize;
+    match s.ss_family as libc::c_int {
+        libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, and it is long enough.
+            let sin = unsafe { &*ptr::from_ref(s).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in6, and it is long enough.
+            let sin6 = unsafe { &*ptr::from_ref(s).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// GSO is available when the kernel knows the `UDP_SEGMENT` option.
+fn probe_gso(fd: RawFd) -> bool {
+    let mut v: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are valid for writes of the sizes given; fd is an open socket.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_UDP,
+            UDP_SEGMENT,
+            ptr::addr_of_mut!(v).cast(),
+            &mut len,
+        )
+    };
+    r == 0
+}
+
+fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: `v` is a valid int for the duration of the call; fd is an open socket.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            ptr::addr_of!(v).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn poll_fd(fd: RawFd, events: libc::c_short, timeout: Option<Duration>) -> io::Result<bool> {
+    let ms = match timeout {
+        None => -1,
+        Some(d) => libc::c_int::try_from(d.as_millis().max(u128::from(!d.is_zero())))
+            .unwrap_or(libc::c_int::MAX),
+    };
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd, count 1.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r >= 0 {
+            return Ok(r > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    const WAIT: Duration = Duration::from_secs(2);
+
+    /// Receives until `n` datagrams arrived or nothing came for `WAIT`; returns them.
+    fn recv_n(sock: &UdpSocket, batch: &mut RecvBatch, n: usize) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while out.len() < n && Instant::now() < deadline {
+            if !sock.poll_readable(Some(WAIT)).unwrap() {
+                break;
+            }
+            match sock.recv_batch(batch) {
+                Ok(_) => out.extend(batch.datagrams().map(|(f, d)| (f, d.to_vec()))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        out
+    }
+
+    fn pkt(i: usize, len: usize) -> Vec<u8> {
+        (0..len).map(|j| (i * 31 + j) as u8).collect()
+    }
+
+    fn big_buffers() -> UdpOptions {
+        UdpOptions {
+            recv_buffer: Some(4 << 20),
+            ..UdpOptions::default()
+        }
+    }
+
+    #[test]
+    fn batch_round_trip_with_varied_sizes_ipv4() {
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut out = SendBatch::new(64, 2048);
+        let sizes: Vec<usize> = (0..64).map(|i| 1 + (i * 37) % 1500).collect();
+        for (i, &len) in sizes.iter().enumerate() {
+            assert!(out.push(rx.local_addr(), &pkt(i, len)));
+        }
+        assert!(!out.push(rx.local_addr(), &[0]), "full");
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 64);
+        assert_eq!(out.pending(), 0);
+        let mut inb = RecvBatch::new(16, 2048);
+        let got = recv_n(&rx, &mut inb, 64);
+        assert_eq!(got.len(), 64);
+        for (i, (from, data)) in got.iter().enumerate() {
+            assert_eq!(*from, tx.local_addr());
+            assert_eq!(*data, pkt(i, sizes[i]));
+        }
+    }
+
+    #[test]
+    fn gso_runs_arrive_as_separate_datagrams() {
+        // Equal-size runs (last shorter) to one destination go as GSO sends when available;
+        // a receiver without GRO must see every datagram, in order, intact.
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut out = SendBatch::new(200, 1500);
+        let mut expect = Vec::new();
+        for i in 0..200 {
+            let len = if i % 50 == 49 { 300 } else { 1200 };
+            let p = pkt(i, len);
+            out.push(rx.local_addr(), &p);
+            expect.push(p);
+        }
+        let mut sent = 0;
+        while out.pending() > 0 {
+            match tx.send_batch(&mut out) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tx.poll_writable(Some(WAIT)).unwrap();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(sent, 200);
+        let mut inb = RecvBatch::new(64, 2048);
+        let got = recv_n(&rx, &mut inb, 200);
+        let data: Vec<Vec<u8>> = got.into_iter().map(|(_, d)| d).collect();
+        assert_eq!(data, expect);
+    }
+
+    #[test]
+    fn gro_receiver_splits_coalesced_messages() {
+        let opts = UdpOptions {
+            gro: true,
+            ..big_buffers()
+        };
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut small = RecvBatch::new(4, 2048);
+        if rx.gro_enabled() {
+            assert_eq!(
+                rx.recv_batch(&mut small).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+        }
+        let mut out = SendBatch::new(64, 2048);
+        let expect: Vec<Vec<u8>> = (0..64).map(|i| pkt(i, 1000)).collect();
+        for p in &expect {
+            out.push(rx.local_addr(), p);
+        }
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 64);
+        let mut inb = RecvBatch::for_socket(&rx, 8, 2048);
+        let mut coalesced = 0;
+        let mut data = Vec::new();
+        while data.len() < 64 && rx.poll_readable(Some(WAIT)).unwrap() {
+            let n = rx.recv_batch(&mut inb).unwrap();
+            coalesced += (0..n)
+                .filter(|&i| inb.message(i).is_some_and(|m| m.2 == Some(1000)))
+                .count();
+            data.extend(inb.datagrams().map(|(_, d)| d.to_vec()));
+        }
+        assert_eq!(data, expect);
+        if tx.gso_enabled() && rx.gro_enabled() {
+            // On loopback a GSO send reaches a GRO socket as one coalesced message.
+            assert!(coalesced > 0, "GSO + GRO on loopback should coalesce");
+        }
+    }
+
+    #[test]
+    fn plain_batches_without_gso() {
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind_with(
+            "127.0.0.1:0".parse().unwrap(),
+            &UdpOptions {
+                gso: false,
+                ..UdpOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(!tx.gso_enabled());
+        let mut out = SendBatch::new(32, 256);
+        for i in 0..32 {
+            out.push(rx.local_addr(), &pkt(i, 200));
+        }
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 32);
+        let mut inb = RecvBatch::new(32, 256);
+        assert_eq!(recv_n(&rx, &mut inb, 32).len(), 32);
+    }
+
+    #[test]
+    fn zero_copy_slots_and_several_destinations() {
+        let a = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let b = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut out = SendBatch::new(10, 128);
+        for i in 0..10u8 {
+            let slot = out.slot_mut().unwrap();
+            // A "header" written in front of a payload placed at headroom 16.
+            slot[16..20].copy_from_slice(&[i; 4]);
+            slot[12..16].copy_from_slice(b"HDR:");
+            let dest = if i % 3 == 0 {
+                a.local_addr()
+            } else {
+                b.local_addr()
+            };
+            assert!(out.commit(dest, 12..20));
+        }
+        assert!(out.slot_mut().is_none());
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 10);
+        let mut inb = RecvBatch::new(16, 128);
+        let ga = recv_n(&a, &mut inb, 4);
+        let gb = recv_n(&b, &mut inb, 6);
+        assert_eq!(ga.len(), 4);
+        assert_eq!(gb.len(), 6);
+        assert!(ga
+            .iter()
+            .all(|(_, d)| d.len() == 8 && &d[..4] == b"HDR:" && d[4] % 3 == 0));
+        out.clear();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn connected_socket_only_hears_its_peer() {
+        let mut tunnel = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let stranger = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        tunnel.connect(peer.local_addr()).unwrap();
+        assert_eq!(tunnel.peer_addr(), Some(peer.local_addr()));
+        stranger.send_to(b"spoof", tunnel.local_addr()).unwrap();
+        peer.send_to(b"hello", tunnel.local_addr()).unwrap();
+        let mut inb = RecvBatch::new(4, 64);
+        let got = recv_n(&tunnel, &mut inb, 1);
+        assert_eq!(got, vec![(peer.local_addr(), b"hello".to_vec())]);
+        // Sends from a connected socket go to the peer.
+        let mut out = SendBatch::new(2, 64);
+        out.push(peer.local_addr(), b"one");
+        out.push(peer.local_addr(), b"two");
+        assert_eq!(tunnel.send_batch(&mut out).unwrap(), 2);
+        let got = recv_n(&peer, &mut inb, 2);
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(f, _)| *f == tunnel.local_addr()));
+    }
+
+    #[test]
+    fn ipv6_and_dual_stack() {
+        let Ok(rx) = UdpSocket::bind_with(
+            "[::]:0".parse().unwrap(),
+            &UdpOptions {
+                v6_only: false,
+                ..UdpOptions::default()
+            },
+        ) else {
+            eprintln!("no IPv6 on this host: skipped");
+            return;
+        };
+        let port = rx.local_addr().port();
+        let mut inb = RecvBatch::new(4, 64);
+        if let Ok(tx6) = UdpSocket::bind("[::1]:0".parse().unwrap()) {
+            let mut out = SendBatch::new(2, 64);
+            out.push(SocketAddr::from((Ipv6Addr::LOCALHOST, port)), b"v6");
+            assert_eq!(tx6.send_batch(&mut out).unwrap(), 1);
+            assert_eq!(
+                recv_n(&rx, &mut inb, 1),
+                vec![(tx6.local_addr(), b"v6".to_vec())]
+            );
+        }
+        // An IPv4 peer on a dual-stack socket appears as an IPv4-mapped address.
+        let tx4 = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        tx4.send_to(b"v4", SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            .unwrap();
+        let got = recv_n(&rx, &mut inb, 1);
+        let from = got[0].0;
+        assert_eq!(
+            from,
+            SocketAddr::V6(SocketAddrV6::new(
+                Ipv4Addr::LOCALHOST.to_ipv6_mapped(),
+                tx4.local_addr().port(),
+                0,
+                0
+            ))
+        );
+        // And replying to the plain IPv4 address works through the mapping.
+        let mut out = SendBatch::new(1, 64);
+        out.push(tx4.local_addr(), b"back");
+        assert_eq!(rx.send_batch(&mut out).unwrap(), 1);
+        assert_eq!(recv_n(&tx4, &mut inb, 1)[0].1, b"back");
+    }
+
+    #[test]
+    fn nothing_to_read_is_would_block_and_poll_times_out() {
+        let s = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut inb = RecvBatch::new(4, 64);
+        assert_eq!(
+            s.recv_batch(&mut inb).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert!(inb.is_empty());
+        assert!(!s.poll_readable(Some(Duration::from_millis(10))).unwrap());
+        assert!(s.poll_writable(Some(Duration::from_millis(10))).unwrap());
+    }
+}
