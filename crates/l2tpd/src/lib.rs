@@ -11,5 +11,7 @@
 
 pub mod addr;
 pub mod config;
+pub mod mgmt_server;
 pub mod pool;
 pub mod users;
+pub mod demo;
