@@ -14,4 +14,3 @@ pub mod config;
 pub mod mgmt_server;
 pub mod pool;
 pub mod users;
-pub mod demo;
