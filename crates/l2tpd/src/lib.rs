@@ -11,6 +11,8 @@
 
 pub mod addr;
 pub mod config;
+pub mod demo;
 pub mod mgmt_server;
+pub mod node;
 pub mod pool;
 pub mod users;

@@ -1,0 +1,923 @@
+//! The daemon's core: one event loop composing the control plane ([`Endpoint`]), the
+//! datapath ([`Datapath`]), one PPP [`Link`] per session and the IP termination.
+//!
+//! Data moves like this (the seed's split between daemon, driver and pppd, in one process):
+//!
+//! ```text
+//!  UDP datagram ──► Datapath::receive ──► Deliver(frame) ──► ppp::classify
+//!                        │                                     ├─ IPv4/IPv6 ─► IP termination (TUN / app)
+//!                        │                                     └─ LCP/auth/NCP ─► Link::handle_frame
+//!                        └─► ToControl ──► Endpoint::handle_datagram ──► events (tunnel/session up/down)
+//!  IP termination ──► PPP header + Datapath::encapsulate (header written in front) ──► UDP
+//! ```
+//!
+//! Everything is single-threaded and sans-IO below this module: after every input the loop
+//! drains the engines' outputs (transmits, events, deliveries) until they are quiet, then
+//! sleeps in `epoll` until the soonest timer of any engine.
+
+pub mod inet;
+pub mod ipterm;
+mod session;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use l2tp_io::poller::{Events, Interest, Poller, Token};
+use l2tp_proto::control::{
+    CallParams, Endpoint, EndpointConfig, Event as CtlEvent, SessionDownReason, TunnelOptions,
+};
+use l2tp_proto::data::{
+    Datapath, DatapathConfig, RxResult, SessionConfig, SessionKey, SessionOptions, SocketId,
+};
+use l2tp_wire::result::ResultCode;
+use l2tp_wire::{SessionId, TunnelId};
+use ppp::{AuthDecision, AuthMethod, Event as PppEvent, Link, LinkConfig, Protocol};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::pool::Ipv4Pool;
+use crate::users::Users;
+use ipterm::{IpApp, Outbox};
+use session::SessionCtx;
+pub use session::SessionSnapshot;
+
+const TOKEN_UDP: Token = Token(0);
+/// Datagrams handled per readiness event before other work gets a turn.
+const RX_BUDGET: usize = 256;
+/// Room in front of a PPP frame for the largest data header we write.
+const HEADROOM: usize = l2tp_proto::data::DATA_HEADER_MAX;
+/// Largest UDP payload we receive.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// LNS settings: who may log in and what they get.
+pub struct LnsSettings {
+    /// PPP authentication methods required, in preference order.
+    pub auth_methods: Vec<AuthMethod>,
+    /// Our end of every PPP link.
+    pub local_ipv4: Ipv4Addr,
+    /// DNS servers offered through IPCP (RFC 1877).
+    pub dns: [Option<Ipv4Addr>; 2],
+    /// Users allowed to log in.
+    pub users: Users,
+    /// Addresses handed to clients.
+    pub pool: Ipv4Pool,
+    /// Sessions allowed at once (0: no limit).
+    pub max_sessions: usize,
+}
+
+/// Client / LAC settings: where to dial and as whom.
+#[derive(Clone)]
+pub struct ClientSettings {
+    /// The LNS.
+    pub server: SocketAddr,
+    /// PPP user name.
+    pub username: String,
+    /// PPP password.
+    pub password: String,
+    /// Sessions to open in the tunnel.
+    pub sessions: u32,
+    /// First redial delay; doubles up to `redial_max`.
+    pub redial_initial: Duration,
+    /// Longest redial delay.
+    pub redial_max: Duration,
+}
+
+/// The role of a node.
+pub enum RoleSettings {
+    /// Network server: accepts tunnels and calls, authenticates, assigns addresses.
+    Lns(Box<LnsSettings>),
+    /// Client/LAC: dials an LNS and places calls.
+    Client(ClientSettings),
+}
+
+/// Everything a [`Node`] needs.
+pub struct NodeConfig {
+    /// Name used in log lines.
+    pub name: String,
+    /// UDP address to bind (LNS: `0.0.0.0:1701`; client: port 0 for an ephemeral port).
+    pub listen: SocketAddr,
+    /// Control plane settings.
+    pub endpoint: EndpointConfig,
+    /// Datapath settings.
+    pub datapath: DatapathConfig,
+    /// Options given to every new session (SENDSEQ, RECVSEQ, REORDERTO, DEBUG; LNSMODE is
+    /// set from the role).
+    pub session_options: SessionOptions,
+    /// PPP LCP keepalive interval.
+    pub ppp_echo_interval: Option<Duration>,
+    /// PPP MRU.
+    pub ppp_mru: u16,
+    /// Role.
+    pub role: RoleSettings,
+    /// Seed for every RNG (tests); `None` draws from the OS.
+    pub seed: Option<u64>,
+}
+
+/// Node-wide counters not kept by the engines.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeCounters {
+    /// Authentications refused (unknown user, wrong password, pool exhausted).
+    pub auth_failures: u64,
+    /// Sessions that completed PPP (network up).
+    pub sessions_up_total: u64,
+    /// PPP frames that could not be classified.
+    pub bad_frames: u64,
+    /// IP packets dropped because the session's network phase was not up.
+    pub ip_not_ready: u64,
+    /// UDP send errors.
+    pub send_errors: u64,
+}
+
+/// One L2TP node (LNS or client): sockets, engines, sessions, and the loop that drives them.
+pub struct Node {
+    name: String,
+    socket: UdpSocket,
+    local: SocketAddr,
+    poller: Poller,
+    events: Events,
+    endpoint: Endpoint,
+    datapath: Datapath,
+    session_options: SessionOptions,
+    ppp_echo_interval: Option<Duration>,
+    ppp_mru: u16,
+    role: RoleSettings,
+    sessions: HashMap<SessionKey, SessionCtx>,
+    link_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+    dirty: Vec<SessionKey>,
+    routes: HashMap<Ipv4Addr, SessionKey>,
+    app: Option<Box<dyn IpApp>>,
+    outbox: Outbox,
+    rxbuf: Vec<u8>,
+    txbuf: Vec<u8>,
+    rng: StdRng,
+    counters: NodeCounters,
+    client: ClientState,
+}
+
+/// Dialling state of a client node.
+#[derive(Debug, Default)]
+struct ClientState {
+    tunnel: Option<TunnelId>,
+    tunnel_up: bool,
+    redial_at: Option<Instant>,
+    backoff: Duration,
+    dials: u32,
+}
+
+impl Node {
+    /// Binds the socket and builds the engines. Nothing is sent until [`Node::step`] runs.
+    pub fn new(config: NodeConfig) -> io::Result<Node> {
+        let socket = UdpSocket::bind(config.listen)?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let poller = Poller::new()?;
+        {
+            use std::os::fd::AsRawFd;
+            poller.register(socket.as_raw_fd(), TOKEN_UDP, Interest::READABLE)?;
+        }
+        let mut rng = match config.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_entropy(),
+        };
+        let ep_rng = StdRng::from_rng(&mut rng).map_err(io::Error::other)?;
+        let mut endpoint_cfg = config.endpoint;
+        if matches!(config.role, RoleSettings::Client(_)) {
+            endpoint_cfg.accept_incoming_tunnels = false;
+        }
+        Ok(Node {
+            name: config.name,
+            socket,
+            local,
+            poller,
+            events: Events::with_capacity(64),
+            endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
+            datapath: Datapath::new(config.datapath),
+            session_options: config.session_options,
+            ppp_echo_interval: config.ppp_echo_interval,
+            ppp_mru: config.ppp_mru,
+            role: config.role,
+            sessions: HashMap::new(),
+            link_timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            routes: HashMap::new(),
+            app: None,
+            outbox: Vec::new(),
+            rxbuf: vec![0; MAX_DATAGRAM],
+            txbuf: vec![0; MAX_DATAGRAM + HEADROOM],
+            rng,
+            counters: NodeCounters::default(),
+            client: ClientState::default(),
+        })
+    }
+
+    /// Terminates IP inside the process with `app` (demo, tests).
+    pub fn set_ip_app(&mut self, app: Box<dyn IpApp>) {
+        self.app = Some(app);
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The control plane (read-only: tunnel and session state).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The datapath (read-only: statistics).
+    pub fn datapath(&self) -> &Datapath {
+        &self.datapath
+    }
+
+    /// LNS: pool addresses in use (0 for a client).
+    pub fn pool_in_use(&self) -> u32 {
+        match &self.role {
+            RoleSettings::Lns(l) => l.pool.in_use(),
+            RoleSettings::Client(_) => 0,
+        }
+    }
+
+    /// Node-wide counters.
+    pub fn counters(&self) -> NodeCounters {
+        self.counters
+    }
+
+    /// Snapshots of every session that has a PPP link.
+    pub fn sessions(&self) -> Vec<SessionSnapshot> {
+        let mut v: Vec<_> = self
+            .sessions
+            .iter()
+            .map(|(k, s)| s.snapshot(*k, &self.datapath))
+            .collect();
+        v.sort_by_key(|s| s.key);
+        v
+    }
+
+    /// Runs until `stop` is set, then closes every tunnel and waits (bounded) for the peer
+    /// to acknowledge.
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            self.step(Duration::from_millis(200))?;
+        }
+        self.shutdown(Duration::from_secs(3))
+    }
+
+    /// Sends StopCCN on every tunnel and runs the loop until the peers acknowledged or
+    /// `grace` passed.
+    pub fn shutdown(&mut self, grace: Duration) -> io::Result<()> {
+        let now = Instant::now();
+        let ids: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
+        for t in ids {
+            let _ = self.endpoint.close_tunnel(
+                now,
+                t,
+                ResultCode::with_error(ResultCode::STOPCCN_SHUTTING_DOWN, 0, Some("shutting down")),
+            );
+        }
+        self.client.redial_at = None;
+        self.client.dials = u32::MAX;
+        // The StopCCN is acknowledged when the peer's ZLB (or any message) arrives after it.
+        let before: HashMap<TunnelId, u64> = self
+            .endpoint
+            .tunnels()
+            .map(|t| (t.tunnel, t.counters.rx_zlbs + t.counters.rx_messages))
+            .collect();
+        self.pump(now);
+        let deadline = now + grace;
+        while Instant::now() < deadline {
+            let acked = self.endpoint.tunnels().all(|t| {
+                before
+                    .get(&t.tunnel)
+                    .is_none_or(|b| t.counters.rx_zlbs + t.counters.rx_messages > *b)
+            });
+            if acked {
+                break;
+            }
+            self.step(Duration::from_millis(50))?;
+        }
+        Ok(())
+    }
+
+    /// One turn of the loop: wait for input or the next timer (at most `max_wait`), handle
+    /// it, and drain every engine's output.
+    pub fn step(&mut self, max_wait: Duration) -> io::Result<()> {
+        let now = Instant::now();
+        self.start_dialing(now);
+        let wait = self
+            .next_deadline()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(max_wait)
+            .min(max_wait);
+        if let Err(e) = self.poller.wait(&mut self.events, Some(wait)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        let readable = self.events.iter().any(|e| e.token == TOKEN_UDP);
+        let now = Instant::now();
+        if readable {
+            self.receive_datagrams(now);
+        }
+        self.handle_timers(now);
+        self.pump(now);
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.endpoint.poll_timeout(),
+            self.datapath.poll_timeout(),
+            self.link_timers.peek().map(|Reverse((t, _))| *t),
+            self.app.as_ref().and_then(|a| a.poll_timeout()),
+            self.client.redial_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn receive_datagrams(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.rxbuf);
+        for _ in 0..RX_BUDGET {
+            let (n, from) = match self.socket.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(node = %self.name, "UDP receive error: {e}");
+                    break;
+                }
+            };
+            let datagram = &buf[..n];
+            match self.datapath.receive(now, from, datagram) {
+                RxResult::Deliver { session, frame, .. } => {
+                    self.deliver_frame(now, session, &datagram[frame]);
+                }
+                RxResult::Queued { .. } => {}
+                RxResult::ToControl(_) => {
+                    self.endpoint
+                        .handle_datagram(now, self.local, from, datagram);
+                }
+                RxResult::Dropped(reason) => {
+                    tracing::trace!(node = %self.name, %from, ?reason, "data dropped");
+                }
+            }
+            self.drain_deliveries(now);
+        }
+        self.rxbuf = buf;
+    }
+
+    fn drain_deliveries(&mut self, now: Instant) {
+        while let Some(d) = self.datapath.poll_deliver() {
+            self.deliver_frame(now, d.session, &d.frame);
+            self.datapath.recycle(d.frame);
+        }
+    }
+
+    /// A PPP frame for `key`, in order: IP takes the fast path, the rest goes to the link.
+    fn deliver_frame(&mut self, now: Instant, key: SessionKey, frame: &[u8]) {
+        let Some(sess) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        match ppp::classify(frame) {
+            Ok((proto, payload)) if proto == Protocol::IPV4 || proto == Protocol::IPV6 => {
+                let ready = if proto == Protocol::IPV4 {
+                    sess.ipv4.is_some()
+                } else {
+                    sess.ipv6_up
+                };
+                if !ready {
+                    self.counters.ip_not_ready += 1;
+                    return;
+                }
+                if let Some(app) = self.app.as_mut() {
+                    app.packet(now, key, payload, &mut self.outbox);
+                }
+            }
+            Ok(_) => {
+                sess.link.handle_frame(now, frame);
+                self.dirty.push(key);
+            }
+            Err(e) => {
+                self.counters.bad_frames += 1;
+                tracing::debug!(node = %self.name, session = %key, "bad PPP frame: {e}");
+            }
+        }
+    }
+
+    fn handle_timers(&mut self, now: Instant) {
+        if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+            self.endpoint.handle_timeout(now);
+        }
+        if self.datapath.poll_timeout().is_some_and(|t| t <= now) {
+            self.datapath.handle_timeout(now);
+            self.drain_deliveries(now);
+        }
+        while let Some(&Reverse((t, key))) = self.link_timers.peek() {
+            if t > now {
+                break;
+            }
+            self.link_timers.pop();
+            if let Some(sess) = self.sessions.get_mut(&key) {
+                if sess.timer == Some(t) {
+                    sess.timer = None;
+                    sess.link.handle_timeout(now);
+                    self.dirty.push(key);
+                }
+            }
+        }
+        if let Some(app) = self.app.as_mut() {
+            if app.poll_timeout().is_some_and(|t| t <= now) {
+                app.poll(now, &mut self.outbox);
+            }
+        }
+        if self.client.redial_at.is_some_and(|t| t <= now) {
+            self.client.redial_at = None;
+            self.dial(now);
+        }
+    }
+
+    /// Drains every engine until nothing moves.
+    fn pump(&mut self, now: Instant) {
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some(t) = self.endpoint.poll_transmit() {
+                moved = true;
+                if let Err(e) = self.socket.send_to(&t.payload, t.to) {
+                    self.counters.send_errors += 1;
+                    tracing::warn!(node = %self.name, to = %t.to, "control send failed: {e}");
+                }
+            }
+            while let Some(ev) = self.endpoint.poll_event() {
+                moved = true;
+                self.on_control_event(now, ev);
+            }
+            self.drain_deliveries(now);
+            while let Some(key) = self.dirty.pop() {
+                moved = true;
+                self.service_link(now, key);
+            }
+            if !self.outbox.is_empty() {
+                moved = true;
+                let out = std::mem::take(&mut self.outbox);
+                for (key, pkt) in &out {
+                    self.send_ip(*key, pkt);
+                }
+                self.outbox = out;
+                self.outbox.clear();
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Sends a link's frames, handles its events, re-arms its timer.
+    fn service_link(&mut self, now: Instant, key: SessionKey) {
+        loop {
+            let Some(sess) = self.sessions.get_mut(&key) else {
+                return;
+            };
+            if let Some(frame) = sess.link.poll_transmit() {
+                self.send_frame(key, &[], &frame);
+                continue;
+            }
+            if let Some(ev) = sess.link.poll_event() {
+                self.on_ppp_event(now, key, ev);
+                continue;
+            }
+            let t = sess.link.poll_timeout();
+            if t != sess.timer {
+                sess.timer = t;
+                if let Some(t) = t {
+                    self.link_timers.push(Reverse((t, key)));
+                }
+            }
+            return;
+        }
+    }
+
+    /// Writes `prefix ‖ payload` after the headroom, encapsulates and sends it.
+    fn send_frame(&mut self, key: SessionKey, prefix: &[u8], payload: &[u8]) {
+        let len = prefix.len() + payload.len();
+        if len > self.txbuf.len() - HEADROOM {
+            return;
+        }
+        self.txbuf[HEADROOM..HEADROOM + prefix.len()].copy_from_slice(prefix);
+        self.txbuf[HEADROOM + prefix.len()..HEADROOM + len].copy_from_slice(payload);
+        match self
+            .datapath
+            .encapsulate(key, &mut self.txbuf, HEADROOM, len)
+        {
+            Ok(tx) => {
+                if let Err(e) = self.socket.send_to(&self.txbuf[tx.range], tx.peer) {
+                    self.counters.send_errors += 1;
+                    let _ = self.datapath.record_tx_errors(key, 1);
+                    tracing::debug!(node = %self.name, session = %key, "data send failed: {e}");
+                }
+            }
+            Err(e) => tracing::debug!(node = %self.name, session = %key, "encapsulate: {e}"),
+        }
+    }
+
+    /// An IP packet into a session (fast path: PPP protocol prefix, then L2TP).
+    fn send_ip(&mut self, key: SessionKey, packet: &[u8]) {
+        let proto = match packet.first().map(|b| b >> 4) {
+            Some(4) => Protocol::IPV4,
+            Some(6) => Protocol::IPV6,
+            _ => return,
+        };
+        let Some(sess) = self.sessions.get(&key) else {
+            return;
+        };
+        let ready = if proto == Protocol::IPV4 {
+            sess.ipv4.is_some()
+        } else {
+            sess.ipv6_up
+        };
+        if !ready {
+            self.counters.ip_not_ready += 1;
+            return;
+        }
+        let prefix = ppp::ip_frame_header(proto, sess.link.peer_accepts_acfc());
+        self.send_frame(key, prefix, packet);
+    }
+
+    fn on_control_event(&mut self, now: Instant, ev: CtlEvent) {
+        match ev {
+            CtlEvent::IncomingTunnel { tunnel, peer, .. } => {
+                tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel");
+            }
+            CtlEvent::TunnelUp {
+                tunnel,
+                peer_tunnel,
+                peer,
+                ..
+            } => {
+                tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
+                if let Err(e) = self.datapath.create_tunnel(tunnel, SocketId::SHARED, peer) {
+                    tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
+                    return;
+                }
+                if self.client.tunnel == Some(tunnel) {
+                    self.client.tunnel_up = true;
+                    self.client.backoff = Duration::ZERO;
+                    let n = match &self.role {
+                        RoleSettings::Client(c) => c.sessions,
+                        RoleSettings::Lns(_) => 0,
+                    };
+                    for _ in 0..n {
+                        if let Err(e) =
+                            self.endpoint
+                                .place_incoming_call(now, tunnel, CallParams::default())
+                        {
+                            tracing::error!(node = %self.name, %tunnel, "placing call: {e}");
+                        }
+                    }
+                }
+            }
+            CtlEvent::TunnelDown { tunnel, reason } => {
+                tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
+                let keys: Vec<SessionKey> = self
+                    .sessions
+                    .keys()
+                    .filter(|k| k.tunnel == tunnel)
+                    .copied()
+                    .collect();
+                for k in keys {
+                    self.remove_session(now, k);
+                }
+                let _ = self.datapath.remove_tunnel(tunnel);
+                if self.client.tunnel == Some(tunnel) {
+                    self.client.tunnel = None;
+                    self.client.tunnel_up = false;
+                    self.schedule_redial(now);
+                }
+            }
+            CtlEvent::IncomingCall {
+                tunnel, session, ..
+            } => {
+                if let RoleSettings::Lns(lns) = &self.role {
+                    if lns.max_sessions > 0 && self.sessions.len() >= lns.max_sessions {
+                        let _ = self.endpoint.reject_call(
+                            now,
+                            tunnel,
+                            session,
+                            ResultCode::with_error(
+                                ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                                ResultCode::ERROR_NO_RESOURCES,
+                                Some("session limit reached"),
+                            ),
+                        );
+                    }
+                }
+            }
+            CtlEvent::SessionUp {
+                tunnel,
+                session,
+                peer_tunnel,
+                peer_session,
+                peer,
+                sequencing_required,
+                ..
+            } => {
+                self.session_up(
+                    now,
+                    tunnel,
+                    session,
+                    peer_tunnel,
+                    peer_session,
+                    peer,
+                    sequencing_required,
+                );
+            }
+            CtlEvent::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } => {
+                tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
+                self.remove_session(now, SessionKey::new(tunnel, session));
+                if self.client.tunnel == Some(tunnel) && self.client.tunnel_up {
+                    // The LNS hung up one call: dial it again after a pause.
+                    if !matches!(reason, SessionDownReason::TunnelDown) {
+                        self.schedule_redial(now);
+                    }
+                }
+            }
+            CtlEvent::SetLinkInfo {
+                tunnel,
+                session,
+                send_accm,
+                receive_accm,
+            } => {
+                // RFC 2661 §6.15: ACCM is meaningless on L2TP's synchronous framing; accepted, ignored.
+                tracing::debug!(node = %self.name, %tunnel, %session, send_accm, receive_accm, "SLI (ignored)");
+            }
+            CtlEvent::WanErrorNotify {
+                tunnel, session, ..
+            } => {
+                tracing::info!(node = %self.name, %tunnel, %session, "WAN error notify");
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn session_up(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        peer_tunnel: TunnelId,
+        peer_session: SessionId,
+        peer: SocketAddr,
+        sequencing_required: bool,
+    ) {
+        let mut opts = self.session_options;
+        opts.lns_mode = matches!(self.role, RoleSettings::Lns(_));
+        if sequencing_required {
+            // RFC 2661 §4.4.6 Sequencing Required: data messages must carry sequence numbers.
+            opts.send_seq = true;
+        }
+        let cfg =
+            SessionConfig::new(tunnel, session, peer_tunnel, peer_session, peer).with_options(opts);
+        let key = match self.datapath.create_session(cfg) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(node = %self.name, %tunnel, %session, "datapath session: {e}");
+                let _ = self.endpoint.close_session(
+                    now,
+                    tunnel,
+                    session,
+                    ResultCode::with_error(
+                        ResultCode::CDN_GENERAL_ERROR,
+                        ResultCode::ERROR_NO_RESOURCES,
+                        None,
+                    ),
+                );
+                return;
+            }
+        };
+        let mut link_cfg = match &self.role {
+            RoleSettings::Lns(lns) => {
+                LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
+            }
+            RoleSettings::Client(c) => LinkConfig::client(&c.username, &c.password),
+        };
+        link_cfg.echo_interval = self.ppp_echo_interval;
+        link_cfg.mru = self.ppp_mru;
+        let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
+        let mut link = Link::new(link_cfg, rng);
+        link.open(now);
+        tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+        self.sessions.insert(key, SessionCtx::new(link, now));
+        self.dirty.push(key);
+    }
+
+    fn on_ppp_event(&mut self, now: Instant, key: SessionKey, ev: PppEvent) {
+        match ev {
+            PppEvent::LinkUp => tracing::debug!(node = %self.name, session = %key, "LCP up"),
+            PppEvent::AuthRequest {
+                ticket,
+                user,
+                method,
+                ..
+            } => self.authenticate(now, key, ticket, user, method),
+            PppEvent::Authenticated { user, method } => {
+                tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.user = Some(user);
+                }
+            }
+            PppEvent::NetworkUp { ipv4 } => {
+                tracing::info!(node = %self.name, session = %key, local = %ipv4.local, peer = %ipv4.peer, "IPCP up");
+                self.counters.sessions_up_total += 1;
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv4 = Some(ipv4);
+                }
+                if matches!(self.role, RoleSettings::Lns(_)) {
+                    self.routes.insert(ipv4.peer, key);
+                }
+                if let Some(app) = self.app.as_mut() {
+                    app.session_up(now, key, ipv4);
+                }
+            }
+            PppEvent::NetworkDown => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    if let Some(p) = s.ipv4.take() {
+                        self.routes.remove(&p.peer);
+                    }
+                }
+            }
+            PppEvent::Ipv6Up {
+                local_iid,
+                peer_iid,
+            } => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_up = true;
+                }
+                if let Some(app) = self.app.as_mut() {
+                    app.session_up_v6(now, key, link_local(local_iid), link_local(peer_iid));
+                }
+            }
+            PppEvent::Ipv6Down => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_up = false;
+                }
+            }
+            PppEvent::Ipv4Packet(p) | PppEvent::Ipv6Packet(p) => {
+                if let Some(app) = self.app.as_mut() {
+                    app.packet(now, key, &p, &mut self.outbox);
+                }
+            }
+            PppEvent::Down { reason } => {
+                tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
+                let result = ResultCode::with_error(
+                    ResultCode::CDN_ADMINISTRATIVE,
+                    0,
+                    Some(&format!("PPP: {reason:?}")),
+                );
+                let _ = self
+                    .endpoint
+                    .close_session(now, key.tunnel, key.session, result);
+            }
+        }
+    }
+
+    /// LNS: checks the user and hands out an address.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        ticket: ppp::auth::AuthTicket,
+        user: String,
+        method: AuthMethod,
+    ) {
+        let RoleSettings::Lns(lns) = &mut self.role else {
+            return;
+        };
+        let Some(sess) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        // MS-CHAPv2 names may arrive as DOMAIN\user.
+        let name = user.rsplit('\\').next().unwrap_or(&user);
+        let decision = match lns.users.get(name) {
+            None => {
+                tracing::warn!(node = %self.name, session = %key, user = %name, ?method, "authentication failed: unknown user");
+                AuthDecision::Reject
+            }
+            Some(u) => {
+                let addr = match (sess.pool_addr, u.ipv4) {
+                    (Some(a), _) => Ok(a),
+                    (None, Some(fixed)) => Ok(fixed),
+                    (None, None) => lns.pool.allocate().inspect(|a| sess.pool_addr = Some(*a)),
+                };
+                match addr {
+                    Ok(a) => {
+                        sess.link.set_peer_ipv4(a);
+                        AuthDecision::Password(u.password.clone())
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = %self.name, session = %key, user = %name, "no address for the session: {e}");
+                        AuthDecision::Reject
+                    }
+                }
+            }
+        };
+        if matches!(decision, AuthDecision::Reject) {
+            self.counters.auth_failures += 1;
+        }
+        if let Err(e) = sess.link.auth_decision(now, ticket, decision) {
+            tracing::warn!(node = %self.name, session = %key, "auth decision: {e}");
+        }
+        self.dirty.push(key);
+    }
+
+    fn remove_session(&mut self, now: Instant, key: SessionKey) {
+        if let Some(mut s) = self.sessions.remove(&key) {
+            s.link.lower_down(now);
+            if let Some(p) = s.ipv4 {
+                self.routes.remove(&p.peer);
+            }
+            if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
+                let _ = lns.pool.free(a);
+            }
+            if let Some(app) = self.app.as_mut() {
+                app.session_down(key);
+            }
+        }
+        let _ = self.datapath.remove_session(key);
+    }
+
+    fn start_dialing(&mut self, now: Instant) {
+        if self.client.dials == 0 && matches!(self.role, RoleSettings::Client(_)) {
+            self.dial(now);
+        }
+    }
+
+    fn dial(&mut self, now: Instant) {
+        let RoleSettings::Client(c) = &self.role else {
+            return;
+        };
+        let server = c.server;
+        self.client.dials = self.client.dials.saturating_add(1);
+        match self.client.tunnel {
+            Some(t) if self.client.tunnel_up => {
+                // Tunnel still up: top the calls back up to the configured number.
+                let have = self.endpoint.sessions(t).count() as u32;
+                for _ in have..c.sessions {
+                    let _ = self
+                        .endpoint
+                        .place_incoming_call(now, t, CallParams::default());
+                }
+            }
+            Some(_) => {}
+            None => {
+                match self
+                    .endpoint
+                    .open_tunnel(now, self.local, server, TunnelOptions::default())
+                {
+                    Ok(t) => {
+                        tracing::info!(node = %self.name, tunnel = %t, %server, "dialing");
+                        self.client.tunnel = Some(t);
+                    }
+                    Err(e) => {
+                        tracing::error!(node = %self.name, %server, "cannot open tunnel: {e}");
+                        self.schedule_redial(now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule_redial(&mut self, now: Instant) {
+        let RoleSettings::Client(c) = &self.role else {
+            return;
+        };
+        if self.client.dials == u32::MAX || self.client.redial_at.is_some() {
+            return;
+        }
+        let b = if self.client.backoff.is_zero() {
+            c.redial_initial
+        } else {
+            (self.client.backoff * 2).min(c.redial_max)
+        };
+        self.client.backoff = b;
+        self.client.redial_at = Some(now + b);
+        tracing::info!(node = %self.name, "redial in {:?}", b);
+    }
+}
+
+/// The link-local IPv6 address fe80::/64 + interface identifier.
+fn link_local(iid: [u8; 8]) -> std::net::Ipv6Addr {
+    let mut o = [0u8; 16];
+    o[0] = 0xfe;
+    o[1] = 0x80;
+    o[8..].copy_from_slice(&iid);
+    o.into()
+}

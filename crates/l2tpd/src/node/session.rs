@@ -1,0 +1,66 @@
+//! Per-session state the daemon keeps beside the engines: the PPP link, its timer, what PPP
+//! negotiated, and the pool address to give back.
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use l2tp_proto::data::{Datapath, L2tpStats, SessionKey};
+use ppp::{Ipv4Params, Link, Phase};
+
+/// One session's daemon-side state.
+pub(super) struct SessionCtx {
+    pub link: Link,
+    /// The deadline currently armed in the node's timer heap (stale heap entries are skipped).
+    pub timer: Option<Instant>,
+    pub user: Option<String>,
+    pub ipv4: Option<Ipv4Params>,
+    pub ipv6_up: bool,
+    /// Address taken from the pool (freed when the session ends).
+    pub pool_addr: Option<Ipv4Addr>,
+    pub since: Instant,
+}
+
+/// What an operator sees of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// Local tunnel and session ids.
+    pub key: SessionKey,
+    /// PPP phase.
+    pub phase: Phase,
+    /// Authenticated user.
+    pub user: Option<String>,
+    /// IPCP result.
+    pub ipv4: Option<Ipv4Params>,
+    /// IPv6CP up.
+    pub ipv6_up: bool,
+    /// Seconds since the session came up.
+    pub uptime_s: u64,
+    /// The driver's eight counters.
+    pub stats: L2tpStats,
+}
+
+impl SessionCtx {
+    pub fn new(link: Link, now: Instant) -> Self {
+        SessionCtx {
+            link,
+            timer: None,
+            user: None,
+            ipv4: None,
+            ipv6_up: false,
+            pool_addr: None,
+            since: now,
+        }
+    }
+
+    pub fn snapshot(&self, key: SessionKey, dp: &Datapath) -> SessionSnapshot {
+        SessionSnapshot {
+            key,
+            phase: self.link.phase(),
+            user: self.user.clone(),
+            ipv4: self.ipv4,
+            ipv6_up: self.ipv6_up,
+            uptime_s: self.since.elapsed().as_secs(),
+            stats: dp.stats(key.tunnel, key.session).unwrap_or_default(),
+        }
+    }
+}
