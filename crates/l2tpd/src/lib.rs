@@ -11,8 +11,7 @@
 
 pub mod addr;
 pub mod config;
-pub mod demo;
+pub mod metrics;
 pub mod mgmt_server;
-pub mod node;
 pub mod pool;
 pub mod users;

@@ -1,0 +1,447 @@
+//! Prometheus metrics: a text exposition rendered from a snapshot, served over HTTP/1.0.
+//!
+//! **Mechanism**: the event loop owns the truth and must never block on a scrape, so it
+//! publishes a [`l2tp_mgmt::DaemonStats`] into a shared [`SharedSnapshot`]
+//! (`Arc<Mutex<Snapshot>>`) about once a second (and whenever it likes); the HTTP thread only
+//! reads that copy. A scrape therefore sees figures at most about a second old and costs the
+//! loop nothing. [`MetricsServer::start`] serves `GET /metrics` on the configured address
+//! (`daemon.metrics_listen`); one connection at a time, each bounded by short timeouts.
+//!
+//! Metric names follow Prometheus conventions: gauges for what exists now
+//! (`l2tpd_tunnels`, `l2tpd_sessions{state=..}`), `_total` counters for what happened
+//! (`l2tpd_rx_packets_total`, `l2tpd_control_retransmissions_total`,
+//! `l2tpd_auth_failures_total`). Datapath counters carry the kernel's names.
+
+use l2tp_mgmt::DaemonStats;
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use l2tp_io::poller::{Events, Interest, Poller, Token, Waker};
+
+/// What the event loop publishes for the metrics endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Daemon-wide figures (the same as `l2tpctl stats`).
+    pub stats: DaemonStats,
+    /// IPv4 pool size and addresses in use (LNS role), when a pool exists.
+    pub pool: Option<PoolUsage>,
+}
+
+/// Address pool occupancy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Addresses the pool can hand out.
+    pub capacity: u64,
+    /// Addresses allocated or reserved.
+    pub in_use: u64,
+}
+
+/// The snapshot shared between the event loop (writer) and the HTTP thread (reader).
+pub type SharedSnapshot = Arc<Mutex<Snapshot>>;
+
+/// Escapes a label value (Prometheus text format: `\`, `"` and newline).
+fn escape_label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, value: u64) {
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// Renders the Prometheus text exposition format (version 0.0.4) of a snapshot.
+pub fn render(snap: &Snapshot) -> String {
+    let s = &snap.stats;
+    let mut out = String::with_capacity(4096);
+
+    family(&mut out, "l2tpd_info", "gauge", "Daemon role and version.");
+    let _ = writeln!(
+        out,
+        "l2tpd_info{{role=\"{}\",version=\"{}\"}} 1",
+        escape_label(&s.role),
+        env!("CARGO_PKG_VERSION")
+    );
+    family(
+        &mut out,
+        "l2tpd_uptime_seconds",
+        "gauge",
+        "Seconds since the daemon started.",
+    );
+    sample(&mut out, "l2tpd_uptime_seconds", s.uptime_s);
+
+    family(
+        &mut out,
+        "l2tpd_tunnels",
+        "gauge",
+        "Tunnels that exist now.",
+    );
+    sample(&mut out, "l2tpd_tunnels", s.tunnels);
+    family(
+        &mut out,
+        "l2tpd_tunnels_by_state",
+        "gauge",
+        "Tunnels per control connection state.",
+    );
+    for (state, n) in &s.tunnels_by_state {
+        let _ = writeln!(
+            out,
+            "l2tpd_tunnels_by_state{{state=\"{}\"}} {n}",
+            escape_label(state)
+        );
+    }
+    family(
+        &mut out,
+        "l2tpd_sessions",
+        "gauge",
+        "Sessions per call state.",
+    );
+    if s.sessions_by_state.is_empty() {
+        // Keep the family present so dashboards show 0, not "no data".
+        let _ = writeln!(out, "l2tpd_sessions{{state=\"established\"}} 0");
+    }
+    for (state, n) in &s.sessions_by_state {
+        let _ = writeln!(
+            out,
+            "l2tpd_sessions{{state=\"{}\"}} {n}",
+            escape_label(state)
+        );
+    }
+
+    let d = &s.datapath;
+    for (name, help, v) in [
+        ("tx_packets", "Data packets sent.", d.tx_packets),
+        ("tx_bytes", "Data bytes sent.", d.tx_bytes),
+        (
+            "tx_errors",
+            "Data packets that could not be sent.",
+            d.tx_errors,
+        ),
+        ("rx_packets", "Data packets received.", d.rx_packets),
+        ("rx_bytes", "Data bytes received.", d.rx_bytes),
+        (
+            "rx_seq_discards",
+            "Data packets dropped by the sequence number rules.",
+            d.rx_seq_discards,
+        ),
+        (
+            "rx_oos_packets",
+            "Data packets received out of order.",
+            d.rx_oos_packets,
+        ),
+        (
+            "rx_errors",
+            "Data packets dropped as malformed or unroutable.",
+            d.rx_errors,
+        ),
+    ] {
+        let metric = format!("l2tpd_{name}_total");
+        family(&mut out, &metric, "counter", help);
+        sample(&mut out, &metric, v);
+    }
+
+    let c = &s.control;
+    for (name, help, v) in [
+        (
+            "control_sent",
+            "Control messages sent (first transmissions).",
+            c.sent,
+        ),
+        (
+            "control_retransmissions",
+            "Control messages retransmitted (RFC 2661 section 5.8).",
+            c.retransmitted,
+        ),
+        ("control_received", "Control messages received.", c.received),
+        (
+            "control_duplicates",
+            "Duplicate control messages received.",
+            c.duplicates,
+        ),
+        (
+            "auth_failures",
+            "PPP authentication failures.",
+            s.auth_failures,
+        ),
+        ("tunnels_refused", "Tunnels refused.", s.tunnels_refused),
+        ("sessions_refused", "Sessions refused.", s.sessions_refused),
+    ] {
+        let metric = format!("l2tpd_{name}_total");
+        family(&mut out, &metric, "counter", help);
+        sample(&mut out, &metric, v);
+    }
+
+    if let Some(p) = snap.pool {
+        family(&mut out, "l2tpd_pool_addresses", "gauge", "IPv4 pool size.");
+        sample(&mut out, "l2tpd_pool_addresses", p.capacity);
+        family(
+            &mut out,
+            "l2tpd_pool_addresses_in_use",
+            "gauge",
+            "IPv4 pool addresses in use.",
+        );
+        sample(&mut out, "l2tpd_pool_addresses_in_use", p.in_use);
+    }
+    out
+}
+
+/// The running HTTP endpoint; dropping it stops the thread.
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Arc<Waker>,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MetricsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+/// Per-connection timeouts: a scraper that stalls cannot hold the endpoint.
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl MetricsServer {
+    /// Binds `addr` and serves `GET /metrics` from `snapshot`.
+    pub fn start(addr: SocketAddr, snapshot: SharedSnapshot) -> io::Result<MetricsServer> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let stop = Arc::new(Waker::new()?);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let poller = Poller::new()?;
+        poller.register(listener.as_raw_fd(), Token(0), Interest::READABLE)?;
+        poller.register(stop.as_raw_fd(), Token(1), Interest::READABLE)?;
+        let flag = stopping.clone();
+        let thread = std::thread::Builder::new()
+            .name("l2tpd-metrics".into())
+            .spawn(move || serve(listener, poller, flag, snapshot))?;
+        Ok(MetricsServer {
+            addr: local,
+            stop,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(listener: TcpListener, poller: Poller, stopping: Arc<AtomicBool>, snap: SharedSnapshot) {
+    let mut events = Events::with_capacity(4);
+    while !stopping.load(Ordering::SeqCst) {
+        if poller
+            .wait(&mut events, Some(Duration::from_secs(1)))
+            .is_err()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        for _ in 0..64 {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(e) = handle(stream, &snap) {
+                        tracing::debug!(error = %e, "metrics request failed");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics accept failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the request head (at most 8 KiB) and answers it.
+fn handle(mut stream: TcpStream, snap: &SharedSnapshot) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if head.len() > 8192 {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "",
+            );
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut parts = text.lines().next().unwrap_or("").split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("GET" | "HEAD", "/metrics") => {
+            let body = {
+                let guard = snap.lock().unwrap_or_else(|e| e.into_inner());
+                render(&guard)
+            };
+            let body = if method == "HEAD" {
+                String::new()
+            } else {
+                body
+            };
+            respond(
+                &mut stream,
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+            )
+        }
+        ("GET" | "HEAD", "/") => respond(
+            &mut stream,
+            "200 OK",
+            "text/plain; charset=utf-8",
+            "l2tpd: metrics at /metrics\n",
+        ),
+        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "text/plain", "not found\n"),
+        _ => respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "only GET\n",
+        ),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &str) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use l2tp_mgmt::{ControlCounters, DatapathCounters};
+
+    fn snapshot() -> Snapshot {
+        let mut s = DaemonStats {
+            role: "lns".into(),
+            uptime_s: 12,
+            tunnels: 2,
+            sessions: 3,
+            auth_failures: 4,
+            control: ControlCounters {
+                sent: 10,
+                retransmitted: 2,
+                received: 11,
+                duplicates: 1,
+            },
+            datapath: DatapathCounters {
+                rx_packets: 1000,
+                rx_bytes: 123_456,
+                rx_seq_discards: 5,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        s.tunnels_by_state.insert("established".into(), 2);
+        s.sessions_by_state.insert("established".into(), 2);
+        s.sessions_by_state.insert("wait-connect".into(), 1);
+        Snapshot {
+            stats: s,
+            pool: Some(PoolUsage {
+                capacity: 191,
+                in_use: 3,
+            }),
+        }
+    }
+
+    #[test]
+    fn exposition_has_the_documented_series() {
+        let text = render(&snapshot());
+        for line in [
+            "l2tpd_tunnels 2",
+            "l2tpd_sessions{state=\"established\"} 2",
+            "l2tpd_sessions{state=\"wait-connect\"} 1",
+            "l2tpd_tunnels_by_state{state=\"established\"} 2",
+            "l2tpd_rx_packets_total 1000",
+            "l2tpd_rx_bytes_total 123456",
+            "l2tpd_rx_seq_discards_total 5",
+            "l2tpd_tx_packets_total 0",
+            "l2tpd_control_retransmissions_total 2",
+            "l2tpd_auth_failures_total 4",
+            "l2tpd_pool_addresses_in_use 3",
+            "# TYPE l2tpd_rx_packets_total counter",
+            "# TYPE l2tpd_sessions gauge",
+            "l2tpd_info{role=\"lns\",version=\"0.1.0\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        // Every sample line is NAME[{labels}] VALUE with a TYPE declared before it.
+        let mut typed = std::collections::HashSet::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                typed.insert(rest.split(' ').next().unwrap().to_string());
+            } else if !l.starts_with('#') {
+                let name = l.split(['{', ' ']).next().unwrap();
+                assert!(typed.contains(name), "{name} has no TYPE line");
+                assert!(l.rsplit(' ').next().unwrap().parse::<u64>().is_ok(), "{l}");
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut s = Snapshot::default();
+        s.stats.sessions_by_state.insert("we\"ird\\\n".into(), 1);
+        let text = render(&s);
+        assert!(
+            text.contains("l2tpd_sessions{state=\"we\\\"ird\\\\\\n\"} 1"),
+            "{text}"
+        );
+    }
+}
