@@ -98,6 +98,11 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Names one [`Event::AuthRequest`]; a decision must quote it, so an answer that arrives after
+/// the link renegotiated (and challenged again) cannot approve the newer credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthTicket(pub u64);
+
 /// The daemon's answer to an [`Event::AuthRequest`].
 #[derive(Clone, PartialEq, Eq)]
 pub enum AuthDecision {
@@ -165,6 +170,7 @@ enum SrvState {
         id: u8,
         user: String,
         creds: Credentials,
+        ticket: AuthTicket,
     },
     Done {
         id: u8,
@@ -184,6 +190,8 @@ pub(crate) struct Authenticator {
     next_id: u8,
     deadline: Option<Instant>,
     succeeded: bool,
+    epoch: u64,
+    asked: u64,
     pub(crate) out: VecDeque<AuthOutput>,
 }
 
@@ -196,6 +204,7 @@ impl Authenticator {
         name: &str,
         t: AuthTiming,
         rechallenge: Option<Duration>,
+        epoch: u64,
     ) -> Self {
         let mut a = Authenticator {
             method,
@@ -206,6 +215,8 @@ impl Authenticator {
             next_id: (rng.next_u32() & 0xff) as u8,
             deadline: Some(now + t.timeout),
             succeeded: false,
+            epoch,
+            asked: 0,
             out: VecDeque::new(),
         };
         if method != AuthMethod::Pap {
@@ -353,18 +364,30 @@ impl Authenticator {
 
     fn ask(&mut self, id: u8, user: String, creds: Credentials) {
         self.deadline = None;
+        self.asked += 1;
+        let ticket = AuthTicket((self.epoch << 32) | (self.asked & 0xffff_ffff));
         self.out.push_back(AuthOutput::Event(Event::AuthRequest {
+            ticket,
             method: self.method,
             user: user.clone(),
             credentials: creds.clone(),
         }));
-        self.state = SrvState::Deciding { id, user, creds };
+        self.state = SrvState::Deciding {
+            id,
+            user,
+            creds,
+            ticket,
+        };
     }
 
-    /// Apply the daemon's decision. Returns false if none was pending.
-    pub(crate) fn decide(&mut self, now: Instant, d: AuthDecision) -> bool {
-        let SrvState::Deciding { id, user, creds } =
-            std::mem::replace(&mut self.state, SrvState::Failed)
+    /// Apply the daemon's decision. Returns false if `ticket` is not the pending request.
+    pub(crate) fn decide(&mut self, now: Instant, ticket: AuthTicket, d: AuthDecision) -> bool {
+        if !matches!(&self.state, SrvState::Deciding { ticket: t, .. } if *t == ticket) {
+            return false;
+        }
+        let SrvState::Deciding {
+            id, user, creds, ..
+        } = std::mem::replace(&mut self.state, SrvState::Failed)
         else {
             return false;
         };
@@ -551,6 +574,22 @@ impl Authenticatee {
                 user: self.user.clone(),
                 method: self.method,
             });
+        }
+    }
+
+    /// The authenticator started an NCP, which it does only after accepting us (RFC 1661
+    /// §3.5): treat our lost PAP Ack / CHAP Success as received. Not for MS-CHAPv2, whose
+    /// Success carries the authenticator response we must verify. Returns true if applied.
+    pub(crate) fn implicit_success(&mut self) -> bool {
+        let waiting = matches!(
+            self.state,
+            CliState::PapSent { .. } | CliState::Responded { .. }
+        );
+        if waiting && self.method != AuthMethod::MsChapV2 && !self.succeeded {
+            self.succeed();
+            true
+        } else {
+            false
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::auth::{AuthMethod, Credentials};
+use crate::auth::{AuthMethod, AuthTicket, Credentials};
 
 /// Link phases of RFC 1661 §3.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub enum Event {
     LinkUp,
     /// Server: the peer presented credentials; answer with `Link::auth_decision`.
     AuthRequest {
+        /// Quote this in `Link::auth_decision`.
+        ticket: AuthTicket,
         /// Which protocol carried them.
         method: AuthMethod,
         /// The peer's name as sent (for MS-CHAPv2 possibly `DOMAIN\user`).

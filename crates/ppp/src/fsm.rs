@@ -127,6 +127,10 @@ pub struct Fsm<P> {
     next_id: u8,
     req_id: u8,
     last_request: Vec<u8>,
+    /// Whether an Ack/Nak/Reject for `req_id` was already processed (duplicates are dropped).
+    answered: bool,
+    /// The peer's last Configure-Request we acknowledged (Identifier, options).
+    last_acked: Option<(u8, Vec<u8>)>,
     naks_sent: u32,
     naks_received: u32,
     out: VecDeque<Output>,
@@ -144,6 +148,8 @@ impl<P: Policy> Fsm<P> {
             next_id: first_id,
             req_id: 0,
             last_request: Vec::new(),
+            answered: false,
+            last_acked: None,
             naks_sent: 0,
             naks_received: 0,
             out: VecDeque::new(),
@@ -223,6 +229,7 @@ impl<P: Policy> Fsm<P> {
         }
         self.req_id = self.fresh_id();
         self.last_request = self.policy.request();
+        self.answered = false;
         let data = self.last_request.clone();
         self.send(Code::CONFIGURE_REQUEST, self.req_id, &data);
         self.restart_count = self.restart_count.saturating_sub(1);
@@ -393,6 +400,17 @@ impl<P: Policy> Fsm<P> {
                 return Ok(());
             }
             State::Closing | State::Stopping | State::Initial | State::Starting => return Ok(()),
+            // A byte-identical copy (same Identifier) of the request that opened us is a
+            // network duplicate: re-Ack it instead of renegotiating (deviation, docs/ppp.md).
+            State::Opened
+                if self
+                    .last_acked
+                    .as_ref()
+                    .is_some_and(|(i, d)| *i == id && d.as_slice() == data) =>
+            {
+                self.send(Code::CONFIGURE_ACK, id, data);
+                return Ok(());
+            }
             _ => {}
         }
         let opts = options::decode(data)?;
@@ -447,6 +465,7 @@ impl<P: Policy> Fsm<P> {
         }
         if good {
             self.naks_sent = 0;
+            self.last_acked = Some((id, data.to_vec()));
         }
         Ok(())
     }
@@ -454,7 +473,9 @@ impl<P: Policy> Fsm<P> {
     fn rca(&mut self, now: Instant, id: u8, data: &[u8]) {
         // RFC 1661 §5.2: an Ack must match the last request's Identifier and options exactly;
         // otherwise it is invalid and silently discarded.
-        let valid = id == self.req_id && data == self.last_request.as_slice();
+        // A second Ack for an answered request is a duplicate from the network (L2TP may
+        // duplicate); acting on it would restart negotiation (deviation, docs/ppp.md).
+        let valid = id == self.req_id && !self.answered && data == self.last_request.as_slice();
         match self.state {
             State::Closed | State::Stopped => {
                 self.sta(id);
@@ -463,6 +484,7 @@ impl<P: Policy> Fsm<P> {
             State::ReqSent | State::AckRcvd | State::AckSent | State::Opened if !valid => return,
             _ => {}
         }
+        self.answered = true;
         match self.state {
             State::ReqSent => {
                 self.irc_configure();
@@ -507,9 +529,10 @@ impl<P: Policy> Fsm<P> {
             State::ReqSent | State::AckRcvd | State::AckSent | State::Opened => {}
             _ => return Ok(()),
         }
-        if id != self.req_id {
-            return Ok(()); // RFC 1661 §5.3: not a reply to our last request.
+        if id != self.req_id || self.answered {
+            return Ok(()); // RFC 1661 §5.3: not a reply to our last request (or a duplicate).
         }
+        self.answered = true;
         let opts = options::decode(data)?;
         if matches!(self.state, State::ReqSent | State::AckSent) {
             self.naks_received += 1;

@@ -113,10 +113,17 @@ impl IpcpPolicy {
 
 impl Policy for IpcpPolicy {
     fn reset(&mut self) {
-        self.local = self.configured_local.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        // A client renegotiating (e.g. after a duplicated server request in Opened) asks
+        // again for what the server assigned before rather than 0.0.0.0: one Nak round fewer.
+        if self.role == Role::Server || self.local.is_unspecified() {
+            self.local = self.configured_local.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        }
         self.req_addr = true;
         self.req_dns = match self.role {
-            Role::Client if self.want_dns => [Some(Ipv4Addr::UNSPECIFIED); 2],
+            Role::Client if self.want_dns => {
+                let keep = |d: Option<Ipv4Addr>| Some(d.unwrap_or(Ipv4Addr::UNSPECIFIED));
+                [keep(self.req_dns[0]), keep(self.req_dns[1])]
+            }
             _ => [None; 2],
         };
     }
@@ -267,7 +274,13 @@ mod tests {
         p.reject_received(&options::decode(&[131, 6, 0, 0, 0, 0]).unwrap());
         assert_eq!(p.request(), [3, 6, 10, 0, 0, 7, 129, 6, 1, 1, 1, 1]);
         assert_eq!(p.dns(), [Some(ip("1.1.1.1")), None]);
+        // Renegotiation asks for the assigned address and the DNS server learnt so far.
         p.reset();
+        assert_eq!(
+            p.request(),
+            [3, 6, 10, 0, 0, 7, 129, 6, 1, 1, 1, 1, 131, 6, 0, 0, 0, 0]
+        );
+        let mut p = IpcpPolicy::new(Role::Client, None, None, [None; 2], true);
         p.reject_received(&options::decode(&[3, 6, 0, 0, 0, 0]).unwrap());
         assert_eq!(p.failure, Some(IpcpFailure::NoAddress));
     }

@@ -17,7 +17,8 @@
 //!
 //! # Authentication
 //! Credentials are never looked up here: the server emits [`Event::AuthRequest`] and the daemon
-//! answers with [`Link::auth_decision`] — `AuthDecision::Password` (the link verifies PAP,
+//! answers with [`Link::auth_decision`], quoting the request's [`AuthTicket`] —
+//! `AuthDecision::Password` (the link verifies PAP,
 //! CHAP-MD5 or MS-CHAPv2 and builds the MS-CHAPv2 `S=` response), `Accept`/`AcceptMsChapV2`
 //! (a backend such as RADIUS verified) or `Reject`. The LNS sets the peer's address from its pool
 //! with [`Link::set_peer_ipv4`] before accepting.
@@ -47,9 +48,10 @@
 //!     while let Some(f) = server.poll_transmit() { client.handle_frame(now, &f); }
 //!     while let Some(f) = client.poll_transmit() { server.handle_frame(now, &f); }
 //!     while let Some(e) = server.poll_event() {
-//!         if let Event::AuthRequest { user, .. } = e {
+//!         if let Event::AuthRequest { ticket, user, .. } = e {
 //!             assert_eq!(user, "alice");
-//!             server.auth_decision(now, AuthDecision::Password("secret".into())).unwrap();
+//!             let pw = AuthDecision::Password("secret".into());
+//!             server.auth_decision(now, ticket, pw).unwrap();
 //!         }
 //!     }
 //!     while let Some(e) = client.poll_event() {
@@ -74,7 +76,7 @@ pub mod options;
 pub mod packet;
 pub mod pap;
 
-pub use auth::{AuthDecision, AuthMethod, Credentials};
+pub use auth::{AuthDecision, AuthMethod, AuthTicket, Credentials};
 pub use error::{ApiError, DecodeError, FrameError};
 pub use event::{DownReason, Event, Ipv4Params, Phase};
 pub use frame::{classify, encapsulate, ip_frame_header, Protocol};

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
-use crate::auth::{AuthDecision, AuthMethod, AuthOutput, AuthTiming, Authenticatee, Authenticator};
+use crate::auth::{
+    AuthDecision, AuthMethod, AuthOutput, AuthTicket, AuthTiming, Authenticatee, Authenticator,
+};
 use crate::error::ApiError;
 use crate::event::{DownReason, Event, Ipv4Params, Phase};
 use crate::frame::{self, Protocol};
@@ -202,6 +204,7 @@ pub struct Link {
     server_auth: Option<Authenticator>,
     client_auth: Option<Authenticatee>,
     echo: Option<Echo>,
+    auth_epoch: u64,
     down_reason: Option<DownReason>,
     finished: bool,
     tx: VecDeque<Vec<u8>>,
@@ -253,6 +256,7 @@ impl Link {
             server_auth: None,
             client_auth: None,
             echo: None,
+            auth_epoch: 0,
             down_reason: None,
             finished: false,
             tx: VecDeque::new(),
@@ -303,10 +307,17 @@ impl Link {
         self.ipcp.policy.assigned_peer = Some(addr);
     }
 
-    /// Answer the pending [`Event::AuthRequest`].
-    pub fn auth_decision(&mut self, now: Instant, decision: AuthDecision) -> Result<(), ApiError> {
+    /// Answer the [`Event::AuthRequest`] carrying `ticket`. Fails with
+    /// [`ApiError::NoPendingAuth`] if that request is no longer pending (the link renegotiated
+    /// or went down meanwhile): the daemon just drops its answer.
+    pub fn auth_decision(
+        &mut self,
+        now: Instant,
+        ticket: AuthTicket,
+        decision: AuthDecision,
+    ) -> Result<(), ApiError> {
         let decided = match self.server_auth.as_mut() {
-            Some(a) if !self.finished => a.decide(now, decision),
+            Some(a) if !self.finished => a.decide(now, ticket, decision),
             _ => false,
         };
         self.pump(now);
@@ -347,6 +358,17 @@ impl Link {
         payload: &[u8],
     ) -> Result<(), crate::DecodeError> {
         let lcp_open = self.lcp.is_opened();
+        if matches!(proto, Protocol::IPCP | Protocol::IPV6CP) && self.phase == Phase::Authenticate {
+            // Deviation (docs/ppp.md): a lost PAP Ack / CHAP-MD5 Success would otherwise leave
+            // us discarding the authenticator's NCP until its Max-Configure runs out.
+            if self
+                .client_auth
+                .as_mut()
+                .is_some_and(|a| a.implicit_success())
+            {
+                self.pump(now);
+            }
+        }
         match proto {
             Protocol::LCP => return self.handle_lcp(now, payload),
             Protocol::PAP | Protocol::CHAP if lcp_open => {
@@ -420,7 +442,14 @@ impl Link {
         match pkt.code {
             Code::TERMINATE_REQUEST => {
                 if !matches!(self.lcp.state(), State::Closing | State::Stopping) {
-                    self.down_reason.get_or_insert(DownReason::PeerTerminated);
+                    // A peer that tears down while authenticating us has refused our
+                    // credentials (l2tpns does this instead of sending a CHAP Failure).
+                    let r = if self.phase == Phase::Authenticate && self.client_auth.is_some() {
+                        DownReason::AuthFailed("peer terminated during authentication".into())
+                    } else {
+                        DownReason::PeerTerminated
+                    };
+                    self.down_reason.get_or_insert(r);
                 }
                 self.lcp
                     .receive(now, &mut *self.rng, pkt.code, pkt.id, pkt.data)?;
@@ -714,8 +743,16 @@ impl Link {
                         if let Some(m) = self.lcp.policy.auth_we_require() {
                             let rc = self.cfg.rechallenge_interval;
                             let name = self.cfg.auth.name.clone();
-                            self.server_auth =
-                                Some(Authenticator::start(now, rng, m, &name, t, rc));
+                            self.auth_epoch += 1;
+                            self.server_auth = Some(Authenticator::start(
+                                now,
+                                rng,
+                                m,
+                                &name,
+                                t,
+                                rc,
+                                self.auth_epoch,
+                            ));
                         }
                     }
                     Role::Client => {
