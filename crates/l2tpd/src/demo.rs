@@ -89,7 +89,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
     };
     let lns_cfg = NodeConfig {
         name: "lns".into(),
-        listen: "127.0.0.1:0".parse().expect("literal address"),
+        listen: vec!["127.0.0.1:0".parse().expect("literal address")],
         endpoint: EndpointConfig {
             host_name: "demo-lns".into(),
             ..EndpointConfig::default()
@@ -149,7 +149,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
     )));
     let client_cfg = NodeConfig {
         name: "client".into(),
-        listen: "127.0.0.1:0".parse().expect("literal address"),
+        listen: vec!["127.0.0.1:0".parse().expect("literal address")],
         endpoint: EndpointConfig {
             host_name: "demo-client".into(),
             ..EndpointConfig::default()

@@ -17,6 +17,7 @@
 
 pub mod inet;
 pub mod ipterm;
+mod manage;
 mod session;
 
 use std::cmp::Reverse;
@@ -45,7 +46,10 @@ use ipterm::{IpApp, Outbox};
 use session::SessionCtx;
 pub use session::SessionSnapshot;
 
-const TOKEN_UDP: Token = Token(0);
+/// Most UDP sockets (listen addresses) a node binds; socket i polls with token i.
+const MAX_SOCKETS: usize = 16;
+/// Poll token of the management server's waker.
+const TOKEN_MGMT: Token = Token(1 << 32);
 /// Datagrams handled per readiness event before other work gets a turn.
 const RX_BUDGET: usize = 256;
 /// Room in front of a PPP frame for the largest data header we write.
@@ -98,8 +102,8 @@ pub enum RoleSettings {
 pub struct NodeConfig {
     /// Name used in log lines.
     pub name: String,
-    /// UDP address to bind (LNS: `0.0.0.0:1701`; client: port 0 for an ephemeral port).
-    pub listen: SocketAddr,
+    /// UDP addresses to bind (LNS: `0.0.0.0:1701`; client: port 0 for an ephemeral port).
+    pub listen: Vec<SocketAddr>,
     /// Control plane settings.
     pub endpoint: EndpointConfig,
     /// Datapath settings.
@@ -130,13 +134,18 @@ pub struct NodeCounters {
     pub ip_not_ready: u64,
     /// UDP send errors.
     pub send_errors: u64,
+    /// Tunnels refused (peer not allowed, tunnel limit).
+    pub tunnels_refused: u64,
+    /// Calls refused (session limit).
+    pub sessions_refused: u64,
 }
 
 /// One L2TP node (LNS or client): sockets, engines, sessions, and the loop that drives them.
 pub struct Node {
     name: String,
-    socket: UdpSocket,
-    local: SocketAddr,
+    /// One UDP socket per listen address; index = `SocketId` = poll token.
+    sockets: Vec<UdpSocket>,
+    locals: Vec<SocketAddr>,
     poller: Poller,
     events: Events,
     endpoint: Endpoint,
@@ -156,6 +165,9 @@ pub struct Node {
     rng: StdRng,
     counters: NodeCounters,
     client: ClientState,
+    started: Instant,
+    tunnel_since: HashMap<TunnelId, Instant>,
+    mgmt: Option<(crate::mgmt_server::MgmtServer, std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>)>,
 }
 
 /// Dialling state of a client node.
@@ -166,18 +178,33 @@ struct ClientState {
     redial_at: Option<Instant>,
     backoff: Duration,
     dials: u32,
+    /// The operator hung up: no redial until the next `dial`.
+    hung_up: bool,
 }
 
 impl Node {
     /// Binds the socket and builds the engines. Nothing is sent until [`Node::step`] runs.
     pub fn new(config: NodeConfig) -> io::Result<Node> {
-        let socket = UdpSocket::bind(config.listen)?;
-        socket.set_nonblocking(true)?;
-        let local = socket.local_addr()?;
         let poller = Poller::new()?;
-        {
-            use std::os::fd::AsRawFd;
-            poller.register(socket.as_raw_fd(), TOKEN_UDP, Interest::READABLE)?;
+        let mut sockets = Vec::new();
+        let mut locals = Vec::new();
+        if config.listen.is_empty() || config.listen.len() > MAX_SOCKETS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("between 1 and {MAX_SOCKETS} listen addresses needed"),
+            ));
+        }
+        for (i, addr) in config.listen.iter().enumerate() {
+            let socket = UdpSocket::bind(addr).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}"))
+            })?;
+            socket.set_nonblocking(true)?;
+            locals.push(socket.local_addr()?);
+            {
+                use std::os::fd::AsRawFd;
+                poller.register(socket.as_raw_fd(), Token(i as u64), Interest::READABLE)?;
+            }
+            sockets.push(socket);
         }
         let mut rng = match config.seed {
             Some(s) => StdRng::seed_from_u64(s),
@@ -190,8 +217,8 @@ impl Node {
         }
         Ok(Node {
             name: config.name,
-            socket,
-            local,
+            sockets,
+            locals,
             poller,
             events: Events::with_capacity(64),
             endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
@@ -211,7 +238,39 @@ impl Node {
             rng,
             counters: NodeCounters::default(),
             client: ClientState::default(),
+            started: Instant::now(),
+            tunnel_since: HashMap::new(),
+            mgmt: None,
         })
+    }
+
+    /// Serves management requests from `server` in this loop.
+    pub fn attach_mgmt(
+        &mut self,
+        server: crate::mgmt_server::MgmtServer,
+        requests: std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>,
+    ) -> io::Result<()> {
+        self.poller.register(server.waker_fd(), TOKEN_MGMT, Interest::READABLE)?;
+        self.mgmt = Some((server, requests));
+        Ok(())
+    }
+
+    fn serve_mgmt(&mut self, now: Instant) {
+        let Some((server, rx)) = self.mgmt.take() else {
+            return;
+        };
+        server.drain_waker();
+        for _ in 0..64 {
+            match rx.try_recv() {
+                Ok(p) => {
+                    let resp = self.handle_request(now, p.req.clone());
+                    p.respond(resp);
+                    self.pump(now);
+                }
+                Err(_) => break,
+            }
+        }
+        self.mgmt = Some((server, rx));
     }
 
     /// Terminates IP inside the process with `app` (demo, tests).
@@ -219,9 +278,14 @@ impl Node {
         self.app = Some(app);
     }
 
-    /// The bound UDP address.
+    /// The first bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.locals[0]
+    }
+
+    /// Every bound UDP address.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
     }
 
     /// The control plane (read-only: tunnel and session state).
@@ -318,13 +382,24 @@ impl Node {
                 return Err(e);
             }
         }
-        let readable = self.events.iter().any(|e| e.token == TOKEN_UDP);
+        let mut readable = [false; MAX_SOCKETS];
+        for e in self.events.iter() {
+            if let Some(r) = readable.get_mut(e.token.0 as usize) {
+                *r = true;
+            }
+        }
         let now = Instant::now();
-        if readable {
-            self.receive_datagrams(now);
+        let mgmt_ready = self.events.iter().any(|e| e.token == TOKEN_MGMT);
+        for (i, r) in readable.into_iter().enumerate() {
+            if r {
+                self.receive_datagrams(now, i);
+            }
         }
         self.handle_timers(now);
         self.pump(now);
+        if mgmt_ready {
+            self.serve_mgmt(now);
+        }
         Ok(())
     }
 
@@ -341,10 +416,10 @@ impl Node {
         .min()
     }
 
-    fn receive_datagrams(&mut self, now: Instant) {
+    fn receive_datagrams(&mut self, now: Instant, sock: usize) {
         let mut buf = std::mem::take(&mut self.rxbuf);
         for _ in 0..RX_BUDGET {
-            let (n, from) = match self.socket.recv_from(&mut buf) {
+            let (n, from) = match self.sockets[sock].recv_from(&mut buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -354,14 +429,14 @@ impl Node {
                 }
             };
             let datagram = &buf[..n];
-            match self.datapath.receive(now, from, datagram) {
+            match self.datapath.receive_on(now, SocketId(sock as u32), from, datagram) {
                 RxResult::Deliver { session, frame, .. } => {
                     self.deliver_frame(now, session, &datagram[frame]);
                 }
                 RxResult::Queued { .. } => {}
                 RxResult::ToControl(_) => {
                     self.endpoint
-                        .handle_datagram(now, self.local, from, datagram);
+                        .handle_datagram(now, self.locals[sock], from, datagram);
                 }
                 RxResult::Dropped(reason) => {
                     tracing::trace!(node = %self.name, %from, ?reason, "data dropped");
@@ -448,7 +523,8 @@ impl Node {
             let mut moved = false;
             while let Some(t) = self.endpoint.poll_transmit() {
                 moved = true;
-                if let Err(e) = self.socket.send_to(&t.payload, t.to) {
+                let sock = self.locals.iter().position(|l| *l == t.local).unwrap_or(0);
+                if let Err(e) = self.sockets[sock].send_to(&t.payload, t.to) {
                     self.counters.send_errors += 1;
                     tracing::warn!(node = %self.name, to = %t.to, "control send failed: {e}");
                 }
@@ -515,7 +591,8 @@ impl Node {
             .encapsulate(key, &mut self.txbuf, HEADROOM, len)
         {
             Ok(tx) => {
-                if let Err(e) = self.socket.send_to(&self.txbuf[tx.range], tx.peer) {
+                let sock = (tx.socket.0 as usize).min(self.sockets.len() - 1);
+                if let Err(e) = self.sockets[sock].send_to(&self.txbuf[tx.range], tx.peer) {
                     self.counters.send_errors += 1;
                     let _ = self.datapath.record_tx_errors(key, 1);
                     tracing::debug!(node = %self.name, session = %key, "data send failed: {e}");
@@ -557,10 +634,11 @@ impl Node {
                 tunnel,
                 peer_tunnel,
                 peer,
-                ..
+                local,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
-                if let Err(e) = self.datapath.create_tunnel(tunnel, SocketId::SHARED, peer) {
+                self.tunnel_since.insert(tunnel, now);
+                if let Err(e) = self.datapath.create_tunnel(tunnel, self.socket_id(local), peer) {
                     tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
                     return;
                 }
@@ -593,6 +671,7 @@ impl Node {
                     self.remove_session(now, k);
                 }
                 let _ = self.datapath.remove_tunnel(tunnel);
+                self.tunnel_since.remove(&tunnel);
                 if self.client.tunnel == Some(tunnel) {
                     self.client.tunnel = None;
                     self.client.tunnel_up = false;
@@ -604,6 +683,7 @@ impl Node {
             } => {
                 if let RoleSettings::Lns(lns) = &self.role {
                     if lns.max_sessions > 0 && self.sessions.len() >= lns.max_sessions {
+                        self.counters.sessions_refused += 1;
                         let _ = self.endpoint.reject_call(
                             now,
                             tunnel,
@@ -865,6 +945,12 @@ impl Node {
             return;
         };
         let server = c.server;
+        let local = self
+            .locals
+            .iter()
+            .copied()
+            .find(|l| l.is_ipv4() == server.is_ipv4())
+            .unwrap_or(self.locals[0]);
         self.client.dials = self.client.dials.saturating_add(1);
         match self.client.tunnel {
             Some(t) if self.client.tunnel_up => {
@@ -880,7 +966,7 @@ impl Node {
             None => {
                 match self
                     .endpoint
-                    .open_tunnel(now, self.local, server, TunnelOptions::default())
+                    .open_tunnel(now, local, server, TunnelOptions::default())
                 {
                     Ok(t) => {
                         tracing::info!(node = %self.name, tunnel = %t, %server, "dialing");
@@ -899,7 +985,7 @@ impl Node {
         let RoleSettings::Client(c) = &self.role else {
             return;
         };
-        if self.client.dials == u32::MAX || self.client.redial_at.is_some() {
+        if self.client.dials == u32::MAX || self.client.hung_up || self.client.redial_at.is_some() {
             return;
         }
         let b = if self.client.backoff.is_zero() {
@@ -910,6 +996,12 @@ impl Node {
         self.client.backoff = b;
         self.client.redial_at = Some(now + b);
         tracing::info!(node = %self.name, "redial in {:?}", b);
+    }
+}
+
+impl Node {
+    fn socket_id(&self, local: SocketAddr) -> SocketId {
+        SocketId(self.locals.iter().position(|l| *l == local).unwrap_or(0) as u32)
     }
 }
 

@@ -17,6 +17,8 @@ pub(super) struct SessionCtx {
     pub ipv6_up: bool,
     /// Address taken from the pool (freed when the session ends).
     pub pool_addr: Option<Ipv4Addr>,
+    /// TUN interface carrying the session's IP, if it has its own.
+    pub interface: Option<String>,
     pub since: Instant,
 }
 
@@ -48,6 +50,7 @@ impl SessionCtx {
             ipv4: None,
             ipv6_up: false,
             pool_addr: None,
+            interface: None,
             since: now,
         }
     }

@@ -1,0 +1,264 @@
+//! Answers management requests (from `l2tpctl` through the management socket) from the
+//! node's live state: tunnels and sessions with their counters, option changes applied to
+//! the datapath as `setsockopt` would, closing, dialling and hanging up.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use l2tp_mgmt as mgmt;
+use l2tp_proto::control::{SessionStateKind, TunnelInfo, TunnelStateKind};
+use l2tp_proto::data::{DebugMask, L2tpStats, SessionKey, SessionOption};
+use l2tp_wire::result::ResultCode;
+use l2tp_wire::{SessionId, TunnelId};
+use ppp::Phase;
+
+use super::{Node, RoleSettings};
+
+pub(super) fn counters(s: L2tpStats) -> mgmt::DatapathCounters {
+    mgmt::DatapathCounters {
+        tx_packets: s.tx_packets,
+        tx_bytes: s.tx_bytes,
+        tx_errors: s.tx_errors,
+        rx_packets: s.rx_packets,
+        rx_bytes: s.rx_bytes,
+        rx_seq_discards: s.rx_seq_discards,
+        rx_oos_packets: s.rx_oos_packets,
+        rx_errors: s.rx_errors,
+    }
+}
+
+fn tunnel_state(s: TunnelStateKind) -> &'static str {
+    match s {
+        TunnelStateKind::WaitCtlReply => "wait-ctl-reply",
+        TunnelStateKind::WaitDecision => "wait-decision",
+        TunnelStateKind::WaitCtlConn => "wait-ctl-conn",
+        TunnelStateKind::Established => "established",
+        TunnelStateKind::Closing => "closing",
+    }
+}
+
+fn session_state(s: SessionStateKind, phase: Option<Phase>) -> String {
+    let l2tp = match s {
+        SessionStateKind::WaitTunnel => "wait-tunnel",
+        SessionStateKind::WaitDecision => "wait-decision",
+        SessionStateKind::WaitReply => "wait-reply",
+        SessionStateKind::WaitConnect => "wait-connect",
+        SessionStateKind::Established => "established",
+    };
+    match phase {
+        None => l2tp.to_string(),
+        Some(p) => format!("{l2tp}/ppp-{}", format!("{p:?}").to_lowercase()),
+    }
+}
+
+impl Node {
+    /// Answers one management request.
+    pub fn handle_request(&mut self, now: Instant, req: mgmt::Request) -> mgmt::Response {
+        use mgmt::{Request as Q, Response as R};
+        match req {
+            Q::ListTunnels => R::Tunnels(self.endpoint.tunnels().map(|t| self.tunnel_info(now, &t)).collect()),
+            Q::ShowTunnel { id } => match self.endpoint.tunnel_info(TunnelId(id)) {
+                Some(t) => R::Tunnel(self.tunnel_info(now, &t)),
+                None => R::error(format!("no tunnel {id}")),
+            },
+            Q::ListSessions => {
+                let tunnels: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
+                let mut v = Vec::new();
+                for t in tunnels {
+                    let ids: Vec<SessionId> = self.endpoint.sessions(t).map(|s| s.session).collect();
+                    v.extend(ids.into_iter().filter_map(|s| self.session_info(now, t, s)));
+                }
+                R::Sessions(v)
+            }
+            Q::ShowSession { tunnel, session } => {
+                match self.session_info(now, TunnelId(tunnel), SessionId(session)) {
+                    Some(s) => R::Session(s),
+                    None => R::error(format!("no session {tunnel}/{session}")),
+                }
+            }
+            Q::SetSessionOption { tunnel, session, option } => {
+                let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
+                let opt = match option {
+                    mgmt::SessionOption::SendSeq(b) => SessionOption::SendSeq(b),
+                    mgmt::SessionOption::RecvSeq(b) => SessionOption::RecvSeq(b),
+                    mgmt::SessionOption::LnsMode(b) => SessionOption::LnsMode(b),
+                    mgmt::SessionOption::ReorderTimeout(ms) => {
+                        SessionOption::ReorderTimeout(Duration::from_millis(u64::from(ms)))
+                    }
+                    mgmt::SessionOption::Debug(m) => SessionOption::Debug(DebugMask(m)),
+                };
+                match self.datapath.set_option(key, opt) {
+                    Ok(()) => R::Ok,
+                    Err(e) => R::error(e.to_string()),
+                }
+            }
+            Q::SetTunnelDebug { tunnel, mask } => {
+                match self.datapath.set_tunnel_debug(TunnelId(tunnel), DebugMask(mask)) {
+                    Ok(()) => R::Ok,
+                    Err(e) => R::error(e.to_string()),
+                }
+            }
+            Q::CloseSession { tunnel, session } => self.close_session_cmd(now, tunnel, session),
+            Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
+            Q::HangUp { tunnel: Some(t), session: Some(s) } => self.close_session_cmd(now, t, s),
+            Q::HangUp { tunnel: Some(t), session: None } => self.close_tunnel_cmd(now, t),
+            Q::HangUp { tunnel: None, .. } => {
+                let ids: Vec<u16> = self.endpoint.tunnels().map(|t| t.tunnel.0).collect();
+                self.client.redial_at = None;
+                self.client.hung_up = true;
+                for t in ids {
+                    let _ = self.close_tunnel_cmd(now, t);
+                }
+                R::Ok
+            }
+            Q::Dial { peer } => self.dial_cmd(now, peer),
+            Q::Stats => R::Stats(self.daemon_stats(now)),
+        }
+    }
+
+    fn close_session_cmd(&mut self, now: Instant, tunnel: u16, session: u16) -> mgmt::Response {
+        let result = ResultCode::with_error(ResultCode::CDN_ADMINISTRATIVE, 0, Some("closed by operator"));
+        match self.endpoint.close_session(now, TunnelId(tunnel), SessionId(session), result) {
+            Ok(()) => mgmt::Response::Ok,
+            Err(e) => mgmt::Response::error(e.to_string()),
+        }
+    }
+
+    fn close_tunnel_cmd(&mut self, now: Instant, tunnel: u16) -> mgmt::Response {
+        let result =
+            ResultCode::with_error(ResultCode::STOPCCN_GENERAL_REQUEST, 0, Some("closed by operator"));
+        match self.endpoint.close_tunnel(now, TunnelId(tunnel), result) {
+            Ok(()) => mgmt::Response::Ok,
+            Err(e) => mgmt::Response::error(e.to_string()),
+        }
+    }
+
+    fn dial_cmd(&mut self, now: Instant, peer: Option<String>) -> mgmt::Response {
+        let RoleSettings::Client(c) = &mut self.role else {
+            return mgmt::Response::error("dial: this daemon is an LNS");
+        };
+        if let Some(p) = peer {
+            match resolve_peer(&p) {
+                Ok(addr) => c.server = addr,
+                Err(e) => return mgmt::Response::error(format!("dial: {e}")),
+            }
+        }
+        self.client.hung_up = false;
+        self.client.redial_at = None;
+        self.dial(now);
+        match self.client.tunnel {
+            Some(t) => mgmt::Response::Dialing { tunnel: t.0, session: 0 },
+            None => mgmt::Response::error("dial: could not open a tunnel (see the log)"),
+        }
+    }
+
+    fn tunnel_info(&self, now: Instant, t: &TunnelInfo) -> mgmt::TunnelInfo {
+        let c = &t.counters;
+        mgmt::TunnelInfo {
+            local_id: t.tunnel.0,
+            peer_id: t.peer_tunnel.0,
+            local_addr: t.local.to_string(),
+            peer_addr: t.peer.to_string(),
+            peer_host_name: (!t.peer_host_name.is_empty())
+                .then(|| String::from_utf8_lossy(&t.peer_host_name).into_owned()),
+            state: tunnel_state(t.state).to_string(),
+            sessions: t.sessions as u32,
+            uptime_s: self
+                .tunnel_since
+                .get(&t.tunnel)
+                .map(|s| now.saturating_duration_since(*s).as_secs())
+                .unwrap_or(0),
+            debug: self.datapath.tunnel_debug(t.tunnel).map(|d| d.0).unwrap_or(0),
+            control: mgmt::ControlCounters {
+                sent: c.tx_messages,
+                retransmitted: c.tx_retransmits,
+                received: c.rx_messages,
+                duplicates: c.rx_duplicates,
+            },
+            stats: counters(self.datapath.stats(t.tunnel, SessionId(0)).unwrap_or_default()),
+        }
+    }
+
+    fn session_info(&self, now: Instant, tunnel: TunnelId, session: SessionId) -> Option<mgmt::SessionInfo> {
+        let info = self.endpoint.session_info(tunnel, session)?;
+        let key = SessionKey::new(tunnel, session);
+        let ctx = self.sessions.get(&key);
+        let opts = self.datapath.session_options(key).ok();
+        Some(mgmt::SessionInfo {
+            tunnel: tunnel.0,
+            session: session.0,
+            peer_tunnel: info.peer_tunnel.0,
+            peer_session: info.peer_session.0,
+            state: session_state(info.state, ctx.map(|c| c.link.phase())),
+            user: ctx.and_then(|c| c.user.clone()),
+            ipv4: ctx.and_then(|c| c.ipv4).map(|p| match self.role {
+                RoleSettings::Lns(_) => p.peer,
+                RoleSettings::Client(_) => p.local,
+            }),
+            ipv6: None,
+            interface: ctx.and_then(|c| c.interface.clone()),
+            uptime_s: ctx.map(|c| now.saturating_duration_since(c.since).as_secs()).unwrap_or(0),
+            options: opts
+                .map(|o| mgmt::SessionOptions {
+                    send_seq: o.send_seq,
+                    recv_seq: o.recv_seq,
+                    lns_mode: o.lns_mode,
+                    reorder_timeout_ms: o.reorder_timeout.as_millis().min(u128::from(u32::MAX)) as u32,
+                    debug: o.debug.0,
+                })
+                .unwrap_or_default(),
+            stats: counters(self.datapath.stats(tunnel, session).unwrap_or_default()),
+        })
+    }
+
+    /// Daemon-wide statistics (also the source of the Prometheus metrics).
+    pub fn daemon_stats(&self, now: Instant) -> mgmt::DaemonStats {
+        let mut tunnels_by_state = BTreeMap::new();
+        let mut sessions_by_state = BTreeMap::new();
+        let mut control = mgmt::ControlCounters::default();
+        let mut datapath = mgmt::DatapathCounters::default();
+        let mut sessions = 0u64;
+        for t in self.endpoint.tunnels() {
+            *tunnels_by_state.entry(tunnel_state(t.state).to_string()).or_insert(0) += 1;
+            control.accumulate(&mgmt::ControlCounters {
+                sent: t.counters.tx_messages,
+                retransmitted: t.counters.tx_retransmits,
+                received: t.counters.rx_messages,
+                duplicates: t.counters.rx_duplicates,
+            });
+            datapath.accumulate(&counters(self.datapath.stats(t.tunnel, SessionId(0)).unwrap_or_default()));
+            for s in self.endpoint.sessions(t.tunnel) {
+                sessions += 1;
+                let phase = self.sessions.get(&SessionKey::new(t.tunnel, s.session)).map(|c| c.link.phase());
+                *sessions_by_state.entry(session_state(s.state, phase)).or_insert(0) += 1;
+            }
+        }
+        mgmt::DaemonStats {
+            role: match self.role {
+                RoleSettings::Lns(_) => "lns".into(),
+                RoleSettings::Client(_) => "client".into(),
+            },
+            uptime_s: now.saturating_duration_since(self.started).as_secs(),
+            tunnels: self.endpoint.tunnel_count() as u64,
+            sessions,
+            tunnels_by_state,
+            sessions_by_state,
+            control,
+            datapath,
+            auth_failures: self.counters.auth_failures,
+            tunnels_refused: self.counters.tunnels_refused,
+            sessions_refused: self.counters.sessions_refused,
+        }
+    }
+}
+
+/// Resolves `host[:port]` (port 1701 by default) to one socket address.
+pub fn resolve_peer(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let p: crate::config::PeerAddr = s.parse()?;
+    (p.host.as_str(), p.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{s}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s}: no address"))
+}
