@@ -601,6 +601,29 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Releases spare capacity of internal queues grown by a burst (a flood of calls, a
+    /// retransmission storm). Idle state is then what the tunnels and sessions need.
+    pub fn shrink_to_fit(&mut self) {
+        self.ctx.events.shrink_to_fit();
+        self.ctx.transmits.shrink_to_fit();
+        // Drop stale timer entries, then the spare capacity.
+        let live: Vec<_> = self
+            .timers
+            .drain()
+            .filter(|Reverse((t, tid))| {
+                self.tunnels
+                    .get(tid)
+                    .is_some_and(|tu| tu.scheduled == Some(*t))
+            })
+            .collect();
+        self.timers = live.into_iter().collect();
+        self.timers.shrink_to_fit();
+        self.by_peer.shrink_to_fit();
+        for t in self.tunnels.values_mut() {
+            t.channel.shrink_to_fit();
+        }
+    }
+
     // ----- introspection -----
 
     /// A snapshot of one tunnel.

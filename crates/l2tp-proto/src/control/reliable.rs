@@ -415,6 +415,13 @@ impl Channel {
         }
     }
 
+    /// Releases spare queue capacity (after a burst).
+    pub fn shrink_to_fit(&mut self) {
+        self.unacked.shrink_to_fit();
+        self.ahead.shrink_to_fit();
+        self.out.shrink_to_fit();
+    }
+
     /// How long a full retransmission cycle lasts with this configuration: the time from the
     /// first transmission to giving up (RFC 2661 §5.7 holds a closed tunnel this long).
     pub fn full_retransmit_cycle(&self) -> Duration {
