@@ -13,5 +13,6 @@ pub mod addr;
 pub mod config;
 pub mod metrics;
 pub mod mgmt_server;
+pub mod netconf;
 pub mod pool;
 pub mod users;
