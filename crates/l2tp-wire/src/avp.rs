@@ -355,6 +355,22 @@ pub struct AvpFlags {
     pub reserved: u8,
 }
 
+/// The 6-byte header of an AVP whose value is `value_len` bytes (caller checks the limit).
+pub fn header_bytes(flags: AvpFlags, vendor: u16, attr: AvpType, value_len: usize) -> [u8; 6] {
+    let mut word = (AVP_HEADER_LEN + value_len) as u16 & AVP_LENGTH_MASK;
+    word |= u16::from(flags.reserved & 0x0f) << 10;
+    if flags.mandatory {
+        word |= AVP_FLAG_MANDATORY;
+    }
+    if flags.hidden {
+        word |= AVP_FLAG_HIDDEN;
+    }
+    let [w0, w1] = word.to_be_bytes();
+    let [v0, v1] = vendor.to_be_bytes();
+    let [a0, a1] = attr.0.to_be_bytes();
+    [w0, w1, v0, v1, a0, a1]
+}
+
 /// Appends one AVP (header and `value`) to `out`.
 pub fn encode_raw(
     out: &mut Vec<u8>,
@@ -363,23 +379,13 @@ pub fn encode_raw(
     attr: AvpType,
     value: &[u8],
 ) -> Result<(), EncodeError> {
-    let length = AVP_HEADER_LEN + value.len();
-    if length > AVP_MAX_LEN {
+    if AVP_HEADER_LEN + value.len() > AVP_MAX_LEN {
         return Err(EncodeError::AvpTooLong {
             avp: attr,
             len: value.len(),
         });
     }
-    let mut word = length as u16 | (u16::from(flags.reserved & 0x0f) << 10);
-    if flags.mandatory {
-        word |= AVP_FLAG_MANDATORY;
-    }
-    if flags.hidden {
-        word |= AVP_FLAG_HIDDEN;
-    }
-    out.extend_from_slice(&word.to_be_bytes());
-    out.extend_from_slice(&vendor.to_be_bytes());
-    out.extend_from_slice(&attr.0.to_be_bytes());
+    out.extend_from_slice(&header_bytes(flags, vendor, attr, value.len()));
     out.extend_from_slice(value);
     Ok(())
 }

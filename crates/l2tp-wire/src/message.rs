@@ -12,7 +12,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::avp::{encode_raw, AvpFlags, AvpIter, AvpType, UnknownAvp, VENDOR_IETF};
+use crate::avp::{
+    encode_raw, header_bytes, AvpFlags, AvpIter, AvpType, UnknownAvp, AVP_HEADER_LEN, AVP_MAX_LEN,
+    VENDOR_IETF,
+};
 use crate::error::{DecodeError, EncodeError};
 use crate::hidden::{hide, unhide};
 use crate::ids::{SessionId, TunnelId};
@@ -147,45 +150,70 @@ struct Enc<'o, 'h> {
 
 impl Enc<'_, '_> {
     fn put<T: AvpValue>(&mut self, attr: AvpType, v: &T) -> Result<(), EncodeError> {
-        self.scratch.clear();
-        v.encode_value(&mut self.scratch);
-        let mut flags = AvpFlags {
+        let flags = AvpFlags {
             mandatory: attr.rfc_mandatory(),
             hidden: false,
             reserved: 0,
         };
         match self.hiding {
-            Some(h) if h.applies(attr) => {
-                if self.scratch.len() > crate::avp::AVP_MAX_LEN - 8 {
+            Some(h) if h.applies(attr) => self.put_hidden(attr, v, flags, h),
+            _ => {
+                // Cleartext: value written in place, then the header patched in front of it.
+                let start = self.out.len();
+                self.out.extend_from_slice(&[0; AVP_HEADER_LEN]);
+                v.encode_value(self.out);
+                let value_len = self.out.len() - start - AVP_HEADER_LEN;
+                if value_len + AVP_HEADER_LEN > AVP_MAX_LEN {
+                    self.out.truncate(start);
                     return Err(EncodeError::AvpTooLong {
                         avp: attr,
-                        len: self.scratch.len() + 2,
+                        len: value_len,
                     });
                 }
-                if !self.rv_written {
-                    // §4.3: the Random Vector "MUST precede the first AVP having an H bit of
-                    // 1". Written only when something is hidden, so a message with nothing
-                    // to hide is encoded exactly as without hiding.
-                    let rv_flags = AvpFlags {
-                        mandatory: true,
-                        hidden: false,
-                        reserved: 0,
-                    };
-                    encode_raw(
-                        self.out,
-                        rv_flags,
-                        VENDOR_IETF,
-                        AvpType::RANDOM_VECTOR,
-                        h.random_vector,
-                    )?;
-                    self.rv_written = true;
-                }
-                flags.hidden = true;
-                let hidden = hide(attr, h.secret, h.random_vector, &self.scratch, &[]);
-                encode_raw(self.out, flags, VENDOR_IETF, attr, &hidden)
+                let header = header_bytes(flags, VENDOR_IETF, attr, value_len);
+                self.out[start..start + AVP_HEADER_LEN].copy_from_slice(&header);
+                Ok(())
             }
-            _ => encode_raw(self.out, flags, VENDOR_IETF, attr, &self.scratch),
         }
+    }
+
+    fn put_hidden<T: AvpValue>(
+        &mut self,
+        attr: AvpType,
+        v: &T,
+        mut flags: AvpFlags,
+        h: Hiding<'_>,
+    ) -> Result<(), EncodeError> {
+        self.scratch.clear();
+        v.encode_value(&mut self.scratch);
+        // Hiding adds the 2-byte original-length prefix.
+        if self.scratch.len() + 2 + AVP_HEADER_LEN > AVP_MAX_LEN {
+            return Err(EncodeError::AvpTooLong {
+                avp: attr,
+                len: self.scratch.len() + 2,
+            });
+        }
+        if !self.rv_written {
+            // §4.3: the Random Vector "MUST precede the first AVP having an H bit of 1".
+            // Written only when something is hidden, so a message with nothing to hide is
+            // encoded exactly as without hiding.
+            let rv_flags = AvpFlags {
+                mandatory: true,
+                hidden: false,
+                reserved: 0,
+            };
+            encode_raw(
+                self.out,
+                rv_flags,
+                VENDOR_IETF,
+                AvpType::RANDOM_VECTOR,
+                h.random_vector,
+            )?;
+            self.rv_written = true;
+        }
+        flags.hidden = true;
+        let hidden = hide(attr, h.secret, h.random_vector, &self.scratch, &[]);
+        encode_raw(self.out, flags, VENDOR_IETF, attr, &hidden)
     }
 
     fn flag(&mut self, attr: AvpType) -> Result<(), EncodeError> {
