@@ -107,6 +107,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             max_sessions: 0,
         })),
         seed: None,
+        ip_mode: crate::node::tunif::IpMode::App,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, String>>();
@@ -167,6 +168,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             redial_max: Duration::from_secs(30),
         }),
         seed: None,
+        ip_mode: crate::node::tunif::IpMode::App,
     };
     let mut client = Node::new(client_cfg).map_err(|e| format!("client: cannot bind: {e}"))?;
     client.set_ip_app(Box::new(pinger.clone()));

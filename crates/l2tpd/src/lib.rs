@@ -11,8 +11,11 @@
 
 pub mod addr;
 pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod metrics;
 pub mod mgmt_server;
 pub mod netconf;
+pub mod node;
 pub mod pool;
 pub mod users;

@@ -1,10 +1,23 @@
 //! `l2tpd`: the L2TP daemon (LNS, LAC, client) and its demo.
 
 use clap::{Parser, Subcommand};
+use l2tpd::config::{self, ClientArgs, LnsArgs, RunArgs};
 
-/// An L2TP (RFC 2661) LNS / LAC / client entirely in userspace.
+/// An L2TP (RFC 2661) LNS / LAC / client entirely in userspace: control protocol, datapath
+/// and PPP in one process, IP on TUN devices. No kernel L2TP or PPP needed.
 #[derive(Debug, Parser)]
-#[command(name = "l2tpd", version, about, long_about = None)]
+#[command(
+    name = "l2tpd",
+    version,
+    about,
+    after_help = "EXAMPLES:\n  \
+  l2tpd demo                                   # LNS + client on loopback, no root\n  \
+  l2tpd lns --listen 0.0.0.0:1701 --pool 203.0.113.10-203.0.113.200 \\\n          \
+--local-ip 198.51.100.1 --user alice:secret\n  \
+  l2tpd client --server 192.0.2.1 --user alice --password secret\n  \
+  l2tpd run --config /etc/l2tpd.toml\n\n\
+Manage a running daemon with l2tpctl (l2tpctl --help)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,26 +28,52 @@ enum Command {
     /// Run an LNS and a client in one process on loopback: tunnel, sessions, PPP (CHAP, IPCP)
     /// and ICMP echo through every session. No files, no root.
     Demo(l2tpd::demo::DemoArgs),
+    /// Serve as an LNS from command-line flags (no config file).
+    Lns(LnsArgs),
+    /// Dial an LNS as a client from command-line flags; one TUN interface per session.
+    Client(ClientArgs),
+    /// Run from a configuration file (see docs/configuration.md).
+    Run(RunArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
-    init_logging();
-    let code = match cli.command {
-        Command::Demo(args) => match l2tpd::demo::run(&args) {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
+    let result = match cli.command {
+        Command::Demo(args) => {
+            init_logging("warn");
+            l2tpd::demo::run(&args).map(|_| ())
+        }
+        Command::Lns(args) => config::config_from_lns_args(&args)
+            .map_err(|e| e.to_string())
+            .and_then(|(cfg, warnings)| start(cfg, warnings, true)),
+        Command::Client(args) => config::config_from_client_args(&args)
+            .map_err(|e| e.to_string())
+            .and_then(|(cfg, warnings)| start(cfg, warnings, false)),
+        Command::Run(args) => config::Config::load(&args.config)
+            .map_err(|e| e.to_string())
+            .and_then(|(mut cfg, warnings)| {
+                args.common.apply(&mut cfg);
+                let reload = cfg.lns.as_ref().is_some_and(|l| l.users_file.is_some());
+                start(cfg, warnings, reload)
+            }),
     };
-    std::process::exit(code);
+    if let Err(e) = result {
+        eprintln!("l2tpd: {e}");
+        std::process::exit(1);
+    }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("L2TPD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+fn start(cfg: config::Config, warnings: Vec<config::Warning>, reload: bool) -> Result<(), String> {
+    init_logging(cfg.daemon.log_level.as_str());
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    l2tpd::daemon::run(cfg, reload)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -17,8 +17,9 @@
 
 pub mod inet;
 pub mod ipterm;
-mod manage;
+pub mod manage;
 mod session;
+pub mod tunif;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -119,6 +120,8 @@ pub struct NodeConfig {
     pub role: RoleSettings,
     /// Seed for every RNG (tests); `None` draws from the OS.
     pub seed: Option<u64>,
+    /// How IP is terminated (TUN per session, shared TUN, or inside the process).
+    pub ip_mode: tunif::IpMode,
 }
 
 /// Node-wide counters not kept by the engines.
@@ -168,6 +171,13 @@ pub struct Node {
     started: Instant,
     tunnel_since: HashMap<TunnelId, Instant>,
     mgmt: Option<(crate::mgmt_server::MgmtServer, std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>)>,
+    ip_mode: tunif::IpMode,
+    netconf: Option<crate::netconf::NetConf>,
+    /// Poll token → session owning that TUN.
+    tun_tokens: HashMap<u64, SessionKey>,
+    next_tun_token: u64,
+    /// The LNS's shared TUN and its interface index.
+    shared_tun: Option<(l2tp_io::tun::Tun, u32)>,
 }
 
 /// Dialling state of a client node.
@@ -241,7 +251,31 @@ impl Node {
             started: Instant::now(),
             tunnel_since: HashMap::new(),
             mgmt: None,
+            ip_mode: config.ip_mode,
+            netconf: None,
+            tun_tokens: HashMap::new(),
+            next_tun_token: tunif::TUN_TOKEN_BASE + 1,
+            shared_tun: None,
         })
+        .and_then(Node::open_shared_tun)
+    }
+
+    fn open_shared_tun(mut self) -> io::Result<Node> {
+        let tunif::IpMode::Shared { name, mtu } = self.ip_mode.clone() else {
+            return Ok(self);
+        };
+        let RoleSettings::Lns(lns) = &self.role else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a shared TUN needs the LNS role"));
+        };
+        let local = lns.local_ipv4;
+        let nc = netconf_of(&mut self.netconf)?;
+        let r = tunif::open_shared_tun(nc, &self.poller, Token(tunif::TUN_TOKEN_BASE), &name, mtu, local);
+        self.shared_tun = Some(r.map_err(io::Error::other)?);
+        Ok(self)
+    }
+
+    fn netconf(&mut self) -> io::Result<&mut crate::netconf::NetConf> {
+        netconf_of(&mut self.netconf)
     }
 
     /// Serves management requests from `server` in this loop.
@@ -303,6 +337,21 @@ impl Node {
         match &self.role {
             RoleSettings::Lns(l) => l.pool.in_use(),
             RoleSettings::Client(_) => 0,
+        }
+    }
+
+    /// LNS: (pool capacity, addresses in use).
+    pub fn pool_usage(&self) -> Option<(u64, u64)> {
+        match &self.role {
+            RoleSettings::Lns(l) => Some((u64::from(l.pool.capacity()), u64::from(l.pool.in_use()))),
+            RoleSettings::Client(_) => None,
+        }
+    }
+
+    /// LNS: replaces the users (SIGHUP); sessions already up are kept.
+    pub fn replace_users(&mut self, users: Users) {
+        if let RoleSettings::Lns(l) = &mut self.role {
+            l.users = users;
         }
     }
 
@@ -390,10 +439,21 @@ impl Node {
         }
         let now = Instant::now();
         let mgmt_ready = self.events.iter().any(|e| e.token == TOKEN_MGMT);
+        let mut tun_ready = [0u64; 64];
+        let mut n_tun = 0;
+        for e in self.events.iter() {
+            if e.token.0 >= tunif::TUN_TOKEN_BASE && n_tun < tun_ready.len() {
+                tun_ready[n_tun] = e.token.0;
+                n_tun += 1;
+            }
+        }
         for (i, r) in readable.into_iter().enumerate() {
             if r {
                 self.receive_datagrams(now, i);
             }
+        }
+        for &t in &tun_ready[..n_tun] {
+            self.receive_tun(now, t);
         }
         self.handle_timers(now);
         self.pump(now);
@@ -470,7 +530,15 @@ impl Node {
                     self.counters.ip_not_ready += 1;
                     return;
                 }
-                if let Some(app) = self.app.as_mut() {
+                if let Some(tun) = &sess.tun {
+                    if let Err(e) = tun.send(payload) {
+                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
+                    }
+                } else if let Some((tun, _)) = &self.shared_tun {
+                    if let Err(e) = tun.send(payload) {
+                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
+                    }
+                } else if let Some(app) = self.app.as_mut() {
                     app.packet(now, key, payload, &mut self.outbox);
                 }
             }
@@ -826,6 +894,7 @@ impl Node {
                 if let Some(app) = self.app.as_mut() {
                     app.session_up(now, key, ipv4);
                 }
+                self.attach_ip(key, ipv4);
             }
             PppEvent::NetworkDown => {
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -923,6 +992,15 @@ impl Node {
             s.link.lower_down(now);
             if let Some(p) = s.ipv4 {
                 self.routes.remove(&p.peer);
+                if let (Some((_, idx)), RoleSettings::Lns(_)) = (&self.shared_tun, &self.role) {
+                    let idx = *idx;
+                    if let Some(nc) = self.netconf.as_mut() {
+                        let _ = nc.del_route(idx, tunif::host_route(p.peer));
+                    }
+                }
+            }
+            if s.tun.is_some() {
+                self.tun_tokens.retain(|_, k| *k != key);
             }
             if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
                 let _ = lns.pool.free(a);
@@ -1000,9 +1078,102 @@ impl Node {
 }
 
 impl Node {
+    /// Connects a session whose IPCP came up to its TUN (per-session or shared).
+    fn attach_ip(&mut self, key: SessionKey, ipv4: ppp::Ipv4Params) {
+        match self.ip_mode.clone() {
+            tunif::IpMode::App => {}
+            tunif::IpMode::PerSession { name, mtu, routes } => {
+                let token = self.next_tun_token;
+                self.next_tun_token += 1;
+                let poller = &self.poller;
+                let r = netconf_of(&mut self.netconf).map_err(|e| e.to_string()).and_then(|nc| {
+                    tunif::open_session_tun(nc, poller, Token(token), &name, mtu, &ipv4, &routes)
+                });
+                match r {
+                    Ok(tun) => {
+                        let ifname = tun.name().to_string();
+                        println!(
+                            "session {key}: interface {ifname} up, local {} peer {}{}",
+                            ipv4.local,
+                            ipv4.peer,
+                            ipv4.dns[0].map(|d| format!(", DNS {d}")).unwrap_or_default()
+                        );
+                        self.tun_tokens.insert(token, key);
+                        if let Some(s) = self.sessions.get_mut(&key) {
+                            s.interface = Some(ifname);
+                            s.tun = Some(tun);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(node = %self.name, session = %key, "cannot set up the interface: {e}");
+                        let now = Instant::now();
+                        let _ = self.endpoint.close_session(
+                            now,
+                            key.tunnel,
+                            key.session,
+                            ResultCode::with_error(ResultCode::CDN_GENERAL_ERROR, ResultCode::ERROR_NO_RESOURCES, Some("no interface")),
+                        );
+                    }
+                }
+            }
+            tunif::IpMode::Shared { name, .. } => {
+                let Some((_, idx)) = self.shared_tun.as_ref().map(|(t, i)| (t.name().to_string(), *i)) else {
+                    return;
+                };
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.interface = Some(name);
+                }
+                if matches!(self.role, RoleSettings::Lns(_)) {
+                    let r = self.netconf().map_err(|e| e.to_string()).and_then(|nc| {
+                        nc.add_route(idx, tunif::host_route(ipv4.peer), None).map_err(|e| e.to_string())
+                    });
+                    if let Err(e) = r {
+                        tracing::warn!(node = %self.name, session = %key, "route to {}: {e}", ipv4.peer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads IP packets from a TUN and sends each into its session.
+    fn receive_tun(&mut self, now: Instant, token: u64) {
+        let mut buf = std::mem::take(&mut self.rxbuf);
+        for _ in 0..RX_BUDGET {
+            let (n, key) = if token == tunif::TUN_TOKEN_BASE {
+                let Some((tun, _)) = &self.shared_tun else { break };
+                let n = match tun.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(_) => break,
+                };
+                let Some(key) = tunif::ipv4_destination(&buf[..n]).and_then(|d| self.routes.get(&d).copied()) else {
+                    continue;
+                };
+                (n, key)
+            } else {
+                let Some(&key) = self.tun_tokens.get(&token) else { break };
+                let Some(tun) = self.sessions.get(&key).and_then(|s| s.tun.as_ref()) else { break };
+                match tun.recv(&mut buf) {
+                    Ok(n) => (n, key),
+                    Err(_) => break,
+                }
+            };
+            self.send_ip(key, &buf[..n]);
+        }
+        self.rxbuf = buf;
+        let _ = now;
+    }
+
     fn socket_id(&self, local: SocketAddr) -> SocketId {
         SocketId(self.locals.iter().position(|l| *l == local).unwrap_or(0) as u32)
     }
+}
+
+/// The netlink connection, opened on first use (only TUN modes need it).
+fn netconf_of(slot: &mut Option<crate::netconf::NetConf>) -> io::Result<&mut crate::netconf::NetConf> {
+    if slot.is_none() {
+        *slot = Some(crate::netconf::NetConf::new().map_err(io::Error::other)?);
+    }
+    Ok(slot.as_mut().expect("just set"))
 }
 
 /// The link-local IPv6 address fe80::/64 + interface identifier.

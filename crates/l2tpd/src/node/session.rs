@@ -19,6 +19,8 @@ pub(super) struct SessionCtx {
     pub pool_addr: Option<Ipv4Addr>,
     /// TUN interface carrying the session's IP, if it has its own.
     pub interface: Option<String>,
+    /// The session's own TUN (per-session mode).
+    pub tun: Option<l2tp_io::tun::Tun>,
     pub since: Instant,
 }
 
@@ -51,6 +53,7 @@ impl SessionCtx {
             ipv6_up: false,
             pool_addr: None,
             interface: None,
+            tun: None,
             since: now,
         }
     }

@@ -1,0 +1,182 @@
+//! Running the daemon from a [`Config`]: builds the node (engines, sockets, TUN mode), the
+//! management socket, the metrics endpoint and signal handling, then runs the event loop.
+//!
+//! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded, for the
+//! acknowledgements; SIGHUP reloads the users file (sessions stay up).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use l2tp_proto::control::{EndpointConfig, PeerAuth};
+use l2tp_proto::data::{DatapathConfig, DebugMask, SessionOptions};
+
+use crate::config::{self, Config, InterfaceMode, Role};
+use crate::metrics::{MetricsServer, PoolUsage, SharedSnapshot, Snapshot};
+use crate::mgmt_server::MgmtServer;
+use crate::node::manage::resolve_peer;
+use crate::node::tunif::IpMode;
+use crate::node::{ClientSettings, LnsSettings, Node, NodeConfig, RoleSettings};
+use crate::pool::Ipv4Pool;
+
+fn auth_method(m: config::AuthMethod) -> ppp::AuthMethod {
+    match m {
+        config::AuthMethod::MsChapV2 => ppp::AuthMethod::MsChapV2,
+        config::AuthMethod::ChapMd5 => ppp::AuthMethod::ChapMd5,
+        config::AuthMethod::Pap => ppp::AuthMethod::Pap,
+    }
+}
+
+/// Translates a validated configuration into the node's settings.
+pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
+    let secret = cfg.tunnel.secret.as_ref().map(|s| s.as_bytes().to_vec());
+    let endpoint = EndpointConfig {
+        host_name: cfg.tunnel.host_name(),
+        receive_window: cfg.tunnel.receive_window,
+        max_retries: cfg.tunnel.retries,
+        hello_interval: (cfg.tunnel.hello_interval > 0).then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
+        auth: PeerAuth {
+            hide_avps: cfg.tunnel.hide_avps && secret.is_some(),
+            require_tunnel_auth: secret.is_some() && cfg.role == Role::Lns,
+            secret,
+        },
+        ..EndpointConfig::default()
+    };
+    let session_options = SessionOptions {
+        send_seq: cfg.session.send_seq,
+        recv_seq: cfg.session.recv_seq,
+        lns_mode: cfg.role == Role::Lns,
+        reorder_timeout: Duration::from_millis(u64::from(cfg.session.reorder_timeout_ms)),
+        debug: DebugMask(cfg.daemon.debug_mask.0),
+    };
+    let echo = (cfg.ppp.lcp_echo_interval > 0).then(|| Duration::from_secs(cfg.ppp.lcp_echo_interval));
+    let (listen, role, ip_mode) = match cfg.role {
+        Role::Lns => {
+            let lns = cfg.lns.as_ref().ok_or("lns: section missing")?;
+            let users = lns.load_users().map_err(|e| e.to_string())?;
+            let pool = lns.ipv4_pool.ok_or("lns.ipv4_pool: required")?;
+            let local_ipv4 = lns.local_ipv4.ok_or("lns.local_ipv4: required")?;
+            let mut dns = [None, None];
+            for (slot, d) in dns.iter_mut().zip(&cfg.ppp.dns) {
+                *slot = Some(*d);
+            }
+            let ip_mode = match lns.interface_mode {
+                InterfaceMode::PerSession => IpMode::PerSession {
+                    name: lns.interface_name(),
+                    mtu: u32::from(cfg.ppp.mtu),
+                    routes: Vec::new(),
+                },
+                InterfaceMode::Shared => IpMode::Shared { name: lns.interface_name(), mtu: u32::from(cfg.ppp.mtu) },
+            };
+            let settings = LnsSettings {
+                auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
+                local_ipv4,
+                dns,
+                users,
+                pool: Ipv4Pool::new(pool),
+                max_sessions: lns.max_sessions as usize,
+            };
+            (
+                lns.listen.iter().map(|l| l.0).collect(),
+                RoleSettings::Lns(Box::new(settings)),
+                ip_mode,
+            )
+        }
+        Role::Lac | Role::Client => {
+            let dial = cfg.dial.as_ref().ok_or("dial: section missing")?;
+            let first = dial.peers.first().ok_or("dial.peers: at least one LNS needed")?;
+            let server = resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
+            let listen: SocketAddr = if server.is_ipv4() {
+                (Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let settings = ClientSettings {
+                server,
+                username: dial.user.clone(),
+                password: dial.password.clone(),
+                sessions: dial.sessions,
+                redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
+                redial_max: Duration::from_secs(dial.redial_max.max(1)),
+            };
+            let ip_mode = IpMode::PerSession {
+                name: dial.interface.clone(),
+                mtu: u32::from(cfg.ppp.mtu),
+                routes: dial.routes.clone(),
+            };
+            (vec![listen], RoleSettings::Client(settings), ip_mode)
+        }
+    };
+    Ok(NodeConfig {
+        name: cfg.role.to_string(),
+        listen,
+        endpoint,
+        datapath: DatapathConfig::default(),
+        session_options,
+        ppp_echo_interval: echo,
+        ppp_mru: cfg.ppp.mru,
+        role,
+        seed: None,
+        ip_mode,
+    })
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
+    let node_cfg = node_config(&cfg)?;
+    let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
+    for a in node.local_addrs() {
+        println!("l2tpd {}: listening on {a} (UDP)", cfg.role);
+    }
+    let sock_path = cfg.daemon.management_socket_path();
+    let (server, requests) =
+        MgmtServer::start(&sock_path).map_err(|e| format!("management socket {}: {e}", sock_path.display()))?;
+    node.attach_mgmt(server, requests).map_err(|e| e.to_string())?;
+    println!("l2tpd {}: management socket {}", cfg.role, sock_path.display());
+
+    let snapshot: SharedSnapshot = Arc::new(std::sync::Mutex::new(Snapshot::default()));
+    let _metrics = match cfg.daemon.metrics_listen {
+        Some(addr) => {
+            let m = MetricsServer::start(addr, snapshot.clone()).map_err(|e| format!("metrics {addr}: {e}"))?;
+            println!("l2tpd {}: metrics on http://{}/metrics", cfg.role, m.local_addr());
+            Some(m)
+        }
+        None => None,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()).map_err(|e| e.to_string())?;
+
+    let mut last_publish = Instant::now() - Duration::from_secs(10);
+    while !stop.load(Ordering::Relaxed) {
+        node.step(Duration::from_millis(250)).map_err(|e| e.to_string())?;
+        let now = Instant::now();
+        if now.duration_since(last_publish) >= Duration::from_secs(1) {
+            last_publish = now;
+            let stats = node.daemon_stats(now);
+            let pool = node.pool_usage().map(|(capacity, in_use)| PoolUsage { capacity, in_use });
+            let mut s = snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *s = Snapshot { stats, pool };
+        }
+        if reload.swap(false, Ordering::Relaxed) && users_file_reload {
+            match cfg.lns.as_ref().map(|l| l.load_users()) {
+                Some(Ok(users)) => {
+                    let n = users.len();
+                    node.replace_users(users);
+                    tracing::info!("SIGHUP: users reloaded ({n} users)");
+                }
+                Some(Err(e)) => tracing::error!("SIGHUP: users file not reloaded: {e}"),
+                None => {}
+            }
+        }
+    }
+    println!("l2tpd {}: shutting down (StopCCN to every peer)", cfg.role);
+    node.shutdown(Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+

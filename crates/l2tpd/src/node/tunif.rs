@@ -1,0 +1,110 @@
+//! TUN devices terminating the sessions' IP, as the kernel's PPP interfaces do in the seed.
+//!
+//! Two modes (see docs/interfaces.md for the trade-off):
+//! - **per session**: one TUN per session (`l2tp0`, `l2tp1`, …) with a point-to-point
+//!   address `local peer PEER/32`, like pppd's `ppp0`. The client default; also available on
+//!   an LNS. Closing the TUN removes its addresses and routes with it.
+//! - **shared** (LNS): one TUN for every session, our address on it and a `/32` route per
+//!   client address; packets read from it are sent to the session that owns the destination
+//!   address (one hash lookup). This is how l2tpns scales to tens of thousands of sessions:
+//!   no interface per subscriber.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+
+use l2tp_io::poller::{Interest, Poller, Token};
+use l2tp_io::tun::{Tun, TunOptions};
+use ppp::Ipv4Params;
+
+use crate::addr::{IpCidr, Ipv4Cidr};
+use crate::netconf::NetConf;
+
+/// How a node terminates IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpMode {
+    /// Inside the process (an [`super::ipterm::IpApp`], or nothing).
+    App,
+    /// One TUN per session; `name` is a name or a kernel pattern such as `l2tp%d`.
+    PerSession {
+        /// Interface name or pattern.
+        name: String,
+        /// MTU of each interface.
+        mtu: u32,
+        /// Extra prefixes routed into the session (client: `dial.routes`).
+        routes: Vec<IpCidr>,
+    },
+    /// One TUN for all sessions (LNS).
+    Shared {
+        /// Interface name.
+        name: String,
+        /// MTU.
+        mtu: u32,
+    },
+}
+
+/// First poll token used for TUN devices (tokens below are sockets and the management waker).
+pub const TUN_TOKEN_BASE: u64 = 1 << 40;
+
+/// Opens and configures a per-session TUN: up, MTU, `local peer PEER/32`, extra routes.
+pub fn open_session_tun(
+    netconf: &mut NetConf,
+    poller: &Poller,
+    token: Token,
+    name: &str,
+    mtu: u32,
+    ipv4: &Ipv4Params,
+    routes: &[IpCidr],
+) -> Result<Tun, String> {
+    let tun = Tun::open_with(&TunOptions { name: Some(name.to_string()), ..TunOptions::default() })
+        .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let ifname = tun.name().to_string();
+    let idx = netconf.link_index(&ifname).map_err(|e| e.to_string())?;
+    netconf.set_link(idx, true, Some(mtu)).map_err(|e| e.to_string())?;
+    netconf
+        .add_address_v4_ptp(idx, ipv4.local, ipv4.peer)
+        .map_err(|e| e.to_string())?;
+    for r in routes {
+        netconf.add_route(idx, *r, None).map_err(|e| format!("route {r}: {e}"))?;
+    }
+    poller
+        .register(tun.as_raw_fd(), token, Interest::READABLE)
+        .map_err(|e| format!("poll {ifname}: {e}"))?;
+    Ok(tun)
+}
+
+/// Adds the IPv6 link-local addresses negotiated by IPv6CP to a session's TUN.
+pub fn add_ipv6_link_local(netconf: &mut NetConf, ifname: &str, local: Ipv6Addr) -> Result<(), String> {
+    let idx = netconf.link_index(ifname).map_err(|e| e.to_string())?;
+    netconf.add_address(idx, local.into(), 64).map_err(|e| e.to_string())
+}
+
+/// Opens the shared LNS TUN: up, MTU, our address as a /32.
+pub fn open_shared_tun(
+    netconf: &mut NetConf,
+    poller: &Poller,
+    token: Token,
+    name: &str,
+    mtu: u32,
+    local: Ipv4Addr,
+) -> Result<(Tun, u32), String> {
+    let tun = Tun::open_with(&TunOptions { name: Some(name.to_string()), ..TunOptions::default() })
+        .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let idx = netconf.link_index(tun.name()).map_err(|e| e.to_string())?;
+    netconf.set_link(idx, true, Some(mtu)).map_err(|e| e.to_string())?;
+    netconf.add_address(idx, local.into(), 32).map_err(|e| e.to_string())?;
+    poller
+        .register(tun.as_raw_fd(), token, Interest::READABLE)
+        .map_err(|e| format!("poll {name}: {e}"))?;
+    Ok((tun, idx))
+}
+
+/// A /32 route for one client address on the shared TUN.
+pub fn host_route(addr: Ipv4Addr) -> IpCidr {
+    IpCidr::V4(Ipv4Cidr::new(addr, 32).expect("a /32 is always valid"))
+}
+
+/// The IPv4 destination of a packet, if it is IPv4.
+pub fn ipv4_destination(packet: &[u8]) -> Option<Ipv4Addr> {
+    (packet.len() >= 20 && packet[0] >> 4 == 4)
+        .then(|| Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]))
+}
