@@ -676,3 +676,27 @@ fn responder_may_answer_from_another_port() {
     );
     assert_eq!(lac.ep.stats().wrong_peer, 1);
 }
+
+#[test]
+fn undecided_incoming_tunnel_times_out() {
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.decide_incoming_tunnels = true;
+    let (mut lac, mut lns) = pair(quiet_config("lac"), lns_cfg);
+    let mut l = Ladder::new();
+    lac.ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    l.advance(&mut lac, &mut lns, Duration::from_secs(61));
+    // The SCCRQ was acknowledged, so the LAC would wait for ever: the LNS gives up.
+    assert!(down_reasons(&lns.take_events()).is_empty());
+    l.advance(&mut lac, &mut lns, Duration::from_secs(2));
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::SetupTimeout]
+    );
+    // The LAC, which has waited as long, gives up too (or hears the StopCCN first).
+    assert!(matches!(
+        &down_reasons(&lac.take_events())[..],
+        [TunnelDownReason::Peer(_) | TunnelDownReason::SetupTimeout]
+    ));
+}

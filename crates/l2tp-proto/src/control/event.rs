@@ -25,6 +25,9 @@ pub enum TunnelDownReason {
     Protocol(ResultCode),
     /// A tie-breaker collision left no tunnel: equal Tie Breaker values (RFC 2661 §4.4.3).
     TieBreaker,
+    /// Establishment did not complete within two retransmission cycles (the peer acknowledged
+    /// but never answered, or the caller never decided); we sent StopCCN.
+    SetupTimeout,
 }
 
 /// Why a session went down.

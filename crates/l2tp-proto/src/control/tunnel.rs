@@ -79,6 +79,9 @@ pub(crate) struct Tunnel {
     pub tie_breaker: Option<[u8; 8]>,
     /// The deadline queued in the endpoint's timer heap for this tunnel.
     pub scheduled: Option<Instant>,
+    /// Establishment must complete by then (no RFC timer covers a peer that acknowledges
+    /// our SCCRQ/SCCRP but never answers it, or a caller that never decides).
+    pub setup_deadline: Instant,
 }
 
 impl Tunnel {
@@ -91,18 +94,21 @@ impl Tunnel {
         state: TunnelState,
         now: Instant,
     ) -> Self {
+        let channel = Channel::new(cfg.reliable());
+        let setup_deadline = now + 2 * channel.full_retransmit_cycle();
         Tunnel {
             id,
             local,
             peer,
             state,
-            channel: Channel::new(cfg.reliable()),
+            channel,
             auth,
             sessions: BTreeMap::new(),
             peer_host_name: Vec::new(),
             quiet_since: now,
             tie_breaker: None,
             scheduled: None,
+            setup_deadline,
         }
     }
 
@@ -488,7 +494,7 @@ impl Tunnel {
                     consider(self.quiet_since + h);
                 }
             }
-            _ => {}
+            _ => consider(self.setup_deadline),
         }
         t
     }
@@ -506,6 +512,19 @@ impl Tunnel {
         }
         match self.state {
             TunnelState::Closing { until } if now >= until => return true,
+            TunnelState::WaitCtlReply { .. }
+            | TunnelState::WaitDecision { .. }
+            | TunnelState::WaitCtlConn { .. }
+                if now >= self.setup_deadline =>
+            {
+                tracing::warn!(tunnel = %self.id, peer = %self.peer, state = self.state.name(), "tunnel establishment timed out");
+                let rc = ResultCode::with_error(
+                    ResultCode::STOPCCN_GENERAL_ERROR,
+                    ResultCode::ERROR_NONE,
+                    Some("establishment timed out"),
+                );
+                self.stop(ctx, now, rc, TunnelDownReason::SetupTimeout);
+            }
             TunnelState::Established => {
                 if let Some(h) = ctx.config.hello_interval {
                     if now >= self.quiet_since + h {
