@@ -45,7 +45,7 @@ impl<'a> ValueName<'a> {
         let mut v = Vec::with_capacity(1 + value.len() + name.len());
         v.push(value.len() as u8);
         v.extend_from_slice(value);
-        v.extend_from_slice(&name[..name.len().min(1000)]);
+        v.extend_from_slice(name);
         v
     }
 }

@@ -620,15 +620,11 @@ impl<P: Policy> Fsm<P> {
         }
         match self.state {
             State::Closed | State::Closing => {
-                if self.state == State::Closing {
-                    self.layer(LayerEvent::Finished);
-                }
+                self.layer(LayerEvent::Finished);
                 self.set_state(State::Closed);
             }
             State::Stopped | State::Stopping | State::ReqSent | State::AckRcvd | State::AckSent => {
-                if self.state != State::Stopped {
-                    self.layer(LayerEvent::Finished);
-                }
+                self.layer(LayerEvent::Finished);
                 self.set_state(State::Stopped);
             }
             State::Opened => {
@@ -684,6 +680,267 @@ mod tests {
         fn reject_received(&mut self, _: &[RawOption<'_>]) {
             self.rejected = true;
         }
+    }
+
+    /// RFC 1661 §4.1, transcribed: for each event, the cell for states 0..=9.
+    /// `-` is an illegal event (ignored, nothing happens).
+    const TABLE: &[(&str, [&str; 10])] = &[
+        (
+            "Up",
+            ["2", "irc,scr/6", "-", "-", "-", "-", "-", "-", "-", "-"],
+        ),
+        (
+            "Down",
+            ["-", "-", "0", "tls/1", "0", "1", "1", "1", "1", "tld/1"],
+        ),
+        (
+            "Open",
+            ["tls/1", "1", "irc,scr/6", "3", "5", "5", "6", "7", "8", "9"],
+        ),
+        (
+            "Close",
+            [
+                "0",
+                "tlf/0",
+                "2",
+                "2",
+                "4",
+                "4",
+                "irc,str/4",
+                "irc,str/4",
+                "irc,str/4",
+                "tld,irc,str/4",
+            ],
+        ),
+        (
+            "TO+",
+            [
+                "-", "-", "-", "-", "str/4", "str/5", "scr/6", "scr/6", "scr/8", "-",
+            ],
+        ),
+        (
+            "TO-",
+            [
+                "-", "-", "-", "-", "tlf/2", "tlf/3", "tlf/3", "tlf/3", "tlf/3", "-",
+            ],
+        ),
+        (
+            "RCR+",
+            [
+                "-",
+                "-",
+                "sta/2",
+                "irc,scr,sca/8",
+                "4",
+                "5",
+                "sca/8",
+                "sca,tlu/9",
+                "sca/8",
+                "tld,scr,sca/8",
+            ],
+        ),
+        (
+            "RCR-",
+            [
+                "-",
+                "-",
+                "sta/2",
+                "irc,scr,scn/6",
+                "4",
+                "5",
+                "scn/6",
+                "scn/7",
+                "scn/6",
+                "tld,scr,scn/6",
+            ],
+        ),
+        (
+            "RCA",
+            [
+                "-",
+                "-",
+                "sta/2",
+                "sta/3",
+                "4",
+                "5",
+                "irc/7",
+                "scr/6",
+                "irc,tlu/9",
+                "tld,scr/6",
+            ],
+        ),
+        (
+            "RCN",
+            [
+                "-",
+                "-",
+                "sta/2",
+                "sta/3",
+                "4",
+                "5",
+                "irc,scr/6",
+                "scr/6",
+                "irc,scr/8",
+                "tld,scr/6",
+            ],
+        ),
+        (
+            "RTR",
+            [
+                "-",
+                "-",
+                "sta/2",
+                "sta/3",
+                "sta/4",
+                "sta/5",
+                "sta/6",
+                "sta/6",
+                "sta/6",
+                "tld,zrc,sta/5",
+            ],
+        ),
+        (
+            "RTA",
+            [
+                "-",
+                "-",
+                "2",
+                "3",
+                "tlf/2",
+                "tlf/3",
+                "6",
+                "6",
+                "8",
+                "tld,scr/6",
+            ],
+        ),
+        (
+            "RUC",
+            [
+                "-", "-", "scj/2", "scj/3", "scj/4", "scj/5", "scj/6", "scj/7", "scj/8", "scj/9",
+            ],
+        ),
+        ("RXJ+", ["-", "-", "2", "3", "4", "5", "6", "6", "8", "9"]),
+        (
+            "RXJ-",
+            [
+                "-",
+                "-",
+                "tlf/2",
+                "tlf/3",
+                "tlf/2",
+                "tlf/3",
+                "tlf/3",
+                "tlf/3",
+                "tlf/3",
+                "tld,irc,str/5",
+            ],
+        ),
+    ];
+
+    const STATES: [State; 10] = [
+        State::Initial,
+        State::Starting,
+        State::Closed,
+        State::Stopped,
+        State::Closing,
+        State::Stopping,
+        State::ReqSent,
+        State::AckRcvd,
+        State::AckSent,
+        State::Opened,
+    ];
+
+    #[test]
+    fn every_cell_of_the_rfc1661_state_table() {
+        let mut checked = 0;
+        for (event, row) in TABLE {
+            for (si, cell) in row.iter().enumerate() {
+                let now = Instant::now();
+                let mut rng = StepRng::new(1, 1);
+                let mut f = Fsm::new(Simple::default(), FsmConfig::default(), 1);
+                let start = STATES[si];
+                f.state = start;
+                f.restart_count = if *event == "TO-" { 0 } else { 3 };
+                f.deadline = start.timer_runs().then_some(now);
+                // Our last request: Identifier 0, no options (what an Ack must echo).
+                f.req_id = 0;
+                f.last_request = vec![1, 4, 0, 0];
+                let req = f.last_request.clone();
+                match *event {
+                    "Up" => f.up(now),
+                    "Down" => f.down(),
+                    "Open" => f.open(now),
+                    "Close" => f.close(now),
+                    "TO+" | "TO-" => f.timeout(now),
+                    "RCR+" => f.receive(now, &mut rng, Code(1), 50, &[]).unwrap(),
+                    "RCR-" => f.receive(now, &mut rng, Code(1), 50, &[99, 2]).unwrap(),
+                    "RCA" => f.receive(now, &mut rng, Code(2), 0, &req).unwrap(),
+                    "RCN" => f.receive(now, &mut rng, Code(3), 0, &[1, 4, 0, 7]).unwrap(),
+                    "RTR" => f.receive(now, &mut rng, Code(5), 51, &[]).unwrap(),
+                    "RTA" => f.receive(now, &mut rng, Code(6), 52, &[]).unwrap(),
+                    "RUC" => f.receive(now, &mut rng, Code(42), 53, &[]).unwrap(),
+                    "RXJ+" => f
+                        .receive(now, &mut rng, Code(7), 54, &[42, 1, 0, 4])
+                        .unwrap(),
+                    "RXJ-" => f
+                        .receive(now, &mut rng, Code(7), 55, &[1, 1, 0, 4])
+                        .unwrap(),
+                    other => panic!("{other}"),
+                }
+                let outs = drain(&mut f);
+                let (actions, next) = match cell.split_once('/') {
+                    Some((a, s)) => (a.split(',').collect::<Vec<_>>(), s),
+                    None if *cell == "-" => (vec![], ""),
+                    None => (vec![], *cell),
+                };
+                let expect_state = if next.is_empty() {
+                    start
+                } else {
+                    STATES[next.parse::<usize>().unwrap()]
+                };
+                let ctx = format!("{event} in {start:?} ({cell})");
+                assert_eq!(f.state(), expect_state, "{ctx}");
+                // Observable actions: layer events and packets by code (order free, §4.1).
+                let mut want: Vec<String> = actions
+                    .iter()
+                    .filter_map(|a| match *a {
+                        "tlu" | "tld" | "tls" | "tlf" => Some(a.to_string()),
+                        "scr" => Some("1".into()),
+                        "sca" => Some("2".into()),
+                        "scn" => Some("4".into()), // our RCR- is a Reject
+                        "str" => Some("5".into()),
+                        "sta" => Some("6".into()),
+                        "scj" => Some("7".into()),
+                        _ => None, // irc, zrc: counters
+                    })
+                    .collect();
+                let mut got: Vec<String> = outs
+                    .iter()
+                    .map(|o| match o {
+                        Output::Layer(LayerEvent::Up) => "tlu".into(),
+                        Output::Layer(LayerEvent::Down) => "tld".into(),
+                        Output::Layer(LayerEvent::Started) => "tls".into(),
+                        Output::Layer(LayerEvent::Finished) => "tlf".into(),
+                        Output::Send(b) => b[0].to_string(),
+                    })
+                    .collect();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "{ctx}");
+                // The Restart timer runs exactly in the states with TO events.
+                if !expect_state.timer_runs() {
+                    assert_eq!(f.deadline(), None, "{ctx}: timer must stop");
+                } else if actions.iter().any(|a| ["scr", "str", "zrc"].contains(a)) {
+                    assert!(
+                        f.deadline().is_some_and(|d| d > now),
+                        "{ctx}: timer restarted"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 150);
     }
 
     fn drain(f: &mut Fsm<Simple>) -> Vec<Output> {

@@ -67,6 +67,7 @@ pub mod error;
 pub mod event;
 pub mod frame;
 pub mod fsm;
+pub mod fuzzing;
 pub mod ipcp;
 pub mod ipv6cp;
 pub mod lcp;
