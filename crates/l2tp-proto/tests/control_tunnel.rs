@@ -700,3 +700,34 @@ fn undecided_incoming_tunnel_times_out() {
         [TunnelDownReason::Peer(_) | TunnelDownReason::SetupTimeout]
     ));
 }
+
+#[test]
+fn peer_restarting_with_the_same_tunnel_id_gets_a_new_tunnel() {
+    let now = std::time::Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let t1 = raw_tunnel(now, &mut raw, &mut lns, 5);
+    raw.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::StopCcn {
+            assigned_tunnel_id: TunnelId(5),
+            result_code: ResultCode::new(1),
+            unknown: vec![],
+        },
+    );
+    raw.recv(now, &mut lns);
+    assert_eq!(
+        lns.ep.tunnel_info(t1).unwrap().state,
+        TunnelStateKind::Closing
+    );
+    // Same address, same assigned id, Ns 0 again: a new tunnel, not a duplicate.
+    let mut again = Raw::new(raw.addr);
+    let t2 = raw_tunnel(now, &mut again, &mut lns, 5);
+    assert_ne!(t1, t2);
+    assert_eq!(
+        lns.ep.tunnel_info(t2).unwrap().state,
+        TunnelStateKind::Established
+    );
+}

@@ -150,7 +150,10 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
-            self.by_peer.remove(&(t.peer, t.peer_id()));
+            let key = (t.peer, t.peer_id());
+            if self.by_peer.get(&key) == Some(&tid) {
+                self.by_peer.remove(&key);
+            }
         }
     }
 
@@ -289,8 +292,14 @@ impl Endpoint {
         // A retransmitted SCCRQ finds the tunnel its first copy created; the channel sees a
         // duplicate and acknowledges it again.
         if let Some(&tid) = self.by_peer.get(&(from, m.assigned_tunnel_id)) {
-            self.deliver(now, tid, seq.ns, seq.nr, header.session_id, payload);
-            return;
+            let closing = self.tunnels.get(&tid).is_none_or(|t| t.is_closing());
+            if !closing {
+                self.deliver(now, tid, seq.ns, seq.nr, header.session_id, payload);
+                return;
+            }
+            // The peer restarted and reused its tunnel id while we still hold the old
+            // tunnel's state (RFC 2661 §5.7): this is a new tunnel.
+            self.by_peer.remove(&(from, m.assigned_tunnel_id));
         }
         // RFC 2661 §4.4.3: tie breaker against an SCCRQ of ours to the same peer.
         let mut reuse: Option<TunnelId> = None;
