@@ -11,7 +11,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! Typed values live in [`crate::typed`] and [`crate::values`]; this module only frames.
+//! Typed values live in [`crate::values`] and [`crate::result`], typed messages in
+//! [`crate::message`]; this module only frames.
 
 use std::fmt;
 

@@ -310,9 +310,21 @@ macro_rules! messages {
                 pub unknown: Vec<UnknownAvp>,
             }
 
+            #[allow(clippy::new_without_default)]
             impl $name {
                 /// The Message Type of this message.
                 pub const MESSAGE_TYPE: MessageType = MessageType::$mt;
+
+                /// A message with its required AVPs only (optional ones `None`/`false`).
+                #[allow(clippy::too_many_arguments)]
+                pub fn new($( $rf: $rt ),*) -> Self {
+                    $name {
+                        $( $rf, )*
+                        $( $of: None, )*
+                        $( $ff: false, )*
+                        unknown: Vec::new(),
+                    }
+                }
 
                 #[allow(unused_mut, unused_variables)]
                 fn from_items(items: Vec<Item<'_>>) -> Result<Self, DecodeError> {

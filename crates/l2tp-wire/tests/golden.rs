@@ -235,6 +235,21 @@ fn hidden_avp_golden_vector() {
 }
 
 #[test]
+fn constructors_fill_required_avps_only() {
+    let m = Cdn::new(
+        ResultCode::new(ResultCode::CDN_ADMINISTRATIVE),
+        SessionId(4),
+    );
+    let mut out = Vec::new();
+    ControlMessage::from(m).encode(&mut out, None).unwrap();
+    assert_eq!(
+        out,
+        cat(&[mt(14), avp(true, 1, &[0, 3]), avp(true, 14, &[0, 4])])
+    );
+    assert_eq!(Hello::new(), Hello { unknown: vec![] });
+}
+
+#[test]
 fn windows_sccrq_bytes() {
     // The Windows client's SCCRQ (CLIENTS.md) decodes with its facts intact.
     let m: ControlMessage = testdata::windows_sccrq().into();
