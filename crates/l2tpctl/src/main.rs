@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
+mod manage;
 
 /// Command line of `l2tpctl`.
 #[derive(Debug, Parser)]
@@ -15,6 +16,8 @@ mod decode;
     about = "L2TP operator tool: decode captures, manage l2tpd"
 )]
 struct Cli {
+    #[command(flatten)]
+    manage: manage::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,10 +27,15 @@ struct Cli {
 enum Command {
     /// Decode L2TPv2 packets from a pcap/pcapng capture, or hex datagrams on stdin.
     Decode(decode::DecodeArgs),
+    /// Manage a running l2tpd (tunnels, sessions, show, set, close, dial, hangup, stats).
+    #[command(flatten)]
+    Manage(manage::ManageCommand),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Manage(cmd) => manage::run(&cli.manage, &cmd),
     }
 }

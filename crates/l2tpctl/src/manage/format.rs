@@ -1,0 +1,230 @@
+//! Output of the management commands: blocks in the style of `ip l2tp show tunnel` /
+//! `ip l2tp show session` for people, JSON for scripts.
+
+use l2tp_mgmt::{
+    format_debug_mask, DaemonStats, DatapathCounters, Response, SessionInfo, TunnelInfo,
+};
+use std::fmt::Write as _;
+
+/// The payload of a response as pretty JSON (arrays for lists, objects otherwise).
+pub fn json(resp: &Response) -> String {
+    let v = match resp {
+        Response::Tunnels(t) => serde_json::to_value(t),
+        Response::Sessions(s) => serde_json::to_value(s),
+        Response::Tunnel(t) => serde_json::to_value(t),
+        Response::Session(s) => serde_json::to_value(s),
+        Response::Stats(s) => serde_json::to_value(s),
+        other => serde_json::to_value(other),
+    };
+    match v.and_then(|v| serde_json::to_string_pretty(&v)) {
+        Ok(s) => s + "\n",
+        Err(e) => format!("{{\"error\":\"cannot encode: {e}\"}}\n"),
+    }
+}
+
+/// `1d02h03m`, `1h02m03s`, `5m03s`, `42s`.
+pub fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h{m:02}m")
+    } else if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn on(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// The datapath counters as an aligned two-row table, indented by two spaces.
+fn counters(out: &mut String, c: &DatapathCounters) {
+    let w = [
+        c.tx_packets,
+        c.tx_bytes,
+        c.rx_packets,
+        c.rx_bytes,
+        c.rx_seq_discards,
+    ]
+    .iter()
+    .map(|v| v.to_string().len())
+    .max()
+    .unwrap_or(1)
+    .max(7);
+    let _ = writeln!(
+        out,
+        "  {:<4} {:>w$} {:>w$} {:>w$} {:>w$} {:>w$}",
+        "", "packets", "bytes", "errors", "seqdisc", "oos"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<4} {:>w$} {:>w$} {:>w$} {:>w$} {:>w$}",
+        "tx", c.tx_packets, c.tx_bytes, c.tx_errors, "-", "-"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<4} {:>w$} {:>w$} {:>w$} {:>w$} {:>w$}",
+        "rx", c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_seq_discards, c.rx_oos_packets
+    );
+}
+
+/// One tunnel block.
+pub fn tunnel(out: &mut String, t: &TunnelInfo) {
+    let _ = writeln!(out, "Tunnel {}, encap UDP, state {}", t.local_id, t.state);
+    let _ = writeln!(out, "  From {} to {}", t.local_addr, t.peer_addr);
+    match &t.peer_host_name {
+        Some(h) => {
+            let _ = writeln!(out, "  Peer tunnel {}, host {h}", t.peer_id);
+        }
+        None => {
+            let _ = writeln!(out, "  Peer tunnel {}", t.peer_id);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  Sessions {}, uptime {}, debug {}",
+        t.sessions,
+        duration(t.uptime_s),
+        format_debug_mask(t.debug)
+    );
+    let c = &t.control;
+    let _ = writeln!(
+        out,
+        "  Control sent {}, retransmitted {}, received {}, duplicates {}",
+        c.sent, c.retransmitted, c.received, c.duplicates
+    );
+    counters(out, &t.stats);
+}
+
+/// One session block.
+pub fn session(out: &mut String, s: &SessionInfo) {
+    let _ = writeln!(out, "Session {} in tunnel {}", s.session, s.tunnel);
+    let _ = writeln!(
+        out,
+        "  Peer session {}, tunnel {}",
+        s.peer_session, s.peer_tunnel
+    );
+    let _ = writeln!(
+        out,
+        "  State {}, user {}, uptime {}",
+        s.state,
+        s.user.as_deref().unwrap_or("-"),
+        duration(s.uptime_s)
+    );
+    let _ = writeln!(
+        out,
+        "  interface name: {}",
+        s.interface.as_deref().unwrap_or("-")
+    );
+    let v4 = s.ipv4.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let v6 = s.ipv6.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "  IPv4 {v4}, IPv6 {v6}");
+    let o = &s.options;
+    let _ = writeln!(
+        out,
+        "  sendseq {}, recvseq {}, lnsmode {}, reorderto {} ms, debug {}",
+        on(o.send_seq),
+        on(o.recv_seq),
+        on(o.lns_mode),
+        o.reorder_timeout_ms,
+        format_debug_mask(o.debug)
+    );
+    counters(out, &s.stats);
+}
+
+/// Daemon-wide statistics.
+pub fn stats(out: &mut String, s: &DaemonStats) {
+    let by_state = |m: &std::collections::BTreeMap<String, u64>| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            format!(" ({})", parts.join(", "))
+        }
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("Role", s.role.clone()),
+        ("Uptime", duration(s.uptime_s)),
+        (
+            "Tunnels",
+            format!("{}{}", s.tunnels, by_state(&s.tunnels_by_state)),
+        ),
+        (
+            "Sessions",
+            format!("{}{}", s.sessions, by_state(&s.sessions_by_state)),
+        ),
+        (
+            "Control",
+            format!(
+                "sent {}, retransmitted {}, received {}, duplicates {}",
+                s.control.sent, s.control.retransmitted, s.control.received, s.control.duplicates
+            ),
+        ),
+        ("Auth failures", s.auth_failures.to_string()),
+        (
+            "Refused",
+            format!(
+                "tunnels {}, sessions {}",
+                s.tunnels_refused, s.sessions_refused
+            ),
+        ),
+    ];
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in rows {
+        let _ = writeln!(out, "{k:<w$}  {v}");
+    }
+    let _ = writeln!(out, "Data");
+    counters(out, &s.datapath);
+}
+
+/// Human-readable rendering of a successful response. `tunnel_filter` keeps only the
+/// sessions of one tunnel in a session list.
+pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
+    let mut out = String::new();
+    match resp {
+        Response::Ok => {}
+        Response::Tunnels(ts) => {
+            if ts.is_empty() {
+                out.push_str("No tunnels.\n");
+            }
+            for (i, t) in ts.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                tunnel(&mut out, t);
+            }
+        }
+        Response::Sessions(ss) => {
+            let shown: Vec<&SessionInfo> = ss
+                .iter()
+                .filter(|s| tunnel_filter.is_none_or(|t| s.tunnel == t))
+                .collect();
+            if shown.is_empty() {
+                out.push_str("No sessions.\n");
+            }
+            for (i, s) in shown.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                session(&mut out, s);
+            }
+        }
+        Response::Tunnel(t) => tunnel(&mut out, t),
+        Response::Session(s) => session(&mut out, s),
+        Response::Dialing { tunnel, session } => {
+            let _ = writeln!(out, "Dialing: tunnel {tunnel}, session {session}");
+        }
+        Response::Stats(s) => stats(&mut out, s),
+        Response::Error { message } => {
+            let _ = writeln!(out, "error: {message}");
+        }
+    }
+    out
+}

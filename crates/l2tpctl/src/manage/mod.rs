@@ -1,0 +1,401 @@
+//! Management subcommands: talk to a running `l2tpd` over its Unix socket
+//! (protocol: the `l2tp-mgmt` crate).
+//!
+//! Read commands (`tunnels`, `sessions`, `show`, `stats`) print blocks in the style of
+//! `ip l2tp show tunnel` / `ip l2tp show session`, or JSON with `--json`. Write commands
+//! (`set`, `close`, `dial`, `hangup`) print nothing on success. Errors go to stderr; the exit
+//! status is 1 when the daemon refuses, 2 for usage errors (clap) and 3 when the daemon
+//! cannot be reached.
+
+mod format;
+
+use clap::{Args, Subcommand, ValueEnum};
+use l2tp_mgmt::{Client, MgmtError, Request, Response, SessionOption};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options shared by every management subcommand (mounted globally on `l2tpctl`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Management socket of the daemon [default: $L2TPD_SOCKET, else /run/l2tpd.sock, or
+    /// $XDG_RUNTIME_DIR/l2tpd.sock when not root].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+/// Output format switch of read commands.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct OutputArgs {
+    /// Print the daemon's answer as JSON (one document) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The management subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ManageCommand {
+    /// List tunnels.
+    #[command(
+        long_about = "List every tunnel of the running daemon, one block per tunnel, like \
+`ip l2tp show tunnel`: local and peer tunnel ids, addresses, state, session count, uptime, \
+control channel counters and datapath statistics.",
+        after_long_help = "EXAMPLES:\n    l2tpctl tunnels\n    l2tpctl tunnels --json | jq '.[].peer_addr'\n    l2tpctl --socket /run/user/1000/l2tpd.sock tunnels"
+    )]
+    Tunnels {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List sessions.
+    #[command(
+        long_about = "List every session (or those of one tunnel), one block per session, like \
+`ip l2tp show session`: local and peer ids, state, user, addresses, interface, sequencing \
+options and the eight datapath counters (tx_packets, tx_bytes, tx_errors, rx_packets, \
+rx_bytes, rx_seq_discards, rx_oos_packets, rx_errors).",
+        after_long_help = "EXAMPLES:\n    l2tpctl sessions\n    l2tpctl sessions --tunnel 12\n    l2tpctl sessions --json"
+    )]
+    Sessions {
+        /// Only the sessions of this local tunnel id.
+        #[arg(long, value_name = "TID")]
+        tunnel: Option<u16>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show one tunnel or session.
+    #[command(
+        long_about = "Show one tunnel (by local tunnel id) or one session (by local tunnel \
+and session ids) with all its counters.",
+        after_long_help = "EXAMPLES:\n    l2tpctl show tunnel 12\n    l2tpctl show session 12 7\n    l2tpctl show session 12 7 --json"
+    )]
+    Show {
+        #[command(subcommand)]
+        what: ShowWhat,
+    },
+    /// Change a session or tunnel option.
+    #[command(
+        long_about = "Change a datapath option of a session, with the meaning of the PPPoL2TP \
+socket options: sendseq (send sequence numbers), recvseq (require them), lnsmode (act as \
+LNS for sequencing decisions), reorderto (reorder timeout in ms, 0 = drop out-of-order \
+packets), debug (debug mask). A tunnel accepts only debug. Debug masks are numbers (12, \
+0xc) or names from debug, control, seq, data, all, none, separated by commas.",
+        after_long_help = "EXAMPLES:\n    l2tpctl set session 12 7 sendseq on\n    l2tpctl set session 12 7 reorderto 200\n    l2tpctl set session 12 7 debug data,seq\n    l2tpctl set tunnel 12 debug 0xf"
+    )]
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
+    },
+    /// Close a session (CDN) or a tunnel (StopCCN).
+    #[command(
+        long_about = "Close a session (the daemon sends a CDN, RFC 2661 §6.13) or a whole \
+tunnel with its sessions (StopCCN, RFC 2661 §6.3).",
+        after_long_help = "EXAMPLES:\n    l2tpctl close session 12 7\n    l2tpctl close tunnel 12"
+    )]
+    Close {
+        #[command(subcommand)]
+        what: CloseWhat,
+    },
+    /// LAC/client: place a call to a configured LNS.
+    #[command(
+        long_about = "LAC/client role: open a tunnel to a configured LNS when there is none \
+and place a call. PEER picks one of the configured peers (host[:port]); without it the first \
+one is used. Prints the local tunnel and session ids of the new call.",
+        after_long_help = "EXAMPLES:\n    l2tpctl dial\n    l2tpctl dial lns2.example.net:1701"
+    )]
+    Dial {
+        /// Which configured LNS to dial.
+        #[arg(value_name = "PEER")]
+        peer: Option<String>,
+    },
+    /// LAC/client: hang up calls.
+    #[command(
+        long_about = "LAC/client role: hang up one call (TID SID), every call of a tunnel \
+(TID), or every call the daemon placed (no arguments). Redialling stops for calls hung up \
+this way.",
+        after_long_help = "EXAMPLES:\n    l2tpctl hangup\n    l2tpctl hangup 12 7"
+    )]
+    Hangup {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: Option<u16>,
+        /// Local session id.
+        #[arg(value_name = "SID", requires = "tunnel")]
+        session: Option<u16>,
+    },
+    /// Daemon-wide counters.
+    #[command(
+        long_about = "Daemon-wide figures: role, uptime, tunnels and sessions per state, \
+control channel counters (retransmissions), datapath counters summed over all sessions, \
+authentication failures and refusals. The same figures are exported as Prometheus metrics \
+when daemon.metrics_listen is set.",
+        after_long_help = "EXAMPLES:\n    l2tpctl stats\n    l2tpctl stats --json"
+    )]
+    Stats {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+/// `show tunnel|session`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ShowWhat {
+    /// One tunnel.
+    Tunnel {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        id: u16,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// One session.
+    Session {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// Local session id.
+        #[arg(value_name = "SID")]
+        session: u16,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+/// Session options settable with `set session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionOptName {
+    /// Send sequence numbers: on|off.
+    Sendseq,
+    /// Require sequence numbers on receive: on|off.
+    Recvseq,
+    /// LNS mode for sequencing decisions: on|off.
+    Lnsmode,
+    /// Reorder timeout in milliseconds (0 = no reordering).
+    Reorderto,
+    /// Debug mask (number or names).
+    Debug,
+}
+
+/// Tunnel options settable with `set tunnel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TunnelOptName {
+    /// Debug mask (number or names).
+    Debug,
+}
+
+/// `set session|tunnel`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SetWhat {
+    /// Set a session option: sendseq on|off, recvseq on|off, lnsmode on|off, reorderto MS, debug MASK.
+    Session {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// Local session id.
+        #[arg(value_name = "SID")]
+        session: u16,
+        /// Option name.
+        #[arg(value_enum, value_name = "OPTION")]
+        option: SessionOptName,
+        /// New value (on/off, milliseconds or a debug mask).
+        #[arg(value_name = "VALUE")]
+        value: String,
+    },
+    /// Set a tunnel option: debug MASK.
+    Tunnel {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        id: u16,
+        /// Option name (only debug).
+        #[arg(value_enum, value_name = "OPTION")]
+        option: TunnelOptName,
+        /// Debug mask: a number or names (data,seq).
+        #[arg(value_name = "MASK")]
+        value: String,
+    },
+}
+
+/// `close session|tunnel`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CloseWhat {
+    /// Close one session.
+    Session {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// Local session id.
+        #[arg(value_name = "SID")]
+        session: u16,
+    },
+    /// Close a tunnel and all its sessions.
+    Tunnel {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        id: u16,
+    },
+}
+
+/// Why a management command failed.
+#[derive(Debug)]
+pub enum CtlError {
+    /// The arguments are not acceptable (exit 2).
+    Usage(String),
+    /// The daemon could not be reached or the connection failed (exit 3).
+    Connection(MgmtError),
+    /// The daemon refused (exit 1).
+    Daemon(String),
+    /// Writing the output failed (exit 1).
+    Output(std::io::Error),
+}
+
+impl std::fmt::Display for CtlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CtlError::Usage(m) => f.write_str(m),
+            CtlError::Connection(e) => e.fmt(f),
+            CtlError::Daemon(m) => write!(f, "l2tpd: {m}"),
+            CtlError::Output(e) => write!(f, "output: {e}"),
+        }
+    }
+}
+
+fn on_off(v: &str) -> Result<bool, CtlError> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(CtlError::Usage(format!("expected on or off, got {v:?}"))),
+    }
+}
+
+fn mask(v: &str) -> Result<u32, CtlError> {
+    l2tp_mgmt::parse_debug_mask(v).map_err(|e| CtlError::Usage(e.to_string()))
+}
+
+/// The request a command sends, and whether its answer is printed as JSON.
+pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
+    Ok(match cmd {
+        ManageCommand::Tunnels { out } => (Request::ListTunnels, out.json),
+        ManageCommand::Sessions { out, .. } => (Request::ListSessions, out.json),
+        ManageCommand::Show {
+            what: ShowWhat::Tunnel { id, out },
+        } => (Request::ShowTunnel { id: *id }, out.json),
+        ManageCommand::Show {
+            what:
+                ShowWhat::Session {
+                    tunnel,
+                    session,
+                    out,
+                },
+        } => (
+            Request::ShowSession {
+                tunnel: *tunnel,
+                session: *session,
+            },
+            out.json,
+        ),
+        ManageCommand::Set {
+            what:
+                SetWhat::Session {
+                    tunnel,
+                    session,
+                    option,
+                    value,
+                },
+        } => {
+            let option = match option {
+                SessionOptName::Sendseq => SessionOption::SendSeq(on_off(value)?),
+                SessionOptName::Recvseq => SessionOption::RecvSeq(on_off(value)?),
+                SessionOptName::Lnsmode => SessionOption::LnsMode(on_off(value)?),
+                SessionOptName::Reorderto => {
+                    SessionOption::ReorderTimeout(value.parse().map_err(|_| {
+                        CtlError::Usage(format!(
+                            "reorderto: expected milliseconds (0-4294967295), got {value:?}"
+                        ))
+                    })?)
+                }
+                SessionOptName::Debug => SessionOption::Debug(mask(value)?),
+            };
+            (
+                Request::SetSessionOption {
+                    tunnel: *tunnel,
+                    session: *session,
+                    option,
+                },
+                false,
+            )
+        }
+        ManageCommand::Set {
+            what: SetWhat::Tunnel { id, value, .. },
+        } => (
+            Request::SetTunnelDebug {
+                tunnel: *id,
+                mask: mask(value)?,
+            },
+            false,
+        ),
+        ManageCommand::Close {
+            what: CloseWhat::Session { tunnel, session },
+        } => (
+            Request::CloseSession {
+                tunnel: *tunnel,
+                session: *session,
+            },
+            false,
+        ),
+        ManageCommand::Close {
+            what: CloseWhat::Tunnel { id },
+        } => (Request::CloseTunnel { tunnel: *id }, false),
+        ManageCommand::Dial { peer } => (Request::Dial { peer: peer.clone() }, false),
+        ManageCommand::Hangup { tunnel, session } => (
+            Request::HangUp {
+                tunnel: *tunnel,
+                session: *session,
+            },
+            false,
+        ),
+        ManageCommand::Stats { out } => (Request::Stats, out.json),
+    })
+}
+
+/// Runs one command against the daemon at `socket`, writing the result to `out`.
+pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
+    let (req, json) = request_for(cmd)?;
+    let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
+    let resp = client.request(&req).map_err(CtlError::Connection)?;
+    if let Response::Error { message } = &resp {
+        return Err(CtlError::Daemon(message.clone()));
+    }
+    let text = if json {
+        format::json(&resp)
+    } else {
+        let filter = match cmd {
+            ManageCommand::Sessions { tunnel, .. } => *tunnel,
+            _ => None,
+        };
+        format::human(&resp, filter)
+    };
+    out.write_all(text.as_bytes()).map_err(CtlError::Output)
+}
+
+/// Entry point for `main`: runs the command, prints errors, returns the exit status.
+pub fn run(global: &GlobalArgs, cmd: &ManageCommand) -> ExitCode {
+    let socket = global
+        .socket
+        .clone()
+        .unwrap_or_else(l2tp_mgmt::default_socket_path);
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match execute(&socket, cmd, &mut lock) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = lock.flush();
+            eprintln!("l2tpctl: {e}");
+            ExitCode::from(match e {
+                CtlError::Usage(_) => 2,
+                CtlError::Connection(_) => 3,
+                CtlError::Daemon(_) | CtlError::Output(_) => 1,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+use super::*;
+use clap::{CommandFactory, Parser};
+use l2tp_mgmt::{
+    decode_line, encode_line, ControlCounters, DaemonStats, DatapathCounters, SessionInfo,
+    SessionOptions, TunnelInfo,
+};
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixListener;
+
+/// Mirrors how `main.rs` mounts the commands.
+#[derive(Debug, Parser)]
+#[command(name = "l2tpctl")]
+struct TestCli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    cmd: TestCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TestCommand {
+    #[command(flatten)]
+    Manage(ManageCommand),
+}
+
+fn parse(args: &[&str]) -> Result<(GlobalArgs, ManageCommand), clap::Error> {
+    let mut v = vec!["l2tpctl"];
+    v.extend_from_slice(args);
+    TestCli::try_parse_from(v).map(|c| {
+        let TestCommand::Manage(m) = c.cmd;
+        (c.global, m)
+    })
+}
+
+fn req(args: &[&str]) -> Request {
+    request_for(&parse(args).unwrap().1).unwrap().0
+}
+
+#[test]
+fn command_lines_map_to_requests() {
+    assert_eq!(req(&["tunnels"]), Request::ListTunnels);
+    assert_eq!(req(&["sessions", "--tunnel", "3"]), Request::ListSessions);
+    assert_eq!(
+        req(&["show", "tunnel", "12"]),
+        Request::ShowTunnel { id: 12 }
+    );
+    assert_eq!(
+        req(&["show", "session", "12", "7", "--json"]),
+        Request::ShowSession {
+            tunnel: 12,
+            session: 7
+        }
+    );
+    let set = |opt| Request::SetSessionOption {
+        tunnel: 12,
+        session: 7,
+        option: opt,
+    };
+    assert_eq!(
+        req(&["set", "session", "12", "7", "sendseq", "on"]),
+        set(SessionOption::SendSeq(true))
+    );
+    assert_eq!(
+        req(&["set", "session", "12", "7", "recvseq", "off"]),
+        set(SessionOption::RecvSeq(false))
+    );
+    assert_eq!(
+        req(&["set", "session", "12", "7", "lnsmode", "on"]),
+        set(SessionOption::LnsMode(true))
+    );
+    assert_eq!(
+        req(&["set", "session", "12", "7", "reorderto", "250"]),
+        set(SessionOption::ReorderTimeout(250))
+    );
+    assert_eq!(
+        req(&["set", "session", "12", "7", "debug", "data,seq"]),
+        set(SessionOption::Debug(0xc))
+    );
+    assert_eq!(
+        req(&["set", "tunnel", "12", "debug", "0xf"]),
+        Request::SetTunnelDebug {
+            tunnel: 12,
+            mask: 0xf
+        }
+    );
+    assert_eq!(
+        req(&["close", "session", "1", "2"]),
+        Request::CloseSession {
+            tunnel: 1,
+            session: 2
+        }
+    );
+    assert_eq!(
+        req(&["close", "tunnel", "1"]),
+        Request::CloseTunnel { tunnel: 1 }
+    );
+    assert_eq!(req(&["dial"]), Request::Dial { peer: None });
+    assert_eq!(
+        req(&["dial", "lns:1701"]),
+        Request::Dial {
+            peer: Some("lns:1701".into())
+        }
+    );
+    assert_eq!(
+        req(&["hangup"]),
+        Request::HangUp {
+            tunnel: None,
+            session: None
+        }
+    );
+    assert_eq!(
+        req(&["hangup", "4", "5"]),
+        Request::HangUp {
+            tunnel: Some(4),
+            session: Some(5)
+        }
+    );
+    assert_eq!(req(&["stats", "--json"]), Request::Stats);
+    let (g, _) = parse(&["--socket", "/tmp/x.sock", "tunnels"]).unwrap();
+    assert_eq!(g.socket, Some(PathBuf::from("/tmp/x.sock")));
+    let (g, _) = parse(&["tunnels", "--socket", "/tmp/y.sock"]).unwrap();
+    assert_eq!(
+        g.socket,
+        Some(PathBuf::from("/tmp/y.sock")),
+        "--socket is global"
+    );
+}
+
+#[test]
+fn bad_values_are_usage_errors() {
+    assert!(parse(&["set", "session", "1", "2", "bogus", "on"]).is_err());
+    assert!(
+        parse(&["set", "tunnel", "1", "sendseq", "on"]).is_err(),
+        "tunnels take only debug"
+    );
+    assert!(
+        parse(&["show", "tunnel", "70000"]).is_err(),
+        "ids are 16 bits"
+    );
+    assert!(parse(&["show", "session", "1"]).is_err());
+    let (_, cmd) = parse(&["set", "session", "1", "2", "sendseq", "maybe"]).unwrap();
+    assert!(matches!(request_for(&cmd), Err(CtlError::Usage(_))));
+    let (_, cmd) = parse(&["set", "session", "1", "2", "debug", "loud"]).unwrap();
+    assert!(matches!(request_for(&cmd), Err(CtlError::Usage(_))));
+    let (_, cmd) = parse(&["set", "session", "1", "2", "reorderto", "soon"]).unwrap();
+    assert!(matches!(request_for(&cmd), Err(CtlError::Usage(_))));
+}
+
+#[test]
+fn long_help_has_examples() {
+    let mut cmd = TestCli::command();
+    for sub in [
+        "tunnels", "sessions", "show", "set", "close", "dial", "hangup", "stats",
+    ] {
+        let help = cmd
+            .find_subcommand_mut(sub)
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("EXAMPLES:"), "{sub}: {help}");
+        assert!(help.contains(&format!("l2tpctl {sub}")), "{sub}: {help}");
+    }
+}
+
+fn tunnel_info() -> TunnelInfo {
+    TunnelInfo {
+        local_id: 12,
+        peer_id: 34,
+        local_addr: "0.0.0.0:1701".into(),
+        peer_addr: "198.51.100.7:1701".into(),
+        peer_host_name: Some("lac1".into()),
+        state: "established".into(),
+        sessions: 2,
+        uptime_s: 3723,
+        debug: 0xc,
+        control: ControlCounters {
+            sent: 10,
+            retransmitted: 1,
+            received: 12,
+            duplicates: 0,
+        },
+        stats: DatapathCounters {
+            tx_packets: 100,
+            tx_bytes: 1_234_567_890,
+            rx_packets: 98,
+            rx_bytes: 11000,
+            rx_seq_discards: 2,
+            ..Default::default()
+        },
+    }
+}
+
+fn session_info(tunnel: u16, session: u16) -> SessionInfo {
+    SessionInfo {
+        tunnel,
+        session,
+        peer_tunnel: 34,
+        peer_session: 9,
+        state: "established".into(),
+        user: Some("alice".into()),
+        ipv4: Some("203.0.113.10".parse().unwrap()),
+        ipv6: None,
+        interface: Some("l2tp0".into()),
+        uptime_s: 303,
+        options: SessionOptions {
+            send_seq: true,
+            lns_mode: true,
+            reorder_timeout_ms: 100,
+            ..Default::default()
+        },
+        stats: DatapathCounters::default(),
+    }
+}
+
+/// A one-connection fake daemon answering each request from `answer`.
+fn fake_daemon(
+    name: &str,
+    answer: fn(&Request) -> Response,
+) -> (PathBuf, std::thread::JoinHandle<Vec<Request>>) {
+    let path = std::env::temp_dir().join(format!("l2tpctl-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let t = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut w = s.try_clone().unwrap();
+        let mut seen = Vec::new();
+        for line in BufReader::new(s).lines() {
+            let r: Request = decode_line(&line.unwrap()).unwrap();
+            w.write_all(encode_line(&answer(&r)).unwrap().as_bytes())
+                .unwrap();
+            seen.push(r);
+        }
+        seen
+    });
+    (path, t)
+}
+
+fn run_cmd(path: &Path, args: &[&str]) -> Result<String, CtlError> {
+    let (_, cmd) = parse(args).unwrap();
+    let mut out = Vec::new();
+    execute(path, &cmd, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn tunnels_print_in_ip_l2tp_style_and_as_json() {
+    let (path, t) = fake_daemon("tunnels", |_| Response::Tunnels(vec![tunnel_info()]));
+    let text = run_cmd(&path, &["tunnels"]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Tunnel 12, encap UDP, state established");
+    assert_eq!(lines[1], "  From 0.0.0.0:1701 to 198.51.100.7:1701");
+    assert_eq!(lines[2], "  Peer tunnel 34, host lac1");
+    assert_eq!(lines[3], "  Sessions 2, uptime 1h02m03s, debug seq,data");
+    assert_eq!(
+        lines[4],
+        "  Control sent 10, retransmitted 1, received 12, duplicates 0"
+    );
+    // The counters table: columns right-aligned to the same width on every row.
+    let table = &lines[5..8];
+    assert!(table[1].trim_start().starts_with("tx"));
+    assert!(table[2].contains("1234567890") || table[1].contains("1234567890"));
+    let width = table[0].len();
+    assert!(table.iter().all(|l| l.len() == width), "{table:#?}");
+    drop(t);
+
+    let (path, t) = fake_daemon("tunnels-json", |_| Response::Tunnels(vec![tunnel_info()]));
+    let json = run_cmd(&path, &["tunnels", "--json"]).unwrap();
+    let back: Vec<TunnelInfo> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, vec![tunnel_info()]);
+    drop(t);
+}
+
+#[test]
+fn sessions_filter_by_tunnel_and_show_options() {
+    let (path, t) = fake_daemon("sessions", |_| {
+        Response::Sessions(vec![session_info(12, 7), session_info(13, 8)])
+    });
+    let text = run_cmd(&path, &["sessions", "--tunnel", "12"]).unwrap();
+    assert!(
+        text.starts_with("Session 7 in tunnel 12\n  Peer session 9, tunnel 34\n"),
+        "{text}"
+    );
+    assert!(!text.contains("tunnel 13"), "{text}");
+    assert!(
+        text.contains("  State established, user alice, uptime 5m03s\n"),
+        "{text}"
+    );
+    assert!(text.contains("  interface name: l2tp0\n"), "{text}");
+    assert!(text.contains("  IPv4 203.0.113.10, IPv6 -\n"), "{text}");
+    assert!(
+        text.contains("  sendseq on, recvseq off, lnsmode on, reorderto 100 ms, debug none\n"),
+        "{text}"
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn write_commands_send_the_request_and_daemon_errors_surface() {
+    let (path, t) = fake_daemon("set", |r| match r {
+        Request::SetSessionOption { tunnel: 12, .. } => Response::Ok,
+        _ => Response::error("no such session 99/1"),
+    });
+    // One connection per command; the fake daemon serves one, so run two daemons.
+    assert_eq!(
+        run_cmd(&path, &["set", "session", "12", "7", "reorderto", "200"]).unwrap(),
+        ""
+    );
+    let seen = t.join().unwrap();
+    assert_eq!(
+        seen,
+        vec![Request::SetSessionOption {
+            tunnel: 12,
+            session: 7,
+            option: SessionOption::ReorderTimeout(200)
+        }]
+    );
+    let (path, t) = fake_daemon("set-err", |_| Response::error("no such session 99/1"));
+    match run_cmd(&path, &["close", "session", "99", "1"]) {
+        Err(CtlError::Daemon(m)) => assert_eq!(m, "no such session 99/1"),
+        other => panic!("{other:?}"),
+    }
+    t.join().unwrap();
+}
+
+#[test]
+fn stats_and_unreachable_daemon() {
+    let (path, t) = fake_daemon("stats", |_| {
+        let mut s = DaemonStats {
+            role: "lns".into(),
+            uptime_s: 90061,
+            tunnels: 1,
+            sessions: 2,
+            auth_failures: 3,
+            ..Default::default()
+        };
+        s.sessions_by_state.insert("established".into(), 2);
+        Response::Stats(s)
+    });
+    let text = run_cmd(&path, &["stats"]).unwrap();
+    assert!(text.contains("Role           lns\n"), "{text}");
+    assert!(text.contains("Uptime         1d01h01m\n"), "{text}");
+    assert!(
+        text.contains("Sessions       2 (established 2)\n"),
+        "{text}"
+    );
+    assert!(text.contains("Auth failures  3\n"), "{text}");
+    t.join().unwrap();
+
+    let missing = std::env::temp_dir().join("l2tpctl-no-such-daemon.sock");
+    match run_cmd(&missing, &["tunnels"]) {
+        Err(CtlError::Connection(e)) => {
+            assert!(e.to_string().contains("l2tpctl-no-such-daemon.sock"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn durations_read_like_uptime() {
+    assert_eq!(format::duration(42), "42s");
+    assert_eq!(format::duration(303), "5m03s");
+    assert_eq!(format::duration(3723), "1h02m03s");
+    assert_eq!(format::duration(90061), "1d01h01m");
+}
