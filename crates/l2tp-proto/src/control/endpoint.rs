@@ -76,6 +76,8 @@ pub struct Endpoint {
     tunnels: BTreeMap<TunnelId, Tunnel>,
     /// (peer address, peer's tunnel id) → our tunnel id.
     by_peer: HashMap<(SocketAddr, TunnelId), TunnelId>,
+    /// Tunnels we opened, by the address we opened them to (tie-breaker lookups).
+    originated: HashMap<SocketAddr, Vec<TunnelId>>,
     timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
 }
 
@@ -103,6 +105,7 @@ impl Endpoint {
             },
             tunnels: BTreeMap::new(),
             by_peer: HashMap::new(),
+            originated: HashMap::new(),
             timers: BinaryHeap::new(),
         }
     }
@@ -150,6 +153,14 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
+            if let Some(to) = t.opened_to {
+                if let Some(v) = self.originated.get_mut(&to) {
+                    v.retain(|x| *x != tid);
+                    if v.is_empty() {
+                        self.originated.remove(&to);
+                    }
+                }
+            }
             let key = (t.peer, t.peer_id());
             if self.by_peer.get(&key) == Some(&tid) {
                 self.by_peer.remove(&key);
@@ -304,8 +315,11 @@ impl Endpoint {
         // RFC 2661 §4.4.3: tie breaker against an SCCRQ of ours to the same peer.
         let mut reuse: Option<TunnelId> = None;
         let ours = self
-            .tunnels
-            .values()
+            .originated
+            .get(&from)
+            .into_iter()
+            .flatten()
+            .filter_map(|tid| self.tunnels.get(tid))
             .find(|t| t.peer == from && matches!(t.state, TunnelState::WaitCtlReply { .. }))
             .map(|t| (t.id, t.tie_breaker));
         if let Some((ours, mine)) = ours {
@@ -369,6 +383,7 @@ impl Endpoint {
                     now,
                 );
                 fresh.sessions = sessions;
+                fresh.opened_to = t.opened_to;
                 *t = fresh;
                 tid
             }
@@ -458,8 +473,10 @@ impl Endpoint {
             self.ctx.rng.fill_bytes(&mut tb);
             t.tie_breaker = Some(tb);
         }
+        t.opened_to = Some(peer);
         t.open(&mut self.ctx, now);
         self.tunnels.insert(tid, t);
+        self.originated.entry(peer).or_default().push(tid);
         self.reschedule(tid);
         Ok(tid)
     }
@@ -628,6 +645,7 @@ impl Endpoint {
         self.timers = live.into_iter().collect();
         self.timers.shrink_to_fit();
         self.by_peer.shrink_to_fit();
+        self.originated.shrink_to_fit();
         for t in self.tunnels.values_mut() {
             t.channel.shrink_to_fit();
         }

@@ -6,9 +6,10 @@
 //! congestion window (slow start and congestion avoidance), holds messages that arrive ahead
 //! of the expected Ns and delivers them in order, and re-acknowledges duplicates.
 //!
-//! Invariants: `unacked` holds messages `[oldest_unacked, next_ns)` in Ns order, never more
-//! than the send window; every comparison of sequence numbers is modulo 2^16
-//! ([`SeqNum::serial_cmp`]); nothing here panics on peer input.
+//! Invariants: `unacked` holds every message not yet acknowledged, `[oldest, next_ns)` in Ns
+//! order; those already sent (with a retransmission deadline) are a prefix of it, and a new
+//! one is sent only while fewer than the send window are outstanding; every comparison of
+//! sequence numbers is modulo 2^16 ([`SeqNum::serial_cmp`]); nothing here panics on peer input.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -202,7 +203,8 @@ impl Channel {
         if self.failed.is_some() {
             return None;
         }
-        let rtx = self.unacked.iter().filter_map(|m| m.deadline).min();
+        // Sent messages are a prefix of `unacked` (the rest wait for the window).
+        let rtx = self.unacked.iter().map_while(|m| m.deadline).min();
         match (rtx, self.ack_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -385,8 +387,10 @@ impl Channel {
         }
         let mut timed_out = false;
         for i in 0..self.unacked.len() {
-            let due = self.unacked[i].deadline.is_some_and(|t| t <= now);
-            if !due {
+            let Some(deadline) = self.unacked[i].deadline else {
+                break; // not yet sent: neither is anything after it
+            };
+            if deadline > now {
                 continue;
             }
             if self.unacked[i].retries >= self.cfg.max_retries {

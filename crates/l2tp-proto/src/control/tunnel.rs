@@ -82,6 +82,8 @@ pub(crate) struct Tunnel {
     /// Establishment must complete by then (no RFC timer covers a peer that acknowledges
     /// our SCCRQ/SCCRP but never answers it, or a caller that never decides).
     pub setup_deadline: Instant,
+    /// The address we opened this tunnel to, when we did (the endpoint's index key).
+    pub opened_to: Option<SocketAddr>,
 }
 
 impl Tunnel {
@@ -109,6 +111,7 @@ impl Tunnel {
             tie_breaker: None,
             scheduled: None,
             setup_deadline,
+            opened_to: None,
         }
     }
 
