@@ -273,6 +273,9 @@ fn decode_items<'a>(
             random_vector = Some(raw.value);
             continue;
         }
+        // Leniency (docs/wire-leniency.md): an AVP that §4.4 says MUST NOT be hidden is
+        // unhidden like any other; the M bit of a recognised AVP is not checked (§4.1 applies
+        // it to unrecognised AVPs only).
         let value = if raw.hidden {
             let secret = secret.ok_or(DecodeError::HiddenWithoutSecret { avp: raw.attr })?;
             let rv =
