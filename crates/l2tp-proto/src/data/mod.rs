@@ -56,6 +56,7 @@
 
 mod debug;
 mod error;
+mod fastpath;
 mod options;
 pub mod reorder;
 mod session;
@@ -68,7 +69,8 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
 
-use l2tp_wire::{Header, SeqNum, Sequence, SessionId, TunnelId};
+use l2tp_wire::header::{FLAG_SEQUENCE, VERSION_2};
+use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};
 
 use debug::{l2tp_debug, RateLimiter};
 use session::{Session, SessionRx, Shared, Tunnel};
@@ -516,42 +518,44 @@ impl Datapath {
         datagram: &[u8],
     ) -> RxResult {
         self.last_now = Some(now);
-        let decoded = match Header::decode(datagram) {
-            Ok(d) => d,
-            Err(e) => {
-                self.counters.malformed += 1;
-                return RxResult::Dropped(DropReason::Malformed(e));
-            }
+        let v = match fastpath::parse_data(datagram) {
+            Some(v) => v,
+            None => match Header::decode(datagram) {
+                Err(e) => {
+                    self.counters.malformed += 1;
+                    return RxResult::Dropped(DropReason::Malformed(e));
+                }
+                Ok(d) if d.header.is_control() => {
+                    self.counters.control += 1;
+                    return RxResult::ToControl(ToControl {
+                        reason: ControlReason::Control,
+                        tunnel: d.header.tunnel_id,
+                        session: d.header.session_id,
+                        socket,
+                    });
+                }
+                Ok(d) => fastpath::DataView::from_decoded(&d),
+            },
         };
-        let h = decoded.header;
-        if h.is_control() {
-            self.counters.control += 1;
-            return RxResult::ToControl(ToControl {
-                reason: ControlReason::Control,
-                tunnel: h.tunnel_id,
-                session: h.session_id,
-                socket,
-            });
-        }
-        let key = SessionKey::new(h.tunnel_id, h.session_id);
-        let (Some(sess), false) = (self.sessions.get_mut(&key.raw()), key.is_tunnel()) else {
-            self.counters.unknown_session += 1;
-            return RxResult::ToControl(ToControl {
+        let key = SessionKey::new(TunnelId((v.key >> 16) as u16), SessionId(v.key as u16));
+        let unknown = |counters: &mut DatapathCounters| {
+            counters.unknown_session += 1;
+            RxResult::ToControl(ToControl {
                 reason: ControlReason::UnknownSession,
-                tunnel: h.tunnel_id,
-                session: h.session_id,
+                tunnel: key.tunnel,
+                session: key.session,
                 socket,
-            });
+            })
+        };
+        if key.is_tunnel() {
+            return unknown(&mut self.counters);
+        }
+        let Some(sess) = self.sessions.get_mut(&v.key) else {
+            return unknown(&mut self.counters);
         };
         let Some(Some(tun)) = self.tunnels.get_mut(sess.tunnel_slot) else {
             // A session always has its tunnel; treat an inconsistency as unknown.
-            self.counters.unknown_session += 1;
-            return RxResult::ToControl(ToControl {
-                reason: ControlReason::UnknownSession,
-                tunnel: h.tunnel_id,
-                session: h.session_id,
-                socket,
-            });
+            return unknown(&mut self.counters);
         };
         // Security: data only from the tunnel's peer (address and port) on its socket.
         if socket != tun.socket || canonical(from) != tun.peer {
@@ -560,24 +564,17 @@ impl Datapath {
             l2tp_debug!(self.shared.limiter, now, tun.debug, DATA,
                 tunnel = %tun.id, %from, expected = %tun.peer, "data from a foreign address dropped");
             return RxResult::Dropped(DropReason::WrongPeer {
-                tunnel: h.tunnel_id,
+                tunnel: key.tunnel,
                 from,
             });
         }
-        let start = decoded.payload_start;
-        let frame = start..start + decoded.payload.len();
-        match sess.receive(
-            tun,
-            &mut self.shared,
-            now,
-            h.sequence,
-            decoded.payload,
-            h.priority,
-        ) {
+        let frame = v.start..v.end;
+        let payload = datagram.get(frame.clone()).unwrap_or_default();
+        match sess.receive(tun, &mut self.shared, now, v.seq, payload, v.priority) {
             SessionRx::Deliver => RxResult::Deliver {
                 session: key,
                 frame,
-                priority: h.priority,
+                priority: v.priority,
             },
             SessionRx::Queued => RxResult::Queued { session: key },
             SessionRx::Dropped(r) => RxResult::Dropped(r),
@@ -647,14 +644,8 @@ impl Datapath {
         let Some(Some(tun)) = self.tunnels.get_mut(s.tunnel_slot) else {
             return Err(ApiError::UnknownTunnel(key.tunnel));
         };
-        let mut h = Header::data(s.peer_tunnel, s.peer_session);
-        if s.opts.send_seq {
-            h.sequence = Some(Sequence {
-                ns: s.ns,
-                nr: SeqNum(0),
-            });
-        }
-        let hlen = h.encoded_len();
+        let seq = s.opts.send_seq;
+        let hlen = if seq { 10 } else { 6 };
         let err = if headroom < hlen {
             Some(ApiError::HeadroomTooSmall {
                 need: hlen,
@@ -678,9 +669,18 @@ impl Datapath {
             return Err(e);
         }
         let start = headroom - hlen;
-        h.encode_into(&mut buf[start..headroom], payload_len);
-        if s.opts.send_seq {
-            s.ns = s.ns.next();
+        // RFC 2661 §3.1 data header, as the kernel sends it: no Length, no Offset; with
+        // SENDSEQ the S bit, Ns, and Nr (reserved in data messages) as 0.
+        let flags = u16::from(VERSION_2) | if seq { FLAG_SEQUENCE } else { 0 };
+        let hdr = &mut buf[start..headroom];
+        hdr[0..2].copy_from_slice(&flags.to_be_bytes());
+        hdr[2..4].copy_from_slice(&s.peer_tunnel.0.to_be_bytes());
+        hdr[4..6].copy_from_slice(&s.peer_session.0.to_be_bytes());
+        let ns = s.ns;
+        if seq {
+            hdr[6..8].copy_from_slice(&ns.0.to_be_bytes());
+            hdr[8..10].copy_from_slice(&[0, 0]);
+            s.ns = ns.next();
         }
         s.stats.tx_packets += 1;
         s.stats.tx_bytes += payload_len as u64;
@@ -688,7 +688,7 @@ impl Datapath {
         tun.stats.tx_bytes += payload_len as u64;
         if let Some(now) = self.last_now {
             l2tp_debug!(self.shared.limiter, now, s.opts.debug, DATA,
-                session = %key, len = payload_len, ns = ?h.sequence.map(|q| q.ns.0), "frame sent");
+                session = %key, len = payload_len, ns = ?seq.then_some(ns.0), "frame sent");
         }
         Ok(Transmit {
             socket: tun.socket,
