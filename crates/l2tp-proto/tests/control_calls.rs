@@ -838,3 +838,89 @@ fn session_ids_are_random_nonzero_and_unique() {
     s.l.advance(&mut s.lac, &mut s.lns, Duration::from_secs(5));
     assert_eq!(session_up(&s.lns.take_events()).len(), 300);
 }
+
+#[test]
+fn lac_refuses_an_outgoing_call() {
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.decide_incoming_calls = true;
+    let mut s = setup(lac_cfg, quiet_config("lns"));
+    let lns_sid = s
+        .lns
+        .ep
+        .place_outgoing_call(s.l.now, s.lns_tid, CallParams::default())
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    let Some(Event::IncomingCall { session, .. }) = s.lac.take_events().first().cloned() else {
+        panic!()
+    };
+    let rc = ResultCode::new(ResultCode::CDN_NO_FACILITIES_PERMANENT);
+    s.lac
+        .ep
+        .reject_call(s.l.now, s.lac_tid, session, rc.clone())
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    assert_eq!(s.l.messages(), ["B>A OCRQ", "A>B CDN"]);
+    assert_eq!(
+        session_down(&s.lns.take_events()),
+        [(
+            lns_sid,
+            SessionDownReason::Peer {
+                result: rc,
+                q931_cause: None
+            }
+        )]
+    );
+}
+
+#[test]
+fn peer_cdn_in_lns_outgoing_wait_reply_and_wait_connect() {
+    let now = Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 1);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let tid = raw_tunnel(now, &mut raw, &mut lns, 70);
+    let cdn = |sid: u16| l2tp_wire::Cdn {
+        result_code: ResultCode::new(ResultCode::CDN_BUSY),
+        assigned_session_id: SessionId(sid),
+        q931_cause: Some(l2tp_wire::Q931Cause {
+            cause_code: 17,
+            cause_msg: 0,
+            advisory: None,
+        }),
+        unknown: vec![],
+    };
+    // wait-reply: the LAC refuses before any OCRP (header session = ours).
+    let s1 = lns
+        .ep
+        .place_outgoing_call(now, tid, CallParams::default())
+        .unwrap();
+    raw.recv(now, &mut lns);
+    raw.send(now, &mut lns, s1, cdn(0));
+    // wait-connect: OCRP, then CDN (busy line).
+    let s2 = lns
+        .ep
+        .place_outgoing_call(now, tid, CallParams::default())
+        .unwrap();
+    raw.recv(now, &mut lns);
+    raw.send(
+        now,
+        &mut lns,
+        s2,
+        l2tp_wire::Ocrp {
+            assigned_session_id: SessionId(802),
+            physical_channel_id: None,
+            unknown: vec![],
+        },
+    );
+    assert_eq!(
+        lns.ep.session_info(tid, s2).unwrap().state,
+        SessionStateKind::WaitConnect
+    );
+    raw.send(now, &mut lns, s2, cdn(802));
+    let downs = session_down(&lns.take_events());
+    let want = SessionDownReason::Peer {
+        result: ResultCode::new(ResultCode::CDN_BUSY),
+        q931_cause: Some(17),
+    };
+    assert_eq!(downs, [(s1, want.clone()), (s2, want)]);
+    assert_eq!(lns.ep.sessions(tid).count(), 0);
+}
