@@ -221,14 +221,28 @@ impl<P: Policy> Fsm<P> {
 
     /// scr: Send-Configure-Request.
     fn scr(&mut self, now: Instant) {
+        self.scr_inner(now, false)
+    }
+
+    /// scr on TO+: RFC 1661 §5.1 lets a retransmission keep its Identifier; we do when the
+    /// options are unchanged, so a peer already Opened recognises it as a duplicate and
+    /// re-Acks instead of renegotiating (see `rcr`).
+    fn scr_retransmit(&mut self, now: Instant) {
+        self.scr_inner(now, true)
+    }
+
+    fn scr_inner(&mut self, now: Instant, retransmit: bool) {
         // Like pppd: options are reset only when not already negotiating.
         if !matches!(self.state, State::ReqSent | State::AckRcvd | State::AckSent) {
             self.policy.reset();
             self.naks_sent = 0;
             self.naks_received = 0;
         }
-        self.req_id = self.fresh_id();
-        self.last_request = self.policy.request();
+        let req = self.policy.request();
+        if !(retransmit && req == self.last_request) {
+            self.req_id = self.fresh_id();
+        }
+        self.last_request = req;
         self.answered = false;
         let data = self.last_request.clone();
         self.send(Code::CONFIGURE_REQUEST, self.req_id, &data);
@@ -344,10 +358,10 @@ impl<P: Policy> Fsm<P> {
                 self.set_state(State::Stopped);
             }
             (State::ReqSent, true) | (State::AckRcvd, true) => {
-                self.scr(now);
+                self.scr_retransmit(now);
                 self.set_state(State::ReqSent);
             }
-            (State::AckSent, true) => self.scr(now),
+            (State::AckSent, true) => self.scr_retransmit(now),
             // RFC 1661 §4.1 TO- [p]: give up, passive Stopped.
             (State::ReqSent | State::AckRcvd | State::AckSent, false) => {
                 self.layer(LayerEvent::Finished);

@@ -32,13 +32,6 @@ pub mod opt {
     pub const SECONDARY_NBNS: u8 = 132;
 }
 
-/// Why IPCP cannot succeed, noticed by the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpcpFailure {
-    /// Client: the server rejected IP-Address, so no address can be obtained.
-    NoAddress,
-}
-
 /// IPCP's [`Policy`].
 #[derive(Debug)]
 pub struct IpcpPolicy {
@@ -55,8 +48,6 @@ pub struct IpcpPolicy {
     // Peer's request.
     peer: Option<Ipv4Addr>,
     peer_dns: [Option<Ipv4Addr>; 2],
-    /// Set when negotiation cannot succeed.
-    pub failure: Option<IpcpFailure>,
 }
 
 const DNS_OPTS: [u8; 2] = [opt::PRIMARY_DNS, opt::SECONDARY_DNS];
@@ -86,7 +77,6 @@ impl IpcpPolicy {
             req_dns: [None; 2],
             peer: None,
             peer_dns: [None; 2],
-            failure: None,
         };
         p.reset();
         p
@@ -178,6 +168,13 @@ impl Policy for IpcpPolicy {
                 _ => r.reject(o),
             }
         }
+        // RFC 1661 §5.3: a Nak may carry options the request lacked, as hints. A server with
+        // an address for the peer does not open IPCP until the peer takes it (as pppd does).
+        if let (Role::Server, Some(p)) = (self.role, self.assigned_peer) {
+            if !opts.iter().any(|o| o.kind == opt::IP_ADDRESS) {
+                r.nak(opt::IP_ADDRESS, &p.octets());
+            }
+        }
         r.verdict()
     }
 
@@ -191,6 +188,7 @@ impl Policy for IpcpPolicy {
                         && (self.role == Role::Client || self.configured_local.is_none()) =>
                 {
                     self.local = a;
+                    self.req_addr = true;
                 }
                 (opt::PRIMARY_DNS | opt::SECONDARY_DNS, Some(a)) => {
                     let i = usize::from(o.kind == opt::SECONDARY_DNS);
@@ -206,12 +204,10 @@ impl Policy for IpcpPolicy {
     fn reject_received(&mut self, opts: &[RawOption<'_>]) {
         for o in opts {
             match o.kind {
-                opt::IP_ADDRESS => {
-                    self.req_addr = false;
-                    if self.role == Role::Client && self.local.is_unspecified() {
-                        self.failure = Some(IpcpFailure::NoAddress);
-                    }
-                }
+                // Stop asking. A client left without an address is caught when IPCP opens
+                // (the link closes IPCP then); a server that can assign one Naks the missing
+                // option back as a hint, which re-enables it (`nak_received`).
+                opt::IP_ADDRESS => self.req_addr = false,
                 opt::PRIMARY_DNS => self.req_dns[0] = None,
                 opt::SECONDARY_DNS => self.req_dns[1] = None,
                 _ => {}
@@ -255,6 +251,11 @@ mod tests {
         assert_eq!(v, Verdict::Nak(vec![3, 6, 10, 0, 0, 7, 129, 6, 9, 9, 9, 9]));
         let v = p.check_request(&mut rng, &options::decode(&[3, 6, 10, 0, 0, 7]).unwrap());
         assert_eq!(v, Verdict::Ack);
+        // A request without IP-Address gets the assigned address as a hint.
+        let v = p.check_request(&mut rng, &options::decode(&[]).unwrap());
+        assert_eq!(v, Verdict::Nak(vec![3, 6, 10, 0, 0, 7]));
+        let v = p.check_request(&mut rng, &options::decode(&[3, 6, 10, 0, 0, 7]).unwrap());
+        assert_eq!(v, Verdict::Ack);
         assert_eq!(p.peer(), Some(ip("10.0.0.7")));
         assert_eq!(p.request(), [3, 6, 10, 0, 0, 1]);
     }
@@ -280,8 +281,10 @@ mod tests {
             p.request(),
             [3, 6, 10, 0, 0, 7, 129, 6, 1, 1, 1, 1, 131, 6, 0, 0, 0, 0]
         );
-        let mut p = IpcpPolicy::new(Role::Client, None, None, [None; 2], true);
-        p.reject_received(&options::decode(&[3, 6, 0, 0, 0, 0]).unwrap());
-        assert_eq!(p.failure, Some(IpcpFailure::NoAddress));
+        // Rejected, then hinted back by the server: asked for again.
+        p.reject_received(&options::decode(&[3, 6, 10, 0, 0, 7]).unwrap());
+        assert_eq!(p.request(), [129, 6, 1, 1, 1, 1, 131, 6, 0, 0, 0, 0]);
+        p.nak_received(&mut rng, &options::decode(&[3, 6, 10, 0, 0, 8]).unwrap());
+        assert_eq!(&p.request()[..6], [3, 6, 10, 0, 0, 8]);
     }
 }

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::event::{DownReason, Event, Ipv4Params, Phase};
 use crate::frame::{self, Protocol};
 use crate::fsm::{Fsm, FsmConfig, LayerEvent, Output, State};
-use crate::ipcp::{IpcpFailure, IpcpPolicy};
+use crate::ipcp::IpcpPolicy;
 use crate::ipv6cp::{self, Ipv6cpPolicy};
 use crate::lcp::{LcpFailure, LcpPolicy, Role};
 use crate::packet::{self, Code, Packet};
@@ -287,6 +287,10 @@ impl Link {
         }
         self.fail(now, DownReason::AdminClose(reason.to_string()));
         self.pump(now);
+        if self.phase == Phase::Dead {
+            // Never opened: nothing to terminate.
+            self.finish();
+        }
     }
 
     /// The L2TP session went away: the link is down at once, nothing more is sent.
@@ -716,10 +720,6 @@ impl Link {
                     },
                 );
             }
-            if let Some(IpcpFailure::NoAddress) = self.ipcp.policy.failure.take() {
-                moved = true;
-                self.ipcp.close(now);
-            }
             if !moved {
                 break;
             }
@@ -823,8 +823,10 @@ impl Link {
                     peer: p.peer().unwrap_or(Ipv4Addr::UNSPECIFIED),
                     dns: p.dns(),
                 };
-                if ipv4.local.is_unspecified() {
-                    // The peer acknowledged 0.0.0.0 for us: no usable address.
+                let server = self.cfg.role == Role::Server;
+                if ipv4.local.is_unspecified() || (server && ipv4.peer.is_unspecified()) {
+                    // No usable address for us (client), or none given to the peer (server:
+                    // no pool address was set): IPv4 cannot run.
                     self.ipcp.close(now);
                 } else {
                     self.events.push_back(Event::NetworkUp { ipv4 });

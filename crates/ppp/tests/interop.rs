@@ -328,3 +328,21 @@ fn bad_input_is_counted_and_the_link_stays_consistent() {
     assert_eq!(lns.stats().rx_discards, 1);
     assert_eq!(lns.phase(), Phase::Authenticate);
 }
+
+#[test]
+fn link_is_send_and_close_before_open_reports_down() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Link>();
+    let now = Instant::now();
+    let mut l = Link::new(LinkConfig::client("a", "b"), ChaCha8Rng::seed_from_u64(3));
+    l.close(now, "never mind");
+    assert_eq!(
+        drain_ev(&mut l),
+        vec![Event::Down {
+            reason: DownReason::AdminClose("never mind".into())
+        }]
+    );
+    assert!(drain_tx(&mut l).is_empty());
+    l.open(now);
+    assert!(drain_tx(&mut l).is_empty(), "a finished link stays inert");
+}

@@ -138,6 +138,15 @@ impl Pair {
         while let Some(e) = self.client.poll_event() {
             self.cev.push(e);
         }
+        // Invariant on every run, successful or not: IPv4 never comes up without addresses.
+        for e in self.sev.iter().chain(&self.cev) {
+            if let Event::NetworkUp { ipv4 } = e {
+                assert!(
+                    !ipv4.local.is_unspecified() && !ipv4.peer.is_unspecified(),
+                    "{e:?}"
+                );
+            }
+        }
     }
 
     /// Queue a frame: random latency but in order per direction (PPP assumes an in-order
@@ -245,12 +254,24 @@ fn authenticated(ev: &[Event]) -> Option<(String, AuthMethod)> {
 const METHODS: [AuthMethod; 3] = [AuthMethod::Pap, AuthMethod::ChapMd5, AuthMethod::MsChapV2];
 
 fn assert_up(p: &Pair, method: AuthMethod, user: &str) {
+    assert_up_dns(p, method, user, true)
+}
+
+/// `strict_dns`: both DNS servers negotiated. Under heavy loss Max-Failure may turn the
+/// server's DNS Naks into Rejects, and the link rightly comes up without them.
+fn assert_up_dns(p: &Pair, method: AuthMethod, user: &str, strict_dns: bool) {
     let s = net_up(&p.sev).expect("server network up");
     let c = net_up(&p.cev).expect("client network up");
     assert_eq!((s.local, s.peer), (SERVER_IP, POOL_IP));
     assert_eq!((c.local, c.peer), (POOL_IP, SERVER_IP));
-    assert_eq!(c.dns, [Some(DNS1), Some(DNS2)]);
-    assert_eq!(s.dns, [Some(DNS1), Some(DNS2)]);
+    if strict_dns {
+        assert_eq!(c.dns, [Some(DNS1), Some(DNS2)]);
+        assert_eq!(s.dns, [Some(DNS1), Some(DNS2)]);
+    } else {
+        for d in c.dns.iter().chain(&s.dns).flatten() {
+            assert!(*d == DNS1 || *d == DNS2, "{d}");
+        }
+    }
     assert_eq!(authenticated(&p.sev), Some((user.to_string(), method)));
     assert_eq!(authenticated(&p.cev), Some((user.to_string(), method)));
     assert_eq!(p.server.phase(), Phase::Network);
@@ -370,8 +391,11 @@ fn domain_user_with_ms_chap_v2() {
 #[test]
 fn lossy_duplicating_network_converges_for_every_method_and_seed() {
     let mut retransmissions = 0;
+    let mut failed = Vec::new();
+    let mut runs = 0;
     for m in METHODS {
         for seed in seeds(12) {
+            runs += 1;
             let mut p = Pair::new(
                 100 + seed,
                 server_cfg(vec![m]),
@@ -379,17 +403,25 @@ fn lossy_duplicating_network_converges_for_every_method_and_seed() {
             )
             .lossy(0.2, 0.15);
             p.open();
-            let ok = p.run_until(Duration::from_secs(120), Pair::both_up);
-            assert!(
-                ok,
-                "{m:?} seed {seed}: server {:?} client {:?}",
-                p.sev, p.cev
-            );
-            assert_up(&p, m, "alice");
+            if !p.run_until(Duration::from_secs(120), Pair::both_up) {
+                failed.push(format!(
+                    "{m:?} seed {seed}: server {:?} client {:?}",
+                    p.sev, p.cev
+                ));
+                continue;
+            }
+            assert_up_dns(&p, m, "alice", false);
             // A clean PAP/CHAP run takes about 10 frames from the server.
             retransmissions += p.server.stats().tx_frames.saturating_sub(12);
         }
     }
+    eprintln!("lossy sweep: {} of {runs} runs failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {runs} runs failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
     assert!(retransmissions > 0, "the network did lose frames");
 }
 
