@@ -924,3 +924,33 @@ fn peer_cdn_in_lns_outgoing_wait_reply_and_wait_connect() {
     assert_eq!(downs, [(s1, want.clone()), (s2, want)]);
     assert_eq!(lns.ep.sessions(tid).count(), 0);
 }
+
+#[test]
+fn api_errors_are_typed() {
+    use l2tp_proto::control::ApiError;
+    let mut s = default_setup();
+    let long = CallParams {
+        called_number: Some("9".repeat(2000)),
+        ..CallParams::default()
+    };
+    assert!(matches!(
+        s.lac.ep.place_incoming_call(s.l.now, s.lac_tid, long),
+        Err(ApiError::Encode(_))
+    ));
+    assert_eq!(
+        s.lac
+            .ep
+            .place_incoming_call(s.l.now, TunnelId(1), CallParams::default()),
+        Err(ApiError::NoSuchTunnel(TunnelId(1)))
+    );
+    assert_eq!(
+        s.lac
+            .ep
+            .close_session(s.l.now, s.lac_tid, SessionId(3), ResultCode::new(3)),
+        Err(ApiError::NoSuchSession(s.lac_tid, SessionId(3)))
+    );
+    assert_eq!(
+        s.lac.ep.accept_tunnel(s.l.now, s.lac_tid),
+        Err(ApiError::NoDecisionPending("tunnel"))
+    );
+}

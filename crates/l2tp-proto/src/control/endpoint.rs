@@ -539,6 +539,17 @@ impl Endpoint {
         kind: CallKind,
         params: CallParams,
     ) -> Result<SessionId, ApiError> {
+        // RFC 2661 §4.1: an AVP holds at most 1023 octets with its 6-byte header (and 2 more
+        // are taken when hidden).
+        for (name, v) in [
+            ("called number", &params.called_number),
+            ("calling number", &params.calling_number),
+            ("sub-address", &params.sub_address),
+        ] {
+            if v.as_ref().is_some_and(|v| v.len() > 1015) {
+                return Err(ApiError::Encode(format!("{name} longer than 1015 bytes")));
+            }
+        }
         let Endpoint { ctx, tunnels, .. } = self;
         let t = tunnels
             .get_mut(&tunnel)
