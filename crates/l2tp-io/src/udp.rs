@@ -1093,3 +1093,176 @@ mod tests {
         assert!(s.poll_writable(Some(Duration::from_millis(10))).unwrap());
     }
 }
+
+/// The datapath over real loopback sockets, in both socket layouts: one shared socket for
+/// every tunnel, and one connected socket per tunnel (the seed's daemon).
+#[cfg(test)]
+mod datapath_tests {
+    use super::*;
+    use l2tp_proto::data::{
+        Datapath, DatapathConfig, DropReason, RxResult, SessionConfig, SessionKey, SocketId,
+    };
+    use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};
+    use std::time::Instant;
+
+    const HEADROOM: usize = 16;
+
+    /// A client: its socket and a datapath with one session toward `server`.
+    fn client(
+        server: SocketAddr,
+        local_tunnel: u16,
+        server_tunnel: u16,
+    ) -> (UdpSocket, Datapath, SessionKey) {
+        let sock = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut dp = Datapath::new(DatapathConfig::default());
+        dp.create_tunnel(TunnelId(local_tunnel), SocketId::SHARED, server)
+            .unwrap();
+        let key = dp
+            .create_session(SessionConfig::new(
+                TunnelId(local_tunnel),
+                SessionId(1),
+                TunnelId(server_tunnel),
+                SessionId(7),
+                server,
+            ))
+            .unwrap();
+        (sock, dp, key)
+    }
+
+    /// Sends `n` frames tagged `tag` through the client's encapsulation.
+    fn send_frames(sock: &UdpSocket, dp: &mut Datapath, key: SessionKey, tag: u8, n: usize) {
+        let mut out = SendBatch::new(n, 256);
+        for i in 0..n {
+            let slot = out.slot_mut().unwrap();
+            slot[HEADROOM..HEADROOM + 3].copy_from_slice(&[0x21, tag, i as u8]);
+            let tx = dp.encapsulate(key, slot, HEADROOM, 3).unwrap();
+            assert!(out.commit(tx.peer, tx.range));
+        }
+        assert_eq!(sock.send_batch(&mut out).unwrap(), n);
+    }
+
+    /// Receives on `sock` (as `id`) until `want` datagrams were classified; returns the
+    /// delivered (session, frame) pairs and the other results.
+    fn serve(
+        sock: &UdpSocket,
+        id: SocketId,
+        dp: &mut Datapath,
+        want: usize,
+    ) -> (Vec<(SessionKey, Vec<u8>)>, Vec<RxResult>) {
+        let mut inb = RecvBatch::new(16, 256);
+        let (mut frames, mut other) = (Vec::new(), Vec::new());
+        while frames.len() + other.len() < want
+            && sock.poll_readable(Some(Duration::from_secs(2))).unwrap()
+        {
+            sock.recv_batch(&mut inb).unwrap();
+            for (from, d) in inb.datagrams() {
+                match dp.receive_on(Instant::now(), id, from, d) {
+                    RxResult::Deliver { session, frame, .. } => {
+                        frames.push((session, d[frame].to_vec()))
+                    }
+                    r => other.push(r),
+                }
+            }
+        }
+        (frames, other)
+    }
+
+    #[test]
+    fn one_shared_socket_serves_many_tunnels() {
+        let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (a, mut dpa, ka) = client(server.local_addr(), 50, 1);
+        let (b, mut dpb, kb) = client(server.local_addr(), 60, 2);
+        let mut dp = Datapath::new(DatapathConfig::default());
+        for (t, peer) in [(1, a.local_addr()), (2, b.local_addr())] {
+            dp.create_tunnel(TunnelId(t), SocketId::SHARED, peer)
+                .unwrap();
+            dp.create_session(SessionConfig::new(
+                TunnelId(t),
+                SessionId(7),
+                TunnelId(t * 10 + 40),
+                SessionId(1),
+                peer,
+            ))
+            .unwrap();
+        }
+        send_frames(&a, &mut dpa, ka, 0xa, 5);
+        send_frames(&b, &mut dpb, kb, 0xb, 3);
+        // A third host using tunnel 1's ids: refused by the peer check.
+        let (spoofer, mut dps, ks) = client(server.local_addr(), 50, 1);
+        send_frames(&spoofer, &mut dps, ks, 0xc, 1);
+        let (frames, other) = serve(&server, SocketId::SHARED, &mut dp, 9);
+        let to = |t: u16| SessionKey::new(TunnelId(t), SessionId(7));
+        assert_eq!(
+            frames
+                .iter()
+                .filter(|(k, f)| *k == to(1) && f[1] == 0xa)
+                .count(),
+            5
+        );
+        assert_eq!(
+            frames
+                .iter()
+                .filter(|(k, f)| *k == to(2) && f[1] == 0xb)
+                .count(),
+            3
+        );
+        assert!(matches!(
+            other.as_slice(),
+            [RxResult::Dropped(DropReason::WrongPeer { .. })]
+        ));
+        assert_eq!(dp.stats(TunnelId(1), SessionId(7)).unwrap().rx_packets, 5);
+        assert_eq!(dp.stats(TunnelId(1), SessionId(0)).unwrap().rx_errors, 1);
+        assert_eq!(dp.counters().wrong_peer, 1);
+    }
+
+    #[test]
+    fn one_connected_socket_per_tunnel() {
+        let mut s1 = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut s2 = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (a, mut dpa, ka) = client(s1.local_addr(), 50, 1);
+        let (b, mut dpb, kb) = client(s2.local_addr(), 60, 2);
+        s1.connect(a.local_addr()).unwrap();
+        s2.connect(b.local_addr()).unwrap();
+        let mut dp = Datapath::new(DatapathConfig::default());
+        for (t, sid, peer) in [
+            (1, SocketId(1), a.local_addr()),
+            (2, SocketId(2), b.local_addr()),
+        ] {
+            dp.create_tunnel(TunnelId(t), sid, peer).unwrap();
+            dp.create_session(SessionConfig::new(
+                TunnelId(t),
+                SessionId(7),
+                TunnelId(t * 10 + 40),
+                SessionId(1),
+                peer,
+            ))
+            .unwrap();
+        }
+        send_frames(&a, &mut dpa, ka, 0xa, 4);
+        send_frames(&b, &mut dpb, kb, 0xb, 2);
+        // A control message on tunnel 1's socket goes to the control plane, naming the socket.
+        let hello = Header::control(TunnelId(1), SessionId(0), SeqNum(0), SeqNum(0))
+            .encode_with_payload(&[0, 8, 0, 0, 0, 0, 0, 6]);
+        a.send_to(&hello, s1.local_addr()).unwrap();
+        let (f1, o1) = serve(&s1, SocketId(1), &mut dp, 5);
+        let (f2, o2) = serve(&s2, SocketId(2), &mut dp, 2);
+        assert_eq!(f1.len(), 4);
+        assert!(f1
+            .iter()
+            .all(|(k, f)| k.tunnel == TunnelId(1) && f[1] == 0xa));
+        assert!(matches!(o1.as_slice(), [RxResult::ToControl(tc)] if tc.socket == SocketId(1)));
+        assert_eq!(f2.len(), 2);
+        assert!(o2.is_empty());
+        // Replies leave on the tunnel's own socket, to its peer.
+        let mut buf = [0u8; 64];
+        let tx = dp
+            .encapsulate(
+                SessionKey::new(TunnelId(2), SessionId(7)),
+                &mut buf,
+                HEADROOM,
+                3,
+            )
+            .unwrap();
+        assert_eq!((tx.socket, tx.peer), (SocketId(2), b.local_addr()));
+    }
+}
