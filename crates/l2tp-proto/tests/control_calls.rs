@@ -954,3 +954,29 @@ fn api_errors_are_typed() {
         Err(ApiError::NoDecisionPending("tunnel"))
     );
 }
+
+#[test]
+fn lac_sends_proxy_avps_and_the_lns_sees_them() {
+    let mut s = default_setup();
+    let proxy = l2tp_proto::control::ProxyInfo {
+        last_sent_lcp_confreq: Some(vec![1, 4, 5, 0xd4]),
+        authen_type: Some(3),
+        authen_name: Some(b"bob".to_vec()),
+        authen_response: Some(b"pw".to_vec()),
+        ..Default::default()
+    };
+    let params = CallParams {
+        proxy: Some(Box::new(proxy.clone())),
+        ..CallParams::default()
+    };
+    s.lac
+        .ep
+        .place_incoming_call(s.l.now, s.lac_tid, params)
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    let up = session_up(&s.lns.take_events());
+    let [Event::SessionUp { proxy: Some(p), .. }] = &up[..] else {
+        panic!("{up:?}")
+    };
+    assert_eq!(**p, proxy);
+}

@@ -138,4 +138,7 @@ pub struct CallParams {
     pub connect_speed: u32,
     /// Ask the peer to send data with sequence numbers (Sequencing Required AVP).
     pub sequencing_required: bool,
+    /// Proxy LCP and authentication AVPs to send in ICCN (a LAC that already ran LCP and
+    /// authenticated the user, RFC 2661 §4.4.5).
+    pub proxy: Option<Box<super::event::ProxyInfo>>,
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use l2tp_wire::{
     BearerCapabilities, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq, Occn, Ocrp,
-    Ocrq, ResultCode, SessionId,
+    Ocrq, ProxyAuthenType, ResultCode, SessionId,
 };
 
 use super::config::CallParams;
@@ -317,17 +317,18 @@ impl Tunnel {
                 s.peer_id = m.assigned_session_id;
                 s.state = Established;
                 let p = s.params.take().map(|b| *b).unwrap_or_default();
+                let proxy = p.proxy.map(|b| *b).unwrap_or_default();
                 let iccn = Iccn {
                     tx_connect_speed: speed_or_default(p.connect_speed),
                     framing_type: FramingCapabilities(framing_or_default(p.framing_type)),
-                    initial_received_lcp_confreq: None,
-                    last_sent_lcp_confreq: None,
-                    last_received_lcp_confreq: None,
-                    proxy_authen_type: None,
-                    proxy_authen_name: None,
-                    proxy_authen_challenge: None,
-                    proxy_authen_id: None,
-                    proxy_authen_response: None,
+                    initial_received_lcp_confreq: proxy.initial_received_lcp_confreq,
+                    last_sent_lcp_confreq: proxy.last_sent_lcp_confreq,
+                    last_received_lcp_confreq: proxy.last_received_lcp_confreq,
+                    proxy_authen_type: proxy.authen_type.map(ProxyAuthenType),
+                    proxy_authen_name: proxy.authen_name,
+                    proxy_authen_challenge: proxy.authen_challenge,
+                    proxy_authen_id: proxy.authen_id,
+                    proxy_authen_response: proxy.authen_response,
                     private_group_id: None,
                     rx_connect_speed: None,
                     sequencing_required: p.sequencing_required,
