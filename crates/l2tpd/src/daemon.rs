@@ -35,7 +35,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         host_name: cfg.tunnel.host_name(),
         receive_window: cfg.tunnel.receive_window,
         max_retries: cfg.tunnel.retries,
-        hello_interval: (cfg.tunnel.hello_interval > 0).then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
+        hello_interval: (cfg.tunnel.hello_interval > 0)
+            .then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
         auth: PeerAuth {
             hide_avps: cfg.tunnel.hide_avps && secret.is_some(),
             require_tunnel_auth: secret.is_some() && cfg.role == Role::Lns,
@@ -50,7 +51,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         reorder_timeout: Duration::from_millis(u64::from(cfg.session.reorder_timeout_ms)),
         debug: DebugMask(cfg.daemon.debug_mask.0),
     };
-    let echo = (cfg.ppp.lcp_echo_interval > 0).then(|| Duration::from_secs(cfg.ppp.lcp_echo_interval));
+    let echo =
+        (cfg.ppp.lcp_echo_interval > 0).then(|| Duration::from_secs(cfg.ppp.lcp_echo_interval));
     let (listen, role, ip_mode) = match cfg.role {
         Role::Lns => {
             let lns = cfg.lns.as_ref().ok_or("lns: section missing")?;
@@ -67,7 +69,10 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                     mtu: u32::from(cfg.ppp.mtu),
                     routes: Vec::new(),
                 },
-                InterfaceMode::Shared => IpMode::Shared { name: lns.interface_name(), mtu: u32::from(cfg.ppp.mtu) },
+                InterfaceMode::Shared => IpMode::Shared {
+                    name: lns.interface_name(),
+                    mtu: u32::from(cfg.ppp.mtu),
+                },
             };
             let settings = LnsSettings {
                 auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
@@ -76,6 +81,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 users,
                 pool: Ipv4Pool::new(pool),
                 max_sessions: lns.max_sessions as usize,
+                ipv6: lns.ipv6_prefix.is_some(),
             };
             (
                 lns.listen.iter().map(|l| l.0).collect(),
@@ -85,8 +91,12 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         }
         Role::Lac | Role::Client => {
             let dial = cfg.dial.as_ref().ok_or("dial: section missing")?;
-            let first = dial.peers.first().ok_or("dial.peers: at least one LNS needed")?;
-            let server = resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
+            let first = dial
+                .peers
+                .first()
+                .ok_or("dial.peers: at least one LNS needed")?;
+            let server =
+                resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
             let listen: SocketAddr = if server.is_ipv4() {
                 (Ipv4Addr::UNSPECIFIED, 0).into()
             } else {
@@ -130,16 +140,26 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);
     }
     let sock_path = cfg.daemon.management_socket_path();
-    let (server, requests) =
-        MgmtServer::start(&sock_path).map_err(|e| format!("management socket {}: {e}", sock_path.display()))?;
-    node.attach_mgmt(server, requests).map_err(|e| e.to_string())?;
-    println!("l2tpd {}: management socket {}", cfg.role, sock_path.display());
+    let (server, requests) = MgmtServer::start(&sock_path)
+        .map_err(|e| format!("management socket {}: {e}", sock_path.display()))?;
+    node.attach_mgmt(server, requests)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "l2tpd {}: management socket {}",
+        cfg.role,
+        sock_path.display()
+    );
 
     let snapshot: SharedSnapshot = Arc::new(std::sync::Mutex::new(Snapshot::default()));
     let _metrics = match cfg.daemon.metrics_listen {
         Some(addr) => {
-            let m = MetricsServer::start(addr, snapshot.clone()).map_err(|e| format!("metrics {addr}: {e}"))?;
-            println!("l2tpd {}: metrics on http://{}/metrics", cfg.role, m.local_addr());
+            let m = MetricsServer::start(addr, snapshot.clone())
+                .map_err(|e| format!("metrics {addr}: {e}"))?;
+            println!(
+                "l2tpd {}: metrics on http://{}/metrics",
+                cfg.role,
+                m.local_addr()
+            );
             Some(m)
         }
         None => None,
@@ -150,17 +170,23 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
     }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()).map_err(|e| e.to_string())?;
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(|e| e.to_string())?;
 
     let mut last_publish = Instant::now() - Duration::from_secs(10);
     while !stop.load(Ordering::Relaxed) {
-        node.step(Duration::from_millis(250)).map_err(|e| e.to_string())?;
+        node.step(Duration::from_millis(250))
+            .map_err(|e| e.to_string())?;
         let now = Instant::now();
         if now.duration_since(last_publish) >= Duration::from_secs(1) {
             last_publish = now;
             let stats = node.daemon_stats(now);
-            let pool = node.pool_usage().map(|(capacity, in_use)| PoolUsage { capacity, in_use });
-            let mut s = snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let pool = node
+                .pool_usage()
+                .map(|(capacity, in_use)| PoolUsage { capacity, in_use });
+            let mut s = snapshot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             *s = Snapshot { stats, pool };
         }
         if reload.swap(false, Ordering::Relaxed) && users_file_reload {
@@ -176,7 +202,7 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
         }
     }
     println!("l2tpd {}: shutting down (StopCCN to every peer)", cfg.role);
-    node.shutdown(Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    node.shutdown(Duration::from_secs(3))
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
-

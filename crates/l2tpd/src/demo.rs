@@ -105,6 +105,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             users,
             pool: Ipv4Pool::new(pool_spec),
             max_sessions: 0,
+            ipv6: false,
         })),
         seed: None,
         ip_mode: crate::node::tunif::IpMode::App,

@@ -56,7 +56,12 @@ impl Node {
     pub fn handle_request(&mut self, now: Instant, req: mgmt::Request) -> mgmt::Response {
         use mgmt::{Request as Q, Response as R};
         match req {
-            Q::ListTunnels => R::Tunnels(self.endpoint.tunnels().map(|t| self.tunnel_info(now, &t)).collect()),
+            Q::ListTunnels => R::Tunnels(
+                self.endpoint
+                    .tunnels()
+                    .map(|t| self.tunnel_info(now, &t))
+                    .collect(),
+            ),
             Q::ShowTunnel { id } => match self.endpoint.tunnel_info(TunnelId(id)) {
                 Some(t) => R::Tunnel(self.tunnel_info(now, &t)),
                 None => R::error(format!("no tunnel {id}")),
@@ -65,7 +70,8 @@ impl Node {
                 let tunnels: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
                 let mut v = Vec::new();
                 for t in tunnels {
-                    let ids: Vec<SessionId> = self.endpoint.sessions(t).map(|s| s.session).collect();
+                    let ids: Vec<SessionId> =
+                        self.endpoint.sessions(t).map(|s| s.session).collect();
                     v.extend(ids.into_iter().filter_map(|s| self.session_info(now, t, s)));
                 }
                 R::Sessions(v)
@@ -76,7 +82,11 @@ impl Node {
                     None => R::error(format!("no session {tunnel}/{session}")),
                 }
             }
-            Q::SetSessionOption { tunnel, session, option } => {
+            Q::SetSessionOption {
+                tunnel,
+                session,
+                option,
+            } => {
                 let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
                 let opt = match option {
                     mgmt::SessionOption::SendSeq(b) => SessionOption::SendSeq(b),
@@ -93,15 +103,24 @@ impl Node {
                 }
             }
             Q::SetTunnelDebug { tunnel, mask } => {
-                match self.datapath.set_tunnel_debug(TunnelId(tunnel), DebugMask(mask)) {
+                match self
+                    .datapath
+                    .set_tunnel_debug(TunnelId(tunnel), DebugMask(mask))
+                {
                     Ok(()) => R::Ok,
                     Err(e) => R::error(e.to_string()),
                 }
             }
             Q::CloseSession { tunnel, session } => self.close_session_cmd(now, tunnel, session),
             Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
-            Q::HangUp { tunnel: Some(t), session: Some(s) } => self.close_session_cmd(now, t, s),
-            Q::HangUp { tunnel: Some(t), session: None } => self.close_tunnel_cmd(now, t),
+            Q::HangUp {
+                tunnel: Some(t),
+                session: Some(s),
+            } => self.close_session_cmd(now, t, s),
+            Q::HangUp {
+                tunnel: Some(t),
+                session: None,
+            } => self.close_tunnel_cmd(now, t),
             Q::HangUp { tunnel: None, .. } => {
                 let ids: Vec<u16> = self.endpoint.tunnels().map(|t| t.tunnel.0).collect();
                 self.client.redial_at = None;
@@ -117,16 +136,26 @@ impl Node {
     }
 
     fn close_session_cmd(&mut self, now: Instant, tunnel: u16, session: u16) -> mgmt::Response {
-        let result = ResultCode::with_error(ResultCode::CDN_ADMINISTRATIVE, 0, Some("closed by operator"));
-        match self.endpoint.close_session(now, TunnelId(tunnel), SessionId(session), result) {
+        let result = ResultCode::with_error(
+            ResultCode::CDN_ADMINISTRATIVE,
+            0,
+            Some("closed by operator"),
+        );
+        match self
+            .endpoint
+            .close_session(now, TunnelId(tunnel), SessionId(session), result)
+        {
             Ok(()) => mgmt::Response::Ok,
             Err(e) => mgmt::Response::error(e.to_string()),
         }
     }
 
     fn close_tunnel_cmd(&mut self, now: Instant, tunnel: u16) -> mgmt::Response {
-        let result =
-            ResultCode::with_error(ResultCode::STOPCCN_GENERAL_REQUEST, 0, Some("closed by operator"));
+        let result = ResultCode::with_error(
+            ResultCode::STOPCCN_GENERAL_REQUEST,
+            0,
+            Some("closed by operator"),
+        );
         match self.endpoint.close_tunnel(now, TunnelId(tunnel), result) {
             Ok(()) => mgmt::Response::Ok,
             Err(e) => mgmt::Response::error(e.to_string()),
@@ -147,7 +176,10 @@ impl Node {
         self.client.redial_at = None;
         self.dial(now);
         match self.client.tunnel {
-            Some(t) => mgmt::Response::Dialing { tunnel: t.0, session: 0 },
+            Some(t) => mgmt::Response::Dialing {
+                tunnel: t.0,
+                session: 0,
+            },
             None => mgmt::Response::error("dial: could not open a tunnel (see the log)"),
         }
     }
@@ -168,18 +200,31 @@ impl Node {
                 .get(&t.tunnel)
                 .map(|s| now.saturating_duration_since(*s).as_secs())
                 .unwrap_or(0),
-            debug: self.datapath.tunnel_debug(t.tunnel).map(|d| d.0).unwrap_or(0),
+            debug: self
+                .datapath
+                .tunnel_debug(t.tunnel)
+                .map(|d| d.0)
+                .unwrap_or(0),
             control: mgmt::ControlCounters {
                 sent: c.tx_messages,
                 retransmitted: c.tx_retransmits,
                 received: c.rx_messages,
                 duplicates: c.rx_duplicates,
             },
-            stats: counters(self.datapath.stats(t.tunnel, SessionId(0)).unwrap_or_default()),
+            stats: counters(
+                self.datapath
+                    .stats(t.tunnel, SessionId(0))
+                    .unwrap_or_default(),
+            ),
         }
     }
 
-    fn session_info(&self, now: Instant, tunnel: TunnelId, session: SessionId) -> Option<mgmt::SessionInfo> {
+    fn session_info(
+        &self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+    ) -> Option<mgmt::SessionInfo> {
         let info = self.endpoint.session_info(tunnel, session)?;
         let key = SessionKey::new(tunnel, session);
         let ctx = self.sessions.get(&key);
@@ -195,15 +240,18 @@ impl Node {
                 RoleSettings::Lns(_) => p.peer,
                 RoleSettings::Client(_) => p.local,
             }),
-            ipv6: None,
+            ipv6: ctx.and_then(|c| c.ipv6_local),
             interface: ctx.and_then(|c| c.interface.clone()),
-            uptime_s: ctx.map(|c| now.saturating_duration_since(c.since).as_secs()).unwrap_or(0),
+            uptime_s: ctx
+                .map(|c| now.saturating_duration_since(c.since).as_secs())
+                .unwrap_or(0),
             options: opts
                 .map(|o| mgmt::SessionOptions {
                     send_seq: o.send_seq,
                     recv_seq: o.recv_seq,
                     lns_mode: o.lns_mode,
-                    reorder_timeout_ms: o.reorder_timeout.as_millis().min(u128::from(u32::MAX)) as u32,
+                    reorder_timeout_ms: o.reorder_timeout.as_millis().min(u128::from(u32::MAX))
+                        as u32,
                     debug: o.debug.0,
                 })
                 .unwrap_or_default(),
@@ -219,18 +267,29 @@ impl Node {
         let mut datapath = mgmt::DatapathCounters::default();
         let mut sessions = 0u64;
         for t in self.endpoint.tunnels() {
-            *tunnels_by_state.entry(tunnel_state(t.state).to_string()).or_insert(0) += 1;
+            *tunnels_by_state
+                .entry(tunnel_state(t.state).to_string())
+                .or_insert(0) += 1;
             control.accumulate(&mgmt::ControlCounters {
                 sent: t.counters.tx_messages,
                 retransmitted: t.counters.tx_retransmits,
                 received: t.counters.rx_messages,
                 duplicates: t.counters.rx_duplicates,
             });
-            datapath.accumulate(&counters(self.datapath.stats(t.tunnel, SessionId(0)).unwrap_or_default()));
+            datapath.accumulate(&counters(
+                self.datapath
+                    .stats(t.tunnel, SessionId(0))
+                    .unwrap_or_default(),
+            ));
             for s in self.endpoint.sessions(t.tunnel) {
                 sessions += 1;
-                let phase = self.sessions.get(&SessionKey::new(t.tunnel, s.session)).map(|c| c.link.phase());
-                *sessions_by_state.entry(session_state(s.state, phase)).or_insert(0) += 1;
+                let phase = self
+                    .sessions
+                    .get(&SessionKey::new(t.tunnel, s.session))
+                    .map(|c| c.link.phase());
+                *sessions_by_state
+                    .entry(session_state(s.state, phase))
+                    .or_insert(0) += 1;
             }
         }
         mgmt::DaemonStats {

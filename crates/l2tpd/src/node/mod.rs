@@ -72,6 +72,8 @@ pub struct LnsSettings {
     pub pool: Ipv4Pool,
     /// Sessions allowed at once (0: no limit).
     pub max_sessions: usize,
+    /// Offer IPv6CP (RFC 5072).
+    pub ipv6: bool,
 }
 
 /// Client / LAC settings: where to dial and as whom.
@@ -170,7 +172,10 @@ pub struct Node {
     client: ClientState,
     started: Instant,
     tunnel_since: HashMap<TunnelId, Instant>,
-    mgmt: Option<(crate::mgmt_server::MgmtServer, std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>)>,
+    mgmt: Option<(
+        crate::mgmt_server::MgmtServer,
+        std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>,
+    )>,
     ip_mode: tunif::IpMode,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
@@ -205,9 +210,8 @@ impl Node {
             ));
         }
         for (i, addr) in config.listen.iter().enumerate() {
-            let socket = UdpSocket::bind(addr).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}"))
-            })?;
+            let socket = UdpSocket::bind(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
             socket.set_nonblocking(true)?;
             locals.push(socket.local_addr()?);
             {
@@ -265,11 +269,21 @@ impl Node {
             return Ok(self);
         };
         let RoleSettings::Lns(lns) = &self.role else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a shared TUN needs the LNS role"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a shared TUN needs the LNS role",
+            ));
         };
         let local = lns.local_ipv4;
         let nc = netconf_of(&mut self.netconf)?;
-        let r = tunif::open_shared_tun(nc, &self.poller, Token(tunif::TUN_TOKEN_BASE), &name, mtu, local);
+        let r = tunif::open_shared_tun(
+            nc,
+            &self.poller,
+            Token(tunif::TUN_TOKEN_BASE),
+            &name,
+            mtu,
+            local,
+        );
         self.shared_tun = Some(r.map_err(io::Error::other)?);
         Ok(self)
     }
@@ -284,7 +298,8 @@ impl Node {
         server: crate::mgmt_server::MgmtServer,
         requests: std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>,
     ) -> io::Result<()> {
-        self.poller.register(server.waker_fd(), TOKEN_MGMT, Interest::READABLE)?;
+        self.poller
+            .register(server.waker_fd(), TOKEN_MGMT, Interest::READABLE)?;
         self.mgmt = Some((server, requests));
         Ok(())
     }
@@ -343,7 +358,9 @@ impl Node {
     /// LNS: (pool capacity, addresses in use).
     pub fn pool_usage(&self) -> Option<(u64, u64)> {
         match &self.role {
-            RoleSettings::Lns(l) => Some((u64::from(l.pool.capacity()), u64::from(l.pool.in_use()))),
+            RoleSettings::Lns(l) => {
+                Some((u64::from(l.pool.capacity()), u64::from(l.pool.in_use())))
+            }
             RoleSettings::Client(_) => None,
         }
     }
@@ -489,7 +506,10 @@ impl Node {
                 }
             };
             let datagram = &buf[..n];
-            match self.datapath.receive_on(now, SocketId(sock as u32), from, datagram) {
+            match self
+                .datapath
+                .receive_on(now, SocketId(sock as u32), from, datagram)
+            {
                 RxResult::Deliver { session, frame, .. } => {
                     self.deliver_frame(now, session, &datagram[frame]);
                 }
@@ -706,7 +726,10 @@ impl Node {
             } => {
                 tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
                 self.tunnel_since.insert(tunnel, now);
-                if let Err(e) = self.datapath.create_tunnel(tunnel, self.socket_id(local), peer) {
+                if let Err(e) = self
+                    .datapath
+                    .create_tunnel(tunnel, self.socket_id(local), peer)
+                {
                     tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
                     return;
                 }
@@ -857,6 +880,10 @@ impl Node {
             }
             RoleSettings::Client(c) => LinkConfig::client(&c.username, &c.password),
         };
+        link_cfg.ipv6 = match &self.role {
+            RoleSettings::Lns(lns) => lns.ipv6,
+            RoleSettings::Client(_) => true,
+        };
         link_cfg.echo_interval = self.ppp_echo_interval;
         link_cfg.mru = self.ppp_mru;
         let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
@@ -907,8 +934,22 @@ impl Node {
                 local_iid,
                 peer_iid,
             } => {
+                tracing::info!(node = %self.name, session = %key, local = %link_local(local_iid), peer = %link_local(peer_iid), "IPv6CP up");
+                let mut ifname = None;
                 if let Some(s) = self.sessions.get_mut(&key) {
                     s.ipv6_up = true;
+                    s.ipv6_local = Some(link_local(local_iid));
+                    ifname = s.tun.as_ref().map(|t| t.name().to_string());
+                }
+                if let Some(ifname) = ifname {
+                    let r = netconf_of(&mut self.netconf)
+                        .map_err(|e| e.to_string())
+                        .and_then(|nc| {
+                            tunif::add_ipv6_link_local(nc, &ifname, link_local(local_iid))
+                        });
+                    if let Err(e) = r {
+                        tracing::warn!(node = %self.name, session = %key, "IPv6 address on {ifname}: {e}");
+                    }
                 }
                 if let Some(app) = self.app.as_mut() {
                     app.session_up_v6(now, key, link_local(local_iid), link_local(peer_iid));
@@ -926,6 +967,11 @@ impl Node {
             }
             PppEvent::Down { reason } => {
                 tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
+                if matches!(reason, ppp::DownReason::AuthFailed(_))
+                    && matches!(self.role, RoleSettings::Lns(_))
+                {
+                    self.counters.auth_failures += 1;
+                }
                 let result = ResultCode::with_error(
                     ResultCode::CDN_ADMINISTRATIVE,
                     0,
@@ -972,15 +1018,25 @@ impl Node {
                         AuthDecision::Password(u.password.clone())
                     }
                     Err(e) => {
+                        // RFC 2661 §4.4.2: CDN Result Code 4, "temporary lack of resources";
+                        // the client sees why in the CDN's message, not as a bad password.
                         tracing::warn!(node = %self.name, session = %key, user = %name, "no address for the session: {e}");
-                        AuthDecision::Reject
+                        self.counters.sessions_refused += 1;
+                        let _ = self.endpoint.close_session(
+                            now,
+                            key.tunnel,
+                            key.session,
+                            ResultCode::with_error(
+                                ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                                ResultCode::ERROR_NO_RESOURCES,
+                                Some("address pool exhausted"),
+                            ),
+                        );
+                        return;
                     }
                 }
             }
         };
-        if matches!(decision, AuthDecision::Reject) {
-            self.counters.auth_failures += 1;
-        }
         if let Err(e) = sess.link.auth_decision(now, ticket, decision) {
             tracing::warn!(node = %self.name, session = %key, "auth decision: {e}");
         }
@@ -1086,9 +1142,19 @@ impl Node {
                 let token = self.next_tun_token;
                 self.next_tun_token += 1;
                 let poller = &self.poller;
-                let r = netconf_of(&mut self.netconf).map_err(|e| e.to_string()).and_then(|nc| {
-                    tunif::open_session_tun(nc, poller, Token(token), &name, mtu, &ipv4, &routes)
-                });
+                let r = netconf_of(&mut self.netconf)
+                    .map_err(|e| e.to_string())
+                    .and_then(|nc| {
+                        tunif::open_session_tun(
+                            nc,
+                            poller,
+                            Token(token),
+                            &name,
+                            mtu,
+                            &ipv4,
+                            &routes,
+                        )
+                    });
                 match r {
                     Ok(tun) => {
                         let ifname = tun.name().to_string();
@@ -1096,12 +1162,25 @@ impl Node {
                             "session {key}: interface {ifname} up, local {} peer {}{}",
                             ipv4.local,
                             ipv4.peer,
-                            ipv4.dns[0].map(|d| format!(", DNS {d}")).unwrap_or_default()
+                            ipv4.dns[0]
+                                .map(|d| format!(", DNS {d}"))
+                                .unwrap_or_default()
                         );
                         self.tun_tokens.insert(token, key);
+                        let mut v6 = None;
                         if let Some(s) = self.sessions.get_mut(&key) {
-                            s.interface = Some(ifname);
+                            s.interface = Some(ifname.clone());
                             s.tun = Some(tun);
+                            v6 = s.ipv6_local;
+                        }
+                        // IPv6CP may have finished before IPCP created the interface.
+                        if let Some(v6) = v6 {
+                            let r = netconf_of(&mut self.netconf)
+                                .map_err(|e| e.to_string())
+                                .and_then(|nc| tunif::add_ipv6_link_local(nc, &ifname, v6));
+                            if let Err(e) = r {
+                                tracing::warn!(node = %self.name, session = %key, "IPv6 address on {ifname}: {e}");
+                            }
                         }
                     }
                     Err(e) => {
@@ -1111,13 +1190,21 @@ impl Node {
                             now,
                             key.tunnel,
                             key.session,
-                            ResultCode::with_error(ResultCode::CDN_GENERAL_ERROR, ResultCode::ERROR_NO_RESOURCES, Some("no interface")),
+                            ResultCode::with_error(
+                                ResultCode::CDN_GENERAL_ERROR,
+                                ResultCode::ERROR_NO_RESOURCES,
+                                Some("no interface"),
+                            ),
                         );
                     }
                 }
             }
             tunif::IpMode::Shared { name, .. } => {
-                let Some((_, idx)) = self.shared_tun.as_ref().map(|(t, i)| (t.name().to_string(), *i)) else {
+                let Some((_, idx)) = self
+                    .shared_tun
+                    .as_ref()
+                    .map(|(t, i)| (t.name().to_string(), *i))
+                else {
                     return;
                 };
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -1125,7 +1212,8 @@ impl Node {
                 }
                 if matches!(self.role, RoleSettings::Lns(_)) {
                     let r = self.netconf().map_err(|e| e.to_string()).and_then(|nc| {
-                        nc.add_route(idx, tunif::host_route(ipv4.peer), None).map_err(|e| e.to_string())
+                        nc.add_route(idx, tunif::host_route(ipv4.peer), None)
+                            .map_err(|e| e.to_string())
                     });
                     if let Err(e) = r {
                         tracing::warn!(node = %self.name, session = %key, "route to {}: {e}", ipv4.peer);
@@ -1140,18 +1228,26 @@ impl Node {
         let mut buf = std::mem::take(&mut self.rxbuf);
         for _ in 0..RX_BUDGET {
             let (n, key) = if token == tunif::TUN_TOKEN_BASE {
-                let Some((tun, _)) = &self.shared_tun else { break };
+                let Some((tun, _)) = &self.shared_tun else {
+                    break;
+                };
                 let n = match tun.recv(&mut buf) {
                     Ok(n) => n,
                     Err(_) => break,
                 };
-                let Some(key) = tunif::ipv4_destination(&buf[..n]).and_then(|d| self.routes.get(&d).copied()) else {
+                let Some(key) =
+                    tunif::ipv4_destination(&buf[..n]).and_then(|d| self.routes.get(&d).copied())
+                else {
                     continue;
                 };
                 (n, key)
             } else {
-                let Some(&key) = self.tun_tokens.get(&token) else { break };
-                let Some(tun) = self.sessions.get(&key).and_then(|s| s.tun.as_ref()) else { break };
+                let Some(&key) = self.tun_tokens.get(&token) else {
+                    break;
+                };
+                let Some(tun) = self.sessions.get(&key).and_then(|s| s.tun.as_ref()) else {
+                    break;
+                };
                 match tun.recv(&mut buf) {
                     Ok(n) => (n, key),
                     Err(_) => break,
@@ -1169,7 +1265,9 @@ impl Node {
 }
 
 /// The netlink connection, opened on first use (only TUN modes need it).
-fn netconf_of(slot: &mut Option<crate::netconf::NetConf>) -> io::Result<&mut crate::netconf::NetConf> {
+fn netconf_of(
+    slot: &mut Option<crate::netconf::NetConf>,
+) -> io::Result<&mut crate::netconf::NetConf> {
     if slot.is_none() {
         *slot = Some(crate::netconf::NetConf::new().map_err(io::Error::other)?);
     }

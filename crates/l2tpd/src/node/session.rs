@@ -15,6 +15,8 @@ pub(super) struct SessionCtx {
     pub user: Option<String>,
     pub ipv4: Option<Ipv4Params>,
     pub ipv6_up: bool,
+    /// Our IPv6 link-local address (from the IPv6CP interface identifier).
+    pub ipv6_local: Option<std::net::Ipv6Addr>,
     /// Address taken from the pool (freed when the session ends).
     pub pool_addr: Option<Ipv4Addr>,
     /// TUN interface carrying the session's IP, if it has its own.
@@ -51,6 +53,7 @@ impl SessionCtx {
             user: None,
             ipv4: None,
             ipv6_up: false,
+            ipv6_local: None,
             pool_addr: None,
             interface: None,
             tun: None,

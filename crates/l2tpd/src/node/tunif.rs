@@ -55,16 +55,23 @@ pub fn open_session_tun(
     ipv4: &Ipv4Params,
     routes: &[IpCidr],
 ) -> Result<Tun, String> {
-    let tun = Tun::open_with(&TunOptions { name: Some(name.to_string()), ..TunOptions::default() })
-        .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let tun = Tun::open_with(&TunOptions {
+        name: Some(name.to_string()),
+        ..TunOptions::default()
+    })
+    .map_err(|e| format!("open TUN {name}: {e}"))?;
     let ifname = tun.name().to_string();
     let idx = netconf.link_index(&ifname).map_err(|e| e.to_string())?;
-    netconf.set_link(idx, true, Some(mtu)).map_err(|e| e.to_string())?;
+    netconf
+        .set_link(idx, true, Some(mtu))
+        .map_err(|e| e.to_string())?;
     netconf
         .add_address_v4_ptp(idx, ipv4.local, ipv4.peer)
         .map_err(|e| e.to_string())?;
     for r in routes {
-        netconf.add_route(idx, *r, None).map_err(|e| format!("route {r}: {e}"))?;
+        netconf
+            .add_route(idx, *r, None)
+            .map_err(|e| format!("route {r}: {e}"))?;
     }
     poller
         .register(tun.as_raw_fd(), token, Interest::READABLE)
@@ -73,9 +80,20 @@ pub fn open_session_tun(
 }
 
 /// Adds the IPv6 link-local addresses negotiated by IPv6CP to a session's TUN.
-pub fn add_ipv6_link_local(netconf: &mut NetConf, ifname: &str, local: Ipv6Addr) -> Result<(), String> {
+pub fn add_ipv6_link_local(
+    netconf: &mut NetConf,
+    ifname: &str,
+    local: Ipv6Addr,
+) -> Result<(), String> {
+    // The link is point-to-point and the identifiers were negotiated collision-free by
+    // IPv6CP (RFC 5072 §4.1), so duplicate address detection would only delay traffic
+    // (a tentative address drops packets for a second or more).
+    let dad = format!("/proc/sys/net/ipv6/conf/{ifname}/accept_dad");
+    let _ = std::fs::write(dad, "0");
     let idx = netconf.link_index(ifname).map_err(|e| e.to_string())?;
-    netconf.add_address(idx, local.into(), 64).map_err(|e| e.to_string())
+    netconf
+        .add_address(idx, local.into(), 64)
+        .map_err(|e| e.to_string())
 }
 
 /// Opens the shared LNS TUN: up, MTU, our address as a /32.
@@ -87,11 +105,18 @@ pub fn open_shared_tun(
     mtu: u32,
     local: Ipv4Addr,
 ) -> Result<(Tun, u32), String> {
-    let tun = Tun::open_with(&TunOptions { name: Some(name.to_string()), ..TunOptions::default() })
-        .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let tun = Tun::open_with(&TunOptions {
+        name: Some(name.to_string()),
+        ..TunOptions::default()
+    })
+    .map_err(|e| format!("open TUN {name}: {e}"))?;
     let idx = netconf.link_index(tun.name()).map_err(|e| e.to_string())?;
-    netconf.set_link(idx, true, Some(mtu)).map_err(|e| e.to_string())?;
-    netconf.add_address(idx, local.into(), 32).map_err(|e| e.to_string())?;
+    netconf
+        .set_link(idx, true, Some(mtu))
+        .map_err(|e| e.to_string())?;
+    netconf
+        .add_address(idx, local.into(), 32)
+        .map_err(|e| e.to_string())?;
     poller
         .register(tun.as_raw_fd(), token, Interest::READABLE)
         .map_err(|e| format!("poll {name}: {e}"))?;
