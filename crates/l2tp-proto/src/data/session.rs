@@ -9,7 +9,17 @@
 //! 4. REORDERTO = 0: drop out-of-order packets, but after [`OOS_RESYNC_RUN`] consecutive
 //!    packets in order among themselves, resynchronise to them.
 //!
-//! The first sequenced packet sets the expected Nr.
+//! The first sequenced packet sets the expected Nr. A packet without sequence numbers that
+//! the rules accept carries no order: it is delivered on arrival (the kernel queues it behind
+//! any held packets; with no Ns it cannot be put in order anyway).
+//!
+//! Deliberate differences from the kernel, each for a reason:
+//! - the reorder queue is bounded (the kernel's is not); when full, the gap is given up and
+//!   the held packets released, so nothing received is lost to the bound;
+//! - duplicates of a held Ns are dropped (the kernel would hold both and stall);
+//! - packets outside the window count `rx_seq_discards` as well as `rx_errors` (the kernel
+//!   counts only `rx_errors`), so every sequencing drop shows in the sequencing counter;
+//! - the REORDERTO = 0 resynchronisation needs one packet fewer (see [`OOS_RESYNC_RUN`]).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};

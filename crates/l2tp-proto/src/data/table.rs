@@ -94,13 +94,18 @@ impl Hasher for IdHasher {
 /// Map from a packed [`SessionKey`] to a value.
 pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
-/// IPv4-mapped IPv6 addresses compare equal to their IPv4 form (a dual-stack socket reports
-/// IPv4 peers as `::ffff:a.b.c.d`).
+/// The form a peer address is compared in: IPv4-mapped IPv6 addresses become their IPv4
+/// form (a dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`), and the IPv6 flow label
+/// is ignored (it is per packet, not part of who the peer is).
+#[inline]
 pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+        SocketAddr::V6(mut v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => SocketAddr::new(v4.into(), v6.port()),
-            None => addr,
+            None => {
+                v6.set_flowinfo(0);
+                SocketAddr::V6(v6)
+            }
         },
         SocketAddr::V4(_) => addr,
     }
@@ -138,6 +143,16 @@ mod tests {
         assert_eq!(
             canonical(a),
             "192.0.2.1:1701".parse::<SocketAddr>().unwrap()
+        );
+        let labelled = SocketAddr::V6(std::net::SocketAddrV6::new(
+            "2001:db8::1".parse().unwrap(),
+            1701,
+            0xbeef,
+            0,
+        ));
+        assert_eq!(
+            canonical(labelled),
+            "[2001:db8::1]:1701".parse::<SocketAddr>().unwrap()
         );
     }
 }
