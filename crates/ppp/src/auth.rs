@@ -158,22 +158,32 @@ pub(crate) struct AuthTiming {
     pub timeout: Duration,
 }
 
+/// Whether `id` lies in the wrapping range `first..=last` of Identifiers.
+fn in_range(id: u8, (first, last): (u8, u8)) -> bool {
+    id.wrapping_sub(first) <= last.wrapping_sub(first)
+}
+
 #[derive(Debug)]
 enum SrvState {
     WaitPap,
     Challenged {
+        /// Identifier of the first transmission of this challenge value.
+        first_id: u8,
+        /// Identifier of the latest transmission.
         id: u8,
         challenge: [u8; 16],
         left: u32,
     },
     Deciding {
         id: u8,
+        /// Identifiers (first, last) under which the challenge was sent.
+        ids: (u8, u8),
         user: String,
         creds: Credentials,
         ticket: AuthTicket,
     },
     Done {
-        id: u8,
+        ids: (u8, u8),
         reply: Vec<u8>,
     },
     Failed,
@@ -222,7 +232,7 @@ impl Authenticator {
         if method != AuthMethod::Pap {
             let mut challenge = [0u8; 16];
             rng.fill_bytes(&mut challenge);
-            a.challenge(now, challenge, t.max_transmits.saturating_sub(1));
+            a.challenge(now, challenge, t.max_transmits.saturating_sub(1), None);
         }
         a
     }
@@ -232,14 +242,17 @@ impl Authenticator {
         self.deadline
     }
 
-    fn challenge(&mut self, now: Instant, challenge: [u8; 16], left: u32) {
+    /// Send `challenge`; `first_id` is set when this retransmits an earlier one.
+    fn challenge(&mut self, now: Instant, challenge: [u8; 16], left: u32, first_id: Option<u8>) {
         // RFC 1994 §4.1: the Identifier changes with every Challenge sent.
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
+        let first_id = first_id.unwrap_or(id);
         let body = ValueName::encode(&challenge, self.name.as_bytes());
         let pkt = packet::encode(Code(chap::code::CHALLENGE), id, &body);
         self.out.push_back(AuthOutput::Send(Protocol::CHAP, pkt));
         self.state = SrvState::Challenged {
+            first_id,
             id,
             challenge,
             left,
@@ -262,20 +275,23 @@ impl Authenticator {
         match &self.state {
             SrvState::WaitPap => self.fail("no PAP Authenticate-Request"),
             SrvState::Challenged {
-                challenge, left, ..
+                first_id,
+                challenge,
+                left,
+                ..
             } => {
                 if *left == 0 {
                     self.fail("no response to CHAP challenge");
                 } else {
-                    let (c, l) = (*challenge, left - 1);
-                    self.challenge(now, c, l);
+                    let (c, l, f) = (*challenge, left - 1, *first_id);
+                    self.challenge(now, c, l, Some(f));
                 }
             }
             // RFC 1994 §2: periodic re-challenge with a fresh value.
             SrvState::Done { .. } if self.rechallenge.is_some() => {
                 let mut challenge = [0u8; 16];
                 rng.fill_bytes(&mut challenge);
-                self.challenge(now, challenge, self.t.max_transmits.saturating_sub(1));
+                self.challenge(now, challenge, self.t.max_transmits.saturating_sub(1), None);
             }
             _ => {}
         }
@@ -298,7 +314,7 @@ impl Authenticator {
                         let creds = Credentials::Pap {
                             password: req.password.to_vec(),
                         };
-                        self.ask(pkt.id, user, creds);
+                        self.ask(pkt.id, (pkt.id, pkt.id), user, creds);
                     }
                     // RFC 1334 §2.2.1: a retransmitted request gets the same answer.
                     SrvState::Done { reply, .. } => {
@@ -317,7 +333,15 @@ impl Authenticator {
                 }
                 let vn = ValueName::decode(pkt.data)?;
                 match &self.state {
-                    SrvState::Challenged { id, challenge, .. } if *id == pkt.id => {
+                    // A Response to any transmission of the current challenge value counts:
+                    // retransmissions change the Identifier (RFC 1994 §4.1) and a late Response
+                    // to an earlier one is still valid (MD5 binds the Identifier it carries).
+                    SrvState::Challenged {
+                        first_id,
+                        id,
+                        challenge,
+                        ..
+                    } if in_range(pkt.id, (*first_id, *id)) => {
                         let user = String::from_utf8_lossy(vn.name).into_owned();
                         let creds = match self.method {
                             AuthMethod::MsChapV2 => {
@@ -348,12 +372,17 @@ impl Authenticator {
                                 }
                             }
                         };
-                        self.ask(pkt.id, user, creds);
+                        let ids = (*first_id, *id);
+                        self.ask(pkt.id, ids, user, creds);
                     }
-                    // RFC 1994 §4.2: a Response for an answered Identifier gets the same reply.
-                    SrvState::Done { id, reply } if *id == pkt.id => {
-                        self.out
-                            .push_back(AuthOutput::Send(Protocol::CHAP, reply.clone()));
+                    // RFC 1994 §4.2: a Response for an answered challenge gets the same reply
+                    // (under the Identifier of that Response).
+                    SrvState::Done { ids, reply } if in_range(pkt.id, *ids) => {
+                        let mut r = reply.clone();
+                        if let Some(b) = r.get_mut(1) {
+                            *b = pkt.id;
+                        }
+                        self.out.push_back(AuthOutput::Send(Protocol::CHAP, r));
                     }
                     _ => {}
                 }
@@ -362,7 +391,7 @@ impl Authenticator {
         Ok(())
     }
 
-    fn ask(&mut self, id: u8, user: String, creds: Credentials) {
+    fn ask(&mut self, id: u8, ids: (u8, u8), user: String, creds: Credentials) {
         self.deadline = None;
         self.asked += 1;
         let ticket = AuthTicket((self.epoch << 32) | (self.asked & 0xffff_ffff));
@@ -374,6 +403,7 @@ impl Authenticator {
         }));
         self.state = SrvState::Deciding {
             id,
+            ids,
             user,
             creds,
             ticket,
@@ -386,7 +416,11 @@ impl Authenticator {
             return false;
         }
         let SrvState::Deciding {
-            id, user, creds, ..
+            id,
+            ids,
+            user,
+            creds,
+            ..
         } = std::mem::replace(&mut self.state, SrvState::Failed)
         else {
             return false;
@@ -447,7 +481,7 @@ impl Authenticator {
                     _ => packet::encode(Code(chap::code::SUCCESS), id, msg.as_bytes()),
                 };
                 self.out.push_back(AuthOutput::Send(proto, reply.clone()));
-                self.state = SrvState::Done { id, reply };
+                self.state = SrvState::Done { ids, reply };
                 if !self.succeeded {
                     self.succeeded = true;
                     self.out.push_back(AuthOutput::Success {
@@ -493,8 +527,11 @@ enum CliState {
     },
     WaitChallenge,
     Responded {
-        id: u8,
+        /// Identifiers (first, last) of the challenges with this value we answered.
+        ids: (u8, u8),
         challenge: Vec<u8>,
+        /// MS-CHAPv2: our Peer-Challenge for this challenge value.
+        peer_challenge: [u8; 16],
         packet: Vec<u8>,
         left: u32,
         expect: Option<[u8; 20]>,
@@ -650,18 +687,35 @@ impl Authenticatee {
         match pkt.code.0 {
             chap::code::CHALLENGE => {
                 let vn = ValueName::decode(pkt.data)?;
-                if let CliState::Responded {
-                    id,
-                    challenge,
-                    packet,
-                    ..
-                } = &self.state
-                {
-                    if *id == pkt.id && challenge == vn.value {
+                // The same challenge value again (a retransmission, under a new Identifier per
+                // RFC 1994 §4.1): answer consistently, so that whichever of our Responses the
+                // authenticator accepts, its Success matches what we expect.
+                let mut first = pkt.id;
+                let mut pc = [0u8; 16];
+                let mut left = self.t.max_transmits.saturating_sub(1);
+                match &self.state {
+                    CliState::Responded {
+                        ids,
+                        challenge,
+                        packet,
+                        ..
+                    } if challenge == vn.value && ids.1 == pkt.id => {
                         let p = packet.clone();
                         self.out.push_back(AuthOutput::Send(Protocol::CHAP, p));
                         return Ok(());
                     }
+                    CliState::Responded {
+                        ids,
+                        challenge,
+                        peer_challenge,
+                        left: l,
+                        ..
+                    } if challenge == vn.value => {
+                        first = ids.0;
+                        pc = *peer_challenge;
+                        left = *l;
+                    }
+                    _ => rng.fill_bytes(&mut pc),
                 }
                 let (value, expect) = match self.method {
                     AuthMethod::MsChapV2 => {
@@ -669,8 +723,6 @@ impl Authenticatee {
                             .value
                             .try_into()
                             .map_err(|_| DecodeError::Malformed("MS-CHAPv2 Challenge"))?;
-                        let mut pc = [0u8; 16];
-                        rng.fill_bytes(&mut pc);
                         let nt = ms::generate_nt_response(&ac, &pc, &self.user, &self.password);
                         let ar = ms::generate_authenticator_response(
                             &self.password,
@@ -696,19 +748,20 @@ impl Authenticatee {
                 self.out
                     .push_back(AuthOutput::Send(Protocol::CHAP, packet.clone()));
                 self.state = CliState::Responded {
-                    id: pkt.id,
+                    ids: (first, pkt.id),
                     challenge: vn.value.to_vec(),
+                    peer_challenge: pc,
                     packet,
-                    left: self.t.max_transmits.saturating_sub(1),
+                    left,
                     expect,
                 };
                 self.deadline = Some(now + self.t.restart);
             }
             chap::code::SUCCESS => {
-                let CliState::Responded { id, expect, .. } = &self.state else {
+                let CliState::Responded { ids, expect, .. } = &self.state else {
                     return Ok(());
                 };
-                if *id != pkt.id {
+                if !in_range(pkt.id, *ids) {
                     return Ok(());
                 }
                 match expect {
@@ -722,8 +775,8 @@ impl Authenticatee {
                 }
             }
             chap::code::FAILURE => {
-                if let CliState::Responded { id, .. } = self.state {
-                    if id == pkt.id {
+                if let CliState::Responded { ids, .. } = self.state {
+                    if in_range(pkt.id, ids) {
                         let msg = String::from_utf8_lossy(pkt.data).into_owned();
                         self.fail(format!("CHAP Failure: {msg}"));
                     }
