@@ -731,3 +731,31 @@ fn peer_restarting_with_the_same_tunnel_id_gets_a_new_tunnel() {
         TunnelStateKind::Established
     );
 }
+
+#[test]
+fn a_peer_starting_at_a_nonzero_ns_is_understood() {
+    // RFC 2661 §5.8 says Ns begins at 0; a LAC starting near the wrap still gets through to
+    // an LNS configured with the default.
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.initial_seq = l2tp_wire::SeqNum(65_534);
+    let (mut lac, mut lns) = pair(lac_cfg, quiet_config("lns"));
+    let mut l = Ladder::new();
+    let tid = lac
+        .ep
+        .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
+        .unwrap();
+    for _ in 0..4 {
+        lac.ep
+            .place_incoming_call(l.now, tid, Default::default())
+            .unwrap();
+    }
+    l.advance(&mut lac, &mut lns, Duration::from_secs(2));
+    let lac_ev = lac.take_events();
+    assert_eq!(up_tunnels(&lac_ev), [tid]);
+    let ups = lac_ev
+        .iter()
+        .filter(|e| matches!(e, Event::SessionUp { .. }))
+        .count();
+    assert_eq!(ups, 4);
+    assert_eq!(lac.ep.tunnel_info(tid).unwrap().counters.tx_retransmits, 0);
+}

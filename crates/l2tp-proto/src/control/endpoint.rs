@@ -256,6 +256,10 @@ impl Endpoint {
         };
         let before = t.peer_id();
         t.quiet_since = now;
+        if matches!(t.state, TunnelState::WaitCtlReply { .. }) && !payload.is_empty() {
+            // The peer's first message (its SCCRP) fixes where its Ns starts.
+            t.channel.start_receive_at(ns);
+        }
         let r = t.channel.receive(now, ns, nr, session, payload);
         for (sid, body) in r.delivered {
             let msg = ControlMessage::decode(&body, t.secret());
@@ -415,6 +419,7 @@ impl Endpoint {
             return;
         };
         t.channel.peer_tunnel = m.assigned_tunnel_id;
+        t.channel.start_receive_at(seq.ns);
         let r = t
             .channel
             .receive(now, seq.ns, seq.nr, header.session_id, payload);

@@ -142,6 +142,16 @@ impl Channel {
         }
     }
 
+    /// Starts the receive side at `ns` instead of the configured initial Ns, if nothing has
+    /// been received yet. Used for the peer's first message (SCCRQ or SCCRP): RFC 2661 §5.8
+    /// says Ns begins at 0, but a peer that starts elsewhere is still understood (and tests
+    /// can start one side near the wrap).
+    pub fn start_receive_at(&mut self, ns: SeqNum) {
+        if self.counters.rx_messages == 0 && self.ahead.is_empty() {
+            self.expected = ns;
+        }
+    }
+
     /// Sets the peer's Receive Window Size (0 is invalid and ignored, RFC 2661 §5.8).
     pub fn set_peer_window(&mut self, window: u16) {
         if window == 0 {
