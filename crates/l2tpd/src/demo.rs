@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// Send data messages with sequence numbers (SENDSEQ on both sides).
     #[arg(long)]
     pub sequencing: bool,
+    /// UDP address the demo LNS listens on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub lns_listen: SocketAddr,
 }
 
 const USER: &str = "demo";
@@ -73,8 +76,10 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
     if args.sessions == 0 {
         return Err("--sessions: must be at least 1".into());
     }
-    let mut session_opts = SessionOptions::default();
-    session_opts.send_seq = args.sequencing;
+    let session_opts = SessionOptions {
+        send_seq: args.sequencing,
+        ..SessionOptions::default()
+    };
 
     // ---- the LNS, in its own thread -----------------------------------------------------
     let mut users = Users::new();
@@ -89,7 +94,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
     };
     let lns_cfg = NodeConfig {
         name: "lns".into(),
-        listen: vec!["127.0.0.1:0".parse().expect("literal address")],
+        listen: vec![args.lns_listen],
         endpoint: EndpointConfig {
             host_name: "demo-lns".into(),
             ..EndpointConfig::default()

@@ -133,7 +133,7 @@ password = "secret"
             &["run", "--config", cfg.to_str().expect("utf-8")],
         );
         wait_for(Duration::from_secs(10), "LNS management socket", || {
-            Client::connect(&self.socket("lns")).is_ok()
+            Client::connect(self.socket("lns")).is_ok()
         });
         d
     }
