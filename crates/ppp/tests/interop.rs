@@ -150,6 +150,20 @@ fn windows_client_against_our_lns() {
     lns.handle_frame(now, &win(0xc021, 9, 77, &[0x4a, 0x1f, 0x22, 0x05, 1, 2]));
     let (eid, reply) = find(&drain_tx(&mut lns), Protocol::LCP, 10);
     assert_eq!((eid, &reply[4..]), (77, &[1u8, 2][..]));
+    // Windows sends LCP Identification (RFC 1570 §2.1) once LCP is up, and Discard-Request
+    // may appear: both are accepted silently.
+    lns.handle_frame(now, &win(0xc021, 12, 78, b"\x4a\x1f\x22\x05MSRASV5.20"));
+    lns.handle_frame(
+        now,
+        &win(0xc021, 12, 79, b"\x4a\x1f\x22\x05MSRAS-0-DESKTOP"),
+    );
+    lns.handle_frame(
+        now,
+        &win(0xc021, 11, 80, &[0x4a, 0x1f, 0x22, 0x05, 0xde, 0xad]),
+    );
+    assert!(drain_tx(&mut lns).is_empty(), "no reply, no Code-Reject");
+    assert!(drain_ev(&mut lns).is_empty());
+    assert_eq!(lns.phase(), Phase::Network);
     assert_eq!(lns.stats().rx_errors, 0);
 }
 

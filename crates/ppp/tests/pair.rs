@@ -674,3 +674,37 @@ fn server_without_pool_address_refuses_ipcp() {
     assert!(p.run_until(Duration::from_secs(120), Pair::both_down));
     assert_eq!(down(&p.cev), Some(DownReason::NoNetworkProtocol));
 }
+
+#[test]
+fn looped_back_link_is_detected() {
+    // RFC 1661 §6.4: our own frames come straight back (a looped circuit).
+    let mut c = client_cfg("alice", "wonderland");
+    c.max_configure = 50;
+    let mut l = Link::new(c, ChaCha8Rng::seed_from_u64(77));
+    let t0 = Instant::now();
+    let mut now = t0;
+    l.open(now);
+    let mut down = None;
+    for _ in 0..1000 {
+        while let Some(f) = l.poll_transmit() {
+            l.handle_frame(now, &f);
+        }
+        if let Some(Event::Down { reason }) = std::iter::from_fn(|| l.poll_event()).last() {
+            down = Some(reason);
+            break;
+        }
+        match l.poll_timeout() {
+            Some(t) => {
+                now = t;
+                l.handle_timeout(now);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(down, Some(DownReason::LoopedBack));
+    assert!(
+        now - t0 < Duration::from_secs(60),
+        "detected quickly: {:?}",
+        now - t0
+    );
+}
