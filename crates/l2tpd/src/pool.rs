@@ -91,6 +91,9 @@ impl Ipv4PoolSpec {
     /// Number of usable addresses.
     pub fn capacity(&self) -> u64 {
         let (f, l) = self.bounds();
+        if l < f {
+            return 0;
+        }
         u64::from(l) - u64::from(f) + 1
     }
 
@@ -204,8 +207,13 @@ impl Ipv4Pool {
     /// An empty pool over `spec`.
     pub fn new(spec: Ipv4PoolSpec) -> Self {
         let (first, last) = spec.bounds();
-        // Capacity is bounded by MAX_IPV4_POOL when parsed; clamp for hand-built specs.
-        let size = (last - first).saturating_add(1).min(MAX_IPV4_POOL);
+        // Capacity is bounded by MAX_IPV4_POOL when parsed; clamp for hand-built specs (and
+        // an inverted hand-built range is simply empty).
+        let size = if last < first {
+            0
+        } else {
+            (last - first).saturating_add(1).min(MAX_IPV4_POOL)
+        };
         Ipv4Pool {
             spec,
             base: first,
@@ -416,8 +424,8 @@ impl Ipv6Pool {
 
     fn index_of(&self, lease: &Ipv6Lease) -> u64 {
         if self.per_session_prefix() {
-            (u128::from(lease.address) >> 64) as u64
-                & ((u128::from(!0u64) >> (self.prefix.len())) as u64)
+            // The /64 number: the bits of the upper half below the prefix length.
+            ((u128::from(lease.address) >> 64) as u64) & (u64::MAX >> self.prefix.len())
         } else {
             lease.interface_id
         }
@@ -546,6 +554,20 @@ mod tests {
             p.allocate().unwrap();
         }
         assert!(p.allocate().is_err());
+    }
+
+    #[test]
+    fn hand_built_odd_specs_do_not_panic() {
+        let inverted = Ipv4PoolSpec::Range {
+            first: Ipv4Addr::new(10, 0, 0, 9),
+            last: Ipv4Addr::new(10, 0, 0, 1),
+        };
+        assert_eq!(inverted.capacity(), 0);
+        let mut p = Ipv4Pool::new(inverted);
+        assert_eq!(p.allocate(), Err(PoolError::Exhausted { capacity: 0 }));
+        assert!(p.free(Ipv4Addr::new(10, 0, 0, 5)).is_err());
+        let huge = Ipv4Pool::new(Ipv4PoolSpec::Cidr("0.0.0.0/0".parse().unwrap()));
+        assert_eq!(huge.capacity(), MAX_IPV4_POOL, "clamped to a /8");
     }
 
     #[test]

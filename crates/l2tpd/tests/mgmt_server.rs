@@ -194,3 +194,30 @@ fn a_stopped_event_loop_yields_errors_not_hangs() {
     }
     drop(server);
 }
+
+#[test]
+fn connections_beyond_the_limit_are_refused_politely() {
+    use l2tpd::mgmt_server::MAX_CONNECTIONS;
+    let path = sock_path("limit");
+    let (server, _rx) = MgmtServer::start(&path).unwrap();
+    // Idle connections up to the limit are held open by their serving threads.
+    let held: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+        .map(|_| UnixStream::connect(&path).unwrap())
+        .collect();
+    // The accept thread counts them as it accepts; give it a bounded moment.
+    let mut refused = None;
+    for _ in 0..100 {
+        let s = UnixStream::connect(&path).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut line = String::new();
+        if BufReader::new(&s).read_line(&mut line).is_ok() && !line.is_empty() {
+            refused = Some(line);
+            break;
+        }
+    }
+    let line = refused.expect("connection over the limit gets an answer");
+    assert!(line.contains("too many management connections"), "{line}");
+    drop(held);
+    drop(server);
+}
