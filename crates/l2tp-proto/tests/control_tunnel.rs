@@ -759,3 +759,42 @@ fn a_peer_starting_at_a_nonzero_ns_is_understood() {
     assert_eq!(ups, 4);
     assert_eq!(lac.ep.tunnel_info(tid).unwrap().counters.tx_retransmits, 0);
 }
+
+#[test]
+fn half_open_tunnels_are_bounded() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 3;
+    let mut lns = Peer::new(lns_addr(), cfg, 3);
+    // Spoofed SCCRQs that never complete.
+    let mut raws: Vec<Raw> = (0..5)
+        .map(|i| Raw::new(format!("127.0.1.{i}:1701").parse().unwrap()))
+        .collect();
+    for (i, r) in raws.iter_mut().enumerate() {
+        r.send(now, &mut lns, SessionId(0), sccrq(100 + i as u16));
+    }
+    assert_eq!(lns.ep.half_open_tunnels(), 3);
+    assert_eq!(lns.ep.stats().half_open_refused, 2);
+    // One completes: room for another.
+    let first = &mut raws[0];
+    first.ignore_others = true;
+    first.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = first.last().cloned() else {
+        panic!()
+    };
+    first.set_tunnel(r.assigned_tunnel_id);
+    first.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    assert_eq!(lns.ep.half_open_tunnels(), 2);
+    let mut late = Raw::new("127.0.2.1:1701".parse().unwrap());
+    late.send(now, &mut lns, SessionId(0), sccrq(300));
+    assert_eq!(lns.ep.half_open_tunnels(), 3);
+    assert_eq!(lns.ep.tunnel_count(), 4);
+}

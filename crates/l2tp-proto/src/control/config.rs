@@ -58,6 +58,10 @@ pub struct EndpointConfig {
     pub framing_capabilities: u32,
     /// Bearer Capabilities we announce (bit 0 digital, bit 1 analog).
     pub bearer_capabilities: u32,
+    /// Most incoming tunnels allowed half-open (SCCRQ received, SCCCN not yet): further
+    /// SCCRQs are dropped unanswered, so spoofed SCCRQs can neither exhaust memory nor make us
+    /// a reflector of retransmitted SCCRPs.
+    pub max_half_open_tunnels: usize,
     /// First Ns of every tunnel, and the first Ns expected from the peer. The RFC says 0;
     /// tests set it near 65535 to exercise the wrap.
     pub initial_seq: SeqNum,
@@ -82,6 +86,7 @@ impl Default for EndpointConfig {
             decide_incoming_calls: false,
             framing_capabilities: 0x3,
             bearer_capabilities: 0x3,
+            max_half_open_tunnels: 4096,
             initial_seq: SeqNum(0),
         }
     }

@@ -50,6 +50,8 @@ pub struct EndpointStats {
     pub unknown_messages: u64,
     /// SCCRQs discarded by the tie breaker (RFC 2661 §4.4.3).
     pub tie_breaker_discards: u64,
+    /// SCCRQs dropped because `max_half_open_tunnels` were half-open.
+    pub half_open_refused: u64,
 }
 
 /// What the tunnels share: configuration, RNG, output queues.
@@ -79,6 +81,8 @@ pub struct Endpoint {
     /// Tunnels we opened, by the address we opened them to (tie-breaker lookups).
     originated: HashMap<SocketAddr, Vec<TunnelId>>,
     timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
+    /// Incoming tunnels between SCCRQ and SCCCN.
+    half_open: usize,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -107,6 +111,7 @@ impl Endpoint {
             by_peer: HashMap::new(),
             originated: HashMap::new(),
             timers: BinaryHeap::new(),
+            half_open: 0,
         }
     }
 
@@ -139,6 +144,15 @@ impl Endpoint {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
+        let h = t.is_half_open();
+        if h != t.counted_half_open {
+            t.counted_half_open = h;
+            if h {
+                self.half_open += 1;
+            } else {
+                self.half_open = self.half_open.saturating_sub(1);
+            }
+        }
         t.flush(&mut self.ctx);
         let next = t.next_timeout(self.ctx.config.hello_interval);
         if let Some(n) = next {
@@ -153,6 +167,9 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
+            if t.counted_half_open {
+                self.half_open = self.half_open.saturating_sub(1);
+            }
             if let Some(to) = t.opened_to {
                 if let Some(v) = self.originated.get_mut(&to) {
                     v.retain(|x| *x != tid);
@@ -392,6 +409,11 @@ impl Endpoint {
                 tid
             }
             None => {
+                if self.half_open >= self.ctx.config.max_half_open_tunnels {
+                    self.ctx.stats.half_open_refused += 1;
+                    tracing::warn!(%from, half_open = self.half_open, "too many half-open tunnels: SCCRQ dropped");
+                    return;
+                }
                 let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {
                     self.tunnels.contains_key(&TunnelId(i))
                 }) else {
@@ -677,6 +699,11 @@ impl Endpoint {
     /// Snapshots of every tunnel, by id.
     pub fn tunnels(&self) -> impl Iterator<Item = TunnelInfo> + '_ {
         self.tunnels.values().map(info)
+    }
+
+    /// Incoming tunnels between SCCRQ and SCCCN.
+    pub fn half_open_tunnels(&self) -> usize {
+        self.half_open
     }
 
     /// Number of tunnels (closing ones included).

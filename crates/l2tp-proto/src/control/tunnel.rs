@@ -84,6 +84,8 @@ pub(crate) struct Tunnel {
     pub setup_deadline: Instant,
     /// The address we opened this tunnel to, when we did (the endpoint's index key).
     pub opened_to: Option<SocketAddr>,
+    /// Whether the endpoint counts this tunnel as half-open.
+    pub counted_half_open: bool,
 }
 
 impl Tunnel {
@@ -112,6 +114,7 @@ impl Tunnel {
             scheduled: None,
             setup_deadline,
             opened_to: None,
+            counted_half_open: false,
         }
     }
 
@@ -125,6 +128,15 @@ impl Tunnel {
 
     fn wants_challenge(&self) -> bool {
         self.auth.require_tunnel_auth && self.auth.secret.is_some()
+    }
+
+    /// An incoming tunnel between SCCRQ and SCCCN.
+    pub(crate) fn is_half_open(&self) -> bool {
+        self.opened_to.is_none()
+            && matches!(
+                self.state,
+                TunnelState::WaitDecision { .. } | TunnelState::WaitCtlConn { .. }
+            )
     }
 
     pub(crate) fn is_closing(&self) -> bool {
