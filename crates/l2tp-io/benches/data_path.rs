@@ -103,6 +103,7 @@ fn decap(c: &mut Criterion) {
         ("64B/seq_on", true, false, 1, 1),
         ("64B/seq_on_1pct_reorder", true, true, 1, 1),
         ("64B/seq_on_1000x65_sessions", true, false, 1000, 65),
+        ("64B/seq_on_1x65535_sessions", true, false, 1, 65535),
     ] {
         let (mut dp, key) = datapath(
             seq_opts(seq, if reorder { 100 } else { 0 }),
