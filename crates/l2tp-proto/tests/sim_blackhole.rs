@@ -1,6 +1,9 @@
-//! Simulation: the network between LAC and LNS goes dark. Shorter than the retry budget
-//! (1+2+4+8+8+8 = 31 s with the defaults) the tunnel survives and work placed during the
-//! outage completes; longer, both sides clear the tunnel with `RetriesExhausted`.
+//! Simulation: the network between LAC and LNS goes dark. With the defaults a message is
+//! retransmitted 1, 3, 7, 15 and 23 s after it was first sent and given up at 31 s, so an
+//! outage shorter than 23 s is survived by every message (its last retransmission gets
+//! through) and work placed during it completes; a long one makes both sides clear the tunnel
+//! with `RetriesExhausted`. The network duplicates, reorders and jitters but does not lose
+//! packets at random, so the outcome depends only on the outage.
 //!
 //! Replay one seed: `L2TP_SIM_SEED=1234 cargo test -p l2tp-proto --test sim_blackhole`.
 
@@ -38,7 +41,7 @@ impl World {
         let start = Instant::now();
         let mut lac = Peer::new(lac_addr(), config("lac"), seed);
         let lns = Peer::new(lns_addr(), config("lns"), seed + 1000);
-        let net = Network::new(seed, NetConfig::lossy(0.05));
+        let net = Network::new(seed, NetConfig::lossy(0.0));
         let h = Harness::new(net, start);
         let tid = lac
             .ep
@@ -84,9 +87,9 @@ fn blackhole_shorter_than_the_retry_budget_is_survived() {
     for seed in seeds(SEEDS) {
         let mut w = World::new(seed, 20);
         assert_eq!((ups(&w.lac), ups(&w.lns)), (20, 20), "seed {seed}");
-        // 25 s of darkness, starting just as HELLOs are due; calls placed in the middle.
+        // 20 s of darkness; calls placed in the middle.
         let from = w.start + Duration::from_secs(35);
-        w.h.net.blackhole(from, from + Duration::from_secs(25));
+        w.h.net.blackhole(from, from + Duration::from_secs(20));
         w.run_to(Duration::from_secs(45));
         for _ in 0..5 {
             w.lac
