@@ -612,6 +612,15 @@ impl Link {
         Ok(out)
     }
 
+    /// The daemon saw traffic from the peer on the data path (frames it classified itself):
+    /// counts as an answer for the LCP keepalive, so a peer that is busy sending data but slow
+    /// to answer Echo-Requests (CLIENTS.md: some Android phones) is not declared dead.
+    pub fn note_peer_activity(&mut self) {
+        if let Some(e) = self.echo.as_mut() {
+            e.outstanding = 0;
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> LinkStats {
         self.stats

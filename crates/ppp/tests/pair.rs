@@ -515,6 +515,27 @@ fn keepalive_detects_a_vanished_peer() {
 }
 
 #[test]
+fn data_path_activity_counts_as_keepalive() {
+    let mut p = Pair::new(
+        19,
+        server_cfg(vec![AuthMethod::Pap]),
+        client_cfg("alice", "wonderland"),
+    );
+    p.open();
+    assert!(p.run_until(Duration::from_secs(10), Pair::both_up));
+    // Echo replies stop, but the daemon keeps seeing data from the peer.
+    p.client_mute = true;
+    for _ in 0..30 {
+        p.server.note_peer_activity();
+        p.run_until(Duration::from_secs(2), |_| false);
+    }
+    assert_eq!(down(&p.sev), None, "60 s of data traffic keep the link up");
+    // Data stops too: dead-peer detection takes over.
+    assert!(p.run_until(Duration::from_secs(90), |p| down(&p.sev).is_some()));
+    assert_eq!(down(&p.sev), Some(DownReason::KeepaliveTimeout));
+}
+
+#[test]
 fn admin_close_terminates_both_sides() {
     let mut p = Pair::new(
         11,
