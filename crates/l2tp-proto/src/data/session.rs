@@ -236,7 +236,11 @@ impl Session {
             self.release_in_order(tun, sh, now);
             return r;
         }
-        let deadline = now + self.opts.reorder_timeout;
+        // A REORDERTO too large for the clock means "wait as long as it can": never panic.
+        let deadline = now
+            .checked_add(self.opts.reorder_timeout)
+            .or_else(|| now.checked_add(std::time::Duration::from_secs(86_400)))
+            .unwrap_or(now);
         let held = HeldFrame {
             buf: sh.copy(frame),
             priority,
