@@ -74,3 +74,62 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::os::unix::net::UnixListener;
+
+    fn temp_sock(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("l2tp-mgmt-{}-{name}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn request_gets_the_line_the_server_writes() {
+        let path = temp_sock("ok");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&s).read_line(&mut line).unwrap();
+            (&s).write_all(b"{\"response\":\"ok\"}\n").unwrap();
+            line
+        });
+        let mut c = Client::connect(&path).unwrap();
+        assert_eq!(c.request(&Request::Stats).unwrap(), Response::Ok);
+        assert_eq!(server.join().unwrap(), "{\"request\":\"stats\"}\n");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn closed_connection_and_garbage_are_errors() {
+        let path = temp_sock("closed");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            drop(s);
+            let (s, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&s).read_line(&mut line).unwrap();
+            (&s).write_all(b"garbage\n").unwrap();
+        });
+        let mut c = Client::connect(&path).unwrap();
+        assert!(matches!(
+            c.request(&Request::ListTunnels),
+            Err(MgmtError::Closed) | Err(MgmtError::Io(_))
+        ));
+        let mut c = Client::connect(&path).unwrap();
+        assert!(matches!(
+            c.request(&Request::ListTunnels),
+            Err(MgmtError::Json(_))
+        ));
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let e = Client::connect(&path).unwrap_err();
+        assert!(matches!(e, MgmtError::Connect { .. }));
+        assert!(e.to_string().contains("is the daemon running?"), "{e}");
+    }
+}
