@@ -137,6 +137,45 @@ mod tests {
         assert_eq!(order, vec![(65535, 'a'), (0, 'b'), (1, 'c')]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Against a model (a list kept sorted by distance from a base Ns): same contents in
+        /// the same order, duplicates and overflow refused, never above the bound.
+        #[test]
+        fn behaves_like_a_sorted_bounded_set(
+            base in proptest::prelude::any::<u16>(),
+            cap in 1usize..10,
+            ops in proptest::collection::vec((0u16..40, proptest::prelude::any::<bool>()), 0..100),
+        ) {
+            let t = Instant::now();
+            let mut q = ReorderQueue::new(cap);
+            let mut model: Vec<u16> = Vec::new(); // distances from base, sorted
+            for (d, pop) in ops {
+                if pop {
+                    let got = q.pop_head().map(|h| h.ns.distance_from(SeqNum(base)));
+                    let want = (!model.is_empty()).then(|| model.remove(0));
+                    proptest::prop_assert_eq!(got, want);
+                    continue;
+                }
+                let ns = SeqNum(base).add(d);
+                let r = q.insert(ns, t, d);
+                if model.contains(&d) {
+                    proptest::prop_assert_eq!(r, Insert::Duplicate(d));
+                } else if model.len() == cap {
+                    proptest::prop_assert_eq!(r, Insert::Full(d));
+                } else {
+                    let pos = model.partition_point(|&m| m < d);
+                    proptest::prop_assert_eq!(r, Insert::Held { out_of_order: pos < model.len() });
+                    model.insert(pos, d);
+                }
+                proptest::prop_assert!(q.len() <= cap);
+                let order: Vec<u16> = q.held.iter().map(|h| h.item).collect();
+                proptest::prop_assert_eq!(&order, &model);
+            }
+        }
+    }
+
     #[test]
     fn full_queue_hands_the_packet_back() {
         let t = Instant::now();
