@@ -251,6 +251,27 @@ bob     s3cret
         }
     }
 
+    /// Writes a field the way the format documents it: quoted, `"` and `\` escaped.
+    fn quote(s: &str) -> String {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_text_parses_or_fails_without_panicking(text in "\\PC{0,200}") {
+            let _ = Users::parse(&text, "f");
+        }
+
+        #[test]
+        fn quoted_fields_round_trip(name in "[^\\x00-\\x1f\n]{1,20}", pw in "[^\\x00-\\x1f\n]{1,30}") {
+            let line = format!("{} {}   # comment\n", quote(&name), quote(&pw));
+            let u = Users::parse(&line, "f").unwrap();
+            let got = u.get(&name).unwrap();
+            proptest::prop_assert_eq!(&got.password, &pw);
+        }
+    }
+
     #[test]
     fn debug_output_hides_passwords() {
         let u = Users::parse("alice topsecret\n", "f").unwrap();
