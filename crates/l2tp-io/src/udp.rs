@@ -961,6 +961,29 @@ mod tests {
     }
 
     #[test]
+    fn gso_refused_by_the_kernel_falls_back_to_plain_batches() {
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        if !tx.gso_enabled() {
+            eprintln!("no UDP GSO in this kernel: nothing to fall back from");
+            return;
+        }
+        // SO_NO_CHECK (no UDP checksum) makes the kernel refuse GSO sends with EINVAL.
+        const SO_NO_CHECK: libc::c_int = 11;
+        set_int_opt(tx.as_raw_fd(), libc::SOL_SOCKET, SO_NO_CHECK, 1).unwrap();
+        let mut out = SendBatch::new(10, 256);
+        for i in 0..10 {
+            out.push(rx.local_addr(), &pkt(i, 200));
+        }
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 10);
+        assert!(!tx.gso_enabled(), "GSO dropped after the kernel refused it");
+        let mut inb = RecvBatch::new(16, 256);
+        let got = recv_n(&rx, &mut inb, 10);
+        let data: Vec<Vec<u8>> = got.into_iter().map(|(_, d)| d).collect();
+        assert_eq!(data, (0..10).map(|i| pkt(i, 200)).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn plain_batches_without_gso() {
         let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
         let tx = UdpSocket::bind_with(

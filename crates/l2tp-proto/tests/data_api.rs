@@ -179,9 +179,12 @@ fn closing_the_tunnel_closes_its_sessions() {
     dp.create_session(cfg(1, 2)).unwrap();
     dp.create_session(cfg(1, 3)).unwrap();
     let other = dp.create_session(cfg(2, 2)).unwrap();
+    assert_eq!(dp.sessions().count(), 3);
     assert_eq!(dp.remove_tunnel(TunnelId(1)), Ok(2));
     assert_eq!(dp.session_count(), 1);
     assert_eq!(dp.tunnel_count(), 1);
+    assert_eq!(dp.sessions().collect::<Vec<_>>(), vec![other]);
+    assert_eq!(dp.tunnels().collect::<Vec<_>>(), vec![TunnelId(2)]);
     // Its data now goes to the control plane; the other tunnel is untouched.
     let d = Header::data(TunnelId(1), SessionId(2)).encode_with_payload(&[1]);
     assert!(matches!(

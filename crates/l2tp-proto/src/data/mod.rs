@@ -486,6 +486,16 @@ impl Datapath {
         self.sessions.get(&key.raw()).map_or(0, |s| s.queue.len())
     }
 
+    /// Every tunnel management handle (in no particular order).
+    pub fn tunnels(&self) -> impl Iterator<Item = TunnelId> + '_ {
+        self.tunnel_slots.keys().map(|&k| TunnelId(k as u16))
+    }
+
+    /// Every session handle (in no particular order).
+    pub fn sessions(&self) -> impl Iterator<Item = SessionKey> + '_ {
+        self.sessions.values().map(|s| s.key)
+    }
+
     /// Number of session handles.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
