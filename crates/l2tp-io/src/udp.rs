@@ -42,13 +42,13 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::cell::Cell;
 use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -97,14 +97,15 @@ impl Default for UdpOptions {
     }
 }
 
-/// A nonblocking UDP socket with batched, offloaded I/O.
+/// A nonblocking UDP socket with batched, offloaded I/O. `Send + Sync`: one thread may
+/// receive while another sends.
 #[derive(Debug)]
 pub struct UdpSocket {
     socket: Socket,
     local: SocketAddr,
     v6: bool,
     peer: Option<SocketAddr>,
-    gso: Cell<bool>,
+    gso: AtomicBool,
     gro: bool,
 }
 
@@ -145,7 +146,7 @@ impl UdpSocket {
             local,
             v6,
             peer: None,
-            gso: Cell::new(gso),
+            gso: AtomicBool::new(gso),
             gro,
         })
     }
@@ -173,12 +174,12 @@ impl UdpSocket {
 
     /// True while sends use UDP GSO (probed, and dropped if the kernel refused it).
     pub fn gso_enabled(&self) -> bool {
-        self.gso.get()
+        self.gso.load(Ordering::Relaxed)
     }
 
     /// Stops using UDP GSO on this socket (plain batches from now on).
     pub fn disable_gso(&self) {
-        self.gso.set(false);
+        self.gso.store(false, Ordering::Relaxed);
     }
 
     /// True when UDP GRO is on for receive.
@@ -202,7 +203,8 @@ impl UdpSocket {
         self.socket.send_to(data, &self.family_addr(to).into())
     }
 
-    /// Receives one datagram (convenience; the datapath uses [`UdpSocket::recv_batch`]).
+    /// Receives one datagram (convenience for control traffic and tests: it allocates; the
+    /// datapath uses [`UdpSocket::recv_batch`]).
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let mut one = RecvBatch::new(1, buf.len());
         self.recv_batch(&mut one)?;
@@ -259,7 +261,7 @@ impl UdpSocket {
     pub fn send_batch(&self, batch: &mut SendBatch) -> io::Result<usize> {
         let mut sent = 0;
         while batch.pending() > 0 {
-            let gso = self.gso.get();
+            let gso = self.gso.load(Ordering::Relaxed);
             let msgs = batch.build(gso, self.v6, self.peer.is_some());
             // SAFETY: `batch.hdrs[..msgs]` were just built by `build`: their iovecs point into
             // the batch's packet buffer, names and control buffers into the batch's own
@@ -282,7 +284,7 @@ impl UdpSocket {
                         if gso && batch.msg_packets[0] > 1 =>
                     {
                         tracing::debug!(error = %e, "UDP GSO refused; falling back to plain sendmmsg");
-                        self.gso.set(false);
+                        self.gso.store(false, Ordering::Relaxed);
                         continue;
                     }
                     _ => {}
@@ -1101,6 +1103,15 @@ mod tests {
         out.push(tx4.local_addr(), b"back");
         assert_eq!(rx.send_batch(&mut out).unwrap(), 1);
         assert_eq!(recv_n(&tx4, &mut inb, 1)[0].1, b"back");
+    }
+
+    #[test]
+    fn sockets_and_batches_can_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<UdpSocket>();
+        send::<RecvBatch>();
+        send::<SendBatch>();
     }
 
     #[test]
