@@ -96,6 +96,13 @@ fn only_enabled_categories_are_logged() {
         dp.set_tunnel_debug(TunnelId(1), DebugMask::DATA).unwrap();
         dp.receive(now, stranger, &seqless());
         assert_eq!(n.load(Ordering::Relaxed), 3);
+        // DEBUG (verbose): data for an unknown session of the tunnel, passed to the control plane.
+        let unknown = Header::data(TunnelId(1), SessionId(99)).encode_with_payload(&[1]);
+        dp.receive(now, peer(), &unknown);
+        assert_eq!(n.load(Ordering::Relaxed), 3);
+        dp.set_tunnel_debug(TunnelId(1), DebugMask::DEBUG).unwrap();
+        dp.receive(now, peer(), &unknown);
+        assert_eq!(n.load(Ordering::Relaxed), 4);
     });
 }
 

@@ -300,6 +300,20 @@ fn per_tunnel_sockets_accept_data_only_on_the_tunnels_socket() {
 }
 
 #[test]
+fn priority_is_sent_on_request() {
+    let (mut dp, key) = setup(seq_opts(0));
+    let mut buf = [0u8; 64];
+    let tx = dp.encapsulate_priority(key, &mut buf, 16, 4).unwrap();
+    let h = Header::decode(&buf[tx.range]).unwrap().header;
+    assert!(h.priority);
+    assert_eq!(h.sequence.map(|s| s.ns), Some(SeqNum(0)));
+    let tx = dp.encapsulate(key, &mut buf, 16, 4).unwrap();
+    let h = Header::decode(&buf[tx.range]).unwrap().header;
+    assert!(!h.priority);
+    assert_eq!(h.sequence.map(|s| s.ns), Some(SeqNum(1)));
+}
+
+#[test]
 fn offset_padding_is_skipped_and_priority_passed_through() {
     let (mut dp, _) = setup(SessionOptions::default());
     let mut h = Header::data(T, S);

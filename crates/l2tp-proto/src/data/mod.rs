@@ -69,7 +69,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
 
-use l2tp_wire::header::{FLAG_SEQUENCE, VERSION_2};
+use l2tp_wire::header::{FLAG_PRIORITY, FLAG_SEQUENCE, VERSION_2};
 use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};
 
 use debug::{l2tp_debug, RateLimiter};
@@ -557,10 +557,13 @@ impl Datapath {
                 socket,
             })
         };
-        if key.is_tunnel() {
-            return unknown(&mut self.counters);
-        }
-        let Some(sess) = self.sessions.get_mut(&v.key) else {
+        let Some(sess) = self.sessions.get_mut(&v.key).filter(|_| !key.is_tunnel()) else {
+            if let Ok(t) = self.tunnel(key.tunnel) {
+                let mask = t.debug;
+                l2tp_debug!(self.shared.limiter, now, mask, DEBUG,
+                    tunnel = %key.tunnel, session = %key.session, %from,
+                    "data for an unknown session: to the control plane");
+            }
             return unknown(&mut self.counters);
         };
         let Some(Some(tun)) = self.tunnels.get_mut(sess.tunnel_slot) else {
@@ -647,6 +650,30 @@ impl Datapath {
         headroom: usize,
         payload_len: usize,
     ) -> Result<Transmit, ApiError> {
+        self.encapsulate_with(key, buf, headroom, payload_len, false)
+    }
+
+    /// [`Datapath::encapsulate`] with the P bit: RFC 2661 §3.1, the frame "should receive
+    /// preferential treatment" (e.g. LCP Echo keepalives, so congestion cannot kill the link).
+    pub fn encapsulate_priority(
+        &mut self,
+        key: SessionKey,
+        buf: &mut [u8],
+        headroom: usize,
+        payload_len: usize,
+    ) -> Result<Transmit, ApiError> {
+        self.encapsulate_with(key, buf, headroom, payload_len, true)
+    }
+
+    #[inline]
+    fn encapsulate_with(
+        &mut self,
+        key: SessionKey,
+        buf: &mut [u8],
+        headroom: usize,
+        payload_len: usize,
+        priority: bool,
+    ) -> Result<Transmit, ApiError> {
         let s = self
             .sessions
             .get_mut(&key.raw())
@@ -681,7 +708,9 @@ impl Datapath {
         let start = headroom - hlen;
         // RFC 2661 §3.1 data header, as the kernel sends it: no Length, no Offset; with
         // SENDSEQ the S bit, Ns, and Nr (reserved in data messages) as 0.
-        let flags = u16::from(VERSION_2) | if seq { FLAG_SEQUENCE } else { 0 };
+        let flags = u16::from(VERSION_2)
+            | if seq { FLAG_SEQUENCE } else { 0 }
+            | if priority { FLAG_PRIORITY } else { 0 };
         let hdr = &mut buf[start..headroom];
         hdr[0..2].copy_from_slice(&flags.to_be_bytes());
         hdr[2..4].copy_from_slice(&s.peer_tunnel.0.to_be_bytes());
