@@ -196,6 +196,9 @@ pub enum InterfaceMode {
     PerSession,
     /// One shared TUN for every session; each session's address gets a /32 route on it.
     Shared,
+    /// No interface: IP is not handed to the host; ICMP echo to `local_ipv4` is answered by
+    /// the daemon. For load tests and health checks; needs no root.
+    None,
 }
 
 /// A peer to dial: `host[:port]`; the host is resolved when dialling.
@@ -531,7 +534,7 @@ impl LnsConfig {
     pub fn interface_name(&self) -> String {
         match self.interface_mode {
             InterfaceMode::PerSession => format!("{}%d", self.interface_prefix),
-            InterfaceMode::Shared => format!("{}0", self.interface_prefix),
+            InterfaceMode::Shared | InterfaceMode::None => format!("{}0", self.interface_prefix),
         }
     }
 

@@ -69,6 +69,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                     mtu: u32::from(cfg.ppp.mtu),
                     routes: Vec::new(),
                 },
+                InterfaceMode::None => IpMode::App,
                 InterfaceMode::Shared => IpMode::Shared {
                     name: lns.interface_name(),
                     mtu: u32::from(cfg.ppp.mtu),
@@ -106,6 +107,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 server,
                 username: dial.user.clone(),
                 password: dial.password.clone(),
+                tunnels: 1,
                 sessions: dial.sessions,
                 redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
                 redial_max: Duration::from_secs(dial.redial_max.max(1)),
@@ -135,7 +137,11 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     let node_cfg = node_config(&cfg)?;
+    let echo_only = node_cfg.ip_mode == IpMode::App;
     let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
+    if echo_only {
+        node.set_ip_app(Box::new(crate::node::ipterm::EchoResponder::default()));
+    }
     for a in node.local_addrs() {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);
     }

@@ -169,6 +169,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             server: lns_addr,
             username: USER.into(),
             password: PASSWORD.into(),
+            tunnels: 1,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),
             redial_max: Duration::from_secs(30),

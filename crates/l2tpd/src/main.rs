@@ -34,6 +34,9 @@ enum Command {
     Client(ClientArgs),
     /// Run from a configuration file (see docs/configuration.md).
     Run(RunArgs),
+    /// Load generator: open T tunnels × S sessions against an LNS (PPP with authentication
+    /// and IPCP in each), report sessions per second, hold, hang up. No TUN, no root.
+    Loadgen(l2tpd::loadgen::LoadgenArgs),
 }
 
 fn main() {
@@ -42,6 +45,14 @@ fn main() {
         Command::Demo(args) => {
             init_logging("warn");
             l2tpd::demo::run(&args).map(|_| ())
+        }
+        Command::Loadgen(args) => {
+            init_logging("warn");
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                let _ = signal_hook::flag::register(sig, stop.clone());
+            }
+            l2tpd::loadgen::run(&args, &stop).map(|_| ())
         }
         Command::Lns(args) => config::config_from_lns_args(&args)
             .map_err(|e| e.to_string())

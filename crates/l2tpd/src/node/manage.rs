@@ -175,7 +175,7 @@ impl Node {
         self.client.hung_up = false;
         self.client.redial_at = None;
         self.dial(now);
-        match self.client.tunnel {
+        match self.client.tunnels.keys().next().copied() {
             Some(t) => mgmt::Response::Dialing {
                 tunnel: t.0,
                 session: 0,

@@ -30,10 +30,12 @@ use std::time::{Duration, Instant};
 
 use l2tp_io::poller::{Events, Interest, Poller, Token};
 use l2tp_proto::control::{
-    CallParams, Endpoint, EndpointConfig, Event as CtlEvent, SessionDownReason, TunnelOptions,
+    CallParams, Endpoint, EndpointConfig, Event as CtlEvent, SessionDownReason, SessionStateKind,
+    TunnelOptions,
 };
 use l2tp_proto::data::{
-    Datapath, DatapathConfig, RxResult, SessionConfig, SessionKey, SessionOptions, SocketId,
+    ControlReason, Datapath, DatapathConfig, RxResult, SessionConfig, SessionKey, SessionOptions,
+    SocketId,
 };
 use l2tp_wire::result::ResultCode;
 use l2tp_wire::{SessionId, TunnelId};
@@ -85,7 +87,9 @@ pub struct ClientSettings {
     pub username: String,
     /// PPP password.
     pub password: String,
-    /// Sessions to open in the tunnel.
+    /// Tunnels to open to the LNS (load generation; normally 1).
+    pub tunnels: u32,
+    /// Sessions to open in each tunnel.
     pub sessions: u32,
     /// First redial delay; doubles up to `redial_max`.
     pub redial_initial: Duration,
@@ -177,6 +181,8 @@ pub struct Node {
         std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>,
     )>,
     ip_mode: tunif::IpMode,
+    early_frames: HashMap<SessionKey, EarlyFrames>,
+    early_frames_total: usize,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
     tun_tokens: HashMap<u64, SessionKey>,
@@ -185,11 +191,24 @@ pub struct Node {
     shared_tun: Option<(l2tp_io::tun::Tun, u32)>,
 }
 
+/// Data frames that arrived before their session was up (see `Node::hold_early_frame`).
+struct EarlyFrames {
+    since: Instant,
+    frames: Vec<(SocketId, SocketAddr, Vec<u8>)>,
+}
+
+/// Frames held per session waiting for its ICCN.
+const EARLY_FRAMES_PER_SESSION: usize = 4;
+/// Frames held in all.
+const EARLY_FRAMES_MAX: usize = 4096;
+/// How long a session's early frames are kept.
+const EARLY_FRAMES_TTL: Duration = Duration::from_secs(2);
+
 /// Dialling state of a client node.
 #[derive(Debug, Default)]
 struct ClientState {
-    tunnel: Option<TunnelId>,
-    tunnel_up: bool,
+    /// Our tunnels to the LNS → established yet.
+    tunnels: HashMap<TunnelId, bool>,
     redial_at: Option<Instant>,
     backoff: Duration,
     dials: u32,
@@ -256,6 +275,8 @@ impl Node {
             tunnel_since: HashMap::new(),
             mgmt: None,
             ip_mode: config.ip_mode,
+            early_frames: HashMap::new(),
+            early_frames_total: 0,
             netconf: None,
             tun_tokens: HashMap::new(),
             next_tun_token: tunif::TUN_TOKEN_BASE + 1,
@@ -353,6 +374,11 @@ impl Node {
             RoleSettings::Lns(l) => l.pool.in_use(),
             RoleSettings::Client(_) => 0,
         }
+    }
+
+    /// Sessions whose IPCP is up.
+    pub fn sessions_up(&self) -> usize {
+        self.sessions.values().filter(|s| s.ipv4.is_some()).count()
     }
 
     /// LNS: (pool capacity, addresses in use).
@@ -514,9 +540,16 @@ impl Node {
                     self.deliver_frame(now, session, &datagram[frame]);
                 }
                 RxResult::Queued { .. } => {}
-                RxResult::ToControl(_) => {
-                    self.endpoint
-                        .handle_datagram(now, self.locals[sock], from, datagram);
+                RxResult::ToControl(tc) => {
+                    if tc.reason == ControlReason::UnknownSession {
+                        self.hold_early_frame(now, SocketId(sock as u32), from, datagram);
+                    } else {
+                        self.endpoint
+                            .handle_datagram(now, self.locals[sock], from, datagram);
+                        // Act on what the message changed (a session coming up) before
+                        // the next datagram, which may be that session's first data.
+                        self.pump(now);
+                    }
                 }
                 RxResult::Dropped(reason) => {
                     tracing::trace!(node = %self.name, %from, ?reason, "data dropped");
@@ -733,8 +766,8 @@ impl Node {
                     tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
                     return;
                 }
-                if self.client.tunnel == Some(tunnel) {
-                    self.client.tunnel_up = true;
+                if let Some(up) = self.client.tunnels.get_mut(&tunnel) {
+                    *up = true;
                     self.client.backoff = Duration::ZERO;
                     let n = match &self.role {
                         RoleSettings::Client(c) => c.sessions,
@@ -763,9 +796,7 @@ impl Node {
                 }
                 let _ = self.datapath.remove_tunnel(tunnel);
                 self.tunnel_since.remove(&tunnel);
-                if self.client.tunnel == Some(tunnel) {
-                    self.client.tunnel = None;
-                    self.client.tunnel_up = false;
+                if self.client.tunnels.remove(&tunnel).is_some() {
                     self.schedule_redial(now);
                 }
             }
@@ -814,7 +845,7 @@ impl Node {
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
                 self.remove_session(now, SessionKey::new(tunnel, session));
-                if self.client.tunnel == Some(tunnel) && self.client.tunnel_up {
+                if self.client.tunnels.get(&tunnel) == Some(&true) {
                     // The LNS hung up one call: dial it again after a pause.
                     if !matches!(reason, SessionDownReason::TunnelDown) {
                         self.schedule_redial(now);
@@ -892,6 +923,57 @@ impl Node {
         tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
         self.sessions.insert(key, SessionCtx::new(link, now));
         self.dirty.push(key);
+        // Frames the peer sent before we saw its ICCN: replay them in order now.
+        if let Some(held) = self.early_frames.remove(&key) {
+            self.early_frames_total -= held.frames.len();
+            for (sock, from, datagram) in held.frames {
+                if let RxResult::Deliver { session, frame, .. } =
+                    self.datapath.receive_on(now, sock, from, &datagram)
+                {
+                    self.deliver_frame(now, session, &datagram[frame]);
+                }
+                self.drain_deliveries(now);
+            }
+        }
+    }
+
+    /// A data message for a session we do not have (yet). A LAC starts PPP as soon as it
+    /// sends its ICCN, so its first LCP frames can overtake the ICCN (held back by the
+    /// control window) and would be lost, costing a 3 s LCP restart. Frames for a session
+    /// the control plane knows as being set up are held (a few per session, bounded
+    /// overall, briefly) and replayed when the session comes up; everything else goes to
+    /// the control plane, which counts it.
+    fn hold_early_frame(
+        &mut self,
+        now: Instant,
+        sock: SocketId,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) {
+        let Ok(d) = l2tp_wire::Header::decode(datagram) else {
+            return;
+        };
+        let (tunnel, session) = (d.header.tunnel_id, d.header.session_id);
+        let pending = self
+            .endpoint
+            .session_info(tunnel, session)
+            .is_some_and(|i| i.peer == from && !matches!(i.state, SessionStateKind::Established));
+        let key = SessionKey::new(tunnel, session);
+        if !pending || self.early_frames_total >= EARLY_FRAMES_MAX {
+            let local = self.locals[sock.0 as usize];
+            self.endpoint.handle_datagram(now, local, from, datagram);
+            return;
+        }
+        let held = self.early_frames.entry(key).or_insert_with(|| EarlyFrames {
+            since: now,
+            frames: Vec::new(),
+        });
+        if held.frames.len() < EARLY_FRAMES_PER_SESSION
+            && now.duration_since(held.since) < EARLY_FRAMES_TTL
+        {
+            held.frames.push((sock, from, datagram.to_vec()));
+            self.early_frames_total += 1;
+        }
     }
 
     fn on_ppp_event(&mut self, now: Instant, key: SessionKey, ev: PppEvent) {
@@ -1066,6 +1148,13 @@ impl Node {
             }
         }
         let _ = self.datapath.remove_session(key);
+        self.forget_early_frames(key);
+    }
+
+    fn forget_early_frames(&mut self, key: SessionKey) {
+        if let Some(h) = self.early_frames.remove(&key) {
+            self.early_frames_total -= h.frames.len();
+        }
     }
 
     fn start_dialing(&mut self, now: Instant) {
@@ -1086,30 +1175,36 @@ impl Node {
             .find(|l| l.is_ipv4() == server.is_ipv4())
             .unwrap_or(self.locals[0]);
         self.client.dials = self.client.dials.saturating_add(1);
-        match self.client.tunnel {
-            Some(t) if self.client.tunnel_up => {
-                // Tunnel still up: top the calls back up to the configured number.
-                let have = self.endpoint.sessions(t).count() as u32;
-                for _ in have..c.sessions {
-                    let _ = self
-                        .endpoint
-                        .place_incoming_call(now, t, CallParams::default());
-                }
-            }
-            Some(_) => {}
-            None => {
-                match self
+        let (want_tunnels, want_sessions) = (c.tunnels.max(1), c.sessions);
+        // Tunnels still up: top their calls back up to the configured number.
+        let up: Vec<TunnelId> = self
+            .client
+            .tunnels
+            .iter()
+            .filter(|(_, up)| **up)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in up {
+            let have = self.endpoint.sessions(t).count() as u32;
+            for _ in have..want_sessions {
+                let _ = self
                     .endpoint
-                    .open_tunnel(now, local, server, TunnelOptions::default())
-                {
-                    Ok(t) => {
-                        tracing::info!(node = %self.name, tunnel = %t, %server, "dialing");
-                        self.client.tunnel = Some(t);
-                    }
-                    Err(e) => {
-                        tracing::error!(node = %self.name, %server, "cannot open tunnel: {e}");
-                        self.schedule_redial(now);
-                    }
+                    .place_incoming_call(now, t, CallParams::default());
+            }
+        }
+        while (self.client.tunnels.len() as u32) < want_tunnels {
+            match self
+                .endpoint
+                .open_tunnel(now, local, server, TunnelOptions::default())
+            {
+                Ok(t) => {
+                    tracing::info!(node = %self.name, tunnel = %t, %server, "dialing");
+                    self.client.tunnels.insert(t, false);
+                }
+                Err(e) => {
+                    tracing::error!(node = %self.name, %server, "cannot open tunnel: {e}");
+                    self.schedule_redial(now);
+                    break;
                 }
             }
         }
