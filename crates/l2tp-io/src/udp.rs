@@ -48,7 +48,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -61,6 +61,9 @@ const UDP_GRO: libc::c_int = 104;
 pub const GSO_MAX_SEGMENTS: usize = 64;
 /// Most payload bytes we put in one GSO send (under the 65,507-byte UDP/IPv4 limit).
 pub const GSO_MAX_BYTES: usize = 65_000;
+/// Segment sizes up to this are never blamed on the path MTU: a GSO refusal for them means
+/// the socket cannot do GSO at all.
+const GSO_MIN_ADAPT: usize = 512;
 /// Buffer size a [`RecvBatch`] needs per message when GRO is on (a coalesced message).
 pub const GRO_BUFFER: usize = 65_535;
 /// Room for one cmsg carrying an int (GRO) or a u16 (GSO), 8-byte aligned.
@@ -106,6 +109,9 @@ pub struct UdpSocket {
     v6: bool,
     peer: Option<SocketAddr>,
     gso: AtomicBool,
+    /// Largest segment size GSO is used for (lowered when the kernel refuses a size, e.g.
+    /// above the path MTU).
+    gso_max_segment: AtomicUsize,
     gro: bool,
 }
 
@@ -147,6 +153,7 @@ impl UdpSocket {
             v6,
             peer: None,
             gso: AtomicBool::new(gso),
+            gso_max_segment: AtomicUsize::new(usize::MAX),
             gro,
         })
     }
@@ -258,11 +265,21 @@ impl UdpSocket {
     /// coalescing runs for GSO when enabled. Returns how many datagrams this call sent; when
     /// the socket buffer fills part-way, returns the partial count and the rest stays pending
     /// ([`SendBatch::pending`]) for the next call. `WouldBlock` if nothing could be sent.
+    ///
+    /// A datagram the kernel refuses for itself (too big, ICMP-refused peer of a connected
+    /// socket, unroutable) is dropped as UDP would drop it, counted in
+    /// [`SendBatch::failed`] with the error kept in [`SendBatch::last_error`], and the rest of
+    /// the batch goes on. On a connected socket every datagram goes to the peer.
     pub fn send_batch(&self, batch: &mut SendBatch) -> io::Result<usize> {
         let mut sent = 0;
         while batch.pending() > 0 {
             let gso = self.gso.load(Ordering::Relaxed);
-            let msgs = batch.build(gso, self.v6, self.peer.is_some());
+            let limit = if gso {
+                self.gso_max_segment.load(Ordering::Relaxed)
+            } else {
+                0
+            };
+            let msgs = batch.build(limit, self.v6, self.peer.is_some());
             // SAFETY: `batch.hdrs[..msgs]` were just built by `build`: their iovecs point into
             // the batch's packet buffer, names and control buffers into the batch's own
             // vectors, all alive and unaliased for the duration of the call; the kernel only
@@ -279,28 +296,38 @@ impl UdpSocket {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
                     Some(libc::EINTR) => continue,
-                    // A kernel or device that cannot segment: fall back to plain batches.
-                    Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
-                        if gso && batch.msg_packets[0] > 1 =>
+                    // EINVAL for a segment size: above what the path allows (MTU); use GSO
+                    // only below it. Small sizes refused, or EIO (a device that cannot
+                    // checksum), or EOPNOTSUPP: no GSO on this socket at all.
+                    Some(code @ (libc::EIO | libc::EINVAL | libc::EOPNOTSUPP))
+                        if batch.msg_packets[0] > 1 =>
                     {
-                        tracing::debug!(error = %e, "UDP GSO refused; falling back to plain sendmmsg");
-                        self.gso.store(false, Ordering::Relaxed);
+                        let seg = batch.ranges[batch.sent].len();
+                        if code == libc::EINVAL && seg > GSO_MIN_ADAPT {
+                            self.gso_max_segment.fetch_min(seg - 1, Ordering::Relaxed);
+                        } else {
+                            self.gso.store(false, Ordering::Relaxed);
+                        }
+                        tracing::debug!(error = %e, seg, "UDP GSO refused; sending plain");
                         continue;
                     }
                     _ => {}
                 }
-                if sent > 0 && e.kind() == io::ErrorKind::WouldBlock {
-                    return Ok(sent);
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    return if sent > 0 { Ok(sent) } else { Err(e) };
                 }
-                return Err(e);
+                // This datagram (or GSO run) cannot be sent: drop it as UDP would, go on.
+                let n = batch.msg_packets[0];
+                batch.sent += n;
+                batch.failed += n;
+                batch.last_error = Some(e);
+                continue;
             }
+            // Fewer than `msgs` means the kernel stopped at a message: the next call says why
+            // (WouldBlock ends this call; a refused datagram is dropped).
             let done: usize = batch.msg_packets[..r as usize].iter().sum();
             batch.sent += done;
             sent += done;
-            if (r as usize) < msgs {
-                // The kernel stopped early (buffer full): let the caller wait for POLLOUT.
-                return Ok(sent);
-            }
         }
         Ok(sent)
     }
@@ -479,6 +506,8 @@ pub struct SendBatch {
     dests: Vec<SocketAddr>,
     count: usize,
     sent: usize,
+    failed: usize,
+    last_error: Option<io::Error>,
     // Scratch for sendmmsg, rebuilt on every call.
     names: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
@@ -498,6 +527,7 @@ impl std::fmt::Debug for SendBatch {
             .field("slot", &self.slot)
             .field("count", &self.count)
             .field("sent", &self.sent)
+            .field("failed", &self.failed)
             .finish()
     }
 }
@@ -522,6 +552,8 @@ impl SendBatch {
             dests: vec![unspecified; capacity],
             count: 0,
             sent: 0,
+            failed: 0,
+            last_error: None,
             names: vec![zero_name; capacity],
             iovs: vec![zero_iov; capacity],
             cmsgs: vec![[0; CMSG_WORDS]; capacity],
@@ -555,10 +587,23 @@ impl SendBatch {
         self.count - self.sent
     }
 
-    /// Forgets every packet (sent or not); the buffers are kept.
+    /// Datagrams the kernel refused since the last [`SendBatch::clear`] (dropped, not
+    /// pending).
+    pub fn failed(&self) -> usize {
+        self.failed
+    }
+
+    /// The error of the last refused datagram, if any.
+    pub fn last_error(&self) -> Option<&io::Error> {
+        self.last_error.as_ref()
+    }
+
+    /// Forgets every packet (sent or not) and the failure count; the buffers are kept.
     pub fn clear(&mut self) {
         self.count = 0;
         self.sent = 0;
+        self.failed = 0;
+        self.last_error = None;
     }
 
     /// The next free slot (its whole buffer), to write a packet into; `None` when full.
@@ -595,8 +640,9 @@ impl SendBatch {
         self.commit(dest, 0..data.len())
     }
 
-    /// Builds mmsghdrs for the pending packets; returns the number of messages.
-    fn build(&mut self, gso: bool, v6: bool, connected: bool) -> usize {
+    /// Builds mmsghdrs for the pending packets, coalescing runs of segments up to
+    /// `gso_limit` bytes (0: no GSO); returns the number of messages.
+    fn build(&mut self, gso_limit: usize, v6: bool, connected: bool) -> usize {
         let mut msgs = 0;
         let mut i = self.sent;
         while i < self.count {
@@ -604,7 +650,7 @@ impl SendBatch {
             let seg = self.ranges[i].len();
             let mut total = seg;
             i += 1;
-            if gso && seg > 0 {
+            if seg > 0 && seg <= gso_limit {
                 // The kernel's rule: all segments of one GSO send have the segment size
                 // except the last, which may be shorter; one destination; bounded count/bytes.
                 while i < self.count
@@ -983,6 +1029,37 @@ mod tests {
         let got = recv_n(&rx, &mut inb, 10);
         let data: Vec<Vec<u8>> = got.into_iter().map(|(_, d)| d).collect();
         assert_eq!(data, (0..10).map(|i| pkt(i, 200)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_datagram_the_kernel_refuses_is_dropped_and_the_rest_sent() {
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut out = SendBatch::new(4, 70_000);
+        out.push(rx.local_addr(), &pkt(0, 100));
+        out.push(rx.local_addr(), &vec![0; 66_000]); // larger than any UDP datagram
+        out.push(rx.local_addr(), &pkt(2, 100));
+        out.push(rx.local_addr(), &pkt(3, 100));
+        let mut sent = 0;
+        for _ in 0..10 {
+            if out.pending() == 0 {
+                break;
+            }
+            sent += tx.send_batch(&mut out).unwrap();
+        }
+        assert_eq!((sent, out.failed(), out.pending()), (3, 1, 0));
+        assert_eq!(
+            out.last_error().and_then(io::Error::raw_os_error),
+            Some(libc::EMSGSIZE)
+        );
+        let mut inb = RecvBatch::new(8, 256);
+        let got: Vec<Vec<u8>> = recv_n(&rx, &mut inb, 3)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(got, vec![pkt(0, 100), pkt(2, 100), pkt(3, 100)]);
+        out.clear();
+        assert_eq!(out.failed(), 0);
     }
 
     #[test]
