@@ -26,7 +26,11 @@ pub struct ReliableConfig {
     pub retransmit_initial: Duration,
     /// Cap of the exponential backoff (RFC 2661 §5.8: no less than 8 s).
     pub retransmit_cap: Duration,
-    /// Retransmissions of one message before the channel gives up (RFC default 5).
+    /// Retransmissions of one message *with no response from the peer* before the channel
+    /// gives up (RFC 2661 §5.8: "if no peer response is detected after several
+    /// retransmissions", default 5). A peer that answers anything in between proves it is
+    /// alive and does not use up the budget; four times this many retransmissions of one
+    /// message clear the channel regardless.
     pub max_retries: u32,
     /// How long an acknowledgement may wait for a message to piggy-back on before a ZLB goes.
     pub ack_delay: Duration,
@@ -78,6 +82,10 @@ struct Outstanding {
     deadline: Option<Instant>,
     interval: Duration,
     retries: u32,
+    // Consecutive timeouts with nothing heard from the peer.
+    silent: u32,
+    // `rx_epoch` when the message was last (re)transmitted.
+    heard_at_send: u64,
 }
 
 /// What receiving a control datagram produced.
@@ -94,7 +102,8 @@ pub struct Received {
 /// Why the channel gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelFailure {
-    /// A message was retransmitted `max_retries` times without acknowledgement.
+    /// A message was retransmitted `max_retries` times without any response from the peer
+    /// (or four times that many without acknowledgement).
     RetriesExhausted,
 }
 
@@ -118,6 +127,8 @@ pub struct Channel {
     out: VecDeque<Vec<u8>>,
     failed: Option<ChannelFailure>,
     counters: ControlCounters,
+    // Incremented by every datagram received from the peer (liveness for the retry budget).
+    rx_epoch: u64,
 }
 
 impl Channel {
@@ -139,6 +150,7 @@ impl Channel {
             out: VecDeque::new(),
             failed: None,
             counters: ControlCounters::default(),
+            rx_epoch: 0,
         }
     }
 
@@ -241,6 +253,8 @@ impl Channel {
             deadline: None,
             interval: self.cfg.retransmit_initial,
             retries: 0,
+            silent: 0,
+            heard_at_send: 0,
         });
         self.pump(now);
         ns
@@ -256,8 +270,10 @@ impl Channel {
             let m = &self.unacked[i];
             let dgram = self.encode(m.ns, m.session, &m.body);
             self.out.push_back(dgram);
+            let epoch = self.rx_epoch;
             let m = &mut self.unacked[i];
             m.deadline = Some(now + m.interval);
+            m.heard_at_send = epoch;
             self.counters.tx_messages += 1;
             // The message carries our Nr: no separate acknowledgement needed.
             self.ack_deadline = None;
@@ -274,6 +290,7 @@ impl Channel {
         body: &[u8],
     ) -> Received {
         let mut r = Received::default();
+        self.rx_epoch += 1;
         self.process_ack(now, nr);
         if body.is_empty() {
             // A ZLB: acknowledgement only, takes no sequence slot (RFC 2661 §5.8).
@@ -403,8 +420,18 @@ impl Channel {
             if deadline > now {
                 continue;
             }
-            if self.unacked[i].retries >= self.cfg.max_retries {
-                // RFC 2661 §5.8: "the tunnel and all sessions within MUST be cleared".
+            // RFC 2661 §5.8: "If no peer response is detected after several retransmissions
+            // ... the tunnel and all sessions within MUST be cleared." Anything heard from the
+            // peer since the last transmission of this message is a response.
+            let epoch = self.rx_epoch;
+            let m = &mut self.unacked[i];
+            m.silent = if m.heard_at_send == epoch {
+                m.silent + 1
+            } else {
+                0
+            };
+            let hard_cap = self.cfg.max_retries.saturating_mul(4).max(1);
+            if m.silent > self.cfg.max_retries || m.retries >= hard_cap {
                 self.failed = Some(ChannelFailure::RetriesExhausted);
                 return;
             }
@@ -416,6 +443,7 @@ impl Channel {
             let cap = self.cfg.retransmit_cap;
             let m = &mut self.unacked[i];
             m.retries += 1;
+            m.heard_at_send = epoch;
             m.interval = (m.interval * 2).min(cap);
             m.deadline = Some(now + m.interval);
             self.counters.tx_retransmits += 1;
@@ -504,6 +532,29 @@ mod tests {
         assert_eq!(c.failure(), Some(ChannelFailure::RetriesExhausted));
         assert_eq!(now - t0, Duration::from_secs(31));
         assert_eq!(c.full_retransmit_cycle(), Duration::from_secs(31));
+    }
+
+    #[test]
+    fn a_responsive_peer_does_not_use_up_the_budget_but_the_hard_cap_holds() {
+        let t0 = Instant::now();
+        let mut c = Channel::new(ReliableConfig::default());
+        c.send(t0, SessionId(0), vec![1]);
+        c.poll_transmit().unwrap();
+        let mut retransmits = 0;
+        for _ in 0..100 {
+            let Some(now) = c.poll_timeout() else { break };
+            // The peer keeps talking (a ZLB that does not acknowledge our message).
+            c.receive(now, SeqNum(0), SeqNum(0), SessionId(0), &[]);
+            c.handle_timeout(now);
+            if c.failure().is_some() {
+                break;
+            }
+            retransmits += 1;
+            c.poll_transmit();
+        }
+        // Far more than 5 retransmissions, but not for ever: 4 x 5.
+        assert_eq!(retransmits, 20);
+        assert_eq!(c.failure(), Some(ChannelFailure::RetriesExhausted));
     }
 
     #[test]
