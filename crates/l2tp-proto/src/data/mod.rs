@@ -21,6 +21,11 @@
 //! (several NATed clients share source port 1701); frames are released to the consumer in Ns
 //! order, never twice; the reorder queue is bounded.
 //!
+//! Tunnels are keyed by our own tunnel id, unique by construction, rather than by (peer
+//! address, port, tunnel id) as DESIGN §4 puts it: the same separation of NATed clients that
+//! share an address and port 1701, one lookup cheaper, with the peer's address and port still
+//! checked on every packet.
+//!
 //! ```
 //! use std::time::Instant;
 //! use l2tp_proto::data::{Datapath, DatapathConfig, RxResult, SessionConfig, SocketId};
