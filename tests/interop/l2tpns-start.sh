@@ -15,6 +15,7 @@ HERE="$IOP_DIR/l2tpns"
 mkdir -p "$RUN"
 rm -f "$RUN"/*.log "$RUN"/*.pid
 make_peer_link "$PEER_NS" l2tpns0 192.0.2.1/28 to-l2tpns 192.0.2.2/28
+chmod 755 "$RUN"
 
 # freeradius: a private copy of the Debian config + the test users
 rm -rf "$RUN/raddb"

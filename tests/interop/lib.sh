@@ -39,6 +39,7 @@ ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
 ensure_dut_ns() {
     mkdir -p "$IOP_RUN"
+    chmod 755 "$IOP_RUN"   # freeradius drops to user freerad and reads its config below
     if ! ns_exists "$DUT_NS"; then
         ip netns add "$DUT_NS"
         ip -n "$DUT_NS" link set lo up

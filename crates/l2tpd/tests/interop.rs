@@ -13,8 +13,9 @@
 //!
 //! Needs root and the peer packages (`l2tpns xl2tpd freeradius freeradius-utils ppp tshark`):
 //! without them each test prints a loud SKIPPED line, and fails under `CI=true`.
-//! Every test has its own namespaces (`iop-*-ID`) and run directory, removed at the end (kept,
-//! with the logs, when the test fails); every wait is bounded.
+//! Every test has its own namespaces (`iop-*-ID`) and run directory `/tmp/l2tpd-interop-ID`,
+//! removed at the end (kept, with logs and captures, when the test fails or with
+//! `L2TPD_INTEROP_KEEP=1`); every wait is bounded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -314,7 +315,8 @@ sessions = {sessions}
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        let keep = std::env::var("L2TPD_INTEROP_KEEP").is_ok_and(|v| v == "1");
+        if std::thread::panicking() || keep {
             eprintln!(
                 "interop: keeping logs and captures in {}",
                 self.run.display()
@@ -744,6 +746,34 @@ fn l2tpns_three_sessions_one_tunnel_and_hangups_from_l2tpns() {
     .unwrap_or_else(|e| panic!("{e}\n{out}\n{}", lab.logs()));
     three_up(&lab);
 
+    // We hang up one session (CDN): l2tpns clears it.
+    let mine = sessions(&sock)[1].clone();
+    let maddr = mine.ipv4.expect("address").to_string();
+    let msid = l2tpns_active(&lab)
+        .into_iter()
+        .find(|s| s.3 == maddr)
+        .unwrap_or_else(|| panic!("l2tpns session with {maddr}"))
+        .0;
+    assert_eq!(
+        request(
+            &sock,
+            Request::CloseSession {
+                tunnel: mine.tunnel,
+                session: mine.session
+            }
+        ),
+        Response::Ok
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "l2tpns to clear the session we closed",
+        || {
+            l2tpns_active(&lab).iter().all(|s| s.0 != msid)
+                && sessions(&sock).iter().all(|s| s.session != mine.session)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
+
     // l2tpns drops the tunnel (StopCCN): every session of it is cleared on our side.
     let ltid = l2tpns_tunnels(&lab.l2tpns_cli(&["show tunnels"]))[0]
         .0
@@ -923,6 +953,80 @@ fn xl2tpd_lns_challenges_us_chap_md5_ipcp_and_ping() {
         scccn.iter().any(|a| a.contains(&AVP_CHALLENGE_RESPONSE)),
         "we answer: {scccn:?}"
     );
+}
+
+#[test]
+fn xl2tpd_lns_refuses_our_wrong_tunnel_secret_and_we_report_it() {
+    if !ready(
+        "xl2tpd_lns_refuses_our_wrong_tunnel_secret_and_we_report_it",
+        XL2TPD,
+    ) {
+        return;
+    }
+    let lab = Lab::new("k");
+    lab.must("xl2tpd-lns-start.sh", &[], &[("XL2TPD_CHALLENGE", "yes")]);
+    lab.capture_start("badsecret");
+    let client = lab.client(
+        "192.0.2.17:1701",
+        "l2tptest",
+        "l2tptest",
+        1,
+        "[tunnel]\nsecret = \"not-the-secret\"\n",
+    );
+    // xl2tpd checks our Challenge Response (in SCCCN) and closes with StopCCN 2/6.
+    wait_for(
+        Duration::from_secs(15),
+        "our client to report the refusal",
+        || {
+            client.log().contains("Invalid challenge authentication")
+                && client.log().contains("tunnel down")
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
+    assert!(
+        lab.tun_addresses().is_empty(),
+        "no interface without a tunnel"
+    );
+    assert!(
+        read(&lab.path("xlns/xl2tpd.log")).contains("Invalid authentication"),
+        "{}",
+        lab.logs()
+    );
+    drop(client);
+    let conv = lab.capture_judge("badsecret");
+    assert!(conv.contains("StopCCN"), "{conv}");
+}
+
+#[test]
+#[ignore = "reason: with tunnel.hide_avps = true our SCCRQ carries hidden AVPs, which xl2tpd \
+            cannot decrypt ('handle_avps: Unable to handle hidden mandatory AVP'); it answers \
+            with a StopCCN 'Invalid Hidden AVP' addressed to tunnel id 65535 ('Connection -1'), \
+            which our endpoint drops ('control message for unknown tunnel 65535 ... dropped'), \
+            so the client retransmits SCCRQ until its retry budget ends and never reports why"]
+fn xl2tpd_lns_hidden_avps_from_our_client() {
+    if !ready("xl2tpd_lns_hidden_avps_from_our_client", XL2TPD) {
+        return;
+    }
+    let lab = Lab::new("l");
+    lab.must("xl2tpd-lns-start.sh", &[], &[("XL2TPD_CHALLENGE", "yes")]);
+    lab.capture_start("hidden");
+    let client = lab.client(
+        "192.0.2.17:1701",
+        "l2tptest",
+        "l2tptest",
+        1,
+        "[tunnel]\nsecret = \"secret\"\nhide_avps = true\n",
+    );
+    // Either the tunnel comes up (hidden AVPs accepted), or xl2tpd's refusal is reported
+    // promptly instead of ending in retransmission timeouts.
+    wait_for(
+        Duration::from_secs(15),
+        "a session, or the refusal reported",
+        || lab.tun_addresses().len() == 1 || client.log().contains("Invalid Hidden AVP"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
+    drop(client);
+    lab.capture_judge("hidden");
 }
 
 #[test]
