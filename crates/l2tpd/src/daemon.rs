@@ -83,6 +83,11 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 pool: Ipv4Pool::new(pool),
                 max_sessions: lns.max_sessions as usize,
                 ipv6: lns.ipv6_prefix.is_some(),
+                allowed_peers: lns.allowed_peers.clone(),
+                max_tunnels: lns.max_tunnels as usize,
+                session_timeout: (lns.session_timeout > 0)
+                    .then(|| Duration::from_secs(lns.session_timeout)),
+                idle_timeout: (lns.idle_timeout > 0).then(|| Duration::from_secs(lns.idle_timeout)),
             };
             (
                 lns.listen.iter().map(|l| l.0).collect(),
@@ -128,6 +133,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         session_options,
         ppp_echo_interval: echo,
         ppp_mru: cfg.ppp.mru,
+        ppp_echo_failures: cfg.ppp.lcp_echo_failures,
         role,
         seed: None,
         ip_mode,

@@ -103,6 +103,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![method],
             local_ipv4: LNS_IP,
@@ -111,6 +112,10 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             pool: Ipv4Pool::new(pool_spec),
             max_sessions: 0,
             ipv6: false,
+            allowed_peers: Vec::new(),
+            max_tunnels: 0,
+            session_timeout: None,
+            idle_timeout: None,
         })),
         seed: None,
         ip_mode: crate::node::tunif::IpMode::App,
@@ -165,6 +170,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             server: lns_addr,
             username: USER.into(),

@@ -86,6 +86,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         session_options: SessionOptions::default(),
         ppp_echo_interval: Some(Duration::from_secs(30)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             server: args.server,
             username: args.user.clone(),

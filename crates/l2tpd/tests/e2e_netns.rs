@@ -434,3 +434,40 @@ fn wrong_password_and_full_pool_are_refused_visibly() {
     );
     assert_eq!(topo.client_addresses().len(), 1);
 }
+
+#[test]
+fn peers_outside_allowed_peers_are_refused() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("d");
+    let cfg = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        r#"allowed_peers = ["192.0.2.0/24"]"#,
+        r#"allowed_peers = ["198.51.100.0/24"]"#,
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let _lns = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let client = topo.start_client(1, "secret");
+    wait_for(
+        Duration::from_secs(10),
+        "the LNS to refuse the tunnel",
+        || matches!(request(&lns_sock, Request::Stats), Response::Stats(s) if s.tunnels_refused >= 1),
+    );
+    wait_for(Duration::from_secs(5), "the client to hear why", || {
+        client.log().contains("peer not allowed")
+    });
+    assert!(topo.client_addresses().is_empty());
+    match request(&lns_sock, Request::ListTunnels) {
+        Response::Tunnels(t) => assert!(t.iter().all(|t| t.state != "established"), "{t:?}"),
+        other => panic!("{other:?}"),
+    }
+}

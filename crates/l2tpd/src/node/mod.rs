@@ -76,6 +76,14 @@ pub struct LnsSettings {
     pub max_sessions: usize,
     /// Offer IPv6CP (RFC 5072).
     pub ipv6: bool,
+    /// Peers allowed to open tunnels (empty: everyone).
+    pub allowed_peers: Vec<crate::addr::IpCidr>,
+    /// Tunnels allowed at once (0: no limit).
+    pub max_tunnels: usize,
+    /// Close a session this long after it came up (None: never).
+    pub session_timeout: Option<Duration>,
+    /// Close a session after this long without data from the peer (None: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Client / LAC settings: where to dial and as whom.
@@ -122,6 +130,8 @@ pub struct NodeConfig {
     pub ppp_echo_interval: Option<Duration>,
     /// PPP MRU.
     pub ppp_mru: u16,
+    /// Unanswered LCP echoes before a link is declared dead.
+    pub ppp_echo_failures: u32,
     /// Role.
     pub role: RoleSettings,
     /// Seed for every RNG (tests); `None` draws from the OS.
@@ -162,6 +172,7 @@ pub struct Node {
     session_options: SessionOptions,
     ppp_echo_interval: Option<Duration>,
     ppp_mru: u16,
+    ppp_echo_failures: u32,
     role: RoleSettings,
     sessions: HashMap<SessionKey, SessionCtx>,
     link_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
@@ -182,6 +193,7 @@ pub struct Node {
     )>,
     ip_mode: tunif::IpMode,
     early_frames: HashMap<SessionKey, EarlyFrames>,
+    next_housekeeping: Instant,
     early_frames_total: usize,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
@@ -245,8 +257,10 @@ impl Node {
         };
         let ep_rng = StdRng::from_rng(&mut rng).map_err(io::Error::other)?;
         let mut endpoint_cfg = config.endpoint;
-        if matches!(config.role, RoleSettings::Client(_)) {
-            endpoint_cfg.accept_incoming_tunnels = false;
+        match config.role {
+            RoleSettings::Client(_) => endpoint_cfg.accept_incoming_tunnels = false,
+            // The node decides (allowed peers, tunnel limit): IncomingTunnel events.
+            RoleSettings::Lns(_) => endpoint_cfg.decide_incoming_tunnels = true,
         }
         Ok(Node {
             name: config.name,
@@ -259,6 +273,7 @@ impl Node {
             session_options: config.session_options,
             ppp_echo_interval: config.ppp_echo_interval,
             ppp_mru: config.ppp_mru,
+            ppp_echo_failures: config.ppp_echo_failures,
             role: config.role,
             sessions: HashMap::new(),
             link_timers: BinaryHeap::new(),
@@ -276,6 +291,7 @@ impl Node {
             mgmt: None,
             ip_mode: config.ip_mode,
             early_frames: HashMap::new(),
+            next_housekeeping: Instant::now(),
             early_frames_total: 0,
             netconf: None,
             tun_tokens: HashMap::new(),
@@ -499,6 +515,7 @@ impl Node {
             self.receive_tun(now, t);
         }
         self.handle_timers(now);
+        self.housekeeping(now);
         self.pump(now);
         if mgmt_ready {
             self.serve_mgmt(now);
@@ -749,7 +766,7 @@ impl Node {
     fn on_control_event(&mut self, now: Instant, ev: CtlEvent) {
         match ev {
             CtlEvent::IncomingTunnel { tunnel, peer, .. } => {
-                tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel");
+                self.decide_tunnel(now, tunnel, peer);
             }
             CtlEvent::TunnelUp {
                 tunnel,
@@ -917,6 +934,7 @@ impl Node {
         };
         link_cfg.echo_interval = self.ppp_echo_interval;
         link_cfg.mru = self.ppp_mru;
+        link_cfg.echo_failures = self.ppp_echo_failures.max(1);
         let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
         let mut link = Link::new(link_cfg, rng);
         link.open(now);
@@ -1315,6 +1333,79 @@ impl Node {
                     }
                 }
             }
+        }
+    }
+
+    /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit).
+    fn decide_tunnel(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) {
+        let refusal = match &self.role {
+            RoleSettings::Lns(lns) => {
+                if !lns.allowed_peers.is_empty()
+                    && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
+                {
+                    Some("peer not allowed")
+                } else if lns.max_tunnels > 0 && self.tunnel_since.len() >= lns.max_tunnels {
+                    Some("tunnel limit reached")
+                } else {
+                    None
+                }
+            }
+            RoleSettings::Client(_) => Some("not accepting tunnels"),
+        };
+        match refusal {
+            None => {
+                tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
+                if let Err(e) = self.endpoint.accept_tunnel(now, tunnel) {
+                    tracing::warn!(node = %self.name, %tunnel, "accept: {e}");
+                }
+            }
+            Some(why) => {
+                self.counters.tunnels_refused += 1;
+                tracing::warn!(node = %self.name, %tunnel, %peer, "incoming tunnel refused: {why}");
+                // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
+                let result =
+                    ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
+                let _ = self.endpoint.reject_tunnel(now, tunnel, result);
+            }
+        }
+    }
+
+    /// Once a second: session and idle timeouts.
+    fn housekeeping(&mut self, now: Instant) {
+        if now < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = now + Duration::from_secs(1);
+        let RoleSettings::Lns(lns) = &self.role else {
+            return;
+        };
+        let (session_timeout, idle_timeout) = (lns.session_timeout, lns.idle_timeout);
+        if session_timeout.is_none() && idle_timeout.is_none() {
+            return;
+        }
+        let mut expired = Vec::new();
+        for (key, s) in self.sessions.iter_mut() {
+            let rx = self
+                .datapath
+                .stats(key.tunnel, key.session)
+                .map(|st| st.rx_packets)
+                .unwrap_or(0);
+            if rx != s.last_rx_packets {
+                s.last_rx_packets = rx;
+                s.last_activity = now;
+            }
+            if session_timeout.is_some_and(|t| now.duration_since(s.since) >= t) {
+                expired.push((*key, "session timeout"));
+            } else if idle_timeout.is_some_and(|t| now.duration_since(s.last_activity) >= t) {
+                expired.push((*key, "idle timeout"));
+            }
+        }
+        for (key, why) in expired {
+            tracing::info!(node = %self.name, session = %key, "closing: {why}");
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.link.close(now, why);
+            }
+            self.dirty.push(key);
         }
     }
 

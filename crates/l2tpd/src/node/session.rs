@@ -24,6 +24,9 @@ pub(super) struct SessionCtx {
     /// The session's own TUN (per-session mode).
     pub tun: Option<l2tp_io::tun::Tun>,
     pub since: Instant,
+    /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
+    pub last_rx_packets: u64,
+    pub last_activity: Instant,
 }
 
 /// What an operator sees of a session.
@@ -58,6 +61,8 @@ impl SessionCtx {
             interface: None,
             tun: None,
             since: now,
+            last_rx_packets: 0,
+            last_activity: now,
         }
     }
 
