@@ -980,3 +980,30 @@ fn lac_sends_proxy_avps_and_the_lns_sees_them() {
     };
     assert_eq!(**p, proxy);
 }
+
+#[test]
+fn calls_never_decided_time_out() {
+    // The LNS is asked and never decides: after two retransmission cycles (62 s) it clears
+    // the call with CDN result 10 (timeout); the LAC hears it.
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.decide_incoming_calls = true;
+    let mut s = setup(quiet_config("lac"), lns_cfg);
+    let sid = s
+        .lac
+        .ep
+        .place_incoming_call(s.l.now, s.lac_tid, CallParams::default())
+        .unwrap();
+    s.l.advance(&mut s.lac, &mut s.lns, Duration::from_secs(61));
+    assert!(session_down(&s.lns.take_events()).is_empty());
+    s.l.advance(&mut s.lac, &mut s.lns, Duration::from_secs(2));
+    let lns_down = session_down(&s.lns.events);
+    assert!(matches!(
+        &lns_down[..],
+        [(_, SessionDownReason::SetupTimeout)]
+    ));
+    let lac_down = session_down(&s.lac.take_events());
+    assert!(matches!(
+        &lac_down[..],
+        [(x, SessionDownReason::Peer { result, .. })] if *x == sid && result.result == ResultCode::CDN_TIMEOUT
+    ));
+}

@@ -686,6 +686,7 @@ impl Endpoint {
         self.originated.shrink_to_fit();
         for t in self.tunnels.values_mut() {
             t.channel.shrink_to_fit();
+            t.call_deadlines.shrink_to_fit();
         }
     }
 

@@ -46,6 +46,9 @@ pub enum SessionDownReason {
     TunnelDown,
     /// A protocol error; we sent CDN with this result code.
     Protocol(ResultCode),
+    /// The caller did not decide on the incoming call within two retransmission cycles; we
+    /// sent CDN (result 10).
+    SetupTimeout,
 }
 
 /// The direction of a call, as the RFC's four call state machines name it (§7.4, §7.5).

@@ -82,6 +82,38 @@ impl Tunnel {
         }
     }
 
+    /// A call the caller was asked about must be decided two retransmission cycles from now.
+    fn arm_call_deadline(&mut self, now: Instant, sid: SessionId) {
+        let d = now + 2 * self.channel.full_retransmit_cycle();
+        self.call_deadlines.push_back((d, sid));
+    }
+
+    /// Refuses calls the caller did not decide on in time (the peer, whose request we
+    /// acknowledged, would otherwise wait for ever). Calls waiting for the *peer* have no
+    /// such timer: under a flood of calls a reply can legitimately wait minutes behind the
+    /// peer's send window.
+    pub(crate) fn expire_calls(&mut self, ctx: &mut Ctx, now: Instant) {
+        while let Some(&(d, sid)) = self.call_deadlines.front() {
+            if d > now {
+                break;
+            }
+            self.call_deadlines.pop_front();
+            let pending = self
+                .sessions
+                .get(&sid)
+                .is_some_and(|s| s.state == SessionStateKind::WaitDecision);
+            if pending {
+                tracing::warn!(tunnel = %self.id, session = %sid, "no decision on the call in time");
+                let rc = ResultCode::with_error(
+                    ResultCode::CDN_TIMEOUT,
+                    ResultCode::ERROR_NONE,
+                    Some("call not answered in time"),
+                );
+                self.close_session(ctx, now, sid, rc, SessionDownReason::SetupTimeout);
+            }
+        }
+    }
+
     /// Sends ICRQ/OCRQ for sessions in wait-tunnel, now that the tunnel is up.
     pub(crate) fn start_waiting_sessions(&mut self, ctx: &mut Ctx, now: Instant) {
         let waiting: Vec<SessionId> = self
@@ -430,6 +462,7 @@ impl Tunnel {
         s.rx = 1;
         self.sessions.insert(sid, s);
         if ctx.config.decide_incoming_calls {
+            self.arm_call_deadline(now, sid);
             ctx.events.push_back(Event::IncomingCall {
                 tunnel: self.id,
                 session: sid,

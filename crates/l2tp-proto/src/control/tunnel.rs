@@ -5,7 +5,7 @@
 //! peer's Challenge in `WaitDecision`. The call state machines of the tunnel's sessions are in
 //! [`super::session`]; both send through the tunnel's reliable [`Channel`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,9 @@ pub(crate) struct Tunnel {
     pub opened_to: Option<SocketAddr>,
     /// Whether the endpoint counts this tunnel as half-open.
     pub counted_half_open: bool,
+    /// Calls waiting for the caller's decision, by deadline (arrival order, so deadlines are
+    /// sorted). Entries for calls since decided or gone are skipped when they come due.
+    pub call_deadlines: VecDeque<(Instant, SessionId)>,
 }
 
 impl Tunnel {
@@ -115,6 +118,7 @@ impl Tunnel {
             setup_deadline,
             opened_to: None,
             counted_half_open: false,
+            call_deadlines: VecDeque::new(),
         }
     }
 
@@ -508,6 +512,9 @@ impl Tunnel {
                 if let Some(h) = hello {
                     consider(self.quiet_since + h);
                 }
+                if let Some((d, _)) = self.call_deadlines.front() {
+                    consider(*d);
+                }
             }
             _ => consider(self.setup_deadline),
         }
@@ -552,6 +559,7 @@ impl Tunnel {
                         self.send(ctx, now, SessionId::NONE, m.into());
                     }
                 }
+                self.expire_calls(ctx, now);
             }
             _ => {}
         }
