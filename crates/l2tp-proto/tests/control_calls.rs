@@ -1007,3 +1007,44 @@ fn calls_never_decided_time_out() {
         [(x, SessionDownReason::Peer { result, .. })] if *x == sid && result.result == ResultCode::CDN_TIMEOUT
     ));
 }
+
+#[test]
+fn sli_and_wen_commands_reach_the_peer() {
+    let mut s = default_setup();
+    let lac_sid = s
+        .lac
+        .ep
+        .place_incoming_call(s.l.now, s.lac_tid, CallParams::default())
+        .unwrap();
+    // Not yet established: refused.
+    assert!(s
+        .lac
+        .ep
+        .wan_error_notify(s.l.now, s.lac_tid, lac_sid, Default::default())
+        .is_err());
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    s.lac.take_events();
+    s.lns.take_events();
+    let lns_sid = s.lns.ep.sessions(s.lns_tid).next().unwrap().session;
+    s.lns
+        .ep
+        .set_link_info(s.l.now, s.lns_tid, lns_sid, 0, 0x000a_0000)
+        .unwrap();
+    let errors = l2tp_wire::CallErrors {
+        crc_errors: 3,
+        ..Default::default()
+    };
+    s.lac
+        .ep
+        .wan_error_notify(s.l.now, s.lac_tid, lac_sid, errors)
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    assert!(matches!(
+        &s.lac.take_events()[..],
+        [Event::SetLinkInfo { session, receive_accm: 0x000a_0000, .. }] if *session == lac_sid
+    ));
+    assert!(matches!(
+        &s.lns.take_events()[..],
+        [Event::WanErrorNotify { session, crc_errors: 3, .. }] if *session == lns_sid
+    ));
+}

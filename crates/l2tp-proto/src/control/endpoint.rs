@@ -690,6 +690,63 @@ impl Endpoint {
         }
     }
 
+    /// Sends SLI for an established session (RFC 2661 §6.14: the LNS tells the LAC the ACCM
+    /// PPP negotiated).
+    pub fn set_link_info(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        send_accm: u32,
+        receive_accm: u32,
+    ) -> Result<(), ApiError> {
+        let m = l2tp_wire::Sli {
+            accm: l2tp_wire::Accm {
+                send_accm,
+                receive_accm,
+            },
+            unknown: Vec::new(),
+        };
+        self.send_on_session(now, tunnel, session, m.into())
+    }
+
+    /// Sends WEN for an established session (RFC 2661 §6.13: the LAC reports line errors).
+    pub fn wan_error_notify(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        errors: l2tp_wire::CallErrors,
+    ) -> Result<(), ApiError> {
+        let m = l2tp_wire::Wen {
+            call_errors: errors,
+            unknown: Vec::new(),
+        };
+        self.send_on_session(now, tunnel, session, m.into())
+    }
+
+    fn send_on_session(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        msg: ControlMessage,
+    ) -> Result<(), ApiError> {
+        let (t, ctx) = self.split(tunnel)?;
+        let s = t
+            .sessions
+            .get_mut(&session)
+            .ok_or(ApiError::NoSuchSession(tunnel, session))?;
+        if s.state != super::event::SessionStateKind::Established {
+            return Err(ApiError::SessionNotEstablished(tunnel, session));
+        }
+        s.tx = s.tx.saturating_add(1);
+        let peer = s.peer_id;
+        t.send(ctx, now, peer, msg);
+        self.reschedule(tunnel);
+        Ok(())
+    }
+
     // ----- introspection -----
 
     /// A snapshot of one tunnel.

@@ -15,6 +15,9 @@ pub enum ApiError {
     /// No session with this id in the tunnel.
     #[error("no session {1} in tunnel {0}")]
     NoSuchSession(TunnelId, SessionId),
+    /// The session is not established yet (or any more).
+    #[error("session {1} in tunnel {0} is not established")]
+    SessionNotEstablished(TunnelId, SessionId),
     /// The tunnel is closing and takes no new work.
     #[error("tunnel {0} is closing")]
     TunnelClosing(TunnelId),
