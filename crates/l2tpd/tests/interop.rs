@@ -59,7 +59,10 @@ fn ready(what: &str, cmds: &[&str]) -> bool {
              apt-get install l2tpns xl2tpd freeradius freeradius-utils ppp tshark"
         );
     }
-    eprintln!(
+    // Straight to the stderr handle: the test harness captures eprintln!, not this.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "\n*** SKIPPED: interop test {what} needs root and the peer packages ({why}); \
          apt-get install l2tpns xl2tpd freeradius freeradius-utils ppp tshark ***\n"
     );
