@@ -711,3 +711,72 @@ fn debug_messages_are_rate_limited() {
     }
     assert!(dp.counters().debug_suppressed - c.debug_suppressed >= 75);
 }
+
+// ---- leniency ---------------------------------------------------------------------------
+
+#[test]
+fn data_with_tunnel_id_zero_is_matched_by_source_and_session() {
+    // CLIENTS.md: some D-Link routers send data with tunnel id 0.
+    let (mut dp, key) = setup(SessionOptions::default());
+    let now = Instant::now();
+    let d = Header::data(TunnelId(0), S).encode_with_payload(&[0xff, 0x03, 0, 1]);
+    assert!(
+        matches!(dp.receive(now, peer(), &d), RxResult::Deliver { session, .. } if session == key)
+    );
+    assert_eq!(dp.counters().zero_tunnel_id, 1);
+    assert_eq!(session_stats(&dp).rx_packets, 1);
+    // From anywhere else it names nothing: control plane.
+    let other: SocketAddr = "192.0.2.7:1702".parse().unwrap();
+    assert!(matches!(dp.receive(now, other, &d),
+        RxResult::ToControl(tc) if tc.reason == ControlReason::UnknownSession && tc.tunnel == TunnelId(0)));
+    // Ambiguous (two tunnels to the same peer with our session id 20): control plane.
+    dp.create_tunnel(TunnelId(11), SocketId::SHARED, peer())
+        .unwrap();
+    let k2 = dp
+        .create_session(SessionConfig::new(
+            TunnelId(11),
+            S,
+            TunnelId(31),
+            SessionId(41),
+            peer(),
+        ))
+        .unwrap();
+    assert!(matches!(
+        dp.receive(now, peer(), &d),
+        RxResult::ToControl(_)
+    ));
+    dp.remove_session(key).unwrap();
+    assert!(
+        matches!(dp.receive(now, peer(), &d), RxResult::Deliver { session, .. } if session == k2)
+    );
+    // The peer moved (NAT rebinding): the index follows.
+    let moved: SocketAddr = "198.51.100.9:40000".parse().unwrap();
+    dp.set_tunnel_peer(TunnelId(11), moved).unwrap();
+    assert!(matches!(
+        dp.receive(now, peer(), &d),
+        RxResult::ToControl(_)
+    ));
+    assert!(
+        matches!(dp.receive(now, moved, &d), RxResult::Deliver { session, .. } if session == k2)
+    );
+    assert_eq!(dp.counters().zero_tunnel_id, 3);
+    dp.remove_tunnel(TunnelId(11)).unwrap();
+    assert!(matches!(dp.receive(now, moved, &d), RxResult::ToControl(_)));
+}
+
+#[test]
+fn tunnel_id_zero_leniency_can_be_turned_off() {
+    let (mut dp, _) = setup_with(
+        DatapathConfig {
+            accept_zero_tunnel_id: false,
+            ..DatapathConfig::default()
+        },
+        SessionOptions::default(),
+    );
+    let d = Header::data(TunnelId(0), S).encode_with_payload(&[1]);
+    assert!(matches!(
+        dp.receive(Instant::now(), peer(), &d),
+        RxResult::ToControl(_)
+    ));
+    assert_eq!(dp.counters().zero_tunnel_id, 0);
+}

@@ -69,7 +69,7 @@ mod stats;
 mod table;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
@@ -102,6 +102,10 @@ pub struct DatapathConfig {
     pub debug_burst: u32,
     /// Spare frame buffers kept for reuse.
     pub spare_buffers: usize,
+    /// Accept data messages whose tunnel id is 0 when the source address and port and the
+    /// session id name exactly one session (some D-Link routers send data so, see
+    /// CLIENTS.md). Counted in [`DatapathCounters::zero_tunnel_id`].
+    pub accept_zero_tunnel_id: bool,
 }
 
 impl Default for DatapathConfig {
@@ -111,6 +115,7 @@ impl Default for DatapathConfig {
             debug_per_sec: 20,
             debug_burst: 100,
             spare_buffers: 1024,
+            accept_zero_tunnel_id: true,
         }
     }
 }
@@ -236,6 +241,8 @@ pub struct Datapath {
     tunnel_slots: IdMap<usize>,
     free_slots: Vec<usize>,
     sessions: IdMap<Session>,
+    /// Sessions by (peer, our session id), for peers that send tunnel id 0.
+    by_peer_session: HashMap<(SocketAddr, u16), Vec<SessionKey>>,
     shared: Shared,
     counters: DatapathCounters,
     /// Latest `now` seen, for rate-limiting messages of calls that take no time.
@@ -258,6 +265,7 @@ impl Datapath {
             tunnel_slots: IdMap::default(),
             free_slots: Vec::new(),
             sessions: IdMap::default(),
+            by_peer_session: HashMap::new(),
             shared,
             counters: DatapathCounters::default(),
             last_now: None,
@@ -316,10 +324,18 @@ impl Datapath {
             .filter(|(_, s)| s.tunnel_slot == slot)
             .map(|(k, _)| *k)
             .collect();
+        let peer = self
+            .tunnels
+            .get(slot)
+            .and_then(Option::as_ref)
+            .map(|t| t.peer);
         for k in &keys {
             if let Some(mut s) = self.sessions.remove(k) {
                 for h in s.queue.drain() {
                     self.shared.recycle(h.item.buf);
+                }
+                if let Some(peer) = peer {
+                    self.unindex(peer, s.key);
                 }
             }
         }
@@ -335,7 +351,18 @@ impl Datapath {
     /// Changes the tunnel's peer address (the control plane saw it move, e.g. a NAT rebinding).
     pub fn set_tunnel_peer(&mut self, tunnel: TunnelId, peer: SocketAddr) -> Result<(), ApiError> {
         let t = self.tunnel_mut(tunnel)?;
-        t.peer = canonical(peer);
+        let old = std::mem::replace(&mut t.peer, canonical(peer));
+        let new = t.peer;
+        let keys: Vec<SessionKey> = self
+            .sessions
+            .values()
+            .filter(|s| s.key.tunnel == tunnel)
+            .map(|s| s.key)
+            .collect();
+        for key in keys {
+            self.unindex(old, key);
+            self.index(new, key);
+        }
         Ok(())
     }
 
@@ -376,6 +403,8 @@ impl Datapath {
         let mut opts = cfg.options;
         opts.debug = opts.debug | tun.debug;
         let tdebug = tun.debug;
+        let tpeer = tun.peer;
+        self.index(tpeer, key);
         self.sessions.insert(
             key.raw(),
             Session {
@@ -414,6 +443,8 @@ impl Datapath {
         }
         if let Some(Some(t)) = self.tunnels.get_mut(s.tunnel_slot) {
             t.sessions = t.sessions.saturating_sub(1);
+            let peer = t.peer;
+            self.unindex(peer, key);
         }
         self.debug_control(s.opts.debug, format_args!("session {key} closed"));
         Ok(())
@@ -552,7 +583,19 @@ impl Datapath {
                 Ok(d) => fastpath::DataView::from_decoded(&d),
             },
         };
-        let key = SessionKey::new(TunnelId((v.key >> 16) as u16), SessionId(v.key as u16));
+        let mut key = SessionKey::new(TunnelId((v.key >> 16) as u16), SessionId(v.key as u16));
+        if key.tunnel.is_zero() && !key.session.is_zero() && self.config.accept_zero_tunnel_id {
+            // Lenient: a peer that sends tunnel id 0 (CLIENTS.md: some D-Link routers) is
+            // understood when its address, port and our session id name one session.
+            if let Some(&[k]) = self
+                .by_peer_session
+                .get(&(canonical(from), key.session.0))
+                .map(Vec::as_slice)
+            {
+                self.counters.zero_tunnel_id += 1;
+                key = k;
+            }
+        }
         let unknown = |counters: &mut DatapathCounters| {
             counters.unknown_session += 1;
             RxResult::ToControl(ToControl {
@@ -562,7 +605,11 @@ impl Datapath {
                 socket,
             })
         };
-        let Some(sess) = self.sessions.get_mut(&v.key).filter(|_| !key.is_tunnel()) else {
+        let Some(sess) = self
+            .sessions
+            .get_mut(&key.raw())
+            .filter(|_| !key.is_tunnel())
+        else {
             if let Ok(t) = self.tunnel(key.tunnel) {
                 let mask = t.debug;
                 l2tp_debug!(self.shared.limiter, now, mask, DEBUG,
@@ -770,6 +817,23 @@ impl Datapath {
             .and_then(|&s| self.tunnels.get_mut(s))
             .and_then(Option::as_mut)
             .ok_or(ApiError::UnknownTunnel(tunnel))
+    }
+
+    fn index(&mut self, peer: SocketAddr, key: SessionKey) {
+        self.by_peer_session
+            .entry((peer, key.session.0))
+            .or_default()
+            .push(key);
+    }
+
+    fn unindex(&mut self, peer: SocketAddr, key: SessionKey) {
+        let k = (peer, key.session.0);
+        if let Some(v) = self.by_peer_session.get_mut(&k) {
+            v.retain(|x| *x != key);
+            if v.is_empty() {
+                self.by_peer_session.remove(&k);
+            }
+        }
     }
 
     /// A CONTROL-category message (handles and options), rate-limited on the latest `now`.

@@ -43,6 +43,8 @@ pub struct DatapathCounters {
     pub malformed: u64,
     /// Data for a known session from an address/port (or socket) other than the tunnel's peer.
     pub wrong_peer: u64,
+    /// Data messages with tunnel id 0 matched to a session by source and session id.
+    pub zero_tunnel_id: u64,
     /// Debug messages suppressed by the rate limiter.
     pub debug_suppressed: u64,
 }
