@@ -717,7 +717,7 @@ impl Datapath {
         self.encapsulate_with(key, buf, headroom, payload_len, true)
     }
 
-    #[inline]
+    #[inline(always)]
     fn encapsulate_with(
         &mut self,
         key: SessionKey,
