@@ -79,7 +79,7 @@ use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};
 
 use debug::{l2tp_debug, RateLimiter};
 use session::{Session, SessionRx, Shared, Tunnel};
-use table::{canonical, IdMap};
+use table::{canonical, IdMap, KeyedSlab};
 
 pub use error::{ApiError, DropReason};
 pub use options::{DebugMask, SessionOption, SessionOptions};
@@ -240,7 +240,11 @@ pub struct Datapath {
     tunnels: Vec<Option<Tunnel>>,
     tunnel_slots: IdMap<usize>,
     free_slots: Vec<usize>,
-    sessions: IdMap<Session>,
+    sessions: KeyedSlab<Session>,
+    /// Slot of the session the last received packet belonged to (see [`KeyedSlab`]).
+    rx_hint: usize,
+    /// Slot of the session the last transmitted packet belonged to.
+    tx_hint: usize,
     /// Sessions by (peer, our session id), for peers that send tunnel id 0.
     by_peer_session: HashMap<(SocketAddr, u16), Vec<SessionKey>>,
     shared: Shared,
@@ -264,7 +268,9 @@ impl Datapath {
             tunnels: Vec::new(),
             tunnel_slots: IdMap::default(),
             free_slots: Vec::new(),
-            sessions: IdMap::default(),
+            sessions: KeyedSlab::default(),
+            rx_hint: 0,
+            tx_hint: 0,
             by_peer_session: HashMap::new(),
             shared,
             counters: DatapathCounters::default(),
@@ -546,6 +552,7 @@ impl Datapath {
 
     /// Classifies and processes one datagram received on the shared socket
     /// ([`SocketId::SHARED`]). See [`Datapath::receive_on`].
+    #[inline]
     pub fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> RxResult {
         self.receive_on(now, SocketId::SHARED, from, datagram)
     }
@@ -566,72 +573,29 @@ impl Datapath {
         self.last_now = Some(now);
         let v = match fastpath::parse_data(datagram) {
             Some(v) => v,
-            None => match Header::decode(datagram) {
-                Err(e) => {
-                    self.counters.malformed += 1;
-                    return RxResult::Dropped(DropReason::Malformed(e));
-                }
-                Ok(d) if d.header.is_control() => {
-                    self.counters.control += 1;
-                    return RxResult::ToControl(ToControl {
-                        reason: ControlReason::Control,
-                        tunnel: d.header.tunnel_id,
-                        session: d.header.session_id,
-                        socket,
-                    });
-                }
-                Ok(d) => fastpath::DataView::from_decoded(&d),
+            None => match self.classify_slow(socket, datagram) {
+                Ok(v) => v,
+                Err(r) => return r,
             },
         };
         let mut key = SessionKey::new(TunnelId((v.key >> 16) as u16), SessionId(v.key as u16));
-        if key.tunnel.is_zero() && !key.session.is_zero() && self.config.accept_zero_tunnel_id {
-            // Lenient: a peer that sends tunnel id 0 (CLIENTS.md: some D-Link routers) is
-            // understood when its address, port and our session id name one session.
-            if let Some(&[k]) = self
-                .by_peer_session
-                .get(&(canonical(from), key.session.0))
-                .map(Vec::as_slice)
-            {
-                self.counters.zero_tunnel_id += 1;
-                key = k;
-            }
+        if key.tunnel.is_zero() {
+            key = self.zero_tunnel_id(from, key);
         }
-        let unknown = |counters: &mut DatapathCounters| {
-            counters.unknown_session += 1;
-            RxResult::ToControl(ToControl {
-                reason: ControlReason::UnknownSession,
-                tunnel: key.tunnel,
-                session: key.session,
-                socket,
-            })
-        };
         let Some(sess) = self
             .sessions
-            .get_mut(&key.raw())
+            .get_mut_hinted(key.raw(), &mut self.rx_hint)
             .filter(|_| !key.is_tunnel())
         else {
-            if let Ok(t) = self.tunnel(key.tunnel) {
-                let mask = t.debug;
-                l2tp_debug!(self.shared.limiter, now, mask, DEBUG,
-                    tunnel = %key.tunnel, session = %key.session, %from,
-                    "data for an unknown session: to the control plane");
-            }
-            return unknown(&mut self.counters);
+            return self.unknown_session(now, socket, from, key);
         };
         let Some(Some(tun)) = self.tunnels.get_mut(sess.tunnel_slot) else {
             // A session always has its tunnel; treat an inconsistency as unknown.
-            return unknown(&mut self.counters);
+            return self.unknown_session(now, socket, from, key);
         };
         // Security: data only from the tunnel's peer (address and port) on its socket.
         if socket != tun.socket || canonical(from) != tun.peer {
-            tun.stats.rx_errors += 1;
-            self.counters.wrong_peer += 1;
-            l2tp_debug!(self.shared.limiter, now, tun.debug, DATA,
-                tunnel = %tun.id, %from, expected = %tun.peer, "data from a foreign address dropped");
-            return RxResult::Dropped(DropReason::WrongPeer {
-                tunnel: key.tunnel,
-                from,
-            });
+            return Self::wrong_peer(tun, &mut self.counters, &mut self.shared.limiter, now, from);
         }
         let frame = v.start..v.end;
         let payload = datagram.get(frame.clone()).unwrap_or_default();
@@ -644,6 +608,97 @@ impl Datapath {
             SessionRx::Queued => RxResult::Queued { session: key },
             SessionRx::Dropped(r) => RxResult::Dropped(r),
         }
+    }
+
+    /// Datagrams the fast parser does not take: control messages and malformed ones (and, in
+    /// principle, any data message it missed: then its view from the full decoder).
+    #[cold]
+    #[inline(never)]
+    fn classify_slow(
+        &mut self,
+        socket: SocketId,
+        datagram: &[u8],
+    ) -> Result<fastpath::DataView, RxResult> {
+        match Header::decode(datagram) {
+            Err(e) => {
+                self.counters.malformed += 1;
+                Err(RxResult::Dropped(DropReason::Malformed(e)))
+            }
+            Ok(d) if d.header.is_control() => {
+                self.counters.control += 1;
+                Err(RxResult::ToControl(ToControl {
+                    reason: ControlReason::Control,
+                    tunnel: d.header.tunnel_id,
+                    session: d.header.session_id,
+                    socket,
+                }))
+            }
+            Ok(d) => Ok(fastpath::DataView::from_decoded(&d)),
+        }
+    }
+
+    /// Lenient: a peer that sends tunnel id 0 (CLIENTS.md: some D-Link routers) is understood
+    /// when its address, port and our session id name exactly one session.
+    #[cold]
+    #[inline(never)]
+    fn zero_tunnel_id(&mut self, from: SocketAddr, key: SessionKey) -> SessionKey {
+        if key.session.is_zero() || !self.config.accept_zero_tunnel_id {
+            return key;
+        }
+        match self
+            .by_peer_session
+            .get(&(canonical(from), key.session.0))
+            .map(Vec::as_slice)
+        {
+            Some(&[k]) => {
+                self.counters.zero_tunnel_id += 1;
+                k
+            }
+            _ => key,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unknown_session(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        from: SocketAddr,
+        key: SessionKey,
+    ) -> RxResult {
+        if let Ok(t) = self.tunnel(key.tunnel) {
+            let mask = t.debug;
+            l2tp_debug!(self.shared.limiter, now, mask, DEBUG,
+                tunnel = %key.tunnel, session = %key.session, %from,
+                "data for an unknown session: to the control plane");
+        }
+        self.counters.unknown_session += 1;
+        RxResult::ToControl(ToControl {
+            reason: ControlReason::UnknownSession,
+            tunnel: key.tunnel,
+            session: key.session,
+            socket,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrong_peer(
+        tun: &mut Tunnel,
+        counters: &mut DatapathCounters,
+        limiter: &mut RateLimiter,
+        now: Instant,
+        from: SocketAddr,
+    ) -> RxResult {
+        tun.stats.rx_errors += 1;
+        counters.wrong_peer += 1;
+        l2tp_debug!(limiter, now, tun.debug, DATA,
+            tunnel = %tun.id, %from, expected = %tun.peer, "data from a foreign address dropped");
+        RxResult::Dropped(DropReason::WrongPeer {
+            tunnel: tun.id,
+            from,
+        })
     }
 
     /// The next frame released in order after waiting, if any. Drain after every input.
@@ -728,7 +783,7 @@ impl Datapath {
     ) -> Result<Transmit, ApiError> {
         let s = self
             .sessions
-            .get_mut(&key.raw())
+            .get_mut_hinted(key.raw(), &mut self.tx_hint)
             .ok_or(ApiError::UnknownSession(key))?;
         let Some(Some(tun)) = self.tunnels.get_mut(s.tunnel_slot) else {
             return Err(ApiError::UnknownTunnel(key.tunnel));

@@ -94,6 +94,95 @@ impl Hasher for IdHasher {
 /// Map from a packed [`SessionKey`] to a value.
 pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
+/// Values keyed by a packed id, stored in a slab: one hash lookup finds a slot, and a caller's
+/// hint (the slot it found last time) skips even that when consecutive packets belong to the
+/// same session, as bursts do. The hint is checked against the slot's key, so a stale hint is
+/// merely a miss.
+#[derive(Debug)]
+pub(crate) struct KeyedSlab<V> {
+    entries: Vec<Option<(u32, V)>>,
+    free: Vec<usize>,
+    index: IdMap<usize>,
+}
+
+impl<V> Default for KeyedSlab<V> {
+    fn default() -> Self {
+        KeyedSlab {
+            entries: Vec::new(),
+            free: Vec::new(),
+            index: IdMap::default(),
+        }
+    }
+}
+
+impl<V> KeyedSlab<V> {
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn contains_key(&self, k: &u32) -> bool {
+        self.index.contains_key(k)
+    }
+
+    pub(crate) fn get(&self, k: &u32) -> Option<&V> {
+        let i = *self.index.get(k)?;
+        self.entries.get(i)?.as_ref().map(|e| &e.1)
+    }
+
+    pub(crate) fn get_mut(&mut self, k: &u32) -> Option<&mut V> {
+        let i = *self.index.get(k)?;
+        self.entries.get_mut(i)?.as_mut().map(|e| &mut e.1)
+    }
+
+    /// Like [`KeyedSlab::get_mut`], trying slot `*hint` first and updating it on a miss.
+    #[inline]
+    pub(crate) fn get_mut_hinted(&mut self, k: u32, hint: &mut usize) -> Option<&mut V> {
+        let hit = matches!(self.entries.get(*hint), Some(Some((kk, _))) if *kk == k);
+        let i = if hit {
+            *hint
+        } else {
+            let i = *self.index.get(&k)?;
+            *hint = i;
+            i
+        };
+        self.entries.get_mut(i)?.as_mut().map(|e| &mut e.1)
+    }
+
+    /// Inserts or replaces.
+    pub(crate) fn insert(&mut self, k: u32, v: V) {
+        if let Some(&i) = self.index.get(&k) {
+            self.entries[i] = Some((k, v));
+            return;
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = Some((k, v));
+                i
+            }
+            None => {
+                self.entries.push(Some((k, v)));
+                self.entries.len() - 1
+            }
+        };
+        self.index.insert(k, i);
+    }
+
+    pub(crate) fn remove(&mut self, k: &u32) -> Option<V> {
+        let i = self.index.remove(k)?;
+        let v = self.entries.get_mut(i)?.take().map(|e| e.1);
+        self.free.push(i);
+        v
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&u32, &V)> + '_ {
+        self.entries.iter().flatten().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.entries.iter().flatten().map(|(_, v)| v)
+    }
+}
+
 /// The form a peer address is compared in: IPv4-mapped IPv6 addresses become their IPv4
 /// form (a dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`), and the IPv6 flow label
 /// is ignored (it is per packet, not part of who the peer is).
@@ -135,6 +224,29 @@ mod tests {
             buckets.iter().all(|&n| (32..=128).contains(&n)),
             "{buckets:?}"
         );
+    }
+
+    #[test]
+    fn slab_hints_are_checked_and_slots_reused() {
+        let mut t = KeyedSlab::default();
+        t.insert(1, 'a');
+        t.insert(2, 'b');
+        let mut hint = 0;
+        assert_eq!(t.get_mut_hinted(2, &mut hint).copied(), Some('b'));
+        assert_eq!(hint, 1);
+        assert_eq!(t.get_mut_hinted(2, &mut hint).copied(), Some('b'));
+        assert_eq!(t.remove(&2), Some('b'));
+        // Stale hint: slot 1 is empty, then reused by another key.
+        assert_eq!(t.get_mut_hinted(2, &mut hint), None);
+        t.insert(3, 'c');
+        assert_eq!(t.get_mut_hinted(2, &mut hint), None);
+        assert_eq!(t.get_mut_hinted(3, &mut hint).copied(), Some('c'));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.iter().count(), 2);
+        t.insert(3, 'd');
+        assert_eq!(t.get(&3), Some(&'d'));
+        assert_eq!(t.len(), 2);
+        assert!(!t.contains_key(&2));
     }
 
     #[test]
