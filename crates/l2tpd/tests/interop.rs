@@ -490,6 +490,37 @@ fn avps_of(out: &str, src: &str, msg_type: u16) -> Vec<Vec<u16>> {
         .collect()
 }
 
+/// Packets of the conversation list (`judge.sh --list`) sent by `src` whose summary
+/// contains `what`.
+fn sent(conv: &str, src: &str, what: &str) -> usize {
+    conv.lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f.len() > 9 && f[1].split(',').next() == Some(src) && f[9].contains(what)
+        })
+        .count()
+}
+
+/// Keepalives both ways for `secs` idle seconds (our HELLO every second and LCP Echo every
+/// second, from the `KEEPALIVE` config): the session must survive them.
+fn idle_with_keepalives(lab: &Lab, secs: u64) {
+    let before = sessions(&lab.socket("client"));
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = sessions(&lab.socket("client"));
+    assert!(
+        before.len() == after.len()
+            && before
+                .iter()
+                .zip(&after)
+                .all(|(a, b)| a.session == b.session),
+        "sessions changed while idle with keepalives: {before:?} -> {after:?}\n{}",
+        lab.logs()
+    );
+}
+
+/// Client config: HELLO after 1 s of silence, LCP Echo-Request every second.
+const KEEPALIVE: &str = "[tunnel]\nhello_interval = 1\n[ppp]\nlcp_echo_interval = 1\n";
+
 const SCCRQ: u16 = 1;
 const SCCRP: u16 = 2;
 const SCCCN: u16 = 3;
@@ -553,7 +584,7 @@ fn l2tpns_chap_pool_address_ping_and_hangup_from_our_side() {
     lab.must("l2tpns-start.sh", &[], &[]);
     lab.capture_start("chap");
     // No tunnel secret, no auth preference: l2tpns offers CHAP-MD5 first.
-    let mut client = lab.client("192.0.2.1:1701", "l2tptest", "l2tptest", 1, "");
+    let mut client = lab.client("192.0.2.1:1701", "l2tptest", "l2tptest", 1, KEEPALIVE);
     wait_for(
         Duration::from_secs(20),
         "a TUN address from the l2tpns pool",
@@ -583,6 +614,7 @@ fn l2tpns_chap_pool_address_ping_and_hangup_from_our_side() {
         ours[0].stats.rx_packets >= 3 && ours[0].stats.tx_packets >= 3,
         "{ours:?}"
     );
+    idle_with_keepalives(&lab, 3);
 
     // We hang up (SIGTERM: StopCCN): l2tpns clears the tunnel and the session.
     client.stop();
@@ -598,6 +630,15 @@ fn l2tpns_chap_pool_address_ping_and_hangup_from_our_side() {
     assert!(lab.tun_addresses().is_empty());
     let conv = lab.capture_judge("chap");
     assert!(conv.contains("StopCCN"), "{conv}");
+    // l2tpns acknowledges our HELLOs and answers our LCP echoes.
+    assert!(
+        sent(&conv, "192.0.2.2", "Hello") >= 1,
+        "our HELLOs:\n{conv}"
+    );
+    assert!(
+        sent(&conv, "192.0.2.1", "Echo Reply") >= 1,
+        "LCP Echo-Replies:\n{conv}"
+    );
 }
 
 #[test]
@@ -922,7 +963,8 @@ fn xl2tpd_lns_challenges_us_chap_md5_ipcp_and_ping() {
         "l2tptest",
         "l2tptest",
         1,
-        "[tunnel]\nsecret = \"secret\"\n",
+        // KEEPALIVE, plus the tunnel secret
+        "[tunnel]\nsecret = \"secret\"\nhello_interval = 1\n[ppp]\nlcp_echo_interval = 1\n",
     );
     wait_for(
         Duration::from_secs(25),
@@ -944,8 +986,17 @@ fn xl2tpd_lns_challenges_us_chap_md5_ipcp_and_ping() {
         "ping through xl2tpd (answered by its pppd stand-in)\n{}",
         lab.logs()
     );
+    idle_with_keepalives(&lab, 3);
     client.stop();
     let conv = lab.capture_judge("xlns");
+    assert!(
+        sent(&conv, "192.0.2.18", "Hello") >= 1,
+        "our HELLOs:\n{conv}"
+    );
+    assert!(
+        sent(&conv, "192.0.2.17", "Echo Reply") >= 1,
+        "LCP Echo-Replies:\n{conv}"
+    );
     let sccrp = avps_of(&conv, "192.0.2.17", SCCRP);
     assert!(
         sccrp.iter().any(|a| a.contains(&AVP_CHALLENGE)),
@@ -1100,6 +1151,9 @@ fn xl2tpd_lac_to_our_lns_auth_both_ways_ping_and_stopccn_frees_the_address() {
 management_socket = "{sock}"
 [tunnel]
 secret = "secret"
+hello_interval = 1
+[ppp]
+lcp_echo_interval = 1
 [lns]
 listen = ["192.0.2.34:1701"]
 allowed_peers = ["192.0.2.32/28"]
@@ -1144,6 +1198,16 @@ local_ipv4 = "198.51.100.1"
             "round {round}: ping the LAC's PPP end through the tunnel\n{}",
             lab.logs()
         );
+        if round == 1 {
+            // Keepalives both ways while idle (HELLO and LCP Echo every second from us).
+            std::thread::sleep(Duration::from_secs(3));
+            let again = sessions(&sock);
+            assert!(
+                again.len() == 1 && again[0].session == s[0].session,
+                "the session survives keepalives: {again:?}\n{}",
+                lab.logs()
+            );
+        }
         // xl2tpd hangs up with a StopCCN and no CDN before it.
         lab.must("xl2tpd-dial.sh", &["hangup"], &[]);
         wait_for(
@@ -1193,5 +1257,13 @@ local_ipv4 = "198.51.100.1"
     assert!(
         !conv.contains("CDN"),
         "xl2tpd sends no CDN on hang-up:\n{conv}"
+    );
+    assert!(
+        sent(&conv, "192.0.2.34", "Hello") >= 1,
+        "our HELLOs:\n{conv}"
+    );
+    assert!(
+        sent(&conv, peer, "Echo Reply") >= 1,
+        "LCP Echo-Replies:\n{conv}"
     );
 }
