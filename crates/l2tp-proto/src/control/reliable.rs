@@ -124,6 +124,8 @@ pub struct Channel {
     // Messages received ahead of `expected`: slot i holds Ns expected+1+i.
     ahead: VecDeque<Option<(SessionId, Vec<u8>)>>,
     ack_deadline: Option<Instant>,
+    /// Messages delivered since we last acknowledged (piggy-backed or ZLB).
+    rx_since_ack: u16,
     out: VecDeque<Vec<u8>>,
     failed: Option<ChannelFailure>,
     counters: ControlCounters,
@@ -147,6 +149,7 @@ impl Channel {
             unacked: VecDeque::new(),
             ahead: VecDeque::new(),
             ack_deadline: None,
+            rx_since_ack: 0,
             out: VecDeque::new(),
             failed: None,
             counters: ControlCounters::default(),
@@ -277,6 +280,7 @@ impl Channel {
             self.counters.tx_messages += 1;
             // The message carries our Nr: no separate acknowledgement needed.
             self.ack_deadline = None;
+            self.rx_since_ack = 0;
         }
     }
 
@@ -314,7 +318,13 @@ impl Channel {
                     None => break,
                 }
             }
-            if self.ack_deadline.is_none() {
+            // Acknowledge after a short delay so a reply can carry the Nr, but at once when
+            // several messages wait: a peer whose window is full of messages that need no
+            // reply (ICCNs of many calls) would otherwise stall for an ack delay per window.
+            self.rx_since_ack = self.rx_since_ack.saturating_add(r.delivered.len() as u16);
+            if self.rx_since_ack >= (self.cfg.receive_window / 2).clamp(1, 8) {
+                self.ack_deadline = Some(now);
+            } else if self.ack_deadline.is_none() {
                 self.ack_deadline = Some(now + self.cfg.ack_delay);
             }
         } else if ns.is_before(self.expected) {
@@ -395,6 +405,7 @@ impl Channel {
         self.out.push_back(dgram);
         self.counters.tx_zlbs += 1;
         self.ack_deadline = None;
+        self.rx_since_ack = 0;
     }
 
     /// Sends an acknowledgement now unless one is already implied.

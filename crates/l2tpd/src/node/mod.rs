@@ -24,7 +24,9 @@ pub mod tunif;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use l2tp_io::udp::{RecvBatch, UdpOptions, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -55,6 +57,26 @@ const MAX_SOCKETS: usize = 16;
 const TOKEN_MGMT: Token = Token(1 << 32);
 /// Datagrams handled per readiness event before other work gets a turn.
 const RX_BUDGET: usize = 256;
+/// Datagrams per `recvmmsg`.
+const RX_BATCH: usize = 32;
+/// Largest datagram received (jumbo frames; larger ones are counted and dropped).
+const RX_SLOT: usize = 9216;
+/// Socket buffers: large enough that a burst of thousands of call setups is not dropped
+/// by the kernel before the loop drains it.
+const SOCKET_RCVBUF: usize = 8 << 20;
+const SOCKET_SNDBUF: usize = 4 << 20;
+
+fn socket_options() -> UdpOptions {
+    UdpOptions {
+        gso: false,
+        gro: false,
+        recv_buffer: Some(SOCKET_RCVBUF),
+        send_buffer: Some(SOCKET_SNDBUF),
+        reuse_address: true,
+        v6_only: true,
+    }
+}
+
 /// Room in front of a PPP frame for the largest data header we write.
 const HEADROOM: usize = l2tp_proto::data::DATA_HEADER_MAX;
 /// Largest UDP payload we receive.
@@ -153,6 +175,8 @@ pub struct NodeCounters {
     pub ip_not_ready: u64,
     /// UDP send errors.
     pub send_errors: u64,
+    /// Datagrams larger than the receive buffer slot (dropped).
+    pub oversized_datagrams: u64,
     /// Tunnels refused (peer not allowed, tunnel limit).
     pub tunnels_refused: u64,
     /// Calls refused (session limit).
@@ -181,6 +205,7 @@ pub struct Node {
     app: Option<Box<dyn IpApp>>,
     outbox: Outbox,
     rxbuf: Vec<u8>,
+    rxbatch: Option<RecvBatch>,
     txbuf: Vec<u8>,
     rng: StdRng,
     counters: NodeCounters,
@@ -241,10 +266,9 @@ impl Node {
             ));
         }
         for (i, addr) in config.listen.iter().enumerate() {
-            let socket = UdpSocket::bind(addr)
+            let socket = UdpSocket::bind_with(*addr, &socket_options())
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
-            socket.set_nonblocking(true)?;
-            locals.push(socket.local_addr()?);
+            locals.push(socket.local_addr());
             {
                 use std::os::fd::AsRawFd;
                 poller.register(socket.as_raw_fd(), Token(i as u64), Interest::READABLE)?;
@@ -282,6 +306,7 @@ impl Node {
             app: None,
             outbox: Vec::new(),
             rxbuf: vec![0; MAX_DATAGRAM],
+            rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
             txbuf: vec![0; MAX_DATAGRAM + HEADROOM],
             rng,
             counters: NodeCounters::default(),
@@ -536,19 +561,37 @@ impl Node {
         .min()
     }
 
+    /// Drains a socket in batches (recvmmsg), at most `RX_BUDGET` datagrams per call.
     fn receive_datagrams(&mut self, now: Instant, sock: usize) {
-        let mut buf = std::mem::take(&mut self.rxbuf);
-        for _ in 0..RX_BUDGET {
-            let (n, from) = match self.sockets[sock].recv_from(&mut buf) {
-                Ok(x) => x,
+        let Some(mut batch) = self.rxbatch.take() else {
+            return;
+        };
+        let mut handled = 0;
+        while handled < RX_BUDGET {
+            match self.sockets[sock].recv_batch(&mut batch) {
+                Ok(0) => break,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!(node = %self.name, "UDP receive error: {e}");
                     break;
                 }
-            };
-            let datagram = &buf[..n];
+            }
+            let truncated = batch.truncated();
+            if truncated > 0 {
+                self.counters.oversized_datagrams += truncated as u64;
+            }
+            for (from, datagram) in batch.datagrams() {
+                handled += 1;
+                self.receive_datagram(now, sock, from, datagram);
+            }
+        }
+        self.rxbatch = Some(batch);
+    }
+
+    fn receive_datagram(&mut self, now: Instant, sock: usize, from: SocketAddr, datagram: &[u8]) {
+        {
             match self
                 .datapath
                 .receive_on(now, SocketId(sock as u32), from, datagram)
@@ -574,7 +617,6 @@ impl Node {
             }
             self.drain_deliveries(now);
         }
-        self.rxbuf = buf;
     }
 
     fn drain_deliveries(&mut self, now: Instant) {
