@@ -1,0 +1,1228 @@
+//! Hostile input against a running `l2tpd` LNS (issue 9): while a load generator keeps
+//! established sessions up (LCP echoes every second, HELLOs), a separate UDP socket on
+//! 127.0.0.1 throws malformed, out-of-state, spoofed and flooding traffic at the LNS. After
+//! each class of bad input the test asserts that the daemon is alive, every established
+//! session is still there and established, its datapath counters keep increasing (traffic
+//! still flows), and spoofed data was not counted on the victim session.
+//!
+//! Needs no root: the LNS runs with `interface_mode = "none"` and the load generator
+//! terminates IP in its own process. Every loop is bounded; only processes started here are
+//! killed (by pid, on drop). Figures (garbage packets per second while the good sessions kept
+//! passing traffic) are printed with `--nocapture` and recorded in docs/robustness.md.
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use l2tp_mgmt::{Client, Request, Response, SessionInfo};
+use l2tp_wire::message::Hiding;
+use l2tp_wire::{
+    encode_packet, ControlMessage, Header, MessageKind, ResultCode, SeqNum, SessionId, TunnelId,
+};
+
+const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
+const SECRET: &str = "hostile-secret";
+const LOADGEN_TUNNELS: usize = 2;
+const LOADGEN_SESSIONS: usize = 3;
+/// A session whose L2TP call is established and whose PPP reached the network phase.
+const UP: &str = "established/ppp-network";
+
+// ----- processes -----
+
+/// A child process killed (by pid) and reaped on drop.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// The LNS under attack, the load generator holding good sessions, and what they were at
+/// the start.
+struct Harness {
+    dir: PathBuf,
+    server: SocketAddr,
+    lns: Proc,
+    loadgen: Proc,
+    /// (tunnel, session) of the load generator's sessions, as the LNS names them.
+    victims: BTreeSet<(u16, u16)>,
+    victim_tunnels: BTreeSet<u16>,
+    /// Garbage sent so far and time spent sending it, per class.
+    figures: Vec<(String, u64, Duration)>,
+}
+
+impl Harness {
+    fn start(tag: &str) -> Harness {
+        let dir = std::env::temp_dir().join(format!("l2tpd-hostile-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let port = free_udp_port();
+        let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let sock = dir.join("lns.sock");
+        let cfg = dir.join("lns.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"role = "lns"
+[daemon]
+management_socket = "{sock}"
+log_level = "info"
+[tunnel]
+secret = "{SECRET}"
+hello_interval = 2
+retries = 3
+[ppp]
+lcp_echo_interval = 1
+lcp_echo_failures = 4
+[lns]
+listen = ["{server}"]
+ipv4_pool = "203.0.113.10-203.0.113.250"
+local_ipv4 = "198.51.100.1"
+interface_mode = "none"
+[[lns.users]]
+name = "alice"
+password = "secret"
+"#,
+                sock = sock.display()
+            ),
+        )
+        .expect("write config");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600));
+        }
+        let lns = spawn(
+            &dir,
+            "lns",
+            &["run", "--config", cfg.to_str().expect("utf-8")],
+        );
+        let t0 = Instant::now();
+        while Client::connect(&sock).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "LNS did not start:\n{}",
+                lns.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let loadgen = spawn(
+            &dir,
+            "loadgen",
+            &[
+                "loadgen",
+                "--server",
+                &server.to_string(),
+                "--tunnels",
+                &LOADGEN_TUNNELS.to_string(),
+                "--sessions",
+                &LOADGEN_SESSIONS.to_string(),
+                "--user",
+                "alice",
+                "--password",
+                "secret",
+                "--secret",
+                SECRET,
+                "--hold",
+                "300",
+                "--timeout",
+                "30",
+            ],
+        );
+        let mut h = Harness {
+            dir,
+            server,
+            lns,
+            loadgen,
+            victims: BTreeSet::new(),
+            victim_tunnels: BTreeSet::new(),
+            figures: Vec::new(),
+        };
+        let want = LOADGEN_TUNNELS * LOADGEN_SESSIONS;
+        let t0 = Instant::now();
+        loop {
+            let s = h.sessions();
+            let up: Vec<_> = s
+                .iter()
+                .filter(|s| s.state == UP && s.ipv4.is_some() && s.stats.rx_packets > 0)
+                .collect();
+            if up.len() == want {
+                h.victims = up.iter().map(|s| (s.tunnel, s.session)).collect();
+                h.victim_tunnels = up.iter().map(|s| s.tunnel).collect();
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "loadgen sessions did not come up ({} of {want}): {s:?}\nLNS:\n{}\nloadgen:\n{}",
+                up.len(),
+                h.lns.log_tail(),
+                h.loadgen.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        h
+    }
+
+    fn mgmt(&self) -> Client {
+        let mut c = Client::connect(self.dir.join("lns.sock")).expect("management socket");
+        c.set_timeout(Duration::from_secs(5)).expect("timeout");
+        c
+    }
+
+    fn sessions(&self) -> Vec<SessionInfo> {
+        match self.mgmt().request(&Request::ListSessions) {
+            Ok(Response::Sessions(s)) => s,
+            other => panic!("ListSessions: {other:?}"),
+        }
+    }
+
+    fn stats(&self) -> l2tp_mgmt::DaemonStats {
+        match self.mgmt().request(&Request::Stats) {
+            Ok(Response::Stats(s)) => s,
+            other => panic!("Stats: {other:?}"),
+        }
+    }
+
+    fn victim_sessions(&self) -> Vec<SessionInfo> {
+        self.sessions()
+            .into_iter()
+            .filter(|s| self.victim_tunnels.contains(&s.tunnel))
+            .collect()
+    }
+
+    /// One victim session (the first).
+    fn victim(&self) -> (u16, u16) {
+        *self.victims.iter().next().expect("victims")
+    }
+
+    /// Runs one class of bad input and asserts the good sessions were unharmed.
+    /// `attack` returns how many packets it sent; `spoofed` names a victim session whose
+    /// rx/tx must not jump by what was sent at it.
+    fn class(
+        &mut self,
+        name: &str,
+        attack: impl FnOnce(&mut Harness) -> (u64, Option<(u16, u16)>),
+    ) {
+        let before = self.victim_sessions();
+        let t0 = Instant::now();
+        let (sent, spoofed) = attack(self);
+        let spent = t0.elapsed();
+        self.assert_unharmed(name, &before, t0, sent, spoofed);
+        eprintln!(
+            "hostile: {name:<40} {sent:>6} packets in {:>7.1} ms ({:>9.0} pkt/s), sessions unharmed",
+            spent.as_secs_f64() * 1e3,
+            sent as f64 / spent.as_secs_f64().max(1e-6)
+        );
+        self.figures.push((name.to_string(), sent, spent));
+    }
+
+    fn assert_unharmed(
+        &mut self,
+        name: &str,
+        before: &[SessionInfo],
+        t0: Instant,
+        sent: u64,
+        spoofed: Option<(u16, u16)>,
+    ) {
+        assert!(
+            self.lns.alive(),
+            "[{name}] the LNS died:\n{}",
+            self.lns.log_tail()
+        );
+        assert!(
+            self.loadgen.alive(),
+            "[{name}] the loadgen died:\n{}",
+            self.loadgen.log_tail()
+        );
+        // Traffic still flows: every good session's rx and tx move (LCP echoes, 1/s).
+        let deadline = Instant::now() + Duration::from_secs(6);
+        let now_sessions = loop {
+            let now = self.victim_sessions();
+            let keys: BTreeSet<_> = now.iter().map(|s| (s.tunnel, s.session)).collect();
+            assert_eq!(
+                keys,
+                self.victims,
+                "[{name}] good sessions lost or added:\nLNS:\n{}",
+                self.lns.log_tail()
+            );
+            for s in &now {
+                assert_eq!(
+                    s.state, UP,
+                    "[{name}] session {}/{} state",
+                    s.tunnel, s.session
+                );
+                assert_eq!(s.user.as_deref(), Some("alice"), "[{name}] session user");
+            }
+            let moved = now.iter().all(|s| {
+                before
+                    .iter()
+                    .find(|b| b.tunnel == s.tunnel && b.session == s.session)
+                    .is_some_and(|b| {
+                        s.stats.rx_packets > b.stats.rx_packets
+                            && s.stats.tx_packets > b.stats.tx_packets
+                    })
+            });
+            if moved {
+                break now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "[{name}] traffic stopped on a good session: before {before:?}\nnow {now:?}\nLNS:\n{}",
+                self.lns.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some((t, s)) = spoofed {
+            let b = before
+                .iter()
+                .find(|b| b.tunnel == t && b.session == s)
+                .expect("victim before");
+            let n = now_sessions
+                .iter()
+                .find(|x| x.tunnel == t && x.session == s)
+                .expect("victim now");
+            // The legitimate echoes: at most one per second each way, plus slack.
+            let legit = t0.elapsed().as_secs() + 4;
+            let rx = n.stats.rx_packets - b.stats.rx_packets;
+            let tx = n.stats.tx_packets - b.stats.tx_packets;
+            assert!(
+                rx <= legit && tx <= legit,
+                "[{name}] spoofed data counted on the victim {t}/{s}: rx +{rx}, tx +{tx} \
+                 while {sent} spoofed packets were sent (legitimate at most {legit})"
+            );
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // Processes are killed by their own drops; keep the logs when the test failed.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("hostile: logs kept in {}", self.dir.display());
+        }
+    }
+}
+
+fn spawn(dir: &std::path::Path, who: &str, args: &[&str]) -> Proc {
+    let log = dir.join(format!("{who}.log"));
+    let f = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(L2TPD)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().expect("dup"))
+        .stderr(f)
+        .spawn()
+        .expect("spawn l2tpd");
+    Proc { child, log }
+}
+
+// ----- packet crafting -----
+
+fn send(sock: &UdpSocket, to: SocketAddr, d: &[u8]) -> u64 {
+    // A refused send (ICMP unreachable from an earlier datagram) is not our concern.
+    let _ = sock.send_to(d, to);
+    1
+}
+
+fn garbage_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_nonblocking(true).expect("nonblocking");
+    s
+}
+
+/// Control header bytes (T, L, S) with an explicit Length value.
+fn ctl_raw(length: u16, tid: u16, sid: u16, ns: u16, nr: u16, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![0xc8, 0x02];
+    v.extend_from_slice(&length.to_be_bytes());
+    v.extend_from_slice(&tid.to_be_bytes());
+    v.extend_from_slice(&sid.to_be_bytes());
+    v.extend_from_slice(&ns.to_be_bytes());
+    v.extend_from_slice(&nr.to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn ctl(tid: u16, sid: u16, ns: u16, nr: u16, body: &[u8]) -> Vec<u8> {
+    ctl_raw((12 + body.len()) as u16, tid, sid, ns, nr, body)
+}
+
+fn data(tid: u16, sid: u16, ppp: &[u8]) -> Vec<u8> {
+    Header::data(TunnelId(tid), SessionId(sid)).encode_with_payload(ppp)
+}
+
+/// One AVP with an explicit length field (which may lie).
+fn avp_raw(flags: u16, len_field: u16, attr: u16, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&(flags | (len_field & 0x03ff)).to_be_bytes());
+    v.extend_from_slice(&0u16.to_be_bytes());
+    v.extend_from_slice(&attr.to_be_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+fn avp(attr: u16, value: &[u8]) -> Vec<u8> {
+    avp_raw(0x8000, (6 + value.len()) as u16, attr, value)
+}
+
+fn msg_type(t: u16) -> Vec<u8> {
+    avp(0, &t.to_be_bytes())
+}
+
+/// A valid SCCRQ body (Windows-like) with a chosen assigned tunnel id.
+fn sccrq_body(assigned: u16) -> Vec<u8> {
+    let mut m = l2tp_wire::testdata::windows_sccrq();
+    m.assigned_tunnel_id = TunnelId(assigned);
+    let mut v = Vec::new();
+    ControlMessage::Sccrq(m)
+        .encode(&mut v, None)
+        .expect("encode");
+    v
+}
+
+fn every(name: &str) -> ControlMessage {
+    l2tp_wire::testdata::every_message()
+        .into_iter()
+        .find(|m| m.message_type().name() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in testdata"))
+}
+
+/// Splits a message body into its AVPs (start, length, attribute).
+fn avp_spans(body: &[u8]) -> Vec<(usize, usize, u16)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 6 <= body.len() {
+        let len = usize::from(u16::from_be_bytes([body[pos], body[pos + 1]]) & 0x03ff);
+        if len < 6 || pos + len > body.len() {
+            break;
+        }
+        out.push((pos, len, u16::from_be_bytes([body[pos + 4], body[pos + 5]])));
+        pos += len;
+    }
+    out
+}
+
+/// PPP frames whose LCP/IPCP/auth option or packet lengths overrun, or are too short.
+fn bad_ppp_frames() -> Vec<Vec<u8>> {
+    let mut f: Vec<Vec<u8>> = vec![
+        // LCP Configure-Request, MRU option length 0xff past the end.
+        vec![0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 10, 1, 0xff, 5, 0xdc, 0, 0],
+        // Option length 0 and 1 (a naive parser loops forever).
+        vec![0xff, 0x03, 0xc0, 0x21, 1, 2, 0, 8, 1, 0, 5, 0xdc],
+        vec![0xff, 0x03, 0xc0, 0x21, 1, 3, 0, 8, 1, 1, 5, 0xdc],
+        // LCP Length field beyond the frame, and below 4.
+        vec![0xff, 0x03, 0xc0, 0x21, 1, 4, 0xff, 0xff, 1, 4, 5, 0xdc],
+        vec![0xff, 0x03, 0xc0, 0x21, 1, 5, 0, 2],
+        // Configure-Nak / Reject with an overrunning option.
+        vec![
+            0xff, 0x03, 0xc0, 0x21, 3, 6, 0, 10, 3, 0x40, 0xc2, 0x23, 5, 0,
+        ],
+        vec![0xff, 0x03, 0xc0, 0x21, 4, 7, 0, 9, 5, 0x20, 1, 2, 3],
+        // Echo-Request shorter than its magic number; Protocol-Reject of nothing.
+        vec![0xff, 0x03, 0xc0, 0x21, 9, 8, 0, 6, 1, 2],
+        vec![0xff, 0x03, 0xc0, 0x21, 8, 9, 0, 4],
+        // IPCP Configure-Request: IP-Address option length 0xff, 0, and an overrunning
+        // DNS option; IPCP Length overflow.
+        vec![0x80, 0x21, 1, 1, 0, 10, 3, 0xff, 10, 0, 0, 1],
+        vec![0x80, 0x21, 1, 2, 0, 10, 3, 0, 10, 0, 0, 1],
+        vec![0x80, 0x21, 1, 3, 0, 10, 0x81, 0x20, 8, 8],
+        vec![0x80, 0x21, 1, 4, 0xff, 0xf0, 3, 6, 10, 0, 0, 1],
+        vec![0x80, 0x21, 3, 5, 0, 10, 3, 200, 10, 0, 0, 1],
+        // IPv6CP interface id option overrun.
+        vec![0x80, 0x57, 1, 1, 0, 10, 1, 0x7f, 1, 2, 3, 4],
+        // CHAP Response with a Value-Size past the end; PAP with a peer-id length overrun.
+        vec![0xc2, 0x23, 2, 1, 0, 12, 0xff, 1, 2, 3, 4, 5, 6, 7],
+        vec![0xc0, 0x23, 1, 1, 0, 8, 0xfe, b'a', b'b', b'c'],
+        vec![0xc0, 0x23, 1, 2, 0, 8, 3, b'a', b'b', b'c'],
+        // Truncated: address/control only, one protocol byte, nothing.
+        vec![0xff, 0x03],
+        vec![0xff, 0x03, 0xc0],
+        vec![0xc0],
+        vec![],
+        // An IPv4 packet whose header says 60 bytes of options, to the LNS's own address.
+        {
+            let mut v = vec![0x00, 0x21, 0x4f, 0, 0, 20, 0, 0, 0, 0, 64, 1, 0, 0];
+            v.extend_from_slice(&[203, 0, 113, 10, 198, 51, 100, 1]);
+            v
+        },
+    ];
+    // A well-formed Echo-Request (would be answered, and counted, if accepted).
+    f.push(vec![0xff, 0x03, 0xc0, 0x21, 9, 0x42, 0, 8, 0, 0, 0, 0]);
+    f
+}
+
+/// An ICMP echo request to the LNS's own address, in a PPP frame.
+fn ppp_icmp_echo(src: [u8; 4]) -> Vec<u8> {
+    let mut ip = vec![
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, src[0], src[1], src[2], src[3], 198, 51, 100, 1,
+    ];
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    let sum = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = vec![0x00, 0x21];
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&icmp);
+    f
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in b.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+// ----- a scripted hostile peer with a real tunnel -----
+
+/// A peer that opens a real tunnel (answering the LNS's Challenge) and then sends whatever
+/// the test says with correct Ns/Nr, so malformed messages reach the message decoder and
+/// the state machines, not just the reliable layer.
+struct RawPeer {
+    sock: UdpSocket,
+    server: SocketAddr,
+    /// The LNS's id for our tunnel.
+    tid: u16,
+    ns: u16,
+    nr: u16,
+    stopped: bool,
+    /// Data frames received from the LNS.
+    data_rx: Vec<(u16, Vec<u8>)>,
+}
+
+impl RawPeer {
+    fn connect(server: SocketAddr, assigned: u16) -> Option<RawPeer> {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let mut p = RawPeer {
+            sock,
+            server,
+            tid: 0,
+            ns: 0,
+            nr: 0,
+            stopped: false,
+            data_rx: Vec::new(),
+        };
+        let body = sccrq_body(assigned);
+        p.send_body(0, &body);
+        let mut challenge = None;
+        for (_, m) in p.pump(Duration::from_secs(3), |m| {
+            matches!(m, ControlMessage::Sccrp(_))
+        }) {
+            if let ControlMessage::Sccrp(m) = m {
+                p.tid = m.assigned_tunnel_id.0;
+                challenge = m.challenge.clone();
+            }
+        }
+        if p.tid == 0 {
+            eprintln!("hostile: raw peer {assigned}: no SCCRP");
+            return None;
+        }
+        let scccn = l2tp_wire::Scccn {
+            challenge_response: challenge
+                .map(|c| l2tp_wire::challenge_response(3, SECRET.as_bytes(), &c)),
+            unknown: vec![],
+        };
+        p.send(0, &scccn.into(), None);
+        p.pump(Duration::from_millis(100), |_| false);
+        if p.stopped {
+            return None;
+        }
+        Some(p)
+    }
+
+    fn send_body(&mut self, sid: u16, body: &[u8]) {
+        let d = ctl(self.tid, sid, self.ns, self.nr, body);
+        self.ns = self.ns.wrapping_add(1);
+        let _ = self.sock.send_to(&d, self.server);
+    }
+
+    fn send(&mut self, sid: u16, m: &ControlMessage, hiding: Option<Hiding<'_>>) {
+        let mut body = Vec::new();
+        m.encode(&mut body, hiding).expect("encode");
+        self.send_body(sid, &body);
+    }
+
+    fn zlb(&mut self) {
+        let d = ctl(self.tid, 0, self.ns, self.nr, &[]);
+        let _ = self.sock.send_to(&d, self.server);
+    }
+
+    /// Receives for up to `dur` (or until `done` matches a message), acknowledging
+    /// everything; returns the control messages that decoded.
+    fn pump(
+        &mut self,
+        dur: Duration,
+        mut done: impl FnMut(&ControlMessage) -> bool,
+    ) -> Vec<(u16, ControlMessage)> {
+        let end = Instant::now() + dur;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        let mut finished = false;
+        while Instant::now() < end && !finished {
+            let Ok((n, _)) = self.sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(d) = Header::decode(&buf[..n]) else {
+                continue;
+            };
+            if d.header.kind == MessageKind::Data {
+                if self.data_rx.len() < 10_000 {
+                    self.data_rx
+                        .push((d.header.session_id.0, d.payload.to_vec()));
+                }
+                continue;
+            }
+            let Some(seq) = d.header.sequence else {
+                continue;
+            };
+            if d.payload.is_empty() {
+                continue;
+            }
+            if seq.ns == SeqNum(self.nr) {
+                self.nr = self.nr.wrapping_add(1);
+                if let Ok(m) = ControlMessage::decode(d.payload, Some(SECRET.as_bytes())) {
+                    if matches!(m, ControlMessage::StopCcn(_)) {
+                        self.stopped = true;
+                    }
+                    finished = done(&m);
+                    out.push((d.header.session_id.0, m));
+                }
+            }
+            self.zlb();
+        }
+        out
+    }
+
+    /// Places a call (ICRQ → ICRP → ICCN); returns the LNS's session id.
+    fn call(&mut self, our_sid: u16) -> Option<u16> {
+        let icrq = l2tp_wire::Icrq {
+            assigned_session_id: SessionId(our_sid),
+            call_serial_number: u32::from(our_sid),
+            bearer_type: None,
+            physical_channel_id: None,
+            calling_number: None,
+            called_number: None,
+            sub_address: None,
+            unknown: vec![],
+        };
+        self.send(0, &icrq.into(), None);
+        let mut sid = None;
+        for (_, m) in self.pump(Duration::from_secs(2), |m| {
+            matches!(m, ControlMessage::Icrp(_))
+        }) {
+            if let ControlMessage::Icrp(m) = m {
+                sid = Some(m.assigned_session_id.0);
+            }
+        }
+        let Some(sid) = sid else {
+            eprintln!("hostile: raw peer: no ICRP for call {our_sid}");
+            return None;
+        };
+        let iccn = l2tp_wire::Iccn {
+            tx_connect_speed: 100_000_000,
+            framing_type: l2tp_wire::FramingCapabilities::SYNC,
+            initial_received_lcp_confreq: None,
+            last_sent_lcp_confreq: None,
+            last_received_lcp_confreq: None,
+            proxy_authen_type: None,
+            proxy_authen_name: None,
+            proxy_authen_challenge: None,
+            proxy_authen_id: None,
+            proxy_authen_response: None,
+            private_group_id: None,
+            rx_connect_speed: None,
+            sequencing_required: false,
+            unknown: vec![],
+        };
+        self.send(sid, &iccn.into(), None);
+        self.pump(Duration::from_millis(100), |_| false);
+        Some(sid)
+    }
+}
+
+// ----- the classes -----
+
+fn truncated_headers(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let full_ctl = ctl(vt, vs, 0, 0, &sccrq_body(1));
+    let full_data = {
+        let mut v = vec![0x4a, 0x02, 0, 20];
+        v.extend_from_slice(&vt.to_be_bytes());
+        v.extend_from_slice(&vs.to_be_bytes());
+        v.extend_from_slice(&[0, 1, 0, 0, 0, 2, 0, 0, 0xff, 0x03, 0xc0, 0x21]);
+        v
+    };
+    for full in [&full_ctl, &full_data] {
+        for len in 0..full.len().min(40) {
+            n += send(&g, h.server, &full[..len]);
+        }
+    }
+    for b in 0..=255u8 {
+        n += send(&g, h.server, &[b]);
+        n += send(&g, h.server, &[b, 0x02]);
+        n += send(&g, h.server, &[0xc8, b, 0, 12]);
+    }
+    (n, Some((vt, vs)))
+}
+
+fn length_overflow(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let body = sccrq_body(2);
+    for length in [0u16, 1, 6, 11, 13, 100, 0x7fff, 0xfffe, 0xffff] {
+        n += send(&g, h.server, &ctl_raw(length, 0, 0, 0, 0, &body));
+        n += send(&g, h.server, &ctl_raw(length, vt, 0, 0, 0, &body));
+        // Data with the L bit and a lying Length, for the victim's ids.
+        let mut d = vec![0x40, 0x02];
+        d.extend_from_slice(&length.to_be_bytes());
+        d.extend_from_slice(&vt.to_be_bytes());
+        d.extend_from_slice(&vs.to_be_bytes());
+        d.extend_from_slice(&[0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0]);
+        n += send(&g, h.server, &d);
+    }
+    // Data with the O bit: Offset Size past the end, and every combination of flags.
+    for off in [1u16, 8, 0x100, 0xffff] {
+        let mut d = vec![0x02, 0x02];
+        d.extend_from_slice(&vt.to_be_bytes());
+        d.extend_from_slice(&vs.to_be_bytes());
+        d.extend_from_slice(&off.to_be_bytes());
+        d.extend_from_slice(&[0xff, 0x03, 0xc0, 0x21]);
+        n += send(&g, h.server, &d);
+    }
+    for flags in 0..=0xffu8 {
+        let mut d = vec![flags, 0x02, 0xff, 0xff];
+        d.extend_from_slice(&vt.to_be_bytes());
+        d.extend_from_slice(&vs.to_be_bytes());
+        d.extend_from_slice(&[0xff; 8]);
+        n += send(&g, h.server, &d);
+    }
+    // Other versions (L2F, L2TPv3) with L2TPv2 ids.
+    for ver in [0u8, 1, 3, 7, 0x0f] {
+        n += send(&g, h.server, &[0xc8, ver, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    (n, Some((vt, vs)))
+}
+
+/// AVP bodies that lie about lengths, each as an SCCRQ on tunnel 0.
+fn bad_avp_bodies() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for len in 0..6u16 {
+        let mut b = msg_type(1);
+        b.extend_from_slice(&avp_raw(0x8000, len, 7, b"host"));
+        out.push(b);
+        // The Message Type AVP itself too short.
+        out.push(avp_raw(0x8000, len, 0, &[0, 1, 0, 0]));
+    }
+    for len in [7u16, 100, 1023] {
+        let mut b = msg_type(1);
+        b.extend_from_slice(&avp(2, &[1, 0]));
+        b.extend_from_slice(&avp_raw(0x8000, len, 7, b"h"));
+        out.push(b);
+    }
+    // Message Type AVP with a value of 0 or 1 byte, hidden, vendor-specific, or not first.
+    out.push(avp_raw(0x8000, 6, 0, &[]));
+    out.push(avp_raw(0x8000, 7, 0, &[1]));
+    out.push(avp_raw(0xc000, 8, 0, &[0, 1]));
+    {
+        let mut b = avp(7, b"host");
+        b.extend_from_slice(&msg_type(1));
+        out.push(b);
+    }
+    // Reserved bits set in the AVP flags; an unknown mandatory AVP.
+    {
+        let mut b = msg_type(1);
+        b.extend_from_slice(&avp_raw(0xbc00, 10, 7, b"host"));
+        out.push(b);
+    }
+    {
+        let mut b = sccrq_body(3);
+        b.extend_from_slice(&avp(250, &[1, 2, 3]));
+        out.push(b);
+    }
+    out
+}
+
+fn avp_lengths(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let mut n = 0;
+    for b in bad_avp_bodies() {
+        n += send(&g, h.server, &ctl(0, 0, 0, 0, &b));
+    }
+    // The same inside a real tunnel, with correct sequence numbers: each on a fresh tunnel
+    // (a bad mandatory AVP may rightly close it).
+    for (i, b) in bad_avp_bodies().into_iter().enumerate().take(12) {
+        if let Some(mut p) = RawPeer::connect(h.server, 100 + i as u16) {
+            let mut body = msg_type(10);
+            body.extend_from_slice(&b[b.len().min(8)..]);
+            p.send_body(0, &body);
+            p.send_body(0, &b);
+            n += 2;
+            p.pump(Duration::from_millis(30), |_| false);
+        }
+    }
+    (n, None)
+}
+
+fn max_length_avps(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let mut n = 0;
+    let long = vec![b'x'; 1017];
+    let mut m = l2tp_wire::testdata::windows_sccrq();
+    m.assigned_tunnel_id = TunnelId(7);
+    m.host_name = long.clone();
+    m.vendor_name = Some(long.clone());
+    let mut body = Vec::new();
+    ControlMessage::Sccrq(m)
+        .encode(&mut body, None)
+        .expect("encode");
+    n += send(&g, h.server, &ctl(0, 0, 0, 0, &body));
+    // A real tunnel, then ICRQ with maximum Calling / Called Number and Sub-Address.
+    if let Some(mut p) = RawPeer::connect(h.server, 200) {
+        let icrq = l2tp_wire::Icrq {
+            assigned_session_id: SessionId(9),
+            call_serial_number: 9,
+            bearer_type: None,
+            physical_channel_id: Some(u32::MAX),
+            calling_number: Some(long.clone()),
+            called_number: Some(long.clone()),
+            sub_address: Some(long.clone()),
+            unknown: vec![],
+        };
+        p.send(0, &icrq.into(), None);
+        n += 1;
+        p.pump(Duration::from_millis(100), |_| false);
+        // Host Name of 1017 bytes hidden (1015 is the most that fits once hidden).
+        let icrq = l2tp_wire::Icrq {
+            assigned_session_id: SessionId(10),
+            call_serial_number: 10,
+            bearer_type: None,
+            physical_channel_id: None,
+            calling_number: Some(vec![b'9'; 1015]),
+            called_number: None,
+            sub_address: None,
+            unknown: vec![],
+        };
+        let rv = [7u8; 16];
+        p.send(0, &icrq.into(), Some(Hiding::new(SECRET.as_bytes(), &rv)));
+        n += 1;
+        p.pump(Duration::from_millis(100), |_| false);
+    }
+    (n, None)
+}
+
+fn hidden_avps(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let mut n = 0;
+    let rv = [0x5au8; 16];
+    // On tunnel 0: an SCCRQ hiding what it may with the wrong secret.
+    let mut m = l2tp_wire::testdata::windows_sccrq();
+    m.assigned_tunnel_id = TunnelId(11);
+    let h0 = Header::control(TunnelId(0), SessionId(0), SeqNum(0), SeqNum(0));
+    if let Ok(d) = encode_packet(&h0, &m.into(), Some(Hiding::new(b"wrong", &rv))) {
+        n += send(&g, h.server, &d);
+    }
+    if let Some(mut p) = RawPeer::connect(h.server, 300) {
+        let icrq = |sid: u16| -> ControlMessage {
+            l2tp_wire::Icrq {
+                assigned_session_id: SessionId(sid),
+                call_serial_number: u32::from(sid),
+                bearer_type: None,
+                physical_channel_id: None,
+                calling_number: Some(b"5550100".to_vec()),
+                called_number: None,
+                sub_address: None,
+                unknown: vec![],
+            }
+            .into()
+        };
+        // Wrong secret.
+        p.send(0, &icrq(21), Some(Hiding::new(b"not-the-secret", &rv)));
+        // Right secret but the Random Vector AVP removed.
+        let mut body = Vec::new();
+        icrq(22)
+            .encode(&mut body, Some(Hiding::new(SECRET.as_bytes(), &rv)))
+            .expect("encode");
+        let mut stripped = Vec::new();
+        for (start, len, attr) in avp_spans(&body) {
+            if attr != 36 {
+                stripped.extend_from_slice(&body[start..start + len]);
+            }
+        }
+        p.send_body(0, &stripped);
+        // A hidden AVP too short to hold the hidden length, and one whose hidden length
+        // exceeds the AVP.
+        let mut b = msg_type(10);
+        b.extend_from_slice(&avp(36, &rv));
+        b.extend_from_slice(&avp_raw(0xc000, 7, 14, &[1]));
+        b.extend_from_slice(&avp(15, &[0, 0, 0, 1]));
+        p.send_body(0, &b);
+        let mut b = msg_type(10);
+        b.extend_from_slice(&avp(36, &rv));
+        b.extend_from_slice(&avp_raw(0xc000, 10, 14, &[0xff, 0xff, 0xff, 0xff]));
+        b.extend_from_slice(&avp(15, &[0, 0, 0, 1]));
+        p.send_body(0, &b);
+        // A Random Vector of length 0, then a hidden AVP.
+        let mut b = msg_type(10);
+        b.extend_from_slice(&avp(36, &[]));
+        b.extend_from_slice(&avp_raw(0xc000, 12, 14, &[1, 2, 3, 4, 5, 6]));
+        b.extend_from_slice(&avp(15, &[0, 0, 0, 1]));
+        p.send_body(0, &b);
+        n += 5;
+        p.pump(Duration::from_millis(100), |_| false);
+    }
+    (n, None)
+}
+
+fn control_without_l_s(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, _) = h.victim();
+    let mut n = 0;
+    let body = sccrq_body(12);
+    for tid in [0u16, vt] {
+        // T only; T|L; T|S with the Ns/Nr but no Length.
+        let mut a = vec![0x80, 0x02];
+        a.extend_from_slice(&tid.to_be_bytes());
+        a.extend_from_slice(&[0, 0]);
+        a.extend_from_slice(&body);
+        n += send(&g, h.server, &a);
+        let mut b = vec![0xc0, 0x02];
+        b.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        b.extend_from_slice(&tid.to_be_bytes());
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&body);
+        n += send(&g, h.server, &b);
+        let mut c = vec![0x88, 0x02];
+        c.extend_from_slice(&tid.to_be_bytes());
+        c.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        c.extend_from_slice(&body);
+        n += send(&g, h.server, &c);
+        // T|L|S plus O and P bits (not allowed on control).
+        let mut d = ctl(tid, 0, 0, 0, &body);
+        d[0] |= 0x03;
+        n += send(&g, h.server, &d);
+    }
+    (n, None)
+}
+
+fn oversized_ppp(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let mut big = vec![0xff, 0x03, 0xc0, 0x21, 9, 1, 0xff, 0xf0, 0, 0, 0, 0];
+    big.resize(65_000, 0xab);
+    let mut ip = vec![0x00, 0x21];
+    ip.resize(65_000, 0x45);
+    for _ in 0..20 {
+        n += send(&g, h.server, &data(vt, vs, &big)); // spoofed, victim session
+        n += send(&g, h.server, &data(vt, 0x7fff, &ip)); // unknown session
+    }
+    // From our own session, the right source: the real PPP receive path.
+    if let Some(mut p) = RawPeer::connect(h.server, 400) {
+        if let Some(sid) = p.call(1) {
+            for _ in 0..20 {
+                let _ = p.sock.send_to(&data(p.tid, sid, &big), h.server);
+                let _ = p.sock.send_to(&data(p.tid, sid, &ip), h.server);
+                n += 2;
+            }
+            p.pump(Duration::from_millis(50), |_| false);
+        }
+    }
+    (n, Some((vt, vs)))
+}
+
+fn ppp_option_overrun(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let frames = bad_ppp_frames();
+    for _ in 0..5 {
+        for f in &frames {
+            n += send(&g, h.server, &data(vt, vs, f)); // spoofed: victim ids, wrong port
+            n += send(&g, h.server, &data(vt, 0, f)); // no session
+            n += send(&g, h.server, &data(vt, 0x7ffe, f)); // unknown session
+        }
+    }
+    if let Some(mut p) = RawPeer::connect(h.server, 500) {
+        if let Some(sid) = p.call(2) {
+            for _ in 0..5 {
+                for f in &frames {
+                    let _ = p.sock.send_to(&data(p.tid, sid, f), h.server);
+                    n += 1;
+                }
+                p.pump(Duration::from_millis(20), |_| false);
+            }
+        }
+    }
+    (n, Some((vt, vs)))
+}
+
+fn unknown_sessions(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let echo = [0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0];
+    for i in 0..500u16 {
+        let sid = i.wrapping_mul(131).wrapping_add(1);
+        if h.victims.contains(&(vt, sid)) {
+            continue;
+        }
+        n += send(&g, h.server, &data(vt, sid, &echo));
+        n += send(&g, h.server, &data(i.wrapping_mul(257), sid, &echo));
+    }
+    (n, Some((vt, vs)))
+}
+
+fn spoofed_data(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let echo = [0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0];
+    let icmp = ppp_icmp_echo([203, 0, 113, 10]);
+    for _ in 0..300 {
+        n += send(&g, h.server, &data(vt, vs, &echo));
+        n += send(&g, h.server, &data(vt, vs, &icmp));
+        // Tunnel id 0 with the victim's session id (the D-Link leniency must not apply
+        // to another source).
+        n += send(&g, h.server, &data(0, vs, &icmp));
+    }
+    (n, Some((vt, vs)))
+}
+
+fn out_of_state(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut n = 0;
+    let enc = |m: &ControlMessage| {
+        let mut b = Vec::new();
+        m.encode(&mut b, None).expect("encode");
+        b
+    };
+    let names = [
+        "SCCRP", "SCCCN", "StopCCN", "HELLO", "OCRQ", "OCRP", "OCCN", "ICRQ", "ICRP", "ICCN",
+        "CDN", "WEN", "SLI",
+    ];
+    // To unknown tunnels and to tunnel 0, from a stranger.
+    for name in names {
+        let b = enc(&every(name));
+        n += send(&g, h.server, &ctl(0, 0, 0, 0, &b));
+        n += send(&g, h.server, &ctl(0x7a7a, 0, 0, 0, &b));
+        n += send(&g, h.server, &ctl(0x7a7a, 5, 1, 0, &b));
+    }
+    // Spoofed teardown of a victim tunnel and session: StopCCN and CDN from the wrong port,
+    // across a range of Ns values.
+    let stop = enc(&every("StopCCN"));
+    let mut cdn = every("CDN");
+    if let ControlMessage::Cdn(c) = &mut cdn {
+        c.result_code = ResultCode::new(3);
+    }
+    let cdn = enc(&cdn);
+    for ns in 0..64u16 {
+        n += send(&g, h.server, &ctl(vt, 0, ns, ns, &stop));
+        n += send(&g, h.server, &ctl(vt, vs, ns, ns, &cdn));
+        n += send(&g, h.server, &ctl(vt, 0, ns, ns, &[]));
+    }
+    // Inside a real tunnel: ICCN, CDN, ICRP for sessions that do not exist, SCCCN and
+    // SCCRQ again on an established tunnel, OCRP/OCCN never asked for.
+    if let Some(mut p) = RawPeer::connect(h.server, 600) {
+        for (sid, name) in [
+            (0x4444, "ICCN"),
+            (0, "ICCN"),
+            (0x4445, "CDN"),
+            (0x4446, "ICRP"),
+            (0, "SCCCN"),
+            (0, "SCCRP"),
+            (0x4447, "OCRP"),
+            (0x4448, "OCCN"),
+            (0x4449, "WEN"),
+            (0x444a, "SLI"),
+            (0, "HELLO"),
+        ] {
+            p.send(sid, &every(name), None);
+            n += 1;
+        }
+        p.send_body(0, &sccrq_body(601));
+        n += 1;
+        p.pump(Duration::from_millis(100), |_| false);
+    }
+    (n, Some((vt, vs)))
+}
+
+/// A Nak loop: a peer that answers every LCP Configure-Request with a Configure-Nak asking
+/// for an unacceptable MRU, for a bounded time.
+fn nak_loop(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let mut n = 0;
+    let mut rounds = 0;
+    if let Some(mut p) = RawPeer::connect(h.server, 700) {
+        if let Some(sid) = p.call(3) {
+            let end = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < end && rounds < 500 {
+                p.pump(Duration::from_millis(20), |_| false);
+                let frames = std::mem::take(&mut p.data_rx);
+                for (_, f) in frames {
+                    let f = if f.starts_with(&[0xff, 0x03]) {
+                        &f[2..]
+                    } else {
+                        &f[..]
+                    };
+                    if f.len() >= 6 && f[0..2] == [0xc0, 0x21] && f[2] == 1 {
+                        let id = f[3];
+                        let nak = [0xff, 0x03, 0xc0, 0x21, 3, id, 0, 8, 1, 4, 0, 10];
+                        let _ = p.sock.send_to(&data(p.tid, sid, &nak), h.server);
+                        // And a Configure-Request of our own that it must Nak in turn.
+                        let req = [0xff, 0x03, 0xc0, 0x21, 1, id, 0, 8, 1, 4, 0, 10];
+                        let _ = p.sock.send_to(&data(p.tid, sid, &req), h.server);
+                        n += 2;
+                        rounds += 1;
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("hostile: nak loop: the LNS sent {rounds} LCP Configure-Requests in 2 s");
+    (n, None)
+}
+
+fn sccrq_flood(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    const SOCKETS: usize = 200;
+    const PER_SOCKET: usize = 10;
+    let socks: Vec<UdpSocket> = (0..SOCKETS).map(|_| garbage_socket()).collect();
+    let mut n = 0;
+    let bodies: Vec<Vec<u8>> = (0..PER_SOCKET as u16)
+        .map(|i| sccrq_body(1000 + i))
+        .collect();
+    let before = h.stats();
+    let t0 = Instant::now();
+    for body in &bodies {
+        for s in &socks {
+            n += send(s, h.server, &ctl(0, 0, 0, 0, body));
+        }
+    }
+    let spent = t0.elapsed();
+    // Watch the tunnel table fill (bounded: 1.5 s).
+    let mut after = h.stats();
+    let mut peak = after.tunnels;
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(100));
+        after = h.stats();
+        peak = peak.max(after.tunnels);
+    }
+    // Can a new, legitimate tunnel still be opened right after the flood?
+    let fresh = RawPeer::connect(h.server, 0x0f0f).is_some();
+    eprintln!(
+        "hostile: SCCRQ flood: {n} SCCRQs from {SOCKETS} ports in {:.1} ms ({:.0}/s); LNS tunnels \
+         {} -> {} (peak {peak}, by state {:?}), tunnels_refused {} -> {}; a new legitimate \
+         tunnel right after: {}",
+        spent.as_secs_f64() * 1e3,
+        n as f64 / spent.as_secs_f64().max(1e-6),
+        before.tunnels,
+        after.tunnels,
+        after.tunnels_by_state,
+        before.tunnels_refused,
+        after.tunnels_refused,
+        if fresh { "accepted" } else { "NOT accepted" }
+    );
+    drop(socks);
+    (n, None)
+}
+
+/// Mixed garbage at full speed for a bounded time and count.
+fn sustained_garbage(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
+    let g = garbage_socket();
+    let (vt, vs) = h.victim();
+    let mut pool: Vec<Vec<u8>> = Vec::new();
+    for f in bad_ppp_frames() {
+        pool.push(data(vt, vs, &f));
+        pool.push(data(vt, 0x6000, &f));
+    }
+    for b in bad_avp_bodies() {
+        pool.push(ctl(0, 0, 0, 0, &b));
+        pool.push(ctl(vt, 0, 3, 3, &b));
+    }
+    pool.push(vec![0xff; 3]);
+    pool.push(vec![0xc8, 0x02, 0xff, 0xff]);
+    let end = Instant::now() + Duration::from_secs(2);
+    let mut n = 0u64;
+    'outer: while n < 400_000 {
+        for p in &pool {
+            n += send(&g, h.server, p);
+            if n % 256 == 0 && Instant::now() >= end {
+                break 'outer;
+            }
+        }
+    }
+    (n, Some((vt, vs)))
+}
+
+fn report(h: &Harness) {
+    let total: u64 = h.figures.iter().map(|f| f.1).sum();
+    let spent: Duration = h.figures.iter().map(|f| f.2).sum();
+    let st = h.stats();
+    let log = std::fs::metadata(h.dir.join("lns.log"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    eprintln!(
+        "hostile: total {total} bad packets in {:.2} s of sending ({:.0} pkt/s overall); {} good \
+         sessions kept passing traffic; LNS datapath rx_errors {}, tunnels_refused {}, log {} bytes",
+        spent.as_secs_f64(),
+        total as f64 / spent.as_secs_f64().max(1e-6),
+        h.victims.len(),
+        st.datapath.rx_errors,
+        st.tunnels_refused,
+        log
+    );
+}
+
+#[test]
+fn hostile_input_leaves_good_sessions_unharmed() {
+    let mut h = Harness::start("all");
+    h.class("truncated headers", truncated_headers);
+    h.class("length fields that overflow", length_overflow);
+    h.class("AVP lengths < 6 or past the end", avp_lengths);
+    h.class("maximum-length host/vendor/calling AVPs", max_length_avps);
+    h.class("hidden AVPs: wrong secret, no RV", hidden_avps);
+    h.class("control without L/S bits", control_without_l_s);
+    h.class("oversized PPP frames", oversized_ppp);
+    h.class("LCP/IPCP option lengths overrun", ppp_option_overrun);
+    h.class("data for unknown sessions", unknown_sessions);
+    h.class("spoofed data (valid ids, wrong port)", spoofed_data);
+    h.class("control messages out of state", out_of_state);
+    h.class("LCP Nak loop", nak_loop);
+    h.class("SCCRQ flood (2,000 from 200 ports)", sccrq_flood);
+    h.class("sustained mixed garbage (2 s)", sustained_garbage);
+    report(&h);
+}
