@@ -75,7 +75,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn start(tag: &str) -> Harness {
+    fn start(tag: &str, extra_lns: &str) -> Harness {
         let dir = std::env::temp_dir().join(format!("l2tpd-hostile-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -102,6 +102,7 @@ listen = ["{server}"]
 ipv4_pool = "203.0.113.10-203.0.113.250"
 local_ipv4 = "198.51.100.1"
 interface_mode = "none"
+{extra_lns}
 [[lns.users]]
 name = "alice"
 password = "secret"
@@ -521,6 +522,12 @@ struct RawPeer {
 
 impl RawPeer {
     fn connect(server: SocketAddr, assigned: u16) -> Option<RawPeer> {
+        let (mut p, challenge) = RawPeer::begin(server, assigned)?;
+        p.finish(challenge).then_some(p)
+    }
+
+    /// Sends SCCRQ and waits for the SCCRP; returns the peer and the LNS's Challenge.
+    fn begin(server: SocketAddr, assigned: u16) -> Option<(RawPeer, Option<Vec<u8>>)> {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
@@ -548,17 +555,19 @@ impl RawPeer {
             eprintln!("hostile: raw peer {assigned}: no SCCRP");
             return None;
         }
+        Some((p, challenge))
+    }
+
+    /// Sends SCCCN (answering the Challenge); true unless the LNS answered with StopCCN.
+    fn finish(&mut self, challenge: Option<Vec<u8>>) -> bool {
         let scccn = l2tp_wire::Scccn {
             challenge_response: challenge
                 .map(|c| l2tp_wire::challenge_response(3, SECRET.as_bytes(), &c)),
             unknown: vec![],
         };
-        p.send(0, &scccn.into(), None);
-        p.pump(Duration::from_millis(100), |_| false);
-        if p.stopped {
-            return None;
-        }
-        Some(p)
+        self.send(0, &scccn.into(), None);
+        self.pump(Duration::from_millis(100), |_| false);
+        !self.stopped
     }
 
     fn send_body(&mut self, sid: u16, body: &[u8]) {
@@ -1209,7 +1218,7 @@ fn report(h: &Harness) {
 
 #[test]
 fn hostile_input_leaves_good_sessions_unharmed() {
-    let mut h = Harness::start("all");
+    let mut h = Harness::start("all", "");
     h.class("truncated headers", truncated_headers);
     h.class("length fields that overflow", length_overflow);
     h.class("AVP lengths < 6 or past the end", avp_lengths);
@@ -1225,4 +1234,69 @@ fn hostile_input_leaves_good_sessions_unharmed() {
     h.class("SCCRQ flood (2,000 from 200 ports)", sccrq_flood);
     h.class("sustained mixed garbage (2 s)", sustained_garbage);
     report(&h);
+}
+
+/// Bug (issue 9): `lns.max_tunnels` is checked when an SCCRQ arrives against the tunnels
+/// already *established*, so SCCRQs that arrive together are all accepted and all of them
+/// can then be completed with SCCCN: more established tunnels than `max_tunnels`.
+#[test]
+#[ignore = "bug: lns.max_tunnels is exceeded when SCCRQs arrive before earlier tunnels are up (node::decide_tunnel counts only established tunnels)"]
+fn max_tunnels_holds_when_sccrqs_arrive_together() {
+    const MAX: u64 = 4;
+    // The loadgen's 2 tunnels count too.
+    let h = Harness::start("maxtun", &format!("max_tunnels = {MAX}"));
+    let mut begun = Vec::new();
+    for i in 0..8u16 {
+        if let Some(b) = RawPeer::begin(h.server, 900 + i) {
+            begun.push(b);
+        }
+    }
+    let mut up = 0;
+    for (p, ch) in &mut begun {
+        if p.finish(ch.take()) {
+            up += 1;
+        }
+    }
+    let st = h.stats();
+    let established = st.tunnels_by_state.get("established").copied().unwrap_or(0);
+    eprintln!(
+        "hostile: max_tunnels {MAX}: {} SCCRPs, {up} SCCCNs accepted, {established} established, \
+         tunnels_refused {}",
+        begun.len(),
+        st.tunnels_refused
+    );
+    assert!(
+        established <= MAX,
+        "{established} established tunnels with lns.max_tunnels = {MAX} ({:?})",
+        st.tunnels_by_state
+    );
+}
+
+/// Bug (issue 9): an SCCRQ flood from many source ports creates one half-open tunnel per
+/// SCCRQ, without regard to `lns.max_tunnels` (and the endpoint's half-open limit is left
+/// at its default of 4096): each retransmits its SCCRP to the (possibly spoofed) source.
+#[test]
+#[ignore = "bug: an SCCRQ flood holds one half-open tunnel per SCCRQ beyond lns.max_tunnels (no half-open limit configured, none counted as refused)"]
+fn sccrq_flood_is_bounded_by_max_tunnels() {
+    const MAX: u64 = 16;
+    let h = Harness::start("flood", &format!("max_tunnels = {MAX}"));
+    let socks: Vec<UdpSocket> = (0..50).map(|_| garbage_socket()).collect();
+    for i in 0..6u16 {
+        let body = sccrq_body(2000 + i);
+        for s in &socks {
+            send(s, h.server, &ctl(0, 0, 0, 0, &body));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let st = h.stats();
+    eprintln!(
+        "hostile: 300 SCCRQs with max_tunnels {MAX}: tunnels {} {:?}, tunnels_refused {}",
+        st.tunnels, st.tunnels_by_state, st.tunnels_refused
+    );
+    assert!(
+        st.tunnels <= MAX,
+        "{} tunnels held after 300 SCCRQs with lns.max_tunnels = {MAX}: {:?}",
+        st.tunnels,
+        st.tunnels_by_state
+    );
 }
