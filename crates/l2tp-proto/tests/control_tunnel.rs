@@ -96,9 +96,33 @@ fn challenge_authentication_with_hidden_avps() {
         .ep
         .open_tunnel(l.now, lac_addr(), lns_addr(), TunnelOptions::default())
         .unwrap();
-    // The SCCRQ carries a Random Vector and hidden AVPs.
+    // The SCCRQ carries a Challenge; its tunnel-setup AVPs stay in clear (only the
+    // subscriber's AVPs are hidden: real peers cannot set up a tunnel otherwise).
     let sccrq = lac.ep.poll_transmit().unwrap();
     let d = Header::decode(&sccrq.payload).unwrap();
+    let avps: Vec<_> = l2tp_wire::AvpIter::new(d.payload)
+        .map(|a| a.unwrap())
+        .collect();
+    assert!(avps.iter().all(|a| !a.hidden));
+    assert!(avps
+        .iter()
+        .any(|a| a.attr == l2tp_wire::AvpType::ASSIGNED_TUNNEL_ID));
+    assert!(avps.iter().any(|a| a.attr == l2tp_wire::AvpType::CHALLENGE));
+    lns.ep
+        .handle_datagram(l.now, sccrq.to, sccrq.local, &sccrq.payload);
+    l.exchange(&mut lac, &mut lns);
+    assert_eq!(l.messages(), ["B>A SCCRP", "A>B SCCCN"]);
+    assert_eq!(up_tunnels(&lac.take_events()), [tid]);
+    assert_eq!(up_tunnels(&lns.take_events()).len(), 1);
+
+    // A call's Calling Number is hidden, behind a Random Vector, and the LNS reads it.
+    let params = l2tp_proto::control::CallParams {
+        calling_number: Some("5551234".into()),
+        ..Default::default()
+    };
+    lac.ep.place_incoming_call(l.now, tid, params).unwrap();
+    let icrq = lac.ep.poll_transmit().unwrap();
+    let d = Header::decode(&icrq.payload).unwrap();
     let avps: Vec<_> = l2tp_wire::AvpIter::new(d.payload)
         .map(|a| a.unwrap())
         .collect();
@@ -107,14 +131,17 @@ fn challenge_authentication_with_hidden_avps() {
         .any(|a| a.attr == l2tp_wire::AvpType::RANDOM_VECTOR));
     assert!(avps
         .iter()
-        .any(|a| a.hidden && a.attr == l2tp_wire::AvpType::ASSIGNED_TUNNEL_ID));
-    assert!(avps.iter().any(|a| a.attr == l2tp_wire::AvpType::CHALLENGE));
-    lns.ep
-        .handle_datagram(l.now, sccrq.to, sccrq.local, &sccrq.payload);
-    l.exchange(&mut lac, &mut lns);
-    assert_eq!(l.messages(), ["B>A SCCRP", "A>B SCCCN"]);
-    assert_eq!(up_tunnels(&lac.take_events()), [tid]);
-    assert_eq!(up_tunnels(&lns.take_events()).len(), 1);
+        .any(|a| a.hidden && a.attr == l2tp_wire::AvpType::CALLING_NUMBER));
+    assert!(avps
+        .iter()
+        .any(|a| !a.hidden && a.attr == l2tp_wire::AvpType::ASSIGNED_SESSION_ID));
+    match l2tp_wire::Packet::decode(&icrq.payload, Some(b"s3cret")).unwrap() {
+        l2tp_wire::Packet::Control {
+            message: l2tp_wire::ControlMessage::Icrq(m),
+            ..
+        } => assert_eq!(m.calling_number.as_deref(), Some(&b"5551234"[..])),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

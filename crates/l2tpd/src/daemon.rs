@@ -39,7 +39,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
             .then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
         auth: PeerAuth {
             hide_avps: cfg.tunnel.hide_avps && secret.is_some(),
-            require_tunnel_auth: secret.is_some() && cfg.role == Role::Lns,
+            // With a secret, both roles challenge the peer (RFC 2661 §5.1.1).
+            require_tunnel_auth: secret.is_some(),
             secret,
         },
         ..EndpointConfig::default()
@@ -116,6 +117,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 sessions: dial.sessions,
                 redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
                 redial_max: Duration::from_secs(dial.redial_max.max(1)),
+                redial: dial.redial,
+                auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
             };
             let ip_mode = IpMode::PerSession {
                 name: dial.interface.clone(),

@@ -179,6 +179,8 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),
             redial_max: Duration::from_secs(30),
+            redial: true,
+            auth_methods: Vec::new(),
         }),
         seed: None,
         ip_mode: crate::node::tunif::IpMode::App,

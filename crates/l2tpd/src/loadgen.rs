@@ -95,6 +95,8 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),
             redial_max: Duration::from_secs(10),
+            redial: true,
+            auth_methods: Vec::new(),
         }),
         seed: None,
         ip_mode: IpMode::App,

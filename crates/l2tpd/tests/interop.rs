@@ -689,10 +689,6 @@ fn l2tpns_pap_fixed_radius_address_with_tunnel_secret_configured() {
 }
 
 #[test]
-#[ignore = "reason: l2tpd bug: the client role ignores ppp.auth (daemon.rs builds \
-            ClientSettings without auth methods; only the LNS gets auth_methods), so with \
-            auth = [\"pap\"] our client still answers l2tpns' CHAP-MD5 Challenge \
-            (log: 'authenticated ... method=ChapMd5') instead of Nak-ing CHAP for PAP"]
 fn l2tpns_pap_after_our_client_naks_chap() {
     if !ready("l2tpns_pap_after_our_client_naks_chap", L2TPNS) {
         return;
@@ -888,9 +884,6 @@ fn l2tpns_wrong_password_ends_with_cdn_and_is_reported() {
 }
 
 #[test]
-#[ignore = "reason: l2tpd bug: dial.redial = false is parsed (config.rs DialConfig::redial) but \
-            never reaches the node (ClientSettings has no such field); the client redials a \
-            refused session forever with backoff (log: 'redial in 1s', 'redial in 2s', ...)"]
 fn l2tpns_wrong_password_no_redial_when_redial_is_off() {
     if !ready("l2tpns_wrong_password_no_redial_when_redial_is_off", L2TPNS) {
         return;
@@ -913,9 +906,6 @@ fn l2tpns_wrong_password_no_redial_when_redial_is_off() {
 }
 
 #[test]
-#[ignore = "reason: l2tpd gap: a client/LAC never sends a Challenge AVP, even with \
-            tunnel.secret set (daemon.rs: require_tunnel_auth = secret.is_some() && role == \
-            Lns), so it cannot authenticate the LNS; our SCCRQ carries AVPs 0,2,7,3,9,4,10,6,8"]
 fn l2tpns_our_client_challenges_the_lns() {
     if !ready("l2tpns_our_client_challenges_the_lns", L2TPNS) {
         return;
@@ -1052,11 +1042,6 @@ fn xl2tpd_lns_refuses_our_wrong_tunnel_secret_and_we_report_it() {
 }
 
 #[test]
-#[ignore = "reason: with tunnel.hide_avps = true our SCCRQ carries hidden AVPs, which xl2tpd \
-            cannot decrypt ('handle_avps: Unable to handle hidden mandatory AVP'); it answers \
-            with a StopCCN 'Invalid Hidden AVP' addressed to tunnel id 65535 ('Connection -1'), \
-            which our endpoint drops ('control message for unknown tunnel 65535 ... dropped'), \
-            so the client retransmits SCCRQ until its retry budget ends and never reports why"]
 fn xl2tpd_lns_hidden_avps_from_our_client() {
     if !ready("xl2tpd_lns_hidden_avps_from_our_client", XL2TPD) {
         return;
@@ -1084,9 +1069,6 @@ fn xl2tpd_lns_hidden_avps_from_our_client() {
 }
 
 #[test]
-#[ignore = "reason: l2tpd gap: a client/LAC never sends a Challenge AVP, even with \
-            tunnel.secret set (daemon.rs: require_tunnel_auth = secret.is_some() && role == \
-            Lns); our SCCRQ to xl2tpd carries AVPs 0,2,7,3,9,4,10,6,8"]
 fn xl2tpd_lns_our_client_challenges_xl2tpd() {
     if !ready("xl2tpd_lns_our_client_challenges_xl2tpd", XL2TPD) {
         return;

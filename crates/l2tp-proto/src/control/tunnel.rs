@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use l2tp_wire::{
-    challenge_response, BearerCapabilities, ControlMessage, DecodeError, FramingCapabilities,
-    Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SessionId, StopCcn, TunnelId,
+    challenge_response, AvpType, BearerCapabilities, ControlMessage, DecodeError,
+    FramingCapabilities, Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SessionId,
+    StopCcn, TunnelId,
 };
 
 use super::config::{EndpointConfig, PeerAuth};
@@ -21,6 +22,24 @@ use super::event::{Event, SessionDownReason, TunnelDownReason, TunnelStateKind};
 use super::reliable::Channel;
 use super::session::Session;
 
+/// AVPs hidden when `hide_avps` is on (RFC 2661 §4.3): what identifies the subscriber or
+/// proves who they are. The tunnel-setup AVPs (ids, capabilities, host name) stay in clear:
+/// hiding them gains nothing the Challenge does not already give, and real peers (xl2tpd:
+/// "Unable to handle hidden mandatory AVP") cannot set up a tunnel when they are hidden.
+const SENSITIVE_AVPS: &[AvpType] = &[
+    AvpType::CALLED_NUMBER,
+    AvpType::CALLING_NUMBER,
+    AvpType::SUB_ADDRESS,
+    AvpType::PROXY_AUTHEN_TYPE,
+    AvpType::PROXY_AUTHEN_NAME,
+    AvpType::PROXY_AUTHEN_CHALLENGE,
+    AvpType::PROXY_AUTHEN_ID,
+    AvpType::PROXY_AUTHEN_RESPONSE,
+    AvpType::INITIAL_RECEIVED_LCP_CONFREQ,
+    AvpType::LAST_SENT_LCP_CONFREQ,
+    AvpType::LAST_RECEIVED_LCP_CONFREQ,
+    AvpType::PRIVATE_GROUP_ID,
+];
 /// Message Type values used as the ID of a Challenge Response (RFC 2661 §4.4.3).
 const SCCRP_ID: u8 = 2;
 const SCCCN_ID: u8 = 3;
@@ -147,7 +166,8 @@ impl Tunnel {
         matches!(self.state, TunnelState::Closing { .. })
     }
 
-    /// Encodes `msg` (hiding AVPs when configured) and hands it to the reliable channel.
+    /// Encodes `msg` (hiding the sensitive AVPs when configured) and hands it to the
+    /// reliable channel.
     pub(crate) fn send(
         &mut self,
         ctx: &mut Ctx,
@@ -160,7 +180,7 @@ impl Tunnel {
         let hiding = match (&self.auth.secret, self.auth.hide_avps) {
             (Some(secret), true) => {
                 ctx.rng.fill_bytes(&mut rv);
-                Some(Hiding::new(secret, &rv))
+                Some(Hiding::new(secret, &rv).only(SENSITIVE_AVPS))
             }
             _ => None,
         };

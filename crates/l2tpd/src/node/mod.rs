@@ -125,6 +125,10 @@ pub struct ClientSettings {
     pub redial_initial: Duration,
     /// Longest redial delay.
     pub redial_max: Duration,
+    /// Dial again when the tunnel or a session goes down.
+    pub redial: bool,
+    /// PPP authentication methods we accept, in preference order.
+    pub auth_methods: Vec<AuthMethod>,
 }
 
 /// The role of a node.
@@ -827,7 +831,6 @@ impl Node {
                 }
                 if let Some(up) = self.client.tunnels.get_mut(&tunnel) {
                     *up = true;
-                    self.client.backoff = Duration::ZERO;
                     let n = match &self.role {
                         RoleSettings::Client(c) => c.sessions,
                         RoleSettings::Lns(_) => 0,
@@ -968,7 +971,13 @@ impl Node {
             RoleSettings::Lns(lns) => {
                 LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
             }
-            RoleSettings::Client(c) => LinkConfig::client(&c.username, &c.password),
+            RoleSettings::Client(c) => {
+                let mut l = LinkConfig::client(&c.username, &c.password);
+                if !c.auth_methods.is_empty() {
+                    l.auth.methods = c.auth_methods.clone();
+                }
+                l
+            }
         };
         link_cfg.ipv6 = match &self.role {
             RoleSettings::Lns(lns) => lns.ipv6,
@@ -1054,6 +1063,8 @@ impl Node {
             PppEvent::NetworkUp { ipv4 } => {
                 tracing::info!(node = %self.name, session = %key, local = %ipv4.local, peer = %ipv4.peer, "IPCP up");
                 self.counters.sessions_up_total += 1;
+                // A session that completed PPP proves the dial works: redial quickly next time.
+                self.client.backoff = Duration::ZERO;
                 if let Some(s) = self.sessions.get_mut(&key) {
                     s.ipv4 = Some(ipv4);
                 }
@@ -1275,6 +1286,10 @@ impl Node {
             return;
         };
         if self.client.dials == u32::MAX || self.client.hung_up || self.client.redial_at.is_some() {
+            return;
+        }
+        if !c.redial {
+            tracing::warn!(node = %self.name, "not redialing (dial.redial = false)");
             return;
         }
         let b = if self.client.backoff.is_zero() {
