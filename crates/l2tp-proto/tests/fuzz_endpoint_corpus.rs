@@ -275,7 +275,7 @@ impl World {
         }
     }
 
-    fn to_b(&mut self, from: SocketAddr, dgram: &[u8]) {
+    fn send_to_b(&mut self, from: SocketAddr, dgram: &[u8]) {
         self.to_b += 1;
         let b_addr = addr(B_ADDR);
         self.b.handle_datagram(self.now, b_addr, from, dgram);
@@ -395,7 +395,7 @@ pub fn run(data: &[u8]) {
                 let from = addr(SOURCES[usize::from(arg) % SOURCES.len()]);
                 let len = usize::from(input.u8());
                 let bytes = input.bytes(len).to_vec();
-                w.to_b(from, &bytes);
+                w.send_to_b(from, &bytes);
             }
             op::SEQUENCED => {
                 let ssel = input.u8();
@@ -415,7 +415,7 @@ pub fn run(data: &[u8]) {
                 );
                 if h.encoded_len() + body.len() <= usize::from(u16::MAX) {
                     let d = h.encode_with_payload(&body);
-                    w.to_b(addr(A_ADDR), &d);
+                    w.send_to_b(addr(A_ADDR), &d);
                 }
             }
             op::DATA => {
@@ -426,7 +426,7 @@ pub fn run(data: &[u8]) {
                 let payload = input.bytes(len).to_vec();
                 let h = Header::data(w.b_tid, w.session_choice(ssel, raw_sid));
                 let d = h.encode_with_payload(&payload);
-                w.to_b(from, &d);
+                w.send_to_b(from, &d);
             }
             op::DROP => {
                 w.drop_b_to_a = arg & 1 != 0;
@@ -474,7 +474,7 @@ pub fn run(data: &[u8]) {
                 let h = Header::control(TunnelId(0), SessionId(0), SeqNum(0), SeqNum(0));
                 let hiding = (hidden & 1 != 0).then(|| Hiding::new(SECRET, &rv));
                 if let Ok(d) = l2tp_wire::encode_packet(&h, &ControlMessage::Sccrq(m), hiding) {
-                    w.to_b(addr(SOURCES[src]), &d);
+                    w.send_to_b(addr(SOURCES[src]), &d);
                 }
             }
             _ => {
@@ -497,7 +497,7 @@ pub fn run(data: &[u8]) {
                     _ => Some(Hiding::new(b"wrong-secret", &rv)),
                 };
                 if let Ok(d) = l2tp_wire::encode_packet(&h, &every[idx], hiding) {
-                    w.to_b(addr(A_ADDR), &d);
+                    w.send_to_b(addr(A_ADDR), &d);
                 }
             }
         }

@@ -332,7 +332,9 @@ impl Drop for Harness {
 fn spawn(dir: &std::path::Path, who: &str, args: &[&str]) -> Proc {
     let log = dir.join(format!("{who}.log"));
     let f = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(L2TPD)
+    // L2TPD_HOSTILE_BIN runs the attack against another build (e.g. release, for figures).
+    let bin = std::env::var("L2TPD_HOSTILE_BIN").unwrap_or_else(|_| L2TPD.to_string());
+    let child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
         .stdout(f.try_clone().expect("dup"))
@@ -1184,17 +1186,36 @@ fn sustained_garbage(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
     }
     pool.push(vec![0xff; 3]);
     pool.push(vec![0xc8, 0x02, 0xff, 0xff]);
+    let drops_before = udp_rcvbuf_errors();
     let end = Instant::now() + Duration::from_secs(2);
     let mut n = 0u64;
     'outer: while n < 400_000 {
         for p in &pool {
             n += send(&g, h.server, p);
-            if n % 256 == 0 && Instant::now() >= end {
+            if n.is_multiple_of(256) && Instant::now() >= end {
                 break 'outer;
             }
         }
     }
+    if let (Some(a), Some(b)) = (drops_before, udp_rcvbuf_errors()) {
+        eprintln!(
+            "hostile: sustained garbage: {n} sent, {} dropped by the kernel (receive buffer full), \
+             so about {} reached the daemon",
+            b - a,
+            n.saturating_sub(b - a)
+        );
+    }
     (n, Some((vt, vs)))
+}
+
+/// The host's UDP receive-buffer drops (/proc/net/snmp `Udp: RcvbufErrors`), if readable.
+fn udp_rcvbuf_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let values: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let i = names.iter().position(|n| *n == "RcvbufErrors")?;
+    values.get(i)?.parse().ok()
 }
 
 fn report(h: &Harness) {
