@@ -546,6 +546,21 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Forgets a tunnel announced by [`Event::IncomingTunnel`] without answering it, as if
+    /// its SCCRQ had never arrived (a flood of SCCRQs, possibly spoofed, must neither grow
+    /// state nor make us send anything). No event follows.
+    pub fn discard_tunnel(&mut self, tunnel: TunnelId) -> Result<(), ApiError> {
+        let t = self
+            .tunnels
+            .get(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
+            return Err(ApiError::NoDecisionPending("tunnel"));
+        }
+        self.remove_tunnel(tunnel);
+        Ok(())
+    }
+
     /// Closes a tunnel (sends StopCCN with `result`; every session goes down).
     pub fn close_tunnel(
         &mut self,

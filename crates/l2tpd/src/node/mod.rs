@@ -238,6 +238,9 @@ struct EarlyFrames {
     frames: Vec<(SocketId, SocketAddr, Vec<u8>)>,
 }
 
+/// Refusals (StopCCN in its hold period) beyond which refused SCCRQs are not answered.
+const MAX_REFUSALS_IN_FLIGHT: usize = 256;
+
 /// Frames held per session waiting for its ICCN.
 const EARLY_FRAMES_PER_SESSION: usize = 4;
 /// Frames held in all.
@@ -1394,36 +1397,50 @@ impl Node {
     }
 
     /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit).
+    ///
+    /// A refused peer normally hears why (StopCCN, Result Code 4). When the tunnel limit is
+    /// reached, or many refusals are already being retransmitted (a flood, possibly from
+    /// spoofed sources), the SCCRQ is dropped without an answer and without state.
     fn decide_tunnel(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) {
+        let established = self.tunnel_since.len();
+        let half_open = self.endpoint.half_open_tunnels();
+        let closing = self
+            .endpoint
+            .tunnel_count()
+            .saturating_sub(established + half_open);
         let refusal = match &self.role {
             RoleSettings::Lns(lns) => {
-                if !lns.allowed_peers.is_empty()
+                if lns.max_tunnels > 0 && established + half_open > lns.max_tunnels {
+                    Some(("tunnel limit reached", false))
+                } else if !lns.allowed_peers.is_empty()
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
                 {
-                    Some("peer not allowed")
-                } else if lns.max_tunnels > 0 && self.tunnel_since.len() >= lns.max_tunnels {
-                    Some("tunnel limit reached")
+                    Some(("peer not allowed", closing < MAX_REFUSALS_IN_FLIGHT))
                 } else {
                     None
                 }
             }
-            RoleSettings::Client(_) => Some("not accepting tunnels"),
+            RoleSettings::Client(_) => Some(("not accepting tunnels", false)),
         };
-        match refusal {
-            None => {
-                tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
-                if let Err(e) = self.endpoint.accept_tunnel(now, tunnel) {
-                    tracing::warn!(node = %self.name, %tunnel, "accept: {e}");
-                }
+        let Some((why, answer)) = refusal else {
+            tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
+            if let Err(e) = self.endpoint.accept_tunnel(now, tunnel) {
+                tracing::warn!(node = %self.name, %tunnel, "accept: {e}");
             }
-            Some(why) => {
-                self.counters.tunnels_refused += 1;
-                tracing::warn!(node = %self.name, %tunnel, %peer, "incoming tunnel refused: {why}");
-                // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
-                let result =
-                    ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
-                let _ = self.endpoint.reject_tunnel(now, tunnel, result);
-            }
+            return;
+        };
+        self.counters.tunnels_refused += 1;
+        // One line per refusal would let a flood fill the log: the first, then every 1000th.
+        let n = self.counters.tunnels_refused;
+        if n == 1 || n % 1000 == 0 {
+            tracing::warn!(node = %self.name, %peer, refused_total = n, "incoming tunnel refused: {why}");
+        }
+        if answer {
+            // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
+            let result = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
+            let _ = self.endpoint.reject_tunnel(now, tunnel, result);
+        } else {
+            let _ = self.endpoint.discard_tunnel(tunnel);
         }
     }
 
