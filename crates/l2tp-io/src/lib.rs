@@ -2,6 +2,7 @@
 //!
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
+pub mod mem;
 pub mod poller;
 pub mod tun;
 pub mod udp;

@@ -295,4 +295,10 @@ pub struct DaemonStats {
     /// Sessions refused (limits, pool exhausted).
     #[serde(default)]
     pub sessions_refused: u64,
+    /// LNS: addresses in the IPv4 pool (0 for a client).
+    #[serde(default)]
+    pub pool_capacity: u64,
+    /// LNS: pool addresses allocated now.
+    #[serde(default)]
+    pub pool_in_use: u64,
 }

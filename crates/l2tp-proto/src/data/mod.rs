@@ -254,6 +254,21 @@ pub struct Datapath {
 }
 
 impl Datapath {
+    /// Gives back memory held for sessions and tunnels that are gone (call it after many
+    /// sessions ended; it costs a pass over the tables).
+    pub fn shrink_to_fit(&mut self) {
+        self.sessions.shrink_to_fit();
+        while matches!(self.tunnels.last(), Some(None)) {
+            self.tunnels.pop();
+        }
+        let len = self.tunnels.len();
+        self.free_slots.retain(|&i| i < len);
+        self.tunnels.shrink_to_fit();
+        self.free_slots.shrink_to_fit();
+        self.tunnel_slots.shrink_to_fit();
+        self.by_peer_session.shrink_to_fit();
+    }
+
     /// An empty datapath.
     pub fn new(config: DatapathConfig) -> Self {
         let shared = Shared {

@@ -167,6 +167,19 @@ impl<V> KeyedSlab<V> {
         self.index.insert(k, i);
     }
 
+    /// Gives back memory after many removals: trailing free slots are dropped (occupied
+    /// slots never move, so hints stay valid) and the index and free list shrink.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        while matches!(self.entries.last(), Some(None)) {
+            self.entries.pop();
+        }
+        let len = self.entries.len();
+        self.free.retain(|&i| i < len);
+        self.entries.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
     pub(crate) fn remove(&mut self, k: &u32) -> Option<V> {
         let i = self.index.remove(k)?;
         let v = self.entries.get_mut(i)?.take().map(|e| e.1);

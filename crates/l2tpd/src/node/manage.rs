@@ -307,6 +307,8 @@ impl Node {
             auth_failures: self.counters.auth_failures,
             tunnels_refused: self.counters.tunnels_refused,
             sessions_refused: self.counters.sessions_refused,
+            pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
+            pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
         }
     }
 }

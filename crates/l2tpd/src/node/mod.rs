@@ -1444,12 +1444,44 @@ impl Node {
         }
     }
 
-    /// Once a second: session and idle timeouts.
+    /// Gives memory back after many sessions ended: stale timer entries dropped, tables
+    /// shrunk, the allocator trimmed. Cheap to call; works only when it is worth it.
+    fn compact(&mut self) {
+        let live = self.sessions.len();
+        let stale_timers = self.link_timers.len() > 2 * live + 1024;
+        let oversized = self.sessions.capacity() > 4 * live + 1024;
+        if !stale_timers && !oversized {
+            return;
+        }
+        let sessions = &self.sessions;
+        let timers: Vec<_> = self
+            .link_timers
+            .drain()
+            .filter(|Reverse((t, k))| sessions.get(k).is_some_and(|s| s.timer == Some(*t)))
+            .collect();
+        self.link_timers = timers.into_iter().collect();
+        if oversized {
+            self.sessions.shrink_to_fit();
+            self.routes.shrink_to_fit();
+            self.tun_tokens.shrink_to_fit();
+            self.early_frames.shrink_to_fit();
+            self.tunnel_since.shrink_to_fit();
+            self.dirty.shrink_to_fit();
+            self.outbox.shrink_to_fit();
+            self.endpoint.shrink_to_fit();
+            self.datapath.shrink_to_fit();
+            l2tp_io::mem::trim_heap();
+            tracing::debug!(node = %self.name, sessions = live, "tables compacted");
+        }
+    }
+
+    /// Once a second: session and idle timeouts, memory compaction.
     fn housekeeping(&mut self, now: Instant) {
         if now < self.next_housekeeping {
             return;
         }
         self.next_housekeeping = now + Duration::from_secs(1);
+        self.compact();
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };
