@@ -1432,7 +1432,7 @@ impl Node {
         self.counters.tunnels_refused += 1;
         // One line per refusal would let a flood fill the log: the first, then every 1000th.
         let n = self.counters.tunnels_refused;
-        if n == 1 || n % 1000 == 0 {
+        if n == 1 || n.is_multiple_of(1000) {
             tracing::warn!(node = %self.name, %peer, refused_total = n, "incoming tunnel refused: {why}");
         }
         if answer {
