@@ -323,8 +323,9 @@ password = "secret"
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        // Processes are killed by their own drops; keep the logs when the test failed.
-        if !std::thread::panicking() {
+        // Processes are killed by their own drops; keep the logs when the test failed (or
+        // with L2TPD_HOSTILE_KEEP set).
+        if !std::thread::panicking() && std::env::var_os("L2TPD_HOSTILE_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             eprintln!("hostile: logs kept in {}", self.dir.display());
