@@ -116,8 +116,13 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
             } else {
                 (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
             };
+            let fallback_servers = dial.peers[1..]
+                .iter()
+                .map(|p| resolve_peer(&p.to_string()).map_err(|e| format!("dial.peers: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
             let settings = ClientSettings {
                 server,
+                fallback_servers,
                 username: dial.user.clone(),
                 password: dial.password.clone(),
                 tunnels: 1,
@@ -125,6 +130,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
                 redial_max: Duration::from_secs(dial.redial_max.max(1)),
                 redial: dial.redial,
+                default_route: dial.default_route,
                 auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
             };
             let ip_mode = IpMode::PerSession {

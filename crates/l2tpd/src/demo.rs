@@ -173,6 +173,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             server: lns_addr,
+            fallback_servers: Vec::new(),
             username: USER.into(),
             password: PASSWORD.into(),
             tunnels: 1,
@@ -181,6 +182,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             redial_max: Duration::from_secs(30),
             redial: true,
             auth_methods: Vec::new(),
+            default_route: false,
         }),
         seed: None,
         ip_mode: crate::node::tunif::IpMode::App,

@@ -89,6 +89,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             server: args.server,
+            fallback_servers: Vec::new(),
             username: args.user.clone(),
             password: args.password.clone(),
             tunnels: args.tunnels,
@@ -97,6 +98,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             redial_max: Duration::from_secs(10),
             redial: true,
             auth_methods: Vec::new(),
+            default_route: false,
         }),
         seed: None,
         ip_mode: IpMode::App,

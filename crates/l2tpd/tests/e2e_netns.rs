@@ -471,3 +471,137 @@ fn peers_outside_allowed_peers_are_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `l2tpctl` next to the `l2tpd` under test (built by `cargo test --workspace`).
+fn l2tpctl() -> Option<PathBuf> {
+    let p = Path::new(L2TPD).with_file_name("l2tpctl");
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{} missing: CI runs cargo test --workspace, which builds it",
+            p.display()
+        );
+    }
+    eprintln!(
+        "*** SKIPPED l2tpctl checks: {} not built (cargo build -p l2tpctl) ***",
+        p.display()
+    );
+    None
+}
+
+#[test]
+fn users_reload_on_sighup_fallback_lns_default_route_and_l2tpctl() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("e");
+    // The LNS reads its users from a file; bob is not in it yet.
+    let users = topo.dir.join("users");
+    std::fs::write(&users, "alice secret\n").expect("users");
+    let cfg = topo.lns_config(&format!("users_file = \"{}\"", users.display()));
+    let lns = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+
+    // The client's first LNS does not answer (nothing on port 1702): after its retry budget
+    // it falls back to the second, and routes everything through the tunnel.
+    let ccfg = topo.dir.join("client.toml");
+    std::fs::write(
+        &ccfg,
+        format!(
+            r#"role = "client"
+[daemon]
+management_socket = "{}"
+[tunnel]
+retries = 1
+[dial]
+peers = ["192.0.2.1:1702", "192.0.2.1:1701"]
+user = "bob"
+password = "bobs-secret"
+redial_initial = 1
+redial_max = 2
+default_route = true
+"#,
+            topo.socket("client").display()
+        ),
+    )
+    .expect("client config");
+    let client = topo.spawn(
+        &topo.cli,
+        "client",
+        &["run", "--config", ccfg.to_str().expect("utf-8")],
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "bob to be refused by the LNS",
+        || matches!(request(&lns_sock, Request::Stats), Response::Stats(s) if s.auth_failures >= 1),
+    );
+    assert!(topo.client_addresses().is_empty());
+
+    // Add bob and reload: the next redial gets in, without disturbing anything else.
+    std::fs::write(&users, "alice secret\nbob bobs-secret\n").expect("users");
+    ok(&[
+        "kill",
+        "-HUP",
+        &lns.child.as_ref().expect("running").id().to_string(),
+    ]);
+    wait_for(
+        Duration::from_secs(30),
+        "bob's session after the reload",
+        || topo.client_addresses().len() == 1,
+    );
+    let (ifname, _) = topo.client_addresses()[0].clone();
+    let routes =
+        String::from_utf8_lossy(&sh(&["ip", "-n", &topo.cli, "route"]).stdout).into_owned();
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("default") && l.contains(&ifname)),
+        "default route through {ifname}:\n{routes}\n{}",
+        client.log()
+    );
+    assert!(
+        ping(&topo.cli, &["198.51.100.1"]),
+        "ping via the default route"
+    );
+
+    // l2tpctl reads the running LNS like an operator would.
+    if let Some(ctl) = l2tpctl() {
+        let sock = lns_sock.to_str().expect("utf-8");
+        let out = Command::new(&ctl)
+            .args(["--socket", sock, "sessions"])
+            .output()
+            .expect("l2tpctl");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("bob"), "{text}");
+        let out = Command::new(&ctl)
+            .args(["--socket", sock, "sessions", "--json"])
+            .output()
+            .expect("l2tpctl");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let first = &v.as_array().expect("array of sessions")[0];
+        assert_eq!(first["user"], "bob");
+        assert!(
+            first["stats"]["rx_packets"].as_u64().unwrap_or(0) >= 3,
+            "{first}"
+        );
+        let out = Command::new(&ctl)
+            .args(["--socket", sock, "stats"])
+            .output()
+            .expect("l2tpctl");
+        assert!(out.status.success());
+    }
+}

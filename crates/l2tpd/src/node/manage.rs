@@ -168,7 +168,10 @@ impl Node {
         };
         if let Some(p) = peer {
             match resolve_peer(&p) {
-                Ok(addr) => c.server = addr,
+                Ok(addr) => {
+                    c.server = addr;
+                    self.client.server_index = 0;
+                }
                 Err(e) => return mgmt::Response::error(format!("dial: {e}")),
             }
         }

@@ -113,6 +113,8 @@ pub struct LnsSettings {
 pub struct ClientSettings {
     /// The LNS.
     pub server: SocketAddr,
+    /// Other LNSs, tried in turn when a tunnel to the current one fails to come up.
+    pub fallback_servers: Vec<SocketAddr>,
     /// PPP user name.
     pub username: String,
     /// PPP password.
@@ -129,6 +131,8 @@ pub struct ClientSettings {
     pub redial: bool,
     /// PPP authentication methods we accept, in preference order.
     pub auth_methods: Vec<AuthMethod>,
+    /// Route everything through the first session (keeping a host route to the LNS).
+    pub default_route: bool,
 }
 
 /// The role of a node.
@@ -223,6 +227,8 @@ pub struct Node {
     ip_mode: tunif::IpMode,
     early_frames: HashMap<SessionKey, EarlyFrames>,
     next_housekeeping: Instant,
+    /// The session whose TUN carries the default route (client `dial.default_route`).
+    default_route_session: Option<SessionKey>,
     early_frames_total: usize,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
@@ -258,6 +264,8 @@ struct ClientState {
     dials: u32,
     /// The operator hung up: no redial until the next `dial`.
     hung_up: bool,
+    /// Which of the configured LNSs to dial (primary first, then the fallbacks).
+    server_index: usize,
 }
 
 impl Node {
@@ -324,6 +332,7 @@ impl Node {
             ip_mode: config.ip_mode,
             early_frames: HashMap::new(),
             next_housekeeping: Instant::now(),
+            default_route_session: None,
             early_frames_total: 0,
             netconf: None,
             tun_tokens: HashMap::new(),
@@ -861,7 +870,11 @@ impl Node {
                 }
                 let _ = self.datapath.remove_tunnel(tunnel);
                 self.tunnel_since.remove(&tunnel);
-                if self.client.tunnels.remove(&tunnel).is_some() {
+                if let Some(was_up) = self.client.tunnels.remove(&tunnel) {
+                    if !was_up {
+                        // Never came up: try the next LNS of the list (if there are several).
+                        self.client.server_index = self.client.server_index.wrapping_add(1);
+                    }
                     self.schedule_redial(now);
                 }
             }
@@ -1212,7 +1225,11 @@ impl Node {
                 }
             }
             if s.tun.is_some() {
+                // Closing the TUN removes its addresses and routes with it.
                 self.tun_tokens.retain(|_, k| *k != key);
+                if self.default_route_session == Some(key) {
+                    self.default_route_session = None;
+                }
             }
             if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
                 let _ = lns.pool.free(a);
@@ -1241,7 +1258,11 @@ impl Node {
         let RoleSettings::Client(c) = &self.role else {
             return;
         };
-        let server = c.server;
+        let servers = 1 + c.fallback_servers.len();
+        let server = match self.client.server_index % servers {
+            0 => c.server,
+            i => c.fallback_servers[i - 1],
+        };
         let local = self
             .locals
             .iter()
@@ -1340,6 +1361,7 @@ impl Node {
                                 .unwrap_or_default()
                         );
                         self.tun_tokens.insert(token, key);
+                        self.maybe_default_route(key, &ifname);
                         let mut v6 = None;
                         if let Some(s) = self.sessions.get_mut(&key) {
                             s.interface = Some(ifname.clone());
@@ -1512,6 +1534,48 @@ impl Node {
                 s.link.close(now, why);
             }
             self.dirty.push(key);
+        }
+    }
+
+    /// Client with `dial.default_route`: a host route to the LNS through the current path,
+    /// then the default route into the tunnel (like pppd's `defaultroute` with a route to the
+    /// server kept outside it).
+    fn maybe_default_route(&mut self, key: SessionKey, ifname: &str) {
+        let RoleSettings::Client(c) = &self.role else {
+            return;
+        };
+        if !c.default_route || self.default_route_session.is_some() {
+            return;
+        }
+        let Some(lns) = self.endpoint.tunnel_info(key.tunnel).map(|t| t.peer.ip()) else {
+            return;
+        };
+        let r = netconf_of(&mut self.netconf)
+            .map_err(|e| e.to_string())
+            .and_then(|nc| {
+                let path = nc.route_get(lns).map_err(|e| e.to_string())?;
+                let host = match lns {
+                    std::net::IpAddr::V4(a) => tunif::host_route(a),
+                    std::net::IpAddr::V6(_) => {
+                        return Err("IPv6 LNS: default route not supported".into())
+                    }
+                };
+                if let Some(gw) = path.gateway {
+                    nc.add_route_via(host, gw, path.ifindex)
+                        .map_err(|e| e.to_string())?;
+                }
+                let idx = nc.link_index(ifname).map_err(|e| e.to_string())?;
+                let default = crate::addr::IpCidr::V4(
+                    crate::addr::Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("0.0.0.0/0"),
+                );
+                nc.add_route(idx, default, None).map_err(|e| e.to_string())
+            });
+        match r {
+            Ok(()) => {
+                self.default_route_session = Some(key);
+                println!("session {key}: default route via {ifname}");
+            }
+            Err(e) => tracing::warn!(node = %self.name, session = %key, "default route: {e}"),
         }
     }
 
