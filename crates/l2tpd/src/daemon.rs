@@ -91,6 +91,11 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 pool: Ipv4Pool::new(pool),
                 max_sessions: lns.max_sessions as usize,
                 ipv6: lns.ipv6_prefix.is_some(),
+                ipv6_pool: lns
+                    .ipv6_prefix
+                    .map(crate::pool::Ipv6Pool::new)
+                    .transpose()
+                    .map_err(|e| format!("lns.ipv6_prefix: {e}"))?,
                 allowed_peers: lns.allowed_peers.clone(),
                 max_tunnels: lns.max_tunnels as usize,
                 session_timeout: (lns.session_timeout > 0)

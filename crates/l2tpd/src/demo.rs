@@ -112,6 +112,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
             pool: Ipv4Pool::new(pool_spec),
             max_sessions: 0,
             ipv6: false,
+            ipv6_pool: None,
             allowed_peers: Vec::new(),
             max_tunnels: 0,
             session_timeout: None,

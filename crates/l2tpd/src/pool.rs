@@ -393,6 +393,11 @@ impl Ipv6Pool {
         })
     }
 
+    /// The prefix the pool hands out of.
+    pub fn prefix(&self) -> Ipv6Cidr {
+        self.prefix
+    }
+
     /// Whether each session gets its own /64.
     pub fn per_session_prefix(&self) -> bool {
         self.prefix.len() < 64

@@ -288,24 +288,42 @@ fn two_sessions_ping_v4_and_v6_counters_and_teardown() {
         assert_eq!(si.stats.rx_errors, 0);
     }
 
-    // IPv6 over the same sessions: link-local addresses from IPv6CP interface identifiers.
-    wait_for(Duration::from_secs(10), "IPv6CP on the client", || {
-        sessions(&topo.socket("client"))
-            .iter()
-            .all(|s| s.ipv6.is_some())
-    });
+    // IPv6 over the same sessions: IPv6CP negotiates interface identifiers, the LNS
+    // advertises 2001:db8:1::/64 (Router Advertisement), each client forms its global address
+    // from it, and the LNS's own 2001:db8:1::1 answers through every session.
+    wait_for(
+        Duration::from_secs(10),
+        "global IPv6 addresses on the client",
+        || {
+            sessions(&topo.socket("client")).iter().all(|s| {
+                s.ipv6
+                    .is_some_and(|a| a.segments()[..4] == [0x2001, 0xdb8, 1, 0])
+            })
+        },
+    );
+    let client_side = sessions(&topo.socket("client"));
     for si in sessions(&lns_sock) {
-        let lns_v6: Ipv6Addr = si.ipv6.expect("LNS side IPv6CP up");
-        let client_side = sessions(&topo.socket("client"));
+        let client_v6: Ipv6Addr = si.ipv6.expect("the LNS knows the client's address");
         let cs = client_side
             .iter()
             .find(|c| c.peer_session == si.session)
             .expect("client session matching the LNS's");
+        assert_eq!(cs.ipv6, Some(client_v6), "both ends agree on the address");
         let ifname = cs.interface.clone().expect("client interface");
-        let target = format!("{lns_v6}%{ifname}");
+        let shown = String::from_utf8_lossy(
+            &sh(&["ip", "-n", &topo.cli, "-6", "addr", "show", "dev", &ifname]).stdout,
+        )
+        .into_owned();
         assert!(
-            ping(&topo.cli, &["-6", &target]),
-            "IPv6 ping {target}\n{}",
+            shown.contains(&client_v6.to_string()),
+            "{client_v6} on {ifname}:\n{shown}"
+        );
+        assert!(
+            ping(
+                &topo.cli,
+                &["-6", "-I", &client_v6.to_string(), "2001:db8:1::1"]
+            ),
+            "IPv6 ping 2001:db8:1::1 from {client_v6}\n{}",
             client.log()
         );
     }
@@ -354,7 +372,7 @@ fn shared_interface_lns_and_client_redial_after_lns_restart() {
         return;
     }
     let topo = Topology::new("b");
-    let mut lns = topo.start_lns(r#"interface_mode = "shared""#);
+    let mut lns = topo.start_lns("interface_mode = \"shared\"\nipv6_prefix = \"2001:db8:2::/48\"");
     let _client = topo.start_client(1, "secret");
     wait_for(Duration::from_secs(20), "the client interface", || {
         topo.client_addresses().len() == 1
@@ -363,6 +381,22 @@ fn shared_interface_lns_and_client_redial_after_lns_restart() {
     assert!(
         ping(&topo.cli, &["-I", &ifname, "198.51.100.1"]),
         "ping through the shared-TUN LNS\n{}",
+        lns.log()
+    );
+    // IPv6 with a prefix per session: the client's /64 comes out of 2001:db8:2::/48.
+    wait_for(
+        Duration::from_secs(10),
+        "a global IPv6 address on the client",
+        || {
+            sessions(&topo.socket("client")).iter().all(|s| {
+                s.ipv6
+                    .is_some_and(|a| a.segments()[..2] == [0x2001, 0xdb8] && a.segments()[2] == 2)
+            })
+        },
+    );
+    assert!(
+        ping(&topo.cli, &["-6", "2001:db8:2::1"]),
+        "IPv6 ping through the shared-TUN LNS\n{}",
         lns.log()
     );
 

@@ -18,6 +18,7 @@
 pub mod inet;
 pub mod ipterm;
 pub mod manage;
+pub mod ra;
 mod session;
 pub mod tunif;
 
@@ -98,6 +99,8 @@ pub struct LnsSettings {
     pub max_sessions: usize,
     /// Offer IPv6CP (RFC 5072).
     pub ipv6: bool,
+    /// Global IPv6 prefixes for the sessions, announced by Router Advertisement.
+    pub ipv6_pool: Option<crate::pool::Ipv6Pool>,
     /// Peers allowed to open tunnels (empty: everyone).
     pub allowed_peers: Vec<crate::addr::IpCidr>,
     /// Tunnels allowed at once (0: no limit).
@@ -210,6 +213,8 @@ pub struct Node {
     link_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     dirty: Vec<SessionKey>,
     routes: HashMap<Ipv4Addr, SessionKey>,
+    /// Shared TUN, IPv6: a session's /64 (per-session prefixes) or its /128, → session.
+    routes6: HashMap<u128, SessionKey>,
     app: Option<Box<dyn IpApp>>,
     outbox: Outbox,
     rxbuf: Vec<u8>,
@@ -318,6 +323,7 @@ impl Node {
             link_timers: BinaryHeap::new(),
             dirty: Vec::new(),
             routes: HashMap::new(),
+            routes6: HashMap::new(),
             app: None,
             outbox: Vec::new(),
             rxbuf: vec![0; MAX_DATAGRAM],
@@ -353,6 +359,7 @@ impl Node {
             ));
         };
         let local = lns.local_ipv4;
+        let server6 = lns.ipv6_pool.as_ref().map(|p| p.server_address());
         let nc = netconf_of(&mut self.netconf)?;
         let r = tunif::open_shared_tun(
             nc,
@@ -362,7 +369,13 @@ impl Node {
             mtu,
             local,
         );
-        self.shared_tun = Some(r.map_err(io::Error::other)?);
+        let (tun, idx) = r.map_err(io::Error::other)?;
+        if let Some(a) = server6 {
+            netconf_of(&mut self.netconf)?
+                .add_address(idx, a.into(), 128)
+                .map_err(io::Error::other)?;
+        }
+        self.shared_tun = Some((tun, idx));
         Ok(self)
     }
 
@@ -658,6 +671,12 @@ impl Node {
                     self.counters.ip_not_ready += 1;
                     return;
                 }
+                if proto == Protocol::IPV6 && self.router_message(key, payload) {
+                    return;
+                }
+                let Some(sess) = self.sessions.get(&key) else {
+                    return;
+                };
                 if let Some(tun) = &sess.tun {
                     if let Err(e) = tun.send(payload) {
                         tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
@@ -1104,22 +1123,12 @@ impl Node {
                 peer_iid,
             } => {
                 tracing::info!(node = %self.name, session = %key, local = %link_local(local_iid), peer = %link_local(peer_iid), "IPv6CP up");
-                let mut ifname = None;
                 if let Some(s) = self.sessions.get_mut(&key) {
                     s.ipv6_up = true;
                     s.ipv6_local = Some(link_local(local_iid));
-                    ifname = s.tun.as_ref().map(|t| t.name().to_string());
+                    s.ipv6_iids = Some((local_iid, peer_iid));
                 }
-                if let Some(ifname) = ifname {
-                    let r = netconf_of(&mut self.netconf)
-                        .map_err(|e| e.to_string())
-                        .and_then(|nc| {
-                            tunif::add_ipv6_link_local(nc, &ifname, link_local(local_iid))
-                        });
-                    if let Err(e) = r {
-                        tracing::warn!(node = %self.name, session = %key, "IPv6 address on {ifname}: {e}");
-                    }
-                }
+                self.setup_ipv6(key);
                 if let Some(app) = self.app.as_mut() {
                     app.session_up_v6(now, key, link_local(local_iid), link_local(peer_iid));
                 }
@@ -1233,6 +1242,14 @@ impl Node {
             }
             if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
                 let _ = lns.pool.free(a);
+            }
+            if let Some(lease) = s.ipv6_lease {
+                self.routes6.retain(|_, k| *k != key);
+                if let RoleSettings::Lns(lns) = &mut self.role {
+                    if let Some(p) = lns.ipv6_pool.as_mut() {
+                        let _ = p.free(&lease);
+                    }
+                }
             }
             if let Some(app) = self.app.as_mut() {
                 app.session_down(key);
@@ -1362,21 +1379,12 @@ impl Node {
                         );
                         self.tun_tokens.insert(token, key);
                         self.maybe_default_route(key, &ifname);
-                        let mut v6 = None;
                         if let Some(s) = self.sessions.get_mut(&key) {
                             s.interface = Some(ifname.clone());
                             s.tun = Some(tun);
-                            v6 = s.ipv6_local;
                         }
                         // IPv6CP may have finished before IPCP created the interface.
-                        if let Some(v6) = v6 {
-                            let r = netconf_of(&mut self.netconf)
-                                .map_err(|e| e.to_string())
-                                .and_then(|nc| tunif::add_ipv6_link_local(nc, &ifname, v6));
-                            if let Err(e) = r {
-                                tracing::warn!(node = %self.name, session = %key, "IPv6 address on {ifname}: {e}");
-                            }
-                        }
+                        self.setup_ipv6(key);
                     }
                     Err(e) => {
                         tracing::error!(node = %self.name, session = %key, "cannot set up the interface: {e}");
@@ -1537,6 +1545,230 @@ impl Node {
         }
     }
 
+    /// IPv6 on a session once IPv6CP is up and (per-session mode) its TUN exists: the
+    /// link-local address; on the LNS the session's prefix lease, routes and a Router
+    /// Advertisement; on the client, an advertisement that arrived early. Idempotent.
+    fn setup_ipv6(&mut self, key: SessionKey) {
+        let per_session_tun = matches!(self.ip_mode, tunif::IpMode::PerSession { .. });
+        let Some(s) = self.sessions.get(&key) else {
+            return;
+        };
+        let Some((local_iid, peer_iid)) = s.ipv6_iids else {
+            return;
+        };
+        if s.ipv6_configured || (per_session_tun && s.tun.is_none()) {
+            return;
+        }
+        let ifname = s.tun.as_ref().map(|t| t.name().to_string());
+        if let Some(ifname) = &ifname {
+            let r = netconf_of(&mut self.netconf)
+                .map_err(|e| e.to_string())
+                .and_then(|nc| tunif::add_ipv6_link_local(nc, ifname, link_local(local_iid)));
+            if let Err(e) = r {
+                tracing::warn!(node = %self.name, session = %key, "IPv6 address on {ifname}: {e}");
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&key) {
+            s.ipv6_configured = true;
+        }
+        match &mut self.role {
+            RoleSettings::Lns(lns) => {
+                let Some(pool) = lns.ipv6_pool.as_mut() else {
+                    return;
+                };
+                let lease = match pool.allocate() {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(node = %self.name, session = %key, "no IPv6 prefix: {e}");
+                        return;
+                    }
+                };
+                let pool_prefix = pool.prefix();
+                let server = pool.server_address();
+                let prefix = lease
+                    .delegated
+                    .map(|d| d.network())
+                    .unwrap_or(pool_prefix.network());
+                let peer_global = ra::with_iid(prefix, peer_iid);
+                let (route, route_key) = match lease.delegated {
+                    Some(d) => (crate::addr::IpCidr::V6(d), u128::from(d.network())),
+                    None => (
+                        crate::addr::IpCidr::V6(
+                            crate::addr::Ipv6Cidr::new(peer_global, 128).expect("/128"),
+                        ),
+                        u128::from(peer_global),
+                    ),
+                };
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_lease = Some(lease);
+                    s.ipv6_global = Some(peer_global);
+                }
+                let idx = match (&ifname, &self.shared_tun) {
+                    (Some(n), _) => netconf_of(&mut self.netconf)
+                        .ok()
+                        .and_then(|nc| nc.link_index(n).ok()),
+                    (None, Some((_, i))) => Some(*i),
+                    (None, None) => None,
+                };
+                if let Some(idx) = idx {
+                    let r = netconf_of(&mut self.netconf)
+                        .map_err(|e| e.to_string())
+                        .and_then(|nc| {
+                            if ifname.is_some() {
+                                // Our own address on each session's link, so the client can reach us.
+                                nc.add_address(idx, server.into(), 128)
+                                    .map_err(|e| e.to_string())?;
+                            }
+                            nc.add_route(idx, route, None).map_err(|e| e.to_string())
+                        });
+                    if let Err(e) = r {
+                        tracing::warn!(node = %self.name, session = %key, "IPv6 routes: {e}");
+                    }
+                }
+                if self.shared_tun.is_some() {
+                    self.routes6.insert(route_key, key);
+                }
+                tracing::info!(node = %self.name, session = %key, prefix = %prefix, peer = %peer_global, "IPv6 prefix assigned");
+                self.send_router_advertisement(key);
+            }
+            RoleSettings::Client(_) => {
+                let pending = self
+                    .sessions
+                    .get_mut(&key)
+                    .and_then(|s| s.pending_ra.take());
+                if let Some(l) = pending {
+                    self.apply_router_advertisement(key, l);
+                }
+            }
+        }
+    }
+
+    /// LNS: announces the session's prefix (RFC 4861 §6.2.4 unsolicited, §6.2.6 solicited).
+    fn send_router_advertisement(&mut self, key: SessionKey) {
+        let RoleSettings::Lns(lns) = &self.role else {
+            return;
+        };
+        let Some(pool) = &lns.ipv6_pool else {
+            return;
+        };
+        let Some(s) = self.sessions.get(&key) else {
+            return;
+        };
+        let (Some((local_iid, _)), Some(lease)) = (s.ipv6_iids, s.ipv6_lease) else {
+            return;
+        };
+        let pool_prefix = pool.prefix();
+        let ad = ra::Advertisement {
+            prefix: lease
+                .delegated
+                .map(|d| d.network())
+                .unwrap_or(pool_prefix.network()),
+            route: Some((pool_prefix.network(), pool_prefix.len())),
+            mtu: u32::from(self.ppp_mru),
+            router_lifetime: 1800,
+        };
+        let packet = ra::router_advertisement(link_local(local_iid), ra::ALL_NODES, &ad);
+        self.outbox.push((key, packet));
+    }
+
+    /// Router Solicitations (LNS) and Router Advertisements (client) on a session are
+    /// handled here, not passed to the host. Returns true when the packet was consumed.
+    fn router_message(&mut self, key: SessionKey, packet: &[u8]) -> bool {
+        match self.role {
+            RoleSettings::Lns(_) => {
+                if !ra::is_router_solicitation(packet) {
+                    return false;
+                }
+                self.send_router_advertisement(key);
+                true
+            }
+            RoleSettings::Client(_) => {
+                let Some(l) = ra::parse_router_advertisement(packet) else {
+                    return false;
+                };
+                let ready = self
+                    .sessions
+                    .get(&key)
+                    .is_some_and(|s| s.ipv6_configured && s.tun.is_some());
+                if ready {
+                    self.apply_router_advertisement(key, l);
+                } else if let Some(s) = self.sessions.get_mut(&key) {
+                    s.pending_ra = Some(l);
+                }
+                true
+            }
+        }
+    }
+
+    /// Client: forms our global address in each advertised prefix (prefix + our IPv6CP
+    /// identifier, RFC 5072 §5), installs the advertised routes and, with
+    /// `dial.default_route`, the IPv6 default route.
+    fn apply_router_advertisement(&mut self, key: SessionKey, l: ra::Learned) {
+        let Some(s) = self.sessions.get(&key) else {
+            return;
+        };
+        let (Some((local_iid, _)), Some(ifname)) =
+            (s.ipv6_iids, s.tun.as_ref().map(|t| t.name().to_string()))
+        else {
+            return;
+        };
+        let default = matches!(&self.role, RoleSettings::Client(c) if c.default_route)
+            && l.router_lifetime > 0;
+        let mut global = None;
+        let r = netconf_of(&mut self.netconf)
+            .map_err(|e| e.to_string())
+            .and_then(|nc| {
+                let idx = nc.link_index(&ifname).map_err(|e| e.to_string())?;
+                // Advertisements repeat (unsolicited, then in answer to the kernel's
+                // solicitation): what is already configured is fine.
+                let added = |r: Result<(), crate::netconf::NetconfError>| match r {
+                    Err(e) if e.source.kind() != io::ErrorKind::AlreadyExists => Err(e.to_string()),
+                    _ => Ok(()),
+                };
+                for p in &l.prefixes {
+                    let a = ra::with_iid(*p, local_iid);
+                    added(nc.add_address(idx, a.into(), 64))?;
+                    global.get_or_insert(a);
+                }
+                for (r, len) in &l.routes {
+                    if let Some(c) = crate::addr::Ipv6Cidr::new(*r, *len) {
+                        added(nc.add_route(idx, crate::addr::IpCidr::V6(c), None))?;
+                    }
+                }
+                if default {
+                    let any = crate::addr::Ipv6Cidr::new(std::net::Ipv6Addr::UNSPECIFIED, 0)
+                        .expect("::/0");
+                    added(nc.add_route(idx, crate::addr::IpCidr::V6(any), None))?;
+                }
+                Ok(())
+            });
+        match r {
+            Ok(()) => {
+                if let Some(a) = global {
+                    println!("session {key}: IPv6 address {a} on {ifname}");
+                }
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_global = global.or(s.ipv6_global);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(node = %self.name, session = %key, "IPv6 autoconfiguration: {e}")
+            }
+        }
+    }
+
+    /// Shared TUN: the session owning an IPv6 destination (its /128, or its /64).
+    fn route6_lookup(&self, packet: &[u8]) -> Option<SessionKey> {
+        if packet.len() < 40 || packet[0] >> 4 != 6 {
+            return None;
+        }
+        let dst = u128::from_be_bytes(packet[24..40].try_into().ok()?);
+        self.routes6
+            .get(&dst)
+            .or_else(|| self.routes6.get(&(dst & !u128::from(u64::MAX))))
+            .copied()
+    }
+
     /// Client with `dial.default_route`: a host route to the LNS through the current path,
     /// then the default route into the tunnel (like pppd's `defaultroute` with a route to the
     /// server kept outside it).
@@ -1591,8 +1823,9 @@ impl Node {
                     Ok(n) => n,
                     Err(_) => break,
                 };
-                let Some(key) =
-                    tunif::ipv4_destination(&buf[..n]).and_then(|d| self.routes.get(&d).copied())
+                let Some(key) = tunif::ipv4_destination(&buf[..n])
+                    .and_then(|d| self.routes.get(&d).copied())
+                    .or_else(|| self.route6_lookup(&buf[..n]))
                 else {
                     continue;
                 };

@@ -17,6 +17,16 @@ pub(super) struct SessionCtx {
     pub ipv6_up: bool,
     /// Our IPv6 link-local address (from the IPv6CP interface identifier).
     pub ipv6_local: Option<std::net::Ipv6Addr>,
+    /// IPv6CP interface identifiers (ours, the peer's).
+    pub ipv6_iids: Option<([u8; 8], [u8; 8])>,
+    /// Our global IPv6 address (client: formed from the advertised prefix; LNS: the peer's).
+    pub ipv6_global: Option<std::net::Ipv6Addr>,
+    /// LNS: the prefix lease of this session.
+    pub ipv6_lease: Option<crate::pool::Ipv6Lease>,
+    /// IPv6 set up on the session's interface (addresses, routes, advertisement).
+    pub ipv6_configured: bool,
+    /// Client: an advertisement received before the interface existed.
+    pub pending_ra: Option<super::ra::Learned>,
     /// Address taken from the pool (freed when the session ends).
     pub pool_addr: Option<Ipv4Addr>,
     /// TUN interface carrying the session's IP, if it has its own.
@@ -57,6 +67,11 @@ impl SessionCtx {
             ipv4: None,
             ipv6_up: false,
             ipv6_local: None,
+            ipv6_iids: None,
+            ipv6_global: None,
+            ipv6_lease: None,
+            ipv6_configured: false,
+            pending_ra: None,
             pool_addr: None,
             interface: None,
             tun: None,
