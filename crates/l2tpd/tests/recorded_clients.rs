@@ -30,9 +30,8 @@ use std::time::{Duration, Instant};
 
 use l2tp_mgmt::{Client, DaemonStats, Request, Response, SessionInfo, TunnelInfo};
 use l2tp_wire::{
-    encode_packet, Accm, BearerCapabilities, ControlMessage, FramingCapabilities, Header,
-    Iccn, Icrq, Packet, ProtocolVersion, Scccn, Sccrq, SeqNum, SessionId, Sli,
-    TunnelId,
+    encode_packet, Accm, BearerCapabilities, ControlMessage, FramingCapabilities, Header, Iccn,
+    Icrq, Packet, ProtocolVersion, Scccn, Sccrq, SeqNum, SessionId, Sli, TunnelId,
 };
 use ppp::mschapv2;
 
@@ -85,8 +84,7 @@ impl Default for LnsOpts {
 
 impl Lns {
     fn start(tag: &str, o: LnsOpts) -> Lns {
-        let dir =
-            std::env::temp_dir().join(format!("l2tpd-recorded-{tag}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("l2tpd-recorded-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let port = UdpSocket::bind("127.0.0.1:0")
@@ -392,14 +390,34 @@ fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16, payload: &[u8]) ->
 }
 
 /// Checks an ICMP echo reply byte for byte against the request it answers.
-fn check_echo_reply(who: &str, reply: &[u8], src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16, payload: &[u8]) {
+fn check_echo_reply(
+    who: &str,
+    reply: &[u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    id: u16,
+    seq: u16,
+    payload: &[u8],
+) {
     assert!(reply.len() >= 28, "{who}: short reply {reply:02x?}");
     assert_eq!(reply[0] >> 4, 4, "{who}: IPv4");
     let ihl = usize::from(reply[0] & 0x0f) * 4;
-    assert_eq!(inet_checksum(&reply[..ihl], 0), 0, "{who}: IP header checksum");
+    assert_eq!(
+        inet_checksum(&reply[..ihl], 0),
+        0,
+        "{who}: IP header checksum"
+    );
     assert_eq!(reply[9], 1, "{who}: ICMP");
-    assert_eq!(&reply[12..16], &dst.octets(), "{who}: reply source is the LNS");
-    assert_eq!(&reply[16..20], &src.octets(), "{who}: reply goes to the client");
+    assert_eq!(
+        &reply[12..16],
+        &dst.octets(),
+        "{who}: reply source is the LNS"
+    );
+    assert_eq!(
+        &reply[16..20],
+        &src.octets(),
+        "{who}: reply goes to the client"
+    );
     let icmp = &reply[ihl..];
     assert_eq!(inet_checksum(icmp, 0), 0, "{who}: ICMP checksum");
     assert_eq!(icmp[0], 0, "{who}: echo reply type");
@@ -491,7 +509,12 @@ impl Peer {
     }
 
     fn send_ctl(&mut self, sid: u16, m: &ControlMessage) {
-        let h = Header::control(TunnelId(self.lns_tid), SessionId(sid), SeqNum(self.ns), SeqNum(self.nr));
+        let h = Header::control(
+            TunnelId(self.lns_tid),
+            SessionId(sid),
+            SeqNum(self.ns),
+            SeqNum(self.nr),
+        );
         let d = encode_packet(&h, m, None).expect("encode");
         self.ns = self.ns.wrapping_add(1);
         self.send_raw(&d);
@@ -512,7 +535,12 @@ impl Peer {
     }
 
     fn zlb(&self) {
-        let h = Header::control(TunnelId(self.lns_tid), SessionId(0), SeqNum(self.ns), SeqNum(self.nr));
+        let h = Header::control(
+            TunnelId(self.lns_tid),
+            SessionId(0),
+            SeqNum(self.ns),
+            SeqNum(self.nr),
+        );
         self.send_raw(&h.encode_with_payload(&[]));
     }
 
@@ -553,13 +581,21 @@ impl Peer {
                     self.zlb();
                 }
             }
-            Err(e) => panic!("{}: undecodable datagram from the LNS: {e}: {d:02x?}", self.name),
+            Err(e) => panic!(
+                "{}: undecodable datagram from the LNS: {e}: {d:02x?}",
+                self.name
+            ),
         }
         true
     }
 
     /// Receives until a control message matching `f` arrives; returns it.
-    fn expect_ctl(&mut self, what: &str, wait: Duration, f: impl Fn(&ControlMessage) -> bool) -> ControlMessage {
+    fn expect_ctl(
+        &mut self,
+        what: &str,
+        wait: Duration,
+        f: impl Fn(&ControlMessage) -> bool,
+    ) -> ControlMessage {
         let end = Instant::now() + wait;
         loop {
             if let Some(i) = self.ctl_rx.iter().position(|(_, m)| f(m)) {
@@ -578,9 +614,9 @@ impl Peer {
     /// SCCRQ (tunnel id 0) → SCCRP → SCCCN.
     fn open_tunnel(&mut self, sccrq: Sccrq) -> l2tp_wire::Sccrp {
         self.send_ctl(0, &sccrq.into());
-        let ControlMessage::Sccrp(rp) =
-            self.expect_ctl("SCCRP", Duration::from_secs(5), |m| matches!(m, ControlMessage::Sccrp(_)))
-        else {
+        let ControlMessage::Sccrp(rp) = self.expect_ctl("SCCRP", Duration::from_secs(5), |m| {
+            matches!(m, ControlMessage::Sccrp(_))
+        }) else {
             unreachable!()
         };
         self.lns_tid = rp.assigned_tunnel_id.0;
@@ -595,6 +631,16 @@ impl Peer {
     /// ICRQ → ICRP → ICCN (synchronous framing, as an L2TP/IPsec client says).
     fn call(&mut self, our_sid: u16) {
         self.our_sid = our_sid;
+        // A new call starts a new PPP link.
+        self.ppp_rx.clear();
+        self.pfc = false;
+        self.addr = Ipv4Addr::UNSPECIFIED;
+        self.dns.clear();
+        self.lns_addr = None;
+        self.ra_prefix = None;
+        self.lns_lcp_opts.clear();
+        self.auth_ok = false;
+        self.expected_s = None;
         let icrq = Icrq {
             assigned_session_id: SessionId(our_sid),
             call_serial_number: u32::from(our_sid),
@@ -606,9 +652,9 @@ impl Peer {
             unknown: vec![],
         };
         self.send_ctl(0, &icrq.into());
-        let ControlMessage::Icrp(rp) =
-            self.expect_ctl("ICRP", Duration::from_secs(5), |m| matches!(m, ControlMessage::Icrp(_)))
-        else {
+        let ControlMessage::Icrp(rp) = self.expect_ctl("ICRP", Duration::from_secs(5), |m| {
+            matches!(m, ControlMessage::Icrp(_))
+        }) else {
             unreachable!()
         };
         self.lns_sid = rp.assigned_session_id.0;
@@ -639,12 +685,16 @@ impl Peer {
     /// Runs PPP as the client until LCP, MS-CHAPv2, IPCP (and IPv6CP + Router
     /// Advertisement when planned) are done.
     fn ppp_up(&mut self, plan: PppPlan) {
-        let mut lcp_opts: Vec<(u8, Vec<u8>)> = vec![(1, plan.mru.to_be_bytes().to_vec()), (5, self.magic.to_be_bytes().to_vec())];
+        let mut lcp_opts: Vec<(u8, Vec<u8>)> = vec![
+            (1, plan.mru.to_be_bytes().to_vec()),
+            (5, self.magic.to_be_bytes().to_vec()),
+        ];
         if plan.compress {
             lcp_opts.push((7, vec![])); // PFC
             lcp_opts.push((8, vec![])); // ACFC
         }
-        let mut ipcp_opts: Vec<(u8, Vec<u8>)> = vec![(3, vec![0; 4]), (129, vec![0; 4]), (131, vec![0; 4])];
+        let mut ipcp_opts: Vec<(u8, Vec<u8>)> =
+            vec![(3, vec![0; 4]), (129, vec![0; 4]), (131, vec![0; 4])];
         let mut lcp_req_id = self.next_id();
         self.send_ppp(LCP, &cp(1, lcp_req_id, &opts_bytes(&lcp_opts)));
         let (mut lcp_acked, mut lcp_peer_acked) = (false, false);
@@ -654,10 +704,18 @@ impl Peer {
         let (mut v6_acked, mut v6_peer_acked) = (plan.ipv6_iid.is_none(), plan.ipv6_iid.is_none());
         let mut v6_req_id = 0u8;
         let mut last_lcp_send = Instant::now();
+        let mut last_ncp_send = Instant::now();
         let end = Instant::now() + Duration::from_secs(10);
         loop {
-            let ipv6_done = plan.ipv6_iid.is_none() || (v6_acked && v6_peer_acked && self.ra_prefix.is_some());
-            if lcp_acked && lcp_peer_acked && self.auth_ok && ipcp_acked && ipcp_peer_acked && ipv6_done {
+            let ipv6_done =
+                plan.ipv6_iid.is_none() || (v6_acked && v6_peer_acked && self.ra_prefix.is_some());
+            if lcp_acked
+                && lcp_peer_acked
+                && self.auth_ok
+                && ipcp_acked
+                && ipcp_peer_acked
+                && ipv6_done
+            {
                 return;
             }
             assert!(
@@ -672,9 +730,20 @@ impl Peer {
                 self.send_ppp(LCP, &cp(1, lcp_req_id, &opts_bytes(&lcp_opts)));
                 last_lcp_send = Instant::now();
             }
-            // After authentication the network protocols start.
+            // After authentication the network protocols start (and are retransmitted).
+            let resend = ipcp_started && last_ncp_send.elapsed() > Duration::from_secs(2);
+            if resend && !ipcp_acked {
+                self.send_ppp(IPCP, &cp(1, ipcp_req_id, &opts_bytes(&ipcp_opts)));
+                last_ncp_send = Instant::now();
+            }
+            if resend && !v6_acked {
+                let iid = plan.ipv6_iid.expect("planned");
+                self.send_ppp(IPV6CP, &cp(1, v6_req_id, &opts_bytes(&[(1, iid.to_vec())])));
+                last_ncp_send = Instant::now();
+            }
             if self.auth_ok && !ipcp_started {
                 ipcp_started = true;
+                last_ncp_send = Instant::now();
                 ipcp_req_id = self.next_id();
                 self.send_ppp(IPCP, &cp(1, ipcp_req_id, &opts_bytes(&ipcp_opts)));
                 if let Some(iid) = plan.ipv6_iid {
@@ -688,7 +757,10 @@ impl Peer {
             let Some((proto, pkt)) = classify(&f) else {
                 panic!("{}: unparsable PPP frame {f:02x?}", self.name);
             };
-            let (code, id) = (pkt.first().copied().unwrap_or(0), pkt.get(1).copied().unwrap_or(0));
+            let (code, id) = (
+                pkt.first().copied().unwrap_or(0),
+                pkt.get(1).copied().unwrap_or(0),
+            );
             let data = pkt.get(4..).unwrap_or(&[]);
             match (proto, code) {
                 (LCP, 1) => {
@@ -700,7 +772,10 @@ impl Peer {
                     let auth = o.iter().find(|(t, _)| *t == 3);
                     match auth {
                         Some((_, d)) if d.as_slice() != [0xc2, 0x23, 0x81] => {
-                            self.send_ppp(LCP, &cp(3, id, &opts_bytes(&[(3, vec![0xc2, 0x23, 0x81])])));
+                            self.send_ppp(
+                                LCP,
+                                &cp(3, id, &opts_bytes(&[(3, vec![0xc2, 0x23, 0x81])])),
+                            );
                         }
                         _ => {
                             self.send_ppp(LCP, &cp(2, id, data));
@@ -727,13 +802,29 @@ impl Peer {
                 }
                 (CHAP, 1) => self.mschapv2(plan, id, data),
                 (CHAP, 3) => {
-                    let auth = self.expected_s.take().expect("Success without our Response");
-                    let got = mschapv2::parse_success_message(data)
-                        .unwrap_or_else(|| panic!("{}: Success without S=: {:?}", self.name, String::from_utf8_lossy(data)));
-                    assert_eq!(got, auth, "{}: the LNS's authenticator response (S=) is wrong", self.name);
+                    let auth = self
+                        .expected_s
+                        .take()
+                        .expect("Success without our Response");
+                    let got = mschapv2::parse_success_message(data).unwrap_or_else(|| {
+                        panic!(
+                            "{}: Success without S=: {:?}",
+                            self.name,
+                            String::from_utf8_lossy(data)
+                        )
+                    });
+                    assert_eq!(
+                        got, auth,
+                        "{}: the LNS's authenticator response (S=) is wrong",
+                        self.name
+                    );
                     self.auth_ok = true;
                 }
-                (CHAP, 4) => panic!("{}: MS-CHAPv2 Failure: {:?}", self.name, String::from_utf8_lossy(data)),
+                (CHAP, 4) => panic!(
+                    "{}: MS-CHAPv2 Failure: {:?}",
+                    self.name,
+                    String::from_utf8_lossy(data)
+                ),
                 (IPCP, 1) => {
                     for (t, d) in options(data) {
                         if t == 3 {
@@ -771,7 +862,10 @@ impl Peer {
                 }
                 (IPV6CP, 2) if id == v6_req_id => v6_acked = true,
                 (IPV6CP, 3) | (IPV6CP, 4) if id == v6_req_id => {
-                    panic!("{}: IPv6CP interface identifier refused: {pkt:02x?}", self.name)
+                    panic!(
+                        "{}: IPv6CP interface identifier refused: {pkt:02x?}",
+                        self.name
+                    )
                 }
                 (IPV6, _) => self.on_ipv6(pkt),
                 _ => {}
@@ -794,14 +888,24 @@ impl Peer {
     }
 
     fn mschapv2(&mut self, plan: PppPlan, id: u8, data: &[u8]) {
-        assert_eq!(data.first(), Some(&16), "{}: MS-CHAPv2 Challenge Value-Size", self.name);
+        assert_eq!(
+            data.first(),
+            Some(&16),
+            "{}: MS-CHAPv2 Challenge Value-Size",
+            self.name
+        );
         let mut auth_challenge = [0u8; 16];
         auth_challenge.copy_from_slice(&data[1..17]);
         let mut peer_challenge = [0u8; 16];
         for (i, b) in peer_challenge.iter_mut().enumerate() {
             *b = (i as u8).wrapping_mul(37) ^ (self.our_tid as u8);
         }
-        let nt = mschapv2::generate_nt_response(&auth_challenge, &peer_challenge, plan.user, plan.password);
+        let nt = mschapv2::generate_nt_response(
+            &auth_challenge,
+            &peer_challenge,
+            plan.user,
+            plan.password,
+        );
         let mut v = vec![49u8];
         v.extend_from_slice(&peer_challenge);
         v.extend_from_slice(&[0; 8]);
@@ -833,7 +937,11 @@ impl Peer {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&p[o + 16..o + 32]);
                 let flags = p[o + 3];
-                assert!(flags & 0x40 != 0, "{}: RA prefix without the autonomous flag", self.name);
+                assert!(
+                    flags & 0x40 != 0,
+                    "{}: RA prefix without the autonomous flag",
+                    self.name
+                );
                 self.ra_prefix = Some((Ipv6Addr::from(a), p[o + 2]));
             }
             o += len;
@@ -842,6 +950,12 @@ impl Peer {
 
     /// Sends an ICMP echo to the LNS's address and returns the reply's IP packet.
     fn ping(&mut self, seq: u16, payload: &[u8]) -> Vec<u8> {
+        self.try_ping(seq, payload)
+            .unwrap_or_else(|| panic!("{}: no ICMP echo reply from {LOCAL}", self.name))
+    }
+
+    /// [`Peer::ping`], None when no reply came within 3 s.
+    fn try_ping(&mut self, seq: u16, payload: &[u8]) -> Option<Vec<u8>> {
         let id = 0x0100 | (self.our_tid & 0xff);
         let req = icmp_echo(self.addr, LOCAL, id, seq, payload);
         self.send_ppp(IPV4, &req);
@@ -853,12 +967,12 @@ impl Peer {
             match classify(&f) {
                 Some((IPV4, ip)) => {
                     check_echo_reply(self.name, ip, self.addr, LOCAL, id, seq, payload);
-                    return ip.to_vec();
+                    return Some(ip.to_vec());
                 }
                 _ => {}
             }
         }
-        panic!("{}: no ICMP echo reply from {LOCAL}", self.name);
+        None
     }
 }
 
@@ -926,11 +1040,18 @@ fn windows_clients_behind_one_nat() {
     for (p, host) in [(&mut a, "DESKTOP-7Q2L4KE"), (&mut b, "LAPTOP-K3M9Q1")] {
         let rp = p.open_tunnel(windows_sccrq(p.our_tid, host));
         assert_eq!(rp.protocol_version, ProtocolVersion::V1_0);
-        assert!(rp.challenge.is_none(), "{}: the LNS demanded tunnel authentication", p.name);
+        assert!(
+            rp.challenge.is_none(),
+            "{}: the LNS demanded tunnel authentication",
+            p.name
+        );
         assert!(rp.challenge_response.is_none());
         assert_ne!(rp.assigned_tunnel_id.0, 0);
     }
-    assert_ne!(a.lns_tid, b.lns_tid, "two tunnels from 127.0.0.1:1701 got one id");
+    assert_ne!(
+        a.lns_tid, b.lns_tid,
+        "two tunnels from 127.0.0.1:1701 got one id"
+    );
     lns.wait_until("both tunnels established", Duration::from_secs(5), |l| {
         let t = l.tunnels();
         t.len() == 2 && t.iter().all(|t| t.state == "established")
@@ -961,8 +1082,18 @@ fn windows_clients_behind_one_nat() {
             p.lns_lcp_opts
         );
         assert!(p.pfc, "{}: the LNS refused PFC/ACFC", p.name);
-        assert_eq!(p.lns_addr, Some(LOCAL), "{}: IPCP address of the LNS", p.name);
-        assert!(pool_contains(p.addr), "{}: address {} not from the pool", p.name, p.addr);
+        assert_eq!(
+            p.lns_addr,
+            Some(LOCAL),
+            "{}: IPCP address of the LNS",
+            p.name
+        );
+        assert!(
+            pool_contains(p.addr),
+            "{}: address {} not from the pool",
+            p.name,
+            p.addr
+        );
         assert_eq!(p.dns, [DNS1, DNS2], "{}: DNS by IPCP Nak", p.name);
     }
     assert_ne!(a.addr, b.addr, "both clients got the same address");
@@ -973,26 +1104,62 @@ fn windows_clients_behind_one_nat() {
     });
     let sa = lns.session(a.lns_tid, a.lns_sid).expect("session A");
     let sb = lns.session(b.lns_tid, b.lns_sid).expect("session B");
-    assert_eq!((sa.user.as_deref(), sa.ipv4, sa.peer_tunnel, sa.peer_session), (Some("alice"), Some(a.addr), 0x2a51, 1));
-    assert_eq!((sb.user.as_deref(), sb.ipv4, sb.peer_tunnel, sb.peer_session), (Some("bob"), Some(b.addr), 0x7c03, 1));
+    assert_eq!(
+        (sa.user.as_deref(), sa.ipv4, sa.peer_tunnel, sa.peer_session),
+        (Some("alice"), Some(a.addr), 0x2a51, 1)
+    );
+    assert_eq!(
+        (sb.user.as_deref(), sb.ipv4, sb.peer_tunnel, sb.peer_session),
+        (Some("bob"), Some(b.addr), 0x7c03, 1)
+    );
     let st = lns.stats();
-    assert_eq!((st.tunnels, st.sessions, st.pool_in_use, st.auth_failures), (2, 2, 2, 0), "{st:?}");
+    assert_eq!(
+        (st.tunnels, st.sessions, st.pool_in_use, st.auth_failures),
+        (2, 2, 2, 0),
+        "{st:?}"
+    );
 
     // Data: A's echo reaches A's session only, then B's reaches B's only.
     let payload_a = b"abcdefghijklmnopqrstuvwabcdefghi"; // Windows ping's payload
     a.ping(1, payload_a);
-    let (sa1, sb1) = (lns.session(a.lns_tid, a.lns_sid).expect("A"), lns.session(b.lns_tid, b.lns_sid).expect("B"));
-    assert!(sa1.stats.rx_packets > sa.stats.rx_packets, "A's echo not counted on A: {sa1:?}");
-    assert_eq!(sb1.stats.rx_packets, sb.stats.rx_packets, "A's echo counted on B: {sb1:?}");
+    let (sa1, sb1) = (
+        lns.session(a.lns_tid, a.lns_sid).expect("A"),
+        lns.session(b.lns_tid, b.lns_sid).expect("B"),
+    );
+    assert!(
+        sa1.stats.rx_packets > sa.stats.rx_packets,
+        "A's echo not counted on A: {sa1:?}"
+    );
+    assert_eq!(
+        sb1.stats.rx_packets, sb.stats.rx_packets,
+        "A's echo counted on B: {sb1:?}"
+    );
     b.ping(7, b"B-client-payload");
-    let (sa2, sb2) = (lns.session(a.lns_tid, a.lns_sid).expect("A"), lns.session(b.lns_tid, b.lns_sid).expect("B"));
-    assert!(sb2.stats.rx_packets > sb1.stats.rx_packets, "B's echo not counted on B: {sb2:?}");
-    assert_eq!(sa2.stats.rx_packets, sa1.stats.rx_packets, "B's echo counted on A: {sa2:?}");
+    let (sa2, sb2) = (
+        lns.session(a.lns_tid, a.lns_sid).expect("A"),
+        lns.session(b.lns_tid, b.lns_sid).expect("B"),
+    );
+    assert!(
+        sb2.stats.rx_packets > sb1.stats.rx_packets,
+        "B's echo not counted on B: {sb2:?}"
+    );
+    assert_eq!(
+        sa2.stats.rx_packets, sa1.stats.rx_packets,
+        "B's echo counted on A: {sa2:?}"
+    );
     // Interleaved: one more each, both answered to the right client.
     a.ping(2, payload_a);
     b.ping(8, b"B-client-payload");
-    assert_eq!((a.stray_data, b.stray_data), (0, 0), "data for a wrong session");
-    assert!(lns.decode_errors().is_empty(), "decode errors: {:?}", lns.decode_errors());
+    assert_eq!(
+        (a.stray_data, b.stray_data),
+        (0, 0),
+        "data for a wrong session"
+    );
+    assert!(
+        lns.decode_errors().is_empty(),
+        "decode errors: {:?}",
+        lns.decode_errors()
+    );
 }
 
 /// A macOS/iOS client: random high source port, SLI after the call is up, IPCP asking for
@@ -1031,8 +1198,16 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
     let (prefix, len) = m.ra_prefix.expect("Router Advertisement");
     assert_eq!(len, 64, "RA prefix length");
     let seg = prefix.segments();
-    assert_eq!(&seg[..3], &[0x2001, 0x0db8, 0x0005], "RA prefix {prefix} outside 2001:db8:5::/48");
-    assert_eq!(&seg[4..], &[0, 0, 0, 0], "RA prefix {prefix} is not a /64 network");
+    assert_eq!(
+        &seg[..3],
+        &[0x2001, 0x0db8, 0x0005],
+        "RA prefix {prefix} outside 2001:db8:5::/48"
+    );
+    assert_eq!(
+        &seg[4..],
+        &[0, 0, 0, 0],
+        "RA prefix {prefix} is not a /64 network"
+    );
     assert_ne!(seg[3], 0, "the session got the server's own /64 {prefix}");
 
     // SLI with an ACCM, after the call is up: accepted (ACCM ignored), nothing torn down.
@@ -1050,20 +1225,39 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
         m.poll(Duration::from_millis(50));
     }
     assert!(
-        !m.ctl_rx.iter().any(|(_, c)| matches!(c, ControlMessage::Cdn(_) | ControlMessage::StopCcn(_))),
+        !m.ctl_rx
+            .iter()
+            .any(|(_, c)| matches!(c, ControlMessage::Cdn(_) | ControlMessage::StopCcn(_))),
         "SLI answered with a teardown: {:?}",
         m.ctl_rx
     );
-    let s = lns.session(m.lns_tid, m.lns_sid).expect("session after SLI");
+    let s = lns
+        .session(m.lns_tid, m.lns_sid)
+        .expect("session after SLI");
     assert_eq!(s.state, UP, "{s:?}");
     assert_eq!(s.ipv4, Some(m.addr));
     let mut want6 = prefix.octets();
     want6[8..].copy_from_slice(&iid);
-    assert_eq!(s.ipv6, Some(Ipv6Addr::from(want6)), "session's global IPv6 = RA prefix + IPv6CP id");
-    let t = lns.tunnels().into_iter().find(|t| t.local_id == m.lns_tid).expect("tunnel");
-    assert!(t.control.received > u64::from(ns_sli), "SLI not counted as received: {t:?}");
+    assert_eq!(
+        s.ipv6,
+        Some(Ipv6Addr::from(want6)),
+        "session's global IPv6 = RA prefix + IPv6CP id"
+    );
+    let t = lns
+        .tunnels()
+        .into_iter()
+        .find(|t| t.local_id == m.lns_tid)
+        .expect("tunnel");
+    assert!(
+        t.control.received > u64::from(ns_sli),
+        "SLI not counted as received: {t:?}"
+    );
     m.ping(1, b"macOS ping after SLI");
-    assert!(m.echoes_answered > 0, "the LNS sent no LCP echo in {:?}", lns.stats().uptime_s);
+    assert!(
+        m.echoes_answered > 0,
+        "the LNS sent no LCP echo in {:?}",
+        lns.stats().uptime_s
+    );
 
     // The phone vanishes: no more answers of any kind (socket left open, nothing read).
     let st = lns.stats();
@@ -1073,7 +1267,10 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
         let s = l.stats();
         s.sessions == 0 && s.pool_in_use == 0 && s.tunnels == 0
     });
-    eprintln!("recorded: vanished macOS client cleared after {:.1} s", gone.elapsed().as_secs_f64());
+    eprintln!(
+        "recorded: vanished macOS client cleared after {:.1} s",
+        gone.elapsed().as_secs_f64()
+    );
     drop(m);
 }
 
@@ -1111,41 +1308,60 @@ fn router_short_result_code_in_cdn_and_stopccn() {
     };
     // Result Code values: 8-byte AVP (result 3, nothing else); 11-byte AVP (result 2,
     // error 6 and one stray octet).
-    for (i, value) in [&[0u8, 3][..], &[0, 2, 0, 6, 0x41][..]].into_iter().enumerate() {
+    for (i, value) in [&[0u8, 3][..], &[0, 2, 0, 6, 0x41][..]]
+        .into_iter()
+        .enumerate()
+    {
         let sid = 0x100 + i as u16;
         r.call(sid);
         r.ppp_up(plan);
         lns.wait_until("router session up", Duration::from_secs(5), |l| {
-            l.session(r.lns_tid, r.lns_sid).is_some_and(|s| s.state == UP)
+            l.session(r.lns_tid, r.lns_sid)
+                .is_some_and(|s| s.state == UP)
         });
         r.ping(i as u16, b"routeros");
         assert_eq!(lns.stats().pool_in_use, 1);
         let body = result_code_body(14, value, 14, sid);
-        assert_eq!(usize::from(u16::from_be_bytes([body[8], body[9]]) & 0x3ff), 6 + value.len());
+        assert_eq!(
+            usize::from(u16::from_be_bytes([body[8], body[9]]) & 0x3ff),
+            6 + value.len()
+        );
         r.send_ctl_body(r.lns_sid, &body);
-        lns.wait_until("CDN clears the session and frees the address", Duration::from_secs(5), |l| {
-            let s = l.stats();
-            s.sessions == 0 && s.pool_in_use == 0
-        });
+        lns.wait_until(
+            "CDN clears the session and frees the address",
+            Duration::from_secs(5),
+            |l| {
+                let s = l.stats();
+                s.sessions == 0 && s.pool_in_use == 0
+            },
+        );
         // The tunnel is untouched: established, and no StopCCN or CDN came back.
         let end = Instant::now() + Duration::from_millis(500);
         while Instant::now() < end {
             r.poll(Duration::from_millis(50));
         }
         assert!(
-            !r.ctl_rx.iter().any(|(_, c)| matches!(c, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))),
+            !r.ctl_rx
+                .iter()
+                .any(|(_, c)| matches!(c, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))),
             "the LNS answered the CDN ({value:02x?}) with {:?}\n{}",
             r.ctl_rx,
             lns.log_tail()
         );
         let t = lns.tunnels();
         assert_eq!(t.len(), 1, "{t:?}");
-        assert_eq!((t[0].state.as_str(), t[0].sessions), ("established", 0), "{t:?}");
+        assert_eq!(
+            (t[0].state.as_str(), t[0].sessions),
+            ("established", 0),
+            "{t:?}"
+        );
     }
     // A new call, then the StopCCN with the 8-byte Result Code clears tunnel and call.
     r.call(0x200);
     r.ppp_up(plan);
-    lns.wait_until("third session up", Duration::from_secs(5), |l| l.stats().sessions == 1);
+    lns.wait_until("third session up", Duration::from_secs(5), |l| {
+        l.stats().sessions == 1
+    });
     let body = result_code_body(4, &[0, 1], 9, r.our_tid);
     r.send_ctl_body(0, &body);
     let end = Instant::now() + Duration::from_secs(5);
@@ -1157,15 +1373,26 @@ fn router_short_result_code_in_cdn_and_stopccn() {
         s.tunnels == 0 && s.sessions == 0 && s.pool_in_use == 0
     });
     let log = lns.log();
-    assert!(log.contains("peer closed tunnel: result 1"), "StopCCN result not logged:\n{}", lns.log_tail());
+    assert!(
+        log.contains("peer closed tunnel: result 1"),
+        "StopCCN result not logged:\n{}",
+        lns.log_tail()
+    );
     let errs = lns.decode_errors();
     assert!(errs.is_empty(), "decode errors logged: {errs:?}");
     assert_eq!(lns.stats().auth_failures, 0);
 }
 
 /// An Android-like client that never acknowledges HELLO (nor any control message after the
-/// call is up) but keeps data flowing (ICMP every 300 ms, LCP echoes answered).
+/// call is up) but keeps data flowing (an ICMP echo every 300 ms, LCP echoes answered).
+/// RFC 2661 §5.5 sends HELLO only "after a specified period of time has elapsed since the
+/// last data or control message was received", so with data every 300 ms and
+/// `hello_interval = 1` no HELLO should be sent at all, and the tunnel must stay up.
 #[test]
+#[ignore = "bug: HELLO is sent while data flows (quiet time reset only by control messages, \
+            l2tp-proto control/tunnel.rs:572 + endpoint.rs:275, RFC 2661 §5.5 counts data too); \
+            a peer that does not acknowledge it loses the tunnel (RetriesExhausted ~8 s) \
+            despite answered ICMP every 300 ms"]
 fn android_client_ignoring_hello_with_data_flowing() {
     let lns = Lns::start(
         "android",
@@ -1188,30 +1415,54 @@ fn android_client_ignoring_hello_with_data_flowing() {
         mru: 1400,
         ipv6_iid: None,
     });
-    // Drain anything pending (with acknowledgements), then stop acknowledging.
     while p.poll(Duration::from_millis(100)) {}
+    p.ctl_rx.clear();
+    let mut seq = 0u16;
+    // Data every 300 ms for `secs`, acknowledging control messages or not; returns the
+    // HELLOs received and whether every echo was answered.
+    let mut flow = |p: &mut Peer, secs: u64| -> (usize, bool) {
+        let t0 = Instant::now();
+        let mut hellos = 0;
+        while t0.elapsed() < Duration::from_secs(secs) {
+            seq += 1;
+            if p.try_ping(seq, b"android keepalive by data").is_none() {
+                return (hellos, false);
+            }
+            let end = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < end {
+                p.poll(Duration::from_millis(50));
+            }
+            hellos += p
+                .ctl_rx
+                .iter()
+                .filter(|(_, m)| matches!(m, ControlMessage::Hello(_)))
+                .count();
+            p.ctl_rx
+                .retain(|(_, m)| !matches!(m, ControlMessage::Hello(_)));
+        }
+        (hellos, true)
+    };
+    // Phase 1, acknowledging: how many HELLOs does the LNS send while data flows?
+    let (hellos_acked, ok1) = flow(&mut p, 3);
+    assert!(ok1, "echo lost while acknowledging:\n{}", lns.log_tail());
+    // Phase 2, the Android behaviour: nothing acknowledged, data keeps flowing.
     p.ack = false;
     let t0 = Instant::now();
-    let mut seq = 0u16;
-    let mut hellos = 0;
-    while t0.elapsed() < Duration::from_secs(12) {
-        seq += 1;
-        p.ping(seq, b"android keepalive by data");
-        let end = Instant::now() + Duration::from_millis(300);
-        while Instant::now() < end {
-            p.poll(Duration::from_millis(50));
-        }
-        hellos += p.ctl_rx.iter().filter(|(_, m)| matches!(m, ControlMessage::Hello(_))).count();
-        p.ctl_rx.retain(|(_, m)| !matches!(m, ControlMessage::Hello(_)));
-        assert!(
-            !p.ctl_rx.iter().any(|(_, m)| matches!(m, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))),
-            "tunnel torn down after {:.1} s of unacknowledged HELLO with data flowing ({seq} echoes answered): {:?}\n{}",
-            t0.elapsed().as_secs_f64(),
-            p.ctl_rx,
-            lns.log_tail()
-        );
-    }
-    let s = lns.session(p.lns_tid, p.lns_sid).expect("session still there");
-    assert_eq!(s.state, UP);
-    eprintln!("recorded: android: {hellos} HELLO(s) unacknowledged, {seq} echoes answered, tunnel up");
+    let (hellos_unacked, ok2) = flow(&mut p, 12);
+    let s = lns.session(p.lns_tid, p.lns_sid);
+    eprintln!(
+        "recorded: android: {hellos_acked} HELLO(s) in 3 s of data (acknowledged), \
+         {hellos_unacked} unacknowledged; session after {:.1} s: {:?}",
+        t0.elapsed().as_secs_f64(),
+        s.as_ref().map(|s| &s.state)
+    );
+    assert!(
+        ok2 && s.as_ref().is_some_and(|s| s.state == UP),
+        "tunnel cleared after {:.1} s of unacknowledged HELLO while ICMP every 300 ms was answered \
+         ({hellos_acked} HELLO(s) were sent during 3 s of acknowledged data flow, RFC 2661 §5.5 \
+         expects none)\nLNS:\n{}",
+        t0.elapsed().as_secs_f64(),
+        lns.log_tail()
+    );
+    assert_eq!(hellos_acked, 0, "HELLO sent while data was flowing");
 }

@@ -62,6 +62,47 @@ pub(crate) struct Ctx {
     pub transmits: VecDeque<Transmit>,
     pub stats: EndpointStats,
     serial: u32,
+    /// Rate limit for log lines about datagrams a peer (or an attacker) controls.
+    pub log_limit: LogLimit,
+}
+
+/// At most [`LogLimit::PER_SECOND`] log lines a second about bad or unexpected datagrams; the
+/// rest are counted (in [`EndpointStats`] as always) and summarised when logging resumes, so
+/// a flood of garbage cannot fill the disk through our log.
+#[derive(Debug, Default)]
+pub(crate) struct LogLimit {
+    window: Option<Instant>,
+    used: u32,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    const PER_SECOND: u32 = 20;
+
+    /// Whether a line may be logged now.
+    pub(crate) fn allow(&mut self, now: Instant) -> bool {
+        if self
+            .window
+            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
+        {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    "log lines about bad datagrams suppressed in the last interval"
+                );
+            }
+            self.window = Some(now);
+            self.used = 0;
+            self.suppressed = 0;
+        }
+        if self.used < Self::PER_SECOND {
+            self.used += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
 }
 
 impl Ctx {
@@ -106,6 +147,7 @@ impl Endpoint {
                 transmits: VecDeque::new(),
                 stats: EndpointStats::default(),
                 serial: 0,
+                log_limit: LogLimit::default(),
             },
             tunnels: BTreeMap::new(),
             by_peer: HashMap::new(),
@@ -242,7 +284,9 @@ impl Endpoint {
         }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             self.ctx.stats.unknown_tunnel += 1;
-            tracing::info!(%from, tunnel = %tid, "control message for unknown tunnel {tid} from {from}: dropped");
+            if self.ctx.log_limit.allow(now) {
+                tracing::info!(%from, tunnel = %tid, "control message for unknown tunnel {tid} from {from}: dropped");
+            }
             return;
         };
         if t.peer != from {
@@ -252,7 +296,9 @@ impl Endpoint {
                 t.peer = from;
             } else {
                 self.ctx.stats.wrong_peer += 1;
-                tracing::info!(%from, tunnel = %tid, peer = %t.peer, "control message from the wrong peer: dropped");
+                if self.ctx.log_limit.allow(now) {
+                    tracing::info!(%from, tunnel = %tid, peer = %t.peer, "control message from the wrong peer: dropped");
+                }
                 return;
             }
         }
@@ -312,12 +358,16 @@ impl Endpoint {
             Ok(ControlMessage::Sccrq(m)) => m,
             Ok(other) => {
                 self.ctx.stats.unknown_tunnel += 1;
-                tracing::info!(%from, "{other} for tunnel 0 from {from}: dropped");
+                if self.ctx.log_limit.allow(now) {
+                    tracing::info!(%from, "{other} for tunnel 0 from {from}: dropped");
+                }
                 return;
             }
             Err(e) => {
                 self.ctx.stats.malformed += 1;
-                tracing::info!(%from, "undecodable message for tunnel 0: {e}");
+                if self.ctx.log_limit.allow(now) {
+                    tracing::info!(%from, "undecodable message for tunnel 0: {e}");
+                }
                 return;
             }
         };
@@ -411,7 +461,9 @@ impl Endpoint {
             None => {
                 if self.half_open >= self.ctx.config.max_half_open_tunnels {
                     self.ctx.stats.half_open_refused += 1;
-                    tracing::warn!(%from, half_open = self.half_open, "too many half-open tunnels: SCCRQ dropped");
+                    if self.ctx.log_limit.allow(now) {
+                        tracing::warn!(%from, half_open = self.half_open, "too many half-open tunnels: SCCRQ dropped");
+                    }
                     return;
                 }
                 let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {

@@ -27,7 +27,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use l2tp_io::udp::{RecvBatch, UdpOptions, UdpSocket};
+use l2tp_io::udp::{RecvBatch, SendBatch, UdpOptions, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,10 @@ const RX_BUDGET: usize = 256;
 const RX_BATCH: usize = 32;
 /// Largest datagram received (jumbo frames; larger ones are counted and dropped).
 const RX_SLOT: usize = 9216;
+/// Datagrams per `sendmmsg`.
+const TX_BATCH: usize = 64;
+/// Largest datagram that goes through the send batch (bigger ones are sent at once).
+const TX_SLOT: usize = 2048;
 /// Socket buffers: large enough that a burst of thousands of call setups is not dropped
 /// by the kernel before the loop drains it.
 const SOCKET_RCVBUF: usize = 8 << 20;
@@ -69,7 +73,8 @@ const SOCKET_SNDBUF: usize = 4 << 20;
 
 fn socket_options() -> UdpOptions {
     UdpOptions {
-        gso: false,
+        // Consecutive equal-size datagrams to one peer go out as one GSO send.
+        gso: true,
         gro: false,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
@@ -219,6 +224,8 @@ pub struct Node {
     outbox: Outbox,
     rxbuf: Vec<u8>,
     rxbatch: Option<RecvBatch>,
+    /// Per socket: datagrams waiting for the end of the turn (one `sendmmsg` for them all).
+    txbatches: Vec<SendBatch>,
     txbuf: Vec<u8>,
     rng: StdRng,
     counters: NodeCounters,
@@ -231,6 +238,8 @@ pub struct Node {
     )>,
     ip_mode: tunif::IpMode,
     early_frames: HashMap<SessionKey, EarlyFrames>,
+    /// LNS: calls accepted and waiting for the peer's ICCN, since when.
+    pending_calls: HashMap<SessionKey, Instant>,
     next_housekeeping: Instant,
     /// The session whose TUN carries the default route (client `dial.default_route`).
     default_route_session: Option<SessionKey>,
@@ -251,6 +260,9 @@ struct EarlyFrames {
 
 /// Refusals (StopCCN in its hold period) beyond which refused SCCRQs are not answered.
 const MAX_REFUSALS_IN_FLIGHT: usize = 256;
+
+/// How long an accepted call may wait for the peer's ICCN.
+const CALL_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Frames held per session waiting for its ICCN.
 const EARLY_FRAMES_PER_SESSION: usize = 4;
@@ -304,8 +316,12 @@ impl Node {
         match config.role {
             RoleSettings::Client(_) => endpoint_cfg.accept_incoming_tunnels = false,
             // The node decides (allowed peers, tunnel limit): IncomingTunnel events.
-            RoleSettings::Lns(_) => endpoint_cfg.decide_incoming_tunnels = true,
+            RoleSettings::Lns(_) => {
+                endpoint_cfg.decide_incoming_tunnels = true;
+                endpoint_cfg.decide_incoming_calls = true;
+            }
         }
+        let sockets_len = sockets.len();
         Ok(Node {
             name: config.name,
             sockets,
@@ -328,6 +344,9 @@ impl Node {
             outbox: Vec::new(),
             rxbuf: vec![0; MAX_DATAGRAM],
             rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
+            txbatches: (0..sockets_len)
+                .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
+                .collect(),
             txbuf: vec![0; MAX_DATAGRAM + HEADROOM],
             rng,
             counters: NodeCounters::default(),
@@ -337,6 +356,7 @@ impl Node {
             mgmt: None,
             ip_mode: config.ip_mode,
             early_frames: HashMap::new(),
+            pending_calls: HashMap::new(),
             next_housekeeping: Instant::now(),
             default_route_session: None,
             early_frames_total: 0,
@@ -526,6 +546,7 @@ impl Node {
             }
             self.step(Duration::from_millis(50))?;
         }
+        self.flush();
         Ok(())
     }
 
@@ -574,6 +595,7 @@ impl Node {
         if mgmt_ready {
             self.serve_mgmt(now);
         }
+        self.flush();
         Ok(())
     }
 
@@ -739,10 +761,7 @@ impl Node {
             while let Some(t) = self.endpoint.poll_transmit() {
                 moved = true;
                 let sock = self.locals.iter().position(|l| *l == t.local).unwrap_or(0);
-                if let Err(e) = self.sockets[sock].send_to(&t.payload, t.to) {
-                    self.counters.send_errors += 1;
-                    tracing::warn!(node = %self.name, to = %t.to, "control send failed: {e}");
-                }
+                self.queue_datagram(sock, t.to, &t.payload);
             }
             while let Some(ev) = self.endpoint.poll_event() {
                 moved = true;
@@ -793,6 +812,48 @@ impl Node {
         }
     }
 
+    /// Queues a datagram on socket `sock`'s send batch (sent with `sendmmsg` at the end of
+    /// the turn, or when the batch fills); too big for a batch slot: sent at once.
+    fn queue_datagram(&mut self, sock: usize, to: SocketAddr, datagram: &[u8]) {
+        if datagram.len() > TX_SLOT {
+            if let Err(e) = self.sockets[sock].send_to(datagram, to) {
+                self.counters.send_errors += 1;
+                tracing::debug!(node = %self.name, %to, "send failed: {e}");
+            }
+            return;
+        }
+        if !self.txbatches[sock].push(to, datagram) {
+            self.flush_socket(sock);
+            let _ = self.txbatches[sock].push(to, datagram);
+        }
+    }
+
+    /// Sends what socket `sock`'s batch holds.
+    fn flush_socket(&mut self, sock: usize) {
+        let batch = &mut self.txbatches[sock];
+        if batch.pending() > 0 {
+            if let Err(e) = self.sockets[sock].send_batch(batch) {
+                // The socket buffer is full (8 MiB): what is left is dropped, as UDP would.
+                self.counters.send_errors += batch.pending() as u64;
+                tracing::debug!(node = %self.name, "send batch: {e}");
+            }
+        }
+        if batch.failed() > 0 {
+            self.counters.send_errors += batch.failed() as u64;
+            if let Some(e) = batch.last_error() {
+                tracing::debug!(node = %self.name, "datagrams refused by the kernel: {e}");
+            }
+        }
+        batch.clear();
+    }
+
+    /// Sends everything queued on every socket.
+    fn flush(&mut self) {
+        for sock in 0..self.sockets.len() {
+            self.flush_socket(sock);
+        }
+    }
+
     /// Writes `prefix ‖ payload` after the headroom, encapsulates and sends it.
     fn send_frame(&mut self, key: SessionKey, prefix: &[u8], payload: &[u8]) {
         let len = prefix.len() + payload.len();
@@ -807,11 +868,9 @@ impl Node {
         {
             Ok(tx) => {
                 let sock = (tx.socket.0 as usize).min(self.sockets.len() - 1);
-                if let Err(e) = self.sockets[sock].send_to(&self.txbuf[tx.range], tx.peer) {
-                    self.counters.send_errors += 1;
-                    let _ = self.datapath.record_tx_errors(key, 1);
-                    tracing::debug!(node = %self.name, session = %key, "data send failed: {e}");
-                }
+                let txbuf = std::mem::take(&mut self.txbuf);
+                self.queue_datagram(sock, tx.peer, &txbuf[tx.range]);
+                self.txbuf = txbuf;
             }
             Err(e) => tracing::debug!(node = %self.name, session = %key, "encapsulate: {e}"),
         }
@@ -900,20 +959,36 @@ impl Node {
             CtlEvent::IncomingCall {
                 tunnel, session, ..
             } => {
-                if let RoleSettings::Lns(lns) = &self.role {
-                    if lns.max_sessions > 0 && self.sessions.len() >= lns.max_sessions {
-                        self.counters.sessions_refused += 1;
-                        let _ = self.endpoint.reject_call(
-                            now,
-                            tunnel,
-                            session,
-                            ResultCode::with_error(
-                                ResultCode::CDN_NO_FACILITIES_TEMPORARY,
-                                ResultCode::ERROR_NO_RESOURCES,
-                                Some("session limit reached"),
-                            ),
-                        );
+                // Calls being set up count against the limit too, so a flood of ICRQs
+                // cannot hold more state than the limit allows.
+                let full = match &self.role {
+                    RoleSettings::Lns(lns) => {
+                        lns.max_sessions > 0
+                            && self.sessions.len() + self.pending_calls.len() >= lns.max_sessions
                     }
+                    RoleSettings::Client(_) => false,
+                };
+                let key = SessionKey::new(tunnel, session);
+                if full {
+                    self.counters.sessions_refused += 1;
+                    let n = self.counters.sessions_refused;
+                    if n == 1 || n.is_multiple_of(1000) {
+                        tracing::warn!(node = %self.name, %tunnel, refused_total = n, "call refused: session limit reached");
+                    }
+                    let _ = self.endpoint.reject_call(
+                        now,
+                        tunnel,
+                        session,
+                        ResultCode::with_error(
+                            ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                            ResultCode::ERROR_NO_RESOURCES,
+                            Some("session limit reached"),
+                        ),
+                    );
+                } else if let Err(e) = self.endpoint.accept_call(now, tunnel, session) {
+                    tracing::warn!(node = %self.name, %tunnel, %session, "accept call: {e}");
+                } else {
+                    self.pending_calls.insert(key, now);
                 }
             }
             CtlEvent::SessionUp {
@@ -977,6 +1052,7 @@ impl Node {
         peer: SocketAddr,
         sequencing_required: bool,
     ) {
+        self.pending_calls.remove(&SessionKey::new(tunnel, session));
         let mut opts = self.session_options;
         opts.lns_mode = matches!(self.role, RoleSettings::Lns(_));
         if sequencing_required {
@@ -1257,6 +1333,7 @@ impl Node {
         }
         let _ = self.datapath.remove_session(key);
         self.forget_early_frames(key);
+        self.pending_calls.remove(&key);
     }
 
     fn forget_early_frames(&mut self, key: SessionKey) {
@@ -1512,6 +1589,21 @@ impl Node {
         }
         self.next_housekeeping = now + Duration::from_secs(1);
         self.compact();
+        // RFC 2661 leaves the wait for ICCN unbounded; a call that never completes must not
+        // hold its slot for the tunnel's lifetime.
+        let stale: Vec<SessionKey> = self
+            .pending_calls
+            .iter()
+            .filter(|(_, t)| now.duration_since(**t) >= CALL_SETUP_TIMEOUT)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in stale {
+            self.pending_calls.remove(&key);
+            let result = ResultCode::with_error(ResultCode::CDN_TIMEOUT, 0, Some("no ICCN"));
+            let _ = self
+                .endpoint
+                .close_session(now, key.tunnel, key.session, result);
+        }
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };
