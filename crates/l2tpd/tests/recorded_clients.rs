@@ -472,6 +472,8 @@ struct Peer {
     stray_data: u64,
     /// LCP Echo-Requests the LNS sent us (all answered).
     echoes_answered: u64,
+    /// The highest Nr the LNS has sent us: what it acknowledged of our control messages.
+    acked: u16,
 }
 
 impl Peer {
@@ -501,6 +503,7 @@ impl Peer {
             expected_s: None,
             stray_data: 0,
             echoes_answered: 0,
+            acked: 0,
         }
     }
 
@@ -570,9 +573,13 @@ impl Peer {
                     self.ppp_rx.push_back(payload.to_vec());
                 }
             }
-            Ok(Packet::Zlb { .. }) => {}
+            Ok(Packet::Zlb { header }) => {
+                let seq = header.sequence.expect("ZLB has Ns/Nr");
+                self.acked = seq.nr.0;
+            }
             Ok(Packet::Control { header, message }) => {
                 let seq = header.sequence.expect("control has Ns/Nr");
+                self.acked = seq.nr.0;
                 if seq.ns == SeqNum(self.nr) {
                     self.nr = self.nr.wrapping_add(1);
                     self.ctl_rx.push_back((header.session_id.0, message));
@@ -964,12 +971,9 @@ impl Peer {
             let Some(f) = self.next_ppp(Duration::from_millis(50)) else {
                 continue;
             };
-            match classify(&f) {
-                Some((IPV4, ip)) => {
-                    check_echo_reply(self.name, ip, self.addr, LOCAL, id, seq, payload);
-                    return Some(ip.to_vec());
-                }
-                _ => {}
+            if let Some((IPV4, ip)) = classify(&f) {
+                check_echo_reply(self.name, ip, self.addr, LOCAL, id, seq, payload);
+                return Some(ip.to_vec());
             }
         }
         None
@@ -1364,14 +1368,23 @@ fn router_short_result_code_in_cdn_and_stopccn() {
     });
     let body = result_code_body(4, &[0, 1], 9, r.our_tid);
     r.send_ctl_body(0, &body);
-    let end = Instant::now() + Duration::from_secs(5);
-    while lns.stats().tunnels > 0 && Instant::now() < end {
+    // RFC 2661 §5.7: the LNS acknowledges the StopCCN and keeps the tunnel "closing" for a
+    // while to acknowledge retransmissions; the call and its address go at once.
+    let end = Instant::now() + Duration::from_secs(3);
+    while r.acked != r.ns && Instant::now() < end {
         r.poll(Duration::from_millis(50));
     }
-    lns.wait_until("StopCCN clears everything", Duration::from_secs(1), |l| {
-        let s = l.stats();
-        s.tunnels == 0 && s.sessions == 0 && s.pool_in_use == 0
-    });
+    assert_eq!(r.acked, r.ns, "StopCCN not acknowledged");
+    lns.wait_until(
+        "StopCCN clears the call and the tunnel",
+        Duration::from_secs(3),
+        |l| {
+            let s = l.stats();
+            s.sessions == 0
+                && s.pool_in_use == 0
+                && l.tunnels().iter().all(|t| t.state == "closing")
+        },
+    );
     let log = lns.log();
     assert!(
         log.contains("peer closed tunnel: result 1"),
