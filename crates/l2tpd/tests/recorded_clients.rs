@@ -30,8 +30,9 @@ use std::time::{Duration, Instant};
 
 use l2tp_mgmt::{Client, DaemonStats, Request, Response, SessionInfo, TunnelInfo};
 use l2tp_wire::{
-    encode_packet, Accm, BearerCapabilities, ControlMessage, FramingCapabilities, Header, Iccn,
-    Icrq, Packet, ProtocolVersion, Scccn, Sccrq, SeqNum, SessionId, Sli, TunnelId,
+    encode_packet, Accm, AvpType, BearerCapabilities, ControlMessage, FramingCapabilities, Header,
+    Iccn, Icrq, Packet, ProtocolVersion, Scccn, Sccrq, SeqNum, SessionId, Sli, TunnelId,
+    UnknownAvp,
 };
 use ppp::mschapv2;
 
@@ -436,6 +437,9 @@ struct PppPlan {
     password: &'static str,
     /// Ask for PFC and ACFC in LCP (Windows does).
     compress: bool,
+    /// Windows' extra options, which the LNS rejects: LCP Callback (13) with operation 6
+    /// (CBCP), IPCP primary/secondary NBNS (130, 132).
+    windows_extras: bool,
     mru: u16,
     /// Negotiate IPv6CP with this interface identifier.
     ipv6_iid: Option<[u8; 8]>,
@@ -700,8 +704,15 @@ impl Peer {
             lcp_opts.push((7, vec![])); // PFC
             lcp_opts.push((8, vec![])); // ACFC
         }
+        if plan.windows_extras {
+            lcp_opts.push((13, vec![6])); // Callback: CBCP
+        }
         let mut ipcp_opts: Vec<(u8, Vec<u8>)> =
             vec![(3, vec![0; 4]), (129, vec![0; 4]), (131, vec![0; 4])];
+        if plan.windows_extras {
+            ipcp_opts.insert(2, (130, vec![0; 4])); // NBNS (WINS)
+            ipcp_opts.push((132, vec![0; 4]));
+        }
         let mut lcp_req_id = self.next_id();
         self.send_ppp(LCP, &cp(1, lcp_req_id, &opts_bytes(&lcp_opts)));
         let (mut lcp_acked, mut lcp_peer_acked) = (false, false);
@@ -1021,6 +1032,7 @@ const WINDOWS_PPP: PppPlan = PppPlan {
     user: "alice",
     password: "Wind0ws-pass",
     compress: true,
+    windows_extras: true,
     mru: 1400,
     ipv6_iid: None,
 };
@@ -1042,7 +1054,20 @@ fn windows_clients_behind_one_nat() {
     let mut b = Peer::new("windows-B", wire.clone(), lns.server, 0x7c03);
 
     for (p, host) in [(&mut a, "DESKTOP-7Q2L4KE"), (&mut b, "LAPTOP-K3M9Q1")] {
-        let rp = p.open_tunnel(windows_sccrq(p.our_tid, host));
+        let mut sccrq = windows_sccrq(p.our_tid, host);
+        if p.our_tid == 0x7c03 {
+            // Newer Windows: a Microsoft vendor AVP (a correlation id) without the M bit,
+            // which must simply be ignored.
+            sccrq.unknown.push(UnknownAvp {
+                vendor: 311,
+                attr: AvpType(1),
+                mandatory: false,
+                hidden: false,
+                reserved: 0,
+                value: b"{6f1c2e7a-0b3d-4c51-9a7e-2d8f41b0c9e3}".to_vec(),
+            });
+        }
+        let rp = p.open_tunnel(sccrq);
         assert_eq!(rp.protocol_version, ProtocolVersion::V1_0);
         assert!(
             rp.challenge.is_none(),
@@ -1194,6 +1219,7 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
         user: "alice",
         password: "Wind0ws-pass",
         compress: false,
+        windows_extras: false,
         mru: 1500,
         ipv6_iid: Some(iid),
     });
@@ -1307,6 +1333,7 @@ fn router_short_result_code_in_cdn_and_stopccn() {
         user: "bob",
         password: "b0b-secret",
         compress: false,
+        windows_extras: false,
         mru: 1450,
         ipv6_iid: None,
     };
@@ -1425,6 +1452,7 @@ fn android_client_ignoring_hello_with_data_flowing() {
         user: "alice",
         password: "Wind0ws-pass",
         compress: false,
+        windows_extras: false,
         mru: 1400,
         ipv6_iid: None,
     });
