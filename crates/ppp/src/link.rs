@@ -621,6 +621,20 @@ impl Link {
         }
     }
 
+    /// Gives back the spare capacity of the link's queues (they grow during negotiation and
+    /// are nearly always empty afterwards). The daemon calls it once a link is up, which
+    /// matters when it holds 100,000 of them.
+    pub fn shrink_to_fit(&mut self) {
+        self.tx.shrink_to_fit();
+        self.events.shrink_to_fit();
+        if let Some(a) = self.server_auth.as_mut() {
+            a.out.shrink_to_fit();
+        }
+        if let Some(a) = self.client_auth.as_mut() {
+            a.out.shrink_to_fit();
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> LinkStats {
         self.stats

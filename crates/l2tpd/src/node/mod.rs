@@ -214,7 +214,8 @@ pub struct Node {
     ppp_mru: u16,
     ppp_echo_failures: u32,
     role: RoleSettings,
-    sessions: HashMap<SessionKey, SessionCtx>,
+    /// Boxed: the map keeps spare capacity, which then costs a pointer, not a whole context.
+    sessions: HashMap<SessionKey, Box<SessionCtx>>,
     link_timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
     dirty: Vec<SessionKey>,
     routes: HashMap<Ipv4Addr, SessionKey>,
@@ -228,6 +229,7 @@ pub struct Node {
     txbatches: Vec<SendBatch>,
     txbuf: Vec<u8>,
     rng: StdRng,
+    seeded: bool,
     counters: NodeCounters,
     client: ClientState,
     started: Instant,
@@ -349,6 +351,7 @@ impl Node {
                 .collect(),
             txbuf: vec![0; MAX_DATAGRAM + HEADROOM],
             rng,
+            seeded: config.seed.is_some(),
             counters: NodeCounters::default(),
             client: ClientState::default(),
             started: Instant::now(),
@@ -801,6 +804,11 @@ impl Node {
                 self.on_ppp_event(now, key, ev);
                 continue;
             }
+            if sess.shrink_pending {
+                // Negotiation is over: its queues' spare capacity is not needed again.
+                sess.shrink_pending = false;
+                sess.link.shrink_to_fit();
+            }
             let t = sess.link.poll_timeout();
             if t != sess.timer {
                 sess.timer = t;
@@ -1097,11 +1105,19 @@ impl Node {
         link_cfg.echo_interval = self.ppp_echo_interval;
         link_cfg.mru = self.ppp_mru;
         link_cfg.echo_failures = self.ppp_echo_failures.max(1);
-        let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
-        let mut link = Link::new(link_cfg, rng);
+        // Each link draws its few random values (magic number, CHAP challenges) straight
+        // from the OS: no per-session RNG state to keep. Seeded nodes (tests) stay
+        // reproducible with a seeded generator.
+        let mut link = if self.seeded {
+            let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
+            Link::new(link_cfg, rng)
+        } else {
+            Link::new(link_cfg, rand::rngs::OsRng)
+        };
         link.open(now);
         tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
-        self.sessions.insert(key, SessionCtx::new(link, now));
+        self.sessions
+            .insert(key, Box::new(SessionCtx::new(link, now)));
         self.dirty.push(key);
         // Frames the peer sent before we saw its ICCN: replay them in order now.
         if let Some(held) = self.early_frames.remove(&key) {
@@ -1178,6 +1194,7 @@ impl Node {
                 self.client.backoff = Duration::ZERO;
                 if let Some(s) = self.sessions.get_mut(&key) {
                     s.ipv4 = Some(ipv4);
+                    s.shrink_pending = true;
                 }
                 if matches!(self.role, RoleSettings::Lns(_)) {
                     self.routes.insert(ipv4.peer, key);
@@ -1203,6 +1220,7 @@ impl Node {
                     s.ipv6_up = true;
                     s.ipv6_local = Some(link_local(local_iid));
                     s.ipv6_iids = Some((local_iid, peer_iid));
+                    s.shrink_pending = true;
                 }
                 self.setup_ipv6(key);
                 if let Some(app) = self.app.as_mut() {

@@ -34,6 +34,8 @@ pub(super) struct SessionCtx {
     /// The session's own TUN (per-session mode).
     pub tun: Option<l2tp_io::tun::Tun>,
     pub since: Instant,
+    /// Shrink the link's queues once they are drained (set when negotiation finishes).
+    pub shrink_pending: bool,
     /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
     pub last_rx_packets: u64,
     pub last_activity: Instant,
@@ -76,6 +78,7 @@ impl SessionCtx {
             interface: None,
             tun: None,
             since: now,
+            shrink_pending: false,
             last_rx_packets: 0,
             last_activity: now,
         }
