@@ -598,6 +598,15 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Data arrived from the tunnel's peer: RFC 2661 §5.5 sends HELLO only after "a period
+    /// of time ... without receiving any message (data or control) from the peer", so data
+    /// postpones the next HELLO (some phones answer HELLO badly while their data flows).
+    pub fn note_data_received(&mut self, now: Instant, tunnel: TunnelId) {
+        if let Some(t) = self.tunnels.get_mut(&tunnel) {
+            t.note_activity(now);
+        }
+    }
+
     /// Forgets a tunnel announced by [`Event::IncomingTunnel`] without answering it, as if
     /// its SCCRQ had never arrived (a flood of SCCRQs, possibly spoofed, must neither grow
     /// state nor make us send anything). No event follows.

@@ -522,6 +522,13 @@ impl Tunnel {
         self.up(ctx, now);
     }
 
+    /// Something (data) was heard from the peer: the HELLO timer restarts.
+    pub(crate) fn note_activity(&mut self, now: Instant) {
+        if now > self.quiet_since {
+            self.quiet_since = now;
+        }
+    }
+
     /// The soonest of this tunnel's timers: retransmission/ack, HELLO, end of the hold.
     pub(crate) fn next_timeout(&self, hello: Option<Duration>) -> Option<Instant> {
         let mut t = self.channel.poll_timeout();

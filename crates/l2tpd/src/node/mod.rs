@@ -234,6 +234,8 @@ pub struct Node {
     client: ClientState,
     started: Instant,
     tunnel_since: HashMap<TunnelId, Instant>,
+    /// The tunnel whose data was last reported to the control plane, and when.
+    last_data_note: (TunnelId, Instant),
     mgmt: Option<(
         crate::mgmt_server::MgmtServer,
         std::sync::mpsc::Receiver<crate::mgmt_server::PendingRequest>,
@@ -356,6 +358,7 @@ impl Node {
             client: ClientState::default(),
             started: Instant::now(),
             tunnel_since: HashMap::new(),
+            last_data_note: (TunnelId(0), Instant::now()),
             mgmt: None,
             ip_mode: config.ip_mode,
             early_frames: HashMap::new(),
@@ -651,6 +654,7 @@ impl Node {
                 .receive_on(now, SocketId(sock as u32), from, datagram)
             {
                 RxResult::Deliver { session, frame, .. } => {
+                    self.note_tunnel_data(now, session.tunnel);
                     self.deliver_frame(now, session, &datagram[frame]);
                 }
                 RxResult::Queued { .. } => {}
@@ -678,6 +682,18 @@ impl Node {
             self.deliver_frame(now, d.session, &d.frame);
             self.datapath.recycle(d.frame);
         }
+    }
+
+    /// Data from a tunnel's peer is a sign of life: RFC 2661 §5.5 sends HELLO only after a
+    /// period with no message, "data or control", from the peer. Reported at most every
+    /// 100 ms per tunnel (one comparison per packet in a burst).
+    fn note_tunnel_data(&mut self, now: Instant, tunnel: TunnelId) {
+        let (last, at) = self.last_data_note;
+        if last == tunnel && now.saturating_duration_since(at) < Duration::from_millis(100) {
+            return;
+        }
+        self.last_data_note = (tunnel, now);
+        self.endpoint.note_data_received(now, tunnel);
     }
 
     /// A PPP frame for `key`, in order: IP takes the fast path, the rest goes to the link.
@@ -1607,6 +1623,7 @@ impl Node {
         }
         self.next_housekeeping = now + Duration::from_secs(1);
         self.compact();
+
         // RFC 2661 leaves the wait for ICCN unbounded; a call that never completes must not
         // hold its slot for the tunnel's lifetime.
         let stale: Vec<SessionKey> = self
