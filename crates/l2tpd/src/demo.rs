@@ -35,6 +35,11 @@ pub struct DemoArgs {
     /// Send data messages with sequence numbers (SENDSEQ on both sides).
     #[arg(long)]
     pub sequencing: bool,
+    /// Root only: run an `l2tpd lns` and an `l2tpd client` process in two network namespaces
+    /// it creates (and removes), with real TUN interfaces, and show the system's `ping`
+    /// crossing each session.
+    #[arg(long)]
+    pub netns: bool,
     /// UDP address the demo LNS listens on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub lns_listen: SocketAddr,
@@ -72,6 +77,16 @@ fn parse_auth(s: &str) -> Result<AuthMethod, String> {
 
 /// Runs the demo, printing progress to stdout. Ok(outcome) when every session passed its pings.
 pub fn run(args: &DemoArgs) -> Result<DemoOutcome, String> {
+    if args.netns {
+        crate::demo_netns::run(args.sessions, args.pings)?;
+        return Ok(DemoOutcome {
+            sessions_up: args.sessions as usize,
+            pings_sent: u32::from(args.pings) * args.sessions,
+            pings_received: u32::from(args.pings) * args.sessions,
+            lns_answered: 0,
+            lns_sessions_left: 0,
+        });
+    }
     let method = parse_auth(&args.auth)?;
     if args.sessions == 0 {
         return Err("--sessions: must be at least 1".into());

@@ -13,6 +13,7 @@ pub mod addr;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod demo_netns;
 pub mod loadgen;
 pub mod metrics;
 pub mod mgmt_server;

@@ -74,3 +74,25 @@ fn quick_start_flags_are_validated() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pool"), "{err}");
 }
+
+#[test]
+fn the_demo_brings_up_sessions_and_pings_through_each() {
+    let out = Command::new(L2TPD)
+        .args(["demo", "--sessions", "3", "--pings", "2"])
+        .output()
+        .expect("run the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("demo OK: 3 session(s) up, 6/6 echo replies"),
+        "{text}"
+    );
+    assert!(
+        text.contains("after hang-up: 0 session(s), 0 pool address(es) in use"),
+        "{text}"
+    );
+}

@@ -639,3 +639,34 @@ default_route = true
         assert!(out.status.success());
     }
 }
+
+#[test]
+fn demo_with_namespaces_pings_through_real_interfaces_and_cleans_up() {
+    if !privileged() {
+        return;
+    }
+    let out = Command::new(L2TPD)
+        .args(["demo", "--netns", "--sessions", "2", "--pings", "2"])
+        .output()
+        .expect("run the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("demo OK: real ping through every session"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("2 received, 0% packet loss").count(),
+        2,
+        "{text}"
+    );
+    let left = String::from_utf8_lossy(&sh(&["ip", "netns", "list"]).stdout).into_owned();
+    assert!(
+        !left.contains("l2tpdemo-"),
+        "namespaces left behind: {left}"
+    );
+}
