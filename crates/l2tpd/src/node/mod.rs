@@ -73,8 +73,10 @@ const SOCKET_SNDBUF: usize = 4 << 20;
 
 fn socket_options() -> UdpOptions {
     UdpOptions {
-        // Consecutive equal-size datagrams to one peer go out as one GSO send.
-        gso: true,
+        // No UDP GSO: control messages and PPP frames of different sizes go out in one
+        // sendmmsg, and a GSO run crossing a veth reaches captures (tcpdump, tshark) as one
+        // merged datagram, hiding the messages inside it from an operator's capture.
+        gso: false,
         gro: false,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
