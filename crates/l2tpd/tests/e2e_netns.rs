@@ -84,12 +84,16 @@ impl Topology {
     }
 
     fn spawn(&self, ns: &str, who: &str, args: &[&str]) -> Daemon {
+        self.spawn_logging(ns, who, args, "info")
+    }
+
+    fn spawn_logging(&self, ns: &str, who: &str, args: &[&str], level: &str) -> Daemon {
         let log = self.dir.join(format!("{who}.log"));
         let f = std::fs::File::create(&log).expect("log file");
         let child = Command::new("ip")
             .args(["netns", "exec", ns, L2TPD])
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", level)
             .stdin(Stdio::null())
             .stdout(f.try_clone().expect("dup"))
             .stderr(f)
@@ -780,4 +784,114 @@ fn tunnel_setup_and_hellos_complete_while_data_saturates() {
         ping(&topo.cli, &["-I", &ifname, "198.51.100.1"]),
         "the loaded session still works"
     );
+}
+
+/// Issue 9: the LNS is killed (SIGKILL: no StopCCN) and started again; the client notices the
+/// silence (HELLO unanswered), clears the old tunnel and redials. And at debug log level,
+/// with a tunnel secret and PPP passwords in use, no secret appears in any log or in
+/// `l2tpctl`'s answers.
+#[test]
+fn lns_killed_and_restarted_client_redials_and_secrets_stay_out_of_logs() {
+    if !privileged() {
+        return;
+    }
+    const SECRET: &str = "tunnel-secret-7f3a91";
+    const PASSWORD: &str = "pass-word-c41d2e";
+    let topo = Topology::new("g");
+    let users = topo.dir.join("users");
+    std::fs::write(&users, format!("carol {PASSWORD}\n")).expect("users");
+    let cfg = topo.lns_config(&format!("users_file = \"{}\"", users.display()));
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        "[tunnel]\n",
+        &format!("[tunnel]\nsecret = \"{SECRET}\"\nhide_avps = true\n"),
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let lns_args = [
+        "run",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--log-level",
+        "debug",
+    ];
+    let mut lns = topo.spawn_logging(&topo.lns, "lns", &lns_args, "debug");
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let ccfg = topo.dir.join("client.toml");
+    std::fs::write(
+        &ccfg,
+        format!(
+            r#"role = "client"
+[daemon]
+management_socket = "{}"
+log_level = "debug"
+[tunnel]
+secret = "{SECRET}"
+hide_avps = true
+hello_interval = 1
+retries = 2
+[dial]
+peers = ["192.0.2.1"]
+user = "carol"
+password = "{PASSWORD}"
+redial_initial = 1
+redial_max = 2
+"#,
+            topo.socket("client").display()
+        ),
+    )
+    .expect("client config");
+    let client = topo.spawn_logging(
+        &topo.cli,
+        "client",
+        &["run", "--config", ccfg.to_str().expect("utf-8")],
+        "debug",
+    );
+    wait_for(Duration::from_secs(20), "the session", || {
+        topo.client_addresses().len() == 1
+    });
+
+    // SIGKILL: the LNS vanishes without a word, its TUNs with it.
+    let pid = lns.child.as_ref().expect("running").id();
+    ok(&["kill", "-KILL", &pid.to_string()]);
+    let _ = lns.child.take().map(|mut c| c.wait());
+    let lns_log_1 = lns.log();
+    std::fs::rename(&lns.log, topo.dir.join("lns-1.log")).expect("keep the first log");
+    let _lns2 = topo.spawn_logging(&topo.lns, "lns", &lns_args, "debug");
+    wait_for(Duration::from_secs(10), "the restarted LNS", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    wait_for(
+        Duration::from_secs(40),
+        "the client to redial the restarted LNS",
+        || {
+            matches!(request(&lns_sock, Request::ListSessions), Response::Sessions(s)
+            if s.iter().any(|x| x.ipv4.is_some()))
+        },
+    );
+    assert!(client.log().contains("tunnel down"), "{}", client.log());
+    let (ifname, _) = topo.client_addresses()[0].clone();
+    assert!(
+        ping(&topo.cli, &["-I", &ifname, "198.51.100.1"]),
+        "ping after the redial"
+    );
+
+    // No secret in any log line or management answer.
+    let mut texts = vec![
+        lns_log_1,
+        std::fs::read_to_string(topo.dir.join("lns.log")).unwrap_or_default(),
+        client.log(),
+    ];
+    for sock in [&lns_sock, &topo.socket("client")] {
+        for req in [Request::ListSessions, Request::ListTunnels, Request::Stats] {
+            texts.push(format!("{:?}", request(sock, req)));
+        }
+    }
+    let debug_lines: usize = texts.iter().map(|t| t.matches("DEBUG").count()).sum();
+    assert!(debug_lines > 0, "debug logging was on");
+    for t in &texts {
+        assert!(!t.contains(SECRET), "tunnel secret leaked:\n{t}");
+        assert!(!t.contains(PASSWORD), "password leaked:\n{t}");
+    }
 }
