@@ -1428,3 +1428,63 @@ fn icrq_flood_is_bounded_by_max_sessions() {
         st.sessions_by_state
     );
 }
+
+/// Issue 9, per-source limit: an SCCRQ flood from one address (127.0.0.1, 50 ports) cannot
+/// take the LNS's half-open slots from everyone else: right after it, a tunnel from another
+/// address (127.0.0.2) is still answered at once.
+#[test]
+fn sccrq_flood_from_one_address_does_not_lock_out_others() {
+    let h = Harness::start("persource", "max_tunnels = 1024");
+    let socks: Vec<UdpSocket> = (0..50).map(|_| garbage_socket()).collect();
+    for i in 0..40u16 {
+        let body = sccrq_body(3000 + i);
+        for s in &socks {
+            send(s, h.server, &ctl(0, 0, 0, 0, &body));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let st = h.stats();
+    let half_open = st
+        .tunnels_by_state
+        .get("wait-ctl-conn")
+        .copied()
+        .unwrap_or(0);
+    eprintln!(
+        "hostile: 2000 SCCRQs from one address: {half_open} half-open tunnels, tunnels_refused {}",
+        st.tunnels_refused
+    );
+    assert!(
+        half_open <= 50,
+        "one address holds {half_open} half-open tunnels"
+    );
+    assert!(st.tunnels_refused >= 1900, "{st:?}");
+
+    let other = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    other
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut answered = false;
+    let mut next_send = Instant::now();
+    while Instant::now() < deadline && !answered {
+        // Like a real peer, retransmit the SCCRQ until it is answered.
+        if Instant::now() >= next_send {
+            send(&other, h.server, &ctl(0, 0, 0, 0, &sccrq_body(4242)));
+            next_send = Instant::now() + Duration::from_millis(500);
+        }
+        if let Ok((n, _)) = other.recv_from(&mut buf) {
+            answered = matches!(
+                l2tp_wire::Packet::decode(&buf[..n], None),
+                Ok(l2tp_wire::Packet::Control {
+                    message: ControlMessage::Sccrp(_),
+                    ..
+                })
+            );
+        }
+    }
+    assert!(
+        answered,
+        "a tunnel from another address got no SCCRP after the flood"
+    );
+}

@@ -244,6 +244,7 @@ pub struct Node {
     )>,
     ip_mode: tunif::IpMode,
     early_frames: HashMap<SessionKey, EarlyFrames>,
+    new_tunnel_rate: TunnelRate,
     /// LNS: calls accepted and waiting for the peer's ICCN, since when.
     pending_calls: HashMap<SessionKey, Instant>,
     next_housekeeping: Instant,
@@ -262,6 +263,50 @@ pub struct Node {
 struct EarlyFrames {
     since: Instant,
     frames: Vec<(SocketId, SocketAddr, Vec<u8>)>,
+}
+
+/// New tunnels accepted per second from one source address, and from everyone.
+const NEW_TUNNELS_PER_SOURCE: u32 = 50;
+const NEW_TUNNELS_GLOBAL: u32 = 1000;
+
+/// Fixed one-second windows counting SCCRQs per source address and in all: a flood from one
+/// address cannot take every half-open slot, and no flood can take more than the global rate.
+#[derive(Debug)]
+struct TunnelRate {
+    window: Instant,
+    global: u32,
+    per_source: HashMap<std::net::IpAddr, u32>,
+}
+
+impl TunnelRate {
+    fn new(now: Instant) -> Self {
+        TunnelRate {
+            window: now,
+            global: 0,
+            per_source: HashMap::new(),
+        }
+    }
+
+    /// Counts one SCCRQ from `source`; `Some(why)` when it is over a limit.
+    fn over(&mut self, now: Instant, source: std::net::IpAddr) -> Option<&'static str> {
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            self.window = now;
+            self.global = 0;
+            self.per_source.clear();
+            if self.per_source.capacity() > 1024 {
+                self.per_source.shrink_to_fit();
+            }
+        }
+        let n = self.per_source.entry(source).or_insert(0);
+        *n += 1;
+        if *n > NEW_TUNNELS_PER_SOURCE {
+            // Refused per source before it counts globally: one noisy address does not
+            // use up everyone else's share.
+            return Some("too many new tunnels from this address");
+        }
+        self.global += 1;
+        (self.global > NEW_TUNNELS_GLOBAL).then_some("too many new tunnels")
+    }
 }
 
 /// Refusals (StopCCN in its hold period) beyond which refused SCCRQs are not answered.
@@ -364,6 +409,7 @@ impl Node {
             mgmt: None,
             ip_mode: config.ip_mode,
             early_frames: HashMap::new(),
+            new_tunnel_rate: TunnelRate::new(Instant::now()),
             pending_calls: HashMap::new(),
             next_housekeeping: Instant::now(),
             default_route_session: None,
@@ -1551,9 +1597,12 @@ impl Node {
             .endpoint
             .tunnel_count()
             .saturating_sub(established + half_open);
+        let rate_limited = self.new_tunnel_rate.over(now, peer.ip());
         let refusal = match &self.role {
             RoleSettings::Lns(lns) => {
-                if lns.max_tunnels > 0 && established + half_open > lns.max_tunnels {
+                if let Some(which) = rate_limited {
+                    Some((which, false))
+                } else if lns.max_tunnels > 0 && established + half_open > lns.max_tunnels {
                     Some(("tunnel limit reached", false))
                 } else if !lns.allowed_peers.is_empty()
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
