@@ -691,6 +691,10 @@ impl Node {
                 handled += 1;
                 self.receive_datagram(now, sock, from, datagram);
             }
+            // Answers go out per received batch, not per turn: the peer's window (and so the
+            // setup rate) is paced by how soon it hears back.
+            self.pump(now);
+            self.flush();
         }
         self.rxbatch = Some(batch);
     }
