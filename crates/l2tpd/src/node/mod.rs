@@ -755,12 +755,7 @@ impl Node {
         };
         match ppp::classify(frame) {
             Ok((proto, payload)) if proto == Protocol::IPV4 || proto == Protocol::IPV6 => {
-                let ready = if proto == Protocol::IPV4 {
-                    sess.ipv4.is_some()
-                } else {
-                    sess.ipv6_up
-                };
-                if !ready {
+                if !sess.carries(proto) {
                     self.counters.ip_not_ready += 1;
                     return;
                 }
@@ -962,12 +957,7 @@ impl Node {
         let Some(sess) = self.sessions.get(&key) else {
             return;
         };
-        let ready = if proto == Protocol::IPV4 {
-            sess.ipv4.is_some()
-        } else {
-            sess.ipv6_up
-        };
-        if !ready {
+        if !sess.carries(proto) {
             self.counters.ip_not_ready += 1;
             return;
         }

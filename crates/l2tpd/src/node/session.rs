@@ -84,6 +84,15 @@ impl SessionCtx {
         }
     }
 
+    /// Whether the network protocol for `proto` (IPv4 or IPv6) is up on this session.
+    pub fn carries(&self, proto: ppp::Protocol) -> bool {
+        if proto == ppp::Protocol::IPV4 {
+            self.ipv4.is_some()
+        } else {
+            self.ipv6_up
+        }
+    }
+
     pub fn snapshot(&self, key: SessionKey, dp: &Datapath) -> SessionSnapshot {
         SessionSnapshot {
             key,
