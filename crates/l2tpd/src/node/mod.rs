@@ -928,6 +928,32 @@ impl Node {
     /// Writes `prefix ‖ payload` after the headroom, encapsulates and sends it.
     fn send_frame(&mut self, key: SessionKey, prefix: &[u8], payload: &[u8]) {
         let len = prefix.len() + payload.len();
+        // The common case: the frame is built straight in a slot of the first socket's send
+        // batch (one copy of the payload, the header written in front of it).
+        if HEADROOM + len <= TX_SLOT {
+            if self.txbatches[0].is_full() {
+                self.flush_socket(0);
+            }
+            if let Some(slot) = self.txbatches[0].slot_mut() {
+                slot[HEADROOM..HEADROOM + prefix.len()].copy_from_slice(prefix);
+                slot[HEADROOM + prefix.len()..HEADROOM + len].copy_from_slice(payload);
+                match self.datapath.encapsulate(key, slot, HEADROOM, len) {
+                    Ok(tx) if tx.socket.0 == 0 => {
+                        self.txbatches[0].commit(tx.peer, tx.range);
+                    }
+                    Ok(tx) => {
+                        // The session's tunnel uses another socket: move it to that batch.
+                        let datagram = slot[tx.range].to_vec();
+                        let sock = (tx.socket.0 as usize).min(self.sockets.len() - 1);
+                        self.queue_datagram(sock, tx.peer, &datagram);
+                    }
+                    Err(e) => {
+                        tracing::debug!(node = %self.name, session = %key, "encapsulate: {e}")
+                    }
+                }
+                return;
+            }
+        }
         if len > self.txbuf.len() - HEADROOM {
             return;
         }
