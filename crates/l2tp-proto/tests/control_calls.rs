@@ -1048,3 +1048,33 @@ fn sli_and_wen_commands_reach_the_peer() {
         [Event::WanErrorNotify { session, crc_errors: 3, .. }] if *session == lns_sid
     ));
 }
+
+#[test]
+fn a_malformed_cdn_clears_its_call_not_the_tunnel() {
+    // A CDN whose Result Code AVP is 1 octet long (7 bytes: too short even for the result)
+    // cannot be decoded. It concerns one call: that call goes down (with a CDN of ours), the
+    // tunnel and its other calls stay.
+    let now = Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 5);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let (tid, sid) = raw_call(now, &mut raw, &mut lns, iccn());
+    lns.take_events();
+    let mut body = Vec::new();
+    // Message Type = CDN (14), mandatory.
+    body.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 0, 0, 14]);
+    // Result Code (type 1), mandatory, length 7: one octet of value.
+    body.extend_from_slice(&[0x80, 0x07, 0, 0, 0, 1, 3]);
+    // Assigned Session ID (type 14) = 61, the peer's id for this call.
+    body.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 14, 0, 61]);
+    raw.send_body(now, &mut lns, sid, body);
+    raw.recv(now, &mut lns);
+    let downs = session_down(&lns.take_events());
+    assert!(
+        matches!(&downs[..], [(s, SessionDownReason::Protocol(_))] if *s == sid),
+        "{downs:?}"
+    );
+    assert_eq!(
+        lns.ep.tunnel_info(tid).unwrap().state,
+        l2tp_proto::control::TunnelStateKind::Established
+    );
+}

@@ -387,11 +387,17 @@ impl Tunnel {
         let msg = match msg {
             Ok(m) => m,
             Err(e) => {
-                if let DecodeError::MissingAvp { message, .. } = &e {
-                    if message.is_session_message() && self.sessions.contains_key(&session) {
-                        self.fail_session(ctx, now, session, ProtocolError::Decode(e));
-                        return;
-                    }
+                // A malformed message addressed to one of our calls costs only that call
+                // (CDN), not the tunnel and every other call in it (a router's bad Result
+                // Code in its CDN, say).
+                let for_a_call = !session.is_zero() && self.sessions.contains_key(&session);
+                let session_message = match &e {
+                    DecodeError::MissingAvp { message, .. } => message.is_session_message(),
+                    _ => true,
+                };
+                if for_a_call && session_message {
+                    self.fail_session(ctx, now, session, ProtocolError::Decode(e));
+                    return;
                 }
                 self.fail(ctx, now, ProtocolError::Decode(e));
                 return;
