@@ -7,12 +7,15 @@
 //! 203.0.113.0/24 ranges; IPv6 link-local from IPv6CP. Namespaces and processes are created
 //! per test with unique names, and removed (by pid / name) when the test ends, pass or fail.
 
+mod support;
+use support::{request, sessions, wait_for};
+
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use l2tp_mgmt::{Client, Request, Response, SessionInfo};
+use l2tp_mgmt::{Client, Request, Response};
 
 const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
@@ -194,19 +197,7 @@ struct Daemon {
 impl Daemon {
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            // `ip netns exec` execs l2tpd, so the pid is the daemon's.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(8);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            support::stop(&mut c);
         }
     }
 
@@ -218,29 +209,6 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {limit:?} waiting for {what}");
-}
-
-fn request(sock: &Path, req: Request) -> Response {
-    let mut c = Client::connect(sock).expect("connect management socket");
-    c.request(&req).expect("management request")
-}
-
-fn sessions(sock: &Path) -> Vec<SessionInfo> {
-    match request(sock, Request::ListSessions) {
-        Response::Sessions(v) => v,
-        other => panic!("unexpected {other:?}"),
     }
 }
 

@@ -15,6 +15,9 @@
 //! inside one tunnel (calls waiting for their ICCN count, and time out after 30 s). The tests of this file
 //! run one at a time.
 
+mod support;
+use support::free_udp_port;
+
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -58,11 +61,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
 }
 
 /// The LNS under attack, the load generator holding good sessions, and what they were at

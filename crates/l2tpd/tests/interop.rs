@@ -17,12 +17,15 @@
 //! removed at the end (kept, with logs and captures, when the test fails or with
 //! `L2TPD_INTEROP_KEEP=1`); every wait is bounded.
 
+mod support;
+use support::{request, sessions, stats};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use l2tp_mgmt::{Client, DaemonStats, Request, Response, SessionInfo};
+use l2tp_mgmt::{Client, Request, Response};
 
 const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
@@ -340,19 +343,7 @@ struct Daemon {
 impl Daemon {
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            // `ip netns exec` execs l2tpd: the pid is the daemon's.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(8);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            support::stop(&mut c);
         }
     }
 
@@ -364,26 +355,6 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-fn request(sock: &Path, req: Request) -> Response {
-    let mut c = Client::connect(sock).expect("connect management socket");
-    c.set_timeout(Duration::from_secs(5)).expect("timeout");
-    c.request(&req).expect("management request")
-}
-
-fn sessions(sock: &Path) -> Vec<SessionInfo> {
-    match request(sock, Request::ListSessions) {
-        Response::Sessions(v) => v,
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
-fn stats(sock: &Path) -> DaemonStats {
-    match request(sock, Request::Stats) {
-        Response::Stats(s) => s,
-        other => panic!("unexpected {other:?}"),
     }
 }
 

@@ -4,12 +4,14 @@
 //! sessions, every pool address free, memory near the idle baseline. Not timed: figures
 //! are in BENCHMARKS.md (scripts/bench-sessions.sh). Needs no root (interface_mode none).
 
+mod support;
+use support::{free_udp_port, stats, wait_for};
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use l2tp_mgmt::{Client, DaemonStats, Request, Response};
+use l2tp_mgmt::Client;
 
 const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 const TUNNELS: u64 = 2;
@@ -19,32 +21,7 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn stats(sock: &PathBuf) -> DaemonStats {
-    match Client::connect(sock).and_then(|mut c| c.request(&Request::Stats)) {
-        Ok(Response::Stats(s)) => s,
-        other => panic!("stats: {other:?}"),
+        support::stop(&mut self.0);
     }
 }
 
@@ -57,17 +34,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("timed out after {limit:?} waiting for {what}");
 }
 
 #[test]
