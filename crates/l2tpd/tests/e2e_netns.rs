@@ -609,6 +609,36 @@ default_route = true
             .output()
             .expect("l2tpctl");
         assert!(out.status.success());
+
+        // SENDSEQ switched on live on the LNS: its data now carries Ns, the client (a LAC
+        // follows the LNS, as the kernel does) starts sending them too, and traffic still
+        // flows without sequence discards.
+        let (t, s) = (first["tunnel"].to_string(), first["session"].to_string());
+        let out = Command::new(&ctl)
+            .args(["--socket", sock, "set", "session", &t, &s, "sendseq", "on"])
+            .output()
+            .expect("l2tpctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            ping(&topo.cli, &["198.51.100.1"]),
+            "ping with sequence numbers"
+        );
+        let out = Command::new(&ctl)
+            .args(["--socket", sock, "show", "session", &t, &s, "--json"])
+            .output()
+            .expect("l2tpctl");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["options"]["send_seq"], true, "{v}");
+        assert_eq!(v["stats"]["rx_seq_discards"], 0, "{v}");
+        let client_side = sessions(&topo.socket("client"));
+        assert!(
+            client_side[0].options.send_seq,
+            "the client follows: {client_side:?}"
+        );
     }
 }
 

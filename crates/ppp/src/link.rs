@@ -621,6 +621,24 @@ impl Link {
         }
     }
 
+    /// Sends one LCP Echo-Request now, outside the keepalive schedule (it does not count as
+    /// a missed echo). The daemon uses it to put a frame on the wire at once, for example so
+    /// that a LAC sees the sequence numbers an LNS just started sending (RFC 2661 §5.4).
+    /// Returns false when LCP is not open.
+    pub fn send_echo_request(&mut self) -> bool {
+        if self.lcp.state() != State::Opened {
+            return false;
+        }
+        let id = self.lcp.fresh_id();
+        let magic = self.lcp.policy.our_magic().to_be_bytes();
+        self.stats.echo_requests += 1;
+        self.send(
+            Protocol::LCP,
+            packet::encode(Code::ECHO_REQUEST, id, &magic),
+        );
+        true
+    }
+
     /// Gives back the spare capacity of the link's queues (they grow during negotiation and
     /// are nearly always empty afterwards). The daemon calls it once a link is up, which
     /// matters when it holds 100,000 of them.

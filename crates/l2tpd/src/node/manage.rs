@@ -98,7 +98,20 @@ impl Node {
                     mgmt::SessionOption::Debug(m) => SessionOption::Debug(DebugMask(m)),
                 };
                 match self.datapath.set_option(key, opt) {
-                    Ok(()) => R::Ok,
+                    Ok(()) => {
+                        if opt == SessionOption::SendSeq(true) {
+                            // Put a sequenced frame on the wire at once: a LAC starts sending
+                            // Ns when it sees ours, and an LNS drops its seq-less data until
+                            // then (RFC 2661 §5.4; the kernel's rule), so with no traffic from
+                            // us the session would stall until the next LCP echo.
+                            if let Some(s) = self.sessions.get_mut(&key) {
+                                if s.link.send_echo_request() {
+                                    self.dirty.push(key);
+                                }
+                            }
+                        }
+                        R::Ok
+                    }
                     Err(e) => R::error(e.to_string()),
                 }
             }
