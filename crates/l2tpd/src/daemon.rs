@@ -184,7 +184,7 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     );
 
     let snapshot: SharedSnapshot = Arc::new(std::sync::Mutex::new(Snapshot::default()));
-    let _metrics = match cfg.daemon.metrics_listen {
+    let metrics = match cfg.daemon.metrics_listen {
         Some(addr) => {
             let m = MetricsServer::start(addr, snapshot.clone())
                 .map_err(|e| format!("metrics {addr}: {e}"))?;
@@ -211,7 +211,8 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
         node.step(Duration::from_millis(250))
             .map_err(|e| e.to_string())?;
         let now = Instant::now();
-        if now.duration_since(last_publish) >= Duration::from_secs(1) {
+        // The snapshot walks every tunnel and session: only build it for a metrics endpoint.
+        if metrics.is_some() && now.duration_since(last_publish) >= Duration::from_secs(1) {
             last_publish = now;
             let stats = node.daemon_stats(now);
             let pool = node

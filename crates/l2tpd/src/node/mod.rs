@@ -38,7 +38,7 @@ use l2tp_proto::control::{
 };
 use l2tp_proto::data::{
     ControlReason, Datapath, DatapathConfig, RxResult, SessionConfig, SessionKey, SessionOptions,
-    SocketId,
+    SocketId, ToControl,
 };
 use l2tp_wire::result::ResultCode;
 use l2tp_wire::{SessionId, TunnelId};
@@ -712,7 +712,7 @@ impl Node {
                 RxResult::Queued { .. } => {}
                 RxResult::ToControl(tc) => {
                     if tc.reason == ControlReason::UnknownSession {
-                        self.hold_early_frame(now, SocketId(sock as u32), from, datagram);
+                        self.hold_early_frame(now, tc, from, datagram);
                     } else {
                         self.endpoint
                             .handle_datagram(now, self.locals[sock], from, datagram);
@@ -1223,17 +1223,9 @@ impl Node {
     /// the control plane knows as being set up are held (a few per session, bounded
     /// overall, briefly) and replayed when the session comes up; everything else goes to
     /// the control plane, which counts it.
-    fn hold_early_frame(
-        &mut self,
-        now: Instant,
-        sock: SocketId,
-        from: SocketAddr,
-        datagram: &[u8],
-    ) {
-        let Ok(d) = l2tp_wire::Header::decode(datagram) else {
-            return;
-        };
-        let (tunnel, session) = (d.header.tunnel_id, d.header.session_id);
+    fn hold_early_frame(&mut self, now: Instant, tc: ToControl, from: SocketAddr, datagram: &[u8]) {
+        // The datapath already read the ids from the header.
+        let (tunnel, session, sock) = (tc.tunnel, tc.session, tc.socket);
         let pending = self
             .endpoint
             .session_info(tunnel, session)
