@@ -44,7 +44,7 @@ fn main() {
     let result = match cli.command {
         Command::Demo(args) => {
             init_logging("warn");
-            l2tpd::demo::run(&args).map(|_| ())
+            l2tpd::demo::run(&args)
         }
         Command::Loadgen(args) => {
             init_logging("warn");
