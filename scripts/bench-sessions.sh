@@ -21,7 +21,7 @@ role = "lns"
 management_socket = "$dir/lns.sock"
 log_level = "warn"
 [tunnel]
-receive_window = 64
+receive_window = ${RWS:-64}
 hello_interval = 60
 [ppp]
 auth = ["chap-md5"]
@@ -43,7 +43,7 @@ lns=$!
 for _ in $(seq 50); do [ -S "$dir/lns.sock" ] && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$lns/status"; }
 before=$(rss)
-"$BIN" loadgen --server "127.0.0.1:$PORT" --tunnels "$T" --sessions "$S" \
+/usr/bin/time -f "loadgen cpu user %U sys %S wall %e" "$BIN" loadgen --server "127.0.0.1:$PORT" --tunnels "$T" --sessions "$S" \
     --user load --password load-password --hold "$HOLD" --json --timeout 300 &
 gen=$!
 # RSS while all sessions are up: sample until the generator starts hanging up.

@@ -1078,3 +1078,63 @@ fn a_malformed_cdn_clears_its_call_not_the_tunnel() {
         l2tp_proto::control::TunnelStateKind::Established
     );
 }
+
+/// A LAC reports a call up (and so starts PPP on it) only once its ICCN is on the wire. With
+/// the peer's window full, an ICCN can wait behind other calls' ICRQs; PPP frames sent
+/// meanwhile would reach an LNS that does not know the session yet.
+#[test]
+fn lac_reports_a_call_up_only_once_its_iccn_has_left() {
+    use std::collections::VecDeque;
+    let lns_cfg = EndpointConfig {
+        receive_window: 1,
+        ..quiet_config("lns")
+    };
+    let mut s = setup(quiet_config("lac"), lns_cfg);
+    for _ in 0..3 {
+        s.lac
+            .ep
+            .place_incoming_call(s.l.now, s.lac_tid, CallParams::default())
+            .unwrap();
+    }
+    // Datagrams the LAC has handed out, in order; ICCNs are counted when handed out.
+    let mut from_lac = VecDeque::new();
+    let (mut iccns_out, mut ups, mut up_while_calls_wait) = (0, 0, false);
+    for _ in 0..1_000 {
+        while let Some(t) = s.lac.ep.poll_transmit() {
+            iccns_out += usize::from(message_name(&t.payload) == "ICCN");
+            from_lac.push_back(t);
+        }
+        ups += session_up(&s.lac.take_events()).len();
+        assert!(
+            ups <= iccns_out,
+            "{ups} calls reported up, {iccns_out} ICCNs handed out"
+        );
+        up_while_calls_wait |= ups > 0 && ups < 3;
+        if ups == 3 {
+            break;
+        }
+        // One datagram at a time each way.
+        let mut moved = false;
+        if let Some(t) = from_lac.pop_front() {
+            moved = true;
+            s.lns.ep.handle_datagram(s.l.now, t.to, t.local, &t.payload);
+        }
+        if let Some(t) = s.lns.ep.poll_transmit() {
+            moved = true;
+            s.lac.ep.handle_datagram(s.l.now, t.to, t.local, &t.payload);
+        }
+        if !moved {
+            // Delayed acknowledgements.
+            s.l.now += Duration::from_millis(200);
+            s.lac.ep.handle_timeout(s.l.now);
+            s.lns.ep.handle_timeout(s.l.now);
+        }
+    }
+    assert_eq!(ups, 3, "every call comes up in the end");
+    assert!(up_while_calls_wait);
+    for t in from_lac {
+        s.lns.ep.handle_datagram(s.l.now, t.to, t.local, &t.payload);
+    }
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    assert_eq!(session_up(&s.lns.take_events()).len(), 3);
+}

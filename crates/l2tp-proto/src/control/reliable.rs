@@ -208,6 +208,15 @@ impl Channel {
         self.unacked.len()
     }
 
+    /// True once the message given Ns `ns` has been put on the wire: a queued message waits
+    /// for the window first. Sent messages are a prefix of the unacknowledged ones.
+    pub fn has_sent(&self, ns: SeqNum) -> bool {
+        match self.unacked.iter().find(|m| m.deadline.is_none()) {
+            Some(first_unsent) => ns.is_before(first_unsent.ns),
+            None => true,
+        }
+    }
+
     /// True when everything we sent has been acknowledged.
     pub fn is_idle(&self) -> bool {
         self.unacked.is_empty()

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use l2tp_wire::{
     BearerCapabilities, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq, Occn, Ocrp,
-    Ocrq, ProxyAuthenType, ResultCode, SessionId,
+    Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
 };
 
 use super::config::CallParams;
@@ -283,7 +283,7 @@ impl Tunnel {
         let Some(s) = self.sessions.get(&sid) else {
             return;
         };
-        ctx.events.push_back(Event::SessionUp {
+        let ev = Event::SessionUp {
             tunnel: self.id,
             session: sid,
             peer_tunnel: self.peer_id(),
@@ -294,7 +294,16 @@ impl Tunnel {
             sequencing_required,
             proxy,
             connect_speed,
-        });
+        };
+        // The LAC side has just queued its ICCN/OCCN: report the session once it is sent.
+        let connect_ns = SeqNum(self.channel.next_ns().0.wrapping_sub(1));
+        if matches!(s.kind, CallKind::LacIncoming | CallKind::LacOutgoing)
+            && !self.channel.has_sent(connect_ns)
+        {
+            self.deferred_ups.push_back((connect_ns, ev));
+        } else {
+            ctx.events.push_back(ev);
+        }
     }
 
     /// A session message (or SLI/WEN/CDN) delivered in order on an established tunnel.

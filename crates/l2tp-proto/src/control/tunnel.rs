@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use l2tp_wire::{
     challenge_response, AvpType, BearerCapabilities, ControlMessage, DecodeError,
-    FramingCapabilities, Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SessionId,
-    StopCcn, TunnelId,
+    FramingCapabilities, Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SeqNum,
+    SessionId, StopCcn, TunnelId,
 };
 
 use super::config::{EndpointConfig, PeerAuth};
 use super::endpoint::{Ctx, Transmit};
 use super::error::ProtocolError;
-use super::event::{Event, SessionDownReason, TunnelDownReason, TunnelStateKind};
+use super::event::{Event, SessionDownReason, SessionStateKind, TunnelDownReason, TunnelStateKind};
 use super::reliable::Channel;
 use super::session::Session;
 
@@ -108,6 +108,10 @@ pub(crate) struct Tunnel {
     /// Calls waiting for the caller's decision, by deadline (arrival order, so deadlines are
     /// sorted). Entries for calls since decided or gone are skipped when they come due.
     pub call_deadlines: VecDeque<(Instant, SessionId)>,
+    /// SessionUp events of calls we connected (ICCN/OCCN sent) held until that message is
+    /// on the wire: PPP must not start before the peer can know the session, or its first
+    /// frames arrive ahead of the connect and are lost while the window is full.
+    pub deferred_ups: VecDeque<(SeqNum, Event)>,
 }
 
 impl Tunnel {
@@ -138,6 +142,7 @@ impl Tunnel {
             opened_to: None,
             counted_half_open: false,
             call_deadlines: VecDeque::new(),
+            deferred_ups: VecDeque::new(),
         }
     }
 
@@ -200,6 +205,29 @@ impl Tunnel {
                 to: self.peer,
                 payload,
             });
+        }
+        self.release_deferred_ups(ctx);
+    }
+
+    /// Reports the sessions whose connect message has now left (see `deferred_ups`); a
+    /// session cleared meanwhile is not reported.
+    fn release_deferred_ups(&mut self, ctx: &mut Ctx) {
+        while let Some((ns, _)) = self.deferred_ups.front() {
+            if !self.channel.has_sent(*ns) {
+                break;
+            }
+            let Some((_, ev)) = self.deferred_ups.pop_front() else {
+                break;
+            };
+            if let Event::SessionUp { session, .. } = &ev {
+                if self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.state == SessionStateKind::Established)
+                {
+                    ctx.events.push_back(ev);
+                }
+            }
         }
     }
 
