@@ -137,6 +137,16 @@ pub struct Fsm<P> {
 }
 
 impl<P: Policy> Fsm<P> {
+    /// Gives back the spare capacity of the output queue and saved packets (they are sized
+    /// for negotiation; an opened link rarely needs them again).
+    pub fn shrink_to_fit(&mut self) {
+        self.out.shrink_to_fit();
+        self.last_request.shrink_to_fit();
+        if let Some((_, options)) = self.last_acked.as_mut() {
+            options.shrink_to_fit();
+        }
+    }
+
     /// A new automaton in the Initial state.
     pub fn new(policy: P, cfg: FsmConfig, first_id: u8) -> Self {
         Fsm {

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -195,14 +196,17 @@ struct Echo {
 
 /// One PPP link. See the crate documentation for the driving loop.
 pub struct Link {
-    cfg: LinkConfig,
+    /// Shared by every link of a daemon (it holds 100,000 of them).
+    cfg: Arc<LinkConfig>,
     rng: Box<dyn RngCore + Send>,
     phase: Phase,
     lcp: Fsm<LcpPolicy>,
     ipcp: Fsm<IpcpPolicy>,
-    ipv6cp: Fsm<Ipv6cpPolicy>,
-    server_auth: Option<Authenticator>,
-    client_auth: Option<Authenticatee>,
+    /// Present when IPv6CP is enabled (`LinkConfig::ipv6`); boxed, like the authentication
+    /// state, so a link that does not use it does not carry it inline.
+    ipv6cp: Option<Box<Fsm<Ipv6cpPolicy>>>,
+    server_auth: Option<Box<Authenticator>>,
+    client_auth: Option<Box<Authenticatee>>,
     echo: Option<Echo>,
     auth_epoch: u64,
     down_reason: Option<DownReason>,
@@ -219,7 +223,7 @@ impl std::fmt::Debug for Link {
             .field("phase", &self.phase)
             .field("lcp", &self.lcp.state())
             .field("ipcp", &self.ipcp.state())
-            .field("ipv6cp", &self.ipv6cp.state())
+            .field("ipv6cp", &self.ipv6cp_state())
             .finish_non_exhaustive()
     }
 }
@@ -227,7 +231,9 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// A new link in the Dead phase. `rng` supplies magic numbers, challenges and identifiers
     /// (seeded in tests, from the OS in the daemon).
-    pub fn new(config: LinkConfig, mut rng: impl RngCore + Send + 'static) -> Self {
+    /// `config` may be shared (`Arc<LinkConfig>`) by many links.
+    pub fn new(config: impl Into<Arc<LinkConfig>>, mut rng: impl RngCore + Send + 'static) -> Self {
+        let config: Arc<LinkConfig> = config.into();
         let fsm = config.fsm();
         let lcp = LcpPolicy::new(
             config.role,
@@ -249,7 +255,9 @@ impl Link {
         Link {
             lcp: Fsm::new(lcp, fsm, ids[0]),
             ipcp: Fsm::new(ipcp, fsm, ids[1]),
-            ipv6cp: Fsm::new(Ipv6cpPolicy::new(iid), fsm, ids[2]),
+            ipv6cp: config
+                .ipv6
+                .then(|| Box::new(Fsm::new(Ipv6cpPolicy::new(iid), fsm, ids[2]))),
             cfg: config,
             rng: Box::new(rng),
             phase: Phase::Dead,
@@ -274,8 +282,8 @@ impl Link {
         self.lcp.open(now);
         self.lcp.up(now);
         self.ipcp.open(now);
-        if self.cfg.ipv6 {
-            self.ipv6cp.open(now);
+        if let Some(f) = self.ipv6cp.as_deref_mut() {
+            f.open(now);
         }
         self.pump(now);
     }
@@ -389,15 +397,17 @@ impl Link {
                 let pkt = Packet::decode(payload)?;
                 Self::ncp_receive(&mut self.ipcp, now, &mut *self.rng, pkt)?;
             }
-            Protocol::IPV6CP if self.cfg.ipv6 && self.phase == Phase::Network => {
+            Protocol::IPV6CP if self.ipv6cp.is_some() && self.phase == Phase::Network => {
                 let pkt = Packet::decode(payload)?;
-                Self::ncp_receive(&mut self.ipv6cp, now, &mut *self.rng, pkt)?;
+                if let Some(f) = self.ipv6cp.as_deref_mut() {
+                    Self::ncp_receive(f, now, &mut *self.rng, pkt)?;
+                }
             }
             Protocol::IPV4 if self.ipcp.is_opened() => {
                 self.stats.rx_ip_packets += 1;
                 self.events.push_back(Event::Ipv4Packet(payload.to_vec()));
             }
-            Protocol::IPV6 if self.ipv6cp.is_opened() => {
+            Protocol::IPV6 if self.ipv6_open() => {
                 self.stats.rx_ip_packets += 1;
                 self.events.push_back(Event::Ipv6Packet(payload.to_vec()));
             }
@@ -476,7 +486,11 @@ impl Link {
                 };
                 match Protocol(u16::from_be_bytes([hi, lo])) {
                     Protocol::IPCP | Protocol::IPV4 => self.ipcp.rxj(now, false),
-                    Protocol::IPV6CP | Protocol::IPV6 => self.ipv6cp.rxj(now, false),
+                    Protocol::IPV6CP | Protocol::IPV6 => {
+                        if let Some(f) = self.ipv6cp.as_deref_mut() {
+                            f.rxj(now, false);
+                        }
+                    }
                     Protocol::LCP => self.lcp.rxj(now, false),
                     _ => {}
                 }
@@ -523,7 +537,9 @@ impl Link {
         }
         self.lcp.timeout(now);
         self.ipcp.timeout(now);
-        self.ipv6cp.timeout(now);
+        if let Some(f) = self.ipv6cp.as_deref_mut() {
+            f.timeout(now);
+        }
         if let Some(a) = self.server_auth.as_mut() {
             a.timeout(now, &mut *self.rng);
         }
@@ -561,7 +577,7 @@ impl Link {
         [
             self.lcp.deadline(),
             self.ipcp.deadline(),
-            self.ipv6cp.deadline(),
+            self.ipv6cp.as_ref().and_then(|f| f.deadline()),
             self.server_auth.as_ref().and_then(|a| a.deadline()),
             self.client_auth.as_ref().and_then(|a| a.deadline()),
             self.echo.map(|e| e.deadline),
@@ -589,7 +605,7 @@ impl Link {
 
     /// Encapsulate an IPv6 packet for sending (IPv6CP must be Opened).
     pub fn send_ipv6(&mut self, packet: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let open = self.ipv6cp.is_opened();
+        let open = self.ipv6_open();
         self.send_ip(open, Protocol::IPV6, packet)
     }
 
@@ -645,6 +661,11 @@ impl Link {
     pub fn shrink_to_fit(&mut self) {
         self.tx.shrink_to_fit();
         self.events.shrink_to_fit();
+        self.lcp.shrink_to_fit();
+        self.ipcp.shrink_to_fit();
+        if let Some(f) = self.ipv6cp.as_deref_mut() {
+            f.shrink_to_fit();
+        }
         if let Some(a) = self.server_auth.as_mut() {
             a.out.shrink_to_fit();
         }
@@ -677,10 +698,19 @@ impl Link {
 
     /// RFC 1661 automaton states (LCP, IPCP, IPv6CP), for diagnostics.
     pub fn fsm_states(&self) -> (State, State, State) {
-        (self.lcp.state(), self.ipcp.state(), self.ipv6cp.state())
+        (self.lcp.state(), self.ipcp.state(), self.ipv6cp_state())
     }
 
     // --- internals ---------------------------------------------------------------------------
+
+    fn ipv6_open(&self) -> bool {
+        self.ipv6cp.as_ref().is_some_and(|f| f.is_opened())
+    }
+
+    /// IPv6CP's state; Initial when IPv6CP is not enabled.
+    fn ipv6cp_state(&self) -> State {
+        self.ipv6cp.as_ref().map_or(State::Initial, |f| f.state())
+    }
 
     fn send(&mut self, proto: Protocol, pkt: Vec<u8>) {
         let mut out = Vec::with_capacity(pkt.len() + 4);
@@ -736,7 +766,7 @@ impl Link {
                 moved = true;
                 self.on_ncp(now, Protocol::IPCP, o);
             }
-            while let Some(o) = self.ipv6cp.poll() {
+            while let Some(o) = self.ipv6cp.as_deref_mut().and_then(|f| f.poll()) {
                 moved = true;
                 self.on_ncp(now, Protocol::IPV6CP, o);
             }
@@ -785,7 +815,7 @@ impl Link {
                             let rc = self.cfg.rechallenge_interval;
                             let name = self.cfg.auth.name.clone();
                             self.auth_epoch += 1;
-                            self.server_auth = Some(Authenticator::start(
+                            self.server_auth = Some(Box::new(Authenticator::start(
                                 now,
                                 rng,
                                 m,
@@ -793,20 +823,20 @@ impl Link {
                                 t,
                                 rc,
                                 self.auth_epoch,
-                            ));
+                            )));
                         }
                     }
                     Role::Client => {
                         if let Some(m) = self.lcp.policy.auth_peer_requires() {
                             let a = &self.cfg.auth;
-                            self.client_auth = Some(Authenticatee::start(
+                            self.client_auth = Some(Box::new(Authenticatee::start(
                                 now,
                                 rng,
                                 m,
                                 &a.username,
                                 &a.password,
                                 t,
-                            ));
+                            )));
                         }
                     }
                 }
@@ -820,7 +850,9 @@ impl Link {
                 self.client_auth = None;
                 self.echo = None;
                 self.ipcp.down();
-                self.ipv6cp.down();
+                if let Some(f) = self.ipv6cp.as_deref_mut() {
+                    f.down();
+                }
                 self.phase = if self.down_reason.is_some() {
                     Phase::Terminate
                 } else {
@@ -835,8 +867,8 @@ impl Link {
     fn enter_network(&mut self, now: Instant) {
         self.phase = Phase::Network;
         self.ipcp.up(now);
-        if self.cfg.ipv6 {
-            self.ipv6cp.up(now);
+        if let Some(f) = self.ipv6cp.as_deref_mut() {
+            f.up(now);
         }
     }
 
@@ -874,11 +906,12 @@ impl Link {
                 }
             }
             Output::Layer(LayerEvent::Up) => {
-                let p = &self.ipv6cp.policy;
-                self.events.push_back(Event::Ipv6Up {
-                    local_iid: p.local(),
-                    peer_iid: p.peer(),
-                });
+                if let Some(f) = self.ipv6cp.as_deref() {
+                    self.events.push_back(Event::Ipv6Up {
+                        local_iid: f.policy.local(),
+                        peer_iid: f.policy.peer(),
+                    });
+                }
             }
             Output::Layer(LayerEvent::Down) if proto == Protocol::IPCP => {
                 self.events.push_back(Event::NetworkDown)
@@ -894,7 +927,7 @@ impl Link {
                     )
                 };
                 let v4 = alive(self.ipcp.state());
-                let v6 = self.cfg.ipv6 && alive(self.ipv6cp.state());
+                let v6 = self.ipv6cp.is_some() && alive(self.ipv6cp_state());
                 if !v4 && !v6 && self.phase == Phase::Network {
                     self.fail(now, DownReason::NoNetworkProtocol);
                 }

@@ -98,6 +98,10 @@ impl Tunnel {
                 break;
             }
             self.call_deadlines.pop_front();
+            if self.call_deadlines.is_empty() && self.call_deadlines.capacity() > 64 {
+                // A burst of calls is over: give its queue back.
+                self.call_deadlines.shrink_to_fit();
+            }
             let pending = self
                 .sessions
                 .get(&sid)

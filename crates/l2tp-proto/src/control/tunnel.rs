@@ -219,6 +219,9 @@ impl Tunnel {
             let Some((_, ev)) = self.deferred_ups.pop_front() else {
                 break;
             };
+            if self.deferred_ups.is_empty() && self.deferred_ups.capacity() > 64 {
+                self.deferred_ups.shrink_to_fit();
+            }
             if let Event::SessionUp { session, .. } = &ev {
                 if self
                     .sessions

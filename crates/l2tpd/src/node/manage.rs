@@ -256,7 +256,7 @@ impl Node {
                 RoleSettings::Lns(_) => p.peer,
                 RoleSettings::Client(_) => p.local,
             }),
-            ipv6: ctx.and_then(|c| c.ipv6_global.or(c.ipv6_local)),
+            ipv6: ctx.and_then(|c| c.v6().and_then(|v| v.global.or(v.local))),
             interface: ctx.and_then(|c| c.interface.clone()),
             uptime_s: ctx
                 .map(|c| now.saturating_duration_since(c.since).as_secs())

@@ -29,6 +29,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use l2tp_io::udp::{RecvBatch, SendBatch, UdpOptions, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use l2tp_io::poller::{Events, Interest, Poller, Token};
@@ -251,6 +252,8 @@ pub struct Node {
     /// The session whose TUN carries the default route (client `dial.default_route`).
     default_route_session: Option<SessionKey>,
     early_frames_total: usize,
+    /// PPP settings shared by every session's link (see `link_config`).
+    link_config: Option<Arc<LinkConfig>>,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
     tun_tokens: HashMap<u64, SessionKey>,
@@ -414,6 +417,7 @@ impl Node {
             next_housekeeping: Instant::now(),
             default_route_session: None,
             early_frames_total: 0,
+            link_config: None,
             netconf: None,
             tun_tokens: HashMap::new(),
             next_tun_token: tunif::TUN_TOKEN_BASE + 1,
@@ -1170,25 +1174,7 @@ impl Node {
                 return;
             }
         };
-        let mut link_cfg = match &self.role {
-            RoleSettings::Lns(lns) => {
-                LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
-            }
-            RoleSettings::Client(c) => {
-                let mut l = LinkConfig::client(&c.username, &c.password);
-                if !c.auth_methods.is_empty() {
-                    l.auth.methods = c.auth_methods.clone();
-                }
-                l
-            }
-        };
-        link_cfg.ipv6 = match &self.role {
-            RoleSettings::Lns(lns) => lns.ipv6,
-            RoleSettings::Client(_) => true,
-        };
-        link_cfg.echo_interval = self.ppp_echo_interval;
-        link_cfg.mru = self.ppp_mru;
-        link_cfg.echo_failures = self.ppp_echo_failures.max(1);
+        let link_cfg = self.link_config();
         // Each link draws its few random values (magic number, CHAP challenges) straight
         // from the OS: no per-session RNG state to keep. Seeded nodes (tests) stay
         // reproducible with a seeded generator.
@@ -1215,6 +1201,35 @@ impl Node {
                 self.drain_deliveries(now);
             }
         }
+    }
+
+    /// The PPP settings every session of this node shares (built once).
+    fn link_config(&mut self) -> Arc<LinkConfig> {
+        if let Some(c) = &self.link_config {
+            return c.clone();
+        }
+        let mut cfg = match &self.role {
+            RoleSettings::Lns(lns) => {
+                LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
+            }
+            RoleSettings::Client(c) => {
+                let mut l = LinkConfig::client(&c.username, &c.password);
+                if !c.auth_methods.is_empty() {
+                    l.auth.methods = c.auth_methods.clone();
+                }
+                l
+            }
+        };
+        cfg.ipv6 = match &self.role {
+            RoleSettings::Lns(lns) => lns.ipv6,
+            RoleSettings::Client(_) => true,
+        };
+        cfg.echo_interval = self.ppp_echo_interval;
+        cfg.mru = self.ppp_mru;
+        cfg.echo_failures = self.ppp_echo_failures.max(1);
+        let cfg = Arc::new(cfg);
+        self.link_config = Some(cfg.clone());
+        cfg
     }
 
     /// A data message for a session we do not have (yet). A LAC starts PPP as soon as it
@@ -1294,8 +1309,9 @@ impl Node {
                 tracing::info!(node = %self.name, session = %key, local = %link_local(local_iid), peer = %link_local(peer_iid), "IPv6CP up");
                 if let Some(s) = self.sessions.get_mut(&key) {
                     s.ipv6_up = true;
-                    s.ipv6_local = Some(link_local(local_iid));
-                    s.ipv6_iids = Some((local_iid, peer_iid));
+                    let v6 = s.v6_mut();
+                    v6.local = Some(link_local(local_iid));
+                    v6.iids = Some((local_iid, peer_iid));
                     s.shrink_pending = true;
                 }
                 self.setup_ipv6(key);
@@ -1413,7 +1429,7 @@ impl Node {
             if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
                 let _ = lns.pool.free(a);
             }
-            if let Some(lease) = s.ipv6_lease {
+            if let Some(lease) = s.v6().and_then(|v| v.lease) {
                 self.routes6.retain(|_, k| *k != key);
                 if let RoleSettings::Lns(lns) = &mut self.role {
                     if let Some(p) = lns.ipv6_pool.as_mut() {
@@ -1686,6 +1702,13 @@ impl Node {
         }
         self.next_housekeeping = now + Duration::from_secs(1);
         self.compact();
+        // Tables that only a burst of set-ups fills: give their capacity back once it is over.
+        if self.pending_calls.is_empty() && self.pending_calls.capacity() > 64 {
+            self.pending_calls.shrink_to_fit();
+        }
+        if self.early_frames.is_empty() && self.early_frames.capacity() > 64 {
+            self.early_frames.shrink_to_fit();
+        }
 
         // RFC 2661 leaves the wait for ICCN unbounded; a call that never completes must not
         // hold its slot for the tunnel's lifetime.
@@ -1743,10 +1766,10 @@ impl Node {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let Some((local_iid, peer_iid)) = s.ipv6_iids else {
+        let Some((local_iid, peer_iid)) = s.v6().and_then(|v| v.iids) else {
             return;
         };
-        if s.ipv6_configured || (per_session_tun && s.tun.is_none()) {
+        if s.v6().is_some_and(|v| v.configured) || (per_session_tun && s.tun.is_none()) {
             return;
         }
         let ifname = s.tun.as_ref().map(|t| t.name().to_string());
@@ -1759,7 +1782,7 @@ impl Node {
             }
         }
         if let Some(s) = self.sessions.get_mut(&key) {
-            s.ipv6_configured = true;
+            s.v6_mut().configured = true;
         }
         match &mut self.role {
             RoleSettings::Lns(lns) => {
@@ -1790,8 +1813,9 @@ impl Node {
                     ),
                 };
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.ipv6_lease = Some(lease);
-                    s.ipv6_global = Some(peer_global);
+                    let v6 = s.v6_mut();
+                    v6.lease = Some(lease);
+                    v6.global = Some(peer_global);
                 }
                 let idx = match (&ifname, &self.shared_tun) {
                     (Some(n), _) => netconf_of(&mut self.netconf)
@@ -1825,7 +1849,7 @@ impl Node {
                 let pending = self
                     .sessions
                     .get_mut(&key)
-                    .and_then(|s| s.pending_ra.take());
+                    .and_then(|s| s.ipv6.as_mut().and_then(|v| v.pending_ra.take()));
                 if let Some(l) = pending {
                     self.apply_router_advertisement(key, l);
                 }
@@ -1844,7 +1868,7 @@ impl Node {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let (Some((local_iid, _)), Some(lease)) = (s.ipv6_iids, s.ipv6_lease) else {
+        let Some((Some((local_iid, _)), Some(lease))) = s.v6().map(|v| (v.iids, v.lease)) else {
             return;
         };
         let pool_prefix = pool.prefix();
@@ -1879,11 +1903,11 @@ impl Node {
                 let ready = self
                     .sessions
                     .get(&key)
-                    .is_some_and(|s| s.ipv6_configured && s.tun.is_some());
+                    .is_some_and(|s| s.v6().is_some_and(|v| v.configured) && s.tun.is_some());
                 if ready {
                     self.apply_router_advertisement(key, l);
                 } else if let Some(s) = self.sessions.get_mut(&key) {
-                    s.pending_ra = Some(l);
+                    s.v6_mut().pending_ra = Some(l);
                 }
                 true
             }
@@ -1897,9 +1921,10 @@ impl Node {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let (Some((local_iid, _)), Some(ifname)) =
-            (s.ipv6_iids, s.tun.as_ref().map(|t| t.name().to_string()))
-        else {
+        let (Some((local_iid, _)), Some(ifname)) = (
+            s.v6().and_then(|v| v.iids),
+            s.tun.as_ref().map(|t| t.name().to_string()),
+        ) else {
             return;
         };
         let default = matches!(&self.role, RoleSettings::Client(c) if c.default_route)
@@ -1938,7 +1963,8 @@ impl Node {
                     println!("session {key}: IPv6 address {a} on {ifname}");
                 }
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.ipv6_global = global.or(s.ipv6_global);
+                    let v6 = s.v6_mut();
+                    v6.global = global.or(v6.global);
                 }
             }
             Err(e) => {

@@ -15,18 +15,9 @@ pub(super) struct SessionCtx {
     pub user: Option<String>,
     pub ipv4: Option<Ipv4Params>,
     pub ipv6_up: bool,
-    /// Our IPv6 link-local address (from the IPv6CP interface identifier).
-    pub ipv6_local: Option<std::net::Ipv6Addr>,
-    /// IPv6CP interface identifiers (ours, the peer's).
-    pub ipv6_iids: Option<([u8; 8], [u8; 8])>,
-    /// Our global IPv6 address (client: formed from the advertised prefix; LNS: the peer's).
-    pub ipv6_global: Option<std::net::Ipv6Addr>,
-    /// LNS: the prefix lease of this session.
-    pub ipv6_lease: Option<crate::pool::Ipv6Lease>,
-    /// IPv6 set up on the session's interface (addresses, routes, advertisement).
-    pub ipv6_configured: bool,
-    /// Client: an advertisement received before the interface existed.
-    pub pending_ra: Option<super::ra::Learned>,
+    /// IPv6 state, once IPv6CP has come up (boxed: most sessions of an IPv4-only LNS never
+    /// need it, and the daemon holds 100,000 sessions).
+    pub ipv6: Option<Box<Ipv6Ctx>>,
     /// Address taken from the pool (freed when the session ends).
     pub pool_addr: Option<Ipv4Addr>,
     /// TUN interface carrying the session's IP, if it has its own.
@@ -39,6 +30,23 @@ pub(super) struct SessionCtx {
     /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
     pub last_rx_packets: u64,
     pub last_activity: Instant,
+}
+
+/// A session's IPv6 addressing.
+#[derive(Default)]
+pub(super) struct Ipv6Ctx {
+    /// Our IPv6 link-local address (from the IPv6CP interface identifier).
+    pub local: Option<std::net::Ipv6Addr>,
+    /// IPv6CP interface identifiers (ours, the peer's).
+    pub iids: Option<([u8; 8], [u8; 8])>,
+    /// Our global IPv6 address (client: formed from the advertised prefix; LNS: the peer's).
+    pub global: Option<std::net::Ipv6Addr>,
+    /// LNS: the prefix lease of this session.
+    pub lease: Option<crate::pool::Ipv6Lease>,
+    /// IPv6 set up on the session's interface (addresses, routes, advertisement).
+    pub configured: bool,
+    /// Client: an advertisement received before the interface existed.
+    pub pending_ra: Option<super::ra::Learned>,
 }
 
 /// What an operator sees of a session.
@@ -68,12 +76,7 @@ impl SessionCtx {
             user: None,
             ipv4: None,
             ipv6_up: false,
-            ipv6_local: None,
-            ipv6_iids: None,
-            ipv6_global: None,
-            ipv6_lease: None,
-            ipv6_configured: false,
-            pending_ra: None,
+            ipv6: None,
             pool_addr: None,
             interface: None,
             tun: None,
@@ -82,6 +85,16 @@ impl SessionCtx {
             last_rx_packets: 0,
             last_activity: now,
         }
+    }
+
+    /// The session's IPv6 state, if IPv6CP ever came up.
+    pub fn v6(&self) -> Option<&Ipv6Ctx> {
+        self.ipv6.as_deref()
+    }
+
+    /// The session's IPv6 state, created empty on first use.
+    pub fn v6_mut(&mut self) -> &mut Ipv6Ctx {
+        self.ipv6.get_or_insert_with(Box::default)
     }
 
     /// Whether the network protocol for `proto` (IPv4 or IPv6) is up on this session.
