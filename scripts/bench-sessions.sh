@@ -42,16 +42,34 @@ chmod 600 "$dir/lns.toml"
 lns=$!
 for _ in $(seq 50); do [ -S "$dir/lns.sock" ] && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$lns/status"; }
+ticks() { awk '{print $14+$15}' "/proc/$lns/stat"; }
+now() { date +%s.%N; }
 before=$(rss)
 /usr/bin/time -f "loadgen cpu user %U sys %S wall %e" "$BIN" loadgen --server "127.0.0.1:$PORT" --tunnels "$T" --sessions "$S" \
-    --user load --password load-password --hold "$HOLD" --json --timeout 300 &
+    --user load --password load-password --hold "$HOLD" --json --timeout 300 >"$dir/gen.json" &
 gen=$!
-# RSS while all sessions are up: sample until the generator starts hanging up.
+# Sample the LNS until the generator starts hanging up: peak RSS; and, once every session is
+# up (the generator has printed its report), CPU and RSS over the hold (HELLOs and LCP echoes
+# running, nothing else).
 peak=$before
+up_at="" up_ticks="" held_rss="" held_ticks="" held_at=""
 while kill -0 "$gen" 2>/dev/null; do
     r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+    if [ -z "$up_at" ] && [ -s "$dir/gen.json" ]; then
+        up_at=$(now); up_ticks=$(ticks)
+    elif [ -n "$up_at" ] && awk -v a="$up_at" -v n="$(now)" -v h="$HOLD" 'BEGIN{exit !(n-a < h-0.5)}'; then
+        held_rss=$r; held_ticks=$(ticks); held_at=$(now)
+    fi
     sleep 0.2
 done
 wait "$gen"
-cpu=$(awk '{print $14+$15}' "/proc/$lns/stat")
-echo "{\"lns_rss_idle_kib\": $before, \"lns_rss_peak_kib\": $peak, \"lns_cpu_ticks\": $cpu, \"sessions\": $((T*S))}"
+cat "$dir/gen.json"
+cpu=$(ticks)
+hold_json=""
+if [ -n "$held_at" ]; then
+    hz=$(getconf CLK_TCK)
+    idle=$(awk -v t0="$up_ticks" -v t1="$held_ticks" -v a="$up_at" -v b="$held_at" -v hz="$hz" \
+        'BEGIN{printf "%.2f", 100*(t1-t0)/hz/(b-a)}')
+    hold_json=", \"lns_rss_held_kib\": $held_rss, \"lns_cpu_percent_while_held\": $idle"
+fi
+echo "{\"lns_rss_idle_kib\": $before, \"lns_rss_peak_kib\": $peak, \"lns_cpu_ticks\": $cpu$hold_json, \"sessions\": $((T*S))}"

@@ -179,7 +179,9 @@ enum SrvState {
         /// Identifiers (first, last) under which the challenge was sent.
         ids: (u8, u8),
         user: String,
-        creds: Credentials,
+        /// Boxed: the state outlives the decision by the session's lifetime (`Done`), and
+        /// the credentials are the largest variant.
+        creds: Box<Credentials>,
         ticket: AuthTicket,
     },
     Done {
@@ -405,7 +407,7 @@ impl Authenticator {
             id,
             ids,
             user,
-            creds,
+            creds: Box::new(creds),
             ticket,
         };
     }
@@ -426,7 +428,7 @@ impl Authenticator {
             return false;
         };
         // Some(message) on success.
-        let ok: Option<String> = match (&d, &creds) {
+        let ok: Option<String> = match (&d, &*creds) {
             (AuthDecision::Reject, _) => None,
             (AuthDecision::Accept, Credentials::MsChapV2 { .. }) => Some("M=Access granted".into()),
             (AuthDecision::Accept, _) => Some("Access granted".into()),
@@ -492,7 +494,7 @@ impl Authenticator {
                 self.deadline = self.rechallenge.map(|r| now + r);
             }
             None => {
-                let reply = match (&self.method, &creds) {
+                let reply = match (&self.method, &*creds) {
                     (AuthMethod::Pap, _) => packet::encode(
                         Code(pap::code::NAK),
                         id,

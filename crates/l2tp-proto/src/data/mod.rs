@@ -246,7 +246,7 @@ pub struct Datapath {
     /// Slot of the session the last transmitted packet belonged to.
     tx_hint: usize,
     /// Sessions by (peer, our session id), for peers that send tunnel id 0.
-    by_peer_session: HashMap<(SocketAddr, u16), Vec<SessionKey>>,
+    by_peer_session: HashMap<(SocketAddr, u16), PeerSessionKeys>,
     shared: Shared,
     counters: DatapathCounters,
     /// Latest `now` seen, for rate-limiting messages of calls that take no time.
@@ -663,9 +663,9 @@ impl Datapath {
         match self
             .by_peer_session
             .get(&(canonical(from), key.session.0))
-            .map(Vec::as_slice)
+            .and_then(PeerSessionKeys::single)
         {
-            Some(&[k]) => {
+            Some(k) => {
                 self.counters.zero_tunnel_id += 1;
                 k
             }
@@ -890,17 +890,18 @@ impl Datapath {
     }
 
     fn index(&mut self, peer: SocketAddr, key: SessionKey) {
-        self.by_peer_session
-            .entry((peer, key.session.0))
-            .or_default()
-            .push(key);
+        match self.by_peer_session.entry((peer, key.session.0)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(key),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(PeerSessionKeys::One(key));
+            }
+        }
     }
 
     fn unindex(&mut self, peer: SocketAddr, key: SessionKey) {
         let k = (peer, key.session.0);
         if let Some(v) = self.by_peer_session.get_mut(&k) {
-            v.retain(|x| *x != key);
-            if v.is_empty() {
+            if v.remove(key) {
                 self.by_peer_session.remove(&k);
             }
         }
@@ -917,6 +918,52 @@ impl Datapath {
         };
         if let Some(suppressed) = allowed {
             tracing::debug!(target: "l2tp::data", category = "CONTROL", suppressed, "{msg}");
+        }
+    }
+}
+
+/// The sessions one peer address knows under one of our session ids: nearly always one, so
+/// that case takes no allocation (the index holds an entry per session).
+#[derive(Debug)]
+enum PeerSessionKeys {
+    One(SessionKey),
+    Many(Vec<SessionKey>),
+}
+
+impl PeerSessionKeys {
+    fn push(&mut self, key: SessionKey) {
+        match self {
+            PeerSessionKeys::One(k) => *self = PeerSessionKeys::Many(vec![*k, key]),
+            PeerSessionKeys::Many(v) => v.push(key),
+        }
+    }
+
+    /// Removes `key`; true when none is left.
+    fn remove(&mut self, key: SessionKey) -> bool {
+        match self {
+            PeerSessionKeys::One(k) => *k == key,
+            PeerSessionKeys::Many(v) => {
+                v.retain(|x| *x != key);
+                match v[..] {
+                    [] => true,
+                    [k] => {
+                        *self = PeerSessionKeys::One(k);
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// The session, when exactly one matches.
+    fn single(&self) -> Option<SessionKey> {
+        match self {
+            PeerSessionKeys::One(k) => Some(*k),
+            PeerSessionKeys::Many(v) => match v[..] {
+                [k] => Some(k),
+                _ => None,
+            },
         }
     }
 }
