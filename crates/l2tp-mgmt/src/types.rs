@@ -295,6 +295,28 @@ pub struct DaemonStats {
     /// Sessions refused (limits, pool exhausted).
     #[serde(default)]
     pub sessions_refused: u64,
+    /// Incoming tunnels half-open now (SCCRQ answered or being decided, SCCCN not yet).
+    #[serde(default)]
+    pub half_open_tunnels: u64,
+    /// Half-open tunnels evicted (oldest first, silently) to make room for a newer SCCRQ
+    /// when `lns.max_half_open_tunnels` were half-open.
+    #[serde(default)]
+    pub half_open_evicted: u64,
+    /// Half-open tunnels forgotten under pressure because their peer never answered the
+    /// SCCRP (no retransmission to a possibly spoofed source).
+    #[serde(default)]
+    pub half_open_unanswered: u64,
+    /// SCCRQs refused on their content without creating state (unknown mandatory AVP,
+    /// protocol version, ...): answered by one StopCCN (rate-limited), nothing kept.
+    #[serde(default)]
+    pub sccrq_rejected: u64,
+    /// Control messages for one of our tunnels from an address other than its peer's
+    /// (spoofed or stray), dropped.
+    #[serde(default)]
+    pub control_wrong_peer: u64,
+    /// Control messages for tunnel ids we do not have, dropped.
+    #[serde(default)]
+    pub control_unknown_tunnel: u64,
     /// LNS: addresses in the IPv4 pool (0 for a client).
     #[serde(default)]
     pub pool_capacity: u64,

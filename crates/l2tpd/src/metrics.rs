@@ -183,6 +183,31 @@ pub fn render(snap: &Snapshot) -> String {
         ),
         ("tunnels_refused", "Tunnels refused.", s.tunnels_refused),
         ("sessions_refused", "Sessions refused.", s.sessions_refused),
+        (
+            "half_open_evicted",
+            "Half-open tunnels evicted to make room for a newer SCCRQ (table full).",
+            s.half_open_evicted,
+        ),
+        (
+            "half_open_unanswered",
+            "Half-open tunnels forgotten under pressure: the peer never answered the SCCRP.",
+            s.half_open_unanswered,
+        ),
+        (
+            "sccrq_rejected",
+            "SCCRQs refused on their content without creating tunnel state.",
+            s.sccrq_rejected,
+        ),
+        (
+            "control_wrong_peer",
+            "Control messages for a tunnel from an address other than its peer's.",
+            s.control_wrong_peer,
+        ),
+        (
+            "control_unknown_tunnel",
+            "Control messages for unknown tunnel ids.",
+            s.control_unknown_tunnel,
+        ),
     ] {
         let metric = format!("l2tpd_{name}_total");
         family(&mut out, &metric, "counter", help);

@@ -7,18 +7,18 @@
 //! tunnel its first copy created. Data messages (T=0) are the datapath's and ignored here.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use l2tp_wire::{ControlMessage, Header, ResultCode, SessionId, TunnelId};
+use l2tp_wire::{ControlMessage, Header, ResultCode, SeqNum, SessionId, StopCcn, TunnelId};
 use rand::RngCore;
 
 use super::config::{CallParams, EndpointConfig, TunnelOptions};
-use super::error::ApiError;
+use super::error::{ApiError, ProtocolError};
 use super::event::{CallKind, Event, SessionDownReason, SessionInfo, TunnelDownReason, TunnelInfo};
 use super::ids;
-use super::tunnel::{Tunnel, TunnelState};
+use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +50,30 @@ pub struct EndpointStats {
     pub unknown_messages: u64,
     /// SCCRQs discarded by the tie breaker (RFC 2661 §4.4.3).
     pub tie_breaker_discards: u64,
-    /// SCCRQs dropped because `max_half_open_tunnels` were half-open.
+    /// SCCRQs dropped because `max_half_open_tunnels` incoming tunnels were waiting for the
+    /// caller's decision (only when the caller decides, `decide_incoming_tunnels`).
     pub half_open_refused: u64,
+    /// Half-open tunnels forgotten, silently, to make room for a newer SCCRQ when
+    /// `max_half_open_tunnels` were half-open (the oldest goes first, like a SYN cache).
+    pub half_open_evicted: u64,
+    /// Half-open tunnels forgotten, silently, when their SCCRP was due for retransmission
+    /// while the half-open table was under pressure and their peer had sent nothing since
+    /// its SCCRQ (a spoofed source never answers; a real peer retransmits its SCCRQ).
+    pub half_open_unanswered: u64,
+    /// SCCRQs refused on their content before any state was created (unknown mandatory
+    /// AVP, protocol version, a Challenge without a secret, incoming tunnels not accepted):
+    /// answered with a StopCCN that is neither retransmitted nor remembered, at most
+    /// [`STATELESS_REPLIES_PER_SECOND`] a second.
+    pub sccrq_rejected: u64,
 }
+
+/// Stateless StopCCN answers to refused SCCRQs allowed per second; beyond it the SCCRQ is
+/// only counted (a spoofed flood must not make us a reflector).
+pub const STATELESS_REPLIES_PER_SECOND: u32 = 50;
+
+/// The half-open table is under pressure from this fraction of `max_half_open_tunnels`
+/// (1/4) on: SCCRPs are then not retransmitted to peers that never answered.
+const PRESSURE_DIVISOR: usize = 4;
 
 /// What the tunnels share: configuration, RNG, output queues.
 pub(crate) struct Ctx {
@@ -64,6 +85,10 @@ pub(crate) struct Ctx {
     serial: u32,
     /// Rate limit for log lines about datagrams a peer (or an attacker) controls.
     pub log_limit: LogLimit,
+    /// Rate limit for log lines about half-open tunnels evicted or dropped.
+    evict_log: LogLimit,
+    /// Stateless StopCCN answers sent in the current one-second window.
+    stateless_replies: (Option<Instant>, u32),
 }
 
 /// At most [`LogLimit::PER_SECOND`] log lines a second about bad or unexpected datagrams; the
@@ -122,8 +147,14 @@ pub struct Endpoint {
     /// Tunnels we opened, by the address we opened them to (tie-breaker lookups).
     originated: HashMap<SocketAddr, Vec<TunnelId>>,
     timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
-    /// Incoming tunnels between SCCRQ and SCCCN.
-    half_open: usize,
+    /// Incoming tunnels accepted (SCCRP sent) and waiting for SCCCN, oldest first: the
+    /// eviction order. Keyed by a serial number given when the tunnel entered the table.
+    half_open_order: BTreeMap<u64, TunnelId>,
+    /// The same tunnels → their serial in `half_open_order`.
+    half_open_serial: HashMap<TunnelId, u64>,
+    next_half_open_serial: u64,
+    /// Incoming tunnels waiting for the caller's decision (`IncomingTunnel`).
+    undecided: HashSet<TunnelId>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -148,12 +179,17 @@ impl Endpoint {
                 stats: EndpointStats::default(),
                 serial: 0,
                 log_limit: LogLimit::default(),
+                evict_log: LogLimit::default(),
+                stateless_replies: (None, 0),
             },
             tunnels: BTreeMap::new(),
             by_peer: HashMap::new(),
             originated: HashMap::new(),
             timers: BinaryHeap::new(),
-            half_open: 0,
+            half_open_order: BTreeMap::new(),
+            half_open_serial: HashMap::new(),
+            next_half_open_serial: 0,
+            undecided: HashSet::new(),
         }
     }
 
@@ -186,14 +222,27 @@ impl Endpoint {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
-        let h = t.is_half_open();
-        if h != t.counted_half_open {
-            t.counted_half_open = h;
-            if h {
-                self.half_open += 1;
-            } else {
-                self.half_open = self.half_open.saturating_sub(1);
+        // Keep the half-open tables in step with the tunnel's state.
+        let undecided = t.is_half_open() && matches!(t.state, TunnelState::WaitDecision { .. });
+        let accepted = t.is_half_open() && !undecided;
+        t.counted_half_open = undecided || accepted;
+        if undecided {
+            self.undecided.insert(tid);
+        } else {
+            self.undecided.remove(&tid);
+        }
+        match (accepted, self.half_open_serial.get(&tid).copied()) {
+            (true, None) => {
+                let n = self.next_half_open_serial;
+                self.next_half_open_serial += 1;
+                self.half_open_serial.insert(tid, n);
+                self.half_open_order.insert(n, tid);
             }
+            (false, Some(n)) => {
+                self.half_open_serial.remove(&tid);
+                self.half_open_order.remove(&n);
+            }
+            _ => {}
         }
         t.flush(&mut self.ctx);
         let next = t.next_timeout(self.ctx.config.hello_interval);
@@ -210,7 +259,10 @@ impl Endpoint {
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
             if t.counted_half_open {
-                self.half_open = self.half_open.saturating_sub(1);
+                self.undecided.remove(&tid);
+                if let Some(n) = self.half_open_serial.remove(&tid) {
+                    self.half_open_order.remove(&n);
+                }
             }
             if let Some(to) = t.opened_to {
                 if let Some(v) = self.originated.get_mut(&to) {
@@ -242,6 +294,23 @@ impl Endpoint {
                 continue; // stale entry
             }
             tunnel.scheduled = None;
+            if self.half_open_serial.contains_key(&tid)
+                && self.half_open_serial.len() * PRESSURE_DIVISOR
+                    >= self.ctx.config.max_half_open_tunnels
+                && never_answered(tunnel)
+                && tunnel.channel.poll_timeout().is_some_and(|d| d <= now)
+            {
+                // Under pressure, an SCCRP is sent once: a peer that has sent nothing since
+                // its SCCRQ is forgotten instead of being sent it again (a spoofed source
+                // never answers; a real peer whose SCCRP was lost retransmits its SCCRQ and
+                // gets a fresh tunnel).
+                self.ctx.stats.half_open_unanswered += 1;
+                if self.ctx.evict_log.allow(now) {
+                    tracing::info!(tunnel = %tid, peer = %tunnel.peer, half_open = self.half_open_serial.len(), "half-open tunnel never answered its SCCRP: forgotten (half-open table under pressure)");
+                }
+                self.remove_tunnel(tid);
+                continue;
+            }
             let forget = tunnel.handle_timeout(&mut self.ctx, now);
             tunnel.flush(&mut self.ctx);
             if forget {
@@ -383,6 +452,12 @@ impl Endpoint {
             // tunnel's state (RFC 2661 §5.7): this is a new tunnel.
             self.by_peer.remove(&(from, m.assigned_tunnel_id));
         }
+        // Refused on its content: answered (RFC 2661 §4.2: an unknown mandatory AVP shuts
+        // the tunnel down) without creating any state, as a single spoofed datagram could.
+        if let Some(err) = sccrq_refusal(&m, auth.secret.is_some()) {
+            self.reject_statelessly(now, local, from, m.assigned_tunnel_id, seq.ns, err);
+            return;
+        }
         // RFC 2661 §4.4.3: tie breaker against an SCCRQ of ours to the same peer.
         let mut reuse: Option<TunnelId> = None;
         let ours = self
@@ -459,12 +534,24 @@ impl Endpoint {
                 tid
             }
             None => {
-                if self.half_open >= self.ctx.config.max_half_open_tunnels {
-                    self.ctx.stats.half_open_refused += 1;
-                    if self.ctx.log_limit.allow(now) {
-                        tracing::warn!(%from, half_open = self.half_open, "too many half-open tunnels: SCCRQ dropped");
-                    }
+                if !self.ctx.config.accept_incoming_tunnels {
+                    let err = ProtocolError::AuthFailed("incoming tunnels not accepted");
+                    self.reject_statelessly(now, local, from, m.assigned_tunnel_id, seq.ns, err);
                     return;
+                }
+                let cap = self.ctx.config.max_half_open_tunnels;
+                if self.ctx.config.decide_incoming_tunnels {
+                    // The caller decides; the table makes room when it accepts. Undecided
+                    // tunnels are bounded on their own (a caller that never decides).
+                    if self.undecided.len() >= cap.max(1) {
+                        self.ctx.stats.half_open_refused += 1;
+                        if self.ctx.log_limit.allow(now) {
+                            tracing::warn!(%from, undecided = self.undecided.len(), "too many incoming tunnels waiting for a decision: SCCRQ dropped");
+                        }
+                        return;
+                    }
+                } else {
+                    self.make_half_open_room(now);
                 }
                 let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {
                     self.tunnels.contains_key(&TunnelId(i))
@@ -498,25 +585,81 @@ impl Endpoint {
             .channel
             .receive(now, seq.ns, seq.nr, header.session_id, payload);
         if !r.delivered.is_empty() {
-            let accept = self.ctx.config.accept_incoming_tunnels || reuse.is_some();
+            // Incoming tunnels not accepted were refused above, statelessly; an SCCRQ that
+            // won over ours (tie breaker) is answered regardless.
             let ask = self.ctx.config.decide_incoming_tunnels && reuse.is_none();
-            if accept {
-                t.on_sccrq(&mut self.ctx, now, m, ask);
-            } else {
-                tracing::info!(%from, "incoming tunnels are not accepted: StopCCN");
-                t.stop(
-                    &mut self.ctx,
-                    now,
-                    ResultCode::with_error(
-                        ResultCode::STOPCCN_NOT_AUTHORIZED,
-                        ResultCode::ERROR_NONE,
-                        Some("incoming tunnels not accepted"),
-                    ),
-                    TunnelDownReason::Rejected,
-                );
-            }
+            t.on_sccrq(&mut self.ctx, now, m, ask);
         }
         self.reschedule(tid);
+    }
+
+    /// Evicts the oldest accepted half-open tunnel when `max_half_open_tunnels` are: a
+    /// newer SCCRQ takes its place instead of being refused, so a flood (possibly from
+    /// spoofed sources) cannot lock out a real peer, whose handshake completes within one
+    /// round trip. Silent: no StopCCN to a possibly spoofed source, no event.
+    fn make_half_open_room(&mut self, now: Instant) {
+        let cap = self.ctx.config.max_half_open_tunnels.max(1);
+        while self.half_open_serial.len() >= cap {
+            let Some((_, tid)) = self.half_open_order.pop_first() else {
+                break;
+            };
+            self.half_open_serial.remove(&tid);
+            self.ctx.stats.half_open_evicted += 1;
+            if self.ctx.evict_log.allow(now) {
+                let peer = self.tunnels.get(&tid).map(|t| t.peer);
+                tracing::warn!(tunnel = %tid, ?peer, half_open = cap, evicted_total = self.ctx.stats.half_open_evicted, "half-open tunnel table full: oldest half-open tunnel evicted");
+            }
+            self.remove_tunnel(tid);
+        }
+    }
+
+    /// Answers a refused SCCRQ with a StopCCN built from the SCCRQ alone (Ns 0, Nr one past
+    /// the SCCRQ's Ns, to the peer's tunnel id) and keeps nothing: no tunnel, no
+    /// retransmission. At most [`STATELESS_REPLIES_PER_SECOND`] answers a second.
+    fn reject_statelessly(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        peer_tunnel: TunnelId,
+        ns: SeqNum,
+        err: ProtocolError,
+    ) {
+        self.ctx.stats.sccrq_rejected += 1;
+        if self.ctx.log_limit.allow(now) {
+            tracing::info!(%from, "SCCRQ refused: {err}: StopCCN, no tunnel state");
+        }
+        let (window, used) = &mut self.ctx.stateless_replies;
+        if window.is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1)) {
+            *window = Some(now);
+            *used = 0;
+        }
+        if *used >= STATELESS_REPLIES_PER_SECOND {
+            return;
+        }
+        *used += 1;
+        let m = StopCcn {
+            // We hold no tunnel for it: no id of ours to give.
+            assigned_tunnel_id: TunnelId::NONE,
+            result_code: err.stopccn_result(),
+            unknown: Vec::new(),
+        };
+        let mut body = Vec::with_capacity(48);
+        if ControlMessage::from(m).encode(&mut body, None).is_err() {
+            return;
+        }
+        let payload = Header::control(
+            peer_tunnel,
+            SessionId::NONE,
+            self.ctx.config.initial_seq,
+            ns.next(),
+        )
+        .encode_with_payload(&body);
+        self.ctx.transmits.push_back(Transmit {
+            local,
+            to: from,
+            payload,
+        });
     }
 
     // ----- commands -----
@@ -573,10 +716,14 @@ impl Endpoint {
 
     /// Accepts a tunnel announced by [`Event::IncomingTunnel`] (sends SCCRP).
     pub fn accept_tunnel(&mut self, now: Instant, tunnel: TunnelId) -> Result<(), ApiError> {
-        let (t, ctx) = self.split(tunnel)?;
+        let (t, _) = self.split(tunnel)?;
         if !matches!(t.state, TunnelState::WaitDecision { .. }) {
             return Err(ApiError::NoDecisionPending("tunnel"));
         }
+        if t.opened_to.is_none() {
+            self.make_half_open_room(now);
+        }
+        let (t, ctx) = self.split(tunnel)?;
         t.accept(ctx, now);
         self.reschedule(tunnel);
         Ok(())
@@ -835,9 +982,10 @@ impl Endpoint {
         self.tunnels.values().map(info)
     }
 
-    /// Incoming tunnels between SCCRQ and SCCCN.
+    /// Incoming tunnels between SCCRQ and SCCCN: accepted (SCCRP sent) and waiting for the
+    /// caller's decision.
     pub fn half_open_tunnels(&self) -> usize {
-        self.half_open
+        self.half_open_serial.len() + self.undecided.len()
     }
 
     /// Number of tunnels (closing ones included).
@@ -859,6 +1007,31 @@ impl Endpoint {
             .into_iter()
             .flat_map(|t| t.sessions.iter().map(move |(k, s)| session_info(t, *k, s)))
     }
+}
+
+/// Why an SCCRQ is refused on its content alone (checked before any state is created; the
+/// same checks as [`Tunnel::on_sccrq`]).
+fn sccrq_refusal(m: &l2tp_wire::Sccrq, have_secret: bool) -> Option<ProtocolError> {
+    if let Some(err) = check_unknown(&m.unknown) {
+        return Some(err);
+    }
+    if m.protocol_version.version != 1 {
+        return Some(ProtocolError::BadVersion);
+    }
+    if m.challenge.is_some() && !have_secret {
+        // RFC 2661 §5.1.1: we cannot answer a Challenge without a shared secret.
+        return Some(ProtocolError::AuthFailed(
+            "peer sent a Challenge and no secret is configured",
+        ));
+    }
+    None
+}
+
+/// True while the peer of a half-open tunnel has sent nothing since its SCCRQ (no SCCCN, no
+/// acknowledgement, no retransmitted SCCRQ).
+fn never_answered(t: &Tunnel) -> bool {
+    let c = t.channel.counters();
+    c.rx_messages <= 1 && c.rx_zlbs == 0 && c.rx_duplicates == 0 && c.rx_out_of_order == 0
 }
 
 fn info(t: &Tunnel) -> TunnelInfo {
