@@ -302,10 +302,11 @@ pub struct DaemonStats {
     /// when `lns.max_half_open_tunnels` were half-open.
     #[serde(default)]
     pub half_open_evicted: u64,
-    /// Half-open tunnels forgotten under pressure because their peer never answered the
-    /// SCCRP (no retransmission to a possibly spoofed source).
+    /// Datagrams not sent, under pressure, to half-open tunnels' peers that never answered
+    /// their SCCRP (its retransmissions, the setup-timeout StopCCN): no reflection towards
+    /// possibly spoofed sources.
     #[serde(default)]
-    pub half_open_unanswered: u64,
+    pub half_open_silenced: u64,
     /// SCCRQs refused on their content without creating state (unknown mandatory AVP,
     /// protocol version, ...): answered by one StopCCN (rate-limited), nothing kept.
     #[serde(default)]
@@ -317,6 +318,10 @@ pub struct DaemonStats {
     /// Control messages for tunnel ids we do not have, dropped.
     #[serde(default)]
     pub control_unknown_tunnel: u64,
+    /// Data messages for one of our sessions from an address or port other than its
+    /// tunnel's peer (spoofed or stray), dropped before sequence numbers are looked at.
+    #[serde(default)]
+    pub data_wrong_peer: u64,
     /// LNS: addresses in the IPv4 pool (0 for a client).
     #[serde(default)]
     pub pool_capacity: u64,

@@ -189,9 +189,9 @@ pub fn render(snap: &Snapshot) -> String {
             s.half_open_evicted,
         ),
         (
-            "half_open_unanswered",
-            "Half-open tunnels forgotten under pressure: the peer never answered the SCCRP.",
-            s.half_open_unanswered,
+            "half_open_silenced",
+            "SCCRP retransmissions not sent under pressure: the peer never answered.",
+            s.half_open_silenced,
         ),
         (
             "sccrq_rejected",
@@ -207,6 +207,11 @@ pub fn render(snap: &Snapshot) -> String {
             "control_unknown_tunnel",
             "Control messages for unknown tunnel ids.",
             s.control_unknown_tunnel,
+        ),
+        (
+            "data_wrong_peer",
+            "Data messages for a session from an address other than its tunnel's peer.",
+            s.data_wrong_peer,
         ),
     ] {
         let metric = format!("l2tpd_{name}_total");

@@ -56,10 +56,11 @@ pub struct EndpointStats {
     /// Half-open tunnels forgotten, silently, to make room for a newer SCCRQ when
     /// `max_half_open_tunnels` were half-open (the oldest goes first, like a SYN cache).
     pub half_open_evicted: u64,
-    /// Half-open tunnels forgotten, silently, when their SCCRP was due for retransmission
-    /// while the half-open table was under pressure and their peer had sent nothing since
-    /// its SCCRQ (a spoofed source never answers; a real peer retransmits its SCCRQ).
-    pub half_open_unanswered: u64,
+    /// Datagrams (SCCRP retransmissions, setup-timeout StopCCNs) not sent to half-open
+    /// tunnels' peers that had sent nothing since their SCCRQ, while the half-open table was
+    /// under pressure (a quarter full or more): a spoofed source never answers, so we are
+    /// nobody's reflector; a real peer retransmits.
+    pub half_open_silenced: u64,
     /// SCCRQs refused on their content before any state was created (unknown mandatory
     /// AVP, protocol version, a Challenge without a secret, incoming tunnels not accepted):
     /// answered with a StopCCN that is neither retransmitted nor remembered, at most
@@ -72,7 +73,7 @@ pub struct EndpointStats {
 pub const STATELESS_REPLIES_PER_SECOND: u32 = 50;
 
 /// The half-open table is under pressure from this fraction of `max_half_open_tunnels`
-/// (1/4) on: SCCRPs are then not retransmitted to peers that never answered.
+/// (1/4) on: nothing more than the first SCCRP is then sent to peers that never answered.
 const PRESSURE_DIVISOR: usize = 4;
 
 /// What the tunnels share: configuration, RNG, output queues.
@@ -294,24 +295,29 @@ impl Endpoint {
                 continue; // stale entry
             }
             tunnel.scheduled = None;
-            if self.half_open_serial.contains_key(&tid)
+            // Under pressure, a half-open tunnel whose peer has sent nothing since its SCCRQ
+            // is not sent anything more (a spoofed source never answers): its SCCRP
+            // retransmissions, and the StopCCN of its setup timeout, go nowhere. The entry
+            // stays until evicted or timed out, so a real peer whose SCCCN was lost still
+            // gets in with its retransmitted SCCCN (or its retransmitted SCCRQ, which is
+            // acknowledged).
+            let silence = self.half_open_serial.contains_key(&tid)
                 && self.half_open_serial.len() * PRESSURE_DIVISOR
                     >= self.ctx.config.max_half_open_tunnels
-                && never_answered(tunnel)
-                && tunnel.channel.poll_timeout().is_some_and(|d| d <= now)
-            {
-                // Under pressure, an SCCRP is sent once: a peer that has sent nothing since
-                // its SCCRQ is forgotten instead of being sent it again (a spoofed source
-                // never answers; a real peer whose SCCRP was lost retransmits its SCCRQ and
-                // gets a fresh tunnel).
-                self.ctx.stats.half_open_unanswered += 1;
-                if self.ctx.evict_log.allow(now) {
-                    tracing::info!(tunnel = %tid, peer = %tunnel.peer, half_open = self.half_open_serial.len(), "half-open tunnel never answered its SCCRP: forgotten (half-open table under pressure)");
-                }
-                self.remove_tunnel(tid);
-                continue;
-            }
+                && never_answered(tunnel);
             let forget = tunnel.handle_timeout(&mut self.ctx, now);
+            if silence {
+                let mut n = 0u64;
+                while tunnel.channel.poll_transmit().is_some() {
+                    n += 1;
+                }
+                if n > 0 {
+                    self.ctx.stats.half_open_silenced += n;
+                    if self.ctx.evict_log.allow(now) {
+                        tracing::info!(tunnel = %tid, peer = %tunnel.peer, half_open = self.half_open_serial.len(), "half-open tunnel never answered: SCCRP not retransmitted (half-open table under pressure)");
+                    }
+                }
+            }
             tunnel.flush(&mut self.ctx);
             if forget {
                 self.remove_tunnel(tid);

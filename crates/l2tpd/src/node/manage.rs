@@ -325,10 +325,11 @@ impl Node {
             sessions_refused: self.counters.sessions_refused,
             half_open_tunnels: self.endpoint.half_open_tunnels() as u64,
             half_open_evicted: self.endpoint.stats().half_open_evicted,
-            half_open_unanswered: self.endpoint.stats().half_open_unanswered,
+            half_open_silenced: self.endpoint.stats().half_open_silenced,
             sccrq_rejected: self.endpoint.stats().sccrq_rejected,
             control_wrong_peer: self.endpoint.stats().wrong_peer,
             control_unknown_tunnel: self.endpoint.stats().unknown_tunnel,
+            data_wrong_peer: self.datapath.counters().wrong_peer,
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
         }

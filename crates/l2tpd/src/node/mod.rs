@@ -709,6 +709,8 @@ impl Node {
                 RxResult::ToControl(tc) => {
                     if tc.reason == ControlReason::UnknownSession {
                         self.hold_early_frame(now, tc, from, datagram);
+                    } else if tc.tunnel.is_zero() && !self.admit_new_tunnel_datagram(now, from) {
+                        // Over its source's rate: dropped before it is even decoded.
                     } else {
                         self.endpoint
                             .handle_datagram(now, self.locals[sock], from, datagram);
@@ -1596,12 +1598,29 @@ impl Node {
         }
     }
 
-    /// LNS: accepts or refuses a new tunnel (rate per source, allowed peers, tunnel limit).
+    /// A control datagram for tunnel 0 (an SCCRQ, normally) from `from`: false when its
+    /// source address is over [`NEW_TUNNELS_PER_SOURCE`] this second. Checked before the
+    /// datagram is decoded, so a flood from few addresses costs a hash lookup per datagram
+    /// and never reaches the half-open table (where it would evict other peers' tunnels).
+    /// Counted in `tunnels_refused`.
+    fn admit_new_tunnel_datagram(&mut self, now: Instant, from: SocketAddr) -> bool {
+        let Some(why) = self.new_tunnel_rate.over(now, from.ip()) else {
+            return true;
+        };
+        self.counters.tunnels_refused += 1;
+        let n = self.counters.tunnels_refused;
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(node = %self.name, %from, refused_total = n, "incoming tunnel refused: {why}");
+        }
+        false
+    }
+
+    /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit; the rate per
+    /// source was checked before the SCCRQ was decoded, `admit_new_tunnel_datagram`).
     ///
     /// A refused peer normally hears why (StopCCN, Result Code 4). When the tunnel limit is
-    /// reached, the source is over its rate, or many refusals are already being
-    /// retransmitted (a flood, possibly from spoofed sources), the SCCRQ is dropped without
-    /// an answer and without state. Half-open tunnels do not count against `max_tunnels`:
+    /// reached, or many refusals are already being retransmitted (a flood, possibly from
+    /// spoofed sources), the SCCRQ is dropped without an answer and without state. Half-open tunnels do not count against `max_tunnels`:
     /// they have their own table in the endpoint (`max_half_open_tunnels`), where an
     /// accepted tunnel evicts the oldest half-open one when it is full; the tunnel limit is
     /// enforced again when a tunnel comes up (`enforce_tunnel_limit`).
@@ -1612,12 +1631,9 @@ impl Node {
             .endpoint
             .tunnel_count()
             .saturating_sub(established + half_open);
-        let rate_limited = self.new_tunnel_rate.over(now, peer.ip());
         let refusal = match &self.role {
             RoleSettings::Lns(lns) => {
-                if let Some(which) = rate_limited {
-                    Some((which, false))
-                } else if lns.max_tunnels > 0 && established >= lns.max_tunnels {
+                if lns.max_tunnels > 0 && established >= lns.max_tunnels {
                     Some(("tunnel limit reached", false))
                 } else if !lns.allowed_peers.is_empty()
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
