@@ -1116,3 +1116,41 @@ fn unanswered_sccrps_are_not_retransmitted_under_pressure() {
         assert_eq!(lns.ep.half_open_tunnels(), 0, "all timed out");
     }
 }
+
+#[test]
+fn refuse_tunnel_answers_once_and_keeps_nothing() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.decide_incoming_tunnels = true;
+    let mut lns = Peer::new(lns_addr(), cfg, 3);
+    let rc = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some("not allowed"));
+    for i in 0..80 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(31)));
+        let Some(Event::IncomingTunnel { tunnel, .. }) = lns.take_events().pop() else {
+            panic!("no IncomingTunnel")
+        };
+        lns.ep.refuse_tunnel(now, tunnel, rc.clone()).unwrap();
+        assert!(lns.ep.refuse_tunnel(now, tunnel, rc.clone()).is_err());
+    }
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    assert_eq!(lns.ep.half_open_tunnels(), 0);
+    assert!(lns.take_events().is_empty());
+    let out: Vec<_> = std::iter::from_fn(|| lns.ep.poll_transmit()).collect();
+    // Nothing held, so nothing is ever retransmitted (stale timer entries just expire).
+    lns.ep.handle_timeout(now + Duration::from_secs(120));
+    assert!(lns.ep.poll_transmit().is_none());
+    assert!(lns.ep.poll_timeout().is_none());
+    assert_eq!(out.len(), 50, "answers limited to 50 a second");
+    let d = Header::decode(&out[0].payload).unwrap();
+    assert_eq!(d.header.tunnel_id, TunnelId(31));
+    let seq = d.header.sequence.unwrap();
+    assert_eq!((seq.ns.0, seq.nr.0), (0, 1));
+    match l2tp_wire::Packet::decode(&out[0].payload, None).unwrap() {
+        l2tp_wire::Packet::Control {
+            message: ControlMessage::StopCcn(s),
+            ..
+        } => assert_eq!(s.result_code, rc),
+        other => panic!("{other:?}"),
+    }
+}

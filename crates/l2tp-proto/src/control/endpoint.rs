@@ -635,6 +635,27 @@ impl Endpoint {
         if self.ctx.log_limit.allow(now) {
             tracing::info!(%from, "SCCRQ refused: {err}: StopCCN, no tunnel state");
         }
+        self.send_stateless_stopccn(
+            now,
+            local,
+            from,
+            peer_tunnel,
+            ns.next(),
+            err.stopccn_result(),
+        );
+    }
+
+    /// One StopCCN that nothing remembers (Ns 0, never retransmitted), at most
+    /// [`STATELESS_REPLIES_PER_SECOND`] a second in all.
+    fn send_stateless_stopccn(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        to: SocketAddr,
+        peer_tunnel: TunnelId,
+        nr: SeqNum,
+        result_code: ResultCode,
+    ) {
         let (window, used) = &mut self.ctx.stateless_replies;
         if window.is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1)) {
             *window = Some(now);
@@ -647,7 +668,7 @@ impl Endpoint {
         let m = StopCcn {
             // We hold no tunnel for it: no id of ours to give.
             assigned_tunnel_id: TunnelId::NONE,
-            result_code: err.stopccn_result(),
+            result_code,
             unknown: Vec::new(),
         };
         let mut body = Vec::with_capacity(48);
@@ -658,14 +679,12 @@ impl Endpoint {
             peer_tunnel,
             SessionId::NONE,
             self.ctx.config.initial_seq,
-            ns.next(),
+            nr,
         )
         .encode_with_payload(&body);
-        self.ctx.transmits.push_back(Transmit {
-            local,
-            to: from,
-            payload,
-        });
+        self.ctx
+            .transmits
+            .push_back(Transmit { local, to, payload });
     }
 
     // ----- commands -----
@@ -772,6 +791,31 @@ impl Endpoint {
             return Err(ApiError::NoDecisionPending("tunnel"));
         }
         self.remove_tunnel(tunnel);
+        Ok(())
+    }
+
+    /// Refuses a tunnel announced by [`Event::IncomingTunnel`] statelessly: one StopCCN with
+    /// `result`, built from what its SCCRQ said, neither retransmitted nor held (RFC 2661
+    /// §5.7's hold protects a tunnel that existed; this one never did), and the tunnel is
+    /// forgotten at once. Answers are limited to [`STATELESS_REPLIES_PER_SECOND`] a second
+    /// (beyond it the tunnel is only forgotten), so refusing a flood of SCCRQs from spoofed
+    /// sources neither holds state nor reflects much. No event follows.
+    pub fn refuse_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        let t = self
+            .tunnels
+            .get(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
+            return Err(ApiError::NoDecisionPending("tunnel"));
+        }
+        let (local, to, peer_tunnel, nr) = (t.local, t.peer, t.peer_id(), t.channel.expected_ns());
+        self.remove_tunnel(tunnel);
+        self.send_stateless_stopccn(now, local, to, peer_tunnel, nr, result);
         Ok(())
     }
 

@@ -305,9 +305,6 @@ impl TunnelRate {
     }
 }
 
-/// Refusals (StopCCN in its hold period) beyond which refused SCCRQs are not answered.
-const MAX_REFUSALS_IN_FLIGHT: usize = 256;
-
 /// How long an accepted call may wait for the peer's ICCN.
 const CALL_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -1618,19 +1615,15 @@ impl Node {
     /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit; the rate per
     /// source was checked before the SCCRQ was decoded, `admit_new_tunnel_datagram`).
     ///
-    /// A refused peer normally hears why (StopCCN, Result Code 4). When the tunnel limit is
-    /// reached, or many refusals are already being retransmitted (a flood, possibly from
-    /// spoofed sources), the SCCRQ is dropped without an answer and without state. Half-open tunnels do not count against `max_tunnels`:
+    /// A peer not allowed hears why (StopCCN, Result Code 4), statelessly: one StopCCN, not
+    /// retransmitted, no tunnel held, at most 50 such answers a second
+    /// (`Endpoint::refuse_tunnel`). When the tunnel limit is reached, the SCCRQ is dropped
+    /// without an answer and without state. Half-open tunnels do not count against `max_tunnels`:
     /// they have their own table in the endpoint (`max_half_open_tunnels`), where an
     /// accepted tunnel evicts the oldest half-open one when it is full; the tunnel limit is
     /// enforced again when a tunnel comes up (`enforce_tunnel_limit`).
     fn decide_tunnel(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) {
         let established = self.tunnel_since.len();
-        let half_open = self.endpoint.half_open_tunnels();
-        let closing = self
-            .endpoint
-            .tunnel_count()
-            .saturating_sub(established + half_open);
         let refusal = match &self.role {
             RoleSettings::Lns(lns) => {
                 if lns.max_tunnels > 0 && established >= lns.max_tunnels {
@@ -1638,7 +1631,7 @@ impl Node {
                 } else if !lns.allowed_peers.is_empty()
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
                 {
-                    Some(("peer not allowed", closing < MAX_REFUSALS_IN_FLIGHT))
+                    Some(("peer not allowed", true))
                 } else {
                     None
                 }
@@ -1663,7 +1656,7 @@ impl Node {
         if answer {
             // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
             let result = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
-            let _ = self.endpoint.reject_tunnel(now, tunnel, result);
+            let _ = self.endpoint.refuse_tunnel(now, tunnel, result);
         } else {
             let _ = self.endpoint.discard_tunnel(tunnel);
         }
