@@ -318,6 +318,9 @@ impl Endpoint {
                     }
                 }
             }
+            // A silenced tunnel that timed out is not held either: its hold would only
+            // retransmit a StopCCN to the silent source.
+            let forget = forget || (silence && tunnel.is_closing());
             tunnel.flush(&mut self.ctx);
             if forget {
                 self.remove_tunnel(tid);
