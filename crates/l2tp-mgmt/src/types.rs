@@ -307,6 +307,10 @@ pub struct DaemonStats {
     /// possibly spoofed sources.
     #[serde(default)]
     pub half_open_silenced: u64,
+    /// Evicted half-open tunnels rebuilt from their compact record when their peer's late
+    /// SCCCN arrived.
+    #[serde(default)]
+    pub half_open_restored: u64,
     /// SCCRQs refused on their content without creating state (unknown mandatory AVP,
     /// protocol version, ...): answered by one StopCCN (rate-limited), nothing kept.
     #[serde(default)]

@@ -875,17 +875,25 @@ fn full_half_open_table_evicts_the_oldest_silently() {
     drop(newest);
 }
 
-/// The point of eviction: a real peer that answers within one round trip gets in while
-/// SCCRQs from many sources keep the table full, as long as fewer than the table's size
-/// arrive during its round trip. The same exchange fails when more arrive (the test can
-/// fail: it measures the boundary, not just "something happened").
+/// The point of eviction: a real peer gets in while SCCRQs from many sources keep the table
+/// full. Its SCCCN finds the live tunnel when fewer than the table's size arrive during its
+/// round trip, or the tunnel rebuilt from its eviction record (Challenge checked) when fewer
+/// than five times the table's size do; with more, it fails (the test measures the
+/// boundaries, so it can fail).
 #[test]
 fn a_real_peer_gets_in_during_a_many_source_sccrq_flood() {
     const CAP: usize = 64;
-    for (during_rtt, should_succeed) in [(CAP as u32 - 1, true), (CAP as u32, false)] {
+    let c = CAP as u32;
+    for (during_rtt, should_succeed, restored) in [
+        (c - 1, true, 0),
+        (c, true, 1),
+        (5 * c - 1, true, 1),
+        (5 * c, false, 0),
+    ] {
         let now = std::time::Instant::now();
         let mut cfg = raw_config("lns");
         cfg.max_half_open_tunnels = CAP;
+        cfg.auth = secret_auth(b"s3cret", false);
         let mut lns = Peer::new(lns_addr(), cfg, 7);
         let mut n = 0u32;
         let mut flood = |lns: &mut Peer, k: u32| {
@@ -899,42 +907,100 @@ fn a_real_peer_gets_in_during_a_many_source_sccrq_flood() {
                 );
             }
         };
-        // The table is full before the real peer arrives.
-        flood(&mut lns, 5 * CAP as u32);
+        // The table is full (and has turned over) before the real peer arrives.
+        flood(&mut lns, 5 * c);
         assert_eq!(lns.ep.half_open_tunnels(), CAP);
         let _ = sent(&mut lns.ep);
-        // The real peer's SCCRQ, then the flood during its round trip, then its SCCCN.
+        // The real peer's SCCRQ, then the flood during its round trip, then its SCCCN
+        // answering the LNS's Challenge.
         let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
         real.ignore_others = true;
         real.send(now, &mut lns, SessionId(0), sccrq(4242));
-        flood(&mut lns, during_rtt);
         real.recv(now, &mut lns);
+        flood(&mut lns, during_rtt);
         let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
             panic!("the real peer got no SCCRP: {:?}", real.inbox)
         };
+        let challenge = r.challenge.clone().expect("a Challenge");
         real.set_tunnel(r.assigned_tunnel_id);
         real.send(
             now,
             &mut lns,
             SessionId(0),
             l2tp_wire::Scccn {
-                challenge_response: None,
+                challenge_response: Some(l2tp_wire::challenge_response(3, b"s3cret", &challenge)),
                 unknown: vec![],
             },
         );
-        let up = up_tunnels(&lns.take_events());
+        let ev = lns.take_events();
+        let up = up_tunnels(&ev);
         assert_eq!(
             up == [r.assigned_tunnel_id],
             should_succeed,
-            "{during_rtt} SCCRQs during the round trip with a table of {CAP}: up {up:?}"
+            "{during_rtt} SCCRQs during the round trip with a table of {CAP}: up {up:?} {ev:?}"
         );
+        let st = lns.ep.stats();
+        assert_eq!(st.half_open_restored, restored, "{st:?}");
         assert!(lns.ep.half_open_tunnels() <= CAP);
         assert!(lns.ep.tunnel_count() <= CAP + 1);
         assert_eq!(
-            lns.ep.stats().half_open_evicted,
-            5 * CAP as u64 + u64::from(!should_succeed)
+            st.half_open_evicted,
+            4 * CAP as u64 + 1 + u64::from(during_rtt) + restored
         );
     }
+}
+
+/// A rebuilt tunnel still checks the Challenge its SCCRP carried: a wrong answer is refused.
+#[test]
+fn a_restored_tunnel_checks_the_original_challenge() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 2;
+    cfg.auth = secret_auth(b"s3cret", false);
+    let mut lns = Peer::new(lns_addr(), cfg, 7);
+    let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+    real.ignore_others = true;
+    real.send(now, &mut lns, SessionId(0), sccrq(4242));
+    real.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+        panic!("no SCCRP")
+    };
+    for i in 0..2 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(5)));
+    }
+    assert!(
+        lns.ep.tunnel_info(r.assigned_tunnel_id).is_none(),
+        "evicted"
+    );
+    // A stranger's message for the evicted id restores nothing.
+    let mut stranger = Raw::new("192.0.2.8:1701".parse().unwrap());
+    stranger.ignore_others = true;
+    stranger.set_tunnel(r.assigned_tunnel_id);
+    stranger.ch.start_receive_at(l2tp_wire::SeqNum(0));
+    stranger.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Hello { unknown: vec![] },
+    );
+    assert_eq!(lns.ep.stats().half_open_restored, 0);
+    // The real peer answers with a wrong response: restored, then refused.
+    real.set_tunnel(r.assigned_tunnel_id);
+    real.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: Some([0u8; 16]),
+            unknown: vec![],
+        },
+    );
+    assert_eq!(lns.ep.stats().half_open_restored, 1);
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::AuthFailed]
+    );
 }
 
 #[test]

@@ -194,6 +194,11 @@ pub fn render(snap: &Snapshot) -> String {
             s.half_open_silenced,
         ),
         (
+            "half_open_restored",
+            "Evicted half-open tunnels rebuilt when their peer's late SCCCN arrived.",
+            s.half_open_restored,
+        ),
+        (
             "sccrq_rejected",
             "SCCRQs refused on their content without creating tunnel state.",
             s.sccrq_rejected,

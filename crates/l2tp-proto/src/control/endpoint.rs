@@ -66,7 +66,33 @@ pub struct EndpointStats {
     /// answered with a StopCCN that is neither retransmitted nor remembered, at most
     /// [`STATELESS_REPLIES_PER_SECOND`] a second.
     pub sccrq_rejected: u64,
+    /// Evicted half-open tunnels rebuilt from their compact record when their peer's SCCCN
+    /// arrived after the eviction (see [`Endpoint`]'s eviction records).
+    pub half_open_restored: u64,
 }
+
+/// What is kept of an evicted half-open tunnel (≈ 100 bytes instead of a tunnel's ≈ 2 KB):
+/// enough to rebuild it when the peer's SCCCN arrives late, typically a retransmission
+/// after the first one was lost while a flood turned the table over faster than the
+/// retransmission interval. Its tunnel id stays reserved while the record lives.
+#[derive(Debug, Clone)]
+struct Evicted {
+    local: SocketAddr,
+    peer: SocketAddr,
+    peer_tunnel: TunnelId,
+    /// The Ns expected next from the peer (its SCCCN's).
+    expected: SeqNum,
+    peer_window: u16,
+    /// The Challenge our SCCRP carried, which the SCCCN must answer.
+    challenge: Option<[u8; 16]>,
+    /// The record is useless after this (the peer has given up).
+    until: Instant,
+}
+
+/// Eviction records kept per half-open table slot.
+const EVICTED_RECORDS_PER_SLOT: usize = 4;
+/// Eviction records kept at most (their tunnel ids stay reserved).
+const EVICTED_RECORDS_MAX: usize = 32_768;
 
 /// Stateless StopCCN answers to refused SCCRQs allowed per second; beyond it the SCCRQ is
 /// only counted (a spoofed flood must not make us a reflector).
@@ -156,6 +182,10 @@ pub struct Endpoint {
     next_half_open_serial: u64,
     /// Incoming tunnels waiting for the caller's decision (`IncomingTunnel`).
     undecided: HashSet<TunnelId>,
+    /// Records of evicted half-open tunnels, by our tunnel id, and their order (oldest
+    /// first; entries whose record is gone or newer are skipped).
+    evicted: HashMap<TunnelId, Evicted>,
+    evicted_order: VecDeque<(TunnelId, Instant)>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -191,6 +221,8 @@ impl Endpoint {
             half_open_serial: HashMap::new(),
             next_half_open_serial: 0,
             undecided: HashSet::new(),
+            evicted: HashMap::new(),
+            evicted_order: VecDeque::new(),
         }
     }
 
@@ -359,6 +391,9 @@ impl Endpoint {
         if tid.is_zero() {
             self.handle_new_tunnel(now, local, from, d.header, d.payload);
             return;
+        }
+        if !self.tunnels.contains_key(&tid) && !d.payload.is_empty() {
+            self.restore_evicted(now, tid, from);
         }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             self.ctx.stats.unknown_tunnel += 1;
@@ -564,6 +599,7 @@ impl Endpoint {
                 }
                 let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {
                     self.tunnels.contains_key(&TunnelId(i))
+                        || self.evicted.contains_key(&TunnelId(i))
                 }) else {
                     tracing::warn!(%from, "no free tunnel id: SCCRQ dropped");
                     return;
@@ -618,8 +654,99 @@ impl Endpoint {
                 let peer = self.tunnels.get(&tid).map(|t| t.peer);
                 tracing::warn!(tunnel = %tid, ?peer, half_open = cap, evicted_total = self.ctx.stats.half_open_evicted, "half-open tunnel table full: oldest half-open tunnel evicted");
             }
+            if let Some(t) = self.tunnels.get(&tid) {
+                if let TunnelState::WaitCtlConn { challenge } = t.state {
+                    let rec = Evicted {
+                        local: t.local,
+                        peer: t.peer,
+                        peer_tunnel: t.peer_id(),
+                        expected: t.channel.expected_ns(),
+                        peer_window: t.channel.peer_window(),
+                        challenge,
+                        until: t.setup_deadline,
+                    };
+                    self.remove_tunnel(tid);
+                    self.record_evicted(now, tid, rec);
+                    continue;
+                }
+            }
             self.remove_tunnel(tid);
         }
+    }
+
+    /// Keeps the record of an evicted tunnel, dropping the oldest records beyond the bound.
+    fn record_evicted(&mut self, now: Instant, tid: TunnelId, rec: Evicted) {
+        let max = (self.ctx.config.max_half_open_tunnels.max(1))
+            .saturating_mul(EVICTED_RECORDS_PER_SLOT)
+            .min(EVICTED_RECORDS_MAX);
+        let until = rec.until;
+        self.evicted.insert(tid, rec);
+        self.evicted_order.push_back((tid, until));
+        while self.evicted.len() > max
+            || self
+                .evicted_order
+                .front()
+                .is_some_and(|(_, until)| *until <= now)
+        {
+            let Some((old, until)) = self.evicted_order.pop_front() else {
+                break;
+            };
+            if self.evicted.get(&old).is_some_and(|r| r.until == until) {
+                self.evicted.remove(&old);
+            }
+        }
+        if self.evicted_order.len() > 2 * self.evicted.len() + 64 {
+            let live = &self.evicted;
+            self.evicted_order
+                .retain(|(t, until)| live.get(t).is_some_and(|r| r.until == *until));
+        }
+    }
+
+    /// A control message (not a ZLB) for tunnel `tid`, which we do not have: when it is an
+    /// evicted half-open tunnel and the message comes from its peer, the tunnel is rebuilt
+    /// in wait-ctl-conn (making room in the table as for a new one) so the message — the
+    /// peer's late SCCCN — is delivered as if the tunnel had never left.
+    fn restore_evicted(&mut self, now: Instant, tid: TunnelId, from: SocketAddr) {
+        let Some(rec) = self.evicted.get(&tid) else {
+            return;
+        };
+        if rec.peer != from || rec.until <= now {
+            return;
+        }
+        let Some(rec) = self.evicted.remove(&tid) else {
+            return;
+        };
+        self.make_half_open_room(now);
+        let auth = self.ctx.config.auth_for(rec.peer.ip()).clone();
+        let mut t = Tunnel::new(
+            tid,
+            rec.local,
+            rec.peer,
+            auth,
+            &self.ctx.config,
+            TunnelState::WaitDecision {
+                peer_challenge: None,
+            },
+            now,
+        );
+        t.setup_deadline = rec.until;
+        t.channel.peer_tunnel = rec.peer_tunnel;
+        t.channel.set_peer_window(rec.peer_window);
+        t.channel.start_receive_at(rec.expected);
+        // Our SCCRP took the first Ns: send one again so the channel's numbering continues
+        // after it (the peer's SCCCN acknowledges it), but not on the wire — the peer has it.
+        t.accept(&mut self.ctx, now);
+        while t.channel.poll_transmit().is_some() {}
+        t.state = TunnelState::WaitCtlConn {
+            challenge: rec.challenge,
+        };
+        self.ctx.stats.half_open_restored += 1;
+        if self.ctx.evict_log.allow(now) {
+            tracing::info!(tunnel = %tid, peer = %from, "evicted half-open tunnel restored for its peer's late message");
+        }
+        self.by_peer.insert((rec.peer, rec.peer_tunnel), tid);
+        self.tunnels.insert(tid, t);
+        self.reschedule(tid);
     }
 
     /// Answers a refused SCCRQ with a StopCCN built from the SCCRQ alone (Ns 0, Nr one past
@@ -702,7 +829,7 @@ impl Endpoint {
         opts: TunnelOptions,
     ) -> Result<TunnelId, ApiError> {
         let id = ids::allocate(&mut *self.ctx.rng, |i| {
-            self.tunnels.contains_key(&TunnelId(i))
+            self.tunnels.contains_key(&TunnelId(i)) || self.evicted.contains_key(&TunnelId(i))
         })
         .ok_or(ApiError::IdsExhausted("tunnel"))?;
         let tid = TunnelId(id);
@@ -960,6 +1087,8 @@ impl Endpoint {
         self.timers.shrink_to_fit();
         self.by_peer.shrink_to_fit();
         self.originated.shrink_to_fit();
+        self.evicted.shrink_to_fit();
+        self.evicted_order.shrink_to_fit();
         for t in self.tunnels.values_mut() {
             t.channel.shrink_to_fit();
             t.call_deadlines.shrink_to_fit();

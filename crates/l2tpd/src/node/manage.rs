@@ -326,6 +326,7 @@ impl Node {
             half_open_tunnels: self.endpoint.half_open_tunnels() as u64,
             half_open_evicted: self.endpoint.stats().half_open_evicted,
             half_open_silenced: self.endpoint.stats().half_open_silenced,
+            half_open_restored: self.endpoint.stats().half_open_restored,
             sccrq_rejected: self.endpoint.stats().sccrq_rejected,
             control_wrong_peer: self.endpoint.stats().wrong_peer,
             control_unknown_tunnel: self.endpoint.stats().unknown_tunnel,
