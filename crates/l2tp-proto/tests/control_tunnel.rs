@@ -1220,3 +1220,39 @@ fn refuse_tunnel_answers_once_and_keeps_nothing() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An eviction record lives until the tunnel's setup deadline: an SCCCN after it restores
+/// nothing (the peer has given up by then).
+#[test]
+fn eviction_records_expire_with_the_setup_deadline() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 1;
+    let mut lns = Peer::new(lns_addr(), cfg, 7);
+    let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+    real.ignore_others = true;
+    real.send(now, &mut lns, SessionId(0), sccrq(4242));
+    real.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+        panic!("no SCCRP")
+    };
+    lns.ep
+        .handle_datagram(now, lns_addr(), spoofed(1), &sccrq_datagram(sccrq(5)));
+    assert_eq!(lns.ep.stats().half_open_evicted, 1);
+    // Long after (the other half-open tunnel timed out meanwhile).
+    let later = now + Duration::from_secs(600);
+    lns.ep.handle_timeout(later);
+    real.set_tunnel(r.assigned_tunnel_id);
+    real.send(
+        later,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    assert_eq!(lns.ep.stats().half_open_restored, 0);
+    assert!(up_tunnels(&lns.take_events()).is_empty());
+    assert_eq!(lns.ep.tunnel_count(), 0);
+}

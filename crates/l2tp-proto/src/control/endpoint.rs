@@ -5,6 +5,12 @@
 //! and a new SCCRQ (tunnel id 0) by (peer address, peer port, peer's tunnel id): several
 //! clients behind one NAT use source port 1701, and a retransmitted SCCRQ must find the
 //! tunnel its first copy created. Data messages (T=0) are the datapath's and ignored here.
+//!
+//! Admission of new tunnels (issue 9, docs/robustness.md §1b): an SCCRQ refused on its
+//! content is answered statelessly; accepted incoming tunnels wait for their SCCCN in a
+//! bounded half-open table that evicts its oldest entry when full (keeping a compact record
+//! from which a late SCCCN rebuilds it), and under pressure nothing more than the SCCRP is
+//! sent to peers that never answered.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
@@ -315,6 +321,7 @@ impl Endpoint {
     /// Fires every timer due at `now`: retransmissions, delayed acknowledgements, HELLOs,
     /// the end of closing holds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.purge_evicted(now);
         while let Some(Reverse((t, tid))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -461,6 +468,7 @@ impl Endpoint {
         let Some(seq) = header.sequence else {
             return;
         };
+        self.purge_evicted(now);
         if payload.is_empty() {
             // A ZLB for tunnel 0 acknowledges nothing we can find.
             self.ctx.stats.unknown_tunnel += 1;
@@ -682,11 +690,24 @@ impl Endpoint {
         let until = rec.until;
         self.evicted.insert(tid, rec);
         self.evicted_order.push_back((tid, until));
-        while self.evicted.len() > max
-            || self
-                .evicted_order
-                .front()
-                .is_some_and(|(_, until)| *until <= now)
+        while self.evicted.len() > max {
+            let Some((old, until)) = self.evicted_order.pop_front() else {
+                break;
+            };
+            if self.evicted.get(&old).is_some_and(|r| r.until == until) {
+                self.evicted.remove(&old);
+            }
+        }
+        self.purge_evicted(now);
+    }
+
+    /// Drops the eviction records whose peer has given up (oldest first; the order is by
+    /// eviction, close enough to the order of their deadlines), which frees their ids.
+    fn purge_evicted(&mut self, now: Instant) {
+        while self
+            .evicted_order
+            .front()
+            .is_some_and(|(_, until)| *until <= now)
         {
             let Some((old, until)) = self.evicted_order.pop_front() else {
                 break;
@@ -828,6 +849,7 @@ impl Endpoint {
         peer: SocketAddr,
         opts: TunnelOptions,
     ) -> Result<TunnelId, ApiError> {
+        self.purge_evicted(now);
         let id = ids::allocate(&mut *self.ctx.rng, |i| {
             self.tunnels.contains_key(&TunnelId(i)) || self.evicted.contains_key(&TunnelId(i))
         })
