@@ -295,6 +295,37 @@ pub struct DaemonStats {
     /// Sessions refused (limits, pool exhausted).
     #[serde(default)]
     pub sessions_refused: u64,
+    /// Incoming tunnels half-open now (SCCRQ answered or being decided, SCCCN not yet).
+    #[serde(default)]
+    pub half_open_tunnels: u64,
+    /// Half-open tunnels evicted (oldest first, silently) to make room for a newer SCCRQ
+    /// when `lns.max_half_open_tunnels` were half-open.
+    #[serde(default)]
+    pub half_open_evicted: u64,
+    /// Datagrams not sent, under pressure, to half-open tunnels' peers that never answered
+    /// their SCCRP (its retransmissions, the setup-timeout StopCCN): no reflection towards
+    /// possibly spoofed sources.
+    #[serde(default)]
+    pub half_open_silenced: u64,
+    /// Evicted half-open tunnels rebuilt from their compact record when their peer's late
+    /// SCCCN arrived.
+    #[serde(default)]
+    pub half_open_restored: u64,
+    /// SCCRQs refused on their content without creating state (unknown mandatory AVP,
+    /// protocol version, ...): answered by one StopCCN (rate-limited), nothing kept.
+    #[serde(default)]
+    pub sccrq_rejected: u64,
+    /// Control messages for one of our tunnels from an address other than its peer's
+    /// (spoofed or stray), dropped.
+    #[serde(default)]
+    pub control_wrong_peer: u64,
+    /// Control messages for tunnel ids we do not have, dropped.
+    #[serde(default)]
+    pub control_unknown_tunnel: u64,
+    /// Data messages for one of our sessions from an address or port other than its
+    /// tunnel's peer (spoofed or stray), dropped before sequence numbers are looked at.
+    #[serde(default)]
+    pub data_wrong_peer: u64,
     /// LNS: addresses in the IPv4 pool (0 for a client).
     #[serde(default)]
     pub pool_capacity: u64,

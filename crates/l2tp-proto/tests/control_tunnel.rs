@@ -217,9 +217,12 @@ fn challenge_without_a_secret_is_refused() {
         .unwrap();
     l.exchange(&mut lac, &mut lns);
     assert_eq!(l.messages(), ["A>B SCCRQ", "B>A StopCCN"]);
-    assert_eq!(
-        down_reasons(&lns.take_events()),
-        [TunnelDownReason::AuthFailed]
+    // Refused on the SCCRQ's content: no tunnel was created, so none goes down.
+    assert!(lns.take_events().is_empty());
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    assert_eq!(lns.ep.stats().sccrq_rejected, 1);
+    assert!(
+        matches!(&down_reasons(&lac.take_events())[..], [TunnelDownReason::Peer(rc)] if rc.result == 4)
     );
 }
 
@@ -787,31 +790,461 @@ fn a_peer_starting_at_a_nonzero_ns_is_understood() {
     assert_eq!(lac.ep.tunnel_info(tid).unwrap().counters.tx_retransmits, 0);
 }
 
+// ----- admission under floods (issue 9): the half-open table, stateless refusals -----
+
+/// An SCCRQ datagram (Ns 0) from a scripted source, as a flood would send it.
+fn sccrq_datagram(m: l2tp_wire::Sccrq) -> Vec<u8> {
+    let mut body = Vec::new();
+    ControlMessage::from(m).encode(&mut body, None).unwrap();
+    Header::control(
+        TunnelId(0),
+        SessionId(0),
+        l2tp_wire::SeqNum(0),
+        l2tp_wire::SeqNum(0),
+    )
+    .encode_with_payload(&body)
+}
+
+/// A distinct spoofed source per index.
+fn spoofed(i: u32) -> std::net::SocketAddr {
+    let [_, b, c, d] = (0x0a00_0000u32 + i).to_be_bytes();
+    std::net::SocketAddr::from(([10, b, c, d], 1701))
+}
+
+/// Everything the endpoint sent so far: (destination, message name).
+fn sent(ep: &mut l2tp_proto::control::Endpoint) -> Vec<(std::net::SocketAddr, String)> {
+    std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| (t.to, message_name(&t.payload)))
+        .collect()
+}
+
 #[test]
-fn half_open_tunnels_are_bounded() {
+fn full_half_open_table_evicts_the_oldest_silently() {
     let now = std::time::Instant::now();
     let mut cfg = raw_config("lns");
     cfg.max_half_open_tunnels = 3;
     let mut lns = Peer::new(lns_addr(), cfg, 3);
-    // Spoofed SCCRQs that never complete.
-    let mut raws: Vec<Raw> = (0..5)
-        .map(|i| Raw::new(format!("127.0.1.{i}:1701").parse().unwrap()))
-        .collect();
-    for (i, r) in raws.iter_mut().enumerate() {
-        r.send(now, &mut lns, SessionId(0), sccrq(100 + i as u16));
+    // Five SCCRQs that never complete: each is answered, the table holds the last three.
+    for i in 0..5 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(100)));
     }
+    let out = sent(&mut lns.ep);
+    assert_eq!(out.len(), 5, "{out:?}");
+    assert!(out.iter().all(|(_, m)| m == "SCCRP"), "{out:?}");
     assert_eq!(lns.ep.half_open_tunnels(), 3);
-    assert_eq!(lns.ep.stats().half_open_refused, 2);
-    // One completes: room for another.
-    let first = &mut raws[0];
-    first.ignore_others = true;
-    first.recv(now, &mut lns);
-    let Some(ControlMessage::Sccrp(r)) = first.last().cloned() else {
-        panic!()
+    assert_eq!(lns.ep.tunnel_count(), 3);
+    let st = lns.ep.stats();
+    assert_eq!(st.half_open_evicted, 2);
+    assert_eq!(st.half_open_refused, 0);
+    // The evicted ones were the two oldest, and nothing (no StopCCN) went to them.
+    let peers: Vec<_> = lns.ep.tunnels().map(|t| t.peer).collect();
+    assert!(!peers.contains(&spoofed(0)) && !peers.contains(&spoofed(1)));
+    assert!((2..5).all(|i| peers.contains(&spoofed(i))));
+    assert!(lns.take_events().is_empty(), "eviction is silent");
+
+    // The newest completes its handshake; a late SCCCN of an evicted one finds nothing.
+    let mut newest = Raw::new(spoofed(4));
+    newest.ch.start_receive_at(l2tp_wire::SeqNum(0));
+    let tid = lns
+        .ep
+        .tunnels()
+        .find(|t| t.peer == spoofed(4))
+        .unwrap()
+        .tunnel;
+    // Its SCCRQ took Ns 0: the SCCCN is Ns 1, acknowledging the SCCRP.
+    let mut body = Vec::new();
+    ControlMessage::from(l2tp_wire::Scccn {
+        challenge_response: None,
+        unknown: vec![],
+    })
+    .encode(&mut body, None)
+    .unwrap();
+    let scccn = |t: TunnelId| {
+        Header::control(t, SessionId(0), l2tp_wire::SeqNum(1), l2tp_wire::SeqNum(1))
+            .encode_with_payload(&body)
     };
-    first.set_tunnel(r.assigned_tunnel_id);
-    first.send(
+    lns.ep
+        .handle_datagram(now, lns_addr(), spoofed(4), &scccn(tid));
+    assert_eq!(up_tunnels(&lns.take_events()), [tid]);
+    assert_eq!(lns.ep.half_open_tunnels(), 2);
+    let unknown_before = lns.ep.stats().unknown_tunnel;
+    lns.ep
+        .handle_datagram(now, lns_addr(), spoofed(0), &scccn(TunnelId(0x7777)));
+    assert_eq!(lns.ep.stats().unknown_tunnel, unknown_before + 1);
+    drop(newest);
+}
+
+/// The point of eviction: a real peer gets in while SCCRQs from many sources keep the table
+/// full. Its SCCCN finds the live tunnel when fewer than the table's size arrive during its
+/// round trip, or the tunnel rebuilt from its eviction record (Challenge checked) when fewer
+/// than five times the table's size do; with more, it fails (the test measures the
+/// boundaries, so it can fail).
+#[test]
+fn a_real_peer_gets_in_during_a_many_source_sccrq_flood() {
+    const CAP: usize = 64;
+    let c = CAP as u32;
+    for (during_rtt, should_succeed, restored) in [
+        (c - 1, true, 0),
+        (c, true, 1),
+        (5 * c - 1, true, 1),
+        (5 * c, false, 0),
+    ] {
+        let now = std::time::Instant::now();
+        let mut cfg = raw_config("lns");
+        cfg.max_half_open_tunnels = CAP;
+        cfg.auth = secret_auth(b"s3cret", false);
+        let mut lns = Peer::new(lns_addr(), cfg, 7);
+        let mut n = 0u32;
+        let mut flood = |lns: &mut Peer, k: u32| {
+            for _ in 0..k {
+                n += 1;
+                lns.ep.handle_datagram(
+                    now,
+                    lns_addr(),
+                    spoofed(n),
+                    &sccrq_datagram(sccrq((n % 60000 + 1) as u16)),
+                );
+            }
+        };
+        // The table is full (and has turned over) before the real peer arrives.
+        flood(&mut lns, 5 * c);
+        assert_eq!(lns.ep.half_open_tunnels(), CAP);
+        let _ = sent(&mut lns.ep);
+        // The real peer's SCCRQ, then the flood during its round trip, then its SCCCN
+        // answering the LNS's Challenge.
+        let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+        real.ignore_others = true;
+        real.send(now, &mut lns, SessionId(0), sccrq(4242));
+        real.recv(now, &mut lns);
+        flood(&mut lns, during_rtt);
+        let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+            panic!("the real peer got no SCCRP: {:?}", real.inbox)
+        };
+        let challenge = r.challenge.clone().expect("a Challenge");
+        real.set_tunnel(r.assigned_tunnel_id);
+        real.send(
+            now,
+            &mut lns,
+            SessionId(0),
+            l2tp_wire::Scccn {
+                challenge_response: Some(l2tp_wire::challenge_response(3, b"s3cret", &challenge)),
+                unknown: vec![],
+            },
+        );
+        let ev = lns.take_events();
+        let up = up_tunnels(&ev);
+        assert_eq!(
+            up == [r.assigned_tunnel_id],
+            should_succeed,
+            "{during_rtt} SCCRQs during the round trip with a table of {CAP}: up {up:?} {ev:?}"
+        );
+        let st = lns.ep.stats();
+        assert_eq!(st.half_open_restored, restored, "{st:?}");
+        assert!(lns.ep.half_open_tunnels() <= CAP);
+        assert!(lns.ep.tunnel_count() <= CAP + 1);
+        assert_eq!(
+            st.half_open_evicted,
+            4 * CAP as u64 + 1 + u64::from(during_rtt) + restored
+        );
+    }
+}
+
+/// A rebuilt tunnel still checks the Challenge its SCCRP carried: a wrong answer is refused.
+#[test]
+fn a_restored_tunnel_checks_the_original_challenge() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 2;
+    cfg.auth = secret_auth(b"s3cret", false);
+    let mut lns = Peer::new(lns_addr(), cfg, 7);
+    let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+    real.ignore_others = true;
+    real.send(now, &mut lns, SessionId(0), sccrq(4242));
+    real.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+        panic!("no SCCRP")
+    };
+    for i in 0..2 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(5)));
+    }
+    assert!(
+        lns.ep.tunnel_info(r.assigned_tunnel_id).is_none(),
+        "evicted"
+    );
+    // A stranger's message for the evicted id restores nothing.
+    let mut stranger = Raw::new("192.0.2.8:1701".parse().unwrap());
+    stranger.ignore_others = true;
+    stranger.set_tunnel(r.assigned_tunnel_id);
+    stranger.ch.start_receive_at(l2tp_wire::SeqNum(0));
+    stranger.send(
         now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Hello { unknown: vec![] },
+    );
+    assert_eq!(lns.ep.stats().half_open_restored, 0);
+    // The real peer answers with a wrong response: restored, then refused.
+    real.set_tunnel(r.assigned_tunnel_id);
+    real.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: Some([0u8; 16]),
+            unknown: vec![],
+        },
+    );
+    assert_eq!(lns.ep.stats().half_open_restored, 1);
+    assert_eq!(
+        down_reasons(&lns.take_events()),
+        [TunnelDownReason::AuthFailed]
+    );
+}
+
+#[test]
+fn accepting_an_undecided_tunnel_evicts_the_oldest_half_open_one() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 2;
+    cfg.decide_incoming_tunnels = true;
+    let mut lns = Peer::new(lns_addr(), cfg, 3);
+    let mut tids = Vec::new();
+    for i in 0..3 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(9)));
+        let Some(Event::IncomingTunnel { tunnel, .. }) = lns.take_events().pop() else {
+            panic!("no IncomingTunnel")
+        };
+        // Undecided tunnels count as half-open but are never evicted by a newer SCCRQ: a
+        // refused newcomer must not cost an accepted peer its slot.
+        assert!(lns.ep.half_open_tunnels() <= 3);
+        lns.ep.accept_tunnel(now, tunnel).unwrap();
+        tids.push(tunnel);
+    }
+    assert_eq!(lns.ep.half_open_tunnels(), 2);
+    assert_eq!(lns.ep.stats().half_open_evicted, 1);
+    assert!(lns.ep.tunnel_info(tids[0]).is_none());
+    // A newcomer the caller discards evicts nobody.
+    lns.ep
+        .handle_datagram(now, lns_addr(), spoofed(9), &sccrq_datagram(sccrq(9)));
+    let Some(Event::IncomingTunnel { tunnel, .. }) = lns.take_events().pop() else {
+        panic!("no IncomingTunnel")
+    };
+    assert_eq!(lns.ep.half_open_tunnels(), 3);
+    lns.ep.discard_tunnel(tunnel).unwrap();
+    assert_eq!(lns.ep.half_open_tunnels(), 2);
+    assert_eq!(lns.ep.stats().half_open_evicted, 1);
+    assert!(tids[1..].iter().all(|t| lns.ep.tunnel_info(*t).is_some()));
+    // Undecided tunnels are bounded on their own.
+    for i in 10..14 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(9)));
+    }
+    assert_eq!(lns.take_events().len(), 2);
+    assert_eq!(lns.ep.stats().half_open_refused, 2);
+}
+
+#[test]
+fn sccrq_with_unknown_mandatory_avp_is_refused_without_state() {
+    let now = std::time::Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let mut m = sccrq(77);
+    m.unknown.push(unknown_avp(true));
+    let d = sccrq_datagram(m.clone());
+    lns.ep.handle_datagram(now, lns_addr(), spoofed(1), &d);
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    assert!(lns.take_events().is_empty());
+    assert!(lns.ep.poll_timeout().is_none(), "no timer: nothing is held");
+    let t = lns.ep.poll_transmit().expect("a StopCCN");
+    assert_eq!(t.to, spoofed(1));
+    // To the peer's tunnel id, Nr acknowledging its SCCRQ, RFC 2661 §4.2 result codes.
+    let d2 = Header::decode(&t.payload).unwrap();
+    assert_eq!(d2.header.tunnel_id, TunnelId(77));
+    let seq = d2.header.sequence.unwrap();
+    assert_eq!((seq.ns.0, seq.nr.0), (0, 1));
+    match l2tp_wire::Packet::decode(&t.payload, None).unwrap() {
+        l2tp_wire::Packet::Control {
+            message: ControlMessage::StopCcn(s),
+            ..
+        } => {
+            assert_eq!(s.result_code.result, ResultCode::STOPCCN_GENERAL_ERROR);
+            assert_eq!(
+                s.result_code.error,
+                Some(ResultCode::ERROR_UNKNOWN_MANDATORY_AVP)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(lns.ep.poll_transmit().is_none());
+    // A flood of them: every one counted, at most 50 answers a second, never any state.
+    for i in 0..500 {
+        lns.ep.handle_datagram(now, lns_addr(), spoofed(i), &d);
+    }
+    assert_eq!(sent(&mut lns.ep).len(), 49);
+    assert_eq!(lns.ep.stats().sccrq_rejected, 501);
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    lns.ep
+        .handle_datagram(now + Duration::from_secs(1), lns_addr(), spoofed(1), &d);
+    assert_eq!(sent(&mut lns.ep).len(), 1, "a new second, a new budget");
+}
+
+#[test]
+fn unanswered_sccrps_are_not_retransmitted_under_pressure() {
+    let t0 = std::time::Instant::now();
+    for (cap, pressure) in [(8usize, true), (4096, false)] {
+        let mut cfg = raw_config("lns");
+        cfg.max_half_open_tunnels = cap;
+        let mut lns = Peer::new(lns_addr(), cfg, 3);
+        // 8 spoofed SCCRQs (never answered) and one real peer that acknowledges its SCCRP.
+        for i in 0..8 {
+            lns.ep
+                .handle_datagram(t0, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(5)));
+        }
+        let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+        real.ignore_others = true;
+        real.send(t0, &mut lns, SessionId(0), sccrq(4242));
+        real.recv(t0, &mut lns);
+        let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+            panic!("no SCCRP")
+        };
+        // Its acknowledgement (a ZLB to our tunnel id): the real peer has answered.
+        let zlb = Header::control(
+            r.assigned_tunnel_id,
+            SessionId(0),
+            l2tp_wire::SeqNum(1),
+            l2tp_wire::SeqNum(1),
+        )
+        .encode_with_payload(&[]);
+        lns.ep.handle_datagram(t0, lns_addr(), real.addr, &zlb);
+        assert_eq!(lns.ep.half_open_tunnels(), 9.min(cap));
+        let _ = sent(&mut lns.ep);
+        // Past the first retransmission timeout.
+        let later = t0 + Duration::from_millis(1500);
+        lns.ep.handle_timeout(later);
+        let out = sent(&mut lns.ep);
+        let st = lns.ep.stats();
+        if pressure {
+            assert!(
+                out.is_empty(),
+                "retransmitted under pressure: {out:?} {st:?}"
+            );
+            assert_eq!(st.half_open_silenced, 7, "{st:?}");
+        } else {
+            assert_eq!(out.len(), 8, "{out:?}");
+            assert!(out.iter().all(|(_, m)| m == "SCCRP"));
+            assert_eq!(st.half_open_silenced, 0);
+        }
+        // The entries stay (until evicted or timed out): a peer whose SCCCN was lost still
+        // gets in with its retransmission.
+        assert_eq!(lns.ep.half_open_tunnels(), 9.min(cap));
+        let late_tid = lns
+            .ep
+            .tunnels()
+            .find(|t| t.peer == spoofed(7))
+            .expect("still held")
+            .tunnel;
+        let mut body = Vec::new();
+        ControlMessage::from(l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        })
+        .encode(&mut body, None)
+        .unwrap();
+        let late_scccn = Header::control(
+            late_tid,
+            SessionId(0),
+            l2tp_wire::SeqNum(1),
+            l2tp_wire::SeqNum(1),
+        )
+        .encode_with_payload(&body);
+        lns.ep
+            .handle_datagram(later, lns_addr(), spoofed(7), &late_scccn);
+        assert_eq!(up_tunnels(&lns.take_events()), [late_tid]);
+        // Nothing more is sent to the silent ones up to their setup timeout (no StopCCN
+        // either) under pressure; without pressure, they get retransmissions.
+        let mut t = later;
+        for _ in 0..80 {
+            t += Duration::from_secs(1);
+            lns.ep.handle_timeout(t);
+        }
+        let out = sent(&mut lns.ep);
+        let to_silent = out
+            .iter()
+            .filter(|(to, _)| (0..7).any(|i| *to == spoofed(i)))
+            .count();
+        if pressure {
+            assert_eq!(to_silent, 0, "{out:?}");
+        } else {
+            assert!(to_silent > 0);
+        }
+        assert_eq!(lns.ep.half_open_tunnels(), 0, "all timed out");
+    }
+}
+
+#[test]
+fn refuse_tunnel_answers_once_and_keeps_nothing() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.decide_incoming_tunnels = true;
+    let mut lns = Peer::new(lns_addr(), cfg, 3);
+    let rc = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some("not allowed"));
+    for i in 0..80 {
+        lns.ep
+            .handle_datagram(now, lns_addr(), spoofed(i), &sccrq_datagram(sccrq(31)));
+        let Some(Event::IncomingTunnel { tunnel, .. }) = lns.take_events().pop() else {
+            panic!("no IncomingTunnel")
+        };
+        lns.ep.refuse_tunnel(now, tunnel, rc.clone()).unwrap();
+        assert!(lns.ep.refuse_tunnel(now, tunnel, rc.clone()).is_err());
+    }
+    assert_eq!(lns.ep.tunnel_count(), 0);
+    assert_eq!(lns.ep.half_open_tunnels(), 0);
+    assert!(lns.take_events().is_empty());
+    let out: Vec<_> = std::iter::from_fn(|| lns.ep.poll_transmit()).collect();
+    // Nothing held, so nothing is ever retransmitted (stale timer entries just expire).
+    lns.ep.handle_timeout(now + Duration::from_secs(120));
+    assert!(lns.ep.poll_transmit().is_none());
+    assert!(lns.ep.poll_timeout().is_none());
+    assert_eq!(out.len(), 50, "answers limited to 50 a second");
+    let d = Header::decode(&out[0].payload).unwrap();
+    assert_eq!(d.header.tunnel_id, TunnelId(31));
+    let seq = d.header.sequence.unwrap();
+    assert_eq!((seq.ns.0, seq.nr.0), (0, 1));
+    match l2tp_wire::Packet::decode(&out[0].payload, None).unwrap() {
+        l2tp_wire::Packet::Control {
+            message: ControlMessage::StopCcn(s),
+            ..
+        } => assert_eq!(s.result_code, rc),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An eviction record lives until the tunnel's setup deadline: an SCCCN after it restores
+/// nothing (the peer has given up by then).
+#[test]
+fn eviction_records_expire_with_the_setup_deadline() {
+    let now = std::time::Instant::now();
+    let mut cfg = raw_config("lns");
+    cfg.max_half_open_tunnels = 1;
+    let mut lns = Peer::new(lns_addr(), cfg, 7);
+    let mut real = Raw::new("192.0.2.7:1701".parse().unwrap());
+    real.ignore_others = true;
+    real.send(now, &mut lns, SessionId(0), sccrq(4242));
+    real.recv(now, &mut lns);
+    let Some(ControlMessage::Sccrp(r)) = real.last().cloned() else {
+        panic!("no SCCRP")
+    };
+    lns.ep
+        .handle_datagram(now, lns_addr(), spoofed(1), &sccrq_datagram(sccrq(5)));
+    assert_eq!(lns.ep.stats().half_open_evicted, 1);
+    // Long after (the other half-open tunnel timed out meanwhile).
+    let later = now + Duration::from_secs(600);
+    lns.ep.handle_timeout(later);
+    real.set_tunnel(r.assigned_tunnel_id);
+    real.send(
+        later,
         &mut lns,
         SessionId(0),
         l2tp_wire::Scccn {
@@ -819,9 +1252,7 @@ fn half_open_tunnels_are_bounded() {
             unknown: vec![],
         },
     );
-    assert_eq!(lns.ep.half_open_tunnels(), 2);
-    let mut late = Raw::new("127.0.2.1:1701".parse().unwrap());
-    late.send(now, &mut lns, SessionId(0), sccrq(300));
-    assert_eq!(lns.ep.half_open_tunnels(), 3);
-    assert_eq!(lns.ep.tunnel_count(), 4);
+    assert_eq!(lns.ep.stats().half_open_restored, 0);
+    assert!(up_tunnels(&lns.take_events()).is_empty());
+    assert_eq!(lns.ep.tunnel_count(), 0);
 }

@@ -500,6 +500,9 @@ pub struct LnsConfig {
     pub idle_timeout: u64,
     /// Most tunnels at once. Default 1024.
     pub max_tunnels: u32,
+    /// Most incoming tunnels half-open (SCCRQ answered, SCCCN not yet) at once, on top of
+    /// `max_tunnels`: when full, a new SCCRQ evicts the oldest. Default 4096.
+    pub max_half_open_tunnels: u32,
     /// Most sessions at once, all tunnels together. Default 16384.
     pub max_sessions: u32,
     /// `per-session` (one TUN each) or `shared` (one TUN). Default `per-session`.
@@ -522,6 +525,7 @@ impl Default for LnsConfig {
             session_timeout: 0,
             idle_timeout: 0,
             max_tunnels: 1024,
+            max_half_open_tunnels: 4096,
             max_sessions: 16384,
             interface_mode: InterfaceMode::PerSession,
             interface_prefix: "l2tp".into(),
@@ -875,6 +879,15 @@ fn validate_lns(l: &LnsConfig, bad: &mut impl FnMut(&str, String)) {
             format!(
                 "must be 1-65535 (tunnel ids are 16 bits), got {}",
                 l.max_tunnels
+            ),
+        );
+    }
+    if l.max_half_open_tunnels < 1 || l.max_half_open_tunnels > 65535 {
+        bad(
+            "lns.max_half_open_tunnels",
+            format!(
+                "must be 1-65535 (tunnel ids are 16 bits), got {}",
+                l.max_half_open_tunnels
             ),
         );
     }

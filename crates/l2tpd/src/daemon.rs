@@ -43,12 +43,13 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
             require_tunnel_auth: secret.is_some(),
             secret,
         },
-        // Half-open tunnels beyond the tunnel limit are not even answered: an SCCRQ flood
-        // (possibly spoofed) can neither grow state nor use us as a reflector.
+        // Half-open tunnels have their own table (a SYN cache): an SCCRQ flood (possibly
+        // spoofed) evicts the oldest of them, never an established tunnel, and cannot
+        // grow state beyond it.
         max_half_open_tunnels: cfg
             .lns
             .as_ref()
-            .map(|l| (l.max_tunnels as usize).max(1))
+            .map(|l| (l.max_half_open_tunnels as usize).max(1))
             .unwrap_or(EndpointConfig::default().max_half_open_tunnels),
         ..EndpointConfig::default()
     };

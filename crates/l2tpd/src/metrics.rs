@@ -183,6 +183,41 @@ pub fn render(snap: &Snapshot) -> String {
         ),
         ("tunnels_refused", "Tunnels refused.", s.tunnels_refused),
         ("sessions_refused", "Sessions refused.", s.sessions_refused),
+        (
+            "half_open_evicted",
+            "Half-open tunnels evicted to make room for a newer SCCRQ (table full).",
+            s.half_open_evicted,
+        ),
+        (
+            "half_open_silenced",
+            "SCCRP retransmissions not sent under pressure: the peer never answered.",
+            s.half_open_silenced,
+        ),
+        (
+            "half_open_restored",
+            "Evicted half-open tunnels rebuilt when their peer's late SCCCN arrived.",
+            s.half_open_restored,
+        ),
+        (
+            "sccrq_rejected",
+            "SCCRQs refused on their content without creating tunnel state.",
+            s.sccrq_rejected,
+        ),
+        (
+            "control_wrong_peer",
+            "Control messages for a tunnel from an address other than its peer's.",
+            s.control_wrong_peer,
+        ),
+        (
+            "control_unknown_tunnel",
+            "Control messages for unknown tunnel ids.",
+            s.control_unknown_tunnel,
+        ),
+        (
+            "data_wrong_peer",
+            "Data messages for a session from an address other than its tunnel's peer.",
+            s.data_wrong_peer,
+        ),
     ] {
         let metric = format!("l2tpd_{name}_total");
         family(&mut out, &metric, "counter", help);

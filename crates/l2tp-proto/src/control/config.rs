@@ -58,9 +58,14 @@ pub struct EndpointConfig {
     pub framing_capabilities: u32,
     /// Bearer Capabilities we announce (bit 0 digital, bit 1 analog).
     pub bearer_capabilities: u32,
-    /// Most incoming tunnels allowed half-open (SCCRQ received, SCCCN not yet): further
-    /// SCCRQs are dropped unanswered, so spoofed SCCRQs can neither exhaust memory nor make us
-    /// a reflector of retransmitted SCCRPs.
+    /// Size of the half-open table: incoming tunnels accepted (SCCRP sent) and waiting for
+    /// the peer's SCCCN. When it is full, accepting another evicts the oldest, silently, and
+    /// keeps a small record from which it is rebuilt if its peer's SCCCN comes late (like a
+    /// TCP SYN cache): a flood of SCCRQs, spoofed or not, neither grows state beyond it nor
+    /// locks real peers out. From a quarter full on, peers that never answered are sent
+    /// nothing more than their SCCRP (no reflection). Incoming tunnels waiting for the
+    /// caller's decision are bounded by the same number on their own (further SCCRQs are
+    /// dropped, `half_open_refused`).
     pub max_half_open_tunnels: usize,
     /// First Ns of every tunnel, and the first Ns expected from the peer. The RFC says 0;
     /// tests set it near 65535 to exercise the wrap.

@@ -5,20 +5,26 @@
 //! and a new SCCRQ (tunnel id 0) by (peer address, peer port, peer's tunnel id): several
 //! clients behind one NAT use source port 1701, and a retransmitted SCCRQ must find the
 //! tunnel its first copy created. Data messages (T=0) are the datapath's and ignored here.
+//!
+//! Admission of new tunnels (issue 9, docs/robustness.md §1b): an SCCRQ refused on its
+//! content is answered statelessly; accepted incoming tunnels wait for their SCCCN in a
+//! bounded half-open table that evicts its oldest entry when full (keeping a compact record
+//! from which a late SCCCN rebuilds it), and under pressure nothing more than the SCCRP is
+//! sent to peers that never answered.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use l2tp_wire::{ControlMessage, Header, ResultCode, SessionId, TunnelId};
+use l2tp_wire::{ControlMessage, Header, ResultCode, SeqNum, SessionId, StopCcn, TunnelId};
 use rand::RngCore;
 
 use super::config::{CallParams, EndpointConfig, TunnelOptions};
-use super::error::ApiError;
+use super::error::{ApiError, ProtocolError};
 use super::event::{CallKind, Event, SessionDownReason, SessionInfo, TunnelDownReason, TunnelInfo};
 use super::ids;
-use super::tunnel::{Tunnel, TunnelState};
+use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +56,57 @@ pub struct EndpointStats {
     pub unknown_messages: u64,
     /// SCCRQs discarded by the tie breaker (RFC 2661 §4.4.3).
     pub tie_breaker_discards: u64,
-    /// SCCRQs dropped because `max_half_open_tunnels` were half-open.
+    /// SCCRQs dropped because `max_half_open_tunnels` incoming tunnels were waiting for the
+    /// caller's decision (only when the caller decides, `decide_incoming_tunnels`).
     pub half_open_refused: u64,
+    /// Half-open tunnels forgotten, silently, to make room for a newer SCCRQ when
+    /// `max_half_open_tunnels` were half-open (the oldest goes first, like a SYN cache).
+    pub half_open_evicted: u64,
+    /// Datagrams (SCCRP retransmissions, setup-timeout StopCCNs) not sent to half-open
+    /// tunnels' peers that had sent nothing since their SCCRQ, while the half-open table was
+    /// under pressure (a quarter full or more): a spoofed source never answers, so we are
+    /// nobody's reflector; a real peer retransmits.
+    pub half_open_silenced: u64,
+    /// SCCRQs refused on their content before any state was created (unknown mandatory
+    /// AVP, protocol version, a Challenge without a secret, incoming tunnels not accepted):
+    /// answered with a StopCCN that is neither retransmitted nor remembered, at most
+    /// [`STATELESS_REPLIES_PER_SECOND`] a second.
+    pub sccrq_rejected: u64,
+    /// Evicted half-open tunnels rebuilt from their compact record when their peer's SCCCN
+    /// arrived after the eviction (see [`Endpoint`]'s eviction records).
+    pub half_open_restored: u64,
 }
+
+/// What is kept of an evicted half-open tunnel (≈ 100 bytes instead of a tunnel's ≈ 2 KB):
+/// enough to rebuild it when the peer's SCCCN arrives late, typically a retransmission
+/// after the first one was lost while a flood turned the table over faster than the
+/// retransmission interval. Its tunnel id stays reserved while the record lives.
+#[derive(Debug, Clone)]
+struct Evicted {
+    local: SocketAddr,
+    peer: SocketAddr,
+    peer_tunnel: TunnelId,
+    /// The Ns expected next from the peer (its SCCCN's).
+    expected: SeqNum,
+    peer_window: u16,
+    /// The Challenge our SCCRP carried, which the SCCCN must answer.
+    challenge: Option<[u8; 16]>,
+    /// The record is useless after this (the peer has given up).
+    until: Instant,
+}
+
+/// Eviction records kept per half-open table slot.
+const EVICTED_RECORDS_PER_SLOT: usize = 4;
+/// Eviction records kept at most (their tunnel ids stay reserved).
+const EVICTED_RECORDS_MAX: usize = 32_768;
+
+/// Stateless StopCCN answers to refused SCCRQs allowed per second; beyond it the SCCRQ is
+/// only counted (a spoofed flood must not make us a reflector).
+pub const STATELESS_REPLIES_PER_SECOND: u32 = 50;
+
+/// The half-open table is under pressure from this fraction of `max_half_open_tunnels`
+/// (1/4) on: nothing more than the first SCCRP is then sent to peers that never answered.
+const PRESSURE_DIVISOR: usize = 4;
 
 /// What the tunnels share: configuration, RNG, output queues.
 pub(crate) struct Ctx {
@@ -64,6 +118,10 @@ pub(crate) struct Ctx {
     serial: u32,
     /// Rate limit for log lines about datagrams a peer (or an attacker) controls.
     pub log_limit: LogLimit,
+    /// Rate limit for log lines about half-open tunnels evicted or dropped.
+    evict_log: LogLimit,
+    /// Stateless StopCCN answers sent in the current one-second window.
+    stateless_replies: (Option<Instant>, u32),
 }
 
 /// At most [`LogLimit::PER_SECOND`] log lines a second about bad or unexpected datagrams; the
@@ -122,8 +180,18 @@ pub struct Endpoint {
     /// Tunnels we opened, by the address we opened them to (tie-breaker lookups).
     originated: HashMap<SocketAddr, Vec<TunnelId>>,
     timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
-    /// Incoming tunnels between SCCRQ and SCCCN.
-    half_open: usize,
+    /// Incoming tunnels accepted (SCCRP sent) and waiting for SCCCN, oldest first: the
+    /// eviction order. Keyed by a serial number given when the tunnel entered the table.
+    half_open_order: BTreeMap<u64, TunnelId>,
+    /// The same tunnels → their serial in `half_open_order`.
+    half_open_serial: HashMap<TunnelId, u64>,
+    next_half_open_serial: u64,
+    /// Incoming tunnels waiting for the caller's decision (`IncomingTunnel`).
+    undecided: HashSet<TunnelId>,
+    /// Records of evicted half-open tunnels, by our tunnel id, and their order (oldest
+    /// first; entries whose record is gone or newer are skipped).
+    evicted: HashMap<TunnelId, Evicted>,
+    evicted_order: VecDeque<(TunnelId, Instant)>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -148,12 +216,19 @@ impl Endpoint {
                 stats: EndpointStats::default(),
                 serial: 0,
                 log_limit: LogLimit::default(),
+                evict_log: LogLimit::default(),
+                stateless_replies: (None, 0),
             },
             tunnels: BTreeMap::new(),
             by_peer: HashMap::new(),
             originated: HashMap::new(),
             timers: BinaryHeap::new(),
-            half_open: 0,
+            half_open_order: BTreeMap::new(),
+            half_open_serial: HashMap::new(),
+            next_half_open_serial: 0,
+            undecided: HashSet::new(),
+            evicted: HashMap::new(),
+            evicted_order: VecDeque::new(),
         }
     }
 
@@ -186,14 +261,27 @@ impl Endpoint {
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
-        let h = t.is_half_open();
-        if h != t.counted_half_open {
-            t.counted_half_open = h;
-            if h {
-                self.half_open += 1;
-            } else {
-                self.half_open = self.half_open.saturating_sub(1);
+        // Keep the half-open tables in step with the tunnel's state.
+        let undecided = t.is_half_open() && matches!(t.state, TunnelState::WaitDecision { .. });
+        let accepted = t.is_half_open() && !undecided;
+        t.counted_half_open = undecided || accepted;
+        if undecided {
+            self.undecided.insert(tid);
+        } else {
+            self.undecided.remove(&tid);
+        }
+        match (accepted, self.half_open_serial.get(&tid).copied()) {
+            (true, None) => {
+                let n = self.next_half_open_serial;
+                self.next_half_open_serial += 1;
+                self.half_open_serial.insert(tid, n);
+                self.half_open_order.insert(n, tid);
             }
+            (false, Some(n)) => {
+                self.half_open_serial.remove(&tid);
+                self.half_open_order.remove(&n);
+            }
+            _ => {}
         }
         t.flush(&mut self.ctx);
         let next = t.next_timeout(self.ctx.config.hello_interval);
@@ -210,7 +298,10 @@ impl Endpoint {
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
             if t.counted_half_open {
-                self.half_open = self.half_open.saturating_sub(1);
+                self.undecided.remove(&tid);
+                if let Some(n) = self.half_open_serial.remove(&tid) {
+                    self.half_open_order.remove(&n);
+                }
             }
             if let Some(to) = t.opened_to {
                 if let Some(v) = self.originated.get_mut(&to) {
@@ -230,6 +321,7 @@ impl Endpoint {
     /// Fires every timer due at `now`: retransmissions, delayed acknowledgements, HELLOs,
     /// the end of closing holds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.purge_evicted(now);
         while let Some(Reverse((t, tid))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -242,7 +334,32 @@ impl Endpoint {
                 continue; // stale entry
             }
             tunnel.scheduled = None;
+            // Under pressure, a half-open tunnel whose peer has sent nothing since its SCCRQ
+            // is not sent anything more (a spoofed source never answers): its SCCRP
+            // retransmissions, and the StopCCN of its setup timeout, go nowhere. The entry
+            // stays until evicted or timed out, so a real peer whose SCCCN was lost still
+            // gets in with its retransmitted SCCCN (or its retransmitted SCCRQ, which is
+            // acknowledged).
+            let silence = self.half_open_serial.contains_key(&tid)
+                && self.half_open_serial.len() * PRESSURE_DIVISOR
+                    >= self.ctx.config.max_half_open_tunnels
+                && never_answered(tunnel);
             let forget = tunnel.handle_timeout(&mut self.ctx, now);
+            if silence {
+                let mut n = 0u64;
+                while tunnel.channel.poll_transmit().is_some() {
+                    n += 1;
+                }
+                if n > 0 {
+                    self.ctx.stats.half_open_silenced += n;
+                    if self.ctx.evict_log.allow(now) {
+                        tracing::info!(tunnel = %tid, peer = %tunnel.peer, half_open = self.half_open_serial.len(), "half-open tunnel never answered: SCCRP not retransmitted (half-open table under pressure)");
+                    }
+                }
+            }
+            // A silenced tunnel that timed out is not held either: its hold would only
+            // retransmit a StopCCN to the silent source.
+            let forget = forget || (silence && tunnel.is_closing());
             tunnel.flush(&mut self.ctx);
             if forget {
                 self.remove_tunnel(tid);
@@ -281,6 +398,9 @@ impl Endpoint {
         if tid.is_zero() {
             self.handle_new_tunnel(now, local, from, d.header, d.payload);
             return;
+        }
+        if !self.tunnels.contains_key(&tid) && !d.payload.is_empty() {
+            self.restore_evicted(now, tid, from);
         }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             self.ctx.stats.unknown_tunnel += 1;
@@ -348,6 +468,7 @@ impl Endpoint {
         let Some(seq) = header.sequence else {
             return;
         };
+        self.purge_evicted(now);
         if payload.is_empty() {
             // A ZLB for tunnel 0 acknowledges nothing we can find.
             self.ctx.stats.unknown_tunnel += 1;
@@ -382,6 +503,12 @@ impl Endpoint {
             // The peer restarted and reused its tunnel id while we still hold the old
             // tunnel's state (RFC 2661 §5.7): this is a new tunnel.
             self.by_peer.remove(&(from, m.assigned_tunnel_id));
+        }
+        // Refused on its content: answered (RFC 2661 §4.2: an unknown mandatory AVP shuts
+        // the tunnel down) without creating any state, as a single spoofed datagram could.
+        if let Some(err) = sccrq_refusal(&m, auth.secret.is_some()) {
+            self.reject_statelessly(now, local, from, m.assigned_tunnel_id, seq.ns, err);
+            return;
         }
         // RFC 2661 §4.4.3: tie breaker against an SCCRQ of ours to the same peer.
         let mut reuse: Option<TunnelId> = None;
@@ -459,15 +586,28 @@ impl Endpoint {
                 tid
             }
             None => {
-                if self.half_open >= self.ctx.config.max_half_open_tunnels {
-                    self.ctx.stats.half_open_refused += 1;
-                    if self.ctx.log_limit.allow(now) {
-                        tracing::warn!(%from, half_open = self.half_open, "too many half-open tunnels: SCCRQ dropped");
-                    }
+                if !self.ctx.config.accept_incoming_tunnels {
+                    let err = ProtocolError::AuthFailed("incoming tunnels not accepted");
+                    self.reject_statelessly(now, local, from, m.assigned_tunnel_id, seq.ns, err);
                     return;
+                }
+                let cap = self.ctx.config.max_half_open_tunnels;
+                if self.ctx.config.decide_incoming_tunnels {
+                    // The caller decides; the table makes room when it accepts. Undecided
+                    // tunnels are bounded on their own (a caller that never decides).
+                    if self.undecided.len() >= cap.max(1) {
+                        self.ctx.stats.half_open_refused += 1;
+                        if self.ctx.log_limit.allow(now) {
+                            tracing::warn!(%from, undecided = self.undecided.len(), "too many incoming tunnels waiting for a decision: SCCRQ dropped");
+                        }
+                        return;
+                    }
+                } else {
+                    self.make_half_open_room(now);
                 }
                 let Some(id) = ids::allocate(&mut *self.ctx.rng, |i| {
                     self.tunnels.contains_key(&TunnelId(i))
+                        || self.evicted.contains_key(&TunnelId(i))
                 }) else {
                     tracing::warn!(%from, "no free tunnel id: SCCRQ dropped");
                     return;
@@ -498,25 +638,204 @@ impl Endpoint {
             .channel
             .receive(now, seq.ns, seq.nr, header.session_id, payload);
         if !r.delivered.is_empty() {
-            let accept = self.ctx.config.accept_incoming_tunnels || reuse.is_some();
+            // Incoming tunnels not accepted were refused above, statelessly; an SCCRQ that
+            // won over ours (tie breaker) is answered regardless.
             let ask = self.ctx.config.decide_incoming_tunnels && reuse.is_none();
-            if accept {
-                t.on_sccrq(&mut self.ctx, now, m, ask);
-            } else {
-                tracing::info!(%from, "incoming tunnels are not accepted: StopCCN");
-                t.stop(
-                    &mut self.ctx,
-                    now,
-                    ResultCode::with_error(
-                        ResultCode::STOPCCN_NOT_AUTHORIZED,
-                        ResultCode::ERROR_NONE,
-                        Some("incoming tunnels not accepted"),
-                    ),
-                    TunnelDownReason::Rejected,
-                );
-            }
+            t.on_sccrq(&mut self.ctx, now, m, ask);
         }
         self.reschedule(tid);
+    }
+
+    /// Evicts the oldest accepted half-open tunnel when `max_half_open_tunnels` are: a
+    /// newer SCCRQ takes its place instead of being refused, so a flood (possibly from
+    /// spoofed sources) cannot lock out a real peer, whose handshake completes within one
+    /// round trip. Silent: no StopCCN to a possibly spoofed source, no event.
+    fn make_half_open_room(&mut self, now: Instant) {
+        let cap = self.ctx.config.max_half_open_tunnels.max(1);
+        while self.half_open_serial.len() >= cap {
+            let Some((_, tid)) = self.half_open_order.pop_first() else {
+                break;
+            };
+            self.half_open_serial.remove(&tid);
+            self.ctx.stats.half_open_evicted += 1;
+            if self.ctx.evict_log.allow(now) {
+                let peer = self.tunnels.get(&tid).map(|t| t.peer);
+                tracing::warn!(tunnel = %tid, ?peer, half_open = cap, evicted_total = self.ctx.stats.half_open_evicted, "half-open tunnel table full: oldest half-open tunnel evicted");
+            }
+            if let Some(t) = self.tunnels.get(&tid) {
+                if let TunnelState::WaitCtlConn { challenge } = t.state {
+                    let rec = Evicted {
+                        local: t.local,
+                        peer: t.peer,
+                        peer_tunnel: t.peer_id(),
+                        expected: t.channel.expected_ns(),
+                        peer_window: t.channel.peer_window(),
+                        challenge,
+                        until: t.setup_deadline,
+                    };
+                    self.remove_tunnel(tid);
+                    self.record_evicted(now, tid, rec);
+                    continue;
+                }
+            }
+            self.remove_tunnel(tid);
+        }
+    }
+
+    /// Keeps the record of an evicted tunnel, dropping the oldest records beyond the bound.
+    fn record_evicted(&mut self, now: Instant, tid: TunnelId, rec: Evicted) {
+        let max = (self.ctx.config.max_half_open_tunnels.max(1))
+            .saturating_mul(EVICTED_RECORDS_PER_SLOT)
+            .min(EVICTED_RECORDS_MAX);
+        let until = rec.until;
+        self.evicted.insert(tid, rec);
+        self.evicted_order.push_back((tid, until));
+        while self.evicted.len() > max {
+            let Some((old, until)) = self.evicted_order.pop_front() else {
+                break;
+            };
+            if self.evicted.get(&old).is_some_and(|r| r.until == until) {
+                self.evicted.remove(&old);
+            }
+        }
+        self.purge_evicted(now);
+    }
+
+    /// Drops the eviction records whose peer has given up (oldest first; the order is by
+    /// eviction, close enough to the order of their deadlines), which frees their ids.
+    fn purge_evicted(&mut self, now: Instant) {
+        while self
+            .evicted_order
+            .front()
+            .is_some_and(|(_, until)| *until <= now)
+        {
+            let Some((old, until)) = self.evicted_order.pop_front() else {
+                break;
+            };
+            if self.evicted.get(&old).is_some_and(|r| r.until == until) {
+                self.evicted.remove(&old);
+            }
+        }
+        if self.evicted_order.len() > 2 * self.evicted.len() + 64 {
+            let live = &self.evicted;
+            self.evicted_order
+                .retain(|(t, until)| live.get(t).is_some_and(|r| r.until == *until));
+        }
+    }
+
+    /// A control message (not a ZLB) for tunnel `tid`, which we do not have: when it is an
+    /// evicted half-open tunnel and the message comes from its peer, the tunnel is rebuilt
+    /// in wait-ctl-conn (making room in the table as for a new one) so the message — the
+    /// peer's late SCCCN — is delivered as if the tunnel had never left.
+    fn restore_evicted(&mut self, now: Instant, tid: TunnelId, from: SocketAddr) {
+        let Some(rec) = self.evicted.get(&tid) else {
+            return;
+        };
+        if rec.peer != from || rec.until <= now {
+            return;
+        }
+        let Some(rec) = self.evicted.remove(&tid) else {
+            return;
+        };
+        self.make_half_open_room(now);
+        let auth = self.ctx.config.auth_for(rec.peer.ip()).clone();
+        let mut t = Tunnel::new(
+            tid,
+            rec.local,
+            rec.peer,
+            auth,
+            &self.ctx.config,
+            TunnelState::WaitDecision {
+                peer_challenge: None,
+            },
+            now,
+        );
+        t.setup_deadline = rec.until;
+        t.channel.peer_tunnel = rec.peer_tunnel;
+        t.channel.set_peer_window(rec.peer_window);
+        t.channel.start_receive_at(rec.expected);
+        // Our SCCRP took the first Ns: send one again so the channel's numbering continues
+        // after it (the peer's SCCCN acknowledges it), but not on the wire — the peer has it.
+        t.accept(&mut self.ctx, now);
+        while t.channel.poll_transmit().is_some() {}
+        t.state = TunnelState::WaitCtlConn {
+            challenge: rec.challenge,
+        };
+        self.ctx.stats.half_open_restored += 1;
+        if self.ctx.evict_log.allow(now) {
+            tracing::info!(tunnel = %tid, peer = %from, "evicted half-open tunnel restored for its peer's late message");
+        }
+        self.by_peer.insert((rec.peer, rec.peer_tunnel), tid);
+        self.tunnels.insert(tid, t);
+        self.reschedule(tid);
+    }
+
+    /// Answers a refused SCCRQ with a StopCCN built from the SCCRQ alone (Ns 0, Nr one past
+    /// the SCCRQ's Ns, to the peer's tunnel id) and keeps nothing: no tunnel, no
+    /// retransmission. At most [`STATELESS_REPLIES_PER_SECOND`] answers a second.
+    fn reject_statelessly(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        peer_tunnel: TunnelId,
+        ns: SeqNum,
+        err: ProtocolError,
+    ) {
+        self.ctx.stats.sccrq_rejected += 1;
+        if self.ctx.log_limit.allow(now) {
+            tracing::info!(%from, "SCCRQ refused: {err}: StopCCN, no tunnel state");
+        }
+        self.send_stateless_stopccn(
+            now,
+            local,
+            from,
+            peer_tunnel,
+            ns.next(),
+            err.stopccn_result(),
+        );
+    }
+
+    /// One StopCCN that nothing remembers (Ns 0, never retransmitted), at most
+    /// [`STATELESS_REPLIES_PER_SECOND`] a second in all.
+    fn send_stateless_stopccn(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        to: SocketAddr,
+        peer_tunnel: TunnelId,
+        nr: SeqNum,
+        result_code: ResultCode,
+    ) {
+        let (window, used) = &mut self.ctx.stateless_replies;
+        if window.is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1)) {
+            *window = Some(now);
+            *used = 0;
+        }
+        if *used >= STATELESS_REPLIES_PER_SECOND {
+            return;
+        }
+        *used += 1;
+        let m = StopCcn {
+            // We hold no tunnel for it: no id of ours to give.
+            assigned_tunnel_id: TunnelId::NONE,
+            result_code,
+            unknown: Vec::new(),
+        };
+        let mut body = Vec::with_capacity(48);
+        if ControlMessage::from(m).encode(&mut body, None).is_err() {
+            return;
+        }
+        let payload = Header::control(
+            peer_tunnel,
+            SessionId::NONE,
+            self.ctx.config.initial_seq,
+            nr,
+        )
+        .encode_with_payload(&body);
+        self.ctx
+            .transmits
+            .push_back(Transmit { local, to, payload });
     }
 
     // ----- commands -----
@@ -530,8 +849,9 @@ impl Endpoint {
         peer: SocketAddr,
         opts: TunnelOptions,
     ) -> Result<TunnelId, ApiError> {
+        self.purge_evicted(now);
         let id = ids::allocate(&mut *self.ctx.rng, |i| {
-            self.tunnels.contains_key(&TunnelId(i))
+            self.tunnels.contains_key(&TunnelId(i)) || self.evicted.contains_key(&TunnelId(i))
         })
         .ok_or(ApiError::IdsExhausted("tunnel"))?;
         let tid = TunnelId(id);
@@ -573,10 +893,14 @@ impl Endpoint {
 
     /// Accepts a tunnel announced by [`Event::IncomingTunnel`] (sends SCCRP).
     pub fn accept_tunnel(&mut self, now: Instant, tunnel: TunnelId) -> Result<(), ApiError> {
-        let (t, ctx) = self.split(tunnel)?;
+        let (t, _) = self.split(tunnel)?;
         if !matches!(t.state, TunnelState::WaitDecision { .. }) {
             return Err(ApiError::NoDecisionPending("tunnel"));
         }
+        if t.opened_to.is_none() {
+            self.make_half_open_room(now);
+        }
+        let (t, ctx) = self.split(tunnel)?;
         t.accept(ctx, now);
         self.reschedule(tunnel);
         Ok(())
@@ -619,6 +943,31 @@ impl Endpoint {
             return Err(ApiError::NoDecisionPending("tunnel"));
         }
         self.remove_tunnel(tunnel);
+        Ok(())
+    }
+
+    /// Refuses a tunnel announced by [`Event::IncomingTunnel`] statelessly: one StopCCN with
+    /// `result`, built from what its SCCRQ said, neither retransmitted nor held (RFC 2661
+    /// §5.7's hold protects a tunnel that existed; this one never did), and the tunnel is
+    /// forgotten at once. Answers are limited to [`STATELESS_REPLIES_PER_SECOND`] a second
+    /// (beyond it the tunnel is only forgotten), so refusing a flood of SCCRQs from spoofed
+    /// sources neither holds state nor reflects much. No event follows.
+    pub fn refuse_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        result: ResultCode,
+    ) -> Result<(), ApiError> {
+        let t = self
+            .tunnels
+            .get(&tunnel)
+            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
+        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
+            return Err(ApiError::NoDecisionPending("tunnel"));
+        }
+        let (local, to, peer_tunnel, nr) = (t.local, t.peer, t.peer_id(), t.channel.expected_ns());
+        self.remove_tunnel(tunnel);
+        self.send_stateless_stopccn(now, local, to, peer_tunnel, nr, result);
         Ok(())
     }
 
@@ -760,6 +1109,8 @@ impl Endpoint {
         self.timers.shrink_to_fit();
         self.by_peer.shrink_to_fit();
         self.originated.shrink_to_fit();
+        self.evicted.shrink_to_fit();
+        self.evicted_order.shrink_to_fit();
         for t in self.tunnels.values_mut() {
             t.channel.shrink_to_fit();
             t.call_deadlines.shrink_to_fit();
@@ -835,9 +1186,10 @@ impl Endpoint {
         self.tunnels.values().map(info)
     }
 
-    /// Incoming tunnels between SCCRQ and SCCCN.
+    /// Incoming tunnels between SCCRQ and SCCCN: accepted (SCCRP sent) and waiting for the
+    /// caller's decision.
     pub fn half_open_tunnels(&self) -> usize {
-        self.half_open
+        self.half_open_serial.len() + self.undecided.len()
     }
 
     /// Number of tunnels (closing ones included).
@@ -859,6 +1211,31 @@ impl Endpoint {
             .into_iter()
             .flat_map(|t| t.sessions.iter().map(move |(k, s)| session_info(t, *k, s)))
     }
+}
+
+/// Why an SCCRQ is refused on its content alone (checked before any state is created; the
+/// same checks as [`Tunnel::on_sccrq`]).
+fn sccrq_refusal(m: &l2tp_wire::Sccrq, have_secret: bool) -> Option<ProtocolError> {
+    if let Some(err) = check_unknown(&m.unknown) {
+        return Some(err);
+    }
+    if m.protocol_version.version != 1 {
+        return Some(ProtocolError::BadVersion);
+    }
+    if m.challenge.is_some() && !have_secret {
+        // RFC 2661 §5.1.1: we cannot answer a Challenge without a shared secret.
+        return Some(ProtocolError::AuthFailed(
+            "peer sent a Challenge and no secret is configured",
+        ));
+    }
+    None
+}
+
+/// True while the peer of a half-open tunnel has sent nothing since its SCCRQ (no SCCCN, no
+/// acknowledgement, no retransmitted SCCRQ).
+fn never_answered(t: &Tunnel) -> bool {
+    let c = t.channel.counters();
+    c.rx_messages <= 1 && c.rx_zlbs == 0 && c.rx_duplicates == 0 && c.rx_out_of_order == 0
 }
 
 fn info(t: &Tunnel) -> TunnelInfo {

@@ -175,6 +175,24 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
                 s.tunnels_refused, s.sessions_refused
             ),
         ),
+        (
+            "Half-open",
+            format!(
+                "{} now, evicted {}, restored {}, silenced {}; SCCRQs rejected {}",
+                s.half_open_tunnels,
+                s.half_open_evicted,
+                s.half_open_restored,
+                s.half_open_silenced,
+                s.sccrq_rejected
+            ),
+        ),
+        (
+            "Wrong peer",
+            format!(
+                "control {}, data {}; unknown tunnel {}",
+                s.control_wrong_peer, s.data_wrong_peer, s.control_unknown_tunnel
+            ),
+        ),
     ];
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {

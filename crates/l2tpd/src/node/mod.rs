@@ -268,16 +268,20 @@ struct EarlyFrames {
     frames: Vec<(SocketId, SocketAddr, Vec<u8>)>,
 }
 
-/// New tunnels accepted per second from one source address, and from everyone.
+/// New tunnels accepted per second from one source address.
 const NEW_TUNNELS_PER_SOURCE: u32 = 50;
-const NEW_TUNNELS_GLOBAL: u32 = 1000;
 
-/// Fixed one-second windows counting SCCRQs per source address and in all: a flood from one
-/// address cannot take every half-open slot, and no flood can take more than the global rate.
+/// Fixed one-second windows counting SCCRQs per source address: a flood from one address
+/// cannot churn the half-open table (every SCCRQ accepted may evict the oldest half-open
+/// tunnel), and no address is sent more than this many SCCRPs a second (a reflector bound
+/// for spoofed sources).
+///
+/// There is no global limit: it would refuse a real peer exactly as often as a flood from
+/// many (spoofed) addresses exceeds it, the lock-out the half-open table's eviction exists
+/// to prevent. State is bounded by `max_half_open_tunnels` instead.
 #[derive(Debug)]
 struct TunnelRate {
     window: Instant,
-    global: u32,
     per_source: HashMap<std::net::IpAddr, u32>,
 }
 
@@ -285,35 +289,24 @@ impl TunnelRate {
     fn new(now: Instant) -> Self {
         TunnelRate {
             window: now,
-            global: 0,
             per_source: HashMap::new(),
         }
     }
 
-    /// Counts one SCCRQ from `source`; `Some(why)` when it is over a limit.
+    /// Counts one SCCRQ from `source`; `Some(why)` when it is over the limit.
     fn over(&mut self, now: Instant, source: std::net::IpAddr) -> Option<&'static str> {
         if now.duration_since(self.window) >= Duration::from_secs(1) {
             self.window = now;
-            self.global = 0;
             self.per_source.clear();
             if self.per_source.capacity() > 1024 {
                 self.per_source.shrink_to_fit();
             }
         }
         let n = self.per_source.entry(source).or_insert(0);
-        *n += 1;
-        if *n > NEW_TUNNELS_PER_SOURCE {
-            // Refused per source before it counts globally: one noisy address does not
-            // use up everyone else's share.
-            return Some("too many new tunnels from this address");
-        }
-        self.global += 1;
-        (self.global > NEW_TUNNELS_GLOBAL).then_some("too many new tunnels")
+        *n = n.saturating_add(1);
+        (*n > NEW_TUNNELS_PER_SOURCE).then_some("too many new tunnels from this address")
     }
 }
-
-/// Refusals (StopCCN in its hold period) beyond which refused SCCRQs are not answered.
-const MAX_REFUSALS_IN_FLIGHT: usize = 256;
 
 /// How long an accepted call may wait for the peer's ICCN.
 const CALL_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -717,6 +710,8 @@ impl Node {
                 RxResult::ToControl(tc) => {
                     if tc.reason == ControlReason::UnknownSession {
                         self.hold_early_frame(now, tc, from, datagram);
+                    } else if tc.tunnel.is_zero() && !self.admit_new_tunnel_datagram(now, from) {
+                        // Over its source's rate: dropped before it is even decoded.
                     } else {
                         self.endpoint
                             .handle_datagram(now, self.locals[sock], from, datagram);
@@ -1006,6 +1001,9 @@ impl Node {
                 peer,
                 local,
             } => {
+                if self.enforce_tunnel_limit(now, tunnel, peer) {
+                    return;
+                }
                 tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
                 self.tunnel_since.insert(tunnel, now);
                 if let Err(e) = self
@@ -1613,29 +1611,43 @@ impl Node {
         }
     }
 
-    /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit).
+    /// A control datagram for tunnel 0 (an SCCRQ, normally) from `from`: false when its
+    /// source address is over [`NEW_TUNNELS_PER_SOURCE`] this second. Checked before the
+    /// datagram is decoded, so a flood from few addresses costs a hash lookup per datagram
+    /// and never reaches the half-open table (where it would evict other peers' tunnels).
+    /// Counted in `tunnels_refused`.
+    fn admit_new_tunnel_datagram(&mut self, now: Instant, from: SocketAddr) -> bool {
+        let Some(why) = self.new_tunnel_rate.over(now, from.ip()) else {
+            return true;
+        };
+        self.counters.tunnels_refused += 1;
+        let n = self.counters.tunnels_refused;
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(node = %self.name, %from, refused_total = n, "incoming tunnel refused: {why}");
+        }
+        false
+    }
+
+    /// LNS: accepts or refuses a new tunnel (allowed peers, tunnel limit; the rate per
+    /// source was checked before the SCCRQ was decoded, `admit_new_tunnel_datagram`).
     ///
-    /// A refused peer normally hears why (StopCCN, Result Code 4). When the tunnel limit is
-    /// reached, or many refusals are already being retransmitted (a flood, possibly from
-    /// spoofed sources), the SCCRQ is dropped without an answer and without state.
+    /// A peer not allowed hears why (StopCCN, Result Code 4), statelessly: one StopCCN, not
+    /// retransmitted, no tunnel held, at most 50 such answers a second
+    /// (`Endpoint::refuse_tunnel`). When the tunnel limit is reached, the SCCRQ is dropped
+    /// without an answer and without state. Half-open tunnels do not count against `max_tunnels`:
+    /// they have their own table in the endpoint (`max_half_open_tunnels`), where an
+    /// accepted tunnel evicts the oldest half-open one when it is full; the tunnel limit is
+    /// enforced again when a tunnel comes up (`enforce_tunnel_limit`).
     fn decide_tunnel(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) {
         let established = self.tunnel_since.len();
-        let half_open = self.endpoint.half_open_tunnels();
-        let closing = self
-            .endpoint
-            .tunnel_count()
-            .saturating_sub(established + half_open);
-        let rate_limited = self.new_tunnel_rate.over(now, peer.ip());
         let refusal = match &self.role {
             RoleSettings::Lns(lns) => {
-                if let Some(which) = rate_limited {
-                    Some((which, false))
-                } else if lns.max_tunnels > 0 && established + half_open > lns.max_tunnels {
+                if lns.max_tunnels > 0 && established >= lns.max_tunnels {
                     Some(("tunnel limit reached", false))
                 } else if !lns.allowed_peers.is_empty()
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
                 {
-                    Some(("peer not allowed", closing < MAX_REFUSALS_IN_FLIGHT))
+                    Some(("peer not allowed", true))
                 } else {
                     None
                 }
@@ -1643,7 +1655,9 @@ impl Node {
             RoleSettings::Client(_) => Some(("not accepting tunnels", false)),
         };
         let Some((why, answer)) = refusal else {
-            tracing::info!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
+            // Per SCCRQ: debug (a flood of accepted SCCRQs must not fill the log; the
+            // tunnel's coming up is logged at info).
+            tracing::debug!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
             if let Err(e) = self.endpoint.accept_tunnel(now, tunnel) {
                 tracing::warn!(node = %self.name, %tunnel, "accept: {e}");
             }
@@ -1658,10 +1672,35 @@ impl Node {
         if answer {
             // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
             let result = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
-            let _ = self.endpoint.reject_tunnel(now, tunnel, result);
+            let _ = self.endpoint.refuse_tunnel(now, tunnel, result);
         } else {
             let _ = self.endpoint.discard_tunnel(tunnel);
         }
+    }
+
+    /// LNS: a tunnel completed its handshake while `max_tunnels` were already established
+    /// (SCCRQs accepted together, each within the limit when it arrived): it is closed with
+    /// StopCCN (the peer answered our SCCRP, so it is not a spoofed source). True when the
+    /// tunnel was refused.
+    fn enforce_tunnel_limit(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) -> bool {
+        let RoleSettings::Lns(lns) = &self.role else {
+            return false;
+        };
+        if lns.max_tunnels == 0 || self.tunnel_since.len() < lns.max_tunnels {
+            return false;
+        }
+        self.counters.tunnels_refused += 1;
+        let n = self.counters.tunnels_refused;
+        if n == 1 || n.is_multiple_of(1000) {
+            tracing::warn!(node = %self.name, %tunnel, %peer, refused_total = n, "tunnel limit reached as the tunnel came up: StopCCN");
+        }
+        let result = ResultCode::with_error(
+            ResultCode::STOPCCN_GENERAL_ERROR,
+            ResultCode::ERROR_NO_RESOURCES,
+            Some("tunnel limit reached"),
+        );
+        let _ = self.endpoint.close_tunnel(now, tunnel, result);
+        true
     }
 
     /// Gives memory back after many sessions ended: stale timer entries dropped, tables
