@@ -504,21 +504,25 @@ fn nat_clients_sharing_address_and_port_get_separate_tunnels() {
     let t2 = raw_tunnel(now, &mut c2, &mut lns, 1000);
     assert_ne!(t1, t2);
     assert_eq!(lns.ep.tunnel_count(), 2);
-    // A retransmitted SCCRQ (same Ns, same assigned id) finds its tunnel and is re-acked.
-    let mut body = Vec::new();
-    ControlMessage::from(sccrq(1))
-        .encode(&mut body, None)
-        .unwrap();
-    let dup = Header::control(
-        TunnelId(0),
-        SessionId(0),
-        l2tp_wire::SeqNum(0),
-        l2tp_wire::SeqNum(0),
-    )
-    .encode_with_payload(&body);
+    // An SCCRQ naming c1's established tunnel (same address, same assigned id) finds that
+    // tunnel, not c2's: it is not acknowledged, c1's tunnel is probed with a HELLO.
+    let dup = sccrq_datagram(sccrq(1));
     lns.ep.handle_datagram(now, lns_addr(), nat, &dup);
     assert_eq!(lns.ep.tunnel_count(), 2);
-    assert_eq!(lns.ep.tunnel_info(t1).unwrap().counters.rx_duplicates, 1);
+    assert_eq!(lns.ep.stats().sccrq_for_established, 1);
+    let t = lns.ep.poll_transmit().expect("a probe of c1's tunnel");
+    assert_eq!(message_name(&t.payload), "HELLO");
+    assert_eq!(
+        Header::decode(&t.payload).unwrap().header.tunnel_id,
+        TunnelId(1)
+    );
+    assert!(lns.ep.poll_transmit().is_none());
+    // Before the tunnel is complete, a retransmitted SCCRQ is a duplicate: acknowledged.
+    let mut c3 = Raw::new(nat);
+    c3.send(now, &mut lns, SessionId(0), sccrq(77));
+    assert_eq!(c3.recv(now, &mut lns), ["SCCRP"]);
+    lns.ep
+        .handle_datagram(now, lns_addr(), nat, &sccrq_datagram(sccrq(77)));
     let t = lns
         .ep
         .poll_transmit()
@@ -526,8 +530,9 @@ fn nat_clients_sharing_address_and_port_get_separate_tunnels() {
     assert_eq!(message_name(&t.payload), "ZLB");
     assert_eq!(
         Header::decode(&t.payload).unwrap().header.tunnel_id,
-        TunnelId(1)
+        TunnelId(77)
     );
+    assert_eq!(lns.ep.tunnel_count(), 3);
 }
 
 #[test]
@@ -760,6 +765,80 @@ fn peer_restarting_with_the_same_tunnel_id_gets_a_new_tunnel() {
         lns.ep.tunnel_info(t2).unwrap().state,
         TunnelStateKind::Established
     );
+}
+
+/// A peer that restarts without a StopCCN and reuses its tunnel id: its SCCRQ names an
+/// established tunnel. It must not be acknowledged (the peer would wait for an SCCRP that
+/// never comes) nor keep the stale tunnel alive; the old tunnel is probed, cleared when the
+/// probe goes unanswered, and the peer's next SCCRQ gets a new tunnel.
+#[test]
+fn peer_restarting_without_stopccn_gets_its_old_tunnel_cleared_then_a_new_one() {
+    let mut now = std::time::Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let t1 = raw_tunnel(now, &mut raw, &mut lns, 5);
+    lns.take_events();
+    // The restarted peer's SCCRQ, retransmitted every second as a real peer would.
+    let sccrq = sccrq_datagram(sccrq(5));
+    let mut hellos = 0;
+    let mut down = false;
+    for _ in 0..120 {
+        lns.ep.handle_datagram(now, lns_addr(), raw.addr, &sccrq);
+        lns.ep.handle_timeout(now);
+        while let Some(t) = lns.ep.poll_transmit() {
+            let name = message_name(&t.payload);
+            assert!(
+                name != "SCCRP" && name != "ZLB",
+                "the SCCRQ for an established tunnel was answered with {name}"
+            );
+            hellos += usize::from(name == "HELLO");
+        }
+        if lns
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, Event::TunnelDown { tunnel, .. } if *tunnel == t1))
+        {
+            down = true;
+            break;
+        }
+        now += Duration::from_secs(1);
+    }
+    assert!(down, "the stale tunnel was never cleared");
+    assert!(hellos >= 1, "the stale tunnel was not probed");
+    assert!(lns.ep.stats().sccrq_for_established >= 1);
+    // The peer's next SCCRQ: a new tunnel.
+    let mut again = Raw::new(raw.addr);
+    let t2 = raw_tunnel(now, &mut again, &mut lns, 5);
+    assert_ne!(t1, t2);
+    assert_eq!(
+        lns.ep.tunnel_info(t2).unwrap().state,
+        TunnelStateKind::Established
+    );
+}
+
+/// A late copy of the SCCRQ (delayed in the network) reaching a live tunnel: the probe is
+/// answered and the tunnel stays.
+#[test]
+fn a_late_sccrq_copy_does_not_disturb_a_live_tunnel() {
+    let mut now = std::time::Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 3);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    let t1 = raw_tunnel(now, &mut raw, &mut lns, 5);
+    lns.ep
+        .handle_datagram(now, lns_addr(), raw.addr, &sccrq_datagram(sccrq(5)));
+    assert_eq!(raw.recv(now, &mut lns), ["HELLO"]);
+    for _ in 0..60 {
+        now += Duration::from_secs(1);
+        raw.recv(now, &mut lns);
+    }
+    assert_eq!(
+        lns.ep.tunnel_info(t1).unwrap().state,
+        TunnelStateKind::Established
+    );
+    assert!(!lns
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::TunnelDown { .. })));
 }
 
 #[test]

@@ -15,6 +15,8 @@
 //!   both with different Assigned Tunnel IDs).
 //! * macOS/iOS: random high port, SLI after the call is up, DNS and IPv6CP, a Router
 //!   Advertisement with the session's /64, then vanishing without a goodbye.
+//! * A Windows client rebooting and dialling again with the same tunnel id (the stale
+//!   tunnel is probed and cleared, the new one accepted).
 //! * A MikroTik-like router sending short/odd Result Code AVPs in CDN and StopCCN.
 //! * An Android-like client that never acknowledges HELLO but keeps data flowing.
 //!
@@ -1194,6 +1196,72 @@ fn windows_clients_behind_one_nat() {
         "decode errors: {:?}",
         lns.decode_errors()
     );
+}
+
+/// A Windows client that reboots without a StopCCN and dials again from the same address
+/// and port with the same tunnel id: its new SCCRQ names the LNS's established tunnel. The
+/// LNS must not take it for a retransmission (answering it would stall the client); it probes
+/// the stale tunnel, clears it (session, pool address) when nobody answers for it, and the
+/// client's next SCCRQ gets a new tunnel and session.
+#[test]
+fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
+    let lns = Lns::start(
+        "reboot",
+        LnsOpts {
+            retries: 2,
+            ..LnsOpts::default()
+        },
+    );
+    let wire = Wire::new(port_1701_socket());
+    const TID: u16 = 0x2a51;
+    let mut a = Peer::new("windows", wire.clone(), lns.server, TID);
+    a.open_tunnel(windows_sccrq(TID, "DESKTOP-7Q2L4KE"));
+    a.call(1);
+    a.ppp_up(WINDOWS_PPP);
+    let st = lns.stats();
+    assert_eq!(
+        (st.tunnels, st.sessions, st.pool_in_use),
+        (1, 1, 1),
+        "{st:?}"
+    );
+    drop(a);
+
+    // Rebooted: the same SCCRQ again (Ns 0), from 127.0.0.1:1701.
+    let mut r = Peer::new("windows (rebooted)", wire.clone(), lns.server, TID);
+    r.send_ctl(0, &windows_sccrq(TID, "DESKTOP-7Q2L4KE").into());
+    let t0 = Instant::now();
+    lns.wait_until("stale tunnel cleared", Duration::from_secs(30), |l| {
+        let st = l.stats();
+        (st.tunnels, st.sessions, st.pool_in_use) == (0, 0, 0)
+    });
+    eprintln!(
+        "recorded: rebooted Windows client's stale tunnel cleared after {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    while r.poll(Duration::from_millis(20)) {}
+    assert!(
+        !r.ctl_rx
+            .iter()
+            .any(|(_, m)| matches!(m, ControlMessage::Sccrp(_))),
+        "the SCCRQ naming the stale tunnel was answered: {:?}",
+        r.ctl_rx
+    );
+    assert!(lns.stats().tunnels_refused == 0);
+
+    // The client's next attempt: a new tunnel, a new session, an address again.
+    wire.queues.borrow_mut().remove(&TID);
+    let mut n = Peer::new("windows (redial)", wire.clone(), lns.server, TID);
+    n.open_tunnel(windows_sccrq(TID, "DESKTOP-7Q2L4KE"));
+    n.call(1);
+    n.ppp_up(WINDOWS_PPP);
+    assert!(pool_contains(n.addr));
+    let st = lns.stats();
+    assert_eq!(
+        (st.tunnels, st.sessions, st.pool_in_use),
+        (1, 1, 1),
+        "{st:?}"
+    );
+    n.ping(1, b"abcdefghijklmnopqrstuvwabcdefghi");
 }
 
 /// A macOS/iOS client: random high source port, SLI after the call is up, IPCP asking for

@@ -75,6 +75,10 @@ pub struct EndpointStats {
     /// Evicted half-open tunnels rebuilt from their compact record when their peer's SCCCN
     /// arrived after the eviction (see [`Endpoint`]'s eviction records).
     pub half_open_restored: u64,
+    /// SCCRQs naming (peer address, Assigned Tunnel ID) of an *established* tunnel: a late
+    /// copy, or the peer restarted and reused its tunnel id. Not acknowledged; the old tunnel
+    /// is probed with a HELLO and cleared if the peer no longer answers for it.
+    pub sccrq_for_established: u64,
 }
 
 /// What is kept of an evicted half-open tunnel (≈ 100 bytes instead of a tunnel's ≈ 2 KB):
@@ -496,6 +500,29 @@ impl Endpoint {
         // duplicate and acknowledges it again.
         if let Some(&tid) = self.by_peer.get(&(from, m.assigned_tunnel_id)) {
             let closing = self.tunnels.get(&tid).is_none_or(|t| t.is_closing());
+            let established = self
+                .tunnels
+                .get(&tid)
+                .is_some_and(|t| matches!(t.state, TunnelState::Established));
+            if established {
+                // The peer completed this tunnel (SCCCN), so it has no reason to send its
+                // SCCRQ again: a copy delayed in the network, or the peer restarted and
+                // reused its tunnel id. Acknowledging it would tell a restarted peer its new
+                // SCCRQ arrived (it would then wait for an SCCRP that never comes), and
+                // counting it as a sign of life would keep the stale tunnel up as long as the
+                // peer retries. Probe instead: a live peer answers the HELLO; a restarted one
+                // does not, the retries run out, the old tunnel and its sessions are cleared,
+                // and the peer's next SCCRQ opens a new tunnel.
+                self.ctx.stats.sccrq_for_established += 1;
+                if self.ctx.log_limit.allow(now) {
+                    tracing::info!(%from, tunnel = %tid, "SCCRQ for an established tunnel (peer restarted?): probing it with a HELLO");
+                }
+                if let Some(t) = self.tunnels.get_mut(&tid) {
+                    t.probe_peer(&mut self.ctx, now);
+                }
+                self.reschedule(tid);
+                return;
+            }
             if !closing {
                 self.deliver(now, tid, seq.ns, seq.nr, header.session_id, payload);
                 return;

@@ -197,6 +197,19 @@ impl Tunnel {
         self.channel.send(now, session, body);
     }
 
+    /// Sends a HELLO now unless a message is already waiting for its acknowledgement (whose
+    /// retransmissions probe the peer anyway): the peer must show it still knows the tunnel.
+    pub(crate) fn probe_peer(&mut self, ctx: &mut Ctx, now: Instant) {
+        if !matches!(self.state, TunnelState::Established) || !self.channel.is_idle() {
+            return;
+        }
+        self.quiet_since = now;
+        let m = l2tp_wire::Hello {
+            unknown: Vec::new(),
+        };
+        self.send(ctx, now, SessionId::NONE, m.into());
+    }
+
     /// Moves datagrams the channel produced to the endpoint's transmit queue.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx) {
         while let Some(payload) = self.channel.poll_transmit() {
