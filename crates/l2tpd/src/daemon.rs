@@ -230,6 +230,10 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
                     let n = users.len();
                     node.replace_users(users);
                     tracing::info!("SIGHUP: users reloaded ({n} users)");
+                    let file = cfg.lns.as_ref().and_then(|l| l.users_file.as_deref());
+                    if let Some(w) = file.and_then(crate::config::secret_file_warning) {
+                        tracing::warn!("{}", w.0);
+                    }
                 }
                 Some(Err(e)) => tracing::error!("SIGHUP: users file not reloaded: {e}"),
                 None => {}

@@ -564,6 +564,17 @@ default_route = true
         "bob's session after the reload",
         || topo.client_addresses().len() == 1,
     );
+    // The users file was written with the default umask (0644): the LNS says so at start-up
+    // and again when SIGHUP reads it.
+    wait_for(Duration::from_secs(5), "the reload's log line", || {
+        lns.log().contains("SIGHUP: users reloaded")
+    });
+    let mode_warnings = lns.log().matches("holds secrets but has mode 0644").count();
+    assert!(
+        mode_warnings >= 2,
+        "{mode_warnings} warning(s) about the users file's mode:\n{}",
+        lns.log()
+    );
     let (ifname, _) = topo.client_addresses()[0].clone();
     let routes =
         String::from_utf8_lossy(&sh(&["ip", "-n", &topo.cli, "route"]).stdout).into_owned();
