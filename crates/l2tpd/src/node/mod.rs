@@ -225,7 +225,9 @@ pub struct Node {
     routes6: HashMap<u128, SessionKey>,
     app: Option<Box<dyn IpApp>>,
     outbox: Outbox,
-    rxbuf: Vec<u8>,
+    /// TUN reads: the virtio header, checksum completion and TCP segmentation of offloaded
+    /// super-packets (`l2tp_io::offload`). Taken while a TUN is drained.
+    tunrx: Option<l2tp_io::offload::Segmenter>,
     rxbatch: Option<RecvBatch>,
     /// Per socket: datagrams waiting for the end of the turn (one `sendmmsg` for them all).
     txbatches: Vec<SendBatch>,
@@ -393,7 +395,7 @@ impl Node {
             routes6: HashMap::new(),
             app: None,
             outbox: Vec::new(),
-            rxbuf: vec![0; MAX_DATAGRAM],
+            tunrx: Some(l2tp_io::offload::Segmenter::new()),
             rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
             txbatches: (0..sockets_len)
                 .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
@@ -2003,38 +2005,52 @@ impl Node {
 
     /// Reads IP packets from a TUN and sends each into its session.
     fn receive_tun(&mut self, now: Instant, token: u64) {
-        let mut buf = std::mem::take(&mut self.rxbuf);
+        let Some(mut seg) = self.tunrx.take() else {
+            return;
+        };
         for _ in 0..RX_BUDGET {
-            let (n, key) = if token == tunif::TUN_TOKEN_BASE {
-                let Some((tun, _)) = &self.shared_tun else {
-                    break;
-                };
-                let n = match tun.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(_) => break,
-                };
-                let Some(key) = tunif::ipv4_destination(&buf[..n])
+            let shared = token == tunif::TUN_TOKEN_BASE;
+            let tun = if shared {
+                self.shared_tun.as_ref().map(|(t, _)| t)
+            } else {
+                self.tun_tokens
+                    .get(&token)
+                    .and_then(|k| self.sessions.get(k))
+                    .and_then(|s| s.tun.as_ref())
+            };
+            let Some(tun) = tun else {
+                break;
+            };
+            // One read: one IP packet, or (offloads on) a TCP super-packet of up to 64 KiB,
+            // cut into wire-sized segments below.
+            match seg.read(tun) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    tracing::debug!(node = %self.name, "TUN packet dropped: {e}");
+                    continue;
+                }
+                Err(_) => break,
+            }
+            let key = if shared {
+                let packet = seg.packet();
+                let Some(key) = tunif::ipv4_destination(packet)
                     .and_then(|d| self.routes.get(&d).copied())
-                    .or_else(|| self.route6_lookup(&buf[..n]))
+                    .or_else(|| self.route6_lookup(packet))
                 else {
                     continue;
                 };
-                (n, key)
+                key
             } else {
                 let Some(&key) = self.tun_tokens.get(&token) else {
                     break;
                 };
-                let Some(tun) = self.sessions.get(&key).and_then(|s| s.tun.as_ref()) else {
-                    break;
-                };
-                match tun.recv(&mut buf) {
-                    Ok(n) => (n, key),
-                    Err(_) => break,
-                }
+                key
             };
-            self.send_ip(key, &buf[..n]);
+            while let Some(packet) = seg.next_segment() {
+                self.send_ip(key, packet);
+            }
         }
-        self.rxbuf = buf;
+        self.tunrx = Some(seg);
         let _ = now;
     }
 
