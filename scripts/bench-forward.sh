@@ -27,6 +27,8 @@
 #   --sessions N  sessions (and TUNs on each side) to bring up; repeat to compare (1 and 1000).
 #                 Traffic goes through l2tp0 only; the other sessions are up and idle.
 #   --relay-offload  TUN offloads in the relay baseline (default on, as in the daemon).
+#   --perf-mode M    the case profiled under perf: udp64 (default), udp1400, tcp, tcp-rev.
+#   --modes "M..."   the cases measured (default "udp64 udp1400 tcp tcp-rev").
 # Addresses: documentation ranges (RFC 5737) for the links and pools up to 245 sessions; a pool
 # of more than 245 addresses cannot fit in them, so larger N use 198.18.0.0/15 (RFC 2544's
 # benchmarking range). Nothing leaves the two namespaces.
@@ -38,6 +40,8 @@ RUNS=3
 SECS=5
 PERF=1
 RELAY_OFFLOAD=on
+PERF_MODE=udp64
+MODES=(udp64 udp1400 tcp tcp-rev)
 while [ $# -gt 0 ]; do
     case "$1" in
     --sessions) SESSIONS+=("$2"); shift 2 ;;
@@ -45,7 +49,9 @@ while [ $# -gt 0 ]; do
     --secs) SECS=$2; shift 2 ;;
     --no-perf) PERF=0; shift ;;
     --relay-offload) RELAY_OFFLOAD=$2; shift 2 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    --perf-mode) PERF_MODE=$2; shift 2 ;;
+    --modes) read -r -a MODES <<<"$2"; shift 2 ;;
+    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -289,7 +295,6 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+
 
 RESULTS=$dir/results # lines: sessions mode path run pps bps loss lns_us cli_us drops/s: tun l2tp app backlog
 : >"$RESULTS"
-MODES=(udp64 udp1400 tcp tcp-rev)
 
 for n in "${SESSIONS[@]}"; do
     start_daemons "$n"
@@ -306,7 +311,7 @@ for n in "${SESSIONS[@]}"; do
         # Profiled 64-byte tunnel run (not counted in the medians): call graphs of both
         # daemons, and their syscalls counted by tracepoint over the same window.
         psecs=$((SECS > 3 ? SECS - 2 : 1))
-        iperf tunnel udp64 >"$dir/perf-iperf-$n.json" &
+        iperf tunnel "$PERF_MODE" >"$dir/perf-iperf-$n.json" &
         ip_pid=$!
         sleep 1
         pp=()
@@ -326,8 +331,10 @@ for n in "${SESSIONS[@]}"; do
         wait "${pp[@]}" || true
         wait "$ip_pid" || true
         echo
-        echo "== perf, $n session(s), 64-byte UDP through the tunnel, ${psecs} s window =="
-        jq -r '.end.sum | "iperf3: \((.packets - .lost_packets) / .seconds | floor) pkt/s received, \(.lost_percent | floor)% lost"' \
+        echo "== perf, $n session(s), $PERF_MODE through the tunnel, ${psecs} s window =="
+        jq -r '.end.sum_received.bits_per_second // empty | "iperf3: \(. / 1e6 | floor) Mbit/s"' \
+            "$dir/perf-iperf-$n.json" 2>/dev/null || true
+        jq -r '.end.sum | select(.packets) | "iperf3: \((.packets - .lost_packets) / .seconds | floor) pkt/s received, \(.lost_percent | floor)% lost"' \
             "$dir/perf-iperf-$n.json" 2>/dev/null || true
         for who in lns cli; do
             echo "-- l2tpd $who: syscalls per second --"

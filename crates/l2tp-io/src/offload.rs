@@ -429,8 +429,7 @@ fn tcp_candidate(p: &[u8]) -> Option<(bool, usize, usize, u8)> {
     let th = usize::from(p[l4 + 12] >> 4) * 4;
     let hdrs_end = l4 + th;
     let flags = p[l4 + 13];
-    if th < 20 || hdrs_end >= p.len() || flags & !(TCP_ACK | TCP_PSH) != 0 || flags & TCP_ACK == 0
-    {
+    if th < 20 || hdrs_end >= p.len() || flags & !(TCP_ACK | TCP_PSH) != 0 || flags & TCP_ACK == 0 {
         return None;
     }
     Some((v4, l4, hdrs_end, flags))

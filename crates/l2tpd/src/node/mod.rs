@@ -228,6 +228,11 @@ pub struct Node {
     /// TUN reads: the virtio header, checksum completion and TCP segmentation of offloaded
     /// super-packets (`l2tp_io::offload`). Taken while a TUN is drained.
     tunrx: Option<l2tp_io::offload::Segmenter>,
+    /// TUN writes: in-order TCP segments of one flow held and written as one GSO packet
+    /// (`l2tp_io::offload::Coalescer`), for the TUN `tuntx_target`; written at the latest
+    /// by `flush` (after each received batch).
+    tuntx: l2tp_io::offload::Coalescer,
+    tuntx_target: Option<tunif::TunTarget>,
     rxbatch: Option<RecvBatch>,
     /// Per socket: datagrams waiting for the end of the turn (one `sendmmsg` for them all).
     txbatches: Vec<SendBatch>,
@@ -396,6 +401,8 @@ impl Node {
             app: None,
             outbox: Vec::new(),
             tunrx: Some(l2tp_io::offload::Segmenter::new()),
+            tuntx: l2tp_io::offload::Coalescer::new(),
+            tuntx_target: None,
             rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
             txbatches: (0..sockets_len)
                 .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
@@ -767,14 +774,10 @@ impl Node {
                 let Some(sess) = self.sessions.get(&key) else {
                     return;
                 };
-                if let Some(tun) = &sess.tun {
-                    if let Err(e) = tun.send(payload) {
-                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
-                    }
-                } else if let Some((tun, _)) = &self.shared_tun {
-                    if let Err(e) = tun.send(payload) {
-                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
-                    }
+                if sess.tun.is_some() {
+                    self.write_tun(tunif::TunTarget::Session(key), payload);
+                } else if self.shared_tun.is_some() {
+                    self.write_tun(tunif::TunTarget::Shared, payload);
                 } else if let Some(app) = self.app.as_mut() {
                     app.packet(now, key, payload, &mut self.outbox);
                 }
@@ -786,6 +789,56 @@ impl Node {
             Err(e) => {
                 self.counters.bad_frames += 1;
                 tracing::debug!(node = %self.name, session = %key, "bad PPP frame: {e}");
+            }
+        }
+    }
+
+    /// The TUN a target names, if it is still open.
+    fn tun_of(&self, target: tunif::TunTarget) -> Option<&l2tp_io::tun::Tun> {
+        match target {
+            tunif::TunTarget::Shared => self.shared_tun.as_ref().map(|(t, _)| t),
+            tunif::TunTarget::Session(k) => self.sessions.get(&k).and_then(|s| s.tun.as_ref()),
+        }
+    }
+
+    /// An IP packet out of a TUN: joins the held run of TCP segments when it can (one GSO
+    /// write for the run, see `flush_tun`), else the run is written first and then this
+    /// packet (held as a new run, or written at once), so a TUN sees packets in order.
+    fn write_tun(&mut self, target: tunif::TunTarget, packet: &[u8]) {
+        if self.tuntx_target == Some(target) && self.tuntx.push(packet) {
+            return;
+        }
+        self.flush_tun();
+        let Some(vnet) = self.tun_of(target).map(|t| t.vnet_hdr()) else {
+            return;
+        };
+        if vnet && self.tuntx.push(packet) {
+            self.tuntx_target = Some(target);
+            return;
+        }
+        let Some(tun) = self.tun_of(target) else {
+            return;
+        };
+        if let Err(e) = tun.send(packet) {
+            tracing::debug!(node = %self.name, "TUN write: {e}");
+        }
+    }
+
+    /// Writes the held run of TCP segments (one write, a GSO packet when there are several).
+    fn flush_tun(&mut self) {
+        let Some(target) = self.tuntx_target.take() else {
+            return;
+        };
+        let Some((hdr, packet)) = self.tuntx.take() else {
+            return;
+        };
+        let tun = match target {
+            tunif::TunTarget::Shared => self.shared_tun.as_ref().map(|(t, _)| t),
+            tunif::TunTarget::Session(k) => self.sessions.get(&k).and_then(|s| s.tun.as_ref()),
+        };
+        if let Some(tun) = tun {
+            if let Err(e) = tun.send_with_header(hdr, packet) {
+                tracing::debug!(node = %self.name, "TUN write: {e}");
             }
         }
     }
@@ -922,6 +975,7 @@ impl Node {
 
     /// Sends everything queued on every socket.
     fn flush(&mut self) {
+        self.flush_tun();
         for sock in 0..self.sockets.len() {
             self.flush_socket(sock);
         }

@@ -43,6 +43,15 @@ pub enum IpMode {
     },
 }
 
+/// Which TUN a packet is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunTarget {
+    /// The LNS's shared TUN.
+    Shared,
+    /// A session's own TUN.
+    Session(l2tp_proto::data::SessionKey),
+}
+
 /// First poll token used for TUN devices (tokens below are sockets and the management waker).
 pub const TUN_TOKEN_BASE: u64 = 1 << 40;
 
