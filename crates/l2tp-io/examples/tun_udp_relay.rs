@@ -13,7 +13,8 @@
 //! The TUN is opened, given the MTU and brought up; addresses and routes are the caller's
 //! (`ip addr add A peer B/32 dev rly0`). With `--offload` the TUN is opened with
 //! `IFF_VNET_HDR` and TSO/checksum offloads, as the daemon does: TCP super-packets read from
-//! it are segmented in software (`l2tp_io::offload`) and sent as one batch. Runs until killed.
+//! it are segmented in software (`l2tp_io::offload`) and sent as one batch, and in-order TCP
+//! segments received in one batch are written to the TUN as one GSO packet. Runs until killed.
 //! Needs CAP_NET_ADMIN.
 
 use std::io;
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use l2tp_io::offload::{self, Segmenter};
+use l2tp_io::offload::{self, Coalescer, Segmenter};
 use l2tp_io::poller::{Events, Interest, Poller, Token};
 use l2tp_io::tun::{Tun, TunOptions};
 use l2tp_io::udp::{RecvBatch, SendBatch, UdpOptions, UdpSocket};
@@ -95,6 +96,7 @@ fn main() -> io::Result<()> {
     let mut tx = SendBatch::new(BATCH, slot);
     let mut rx = RecvBatch::new(BATCH, slot);
     let mut seg = Segmenter::new();
+    let mut co = Coalescer::new();
     loop {
         if let Err(e) = poller.wait(&mut events, Some(Duration::from_millis(500))) {
             if e.kind() != io::ErrorKind::Interrupted {
@@ -104,7 +106,7 @@ fn main() -> io::Result<()> {
         for ev in events.iter() {
             match ev.token {
                 Token(0) => tun_to_udp(&tun, &sock, &mut tx, &mut seg, use_offload),
-                _ => udp_to_tun(&tun, &sock, &mut rx),
+                _ => udp_to_tun(&tun, &sock, &mut rx, &mut co, use_offload),
             }
         }
     }
@@ -150,7 +152,9 @@ fn send(sock: &UdpSocket, tx: &mut SendBatch) {
     tx.clear();
 }
 
-fn udp_to_tun(tun: &Tun, sock: &UdpSocket, rx: &mut RecvBatch) {
+/// Writes each received datagram to the TUN; with offloads, runs of in-order TCP segments
+/// of one flow within a received batch go as one GSO write.
+fn udp_to_tun(tun: &Tun, sock: &UdpSocket, rx: &mut RecvBatch, co: &mut Coalescer, vnet: bool) {
     let mut handled = 0;
     while handled < UDP_BUDGET {
         match sock.recv_batch(rx) {
@@ -159,7 +163,23 @@ fn udp_to_tun(tun: &Tun, sock: &UdpSocket, rx: &mut RecvBatch) {
         }
         for (_, d) in rx.datagrams() {
             handled += 1;
+            if vnet {
+                if co.push(d) {
+                    continue;
+                }
+                write_run(tun, co);
+                if co.push(d) {
+                    continue;
+                }
+            }
             let _ = tun.send(d);
         }
+        write_run(tun, co);
+    }
+}
+
+fn write_run(tun: &Tun, co: &mut Coalescer) {
+    if let Some((hdr, p)) = co.take() {
+        let _ = tun.send_with_header(hdr, p);
     }
 }
