@@ -13,8 +13,9 @@
 //! The TUN is opened, given the MTU and brought up; addresses and routes are the caller's
 //! (`ip addr add A peer B/32 dev rly0`). With `--offload` the TUN is opened with
 //! `IFF_VNET_HDR` and TSO/checksum offloads, as the daemon does: TCP super-packets read from
-//! it are segmented in software (`l2tp_io::offload`) and sent as one batch, and in-order TCP
-//! segments received in one batch are written to the TUN as one GSO packet. Runs until killed.
+//! it are segmented in software (`l2tp_io::offload`) and the segments sent with UDP GSO (the
+//! socket has GSO and GRO on; every other packet is sent alone), and in-order TCP segments
+//! received in one batch are written to the TUN as one GSO packet. Runs until killed.
 //! Needs CAP_NET_ADMIN.
 
 use std::io;
@@ -76,7 +77,8 @@ fn main() -> io::Result<()> {
     let mut sock = UdpSocket::bind_with(
         local,
         &UdpOptions {
-            gso: false,
+            gso: use_offload,
+            gro: use_offload,
             recv_buffer: Some(8 << 20),
             send_buffer: Some(4 << 20),
             ..UdpOptions::default()
@@ -94,7 +96,7 @@ fn main() -> io::Result<()> {
     let mut events = Events::with_capacity(8);
     let slot = mtu as usize + 64;
     let mut tx = SendBatch::new(BATCH, slot);
-    let mut rx = RecvBatch::new(BATCH, slot);
+    let mut rx = RecvBatch::for_socket(&sock, BATCH, slot);
     let mut seg = Segmenter::new();
     let mut co = Coalescer::new();
     loop {
@@ -123,10 +125,19 @@ fn tun_to_udp(tun: &Tun, sock: &UdpSocket, tx: &mut SendBatch, seg: &mut Segment
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => continue,
                 Err(_) => break,
             }
+            // Segments of one super-packet may share a GSO send; anything else goes alone.
+            let mergeable = seg.is_segmenting();
             while let Some(p) = seg.next_segment() {
-                if !tx.push(peer, p) {
+                let push = |tx: &mut SendBatch| {
+                    if mergeable {
+                        tx.push(peer, p)
+                    } else {
+                        tx.push_alone(peer, p)
+                    }
+                };
+                if !push(tx) {
                     send(sock, tx);
-                    let _ = tx.push(peer, p);
+                    let _ = push(tx);
                 }
             }
         } else {

@@ -275,6 +275,12 @@ impl Segmenter {
         Ok(())
     }
 
+    /// True when the packet loaded is a TCP super-packet being cut into segments (all of
+    /// one size but the last: a sender may let them share one UDP GSO send).
+    pub fn is_segmenting(&self) -> bool {
+        matches!(self.plan, Plan::Tcp { .. })
+    }
+
     /// The next wire packet of the one loaded, `None` when all were handed out.
     pub fn next_segment(&mut self) -> Option<&[u8]> {
         match self.plan {
@@ -759,7 +765,9 @@ mod tests {
         };
         let mut seg = Segmenter::new();
         seg.load_packet(&hdr, &sup).unwrap();
+        assert!(seg.is_segmenting());
         let segs = segments(&mut seg);
+        assert!(!seg.is_segmenting());
         assert_eq!(segs.len(), 4);
         let hl = 20 + 20 + options;
         let mut data = Vec::new();
@@ -880,6 +888,7 @@ mod tests {
         let p = tcp4_super(100, 0x10, 0);
         let mut seg = Segmenter::new();
         seg.load_packet(&VnetHdr::default(), &p).unwrap();
+        assert!(!seg.is_segmenting());
         assert_eq!(seg.next_segment().unwrap(), &p[..]);
         assert!(seg.next_segment().is_none());
 

@@ -73,11 +73,14 @@ const SOCKET_SNDBUF: usize = 4 << 20;
 
 fn socket_options() -> UdpOptions {
     UdpOptions {
-        // No UDP GSO: control messages and PPP frames of different sizes go out in one
-        // sendmmsg, and a GSO run crossing a veth reaches captures (tcpdump, tshark) as one
-        // merged datagram, hiding the messages inside it from an operator's capture.
-        gso: false,
-        gro: false,
+        // UDP GSO only for the segments of one TCP super-packet read from a TUN (committed
+        // mergeable in `send_frame`): a GSO run crossing a veth reaches captures (tcpdump,
+        // tshark) as one merged datagram, so control messages and every other data packet
+        // are committed alone and leave as datagrams of their own.
+        gso: true,
+        // GRO: a GSO run from the peer stays one message up to our recvmmsg (split again by
+        // `RecvBatch::datagrams`), not one socket-queue entry per datagram.
+        gro: true,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
         reuse_address: true,
@@ -228,6 +231,8 @@ pub struct Node {
     /// TUN reads: the virtio header, checksum completion and TCP segmentation of offloaded
     /// super-packets (`l2tp_io::offload`). Taken while a TUN is drained.
     tunrx: Option<l2tp_io::offload::Segmenter>,
+    /// While the segments of one TCP super-packet are sent: they may share a UDP GSO send.
+    tx_mergeable: bool,
     /// TUN writes: in-order TCP segments of one flow held and written as one GSO packet
     /// (`l2tp_io::offload::Coalescer`), for the TUN `tuntx_target`; written at the latest
     /// by `flush` (after each received batch).
@@ -380,6 +385,11 @@ impl Node {
             }
         }
         let sockets_len = sockets.len();
+        let rx_slot = if sockets.iter().any(|s| s.gro_enabled()) {
+            l2tp_io::udp::GRO_BUFFER
+        } else {
+            RX_SLOT
+        };
         Ok(Node {
             name: config.name,
             sockets,
@@ -401,9 +411,10 @@ impl Node {
             app: None,
             outbox: Vec::new(),
             tunrx: Some(l2tp_io::offload::Segmenter::new()),
+            tx_mergeable: false,
             tuntx: l2tp_io::offload::Coalescer::new(),
             tuntx_target: None,
-            rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
+            rxbatch: Some(RecvBatch::new(RX_BATCH, rx_slot)),
             txbatches: (0..sockets_len)
                 .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
                 .collect(),
@@ -948,9 +959,10 @@ impl Node {
             }
             return;
         }
-        if !self.txbatches[sock].push(to, datagram) {
+        // Alone: never merged into a GSO send (see `socket_options`).
+        if !self.txbatches[sock].push_alone(to, datagram) {
             self.flush_socket(sock);
-            let _ = self.txbatches[sock].push(to, datagram);
+            let _ = self.txbatches[sock].push_alone(to, datagram);
         }
     }
 
@@ -995,7 +1007,11 @@ impl Node {
                 slot[HEADROOM + prefix.len()..HEADROOM + len].copy_from_slice(payload);
                 match self.datapath.encapsulate(key, slot, HEADROOM, len) {
                     Ok(tx) if tx.socket.0 == 0 => {
-                        self.txbatches[0].commit(tx.peer, tx.range);
+                        if self.tx_mergeable {
+                            self.txbatches[0].commit(tx.peer, tx.range);
+                        } else {
+                            self.txbatches[0].commit_alone(tx.peer, tx.range);
+                        }
                     }
                     Ok(tx) => {
                         // The session's tunnel uses another socket: move it to that batch.
@@ -2100,9 +2116,11 @@ impl Node {
                 };
                 key
             };
+            self.tx_mergeable = seg.is_segmenting();
             while let Some(packet) = seg.next_segment() {
                 self.send_ip(key, packet);
             }
+            self.tx_mergeable = false;
         }
         self.tunrx = Some(seg);
         let _ = now;
