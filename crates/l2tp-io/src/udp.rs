@@ -9,7 +9,9 @@
 //!   [`RecvBatch::datagrams`] splits again.
 //! * [`UdpSocket::send_batch`] writes many datagrams per syscall (`sendmmsg`) from a reusable
 //!   [`SendBatch`]; with UDP GSO (`UDP_SEGMENT`), consecutive datagrams to one destination of
-//!   equal size (the last may be shorter) go as one message the kernel segments.
+//!   equal size (the last may be shorter) go as one message the kernel segments. Packets
+//!   committed with [`SendBatch::commit_alone`] / [`SendBatch::push_alone`] never join such a
+//!   run (a GSO run is seen by packet captures as one merged datagram).
 //!
 //! Capabilities are probed when the socket is made and dropped at run time if the kernel
 //! refuses them (e.g. `EIO` from a device without checksum offload), falling back to plain
