@@ -914,8 +914,7 @@ fn tun_packets(ns: &str, dir: &str) -> u64 {
 /// Sends `mb` MiB over TCP from namespace `from` to `to_addr` (a server in namespace `to`),
 /// both ends in python3; returns (bytes, sha256) as the sender and the receiver saw them.
 fn tcp_transfer(from: &str, to: &str, to_addr: &str, mb: usize) -> (String, String) {
-    let server = format!(
-        r#"
+    let server = r#"
 import hashlib, socket
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -927,8 +926,7 @@ while True:
     if not b: break
     h.update(b); n += len(b)
 print(n, h.hexdigest())
-"#
-    );
+"#;
     let client = format!(
         r#"
 import hashlib, socket, time
