@@ -945,7 +945,7 @@ print({mb} << 20, h.hexdigest())
     );
     let srv = Command::new("ip")
         .args([
-            "netns", "exec", to, "timeout", "60", "python3", "-c", &server,
+            "netns", "exec", to, "timeout", "60", "python3", "-c", server,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
