@@ -29,6 +29,8 @@
 #   --relay-offload  TUN offloads in the relay baseline (default on, as in the daemon).
 #   --perf-mode M    the case profiled under perf: udp64 (default), udp1400, tcp, tcp-rev.
 #   --modes "M..."   the cases measured (default "udp64 udp1400 tcp tcp-rev").
+#   --bin-dir DIR    use DIR/l2tpd and DIR/l2tpctl (e.g. an older build, for a before/after
+#                    comparison on the same machine) instead of building them here.
 # Addresses: documentation ranges (RFC 5737) for the links and pools up to 245 sessions; a pool
 # of more than 245 addresses cannot fit in them, so larger N use 198.18.0.0/15 (RFC 2544's
 # benchmarking range). Nothing leaves the two namespaces.
@@ -42,6 +44,7 @@ PERF=1
 RELAY_OFFLOAD=on
 PERF_MODE=udp64
 MODES=(udp64 udp1400 tcp tcp-rev)
+BIN_DIR=
 while [ $# -gt 0 ]; do
     case "$1" in
     --sessions) SESSIONS+=("$2"); shift 2 ;;
@@ -51,7 +54,8 @@ while [ $# -gt 0 ]; do
     --relay-offload) RELAY_OFFLOAD=$2; shift 2 ;;
     --perf-mode) PERF_MODE=$2; shift 2 ;;
     --modes) read -r -a MODES <<<"$2"; shift 2 ;;
-    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+    --bin-dir) BIN_DIR=$(cd "$2" && pwd); shift 2 ;;
+    -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -68,12 +72,18 @@ done
 PERF_BIN=/usr/bin/perf
 [ -x "$PERF_BIN" ] || PERF=0
 
-cargo build --release -q -p l2tpd -p l2tpctl
 cargo build --release -q -p l2tp-io --example tun_udp_relay
-BIN=$PWD/target/release/l2tpd
-CTL=$PWD/target/release/l2tpctl
 RELAY=$PWD/target/release/examples/tun_udp_relay
-BUILT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes')"
+if [ -n "$BIN_DIR" ]; then
+    BIN=$BIN_DIR/l2tpd
+    CTL=$BIN_DIR/l2tpctl
+    BUILT="binaries in $BIN_DIR"
+else
+    cargo build --release -q -p l2tpd -p l2tpctl
+    BIN=$PWD/target/release/l2tpd
+    CTL=$PWD/target/release/l2tpctl
+    BUILT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes')"
+fi
 
 id=$$
 LNS_NS=l2b-lns-$id
