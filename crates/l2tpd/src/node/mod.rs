@@ -60,7 +60,8 @@ const TOKEN_MGMT: Token = Token(1 << 32);
 const RX_BUDGET: usize = 256;
 /// Datagrams per `recvmmsg`.
 const RX_BATCH: usize = 32;
-/// Largest datagram received (jumbo frames; larger ones are counted and dropped).
+/// Largest datagram received (jumbo frames; larger ones are counted and dropped) when the
+/// sockets have no UDP GRO; with GRO, receive buffers are `GRO_BUFFER` (64 KiB) each.
 const RX_SLOT: usize = 9216;
 /// Datagrams per `sendmmsg`.
 const TX_BATCH: usize = 64;
