@@ -332,7 +332,7 @@ for n in "${SESSIONS[@]}"; do
             pp+=($!)
             "$PERF_BIN" stat -x, -o "$dir/perf-stat-$who-$n.csv" -p "$pid" \
                 -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg \
-                -e syscalls:sys_enter_read,syscalls:sys_enter_write \
+                -e syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev \
                 -e syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom \
                 -e syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait \
                 -- sleep "$psecs" >/dev/null 2>&1 &
