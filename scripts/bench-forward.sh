@@ -6,7 +6,12 @@
 # iperf3 (Debian's) sends from the client namespace to 198.51.100.1, the LNS's end of PPP
 # session l2tp0, where the LNS namespace's kernel terminates it; the baseline is the same
 # measurement over the plain veth (192.0.2.2 -> 192.0.2.1) in the same run, interleaved run by
-# run with the tunnel so that machine load hits both alike.
+# run with the tunnel so that machine load hits both alike. A second baseline, also interleaved:
+# a raw TUN <-> UDP relay (crates/l2tp-io/examples/tun_udp_relay.rs, the same l2tp-io Tun,
+# batched UdpSocket and Poller, no L2TP and no PPP) between a TUN `rly0` in each namespace
+# (198.51.100.202 <-> 198.51.100.201, UDP 192.0.2.2:1702 <-> 192.0.2.1:1702), with the same MTU
+# as l2tp0 and, like the daemon, TUN offloads (IFF_VNET_HDR, TSO) unless --relay-offload off.
+# tunnel / relay is what L2TP + PPP cost; relay / veth what a userspace TUN path costs.
 #
 # Cases: UDP with 64- and 1400-byte payloads at an unlimited target rate (-b 0: saturating),
 # the receiver's packet count and loss as reported back to the client; TCP (iperf3 default)
@@ -18,8 +23,14 @@
 # per second, time under each syscall (children), our functions, top symbols (self).
 #
 # Usage: scripts/bench-forward.sh [--sessions N]... [--runs R] [--secs S] [--no-perf]
+#                                  [--relay-offload on|off]
 #   --sessions N  sessions (and TUNs on each side) to bring up; repeat to compare (1 and 1000).
 #                 Traffic goes through l2tp0 only; the other sessions are up and idle.
+#   --relay-offload  TUN offloads in the relay baseline (default on, as in the daemon).
+#   --perf-mode M    the case profiled under perf: udp64 (default), udp1400, tcp, tcp-rev.
+#   --modes "M..."   the cases measured (default "udp64 udp1400 tcp tcp-rev").
+#   --bin-dir DIR    use DIR/l2tpd and DIR/l2tpctl (e.g. an older build, for a before/after
+#                    comparison on the same machine) instead of building them here.
 # Addresses: documentation ranges (RFC 5737) for the links and pools up to 245 sessions; a pool
 # of more than 245 addresses cannot fit in them, so larger N use 198.18.0.0/15 (RFC 2544's
 # benchmarking range). Nothing leaves the two namespaces.
@@ -30,13 +41,21 @@ SESSIONS=()
 RUNS=3
 SECS=5
 PERF=1
+RELAY_OFFLOAD=on
+PERF_MODE=udp64
+MODES=(udp64 udp1400 tcp tcp-rev)
+BIN_DIR=
 while [ $# -gt 0 ]; do
     case "$1" in
     --sessions) SESSIONS+=("$2"); shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --secs) SECS=$2; shift 2 ;;
     --no-perf) PERF=0; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    --relay-offload) RELAY_OFFLOAD=$2; shift 2 ;;
+    --perf-mode) PERF_MODE=$2; shift 2 ;;
+    --modes) read -r -a MODES <<<"$2"; shift 2 ;;
+    --bin-dir) BIN_DIR=$(cd "$2" && pwd); shift 2 ;;
+    -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -53,10 +72,18 @@ done
 PERF_BIN=/usr/bin/perf
 [ -x "$PERF_BIN" ] || PERF=0
 
-cargo build --release -q -p l2tpd -p l2tpctl
-BIN=$PWD/target/release/l2tpd
-CTL=$PWD/target/release/l2tpctl
-BUILT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes')"
+cargo build --release -q -p l2tp-io --example tun_udp_relay
+RELAY=$PWD/target/release/examples/tun_udp_relay
+if [ -n "$BIN_DIR" ]; then
+    BIN=$BIN_DIR/l2tpd
+    CTL=$BIN_DIR/l2tpctl
+    BUILT="binaries in $BIN_DIR"
+else
+    cargo build --release -q -p l2tpd -p l2tpctl
+    BIN=$PWD/target/release/l2tpd
+    CTL=$PWD/target/release/l2tpctl
+    BUILT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes')"
+fi
 
 id=$$
 LNS_NS=l2b-lns-$id
@@ -159,21 +186,51 @@ start_daemons() {
 stop_daemons() {
     stop_pid "$CLI_PID"
     stop_pid "$LNS_PID"
+    stop_pid "$RLNS_PID"
+    stop_pid "$RCLI_PID"
     local keep=() p
-    for p in "${PIDS[@]}"; do [ "$p" = "$CLI_PID" ] || [ "$p" = "$LNS_PID" ] || keep+=("$p"); done
+    for p in "${PIDS[@]}"; do
+        case " $CLI_PID $LNS_PID $RLNS_PID $RCLI_PID " in *" $p "*) ;; *) keep+=("$p") ;; esac
+    done
     PIDS=("${keep[@]}")
     rm -f "$dir/lns.sock" "$dir/client.sock"
 }
 
+# The raw relay baseline: one relay per namespace, TUN rly0 with l2tp0's MTU.
+RLNS_PID=
+RCLI_PID=
+start_relays() {
+    local mtu flag=() ns
+    mtu=$(ip -n "$CLI_NS" -o link show dev l2tp0 | grep -o 'mtu [0-9]*' | cut -d' ' -f2)
+    [ "$RELAY_OFFLOAD" = on ] && flag=(--offload)
+    ip netns exec "$LNS_NS" "$RELAY" --tun rly0 --mtu "$mtu" --local 192.0.2.1:1702 \
+        --peer 192.0.2.2:1702 "${flag[@]}" >"$dir/relay-lns.log" 2>&1 &
+    RLNS_PID=$!
+    PIDS+=("$RLNS_PID")
+    ip netns exec "$CLI_NS" "$RELAY" --tun rly0 --mtu "$mtu" --local 192.0.2.2:1702 \
+        --peer 192.0.2.1:1702 "${flag[@]}" >"$dir/relay-cli.log" 2>&1 &
+    RCLI_PID=$!
+    PIDS+=("$RCLI_PID")
+    for ns in "$LNS_NS" "$CLI_NS"; do
+        for _ in $(seq 50); do ip -n "$ns" link show rly0 >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+    ip -n "$LNS_NS" addr add 198.51.100.201 peer 198.51.100.202/32 dev rly0
+    ip -n "$CLI_NS" addr add 198.51.100.202 peer 198.51.100.201/32 dev rly0
+    echo "# relay up (rly0, mtu $mtu, offload $RELAY_OFFLOAD)" >&2
+}
+
+# Packets a relay's TUN handled: client side read (tx), LNS side written (rx).
+rly() { ip netns exec "$1" cat "/sys/class/net/rly0/statistics/$2_packets" 2>/dev/null || echo 0; }
+
 # iperf3 client in the client namespace; prints the JSON result to stdout.
-# path: veth | tunnel; mode: udp64 | udp1400 | tcp | tcp-rev
+# path: veth | relay | tunnel; mode: udp64 | udp1400 | tcp | tcp-rev
 iperf() {
     local path=$1 mode=$2 args=(-J -t "$SECS" -p 5201 --connect-timeout 3000)
-    if [ "$path" = veth ]; then
-        args+=(-c 192.0.2.1 -B 192.0.2.2)
-    else
-        args+=(-c 198.51.100.1 -B "$CLI_ADDR" --bind-dev l2tp0)
-    fi
+    case "$path" in
+    veth) args+=(-c 192.0.2.1 -B 192.0.2.2) ;;
+    relay) args+=(-c 198.51.100.201 -B 198.51.100.202 --bind-dev rly0) ;;
+    *) args+=(-c 198.51.100.1 -B "$CLI_ADDR" --bind-dev l2tp0) ;;
+    esac
     case "$mode" in
     udp64) args+=(-u -b 0 -l 64) ;;
     udp1400) args+=(-u -b 0 -l 1400) ;;
@@ -211,17 +268,21 @@ drops() {
 
 # One measurement -> "pps bps loss% lns_us cli_us": UDP: packets/s received by the server,
 # their payload bits/s, the loss it saw, and (tunnel) each daemon's CPU time (user + system,
-# from /proc) per packet it handled (LNS: L2TP data received; client: sent), in µs;
+# from /proc) per packet it handled (LNS: L2TP data received; client: sent), in µs; for
+# the relay the same from its TUNs' counters (LNS rly0 written, client rly0 read);
 # TCP: "0 bps 0 0 0" with the receiver's rate.
 measure() {
-    local path=$1 mode=$2 out l0 c0 l1 c1 nl0=0 nc0=0 nl1=0 nc1=0
+    local path=$1 mode=$2 out l0 c0 l1 c1 nl0=0 nc0=0 nl1=0 nc1=0 lp=$LNS_PID cp=$CLI_PID
     local d0 d1
+    [ "$path" = relay ] && { lp=$RLNS_PID; cp=$RCLI_PID; }
     if [ "$path" = tunnel ]; then nl0=$(dp lns rx_packets); nc0=$(dp client tx_packets); fi
+    if [ "$path" = relay ]; then nl0=$(rly "$LNS_NS" rx); nc0=$(rly "$CLI_NS" tx); fi
     d0=$(drops)
-    l0=$(ticks "$LNS_PID"); c0=$(ticks "$CLI_PID")
+    l0=$(ticks "$lp"); c0=$(ticks "$cp")
     out=$(iperf "$path" "$mode") || { echo "iperf3 failed ($path $mode): $out" >&2; echo "0 0 100 0 0 0 0 0 0"; return; }
-    l1=$(ticks "$LNS_PID"); c1=$(ticks "$CLI_PID")
+    l1=$(ticks "$lp"); c1=$(ticks "$cp")
     if [ "$path" = tunnel ]; then nl1=$(dp lns rx_packets); nc1=$(dp client tx_packets); fi
+    if [ "$path" = relay ]; then nl1=$(rly "$LNS_NS" rx); nc1=$(rly "$CLI_NS" tx); fi
     d1=$(drops)
     case "$mode" in
     udp*)
@@ -244,13 +305,13 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+
 
 RESULTS=$dir/results # lines: sessions mode path run pps bps loss lns_us cli_us drops/s: tun l2tp app backlog
 : >"$RESULTS"
-MODES=(udp64 udp1400 tcp tcp-rev)
 
 for n in "${SESSIONS[@]}"; do
     start_daemons "$n"
+    start_relays
     for mode in "${MODES[@]}"; do
         for r in $(seq "$RUNS"); do
-            for path in veth tunnel; do
+            for path in veth relay tunnel; do
                 read -r pps bps loss lus cus dt du da db < <(measure "$path" "$mode")
                 echo "$n $mode $path $r $pps $bps $loss $lus $cus $dt $du $da $db" | tee -a "$RESULTS" >&2
             done
@@ -260,7 +321,7 @@ for n in "${SESSIONS[@]}"; do
         # Profiled 64-byte tunnel run (not counted in the medians): call graphs of both
         # daemons, and their syscalls counted by tracepoint over the same window.
         psecs=$((SECS > 3 ? SECS - 2 : 1))
-        iperf tunnel udp64 >"$dir/perf-iperf-$n.json" &
+        iperf tunnel "$PERF_MODE" >"$dir/perf-iperf-$n.json" &
         ip_pid=$!
         sleep 1
         pp=()
@@ -271,7 +332,7 @@ for n in "${SESSIONS[@]}"; do
             pp+=($!)
             "$PERF_BIN" stat -x, -o "$dir/perf-stat-$who-$n.csv" -p "$pid" \
                 -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg \
-                -e syscalls:sys_enter_read,syscalls:sys_enter_write \
+                -e syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev \
                 -e syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom \
                 -e syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait \
                 -- sleep "$psecs" >/dev/null 2>&1 &
@@ -280,8 +341,10 @@ for n in "${SESSIONS[@]}"; do
         wait "${pp[@]}" || true
         wait "$ip_pid" || true
         echo
-        echo "== perf, $n session(s), 64-byte UDP through the tunnel, ${psecs} s window =="
-        jq -r '.end.sum | "iperf3: \((.packets - .lost_packets) / .seconds | floor) pkt/s received, \(.lost_percent | floor)% lost"' \
+        echo "== perf, $n session(s), $PERF_MODE through the tunnel, ${psecs} s window =="
+        jq -r '.end.sum_received.bits_per_second // empty | "iperf3: \(. / 1e6 | floor) Mbit/s"' \
+            "$dir/perf-iperf-$n.json" 2>/dev/null || true
+        jq -r '.end.sum | select(.packets) | "iperf3: \((.packets - .lost_packets) / .seconds | floor) pkt/s received, \(.lost_percent | floor)% lost"' \
             "$dir/perf-iperf-$n.json" 2>/dev/null || true
         for who in lns cli; do
             echo "-- l2tpd $who: syscalls per second --"
@@ -304,12 +367,15 @@ done
 
 echo
 echo "Medians of $RUNS runs, $SECS s each; UDP: packets/s received by the server and its payload"
-echo "bit rate (loss at the receiver in brackets), and each daemon's CPU time per packet it"
-echo "forwarded (LNS + client); TCP: the receiver's rate. $(nproc) CPU(s),"
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), l2tpd built from $BUILT."
+echo "bit rate (loss at the receiver in brackets), and CPU time per packet forwarded of the"
+echo "relays and of the daemons (LNS side + client side); TCP: the receiver's rate."
+echo "Ratios: tunnel / relay (what L2TP + PPP cost), tunnel / veth (the whole userspace path)."
+echo "Drops/s are the tunnel's. $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
+echo "kernel $(uname -r), l2tpd built from $BUILT; relay offload $RELAY_OFFLOAD."
 echo
-printf '| %8s | %-22s | %20s | %20s | %6s | %17s | %24s |\n' sessions case "veth (baseline)" "tunnel (l2tp0)" ratio "µs CPU/pkt LNS+cli" "drops/s tun,l2tp,app,backlog"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------: ------------------------ ---------------------: ---------------------: -------: ------------------: -------------------------:
+row() { printf '| %8s | %-22s | %20s | %20s | %20s | %6s | %6s | %13s | %13s | %24s |\n' "$@"; }
+row sessions case "veth" "relay (rly0)" "tunnel (l2tp0)" "t/relay" "t/veth" "µs/pkt relay" "µs/pkt l2tpd" "drops/s tun,l2tp,app,backlog"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------: ------------------------ ---------------------: ---------------------: ---------------------: -------: -------: --------------: --------------: -------------------------:
 label() {
     case "$1" in
     udp64) echo "UDP 64 B" ;; udp1400) echo "UDP 1400 B" ;;
@@ -319,21 +385,21 @@ label() {
 col() { awk -v n="$1" -v m="$2" -v p="$3" -v c="$4" '$1==n && $2==m && $3==p {print $c}' "$RESULTS" | median; }
 mbit() { awk -v x="$1" 'BEGIN {printf "%.0f", x / 1e6}'; }
 ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {printf f, b ? a / b : 0}'; }
-row() { printf '| %8s | %-22s | %20s | %20s | %6s | %18s | %28s |\n' "$@"; }
 for n in "${SESSIONS[@]}"; do
     for mode in "${MODES[@]}"; do
-        bv=$(col "$n" "$mode" veth 6); bt=$(col "$n" "$mode" tunnel 6)
+        bv=$(col "$n" "$mode" veth 6); br=$(col "$n" "$mode" relay 6); bt=$(col "$n" "$mode" tunnel 6)
         if [ "${mode#udp}" != "$mode" ]; then
-            pv=$(col "$n" "$mode" veth 5); pt=$(col "$n" "$mode" tunnel 5)
-            lv=$(col "$n" "$mode" veth 7); lt=$(col "$n" "$mode" tunnel 7)
-            ul=$(col "$n" "$mode" tunnel 8); uc=$(col "$n" "$mode" tunnel 9)
+            pv=$(col "$n" "$mode" veth 5); pr=$(col "$n" "$mode" relay 5); pt=$(col "$n" "$mode" tunnel 5)
+            lv=$(col "$n" "$mode" veth 7); lr=$(col "$n" "$mode" relay 7); lt=$(col "$n" "$mode" tunnel 7)
             row "$n" "$(label "$mode") pkt/s" "$(printf '%.0f (%.0f%% lost)' "$pv" "$lv")" \
-                "$(printf '%.0f (%.0f%% lost)' "$pt" "$lt")" "$(ratio "$pt" "$pv" %.2f)" \
-                "$(printf '%.1f + %.1f' "$ul" "$uc")" \
+                "$(printf '%.0f (%.0f%% lost)' "$pr" "$lr")" \
+                "$(printf '%.0f (%.0f%% lost)' "$pt" "$lt")" "$(ratio "$pt" "$pr" %.2f)" "$(ratio "$pt" "$pv" %.2f)" \
+                "$(printf '%.1f + %.1f' "$(col "$n" "$mode" relay 8)" "$(col "$n" "$mode" relay 9)")" \
+                "$(printf '%.1f + %.1f' "$(col "$n" "$mode" tunnel 8)" "$(col "$n" "$mode" tunnel 9)")" \
                 "$(col "$n" "$mode" tunnel 10), $(col "$n" "$mode" tunnel 11), $(col "$n" "$mode" tunnel 12), $(col "$n" "$mode" tunnel 13)"
-            row "$n" "$(label "$mode") Mbit/s" "$(mbit "$bv")" "$(mbit "$bt")" "$(ratio "$bt" "$bv" %.2f)" "" ""
+            row "$n" "$(label "$mode") Mbit/s" "$(mbit "$bv")" "$(mbit "$br")" "$(mbit "$bt")" "$(ratio "$bt" "$br" %.2f)" "$(ratio "$bt" "$bv" %.2f)" "" "" ""
         else
-            row "$n" "$(label "$mode") Mbit/s" "$(mbit "$bv")" "$(mbit "$bt")" "$(ratio "$bt" "$bv" %.3f)" "" ""
+            row "$n" "$(label "$mode") Mbit/s" "$(mbit "$bv")" "$(mbit "$br")" "$(mbit "$bt")" "$(ratio "$bt" "$br" %.3f)" "$(ratio "$bt" "$bv" %.3f)" "" "" ""
         fi
     done
 done

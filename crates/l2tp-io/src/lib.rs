@@ -3,6 +3,7 @@
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
 pub mod mem;
+pub mod offload;
 pub mod poller;
 pub mod tun;
 pub mod udp;

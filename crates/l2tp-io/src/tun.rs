@@ -57,6 +57,7 @@ pub mod offload {
 pub struct Tun {
     fd: OwnedFd,
     name: String,
+    vnet_hdr: bool,
 }
 
 fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
@@ -139,7 +140,11 @@ impl Tun {
             return Err(io::Error::last_os_error());
         }
         let name = name_of(&ifr);
-        Ok(Tun { fd, name })
+        Ok(Tun {
+            fd,
+            name,
+            vnet_hdr: opts.vnet_hdr,
+        })
     }
 
     /// The interface name the kernel gave the device.
@@ -147,8 +152,15 @@ impl Tun {
         &self.name
     }
 
+    /// True when packets carry a `virtio_net_hdr` ([`TunOptions::vnet_hdr`]).
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
+
     /// Reads one IP packet into `buf`. `WouldBlock` when none is queued. A packet longer than
-    /// `buf` is truncated by the kernel: size `buf` to at least the MTU.
+    /// `buf` is truncated by the kernel: size `buf` to at least the MTU. With
+    /// [`TunOptions::vnet_hdr`] the packet is preceded by its [`VNET_HDR_LEN`]-byte header
+    /// (see [`crate::offload::Segmenter`], which reads and interprets it).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: writes at most `buf.len()` bytes into `buf`, which is live and writable.
         let n = unsafe {
@@ -164,8 +176,13 @@ impl Tun {
         Ok(n.unsigned_abs())
     }
 
-    /// Writes one IP packet (the kernel routes it as if received on the interface).
+    /// Writes one IP packet (the kernel routes it as if received on the interface). With
+    /// [`TunOptions::vnet_hdr`], an all-zero header (no GSO, checksum complete) goes in front
+    /// of it in the same `writev`; the length returned is the packet's.
     pub fn send(&self, packet: &[u8]) -> io::Result<usize> {
+        if self.vnet_hdr {
+            return self.send_with_header(&[0; VNET_HDR_LEN], packet);
+        }
         // SAFETY: reads `packet.len()` bytes from a live slice.
         let n = unsafe {
             libc::write(
@@ -178,6 +195,33 @@ impl Tun {
             return Err(io::Error::last_os_error());
         }
         Ok(n.unsigned_abs())
+    }
+
+    /// Writes `header ‖ packet` with one `writev` (a TUN opened with
+    /// [`TunOptions::vnet_hdr`]: `header` is the `virtio_net_hdr`, e.g. a GSO write of
+    /// coalesced TCP segments). Returns the bytes of `packet` written.
+    pub fn send_with_header(
+        &self,
+        header: &[u8; VNET_HDR_LEN],
+        packet: &[u8],
+    ) -> io::Result<usize> {
+        let iov = [
+            libc::iovec {
+                iov_base: header.as_ptr() as *mut libc::c_void,
+                iov_len: header.len(),
+            },
+            libc::iovec {
+                iov_base: packet.as_ptr() as *mut libc::c_void,
+                iov_len: packet.len(),
+            },
+        ];
+        // SAFETY: both iovecs point into live slices of the given lengths, which the kernel
+        // only reads during the call (`writev` never writes through them).
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n.unsigned_abs().saturating_sub(VNET_HDR_LEN))
     }
 
     /// Sets the interface MTU (SIOCSIFMTU).

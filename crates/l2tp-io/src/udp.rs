@@ -9,7 +9,9 @@
 //!   [`RecvBatch::datagrams`] splits again.
 //! * [`UdpSocket::send_batch`] writes many datagrams per syscall (`sendmmsg`) from a reusable
 //!   [`SendBatch`]; with UDP GSO (`UDP_SEGMENT`), consecutive datagrams to one destination of
-//!   equal size (the last may be shorter) go as one message the kernel segments.
+//!   equal size (the last may be shorter) go as one message the kernel segments. Packets
+//!   committed with [`SendBatch::commit_alone`] / [`SendBatch::push_alone`] never join such a
+//!   run (a GSO run is seen by packet captures as one merged datagram).
 //!
 //! Capabilities are probed when the socket is made and dropped at run time if the kernel
 //! refuses them (e.g. `EIO` from a device without checksum offload), falling back to plain
@@ -504,6 +506,8 @@ pub struct SendBatch {
     bufs: Vec<u8>,
     ranges: Vec<Range<usize>>,
     dests: Vec<SocketAddr>,
+    /// Per packet: may share a GSO send with its neighbours (see [`SendBatch::commit_alone`]).
+    mergeable: Vec<bool>,
     count: usize,
     sent: usize,
     failed: usize,
@@ -550,6 +554,7 @@ impl SendBatch {
             bufs: vec![0; capacity * slot],
             ranges: vec![0..0; capacity],
             dests: vec![unspecified; capacity],
+            mergeable: vec![true; capacity],
             count: 0,
             sent: 0,
             failed: 0,
@@ -619,17 +624,38 @@ impl SendBatch {
     /// Commits the packet at `range` of the slot last returned by [`SendBatch::slot_mut`],
     /// to `dest`. Returns false (and commits nothing) when full or `range` is out of the slot.
     pub fn commit(&mut self, dest: SocketAddr, range: Range<usize>) -> bool {
+        self.commit_as(dest, range, true)
+    }
+
+    /// As [`SendBatch::commit`], but the packet never shares a GSO send with another: it
+    /// leaves the host (and reaches a capture) as a datagram of its own even when the socket
+    /// uses GSO. For messages an operator must see one by one (control messages).
+    pub fn commit_alone(&mut self, dest: SocketAddr, range: Range<usize>) -> bool {
+        self.commit_as(dest, range, false)
+    }
+
+    fn commit_as(&mut self, dest: SocketAddr, range: Range<usize>, mergeable: bool) -> bool {
         if self.is_full() || range.start > range.end || range.end > self.slot {
             return false;
         }
         self.ranges[self.count] = range;
         self.dests[self.count] = dest;
+        self.mergeable[self.count] = mergeable;
         self.count += 1;
         true
     }
 
     /// Copies `data` into the next slot and commits it (convenience).
     pub fn push(&mut self, dest: SocketAddr, data: &[u8]) -> bool {
+        self.push_as(dest, data, true)
+    }
+
+    /// Copies `data` into the next slot and commits it alone ([`SendBatch::commit_alone`]).
+    pub fn push_alone(&mut self, dest: SocketAddr, data: &[u8]) -> bool {
+        self.push_as(dest, data, false)
+    }
+
+    fn push_as(&mut self, dest: SocketAddr, data: &[u8], mergeable: bool) -> bool {
         let Some(slot) = self.slot_mut() else {
             return false;
         };
@@ -637,7 +663,7 @@ impl SendBatch {
             return false;
         }
         slot[..data.len()].copy_from_slice(data);
-        self.commit(dest, 0..data.len())
+        self.commit_as(dest, 0..data.len(), mergeable)
     }
 
     /// Builds mmsghdrs for the pending packets, coalescing runs of segments up to
@@ -650,11 +676,12 @@ impl SendBatch {
             let seg = self.ranges[i].len();
             let mut total = seg;
             i += 1;
-            if seg > 0 && seg <= gso_limit {
+            if seg > 0 && seg <= gso_limit && self.mergeable[first] {
                 // The kernel's rule: all segments of one GSO send have the segment size
                 // except the last, which may be shorter; one destination; bounded count/bytes.
                 while i < self.count
                     && i - first < GSO_MAX_SEGMENTS
+                    && self.mergeable[i]
                     && self.dests[i] == self.dests[first]
                     && self.ranges[i - 1].len() == seg
                     && self.ranges[i].len() <= seg
@@ -968,6 +995,43 @@ mod tests {
         let got = recv_n(&rx, &mut inb, 200);
         let data: Vec<Vec<u8>> = got.into_iter().map(|(_, d)| d).collect();
         assert_eq!(data, expect);
+    }
+
+    #[test]
+    fn packets_committed_alone_never_join_a_gso_run() {
+        let to: SocketAddr = "192.0.2.1:1701".parse().unwrap();
+        let mut out = SendBatch::new(16, 256);
+        for i in 0..4 {
+            assert!(out.push(to, &pkt(i, 100)));
+        }
+        assert!(out.push_alone(to, &pkt(4, 100)));
+        let slot = out.slot_mut().unwrap();
+        slot[..100].copy_from_slice(&pkt(5, 100));
+        assert!(out.commit_alone(to, 0..100));
+        for i in 6..10 {
+            assert!(out.push(to, &pkt(i, 100)));
+        }
+        // Runs: 0-3 (GSO), 4 alone, 5 alone, 6-9 (GSO).
+        assert_eq!(out.build(usize::MAX, false, false), 4);
+        assert_eq!(&out.msg_packets[..4], &[4, 1, 1, 4]);
+        // Without GSO every packet is a message of its own.
+        assert_eq!(out.build(0, false, false), 10);
+        // Sent for real, they all arrive, in order.
+        let rx = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &big_buffers()).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut out = SendBatch::new(16, 256);
+        for i in 0..10 {
+            if i % 3 == 0 {
+                out.push_alone(rx.local_addr(), &pkt(i, 100));
+            } else {
+                out.push(rx.local_addr(), &pkt(i, 100));
+            }
+        }
+        assert_eq!(tx.send_batch(&mut out).unwrap(), 10);
+        let mut inb = RecvBatch::new(16, 256);
+        let got = recv_n(&rx, &mut inb, 10);
+        let data: Vec<Vec<u8>> = got.into_iter().map(|(_, d)| d).collect();
+        assert_eq!(data, (0..10).map(|i| pkt(i, 100)).collect::<Vec<_>>());
     }
 
     #[test]

@@ -61,7 +61,8 @@ const TOKEN_MGMT: Token = Token(1 << 32);
 const RX_BUDGET: usize = 256;
 /// Datagrams per `recvmmsg`.
 const RX_BATCH: usize = 32;
-/// Largest datagram received (jumbo frames; larger ones are counted and dropped).
+/// Largest datagram received (jumbo frames; larger ones are counted and dropped) when the
+/// sockets have no UDP GRO; with GRO, receive buffers are `GRO_BUFFER` (64 KiB) each.
 const RX_SLOT: usize = 9216;
 /// Datagrams per `sendmmsg`.
 const TX_BATCH: usize = 64;
@@ -74,11 +75,14 @@ const SOCKET_SNDBUF: usize = 4 << 20;
 
 fn socket_options() -> UdpOptions {
     UdpOptions {
-        // No UDP GSO: control messages and PPP frames of different sizes go out in one
-        // sendmmsg, and a GSO run crossing a veth reaches captures (tcpdump, tshark) as one
-        // merged datagram, hiding the messages inside it from an operator's capture.
-        gso: false,
-        gro: false,
+        // UDP GSO only for the segments of one TCP super-packet read from a TUN (committed
+        // mergeable in `send_frame`): a GSO run crossing a veth reaches captures (tcpdump,
+        // tshark) as one merged datagram, so control messages and every other data packet
+        // are committed alone and leave as datagrams of their own.
+        gso: true,
+        // GRO: a GSO run from the peer stays one message up to our recvmmsg (split again by
+        // `RecvBatch::datagrams`), not one socket-queue entry per datagram.
+        gro: true,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
         reuse_address: true,
@@ -226,7 +230,16 @@ pub struct Node {
     routes6: HashMap<u128, SessionKey>,
     app: Option<Box<dyn IpApp>>,
     outbox: Outbox,
-    rxbuf: Vec<u8>,
+    /// TUN reads: the virtio header, checksum completion and TCP segmentation of offloaded
+    /// super-packets (`l2tp_io::offload`). Taken while a TUN is drained.
+    tunrx: Option<l2tp_io::offload::Segmenter>,
+    /// While the segments of one TCP super-packet are sent: they may share a UDP GSO send.
+    tx_mergeable: bool,
+    /// TUN writes: in-order TCP segments of one flow held and written as one GSO packet
+    /// (`l2tp_io::offload::Coalescer`), for the TUN `tuntx_target`; written at the latest
+    /// by `flush` (after each received batch).
+    tuntx: l2tp_io::offload::Coalescer,
+    tuntx_target: Option<tunif::TunTarget>,
     rxbatch: Option<RecvBatch>,
     /// Per socket: datagrams waiting for the end of the turn (one `sendmmsg` for them all).
     txbatches: Vec<SendBatch>,
@@ -369,6 +382,11 @@ impl Node {
             }
         }
         let sockets_len = sockets.len();
+        let rx_slot = if sockets.iter().any(|s| s.gro_enabled()) {
+            l2tp_io::udp::GRO_BUFFER
+        } else {
+            RX_SLOT
+        };
         Ok(Node {
             name: config.name,
             sockets,
@@ -389,8 +407,11 @@ impl Node {
             routes6: HashMap::new(),
             app: None,
             outbox: Vec::new(),
-            rxbuf: vec![0; MAX_DATAGRAM],
-            rxbatch: Some(RecvBatch::new(RX_BATCH, RX_SLOT)),
+            tunrx: Some(l2tp_io::offload::Segmenter::new()),
+            tx_mergeable: false,
+            tuntx: l2tp_io::offload::Coalescer::new(),
+            tuntx_target: None,
+            rxbatch: Some(RecvBatch::new(RX_BATCH, rx_slot)),
             txbatches: (0..sockets_len)
                 .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
                 .collect(),
@@ -764,14 +785,10 @@ impl Node {
                 let Some(sess) = self.sessions.get(&key) else {
                     return;
                 };
-                if let Some(tun) = &sess.tun {
-                    if let Err(e) = tun.send(payload) {
-                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
-                    }
-                } else if let Some((tun, _)) = &self.shared_tun {
-                    if let Err(e) = tun.send(payload) {
-                        tracing::debug!(node = %self.name, session = %key, "TUN write: {e}");
-                    }
+                if sess.tun.is_some() {
+                    self.write_tun(tunif::TunTarget::Session(key), payload);
+                } else if self.shared_tun.is_some() {
+                    self.write_tun(tunif::TunTarget::Shared, payload);
                 } else if let Some(app) = self.app.as_mut() {
                     app.packet(now, key, payload, &mut self.outbox);
                 }
@@ -783,6 +800,56 @@ impl Node {
             Err(e) => {
                 self.counters.bad_frames += 1;
                 tracing::debug!(node = %self.name, session = %key, "bad PPP frame: {e}");
+            }
+        }
+    }
+
+    /// The TUN a target names, if it is still open.
+    fn tun_of(&self, target: tunif::TunTarget) -> Option<&l2tp_io::tun::Tun> {
+        match target {
+            tunif::TunTarget::Shared => self.shared_tun.as_ref().map(|(t, _)| t),
+            tunif::TunTarget::Session(k) => self.sessions.get(&k).and_then(|s| s.tun.as_ref()),
+        }
+    }
+
+    /// An IP packet out of a TUN: joins the held run of TCP segments when it can (one GSO
+    /// write for the run, see `flush_tun`), else the run is written first and then this
+    /// packet (held as a new run, or written at once), so a TUN sees packets in order.
+    fn write_tun(&mut self, target: tunif::TunTarget, packet: &[u8]) {
+        if self.tuntx_target == Some(target) && self.tuntx.push(packet) {
+            return;
+        }
+        self.flush_tun();
+        let Some(vnet) = self.tun_of(target).map(|t| t.vnet_hdr()) else {
+            return;
+        };
+        if vnet && self.tuntx.push(packet) {
+            self.tuntx_target = Some(target);
+            return;
+        }
+        let Some(tun) = self.tun_of(target) else {
+            return;
+        };
+        if let Err(e) = tun.send(packet) {
+            tracing::debug!(node = %self.name, "TUN write: {e}");
+        }
+    }
+
+    /// Writes the held run of TCP segments (one write, a GSO packet when there are several).
+    fn flush_tun(&mut self) {
+        let Some(target) = self.tuntx_target.take() else {
+            return;
+        };
+        let Some((hdr, packet)) = self.tuntx.take() else {
+            return;
+        };
+        let tun = match target {
+            tunif::TunTarget::Shared => self.shared_tun.as_ref().map(|(t, _)| t),
+            tunif::TunTarget::Session(k) => self.sessions.get(&k).and_then(|s| s.tun.as_ref()),
+        };
+        if let Some(tun) = tun {
+            if let Err(e) = tun.send_with_header(hdr, packet) {
+                tracing::debug!(node = %self.name, "TUN write: {e}");
             }
         }
     }
@@ -892,9 +959,10 @@ impl Node {
             }
             return;
         }
-        if !self.txbatches[sock].push(to, datagram) {
+        // Alone: never merged into a GSO send (see `socket_options`).
+        if !self.txbatches[sock].push_alone(to, datagram) {
             self.flush_socket(sock);
-            let _ = self.txbatches[sock].push(to, datagram);
+            let _ = self.txbatches[sock].push_alone(to, datagram);
         }
     }
 
@@ -919,6 +987,7 @@ impl Node {
 
     /// Sends everything queued on every socket.
     fn flush(&mut self) {
+        self.flush_tun();
         for sock in 0..self.sockets.len() {
             self.flush_socket(sock);
         }
@@ -938,7 +1007,11 @@ impl Node {
                 slot[HEADROOM + prefix.len()..HEADROOM + len].copy_from_slice(payload);
                 match self.datapath.encapsulate(key, slot, HEADROOM, len) {
                     Ok(tx) if tx.socket.0 == 0 => {
-                        self.txbatches[0].commit(tx.peer, tx.range);
+                        if self.tx_mergeable {
+                            self.txbatches[0].commit(tx.peer, tx.range);
+                        } else {
+                            self.txbatches[0].commit_alone(tx.peer, tx.range);
+                        }
                     }
                     Ok(tx) => {
                         // The session's tunnel uses another socket: move it to that batch.
@@ -2070,38 +2143,54 @@ impl Node {
 
     /// Reads IP packets from a TUN and sends each into its session.
     fn receive_tun(&mut self, now: Instant, token: u64) {
-        let mut buf = std::mem::take(&mut self.rxbuf);
+        let Some(mut seg) = self.tunrx.take() else {
+            return;
+        };
         for _ in 0..RX_BUDGET {
-            let (n, key) = if token == tunif::TUN_TOKEN_BASE {
-                let Some((tun, _)) = &self.shared_tun else {
-                    break;
-                };
-                let n = match tun.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(_) => break,
-                };
-                let Some(key) = tunif::ipv4_destination(&buf[..n])
+            let shared = token == tunif::TUN_TOKEN_BASE;
+            let tun = if shared {
+                self.shared_tun.as_ref().map(|(t, _)| t)
+            } else {
+                self.tun_tokens
+                    .get(&token)
+                    .and_then(|k| self.sessions.get(k))
+                    .and_then(|s| s.tun.as_ref())
+            };
+            let Some(tun) = tun else {
+                break;
+            };
+            // One read: one IP packet, or (offloads on) a TCP super-packet of up to 64 KiB,
+            // cut into wire-sized segments below.
+            match seg.read(tun) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    tracing::debug!(node = %self.name, "TUN packet dropped: {e}");
+                    continue;
+                }
+                Err(_) => break,
+            }
+            let key = if shared {
+                let packet = seg.packet();
+                let Some(key) = tunif::ipv4_destination(packet)
                     .and_then(|d| self.routes.get(&d).copied())
-                    .or_else(|| self.route6_lookup(&buf[..n]))
+                    .or_else(|| self.route6_lookup(packet))
                 else {
                     continue;
                 };
-                (n, key)
+                key
             } else {
                 let Some(&key) = self.tun_tokens.get(&token) else {
                     break;
                 };
-                let Some(tun) = self.sessions.get(&key).and_then(|s| s.tun.as_ref()) else {
-                    break;
-                };
-                match tun.recv(&mut buf) {
-                    Ok(n) => (n, key),
-                    Err(_) => break,
-                }
+                key
             };
-            self.send_ip(key, &buf[..n]);
+            self.tx_mergeable = seg.is_segmenting();
+            while let Some(packet) = seg.next_segment() {
+                self.send_ip(key, packet);
+            }
+            self.tx_mergeable = false;
         }
-        self.rxbuf = buf;
+        self.tunrx = Some(seg);
         let _ = now;
     }
 

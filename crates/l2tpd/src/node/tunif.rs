@@ -12,6 +12,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
+use l2tp_io::offload::TUN_OFFLOADS;
 use l2tp_io::poller::{Interest, Poller, Token};
 use l2tp_io::tun::{Tun, TunOptions};
 use ppp::Ipv4Params;
@@ -42,8 +43,34 @@ pub enum IpMode {
     },
 }
 
+/// Which TUN a packet is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunTarget {
+    /// The LNS's shared TUN.
+    Shared,
+    /// A session's own TUN.
+    Session(l2tp_proto::data::SessionKey),
+}
+
 /// First poll token used for TUN devices (tokens below are sockets and the management waker).
 pub const TUN_TOKEN_BASE: u64 = 1 << 40;
+
+/// Opens a TUN with a `virtio_net_hdr` on every packet and TCP segmentation / checksum
+/// offloads (`l2tp_io::offload`): the kernel hands over 64 KiB TCP super-packets, which the
+/// node segments itself, one read for many wire packets. A kernel refusing the offloads
+/// still gets correct packets (the header stays, with no GSO in it).
+fn open_offloading(name: &str) -> Result<Tun, String> {
+    let tun = Tun::open_with(&TunOptions {
+        name: Some(name.to_string()),
+        vnet_hdr: true,
+        ..TunOptions::default()
+    })
+    .map_err(|e| format!("open TUN {name}: {e}"))?;
+    if let Err(e) = tun.set_offload(TUN_OFFLOADS) {
+        tracing::warn!(tun = %tun.name(), "TUN offloads refused, one packet per read: {e}");
+    }
+    Ok(tun)
+}
 
 /// Opens and configures a per-session TUN: up, MTU, `local peer PEER/32`, extra routes.
 pub fn open_session_tun(
@@ -55,11 +82,7 @@ pub fn open_session_tun(
     ipv4: &Ipv4Params,
     routes: &[IpCidr],
 ) -> Result<Tun, String> {
-    let tun = Tun::open_with(&TunOptions {
-        name: Some(name.to_string()),
-        ..TunOptions::default()
-    })
-    .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let tun = open_offloading(name)?;
     let ifname = tun.name().to_string();
     let idx = netconf.link_index(&ifname).map_err(|e| e.to_string())?;
     netconf
@@ -105,11 +128,7 @@ pub fn open_shared_tun(
     mtu: u32,
     local: Ipv4Addr,
 ) -> Result<(Tun, u32), String> {
-    let tun = Tun::open_with(&TunOptions {
-        name: Some(name.to_string()),
-        ..TunOptions::default()
-    })
-    .map_err(|e| format!("open TUN {name}: {e}"))?;
+    let tun = open_offloading(name)?;
     let idx = netconf.link_index(tun.name()).map_err(|e| e.to_string())?;
     netconf
         .set_link(idx, true, Some(mtu))
