@@ -11,8 +11,13 @@ T=${1:-4}
 S=${2:-2500}
 HOLD=${3:-0}
 PORT=${PORT:-27901}
-cargo build --release -q -p l2tpd
-BIN=target/release/l2tpd
+# L2TPD_BIN=/path/to/l2tpd measures another build (for before/after figures) on this machine.
+if [ -n "${L2TPD_BIN:-}" ]; then
+    BIN=$L2TPD_BIN
+else
+    cargo build --release -q -p l2tpd
+    BIN=target/release/l2tpd
+fi
 dir=$(mktemp -d)
 trap 'kill "$lns" 2>/dev/null || true; wait "$lns" 2>/dev/null || true; rm -rf "$dir"' EXIT
 cat >"$dir/lns.toml" <<TOML
