@@ -287,18 +287,23 @@ impl Wire {
     }
 }
 
-/// Two sockets on 127.0.0.1:1701 can coexist with SO_REUSEADDR/SO_REUSEPORT, but the
-/// kernel then delivers by a hash of the 4-tuple, which is the same for both "NATed"
-/// clients; one socket bound with reuse (so a concurrent test elsewhere does not make this
-/// flaky) plays both clients and tells them apart by our tunnel id, as a NAT box would by
-/// nothing at all.
+/// A socket on 127.0.0.1:1701, as Windows clients use. One socket (bound with reuse, so a
+/// concurrent test elsewhere does not make this flaky) plays both "NATed" clients and tells
+/// them apart by our tunnel id, as a NAT box would by nothing at all.
 fn port_1701_socket() -> UdpSocket {
+    port_1701_socket_on("127.0.0.1")
+}
+
+/// A socket on `ip`:1701. Tests that run in parallel use different loopback addresses: with
+/// SO_REUSEPORT on one address the kernel spreads datagrams over the sockets by a hash of the
+/// 4-tuple, so one test's socket would receive another test's LNS's answers.
+fn port_1701_socket_on(ip: &str) -> UdpSocket {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).expect("socket");
     s.set_reuse_address(true).expect("SO_REUSEADDR");
     s.set_reuse_port(true).expect("SO_REUSEPORT");
-    let a: SocketAddr = "127.0.0.1:1701".parse().expect("addr");
-    s.bind(&a.into()).expect("bind 127.0.0.1:1701");
+    let a: SocketAddr = format!("{ip}:1701").parse().expect("addr");
+    s.bind(&a.into()).expect("bind ip:1701");
     s.into()
 }
 
@@ -1212,7 +1217,7 @@ fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
             ..LnsOpts::default()
         },
     );
-    let wire = Wire::new(port_1701_socket());
+    let wire = Wire::new(port_1701_socket_on("127.0.0.2"));
     const TID: u16 = 0x2a51;
     let mut a = Peer::new("windows", wire.clone(), lns.server, TID);
     a.open_tunnel(windows_sccrq(TID, "DESKTOP-7Q2L4KE"));
@@ -1226,7 +1231,7 @@ fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
     );
     drop(a);
 
-    // Rebooted: the same SCCRQ again (Ns 0), from 127.0.0.1:1701.
+    // Rebooted: the same SCCRQ again (Ns 0), from 127.0.0.2:1701.
     let mut r = Peer::new("windows (rebooted)", wire.clone(), lns.server, TID);
     r.send_ctl(0, &windows_sccrq(TID, "DESKTOP-7Q2L4KE").into());
     let t0 = Instant::now();
