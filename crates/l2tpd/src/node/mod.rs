@@ -843,6 +843,7 @@ impl Node {
         let Some((hdr, packet)) = self.tuntx.take() else {
             return;
         };
+        // Not `tun_of`: `packet` borrows `self.tuntx`, so only the TUN fields are borrowed here.
         let tun = match target {
             tunif::TunTarget::Shared => self.shared_tun.as_ref().map(|(t, _)| t),
             tunif::TunTarget::Session(k) => self.sessions.get(&k).and_then(|s| s.tun.as_ref()),
