@@ -556,13 +556,7 @@ impl Link {
                         deadline: now + iv,
                         outstanding: e.outstanding + 1,
                     });
-                    let id = self.lcp.fresh_id();
-                    let magic = self.lcp.policy.our_magic().to_be_bytes();
-                    self.stats.echo_requests += 1;
-                    self.send(
-                        Protocol::LCP,
-                        packet::encode(Code::ECHO_REQUEST, id, &magic),
-                    );
+                    self.queue_echo_request();
                 }
             }
         }
@@ -645,6 +639,12 @@ impl Link {
         if self.lcp.state() != State::Opened {
             return false;
         }
+        self.queue_echo_request();
+        true
+    }
+
+    /// Queues an LCP Echo-Request carrying our magic number (RFC 1661 §5.8).
+    fn queue_echo_request(&mut self) {
         let id = self.lcp.fresh_id();
         let magic = self.lcp.policy.our_magic().to_be_bytes();
         self.stats.echo_requests += 1;
@@ -652,7 +652,6 @@ impl Link {
             Protocol::LCP,
             packet::encode(Code::ECHO_REQUEST, id, &magic),
         );
-        true
     }
 
     /// Gives back the spare capacity of the link's queues (they grow during negotiation and
