@@ -499,11 +499,10 @@ impl Endpoint {
         // A retransmitted SCCRQ finds the tunnel its first copy created; the channel sees a
         // duplicate and acknowledges it again.
         if let Some(&tid) = self.by_peer.get(&(from, m.assigned_tunnel_id)) {
-            let closing = self.tunnels.get(&tid).is_none_or(|t| t.is_closing());
-            let established = self
-                .tunnels
-                .get(&tid)
-                .is_some_and(|t| matches!(t.state, TunnelState::Established));
+            let (closing, established) = match self.tunnels.get(&tid) {
+                Some(t) => (t.is_closing(), matches!(t.state, TunnelState::Established)),
+                None => (true, false),
+            };
             if established {
                 // The peer completed this tunnel (SCCCN), so it has no reason to send its
                 // SCCRQ again: a copy delayed in the network, or the peer restarted and
@@ -920,11 +919,7 @@ impl Endpoint {
 
     /// Accepts a tunnel announced by [`Event::IncomingTunnel`] (sends SCCRP).
     pub fn accept_tunnel(&mut self, now: Instant, tunnel: TunnelId) -> Result<(), ApiError> {
-        let (t, _) = self.split(tunnel)?;
-        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
-            return Err(ApiError::NoDecisionPending("tunnel"));
-        }
-        if t.opened_to.is_none() {
+        if self.undecided_tunnel(tunnel)?.opened_to.is_none() {
             self.make_half_open_room(now);
         }
         let (t, ctx) = self.split(tunnel)?;
@@ -940,10 +935,8 @@ impl Endpoint {
         tunnel: TunnelId,
         result: ResultCode,
     ) -> Result<(), ApiError> {
+        self.undecided_tunnel(tunnel)?;
         let (t, ctx) = self.split(tunnel)?;
-        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
-            return Err(ApiError::NoDecisionPending("tunnel"));
-        }
         t.stop(ctx, now, result, TunnelDownReason::Rejected);
         self.reschedule(tunnel);
         Ok(())
@@ -958,10 +951,8 @@ impl Endpoint {
         }
     }
 
-    /// Forgets a tunnel announced by [`Event::IncomingTunnel`] without answering it, as if
-    /// its SCCRQ had never arrived (a flood of SCCRQs, possibly spoofed, must neither grow
-    /// state nor make us send anything). No event follows.
-    pub fn discard_tunnel(&mut self, tunnel: TunnelId) -> Result<(), ApiError> {
+    /// A tunnel announced by [`Event::IncomingTunnel`] and still waiting for the decision.
+    fn undecided_tunnel(&self, tunnel: TunnelId) -> Result<&Tunnel, ApiError> {
         let t = self
             .tunnels
             .get(&tunnel)
@@ -969,6 +960,14 @@ impl Endpoint {
         if !matches!(t.state, TunnelState::WaitDecision { .. }) {
             return Err(ApiError::NoDecisionPending("tunnel"));
         }
+        Ok(t)
+    }
+
+    /// Forgets a tunnel announced by [`Event::IncomingTunnel`] without answering it, as if
+    /// its SCCRQ had never arrived (a flood of SCCRQs, possibly spoofed, must neither grow
+    /// state nor make us send anything). No event follows.
+    pub fn discard_tunnel(&mut self, tunnel: TunnelId) -> Result<(), ApiError> {
+        self.undecided_tunnel(tunnel)?;
         self.remove_tunnel(tunnel);
         Ok(())
     }
@@ -985,13 +984,7 @@ impl Endpoint {
         tunnel: TunnelId,
         result: ResultCode,
     ) -> Result<(), ApiError> {
-        let t = self
-            .tunnels
-            .get(&tunnel)
-            .ok_or(ApiError::NoSuchTunnel(tunnel))?;
-        if !matches!(t.state, TunnelState::WaitDecision { .. }) {
-            return Err(ApiError::NoDecisionPending("tunnel"));
-        }
+        let t = self.undecided_tunnel(tunnel)?;
         let (local, to, peer_tunnel, nr) = (t.local, t.peer, t.peer_id(), t.channel.expected_ns());
         self.remove_tunnel(tunnel);
         self.send_stateless_stopccn(now, local, to, peer_tunnel, nr, result);

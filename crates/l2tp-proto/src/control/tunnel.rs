@@ -200,9 +200,13 @@ impl Tunnel {
     /// Sends a HELLO now unless a message is already waiting for its acknowledgement (whose
     /// retransmissions probe the peer anyway): the peer must show it still knows the tunnel.
     pub(crate) fn probe_peer(&mut self, ctx: &mut Ctx, now: Instant) {
-        if !matches!(self.state, TunnelState::Established) || !self.channel.is_idle() {
-            return;
+        if matches!(self.state, TunnelState::Established) && self.channel.is_idle() {
+            self.send_hello(ctx, now);
         }
+    }
+
+    /// A HELLO (RFC 2661 §6.5); its retransmissions detect a dead peer.
+    fn send_hello(&mut self, ctx: &mut Ctx, now: Instant) {
         self.quiet_since = now;
         let m = l2tp_wire::Hello {
             unknown: Vec::new(),
@@ -225,16 +229,17 @@ impl Tunnel {
     /// Reports the sessions whose connect message has now left (see `deferred_ups`); a
     /// session cleared meanwhile is not reported.
     fn release_deferred_ups(&mut self, ctx: &mut Ctx) {
-        while let Some((ns, _)) = self.deferred_ups.front() {
-            if !self.channel.has_sent(*ns) {
-                break;
-            }
+        if self.deferred_ups.is_empty() {
+            return;
+        }
+        while self
+            .deferred_ups
+            .front()
+            .is_some_and(|(ns, _)| self.channel.has_sent(*ns))
+        {
             let Some((_, ev)) = self.deferred_ups.pop_front() else {
                 break;
             };
-            if self.deferred_ups.is_empty() && self.deferred_ups.capacity() > 64 {
-                self.deferred_ups.shrink_to_fit();
-            }
             if let Event::SessionUp { session, .. } = &ev {
                 if self
                     .sessions
@@ -244,6 +249,10 @@ impl Tunnel {
                     ctx.events.push_back(ev);
                 }
             }
+        }
+        if self.deferred_ups.is_empty() && self.deferred_ups.capacity() > 64 {
+            // A burst of calls is over: give its queue back.
+            self.deferred_ups.shrink_to_fit();
         }
     }
 
@@ -627,13 +636,8 @@ impl Tunnel {
             TunnelState::Established => {
                 if let Some(h) = ctx.config.hello_interval {
                     if now >= self.quiet_since + h {
-                        // RFC 2661 §5.5: HELLO after a period with nothing from the peer; its
-                        // retransmissions detect a dead peer.
-                        self.quiet_since = now;
-                        let m = l2tp_wire::Hello {
-                            unknown: Vec::new(),
-                        };
-                        self.send(ctx, now, SessionId::NONE, m.into());
+                        // RFC 2661 §5.5: HELLO after a period with nothing from the peer.
+                        self.send_hello(ctx, now);
                     }
                 }
                 self.expire_calls(ctx, now);
