@@ -141,28 +141,13 @@ password = "secret"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let loadgen = spawn(
+        let loadgen = spawn_loadgen(
             &dir,
             "loadgen",
-            &[
-                "loadgen",
-                "--server",
-                &server.to_string(),
-                "--tunnels",
-                &LOADGEN_TUNNELS.to_string(),
-                "--sessions",
-                &LOADGEN_SESSIONS.to_string(),
-                "--user",
-                "alice",
-                "--password",
-                "secret",
-                "--secret",
-                SECRET,
-                "--hold",
-                "300",
-                "--timeout",
-                "30",
-            ],
+            server,
+            (LOADGEN_TUNNELS, LOADGEN_SESSIONS),
+            300,
+            30,
         );
         let mut h = Harness {
             dir,
@@ -339,6 +324,31 @@ impl Drop for Harness {
             eprintln!("hostile: logs kept in {}", self.dir.display());
         }
     }
+}
+
+/// `l2tpd loadgen` as user alice with the tunnel secret: `tunnels × sessions` against
+/// `server`, held `hold` seconds, giving up after `timeout`; its JSON report goes to the log.
+fn spawn_loadgen(
+    dir: &std::path::Path,
+    who: &str,
+    server: SocketAddr,
+    (tunnels, sessions): (usize, usize),
+    hold: u32,
+    timeout: u32,
+) -> Proc {
+    let (server, tunnels, sessions) = (
+        server.to_string(),
+        tunnels.to_string(),
+        sessions.to_string(),
+    );
+    let (hold, timeout) = (hold.to_string(), timeout.to_string());
+    #[rustfmt::skip]
+    let args = [
+        "loadgen", "--server", &server, "--tunnels", &tunnels, "--sessions", &sessions,
+        "--user", "alice", "--password", "secret", "--secret", SECRET,
+        "--hold", &hold, "--timeout", &timeout, "--json",
+    ];
+    spawn(dir, who, &args)
 }
 
 fn spawn(dir: &std::path::Path, who: &str, args: &[&str]) -> Proc {
@@ -1922,31 +1932,7 @@ fn sccrq_flood_from_many_addresses_does_not_lock_out_a_new_peer() {
         let hs = handshake_under_flood(h.server, 251, Instant::now() + Duration::from_secs(15));
         peak_half_open = peak_half_open.max(h.stats().half_open_tunnels);
         // A real client: tunnel, session, PPP (l2tpd loadgen from 127.0.0.1).
-        let lg = spawn(
-            &h.dir,
-            "loadgen-new",
-            &[
-                "loadgen",
-                "--server",
-                &h.server.to_string(),
-                "--tunnels",
-                "1",
-                "--sessions",
-                "1",
-                "--user",
-                "alice",
-                "--password",
-                "secret",
-                "--secret",
-                SECRET,
-                "--hold",
-                "0",
-                "--timeout",
-                "15",
-                "--json",
-            ],
-        );
-        let mut lg = lg;
+        let mut lg = spawn_loadgen(&h.dir, "loadgen-new", h.server, (1, 1), 0, 15);
         let lg_deadline = Instant::now() + Duration::from_secs(20);
         while lg.alive() && Instant::now() < lg_deadline {
             std::thread::sleep(Duration::from_millis(100));
