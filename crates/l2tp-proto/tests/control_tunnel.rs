@@ -758,9 +758,20 @@ fn peer_restarting_with_the_same_tunnel_id_gets_a_new_tunnel() {
         TunnelStateKind::Closing
     );
     // Same address, same assigned id, Ns 0 again: a new tunnel, not a duplicate.
-    let mut again = Raw::new(raw.addr);
-    let t2 = raw_tunnel(now, &mut again, &mut lns, 5);
-    assert_ne!(t1, t2);
+    redial_gets_a_new_tunnel(now, raw.addr, &mut lns, t1);
+}
+
+/// The restarted peer (a fresh channel, Ns 0, the same address and assigned id 5) opens a
+/// tunnel: a new one, established, not `old`.
+fn redial_gets_a_new_tunnel(
+    now: std::time::Instant,
+    addr: std::net::SocketAddr,
+    lns: &mut Peer,
+    old: TunnelId,
+) {
+    let mut again = Raw::new(addr);
+    let t2 = raw_tunnel(now, &mut again, lns, 5);
+    assert_ne!(old, t2);
     assert_eq!(
         lns.ep.tunnel_info(t2).unwrap().state,
         TunnelStateKind::Established
@@ -807,13 +818,7 @@ fn peer_restarting_without_stopccn_gets_its_old_tunnel_cleared_then_a_new_one() 
     assert!(hellos >= 1, "the stale tunnel was not probed");
     assert!(lns.ep.stats().sccrq_for_established >= 1);
     // The peer's next SCCRQ: a new tunnel.
-    let mut again = Raw::new(raw.addr);
-    let t2 = raw_tunnel(now, &mut again, &mut lns, 5);
-    assert_ne!(t1, t2);
-    assert_eq!(
-        lns.ep.tunnel_info(t2).unwrap().state,
-        TunnelStateKind::Established
-    );
+    redial_gets_a_new_tunnel(now, raw.addr, &mut lns, t1);
 }
 
 /// A late copy of the SCCRQ (delayed in the network) reaching a live tunnel: the probe is
