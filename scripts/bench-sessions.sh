@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Session-scale benchmark: an l2tpd LNS (interface_mode none, no root needed) on loopback and
 # `l2tpd loadgen` opening TUNNELS x SESSIONS sessions, each completing PPP (CHAP-MD5 + IPCP).
-# Prints the loadgen's JSON result and the LNS's resident memory before and after.
+# Prints the loadgen's JSON result, and the LNS's resident memory (idle, peak, while the
+# sessions are held) and CPU (in all, and while the sessions are held).
 # Usage: scripts/bench-sessions.sh [TUNNELS] [SESSIONS_PER_TUNNEL] [HOLD_SECONDS]
 # RWS=N sets the LNS's receive window (default 64); L2TPD_BIN=PATH measures another build.
 # The pool is 198.18.0.0/15, the range RFC 2544 reserves for benchmarking: no packet ever

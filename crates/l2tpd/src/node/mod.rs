@@ -1818,8 +1818,6 @@ impl Node {
         // Tables that only a burst of set-ups fills: give their capacity back once it is over.
         if self.pending_calls.is_empty() && self.pending_calls.capacity() > 64 {
             self.pending_calls.shrink_to_fit();
-            // What the burst's messages and queues freed goes back to the system too.
-            l2tp_io::mem::trim_heap();
         }
         if self.early_frames.is_empty() && self.early_frames.capacity() > 64 {
             self.early_frames.shrink_to_fit();
