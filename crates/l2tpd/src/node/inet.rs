@@ -4,19 +4,11 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// RFC 1071 Internet checksum over `data`, starting from a partial `sum`.
-pub fn checksum(data: &[u8], mut sum: u32) -> u16 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+/// RFC 1071 Internet checksum over `data`, starting from a partial `sum` (the datapath's
+/// one's complement sum, `l2tp_io::offload::sum`, complemented).
+pub fn checksum(data: &[u8], sum: u32) -> u16 {
+    use l2tp_io::offload;
+    !offload::fold(offload::sum(data, u64::from(sum)))
 }
 
 /// An IPv4 ICMP echo request from `src` to `dst` with the given id, sequence and payload size.
