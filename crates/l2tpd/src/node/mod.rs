@@ -1685,6 +1685,14 @@ impl Node {
         }
     }
 
+    /// Counts a refused tunnel; returns the total when this refusal should be logged. One
+    /// line per refusal would let a flood fill the log: the first, then every 1000th.
+    fn count_refused_tunnel(&mut self) -> Option<u64> {
+        self.counters.tunnels_refused += 1;
+        let n = self.counters.tunnels_refused;
+        (n == 1 || n.is_multiple_of(1000)).then_some(n)
+    }
+
     /// A control datagram for tunnel 0 (an SCCRQ, normally) from `from`: false when its
     /// source address is over [`NEW_TUNNELS_PER_SOURCE`] this second. Checked before the
     /// datagram is decoded, so a flood from few addresses costs a hash lookup per datagram
@@ -1694,9 +1702,7 @@ impl Node {
         let Some(why) = self.new_tunnel_rate.over(now, from.ip()) else {
             return true;
         };
-        self.counters.tunnels_refused += 1;
-        let n = self.counters.tunnels_refused;
-        if n == 1 || n.is_multiple_of(1000) {
+        if let Some(n) = self.count_refused_tunnel() {
             tracing::warn!(node = %self.name, %from, refused_total = n, "incoming tunnel refused: {why}");
         }
         false
@@ -1737,10 +1743,7 @@ impl Node {
             }
             return;
         };
-        self.counters.tunnels_refused += 1;
-        // One line per refusal would let a flood fill the log: the first, then every 1000th.
-        let n = self.counters.tunnels_refused;
-        if n == 1 || n.is_multiple_of(1000) {
+        if let Some(n) = self.count_refused_tunnel() {
             tracing::warn!(node = %self.name, %peer, refused_total = n, "incoming tunnel refused: {why}");
         }
         if answer {
@@ -1763,9 +1766,7 @@ impl Node {
         if lns.max_tunnels == 0 || self.tunnel_since.len() < lns.max_tunnels {
             return false;
         }
-        self.counters.tunnels_refused += 1;
-        let n = self.counters.tunnels_refused;
-        if n == 1 || n.is_multiple_of(1000) {
+        if let Some(n) = self.count_refused_tunnel() {
             tracing::warn!(node = %self.name, %tunnel, %peer, refused_total = n, "tunnel limit reached as the tunnel came up: StopCCN");
         }
         let result = ResultCode::with_error(
