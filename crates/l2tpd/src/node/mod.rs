@@ -217,9 +217,7 @@ pub struct Node {
     endpoint: Endpoint,
     datapath: Datapath,
     session_options: SessionOptions,
-    ppp_echo_interval: Option<Duration>,
     ppp_mru: u16,
-    ppp_echo_failures: u32,
     role: RoleSettings,
     /// Boxed: the map keeps spare capacity, which then costs a pointer, not a whole context.
     sessions: HashMap<SessionKey, Box<SessionCtx>>,
@@ -265,8 +263,8 @@ pub struct Node {
     /// The session whose TUN carries the default route (client `dial.default_route`).
     default_route_session: Option<SessionKey>,
     early_frames_total: usize,
-    /// PPP settings shared by every session's link (see `link_config`).
-    link_config: Option<Arc<LinkConfig>>,
+    /// PPP settings shared by every session's link.
+    link_config: Arc<LinkConfig>,
     netconf: Option<crate::netconf::NetConf>,
     /// Poll token → session owning that TUN.
     tun_tokens: HashMap<u64, SessionKey>,
@@ -348,6 +346,7 @@ struct ClientState {
 impl Node {
     /// Binds the socket and builds the engines. Nothing is sent until [`Node::step`] runs.
     pub fn new(config: NodeConfig) -> io::Result<Node> {
+        let link_config = link_config_of(&config);
         let poller = Poller::new()?;
         let mut sockets = Vec::new();
         let mut locals = Vec::new();
@@ -396,9 +395,7 @@ impl Node {
             endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
             datapath: Datapath::new(config.datapath),
             session_options: config.session_options,
-            ppp_echo_interval: config.ppp_echo_interval,
             ppp_mru: config.ppp_mru,
-            ppp_echo_failures: config.ppp_echo_failures,
             role: config.role,
             sessions: HashMap::new(),
             link_timers: BinaryHeap::new(),
@@ -431,7 +428,7 @@ impl Node {
             next_housekeeping: Instant::now(),
             default_route_session: None,
             early_frames_total: 0,
-            link_config: None,
+            link_config,
             netconf: None,
             tun_tokens: HashMap::new(),
             next_tun_token: tunif::TUN_TOKEN_BASE + 1,
@@ -1246,7 +1243,7 @@ impl Node {
                 return;
             }
         };
-        let link_cfg = self.link_config();
+        let link_cfg = self.link_config.clone();
         // Each link draws its few random values (magic number, CHAP challenges) straight
         // from the OS: no per-session RNG state to keep. Seeded nodes (tests) stay
         // reproducible with a seeded generator.
@@ -1273,35 +1270,6 @@ impl Node {
                 self.drain_deliveries(now);
             }
         }
-    }
-
-    /// The PPP settings every session of this node shares (built once).
-    fn link_config(&mut self) -> Arc<LinkConfig> {
-        if let Some(c) = &self.link_config {
-            return c.clone();
-        }
-        let mut cfg = match &self.role {
-            RoleSettings::Lns(lns) => {
-                LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
-            }
-            RoleSettings::Client(c) => {
-                let mut l = LinkConfig::client(&c.username, &c.password);
-                if !c.auth_methods.is_empty() {
-                    l.auth.methods = c.auth_methods.clone();
-                }
-                l
-            }
-        };
-        cfg.ipv6 = match &self.role {
-            RoleSettings::Lns(lns) => lns.ipv6,
-            RoleSettings::Client(_) => true,
-        };
-        cfg.echo_interval = self.ppp_echo_interval;
-        cfg.mru = self.ppp_mru;
-        cfg.echo_failures = self.ppp_echo_failures.max(1);
-        let cfg = Arc::new(cfg);
-        self.link_config = Some(cfg.clone());
-        cfg
     }
 
     /// A data message for a session we do not have (yet). A LAC starts PPP as soon as it
@@ -2200,6 +2168,30 @@ impl Node {
 }
 
 /// The netlink connection, opened on first use (only TUN modes need it).
+/// The PPP settings every session of a node shares (built once, in `Node::new`).
+fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
+    let mut cfg = match &config.role {
+        RoleSettings::Lns(lns) => {
+            LinkConfig::server(lns.auth_methods.clone(), lns.local_ipv4, lns.dns)
+        }
+        RoleSettings::Client(c) => {
+            let mut l = LinkConfig::client(&c.username, &c.password);
+            if !c.auth_methods.is_empty() {
+                l.auth.methods = c.auth_methods.clone();
+            }
+            l
+        }
+    };
+    cfg.ipv6 = match &config.role {
+        RoleSettings::Lns(lns) => lns.ipv6,
+        RoleSettings::Client(_) => true,
+    };
+    cfg.echo_interval = config.ppp_echo_interval;
+    cfg.mru = config.ppp_mru;
+    cfg.echo_failures = config.ppp_echo_failures.max(1);
+    Arc::new(cfg)
+}
+
 fn netconf_of(
     slot: &mut Option<crate::netconf::NetConf>,
 ) -> io::Result<&mut crate::netconf::NetConf> {
