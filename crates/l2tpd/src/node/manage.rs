@@ -221,7 +221,7 @@ impl Node {
                 .tunnel_debug(t.tunnel)
                 .map(|d| d.0)
                 .unwrap_or(0),
-            control: control_counters(&c),
+            control: control_counters(c),
             stats: counters(
                 self.datapath
                     .stats(t.tunnel, SessionId(0))
