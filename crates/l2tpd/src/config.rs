@@ -560,6 +560,9 @@ impl LnsConfig {
                 ipv4: u.ipv4,
             });
         }
+        if let Some(local) = self.local_ipv4 {
+            users.check_fixed_addresses(local)?;
+        }
         Ok(users)
     }
 }
@@ -871,6 +874,19 @@ fn validate_lns(l: &LnsConfig, bad: &mut impl FnMut(&str, String)) {
     for (i, u) in l.users.iter().enumerate() {
         if u.name.is_empty() {
             bad(&format!("lns.users[{i}].name"), "must not be empty".into());
+        }
+        let Some(a) = u.ipv4 else { continue };
+        if Some(a) == l.local_ipv4 {
+            bad(
+                &format!("lns.users[{i}].ipv4"),
+                format!("{a} is the server's own address (lns.local_ipv4)"),
+            );
+        }
+        if let Some(j) = l.users[..i].iter().position(|o| o.ipv4 == Some(a)) {
+            bad(
+                &format!("lns.users[{i}].ipv4"),
+                format!("{a} is already the fixed address of lns.users[{j}]"),
+            );
         }
     }
     if l.max_tunnels < 1 || l.max_tunnels > 65535 {

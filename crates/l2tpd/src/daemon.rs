@@ -13,6 +13,7 @@ use l2tp_proto::control::{EndpointConfig, PeerAuth};
 use l2tp_proto::data::{DatapathConfig, DebugMask, SessionOptions};
 
 use crate::config::{self, Config, InterfaceMode, Role};
+use crate::leases::Ipv4Leases;
 use crate::metrics::{MetricsServer, PoolUsage, SharedSnapshot, Snapshot};
 use crate::mgmt_server::MgmtServer;
 use crate::node::manage::resolve_peer;
@@ -65,7 +66,9 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
     let (listen, role, ip_mode) = match cfg.role {
         Role::Lns => {
             let lns = cfg.lns.as_ref().ok_or("lns: section missing")?;
-            let users = lns.load_users().map_err(|e| e.to_string())?;
+            let users = lns
+                .load_users()
+                .map_err(|e| format!("lns.users_file: {e}"))?;
             let pool = lns.ipv4_pool.ok_or("lns.ipv4_pool: required")?;
             let local_ipv4 = lns.local_ipv4.ok_or("lns.local_ipv4: required")?;
             let mut dns = [None, None];
@@ -84,12 +87,13 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                     mtu: u32::from(cfg.ppp.mtu),
                 },
             };
+            let leases = Ipv4Leases::new(Ipv4Pool::new(pool), local_ipv4, users.fixed_addresses());
             let settings = LnsSettings {
                 auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
                 local_ipv4,
                 dns,
                 users,
-                pool: Ipv4Pool::new(pool),
+                pool: leases,
                 max_sessions: lns.max_sessions as usize,
                 ipv6: lns.ipv6_prefix.is_some(),
                 ipv6_pool: lns

@@ -12,6 +12,7 @@ use l2tp_proto::control::EndpointConfig;
 use l2tp_proto::data::{DatapathConfig, SessionOptions};
 use ppp::AuthMethod;
 
+use crate::leases::Ipv4Leases;
 use crate::node::ipterm::{EchoResponder, Pinger};
 use crate::node::{ClientSettings, LnsSettings, Node, NodeConfig, RoleSettings};
 use crate::pool::{Ipv4Pool, Ipv4PoolSpec};
@@ -103,7 +104,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             local_ipv4: LNS_IP,
             dns: [Some(Ipv4Addr::new(198, 51, 100, 53)), None],
             users,
-            pool: Ipv4Pool::new(pool_spec),
+            pool: Ipv4Leases::new(Ipv4Pool::new(pool_spec), LNS_IP, []),
             max_sessions: 0,
             ipv6: false,
             ipv6_pool: None,

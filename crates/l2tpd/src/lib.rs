@@ -4,6 +4,7 @@
 //!   name the field, and the quick-start command-line flags that map onto it;
 //! * [`users`]: the PPP users file;
 //! * [`pool`]: IPv4 and IPv6 address pools;
+//! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
 //! * [`netconf`]: interface addresses and routes over rtnetlink;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod demo_netns;
+pub mod leases;
 pub mod loadgen;
 pub mod metrics;
 pub mod mgmt_server;

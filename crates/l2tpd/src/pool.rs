@@ -247,6 +247,11 @@ impl Ipv4Pool {
         self.size - self.in_use
     }
 
+    /// Whether `ip` is in the pool's range.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        self.offset(ip).is_some()
+    }
+
     fn offset(&self, ip: Ipv4Addr) -> Option<u32> {
         let v = u32::from(ip);
         (v >= self.base && v - self.base < self.size).then(|| v - self.base)

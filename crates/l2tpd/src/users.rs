@@ -62,6 +62,14 @@ pub enum UsersError {
         /// What is wrong.
         message: String,
     },
+    /// Two users share a fixed address, or a fixed address is the server's own.
+    #[error("fixed address {address}: {message}")]
+    FixedAddress {
+        /// The address given twice.
+        address: Ipv4Addr,
+        /// Who has it.
+        message: String,
+    },
 }
 
 /// The set of users, looked up by name.
@@ -155,6 +163,42 @@ impl Users {
     /// All users, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &User> {
         self.by_name.values()
+    }
+
+    /// The users' fixed addresses.
+    pub fn fixed_addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.by_name.values().filter_map(|u| u.ipv4)
+    }
+
+    /// Refuses a fixed address given to two users, or equal to the server's own address
+    /// (`local`): either would hand one address to two hosts.
+    pub fn check_fixed_addresses(&self, local: Ipv4Addr) -> Result<(), UsersError> {
+        let mut owners: HashMap<Ipv4Addr, Vec<&str>> = HashMap::new();
+        for u in self.by_name.values() {
+            if let Some(a) = u.ipv4 {
+                owners.entry(a).or_default().push(&u.name);
+            }
+        }
+        let mut clashes: Vec<(Ipv4Addr, Vec<&str>)> = owners
+            .into_iter()
+            .filter(|(a, names)| names.len() > 1 || *a == local)
+            .collect();
+        clashes.sort();
+        match clashes.into_iter().next() {
+            None => Ok(()),
+            Some((address, mut names)) => {
+                names.sort();
+                let message = if address == local {
+                    format!(
+                        "given to {} but it is the server's own address (lns.local_ipv4)",
+                        names.join(", ")
+                    )
+                } else {
+                    format!("given to several users: {}", names.join(", "))
+                };
+                Err(UsersError::FixedAddress { address, message })
+            }
+        }
     }
 }
 
@@ -277,5 +321,32 @@ bob     s3cret
         let u = Users::parse("alice topsecret\n", "f").unwrap();
         let dbg = format!("{u:?}");
         assert!(!dbg.contains("topsecret"), "{dbg}");
+    }
+
+    #[test]
+    fn a_fixed_address_belongs_to_one_user_and_never_to_the_server() {
+        let users = Users::parse(
+            "alice pw-a 203.0.113.50\nbob pw-b 203.0.113.50\ncarol pw-c 203.0.113.51\n",
+            "users",
+        )
+        .unwrap();
+        let e = users
+            .check_fixed_addresses(Ipv4Addr::new(198, 51, 100, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("203.0.113.50") && e.contains("alice, bob"),
+            "{e}"
+        );
+        let users = Users::parse("alice pw-a 198.51.100.1\n", "users").unwrap();
+        let e = users
+            .check_fixed_addresses(Ipv4Addr::new(198, 51, 100, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server's own address"), "{e}");
+        let users = Users::parse("alice pw-a 203.0.113.50\nbob pw-b\n", "users").unwrap();
+        assert!(users
+            .check_fixed_addresses(Ipv4Addr::new(198, 51, 100, 1))
+            .is_ok());
     }
 }

@@ -47,7 +47,7 @@ use ppp::{AuthDecision, AuthMethod, Event as PppEvent, Link, LinkConfig, Protoco
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::pool::Ipv4Pool;
+use crate::leases::Ipv4Leases;
 use crate::users::Users;
 use ipterm::{IpApp, Outbox};
 use session::SessionCtx;
@@ -107,8 +107,8 @@ pub struct LnsSettings {
     pub dns: [Option<Ipv4Addr>; 2],
     /// Users allowed to log in.
     pub users: Users,
-    /// Addresses handed to clients.
-    pub pool: Ipv4Pool,
+    /// Addresses handed to clients: the pool, with fixed addresses and ours set aside.
+    pub pool: Ipv4Leases,
     /// Sessions allowed at once (0: no limit).
     pub max_sessions: usize,
     /// Offer IPv6CP (RFC 5072).
@@ -561,6 +561,12 @@ impl Node {
     /// LNS: replaces the users (SIGHUP); sessions already up are kept.
     pub fn replace_users(&mut self, users: Users) {
         if let RoleSettings::Lns(l) = &mut self.role {
+            let busy = l.pool.set_fixed(users.fixed_addresses());
+            if !busy.is_empty() {
+                tracing::warn!(
+                    "fixed addresses {busy:?} are leased to other sessions now: set aside when they end"
+                );
+            }
             l.users = users;
         }
     }
@@ -1419,10 +1425,12 @@ impl Node {
                 AuthDecision::Reject
             }
             Some(u) => {
-                let addr = match (sess.pool_addr, u.ipv4) {
-                    (Some(a), _) => Ok(a),
-                    (None, Some(fixed)) => Ok(fixed),
-                    (None, None) => lns.pool.allocate().inspect(|a| sess.pool_addr = Some(*a)),
+                let addr = match sess.pool_addr {
+                    Some(a) => Ok(a),
+                    None => lns
+                        .pool
+                        .lease(u.ipv4)
+                        .inspect(|a| sess.pool_addr = Some(*a)),
                 };
                 match addr {
                     Ok(a) => {
@@ -1434,6 +1442,10 @@ impl Node {
                         // the client sees why in the CDN's message, not as a bad password.
                         tracing::warn!(node = %self.name, session = %key, user = %name, "no address for the session: {e}");
                         self.counters.sessions_refused += 1;
+                        let why = match e {
+                            crate::leases::LeaseError::Pool(_) => "address pool exhausted",
+                            _ => "the user's fixed address is in use by another session",
+                        };
                         let _ = self.endpoint.close_session(
                             now,
                             key.tunnel,
@@ -1441,7 +1453,7 @@ impl Node {
                             ResultCode::with_error(
                                 ResultCode::CDN_NO_FACILITIES_TEMPORARY,
                                 ResultCode::ERROR_NO_RESOURCES,
-                                Some("address pool exhausted"),
+                                Some(why),
                             ),
                         );
                         return;
@@ -1475,7 +1487,7 @@ impl Node {
                 }
             }
             if let (Some(a), RoleSettings::Lns(lns)) = (s.pool_addr, &mut self.role) {
-                let _ = lns.pool.free(a);
+                lns.pool.release(a);
             }
             if let Some(lease) = s.v6().and_then(|v| v.lease) {
                 self.routes6.retain(|_, k| *k != key);
