@@ -5,5 +5,7 @@
 pub mod mem;
 pub mod offload;
 pub mod poller;
+pub mod ppp_unit;
+pub mod pppol2tp;
 pub mod tun;
 pub mod udp;
