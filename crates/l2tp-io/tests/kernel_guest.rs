@@ -103,8 +103,8 @@ impl Drop for Guest {
     }
 }
 
-/// The example binary, built for this profile next to this test's own binary.
-fn example_binary() -> Result<PathBuf, String> {
+/// An example binary, built for this profile next to this test's own binary.
+fn example_binary(name: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(repo_root()).args([
@@ -128,9 +128,9 @@ fn example_binary() -> Result<PathBuf, String> {
     }
     let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
     if !st.success() {
-        return Err("cargo build --example pppol2tp_pair failed".into());
+        return Err(format!("cargo build --example {name} failed"));
     }
-    let bin = profile_dir.join("examples/pppol2tp_pair");
+    let bin = profile_dir.join("examples").join(name);
     if !bin.exists() {
         return Err(format!("{} missing after the build", bin.display()));
     }
@@ -161,12 +161,15 @@ fn pppol2tp_api_in_a_real_kernel() {
         ));
     }
     let t_build = t0.elapsed();
-    let bin = example_binary().expect("example binary");
+    let bins = ["pppol2tp_pair", "kernel_lac"].map(|n| example_binary(n).expect("example binary"));
 
     let t1 = Instant::now();
     let guest = Guest::boot(scripts).expect("guest boots");
     let t_boot = t1.elapsed();
-    std::fs::copy(&bin, guest.share().join("pppol2tp_pair")).expect("copy into the share");
+    for bin in &bins {
+        std::fs::copy(bin, guest.share().join(bin.file_name().unwrap()))
+            .expect("copy into the share");
+    }
 
     let t2 = Instant::now();
     // The datapath checks, IPv4 then IPv6 (see the example's header for what each checks).
@@ -196,6 +199,39 @@ fn pppol2tp_api_in_a_real_kernel() {
     assert!(
         !after.contains("Tunnel") && !after.contains("ppp"),
         "left behind in the guest:\n{after}"
+    );
+
+    // Our control plane and PPP with the kernel datapath (the kernel backend minus the daemon)
+    // against xl2tpd + pppd, an LNS in a namespace of the guest behind a veth pair, so that the
+    // ping through our pppN really crosses the L2TP session.
+    let (rc, out) = guest.run(
+        "mkdir -p /run/xl2tpd && ip netns add lns && ip link add vlac type veth peer name vlns \
+         && ip link set vlns netns lns && ip addr add 203.0.113.1/24 dev vlac && ip link set vlac up \
+         && ip -n lns addr add 203.0.113.2/24 dev vlns && ip -n lns link set vlns up \
+         && ip -n lns link set lo up \
+         && ip netns exec lns xl2tpd -c /etc/xl2tpd/xl2tpd.conf -p /run/xl2tpd.pid -C /run/xl2tpd/l2tp-control >/dev/null 2>&1 \
+         && sleep 1",
+    );
+    assert_eq!(rc, 0, "LNS setup in the guest:\n{out}");
+    let (rc, out) = guest.run("/host/kernel_lac 203.0.113.2:1701 l2tptest l2tptest");
+    assert_eq!(rc, 0, "kernel_lac against xl2tpd failed:\n{out}");
+    for step in [
+        "ok: tunnel up",
+        "ok: session up",
+        "ok: LCP opened",
+        "ok: authenticated",
+        "ok: IPCP opened: local 192.0.2.",
+        "ok: ping answered through ppp",
+        "ok: closed",
+    ] {
+        assert!(out.contains(step), "no `{step}` in:\n{out}");
+    }
+    let (_, after) = guest.run(
+        "ip l2tp show tunnel; ls /sys/class/net; kill $(cat /run/xl2tpd.pid); grep -c 'Connection closed' /var/log/messages",
+    );
+    assert!(
+        !after.contains("Tunnel") && !after.contains("ppp"),
+        "left behind in the guest after kernel_lac:\n{after}"
     );
 
     // The probe: one clear error per missing module, "ok" once they are back. Autoloading is
