@@ -1,4 +1,5 @@
-//! The I/O edge: UDP sockets (batched), TUN devices, the system clock.
+//! The I/O edge: UDP sockets (batched), TUN devices, the system clock, and the kernel's own
+//! L2TP datapath (PPPoL2TP sockets, `/dev/ppp` channels and units) where the kernel has it.
 //!
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
