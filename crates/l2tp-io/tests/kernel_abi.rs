@@ -4,6 +4,9 @@
 //! kernel headers (package linux-libc-dev, which every Rust toolchain's libc6-dev pulls in):
 //! without them the test says so loudly, and fails under `CI=true`.
 
+// `c_ulong` is u64 here but u32 on 32-bit targets: the casts are needed there.
+#![allow(clippy::unnecessary_cast)]
+
 use std::mem::{offset_of, size_of};
 use std::process::Command;
 
