@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Steps: SCCRQ … SCCCN over a connected UDP socket; on TunnelUp the tunnel management socket;
-//! ICRQ … ICCN; on SessionUp the session socket and its PPP channel, whose fd carries LCP,
-//! authentication and IPCP to and from `ppp::Link`; on NetworkUp a `pppN` unit, connected to
-//! the channel, addressed and brought up with `ip`, and `ping` to the LNS's address through it;
+//! ICRQ … ICCN; on SessionUp a `KernelSession` (the session socket and its PPP channel, whose
+//! fd carries LCP, authentication and IPCP to and from `ppp::Link`); on NetworkUp its `pppN`
+//! unit, connected to the channel, addressed and brought up with `ip`, and `ping` to the LNS's address through it;
 //! then the session's kernel counters, and a clean close (CDN, StopCCN).
 //! Prints `ok: ...` per step, `FAIL: ...` and exit 1 on the first failure. Bounded: 60 s.
 
@@ -18,9 +18,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use l2tp_io::ppp_unit::{PppChannel, PppUnit};
-use l2tp_io::pppol2tp::{SessionIds, SessionSocket, TunnelSocket};
+use l2tp_io::kernel_session::KernelSession;
+use l2tp_io::pppol2tp::{SessionIds, TunnelSocket};
 use l2tp_proto::control::{CallParams, Endpoint, EndpointConfig, Event, TunnelOptions};
+use l2tp_proto::data::SessionOptions;
 use l2tp_wire::ResultCode;
 use ppp::{Link, LinkConfig};
 use rand::SeedableRng;
@@ -47,12 +48,10 @@ fn e2s(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// The kernel side of the session, in the order it is made.
+/// The kernel side: the session (dropped first) and its tunnel.
 struct Kernel {
+    session: Option<KernelSession>,
     tunnel: Option<TunnelSocket>,
-    session: Option<SessionSocket>,
-    channel: Option<PppChannel>,
-    unit: Option<PppUnit>,
 }
 
 fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
@@ -70,10 +69,8 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
         rand::rngs::StdRng::from_entropy(),
     );
     let mut k = Kernel {
-        tunnel: None,
         session: None,
-        channel: None,
-        unit: None,
+        tunnel: None,
     };
     let start = Instant::now();
     let deadline = start + Duration::from_secs(60);
@@ -98,23 +95,13 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
                 Err(e) => return Err(format!("recv on the tunnel socket: {e}")),
             }
         }
-        // PPP frames in (channel: everything until a unit is connected; LCP/auth after)
-        if let Some(ch) = &k.channel {
-            loop {
-                match ch.recv(&mut buf) {
-                    Ok(n) => link.handle_frame(now, &buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(format!("recv on PPP channel: {e}")),
-                }
-            }
-        }
-        if let Some(unit) = &k.unit {
-            loop {
-                match unit.recv(&mut buf) {
-                    Ok(n) => link.handle_frame(now, &buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(format!("recv on {}: {e}", unit.ifname())),
-                }
+        // PPP frames in: from the channel, and from the unit once attached
+        if let Some(ks) = &k.session {
+            while let Some(n) = ks
+                .recv_frame(&mut buf)
+                .map_err(|e| format!("recv on the session's PPP fds: {e}"))?
+            {
+                link.handle_frame(now, &buf[..n]);
             }
         }
         if ep.poll_timeout().is_some_and(|t| t <= now) {
@@ -150,15 +137,13 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
                         peer_session,
                     };
                     let t = k.tunnel.as_ref().ok_or("session before tunnel socket")?;
-                    let s = SessionSocket::connect(t, &udp, s_ids).map_err(e2s)?;
-                    let ch = PppChannel::attach(s.channel_index().map_err(e2s)?).map_err(e2s)?;
-                    ch.set_nonblocking(true).map_err(e2s)?;
+                    let ks = KernelSession::open(t, &udp, s_ids, &SessionOptions::default())
+                        .map_err(e2s)?;
                     println!(
                         "ok: session up: {tunnel}/{session} -> {peer_tunnel}/{peer_session}, PPP channel {}",
-                        ch.index()
+                        ks.channel().index()
                     );
-                    k.session = Some(s);
-                    k.channel = Some(ch);
+                    k.session = Some(ks);
                     ids = Some(s_ids);
                     link.open(now);
                 }
@@ -174,16 +159,12 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
                 ppp::Event::Authenticated { .. } => println!("ok: authenticated"),
                 ppp::Event::NetworkUp { ipv4 } => {
                     println!("ok: IPCP opened: local {} peer {}", ipv4.local, ipv4.peer);
-                    let unit = PppUnit::new(None).map_err(e2s)?;
-                    unit.set_nonblocking(true).map_err(e2s)?;
-                    let ch = k.channel.as_ref().ok_or("no channel")?;
-                    ch.connect(&unit).map_err(e2s)?;
-                    let dev = unit.ifname();
+                    let ks = k.session.as_mut().ok_or("no session")?;
+                    let dev = ks.attach_unit(None, 1400).map_err(e2s)?.ifname();
                     sh(&format!(
                         "ip addr add {} peer {}/32 dev {dev} && ip link set {dev} up",
                         ipv4.local, ipv4.peer
                     ))?;
-                    k.unit = Some(unit);
                     // ping in the background: this loop keeps answering LCP meanwhile
                     let peer = ipv4.peer;
                     std::thread::spawn(move || {
@@ -204,12 +185,9 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
         }
         // PPP frames out: the kernel adds FF 03 itself
         while let Some(frame) = link.poll_transmit() {
-            let f = frame
-                .strip_prefix(&ppp::frame::ADDRESS_CONTROL[..])
-                .unwrap_or(&frame);
-            if let Some(ch) = &k.channel {
-                ch.send(f)
-                    .map_err(|e| format!("send on PPP channel: {e}"))?;
+            if let Some(ks) = &k.session {
+                ks.send_frame(&frame)
+                    .map_err(|e| format!("send on the PPP channel: {e}"))?;
             }
         }
         while let Some(t) = ep.poll_transmit() {
@@ -229,7 +207,7 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
                 let st = s.stats().map_err(e2s)?;
                 println!(
                     "ok: ping answered through {}; session counters {st:?}",
-                    k.unit.as_ref().map(|u| u.ifname()).unwrap_or_default()
+                    s.unit().map(|u| u.ifname()).unwrap_or_default()
                 );
                 if st.tx_packets < 3 || st.rx_packets < 3 {
                     return Err(format!("kernel counters do not show the pings: {st:?}"));
@@ -249,8 +227,6 @@ fn run(lns: &str, user: &str, password: &str) -> Result<(), String> {
                         ResultCode::with_error(ResultCode::CDN_ADMINISTRATIVE, 0, None),
                     );
                 }
-                k.unit = None;
-                k.channel = None;
                 k.session = None;
                 let _ = ep.close_tunnel(
                     now,

@@ -3,6 +3,7 @@
 //!
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
+pub mod kernel_session;
 pub mod mem;
 pub mod offload;
 pub mod poller;
