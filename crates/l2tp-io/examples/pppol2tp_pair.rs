@@ -19,6 +19,11 @@
 //!   `/proc/net/pppol2tp`, per session and per tunnel;
 //! - closing everything leaves no kernel tunnel, session or `pppN`.
 //!
+//! `wrap`: one kernel session with RECVSEQ and REORDERTO, fed hand-made L2TP data packets
+//! with chosen Ns from a plain UDP socket: packets reordered away from the wrap are put back in
+//! order at once; packets reordered across 65535 → 0 stall until REORDERTO expires and are
+//! dropped (the kernel queues by plain `>`; the userspace datapath's serial order does not).
+//!
 //! Each passed check prints `ok: ...`; the first failure prints `FAIL: ...` and exits 1.
 //! Needs root in a kernel with the modules loaded.
 
@@ -63,6 +68,16 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        "wrap" => match wrap() {
+            Ok(()) => {
+                println!("ok: wrap checks passed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("FAIL: {e}");
+                ExitCode::from(1)
+            }
+        },
         "pair" => {
             let mut result = Ok(());
             for (family, local) in [("ipv4", "127.0.0.1:0"), ("ipv6", "[::1]:0")] {
@@ -83,7 +98,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: pppol2tp_pair probe|pair");
+            eprintln!("usage: pppol2tp_pair probe|pair|wrap");
             ExitCode::from(64)
         }
     }
@@ -602,4 +617,121 @@ fn parse_proc(text: &str) -> Result<Proc, String> {
         tunnels,
         sessions,
     })
+}
+
+/// A hand-made L2TPv2 data message with Ns/Nr (S bit) carrying an LCP frame that names `ns`.
+fn data_packet(tunnel: u16, session: u16, ns: u16) -> Vec<u8> {
+    let mut p = vec![0x08, 0x02];
+    p.extend_from_slice(&tunnel.to_be_bytes());
+    p.extend_from_slice(&session.to_be_bytes());
+    p.extend_from_slice(&ns.to_be_bytes());
+    p.extend_from_slice(&0u16.to_be_bytes());
+    p.extend_from_slice(&[0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x0a, 0, 0, 0, 0]);
+    p.extend_from_slice(&ns.to_be_bytes());
+    p
+}
+
+/// The Ns a received frame (from [`data_packet`]) names.
+fn frame_ns(frame: &[u8]) -> Option<u16> {
+    match frame {
+        [0xc0, 0x21, .., a, b] => Some(u16::from_be_bytes([*a, *b])),
+        _ => None,
+    }
+}
+
+/// Every frame that arrives on `ch` within `limit`, as the Ns they name.
+fn drain_ns(ch: &PppChannel, limit: Duration) -> Vec<u16> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + limit;
+    while let Some(f) = recv_within(ch, deadline.saturating_duration_since(Instant::now())) {
+        got.extend(frame_ns(&f));
+    }
+    got
+}
+
+fn wrap() -> Check {
+    const REORDER: Duration = Duration::from_millis(200);
+    let ua = UdpSocket::bind("127.0.0.1:0").map_err(e2s)?;
+    let raw = UdpSocket::bind("127.0.0.1:0").map_err(e2s)?;
+    ua.connect(raw.local_addr().map_err(e2s)?).map_err(e2s)?;
+    raw.connect(ua.local_addr().map_err(e2s)?).map_err(e2s)?;
+    let ids = SessionIds {
+        tunnel: TunnelId(501),
+        session: SessionId(511),
+        peer_tunnel: TunnelId(502),
+        peer_session: SessionId(522),
+    };
+    let tunnel = TunnelSocket::connect(&ua, ids.tunnel).map_err(e2s)?;
+    let session = SessionSocket::connect(&tunnel, &ua, ids).map_err(e2s)?;
+    session
+        .set_option(SessionOption::RecvSeq(true))
+        .map_err(e2s)?;
+    session
+        .set_option(SessionOption::ReorderTimeout(REORDER))
+        .map_err(e2s)?;
+    let ch = PppChannel::attach(session.channel_index().map_err(e2s)?).map_err(e2s)?;
+    ch.set_nonblocking(true).map_err(e2s)?;
+    let send = |ns: u16| -> Check {
+        raw.send(&data_packet(ids.tunnel.0, ids.session.0, ns))
+            .map(|_| ())
+            .map_err(e2s)
+    };
+    let quick = REORDER / 2;
+
+    send(0)?;
+    let got = drain_ns(&ch, quick);
+    ensure!(got == [0], "first packet: got {got:?}");
+    // Reordered away from the wrap: 3 before 1 and 2, all delivered in order at once.
+    for ns in [3, 1, 2] {
+        send(ns)?;
+    }
+    let got = drain_ns(&ch, quick);
+    ensure!(got == [1, 2, 3], "3,1,2 delivered as {got:?}");
+    let st = session.stats().map_err(e2s)?;
+    println!(
+        "ok: wrap: 3,1,2 delivered in order at once as {got:?}; rx_oos_packets {}",
+        st.rx_oos_packets
+    );
+
+    // Walk the expected Nr up to just below the wrap: a jump is held, expires after REORDERTO,
+    // and the next packet resynchronises to itself.
+    for jump in [20000u16, 40000, 60000, 65530] {
+        send(jump)?;
+        std::thread::sleep(REORDER + Duration::from_millis(60));
+        send(jump + 1)?;
+        let got = drain_ns(&ch, quick);
+        ensure!(got == [jump + 1], "after the jump to {jump}: got {got:?}");
+    }
+    for ns in [65532, 65533] {
+        send(ns)?;
+    }
+    let got = drain_ns(&ch, quick);
+    ensure!(got == [65532, 65533], "before the wrap: got {got:?}");
+    println!("ok: wrap: expected Nr walked to 65534");
+
+    // Reordered across the wrap: 0 arrives before 65534 and 65535.
+    let before = session.stats().map_err(e2s)?;
+    for ns in [0, 65534, 65535] {
+        send(ns)?;
+    }
+    let stalled = drain_ns(&ch, quick);
+    ensure!(
+        stalled.is_empty(),
+        "across the wrap the kernel delivered {stalled:?} at once (expected a stall)"
+    );
+    std::thread::sleep(REORDER + Duration::from_millis(60));
+    send(1)?;
+    let after_timeout = drain_ns(&ch, quick);
+    let after = session.stats().map_err(e2s)?;
+    ensure!(
+        after.rx_seq_discards > before.rx_seq_discards,
+        "no discards after the wrap stall: {before:?} -> {after:?}"
+    );
+    println!(
+        "ok: wrap: 0,65534,65535 stalled for REORDERTO ({} ms); then delivered {after_timeout:?}, rx_seq_discards {} -> {}",
+        REORDER.as_millis(),
+        before.rx_seq_discards,
+        after.rx_seq_discards
+    );
+    Ok(())
 }

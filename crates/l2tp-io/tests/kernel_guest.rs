@@ -201,6 +201,19 @@ fn pppol2tp_api_in_a_real_kernel() {
         "left behind in the guest:\n{after}"
     );
 
+    // The kernel's reorder queue at the sequence wrap (docs/datapath.md, "Kernel backend"):
+    // in order away from the wrap, a stall then drops across it.
+    let (rc, out) = guest.run("/host/pppol2tp_pair wrap");
+    assert_eq!(rc, 0, "pppol2tp_pair wrap failed:\n{out}");
+    assert!(
+        out.contains("ok: wrap: 3,1,2 delivered in order at once"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok: wrap: 0,65534,65535 stalled for REORDERTO"),
+        "{out}"
+    );
+
     // Our control plane and PPP with the kernel datapath (the kernel backend minus the daemon)
     // against xl2tpd + pppd, an LNS in a namespace of the guest behind a veth pair, so that the
     // ping through our pppN really crosses the L2TP session.
