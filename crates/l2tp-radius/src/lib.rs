@@ -12,6 +12,8 @@ pub mod attr;
 pub mod crypt;
 pub mod error;
 pub mod packet;
+pub mod reply;
+pub mod request;
 
 pub use attr::AttrType;
 pub use crypt::Secret;
