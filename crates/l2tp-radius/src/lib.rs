@@ -8,12 +8,14 @@
 //! Nothing here but the shell reads a clock or touches a socket: time comes in as `now`,
 //! randomness from an injected RNG, outputs are drained after every input.
 
+pub mod acct;
 pub mod attr;
 pub mod crypt;
 pub mod error;
 pub mod packet;
 pub mod reply;
 pub mod request;
+pub mod spool;
 
 pub use attr::AttrType;
 pub use crypt::Secret;
