@@ -10,9 +10,11 @@
 
 pub mod acct;
 pub mod attr;
+pub mod client;
 pub mod crypt;
 pub mod error;
 pub mod packet;
+pub mod ratelog;
 pub mod reply;
 pub mod request;
 pub mod spool;
