@@ -485,7 +485,7 @@ impl<R: RngCore> Client<R> {
             // This server had its chances.
             let s = &mut self.servers[server];
             s.counters.timeouts += 1;
-            if !s.dead_until.is_some_and(|u| now < u) {
+            if s.dead_until.is_none_or(|u| now >= u) {
                 s.counters.marked_dead += 1;
                 tracing::warn!(server = %s.cfg.addr, "RADIUS server not answering; failing over");
                 self.events

@@ -68,7 +68,7 @@ pub fn unhide_password(
     secret: &Secret,
     ra: &[u8; 16],
 ) -> Result<Vec<u8>, DecodeError> {
-    if hidden.is_empty() || hidden.len() % 16 != 0 || hidden.len() > 128 {
+    if hidden.is_empty() || hidden.len() & 15 != 0 || hidden.len() > 128 {
         return Err(DecodeError::BadValue {
             attr: AttrType::USER_PASSWORD.0,
             reason: "hidden password must be 16..=128 octets, a multiple of 16",
@@ -129,7 +129,7 @@ pub fn decrypt_tunnel_password(
         attr: AttrType::TUNNEL_PASSWORD.0,
         reason,
     };
-    if value.len() < 3 + 16 || (value.len() - 3) % 16 != 0 {
+    if value.len() < 3 + 16 || (value.len() - 3) & 15 != 0 {
         return Err(bad("Tunnel-Password must be tag, salt and 16·n octets"));
     }
     if value[1] & 0x80 == 0 {
