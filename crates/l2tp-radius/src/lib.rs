@@ -12,6 +12,7 @@ pub mod acct;
 pub mod attr;
 pub mod client;
 pub mod crypt;
+pub mod dae;
 pub mod error;
 pub mod packet;
 pub mod ratelog;
