@@ -18,6 +18,7 @@ pub mod packet;
 pub mod ratelog;
 pub mod reply;
 pub mod request;
+pub mod shell;
 pub mod spool;
 
 pub use attr::AttrType;
