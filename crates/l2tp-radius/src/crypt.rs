@@ -229,7 +229,23 @@ pub fn verify_reply(
     if !ct_eq(&expect, &body[4..HEADER_LEN]) {
         return Err(AuthError::BadAuthenticator);
     }
-    check_message_authenticator(body, secret, request_authenticator, require_ma)
+    let first = check_message_authenticator(body, secret, request_authenticator, require_ma);
+    match Code(body[0]) {
+        // RFC 3579 §3.2 (Access replies) and RFC 5176 §3.5 (ACK/NAK) compute it over the
+        // Request Authenticator. FreeRADIUS 3.x signs Accounting-Response and Disconnect/CoA
+        // ACK/NAK over a zero authenticator instead; both are keyed by the secret, so either
+        // is accepted for those codes (never for Access replies).
+        Code::ACCOUNTING_RESPONSE
+        | Code::DISCONNECT_ACK
+        | Code::DISCONNECT_NAK
+        | Code::COA_ACK
+        | Code::COA_NAK
+            if first == Err(AuthError::BadMessageAuthenticator) =>
+        {
+            check_message_authenticator(body, secret, &[0u8; 16], require_ma)
+        }
+        _ => first,
+    }
 }
 
 /// Verifies a request whose Request Authenticator is a hash (Accounting-Request,
@@ -341,6 +357,33 @@ mod tests {
         no_salt_bit[1] &= 0x7f;
         assert!(decrypt_tunnel_password(&no_salt_bit, &s, &ra).is_err());
         assert!(decrypt_tunnel_password(&v[..10], &s, &ra).is_err());
+    }
+
+    #[test]
+    fn zero_vector_mac_accepted_for_accounting_replies_only() {
+        let s = Secret::new("k");
+        let ra = [4u8; 16];
+        for (code, ok) in [
+            (Code::ACCOUNTING_RESPONSE, true),
+            (Code::COA_ACK, true),
+            (Code::ACCESS_ACCEPT, false),
+        ] {
+            let mut r = Packet::new(code, 1, [0; 16]);
+            r.push(Attr::new(AttrType::MESSAGE_AUTHENTICATOR, [0u8; 16]));
+            let mut b = r.encode().unwrap();
+            // FreeRADIUS 3.x style: MAC over a zero authenticator, then the Response Authenticator.
+            b[4..20].fill(0);
+            fill_message_authenticator(&mut b, &s);
+            b[4..20].copy_from_slice(&ra);
+            let resp = md5(&[&b, s.as_bytes()]);
+            b[4..20].copy_from_slice(&resp);
+            let want = if ok {
+                Ok(())
+            } else {
+                Err(AuthError::BadMessageAuthenticator)
+            };
+            assert_eq!(verify_reply(&b, &s, &ra, true), want, "{code:?}");
+        }
     }
 
     #[test]

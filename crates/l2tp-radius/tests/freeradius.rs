@@ -219,3 +219,215 @@ fn pap_chap_and_mschapv2_accept_and_reject() {
         0
     );
 }
+
+fn session_record(event: SessionEvent) -> AcctRecord {
+    AcctRecord::Session {
+        session: session("alice", "acct-0001"),
+        framed_ip: Some(Ipv4Addr::new(192, 0, 2, 10)),
+        class: vec![b"gold-plan".to_vec()],
+        event,
+    }
+}
+
+fn send_acct(c: &mut UdpClient<OsRng>, rec: &AcctRecord) -> Vec<ClientEvent> {
+    let rid = c.core.account(Instant::now(), rec).unwrap();
+    c.wait(rid, Duration::from_secs(10)).unwrap()
+}
+
+fn field<'a>(rec: &'a [(String, String)], k: &str) -> &'a str {
+    rec.iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{k} missing in {rec:?}"))
+}
+
+#[test]
+fn accounting_start_interim_stop_reach_the_detail_file() {
+    if !support::can_run("accounting_start_interim_stop_reach_the_detail_file") {
+        return;
+    }
+    let fr = FreeRadius::start("acct");
+    let mut c = client(vec![], vec![server(fr.acct, 1)]);
+    let interim = Usage {
+        input_octets: 1_000,
+        output_octets: 2_000,
+        input_packets: 10,
+        output_packets: 20,
+        session_time: Duration::from_secs(300),
+    };
+    let stop = Usage {
+        input_octets: 3 * (1u64 << 32) + 12_345,
+        output_octets: (1u64 << 32) + 7,
+        input_packets: 5_000_000,
+        output_packets: 6_000_000,
+        session_time: Duration::from_secs(7_200),
+    };
+    for rec in [
+        AcctRecord::AccountingOn,
+        session_record(SessionEvent::Start),
+        session_record(SessionEvent::Interim(interim)),
+        session_record(SessionEvent::Stop(stop, TerminateCause::IdleTimeout)),
+    ] {
+        let ev = send_acct(&mut c, &rec);
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, ClientEvent::AccountingDone { .. })),
+            "{rec:?}: {ev:?}\n{}",
+            fr.log_text()
+        );
+    }
+    let recs = fr.detail_records();
+    assert_eq!(recs.len(), 4, "{}", fr.detail());
+    assert_eq!(field(&recs[0], "Acct-Status-Type"), "Accounting-On");
+    assert_eq!(field(&recs[1], "Acct-Status-Type"), "Start");
+    assert_eq!(field(&recs[1], "User-Name"), "alice");
+    assert_eq!(field(&recs[1], "Acct-Session-Id"), "acct-0001");
+    assert_eq!(field(&recs[1], "Framed-IP-Address"), "192.0.2.10");
+    assert_eq!(field(&recs[1], "NAS-Port-Type"), "Virtual");
+    assert_eq!(
+        field(&recs[1], "Class"),
+        "0x676f6c642d706c616e",
+        "Class echoed unchanged"
+    );
+    assert_eq!(field(&recs[1], "Tunnel-Client-Endpoint:1"), "192.0.2.1");
+    assert_eq!(field(&recs[2], "Acct-Status-Type"), "Interim-Update");
+    assert_eq!(field(&recs[2], "Acct-Input-Octets"), "1000");
+    assert_eq!(field(&recs[2], "Acct-Output-Octets"), "2000");
+    assert_eq!(field(&recs[2], "Acct-Session-Time"), "300");
+    let s = &recs[3];
+    assert_eq!(field(s, "Acct-Status-Type"), "Stop");
+    assert_eq!(field(s, "Acct-Input-Octets"), "12345");
+    assert_eq!(field(s, "Acct-Input-Gigawords"), "3");
+    assert_eq!(field(s, "Acct-Output-Octets"), "7");
+    assert_eq!(field(s, "Acct-Output-Gigawords"), "1");
+    assert_eq!(field(s, "Acct-Input-Packets"), "5000000");
+    assert_eq!(field(s, "Acct-Session-Time"), "7200");
+    assert_eq!(field(s, "Acct-Terminate-Cause"), "Idle-Timeout");
+    assert_eq!(field(s, "Acct-Delay-Time"), "0");
+    let k = c.core.server_counters()[0].2;
+    assert_eq!(k.acct_responses, 4);
+    assert_eq!(k.bad_authenticator + k.missing_message_authenticator, 0);
+}
+
+#[test]
+fn failover_to_the_second_server_and_back() {
+    if !support::can_run("failover_to_the_second_server_and_back") {
+        return;
+    }
+    let mut primary = FreeRadius::start("primary");
+    let secondary = FreeRadius::start("secondary");
+    let mut c = client(
+        vec![server(primary.auth, 1), server(secondary.auth, 2)],
+        vec![],
+    );
+    assert!(matches!(
+        ask(&mut c, pap("alice", "alice-pw")),
+        AccessOutcome::Accept(_)
+    ));
+    let by = |c: &UdpClient<OsRng>, a: SocketAddr| {
+        c.core
+            .server_counters()
+            .into_iter()
+            .find(|(s, _, _)| *s == a)
+            .unwrap()
+            .2
+    };
+    assert_eq!(by(&c, primary.auth).accepts, 1);
+
+    primary.stop();
+    let rid = c
+        .core
+        .authenticate(Instant::now(), pap("alice", "alice-pw"))
+        .unwrap();
+    let ev = c.wait(rid, Duration::from_secs(10)).unwrap();
+    assert!(
+        ev.contains(&ClientEvent::ServerDead { addr: primary.auth }),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        ClientEvent::Access {
+            outcome: AccessOutcome::Accept(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        by(&c, secondary.auth).accepts,
+        1,
+        "answered by the secondary"
+    );
+    // While the primary is dead, requests go straight to the secondary.
+    assert!(matches!(
+        ask(&mut c, pap("bob", "bob-pw")),
+        AccessOutcome::Accept(_)
+    ));
+    assert_eq!(by(&c, secondary.auth).accepts, 2);
+    assert_eq!(by(&c, primary.auth).timeouts, 1);
+
+    primary.restart();
+    std::thread::sleep(Duration::from_secs(2)); // the dead time
+    let rid = c
+        .core
+        .authenticate(Instant::now(), pap("alice", "alice-pw"))
+        .unwrap();
+    let ev = c.wait(rid, Duration::from_secs(10)).unwrap();
+    assert!(
+        ev.contains(&ClientEvent::ServerAlive { addr: primary.auth }),
+        "{ev:?}"
+    );
+    assert_eq!(by(&c, primary.auth).accepts, 2, "back on the primary");
+    assert_eq!(by(&c, secondary.auth).accepts, 2);
+}
+
+#[test]
+fn stops_spooled_during_an_outage_are_replayed_after_restart() {
+    if !support::can_run("stops_spooled_during_an_outage_are_replayed_after_restart") {
+        return;
+    }
+    let mut fr = FreeRadius::start("spool");
+    let spool_dir = fr.dir.join("spool");
+    fr.stop();
+    let stop = session_record(SessionEvent::Stop(
+        Usage {
+            input_octets: 99,
+            output_octets: 77,
+            ..Usage::default()
+        },
+        TerminateCause::LostCarrier,
+    ));
+    {
+        let mut c = client(vec![], vec![server(fr.acct, 1)]);
+        let ev = send_acct(&mut c, &stop);
+        let attrs = ev
+            .into_iter()
+            .find_map(|e| match e {
+                ClientEvent::Failed { attrs, .. } => attrs,
+                _ => None,
+            })
+            .expect("the Stop fails while the server is down");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut spool = Spool::open(&spool_dir, 100).unwrap();
+        spool.push(now, &attrs).unwrap();
+    } // the "daemon" exits
+
+    std::thread::sleep(Duration::from_millis(1100)); // so the delay is at least a second
+    fr.restart();
+    let mut c = client(vec![], vec![server(fr.acct, 1)]);
+    let mut spool = Spool::open(&spool_dir, 100).unwrap();
+    assert_eq!(spool.len().unwrap(), 1);
+    assert_eq!(
+        c.replay_spool(&mut spool, Duration::from_secs(10)).unwrap(),
+        1
+    );
+    assert_eq!(spool.len().unwrap(), 0, "delivered records leave the spool");
+    let recs = fr.detail_records();
+    assert_eq!(recs.len(), 1, "{}", fr.detail());
+    assert_eq!(field(&recs[0], "Acct-Status-Type"), "Stop");
+    assert_eq!(field(&recs[0], "Acct-Input-Octets"), "99");
+    assert_eq!(field(&recs[0], "Acct-Terminate-Cause"), "Lost-Carrier");
+    let delay: u32 = field(&recs[0], "Acct-Delay-Time").parse().unwrap();
+    assert!(delay >= 1, "Acct-Delay-Time counts from the event: {delay}");
+}
