@@ -350,7 +350,7 @@ impl<R: RngCore> Client<R> {
             first_sent: now,
             tried: Vec::new(),
         };
-        if let Err(e) = self.send_to(now, rid, &mut p, server) {
+        if let Err(e) = self.send_to(now, rid, &mut p, server, true) {
             if e == ApiError::TooManyOutstanding {
                 self.counters.refused_outstanding += 1;
             }
@@ -383,13 +383,16 @@ impl<R: RngCore> Client<R> {
         None
     }
 
-    /// Builds, signs and queues a first transmission of `p` to `server` (new id).
+    /// Builds, signs and queues a transmission of `p` to `server` under a new identifier:
+    /// the first to that server (`first`: counted as a request, tries reset) or an
+    /// accounting retransmission whose Acct-Delay-Time changed.
     fn send_to(
         &mut self,
         now: Instant,
         rid: RequestId,
         p: &mut Pending,
         server: usize,
+        first: bool,
     ) -> Result<(), ApiError> {
         let id = self.alloc_id(server).ok_or(ApiError::TooManyOutstanding)?;
         let (bytes, authenticator) = self.build(now, p, server, id)?;
@@ -402,9 +405,11 @@ impl<R: RngCore> Client<R> {
         p.id = id;
         p.bytes = bytes;
         p.authenticator = authenticator;
-        p.tries = 1;
         p.deadline = now + self.cfg.timeout;
-        self.servers[server].counters.requests += 1;
+        if first {
+            p.tries = 1;
+            self.servers[server].counters.requests += 1;
+        }
         self.transmits.push_back(Transmit {
             to: self.servers[server].cfg.addr,
             bytes: p.bytes.clone(),
@@ -461,19 +466,17 @@ impl<R: RngCore> Client<R> {
                 p.deadline = now + self.cfg.timeout;
                 self.servers[server].counters.retransmissions += 1;
                 if let Body::Acct { .. } = p.body {
-                    // RFC 2866 §5.2: a new Acct-Delay-Time is a new packet, so a new id.
-                    let tries = p.tries;
-                    match self.send_to(now, rid, &mut p, server) {
-                        Ok(()) => {
-                            self.servers[server].counters.requests -= 1;
-                            p.tries = tries;
-                        }
-                        Err(_) => {
-                            self.fail(rid, p);
-                            continue;
-                        }
+                    // RFC 2866 §4.1: "if Acct-Delay-Time is included in the attributes of an
+                    // Accounting-Request then the Acct-Delay-Time value will be updated when
+                    // the packet is retransmitted, changing the content of the Attributes
+                    // field and requiring a new Identifier and Request Authenticator."
+                    if self.send_to(now, rid, &mut p, server, false).is_err() {
+                        self.fail(rid, p);
+                        continue;
                     }
                 } else {
+                    // RFC 2865 §3: "For retransmissions where the contents are identical,
+                    // the Identifier MUST remain unchanged" (and so does the packet).
                     self.transmits.push_back(Transmit {
                         to: self.servers[server].cfg.addr,
                         bytes: p.bytes.clone(),
@@ -496,7 +499,7 @@ impl<R: RngCore> Client<R> {
             let role = s.role;
             let next = self.pick(now, role, &p.tried);
             match next {
-                Some(n) if self.send_to(now, rid, &mut p, n).is_ok() => {
+                Some(n) if self.send_to(now, rid, &mut p, n, true).is_ok() => {
                     self.pending.insert(rid, p);
                 }
                 _ => self.fail(rid, p),
@@ -546,6 +549,11 @@ impl<R: RngCore> Client<R> {
         };
         let p = &self.pending[&rid];
         let secret = &self.servers[si].cfg.secret;
+        // RFC 2869 §5.14: "A RADIUS Client receiving an Access-Accept, Access-Reject or
+        // Access-Challenge with a Message-Authenticator Attribute present MUST calculate the
+        // correct value of the Message-Authenticator and silently discard the packet if it
+        // does not match the value sent." Beyond the RFC, a reply without one is discarded
+        // too (BlastRADIUS, CVE-2024-3596).
         if let Err(e) = verify_reply(
             bytes,
             secret,

@@ -535,6 +535,27 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_from_a_vendor_attribute() {
+        let rate = RateLimitAttr::Vendor {
+            vendor: 9,
+            vtype: 1,
+        };
+        let p = accept(vec![Attr::vendor(9, 1, b"1G/100M")]);
+        let a = parse_accept(&p, Some(&rate)).unwrap();
+        assert_eq!(
+            a.rate_limit,
+            Some(RateLimit {
+                down_bps: 1_000_000_000,
+                up_bps: 100_000_000
+            })
+        );
+        // The same vendor attribute is ignored when not configured, refused when garbled.
+        assert_eq!(parse_accept(&p, None).unwrap().rate_limit, None);
+        let bad = accept(vec![Attr::vendor(9, 1, b"lots")]);
+        assert!(parse_accept(&bad, Some(&rate)).is_err());
+    }
+
+    #[test]
     fn rates() {
         assert_eq!(
             RateLimit::parse("512k/128K"),

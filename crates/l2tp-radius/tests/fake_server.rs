@@ -137,3 +137,60 @@ fn the_genuine_reply_after_forgeries_is_accepted() {
         (1, 1, 1)
     );
 }
+
+#[test]
+fn nonblocking_pump_drives_an_exchange() {
+    let srv = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut cfg = ClientConfig::new(
+        vec![ServerConfig {
+            addr: srv.local_addr().unwrap(),
+            secret: Secret::new(SECRET),
+            priority: 1,
+        }],
+        vec![],
+        NasIdentity::default(),
+    );
+    cfg.timeout = Duration::from_millis(200);
+    let mut c = UdpClient::bind("127.0.0.1:0".parse().unwrap(), Client::new(cfg, OsRng)).unwrap();
+    let req = AccessRequest {
+        session: SessionInfo {
+            user_name: "pump".into(),
+            nas_port: 1,
+            acct_session_id: "s".into(),
+            calling_station_id: None,
+            called_station_id: None,
+            tunnel: None,
+        },
+        credentials: ppp::Credentials::Pap {
+            password: b"pw".to_vec(),
+        },
+    };
+    let rid = c.core.authenticate(Instant::now(), req).unwrap();
+    assert!(c.pump(Instant::now()).unwrap().is_empty());
+    srv.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 4096];
+    // Drop the first transmission: the pump's timer retransmits it unchanged.
+    let (n, client) = srv.recv_from(&mut buf).unwrap();
+    let first = buf[..n].to_vec();
+    let end = Instant::now() + Duration::from_secs(2);
+    let mut events = Vec::new();
+    let mut answered = false;
+    while events.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+        if !answered {
+            srv.set_nonblocking(true).unwrap();
+            if let Ok((n, _)) = srv.recv_from(&mut buf) {
+                assert_eq!(&buf[..n], &first[..], "retransmitted unchanged");
+                srv.send_to(&reply(&first, first[1], true, SECRET), client)
+                    .unwrap();
+                answered = true;
+            }
+        }
+        events = c.pump(Instant::now()).unwrap();
+    }
+    assert!(answered, "a retransmission arrived");
+    assert!(
+        matches!(&events[..], [ClientEvent::Access { request, outcome: AccessOutcome::Accept(_) }] if *request == rid),
+        "{events:?}"
+    );
+}
