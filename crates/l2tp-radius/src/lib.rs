@@ -46,6 +46,7 @@ pub mod client;
 pub mod crypt;
 pub mod dae;
 pub mod error;
+pub mod fuzzing;
 pub mod packet;
 pub mod ratelog;
 pub mod reply;
