@@ -417,6 +417,7 @@ fn stopccn_is_acked_and_state_held_for_a_retransmission_cycle() {
     let held = lns.ep.tunnel_info(lns_tid).unwrap();
     assert_eq!(held.state, TunnelStateKind::Closing);
     assert_eq!(held.counters.rx_duplicates, 1);
+    let lns_live = held.counters;
     // Commands on a closing tunnel are refused.
     assert!(lac
         .ep
@@ -427,6 +428,11 @@ fn stopccn_is_acked_and_state_held_for_a_retransmission_cycle() {
     assert!(lac.ep.tunnel_info(tid).is_none());
     assert!(lns.ep.tunnel_info(lns_tid).is_none());
     assert_eq!(lac.ep.tunnel_count() + lns.ep.tunnel_count(), 0);
+    // The tunnel is gone, its counts are not: totals never go down.
+    let closed = lns.ep.closed_tunnel_counters();
+    assert_eq!(closed.rx_duplicates, 1);
+    assert!(closed.rx_messages >= lns_live.rx_messages && closed.rx_messages >= 2);
+    assert!(closed.tx_messages >= 1 && lac.ep.closed_tunnel_counters().tx_messages >= 2);
 }
 
 #[test]

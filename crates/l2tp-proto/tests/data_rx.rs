@@ -780,3 +780,33 @@ fn tunnel_id_zero_leniency_can_be_turned_off() {
     ));
     assert_eq!(dp.counters().zero_tunnel_id, 0);
 }
+
+// ---- totals ----------------------------------------------------------------------------
+
+#[test]
+fn totals_keep_the_counts_of_removed_tunnels() {
+    let (mut dp, _) = setup(SessionOptions::default());
+    let now = Instant::now();
+    for tag in 0..5 {
+        feed(&mut dp, now, &data(None, tag));
+    }
+    let live = dp.stats(T, SessionId(0)).unwrap();
+    assert_eq!(live.rx_packets, 5);
+    assert_eq!(dp.closed_tunnel_stats(), L2tpStats::default());
+    dp.remove_tunnel(T).unwrap();
+    // The tunnel is gone, its counts are not: live + closed never goes down.
+    assert_eq!(dp.closed_tunnel_stats(), live);
+    let (mut dp2, _) = (dp, ());
+    dp2.create_tunnel(T, SocketId::SHARED, peer()).unwrap();
+    dp2.create_session(SessionConfig::new(
+        T,
+        S,
+        TunnelId(30),
+        SessionId(40),
+        peer(),
+    ))
+    .unwrap();
+    feed(&mut dp2, now, &data(None, 9));
+    dp2.remove_tunnel(T).unwrap();
+    assert_eq!(dp2.closed_tunnel_stats().rx_packets, 6);
+}

@@ -155,8 +155,36 @@ password = "load-password"
             s.sessions == 0 && s.pool_in_use == 0 && !s.tunnels_by_state.contains_key("established")
         },
     );
+    // Once the closed tunnels are forgotten too (after their StopCCN hold), the daemon's
+    // totals still count what they carried: counters never go down.
+    wait_for(
+        Duration::from_secs(60),
+        "the LNS to forget the closed tunnels",
+        || stats(&sock).tunnels == 0,
+    );
     let after = stats(&sock);
     assert_eq!(after.pool_capacity, capacity);
+    for (what, was, now) in [
+        (
+            "rx_packets",
+            up.datapath.rx_packets,
+            after.datapath.rx_packets,
+        ),
+        (
+            "tx_packets",
+            up.datapath.tx_packets,
+            after.datapath.tx_packets,
+        ),
+        ("rx_bytes", up.datapath.rx_bytes, after.datapath.rx_bytes),
+        (
+            "control received",
+            up.control.received,
+            after.control.received,
+        ),
+        ("control sent", up.control.sent, after.control.sent),
+    ] {
+        assert!(was > 0 && now >= was, "{what} went from {was} to {now}");
+    }
     // Memory is given back (the daemon compacts its tables within a second or two): at
     // least half of what the sessions took.
     let limit = idle_rss + (up_rss.saturating_sub(idle_rss)) / 2;

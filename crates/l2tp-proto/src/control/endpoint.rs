@@ -24,6 +24,7 @@ use super::config::{CallParams, EndpointConfig, TunnelOptions};
 use super::error::{ApiError, ProtocolError};
 use super::event::{CallKind, Event, SessionDownReason, SessionInfo, TunnelDownReason, TunnelInfo};
 use super::ids;
+use super::reliable::ControlCounters;
 use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 /// A datagram to send.
@@ -196,6 +197,9 @@ pub struct Endpoint {
     /// first; entries whose record is gone or newer are skipped).
     evicted: HashMap<TunnelId, Evicted>,
     evicted_order: VecDeque<(TunnelId, Instant)>,
+    /// Control-channel counters of every tunnel removed so far: with the live tunnels'
+    /// counters they give totals that never go down.
+    closed_tunnels: ControlCounters,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -233,7 +237,14 @@ impl Endpoint {
             undecided: HashSet::new(),
             evicted: HashMap::new(),
             evicted_order: VecDeque::new(),
+            closed_tunnels: ControlCounters::default(),
         }
+    }
+
+    /// Control-channel counters summed over every tunnel removed so far (add the live
+    /// tunnels' [`TunnelInfo::counters`] for daemon-wide totals).
+    pub fn closed_tunnel_counters(&self) -> ControlCounters {
+        self.closed_tunnels
     }
 
     /// The configuration in force.
@@ -301,6 +312,7 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, tid: TunnelId) {
         if let Some(t) = self.tunnels.remove(&tid) {
+            self.closed_tunnels.accumulate(&t.channel.counters());
             if t.counted_half_open {
                 self.undecided.remove(&tid);
                 if let Some(n) = self.half_open_serial.remove(&tid) {

@@ -73,6 +73,20 @@ pub struct ControlCounters {
     pub rx_zlbs: u64,
 }
 
+impl ControlCounters {
+    /// Adds `other` into `self` (saturating): totals that outlive the channels they count.
+    pub fn accumulate(&mut self, other: &ControlCounters) {
+        self.tx_messages = self.tx_messages.saturating_add(other.tx_messages);
+        self.tx_retransmits = self.tx_retransmits.saturating_add(other.tx_retransmits);
+        self.tx_zlbs = self.tx_zlbs.saturating_add(other.tx_zlbs);
+        self.rx_messages = self.rx_messages.saturating_add(other.rx_messages);
+        self.rx_duplicates = self.rx_duplicates.saturating_add(other.rx_duplicates);
+        self.rx_out_of_order = self.rx_out_of_order.saturating_add(other.rx_out_of_order);
+        self.rx_out_of_window = self.rx_out_of_window.saturating_add(other.rx_out_of_window);
+        self.rx_zlbs = self.rx_zlbs.saturating_add(other.rx_zlbs);
+    }
+}
+
 #[derive(Debug)]
 struct Outstanding {
     ns: SeqNum,

@@ -249,6 +249,9 @@ pub struct Datapath {
     by_peer_session: HashMap<(SocketAddr, u16), PeerSessionKeys>,
     shared: Shared,
     counters: DatapathCounters,
+    /// Counters of every tunnel removed so far: with the live tunnels' counters they give
+    /// totals that never go down.
+    closed_tunnels: L2tpStats,
     /// Latest `now` seen, for rate-limiting messages of calls that take no time.
     last_now: Option<Instant>,
 }
@@ -289,6 +292,7 @@ impl Datapath {
             by_peer_session: HashMap::new(),
             shared,
             counters: DatapathCounters::default(),
+            closed_tunnels: L2tpStats::default(),
             last_now: None,
         }
     }
@@ -362,6 +366,7 @@ impl Datapath {
         }
         if let Some(t) = self.tunnels.get_mut(slot) {
             if let Some(old) = t.take() {
+                self.closed_tunnels.accumulate(&old.stats);
                 self.debug_control(old.debug, format_args!("tunnel {} closed", old.id));
             }
         }
@@ -529,6 +534,12 @@ impl Datapath {
             .get(&key.raw())
             .map(|s| s.stats)
             .ok_or(ApiError::UnknownSession(key))
+    }
+
+    /// The eight counters summed over every tunnel removed so far (add the live tunnels'
+    /// [`Datapath::stats`] for daemon-wide totals).
+    pub fn closed_tunnel_stats(&self) -> L2tpStats {
+        self.closed_tunnels
     }
 
     /// Datapath-wide classification counters.

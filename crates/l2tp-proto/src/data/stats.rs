@@ -32,6 +32,20 @@ pub struct L2tpStats {
     pub rx_errors: u64,
 }
 
+impl L2tpStats {
+    /// Adds `other` into `self` (saturating): totals that outlive the tunnels they count.
+    pub fn accumulate(&mut self, other: &L2tpStats) {
+        self.tx_packets = self.tx_packets.saturating_add(other.tx_packets);
+        self.tx_bytes = self.tx_bytes.saturating_add(other.tx_bytes);
+        self.tx_errors = self.tx_errors.saturating_add(other.tx_errors);
+        self.rx_packets = self.rx_packets.saturating_add(other.rx_packets);
+        self.rx_bytes = self.rx_bytes.saturating_add(other.rx_bytes);
+        self.rx_seq_discards = self.rx_seq_discards.saturating_add(other.rx_seq_discards);
+        self.rx_oos_packets = self.rx_oos_packets.saturating_add(other.rx_oos_packets);
+        self.rx_errors = self.rx_errors.saturating_add(other.rx_errors);
+    }
+}
+
 /// Datapath-wide counters: how datagrams were classified before any session was involved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DatapathCounters {

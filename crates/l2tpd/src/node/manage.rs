@@ -221,12 +221,7 @@ impl Node {
                 .tunnel_debug(t.tunnel)
                 .map(|d| d.0)
                 .unwrap_or(0),
-            control: mgmt::ControlCounters {
-                sent: c.tx_messages,
-                retransmitted: c.tx_retransmits,
-                received: c.rx_messages,
-                duplicates: c.rx_duplicates,
-            },
+            control: control_counters(c),
             stats: counters(
                 self.datapath
                     .stats(t.tunnel, SessionId(0))
@@ -279,19 +274,15 @@ impl Node {
     pub fn daemon_stats(&self, now: Instant) -> mgmt::DaemonStats {
         let mut tunnels_by_state = BTreeMap::new();
         let mut sessions_by_state = BTreeMap::new();
-        let mut control = mgmt::ControlCounters::default();
-        let mut datapath = mgmt::DatapathCounters::default();
+        // Totals start from the tunnels already gone, so they never go down.
+        let mut control = control_counters(&self.endpoint.closed_tunnel_counters());
+        let mut datapath = counters(self.datapath.closed_tunnel_stats());
         let mut sessions = 0u64;
         for t in self.endpoint.tunnels() {
             *tunnels_by_state
                 .entry(tunnel_state(t.state).to_string())
                 .or_insert(0) += 1;
-            control.accumulate(&mgmt::ControlCounters {
-                sent: t.counters.tx_messages,
-                retransmitted: t.counters.tx_retransmits,
-                received: t.counters.rx_messages,
-                duplicates: t.counters.rx_duplicates,
-            });
+            control.accumulate(&control_counters(&t.counters));
             datapath.accumulate(&counters(
                 self.datapath
                     .stats(t.tunnel, SessionId(0))
@@ -334,6 +325,16 @@ impl Node {
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
         }
+    }
+}
+
+/// A control channel's counters as the management API shows them.
+fn control_counters(c: &l2tp_proto::control::ControlCounters) -> mgmt::ControlCounters {
+    mgmt::ControlCounters {
+        sent: c.tx_messages,
+        retransmitted: c.tx_retransmits,
+        received: c.rx_messages,
+        duplicates: c.rx_duplicates,
     }
 }
 

@@ -85,7 +85,9 @@ fn socket_options() -> UdpOptions {
         gro: true,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
-        reuse_address: true,
+        // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
+        // this one's traffic. A UDP port has no TIME_WAIT, so a restart rebinds without it.
+        reuse_address: false,
         v6_only: true,
     }
 }
@@ -357,8 +359,14 @@ impl Node {
             ));
         }
         for (i, addr) in config.listen.iter().enumerate() {
-            let socket = UdpSocket::bind_with(*addr, &socket_options())
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+            let socket = UdpSocket::bind_with(*addr, &socket_options()).map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                    " (another l2tpd or L2TP daemon already has this port)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}{hint}"))
+            })?;
             locals.push(socket.local_addr());
             {
                 use std::os::fd::AsRawFd;
