@@ -54,11 +54,14 @@ pub struct ClientConfig {
     pub require_message_authenticator: bool,
     /// Where the rate limit is in an Access-Accept.
     pub rate_limit: Option<RateLimitAttr>,
+    /// While a server is dead, send it a Status-Server (RFC 5997) this often; an answer
+    /// brings it back at once. `None`: it comes back only when `dead_time` has passed.
+    pub probe_interval: Option<Duration>,
 }
 
 impl ClientConfig {
-    /// Defaults: 3 s timeout, 3 tries per server, 30 s dead time, 1024 outstanding,
-    /// Message-Authenticator required.
+    /// Defaults: 3 s timeout, 3 tries per server, 30 s dead time, a Status-Server probe
+    /// every 5 s to a dead server, 1024 outstanding, Message-Authenticator required.
     pub fn new(
         auth_servers: Vec<ServerConfig>,
         acct_servers: Vec<ServerConfig>,
@@ -74,6 +77,7 @@ impl ClientConfig {
             max_outstanding: 1024,
             require_message_authenticator: true,
             rate_limit: None,
+            probe_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -163,6 +167,10 @@ pub struct ServerCounters {
     pub unexpected_code: u64,
     /// Times it was declared dead.
     pub marked_dead: u64,
+    /// Status-Server probes sent while it was dead.
+    pub probes: u64,
+    /// Probes it answered.
+    pub probe_replies: u64,
 }
 
 /// Counters of the client.
@@ -178,13 +186,22 @@ struct Server {
     cfg: ServerConfig,
     role: Role,
     dead_until: Option<Instant>,
+    /// While dead: when to probe next.
+    next_probe: Option<Instant>,
+    /// A probe is outstanding.
+    probing: bool,
     next_id: u8,
     counters: ServerCounters,
 }
 
 enum Body {
     Access(Box<AccessRequest>),
-    Acct { attrs: Vec<Attr>, delay: Duration },
+    Acct {
+        attrs: Vec<Attr>,
+        delay: Duration,
+    },
+    /// Status-Server (RFC 5997) to a dead server; never surfaces as an event.
+    Probe,
 }
 
 struct Pending {
@@ -239,6 +256,8 @@ impl<R: RngCore> Client<R> {
                     cfg: s.clone(),
                     role,
                     dead_until: None,
+                    next_probe: None,
+                    probing: false,
                     next_id: 0,
                     counters: ServerCounters::default(),
                 });
@@ -302,9 +321,9 @@ impl<R: RngCore> Client<R> {
         self.counters
     }
 
-    /// Requests in flight.
+    /// Requests in flight (probes not counted).
     pub fn outstanding(&self) -> usize {
-        self.pending.len()
+        self.pending.len() - self.servers.iter().filter(|s| s.probing).count()
     }
 
     /// Whether a server is currently considered dead.
@@ -326,11 +345,20 @@ impl<R: RngCore> Client<R> {
 
     /// When [`Client::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        let probes = self
+            .servers
+            .iter()
+            .filter(|s| !s.probing)
+            .filter_map(|s| s.next_probe);
+        self.pending
+            .values()
+            .map(|p| p.deadline)
+            .chain(probes)
+            .min()
     }
 
     fn start(&mut self, now: Instant, role: Role, body: Body) -> Result<RequestId, ApiError> {
-        if self.pending.len() >= self.cfg.max_outstanding {
+        if self.outstanding() >= self.cfg.max_outstanding {
             self.counters.refused_outstanding += 1;
             return Err(ApiError::TooManyOutstanding);
         }
@@ -441,6 +469,15 @@ impl<R: RngCore> Client<R> {
                 pk.push(Attr::u32(AttrType::ACCT_DELAY_TIME, secs));
                 pk.encode()?
             }
+            Body::Probe => {
+                // RFC 5997 §3: "Status-Server packets MUST contain a Message-Authenticator".
+                let mut ra = [0u8; 16];
+                self.rng.fill_bytes(&mut ra);
+                let mut pk = Packet::new(Code::STATUS_SERVER, id, ra);
+                pk.push(Attr::new(AttrType::MESSAGE_AUTHENTICATOR, [0u8; 16]));
+                self.cfg.nas.attrs(&mut pk.attrs);
+                pk.encode()?
+            }
         };
         sign_request(&mut bytes, &secret);
         let mut auth = [0u8; 16];
@@ -461,6 +498,12 @@ impl<R: RngCore> Client<R> {
                 continue;
             };
             let server = p.server;
+            if let Body::Probe = p.body {
+                // Unanswered: the server stays dead; the next probe is already scheduled.
+                self.by_server_id.remove(&(server, p.id));
+                self.servers[server].probing = false;
+                continue;
+            }
             if p.tries < self.cfg.tries_per_server {
                 p.tries += 1;
                 p.deadline = now + self.cfg.timeout;
@@ -495,6 +538,9 @@ impl<R: RngCore> Client<R> {
                     .push_back(ClientEvent::ServerDead { addr: s.cfg.addr });
             }
             s.dead_until = Some(now + self.cfg.dead_time);
+            if s.next_probe.is_none() {
+                s.next_probe = self.cfg.probe_interval.map(|i| now + i);
+            }
             p.tried.push(server);
             let role = s.role;
             let next = self.pick(now, role, &p.tried);
@@ -505,6 +551,40 @@ impl<R: RngCore> Client<R> {
                 _ => self.fail(rid, p),
             }
         }
+        self.probe_dead_servers(now);
+    }
+
+    fn probe_dead_servers(&mut self, now: Instant) {
+        let Some(interval) = self.cfg.probe_interval else {
+            return;
+        };
+        for server in 0..self.servers.len() {
+            let s = &self.servers[server];
+            if s.probing || s.dead_until.is_none() || s.next_probe.is_none_or(|t| t > now) {
+                continue;
+            }
+            self.servers[server].next_probe = Some(now + interval);
+            let rid = RequestId(self.next_request);
+            self.next_request += 1;
+            let mut p = Pending {
+                body: Body::Probe,
+                server,
+                id: 0,
+                authenticator: [0; 16],
+                bytes: Vec::new(),
+                tries: 0,
+                deadline: now,
+                first_sent: now,
+                tried: Vec::new(),
+            };
+            if self.send_to(now, rid, &mut p, server, true).is_ok() {
+                let s = &mut self.servers[server];
+                s.counters.requests -= 1; // a probe is no request
+                s.counters.probes += 1;
+                s.probing = true;
+                self.pending.insert(rid, p);
+            }
+        }
     }
 
     fn fail(&mut self, rid: RequestId, p: Pending) {
@@ -512,6 +592,10 @@ impl<R: RngCore> Client<R> {
         let (role, attrs) = match p.body {
             Body::Access(_) => (Role::Auth, None),
             Body::Acct { attrs, .. } => (Role::Acct, Some(attrs)),
+            Body::Probe => {
+                self.servers[p.server].probing = false;
+                return;
+            }
         };
         self.events.push_back(ClientEvent::Failed {
             request: rid,
@@ -580,6 +664,12 @@ impl<R: RngCore> Client<R> {
                 Code::ACCESS_ACCEPT | Code::ACCESS_REJECT | Code::ACCESS_CHALLENGE
             ),
             Body::Acct { .. } => pkt.code == Code::ACCOUNTING_RESPONSE,
+            // RFC 5997 §3: Access-Accept on an authentication port, Accounting-Response on
+            // an accounting port.
+            Body::Probe => match self.servers[si].role {
+                Role::Auth => pkt.code == Code::ACCESS_ACCEPT,
+                Role::Acct => pkt.code == Code::ACCOUNTING_RESPONSE,
+            },
         };
         if !ok_code {
             self.servers[si].counters.unexpected_code += 1;
@@ -588,6 +678,7 @@ impl<R: RngCore> Client<R> {
         let p = self.pending.remove(&rid).expect("found above");
         self.by_server_id.remove(&(si, p.id));
         let s = &mut self.servers[si];
+        s.next_probe = None;
         if s.dead_until.take().is_some() {
             tracing::info!(server = %s.cfg.addr, "RADIUS server answers again");
             self.events
@@ -613,6 +704,10 @@ impl<R: RngCore> Client<R> {
                 s.counters.acct_responses += 1;
                 self.events
                     .push_back(ClientEvent::AccountingDone { request: rid });
+            }
+            Body::Probe => {
+                s.probing = false;
+                s.counters.probe_replies += 1;
             }
         }
     }

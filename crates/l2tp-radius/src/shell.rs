@@ -69,6 +69,21 @@ impl<R: RngCore> UdpClient<R> {
     /// Blocking: runs until the event about `request` (other events are returned too, in
     /// order) or until `limit` passes.
     pub fn wait(&mut self, request: RequestId, limit: Duration) -> io::Result<Vec<ClientEvent>> {
+        self.run_until(limit, |e| {
+            matches!(e,
+                ClientEvent::Access { request: r, .. }
+                | ClientEvent::AccountingDone { request: r }
+                | ClientEvent::Failed { request: r, .. } if *r == request)
+        })
+    }
+
+    /// Blocking: runs until an event satisfies `done` (returned with the ones before it) or
+    /// until `limit` passes.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&ClientEvent) -> bool,
+    ) -> io::Result<Vec<ClientEvent>> {
         let end = Instant::now() + limit;
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
@@ -76,12 +91,9 @@ impl<R: RngCore> UdpClient<R> {
         loop {
             self.flush()?;
             while let Some(e) = self.core.poll_event() {
-                let done = matches!(&e,
-                    ClientEvent::Access { request: r, .. }
-                    | ClientEvent::AccountingDone { request: r }
-                    | ClientEvent::Failed { request: r, .. } if *r == request);
+                let stop = done(&e);
                 out.push(e);
-                if done {
+                if stop {
                     return Ok(out);
                 }
             }

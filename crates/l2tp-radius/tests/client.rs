@@ -45,6 +45,8 @@ fn client() -> Client<ChaCha8Rng> {
     cfg.tries_per_server = 2;
     cfg.dead_time = Duration::from_secs(10);
     cfg.max_outstanding = 4;
+    // Return by dead time only here; probing has its own test.
+    cfg.probe_interval = None;
     Client::new(cfg, ChaCha8Rng::seed_from_u64(7))
 }
 
@@ -368,4 +370,83 @@ fn secrets_stay_out_of_debug_output() {
     let c = client();
     let dbg = format!("{c:?} {:?}", server(A, 1));
     assert!(!dbg.contains("secret-"), "{dbg}");
+}
+
+#[test]
+fn a_dead_server_is_probed_with_status_server_and_returns_when_it_answers() {
+    let mut cfg = ClientConfig::new(
+        vec![server(A, 1), server(B, 2)],
+        vec![],
+        NasIdentity::default(),
+    );
+    cfg.timeout = Duration::from_secs(1);
+    cfg.tries_per_server = 1;
+    cfg.dead_time = Duration::from_secs(300);
+    cfg.probe_interval = Some(Duration::from_secs(5));
+    let mut c = Client::new(cfg, ChaCha8Rng::seed_from_u64(9));
+    let t0 = Instant::now();
+    c.authenticate(t0, pap("gina")).unwrap();
+    let _ = tx(&mut c);
+    let t1 = t0 + Duration::from_secs(1);
+    c.handle_timeout(t1); // A dead, on to B
+    let (to, _) = tx(&mut c);
+    assert_eq!(to, addr(B));
+    assert_eq!(
+        c.poll_timeout(),
+        Some(t1 + Duration::from_secs(1)),
+        "B's deadline first"
+    );
+
+    // B never answers either: the request fails; the probe timer of A remains.
+    let t2 = t1 + Duration::from_secs(1);
+    c.handle_timeout(t2);
+    assert!(events(&mut c)
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Failed { .. })));
+    assert_eq!(
+        c.poll_timeout(),
+        Some(t1 + Duration::from_secs(5)),
+        "A's probe"
+    );
+
+    // The probe: a Status-Server with a Message-Authenticator, not an outstanding request.
+    let t3 = t1 + Duration::from_secs(5);
+    c.handle_timeout(t3);
+    let probe = std::iter::from_fn(|| c.poll_transmit())
+        .find(|t| t.to == addr(A))
+        .expect("a probe to A");
+    assert_eq!(probe.bytes[0], Code::STATUS_SERVER.0);
+    verify_access_request(&probe.bytes, &Secret::new(format!("secret-{A}")), true).unwrap();
+    assert_eq!(c.outstanding(), 0);
+    // Unanswered: no event, and another probe later.
+    c.handle_timeout(t3 + Duration::from_secs(1));
+    assert!(events(&mut c)
+        .iter()
+        .all(|e| matches!(e, ClientEvent::ServerDead { .. })));
+    let t4 = t3 + Duration::from_secs(5);
+    c.handle_timeout(t4);
+    let probe = std::iter::from_fn(|| c.poll_transmit())
+        .find(|t| t.to == addr(A))
+        .expect("a second probe");
+    assert_eq!(counters(&c, A).probes, 2);
+
+    // It answers (RFC 5997: Access-Accept): alive at once, long before the dead time.
+    c.handle_datagram(
+        t4,
+        addr(A),
+        &reply(
+            &probe.bytes,
+            Code::ACCESS_ACCEPT,
+            vec![],
+            &format!("secret-{A}"),
+        ),
+    );
+    assert_eq!(
+        events(&mut c),
+        vec![ClientEvent::ServerAlive { addr: addr(A) }]
+    );
+    assert_eq!(counters(&c, A).probe_replies, 1);
+    assert_eq!(counters(&c, A).requests, 1, "probes are not requests");
+    c.authenticate(t4, pap("hank")).unwrap();
+    assert_eq!(tx(&mut c).0, addr(A), "back on the primary");
 }

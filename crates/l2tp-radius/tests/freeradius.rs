@@ -40,7 +40,8 @@ fn client(auth: Vec<ServerConfig>, acct: Vec<ServerConfig>) -> UdpClient<OsRng> 
     );
     cfg.timeout = Duration::from_millis(400);
     cfg.tries_per_server = 2;
-    cfg.dead_time = Duration::from_secs(2);
+    cfg.dead_time = Duration::from_secs(60);
+    cfg.probe_interval = Some(Duration::from_millis(300));
     cfg.rate_limit = Some(RateLimitAttr::FilterId {
         prefix: "rate=".into(),
     });
@@ -364,17 +365,23 @@ fn failover_to_the_second_server_and_back() {
     assert_eq!(by(&c, secondary.auth).accepts, 2);
     assert_eq!(by(&c, primary.auth).timeouts, 1);
 
+    // Back up: a Status-Server probe finds it, well before the 60 s dead time.
     primary.restart();
-    std::thread::sleep(Duration::from_secs(2)); // the dead time
-    let rid = c
-        .core
-        .authenticate(Instant::now(), pap("alice", "alice-pw"))
+    let ev = c
+        .run_until(Duration::from_secs(10), |e| {
+            *e == ClientEvent::ServerAlive { addr: primary.auth }
+        })
         .unwrap();
-    let ev = c.wait(rid, Duration::from_secs(10)).unwrap();
     assert!(
         ev.contains(&ClientEvent::ServerAlive { addr: primary.auth }),
-        "{ev:?}"
+        "{ev:?}\n{}",
+        primary.log_text()
     );
+    assert!(by(&c, primary.auth).probe_replies >= 1);
+    assert!(matches!(
+        ask(&mut c, pap("alice", "alice-pw")),
+        AccessOutcome::Accept(_)
+    ));
     assert_eq!(by(&c, primary.auth).accepts, 2, "back on the primary");
     assert_eq!(by(&c, secondary.auth).accepts, 2);
 }

@@ -83,6 +83,12 @@ listen {{
 	port = {acct}
 }}
 authorize {{
+	Autz-Type Status-Server {{
+		update reply {{
+			&Message-Authenticator := 0x00
+		}}
+		ok
+	}}
 	preprocess
 	chap
 	mschap
