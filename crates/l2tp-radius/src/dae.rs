@@ -5,7 +5,7 @@
 //! Error-Cause. Unknown clients and bad authenticators are dropped silently and counted.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::attr::{AttrType, SERVICE_TYPE_AUTHORIZE_ONLY};
 use crate::client::Transmit;
@@ -36,6 +36,11 @@ pub struct DaeConfig {
     pub require_message_authenticator: bool,
     /// Where a CoA carries a new rate limit.
     pub rate_limit: Option<RateLimitAttr>,
+    /// An Event-Timestamp further than this from our clock drops the request (replay
+    /// protection; RFC 3576 §5.4 recommends 300 s).
+    pub event_timestamp_window: Duration,
+    /// Drop requests without an Event-Timestamp.
+    pub require_event_timestamp: bool,
 }
 
 /// Disconnect or CoA.
@@ -136,6 +141,10 @@ pub struct DaeCounters {
     pub malformed: u64,
     /// Another code.
     pub unexpected_code: u64,
+    /// Event-Timestamp outside the window (a replay, or clocks apart).
+    pub stale_timestamp: u64,
+    /// No Event-Timestamp where one is required.
+    pub missing_timestamp: u64,
     /// ACKs sent.
     pub acks: u64,
     /// NAKs sent.
@@ -194,8 +203,14 @@ impl DaeServer {
         DaeOutcome::Dropped
     }
 
-    /// One datagram on the DAE port.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> DaeOutcome {
+    /// One datagram on the DAE port; `wall` is the wall clock, for Event-Timestamp.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> DaeOutcome {
         // RFC 5176 §5.1 / RFC 2865 §3: requests from unknown clients are silently discarded.
         let Some(ci) = self.cfg.clients.iter().position(|c| c.addr == from.ip()) else {
             self.counters.unknown_client += 1;
@@ -231,6 +246,31 @@ impl DaeServer {
                 return self.drop_it(now, from, "malformed attributes");
             }
         };
+        // RFC 3576 §5.4: "When this attribute is present, both the NAS and the RADIUS server
+        // MUST check that the Event-Timestamp Attribute is current within an acceptable time
+        // window. If the Event-Timestamp Attribute is not current, then the message MUST be
+        // silently discarded."
+        match pkt.get(AttrType::EVENT_TIMESTAMP).map(Attr::as_u32) {
+            Some(Ok(ts)) => {
+                let ours = wall
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                if ours.abs_diff(u64::from(ts)) > self.cfg.event_timestamp_window.as_secs() {
+                    self.counters.stale_timestamp += 1;
+                    return self.drop_it(now, from, "Event-Timestamp not current");
+                }
+            }
+            Some(Err(_)) => {
+                self.counters.malformed += 1;
+                return self.drop_it(now, from, "malformed Event-Timestamp");
+            }
+            None if self.cfg.require_event_timestamp => {
+                self.counters.missing_timestamp += 1;
+                return self.drop_it(now, from, "no Event-Timestamp");
+            }
+            None => {}
+        }
         let mut req = DaeRequest {
             kind,
             from,

@@ -5,7 +5,7 @@
 //! go as replies to a client with requests outstanding (without the secret nothing may be
 //! decided) and as requests to a DAE server (whose answers must verify). Nothing may panic.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::mock::StepRng;
 
@@ -132,6 +132,8 @@ fn dae(data: &[u8]) {
         }],
         nas: NasIdentity::default(),
         require_message_authenticator: true,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: false,
         rate_limit: Some(RateLimitAttr::FilterId {
             prefix: "rate=".into(),
         }),
@@ -139,7 +141,7 @@ fn dae(data: &[u8]) {
     let from = "192.0.2.1:3799".parse().expect("address");
     // The committed corpus holds requests signed with this secret, so both the refusal and
     // the acceptance paths run; whatever we answer must verify at the client.
-    let reply = match d.handle_datagram(Instant::now(), from, data) {
+    let reply = match d.handle_datagram(Instant::now(), SystemTime::now(), from, data) {
         DaeOutcome::Request(r) => d.respond(&r, Ok(())),
         DaeOutcome::Reply(t) => t,
         DaeOutcome::Dropped => return,

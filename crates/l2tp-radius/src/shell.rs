@@ -199,18 +199,27 @@ impl UdpDaeServer {
                 {
                     break
                 }
+                // An ICMP error for an earlier answer: not this socket's problem.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e),
             };
-            let t = match self.core.handle_datagram(Instant::now(), from, &buf[..n]) {
-                DaeOutcome::Request(r) => {
-                    served += 1;
-                    let result = handler(&r);
-                    self.core.respond(&r, result)
-                }
-                DaeOutcome::Reply(t) => t,
-                DaeOutcome::Dropped => continue,
-            };
-            self.sock.send_to(&t.bytes, t.to)?;
+            let t =
+                match self
+                    .core
+                    .handle_datagram(Instant::now(), SystemTime::now(), from, &buf[..n])
+                {
+                    DaeOutcome::Request(r) => {
+                        served += 1;
+                        let result = handler(&r);
+                        self.core.respond(&r, result)
+                    }
+                    DaeOutcome::Reply(t) => t,
+                    DaeOutcome::Dropped => continue,
+                };
+            if let Err(e) = self.sock.send_to(&t.bytes, t.to) {
+                // One client we cannot reach must not stop the listener.
+                tracing::warn!(to = %t.to, "dynamic authorization answer not sent: {e}");
+            }
         }
         Ok(served)
     }

@@ -2,7 +2,7 @@
 //! which Error-Cause, what is dropped and counted.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use l2tp_radius::crypt::{sign_request, verify_reply};
 use l2tp_radius::dae::{DaeClient, DaeConfig, DaeKind, DaeOutcome, DaeServer, ErrorCause};
@@ -24,6 +24,8 @@ fn server() -> DaeServer {
             ipv6: None,
         },
         require_message_authenticator: true,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: false,
         rate_limit: Some(RateLimitAttr::FilterId {
             prefix: "rate=".into(),
         }),
@@ -47,7 +49,7 @@ fn from() -> SocketAddr {
 
 /// The Error-Cause of a NAK, after checking the NAK is signed for this request.
 fn nak_cause(s: &mut DaeServer, req: &[u8]) -> u32 {
-    match s.handle_datagram(Instant::now(), from(), req) {
+    match s.handle_datagram(Instant::now(), SystemTime::now(), from(), req) {
         DaeOutcome::Reply(t) => {
             verify_reply(
                 &t.bytes,
@@ -78,7 +80,8 @@ fn disconnect_by_session_id_then_ack() {
         "dae-secret",
         true,
     );
-    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), from(), &req) else {
+    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), SystemTime::now(), from(), &req)
+    else {
         panic!("not accepted")
     };
     assert_eq!(r.kind, DaeKind::Disconnect);
@@ -122,7 +125,8 @@ fn coa_changes_are_parsed() {
         "dae-secret",
         true,
     );
-    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), from(), &req) else {
+    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), SystemTime::now(), from(), &req)
+    else {
         panic!("not accepted")
     };
     assert_eq!(r.kind, DaeKind::Coa);
@@ -199,19 +203,31 @@ fn hostile_input_is_dropped_and_counted() {
     let stranger: SocketAddr = "192.0.2.66:3799".parse().unwrap();
     let req = request(Code::DISCONNECT_REQUEST, good(), "dae-secret", true);
     for _ in 0..1000 {
-        assert_eq!(s.handle_datagram(now, stranger, &req), DaeOutcome::Dropped);
+        assert_eq!(
+            s.handle_datagram(now, SystemTime::now(), stranger, &req),
+            DaeOutcome::Dropped
+        );
     }
     // The wrong secret, no Message-Authenticator, garbage, a wrong code.
     let wrong = request(Code::DISCONNECT_REQUEST, good(), "guess", true);
-    assert_eq!(s.handle_datagram(now, from(), &wrong), DaeOutcome::Dropped);
-    let no_ma = request(Code::DISCONNECT_REQUEST, good(), "dae-secret", false);
-    assert_eq!(s.handle_datagram(now, from(), &no_ma), DaeOutcome::Dropped);
     assert_eq!(
-        s.handle_datagram(now, from(), &[40, 1, 0]),
+        s.handle_datagram(now, SystemTime::now(), from(), &wrong),
+        DaeOutcome::Dropped
+    );
+    let no_ma = request(Code::DISCONNECT_REQUEST, good(), "dae-secret", false);
+    assert_eq!(
+        s.handle_datagram(now, SystemTime::now(), from(), &no_ma),
+        DaeOutcome::Dropped
+    );
+    assert_eq!(
+        s.handle_datagram(now, SystemTime::now(), from(), &[40, 1, 0]),
         DaeOutcome::Dropped
     );
     let acct = request(Code::ACCOUNTING_REQUEST, good(), "dae-secret", true);
-    assert_eq!(s.handle_datagram(now, from(), &acct), DaeOutcome::Dropped);
+    assert_eq!(
+        s.handle_datagram(now, SystemTime::now(), from(), &acct),
+        DaeOutcome::Dropped
+    );
     let c = s.counters();
     assert_eq!(c.unknown_client, 1000);
     assert_eq!(c.bad_authenticator, 1);
@@ -234,6 +250,8 @@ fn many_proxy_states_without_message_authenticator_still_get_an_answer() {
         }],
         nas: NasIdentity::default(),
         require_message_authenticator: false,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: false,
         rate_limit: None,
     });
     let mut attrs = vec![Attr::new(AttrType::ACCT_SESSION_ID, "x")];
@@ -246,7 +264,8 @@ fn many_proxy_states_without_message_authenticator_still_get_an_answer() {
     ));
     let req = request(Code::DISCONNECT_REQUEST, attrs, "dae-secret", false);
     assert_eq!(req.len(), 4096);
-    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), from(), &req) else {
+    let DaeOutcome::Request(r) = s.handle_datagram(Instant::now(), SystemTime::now(), from(), &req)
+    else {
         panic!("not accepted")
     };
     let t = s.respond(&r, Ok(()));
@@ -257,4 +276,57 @@ fn many_proxy_states_without_message_authenticator_still_get_an_answer() {
         true,
     )
     .unwrap();
+}
+
+#[test]
+fn event_timestamp_outside_the_window_is_a_replay() {
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let ts = |offset: i64| Attr::u32(AttrType::EVENT_TIMESTAMP, (1_700_000_000 + offset) as u32);
+    let id = || Attr::new(AttrType::ACCT_SESSION_ID, "x");
+    let mut s = server();
+    let now = Instant::now();
+    for (offset, accepted) in [
+        (0, true),
+        (-300, true),
+        (299, true),
+        (-301, false),
+        (3600, false),
+    ] {
+        let req = request(
+            Code::DISCONNECT_REQUEST,
+            vec![id(), ts(offset)],
+            "dae-secret",
+            true,
+        );
+        let out = s.handle_datagram(now, wall, from(), &req);
+        assert_eq!(
+            matches!(out, DaeOutcome::Request(_)),
+            accepted,
+            "offset {offset}: {out:?}"
+        );
+    }
+    assert_eq!(s.counters().stale_timestamp, 2);
+
+    // Without one: accepted unless required.
+    let bare = request(Code::DISCONNECT_REQUEST, vec![id()], "dae-secret", true);
+    assert!(matches!(
+        s.handle_datagram(now, wall, from(), &bare),
+        DaeOutcome::Request(_)
+    ));
+    let mut strict = DaeServer::new(DaeConfig {
+        clients: vec![DaeClient {
+            addr: "127.0.0.1".parse().unwrap(),
+            secret: Secret::new("dae-secret"),
+        }],
+        nas: NasIdentity::default(),
+        require_message_authenticator: true,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: true,
+        rate_limit: None,
+    });
+    assert_eq!(
+        strict.handle_datagram(now, wall, from(), &bare),
+        DaeOutcome::Dropped
+    );
+    assert_eq!(strict.counters().missing_timestamp, 1);
 }

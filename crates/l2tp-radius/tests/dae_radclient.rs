@@ -33,6 +33,8 @@ fn listener(client: &str) -> UdpDaeServer {
             identifier: Some("lns-dae".into()),
         },
         require_message_authenticator: true,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: false,
         rate_limit: Some(RateLimitAttr::FilterId {
             prefix: "rate=".into(),
         }),
@@ -139,13 +141,18 @@ fn radclient_disconnect_and_coa() {
         "a request with the wrong secret gets no answer: {out}"
     );
 
-    let out = radclient(
-        addr,
-        "coa",
-        DAE_SECRET,
-        &format!("Framed-IP-Address = 192.0.2.10\nSession-Timeout = 120\nFilter-Id = \"rate=20M/5M\"\n{ma}\n"),
-        &[],
-    );
+    let out =
+        radclient(
+            addr,
+            "coa",
+            DAE_SECRET,
+            &format!(
+            "Framed-IP-Address = 192.0.2.10\nSession-Timeout = 120\nFilter-Id = \"rate=20M/5M\"\n\
+             Event-Timestamp = {}\n{ma}\n",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        ),
+            &[],
+        );
     assert!(out.contains("Received CoA-ACK"), "{out}");
     let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(r.kind, DaeKind::Coa);

@@ -32,12 +32,15 @@ fn the_signed_corpus_requests_reach_the_dae_acceptance_path() {
             }],
             nas: NasIdentity::default(),
             require_message_authenticator: true,
+            event_timestamp_window: std::time::Duration::from_secs(300),
+            require_event_timestamp: false,
             rate_limit: Some(l2tp_radius::reply::RateLimitAttr::FilterId {
                 prefix: "rate=".into(),
             }),
         });
         let out = d.handle_datagram(
             std::time::Instant::now(),
+            std::time::SystemTime::now(),
             "192.0.2.1:3799".parse().unwrap(),
             &data,
         );

@@ -2,7 +2,7 @@
 //! password schemes invert, and no byte string from a server or DAE client without the
 //! secret can decide anything.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use l2tp_radius::client::{Client, ClientConfig, ClientEvent, ServerConfig};
 use l2tp_radius::crypt::{
@@ -115,9 +115,11 @@ proptest! {
             clients: vec![DaeClient { addr: "127.0.0.1".parse().unwrap(), secret: Secret::new("s") }],
             nas: NasIdentity::default(),
             require_message_authenticator: true,
+            event_timestamp_window: Duration::from_secs(300),
+            require_event_timestamp: false,
             rate_limit: None,
         });
-        let out = s.handle_datagram(Instant::now(), "127.0.0.1:5000".parse().unwrap(), &bytes);
+        let out = s.handle_datagram(Instant::now(), SystemTime::now(), "127.0.0.1:5000".parse().unwrap(), &bytes);
         prop_assert_eq!(out, DaeOutcome::Dropped);
     }
 }
