@@ -399,12 +399,21 @@ impl<R: RngCore> Client<R> {
             .map(|(i, _)| i)
     }
 
+    /// A free identifier towards this server's address (an address listed twice, e.g. for
+    /// auth and acct on one port, shares one identifier space, so replies stay unambiguous).
     fn alloc_id(&mut self, server: usize) -> Option<u8> {
-        let s = &mut self.servers[server];
+        let addr = self.servers[server].cfg.addr;
+        let same: Vec<usize> = (0..self.servers.len())
+            .filter(|&j| self.servers[j].cfg.addr == addr)
+            .collect();
         for _ in 0..256 {
+            let s = &mut self.servers[server];
             let id = s.next_id;
             s.next_id = s.next_id.wrapping_add(1);
-            if !self.by_server_id.contains_key(&(server, id)) {
+            if !same
+                .iter()
+                .any(|&j| self.by_server_id.contains_key(&(j, id)))
+            {
                 return Some(id);
             }
         }

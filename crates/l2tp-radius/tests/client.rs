@@ -450,3 +450,49 @@ fn a_dead_server_is_probed_with_status_server_and_returns_when_it_answers() {
     c.authenticate(t4, pap("hank")).unwrap();
     assert_eq!(tx(&mut c).0, addr(A), "back on the primary");
 }
+
+#[test]
+fn auth_and_acct_on_one_address_share_one_identifier_space() {
+    let mut cfg = ClientConfig::new(
+        vec![server(A, 1)],
+        vec![server(A, 1)],
+        NasIdentity::default(),
+    );
+    cfg.probe_interval = None;
+    let mut c = Client::new(cfg, ChaCha8Rng::seed_from_u64(3));
+    let t0 = Instant::now();
+    let mut ids = std::collections::HashSet::new();
+    let mut sent = Vec::new();
+    for i in 0..100 {
+        let rid = if i % 2 == 0 {
+            c.authenticate(t0, pap("x")).unwrap()
+        } else {
+            c.account(t0, &AcctRecord::AccountingOn).unwrap()
+        };
+        let (_, b) = tx(&mut c);
+        assert!(
+            ids.insert(b[1]),
+            "identifier {} used twice towards one address",
+            b[1]
+        );
+        sent.push((rid, b));
+    }
+    // Every reply reaches its own request.
+    for (rid, b) in sent {
+        let code = if b[0] == Code::ACCESS_REQUEST.0 {
+            Code::ACCESS_REJECT
+        } else {
+            Code::ACCOUNTING_RESPONSE
+        };
+        c.handle_datagram(
+            t0,
+            addr(A),
+            &reply(&b, code, vec![], &format!("secret-{A}")),
+        );
+        let ev = events(&mut c);
+        assert!(
+            matches!(&ev[..], [ClientEvent::Access { request, .. }] | [ClientEvent::AccountingDone { request }] if *request == rid),
+            "{ev:?}"
+        );
+    }
+}
