@@ -308,6 +308,20 @@ impl<R: RngCore> Client<R> {
         self.start(now, Role::Acct, Body::Acct { attrs, delay })
     }
 
+    /// Forgets a request whose answer nobody wants any more (the session went away): no
+    /// event will come for it, and a late reply counts as `unknown_id`. False when it was
+    /// not outstanding.
+    pub fn cancel(&mut self, request: RequestId) -> bool {
+        match self.pending.get(&request) {
+            Some(p) if !matches!(p.body, Body::Probe) => {
+                let p = self.pending.remove(&request).expect("present");
+                self.by_server_id.remove(&(p.server, p.id));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Counters of every server, with its address and role.
     pub fn server_counters(&self) -> Vec<(SocketAddr, Role, ServerCounters)> {
         self.servers

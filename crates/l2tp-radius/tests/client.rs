@@ -496,3 +496,23 @@ fn auth_and_acct_on_one_address_share_one_identifier_space() {
         );
     }
 }
+
+#[test]
+fn a_cancelled_request_never_answers() {
+    let mut c = client();
+    let t0 = Instant::now();
+    let rid = c.authenticate(t0, pap("ivan")).unwrap();
+    let (_, req) = tx(&mut c);
+    assert!(c.cancel(rid));
+    assert!(!c.cancel(rid), "only once");
+    assert_eq!((c.outstanding(), c.poll_timeout()), (0, None));
+    c.handle_datagram(
+        t0,
+        addr(A),
+        &reply(&req, Code::ACCESS_ACCEPT, vec![], &format!("secret-{A}")),
+    );
+    c.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(events(&mut c).is_empty());
+    assert!(c.poll_transmit().is_none(), "no retransmission");
+    assert_eq!(counters(&c, A).unknown_id, 1);
+}
