@@ -135,6 +135,21 @@ fn challenge_authentication_with_hidden_avps() {
     assert!(avps
         .iter()
         .any(|a| !a.hidden && a.attr == l2tp_wire::AvpType::ASSIGNED_SESSION_ID));
+    // What the call says about the line is hidden too, padded to 16-octet blocks so the
+    // lengths do not tell the values (§4.3): every ICRQ the daemon sends has these.
+    for a in avps.iter().filter(|a| {
+        [
+            l2tp_wire::AvpType::CALL_SERIAL_NUMBER,
+            l2tp_wire::AvpType::CALLING_NUMBER,
+        ]
+        .contains(&a.attr)
+    }) {
+        assert!(a.hidden, "{:?} in clear", a.attr);
+        assert_eq!(a.value.len() % 16, 0, "{:?} not padded", a.attr);
+    }
+    assert!(avps
+        .iter()
+        .any(|a| a.attr == l2tp_wire::AvpType::CALL_SERIAL_NUMBER));
     match l2tp_wire::Packet::decode(&icrq.payload, Some(b"s3cret")).unwrap() {
         l2tp_wire::Packet::Control {
             message: l2tp_wire::ControlMessage::Icrq(m),

@@ -116,6 +116,10 @@ pub struct Hiding<'a> {
     /// Which AVP types to hide; `None` hides every type the RFC allows to be hidden. Types the
     /// RFC forbids hiding are never hidden, even when listed.
     pub only: Option<&'a [AvpType]>,
+    /// Random octets that pad each Hidden AVP Subformat to a multiple of 16 octets (§4.3:
+    /// "To mask the size of the data being hidden, the resulting subformat MAY be padded");
+    /// up to 15 of them are used per AVP. Empty: no padding.
+    pub padding: &'a [u8],
 }
 
 impl<'a> Hiding<'a> {
@@ -125,7 +129,15 @@ impl<'a> Hiding<'a> {
             secret,
             random_vector,
             only: None,
+            padding: &[],
         }
+    }
+
+    /// Pads every hidden value to a multiple of 16 octets with octets from `random` (at least
+    /// 15 of them needed for every length to be masked; fewer pad less).
+    pub const fn padded(mut self, random: &'a [u8]) -> Self {
+        self.padding = random;
+        self
     }
 
     /// Restricts hiding to `types`.
@@ -212,7 +224,18 @@ impl Enc<'_, '_> {
             self.rv_written = true;
         }
         flags.hidden = true;
-        let hidden = hide(attr, h.secret, h.random_vector, &self.scratch, &[]);
+        // Subformat = 2-octet original length + value + padding, padded to 16-octet blocks
+        // (the MD5 stream's block size) so the AVP's length says only how many blocks.
+        let unpadded = 2 + self.scratch.len();
+        let room = AVP_MAX_LEN - AVP_HEADER_LEN - unpadded;
+        let pad = ((16 - unpadded % 16) % 16).min(h.padding.len()).min(room);
+        let hidden = hide(
+            attr,
+            h.secret,
+            h.random_vector,
+            &self.scratch,
+            &h.padding[..pad],
+        );
         encode_raw(self.out, flags, VENDOR_IETF, attr, &hidden)
     }
 

@@ -345,3 +345,37 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Padded hiding (§4.3): every hidden value fills whole 16-octet blocks, so its length
+    /// says nothing finer, and the receiver recovers each value exactly.
+    #[test]
+    fn padded_hidden_values_fill_whole_blocks_and_round_trip(
+        number in vec(any::<u8>(), 0..100),
+        serial in any::<u32>(),
+        pad in vec(any::<u8>(), 15..=15),
+    ) {
+        let msg = ControlMessage::from(Icrq {
+            assigned_session_id: SessionId(7),
+            call_serial_number: serial,
+            bearer_type: None,
+            physical_channel_id: None,
+            calling_number: Some(number.clone()),
+            called_number: None,
+            sub_address: None,
+            unknown: vec![],
+        });
+        let mut out = Vec::new();
+        msg.encode(&mut out, Some(Hiding::new(b"secret", &[3; 16]).padded(&pad))).unwrap();
+        let mut hidden = 0;
+        for a in AvpIter::new(&out) {
+            let a = a.unwrap();
+            if a.hidden {
+                hidden += 1;
+                prop_assert_eq!(a.value.len() % 16, 0, "{:?}", a.attr);
+            }
+        }
+        prop_assert_eq!(hidden, 3); // session id, serial number, calling number
+        prop_assert_eq!(ControlMessage::decode(&out, Some(b"secret")).unwrap(), msg);
+    }
+}

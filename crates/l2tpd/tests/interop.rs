@@ -274,6 +274,11 @@ sessions = {sessions}
     /// error-level expert info, and our control messages must pass `check_control`.
     /// Returns the judge's output (conversation list and control lines).
     fn capture_judge(&self, name: &str) -> String {
+        self.capture_judged(name).0
+    }
+
+    /// [`Lab::capture_judge`], also returning the capture's path.
+    fn capture_judged(&self, name: &str) -> (String, String) {
         let pcap = self.must("capture.sh", &["stop", name], &[]);
         let pcap = pcap.trim().lines().last().unwrap_or_default().to_string();
         let o = self.script("judge.sh", &[&pcap, "--list", "--control"], &[]);
@@ -292,7 +297,7 @@ sessions = {sessions}
         if let Err(e) = check_control(&out) {
             panic!("{pcap}: {e}\n{out}");
         }
-        out
+        (out, pcap)
     }
 
     fn logs(&self) -> String {
@@ -1029,16 +1034,45 @@ fn xl2tpd_lns_hidden_avps_from_our_client() {
         1,
         "[tunnel]\nsecret = \"secret\"\nhide_avps = true\n",
     );
-    // Either the tunnel comes up (hidden AVPs accepted), or xl2tpd's refusal is reported
-    // promptly instead of ending in retransmission timeouts.
-    wait_for(
-        Duration::from_secs(15),
-        "a session, or the refusal reported",
-        || lab.tun_addresses().len() == 1 || client.log().contains("Invalid Hidden AVP"),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
+    // xl2tpd reads the hidden call AVPs (serial number, bearer, framing, speeds) with the
+    // tunnel secret: the session comes up and PPP gets an address.
+    wait_for(Duration::from_secs(20), "the session", || {
+        lab.tun_addresses().len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", lab.logs(), client.log()));
     drop(client);
-    lab.capture_judge("hidden");
+    let (_, pcap) = lab.capture_judged("hidden");
+    // tshark sees our ICRQ (Call Serial Number) and ICCN (Framing Type, Tx Connect Speed)
+    // with hidden AVPs, each padded to one 16-octet block (AVP length 6 + 16).
+    let out = std::process::Command::new("tshark")
+        .args(["-r", &pcap, "-d", "udp.port==1701,l2tp", "-Y"])
+        .args([
+            "l2tp.avp.hidden == 1 && ip.src == 192.0.2.18",
+            "-T",
+            "fields",
+        ])
+        .args(["-e", "l2tp.avp.message_type", "-e", "l2tp.avp.hidden"])
+        .args(["-e", "l2tp.avp.length"])
+        .output()
+        .expect("tshark");
+    let fields = String::from_utf8_lossy(&out.stdout);
+    let hidden_lengths = |msg_type: &str| -> Vec<String> {
+        fields
+            .lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .filter(|f| f.len() == 3 && f[0] == msg_type)
+            .flat_map(|f| {
+                let (hidden, lengths) = (f[1].split(','), f[2].split(','));
+                hidden
+                    .zip(lengths)
+                    .filter(|(h, _)| *h == "1")
+                    .map(|(_, l)| l.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(hidden_lengths("10"), ["22"], "ICRQ: {fields}");
+    assert_eq!(hidden_lengths("12"), ["22", "22"], "ICCN: {fields}");
 }
 
 #[test]

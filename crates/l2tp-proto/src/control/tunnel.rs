@@ -22,14 +22,25 @@ use super::event::{Event, SessionDownReason, SessionStateKind, TunnelDownReason,
 use super::reliable::Channel;
 use super::session::Session;
 
-/// AVPs hidden when `hide_avps` is on (RFC 2661 §4.3): what identifies the subscriber or
-/// proves who they are. The tunnel-setup AVPs (ids, capabilities, host name) stay in clear:
-/// hiding them gains nothing the Challenge does not already give, and real peers (xl2tpd:
-/// "Unable to handle hidden mandatory AVP") cannot set up a tunnel when they are hidden.
+/// AVPs hidden when `hide_avps` is on (RFC 2661 §4.3: "sensitive control message data such
+/// as user passwords or user IDs"): everything a call message says about the subscriber and
+/// their line (numbers, bearer and framing, speeds, channel, proxy LCP and authentication,
+/// line errors and ACCM, the call's serial number). The tunnel-setup AVPs (ids,
+/// capabilities, host name) and the session ids stay in clear: hiding them gains nothing the
+/// Challenge does not already give, and real peers (xl2tpd: "Unable to handle hidden
+/// mandatory AVP") cannot set up a tunnel when they are hidden.
 const SENSITIVE_AVPS: &[AvpType] = &[
+    AvpType::CALL_SERIAL_NUMBER,
+    AvpType::MINIMUM_BPS,
+    AvpType::MAXIMUM_BPS,
+    AvpType::BEARER_TYPE,
+    AvpType::FRAMING_TYPE,
     AvpType::CALLED_NUMBER,
     AvpType::CALLING_NUMBER,
     AvpType::SUB_ADDRESS,
+    AvpType::TX_CONNECT_SPEED,
+    AvpType::RX_CONNECT_SPEED,
+    AvpType::PHYSICAL_CHANNEL_ID,
     AvpType::PROXY_AUTHEN_TYPE,
     AvpType::PROXY_AUTHEN_NAME,
     AvpType::PROXY_AUTHEN_CHALLENGE,
@@ -39,6 +50,8 @@ const SENSITIVE_AVPS: &[AvpType] = &[
     AvpType::LAST_SENT_LCP_CONFREQ,
     AvpType::LAST_RECEIVED_LCP_CONFREQ,
     AvpType::PRIVATE_GROUP_ID,
+    AvpType::CALL_ERRORS,
+    AvpType::ACCM,
 ];
 /// Message Type values used as the ID of a Challenge Response (RFC 2661 §4.4.3).
 const SCCRP_ID: u8 = 2;
@@ -182,10 +195,16 @@ impl Tunnel {
     ) {
         let mut body = Vec::with_capacity(96);
         let mut rv = [0u8; 16];
+        let mut padding = [0u8; 15];
         let hiding = match (&self.auth.secret, self.auth.hide_avps) {
             (Some(secret), true) => {
                 ctx.rng.fill_bytes(&mut rv);
-                Some(Hiding::new(secret, &rv).only(SENSITIVE_AVPS))
+                ctx.rng.fill_bytes(&mut padding);
+                Some(
+                    Hiding::new(secret, &rv)
+                        .only(SENSITIVE_AVPS)
+                        .padded(&padding),
+                )
             }
             _ => None,
         };
