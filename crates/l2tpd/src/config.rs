@@ -20,6 +20,7 @@
 
 use crate::addr::{IpCidr, Ipv6Cidr};
 use crate::pool::Ipv4PoolSpec;
+use crate::secret::Secret;
 use crate::users::{User, Users, UsersError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -365,7 +366,7 @@ pub struct TunnelConfig {
     /// Host Name AVP we send (RFC 2661 §4.4.3). Default: the system host name.
     pub host_name: Option<String>,
     /// Shared tunnel secret for tunnel authentication (RFC 2661 §5.1.1) and AVP hiding.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Hide sensitive AVPs with the secret (RFC 2661 §4.3). Requires `secret`.
     pub hide_avps: bool,
     /// Seconds of silence before a HELLO is sent (RFC 2661 §6.5). Default 60.
@@ -576,7 +577,7 @@ pub struct DialConfig {
     /// PPP user name. Required.
     pub user: String,
     /// PPP password. Required.
-    pub password: String,
+    pub password: Secret,
     /// Sessions (calls) to place in the tunnel. Default 1.
     pub sessions: u32,
     /// Dial again when the tunnel or session goes down. Default true.
@@ -600,7 +601,7 @@ impl Default for DialConfig {
         DialConfig {
             peers: Vec::new(),
             user: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             sessions: 1,
             redial: true,
             redial_initial: 1,
@@ -734,7 +735,7 @@ impl Config {
                 "needs tunnel.secret (RFC 2661 §4.3 hides AVPs with the shared secret)".into(),
             );
         }
-        if t.secret.as_deref() == Some("") {
+        if t.secret.as_ref().is_some_and(Secret::is_empty) {
             bad(
                 "tunnel.secret",
                 "must not be empty (omit it instead)".into(),
@@ -1095,7 +1096,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         role: Role::Client,
         daemon: DaemonConfig::default(),
         tunnel: TunnelConfig {
-            secret: a.secret.clone(),
+            secret: a.secret.clone().map(Secret::from),
             ..TunnelConfig::default()
         },
         session: SessionConfig::default(),
@@ -1104,7 +1105,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         dial: Some(DialConfig {
             peers,
             user: a.user.clone(),
-            password: a.password.clone(),
+            password: Secret::from(a.password.clone()),
             sessions: a.sessions,
             interface: a.interface.clone(),
             default_route: a.default_route,
@@ -1156,7 +1157,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
         role: Role::Lns,
         daemon: DaemonConfig::default(),
         tunnel: TunnelConfig {
-            secret: a.secret.clone(),
+            secret: a.secret.clone().map(Secret::from),
             ..TunnelConfig::default()
         },
         session: SessionConfig::default(),
@@ -1359,7 +1360,7 @@ routes = ["10.0.0.0/8", "2001:db8:1::/48"]
         let d = c.dial.as_ref().unwrap();
         assert_eq!(d.peers[0].to_string(), "192.0.2.1:1701");
         assert_eq!(d.sessions, 2);
-        assert_eq!(c.tunnel.secret.as_deref(), Some("s"));
+        assert_eq!(c.tunnel.secret.as_ref().map(Secret::expose), Some("s"));
         assert!(w.iter().any(|w| w.0.contains("--password")));
 
         let Cli::Lns(a) = Cli::try_parse_from([
@@ -1409,6 +1410,22 @@ routes = ["10.0.0.0/8", "2001:db8:1::/48"]
         };
         let e = config_from_lns_args(&bad).unwrap_err().to_string();
         assert!(e.contains("--user: expected NAME:PASS"), "{e}");
+    }
+
+    #[test]
+    fn debug_output_of_a_configuration_holds_no_secret() {
+        let c = Config::from_toml_str(
+            "role = \"client\"\n[tunnel]\nsecret = \"tunnel-s3cr3t\"\n[dial]\n\
+             peers = [\"192.0.2.1\"]\nuser = \"alice\"\npassword = \"ppp-p4ss\"\n",
+        )
+        .unwrap();
+        let dump = format!("{c:?} {c:#?}");
+        assert!(
+            !dump.contains("tunnel-s3cr3t") && !dump.contains("ppp-p4ss"),
+            "{dump}"
+        );
+        assert!(dump.contains("<redacted>"));
+        assert_eq!(c.dial.unwrap().password.expose(), "ppp-p4ss");
     }
 
     #[test]

@@ -31,7 +31,11 @@ fn auth_method(m: config::AuthMethod) -> ppp::AuthMethod {
 
 /// Translates a validated configuration into the node's settings.
 pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
-    let secret = cfg.tunnel.secret.as_ref().map(|s| s.as_bytes().to_vec());
+    let secret = cfg
+        .tunnel
+        .secret
+        .as_ref()
+        .map(|s| s.expose().as_bytes().to_vec());
     let endpoint = EndpointConfig {
         host_name: cfg.tunnel.host_name(),
         receive_window: cfg.tunnel.receive_window,
@@ -134,7 +138,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 server,
                 fallback_servers,
                 username: dial.user.clone(),
-                password: dial.password.clone(),
+                password: dial.password.expose().to_string(),
                 tunnels: 1,
                 sessions: dial.sessions,
                 redial_initial: Duration::from_secs(dial.redial_initial.max(1)),

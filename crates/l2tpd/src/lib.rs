@@ -3,6 +3,7 @@
 //! * [`config`]: the TOML configuration (roles LNS, LAC, client), validated with errors that
 //!   name the field, and the quick-start command-line flags that map onto it;
 //! * [`users`]: the PPP users file;
+//! * [`secret`]: secrets in configuration that never print;
 //! * [`pool`]: IPv4 and IPv6 address pools;
 //! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
@@ -22,4 +23,5 @@ pub mod mgmt_server;
 pub mod netconf;
 pub mod node;
 pub mod pool;
+pub mod secret;
 pub mod users;
