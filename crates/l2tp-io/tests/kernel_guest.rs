@@ -113,7 +113,7 @@ fn example_binary(name: &str) -> Result<PathBuf, String> {
         "-p",
         "l2tp-io",
         "--example",
-        "pppol2tp_pair",
+        name,
     ]);
     // this test binary is target/<profile>/deps/kernel_guest-…; the example goes to
     // target/<profile>/examples/
