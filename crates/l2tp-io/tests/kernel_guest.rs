@@ -107,14 +107,8 @@ impl Drop for Guest {
 fn example_binary(name: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root()).args([
-        "build",
-        "--quiet",
-        "-p",
-        "l2tp-io",
-        "--example",
-        name,
-    ]);
+    cmd.current_dir(repo_root())
+        .args(["build", "--quiet", "-p", "l2tp-io", "--example", name]);
     // this test binary is target/<profile>/deps/kernel_guest-…; the example goes to
     // target/<profile>/examples/
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
