@@ -563,22 +563,7 @@ fn raw_call(
 }
 
 fn iccn() -> l2tp_wire::Iccn {
-    l2tp_wire::Iccn {
-        tx_connect_speed: 1_000_000,
-        framing_type: l2tp_wire::FramingCapabilities::SYNC,
-        initial_received_lcp_confreq: None,
-        last_sent_lcp_confreq: None,
-        last_received_lcp_confreq: None,
-        proxy_authen_type: None,
-        proxy_authen_name: None,
-        proxy_authen_challenge: None,
-        proxy_authen_id: None,
-        proxy_authen_response: None,
-        private_group_id: None,
-        rx_connect_speed: None,
-        sequencing_required: false,
-        unknown: vec![],
-    }
+    l2tp_wire::Iccn::new(1_000_000, l2tp_wire::FramingCapabilities::SYNC)
 }
 
 #[test]

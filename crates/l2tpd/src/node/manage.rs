@@ -134,6 +134,11 @@ impl Node {
                 tunnel: Some(t),
                 session: None,
             } => self.close_tunnel_cmd(now, t),
+            Q::HangUp { tunnel: None, .. } if matches!(self.role, RoleSettings::Lns(_)) => {
+                // On an LNS "everything" is every subscriber's session: name a tunnel or
+                // session (or use `close`), as `dial` is refused here too.
+                R::error("hangup: this daemon is an LNS; name a tunnel (and session) to close")
+            }
             Q::HangUp { tunnel: None, .. } => {
                 let ids: Vec<u16> = self.endpoint.tunnels().map(|t| t.tunnel.0).collect();
                 self.client.redial_at = None;

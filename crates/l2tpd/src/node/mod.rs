@@ -273,6 +273,8 @@ pub struct Node {
     next_tun_token: u64,
     /// The LNS's shared TUN and its interface index.
     shared_tun: Option<(l2tp_io::tun::Tun, u32)>,
+    /// Shutting down: new tunnels are refused with a StopCCN.
+    draining: bool,
 }
 
 /// Data frames that arrived before their session was up (see `Node::hold_early_frame`).
@@ -441,6 +443,7 @@ impl Node {
             tun_tokens: HashMap::new(),
             next_tun_token: tunif::TUN_TOKEN_BASE + 1,
             shared_tun: None,
+            draining: false,
         })
         .and_then(Node::open_shared_tun)
     }
@@ -600,6 +603,7 @@ impl Node {
     /// `grace` passed.
     pub fn shutdown(&mut self, grace: Duration) -> io::Result<()> {
         let now = Instant::now();
+        self.draining = true;
         let ids: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
         for t in ids {
             let _ = self.endpoint.close_tunnel(
@@ -1709,6 +1713,8 @@ impl Node {
     fn decide_tunnel(&mut self, now: Instant, tunnel: TunnelId, peer: SocketAddr) {
         let established = self.tunnel_since.len();
         let refusal = match &self.role {
+            // RFC 2661 §4.4.2 StopCCN Result Code 6: "Shutting down".
+            RoleSettings::Lns(_) if self.draining => Some(("shutting down", true)),
             RoleSettings::Lns(lns) => {
                 if lns.max_tunnels > 0 && established >= lns.max_tunnels {
                     Some(("tunnel limit reached", false))
@@ -1735,8 +1741,13 @@ impl Node {
             tracing::warn!(node = %self.name, %peer, refused_total = n, "incoming tunnel refused: {why}");
         }
         if answer {
-            // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized.
-            let result = ResultCode::with_error(ResultCode::STOPCCN_NOT_AUTHORIZED, 0, Some(why));
+            // RFC 2661 §4.4.2 StopCCN Result Code 4: not authorized; 6: shutting down.
+            let code = if self.draining {
+                ResultCode::STOPCCN_SHUTTING_DOWN
+            } else {
+                ResultCode::STOPCCN_NOT_AUTHORIZED
+            };
+            let result = ResultCode::with_error(code, 0, Some(why));
             let _ = self.endpoint.refuse_tunnel(now, tunnel, result);
         } else {
             let _ = self.endpoint.discard_tunnel(tunnel);
