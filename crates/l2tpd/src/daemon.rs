@@ -13,12 +13,12 @@ use l2tp_proto::control::{EndpointConfig, PeerAuth};
 use l2tp_proto::data::{DatapathConfig, DebugMask, SessionOptions};
 
 use crate::config::{self, Config, InterfaceMode, Role};
+use crate::core::IpMode;
+use crate::core::{ClientSettings, DialPeer, LnsSettings, NodeConfig, RoleSettings};
 use crate::leases::Ipv4Leases;
 use crate::metrics::{MetricsServer, PoolUsage, SharedSnapshot, Snapshot};
 use crate::mgmt_server::MgmtServer;
-use crate::node::manage::resolve_peer;
-use crate::node::tunif::IpMode;
-use crate::node::{ClientSettings, LnsSettings, Node, NodeConfig, RoleSettings};
+use crate::node::Node;
 use crate::pool::Ipv4Pool;
 
 fn auth_method(m: config::AuthMethod) -> ppp::AuthMethod {
@@ -119,24 +119,23 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         }
         Role::Lac | Role::Client => {
             let dial = cfg.dial.as_ref().ok_or("dial: section missing")?;
-            let first = dial
+            let peers = dial
                 .peers
-                .first()
-                .ok_or("dial.peers: at least one LNS needed")?;
-            let server =
-                resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
-            let listen: SocketAddr = if server.is_ipv4() {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
-            } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-            };
-            let fallback_servers = dial.peers[1..]
                 .iter()
-                .map(|p| resolve_peer(&p.to_string()).map_err(|e| format!("dial.peers: {e}")))
+                .map(|p| DialPeer::parse(&p.to_string()).map_err(|e| format!("dial.peers: {e}")))
                 .collect::<Result<Vec<_>, _>>()?;
+            if peers.is_empty() {
+                return Err("dial.peers: at least one LNS needed".into());
+            }
+            // Sockets for both families: a host name may resolve to either, and an IPv6
+            // LNS may fall back to an IPv4 one. An IPv6 socket is optional (hosts without
+            // IPv6); the first address of the first peer decides which one is required.
+            let v6_first = matches!(peers[0], DialPeer::Addr(a) if a.is_ipv6());
+            let v4: SocketAddr = (Ipv4Addr::UNSPECIFIED, 0).into();
+            let v6: SocketAddr = (std::net::Ipv6Addr::UNSPECIFIED, 0).into();
+            let listen = if v6_first { vec![v6, v4] } else { vec![v4, v6] };
             let settings = ClientSettings {
-                server,
-                fallback_servers,
+                peers,
                 username: dial.user.clone(),
                 password: dial.password.expose().to_string(),
                 tunnels: 1,
@@ -152,7 +151,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 mtu: u32::from(cfg.ppp.mtu),
                 routes: dial.routes.clone(),
             };
-            (vec![listen], RoleSettings::Client(settings), ip_mode)
+            (listen, RoleSettings::Client(settings), ip_mode)
         }
     };
     Ok(NodeConfig {
@@ -176,7 +175,7 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
     if echo_only {
-        node.set_ip_app(Box::new(crate::node::ipterm::EchoResponder::default()));
+        node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
     for a in node.local_addrs() {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);

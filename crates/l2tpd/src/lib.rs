@@ -13,15 +13,17 @@
 
 pub mod addr;
 pub mod config;
+pub mod core;
 pub mod daemon;
 pub mod demo;
 pub mod demo_netns;
+pub mod ip;
 pub mod leases;
 pub mod loadgen;
 pub mod metrics;
 pub mod mgmt_server;
-pub mod netconf;
 pub mod node;
+pub use node::netconf;
 pub mod pool;
 pub mod secret;
 pub mod users;

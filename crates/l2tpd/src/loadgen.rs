@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use l2tp_proto::control::EndpointConfig;
 use l2tp_proto::data::{DatapathConfig, SessionOptions};
 
-use crate::node::tunif::IpMode;
-use crate::node::{ClientSettings, Node, NodeConfig, RoleSettings};
+use crate::core::IpMode;
+use crate::core::{ClientSettings, DialPeer, NodeConfig, RoleSettings};
+use crate::node::Node;
 
 /// Load generator parameters.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,8 +89,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
-            server: args.server,
-            fallback_servers: Vec::new(),
+            peers: vec![DialPeer::Addr(args.server)],
             username: args.user.clone(),
             password: args.password.clone(),
             tunnels: args.tunnels,
