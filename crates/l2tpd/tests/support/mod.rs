@@ -2,6 +2,8 @@
 //! pid, SIGTERM first), bounded waits, free ports, and the management socket.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod sim;
+
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
