@@ -449,3 +449,78 @@ fn hostile_datagrams_leave_the_session_up() {
         "seed {seed}: client session lost"
     );
 }
+
+#[test]
+fn a_host_name_is_resolved_at_each_dial_and_an_ipv6_address_falls_back_to_ipv4() {
+    let seed = seeds(&[61])[0];
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core(seed, t0);
+    let name = l2tpd::core::DialPeer::Name {
+        host: "lns.example".into(),
+        port: 1701,
+    };
+    // The client has a socket of each family, as the daemon's client does.
+    let listen = vec![
+        "[2001:db8::2]:40000".parse().unwrap(),
+        CLIENT_ADDR.parse().unwrap(),
+    ];
+    let mut client = support::sim::client_core_with(seed, t0, 1, vec![name], listen);
+    client.input(t0, Input::Tick);
+    // Nothing is dialled before the name resolves: the core asked, and waits.
+    assert_eq!(client.resolves.len(), 1, "one resolution asked for");
+    assert_eq!(client.core.endpoint().tunnel_count(), 0);
+    let (id, host, _) = client.resolves.remove(0);
+    assert_eq!(host, "lns.example");
+    // The name has an IPv6 address where nobody answers, then the LNS's IPv4 address.
+    let nobody: SocketAddr = "[2001:db8::1]:1701".parse().unwrap();
+    let lns_addr: SocketAddr = support::sim::LNS_ADDR.parse().unwrap();
+    client.input(
+        t0,
+        Input::Resolved {
+            id,
+            result: Ok(vec![nobody, lns_addr]),
+        },
+    );
+    let up = run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(600),
+        |l, c, now| up_sessions(l, now).len() == 1 && up_sessions(c, now).len() == 1,
+    );
+    assert!(
+        up,
+        "seed {seed}: no fallback from the IPv6 address to the IPv4 one"
+    );
+    assert!(h.undeliverable > 0, "the IPv6 address was tried first");
+    // The LNS goes away (the client's tunnel is closed under it); the redial resolves the
+    // name again.
+    let now = h.now;
+    let r = lns.manage(now, Request::ListTunnels);
+    let Some(Response::Tunnels(ts)) = r else {
+        panic!("{r:?}")
+    };
+    let now = h.now;
+    let r = lns.manage(
+        now,
+        Request::CloseTunnel {
+            tunnel: ts[0].local_id,
+        },
+    );
+    assert_eq!(r, Some(Response::Ok));
+    let asked = run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(120),
+        |_, c, _| !c.resolves.is_empty(),
+    );
+    assert!(
+        asked,
+        "seed {seed}: the redial did not resolve the name again"
+    );
+}

@@ -2,7 +2,8 @@
 //! The LNSs are tried in turn (the next one when a tunnel never came up); a host name is
 //! resolved again at each dial, off the event loop: the core asks with
 //! [`super::Output::Resolve`] and dials when [`super::Input::Resolved`] arrives, to the first
-//! address of a family it has a socket for (an IPv6 LNS can fall back to an IPv4 one).
+//! address of a family it has a socket for; a tunnel that never comes up moves on to the
+//! name's next address (an IPv6 address falls back to an IPv4 one), then to the next LNS.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +30,11 @@ pub(super) struct Dialler {
     server_index: usize,
     /// The resolution in flight, by request id.
     resolving: Option<u64>,
+    /// The current LNS name's addresses (of families we have a socket for), from its last
+    /// resolution, and which one is dialled: a tunnel that never comes up moves to the
+    /// next address, then to the next LNS (resolved again).
+    addrs: Vec<SocketAddr>,
+    addr_index: usize,
     next_resolve_id: u64,
     /// A management `dial` waiting for a host name to resolve (its reply token).
     dial_reply: Option<u64>,
@@ -108,6 +114,10 @@ impl Core {
         match peer {
             None => tracing::error!(node = %self.name, "no LNS to dial"),
             Some(DialPeer::Addr(a)) => self.open_tunnels(now, a),
+            Some(DialPeer::Name { .. }) if self.dialler.addr_index < self.dialler.addrs.len() => {
+                let a = self.dialler.addrs[self.dialler.addr_index];
+                self.open_tunnels(now, a);
+            }
             Some(DialPeer::Name { host, port }) => {
                 let id = self.dialler.next_resolve_id;
                 self.dialler.next_resolve_id += 1;
@@ -132,15 +142,27 @@ impl Core {
         if self.dialler.stopped {
             return;
         }
-        let usable = result.and_then(|addrs| {
-            addrs
+        let usable: Result<Vec<SocketAddr>, String> = result.and_then(|addrs| {
+            let v: Vec<SocketAddr> = addrs
                 .iter()
                 .copied()
-                .find(|a| self.locals.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
-                .ok_or_else(|| format!("no address of a family we have a socket for in {addrs:?}"))
+                .filter(|a| self.locals.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
+                .collect();
+            if v.is_empty() {
+                Err(format!(
+                    "no address of a family we have a socket for in {addrs:?}"
+                ))
+            } else {
+                Ok(v)
+            }
         });
         match usable {
-            Ok(server) => self.open_tunnels(now, server),
+            Ok(addrs) => {
+                let server = addrs[0];
+                self.dialler.addrs = addrs;
+                self.dialler.addr_index = 0;
+                self.open_tunnels(now, server);
+            }
             Err(e) => {
                 tracing::warn!(node = %self.name, "cannot dial: {e}");
                 self.dialler.server_index = self.dialler.server_index.wrapping_add(1);
@@ -228,9 +250,19 @@ impl Core {
     /// One of our tunnels is gone: the next LNS if it never came up, and a redial.
     pub(super) fn tunnel_gone(&mut self, now: Instant, tunnel: TunnelId) {
         if let Some(was_up) = self.dialler.tunnels.remove(&tunnel) {
-            if !was_up {
+            let d = &mut self.dialler;
+            if was_up {
+                // A name is resolved again at the next dial.
+                d.addrs.clear();
+                d.addr_index = 0;
+            } else if d.addr_index + 1 < d.addrs.len() {
+                // Never came up: the LNS name's next address.
+                d.addr_index += 1;
+            } else {
                 // Never came up: try the next LNS of the list (if there are several).
-                self.dialler.server_index = self.dialler.server_index.wrapping_add(1);
+                d.addrs.clear();
+                d.addr_index = 0;
+                d.server_index = d.server_index.wrapping_add(1);
             }
             self.schedule_redial(now);
         }
@@ -256,6 +288,8 @@ impl Core {
                         c.peers[0] = p;
                     }
                     self.dialler.server_index = 0;
+                    self.dialler.addrs.clear();
+                    self.dialler.addr_index = 0;
                 }
                 Err(e) => return Some(l2tp_mgmt::Response::error(format!("dial: {e}"))),
             }

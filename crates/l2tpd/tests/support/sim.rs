@@ -30,8 +30,12 @@ pub const POOL_FIRST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 pub struct SimCore {
     /// The core under test.
     pub core: Core,
-    /// Its one address.
+    /// Its first address.
     pub addr: SocketAddr,
+    /// Every address it owns (socket index = position).
+    pub addrs: Vec<SocketAddr>,
+    /// Host names it asked to resolve: (id, host, port).
+    pub resolves: Vec<(u64, String, u16)>,
     tx: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Packets written to TUNs, in order.
     pub tun_writes: Vec<(TunTarget, Vec<u8>)>,
@@ -48,10 +52,12 @@ pub struct SimCore {
 
 impl SimCore {
     /// Wraps `core`, bound to `addr`.
-    pub fn new(core: Core, addr: SocketAddr) -> SimCore {
+    pub fn new(core: Core, addrs: Vec<SocketAddr>) -> SimCore {
         SimCore {
             core,
-            addr,
+            addr: addrs[0],
+            addrs,
+            resolves: Vec::new(),
             tx: VecDeque::new(),
             tun_writes: Vec::new(),
             ops: Vec::new(),
@@ -88,7 +94,8 @@ impl SimCore {
         let mut feedback = Vec::new();
         let out = self.core.outputs();
         for (t, bytes) in out.transmits() {
-            self.tx.push_back((self.addr, t.to, bytes.to_vec()));
+            self.tx
+                .push_back((self.addrs[t.socket], t.to, bytes.to_vec()));
         }
         for (w, bytes) in out.tun_writes() {
             self.tun_writes.push((w.target, bytes.to_vec()));
@@ -103,7 +110,7 @@ impl SimCore {
                     self.ops.push(op);
                 }
                 Output::Reply { token, response } => self.replies.push((token, *response)),
-                Output::Resolve { .. } => panic!("no names in the simulation"),
+                Output::Resolve { id, host, port } => self.resolves.push((id, host, port)),
                 Output::Auth(req) => self.auth_requests.push(req),
             }
         }
@@ -115,13 +122,14 @@ impl SimCore {
 
 impl l2tp_sim::Node for SimCore {
     fn owns(&self, addr: SocketAddr) -> bool {
-        addr == self.addr
+        self.addrs.contains(&addr)
     }
-    fn handle_datagram(&mut self, now: Instant, _local: SocketAddr, from: SocketAddr, data: &[u8]) {
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        let socket = self.addrs.iter().position(|a| *a == local).unwrap_or(0);
         self.input(
             now,
             Input::Datagram {
-                socket: 0,
+                socket,
                 from,
                 bytes: data,
             },
@@ -182,15 +190,28 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
             mtu: 1400,
         },
     };
-    let addr = cfg.listen[0];
-    SimCore::new(Core::new(cfg, vec![addr], now).expect("LNS core"), addr)
+    let addrs = cfg.listen.clone();
+    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
 }
 
 /// A client core dialling [`LNS_ADDR`] as alice, `sessions` calls, one TUN per session.
 pub fn client_core(seed: u64, now: Instant, sessions: u32) -> SimCore {
+    let lns = DialPeer::Addr(LNS_ADDR.parse().expect("addr"));
+    let listen = vec![CLIENT_ADDR.parse().expect("addr")];
+    client_core_with(seed, now, sessions, vec![lns], listen)
+}
+
+/// A client core dialling `peers` from `listen` (its addresses in the simulation).
+pub fn client_core_with(
+    seed: u64,
+    now: Instant,
+    sessions: u32,
+    peers: Vec<DialPeer>,
+    listen: Vec<SocketAddr>,
+) -> SimCore {
     let cfg = NodeConfig {
         name: "client".into(),
-        listen: vec![CLIENT_ADDR.parse().expect("addr")],
+        listen,
         endpoint: EndpointConfig {
             host_name: "sim-client".into(),
             ..EndpointConfig::default()
@@ -201,7 +222,7 @@ pub fn client_core(seed: u64, now: Instant, sessions: u32) -> SimCore {
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
-            peers: vec![DialPeer::Addr(LNS_ADDR.parse().expect("addr"))],
+            peers,
             username: "alice".into(),
             password: "secret".into(),
             tunnels: 1,
@@ -219,8 +240,11 @@ pub fn client_core(seed: u64, now: Instant, sessions: u32) -> SimCore {
             routes: Vec::new(),
         },
     };
-    let addr = cfg.listen[0];
-    SimCore::new(Core::new(cfg, vec![addr], now).expect("client core"), addr)
+    let addrs = cfg.listen.clone();
+    SimCore::new(
+        Core::new(cfg, addrs.clone(), now).expect("client core"),
+        addrs,
+    )
 }
 
 /// Sessions of `c` whose PPP network phase is up, with their IPv4 parameters.
