@@ -20,14 +20,14 @@
 //!
 //! Rooms, one job each:
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
-//! * [`admission`]: tunnel and call admission (limits, per-source rates, shutdown refusal);
+//! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
 //! * [`datapath`]: the datapath backend seam (the userspace datapath);
-//! * [`frames`]: PPP frames and IP packets between the datapath, the links and the TUNs;
-//! * [`events`]: control-plane and PPP events turned into session life;
-//! * [`dialler`]: tunnels and calls we place, redial with backoff, name resolution requests;
-//! * [`ip_policy`]: addresses, routes, Router Advertisements, as operations for the shell;
-//! * [`manage`]: management requests and replies;
+//! * `frames`: PPP frames and IP packets between the datapath, the links and the TUNs;
+//! * `events`: control-plane and PPP events turned into session life;
+//! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
+//! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
+//! * `manage`: management requests and replies;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;

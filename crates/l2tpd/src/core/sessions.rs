@@ -1,6 +1,6 @@
 //! The session table: each session's daemon-side state (its PPP link, what PPP negotiated,
 //! the addresses it holds) and every index onto it — the IPv4 and IPv6 routes of a shared
-//! TUN, the links' timer heap. One [`SessionTable::insert`], one [`SessionTable::remove`]:
+//! TUN, the links' timer heap. One `SessionTable::insert`, one `SessionTable::remove`:
 //! an index entry never outlives its session.
 
 use std::cmp::Reverse;
