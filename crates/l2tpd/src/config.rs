@@ -18,6 +18,10 @@
 //! assert_eq!(cfg.dial.unwrap().peers[0].port, 1701);
 //! ```
 
+mod radius;
+
+pub use radius::{AuthSource, DaeClientConfig, RadiusConfig, RadiusServer};
+
 use crate::addr::{IpCidr, Ipv6Cidr};
 use crate::pool::Ipv4PoolSpec;
 use crate::secret::Secret;
@@ -333,6 +337,9 @@ pub struct Config {
     /// What to dial; required for `role = "lac"` and `"client"`, refused for `"lns"`.
     #[serde(default)]
     pub dial: Option<DialConfig>,
+    /// RADIUS authentication, accounting and dynamic authorization (LNS only).
+    #[serde(default)]
+    pub radius: Option<RadiusConfig>,
 }
 
 /// `[daemon]`: process-wide settings.
@@ -481,6 +488,9 @@ impl fmt::Debug for InlineUser {
 pub struct LnsConfig {
     /// UDP addresses to listen on, IPv4 and/or IPv6. Default `["0.0.0.0:1701"]`.
     pub listen: Vec<ListenAddr>,
+    /// `local` (users file, `[[lns.users]]`) or `radius` (`[radius]`). Default `radius`
+    /// when a `[radius]` section is present, else `local`.
+    pub auth: Option<AuthSource>,
     /// Peers allowed to open tunnels (CIDR); empty allows everyone. Default empty.
     pub allowed_peers: Vec<IpCidr>,
     /// Users file (see [`crate::users`]). Optional when `users` is given.
@@ -517,6 +527,7 @@ impl Default for LnsConfig {
     fn default() -> Self {
         LnsConfig {
             listen: vec![ListenAddr(SocketAddr::from(([0, 0, 0, 0], L2TP_PORT)))],
+            auth: None,
             allowed_peers: Vec::new(),
             users_file: None,
             users: Vec::new(),
@@ -673,6 +684,7 @@ impl Config {
     /// Whether the configuration itself holds secrets (tunnel secret, passwords).
     pub fn has_secrets(&self) -> bool {
         self.tunnel.secret.is_some()
+            || self.radius.is_some()
             || self.dial.as_ref().is_some_and(|d| !d.password.is_empty())
             || self.lns.as_ref().is_some_and(|l| !l.users.is_empty())
     }
@@ -697,6 +709,16 @@ impl Config {
             ));
         }
         w
+    }
+
+    /// Where an LNS's authentication decisions come from: `lns.auth`, else RADIUS when a
+    /// `[radius]` section is present.
+    pub fn auth_source(&self) -> AuthSource {
+        match self.lns.as_ref().and_then(|l| l.auth) {
+            Some(a) => a,
+            None if self.radius.is_some() => AuthSource::Radius,
+            None => AuthSource::Local,
+        }
     }
 
     /// Checks every value; all problems are reported together.
@@ -800,13 +822,29 @@ impl Config {
                 }
                 match &self.lns {
                     None => bad("lns", "section required for role \"lns\"".into()),
-                    Some(l) => validate_lns(l, &mut bad),
+                    Some(l) => {
+                        let radius_auth = self.auth_source() == AuthSource::Radius;
+                        validate_lns(l, radius_auth, &mut bad);
+                        match &self.radius {
+                            Some(r) => r.validate(radius_auth, &mut bad),
+                            None if radius_auth => {
+                                bad("lns.auth", "\"radius\" needs a [radius] section".into())
+                            }
+                            None => {}
+                        }
+                    }
                 }
             }
             Role::Lac | Role::Client => {
                 if self.lns.is_some() {
                     bad(
                         "lns",
+                        format!("not used by role \"{}\" (remove the section)", self.role),
+                    );
+                }
+                if self.radius.is_some() {
+                    bad(
+                        "radius",
                         format!("not used by role \"{}\" (remove the section)", self.role),
                     );
                 }
@@ -828,7 +866,7 @@ impl Config {
     }
 }
 
-fn validate_lns(l: &LnsConfig, bad: &mut impl FnMut(&str, String)) {
+fn validate_lns(l: &LnsConfig, radius_auth: bool, bad: &mut impl FnMut(&str, String)) {
     if l.listen.is_empty() {
         bad("lns.listen", "needs at least one address".into());
     }
@@ -866,7 +904,7 @@ fn validate_lns(l: &LnsConfig, bad: &mut impl FnMut(&str, String)) {
             );
         }
     }
-    if l.users_file.is_none() && l.users.is_empty() {
+    if l.users_file.is_none() && l.users.is_empty() && !radius_auth {
         bad(
             "lns.users_file",
             "required unless users are given inline ([[lns.users]])".into(),
@@ -1111,6 +1149,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
             default_route: a.default_route,
             ..DialConfig::default()
         }),
+        radius: None,
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;
@@ -1174,6 +1213,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
             ..LnsConfig::default()
         }),
         dial: None,
+        radius: None,
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;

@@ -177,6 +177,23 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
+    if let (Role::Lns, config::AuthSource::Radius, Some(r)) =
+        (cfg.role, cfg.auth_source(), cfg.radius.as_ref())
+    {
+        // Acct-Session-Id = start time (hex seconds) + NAS-Port: unique across restarts.
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let rcfg = r.node_config(&cfg.tunnel.host_name(), format!("{started:08X}"));
+        node.attach_radius(rcfg).map_err(|e| e.to_string())?;
+        if let Some(dae) = node.radius().and_then(|r| r.dae_addr()) {
+            println!(
+                "l2tpd {}: RADIUS dynamic authorization on {dae} (UDP)",
+                cfg.role
+            );
+        }
+    }
     for a in node.local_addrs() {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);
     }

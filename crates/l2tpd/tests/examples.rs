@@ -3,7 +3,8 @@
 //! configuration is documented.
 
 use l2tpd::config::{
-    Config, DaemonConfig, DebugMask, DialConfig, InlineUser, LnsConfig, Role, TunnelConfig,
+    AuthSource, Config, DaemonConfig, DebugMask, DialConfig, InlineUser, LnsConfig, RadiusConfig,
+    Role, TunnelConfig,
 };
 use l2tpd::users::Users;
 use std::path::PathBuf;
@@ -89,9 +90,18 @@ fn all_field_names() -> Vec<String> {
             ipv4_pool: Some("10.0.0.1-10.0.0.2".parse().unwrap()),
             local_ipv4: Some("10.0.0.9".parse().unwrap()),
             ipv6_prefix: Some("2001:db8::/64".parse().unwrap()),
+            auth: Some(AuthSource::Radius),
             ..Default::default()
         }),
         dial: Some(DialConfig::default()),
+        radius: Some(RadiusConfig {
+            nas_identifier: Some("lns-1".into()),
+            nas_ip: Some("192.0.2.1".parse().unwrap()),
+            nas_ipv6: Some("2001:db8::1".parse().unwrap()),
+            rate_limit_attribute: Some("Filter-Id:rate=".into()),
+            dae_listen: Some("127.0.0.1:3799".parse().unwrap()),
+            ..Default::default()
+        }),
     };
     let value = toml::Value::try_from(&full).unwrap();
     let mut names = Vec::new();

@@ -39,7 +39,8 @@ pub struct IpcpPolicy {
     configured_local: Option<Ipv4Addr>,
     /// Server: the address to give the peer (set from the pool by the daemon).
     pub assigned_peer: Option<Ipv4Addr>,
-    dns_offer: [Option<Ipv4Addr>; 2],
+    /// Server: the DNS servers offered to the peer (RFC 1877).
+    pub dns_offer: [Option<Ipv4Addr>; 2],
     want_dns: bool,
     // Our request.
     local: Ipv4Addr,

@@ -319,6 +319,12 @@ impl Link {
         self.ipcp.policy.assigned_peer = Some(addr);
     }
 
+    /// Server: the DNS servers to offer this peer (RFC 1877) instead of the configured ones
+    /// (a RADIUS reply's MS-Primary/Secondary-DNS-Server). Call it before `auth_decision`.
+    pub fn set_peer_dns(&mut self, dns: [Option<Ipv4Addr>; 2]) {
+        self.ipcp.policy.dns_offer = dns;
+    }
+
     /// Answer the [`Event::AuthRequest`] carrying `ticket`. Fails with
     /// [`ApiError::NoPendingAuth`] if that request is no longer pending (the link renegotiated
     /// or went down meanwhile): the daemon just drops its answer.

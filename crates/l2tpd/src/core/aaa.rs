@@ -22,6 +22,11 @@ pub struct AuthRequest {
     pub user: String,
     /// Which protocol carried the credentials.
     pub method: AuthMethod,
+    /// What the peer presented, for backends that verify it themselves (RADIUS).
+    pub credentials: ppp::Credentials,
+    /// The session as RADIUS sees it (port, Acct-Session-Id, numbers, tunnel), when the
+    /// core keeps RADIUS session state ([`super::Core::enable_radius`]).
+    pub radius: Option<Box<l2tp_radius::request::SessionInfo>>,
 }
 
 /// A backend's answer.
@@ -42,6 +47,14 @@ pub enum AuthAnswer {
         /// A fixed address.
         ipv4: Option<Ipv4Addr>,
     },
+    /// A RADIUS Access-Accept: the decision for the link and what the server authorized
+    /// (address, DNS, timeouts, interim interval, Class, rate limit).
+    Radius {
+        /// `Accept`, or `AcceptMsChapV2` with the server's MS-CHAP2-Success.
+        decision: ppp::AuthDecision,
+        /// The reply's authorization.
+        authz: Box<l2tp_radius::reply::Authorization>,
+    },
     /// Unknown user or bad credentials.
     Reject,
 }
@@ -51,6 +64,9 @@ impl std::fmt::Debug for AuthAnswer {
         match self {
             AuthAnswer::Password { ipv4, .. } => write!(f, "Password(<redacted>, {ipv4:?})"),
             AuthAnswer::Accept { decision, ipv4 } => write!(f, "Accept({decision:?}, {ipv4:?})"),
+            AuthAnswer::Radius { decision, authz } => {
+                write!(f, "Radius({decision:?}, {:?})", authz.address)
+            }
             AuthAnswer::Reject => f.write_str("Reject"),
         }
     }
@@ -105,17 +121,19 @@ impl super::Core {
         now: std::time::Instant,
         key: SessionKey,
         ticket: AuthTicket,
-        user: String,
-        method: AuthMethod,
+        (user, method, credentials): (String, AuthMethod, ppp::Credentials),
     ) {
         if !matches!(self.role, super::RoleSettings::Lns(_)) {
             return;
         }
+        let radius = self.radius_session_info(key, &user);
         let req = AuthRequest {
             key,
             ticket,
             user,
             method,
+            credentials,
+            radius,
         };
         match self.auth.authenticate(&req) {
             Some(answer) => self.auth_decided(now, key, ticket, answer),
@@ -147,6 +165,10 @@ impl super::Core {
                 (ppp::AuthDecision::Password(password), Some(ipv4))
             }
             AuthAnswer::Accept { decision, ipv4 } => (decision, Some(ipv4)),
+            AuthAnswer::Radius { decision, authz } => {
+                let ipv4 = super::radius::apply_authorization(sess, &authz);
+                (decision, Some(ipv4))
+            }
         };
         if let Some(fixed) = fixed {
             let addr = match sess.pool_addr {

@@ -64,8 +64,14 @@ impl Core {
                 self.tunnel_gone(now, tunnel);
             }
             CtlEvent::IncomingCall {
-                tunnel, session, ..
-            } => self.decide_call(now, tunnel, session),
+                tunnel,
+                session,
+                info,
+                ..
+            } => {
+                self.radius_call(SessionKey::new(tunnel, session), &info);
+                self.decide_call(now, tunnel, session)
+            }
             CtlEvent::SessionUp {
                 tunnel,
                 session,
@@ -84,6 +90,8 @@ impl Core {
                 reason,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
+                let cause = super::radius::l2tp_cause(&reason);
+                self.radius_cause(SessionKey::new(tunnel, session), cause);
                 self.remove_session(now, SessionKey::new(tunnel, session));
                 // The LNS hung up one call: dial it again after a pause.
                 if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
@@ -154,7 +162,9 @@ impl Core {
         };
         link.open(now);
         tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
-        self.sessions.insert(key, Session::new(link, now));
+        let mut s = Session::new(link, now);
+        s.radius = self.radius_session_up(key);
+        self.sessions.insert(key, s);
         self.dirty.push(key);
         self.replay_early_frames(now, key);
     }
@@ -166,8 +176,8 @@ impl Core {
                 ticket,
                 user,
                 method,
-                ..
-            } => self.authenticate(now, key, ticket, user, method),
+                credentials,
+            } => self.authenticate(now, key, ticket, (user, method, credentials)),
             PppEvent::Authenticated { user, method } => {
                 tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -190,6 +200,7 @@ impl Core {
                     app.session_up(now, key, ipv4);
                 }
                 self.attach_ip(key, ipv4);
+                self.radius_network_up(now, key);
             }
             PppEvent::NetworkDown => {
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -228,6 +239,7 @@ impl Core {
             }
             PppEvent::Down { reason } => {
                 tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
+                self.radius_cause(key, super::radius::ppp_cause(&reason));
                 if matches!(reason, ppp::DownReason::AuthFailed(_))
                     && matches!(self.role, RoleSettings::Lns(_))
                 {
@@ -249,6 +261,7 @@ impl Core {
     /// its datapath handle, whatever was held for it.
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(key) {
+            self.radius_session_gone(now, key, &s);
             s.link.lower_down(now);
             self.release_ip(key, &s);
             if let Some(app) = self.app.as_mut() {

@@ -28,6 +28,7 @@
 //! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
 //! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
 //! * `manage`: management requests and replies;
+//! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -39,6 +40,7 @@ mod frames;
 mod ip_policy;
 mod manage;
 pub mod output;
+pub mod radius;
 pub mod sessions;
 pub mod settings;
 
@@ -109,6 +111,9 @@ pub enum Input<'a> {
         /// The answer.
         answer: AuthAnswer,
     },
+    /// A RADIUS Disconnect-Request or CoA-Request, authenticated by the shell; the answer
+    /// is [`Output::DaeAnswer`].
+    Dae(Box<l2tp_radius::dae::DaeRequest>),
     /// A host name asked for with [`Output::Resolve`] resolved (or not).
     Resolved {
         /// The request's id.
@@ -187,6 +192,8 @@ pub struct Core {
     next_housekeeping: Instant,
     /// PPP settings shared by every session's link.
     link_config: Arc<LinkConfig>,
+    /// RADIUS session state (None: no RADIUS).
+    radius: Option<radius::RadiusState>,
 }
 
 impl Core {
@@ -245,6 +252,7 @@ impl Core {
             started: now,
             next_housekeeping: now,
             link_config,
+            radius: None,
         })
     }
 
@@ -282,6 +290,7 @@ impl Core {
             Input::AuthDecision { request, answer } => {
                 self.auth_decided(now, request.key, request.ticket, answer)
             }
+            Input::Dae(request) => self.dae_request(now, request),
             Input::Resolved { id, result } => self.resolved(now, id, result),
             Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
             Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
@@ -390,6 +399,12 @@ impl Core {
     fn shutdown(&mut self, now: Instant) {
         self.admission.draining = true;
         self.dialler.stop();
+        for (_, s) in self.sessions.iter_mut() {
+            if let Some(r) = s.radius.as_deref_mut() {
+                // RFC 2866 §5.10: Admin-Reboot, "the NAS was shut down for administrative reasons".
+                r.ending(l2tp_radius::acct::TerminateCause::AdminReboot);
+            }
+        }
         let ids: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
         for t in ids {
             let _ = self.endpoint.close_tunnel(
@@ -509,11 +524,12 @@ impl Core {
                 .endpoint
                 .close_session(now, key.tunnel, key.session, result);
         }
+        self.radius_interims(now);
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };
         let (session_timeout, idle_timeout) = (lns.session_timeout, lns.idle_timeout);
-        if session_timeout.is_none() && idle_timeout.is_none() {
+        if session_timeout.is_none() && idle_timeout.is_none() && self.radius.is_none() {
             return;
         }
         let mut expired = Vec::new();
@@ -527,6 +543,10 @@ impl Core {
                 s.last_rx_packets = rx;
                 s.last_activity = now;
             }
+            // A RADIUS server's Session-Timeout and Idle-Timeout win over [lns]'s.
+            let r = s.radius.as_deref();
+            let session_timeout = r.and_then(|r| r.session_timeout).or(session_timeout);
+            let idle_timeout = r.and_then(|r| r.idle_timeout).or(idle_timeout);
             if session_timeout.is_some_and(|t| now.duration_since(s.since) >= t) {
                 expired.push((*key, "session timeout"));
             } else if idle_timeout.is_some_and(|t| now.duration_since(s.last_activity) >= t) {
@@ -535,6 +555,12 @@ impl Core {
         }
         for (key, why) in expired {
             tracing::info!(node = %self.name, session = %key, "closing: {why}");
+            let cause = if why == "session timeout" {
+                l2tp_radius::acct::TerminateCause::SessionTimeout
+            } else {
+                l2tp_radius::acct::TerminateCause::IdleTimeout
+            };
+            self.radius_cause(key, cause);
             if let Some(s) = self.sessions.get_mut(&key) {
                 s.link.close(now, why);
             }

@@ -154,6 +154,15 @@ pub enum Output {
     /// Ask an asynchronous authentication backend; answer with
     /// [`super::Input::AuthDecision`].
     Auth(AuthRequest),
+    /// Send a RADIUS accounting record (Start, Interim-Update, Stop).
+    Accounting(Box<l2tp_radius::acct::AcctRecord>),
+    /// Answer a [`super::Input::Dae`] request: ACK (`Ok`) or NAK with an Error-Cause.
+    DaeAnswer {
+        /// The request answered.
+        request: Box<l2tp_radius::dae::DaeRequest>,
+        /// What came of it.
+        result: Result<(), l2tp_radius::dae::ErrorCause>,
+    },
 }
 
 /// Everything queued since the last drain.

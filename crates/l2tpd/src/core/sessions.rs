@@ -34,6 +34,8 @@ pub(crate) struct Session {
     /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
     pub last_rx_packets: u64,
     pub last_activity: Instant,
+    /// RADIUS state (NAS-Port, Acct-Session-Id, what the server authorized).
+    pub radius: Option<Box<super::radius::SessionAcct>>,
 }
 
 /// A session's IPv6 addressing.
@@ -88,6 +90,7 @@ impl Session {
             shrink_pending: false,
             last_rx_packets: 0,
             last_activity: now,
+            radius: None,
         }
     }
 

@@ -6,9 +6,11 @@
 //! * [`tuns`]: the TUN table and the core's interface and route operations;
 //! * [`tunif`]: opening and configuring TUN devices;
 //! * [`netconf`]: rtnetlink (addresses, routes, route lookups);
-//! * [`resolver`]: host names resolved on a thread of their own.
+//! * [`resolver`]: host names resolved on a thread of their own;
+//! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets.
 
 pub mod netconf;
+pub mod radius;
 pub mod resolver;
 pub mod tunif;
 pub mod tuns;
@@ -95,6 +97,8 @@ pub struct Node {
     pending: HashMap<u64, PendingRequest>,
     next_token: u64,
     resolver: Option<resolver::Resolver>,
+    /// RADIUS client and DAE sockets, when RADIUS is configured.
+    radius: Option<radius::RadiusShell>,
     /// Counted here: send errors and oversized datagrams.
     io_counters: NodeCounters,
     /// The clock as read at the start of the last turn.
@@ -171,6 +175,7 @@ impl Node {
             pending: HashMap::new(),
             next_token: 1,
             resolver: None,
+            radius: None,
             io_counters: NodeCounters::default(),
             now,
         })
@@ -186,6 +191,27 @@ impl Node {
             .register(server.waker_fd(), TOKEN_MGMT, Interest::READABLE)?;
         self.mgmt = Some((server, requests));
         Ok(())
+    }
+
+    /// Authenticates and accounts through RADIUS (and serves Disconnect/CoA requests when
+    /// configured): binds the sockets on this loop, sends Accounting-On and the spooled
+    /// Stops.
+    pub fn attach_radius(&mut self, cfg: radius::RadiusConfig) -> io::Result<()> {
+        let settings = cfg.sessions.clone();
+        let mut shell = radius::RadiusShell::new(cfg)?;
+        shell.register(&self.poller)?;
+        self.core.enable_radius(settings);
+        self.core
+            .set_auth_backend(Box::new(crate::core::aaa::Deferred));
+        shell.start(Instant::now());
+        shell.flush();
+        self.radius = Some(shell);
+        Ok(())
+    }
+
+    /// The RADIUS shell, when attached.
+    pub fn radius(&self) -> Option<&radius::RadiusShell> {
+        self.radius.as_ref()
     }
 
     /// Terminates IP inside the process with `app` (demo, tests).
@@ -293,15 +319,40 @@ impl Node {
             self.step(Duration::from_millis(50))?;
         }
         self.flush();
+        self.radius_stop(grace)
+    }
+
+    /// Accounting-Off, then (bounded by `grace`) the accounting records in flight are
+    /// waited for; Stops still unacknowledged are spooled.
+    fn radius_stop(&mut self, grace: Duration) -> io::Result<()> {
+        let Some(r) = self.radius.as_mut() else {
+            return Ok(());
+        };
+        r.stop(Instant::now());
+        r.flush();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline
+            && self
+                .radius
+                .as_ref()
+                .is_some_and(|r| r.accounting_in_flight() > 0)
+        {
+            self.step(Duration::from_millis(50))?;
+        }
+        if let Some(r) = self.radius.as_mut() {
+            r.spool_in_flight();
+        }
         Ok(())
     }
 
     /// One turn of the loop: wait for input or the next timer (at most `max_wait`), read the
     /// clock once, hand the core what arrived and a tick, carry out what it asks.
     pub fn step(&mut self, max_wait: Duration) -> io::Result<()> {
-        let wait = self
-            .core
-            .poll_timeout()
+        let radius_timer = self.radius.as_ref().and_then(|r| r.poll_timeout());
+        let wait = [self.core.poll_timeout(), radius_timer]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| t.saturating_duration_since(self.now))
             .unwrap_or(max_wait)
             .min(max_wait);
@@ -314,12 +365,16 @@ impl Node {
         self.now = now;
         let mut readable = [false; MAX_SOCKETS];
         let (mut mgmt_ready, mut resolver_ready) = (false, false);
+        let (mut radius_ready, mut dae_ready) = ([false; 2], false);
         let mut tun_ready = [0u64; 64];
         let mut n_tun = 0;
         for e in self.events.iter() {
             match e.token {
                 TOKEN_MGMT => mgmt_ready = true,
                 TOKEN_RESOLVER => resolver_ready = true,
+                radius::TOKEN_RADIUS => radius_ready[0] = true,
+                radius::TOKEN_RADIUS6 => radius_ready[1] = true,
+                radius::TOKEN_DAE => dae_ready = true,
                 Token(t) if t >= tunif::TUN_TOKEN_BASE => {
                     if n_tun < tun_ready.len() {
                         tun_ready[n_tun] = t;
@@ -343,6 +398,11 @@ impl Node {
         }
         if resolver_ready {
             self.receive_resolutions(now);
+        }
+        if let Some(r) = self.radius.as_mut() {
+            for input in r.service(now, radius_ready, dae_ready) {
+                self.core.handle(now, input);
+            }
         }
         self.core.handle(now, Input::Tick);
         if mgmt_ready {
@@ -470,13 +530,25 @@ impl Node {
                         }
                     }
                     Output::Resolve { id, host, port } => self.resolve(id, host, port),
-                    Output::Auth(req) => {
-                        // No asynchronous backend is attached to this shell yet.
-                        tracing::error!(node = %self.name, session = %req.key, "authentication request with no backend to answer it: refused");
-                        feedback.push(Input::AuthDecision {
-                            request: req,
-                            answer: crate::core::AuthAnswer::Reject,
-                        });
+                    Output::Auth(req) => match self.radius.as_mut() {
+                        Some(r) => feedback.extend(r.authenticate(self.now, req)),
+                        None => {
+                            tracing::error!(node = %self.name, session = %req.key, "authentication request with no backend to answer it: refused");
+                            feedback.push(Input::AuthDecision {
+                                request: req,
+                                answer: crate::core::AuthAnswer::Reject,
+                            });
+                        }
+                    },
+                    Output::Accounting(rec) => {
+                        if let Some(r) = self.radius.as_mut() {
+                            r.account(self.now, &rec);
+                        }
+                    }
+                    Output::DaeAnswer { request, result } => {
+                        if let Some(r) = self.radius.as_mut() {
+                            r.dae_answer(&request, result);
+                        }
                     }
                 }
             }
@@ -521,6 +593,9 @@ impl Node {
     fn flush(&mut self) {
         self.core.end_batch();
         self.drain();
+        if let Some(r) = self.radius.as_mut() {
+            r.flush();
+        }
         for sock in 0..self.sockets.len() {
             flush_socket(
                 &self.sockets[sock],

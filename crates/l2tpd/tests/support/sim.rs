@@ -45,6 +45,13 @@ pub struct SimCore {
     pub replies: Vec<(u64, l2tp_mgmt::Response)>,
     /// Authentication requests waiting for the test's answer.
     pub auth_requests: Vec<AuthRequest>,
+    /// RADIUS accounting records, in order.
+    pub accounting: Vec<l2tp_radius::acct::AcctRecord>,
+    /// Answers to dynamic authorization requests.
+    pub dae_answers: Vec<(
+        l2tp_radius::dae::DaeRequest,
+        Result<(), l2tp_radius::dae::ErrorCause>,
+    )>,
     /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
     pub interfaces_up: bool,
     next_token: u64,
@@ -63,6 +70,8 @@ impl SimCore {
             ops: Vec::new(),
             replies: Vec::new(),
             auth_requests: Vec::new(),
+            accounting: Vec::new(),
+            dae_answers: Vec::new(),
             interfaces_up: true,
             next_token: 1,
         }
@@ -112,6 +121,8 @@ impl SimCore {
                 Output::Reply { token, response } => self.replies.push((token, *response)),
                 Output::Resolve { id, host, port } => self.resolves.push((id, host, port)),
                 Output::Auth(req) => self.auth_requests.push(req),
+                Output::Accounting(rec) => self.accounting.push(*rec),
+                Output::DaeAnswer { request, result } => self.dae_answers.push((*request, result)),
             }
         }
         for (key, ifname) in feedback {

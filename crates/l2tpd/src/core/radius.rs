@@ -1,0 +1,385 @@
+//! The core's RADIUS view of its sessions (LNS with RADIUS): each session's NAS-Port and
+//! Acct-Session-Id and the L2TP facts a RADIUS policy keys on (Calling/Called Number, tunnel
+//! endpoints, the LAC's host name); what an Access-Accept authorized (address, DNS,
+//! timeouts, interim interval, Class); accounting records (Start when IPCP is up,
+//! Interim-Update, Stop with the datapath's counters and a terminate cause) queued as
+//! [`super::Output::Accounting`]; and dynamic authorization requests (RFC 5176 Disconnect
+//! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
+//! The shell owns the RADIUS sockets; nothing here does I/O.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use l2tp_proto::data::{L2tpStats, SessionKey};
+use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause, Usage};
+use l2tp_radius::dae::{DaeKind, DaeRequest, ErrorCause, SessionSelector};
+use l2tp_radius::reply::{Authorization, FramedAddress};
+use l2tp_radius::request::{SessionInfo, TunnelInfo};
+
+use super::sessions::Session;
+use super::{Core, Output, RoleSettings};
+
+/// What the core needs to keep RADIUS session state.
+#[derive(Debug, Clone, Default)]
+pub struct RadiusSettings {
+    /// Put in front of every Acct-Session-Id; different at each daemon start (the start
+    /// time), so identifiers stay unique across restarts.
+    pub session_id_prefix: String,
+    /// Interim-Update interval when the Access-Accept names none (None: no interims).
+    pub interim_interval: Option<Duration>,
+}
+
+/// RADIUS state of the node: settings, the next NAS-Port, calls waiting to come up.
+#[derive(Debug, Default)]
+pub(crate) struct RadiusState {
+    settings: RadiusSettings,
+    next_port: u32,
+    /// Calling and Called Number of calls not yet up, by session.
+    calls: HashMap<SessionKey, (Option<String>, Option<String>)>,
+}
+
+/// One session's RADIUS state.
+#[derive(Debug)]
+pub(crate) struct SessionAcct {
+    /// How RADIUS names the session (User-Name set when it authenticates).
+    pub info: SessionInfo,
+    /// An Access-Accept authorized the session: it is accounted.
+    pub accepted: bool,
+    /// Class values to echo.
+    pub class: Vec<Vec<u8>>,
+    /// Interim-Update interval.
+    pub interim: Option<Duration>,
+    /// When the next Interim-Update is due.
+    pub next_interim: Option<Instant>,
+    /// Start sent (a Stop follows).
+    pub started: bool,
+    /// Session-Timeout and Idle-Timeout from the server (override `[lns]`'s).
+    pub session_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    /// Why the session ends, once known (the first reason wins).
+    pub cause: Option<TerminateCause>,
+}
+
+impl SessionAcct {
+    /// Records why the session ends, unless a reason is already known.
+    pub fn ending(&mut self, cause: TerminateCause) {
+        self.cause.get_or_insert(cause);
+    }
+}
+
+fn text(b: &Option<Vec<u8>>) -> Option<String> {
+    b.as_ref()
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// A session's usage from the datapath's counters: input is what the user sent (received
+/// here), output what we sent the user.
+fn usage(stats: L2tpStats, since: Instant, now: Instant) -> Usage {
+    Usage {
+        input_octets: stats.rx_bytes,
+        output_octets: stats.tx_bytes,
+        input_packets: stats.rx_packets,
+        output_packets: stats.tx_packets,
+        session_time: now.saturating_duration_since(since),
+    }
+}
+
+/// What an Access-Accept changes on the session before the link accepts: its DNS servers
+/// and its RADIUS state. Returns the fixed address to lease (None: one from the pool).
+pub(super) fn apply_authorization(sess: &mut Session, authz: &Authorization) -> Option<Ipv4Addr> {
+    if authz.primary_dns.is_some() || authz.secondary_dns.is_some() {
+        sess.link
+            .set_peer_dns([authz.primary_dns, authz.secondary_dns]);
+    }
+    if let Some(r) = sess.radius.as_deref_mut() {
+        r.accepted = true;
+        r.class = authz.class.clone();
+        if authz.interim_interval.is_some() {
+            r.interim = authz.interim_interval;
+        }
+        r.session_timeout = authz.session_timeout.filter(|d| !d.is_zero());
+        r.idle_timeout = authz.idle_timeout.filter(|d| !d.is_zero());
+    }
+    match authz.address {
+        // RFC 2865 §5.8: 0xFFFFFFFE "the NAS should select an address for the user".
+        Some(FramedAddress::Static(a)) => Some(a),
+        Some(FramedAddress::FromPool | FramedAddress::UserSelects) | None => None,
+    }
+}
+
+/// Acct-Terminate-Cause for a PPP link that went down (RFC 2866 §5.10).
+pub(super) fn ppp_cause(reason: &ppp::DownReason) -> TerminateCause {
+    use ppp::DownReason as D;
+    match reason {
+        D::PeerTerminated => TerminateCause::UserRequest,
+        D::KeepaliveTimeout => TerminateCause::LostCarrier,
+        D::LowerLayerDown => TerminateCause::LostCarrier,
+        D::AdminClose(_) => TerminateCause::AdminReset,
+        D::AuthFailed(_) | D::AuthRefused => TerminateCause::UserError,
+        D::NegotiationFailed(_) | D::LoopedBack | D::NoNetworkProtocol => {
+            TerminateCause::ServiceUnavailable
+        }
+    }
+}
+
+/// Acct-Terminate-Cause for an L2TP session that went down.
+pub(super) fn l2tp_cause(reason: &l2tp_proto::control::SessionDownReason) -> TerminateCause {
+    use l2tp_proto::control::SessionDownReason as R;
+    match reason {
+        // The LAC hung up: its subscriber (or the LAC for it) ended the call.
+        R::Peer { .. } => TerminateCause::UserRequest,
+        R::TunnelDown => TerminateCause::LostService,
+        R::Local(_) => TerminateCause::NasRequest,
+        R::Protocol(_) | R::SetupTimeout => TerminateCause::NasError,
+    }
+}
+
+impl Core {
+    /// Keeps RADIUS session state from now on: NAS-Port and Acct-Session-Id per session,
+    /// the session's facts in every [`super::AuthRequest`], accounting records as
+    /// [`Output::Accounting`], dynamic authorization through [`super::Input::Dae`].
+    pub fn enable_radius(&mut self, settings: RadiusSettings) {
+        self.radius = Some(RadiusState {
+            settings,
+            next_port: 0,
+            calls: HashMap::new(),
+        });
+    }
+
+    /// An incoming call's Calling and Called Number, kept until the call is up.
+    pub(super) fn radius_call(&mut self, key: SessionKey, info: &l2tp_proto::control::CallInfo) {
+        if let Some(r) = self.radius.as_mut() {
+            r.calls
+                .insert(key, (text(&info.calling_number), text(&info.called_number)));
+        }
+    }
+
+    /// A call is up: its RADIUS state (a new NAS-Port, an Acct-Session-Id).
+    pub(super) fn radius_session_up(&mut self, key: SessionKey) -> Option<Box<SessionAcct>> {
+        let r = self.radius.as_mut()?;
+        let (calling, called) = r.calls.remove(&key).unwrap_or_default();
+        // NAS-Port: unique among the daemon's sessions (a counter, 1 first).
+        r.next_port = r.next_port.wrapping_add(1).max(1);
+        let port = r.next_port;
+        let tunnel = self.endpoint.tunnel_info(key.tunnel).map(|t| TunnelInfo {
+            client_endpoint: t.peer.ip(),
+            server_endpoint: t.local.ip(),
+            client_auth_id: (!t.peer_host_name.is_empty())
+                .then(|| String::from_utf8_lossy(&t.peer_host_name).into_owned()),
+        });
+        Some(Box::new(SessionAcct {
+            info: SessionInfo {
+                user_name: String::new(),
+                nas_port: port,
+                acct_session_id: format!("{}{:08X}", r.settings.session_id_prefix, port),
+                calling_station_id: calling,
+                called_station_id: called,
+                tunnel,
+            },
+            accepted: false,
+            class: Vec::new(),
+            interim: r.settings.interim_interval,
+            next_interim: None,
+            started: false,
+            session_timeout: None,
+            idle_timeout: None,
+            cause: None,
+        }))
+    }
+
+    /// The session as RADIUS sees it, for an Access-Request by `user`.
+    pub(super) fn radius_session_info(
+        &mut self,
+        key: SessionKey,
+        user: &str,
+    ) -> Option<Box<SessionInfo>> {
+        let r = self.sessions.get_mut(&key)?.radius.as_deref_mut()?;
+        r.info.user_name = user.to_string();
+        Some(Box::new(r.info.clone()))
+    }
+
+    /// IPCP is up: Accounting Start.
+    pub(super) fn radius_network_up(&mut self, now: Instant, key: SessionKey) {
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let framed_ip = s.ipv4.map(|p| p.peer);
+        let Some(r) = s.radius.as_deref_mut().filter(|r| r.accepted && !r.started) else {
+            return;
+        };
+        r.started = true;
+        r.next_interim = r.interim.filter(|d| !d.is_zero()).map(|d| now + d);
+        let rec = AcctRecord::Session {
+            session: r.info.clone(),
+            framed_ip,
+            class: r.class.clone(),
+            event: SessionEvent::Start,
+        };
+        self.out.push(Output::Accounting(Box::new(rec)));
+    }
+
+    /// The session is being removed: Accounting Stop with its final counters.
+    pub(super) fn radius_session_gone(&mut self, now: Instant, key: SessionKey, s: &Session) {
+        if let Some(r) = self.radius.as_mut() {
+            r.calls.remove(&key);
+        }
+        let Some(r) = s.radius.as_deref().filter(|r| r.started) else {
+            return;
+        };
+        let stats = self
+            .datapath
+            .stats(key.tunnel, key.session)
+            .unwrap_or_default();
+        let cause = r.cause.unwrap_or(TerminateCause::LostService);
+        let rec = AcctRecord::Session {
+            session: r.info.clone(),
+            framed_ip: s.ipv4.map(|p| p.peer).or(s.pool_addr),
+            class: r.class.clone(),
+            event: SessionEvent::Stop(usage(stats, s.since, now), cause),
+        };
+        self.out.push(Output::Accounting(Box::new(rec)));
+    }
+
+    /// Interim-Updates that are due (called from housekeeping, once a second).
+    pub(super) fn radius_interims(&mut self, now: Instant) {
+        if self.radius.is_none() {
+            return;
+        }
+        let mut recs = Vec::new();
+        for (key, s) in self.sessions.iter_mut() {
+            let framed_ip = s.ipv4.map(|p| p.peer);
+            let since = s.since;
+            let Some(r) = s.radius.as_deref_mut() else {
+                continue;
+            };
+            let (Some(due), Some(every)) = (r.next_interim, r.interim) else {
+                continue;
+            };
+            if due > now {
+                continue;
+            }
+            r.next_interim = Some(now + every);
+            let stats = self
+                .datapath
+                .stats(key.tunnel, key.session)
+                .unwrap_or_default();
+            recs.push(AcctRecord::Session {
+                session: r.info.clone(),
+                framed_ip,
+                class: r.class.clone(),
+                event: SessionEvent::Interim(usage(stats, since, now)),
+            });
+        }
+        for rec in recs {
+            self.out.push(Output::Accounting(Box::new(rec)));
+        }
+    }
+
+    /// Records why a session ends (no effect without RADIUS state).
+    pub(super) fn radius_cause(&mut self, key: SessionKey, cause: TerminateCause) {
+        if let Some(r) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.radius.as_deref_mut())
+        {
+            r.ending(cause);
+        }
+    }
+
+    /// The sessions a Disconnect or CoA names: every attribute given must match.
+    fn dae_matches(&self, sel: &SessionSelector) -> Vec<SessionKey> {
+        if sel.acct_session_id.is_none()
+            && sel.user_name.is_none()
+            && sel.framed_ip.is_none()
+            && sel.nas_port.is_none()
+        {
+            return Vec::new();
+        }
+        self.sessions
+            .iter()
+            .filter(|(_, s)| {
+                let Some(r) = s.radius.as_deref().filter(|r| r.accepted) else {
+                    return false;
+                };
+                sel.acct_session_id
+                    .as_ref()
+                    .is_none_or(|id| *id == r.info.acct_session_id)
+                    && sel
+                        .user_name
+                        .as_ref()
+                        .is_none_or(|u| *u == r.info.user_name)
+                    && sel.nas_port.is_none_or(|p| p == r.info.nas_port)
+                    && sel
+                        .framed_ip
+                        .is_none_or(|ip| s.ipv4.map(|p| p.peer) == Some(ip))
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// A Disconnect-Request or CoA-Request (RFC 5176): acted on, answered with
+    /// [`Output::DaeAnswer`].
+    pub(super) fn dae_request(&mut self, now: Instant, request: Box<DaeRequest>) {
+        let keys = self.dae_matches(&request.selector);
+        let result = if keys.is_empty() || !matches!(self.role, RoleSettings::Lns(_)) {
+            // RFC 5176 §3.5: 503 "Session Context Not Found".
+            Err(ErrorCause::SessionContextNotFound)
+        } else {
+            match request.kind {
+                DaeKind::Disconnect => {
+                    for key in &keys {
+                        tracing::info!(node = %self.name, session = %key, "closing: Disconnect-Request");
+                        if let Some(s) = self.sessions.get_mut(key) {
+                            if let Some(r) = s.radius.as_deref_mut() {
+                                // RFC 2866 §5.10: Admin-Reset, "administratively terminated".
+                                r.ending(TerminateCause::AdminReset);
+                            }
+                            s.link.close(now, "disconnected by the RADIUS server");
+                        }
+                        self.dirty.push(*key);
+                    }
+                    Ok(())
+                }
+                DaeKind::Coa => self.coa(now, &keys, &request),
+            }
+        };
+        self.out.push(Output::DaeAnswer { request, result });
+    }
+
+    fn coa(
+        &mut self,
+        now: Instant,
+        keys: &[SessionKey],
+        request: &DaeRequest,
+    ) -> Result<(), ErrorCause> {
+        let c = &request.changes;
+        if c.rate_limit.is_some() || !c.filter_ids.is_empty() {
+            // No per-session rate enforcement or filters in the datapath yet: refused rather
+            // than acknowledged and ignored.
+            return Err(ErrorCause::UnsupportedAttribute);
+        }
+        for key in keys {
+            let Some(r) = self
+                .sessions
+                .get_mut(key)
+                .and_then(|s| s.radius.as_deref_mut())
+            else {
+                continue;
+            };
+            if let Some(t) = c.session_timeout {
+                r.session_timeout = Some(t).filter(|d| !d.is_zero());
+            }
+            if let Some(t) = c.idle_timeout {
+                r.idle_timeout = Some(t).filter(|d| !d.is_zero());
+            }
+            if let Some(i) = c.interim_interval {
+                r.interim = Some(i).filter(|d| !d.is_zero());
+                r.next_interim = r.interim.filter(|_| r.started).map(|d| now + d);
+            }
+            tracing::info!(node = %self.name, session = %key, "CoA applied");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,474 @@
+//! RADIUS on the node's event loop: the sans-IO RADIUS client (`l2tp_radius::client`) and
+//! dynamic authorization server (`l2tp_radius::dae`) on nonblocking UDP sockets registered
+//! with the node's poller, so an Access-Request never blocks the loop and no thread waits
+//! for a reply. The core's [`Output::Auth`](crate::core::Output::Auth) becomes an
+//! Access-Request whose answer goes back as `Input::AuthDecision`; its accounting records
+//! are sent to the accounting servers, and a Stop no server takes is spooled to disk and
+//! sent again after a restart; Disconnect and CoA requests go to the core as `Input::Dae`
+//! and its answers back to the client that asked.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use l2tp_io::poller::{Interest, Poller, Token};
+use l2tp_radius::acct::AcctRecord;
+use l2tp_radius::client::{Client, ClientConfig, ClientEvent, RequestId, Transmit};
+use l2tp_radius::dae::{DaeConfig, DaeOutcome, DaeRequest, DaeServer, ErrorCause};
+use l2tp_radius::packet::Attr;
+use l2tp_radius::reply::AccessOutcome;
+use l2tp_radius::request::{AccessRequest, SessionInfo};
+use l2tp_radius::spool::Spool;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::core::radius::RadiusSettings;
+use crate::core::{AuthAnswer, AuthRequest, Input};
+
+/// Poll token of the RADIUS client's IPv4 socket (the IPv6 one is the next).
+pub(super) const TOKEN_RADIUS: Token = Token((1 << 32) + 16);
+/// Poll token of the IPv6 client socket.
+pub(super) const TOKEN_RADIUS6: Token = Token((1 << 32) + 17);
+/// Poll token of the dynamic authorization socket.
+pub(super) const TOKEN_DAE: Token = Token((1 << 32) + 18);
+/// Datagrams read per readiness event.
+const RX_BUDGET: usize = 256;
+
+/// How the node speaks RADIUS.
+#[derive(Debug, Clone)]
+pub struct RadiusConfig {
+    /// Servers, NAS identity, timeouts, the rate-limit attribute.
+    pub client: ClientConfig,
+    /// Dynamic authorization: where to listen, who may ask.
+    pub dae: Option<(SocketAddr, DaeConfig)>,
+    /// Where Stops no server took are kept (None: they are logged and lost).
+    pub spool_dir: Option<PathBuf>,
+    /// Most records in the spool.
+    pub spool_max: usize,
+    /// What the core needs (Acct-Session-Id prefix, default interim interval).
+    pub sessions: RadiusSettings,
+}
+
+/// What an accounting request in flight is.
+enum Acct {
+    /// A live record; a Stop (these attributes) is spooled if no server takes it.
+    Live { stop: Option<Vec<Attr>> },
+    /// A record replayed from the spool (this file).
+    Spooled(String),
+}
+
+/// Counters of the RADIUS shell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RadiusShellCounters {
+    /// Access-Requests that found no server or too many outstanding: refused at once.
+    pub auth_not_sent: u64,
+    /// Stops written to the spool.
+    pub stops_spooled: u64,
+    /// Spooled Stops a server took after all.
+    pub stops_replayed: u64,
+    /// Stops lost (no spool, or the spool full or failing).
+    pub stops_lost: u64,
+}
+
+/// The RADIUS sockets and state machines of a node.
+pub struct RadiusShell {
+    client: Client<StdRng>,
+    /// Client sockets: IPv4, IPv6 (each only when a server of that family is configured).
+    socks: [Option<UdpSocket>; 2],
+    dae: Option<(DaeServer, UdpSocket)>,
+    auth: HashMap<RequestId, (AuthRequest, bool)>,
+    acct: HashMap<RequestId, Acct>,
+    spool: Option<Spool>,
+    nas: l2tp_radius::request::NasIdentity,
+    counters: RadiusShellCounters,
+    buf: Vec<u8>,
+}
+
+fn bind_any(v6: bool) -> io::Result<UdpSocket> {
+    let s = if v6 {
+        UdpSocket::bind("[::]:0")?
+    } else {
+        UdpSocket::bind("0.0.0.0:0")?
+    };
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn wall_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl RadiusShell {
+    /// Binds the client socket(s) and the DAE listener, opens the spool.
+    pub fn new(cfg: RadiusConfig) -> io::Result<RadiusShell> {
+        let servers = cfg
+            .client
+            .auth_servers
+            .iter()
+            .chain(&cfg.client.acct_servers);
+        let (mut v4, mut v6) = (false, false);
+        for s in servers {
+            if s.addr.is_ipv4() {
+                v4 = true;
+            } else {
+                v6 = true;
+            }
+        }
+        let socks = [
+            v4.then(|| bind_any(false)).transpose()?,
+            v6.then(|| bind_any(true)).transpose()?,
+        ];
+        let dae = match cfg.dae {
+            Some((addr, dcfg)) => {
+                let s = UdpSocket::bind(addr).map_err(|e| {
+                    io::Error::new(e.kind(), format!("radius.dae_listen {addr}: {e}"))
+                })?;
+                s.set_nonblocking(true)?;
+                Some((DaeServer::new(dcfg), s))
+            }
+            None => None,
+        };
+        let spool = match &cfg.spool_dir {
+            Some(d) => Some(Spool::open(d, cfg.spool_max).map_err(|e| {
+                io::Error::new(e.kind(), format!("radius.spool_dir {}: {e}", d.display()))
+            })?),
+            None => None,
+        };
+        Ok(RadiusShell {
+            nas: cfg.client.nas.clone(),
+            client: Client::new(cfg.client, StdRng::from_entropy()),
+            socks,
+            dae,
+            auth: HashMap::new(),
+            acct: HashMap::new(),
+            spool,
+            counters: RadiusShellCounters::default(),
+            buf: vec![0u8; 4096],
+        })
+    }
+
+    /// The DAE listener's address.
+    pub fn dae_addr(&self) -> Option<SocketAddr> {
+        self.dae.as_ref().and_then(|(_, s)| s.local_addr().ok())
+    }
+
+    /// Registers the sockets with the node's poller.
+    pub(super) fn register(&self, poller: &Poller) -> io::Result<()> {
+        for (s, t) in self.socks.iter().zip([TOKEN_RADIUS, TOKEN_RADIUS6]) {
+            if let Some(s) = s {
+                poller.register(s.as_raw_fd(), t, Interest::READABLE)?;
+            }
+        }
+        if let Some((_, s)) = &self.dae {
+            poller.register(s.as_raw_fd(), TOKEN_DAE, Interest::READABLE)?;
+        }
+        Ok(())
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> RadiusShellCounters {
+        self.counters
+    }
+
+    /// The RADIUS client (server states and counters).
+    pub fn client(&self) -> &Client<StdRng> {
+        &self.client
+    }
+
+    /// Accounting-On (RFC 2866 §5.1: the NAS started, none of its old sessions remain),
+    /// then every spooled Stop again.
+    pub(super) fn start(&mut self, now: Instant) {
+        self.account(now, &AcctRecord::AccountingOn);
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        let recs = match spool.load() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("RADIUS spool: {e}");
+                return;
+            }
+        };
+        let wall = wall_secs();
+        for rec in recs {
+            let delay = Duration::from_secs(wall.saturating_sub(rec.event_time));
+            match self.client.account_attrs(now, rec.attrs, delay) {
+                Ok(id) => {
+                    self.acct.insert(id, Acct::Spooled(rec.key));
+                }
+                Err(e) => {
+                    tracing::warn!("spooled accounting record not sent now: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Accounting-Off: the NAS stops on purpose.
+    pub(super) fn stop(&mut self, now: Instant) {
+        self.account(now, &AcctRecord::AccountingOff);
+    }
+
+    /// Accounting requests still in flight.
+    pub(super) fn accounting_in_flight(&self) -> usize {
+        self.acct.len()
+    }
+
+    /// At exit: the Stops nobody acknowledged yet go to the spool.
+    pub(super) fn spool_in_flight(&mut self) {
+        let ids: Vec<RequestId> = self.acct.keys().copied().collect();
+        for id in ids {
+            self.client.cancel(id);
+            if let Some(Acct::Live { stop: Some(attrs) }) = self.acct.remove(&id) {
+                self.spool_stop(&attrs);
+            }
+        }
+    }
+
+    /// Sends an Access-Request for the core's request; `Some` when it is refused at once.
+    pub(super) fn authenticate(
+        &mut self,
+        now: Instant,
+        req: AuthRequest,
+    ) -> Option<Input<'static>> {
+        let session = req
+            .radius
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| SessionInfo {
+                user_name: req.user.clone(),
+                nas_port: 0,
+                acct_session_id: String::new(),
+                calling_station_id: None,
+                called_station_id: None,
+                tunnel: None,
+            });
+        let access = AccessRequest {
+            session: SessionInfo {
+                user_name: req.user.clone(),
+                ..session
+            },
+            credentials: req.credentials.clone(),
+        };
+        let mschapv2 = access.is_mschapv2();
+        match self.client.authenticate(now, access) {
+            Ok(id) => {
+                self.auth.insert(id, (req, mschapv2));
+                None
+            }
+            Err(e) => {
+                self.counters.auth_not_sent += 1;
+                tracing::warn!(session = %req.key, "Access-Request not sent ({e}): refused");
+                Some(Input::AuthDecision {
+                    request: req,
+                    answer: AuthAnswer::Reject,
+                })
+            }
+        }
+    }
+
+    /// Sends an accounting record; a Stop that cannot even be sent is spooled.
+    pub(super) fn account(&mut self, now: Instant, rec: &AcctRecord) {
+        let stop = rec.is_stop().then(|| rec.attrs(&self.nas));
+        match self.client.account(now, rec) {
+            Ok(id) => {
+                self.acct.insert(id, Acct::Live { stop });
+            }
+            Err(e) => {
+                tracing::warn!("accounting record not sent: {e}");
+                if let Some(attrs) = stop {
+                    self.spool_stop(&attrs);
+                }
+            }
+        }
+    }
+
+    fn spool_stop(&mut self, attrs: &[Attr]) {
+        let Some(spool) = self.spool.as_mut() else {
+            self.counters.stops_lost += 1;
+            tracing::error!("accounting Stop undeliverable and no spool: lost");
+            return;
+        };
+        match spool.push(wall_secs(), attrs) {
+            Ok(_) => {
+                self.counters.stops_spooled += 1;
+                tracing::warn!("accounting Stop undeliverable: spooled for later");
+            }
+            Err(e) => {
+                self.counters.stops_lost += 1;
+                tracing::error!("accounting Stop undeliverable and not spooled ({e}): lost");
+            }
+        }
+    }
+
+    /// Answers a Disconnect or CoA request.
+    pub(super) fn dae_answer(&mut self, request: &DaeRequest, result: Result<(), ErrorCause>) {
+        if let Some((server, sock)) = self.dae.as_mut() {
+            let t = server.respond(request, result);
+            if let Err(e) = sock.send_to(&t.bytes, t.to) {
+                tracing::debug!(to = %t.to, "DAE answer not sent: {e}");
+            }
+        }
+    }
+
+    /// When the client's next timer is due.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.client.poll_timeout()
+    }
+
+    /// Sends what the client queued.
+    pub(super) fn flush(&mut self) {
+        while let Some(t) = self.client.poll_transmit() {
+            self.send(&t);
+        }
+    }
+
+    fn send(&self, t: &Transmit) {
+        let sock = if t.to.is_ipv4() {
+            &self.socks[0]
+        } else {
+            &self.socks[1]
+        };
+        if let Some(s) = sock {
+            if let Err(e) = s.send_to(&t.bytes, t.to) {
+                // A server that is down may refuse with ICMP: the client's timer handles it.
+                tracing::debug!(to = %t.to, "RADIUS send failed: {e}");
+            }
+        }
+    }
+
+    /// Reads what arrived (client replies when `client_ready`, DAE requests when
+    /// `dae_ready`), runs due timers, and returns what the core must hear.
+    pub(super) fn service(
+        &mut self,
+        now: Instant,
+        client_ready: [bool; 2],
+        dae_ready: bool,
+    ) -> Vec<Input<'static>> {
+        for (i, ready) in client_ready.into_iter().enumerate() {
+            if !ready {
+                continue;
+            }
+            for _ in 0..RX_BUDGET {
+                let Some(sock) = &self.socks[i] else { break };
+                match sock.recv_from(&mut self.buf) {
+                    Ok((n, from)) => self.client.handle_datagram(now, from, &self.buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // ICMP port unreachable from a dead server: its timer handles it.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    Err(e) => {
+                        tracing::warn!("RADIUS receive: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        if self.client.poll_timeout().is_some_and(|t| t <= now) {
+            self.client.handle_timeout(now);
+        }
+        let mut out = Vec::new();
+        if dae_ready {
+            self.receive_dae(now, &mut out);
+        }
+        while let Some(ev) = self.client.poll_event() {
+            self.on_event(ev, &mut out);
+        }
+        self.flush();
+        out
+    }
+
+    fn receive_dae(&mut self, now: Instant, out: &mut Vec<Input<'static>>) {
+        let Some((server, sock)) = self.dae.as_mut() else {
+            return;
+        };
+        let wall = SystemTime::now();
+        for _ in 0..RX_BUDGET {
+            let (n, from) = match sock.recv_from(&mut self.buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            match server.handle_datagram(now, wall, from, &self.buf[..n]) {
+                DaeOutcome::Request(r) => out.push(Input::Dae(Box::new(r))),
+                DaeOutcome::Reply(t) => {
+                    let _ = sock.send_to(&t.bytes, t.to);
+                }
+                DaeOutcome::Dropped => {}
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: ClientEvent, out: &mut Vec<Input<'static>>) {
+        match ev {
+            ClientEvent::Access { request, outcome } => {
+                let Some((req, _)) = self.auth.remove(&request) else {
+                    return;
+                };
+                let answer = match outcome {
+                    AccessOutcome::Accept(authz) => {
+                        let decision = AccessOutcome::Accept(authz.clone()).to_ppp_decision();
+                        AuthAnswer::Radius { decision, authz }
+                    }
+                    AccessOutcome::Reject {
+                        reason,
+                        reply_message,
+                    } => {
+                        tracing::info!(session = %req.key, user = %req.user, ?reason, ?reply_message, "Access-Reject");
+                        AuthAnswer::Reject
+                    }
+                };
+                out.push(Input::AuthDecision {
+                    request: req,
+                    answer,
+                });
+            }
+            ClientEvent::AccountingDone { request } => match self.acct.remove(&request) {
+                Some(Acct::Spooled(key)) => {
+                    if let Some(spool) = self.spool.as_mut() {
+                        if let Err(e) = spool.remove(&key) {
+                            tracing::error!("RADIUS spool: {e}");
+                        }
+                    }
+                    self.counters.stops_replayed += 1;
+                }
+                Some(Acct::Live { .. }) | None => {}
+            },
+            ClientEvent::Failed {
+                request,
+                role: _,
+                attrs,
+            } => {
+                if let Some((req, _)) = self.auth.remove(&request) {
+                    tracing::warn!(session = %req.key, "no RADIUS server answered: refused");
+                    out.push(Input::AuthDecision {
+                        request: req,
+                        answer: AuthAnswer::Reject,
+                    });
+                    return;
+                }
+                match self.acct.remove(&request) {
+                    Some(Acct::Live { stop: Some(ours) }) => {
+                        self.spool_stop(attrs.as_deref().unwrap_or(&ours));
+                    }
+                    Some(Acct::Spooled(_)) => {
+                        tracing::warn!("spooled accounting record still undeliverable: kept");
+                    }
+                    _ => tracing::warn!("accounting record undeliverable"),
+                }
+            }
+            ClientEvent::ServerDead { addr } => {
+                tracing::warn!(%addr, "RADIUS server not answering")
+            }
+            ClientEvent::ServerAlive { addr } => {
+                tracing::info!(%addr, "RADIUS server answers again")
+            }
+        }
+    }
+}
