@@ -1,6 +1,7 @@
 //! A real FreeRADIUS for the tests: a private copy of the system configuration in a temp
 //! directory with our clients, users, site (loopback, high ports) and detail file, started
-//! as `freeradius -X -d DIR` and stopped by pid. Needs root and the `freeradius` package:
+//! as `freeradius -X -d DIR` (in a network namespace when asked: the daemon's tests put it
+//! next to the LNS) and stopped by pid. Needs root and the `freeradius` package:
 //! otherwise the test says SKIPPED loudly, and fails under `CI=true`.
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -133,6 +134,7 @@ post-auth {{
 /// A running FreeRADIUS.
 pub struct FreeRadius {
     child: Option<Child>,
+    netns: Option<String>,
     pub dir: PathBuf,
     pub auth: SocketAddr,
     pub acct: SocketAddr,
@@ -141,6 +143,13 @@ pub struct FreeRadius {
 impl FreeRadius {
     /// Writes a configuration for fresh ports and starts the server.
     pub fn start(name: &str) -> FreeRadius {
+        Self::start_with(name, USERS, None)
+    }
+
+    /// The same with these users (FreeRADIUS `users` syntax), inside network namespace
+    /// `netns` when given (its loopback must be up; the ports are picked on ours, which
+    /// is free enough in a fresh namespace).
+    pub fn start_with(name: &str, users: &str, netns: Option<&str>) -> FreeRadius {
         let dir = std::env::temp_dir().join(format!("l2tp-radius-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
@@ -173,7 +182,7 @@ impl FreeRadius {
             ),
         )
         .unwrap();
-        fs::write(raddb.join("mods-config/files/authorize"), USERS).unwrap();
+        fs::write(raddb.join("mods-config/files/authorize"), users).unwrap();
         let _ = fs::remove_file(raddb.join("mods-enabled/detail"));
         fs::write(
             raddb.join("mods-enabled/detail"),
@@ -201,6 +210,7 @@ impl FreeRadius {
         fs::write(raddb.join("radiusd.conf"), conf).unwrap();
         let mut fr = FreeRadius {
             child: None,
+            netns: netns.map(str::to_string),
             dir,
             auth: SocketAddr::from(([127, 0, 0, 1], auth)),
             acct: SocketAddr::from(([127, 0, 0, 1], acct)),
@@ -215,7 +225,16 @@ impl FreeRadius {
 
     fn run(&mut self) {
         let log = fs::File::create(self.log()).unwrap();
-        let child = Command::new("freeradius")
+        // `ip netns exec` execs freeradius: the pid stays the server's own.
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "freeradius"]);
+                c
+            }
+            None => Command::new("freeradius"),
+        };
+        let child = cmd
             .arg("-X")
             .arg("-d")
             .arg(self.dir.join("raddb"))

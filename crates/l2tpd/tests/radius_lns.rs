@@ -1,0 +1,417 @@
+//! The LNS with RADIUS, against a real FreeRADIUS: an `l2tpd` LNS and FreeRADIUS in one
+//! network namespace, an `l2tpd` client in another, joined by a veth pair. A user FreeRADIUS
+//! accepts gets the address FreeRADIUS names and pings through the tunnel; accounting
+//! Accounting-On, Start and Stop reach FreeRADIUS's detail file with the octets the session
+//! carried; `radclient` disconnects the session; a user FreeRADIUS rejects is refused with a
+//! CDN. Needs root, iproute2, ping and FreeRADIUS: without them the test says so loudly, and
+//! fails under `CI=true`.
+//!
+//! Addresses: veth 192.0.2.1 (LNS) / 192.0.2.2 (client); LNS end of PPP 198.51.100.1; pool
+//! 203.0.113.10-20; FreeRADIUS on the LNS namespace's 127.0.0.1.
+
+#[path = "../../l2tp-radius/tests/support/mod.rs"]
+mod freeradius;
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::{sessions, stats, wait_for, Proc, L2TPD};
+
+const DAE_SECRET: &str = "dae-test-secret";
+
+/// Alice gets a fixed address, a DNS server and a Class; bob gets one from our pool.
+const USERS: &str = r#"
+alice	Cleartext-Password := "alice-pw"
+	Framed-IP-Address = 203.0.113.77,
+	MS-Primary-DNS-Server = 192.0.2.53,
+	Session-Timeout = 3600,
+	Class = "gold-plan"
+
+bob	Cleartext-Password := "bob-pw"
+	Framed-IP-Address = 255.255.255.254
+"#;
+
+fn can_run(test: &str) -> bool {
+    let tools = Command::new("ping").arg("-V").output().is_ok()
+        && Command::new("ip").arg("-V").output().is_ok();
+    if !tools {
+        let msg = format!("SKIPPED {test}: needs iproute2 and ping");
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}, and CI=true");
+        }
+        eprintln!("\n*** {msg} ***\n");
+        return false;
+    }
+    support::root_or_skip(test) && freeradius::can_run(test)
+}
+
+fn sh(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run command")
+}
+
+fn ok(args: &[&str]) {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Two namespaces joined by a veth pair, and a scratch directory; removed on drop.
+struct Topology {
+    lns: String,
+    cli: String,
+    dir: support::TempDir,
+}
+
+impl Topology {
+    fn new(tag: &str) -> Topology {
+        let id = format!("{tag}{}", std::process::id() % 100_000);
+        let t = Topology {
+            lns: format!("rl-{id}"),
+            cli: format!("rc-{id}"),
+            dir: support::TempDir::new(&format!("radius-{tag}")),
+        };
+        ok(&["ip", "netns", "add", &t.lns]);
+        ok(&["ip", "netns", "add", &t.cli]);
+        let (a, b) = (format!("r{id}a"), format!("r{id}b"));
+        ok(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
+        ok(&["ip", "link", "set", &a, "netns", &t.lns]);
+        ok(&["ip", "link", "set", &b, "netns", &t.cli]);
+        ok(&["ip", "-n", &t.lns, "addr", "add", "192.0.2.1/24", "dev", &a]);
+        ok(&["ip", "-n", &t.cli, "addr", "add", "192.0.2.2/24", "dev", &b]);
+        for (ns, dev) in [(&t.lns, &a), (&t.cli, &b)] {
+            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        t
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    /// The LNS in its namespace, authenticating and accounting with `fr`, DAE on
+    /// 127.0.0.1:`dae_port`.
+    fn start_lns(&self, fr: &freeradius::FreeRadius, dae_port: u16) -> Proc {
+        let cfg = self.path("lns.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"role = "lns"
+[daemon]
+management_socket = "{sock}"
+[tunnel]
+host_name = "lns-under-test"
+[lns]
+listen = ["192.0.2.1:1701"]
+ipv4_pool = "203.0.113.10-203.0.113.20"
+local_ipv4 = "198.51.100.1"
+interface_mode = "shared"
+[radius]
+nas_identifier = "lns-under-test"
+timeout_ms = 1000
+dae_listen = "127.0.0.1:{dae_port}"
+spool_dir = "{spool}"
+[[radius.auth_servers]]
+address = "{auth}"
+secret = "{secret}"
+[[radius.acct_servers]]
+address = "{acct}"
+secret = "{secret}"
+[[radius.dae_clients]]
+address = "127.0.0.1"
+secret = "{DAE_SECRET}"
+"#,
+                sock = self.path("lns.sock").display(),
+                spool = self.path("spool").display(),
+                auth = fr.auth,
+                acct = fr.acct,
+                secret = freeradius::SECRET,
+            ),
+        )
+        .expect("write config");
+        let p = self.spawn(
+            &self.lns,
+            "lns",
+            &["run", "--config", cfg.to_str().unwrap()],
+        );
+        let sock = self.path("lns.sock");
+        wait_for(
+            Duration::from_secs(10),
+            "the LNS's management socket",
+            || l2tp_mgmt::Client::connect(&sock).is_ok(),
+        );
+        p
+    }
+
+    fn start_client(&self, who: &str, user: &str, password: &str) -> Proc {
+        let sock = self.path(&format!("{who}.sock"));
+        #[rustfmt::skip]
+        let args = [
+            "client", "--server", "192.0.2.1", "--user", user, "--password", password,
+            "--socket", sock.to_str().unwrap(),
+        ];
+        self.spawn(&self.cli, who, &args)
+    }
+
+    /// `l2tpd ARGS` inside `ns` (`ip netns exec` execs it: the pid is the daemon's).
+    fn spawn(&self, ns: &str, who: &str, args: &[&str]) -> Proc {
+        let log = self.path(&format!("{who}.log"));
+        let f = std::fs::File::create(&log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, L2TPD])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .spawn()
+            .expect("spawn l2tpd");
+        Proc { child, log }
+    }
+
+    /// `radclient` in the LNS's namespace; its output.
+    fn radclient(&self, to: &str, command: &str, input: &str) -> String {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.lns,
+                "radclient",
+                "-x",
+                "-r",
+                "1",
+                "-t",
+                "2",
+            ])
+            .args([to, command, DAE_SECRET])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn radclient");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.lns]);
+        let _ = sh(&["ip", "netns", "del", &self.cli]);
+    }
+}
+
+fn get<'a>(rec: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    rec.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+}
+
+fn num(rec: &[(String, String)], k: &str) -> u64 {
+    get(rec, k)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{k} missing or not a number in {rec:?}"))
+}
+
+/// The detail records with this Acct-Status-Type.
+fn records(fr: &freeradius::FreeRadius, status: &str) -> Vec<Vec<(String, String)>> {
+    fr.detail_records()
+        .into_iter()
+        .filter(|r| get(r, "Acct-Status-Type") == Some(status))
+        .collect()
+}
+
+#[test]
+fn radius_user_gets_its_address_pings_is_accounted_and_disconnected() {
+    let test = "radius_user_gets_its_address_pings_is_accounted_and_disconnected";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("a");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-a", USERS, Some(&topo.lns));
+    let dae_port = freeradius::free_udp_port();
+    let lns = topo.start_lns(&fr, dae_port);
+    let lns_sock = topo.path("lns.sock");
+    wait_for(Duration::from_secs(10), "Accounting-On", || {
+        !records(&fr, "Accounting-On").is_empty()
+    });
+
+    let client = topo.start_client("client", "alice", "alice-pw");
+    let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), client.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(
+        up[0].ipv4,
+        Some("203.0.113.77".parse().unwrap()),
+        "the address FreeRADIUS named"
+    );
+    assert_eq!(up[0].user.as_deref(), Some("alice"));
+
+    // IP crosses the tunnel: 5 echo requests of 1028 octets each way.
+    let ping = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &topo.cli,
+        "ping",
+        "-c",
+        "5",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "-s",
+        "1000",
+        "198.51.100.1",
+    ]);
+    assert!(
+        ping.status.success(),
+        "ping through the tunnel: {}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        log()
+    );
+
+    wait_for(Duration::from_secs(10), "accounting Start", || {
+        !records(&fr, "Start").is_empty()
+    });
+    let start = records(&fr, "Start").remove(0);
+    assert_eq!(get(&start, "User-Name"), Some("alice"));
+    assert_eq!(get(&start, "Framed-IP-Address"), Some("203.0.113.77"));
+    assert_eq!(get(&start, "NAS-Identifier"), Some("lns-under-test"));
+    assert_eq!(get(&start, "NAS-Port-Type"), Some("Virtual"));
+    assert_eq!(get(&start, "Tunnel-Client-Endpoint:1"), Some("192.0.2.2"));
+    assert_eq!(get(&start, "Tunnel-Server-Endpoint:1"), Some("192.0.2.1"));
+    assert_eq!(
+        get(&start, "Class"),
+        Some("0x676f6c642d706c616e"),
+        "Class echoed: {start:?}"
+    );
+    let session_id = get(&start, "Acct-Session-Id").expect("Acct-Session-Id");
+
+    // A Disconnect-Request for nobody: NAK, the session stays.
+    let ma = "Message-Authenticator = 0x00";
+    let dae = format!("127.0.0.1:{dae_port}");
+    let out = topo.radclient(
+        &dae,
+        "disconnect",
+        &format!("User-Name = \"carol\"\n{ma}\n"),
+    );
+    assert!(
+        out.contains("Received Disconnect-NAK") && out.contains("Session-Context-Not-Found"),
+        "{out}"
+    );
+    let before = sessions(&lns_sock);
+    assert_eq!(before.len(), 1);
+    let carried = before[0].stats;
+    assert!(
+        carried.rx_packets >= 5 && carried.rx_bytes >= 5 * 1028,
+        "{carried:?}"
+    );
+
+    let out = topo.radclient(
+        &dae,
+        "disconnect",
+        &format!("Acct-Session-Id = \"{session_id}\"\nUser-Name = \"alice\"\n{ma}\n"),
+    );
+    assert!(out.contains("Received Disconnect-ACK"), "{out}\n{}", log());
+    wait_for(Duration::from_secs(10), "accounting Stop", || {
+        !records(&fr, "Stop").is_empty()
+    });
+    let stop = records(&fr, "Stop").remove(0);
+    assert_eq!(get(&stop, "Acct-Session-Id"), Some(session_id));
+    assert_eq!(get(&stop, "Acct-Terminate-Cause"), Some("Admin-Reset"));
+    assert_eq!(get(&stop, "Framed-IP-Address"), Some("203.0.113.77"));
+    // What the datapath counted before the Disconnect, plus at most the few LCP frames
+    // that closed the link.
+    let (in_octets, in_packets) = (
+        num(&stop, "Acct-Input-Octets"),
+        num(&stop, "Acct-Input-Packets"),
+    );
+    assert!(
+        in_octets >= carried.rx_bytes && in_octets < carried.rx_bytes + 200,
+        "input octets {in_octets}, datapath had {}",
+        carried.rx_bytes
+    );
+    assert!(in_packets >= carried.rx_packets && in_packets < carried.rx_packets + 5);
+    let out_octets = num(&stop, "Acct-Output-Octets");
+    assert!(
+        out_octets >= carried.tx_bytes && out_octets < carried.tx_bytes + 200,
+        "output octets {out_octets}, datapath had {}",
+        carried.tx_bytes
+    );
+    assert_eq!(num(&stop, "Acct-Input-Gigawords"), 0);
+    wait_for(
+        Duration::from_secs(10),
+        "the session gone on the LNS",
+        || {
+            sessions(&lns_sock)
+                .iter()
+                .all(|s| (s.tunnel, s.session) != (before[0].tunnel, before[0].session))
+        },
+    );
+}
+
+#[test]
+fn rejected_user_gets_a_cdn_and_pool_user_an_address() {
+    let test = "rejected_user_gets_a_cdn_and_pool_user_an_address";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("b");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-b", USERS, Some(&topo.lns));
+    let lns = topo.start_lns(&fr, freeradius::free_udp_port());
+    let lns_sock = topo.path("lns.sock");
+
+    let mut bad = topo.start_client("bad", "alice", "wrong-pw");
+    wait_for(
+        Duration::from_secs(15),
+        "an authentication failure on the LNS",
+        || stats(&lns_sock).auth_failures >= 1,
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "no session left on the LNS",
+        || sessions(&lns_sock).is_empty(),
+    );
+    assert!(
+        lns.log_text().contains("Access-Reject"),
+        "{}",
+        lns.log_tail()
+    );
+    support::stop(&mut bad.child);
+    let text = bad.log_text();
+    assert!(
+        text.contains("AuthFailed") && text.contains("session down"),
+        "the client hears the refusal and its session ends:\n{text}"
+    );
+    assert!(
+        records(&fr, "Start").is_empty(),
+        "no accounting for a refused login"
+    );
+
+    let client = topo.start_client("client", "bob", "bob-pw");
+    let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), client.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    let a = up[0].ipv4.expect("an address");
+    assert!(
+        (u32::from(a) >= u32::from(std::net::Ipv4Addr::new(203, 0, 113, 10)))
+            && (u32::from(a) <= u32::from(std::net::Ipv4Addr::new(203, 0, 113, 20))),
+        "255.255.255.254: an address from our pool, got {a}"
+    );
+}
