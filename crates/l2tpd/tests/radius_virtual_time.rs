@@ -1,0 +1,335 @@
+//! The LNS core's RADIUS state in virtual time (no sockets, no server): what an
+//! Access-Request is told about the session, how an Access-Accept is applied (address,
+//! MS-CHAP2-Success, interim interval, Session-Timeout, Class), the accounting records the
+//! core emits (Start, Interim-Update, Stop with the datapath's counters and the right
+//! Acct-Terminate-Cause), and Disconnect/CoA requests matched against the sessions. The
+//! RADIUS sockets are the shell's and are tested against FreeRADIUS in `radius_lns`.
+
+mod support;
+use support::sim::{client_core, icmp_echo, lns_core, up_sessions, SimCore, CLIENT_ADDR, LNS_IP};
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause};
+use l2tp_radius::crypt::sign_request;
+use l2tp_radius::dae::{DaeClient, DaeConfig, DaeOutcome, DaeServer, ErrorCause};
+use l2tp_radius::reply::{Authorization, FramedAddress};
+use l2tp_radius::{Attr, AttrType, Code, Packet, Secret};
+use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
+use l2tpd::core::radius::RadiusSettings;
+use l2tpd::core::{AuthAnswer, Input, TunTarget};
+
+const DAE_SECRET: &str = "dae-secret";
+const RADIUS_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 99);
+
+fn run_until(
+    h: &mut Harness,
+    lns: &mut SimCore,
+    client: &mut SimCore,
+    limit: Duration,
+    mut done: impl FnMut(&SimCore, &SimCore, Instant) -> bool,
+) -> bool {
+    let deadline = h.now + limit;
+    for _ in 0..400_000 {
+        if done(lns, client, h.now) {
+            return true;
+        }
+        let mut nodes: [&mut dyn Node; 2] = [lns, client];
+        if !h.step(&mut nodes, deadline) {
+            return done(lns, client, h.now);
+        }
+    }
+    done(lns, client, h.now)
+}
+
+/// An LNS core with RADIUS state and a client core, the session authenticated by a RADIUS
+/// answer built here (as the shell builds it from an Access-Accept) and up.
+fn radius_session(seed: u64, authz: Authorization) -> (Harness, SimCore, SimCore) {
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core(seed, t0);
+    lns.core.enable_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, _, _| !l.auth_requests.is_empty()
+        ),
+        "seed {seed}: no Access-Request"
+    );
+    let request = lns.auth_requests.remove(0);
+    // What a RADIUS policy keys on.
+    let info = request.radius.as_deref().expect("RADIUS session facts");
+    assert_eq!(info.user_name, "alice");
+    assert_eq!(info.nas_port, 1, "the first session's NAS-Port");
+    assert_eq!(info.acct_session_id, "5EED00000001");
+    let tunnel = info.tunnel.as_ref().expect("tunnel endpoints");
+    let client_addr: SocketAddr = CLIENT_ADDR.parse().unwrap();
+    assert_eq!(tunnel.client_endpoint, client_addr.ip());
+    assert_eq!(tunnel.client_auth_id.as_deref(), Some("sim-client"));
+    // The MS-CHAPv2 proof goes to the server, which answers with MS-CHAP2-Success.
+    let ppp::Credentials::MsChapV2 {
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+    } = request.credentials.clone()
+    else {
+        panic!("MS-CHAPv2 credentials expected");
+    };
+    let authenticator_response = ppp::mschapv2::generate_authenticator_response(
+        "secret",
+        &nt_response,
+        &peer_challenge,
+        &authenticator_challenge,
+        "alice",
+    );
+    let now = h.now;
+    lns.input(
+        now,
+        Input::AuthDecision {
+            request,
+            answer: AuthAnswer::Radius {
+                decision: ppp::AuthDecision::AcceptMsChapV2 {
+                    authenticator_response,
+                },
+                authz: Box::new(authz),
+            },
+        },
+    );
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, c, now| up_sessions(l, now).len() == 1 && up_sessions(c, now).len() == 1
+        ),
+        "seed {seed}: the session did not come up (the client refused MS-CHAP2-Success?)"
+    );
+    (h, lns, client)
+}
+
+fn events(lns: &SimCore) -> Vec<SessionEvent> {
+    lns.accounting
+        .iter()
+        .filter_map(|r| match r {
+            AcctRecord::Session { event, .. } => Some(*event),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dae_server() -> DaeServer {
+    DaeServer::new(DaeConfig {
+        clients: vec![DaeClient {
+            addr: "127.0.0.1".parse().unwrap(),
+            secret: Secret::new(DAE_SECRET),
+        }],
+        nas: Default::default(),
+        require_message_authenticator: true,
+        rate_limit: None,
+        event_timestamp_window: Duration::from_secs(300),
+        require_event_timestamp: false,
+    })
+}
+
+/// A signed Disconnect-Request or CoA-Request, authenticated by a DAE server as the shell
+/// does, fed to the core.
+fn dae(lns: &mut SimCore, now: Instant, code: Code, attrs: Vec<Attr>) {
+    let mut p = Packet::new(code, 7, [0; 16]);
+    p.push(Attr::new(AttrType::MESSAGE_AUTHENTICATOR, [0u8; 16]));
+    p.attrs.extend(attrs);
+    let mut bytes = p.encode().unwrap();
+    sign_request(&mut bytes, &Secret::new(DAE_SECRET));
+    let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    match dae_server().handle_datagram(now, SystemTime::now(), from, &bytes) {
+        DaeOutcome::Request(r) => lns.input(now, Input::Dae(Box::new(r))),
+        other => panic!("the DAE server refused the request: {other:?}"),
+    }
+}
+
+#[test]
+fn an_access_accept_is_applied_and_the_session_accounted_until_its_timeout() {
+    for seed in seeds(&[61, 62]) {
+        let authz = Authorization {
+            address: Some(FramedAddress::Static(RADIUS_IP)),
+            interim_interval: Some(Duration::from_secs(30)),
+            session_timeout: Some(Duration::from_secs(3600)),
+            class: vec![b"gold".to_vec()],
+            ..Default::default()
+        };
+        let (mut h, mut lns, mut client) = radius_session(seed, authz);
+        let (key, p) = up_sessions(&lns, h.now)[0];
+        assert_eq!(p.peer, RADIUS_IP, "seed {seed}: the RADIUS address");
+        let start = lns.accounting.first().expect("a Start").clone();
+        let AcctRecord::Session {
+            framed_ip, class, ..
+        } = &start
+        else {
+            panic!("{start:?}");
+        };
+        assert_eq!(*framed_ip, Some(RADIUS_IP));
+        assert_eq!(class, &vec![b"gold".to_vec()]);
+        assert_eq!(events(&lns), vec![SessionEvent::Start]);
+
+        // Traffic from the user: 3 echo requests to the LNS's shared TUN.
+        let (ckey, cp) = up_sessions(&client, h.now)[0];
+        let now = h.now;
+        for seq in 0..3 {
+            let pkt = icmp_echo(cp.local, LNS_IP, seq);
+            client.input(
+                now,
+                Input::TunPacket {
+                    source: TunTarget::Session(ckey),
+                    packet: &pkt,
+                    segment: false,
+                },
+            );
+        }
+        // 65 s later: two Interim-Updates (at 30 s and 60 s), counting that traffic.
+        let t = h.now + Duration::from_secs(65);
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(70),
+            |_, _, now| now >= t,
+        );
+        let interims: Vec<_> = events(&lns)
+            .into_iter()
+            .filter_map(|e| match e {
+                SessionEvent::Interim(u) => Some(u),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(interims.len(), 2, "seed {seed}: {:?}", events(&lns));
+        assert!(interims[1].input_packets >= 3 && interims[1].input_octets >= 3 * 40);
+
+        // A CoA shortens the Session-Timeout: the session ends with Session-Timeout.
+        let now = h.now;
+        dae(
+            &mut lns,
+            now,
+            Code::COA_REQUEST,
+            vec![
+                Attr::new(AttrType::ACCT_SESSION_ID, "5EED00000001"),
+                Attr::u32(AttrType::SESSION_TIMEOUT, 90),
+            ],
+        );
+        assert_eq!(lns.dae_answers.len(), 1);
+        assert_eq!(
+            lns.dae_answers[0].1,
+            Ok(()),
+            "seed {seed}: CoA acknowledged"
+        );
+        let stats = lns.core.datapath().stats(key.tunnel, key.session).unwrap();
+        assert!(
+            run_until(
+                &mut h,
+                &mut lns,
+                &mut client,
+                Duration::from_secs(60),
+                |l, _, _| events(l)
+                    .iter()
+                    .any(|e| matches!(e, SessionEvent::Stop(..)))
+            ),
+            "seed {seed}: no Stop after the CoA's Session-Timeout"
+        );
+        let Some(SessionEvent::Stop(usage, cause)) = events(&lns).last().copied() else {
+            panic!("seed {seed}: the Stop comes last: {:?}", events(&lns));
+        };
+        assert_eq!(cause, TerminateCause::SessionTimeout, "seed {seed}");
+        assert!(usage.session_time >= Duration::from_secs(90));
+        assert!(usage.input_octets >= stats.rx_bytes && usage.output_octets >= stats.tx_bytes);
+    }
+}
+
+#[test]
+fn disconnect_requests_close_the_named_session_or_are_refused() {
+    let seed = seeds(&[71])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    let (_, p) = up_sessions(&lns, h.now)[0];
+    assert!(
+        (u32::from(p.peer) >= u32::from(Ipv4Addr::new(203, 0, 113, 10))),
+        "from the pool"
+    );
+    let now = h.now;
+    // Nobody by that name: NAK 503, the session stays.
+    dae(
+        &mut lns,
+        now,
+        Code::DISCONNECT_REQUEST,
+        vec![Attr::new(AttrType::USER_NAME, "mallory")],
+    );
+    // The right user, the wrong address: every attribute must match.
+    dae(
+        &mut lns,
+        now,
+        Code::DISCONNECT_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, Ipv4Addr::new(192, 0, 2, 99)),
+        ],
+    );
+    // A rate limit is not enforced: refused, not acknowledged and ignored.
+    dae(
+        &mut lns,
+        now,
+        Code::COA_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::new(AttrType::FILTER_ID, "rate=1M/1M"),
+        ],
+    );
+    let naks: Vec<_> = lns.dae_answers.iter().map(|(_, r)| *r).collect();
+    assert_eq!(
+        naks,
+        vec![
+            Err(ErrorCause::SessionContextNotFound),
+            Err(ErrorCause::SessionContextNotFound),
+            Err(ErrorCause::UnsupportedAttribute),
+        ]
+    );
+    assert_eq!(up_sessions(&lns, h.now).len(), 1);
+
+    dae(
+        &mut lns,
+        now,
+        Code::DISCONNECT_REQUEST,
+        vec![Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, p.peer)],
+    );
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, _, _| events(l)
+                .iter()
+                .any(|e| matches!(e, SessionEvent::Stop(..)))
+        ),
+        "seed {seed}: no Stop after the Disconnect"
+    );
+    assert!(matches!(
+        events(&lns).last(),
+        Some(SessionEvent::Stop(_, TerminateCause::AdminReset))
+    ));
+}
