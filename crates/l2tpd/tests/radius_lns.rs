@@ -415,3 +415,72 @@ fn rejected_user_gets_a_cdn_and_pool_user_an_address() {
         "255.255.255.254: an address from our pool, got {a}"
     );
 }
+
+#[test]
+fn a_stop_nobody_takes_is_spooled_and_delivered_after_a_restart() {
+    let test = "a_stop_nobody_takes_is_spooled_and_delivered_after_a_restart";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("c");
+    let mut fr = freeradius::FreeRadius::start_with("l2tpd-lns-c", USERS, Some(&topo.lns));
+    let dae_port = freeradius::free_udp_port();
+    let mut lns = topo.start_lns(&fr, dae_port);
+    let lns_sock = topo.path("lns.sock");
+    let mut client = topo.start_client("client", "alice", "alice-pw");
+    let log = || {
+        format!(
+            "LNS:\n{}\nclient:\n{}",
+            std::fs::read_to_string(topo.path("lns.log")).unwrap_or_default(),
+            std::fs::read_to_string(topo.path("client.log")).unwrap_or_default()
+        )
+    };
+    support::wait_sessions_up(&lns_sock, 1, &log);
+    wait_for(Duration::from_secs(10), "accounting Start", || {
+        !records(&fr, "Start").is_empty()
+    });
+    let session_id = get(&records(&fr, "Start")[0], "Acct-Session-Id")
+        .expect("Acct-Session-Id")
+        .to_string();
+
+    // FreeRADIUS goes away; then the client hangs up: the Stop has nowhere to go.
+    fr.stop();
+    support::stop(&mut client.child);
+    let spool = topo.path("spool");
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| d.filter_map(Result::ok).count())
+            .unwrap_or(0)
+    };
+    wait_for(Duration::from_secs(20), "the Stop in the spool", || {
+        spooled() == 1
+    });
+    support::stop(&mut lns.child);
+    assert!(records(&fr, "Stop").is_empty());
+
+    // Both come back: the spooled Stop reaches FreeRADIUS and leaves the spool.
+    fr.restart();
+    let lns = topo.start_lns(&fr, dae_port);
+    wait_for(
+        Duration::from_secs(15),
+        "the spooled Stop delivered",
+        || !records(&fr, "Stop").is_empty(),
+    );
+    let stop = records(&fr, "Stop").remove(0);
+    assert_eq!(get(&stop, "Acct-Session-Id"), Some(session_id.as_str()));
+    assert_eq!(get(&stop, "User-Name"), Some("alice"));
+    assert_eq!(get(&stop, "Acct-Terminate-Cause"), Some("Lost-Service"));
+    assert!(
+        num(&stop, "Acct-Delay-Time") >= 1,
+        "Acct-Delay-Time says how late: {stop:?}"
+    );
+    wait_for(Duration::from_secs(5), "the spool emptied", || {
+        spooled() == 0
+    });
+
+    // A clean stop says Accounting-Off.
+    lns.terminate();
+    wait_for(Duration::from_secs(10), "Accounting-Off", || {
+        !records(&fr, "Accounting-Off").is_empty()
+    });
+}

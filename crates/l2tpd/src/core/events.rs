@@ -56,7 +56,9 @@ impl Core {
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
                 tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
+                let cause = super::radius::tunnel_cause(&reason);
                 for k in self.sessions.keys_of_tunnel(tunnel) {
+                    self.radius_cause(k, cause);
                     self.remove_session(now, k);
                 }
                 self.datapath.remove_tunnel(tunnel);

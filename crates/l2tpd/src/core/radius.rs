@@ -136,6 +136,17 @@ pub(super) fn l2tp_cause(reason: &l2tp_proto::control::SessionDownReason) -> Ter
     }
 }
 
+/// Acct-Terminate-Cause for the sessions of a tunnel that went down.
+pub(super) fn tunnel_cause(reason: &l2tp_proto::control::TunnelDownReason) -> TerminateCause {
+    use l2tp_proto::control::TunnelDownReason as R;
+    match reason {
+        // The LAC stopped answering: its line to us is gone.
+        R::RetriesExhausted => TerminateCause::LostCarrier,
+        R::Local(_) => TerminateCause::NasRequest,
+        _ => TerminateCause::LostService,
+    }
+}
+
 impl Core {
     /// Keeps RADIUS session state from now on: NAS-Port and Acct-Session-Id per session,
     /// the session's facts in every [`super::AuthRequest`], accounting records as
