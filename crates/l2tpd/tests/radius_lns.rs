@@ -101,6 +101,11 @@ impl Topology {
     /// The LNS in its namespace, authenticating and accounting with `fr`, DAE on
     /// 127.0.0.1:`dae_port`.
     fn start_lns(&self, fr: &freeradius::FreeRadius, dae_port: u16) -> Proc {
+        self.start_lns_with(fr, dae_port, "")
+    }
+
+    /// The same with `ppp` inserted as the `[ppp]` section's body.
+    fn start_lns_with(&self, fr: &freeradius::FreeRadius, dae_port: u16, ppp: &str) -> Proc {
         let cfg = self.path("lns.toml");
         std::fs::write(
             &cfg,
@@ -110,6 +115,8 @@ impl Topology {
 management_socket = "{sock}"
 [tunnel]
 host_name = "lns-under-test"
+[ppp]
+{ppp}
 [lns]
 listen = ["192.0.2.1:1701"]
 ipv4_pool = "203.0.113.10-203.0.113.20"
@@ -483,4 +490,54 @@ fn a_stop_nobody_takes_is_spooled_and_delivered_after_a_restart() {
     wait_for(Duration::from_secs(10), "Accounting-Off", || {
         !records(&fr, "Accounting-Off").is_empty()
     });
+}
+
+#[test]
+fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
+    let test = "pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("d");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-d", USERS, Some(&topo.lns));
+    let lns_sock = topo.path("lns.sock");
+    for (method, logged) in [
+        ("pap", "method=Pap"),
+        ("chap-md5", "method=ChapMd5"),
+        ("mschapv2", "method=MsChapV2"),
+    ] {
+        // The LNS asks for this one method only.
+        let ppp = format!("auth = [\"{method}\"]");
+        let mut lns = topo.start_lns_with(&fr, freeradius::free_udp_port(), &ppp);
+        let mut bad = topo.start_client("bad", "bob", "not-bobs-pw");
+        wait_for(
+            Duration::from_secs(15),
+            &format!("{method}: the wrong password refused"),
+            || stats(&lns_sock).auth_failures >= 1,
+        );
+        support::stop(&mut bad.child);
+        assert!(
+            bad.log_text().contains("AuthFailed"),
+            "{method}: {}",
+            bad.log_tail()
+        );
+
+        let mut good = topo.start_client("good", "bob", "bob-pw");
+        let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), good.log_tail());
+        let up = support::wait_sessions_up(&lns_sock, 1, &log);
+        assert_eq!(up[0].user.as_deref(), Some("bob"), "{method}");
+        let text = lns.log_text();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("authenticated") && l.contains(logged)),
+            "{method}: the LNS authenticated with {logged}:\n{text}"
+        );
+        support::stop(&mut good.child);
+        support::stop(&mut lns.child);
+    }
+    assert_eq!(
+        records(&fr, "Start").len(),
+        3,
+        "one Start per accepted login, none for the refused ones"
+    );
 }
