@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause};
 use l2tp_radius::crypt::sign_request;
 use l2tp_radius::dae::{DaeClient, DaeConfig, DaeOutcome, DaeServer, ErrorCause};
-use l2tp_radius::reply::{Authorization, FramedAddress};
+use l2tp_radius::reply::{Authorization, FramedAddress, RateLimit, RateLimitAttr};
 use l2tp_radius::{Attr, AttrType, Code, Packet, Secret};
 use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
 use l2tpd::core::radius::RadiusSettings;
@@ -132,7 +132,7 @@ fn events(lns: &SimCore) -> Vec<SessionEvent> {
         .collect()
 }
 
-fn dae_server() -> DaeServer {
+fn dae_server(rate_limit: Option<RateLimitAttr>) -> DaeServer {
     DaeServer::new(DaeConfig {
         clients: vec![DaeClient {
             addr: "127.0.0.1".parse().unwrap(),
@@ -140,7 +140,7 @@ fn dae_server() -> DaeServer {
         }],
         nas: Default::default(),
         require_message_authenticator: true,
-        rate_limit: None,
+        rate_limit,
         event_timestamp_window: Duration::from_secs(300),
         require_event_timestamp: false,
     })
@@ -149,13 +149,26 @@ fn dae_server() -> DaeServer {
 /// A signed Disconnect-Request or CoA-Request, authenticated by a DAE server as the shell
 /// does, fed to the core.
 fn dae(lns: &mut SimCore, now: Instant, code: Code, attrs: Vec<Attr>) {
+    dae_with(lns, now, code, attrs, false)
+}
+
+/// The same, `rated`: the DAE server reads rate limits from `Filter-Id = "rate=…"`.
+fn dae_with(lns: &mut SimCore, now: Instant, code: Code, attrs: Vec<Attr>, rated: bool) {
     let mut p = Packet::new(code, 7, [0; 16]);
     p.push(Attr::new(AttrType::MESSAGE_AUTHENTICATOR, [0u8; 16]));
     p.attrs.extend(attrs);
     let mut bytes = p.encode().unwrap();
     sign_request(&mut bytes, &Secret::new(DAE_SECRET));
     let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    match dae_server().handle_datagram(now, SystemTime::now(), from, &bytes) {
+    let rate = Some(RateLimitAttr::FilterId {
+        prefix: "rate=".into(),
+    });
+    let server = if code == Code::COA_REQUEST && rated {
+        dae_server(rate)
+    } else {
+        dae_server(None)
+    };
+    match { server }.handle_datagram(now, SystemTime::now(), from, &bytes) {
         DaeOutcome::Request(r) => lns.input(now, Input::Dae(Box::new(r))),
         other => panic!("the DAE server refused the request: {other:?}"),
     }
@@ -288,7 +301,8 @@ fn disconnect_requests_close_the_named_session_or_are_refused() {
             Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, Ipv4Addr::new(192, 0, 2, 99)),
         ],
     );
-    // A rate limit is not enforced: refused, not acknowledged and ignored.
+    // A filter (a Filter-Id that names no rate) is not supported: refused, not
+    // acknowledged and ignored.
     dae(
         &mut lns,
         now,
@@ -332,4 +346,138 @@ fn disconnect_requests_close_the_named_session_or_are_refused() {
         events(&lns).last(),
         Some(SessionEvent::Stop(_, TerminateCause::AdminReset))
     ));
+}
+
+/// An IPv4 packet of `len` octets (UDP, junk payload) from `src` to `dst`.
+fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&src.octets());
+    p[16..20].copy_from_slice(&dst.octets());
+    let mut sum: u32 = 0;
+    for c in p[..20].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    p[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    p
+}
+
+/// Offers 4 packets of 1000 octets every 10 ms for one virtual second (400,000 octets)
+/// from the LNS's shared TUN towards the user (`down`) or from the user's TUN towards the
+/// LNS; returns the octets the LNS let through (its datapath's tx, or its TUN writes).
+fn offer(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, down: bool) -> u64 {
+    let (key, p) = up_sessions(lns, h.now)[0];
+    let (ckey, _) = up_sessions(client, h.now)[0];
+    let tx0 = lns
+        .core
+        .datapath()
+        .stats(key.tunnel, key.session)
+        .unwrap()
+        .tx_bytes;
+    lns.tun_writes.clear();
+    let t0 = h.now;
+    for _ in 0..100 {
+        let now = h.now;
+        for _ in 0..4 {
+            if down {
+                let pkt = ip_packet(LNS_IP, p.peer, 1000);
+                lns.input(
+                    now,
+                    Input::TunPacket {
+                        source: TunTarget::Shared,
+                        packet: &pkt,
+                        segment: false,
+                    },
+                );
+            } else {
+                let pkt = ip_packet(p.peer, LNS_IP, 1000);
+                client.input(
+                    now,
+                    Input::TunPacket {
+                        source: TunTarget::Session(ckey),
+                        packet: &pkt,
+                        segment: false,
+                    },
+                );
+            }
+        }
+        let t = now + Duration::from_millis(10);
+        run_until(h, lns, client, Duration::from_millis(10), |_, _, now| {
+            now >= t
+        });
+    }
+    assert_eq!(
+        h.now - t0,
+        Duration::from_secs(1),
+        "one virtual second offered"
+    );
+    // What is still in flight arrives.
+    let t = h.now + Duration::from_millis(50);
+    run_until(h, lns, client, Duration::from_millis(60), |_, _, now| {
+        now >= t
+    });
+    if down {
+        lns.core
+            .datapath()
+            .stats(key.tunnel, key.session)
+            .unwrap()
+            .tx_bytes
+            - tx0
+    } else {
+        lns.tun_writes
+            .iter()
+            .filter(|(t, b)| *t == TunTarget::Shared && b.len() == 1000)
+            .map(|(_, b)| b.len() as u64)
+            .sum()
+    }
+}
+
+#[test]
+fn a_rate_limit_polices_each_direction_and_a_coa_changes_it() {
+    let seed = seeds(&[81])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        // 800 kbit/s towards the user, 400 kbit/s from the user.
+        rate_limit: Some(RateLimit {
+            down_bps: 800_000,
+            up_bps: 400_000,
+        }),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    // 100,000 octets/s plus a 6,000-octet burst, each frame with a few octets of PPP header.
+    let down = offer(&mut h, &mut lns, &mut client, true);
+    assert!(
+        (100_000..=112_000).contains(&down),
+        "seed {seed}: {down} octets towards the user"
+    );
+    // 50,000 octets/s plus the burst.
+    let up = offer(&mut h, &mut lns, &mut client, false);
+    assert!(
+        (50_000..=60_000).contains(&up),
+        "seed {seed}: {up} octets from the user"
+    );
+    assert!(lns.core.counters().rate_limited > 500);
+
+    // A CoA raises the limit: the same offer passes whole.
+    let now = h.now;
+    dae_with(
+        &mut lns,
+        now,
+        Code::COA_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::new(AttrType::FILTER_ID, "rate=80M/80M"),
+        ],
+        true,
+    );
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    let down = offer(&mut h, &mut lns, &mut client, true);
+    assert!(down >= 400_000, "seed {seed}: {down} octets after the CoA");
 }

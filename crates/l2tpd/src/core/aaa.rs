@@ -166,7 +166,7 @@ impl super::Core {
             }
             AuthAnswer::Accept { decision, ipv4 } => (decision, Some(ipv4)),
             AuthAnswer::Radius { decision, authz } => {
-                let ipv4 = super::radius::apply_authorization(sess, &authz);
+                let ipv4 = super::radius::apply_authorization(sess, &authz, now);
                 (decision, Some(ipv4))
             }
         };

@@ -143,6 +143,12 @@ impl Core {
                     self.counters.ip_not_ready += 1;
                     return;
                 }
+                if let Some(sh) = sess.shaper.as_deref_mut() {
+                    if !sh.up.allow(now, payload.len()) {
+                        self.counters.rate_limited += 1;
+                        return;
+                    }
+                }
                 let own_tun = sess.own_tun;
                 if proto == Protocol::IPV6 && self.router_message(key, payload) {
                     return;
@@ -254,12 +260,18 @@ impl Core {
             Some(6) => Protocol::IPV6,
             _ => return,
         };
-        let Some(sess) = self.sessions.get(&key) else {
+        let Some(sess) = self.sessions.get_mut(&key) else {
             return;
         };
         if !sess.carries(proto) {
             self.counters.ip_not_ready += 1;
             return;
+        }
+        if let Some(sh) = sess.shaper.as_deref_mut() {
+            if !sh.down.allow(self.clock, packet.len()) {
+                self.counters.rate_limited += 1;
+                return;
+            }
         }
         let prefix = ppp::ip_frame_header(proto, sess.link.peer_accepts_acfc());
         self.send_frame(key, prefix, packet);

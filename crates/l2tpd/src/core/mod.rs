@@ -29,6 +29,7 @@
 //! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
 //! * `manage`: management requests and replies;
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
+//! * `shaper`: per-session rate limits (a token bucket per direction);
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -43,6 +44,7 @@ pub mod output;
 pub mod radius;
 pub mod sessions;
 pub mod settings;
+mod shaper;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -160,6 +162,8 @@ pub struct NodeCounters {
     pub tunnels_refused: u64,
     /// Calls refused (session limit, no address).
     pub sessions_refused: u64,
+    /// IP packets dropped by a session's rate limit (both directions).
+    pub rate_limited: u64,
 }
 
 /// The sans-IO daemon core of one node (LNS or client/LAC).
@@ -194,6 +198,8 @@ pub struct Core {
     link_config: Arc<LinkConfig>,
     /// RADIUS session state (None: no RADIUS).
     radius: Option<radius::RadiusState>,
+    /// The `now` of the input being handled (for paths that are not handed it).
+    clock: Instant,
 }
 
 impl Core {
@@ -253,6 +259,7 @@ impl Core {
             next_housekeeping: now,
             link_config,
             radius: None,
+            clock: now,
         })
     }
 
@@ -268,6 +275,7 @@ impl Core {
 
     /// Handles one input; what it causes is queued in [`Core::outputs`].
     pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        self.clock = now;
         match input {
             Input::Datagram {
                 socket,

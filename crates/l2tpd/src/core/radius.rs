@@ -18,6 +18,7 @@ use l2tp_radius::reply::{Authorization, FramedAddress};
 use l2tp_radius::request::{SessionInfo, TunnelInfo};
 
 use super::sessions::Session;
+use super::shaper::Shaper;
 use super::{Core, Output, RoleSettings};
 
 /// What the core needs to keep RADIUS session state.
@@ -88,7 +89,14 @@ fn usage(stats: L2tpStats, since: Instant, now: Instant) -> Usage {
 
 /// What an Access-Accept changes on the session before the link accepts: its DNS servers
 /// and its RADIUS state. Returns the fixed address to lease (None: one from the pool).
-pub(super) fn apply_authorization(sess: &mut Session, authz: &Authorization) -> Option<Ipv4Addr> {
+pub(super) fn apply_authorization(
+    sess: &mut Session,
+    authz: &Authorization,
+    now: Instant,
+) -> Option<Ipv4Addr> {
+    if let Some(limit) = authz.rate_limit {
+        sess.shaper = Some(Box::new(Shaper::new(limit, now)));
+    }
     if authz.primary_dns.is_some() || authz.secondary_dns.is_some() {
         sess.link
             .set_peer_dns([authz.primary_dns, authz.secondary_dns]);
@@ -366,9 +374,8 @@ impl Core {
         request: &DaeRequest,
     ) -> Result<(), ErrorCause> {
         let c = &request.changes;
-        if c.rate_limit.is_some() || !c.filter_ids.is_empty() {
-            // No per-session rate enforcement or filters in the datapath yet: refused rather
-            // than acknowledged and ignored.
+        if !c.filter_ids.is_empty() {
+            // No filters in the datapath: refused rather than acknowledged and ignored.
             return Err(ErrorCause::UnsupportedAttribute);
         }
         for key in keys {
@@ -388,6 +395,11 @@ impl Core {
             if let Some(i) = c.interim_interval {
                 r.interim = Some(i).filter(|d| !d.is_zero());
                 r.next_interim = r.interim.filter(|_| r.started).map(|d| now + d);
+            }
+            if let Some(limit) = c.rate_limit {
+                if let Some(s) = self.sessions.get_mut(key) {
+                    s.shaper = Some(Box::new(Shaper::new(limit, now)));
+                }
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");
         }

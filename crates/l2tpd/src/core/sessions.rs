@@ -36,6 +36,8 @@ pub(crate) struct Session {
     pub last_activity: Instant,
     /// RADIUS state (NAS-Port, Acct-Session-Id, what the server authorized).
     pub radius: Option<Box<super::radius::SessionAcct>>,
+    /// Rate limits, when the session has any.
+    pub shaper: Option<Box<super::shaper::Shaper>>,
 }
 
 /// A session's IPv6 addressing.
@@ -91,6 +93,7 @@ impl Session {
             last_rx_packets: 0,
             last_activity: now,
             radius: None,
+            shaper: None,
         }
     }
 
