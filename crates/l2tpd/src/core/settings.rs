@@ -1,5 +1,5 @@
 //! What a core is built from: the role (LNS or client/LAC) with its policy, the PPP settings
-//! every session shares, and how IP is terminated. Built by `daemon::node_config` from the
+//! every session shares, and how IP is terminated. Built by `Config::node_config` from the
 //! validated configuration, or directly by tests, the demo and the load generator.
 
 use std::net::{Ipv4Addr, SocketAddr};
