@@ -1,8 +1,10 @@
 //! Running the daemon from a [`Config`]: builds the node (engines, sockets, TUN mode), the
 //! management socket, the metrics endpoint and signal handling, then runs the event loop.
 //!
-//! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded, for the
-//! acknowledgements; SIGHUP reloads the users file (sessions stay up).
+//! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded (3 s), for the
+//! acknowledgements; an SCCRQ arriving meanwhile is answered with a StopCCN "shutting down"
+//! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP reloads the users file (sessions
+//! stay up).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
