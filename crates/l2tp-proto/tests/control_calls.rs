@@ -987,7 +987,10 @@ fn calls_never_decided_time_out() {
     // the call with CDN result 10 (timeout); the LAC hears it.
     let mut lns_cfg = quiet_config("lns");
     lns_cfg.decide_incoming_calls = true;
-    let mut s = setup(quiet_config("lac"), lns_cfg);
+    // The LAC waits for the ICRP longer than the LNS waits for its own decision.
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.connect_timeout = None;
+    let mut s = setup(lac_cfg, lns_cfg);
     let sid = s
         .lac
         .ep

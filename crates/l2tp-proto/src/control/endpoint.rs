@@ -299,7 +299,7 @@ impl Endpoint {
             _ => {}
         }
         t.flush(&mut self.ctx);
-        let next = t.next_timeout(self.ctx.config.hello_interval);
+        let next = t.next_timeout(&self.ctx.config);
         if let Some(n) = next {
             // Keep at most one live entry per tunnel; a later deadline keeps the earlier
             // entry (a spurious wake-up is harmless).
@@ -464,6 +464,8 @@ impl Endpoint {
             let msg = ControlMessage::decode(&body, t.secret());
             t.on_message(&mut self.ctx, now, sid, msg);
         }
+        // The acknowledgement may have let queued messages out: their calls' waits start.
+        t.note_connects_sent(now);
         // The SCCRP taught us the peer's id: index the tunnel by it.
         let after = t.peer_id();
         let peer = t.peer;

@@ -88,6 +88,7 @@ fn socket_options() -> UdpOptions {
         // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
         // this one's traffic. A UDP port has no TIME_WAIT, so a restart rebinds without it.
         reuse_address: false,
+        reuse_port: false,
         v6_only: true,
     }
 }
