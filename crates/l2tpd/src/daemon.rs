@@ -39,6 +39,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
     let endpoint = EndpointConfig {
         host_name: cfg.tunnel.host_name(),
         receive_window: cfg.tunnel.receive_window,
+        connect_timeout: (cfg.tunnel.connect_timeout > 0)
+            .then(|| Duration::from_secs(cfg.tunnel.connect_timeout)),
         max_retries: cfg.tunnel.retries,
         hello_interval: (cfg.tunnel.hello_interval > 0)
             .then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
@@ -125,10 +127,11 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 .ok_or("dial.peers: at least one LNS needed")?;
             let server =
                 resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
+            let port = dial.local_port.unwrap_or(0);
             let listen: SocketAddr = if server.is_ipv4() {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
+                (Ipv4Addr::UNSPECIFIED, port).into()
             } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                (std::net::Ipv6Addr::UNSPECIFIED, port).into()
             };
             let fallback_servers = dial.peers[1..]
                 .iter()
@@ -145,6 +148,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
                 redial_max: Duration::from_secs(dial.redial_max.max(1)),
                 redial: dial.redial,
                 default_route: dial.default_route,
+                local_port: dial.local_port,
                 auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
             };
             let ip_mode = IpMode::PerSession {
@@ -163,6 +167,8 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
         session_options,
         ppp_echo_interval: echo,
         ppp_mru: cfg.ppp.mru,
+        ppp_establish_timeout: (cfg.ppp.establish_timeout > 0)
+            .then(|| Duration::from_secs(cfg.ppp.establish_timeout)),
         ppp_echo_failures: cfg.ppp.lcp_echo_failures,
         role,
         seed: None,

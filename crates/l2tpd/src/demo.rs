@@ -98,6 +98,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![method],
@@ -166,6 +167,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             server: lns_addr,
@@ -179,6 +181,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: None,
         ip_mode: crate::node::tunif::IpMode::App,

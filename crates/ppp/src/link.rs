@@ -216,6 +216,8 @@ pub struct Link {
     echo: Option<Echo>,
     /// Until the network phase: when `establish_timeout` runs out.
     establish_deadline: Option<Instant>,
+    /// ACCM from the L2TP peer's SLI (send, receive).
+    accm: Option<(u32, u32)>,
     auth_epoch: u64,
     down_reason: Option<DownReason>,
     finished: bool,
@@ -273,6 +275,7 @@ impl Link {
             client_auth: None,
             echo: None,
             establish_deadline: None,
+            accm: None,
             auth_epoch: 0,
             down_reason: None,
             finished: false,
@@ -321,6 +324,19 @@ impl Link {
         self.pump(now);
         self.tx.clear();
         self.finish();
+    }
+
+    /// The ACCM the L2TP peer announced for this call (SLI, RFC 2661 §6.14: "sent by the LNS
+    /// to the LAC to set PPP-negotiated options"): (send, receive). L2TP carries PPP frames
+    /// without HDLC framing, so the map changes no octet we send; it is kept for a LAC that
+    /// frames the call on an asynchronous line, and shown to operators.
+    pub fn set_accm(&mut self, send_accm: u32, receive_accm: u32) {
+        self.accm = Some((send_accm, receive_accm));
+    }
+
+    /// The ACCM last set with [`Link::set_accm`], if any: (send, receive).
+    pub fn accm(&self) -> Option<(u32, u32)> {
+        self.accm
     }
 
     /// Server: the address to assign the peer (from the daemon's pool). Takes effect for the

@@ -231,6 +231,11 @@ impl Channel {
         }
     }
 
+    /// True while an acknowledgement of the peer's messages is owed (a ZLB is scheduled).
+    pub fn ack_pending(&self) -> bool {
+        self.ack_deadline.is_some()
+    }
+
     /// True when everything we sent has been acknowledged.
     pub fn is_idle(&self) -> bool {
         self.unacked.is_empty()

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use l2tp_wire::{
-    BearerCapabilities, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq, Occn, Ocrp,
-    Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
+    BearerCapabilities, CallErrors, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq,
+    Occn, Ocrp, Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
 };
 
 use super::config::CallParams;
@@ -28,6 +28,9 @@ pub(crate) struct Session {
     pub rx: u32,
     /// Parameters kept until the message that needs them is sent (ICRQ/ICCN, OCRQ).
     pub params: Option<Box<CallParams>>,
+    /// The peer's WEN reports: how many, and the last Call Errors (cumulative counters,
+    /// RFC 2661 §6.13). Boxed: most calls never get one.
+    pub wan_errors: Option<Box<(u32, CallErrors)>>,
 }
 
 impl Session {
@@ -39,6 +42,7 @@ impl Session {
             tx: 0,
             rx: 0,
             params: None,
+            wan_errors: None,
         }
     }
 }
@@ -505,7 +509,10 @@ impl Tunnel {
                 self.session_up(ctx, sid, m.sequencing_required, None, m.tx_connect_speed);
             }
             // SLI: to the LAC (RFC 2661 §6.14) — and macOS sends it to the LNS: accept both.
-            (ControlMessage::Sli(m), _, _) => {
+            // "to set PPP-negotiated options ... on an active PPP session": only once the call
+            // is established; before that it is refused like any message the state tables
+            // do not allow (CDN).
+            (ControlMessage::Sli(m), _, Established) => {
                 ctx.events.push_back(Event::SetLinkInfo {
                     tunnel: self.id,
                     session: sid,
@@ -516,6 +523,10 @@ impl Tunnel {
             // WEN: from the LAC to the LNS (RFC 2661 §6.13); reported whichever side we are.
             (ControlMessage::Wen(m), _, _) => {
                 let e = m.call_errors;
+                // "The counters in this message are cumulative": the last report is the total.
+                let w = s.wan_errors.get_or_insert_with(Default::default);
+                w.0 = w.0.saturating_add(1);
+                w.1 = e;
                 ctx.events.push_back(Event::WanErrorNotify {
                     tunnel: self.id,
                     session: sid,

@@ -462,7 +462,13 @@ impl Tunnel {
         msg: Result<ControlMessage, DecodeError>,
     ) {
         if self.is_closing() {
-            // RFC 2661 §5.7: only the acknowledgements matter now.
+            // RFC 2661 §5.7: only the acknowledgements matter now. "The receiver of a
+            // StopCCN MUST send a ZLB ACK": the peer's StopCCN crossing ours (both sides
+            // closing) is acknowledged at once, not after the acknowledgement delay, which a
+            // daemon on its way out would not wait for.
+            if matches!(msg, Ok(ControlMessage::StopCcn(_))) {
+                self.channel.flush_ack();
+            }
             return;
         }
         let msg = match msg {

@@ -151,6 +151,9 @@ pub struct ClientSettings {
     pub auth_methods: Vec<AuthMethod>,
     /// Route everything through the first session (keeping a host route to the LNS).
     pub default_route: bool,
+    /// Send from this UDP port (the `listen` address's port) on a socket connected to the
+    /// LNS dialled, bound with SO_REUSEPORT; None: a random port.
+    pub local_port: Option<u16>,
 }
 
 /// The role of a node.
@@ -180,6 +183,8 @@ pub struct NodeConfig {
     pub ppp_mru: u16,
     /// Unanswered LCP echoes before a link is declared dead.
     pub ppp_echo_failures: u32,
+    /// Longest PPP establishment (LCP, authentication, first NCP); None: unbounded.
+    pub ppp_establish_timeout: Option<Duration>,
     /// Role.
     pub role: RoleSettings,
     /// Seed for every RNG (tests); `None` draws from the OS.
@@ -322,9 +327,6 @@ impl TunnelRate {
     }
 }
 
-/// How long an accepted call may wait for the peer's ICCN.
-const CALL_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Frames held per session waiting for its ICCN.
 const EARLY_FRAMES_PER_SESSION: usize = 4;
 /// Frames held in all.
@@ -359,8 +361,15 @@ impl Node {
                 format!("between 1 and {MAX_SOCKETS} listen addresses needed"),
             ));
         }
+        // A client on a fixed port (1701) shares it with other clients of the host: each
+        // socket is connected to its own LNS, which the kernel matches first.
+        let shared_port = matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
         for (i, addr) in config.listen.iter().enumerate() {
-            let socket = UdpSocket::bind_with(*addr, &socket_options()).map_err(|e| {
+            let opts = UdpOptions {
+                reuse_port: shared_port,
+                ..socket_options()
+            };
+            let socket = UdpSocket::bind_with(*addr, &opts).map_err(|e| {
                 let hint = if e.kind() == io::ErrorKind::AddrInUse {
                     " (another l2tpd or L2TP daemon already has this port)"
                 } else {
@@ -597,8 +606,13 @@ impl Node {
         self.shutdown(Duration::from_secs(3))
     }
 
-    /// Sends StopCCN on every tunnel and runs the loop until the peers acknowledged or
-    /// `grace` passed.
+    /// Sends StopCCN on every tunnel and runs the loop until closing has settled (every
+    /// StopCCN acknowledged, the peers' own StopCCNs acknowledged at once) or `grace` passed.
+    ///
+    /// The StopCCNs leave before anything slow (tearing sessions and their interfaces down):
+    /// their retransmission timers run from the moment they are queued, and a StopCCN held
+    /// back behind seconds of interface removal would be retransmitted as soon as it left.
+    /// Per-session interfaces go in one netlink request (their device group), not one by one.
     pub fn shutdown(&mut self, grace: Duration) -> io::Result<()> {
         let now = Instant::now();
         let ids: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
@@ -611,27 +625,32 @@ impl Node {
         }
         self.client.redial_at = None;
         self.client.dials = u32::MAX;
-        // The StopCCN is acknowledged when the peer's ZLB (or any message) arrives after it.
-        let before: HashMap<TunnelId, u64> = self
-            .endpoint
-            .tunnels()
-            .map(|t| (t.tunnel, t.counters.rx_zlbs + t.counters.rx_messages))
-            .collect();
+        while let Some(t) = self.endpoint.poll_transmit() {
+            let sock = self.locals.iter().position(|l| *l == t.local).unwrap_or(0);
+            self.queue_datagram(sock, t.to, &t.payload);
+        }
+        self.flush();
+        self.remove_session_interfaces();
         self.pump(now);
+        self.flush();
         let deadline = now + grace;
-        while Instant::now() < deadline {
-            let acked = self.endpoint.tunnels().all(|t| {
-                before
-                    .get(&t.tunnel)
-                    .is_none_or(|b| t.counters.rx_zlbs + t.counters.rx_messages > *b)
-            });
-            if acked {
-                break;
-            }
+        while Instant::now() < deadline && !self.endpoint.closing_settled() {
             self.step(Duration::from_millis(50))?;
         }
         self.flush();
         Ok(())
+    }
+
+    /// Removes every per-session interface of this process in one request (shutdown).
+    fn remove_session_interfaces(&mut self) {
+        if !self.sessions.values().any(|s| s.tun.is_some()) {
+            return;
+        }
+        if let Ok(nc) = self.netconf() {
+            if let Err(e) = nc.delete_group(tunif::session_group()) {
+                tracing::warn!(node = %self.name, "removing the session interfaces: {e}");
+            }
+        }
     }
 
     /// One turn of the loop: wait for input or the next timer (at most `max_wait`), handle
@@ -1210,13 +1229,26 @@ impl Node {
                 send_accm,
                 receive_accm,
             } => {
-                // RFC 2661 §6.15: ACCM is meaningless on L2TP's synchronous framing; accepted, ignored.
-                tracing::debug!(node = %self.name, %tunnel, %session, send_accm, receive_accm, "SLI (ignored)");
+                // RFC 2661 §6.14: the LNS sets "PPP-negotiated options" (the ACCM) on the
+                // call: handed to the session's PPP link (established calls only).
+                let key = SessionKey::new(tunnel, session);
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.link.set_accm(send_accm, receive_accm);
+                }
+                tracing::info!(node = %self.name, session = %key, send_accm = format_args!("{send_accm:#010x}"), receive_accm = format_args!("{receive_accm:#010x}"), "SLI: ACCM set");
             }
             CtlEvent::WanErrorNotify {
-                tunnel, session, ..
+                tunnel,
+                session,
+                crc_errors,
+                framing_errors,
+                hardware_overruns,
+                buffer_overruns,
+                timeout_errors,
+                alignment_errors,
             } => {
-                tracing::info!(node = %self.name, %tunnel, %session, "WAN error notify");
+                // Kept per session by the control plane (`l2tpctl show session`).
+                tracing::info!(node = %self.name, %tunnel, %session, crc_errors, framing_errors, hardware_overruns, buffer_overruns, timeout_errors, alignment_errors, "WAN error notify");
             }
         }
     }
@@ -1385,17 +1417,13 @@ impl Node {
                 }
             }
             PppEvent::Down { reason } => {
-                tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
-                if matches!(reason, ppp::DownReason::AuthFailed(_))
-                    && matches!(self.role, RoleSettings::Lns(_))
-                {
+                let result = session::cdn_for_ppp_down(&reason);
+                if session::is_auth_failure(&reason) {
                     self.counters.auth_failures += 1;
+                    tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                } else {
+                    tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
                 }
-                let result = ResultCode::with_error(
-                    ResultCode::CDN_ADMINISTRATIVE,
-                    0,
-                    Some(&format!("PPP: {reason:?}")),
-                );
                 let _ = self
                     .endpoint
                     .close_session(now, key.tunnel, key.session, result);
@@ -1534,6 +1562,14 @@ impl Node {
             .copied()
             .find(|l| l.is_ipv4() == server.is_ipv4())
             .unwrap_or(self.locals[0]);
+        if c.local_port.is_some() && self.client.tunnels.is_empty() {
+            // Sending from a fixed port: the socket is connected to the LNS dialled, so the
+            // kernel hands it that LNS's datagrams even when other clients share the port.
+            let sock = self.locals.iter().position(|l| *l == local).unwrap_or(0);
+            if let Err(e) = self.sockets[sock].connect(server) {
+                tracing::error!(node = %self.name, %server, "cannot connect the UDP socket: {e}");
+            }
+        }
         self.client.dials = self.client.dials.saturating_add(1);
         let (want_tunnels, want_sessions) = (c.tunnels.max(1), c.sessions);
         // Tunnels still up: top their calls back up to the configured number.
@@ -1813,21 +1849,8 @@ impl Node {
             self.early_frames.shrink_to_fit();
         }
 
-        // RFC 2661 leaves the wait for ICCN unbounded; a call that never completes must not
-        // hold its slot for the tunnel's lifetime.
-        let stale: Vec<SessionKey> = self
-            .pending_calls
-            .iter()
-            .filter(|(_, t)| now.duration_since(**t) >= CALL_SETUP_TIMEOUT)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in stale {
-            self.pending_calls.remove(&key);
-            let result = ResultCode::with_error(ResultCode::CDN_TIMEOUT, 0, Some("no ICCN"));
-            let _ = self
-                .endpoint
-                .close_session(now, key.tunnel, key.session, result);
-        }
+        // A call that never completes is cleared by the control plane (`connect_timeout`,
+        // counted from when our ICRP was on the wire).
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };
@@ -2210,6 +2233,7 @@ fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
     cfg.echo_interval = config.ppp_echo_interval;
     cfg.mru = config.ppp_mru;
     cfg.echo_failures = config.ppp_echo_failures.max(1);
+    cfg.establish_timeout = config.ppp_establish_timeout;
     Arc::new(cfg)
 }
 

@@ -118,3 +118,38 @@ impl SessionCtx {
         }
     }
 }
+
+/// The CDN that clears a session whose PPP link went down: the reason in words (RFC 2661
+/// §4.4.2 error message), with a result code that says whose doing it was.
+pub(super) fn cdn_for_ppp_down(reason: &ppp::DownReason) -> l2tp_wire::result::ResultCode {
+    use l2tp_wire::result::ResultCode;
+    use ppp::DownReason as R;
+    let (code, text) = match reason {
+        R::AuthRefused => (
+            ResultCode::CDN_GENERAL_ERROR,
+            "PPP authentication failed: no authentication protocol both ends accept".to_string(),
+        ),
+        R::AuthFailed(why) => (
+            ResultCode::CDN_GENERAL_ERROR,
+            format!("PPP authentication failed: {why}"),
+        ),
+        R::EstablishTimeout => (
+            ResultCode::CDN_TIMEOUT,
+            "PPP establishment timed out".to_string(),
+        ),
+        R::KeepaliveTimeout => (
+            ResultCode::CDN_LOST_CARRIER,
+            "PPP keepalive timed out".to_string(),
+        ),
+        other => (ResultCode::CDN_ADMINISTRATIVE, format!("PPP: {other:?}")),
+    };
+    ResultCode::with_error(code, 0, Some(&text))
+}
+
+/// Whether a PPP link went down because authentication failed (either role).
+pub(super) fn is_auth_failure(reason: &ppp::DownReason) -> bool {
+    matches!(
+        reason,
+        ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
+    )
+}
