@@ -109,6 +109,40 @@ impl AccessLine {
         *self == AccessLine::default()
     }
 
+    /// The access line a PPPoE intermediate agent described in TR-101 sub-options (type,
+    /// value), as RFC 5515 AVPs: each sub-option type is the AVP's Attribute Type; the data
+    /// rates (129..=138), 4 octets in the PPPoE tag, are widened to the 8 octets of the AVP
+    /// (the number itself is copied, no unit conversion); other values are copied.
+    /// Rate sub-options of a wrong length are skipped.
+    pub fn from_tr101<'a>(sub_options: impl IntoIterator<Item = (u8, &'a [u8])>) -> AccessLine {
+        let mut al = AccessLine::default();
+        for (code, value) in sub_options {
+            let a = AvpType(u16::from(code));
+            let widened = match (code, <[u8; 4]>::try_from(value)) {
+                (129..=138, Ok(v)) => Some(u64::from(u32::from_be_bytes(v))),
+                (129..=138, Err(_)) => continue,
+                _ => None,
+            };
+            match (a, widened) {
+                (attr::AGENT_CIRCUIT_ID, _) if al.agent_circuit_id.is_none() => {
+                    al.agent_circuit_id = Some(value.to_vec())
+                }
+                (attr::AGENT_REMOTE_ID, _) if al.agent_remote_id.is_none() => {
+                    al.agent_remote_id = Some(value.to_vec())
+                }
+                (attr::ACTUAL_DATA_RATE_UPSTREAM, Some(r)) => {
+                    al.actual_data_rate_upstream = Some(r)
+                }
+                (attr::ACTUAL_DATA_RATE_DOWNSTREAM, Some(r)) => {
+                    al.actual_data_rate_downstream = Some(r)
+                }
+                (_, Some(r)) => al.other.push(avp(a, r.to_be_bytes().to_vec())),
+                (_, None) => al.other.push(avp(a, value.to_vec())),
+            }
+        }
+        al
+    }
+
     /// The AVPs to append to a message's `unknown` list (M = 0, not hidden).
     pub fn to_avps(&self) -> Vec<UnknownAvp> {
         let mut out = Vec::new();
@@ -214,6 +248,39 @@ mod tests {
         assert_eq!(AccessLine::from_avps(&back.unknown), Ok(line()));
         // M = 0: the state machine's §4.1 check lets the message through.
         assert!(back.unknown.iter().all(|u| !u.mandatory));
+    }
+
+    #[test]
+    fn tr101_sub_options_map_to_rfc_5515_avps() {
+        let subs: Vec<(u8, &[u8])> = vec![
+            (0x01, b"olt 1/1/1:7"),
+            (0x02, b"cust"),
+            (0x81, &[0, 0x0f, 0x42, 0x40]), // actual rate up
+            (0x82, &[0, 0x98, 0x96, 0x80]), // actual rate down
+            (0x85, &[0, 0, 0x03, 0xe8]),    // attainable rate up
+            (0x8c, &[0, 0, 0, 9]),          // interleaving delay, kept as sent
+            (0x90, &[1, 1, 0]),             // access loop encapsulation
+            (0x83, &[1, 2, 3]),             // a rate of the wrong length: skipped
+        ];
+        let al = AccessLine::from_tr101(subs);
+        assert_eq!(al.agent_circuit_id.as_deref(), Some(&b"olt 1/1/1:7"[..]));
+        assert_eq!(al.agent_remote_id.as_deref(), Some(&b"cust"[..]));
+        assert_eq!(al.actual_data_rate_upstream, Some(1_000_000));
+        assert_eq!(al.actual_data_rate_downstream, Some(10_000_000));
+        let others: Vec<_> = al
+            .other
+            .iter()
+            .map(|a| (a.attr.0, a.value.clone()))
+            .collect();
+        assert_eq!(
+            others,
+            vec![
+                (133, 1000u64.to_be_bytes().to_vec()),
+                (140, vec![0, 0, 0, 9]),
+                (144, vec![1, 1, 0]),
+            ]
+        );
+        assert_eq!(AccessLine::from_avps(&al.to_avps()), Ok(al));
     }
 
     #[test]
