@@ -1,7 +1,9 @@
 //! `l2tpd`: the L2TP daemon (LNS, LAC, client) and its demo.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use l2tpd::config::{self, ClientArgs, LnsArgs, RunArgs};
+
+mod gendocs;
 
 /// An L2TP (RFC 2661) LNS / LAC / client entirely in userspace: control protocol, datapath
 /// and PPP in one process, IP on TUN devices. No kernel L2TP or PPP needed.
@@ -37,6 +39,13 @@ enum Command {
     /// Load generator: open T tunnels × S sessions against an LNS (PPP with authentication
     /// and IPCP in each), report sessions per second, hold, hang up. No TUN, no root.
     Loadgen(l2tpd::loadgen::LoadgenArgs),
+    /// Write man pages and shell completions (packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Output directory (man/ and completions/ are created in it).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -54,6 +63,13 @@ fn main() {
             }
             l2tpd::loadgen::run(&args, &stop).map(|_| ())
         }
+        Command::GenerateDocs { out } => gendocs::write(Cli::command(), &out)
+            .map(|files| {
+                for f in files {
+                    println!("{}", f.display());
+                }
+            })
+            .map_err(|e| format!("{}: {e}", out.display())),
         Command::Lns(args) => config::config_from_lns_args(&args)
             .map_err(|e| e.to_string())
             .and_then(|(cfg, warnings)| start(cfg, warnings, true)),
