@@ -62,6 +62,7 @@ done
 
 # Configuration: the LNS example as /etc/l2tpd/l2tpd.toml, talking to the packaged paths.
 sed -e 's|^management_socket = .*|management_socket = "/run/l2tpd/l2tpd.sock"   # l2tpctl --socket PATH|' \
+    -e 's|^# user = "l2tpd".*|user = "l2tpd"                          # after binding: this user, CAP_NET_ADMIN only|' \
     examples/lns.toml >"$root/etc/l2tpd/l2tpd.toml"
 install -m 0600 examples/users "$root/etc/l2tpd/users"
 chmod 0600 "$root/etc/l2tpd/l2tpd.toml"

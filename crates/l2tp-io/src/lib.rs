@@ -9,5 +9,6 @@ pub mod offload;
 pub mod poller;
 pub mod ppp_unit;
 pub mod pppol2tp;
+pub mod privileges;
 pub mod tun;
 pub mod udp;

@@ -177,6 +177,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
 pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     let node_cfg = node_config(&cfg)?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
+    let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
     let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
     if echo_only {
         node.set_ip_app(Box::new(crate::node::ipterm::EchoResponder::default()));
@@ -217,6 +218,19 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .map_err(|e| e.to_string())?;
+
+    // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
+    if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
+        let kept = if s.kept.is_empty() {
+            "none".into()
+        } else {
+            s.kept.join(",")
+        };
+        println!(
+            "l2tpd {}: running as {} (uid {}, gid {}), capabilities kept: {kept}",
+            cfg.role, s.user, s.uid, s.gid
+        );
+    }
 
     // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
     let mut notifier = crate::sd_notify::Notifier::from_env();

@@ -8,6 +8,7 @@
 //! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
+//! * [`runas`]: becoming `daemon.user` with only the capabilities still needed;
 //! * [`sd_notify`]: systemd readiness, reload, stop and watchdog notifications;
 //! * [`netconf`]: interface addresses and routes over rtnetlink;
 //! * [`addr`]: typed address prefixes.
@@ -24,6 +25,7 @@ pub mod mgmt_server;
 pub mod netconf;
 pub mod node;
 pub mod pool;
+pub mod runas;
 pub mod sd_notify;
 pub mod secret;
 pub mod users;
