@@ -2,6 +2,7 @@
 //!
 //! * [`config`]: the TOML configuration (roles LNS, LAC, client), validated with errors that
 //!   name the field, and the quick-start command-line flags that map onto it;
+//! * [`check`]: `l2tpd check`, every problem of a configuration and its users file at once;
 //! * [`users`]: the PPP users file;
 //! * [`secret`]: secrets in configuration that never print;
 //! * [`pool`]: IPv4 and IPv6 address pools;
@@ -14,6 +15,7 @@
 //! * [`addr`]: typed address prefixes.
 
 pub mod addr;
+pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod demo;
