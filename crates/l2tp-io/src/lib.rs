@@ -11,5 +11,6 @@ pub mod packet;
 pub mod poller;
 pub mod ppp_unit;
 pub mod pppol2tp;
+pub mod privileges;
 pub mod tun;
 pub mod udp;

@@ -348,6 +348,10 @@ pub struct DaemonConfig {
     pub log_level: LogLevel,
     /// Debug mask given to new tunnels and sessions (default 0).
     pub debug_mask: DebugMask,
+    /// Unprivileged user to become once the sockets are bound (root only); none by default.
+    pub user: Option<String>,
+    /// Group to become with `user` (default: the user's primary group).
+    pub group: Option<String>,
 }
 
 impl DaemonConfig {
@@ -727,6 +731,21 @@ impl Config {
                 message,
             })
         };
+
+        // [daemon]
+        let d = &self.daemon;
+        if d.user.as_deref() == Some("") {
+            bad(
+                "daemon.user",
+                "must not be empty (omit it to stay root)".into(),
+            );
+        }
+        if d.group.is_some() && d.user.is_none() {
+            bad("daemon.group", "needs daemon.user".into());
+        }
+        if d.group.as_deref() == Some("") {
+            bad("daemon.group", "must not be empty".into());
+        }
 
         // [tunnel]
         let t = &self.tunnel;
