@@ -1,6 +1,9 @@
 //! Running the daemon from a [`Config`]: builds the node (engines, sockets, TUN mode), the
 //! management socket, the metrics endpoint and signal handling, then runs the event loop.
 //!
+//! Under systemd (`Type=notify`) it says READY once everything is bound, pings the watchdog
+//! from the loop and says STOPPING on the way out ([`crate::sd_notify`]).
+//!
 //! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded (3 s), for the
 //! acknowledgements; an SCCRQ arriving meanwhile is answered with a StopCCN "shutting down"
 //! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP reloads the users file (sessions
@@ -20,6 +23,7 @@ use crate::node::Node;
 pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
+    let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
     let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
@@ -61,11 +65,34 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .map_err(|e| e.to_string())?;
 
+    // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
+    if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
+        let kept = if s.kept.is_empty() {
+            "none".into()
+        } else {
+            s.kept.join(",")
+        };
+        println!(
+            "l2tpd {}: running as {} (uid {}, gid {}), capabilities kept: {kept}",
+            cfg.role, s.user, s.uid, s.gid
+        );
+    }
+
+    // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
+    let mut notifier = crate::sd_notify::Notifier::from_env();
+    if let Some(n) = &notifier {
+        let addrs: Vec<String> = node.local_addrs().iter().map(|a| a.to_string()).collect();
+        n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));
+    }
+
     let mut last_publish = Instant::now() - Duration::from_secs(10);
     while !stop.load(Ordering::Relaxed) {
         node.step(Duration::from_millis(250))
             .map_err(|e| e.to_string())?;
         let now = Instant::now();
+        if let Some(n) = notifier.as_mut() {
+            n.tick(now);
+        }
         // The snapshot walks every tunnel and session: only build it for a metrics endpoint.
         if metrics.is_some() && now.duration_since(last_publish) >= Duration::from_secs(1) {
             last_publish = now;
@@ -79,6 +106,7 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
             *s = Snapshot { stats, pool };
         }
         if reload.swap(false, Ordering::Relaxed) && users_file_reload {
+            notifier.iter().for_each(|n| n.reloading(false));
             match cfg.lns.as_ref().map(|l| l.load_users()) {
                 Some(Ok(users)) => {
                     let n = users.len();
@@ -92,9 +120,11 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
                 Some(Err(e)) => tracing::error!("SIGHUP: users file not reloaded: {e}"),
                 None => {}
             }
+            notifier.iter().for_each(|n| n.reloading(true));
         }
     }
     println!("l2tpd {}: shutting down (StopCCN to every peer)", cfg.role);
+    notifier.iter().for_each(|n| n.stopping());
     node.shutdown(Duration::from_secs(3))
         .map_err(|e| e.to_string())?;
     Ok(())

@@ -356,6 +356,10 @@ pub struct DaemonConfig {
     pub log_level: LogLevel,
     /// Debug mask given to new tunnels and sessions (default 0).
     pub debug_mask: DebugMask,
+    /// Unprivileged user to become once the sockets are bound (root only); none by default.
+    pub user: Option<String>,
+    /// Group to become with `user` (default: the user's primary group).
+    pub group: Option<String>,
 }
 
 impl DaemonConfig {
@@ -382,8 +386,15 @@ pub struct TunnelConfig {
     /// Retransmissions of a control message before the tunnel is given up
     /// (RFC 2661 §5.8). Default 5.
     pub retries: u32,
-    /// Receive Window Size we advertise (RFC 2661 §4.4.3). Default 4.
+    /// Receive Window Size we advertise (RFC 2661 §4.4.3): how many control messages the
+    /// peer may have outstanding. Default 16 (a peer that sends only on a timer gets 16
+    /// messages a second through, not 4).
     pub receive_window: u16,
+    /// Seconds a call may wait for the peer's next set-up message (ICRP, ICCN, OCRP/OCCN)
+    /// before it is cleared with CDN result 10; counted from when our message went on the
+    /// wire, and restarted while the peer is delivering other calls' set-up messages. 0 waits
+    /// for ever. Default 60.
+    pub connect_timeout: u64,
 }
 
 impl Default for TunnelConfig {
@@ -394,7 +405,8 @@ impl Default for TunnelConfig {
             hide_avps: false,
             hello_interval: 60,
             retries: 5,
-            receive_window: 4,
+            receive_window: 16,
+            connect_timeout: 60,
         }
     }
 }
@@ -445,6 +457,10 @@ pub struct PppConfig {
     pub lcp_echo_interval: u64,
     /// Unanswered echoes before the link is declared dead. Default 4.
     pub lcp_echo_failures: u32,
+    /// Seconds PPP may take from the session coming up to the network phase (LCP,
+    /// authentication and the first NCP); past it the session is cleared with a CDN (and a
+    /// client redials with backoff). 0: no bound. Default 60.
+    pub establish_timeout: u64,
 }
 
 impl Default for PppConfig {
@@ -456,6 +472,7 @@ impl Default for PppConfig {
             dns: Vec::new(),
             lcp_echo_interval: 30,
             lcp_echo_failures: 4,
+            establish_timeout: 60,
         }
     }
 }
@@ -597,6 +614,11 @@ pub struct DialConfig {
     /// Route everything (0.0.0.0/0) through the tunnel, keeping a host route to the LNS
     /// via the current gateway. Default false.
     pub default_route: bool,
+    /// UDP port to send from. Default: none, a random port (RFC 2661 allows it). Set 1701
+    /// for LNSs, firewalls and L2TP/IPsec transport-mode policies that expect 1701 on both
+    /// ends. The socket is connected to the LNS and bound with SO_REUSEPORT, so several
+    /// clients on one host can each use 1701 towards different LNSs.
+    pub local_port: Option<u16>,
 }
 
 impl Default for DialConfig {
@@ -612,6 +634,7 @@ impl Default for DialConfig {
             interface: "l2tp%d".into(),
             routes: Vec::new(),
             default_route: false,
+            local_port: None,
         }
     }
 }

@@ -42,6 +42,8 @@ impl Config {
         let endpoint = EndpointConfig {
             host_name: cfg.tunnel.host_name(),
             receive_window: cfg.tunnel.receive_window,
+            connect_timeout: (cfg.tunnel.connect_timeout > 0)
+                .then(|| Duration::from_secs(cfg.tunnel.connect_timeout)),
             max_retries: cfg.tunnel.retries,
             hello_interval: (cfg.tunnel.hello_interval > 0)
                 .then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
@@ -144,8 +146,9 @@ impl Config {
                 // LNS may fall back to an IPv4 one. An IPv6 socket is optional (hosts without
                 // IPv6); the first address of the first peer decides which one is required.
                 let v6_first = matches!(peers[0], DialPeer::Addr(a) if a.is_ipv6());
-                let v4: SocketAddr = (Ipv4Addr::UNSPECIFIED, 0).into();
-                let v6: SocketAddr = (std::net::Ipv6Addr::UNSPECIFIED, 0).into();
+                let port = dial.local_port.unwrap_or(0);
+                let v4: SocketAddr = (Ipv4Addr::UNSPECIFIED, port).into();
+                let v6: SocketAddr = (std::net::Ipv6Addr::UNSPECIFIED, port).into();
                 let listen = if v6_first { vec![v6, v4] } else { vec![v4, v6] };
                 let settings = ClientSettings {
                     peers,
@@ -157,6 +160,7 @@ impl Config {
                     redial_max: Duration::from_secs(dial.redial_max.max(1)),
                     redial: dial.redial,
                     default_route: dial.default_route,
+                    local_port: dial.local_port,
                     auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
                 };
                 let ip_mode = IpMode::PerSession {
@@ -175,6 +179,8 @@ impl Config {
             session_options,
             ppp_echo_interval: echo,
             ppp_mru: cfg.ppp.mru,
+            ppp_establish_timeout: (cfg.ppp.establish_timeout > 0)
+                .then(|| Duration::from_secs(cfg.ppp.establish_timeout)),
             ppp_echo_failures: cfg.ppp.lcp_echo_failures,
             role,
             seed: None,

@@ -31,7 +31,7 @@ fn minimal_lns_gets_documented_defaults() {
     );
     assert_eq!(c.tunnel.hello_interval, 60);
     assert_eq!(c.tunnel.retries, 5);
-    assert_eq!(c.tunnel.receive_window, 4);
+    assert_eq!(c.tunnel.receive_window, 16);
     assert!(!c.session.send_seq && !c.session.recv_seq);
     assert_eq!(c.session.reorder_timeout_ms, 0);
     assert_eq!(l.interface_mode, InterfaceMode::PerSession);

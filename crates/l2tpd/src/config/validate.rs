@@ -14,6 +14,21 @@ impl Config {
             })
         };
 
+        // [daemon]
+        let d = &self.daemon;
+        if d.user.as_deref() == Some("") {
+            bad(
+                "daemon.user",
+                "must not be empty (omit it to stay root)".into(),
+            );
+        }
+        if d.group.is_some() && d.user.is_none() {
+            bad("daemon.group", "needs daemon.user".into());
+        }
+        if d.group.as_deref() == Some("") {
+            bad("daemon.group", "must not be empty".into());
+        }
+
         // [tunnel]
         let t = &self.tunnel;
         if t.hello_interval < 1 {
