@@ -20,18 +20,14 @@ use l2tp_mgmt::{Client, Request, Response};
 const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
 fn privileged() -> bool {
-    let root = l2tp_mgmt::is_root();
-    let have_ip = Command::new("ip").arg("-V").output().is_ok();
-    let have_ping = Command::new("ping").arg("-V").output().is_ok();
-    if root && have_ip && have_ping {
-        return true;
-    }
-    let why = format!("root={root} ip={have_ip} ping={have_ping}");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("e2e netns test cannot run under CI=true ({why}): it needs root, iproute2 and ping");
-    }
-    eprintln!("\n*** SKIPPED: e2e netns test needs root, iproute2 and ping ({why}) ***\n");
-    false
+    support::requires(
+        "e2e netns",
+        &[
+            ("root", l2tp_mgmt::is_root()),
+            ("iproute2", support::have_tool("ip")),
+            ("ping", support::have_tool("ping")),
+        ],
+    )
 }
 
 fn sh(args: &[&str]) -> std::process::Output {

@@ -71,6 +71,8 @@ fn all_field_names() -> Vec<String> {
             management_socket: Some("/run/x.sock".into()),
             metrics_listen: Some("127.0.0.1:9701".parse().unwrap()),
             debug_mask: DebugMask(1),
+            user: Some("l2tpd".into()),
+            group: Some("l2tpd".into()),
             ..Default::default()
         },
         tunnel: TunnelConfig {

@@ -116,3 +116,36 @@ fn session_interface_gets_addresses_and_routes() {
         assert!(!ip(&["link", "show", "dev", "l2tpn0"]).contains(",UP"));
     });
 }
+
+/// Session interfaces put in one device group go away with one request, open TUN file
+/// descriptors and all; interfaces of other groups stay.
+#[test]
+fn a_group_of_session_interfaces_is_removed_in_one_request() {
+    in_netns(
+        "a_group_of_session_interfaces_is_removed_in_one_request",
+        || {
+            let mut nc = NetConf::new().unwrap();
+            let mut tuns = Vec::new();
+            for _ in 0..50 {
+                let tun = Tun::open(Some("l2tpg%d")).unwrap();
+                let idx = nc.link_index(tun.name()).unwrap();
+                nc.set_group(idx, 4242).unwrap();
+                tuns.push(tun);
+            }
+            let other = Tun::open(Some("keep%d")).unwrap();
+            assert_eq!(
+                ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
+                50
+            );
+            nc.delete_group(4242).unwrap();
+            assert_eq!(
+                ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
+                0
+            );
+            assert!(ip(&["-o", "link", "show"]).contains(other.name()));
+            // Closing the descriptors afterwards is harmless, and an empty group is no error.
+            drop(tuns);
+            nc.delete_group(4242).unwrap();
+        },
+    );
+}

@@ -251,6 +251,16 @@ impl Core {
                 })
                 .unwrap_or_default(),
             stats: counters(self.datapath.stats(tunnel, session).unwrap_or_default()),
+            wan_errors: info.wan_errors.map(|(reports, e)| mgmt::WanErrors {
+                reports,
+                crc_errors: e.crc_errors,
+                framing_errors: e.framing_errors,
+                hardware_overruns: e.hardware_overruns,
+                buffer_overruns: e.buffer_overruns,
+                timeout_errors: e.timeout_errors,
+                alignment_errors: e.alignment_errors,
+            }),
+            accm: ctx.and_then(|c| c.link.accm()),
         })
     }
 

@@ -126,7 +126,7 @@ pub(super) fn ppp_cause(reason: &ppp::DownReason) -> TerminateCause {
         D::LowerLayerDown => TerminateCause::LostCarrier,
         D::AdminClose(_) => TerminateCause::AdminReset,
         D::AuthFailed(_) | D::AuthRefused => TerminateCause::UserError,
-        D::NegotiationFailed(_) | D::LoopedBack | D::NoNetworkProtocol => {
+        D::NegotiationFailed(_) | D::LoopedBack | D::NoNetworkProtocol | D::EstablishTimeout => {
             TerminateCause::ServiceUnavailable
         }
     }

@@ -73,6 +73,7 @@ fn socket_options() -> UdpOptions {
         // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
         // this one's traffic. A UDP port has no TIME_WAIT, so a restart rebinds without it.
         reuse_address: false,
+        reuse_port: false,
         v6_only: true,
     }
 }
@@ -116,10 +117,17 @@ impl Node {
                 format!("between 1 and {MAX_SOCKETS} listen addresses needed"),
             ));
         }
+        // A client on a fixed port (1701) shares it with other clients of the host: each
+        // socket is connected to its own LNS, which the kernel matches first.
+        let shared_port = matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
+        let opts = UdpOptions {
+            reuse_port: shared_port,
+            ..socket_options()
+        };
         let mut sockets = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
             let optional = i > 0 && addr.is_ipv6() && addr.ip().is_unspecified();
-            let socket = match UdpSocket::bind_with(*addr, &socket_options()) {
+            let socket = match UdpSocket::bind_with(*addr, &opts) {
                 Err(e) if optional => {
                     // A client's second family (hosts without IPv6): dial IPv4 only.
                     tracing::info!(node = %config.name, "no IPv6 socket ({e}): IPv4 LNSs only");
@@ -291,31 +299,31 @@ impl Node {
         self.shutdown(Duration::from_secs(3))
     }
 
-    /// Sends StopCCN on every tunnel and runs the loop until the peers acknowledged or
-    /// `grace` passed. New tunnels meanwhile hear a StopCCN ("shutting down").
+    /// Sends StopCCN on every tunnel and runs the loop until closing has settled (every
+    /// StopCCN acknowledged, the peers' own StopCCNs acknowledged at once) or `grace` passed.
+    /// New tunnels meanwhile hear a StopCCN ("shutting down").
+    ///
+    /// The StopCCNs leave before anything slow (tearing sessions and their interfaces down):
+    /// their retransmission timers run from the moment they are queued, and a StopCCN held
+    /// back behind seconds of interface removal would be retransmitted as soon as it left.
+    /// Per-session interfaces go in one netlink request (their device group), not one by one.
     pub fn shutdown(&mut self, grace: Duration) -> io::Result<()> {
         let now = Instant::now();
         self.now = now;
-        // The StopCCN is acknowledged when the peer's ZLB (or any message) arrives after it.
-        let before: HashMap<_, u64> = self
-            .core
-            .endpoint()
-            .tunnels()
-            .map(|t| (t.tunnel, t.counters.rx_zlbs + t.counters.rx_messages))
-            .collect();
         self.core.handle(now, Input::Shutdown);
+        self.send_datagrams();
+        for sock in 0..self.sockets.len() {
+            flush_socket(
+                &self.sockets[sock],
+                &mut self.txbatches[sock],
+                &mut self.io_counters,
+            );
+        }
+        self.tuns.remove_session_interfaces();
         self.drain();
         self.flush();
         let deadline = now + grace;
-        while self.now < deadline {
-            let acked = self.core.endpoint().tunnels().all(|t| {
-                before
-                    .get(&t.tunnel)
-                    .is_none_or(|b| t.counters.rx_zlbs + t.counters.rx_messages > *b)
-            });
-            if acked {
-                break;
-            }
+        while self.now < deadline && !self.core.endpoint().closing_settled() {
             self.step(Duration::from_millis(50))?;
         }
         self.flush();
@@ -502,16 +510,8 @@ impl Node {
     /// interface operations (whose results go back to the core), replies, resolutions.
     fn drain(&mut self) {
         for _ in 0..16 {
+            self.send_datagrams();
             let out = self.core.outputs();
-            for (t, bytes) in out.transmits() {
-                queue_datagram(
-                    &self.sockets,
-                    &mut self.txbatches,
-                    &mut self.io_counters,
-                    t,
-                    bytes,
-                );
-            }
             for (w, bytes) in out.tun_writes() {
                 self.tuns.write(w.target, w.vnet_hdr.as_ref(), bytes);
             }
@@ -559,6 +559,29 @@ impl Node {
                 self.core.handle(self.now, i);
             }
         }
+    }
+
+    /// Moves the core's queued datagrams into the send batches (after connecting the
+    /// sockets it asked to connect).
+    fn send_datagrams(&mut self) {
+        let out = self.core.outputs();
+        for (sock, peer) in out.take_connects() {
+            if let Some(s) = self.sockets.get_mut(sock) {
+                if let Err(e) = s.connect(peer) {
+                    tracing::error!(node = %self.name, %peer, "cannot connect the UDP socket: {e}");
+                }
+            }
+        }
+        for (t, bytes) in out.transmits() {
+            queue_datagram(
+                &self.sockets,
+                &mut self.txbatches,
+                &mut self.io_counters,
+                t,
+                bytes,
+            );
+        }
+        out.clear_datagrams();
     }
 
     fn apply(&mut self, op: IpOp) -> Option<Input<'static>> {

@@ -208,6 +208,18 @@ impl Tuns {
         }
     }
 
+    /// Removes every per-session interface of this process in one request (shutdown).
+    pub fn remove_session_interfaces(&mut self) {
+        if self.by_session.is_empty() {
+            return;
+        }
+        if let Ok(nc) = self.netconf() {
+            if let Err(e) = nc.delete_group(tunif::session_group()) {
+                tracing::warn!("removing the session interfaces: {e}");
+            }
+        }
+    }
+
     fn index(&mut self, iface: &Iface) -> Result<(&mut NetConf, u32), String> {
         let shared = self.shared.as_ref().map(|(_, i)| *i);
         let nc = self.netconf().map_err(|e| e.to_string())?;
