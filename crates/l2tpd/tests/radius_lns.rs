@@ -35,17 +35,21 @@ bob	Cleartext-Password := "bob-pw"
 "#;
 
 fn can_run(test: &str) -> bool {
-    let tools = Command::new("ping").arg("-V").output().is_ok()
-        && Command::new("ip").arg("-V").output().is_ok();
-    if !tools {
-        let msg = format!("SKIPPED {test}: needs iproute2 and ping");
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}, and CI=true");
-        }
-        eprintln!("\n*** {msg} ***\n");
-        return false;
-    }
-    support::root_or_skip(test) && freeradius::can_run(test)
+    let freeradius = std::path::Path::new("/usr/sbin/freeradius").exists()
+        && std::path::Path::new("/etc/freeradius/3.0").exists();
+    support::requires(
+        test,
+        &[
+            ("root", l2tp_mgmt::is_root()),
+            ("iproute2", support::have_tool("ip")),
+            ("ping", support::have_tool("ping")),
+            ("the freeradius package", freeradius),
+            (
+                "radclient (freeradius-utils)",
+                support::have_tool("radclient"),
+            ),
+        ],
+    )
 }
 
 fn sh(args: &[&str]) -> std::process::Output {

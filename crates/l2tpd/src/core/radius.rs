@@ -229,7 +229,14 @@ impl Core {
             return;
         };
         r.started = true;
-        r.next_interim = r.interim.filter(|d| !d.is_zero()).map(|d| now + d);
+        // The first Interim-Update comes up to a tenth of the interval late, so sessions
+        // that came up together (after a LAC restart) do not report together forever.
+        let interim = r.interim.filter(|d| !d.is_zero());
+        let jitter = interim.map(|d| {
+            let tenth = (d.as_millis() / 10).max(1) as u64;
+            Duration::from_millis(rand::Rng::gen_range(&mut self.rng, 0..tenth))
+        });
+        r.next_interim = interim.map(|d| now + d + jitter.unwrap_or_default());
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip,
