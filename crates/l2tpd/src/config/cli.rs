@@ -107,6 +107,16 @@ pub struct LnsArgs {
     /// DNS server offered to clients (repeat for a secondary).
     #[arg(long, value_name = "IP")]
     pub dns: Vec<Ipv4Addr>,
+    /// A RADIUS server, ADDR[:PORT] (port 1812; accounting on PORT+1); repeat for several,
+    /// tried in order. Logins are then authenticated and accounted by RADIUS.
+    #[arg(long = "radius", value_name = "ADDR[:PORT]")]
+    pub radius: Vec<String>,
+    /// The RADIUS shared secret (for --radius and --das-listen).
+    #[arg(long, value_name = "SECRET")]
+    pub radius_secret: Option<String>,
+    /// Listen here for RADIUS Disconnect and CoA requests from the --radius servers.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub das_listen: Option<String>,
     /// Common flags.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -154,6 +164,73 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         "--password on the command line is visible to other local users (ps): prefer a config file with mode 0600".into(),
     ));
     Ok((cfg, w))
+}
+
+/// `[radius]` from `--radius`, `--radius-secret` and `--das-listen` (None without `--radius`).
+fn radius_from_flags(a: &LnsArgs) -> Result<Option<RadiusConfig>, ConfigError> {
+    if a.radius.is_empty() {
+        if a.das_listen.is_some() {
+            return Err(flag_error("--das-listen", "needs --radius".into()));
+        }
+        return Ok(None);
+    }
+    let secret = match &a.radius_secret {
+        Some(s) => Secret::from(s.clone()),
+        None => {
+            return Err(flag_error(
+                "--radius-secret",
+                "required with --radius".into(),
+            ))
+        }
+    };
+    let mut r = RadiusConfig::default();
+    for (i, s) in a.radius.iter().enumerate() {
+        let auth = match s.parse::<SocketAddr>() {
+            Ok(sa) => sa,
+            Err(_) => match s
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
+                Ok(ip) => SocketAddr::new(ip, 1812),
+                Err(_) => {
+                    return Err(flag_error(
+                        "--radius",
+                        format!("{s:?} is not ADDRESS[:PORT]"),
+                    ))
+                }
+            },
+        };
+        let priority = i as u32 + 1;
+        let mut acct = auth;
+        acct.set_port(auth.port().wrapping_add(1));
+        r.auth_servers.push(RadiusServer {
+            address: auth,
+            secret: secret.clone(),
+            priority,
+        });
+        r.acct_servers.push(RadiusServer {
+            address: acct,
+            secret: secret.clone(),
+            priority,
+        });
+        if !r.dae_clients.iter().any(|c| c.address == auth.ip()) {
+            r.dae_clients.push(DaeClientConfig {
+                address: auth.ip(),
+                secret: secret.clone(),
+            });
+        }
+    }
+    match &a.das_listen {
+        Some(l) => {
+            r.dae_listen = Some(
+                l.parse::<ListenAddr>()
+                    .map_err(|e| flag_error("--das-listen", e))?,
+            )
+        }
+        None => r.dae_clients.clear(),
+    }
+    Ok(Some(r))
 }
 
 /// Builds (and validates) the configuration of `l2tpd lns …`.
@@ -209,11 +286,16 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
             ..LnsConfig::default()
         }),
         dial: None,
-        radius: None,
+        radius: radius_from_flags(a)?,
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;
     let mut w = cfg.warnings();
+    if a.radius_secret.is_some() {
+        w.push(Warning(
+            "--radius-secret on the command line is visible to other local users (ps): prefer a config file with mode 0600".into(),
+        ));
+    }
     if !a.users.is_empty() {
         w.push(Warning(
             "--user NAME:PASS on the command line is visible to other local users (ps): prefer a users file with mode 0600".into(),

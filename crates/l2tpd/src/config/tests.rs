@@ -262,3 +262,62 @@ fn readable_secret_files_are_warned_about() {
     assert!(w.is_empty(), "{w:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn radius_quick_start_flags_build_a_radius_section() {
+    use clap::Parser;
+    #[derive(Parser)]
+    enum Cli {
+        Lns(LnsArgs),
+    }
+    let parse = |extra: &[&str]| {
+        let mut args = vec![
+            "l2tpd",
+            "lns",
+            "--pool",
+            "203.0.113.10-203.0.113.20",
+            "--local-ip",
+            "198.51.100.1",
+        ];
+        args.extend_from_slice(extra);
+        let Cli::Lns(a) = Cli::try_parse_from(args).unwrap();
+        config_from_lns_args(&a)
+    };
+    #[rustfmt::skip]
+    let (c, w) = parse(&[
+        "--radius", "192.0.2.10", "--radius", "192.0.2.11:1645", "--radius-secret", "s3",
+        "--das-listen", "192.0.2.1:3799",
+    ])
+    .unwrap();
+    assert_eq!(c.auth_source(), AuthSource::Radius);
+    let r = c.radius.as_ref().unwrap();
+    let addrs = |v: &[RadiusServer]| v.iter().map(|s| s.address.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        addrs(&r.auth_servers),
+        ["192.0.2.10:1812", "192.0.2.11:1645"]
+    );
+    assert_eq!(
+        addrs(&r.acct_servers),
+        ["192.0.2.10:1813", "192.0.2.11:1646"]
+    );
+    assert_eq!(r.auth_servers[1].priority, 2);
+    assert_eq!(r.dae_clients.len(), 2);
+    assert_eq!(r.dae_listen.unwrap().0.to_string(), "192.0.2.1:3799");
+    assert!(w.iter().any(|w| w.0.contains("--radius-secret")));
+    let field = |e: ConfigError| match e {
+        ConfigError::Invalid(v) => v[0].field.clone(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        field(parse(&["--radius", "192.0.2.10"]).unwrap_err()),
+        "--radius-secret"
+    );
+    assert_eq!(
+        field(parse(&["--radius", "nowhere", "--radius-secret", "s"]).unwrap_err()),
+        "--radius"
+    );
+    assert_eq!(
+        field(parse(&["--das-listen", "192.0.2.1:3799"]).unwrap_err()),
+        "--das-listen"
+    );
+}
