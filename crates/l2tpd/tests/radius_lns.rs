@@ -191,6 +191,11 @@ secret = "{DAE_SECRET}"
 
     /// `radclient` in the LNS's namespace; its output.
     fn radclient(&self, to: &str, command: &str, input: &str) -> String {
+        self.radclient_with(to, command, DAE_SECRET, input)
+    }
+
+    /// The same with another secret.
+    fn radclient_with(&self, to: &str, command: &str, secret: &str, input: &str) -> String {
         let mut child = Command::new("ip")
             .args([
                 "netns",
@@ -203,7 +208,7 @@ secret = "{DAE_SECRET}"
                 "-t",
                 "2",
             ])
-            .args([to, command, DAE_SECRET])
+            .args([to, command, secret])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -327,6 +332,14 @@ fn radius_user_gets_its_address_pings_is_accounted_and_disconnected() {
         out.contains("Received Disconnect-NAK") && out.contains("Session-Context-Not-Found"),
         "{out}"
     );
+    // The right session but the wrong secret: dropped unanswered, the session stays.
+    let out = topo.radclient_with(
+        &dae,
+        "disconnect",
+        "not-the-dae-secret",
+        &format!("Acct-Session-Id = \"{session_id}\"\n{ma}\n"),
+    );
+    assert!(!out.contains("Received Disconnect"), "{out}");
     let before = sessions(&lns_sock);
     assert_eq!(before.len(), 1);
     let carried = before[0].stats;
