@@ -110,6 +110,17 @@ impl Topology {
 
     /// The same with `ppp` inserted as the `[ppp]` section's body.
     fn start_lns_with(&self, fr: &freeradius::FreeRadius, dae_port: u16, ppp: &str) -> Proc {
+        self.start_lns_full(fr, dae_port, ppp, "")
+    }
+
+    /// The same with `radius` added to the `[radius]` section.
+    fn start_lns_full(
+        &self,
+        fr: &freeradius::FreeRadius,
+        dae_port: u16,
+        ppp: &str,
+        radius: &str,
+    ) -> Proc {
         let cfg = self.path("lns.toml");
         std::fs::write(
             &cfg,
@@ -131,6 +142,7 @@ nas_identifier = "lns-under-test"
 timeout_ms = 1000
 dae_listen = "127.0.0.1:{dae_port}"
 spool_dir = "{spool}"
+{radius}
 [[radius.auth_servers]]
 address = "{auth}"
 secret = "{secret}"
@@ -557,4 +569,29 @@ fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
         3,
         "one Start per accepted login, none for the refused ones"
     );
+}
+
+#[test]
+fn a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn() {
+    let test = "a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("e");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-e", USERS, Some(&topo.lns));
+    // Two requests in flight at most; ten logins arrive together.
+    let lns = topo.start_lns_full(&fr, freeradius::free_udp_port(), "", "max_outstanding = 2");
+    let lns_sock = topo.path("lns.sock");
+    #[rustfmt::skip]
+    let args = [
+        "loadgen", "--server", "192.0.2.1:1701", "--tunnels", "1", "--sessions", "10",
+        "--user", "bob", "--password", "bob-pw", "--hold", "30", "--timeout", "30",
+    ];
+    let load = topo.spawn(&topo.cli, "loadgen", &args);
+    let log = || format!("LNS:\n{}\nloadgen:\n{}", lns.log_tail(), load.log_tail());
+    support::wait_sessions_up(&lns_sock, 10, &log);
+    assert_eq!(stats(&lns_sock).auth_failures, 0, "{}", log());
+    wait_for(Duration::from_secs(10), "ten accounting Starts", || {
+        records(&fr, "Start").len() == 10
+    });
 }

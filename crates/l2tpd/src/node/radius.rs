@@ -36,6 +36,16 @@ pub(super) const TOKEN_RADIUS6: Token = Token((1 << 32) + 17);
 pub(super) const TOKEN_DAE: Token = Token((1 << 32) + 18);
 /// Datagrams read per readiness event.
 const RX_BUDGET: usize = 256;
+/// Requests waiting for room in the client (a burst of logins beyond `max_outstanding`):
+/// sent in order as replies free their slots. Beyond this, logins are refused and Stops
+/// spooled.
+const MAX_WAITING: usize = 65_536;
+
+/// A request waiting for room in the client.
+enum Waiting {
+    Auth(AuthRequest),
+    Acct(Box<AcctRecord>),
+}
 
 /// How the node speaks RADIUS.
 #[derive(Debug, Clone)]
@@ -82,6 +92,10 @@ pub struct RadiusShell {
     auth: HashMap<RequestId, (AuthRequest, bool)>,
     acct: HashMap<RequestId, Acct>,
     spool: Option<Spool>,
+    waiting: std::collections::VecDeque<Waiting>,
+    max_outstanding: usize,
+    /// Accounting servers are configured (else no record is sent).
+    accounting: bool,
     nas: l2tp_radius::request::NasIdentity,
     counters: RadiusShellCounters,
     buf: Vec<u8>,
@@ -141,6 +155,9 @@ impl RadiusShell {
             None => None,
         };
         Ok(RadiusShell {
+            waiting: std::collections::VecDeque::new(),
+            max_outstanding: cfg.client.max_outstanding,
+            accounting: !cfg.client.acct_servers.is_empty(),
             nas: cfg.client.nas.clone(),
             client: Client::new(cfg.client, StdRng::from_entropy()),
             socks,
@@ -217,11 +234,19 @@ impl RadiusShell {
 
     /// Accounting requests still in flight.
     pub(super) fn accounting_in_flight(&self) -> usize {
-        self.acct.len()
+        self.acct.len() + self.waiting.len()
     }
 
     /// At exit: the Stops nobody acknowledged yet go to the spool.
     pub(super) fn spool_in_flight(&mut self) {
+        for w in std::mem::take(&mut self.waiting) {
+            if let Waiting::Acct(rec) = w {
+                if rec.is_stop() {
+                    let attrs = rec.attrs(&self.nas);
+                    self.spool_stop(&attrs);
+                }
+            }
+        }
         let ids: Vec<RequestId> = self.acct.keys().copied().collect();
         for id in ids {
             self.client.cancel(id);
@@ -237,6 +262,40 @@ impl RadiusShell {
         now: Instant,
         req: AuthRequest,
     ) -> Option<Input<'static>> {
+        if !self.waiting.is_empty() {
+            // Keep the order: behind those already waiting.
+            return self.wait_or_refuse(Waiting::Auth(req));
+        }
+        self.try_authenticate(now, req)
+    }
+
+    /// Queues a request the client has no room for; refuses it when the queue is full.
+    fn wait_or_refuse(&mut self, w: Waiting) -> Option<Input<'static>> {
+        if self.waiting.len() < MAX_WAITING {
+            self.waiting.push_back(w);
+            return None;
+        }
+        match w {
+            Waiting::Auth(req) => {
+                self.counters.auth_not_sent += 1;
+                tracing::warn!(session = %req.key, "too many RADIUS requests waiting: login refused");
+                Some(Input::AuthDecision {
+                    request: req,
+                    answer: AuthAnswer::Reject,
+                })
+            }
+            Waiting::Acct(rec) => {
+                tracing::warn!("too many RADIUS requests waiting: accounting record not sent");
+                if rec.is_stop() {
+                    let attrs = rec.attrs(&self.nas);
+                    self.spool_stop(&attrs);
+                }
+                None
+            }
+        }
+    }
+
+    fn try_authenticate(&mut self, now: Instant, req: AuthRequest) -> Option<Input<'static>> {
         let session = req
             .radius
             .as_deref()
@@ -262,6 +321,9 @@ impl RadiusShell {
                 self.auth.insert(id, (req, mschapv2));
                 None
             }
+            Err(l2tp_radius::ApiError::TooManyOutstanding) => {
+                self.wait_or_refuse(Waiting::Auth(req))
+            }
             Err(e) => {
                 self.counters.auth_not_sent += 1;
                 tracing::warn!(session = %req.key, "Access-Request not sent ({e}): refused");
@@ -275,10 +337,24 @@ impl RadiusShell {
 
     /// Sends an accounting record; a Stop that cannot even be sent is spooled.
     pub(super) fn account(&mut self, now: Instant, rec: &AcctRecord) {
+        if !self.accounting {
+            return;
+        }
+        if !self.waiting.is_empty() {
+            self.wait_or_refuse(Waiting::Acct(Box::new(rec.clone())));
+            return;
+        }
+        self.send_record(now, rec);
+    }
+
+    fn send_record(&mut self, now: Instant, rec: &AcctRecord) {
         let stop = rec.is_stop().then(|| rec.attrs(&self.nas));
         match self.client.account(now, rec) {
             Ok(id) => {
                 self.acct.insert(id, Acct::Live { stop });
+            }
+            Err(l2tp_radius::ApiError::TooManyOutstanding) => {
+                self.wait_or_refuse(Waiting::Acct(Box::new(rec.clone())));
             }
             Err(e) => {
                 tracing::warn!("accounting record not sent: {e}");
@@ -380,8 +456,22 @@ impl RadiusShell {
         while let Some(ev) = self.client.poll_event() {
             self.on_event(ev, &mut out);
         }
+        self.send_waiting(now, &mut out);
         self.flush();
         out
+    }
+
+    /// Sends what waited, in order, while the client has room.
+    fn send_waiting(&mut self, now: Instant, out: &mut Vec<Input<'static>>) {
+        while self.client.outstanding() < self.max_outstanding {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            match w {
+                Waiting::Auth(req) => out.extend(self.try_authenticate(now, req)),
+                Waiting::Acct(rec) => self.send_record(now, &rec),
+            }
+        }
     }
 
     fn receive_dae(&mut self, now: Instant, out: &mut Vec<Input<'static>>) {
