@@ -358,4 +358,57 @@ pub struct DaemonStats {
     /// LNS: pool addresses allocated now.
     #[serde(default)]
     pub pool_in_use: u64,
+    /// LNS with RADIUS: servers and counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius: Option<RadiusStats>,
+}
+
+/// One RADIUS server as the daemon sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RadiusServerStats {
+    /// `ADDR:PORT`.
+    pub address: String,
+    /// `auth` or `acct`.
+    pub role: String,
+    /// Declared dead (not answering) now.
+    pub dead: bool,
+    /// Requests sent (first transmissions).
+    pub requests: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Requests given up on this server.
+    pub timeouts: u64,
+    /// Access-Accepts.
+    pub accepts: u64,
+    /// Access-Rejects.
+    pub rejects: u64,
+    /// Accounting-Responses.
+    pub accounting_responses: u64,
+    /// Replies dropped: bad or missing authenticators, malformed, unknown id, wrong code.
+    pub bad_replies: u64,
+}
+
+/// RADIUS figures of an LNS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RadiusStats {
+    /// Every configured server.
+    pub servers: Vec<RadiusServerStats>,
+    /// Requests waiting for room (beyond the outstanding bound).
+    pub waiting: u64,
+    /// Logins refused without an answer from a server (none reachable, queue full).
+    pub auth_not_sent: u64,
+    /// Accounting Stops written to the spool.
+    pub stops_spooled: u64,
+    /// Spooled Stops delivered later.
+    pub stops_replayed: u64,
+    /// Stops lost (no spool, or spool full).
+    pub stops_lost: u64,
+    /// Disconnect and CoA requests accepted for the daemon.
+    pub dae_requests: u64,
+    /// ACKs sent.
+    pub dae_acks: u64,
+    /// NAKs sent.
+    pub dae_naks: u64,
+    /// Requests dropped: unknown client, bad authenticator, malformed, stale.
+    pub dae_dropped: u64,
 }

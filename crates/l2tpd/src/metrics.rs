@@ -235,6 +235,9 @@ pub fn render(snap: &Snapshot) -> String {
         );
         sample(&mut out, "l2tpd_pool_addresses_in_use", p.in_use);
     }
+    if let Some(r) = &s.radius {
+        radius(&mut out, r);
+    }
     out
 }
 
@@ -392,6 +395,109 @@ fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &str) -> io:
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     stream.flush()
+}
+
+/// RADIUS: per-server counters and state, the spool and dynamic authorization.
+fn radius(out: &mut String, r: &l2tp_mgmt::RadiusStats) {
+    type Field = fn(&l2tp_mgmt::RadiusServerStats) -> u64;
+    let per_server: [(&str, &str, Field); 7] = [
+        (
+            "requests",
+            "RADIUS requests sent (first transmissions).",
+            |s| s.requests,
+        ),
+        ("retransmissions", "RADIUS retransmissions.", |s| {
+            s.retransmissions
+        }),
+        ("timeouts", "RADIUS requests given up on a server.", |s| {
+            s.timeouts
+        }),
+        ("accepts", "Access-Accepts received.", |s| s.accepts),
+        ("rejects", "Access-Rejects received.", |s| s.rejects),
+        (
+            "accounting_responses",
+            "Accounting-Responses received.",
+            |s| s.accounting_responses,
+        ),
+        (
+            "bad_replies",
+            "RADIUS replies dropped (authenticators, malformed, unknown id).",
+            |s| s.bad_replies,
+        ),
+    ];
+    for (name, help, get) in per_server {
+        let metric = format!("l2tpd_radius_{name}_total");
+        family(out, &metric, "counter", help);
+        for sv in &r.servers {
+            let _ = writeln!(
+                out,
+                "{metric}{{server=\"{}\",role=\"{}\"}} {}",
+                escape_label(&sv.address),
+                escape_label(&sv.role),
+                get(sv)
+            );
+        }
+    }
+    family(
+        out,
+        "l2tpd_radius_server_up",
+        "gauge",
+        "1 while a RADIUS server answers, 0 while it is declared dead.",
+    );
+    for sv in &r.servers {
+        let _ = writeln!(
+            out,
+            "l2tpd_radius_server_up{{server=\"{}\",role=\"{}\"}} {}",
+            escape_label(&sv.address),
+            escape_label(&sv.role),
+            u8::from(!sv.dead)
+        );
+    }
+    family(
+        out,
+        "l2tpd_radius_waiting",
+        "gauge",
+        "RADIUS requests waiting for room.",
+    );
+    sample(out, "l2tpd_radius_waiting", r.waiting);
+    for (name, help, v) in [
+        (
+            "auth_not_sent",
+            "Logins refused without a RADIUS answer (no server, queue full).",
+            r.auth_not_sent,
+        ),
+        (
+            "stops_spooled",
+            "Accounting Stops written to the spool.",
+            r.stops_spooled,
+        ),
+        (
+            "stops_replayed",
+            "Spooled accounting Stops delivered later.",
+            r.stops_replayed,
+        ),
+        (
+            "stops_lost",
+            "Accounting Stops lost (no spool, spool full).",
+            r.stops_lost,
+        ),
+        (
+            "dae_requests",
+            "Disconnect and CoA requests accepted.",
+            r.dae_requests,
+        ),
+        ("dae_acks", "Disconnect/CoA ACKs sent.", r.dae_acks),
+        ("dae_naks", "Disconnect/CoA NAKs sent.", r.dae_naks),
+        (
+            "dae_dropped",
+            "Disconnect/CoA requests dropped (unknown client, bad authenticator, malformed).",
+            r.dae_dropped,
+        ),
+    ] {
+        let metric = format!("l2tpd_radius_{name}_total");
+        family(out, &metric, "counter", help);
+        sample(out, &metric, v);
+    }
 }
 
 #[cfg(test)]

@@ -392,6 +392,25 @@ fn radius_user_gets_its_address_pings_is_accounted_and_disconnected() {
         carried.tx_bytes
     );
     assert_eq!(num(&stop, "Acct-Input-Gigawords"), 0);
+    // What an operator sees (l2tpctl stats, the metrics): the server, its answers, the
+    // Disconnects acknowledged, refused and dropped.
+    let r = stats(&lns_sock).radius.expect("RADIUS figures");
+    let auth = r
+        .servers
+        .iter()
+        .find(|s| s.role == "auth")
+        .expect("auth server");
+    assert_eq!(auth.address, fr.auth.to_string());
+    assert!(
+        !auth.dead && auth.accepts >= 1 && auth.bad_replies == 0,
+        "{auth:?}"
+    );
+    assert!(r
+        .servers
+        .iter()
+        .any(|s| s.role == "acct" && s.accounting_responses >= 1));
+    assert_eq!((r.dae_acks, r.dae_naks), (1, 1), "{r:?}");
+    assert!(r.dae_dropped >= 1, "the wrong secret counted: {r:?}");
     wait_for(
         Duration::from_secs(10),
         "the session gone on the LNS",

@@ -214,6 +214,9 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<w$}  {v}");
     }
+    if let Some(r) = &s.radius {
+        radius(out, r);
+    }
     let _ = writeln!(out, "Data");
     counters(out, &s.datapath);
 }
@@ -261,4 +264,40 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
         }
     }
     out
+}
+
+/// The RADIUS block of `stats`: the shell's queues, the spool, dynamic authorization, and a
+/// line per server.
+fn radius(out: &mut String, r: &l2tp_mgmt::RadiusStats) {
+    let _ = writeln!(
+        out,
+        "RADIUS  waiting {}, logins refused unsent {}; Stops spooled {}, replayed {}, lost {}; \
+         DAE requests {} (ACK {}, NAK {}), dropped {}",
+        r.waiting,
+        r.auth_not_sent,
+        r.stops_spooled,
+        r.stops_replayed,
+        r.stops_lost,
+        r.dae_requests,
+        r.dae_acks,
+        r.dae_naks,
+        r.dae_dropped
+    );
+    for sv in &r.servers {
+        let _ = writeln!(
+            out,
+            "  {} {} {}: requests {}, retransmitted {}, timeouts {}, accepts {}, rejects {}, \
+             accounting {}, bad replies {}",
+            sv.role,
+            sv.address,
+            if sv.dead { "DEAD" } else { "up" },
+            sv.requests,
+            sv.retransmissions,
+            sv.timeouts,
+            sv.accepts,
+            sv.rejects,
+            sv.accounting_responses,
+            sv.bad_replies
+        );
+    }
 }

@@ -511,6 +511,10 @@ fn stats_and_unreachable_daemon() {
         "{text}"
     );
     assert!(text.contains("Auth failures  3\n"), "{text}");
+    assert!(
+        !text.contains("RADIUS"),
+        "no RADIUS block without RADIUS: {text}"
+    );
     t.join().unwrap();
 
     let missing = std::env::temp_dir().join("l2tpctl-no-such-daemon.sock");
@@ -528,4 +532,33 @@ fn durations_read_like_uptime() {
     assert_eq!(format::duration(303), "5m03s");
     assert_eq!(format::duration(3723), "1h02m03s");
     assert_eq!(format::duration(90061), "1d01h01m");
+}
+
+#[test]
+fn stats_show_each_radius_server() {
+    let (path, t) = fake_daemon("stats-radius", |_| {
+        Response::Stats(DaemonStats {
+            role: "lns".into(),
+            radius: Some(l2tp_mgmt::RadiusStats {
+                servers: vec![l2tp_mgmt::RadiusServerStats {
+                    address: "192.0.2.10:1812".into(),
+                    role: "auth".into(),
+                    dead: true,
+                    requests: 7,
+                    timeouts: 2,
+                    ..Default::default()
+                }],
+                stops_spooled: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    });
+    let text = run_cmd(&path, &["stats"]).unwrap();
+    assert!(text.contains("Stops spooled 1"), "{text}");
+    assert!(
+        text.contains("  auth 192.0.2.10:1812 DEAD: requests 7, retransmitted 0, timeouts 2"),
+        "{text}"
+    );
+    t.join().unwrap();
 }

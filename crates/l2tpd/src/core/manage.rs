@@ -318,6 +318,7 @@ impl Core {
             data_wrong_peer: self.datapath.counters().wrong_peer,
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
+            radius: None,
         }
     }
 }

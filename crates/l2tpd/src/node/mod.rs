@@ -287,7 +287,9 @@ impl Node {
 
     /// Daemon-wide statistics (also the source of the Prometheus metrics).
     pub fn daemon_stats(&self, now: Instant) -> l2tp_mgmt::DaemonStats {
-        self.core.daemon_stats(now)
+        let mut s = self.core.daemon_stats(now);
+        s.radius = self.radius.as_ref().map(|r| r.stats(now));
+        s
     }
 
     /// Runs until `stop` is set, then closes every tunnel and waits (bounded) for the peer
@@ -524,7 +526,16 @@ impl Node {
                             feedback.push(i);
                         }
                     }
-                    Output::Reply { token, response } => {
+                    Output::Reply {
+                        token,
+                        mut response,
+                    } => {
+                        // The RADIUS sockets are the shell's: their figures are added here.
+                        if let (l2tp_mgmt::Response::Stats(st), Some(r)) =
+                            (&mut *response, self.radius.as_ref())
+                        {
+                            st.radius = Some(r.stats(self.now));
+                        }
                         if let Some(p) = self.pending.remove(&token) {
                             p.respond(*response);
                         }

@@ -198,6 +198,57 @@ impl RadiusShell {
         &self.client
     }
 
+    /// Servers and counters, for `l2tpctl stats` and the metrics.
+    pub fn stats(&self, now: Instant) -> l2tp_mgmt::RadiusStats {
+        let servers = self
+            .client
+            .server_counters()
+            .into_iter()
+            .map(|(addr, role, c)| l2tp_mgmt::RadiusServerStats {
+                address: addr.to_string(),
+                role: match role {
+                    l2tp_radius::client::Role::Auth => "auth".into(),
+                    l2tp_radius::client::Role::Acct => "acct".into(),
+                },
+                dead: self.client.is_dead(addr, now),
+                requests: c.requests,
+                retransmissions: c.retransmissions,
+                timeouts: c.timeouts,
+                accepts: c.accepts,
+                rejects: c.rejects,
+                accounting_responses: c.acct_responses,
+                bad_replies: c.malformed
+                    + c.bad_authenticator
+                    + c.missing_message_authenticator
+                    + c.unknown_id
+                    + c.unexpected_code,
+            })
+            .collect();
+        let d = self
+            .dae
+            .as_ref()
+            .map(|(s, _)| s.counters())
+            .unwrap_or_default();
+        l2tp_mgmt::RadiusStats {
+            servers,
+            waiting: self.waiting.len() as u64,
+            auth_not_sent: self.counters.auth_not_sent,
+            stops_spooled: self.counters.stops_spooled,
+            stops_replayed: self.counters.stops_replayed,
+            stops_lost: self.counters.stops_lost,
+            dae_requests: d.disconnect_requests + d.coa_requests,
+            dae_acks: d.acks,
+            dae_naks: d.naks,
+            dae_dropped: d.unknown_client
+                + d.bad_authenticator
+                + d.missing_message_authenticator
+                + d.malformed
+                + d.unexpected_code
+                + d.stale_timestamp
+                + d.missing_timestamp,
+        }
+    }
+
     /// Accounting-On (RFC 2866 §5.1: the NAS started, none of its old sessions remain),
     /// then every spooled Stop again.
     pub(super) fn start(&mut self, now: Instant) {
