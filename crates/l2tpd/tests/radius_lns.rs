@@ -614,3 +614,38 @@ fn a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn() {
         records(&fr, "Start").len() == 10
     });
 }
+
+#[test]
+fn a_silent_first_server_fails_over_to_freeradius() {
+    let test = "a_silent_first_server_fails_over_to_freeradius";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("f");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-f", USERS, Some(&topo.lns));
+    // Preferred (priority 0): a port where nobody answers.
+    let silent = format!("127.0.0.1:{}", freeradius::free_udp_port());
+    let radius = format!(
+        "retries = 2\n[[radius.auth_servers]]\naddress = \"{silent}\"\nsecret = \"{}\"\npriority = 0\n",
+        freeradius::SECRET
+    );
+    let lns = topo.start_lns_full(&fr, freeradius::free_udp_port(), "", &radius);
+    let lns_sock = topo.path("lns.sock");
+    let client = topo.start_client("client", "bob", "bob-pw");
+    let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), client.log_tail());
+    support::wait_sessions_up(&lns_sock, 1, &log);
+    let r = stats(&lns_sock).radius.expect("RADIUS figures");
+    let dead = r
+        .servers
+        .iter()
+        .find(|s| s.address == silent)
+        .expect("the silent server");
+    assert!(dead.dead && dead.timeouts >= 1, "{dead:?}");
+    let live = r
+        .servers
+        .iter()
+        .find(|s| s.role == "auth" && s.address == fr.auth.to_string())
+        .expect("FreeRADIUS");
+    assert!(live.accepts >= 1, "{live:?}");
+    assert_eq!(stats(&lns_sock).auth_failures, 0);
+}
