@@ -82,6 +82,11 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .map_err(|e| e.to_string())?;
 
+    // The accounting spool stays writable after the switch to daemon.user.
+    let radius_on = cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius;
+    if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
+        give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
+    }
     // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
     if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
         let kept = if s.kept.is_empty() {
@@ -144,5 +149,25 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     notifier.iter().for_each(|n| n.stopping());
     node.shutdown(Duration::from_secs(3))
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Hands the RADIUS spool directory and its records to the user the daemon becomes (it was
+/// created by root at start).
+fn give_spool_to(user: &str, group: Option<&str>, dir: &std::path::Path) -> Result<(), String> {
+    use l2tp_io::privileges;
+    let ids = privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
+    let gid = match group {
+        Some(g) => privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?,
+        None => ids.gid,
+    };
+    let chown = |p: &std::path::Path| {
+        std::os::unix::fs::chown(p, Some(ids.uid), Some(gid))
+            .map_err(|e| format!("radius.spool_dir {}: {e}", p.display()))
+    };
+    chown(dir)?;
+    for e in std::fs::read_dir(dir).map_err(|e| format!("radius.spool_dir: {e}"))? {
+        chown(&e.map_err(|e| format!("radius.spool_dir: {e}"))?.path())?;
+    }
     Ok(())
 }

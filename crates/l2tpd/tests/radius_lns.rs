@@ -110,16 +110,17 @@ impl Topology {
 
     /// The same with `ppp` inserted as the `[ppp]` section's body.
     fn start_lns_with(&self, fr: &freeradius::FreeRadius, dae_port: u16, ppp: &str) -> Proc {
-        self.start_lns_full(fr, dae_port, ppp, "")
+        self.start_lns_full(fr, dae_port, ppp, "", "")
     }
 
-    /// The same with `radius` added to the `[radius]` section.
+    /// The same with `radius` added to the `[radius]` section and `daemon` to `[daemon]`.
     fn start_lns_full(
         &self,
         fr: &freeradius::FreeRadius,
         dae_port: u16,
         ppp: &str,
         radius: &str,
+        daemon: &str,
     ) -> Proc {
         let cfg = self.path("lns.toml");
         std::fs::write(
@@ -128,6 +129,7 @@ impl Topology {
                 r#"role = "lns"
 [daemon]
 management_socket = "{sock}"
+{daemon}
 [tunnel]
 host_name = "lns-under-test"
 [ppp]
@@ -480,7 +482,9 @@ fn a_stop_nobody_takes_is_spooled_and_delivered_after_a_restart() {
     let topo = Topology::new("c");
     let mut fr = freeradius::FreeRadius::start_with("l2tpd-lns-c", USERS, Some(&topo.lns));
     let dae_port = freeradius::free_udp_port();
-    let mut lns = topo.start_lns(&fr, dae_port);
+    // The daemon gives up root once its sockets are bound: the spool must stay writable.
+    let nobody = "user = \"nobody\"";
+    let mut lns = topo.start_lns_full(&fr, dae_port, "", "", nobody);
     let lns_sock = topo.path("lns.sock");
     let mut client = topo.start_client("client", "alice", "alice-pw");
     let log = || {
@@ -515,7 +519,7 @@ fn a_stop_nobody_takes_is_spooled_and_delivered_after_a_restart() {
 
     // Both come back: the spooled Stop reaches FreeRADIUS and leaves the spool.
     fr.restart();
-    let lns = topo.start_lns(&fr, dae_port);
+    let lns = topo.start_lns_full(&fr, dae_port, "", "", nobody);
     wait_for(
         Duration::from_secs(15),
         "the spooled Stop delivered",
@@ -599,7 +603,13 @@ fn a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn() {
     let topo = Topology::new("e");
     let fr = freeradius::FreeRadius::start_with("l2tpd-lns-e", USERS, Some(&topo.lns));
     // Two requests in flight at most; ten logins arrive together.
-    let lns = topo.start_lns_full(&fr, freeradius::free_udp_port(), "", "max_outstanding = 2");
+    let lns = topo.start_lns_full(
+        &fr,
+        freeradius::free_udp_port(),
+        "",
+        "max_outstanding = 2",
+        "",
+    );
     let lns_sock = topo.path("lns.sock");
     #[rustfmt::skip]
     let args = [
@@ -629,7 +639,7 @@ fn a_silent_first_server_fails_over_to_freeradius() {
         "retries = 2\n[[radius.auth_servers]]\naddress = \"{silent}\"\nsecret = \"{}\"\npriority = 0\n",
         freeradius::SECRET
     );
-    let lns = topo.start_lns_full(&fr, freeradius::free_udp_port(), "", &radius);
+    let lns = topo.start_lns_full(&fr, freeradius::free_udp_port(), "", &radius, "");
     let lns_sock = topo.path("lns.sock");
     let client = topo.start_client("client", "bob", "bob-pw");
     let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), client.log_tail());

@@ -83,7 +83,7 @@ pub struct RadiusConfig {
     /// Who may send them (`[[radius.dae_clients]]`).
     pub dae_clients: Vec<DaeClientConfig>,
     /// Directory where accounting Stops no server took are kept until one does. Default
-    /// `/var/spool/l2tpd/radius`.
+    /// `/var/lib/l2tpd/radius-spool`.
     pub spool_dir: PathBuf,
     /// Most Stops kept there. Default 100000.
     pub spool_max: u32,
@@ -105,7 +105,7 @@ impl Default for RadiusConfig {
             rate_limit_attribute: None,
             dae_listen: None,
             dae_clients: Vec::new(),
-            spool_dir: PathBuf::from("/var/spool/l2tpd/radius"),
+            spool_dir: PathBuf::from("/var/lib/l2tpd/radius-spool"),
             spool_max: 100_000,
         }
     }
