@@ -89,7 +89,7 @@ pub struct RadiusShell {
     /// Client sockets: IPv4, IPv6 (each only when a server of that family is configured).
     socks: [Option<UdpSocket>; 2],
     dae: Option<(DaeServer, UdpSocket)>,
-    auth: HashMap<RequestId, (AuthRequest, bool)>,
+    auth: HashMap<RequestId, AuthRequest>,
     acct: HashMap<RequestId, Acct>,
     spool: Option<Spool>,
     waiting: std::collections::VecDeque<Waiting>,
@@ -366,10 +366,9 @@ impl RadiusShell {
             },
             credentials: req.credentials.clone(),
         };
-        let mschapv2 = access.is_mschapv2();
         match self.client.authenticate(now, access) {
             Ok(id) => {
-                self.auth.insert(id, (req, mschapv2));
+                self.auth.insert(id, req);
                 None
             }
             Err(l2tp_radius::ApiError::TooManyOutstanding) => {
@@ -549,7 +548,7 @@ impl RadiusShell {
     fn on_event(&mut self, ev: ClientEvent, out: &mut Vec<Input<'static>>) {
         match ev {
             ClientEvent::Access { request, outcome } => {
-                let Some((req, _)) = self.auth.remove(&request) else {
+                let Some(req) = self.auth.remove(&request) else {
                     return;
                 };
                 let answer = match outcome {
@@ -586,7 +585,7 @@ impl RadiusShell {
                 role: _,
                 attrs,
             } => {
-                if let Some((req, _)) = self.auth.remove(&request) {
+                if let Some(req) = self.auth.remove(&request) {
                     tracing::warn!(session = %req.key, "no RADIUS server answered: refused");
                     out.push(Input::AuthDecision {
                         request: req,
