@@ -102,24 +102,19 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     )
     .expect("config");
     // What udev gives /dev/net/tun on a normal system (0666), in the daemon's own mount
-    // namespace (`ip netns exec` makes one): some containers have it 0600.
-    let tun = dir.join("tun");
-    let made = Command::new("mknod")
-        .arg(&tun)
-        .args(["c", "10", "200"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(made, "mknod {}", tun.display());
-    std::fs::set_permissions(&tun, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .expect("chmod tun");
+    // namespace (`ip netns exec` makes one; nothing of it reaches the host): some containers
+    // have it 0600. The node lives on a tmpfs mounted there, as /tmp may be nodev.
+    let devs = dir.join("devs");
+    std::fs::create_dir_all(&devs).expect("devs dir");
     let mut child = Command::new("ip")
         .args(["netns", "exec", &ns.0, "sh", "-c"])
         .arg(format!(
-            "mount --bind '{}' /dev/net/tun && exec setpriv --no-new-privs --bounding-set {} \
-             '{L2TPD}' run --config '{}'",
-            tun.display(),
+            "set -e; mount -t tmpfs -o mode=0755 l2tpd-test '{d}'; mknod -m 0666 '{d}/tun' c 10 200; \
+             mount --bind '{d}/tun' /dev/net/tun; \
+             exec setpriv --no-new-privs --bounding-set {} '{L2TPD}' run --config '{}'",
             unit_bounding_set(),
-            config.display()
+            config.display(),
+            d = devs.display(),
         ))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
