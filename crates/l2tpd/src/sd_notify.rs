@@ -55,6 +55,10 @@ impl Notifier {
             }
         };
         let sock = UnixDatagram::unbound()?;
+        // Connected now, while the daemon may still be root: a connected datagram socket is
+        // not checked again on send, so notifications still go out after the switch to
+        // `daemon.user` whatever the notify socket's mode.
+        sock.connect_addr(&addr)?;
         sock.set_nonblocking(true)?;
         Ok(Notifier {
             sock,
@@ -66,9 +70,15 @@ impl Notifier {
 
     /// Sends one notification (`KEY=VALUE` lines).
     pub fn notify(&self, state: &str) -> io::Result<()> {
-        self.sock
-            .send_to_addr(state.as_bytes(), &self.addr)
-            .map(|_| ())
+        match self.sock.send(state.as_bytes()) {
+            Ok(_) => Ok(()),
+            // The manager's socket was replaced (it re-executed): address it anew.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => self
+                .sock
+                .send_to_addr(state.as_bytes(), &self.addr)
+                .map(|_| ()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `state`; a failure is logged, never fatal (the daemon works without systemd).
