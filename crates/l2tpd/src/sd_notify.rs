@@ -17,6 +17,8 @@ pub struct Notifier {
     addr: SocketAddr,
     watchdog: Option<Duration>,
     last_ping: Option<Instant>,
+    /// A failure was logged already (the next ones go to debug: no line every ping).
+    warned: std::cell::Cell<bool>,
 }
 
 impl Notifier {
@@ -65,6 +67,7 @@ impl Notifier {
             addr,
             watchdog,
             last_ping: None,
+            warned: std::cell::Cell::new(false),
         })
     }
 
@@ -84,7 +87,12 @@ impl Notifier {
     /// Sends `state`; a failure is logged, never fatal (the daemon works without systemd).
     fn send(&self, state: &str) {
         if let Err(e) = self.notify(state) {
-            tracing::warn!("sd_notify {:?}: {e}", state.lines().next().unwrap_or(""));
+            let what = state.lines().next().unwrap_or("");
+            if self.warned.replace(true) {
+                tracing::debug!("sd_notify {what:?}: {e}");
+            } else {
+                tracing::warn!("sd_notify {what:?}: {e} (further failures logged at debug level)");
+            }
         }
     }
 
