@@ -1299,3 +1299,177 @@ fn client_with_100_sessions_shuts_down_with_one_stopccn() {
     assert!(!left.contains("l2tp"), "interfaces left:\n{left}");
     eprintln!("client with 100 sessions stopped in {took:?}");
 }
+
+/// A client configuration file in the topology's directory; `who` names it and its socket.
+fn client_config(topo: &Topology, who: &str, ppp: &str, dial: &str) -> PathBuf {
+    let p = topo.dir.join(format!("{who}.toml"));
+    let text = format!(
+        r#"role = "client"
+[daemon]
+management_socket = "{sock}"
+[ppp]
+{ppp}
+[dial]
+user = "alice"
+password = "secret"
+{dial}
+"#,
+        sock = topo.socket(who).display()
+    );
+    std::fs::write(&p, text).expect("write config");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+    }
+    p
+}
+
+/// An LNS that asks only for PAP and a client that accepts only CHAP: both sides report an
+/// authentication failure (log line, `auth_failures`), and the CDN says why; nothing stalls.
+#[test]
+fn pap_only_lns_and_chap_only_client_fail_authentication_on_both_sides() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("p");
+    let cfg = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("[lns]", "[ppp]\nauth = [\"pap\"]\n[lns]");
+    std::fs::write(&cfg, text).expect("config");
+    let lns = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let ccfg = client_config(
+        &topo,
+        "client",
+        r#"auth = ["chap-md5"]"#,
+        "peers = [\"192.0.2.1\"]\nredial = false",
+    );
+    let client = topo.spawn(
+        &topo.cli,
+        "client",
+        &["run", "--config", ccfg.to_str().expect("utf-8")],
+    );
+    let cli_sock = topo.socket("client");
+    wait_for(Duration::from_secs(10), "client socket", || {
+        Client::connect(&cli_sock).is_ok()
+    });
+    wait_for(
+        Duration::from_secs(30),
+        "an authentication failure counted on both sides",
+        || {
+            support::stats(&lns_sock).auth_failures >= 1
+                && support::stats(&cli_sock).auth_failures >= 1
+        },
+    );
+    for (who, log) in [("LNS", lns.log()), ("client", client.log())] {
+        assert!(
+            log.contains("PPP authentication failed"),
+            "{who} log:\n{log}"
+        );
+    }
+    assert!(
+        client
+            .log()
+            .contains("no authentication protocol both ends accept"),
+        "the CDN tells the client why:\n{}",
+        client.log()
+    );
+    assert!(topo.client_addresses().is_empty());
+}
+
+/// Two clients on one host both send from UDP port 1701 (`dial.local_port`), each to its own
+/// LNS: both come up, and each LNS sees its client's tunnel from port 1701.
+#[test]
+fn two_clients_on_one_host_both_dial_from_port_1701() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("r");
+    // A second LNS address in the LNS namespace.
+    let o = sh(&["ip", "-n", &topo.lns, "-o", "link", "show"]);
+    let veth = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .find(|n| n.starts_with('v'))
+        .expect("veth in the LNS namespace");
+    ok(&[
+        "ip",
+        "-n",
+        &topo.lns,
+        "addr",
+        "add",
+        "192.0.2.3/24",
+        "dev",
+        &veth,
+    ]);
+    let cfg1 = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg1).expect("config");
+    let cfg2 = topo.dir.join("lns2.toml");
+    std::fs::write(
+        &cfg2,
+        text.replace("192.0.2.1:1701", "192.0.2.3:1701")
+            .replace("lns.sock", "lns2.sock"),
+    )
+    .expect("config");
+    let _lns1 = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg1.to_str().expect("utf-8")],
+    );
+    let _lns2 = topo.spawn(
+        &topo.lns,
+        "lns2",
+        &["run", "--config", cfg2.to_str().expect("utf-8")],
+    );
+    for who in ["lns", "lns2"] {
+        wait_for(Duration::from_secs(10), "LNS socket", || {
+            Client::connect(topo.socket(who)).is_ok()
+        });
+    }
+    let mut clients = Vec::new();
+    for (who, server, ifname) in [
+        ("c1", "192.0.2.1", "l2tpa%d"),
+        ("c2", "192.0.2.3", "l2tpb%d"),
+    ] {
+        let c = client_config(
+            &topo,
+            who,
+            "",
+            &format!("peers = [\"{server}\"]\nlocal_port = 1701\ninterface = \"{ifname}\""),
+        );
+        clients.push(topo.spawn(
+            &topo.cli,
+            who,
+            &["run", "--config", c.to_str().expect("utf-8")],
+        ));
+    }
+    for who in ["lns", "lns2"] {
+        let sock = topo.socket(who);
+        wait_for(Duration::from_secs(30), "a session up at each LNS", || {
+            let s = sessions(&sock);
+            s.len() == 1 && s[0].ipv4.is_some()
+        });
+        match request(&sock, Request::ListTunnels) {
+            Response::Tunnels(t) => {
+                assert_eq!(t.len(), 1, "{t:?}");
+                assert_eq!(t[0].peer_addr, "192.0.2.2:1701", "{who}: {t:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        topo.client_addresses().len(),
+        2,
+        "{:?}",
+        topo.client_addresses()
+    );
+}

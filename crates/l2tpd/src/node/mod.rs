@@ -1517,6 +1517,16 @@ impl Node {
     fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(&key) {
             s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if session::is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
             if let Some(p) = s.ipv4 {
                 self.routes.remove(&p.peer);
                 if let (Some((_, idx)), RoleSettings::Lns(_)) = (&self.shared_tun, &self.role) {
