@@ -87,7 +87,7 @@ fn ppp_that_never_completes_is_cleared_and_redialled() {
     let mut lcp_acks = 0;
     let mut buf = vec![0u8; 4096];
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(25) && !(cleared.len() >= 1 && calls_placed >= 2) {
+    while t0.elapsed() < Duration::from_secs(25) && !(!cleared.is_empty() && calls_placed >= 2) {
         let now = Instant::now();
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             let d = &buf[..n];
@@ -105,7 +105,7 @@ fn ppp_that_never_completes_is_cleared_and_redialled() {
                     if lcp.len() > 2 && lcp[..2] == [0xc0, 0x21] && lcp[2] == 1 {
                         if let Some(&(pt, ps)) = calls.get(&key) {
                             let mut ack = vec![0xff, 0x03];
-                            ack.extend_from_slice(&lcp[..]);
+                            ack.extend_from_slice(lcp);
                             ack[4] = 2;
                             let out = Header::data(pt, ps).encode_with_payload(&ack);
                             sock.send_to(&out, from).unwrap();
