@@ -630,7 +630,8 @@ impl Node {
             self.queue_datagram(sock, t.to, &t.payload);
         }
         self.flush();
-        self.remove_session_interfaces();
+        let all: Vec<SessionKey> = self.sessions.keys().copied().collect();
+        self.remove_interfaces(&all);
         self.pump(now);
         self.flush();
         let deadline = now + grace;
@@ -641,15 +642,27 @@ impl Node {
         Ok(())
     }
 
-    /// Removes every per-session interface of this process in one request (shutdown).
-    fn remove_session_interfaces(&mut self) {
-        if !self.sessions.values().any(|s| s.tun.is_some()) {
+    /// Removes the per-session interfaces of `keys` in one batch (closing a TUN removes its
+    /// interface too, but one at a time, ≈ 20 ms each); the sessions' descriptors close
+    /// later, cheaply. What is queued for the peers is sent first: the acknowledgement of a
+    /// StopCCN must not wait behind the teardown.
+    fn remove_interfaces(&mut self, keys: &[SessionKey]) {
+        let names: Vec<String> = keys
+            .iter()
+            .filter_map(|k| self.sessions.get(k))
+            .filter(|s| s.tun.is_some())
+            .filter_map(|s| s.interface.clone())
+            .collect();
+        if names.len() < 2 {
             return;
         }
-        if let Ok(nc) = self.netconf() {
-            if let Err(e) = nc.delete_group(tunif::session_group()) {
-                tracing::warn!(node = %self.name, "removing the session interfaces: {e}");
-            }
+        self.flush();
+        let Ok(nc) = self.netconf() else {
+            return;
+        };
+        let idx: Vec<u32> = names.iter().filter_map(|n| nc.link_index(n).ok()).collect();
+        if let Err(e) = nc.delete_links(&idx) {
+            tracing::warn!(node = %self.name, "removing {} session interfaces: {e}", idx.len());
         }
     }
 
@@ -1142,6 +1155,7 @@ impl Node {
                     .filter(|k| k.tunnel == tunnel)
                     .copied()
                     .collect();
+                self.remove_interfaces(&keys);
                 for k in keys {
                     self.remove_session(now, k);
                 }
@@ -1215,7 +1229,11 @@ impl Node {
                 reason,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
-                self.remove_session(now, SessionKey::new(tunnel, session));
+                // A tunnel going down reports each session, then itself: its sessions are
+                // removed together at `TunnelDown` (their interfaces in one batch).
+                if !matches!(reason, SessionDownReason::TunnelDown) {
+                    self.remove_session(now, SessionKey::new(tunnel, session));
+                }
                 if self.client.tunnels.get(&tunnel) == Some(&true) {
                     // The LNS hung up one call: dial it again after a pause.
                     if !matches!(reason, SessionDownReason::TunnelDown) {
@@ -1499,6 +1517,16 @@ impl Node {
     fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(&key) {
             s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if session::is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
             if let Some(p) = s.ipv4 {
                 self.routes.remove(&p.peer);
                 if let (Some((_, idx)), RoleSettings::Lns(_)) = (&self.shared_tun, &self.role) {

@@ -153,3 +153,22 @@ pub(super) fn is_auth_failure(reason: &ppp::DownReason) -> bool {
         ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use l2tp_wire::result::ResultCode;
+
+    #[test]
+    fn ppp_failures_become_cdns_that_say_why() {
+        let rc = cdn_for_ppp_down(&ppp::DownReason::EstablishTimeout);
+        assert_eq!(rc.result, ResultCode::CDN_TIMEOUT);
+        assert_eq!(rc.message.as_deref(), Some("PPP establishment timed out"));
+        let rc = cdn_for_ppp_down(&ppp::DownReason::AuthRefused);
+        assert_eq!(rc.result, ResultCode::CDN_GENERAL_ERROR);
+        assert!(rc.message.unwrap().contains("no authentication protocol"));
+        assert!(is_auth_failure(&ppp::DownReason::AuthRefused));
+        assert!(is_auth_failure(&ppp::DownReason::AuthFailed("x".into())));
+        assert!(!is_auth_failure(&ppp::DownReason::EstablishTimeout));
+    }
+}
