@@ -198,6 +198,8 @@ pub struct NodeConfig {
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
+    /// Tunnels whose authentication failed (Challenge Response wrong or missing).
+    pub tunnel_auth_failures: u64,
     /// Sessions that completed PPP (network up).
     pub sessions_up_total: u64,
     /// PPP frames that could not be classified.
@@ -1149,6 +1151,9 @@ impl Node {
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
                 tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
+                if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
+                    self.counters.tunnel_auth_failures += 1;
+                }
                 let keys: Vec<SessionKey> = self
                     .sessions
                     .keys()
