@@ -34,6 +34,9 @@ use crate::tr101::AccessLine;
 /// NOT be negotiated to a larger size than 1492.").
 pub const DEFAULT_MAX_PAYLOAD: u16 = 1492;
 
+/// Most MACs with a PADI bucket of their own; more and the table starts over.
+const MAX_PER_MAC_BUCKETS: usize = 16_384;
+
 /// Configuration of one access concentrator (one interface).
 #[derive(Debug, Clone)]
 pub struct AcConfig {
@@ -55,6 +58,15 @@ pub struct AcConfig {
     pub padi_rate: u32,
     /// PADIs answered in a burst.
     pub padi_burst: u32,
+    /// PADIs answered per second for one MAC (checked before the global bucket, so one
+    /// flooding host cannot use up everybody's PADIs).
+    pub padi_per_mac_rate: u32,
+    /// PADIs answered in a burst for one MAC.
+    pub padi_per_mac_burst: u32,
+    /// Answer a session frame for a session we do not have (say, after a restart) with a
+    /// PADT, so the host hangs up at once instead of after its keepalive timeout; at most
+    /// `padi_rate` per second.
+    pub padt_unknown_sessions: bool,
     /// RFC 4638: the largest PPP payload we carry (the interface MTU minus 8); `None` or at
     /// most 1492 disables PPP-Max-Payload.
     pub max_payload: Option<u16>,
@@ -64,7 +76,8 @@ pub struct AcConfig {
 
 impl AcConfig {
     /// Defaults: any service, 30 s cookie windows, 8000 sessions, 2 per MAC, 200 PADI/s
-    /// with bursts of 400, no PPP-Max-Payload.
+    /// with bursts of 400 and 1/s with bursts of 5 per MAC, PADT for unknown sessions, no
+    /// PPP-Max-Payload.
     pub fn new(mac: MacAddr, ac_name: &str, cookie_secret: &[u8]) -> Self {
         AcConfig {
             mac,
@@ -76,6 +89,9 @@ impl AcConfig {
             max_sessions_per_mac: 2,
             padi_rate: 200,
             padi_burst: 400,
+            padi_per_mac_rate: 1,
+            padi_per_mac_burst: 5,
+            padt_unknown_sessions: true,
             max_payload: None,
             log_interval: Duration::from_secs(10),
         }
@@ -162,6 +178,8 @@ pub struct AccessConcentrator {
     cfg: AcConfig,
     cookies: CookieJar,
     padi_bucket: TokenBucket,
+    padi_per_mac: HashMap<MacAddr, TokenBucket>,
+    padt_bucket: TokenBucket,
     sessions: HashMap<u16, SessionInfo>,
     per_mac: HashMap<MacAddr, usize>,
     next_id: u16,
@@ -178,6 +196,8 @@ impl AccessConcentrator {
         AccessConcentrator {
             cookies: CookieJar::new(&cfg.cookie_secret, cfg.cookie_window, now),
             padi_bucket: TokenBucket::new(cfg.padi_rate, cfg.padi_burst),
+            padi_per_mac: HashMap::new(),
+            padt_bucket: TokenBucket::new(cfg.padi_rate, cfg.padi_rate),
             cfg,
             sessions: HashMap::new(),
             per_mac: HashMap::new(),
@@ -250,7 +270,10 @@ impl AccessConcentrator {
                         ppp: payload,
                     }
                 }
-                _ => self.drop_frame(now, DropReason::SessionUnknown, Some(f.eth.src), ""),
+                _ => {
+                    self.padt_unknown(now, &f.eth, session_id);
+                    self.drop_frame(now, DropReason::SessionUnknown, Some(f.eth.src), "")
+                }
             },
             Pppoe::Discovery(d) => {
                 let r = match d.code {
@@ -339,6 +362,21 @@ impl AccessConcentrator {
         }
         if self.mac_sessions(eth.src) >= self.cfg.max_sessions_per_mac {
             return Err(DropReason::MacLimit);
+        }
+        if self.padi_per_mac.len() >= MAX_PER_MAC_BUCKETS
+            && !self.padi_per_mac.contains_key(&eth.src)
+        {
+            // Bounded memory under a flood from random MACs: start over (the global bucket
+            // still limits the total).
+            self.padi_per_mac.clear();
+        }
+        let (rate, burst) = (self.cfg.padi_per_mac_rate, self.cfg.padi_per_mac_burst);
+        let mine = self
+            .padi_per_mac
+            .entry(eth.src)
+            .or_insert_with(|| TokenBucket::new(rate, burst));
+        if !mine.take(now) {
+            return Err(DropReason::PadiMacRateLimited);
         }
         if !self.padi_bucket.take(now) {
             return Err(DropReason::PadiRateLimited);
@@ -486,6 +524,26 @@ impl AccessConcentrator {
             reason: DownReason::PeerTerminated,
         });
         Ok(())
+    }
+
+    /// A PADT for a session frame naming a session we do not have (only to a unicast sender
+    /// that addressed us; rate-limited; the frame is counted as dropped either way).
+    fn padt_unknown(&mut self, now: Instant, eth: &EthHeader, session_id: u16) {
+        if !self.cfg.padt_unknown_sessions
+            || eth.dst != self.cfg.mac
+            || session_id == 0
+            || self.sessions.contains_key(&session_id)
+            || !self.padt_bucket.take(now)
+        {
+            return;
+        }
+        self.send(
+            eth.reply(self.cfg.mac, ETHERTYPE_DISCOVERY),
+            Code::PADT,
+            session_id,
+            vec![],
+        );
+        self.stats.padt_tx += 1;
     }
 
     fn pads_tags(&self, s: &SessionInfo) -> Vec<Tag> {
