@@ -181,7 +181,8 @@ pub struct AccessConcentrator {
     padi_per_mac: HashMap<MacAddr, TokenBucket>,
     padt_bucket: TokenBucket,
     sessions: HashMap<u16, SessionInfo>,
-    per_mac: HashMap<MacAddr, usize>,
+    /// Session ids per subscriber MAC (for the per-MAC limit and repeated PADRs).
+    per_mac: HashMap<MacAddr, Vec<u16>>,
     next_id: u16,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
@@ -296,7 +297,7 @@ impl AccessConcentrator {
         let Some(s) = self.sessions.remove(&id) else {
             return false;
         };
-        self.forget_mac(s.peer);
+        self.forget_mac(s.peer, s.id);
         let mut tags = Vec::new();
         if let Some(m) = message {
             tags.push(Tag::GenericError(m.as_bytes().to_vec()));
@@ -431,9 +432,14 @@ impl AccessConcentrator {
         let reply = eth.reply(self.cfg.mac, ETHERTYPE_DISCOVERY);
 
         // A PADR repeated because our PADS was lost: the same session, the same PADS.
-        if let Some(s) = self.sessions.values().find(|s| {
-            !s.established && s.peer == eth.src && s.vlans == eth.vlans && s.host_uniq == host_uniq
-        }) {
+        let repeated = self
+            .per_mac
+            .get(&eth.src)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.sessions.get(id))
+            .find(|s| !s.established && s.vlans == eth.vlans && s.host_uniq == host_uniq);
+        if let Some(s) = repeated {
             let (id, tags) = (s.id, self.pads_tags(s));
             self.send(reply, Code::PADS, id, tags);
             self.stats.padr_repeated += 1;
@@ -497,7 +503,7 @@ impl AccessConcentrator {
         // session, and any number of other TAG types."
         let tags = self.pads_tags(&s);
         self.send(reply, Code::PADS, id, tags);
-        *self.per_mac.entry(s.peer).or_default() += 1;
+        self.per_mac.entry(s.peer).or_default().push(id);
         self.sessions.insert(id, s.clone());
         self.stats.pads_tx += 1;
         self.stats.sessions_up += 1;
@@ -515,7 +521,7 @@ impl AccessConcentrator {
             _ => return Err(DropReason::PadtUnknownSession),
         }
         let s = self.sessions.remove(&d.session_id).expect("checked above");
-        self.forget_mac(s.peer);
+        self.forget_mac(s.peer, s.id);
         self.stats.padt_rx += 1;
         self.stats.sessions_down += 1;
         self.events.push_back(Event::SessionDown {
@@ -598,13 +604,13 @@ impl AccessConcentrator {
     }
 
     fn mac_sessions(&self, mac: MacAddr) -> usize {
-        self.per_mac.get(&mac).copied().unwrap_or(0)
+        self.per_mac.get(&mac).map_or(0, Vec::len)
     }
 
-    fn forget_mac(&mut self, mac: MacAddr) {
-        if let Some(n) = self.per_mac.get_mut(&mac) {
-            *n -= 1;
-            if *n == 0 {
+    fn forget_mac(&mut self, mac: MacAddr, id: u16) {
+        if let Some(ids) = self.per_mac.get_mut(&mac) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
                 self.per_mac.remove(&mac);
             }
         }
