@@ -2,7 +2,8 @@
 //! our access concentrator (`pppoe::AccessConcentrator`) on one end behind a `PppoeSocket`,
 //! and on the other end a raw client built from the `pppoe` codec on its own `AF_PACKET`
 //! sockets. Discovery (PADI, PADO, PADR with the cookie, PADS), a session frame each way,
-//! then PADT each way cross the kernel.
+//! then PADT each way cross the kernel. On a `TrunkSocket` pair, untagged, 802.1Q and QinQ
+//! PADIs keep their tags into the AC and the PADOs go back on the same VLANs.
 //!
 //! Needs root (CAP_SYS_ADMIN for the namespace, CAP_NET_RAW for the sockets) and iproute2:
 //! without them the test says so loudly, and fails under `CI=true`.
@@ -10,10 +11,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use l2tp_io::packet::{interface_index, interface_mac, PacketSocket, PppoeSocket};
+use l2tp_io::packet::{interface_index, interface_mac, PacketSocket, PppoeSocket, TrunkSocket};
 use pppoe::{
     AcConfig, AccessConcentrator, Code, Discovery, DownReason, EthHeader, Event, Frame, MacAddr,
-    Pppoe, Received, Tag, TagList, ETHERTYPE_DISCOVERY, ETHERTYPE_SESSION,
+    Pppoe, Received, Tag, TagList, VlanTag, ETHERTYPE_DISCOVERY, ETHERTYPE_SESSION,
 };
 
 fn can_run(test: &str) -> bool {
@@ -83,11 +84,22 @@ fn ac_turn(ac: &mut AccessConcentrator, sock: &PppoeSocket, what: &str) {
 }
 
 fn discovery(dst: MacAddr, src: MacAddr, code: Code, sid: u16, tags: Vec<Tag>) -> Vec<u8> {
+    tagged(dst, src, &[], code, sid, tags)
+}
+
+fn tagged(
+    dst: MacAddr,
+    src: MacAddr,
+    vlans: &[VlanTag],
+    code: Code,
+    sid: u16,
+    tags: Vec<Tag>,
+) -> Vec<u8> {
     Frame {
         eth: EthHeader {
             dst,
             src,
-            vlans: vec![],
+            vlans: vlans.to_vec(),
             ethertype: ETHERTYPE_DISCOVERY,
         },
         pppoe: Pppoe::Discovery(Discovery {
@@ -254,5 +266,88 @@ fn discovery_session_and_padt_cross_a_veth_pair() {
             (host, Code::PADT, pads.session_id)
         );
         assert_eq!(ac.stats().dropped_total(), 0, "{:?}", ac.stats());
+    });
+}
+
+/// Waits (bounded) for one frame on a trunk socket.
+fn trunk_recv(sock: &TrunkSocket, what: &str) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match sock.recv(&mut buf) {
+            Ok(n) => return buf[..n].to_vec(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("recv {what}: {e}"),
+        }
+        assert!(Instant::now() < deadline, "no {what} within 5 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_trunk_socket_keeps_subscribers_vlan_tags_both_ways() {
+    if !can_run("a_trunk_socket_keeps_subscribers_vlan_tags_both_ways") {
+        return;
+    }
+    in_netns(|| {
+        ip(&[
+            "link",
+            "add",
+            "trunk-ac",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "trunk-host",
+        ]);
+        ip(&["link", "set", "trunk-ac", "up"]);
+        ip(&["link", "set", "trunk-host", "up"]);
+        let sock = TrunkSocket::open("trunk-ac").expect("AC trunk socket");
+        let ac_mac = MacAddr(sock.mac);
+        let mut ac =
+            AccessConcentrator::new(AcConfig::new(ac_mac, "trunk-ac", b"k"), Instant::now());
+        let host_sock = TrunkSocket::open("trunk-host").expect("host trunk socket");
+        let host = MacAddr(host_sock.mac);
+
+        // Not PPPoE: filtered out, never read.
+        let mut ipv4 = vec![0xff; 6];
+        ipv4.extend_from_slice(&host.0);
+        ipv4.extend_from_slice(&[0x08, 0x00]);
+        ipv4.extend_from_slice(&[0x45; 46]);
+        host_sock.send(&ipv4).expect("send IPv4");
+
+        let cases: [&[VlanTag]; 3] = [
+            &[],
+            &[VlanTag::dot1q(100)],
+            &[
+                VlanTag {
+                    tpid: 0x88a8,
+                    tci: 10,
+                },
+                VlanTag::dot1q(20),
+            ],
+        ];
+        for vlans in cases {
+            let padi = tagged(
+                MacAddr::BROADCAST,
+                host,
+                vlans,
+                Code::PADI,
+                0,
+                vec![Tag::ServiceName(vec![])],
+            );
+            host_sock.send(&padi).expect("send PADI");
+            let got = trunk_recv(&sock, "PADI at the AC");
+            assert_eq!(got, padi, "the AC reads the PADI as sent, tags included");
+            assert_eq!(ac.handle_frame(Instant::now(), &got), Received::Discovery);
+            let pado = ac.poll_transmit().expect("PADO");
+            sock.send(&pado).expect("send PADO");
+            let back = trunk_recv(&host_sock, "PADO at the host");
+            let f = Frame::decode(&back).expect("decodes");
+            assert_eq!(f.eth.vlans, vlans, "PADO on the subscriber's VLANs");
+            assert_eq!(f.eth.dst, host);
+            assert!(matches!(f.pppoe, Pppoe::Discovery(ref d) if d.code == Code::PADO));
+        }
+        assert_eq!(ac.stats().dropped_total(), 0);
     });
 }

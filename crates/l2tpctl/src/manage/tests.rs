@@ -510,7 +510,7 @@ fn stats_and_unreachable_daemon() {
         text.contains("Sessions       2 (established 2)\n"),
         "{text}"
     );
-    assert!(text.contains("Auth failures  3\n"), "{text}");
+    assert!(text.contains("Auth failures  ppp 3, tunnel 0\n"), "{text}");
     t.join().unwrap();
 
     let missing = std::env::temp_dir().join("l2tpctl-no-such-daemon.sock");

@@ -56,7 +56,12 @@ impl Core {
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
                 tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
-                for k in self.sessions.keys_of_tunnel(tunnel) {
+                if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
+                    self.counters.tunnel_auth_failures += 1;
+                }
+                let keys = self.sessions.keys_of_tunnel(tunnel);
+                self.remove_interfaces(&keys);
+                for k in keys {
                     self.remove_session(now, k);
                 }
                 self.datapath.remove_tunnel(tunnel);
@@ -84,7 +89,11 @@ impl Core {
                 reason,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
-                self.remove_session(now, SessionKey::new(tunnel, session));
+                // A tunnel going down reports each session, then itself: its sessions are
+                // removed together at `TunnelDown` (their interfaces in one batch).
+                if !matches!(reason, SessionDownReason::TunnelDown) {
+                    self.remove_session(now, SessionKey::new(tunnel, session));
+                }
                 // The LNS hung up one call: dial it again after a pause.
                 if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
                     self.schedule_redial(now);
@@ -259,6 +268,16 @@ impl Core {
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(key) {
             s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
             self.release_ip(key, &s);
             if let Some(app) = self.app.as_mut() {
                 app.session_down(key);
@@ -312,4 +331,22 @@ fn is_auth_failure(reason: &ppp::DownReason) -> bool {
         reason,
         ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppp_failures_become_cdns_that_say_why() {
+        let rc = cdn_for_ppp_down(&ppp::DownReason::EstablishTimeout);
+        assert_eq!(rc.result, ResultCode::CDN_TIMEOUT);
+        assert_eq!(rc.message.as_deref(), Some("PPP establishment timed out"));
+        let rc = cdn_for_ppp_down(&ppp::DownReason::AuthRefused);
+        assert_eq!(rc.result, ResultCode::CDN_GENERAL_ERROR);
+        assert!(rc.message.unwrap().contains("no authentication protocol"));
+        assert!(is_auth_failure(&ppp::DownReason::AuthRefused));
+        assert!(is_auth_failure(&ppp::DownReason::AuthFailed("x".into())));
+        assert!(!is_auth_failure(&ppp::DownReason::EstablishTimeout));
+    }
 }

@@ -141,6 +141,8 @@ pub enum Input<'a> {
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
+    /// Tunnels whose authentication failed (Challenge Response wrong or missing).
+    pub tunnel_auth_failures: u64,
     /// Sessions that completed PPP (network up).
     pub sessions_up_total: u64,
     /// PPP frames that could not be classified.
