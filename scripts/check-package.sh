@@ -27,6 +27,13 @@ trap 'rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
 dpkg-deb -I "$deb" control | grep -q '^Package: l2tpd$' || fail "control: Package is not l2tpd"
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/l2tpd/users || fail "/etc/l2tpd/users is not a conffile"
+# Every shared library the binaries need comes from a package the control file depends on.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in $(ldd "$(pwd)/target/$( [ "$profile" = release ] && echo release || echo debug)/l2tpd" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+    pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -n1 | cut -d: -f1) || true
+    [ -z "$pkg" ] && pkg=$(dpkg -S "$lib" 2>/dev/null | head -n1 | cut -d: -f1) || true
+    [ -n "$pkg" ] && ! grep -qw -- "$pkg" <<<"$depends" && fail "$lib is from $pkg, which Depends ($depends) lacks"
+done
 
 echo "== files and modes"
 for f in usr/sbin/l2tpd usr/bin/l2tpctl lib/systemd/system/l2tpd.service \
