@@ -264,6 +264,32 @@ pub struct SessionInfo {
     pub options: SessionOptions,
     /// The eight datapath counters.
     pub stats: DatapathCounters,
+    /// The LAC's WAN error reports for the call (WEN, RFC 2661 §6.13), once one arrived.
+    #[serde(default)]
+    pub wan_errors: Option<WanErrors>,
+    /// The ACCM the peer set with SLI (RFC 2661 §6.14): (send, receive), once set.
+    #[serde(default)]
+    pub accm: Option<(u32, u32)>,
+}
+
+/// WAN error counters of a call, from the LAC's WAN-Error-Notify messages (cumulative: the
+/// last report is the total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WanErrors {
+    /// WEN messages received.
+    pub reports: u32,
+    /// CRC errors.
+    pub crc_errors: u32,
+    /// Framing errors.
+    pub framing_errors: u32,
+    /// Hardware overruns.
+    pub hardware_overruns: u32,
+    /// Buffer overruns.
+    pub buffer_overruns: u32,
+    /// Timeout errors.
+    pub timeout_errors: u32,
+    /// Alignment errors.
+    pub alignment_errors: u32,
 }
 
 /// Daemon-wide figures (answer to [`Request::Stats`]).

@@ -159,23 +159,7 @@ fn codec_baseline(rounds: usize) -> Duration {
             unknown: vec![],
         }
         .into(),
-        Iccn {
-            tx_connect_speed: 1,
-            framing_type: FramingCapabilities::SYNC,
-            initial_received_lcp_confreq: None,
-            last_sent_lcp_confreq: None,
-            last_received_lcp_confreq: None,
-            proxy_authen_type: None,
-            proxy_authen_name: None,
-            proxy_authen_challenge: None,
-            proxy_authen_id: None,
-            proxy_authen_response: None,
-            private_group_id: None,
-            rx_connect_speed: None,
-            sequencing_required: false,
-            unknown: vec![],
-        }
-        .into(),
+        Iccn::new(1, FramingCapabilities::SYNC).into(),
     ];
     let t = Instant::now();
     for _ in 0..rounds {

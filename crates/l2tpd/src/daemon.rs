@@ -4,183 +4,29 @@
 //! Under systemd (`Type=notify`) it says READY once everything is bound, pings the watchdog
 //! from the loop and says STOPPING on the way out ([`crate::sd_notify`]).
 //!
-//! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded, for the
-//! acknowledgements; SIGHUP reloads the users file (sessions stay up).
+//! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded (3 s), for the
+//! acknowledgements; an SCCRQ arriving meanwhile is answered with a StopCCN "shutting down"
+//! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP reloads the users file (sessions
+//! stay up).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use l2tp_proto::control::{EndpointConfig, PeerAuth};
-use l2tp_proto::data::{DatapathConfig, DebugMask, SessionOptions};
-
-use crate::config::{self, Config, InterfaceMode, Role};
-use crate::leases::Ipv4Leases;
+use crate::config::Config;
+use crate::core::IpMode;
 use crate::metrics::{MetricsServer, PoolUsage, SharedSnapshot, Snapshot};
 use crate::mgmt_server::MgmtServer;
-use crate::node::manage::resolve_peer;
-use crate::node::tunif::IpMode;
-use crate::node::{ClientSettings, LnsSettings, Node, NodeConfig, RoleSettings};
-use crate::pool::Ipv4Pool;
-
-fn auth_method(m: config::AuthMethod) -> ppp::AuthMethod {
-    match m {
-        config::AuthMethod::MsChapV2 => ppp::AuthMethod::MsChapV2,
-        config::AuthMethod::ChapMd5 => ppp::AuthMethod::ChapMd5,
-        config::AuthMethod::Pap => ppp::AuthMethod::Pap,
-    }
-}
-
-/// Translates a validated configuration into the node's settings.
-pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
-    let secret = cfg
-        .tunnel
-        .secret
-        .as_ref()
-        .map(|s| s.expose().as_bytes().to_vec());
-    let endpoint = EndpointConfig {
-        host_name: cfg.tunnel.host_name(),
-        receive_window: cfg.tunnel.receive_window,
-        max_retries: cfg.tunnel.retries,
-        hello_interval: (cfg.tunnel.hello_interval > 0)
-            .then(|| Duration::from_secs(cfg.tunnel.hello_interval)),
-        auth: PeerAuth {
-            hide_avps: cfg.tunnel.hide_avps && secret.is_some(),
-            // With a secret, both roles challenge the peer (RFC 2661 §5.1.1).
-            require_tunnel_auth: secret.is_some(),
-            secret,
-        },
-        // Half-open tunnels have their own table (a SYN cache): an SCCRQ flood (possibly
-        // spoofed) evicts the oldest of them, never an established tunnel, and cannot
-        // grow state beyond it.
-        max_half_open_tunnels: cfg
-            .lns
-            .as_ref()
-            .map(|l| (l.max_half_open_tunnels as usize).max(1))
-            .unwrap_or(EndpointConfig::default().max_half_open_tunnels),
-        ..EndpointConfig::default()
-    };
-    let session_options = SessionOptions {
-        send_seq: cfg.session.send_seq,
-        recv_seq: cfg.session.recv_seq,
-        lns_mode: cfg.role == Role::Lns,
-        reorder_timeout: Duration::from_millis(u64::from(cfg.session.reorder_timeout_ms)),
-        debug: DebugMask(cfg.daemon.debug_mask.0),
-    };
-    let echo =
-        (cfg.ppp.lcp_echo_interval > 0).then(|| Duration::from_secs(cfg.ppp.lcp_echo_interval));
-    let (listen, role, ip_mode) = match cfg.role {
-        Role::Lns => {
-            let lns = cfg.lns.as_ref().ok_or("lns: section missing")?;
-            let users = lns
-                .load_users()
-                .map_err(|e| format!("lns.users_file: {e}"))?;
-            let pool = lns.ipv4_pool.ok_or("lns.ipv4_pool: required")?;
-            let local_ipv4 = lns.local_ipv4.ok_or("lns.local_ipv4: required")?;
-            let mut dns = [None, None];
-            for (slot, d) in dns.iter_mut().zip(&cfg.ppp.dns) {
-                *slot = Some(*d);
-            }
-            let ip_mode = match lns.interface_mode {
-                InterfaceMode::PerSession => IpMode::PerSession {
-                    name: lns.interface_name(),
-                    mtu: u32::from(cfg.ppp.mtu),
-                    routes: Vec::new(),
-                },
-                InterfaceMode::None => IpMode::App,
-                InterfaceMode::Shared => IpMode::Shared {
-                    name: lns.interface_name(),
-                    mtu: u32::from(cfg.ppp.mtu),
-                },
-            };
-            let leases = Ipv4Leases::new(Ipv4Pool::new(pool), local_ipv4, users.fixed_addresses());
-            let settings = LnsSettings {
-                auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
-                local_ipv4,
-                dns,
-                users,
-                pool: leases,
-                max_sessions: lns.max_sessions as usize,
-                ipv6: lns.ipv6_prefix.is_some(),
-                ipv6_pool: lns
-                    .ipv6_prefix
-                    .map(crate::pool::Ipv6Pool::new)
-                    .transpose()
-                    .map_err(|e| format!("lns.ipv6_prefix: {e}"))?,
-                allowed_peers: lns.allowed_peers.clone(),
-                max_tunnels: lns.max_tunnels as usize,
-                session_timeout: (lns.session_timeout > 0)
-                    .then(|| Duration::from_secs(lns.session_timeout)),
-                idle_timeout: (lns.idle_timeout > 0).then(|| Duration::from_secs(lns.idle_timeout)),
-            };
-            (
-                lns.listen.iter().map(|l| l.0).collect(),
-                RoleSettings::Lns(Box::new(settings)),
-                ip_mode,
-            )
-        }
-        Role::Lac | Role::Client => {
-            let dial = cfg.dial.as_ref().ok_or("dial: section missing")?;
-            let first = dial
-                .peers
-                .first()
-                .ok_or("dial.peers: at least one LNS needed")?;
-            let server =
-                resolve_peer(&first.to_string()).map_err(|e| format!("dial.peers: {e}"))?;
-            let listen: SocketAddr = if server.is_ipv4() {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
-            } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-            };
-            let fallback_servers = dial.peers[1..]
-                .iter()
-                .map(|p| resolve_peer(&p.to_string()).map_err(|e| format!("dial.peers: {e}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let settings = ClientSettings {
-                server,
-                fallback_servers,
-                username: dial.user.clone(),
-                password: dial.password.expose().to_string(),
-                tunnels: 1,
-                sessions: dial.sessions,
-                redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
-                redial_max: Duration::from_secs(dial.redial_max.max(1)),
-                redial: dial.redial,
-                default_route: dial.default_route,
-                auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
-            };
-            let ip_mode = IpMode::PerSession {
-                name: dial.interface.clone(),
-                mtu: u32::from(cfg.ppp.mtu),
-                routes: dial.routes.clone(),
-            };
-            (vec![listen], RoleSettings::Client(settings), ip_mode)
-        }
-    };
-    Ok(NodeConfig {
-        name: cfg.role.to_string(),
-        listen,
-        endpoint,
-        datapath: DatapathConfig::default(),
-        session_options,
-        ppp_echo_interval: echo,
-        ppp_mru: cfg.ppp.mru,
-        ppp_echo_failures: cfg.ppp.lcp_echo_failures,
-        role,
-        seed: None,
-        ip_mode,
-    })
-}
+use crate::node::Node;
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
-    let node_cfg = node_config(&cfg)?;
+    let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
     let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
     if echo_only {
-        node.set_ip_app(Box::new(crate::node::ipterm::EchoResponder::default()));
+        node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
     for a in node.local_addrs() {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);

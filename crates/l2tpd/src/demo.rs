@@ -12,9 +12,10 @@ use l2tp_proto::control::EndpointConfig;
 use l2tp_proto::data::{DatapathConfig, SessionOptions};
 use ppp::AuthMethod;
 
+use crate::core::{ClientSettings, DialPeer, LnsSettings, NodeConfig, RoleSettings};
+use crate::ip::ipterm::{EchoResponder, Pinger};
 use crate::leases::Ipv4Leases;
-use crate::node::ipterm::{EchoResponder, Pinger};
-use crate::node::{ClientSettings, LnsSettings, Node, NodeConfig, RoleSettings};
+use crate::node::Node;
 use crate::pool::{Ipv4Pool, Ipv4PoolSpec};
 use crate::users::{User, Users};
 
@@ -98,6 +99,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![method],
@@ -114,7 +116,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             idle_timeout: None,
         })),
         seed: None,
-        ip_mode: crate::node::tunif::IpMode::App,
+        ip_mode: crate::core::IpMode::App,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, String>>();
@@ -166,10 +168,10 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
-            server: lns_addr,
-            fallback_servers: Vec::new(),
+            peers: vec![DialPeer::Addr(lns_addr)],
             username: USER.into(),
             password: PASSWORD.into(),
             tunnels: 1,
@@ -179,9 +181,10 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: None,
-        ip_mode: crate::node::tunif::IpMode::App,
+        ip_mode: crate::core::IpMode::App,
     };
     let mut client = Node::new(client_cfg).map_err(|e| format!("client: cannot bind: {e}"))?;
     client.set_ip_app(Box::new(pinger.clone()));

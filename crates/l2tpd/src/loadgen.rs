@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use l2tp_proto::control::EndpointConfig;
 use l2tp_proto::data::{DatapathConfig, SessionOptions};
 
-use crate::node::tunif::IpMode;
-use crate::node::{ClientSettings, Node, NodeConfig, RoleSettings};
+use crate::core::IpMode;
+use crate::core::{ClientSettings, DialPeer, NodeConfig, RoleSettings};
+use crate::node::Node;
 
 /// Load generator parameters.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,10 +87,10 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         session_options: SessionOptions::default(),
         ppp_echo_interval: Some(Duration::from_secs(30)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
-            server: args.server,
-            fallback_servers: Vec::new(),
+            peers: vec![DialPeer::Addr(args.server)],
             username: args.user.clone(),
             password: args.password.clone(),
             tunnels: args.tunnels,
@@ -99,6 +100,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: None,
         ip_mode: IpMode::App,

@@ -135,9 +135,15 @@ fn start(cfg: config::Config, warnings: Vec<config::Warning>, reload: bool) -> R
     l2tpd::daemon::run(cfg, reload)
 }
 
+/// Where the datapath's debug-mask messages go (`l2tp::data`), enabled at debug level.
+const DEBUG_MASK_DIRECTIVE: &str = "l2tp::data=debug";
+
 fn init_logging(default: &str) {
+    // The datapath's debug-mask messages (`l2tpctl set … debug data,seq`) are rate-limited
+    // and only emitted when an operator set a mask: they reach the log at any level.
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+        .add_directive(DEBUG_MASK_DIRECTIVE.parse().expect("a valid directive"));
     // Colour only on a terminal: a file, a pipe or the journal gets plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();

@@ -23,20 +23,15 @@ impl Drop for Proc {
 /// `l2tpctl` next to the `l2tpd` under test (built by `cargo test --workspace`).
 fn l2tpctl() -> Option<PathBuf> {
     let p = Path::new(L2TPD).with_file_name("l2tpctl");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "{} missing: CI runs cargo test --workspace, which builds it",
-            p.display()
-        );
-    }
-    eprintln!(
-        "\n*** SKIPPED: {} not built (cargo build -p l2tpctl) ***\n",
-        p.display()
-    );
-    None
+    let built = p.exists();
+    support::requires(
+        "ctl_sessions",
+        &[(
+            "l2tpctl built next to l2tpd (cargo build -p l2tpctl)",
+            built,
+        )],
+    )
+    .then_some(p)
 }
 
 /// A loadgen holding `tunnels` × `sessions` sessions as `user`, once all are up.

@@ -17,18 +17,17 @@ const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 const CAP_NET_ADMIN: u64 = 1 << 12;
 
 fn privileged() -> bool {
-    let root = l2tp_mgmt::is_root();
-    let have_ip = Command::new("ip").arg("-V").output().is_ok();
-    let nobody = l2tp_io::privileges::lookup_user("nobody").is_ok();
-    if root && have_ip && nobody {
-        return true;
-    }
-    let why = format!("root={root} ip={have_ip} user nobody={nobody}");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("privileges test cannot run under CI=true ({why})");
-    }
-    eprintln!("\n*** SKIPPED: privileges test needs root, iproute2 and user nobody ({why}) ***\n");
-    false
+    support::requires(
+        "privileges",
+        &[
+            ("root", l2tp_mgmt::is_root()),
+            ("iproute2", support::have_tool("ip")),
+            (
+                "user nobody",
+                l2tp_io::privileges::lookup_user("nobody").is_ok(),
+            ),
+        ],
+    )
 }
 
 /// A field of /proc/PID/status (or /proc/PID/task/TID/status) as its words.

@@ -681,22 +681,7 @@ impl Peer {
             unreachable!()
         };
         self.lns_sid = rp.assigned_session_id.0;
-        let iccn = Iccn {
-            tx_connect_speed: 100_000_000,
-            framing_type: FramingCapabilities::SYNC,
-            initial_received_lcp_confreq: None,
-            last_sent_lcp_confreq: None,
-            last_received_lcp_confreq: None,
-            proxy_authen_type: None,
-            proxy_authen_name: None,
-            proxy_authen_challenge: None,
-            proxy_authen_id: None,
-            proxy_authen_response: None,
-            private_group_id: None,
-            rx_connect_speed: None,
-            sequencing_required: false,
-            unknown: vec![],
-        };
+        let iccn = Iccn::new(100_000_000, FramingCapabilities::SYNC);
         self.send_ctl(self.lns_sid, &iccn.into());
     }
 

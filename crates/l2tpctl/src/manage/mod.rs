@@ -135,7 +135,8 @@ one is used. Prints the local tunnel and session ids of the new call.",
     #[command(
         long_about = "LAC/client role: hang up one call (TID SID), every call of a tunnel \
 (TID), or every call the daemon placed (no arguments). Redialling stops for calls hung up \
-this way.",
+this way. An LNS refuses `hangup` without a tunnel (it would close every subscriber): name \
+the tunnel or session, or use `close`.",
         after_long_help = "EXAMPLES:\n    l2tpctl hangup\n    l2tpctl hangup 12 7"
     )]
     Hangup {

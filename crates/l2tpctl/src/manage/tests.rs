@@ -209,6 +209,8 @@ fn session_info(tunnel: u16, session: u16) -> SessionInfo {
             ..Default::default()
         },
         stats: DatapathCounters::default(),
+        wan_errors: None,
+        accm: None,
     }
 }
 
@@ -428,6 +430,32 @@ fn show_session_keeps_the_detailed_block() {
     assert!(text.contains("  IPv4 203.0.113.10, IPv6 -\n"), "{text}");
     assert!(
         text.contains("  sendseq on, recvseq off, lnsmode on, reorderto 100 ms, debug none\n"),
+        "{text}"
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn a_session_shows_its_wan_error_counters_and_accm() {
+    let (path, t) = fake_daemon("session-wen", |_| {
+        let mut s = session_info(12, 7);
+        s.wan_errors = Some(l2tp_mgmt::WanErrors {
+            reports: 2,
+            crc_errors: 5,
+            framing_errors: 1,
+            alignment_errors: 3,
+            ..Default::default()
+        });
+        s.accm = Some((0, 0x000a_0000));
+        Response::Session(s)
+    });
+    let text = run_cmd(&path, &["show", "session", "12", "7"]).unwrap();
+    assert!(
+        text.contains("  WAN errors (2 reports): crc 5, framing 1, hardware overruns 0, buffer overruns 0, timeouts 0, alignment 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ACCM send 0x00000000, receive 0x000a0000\n"),
         "{text}"
     );
     t.join().unwrap();

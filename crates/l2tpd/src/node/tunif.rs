@@ -1,4 +1,5 @@
-//! TUN devices terminating the sessions' IP, as the kernel's PPP interfaces do in the seed.
+//! Opening the TUN devices that terminate the sessions' IP, as the kernel's PPP interfaces
+//! do in the seed.
 //!
 //! Two modes (see docs/interfaces.md for the trade-off):
 //! - **per session**: one TUN per session (`l2tp0`, `l2tp1`, …) with a point-to-point
@@ -17,40 +18,8 @@ use l2tp_io::poller::{Interest, Poller, Token};
 use l2tp_io::tun::{Tun, TunOptions};
 use ppp::Ipv4Params;
 
-use crate::addr::{IpCidr, Ipv4Cidr};
-use crate::netconf::NetConf;
-
-/// How a node terminates IP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IpMode {
-    /// Inside the process (an [`super::ipterm::IpApp`], or nothing).
-    App,
-    /// One TUN per session; `name` is a name or a kernel pattern such as `l2tp%d`.
-    PerSession {
-        /// Interface name or pattern.
-        name: String,
-        /// MTU of each interface.
-        mtu: u32,
-        /// Extra prefixes routed into the session (client: `dial.routes`).
-        routes: Vec<IpCidr>,
-    },
-    /// One TUN for all sessions (LNS).
-    Shared {
-        /// Interface name.
-        name: String,
-        /// MTU.
-        mtu: u32,
-    },
-}
-
-/// Which TUN a packet is written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TunTarget {
-    /// The LNS's shared TUN.
-    Shared,
-    /// A session's own TUN.
-    Session(l2tp_proto::data::SessionKey),
-}
+use super::netconf::NetConf;
+use crate::addr::IpCidr;
 
 /// First poll token used for TUN devices (tokens below are sockets and the management waker).
 pub const TUN_TOKEN_BASE: u64 = 1 << 40;
@@ -140,15 +109,4 @@ pub fn open_shared_tun(
         .register(tun.as_raw_fd(), token, Interest::READABLE)
         .map_err(|e| format!("poll {name}: {e}"))?;
     Ok((tun, idx))
-}
-
-/// A /32 route for one client address on the shared TUN.
-pub fn host_route(addr: Ipv4Addr) -> IpCidr {
-    IpCidr::V4(Ipv4Cidr::new(addr, 32).expect("a /32 is always valid"))
-}
-
-/// The IPv4 destination of a packet, if it is IPv4.
-pub fn ipv4_destination(packet: &[u8]) -> Option<Ipv4Addr> {
-    (packet.len() >= 20 && packet[0] >> 4 == 4)
-        .then(|| Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]))
 }

@@ -1,5 +1,5 @@
-//! Answers management requests (from `l2tpctl` through the management socket) from the
-//! node's live state: tunnels and sessions with their counters, option changes applied to
+//! Management: answers requests (from `l2tpctl` through the management socket) from the
+//! core's live state: tunnels and sessions with their counters, option changes applied to
 //! the datapath as `setsockopt` would, closing, dialling and hanging up.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use l2tp_wire::result::ResultCode;
 use l2tp_wire::{SessionId, TunnelId};
 use ppp::Phase;
 
-use super::{Node, RoleSettings};
+use super::{Core, RoleSettings};
 
 pub(super) fn counters(s: L2tpStats) -> mgmt::DatapathCounters {
     mgmt::DatapathCounters {
@@ -51,11 +51,17 @@ fn session_state(s: SessionStateKind, phase: Option<Phase>) -> String {
     }
 }
 
-impl Node {
-    /// Answers one management request.
-    pub fn handle_request(&mut self, now: Instant, req: mgmt::Request) -> mgmt::Response {
+impl Core {
+    /// Answers one management request; `None` when the answer comes later (a `dial` whose
+    /// LNS name is being resolved), as an output quoting `token`.
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        token: u64,
+        req: mgmt::Request,
+    ) -> Option<mgmt::Response> {
         use mgmt::{Request as Q, Response as R};
-        match req {
+        Some(match req {
             Q::ListTunnels => R::Tunnels(
                 self.endpoint
                     .tunnels()
@@ -134,18 +140,20 @@ impl Node {
                 tunnel: Some(t),
                 session: None,
             } => self.close_tunnel_cmd(now, t),
+            Q::HangUp { tunnel: None, .. } if matches!(self.role, RoleSettings::Lns(_)) => {
+                // On an LNS "everything" is every subscriber's session: name a tunnel or
+                // session (or use `close`), as `dial` is refused here too.
+                R::error("hangup: this daemon is an LNS; name a tunnel (and session) to close")
+            }
             Q::HangUp { tunnel: None, .. } => {
-                let ids: Vec<u16> = self.endpoint.tunnels().map(|t| t.tunnel.0).collect();
-                self.client.redial_at = None;
-                self.client.hung_up = true;
-                for t in ids {
-                    let _ = self.close_tunnel_cmd(now, t);
+                for t in self.hang_up_all() {
+                    let _ = self.close_tunnel_cmd(now, t.0);
                 }
                 R::Ok
             }
-            Q::Dial { peer } => self.dial_cmd(now, peer),
+            Q::Dial { peer } => return self.dial_cmd(now, token, peer),
             Q::Stats => R::Stats(self.daemon_stats(now)),
-        }
+        })
     }
 
     fn close_session_cmd(&mut self, now: Instant, tunnel: u16, session: u16) -> mgmt::Response {
@@ -175,31 +183,6 @@ impl Node {
         }
     }
 
-    fn dial_cmd(&mut self, now: Instant, peer: Option<String>) -> mgmt::Response {
-        let RoleSettings::Client(c) = &mut self.role else {
-            return mgmt::Response::error("dial: this daemon is an LNS");
-        };
-        if let Some(p) = peer {
-            match resolve_peer(&p) {
-                Ok(addr) => {
-                    c.server = addr;
-                    self.client.server_index = 0;
-                }
-                Err(e) => return mgmt::Response::error(format!("dial: {e}")),
-            }
-        }
-        self.client.hung_up = false;
-        self.client.redial_at = None;
-        self.dial(now);
-        match self.client.tunnels.keys().next().copied() {
-            Some(t) => mgmt::Response::Dialing {
-                tunnel: t.0,
-                session: 0,
-            },
-            None => mgmt::Response::error("dial: could not open a tunnel (see the log)"),
-        }
-    }
-
     fn tunnel_info(&self, now: Instant, t: &TunnelInfo) -> mgmt::TunnelInfo {
         let c = &t.counters;
         mgmt::TunnelInfo {
@@ -212,6 +195,7 @@ impl Node {
             state: tunnel_state(t.state).to_string(),
             sessions: t.sessions as u32,
             uptime_s: self
+                .admission
                 .tunnel_since
                 .get(&t.tunnel)
                 .map(|s| now.saturating_duration_since(*s).as_secs())
@@ -267,6 +251,16 @@ impl Node {
                 })
                 .unwrap_or_default(),
             stats: counters(self.datapath.stats(tunnel, session).unwrap_or_default()),
+            wan_errors: info.wan_errors.map(|(reports, e)| mgmt::WanErrors {
+                reports,
+                crc_errors: e.crc_errors,
+                framing_errors: e.framing_errors,
+                hardware_overruns: e.hardware_overruns,
+                buffer_overruns: e.buffer_overruns,
+                timeout_errors: e.timeout_errors,
+                alignment_errors: e.alignment_errors,
+            }),
+            accm: ctx.and_then(|c| c.link.accm()),
         })
     }
 
@@ -337,15 +331,4 @@ fn control_counters(c: &l2tp_proto::control::ControlCounters) -> mgmt::ControlCo
         received: c.rx_messages,
         duplicates: c.rx_duplicates,
     }
-}
-
-/// Resolves `host[:port]` (port 1701 by default) to one socket address.
-pub fn resolve_peer(s: &str) -> Result<std::net::SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    let p: crate::config::PeerAddr = s.parse()?;
-    (p.host.as_str(), p.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{s}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{s}: no address"))
 }

@@ -1,0 +1,186 @@
+//! Authentication: the link asks (PPP's `AuthRequest`), a backend decides, the decision goes
+//! back to the link, quoting the request's ticket. A backend answers at once (local users)
+//! or later (RADIUS): then the core emits [`super::Output::Auth`] and the answer comes back
+//! as [`super::Input::AuthDecision`], possibly after the session is gone (ignored then).
+
+use std::net::Ipv4Addr;
+
+use l2tp_proto::data::SessionKey;
+use ppp::auth::AuthTicket;
+use ppp::AuthMethod;
+
+use crate::users::Users;
+
+/// What a backend is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// The session whose link asks.
+    pub key: SessionKey,
+    /// Quote it in the answer.
+    pub ticket: AuthTicket,
+    /// The user name as the peer sent it (MS-CHAPv2 names may carry `DOMAIN\`).
+    pub user: String,
+    /// Which protocol carried the credentials.
+    pub method: AuthMethod,
+}
+
+/// A backend's answer.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuthAnswer {
+    /// Known user: the link checks the credentials against this password; `ipv4` is the
+    /// user's fixed address, if any (else one from the pool).
+    Password {
+        /// The user's password.
+        password: String,
+        /// A fixed address.
+        ipv4: Option<Ipv4Addr>,
+    },
+    /// The backend verified the credentials itself (RADIUS).
+    Accept {
+        /// What the link needs to finish (`Accept` or `AcceptMsChapV2`).
+        decision: ppp::AuthDecision,
+        /// A fixed address.
+        ipv4: Option<Ipv4Addr>,
+    },
+    /// Unknown user or bad credentials.
+    Reject,
+}
+
+impl std::fmt::Debug for AuthAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthAnswer::Password { ipv4, .. } => write!(f, "Password(<redacted>, {ipv4:?})"),
+            AuthAnswer::Accept { decision, ipv4 } => write!(f, "Accept({decision:?}, {ipv4:?})"),
+            AuthAnswer::Reject => f.write_str("Reject"),
+        }
+    }
+}
+
+/// Where authentication decisions come from.
+pub trait AuthBackend: Send {
+    /// `Some(answer)` now, or `None`: the answer arrives later as
+    /// [`super::Input::AuthDecision`] (the core emits [`super::Output::Auth`]).
+    fn authenticate(&mut self, req: &AuthRequest) -> Option<AuthAnswer>;
+    /// New local users (SIGHUP); backends without a local table ignore them.
+    fn replace_users(&mut self, _users: Users) {}
+}
+
+/// The users file and `[[lns.users]]`: answers at once.
+#[derive(Debug, Default)]
+pub struct LocalUsers(pub Users);
+
+impl AuthBackend for LocalUsers {
+    fn authenticate(&mut self, req: &AuthRequest) -> Option<AuthAnswer> {
+        // MS-CHAPv2 names may arrive as DOMAIN\user.
+        let name = req.user.rsplit('\\').next().unwrap_or(&req.user);
+        Some(match self.0.get(name) {
+            None => AuthAnswer::Reject,
+            Some(u) => AuthAnswer::Password {
+                password: u.password.clone(),
+                ipv4: u.ipv4,
+            },
+        })
+    }
+
+    fn replace_users(&mut self, users: Users) {
+        self.0 = users;
+    }
+}
+
+/// A backend that never answers at once: every request becomes an [`super::Output::Auth`]
+/// for someone outside the core to answer (a RADIUS client, a test).
+#[derive(Debug, Default)]
+pub struct Deferred;
+
+impl AuthBackend for Deferred {
+    fn authenticate(&mut self, _req: &AuthRequest) -> Option<AuthAnswer> {
+        None
+    }
+}
+
+impl super::Core {
+    /// LNS: a link asks whether `user` may log in.
+    pub(super) fn authenticate(
+        &mut self,
+        now: std::time::Instant,
+        key: SessionKey,
+        ticket: AuthTicket,
+        user: String,
+        method: AuthMethod,
+    ) {
+        if !matches!(self.role, super::RoleSettings::Lns(_)) {
+            return;
+        }
+        let req = AuthRequest {
+            key,
+            ticket,
+            user,
+            method,
+        };
+        match self.auth.authenticate(&req) {
+            Some(answer) => self.auth_decided(now, key, ticket, answer),
+            None => self.out.push(super::Output::Auth(req)),
+        }
+    }
+
+    /// LNS: the backend answered: an address for the session, then the decision to its link.
+    /// An answer for a session that is gone is ignored.
+    pub(super) fn auth_decided(
+        &mut self,
+        now: std::time::Instant,
+        key: SessionKey,
+        ticket: AuthTicket,
+        answer: AuthAnswer,
+    ) {
+        let super::RoleSettings::Lns(lns) = &mut self.role else {
+            return;
+        };
+        let Some(sess) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let (decision, fixed) = match answer {
+            AuthAnswer::Reject => {
+                tracing::warn!(node = %self.name, session = %key, "authentication failed: unknown user or refused");
+                (ppp::AuthDecision::Reject, None)
+            }
+            AuthAnswer::Password { password, ipv4 } => {
+                (ppp::AuthDecision::Password(password), Some(ipv4))
+            }
+            AuthAnswer::Accept { decision, ipv4 } => (decision, Some(ipv4)),
+        };
+        if let Some(fixed) = fixed {
+            let addr = match sess.pool_addr {
+                Some(a) => Ok(a),
+                None => lns.pool.lease(fixed).inspect(|a| sess.pool_addr = Some(*a)),
+            };
+            match addr {
+                Ok(a) => sess.link.set_peer_ipv4(a),
+                Err(e) => {
+                    // RFC 2661 §4.4.2: CDN Result Code 4, "temporary lack of resources";
+                    // the client sees why in the CDN's message, not as a bad password.
+                    tracing::warn!(node = %self.name, session = %key, "no address for the session: {e}");
+                    self.counters.sessions_refused += 1;
+                    let why = match e {
+                        crate::leases::LeaseError::Pool(_) => "address pool exhausted",
+                        _ => "the user's fixed address is in use by another session",
+                    };
+                    let _ = self.endpoint.close_session(
+                        now,
+                        key.tunnel,
+                        key.session,
+                        l2tp_wire::result::ResultCode::with_error(
+                            l2tp_wire::result::ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                            l2tp_wire::result::ResultCode::ERROR_NO_RESOURCES,
+                            Some(why),
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        if let Err(e) = sess.link.auth_decision(now, ticket, decision) {
+            tracing::warn!(node = %self.name, session = %key, "auth decision: {e}");
+        }
+        self.dirty.push(key);
+    }
+}

@@ -1,0 +1,149 @@
+//! How a session's frames move: the datapath backend seam. The core creates and removes
+//! tunnel and session handles, sets their options, reads their statistics, and (for a
+//! userspace backend) hands it received data messages and PPP frames to encapsulate — the
+//! operations of the kernel's PPPoL2TP socket API (DESIGN §4).
+//!
+//! Today's backend is the userspace [`Datapath`] with IP on TUN devices; a kernel PPPoL2TP
+//! backend implements the same trait (its frames never reach the core's receive path).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use l2tp_proto::data::{
+    ApiError, Datapath, DatapathCounters, DebugMask, Delivery, L2tpStats, RxResult, SessionConfig,
+    SessionKey, SessionOption, SessionOptions, SocketId, Transmit,
+};
+use l2tp_wire::{SessionId, TunnelId};
+
+/// A datapath the core drives.
+pub trait DatapathBackend: Send {
+    /// The tunnel's management handle, bound to its socket and peer.
+    fn create_tunnel(
+        &mut self,
+        tunnel: TunnelId,
+        socket: SocketId,
+        peer: SocketAddr,
+    ) -> Result<(), ApiError>;
+    /// Removes a tunnel and its sessions.
+    fn remove_tunnel(&mut self, tunnel: TunnelId);
+    /// A session handle.
+    fn create_session(&mut self, cfg: SessionConfig) -> Result<SessionKey, ApiError>;
+    /// Removes a session handle.
+    fn remove_session(&mut self, key: SessionKey);
+    /// `setsockopt` on a session.
+    fn set_option(&mut self, key: SessionKey, option: SessionOption) -> Result<(), ApiError>;
+    /// The tunnel's debug mask.
+    fn set_tunnel_debug(&mut self, tunnel: TunnelId, mask: DebugMask) -> Result<(), ApiError>;
+    /// A session's options.
+    fn session_options(&self, key: SessionKey) -> Result<SessionOptions, ApiError>;
+    /// A tunnel's debug mask.
+    fn tunnel_debug(&self, tunnel: TunnelId) -> Result<DebugMask, ApiError>;
+    /// The eight counters of a tunnel (session 0) or a session.
+    fn stats(&self, tunnel: TunnelId, session: SessionId) -> Result<L2tpStats, ApiError>;
+    /// What tunnels already gone counted (totals never go down).
+    fn closed_tunnel_stats(&self) -> L2tpStats;
+    /// Datapath-wide counters.
+    fn counters(&self) -> DatapathCounters;
+    /// A received datagram (userspace backends).
+    fn receive_on(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> RxResult;
+    /// Frames released in order after waiting.
+    fn poll_deliver(&mut self) -> Option<Delivery>;
+    /// Gives a delivered frame's buffer back.
+    fn recycle(&mut self, buf: Vec<u8>);
+    /// Writes the L2TP header in front of the PPP frame at `buf[headroom..headroom + len]`.
+    fn encapsulate(
+        &mut self,
+        key: SessionKey,
+        buf: &mut [u8],
+        headroom: usize,
+        len: usize,
+    ) -> Result<Transmit, ApiError>;
+    /// The backend's soonest timer (reorder timeouts).
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Timers due at `now` fire.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Gives spare capacity back.
+    fn shrink_to_fit(&mut self);
+}
+
+impl DatapathBackend for Datapath {
+    fn create_tunnel(
+        &mut self,
+        tunnel: TunnelId,
+        socket: SocketId,
+        peer: SocketAddr,
+    ) -> Result<(), ApiError> {
+        Datapath::create_tunnel(self, tunnel, socket, peer)
+    }
+    fn remove_tunnel(&mut self, tunnel: TunnelId) {
+        let _ = Datapath::remove_tunnel(self, tunnel);
+    }
+    fn create_session(&mut self, cfg: SessionConfig) -> Result<SessionKey, ApiError> {
+        Datapath::create_session(self, cfg)
+    }
+    fn remove_session(&mut self, key: SessionKey) {
+        let _ = Datapath::remove_session(self, key);
+    }
+    fn set_option(&mut self, key: SessionKey, option: SessionOption) -> Result<(), ApiError> {
+        Datapath::set_option(self, key, option)
+    }
+    fn set_tunnel_debug(&mut self, tunnel: TunnelId, mask: DebugMask) -> Result<(), ApiError> {
+        Datapath::set_tunnel_debug(self, tunnel, mask)
+    }
+    fn session_options(&self, key: SessionKey) -> Result<SessionOptions, ApiError> {
+        Datapath::session_options(self, key)
+    }
+    fn tunnel_debug(&self, tunnel: TunnelId) -> Result<DebugMask, ApiError> {
+        Datapath::tunnel_debug(self, tunnel)
+    }
+    fn stats(&self, tunnel: TunnelId, session: SessionId) -> Result<L2tpStats, ApiError> {
+        Datapath::stats(self, tunnel, session)
+    }
+    fn closed_tunnel_stats(&self) -> L2tpStats {
+        Datapath::closed_tunnel_stats(self)
+    }
+    fn counters(&self) -> DatapathCounters {
+        Datapath::counters(self)
+    }
+    #[inline]
+    fn receive_on(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> RxResult {
+        Datapath::receive_on(self, now, socket, from, datagram)
+    }
+    fn poll_deliver(&mut self) -> Option<Delivery> {
+        Datapath::poll_deliver(self)
+    }
+    fn recycle(&mut self, buf: Vec<u8>) {
+        Datapath::recycle(self, buf)
+    }
+    #[inline]
+    fn encapsulate(
+        &mut self,
+        key: SessionKey,
+        buf: &mut [u8],
+        headroom: usize,
+        len: usize,
+    ) -> Result<Transmit, ApiError> {
+        Datapath::encapsulate(self, key, buf, headroom, len)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Datapath::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Datapath::handle_timeout(self, now)
+    }
+    fn shrink_to_fit(&mut self) {
+        Datapath::shrink_to_fit(self)
+    }
+}

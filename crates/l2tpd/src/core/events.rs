@@ -1,0 +1,352 @@
+//! Session life from the engines' events: the control plane's (tunnel and session up and
+//! down, incoming tunnels and calls) and each PPP link's (authentication, network phases,
+//! link down). A session is created here when its call is established and removed here,
+//! with everything it holds, when either engine ends it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use l2tp_proto::control::{CallParams, Event as CtlEvent, SessionDownReason};
+use l2tp_proto::data::{SessionConfig, SessionKey};
+use l2tp_wire::result::ResultCode;
+use l2tp_wire::{SessionId, TunnelId};
+use ppp::{Event as PppEvent, Link};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::sessions::Session;
+use super::{Core, RoleSettings};
+
+impl Core {
+    pub(super) fn on_control_event(&mut self, now: Instant, ev: CtlEvent) {
+        match ev {
+            CtlEvent::IncomingTunnel { tunnel, peer, .. } => {
+                self.decide_tunnel(now, tunnel, peer);
+            }
+            CtlEvent::TunnelUp {
+                tunnel,
+                peer_tunnel,
+                peer,
+                local,
+            } => {
+                if self.enforce_tunnel_limit(now, tunnel, peer) {
+                    return;
+                }
+                tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
+                self.admission.tunnel_since.insert(tunnel, now);
+                let socket = l2tp_proto::data::SocketId(self.socket_index(local) as u32);
+                if let Err(e) = self.datapath.create_tunnel(tunnel, socket, peer) {
+                    tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
+                    return;
+                }
+                if self.dialler.tunnel_up(tunnel) {
+                    let n = match &self.role {
+                        RoleSettings::Client(c) => c.sessions,
+                        RoleSettings::Lns(_) => 0,
+                    };
+                    for _ in 0..n {
+                        if let Err(e) =
+                            self.endpoint
+                                .place_incoming_call(now, tunnel, CallParams::default())
+                        {
+                            tracing::error!(node = %self.name, %tunnel, "placing call: {e}");
+                        }
+                    }
+                }
+            }
+            CtlEvent::TunnelDown { tunnel, reason } => {
+                tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
+                if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
+                    self.counters.tunnel_auth_failures += 1;
+                }
+                let keys = self.sessions.keys_of_tunnel(tunnel);
+                self.remove_interfaces(&keys);
+                for k in keys {
+                    self.remove_session(now, k);
+                }
+                self.datapath.remove_tunnel(tunnel);
+                self.admission.tunnel_since.remove(&tunnel);
+                self.tunnel_gone(now, tunnel);
+            }
+            CtlEvent::IncomingCall {
+                tunnel, session, ..
+            } => self.decide_call(now, tunnel, session),
+            CtlEvent::SessionUp {
+                tunnel,
+                session,
+                peer_tunnel,
+                peer_session,
+                peer,
+                sequencing_required,
+                ..
+            } => {
+                let ids = (tunnel, session, peer_tunnel, peer_session);
+                self.session_up(now, ids, peer, sequencing_required);
+            }
+            CtlEvent::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } => {
+                tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
+                // A tunnel going down reports each session, then itself: its sessions are
+                // removed together at `TunnelDown` (their interfaces in one batch).
+                if !matches!(reason, SessionDownReason::TunnelDown) {
+                    self.remove_session(now, SessionKey::new(tunnel, session));
+                }
+                // The LNS hung up one call: dial it again after a pause.
+                if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
+                    self.schedule_redial(now);
+                }
+            }
+            CtlEvent::SetLinkInfo {
+                tunnel,
+                session,
+                send_accm,
+                receive_accm,
+            } => {
+                // RFC 2661 §6.14: the LNS sets "PPP-negotiated options" (the ACCM) on the
+                // call: handed to the session's PPP link (established calls only).
+                let key = SessionKey::new(tunnel, session);
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.link.set_accm(send_accm, receive_accm);
+                }
+                tracing::info!(node = %self.name, session = %key, send_accm = format_args!("{send_accm:#010x}"), receive_accm = format_args!("{receive_accm:#010x}"), "SLI: ACCM set");
+            }
+            CtlEvent::WanErrorNotify {
+                tunnel,
+                session,
+                crc_errors,
+                framing_errors,
+                hardware_overruns,
+                buffer_overruns,
+                timeout_errors,
+                alignment_errors,
+            } => {
+                // Kept per session by the control plane (`l2tpctl show session`).
+                tracing::info!(node = %self.name, %tunnel, %session, crc_errors, framing_errors, hardware_overruns, buffer_overruns, timeout_errors, alignment_errors, "WAN error notify");
+            }
+        }
+    }
+
+    /// A call is established: its datapath session and its PPP link.
+    fn session_up(
+        &mut self,
+        now: Instant,
+        (tunnel, session, peer_tunnel, peer_session): (TunnelId, SessionId, TunnelId, SessionId),
+        peer: SocketAddr,
+        sequencing_required: bool,
+    ) {
+        self.admission
+            .call_settled(SessionKey::new(tunnel, session));
+        let mut opts = self.session_options;
+        opts.lns_mode = matches!(self.role, RoleSettings::Lns(_));
+        if sequencing_required {
+            // RFC 2661 §4.4.6 Sequencing Required: data messages must carry sequence numbers.
+            opts.send_seq = true;
+        }
+        let cfg =
+            SessionConfig::new(tunnel, session, peer_tunnel, peer_session, peer).with_options(opts);
+        let key = match self.datapath.create_session(cfg) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(node = %self.name, %tunnel, %session, "datapath session: {e}");
+                let _ = self.endpoint.close_session(
+                    now,
+                    tunnel,
+                    session,
+                    ResultCode::with_error(
+                        ResultCode::CDN_GENERAL_ERROR,
+                        ResultCode::ERROR_NO_RESOURCES,
+                        None,
+                    ),
+                );
+                return;
+            }
+        };
+        let link_cfg = self.link_config.clone();
+        // Each link draws its few random values (magic number, CHAP challenges) straight
+        // from the OS: no per-session RNG state to keep. Seeded nodes (tests) stay
+        // reproducible with a seeded generator.
+        let mut link = if self.seeded {
+            let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
+            Link::new(link_cfg, rng)
+        } else {
+            Link::new(link_cfg, rand::rngs::OsRng)
+        };
+        link.open(now);
+        tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+        self.sessions.insert(key, Session::new(link, now));
+        self.dirty.push(key);
+        self.replay_early_frames(now, key);
+    }
+
+    pub(super) fn on_ppp_event(&mut self, now: Instant, key: SessionKey, ev: PppEvent) {
+        match ev {
+            PppEvent::LinkUp => tracing::debug!(node = %self.name, session = %key, "LCP up"),
+            PppEvent::AuthRequest {
+                ticket,
+                user,
+                method,
+                ..
+            } => self.authenticate(now, key, ticket, user, method),
+            PppEvent::Authenticated { user, method } => {
+                tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.user = Some(user);
+                }
+            }
+            PppEvent::NetworkUp { ipv4 } => {
+                tracing::info!(node = %self.name, session = %key, local = %ipv4.local, peer = %ipv4.peer, "IPCP up");
+                self.counters.sessions_up_total += 1;
+                // A session that completed PPP proves the dial works: redial quickly next time.
+                self.dialler.backoff = Duration::ZERO;
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv4 = Some(ipv4);
+                    s.shrink_pending = true;
+                }
+                if matches!(self.role, RoleSettings::Lns(_)) {
+                    self.sessions.route_v4(ipv4.peer, key);
+                }
+                if let Some(app) = self.app.as_mut() {
+                    app.session_up(now, key, ipv4);
+                }
+                self.attach_ip(key, ipv4);
+            }
+            PppEvent::NetworkDown => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    if let Some(p) = s.ipv4.take() {
+                        self.sessions.unroute_v4(p.peer);
+                    }
+                }
+            }
+            PppEvent::Ipv6Up {
+                local_iid,
+                peer_iid,
+            } => {
+                let (local, peer) = (link_local(local_iid), link_local(peer_iid));
+                tracing::info!(node = %self.name, session = %key, %local, %peer, "IPv6CP up");
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_up = true;
+                    let v6 = s.v6_mut();
+                    v6.local = Some(local);
+                    v6.iids = Some((local_iid, peer_iid));
+                    s.shrink_pending = true;
+                }
+                self.setup_ipv6(key);
+                if let Some(app) = self.app.as_mut() {
+                    app.session_up_v6(now, key, local, peer);
+                }
+            }
+            PppEvent::Ipv6Down => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.ipv6_up = false;
+                }
+            }
+            PppEvent::Ipv4Packet(p) | PppEvent::Ipv6Packet(p) => {
+                if let Some(app) = self.app.as_mut() {
+                    app.packet(now, key, &p, &mut self.outbox);
+                }
+            }
+            PppEvent::Down { reason } => {
+                let result = cdn_for_ppp_down(&reason);
+                if is_auth_failure(&reason) {
+                    self.counters.auth_failures += 1;
+                    tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                } else {
+                    tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
+                }
+                let _ = self
+                    .endpoint
+                    .close_session(now, key.tunnel, key.session, result);
+            }
+        }
+    }
+
+    /// Ends a session: its link, its table entry and indexes, its addresses, its interface,
+    /// its datapath handle, whatever was held for it.
+    pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
+        if let Some(mut s) = self.sessions.remove(key) {
+            s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
+            self.release_ip(key, &s);
+            if let Some(app) = self.app.as_mut() {
+                app.session_down(key);
+            }
+        }
+        self.datapath.remove_session(key);
+        self.frames.forget(key);
+        self.admission.call_settled(key);
+    }
+}
+
+/// The link-local IPv6 address fe80::/64 + interface identifier.
+pub(super) fn link_local(iid: [u8; 8]) -> std::net::Ipv6Addr {
+    let mut o = [0u8; 16];
+    o[0] = 0xfe;
+    o[1] = 0x80;
+    o[8..].copy_from_slice(&iid);
+    o.into()
+}
+
+/// The CDN that clears a session whose PPP link went down: the reason in words (RFC 2661
+/// §4.4.2 error message), with a result code that says whose doing it was.
+fn cdn_for_ppp_down(reason: &ppp::DownReason) -> l2tp_wire::result::ResultCode {
+    use l2tp_wire::result::ResultCode;
+    use ppp::DownReason as R;
+    let (code, text) = match reason {
+        R::AuthRefused => (
+            ResultCode::CDN_GENERAL_ERROR,
+            "PPP authentication failed: no authentication protocol both ends accept".to_string(),
+        ),
+        R::AuthFailed(why) => (
+            ResultCode::CDN_GENERAL_ERROR,
+            format!("PPP authentication failed: {why}"),
+        ),
+        R::EstablishTimeout => (
+            ResultCode::CDN_TIMEOUT,
+            "PPP establishment timed out".to_string(),
+        ),
+        R::KeepaliveTimeout => (
+            ResultCode::CDN_LOST_CARRIER,
+            "PPP keepalive timed out".to_string(),
+        ),
+        other => (ResultCode::CDN_ADMINISTRATIVE, format!("PPP: {other:?}")),
+    };
+    ResultCode::with_error(code, 0, Some(&text))
+}
+
+/// Whether a PPP link went down because authentication failed (either role).
+fn is_auth_failure(reason: &ppp::DownReason) -> bool {
+    matches!(
+        reason,
+        ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppp_failures_become_cdns_that_say_why() {
+        let rc = cdn_for_ppp_down(&ppp::DownReason::EstablishTimeout);
+        assert_eq!(rc.result, ResultCode::CDN_TIMEOUT);
+        assert_eq!(rc.message.as_deref(), Some("PPP establishment timed out"));
+        let rc = cdn_for_ppp_down(&ppp::DownReason::AuthRefused);
+        assert_eq!(rc.result, ResultCode::CDN_GENERAL_ERROR);
+        assert!(rc.message.unwrap().contains("no authentication protocol"));
+        assert!(is_auth_failure(&ppp::DownReason::AuthRefused));
+        assert!(is_auth_failure(&ppp::DownReason::AuthFailed("x".into())));
+        assert!(!is_auth_failure(&ppp::DownReason::EstablishTimeout));
+    }
+}

@@ -1,0 +1,557 @@
+//! The daemon's sans-IO core: every decision, no syscall, no clock, no DNS.
+//!
+//! `Core::handle(now, Input)` takes one input — a received datagram, an IP packet read from a
+//! TUN, a management request, an authentication decision, a resolved host name, the result
+//! of an interface operation, or a tick — and queues what must happen in [`Outputs`]:
+//! datagrams to send, packets to write to TUNs, interface and route operations, replies. The
+//! I/O shell (`crate::node`) owns sockets, TUNs, netlink and the clock, feeds the core and
+//! drains its outputs after every batch of inputs. Tests drive two cores over `l2tp-sim` in
+//! virtual time.
+//!
+//! Data moves like this:
+//!
+//! ```text
+//!  UDP datagram ──► datapath backend ──► PPP frame ──► ppp::classify
+//!                        │                              ├─ IPv4/IPv6 ─► TUN write / IpApp
+//!                        │                              └─ LCP/auth/NCP ─► Link::handle_frame
+//!                        └─► control ──► Endpoint::handle_datagram ──► events
+//!  TUN packet ──► PPP header + encapsulate (header written in front) ──► datagram output
+//! ```
+//!
+//! Rooms, one job each:
+//! * [`sessions`]: the session table (one insert, one remove, every index in step);
+//! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
+//! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
+//! * [`datapath`]: the datapath backend seam (the userspace datapath);
+//! * `frames`: PPP frames and IP packets between the datapath, the links and the TUNs;
+//! * `events`: control-plane and PPP events turned into session life;
+//! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
+//! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
+//! * `manage`: management requests and replies;
+//! * [`settings`], [`output`]: what a core is built from, and what it emits.
+
+pub mod aaa;
+mod admission;
+pub mod datapath;
+mod dialler;
+mod events;
+mod frames;
+mod ip_policy;
+mod manage;
+pub mod output;
+pub mod sessions;
+pub mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use l2tp_proto::control::{Endpoint, EndpointConfig};
+use l2tp_proto::data::{Datapath, SessionKey};
+use l2tp_wire::result::ResultCode;
+use l2tp_wire::TunnelId;
+use ppp::LinkConfig;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::ip::ipterm::{IpApp, Outbox};
+use crate::users::Users;
+
+pub use aaa::{AuthAnswer, AuthBackend, AuthRequest, LocalUsers};
+pub use datapath::DatapathBackend;
+pub use output::{Iface, IpOp, Output, Outputs, Transmit, TunWrite};
+pub use sessions::SessionSnapshot;
+pub use settings::{
+    ClientSettings, DialPeer, IpMode, LnsSettings, NodeConfig, RoleSettings, TunTarget,
+};
+
+use admission::Admission;
+use dialler::Dialler;
+use sessions::SessionTable;
+
+/// Room in front of a PPP frame for the largest data header we write.
+pub(crate) const HEADROOM: usize = l2tp_proto::data::DATA_HEADER_MAX;
+/// Largest UDP payload.
+pub(crate) const MAX_DATAGRAM: usize = 65_535;
+
+/// One input to the core.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A UDP datagram received on local socket `socket` (index into the listen addresses).
+    Datagram {
+        /// Which local socket.
+        socket: usize,
+        /// Sender.
+        from: SocketAddr,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// An IP packet read from a TUN.
+    TunPacket {
+        /// Which TUN.
+        source: TunTarget,
+        /// The packet.
+        packet: &'a [u8],
+        /// One segment of a TCP super-packet: it may share a UDP GSO send with the others.
+        segment: bool,
+    },
+    /// A management request; the reply is [`Output::Reply`] with the same token.
+    Manage {
+        /// Quoted in the reply.
+        token: u64,
+        /// The request.
+        request: l2tp_mgmt::Request,
+    },
+    /// An asynchronous authentication backend answered [`Output::Auth`].
+    AuthDecision {
+        /// The request answered.
+        request: AuthRequest,
+        /// The answer.
+        answer: AuthAnswer,
+    },
+    /// A host name asked for with [`Output::Resolve`] resolved (or not).
+    Resolved {
+        /// The request's id.
+        id: u64,
+        /// Its addresses, or why there are none.
+        result: Result<Vec<SocketAddr>, String>,
+    },
+    /// [`IpOp::OpenSessionTun`] succeeded: the session's interface is up.
+    InterfaceUp {
+        /// The session.
+        key: SessionKey,
+        /// The interface's name.
+        ifname: String,
+    },
+    /// [`IpOp::OpenSessionTun`] failed.
+    InterfaceFailed {
+        /// The session.
+        key: SessionKey,
+        /// Why.
+        error: String,
+    },
+    /// Time passed: timers due at `now` fire.
+    Tick,
+    /// SIGTERM: close every tunnel (StopCCN), refuse new ones, stop dialling.
+    Shutdown,
+}
+
+/// Node-wide counters not kept by the engines.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeCounters {
+    /// Authentications refused (unknown user, wrong password, pool exhausted).
+    pub auth_failures: u64,
+    /// Tunnels whose authentication failed (Challenge Response wrong or missing).
+    pub tunnel_auth_failures: u64,
+    /// Sessions that completed PPP (network up).
+    pub sessions_up_total: u64,
+    /// PPP frames that could not be classified.
+    pub bad_frames: u64,
+    /// IP packets dropped because the session's network phase was not up.
+    pub ip_not_ready: u64,
+    /// UDP send errors (counted by the shell).
+    pub send_errors: u64,
+    /// Datagrams larger than the receive buffer slot (dropped by the shell).
+    pub oversized_datagrams: u64,
+    /// Tunnels refused (peer not allowed, tunnel limit, shutting down).
+    pub tunnels_refused: u64,
+    /// Calls refused (session limit, no address).
+    pub sessions_refused: u64,
+}
+
+/// The sans-IO daemon core of one node (LNS or client/LAC).
+pub struct Core {
+    name: String,
+    /// The shell's bound addresses; index = socket index = `SocketId`.
+    locals: Vec<SocketAddr>,
+    endpoint: Endpoint,
+    datapath: Box<dyn DatapathBackend>,
+    session_options: l2tp_proto::data::SessionOptions,
+    ppp_mru: u16,
+    role: RoleSettings,
+    ip_mode: IpMode,
+    sessions: SessionTable,
+    /// Sessions whose link has output or events to handle.
+    dirty: Vec<SessionKey>,
+    app: Option<Box<dyn IpApp>>,
+    outbox: Outbox,
+    out: Outputs,
+    auth: Box<dyn AuthBackend>,
+    admission: Admission,
+    dialler: Dialler,
+    frames: frames::Frames,
+    /// The session whose TUN carries the default route (client `dial.default_route`).
+    default_route_session: Option<SessionKey>,
+    rng: StdRng,
+    seeded: bool,
+    counters: NodeCounters,
+    started: Instant,
+    next_housekeeping: Instant,
+    /// PPP settings shared by every session's link.
+    link_config: Arc<LinkConfig>,
+}
+
+impl Core {
+    /// A core for `config`, whose shell bound `locals` (in the order of `config.listen`).
+    pub fn new(
+        mut config: NodeConfig,
+        locals: Vec<SocketAddr>,
+        now: Instant,
+    ) -> Result<Core, String> {
+        let link_config = settings::link_config_of(&config);
+        let mut rng = match config.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_entropy(),
+        };
+        let ep_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
+        let mut endpoint_cfg: EndpointConfig = config.endpoint;
+        let users = match &mut config.role {
+            RoleSettings::Client(_) => {
+                endpoint_cfg.accept_incoming_tunnels = false;
+                Users::default()
+            }
+            // The core decides (allowed peers, tunnel limit): IncomingTunnel events.
+            RoleSettings::Lns(lns) => {
+                endpoint_cfg.decide_incoming_tunnels = true;
+                endpoint_cfg.decide_incoming_calls = true;
+                std::mem::take(&mut lns.users)
+            }
+        };
+        if matches!(config.ip_mode, IpMode::Shared { .. })
+            && !matches!(config.role, RoleSettings::Lns(_))
+        {
+            return Err("a shared TUN needs the LNS role".into());
+        }
+        Ok(Core {
+            name: config.name,
+            locals,
+            endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
+            datapath: Box::new(Datapath::new(config.datapath)),
+            session_options: config.session_options,
+            ppp_mru: config.ppp_mru,
+            role: config.role,
+            ip_mode: config.ip_mode,
+            sessions: SessionTable::default(),
+            dirty: Vec::new(),
+            app: None,
+            outbox: Vec::new(),
+            out: Outputs::default(),
+            auth: Box::new(LocalUsers(users)),
+            admission: Admission::new(now),
+            dialler: Dialler::default(),
+            frames: frames::Frames::new(now),
+            default_route_session: None,
+            rng,
+            seeded: config.seed.is_some(),
+            counters: NodeCounters::default(),
+            started: now,
+            next_housekeeping: now,
+            link_config,
+        })
+    }
+
+    /// Replaces the authentication backend (the local users by default).
+    pub fn set_auth_backend(&mut self, backend: Box<dyn AuthBackend>) {
+        self.auth = backend;
+    }
+
+    /// Terminates IP inside the process with `app` (demo, tests).
+    pub fn set_ip_app(&mut self, app: Box<dyn IpApp>) {
+        self.app = Some(app);
+    }
+
+    /// Handles one input; what it causes is queued in [`Core::outputs`].
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Datagram {
+                socket,
+                from,
+                bytes,
+            } => self.receive_datagram(now, socket, from, bytes),
+            Input::TunPacket {
+                source,
+                packet,
+                segment,
+            } => self.receive_tun_packet(source, packet, segment),
+            Input::Manage { token, request } => {
+                if let Some(response) = self.handle_request(now, token, request) {
+                    self.out.push(Output::Reply {
+                        token,
+                        response: Box::new(response),
+                    });
+                }
+            }
+            Input::AuthDecision { request, answer } => {
+                self.auth_decided(now, request.key, request.ticket, answer)
+            }
+            Input::Resolved { id, result } => self.resolved(now, id, result),
+            Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
+            Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
+            Input::Tick => {
+                self.start_dialing(now);
+                self.handle_timers(now);
+                self.housekeeping(now);
+            }
+            Input::Shutdown => self.shutdown(now),
+        }
+        self.pump(now);
+    }
+
+    /// Ends a batch of inputs: a run of TCP segments held for one TUN write is queued.
+    pub fn end_batch(&mut self) {
+        self.flush_tun();
+    }
+
+    /// What the core asks for; the shell drains it after every batch of inputs.
+    pub fn outputs(&mut self) -> &mut Outputs {
+        &mut self.out
+    }
+
+    /// The soonest timer of every engine (the shell sleeps until then at most).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.endpoint.poll_timeout(),
+            self.datapath.poll_timeout(),
+            self.sessions.next_timer(),
+            self.app.as_ref().and_then(|a| a.poll_timeout()),
+            self.dialler.redial_at,
+            Some(self.next_housekeeping),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The bound addresses.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
+    }
+
+    /// The control plane (read-only: tunnel and session state).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The datapath backend (read-only: statistics).
+    pub fn datapath(&self) -> &dyn DatapathBackend {
+        &*self.datapath
+    }
+
+    /// Sessions whose IPCP is up.
+    pub fn sessions_up(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.ipv4.is_some())
+            .count()
+    }
+
+    /// LNS: (pool capacity, addresses in use).
+    pub fn pool_usage(&self) -> Option<(u64, u64)> {
+        match &self.role {
+            RoleSettings::Lns(l) => {
+                Some((u64::from(l.pool.capacity()), u64::from(l.pool.in_use())))
+            }
+            RoleSettings::Client(_) => None,
+        }
+    }
+
+    /// LNS: replaces the users (SIGHUP); sessions already up are kept.
+    pub fn replace_users(&mut self, users: Users) {
+        if let RoleSettings::Lns(l) = &mut self.role {
+            let busy = l.pool.set_fixed(users.fixed_addresses());
+            if !busy.is_empty() {
+                tracing::warn!(
+                    "fixed addresses {busy:?} are leased to other sessions now: set aside when they end"
+                );
+            }
+            self.auth.replace_users(users);
+        }
+    }
+
+    /// Node-wide counters.
+    pub fn counters(&self) -> NodeCounters {
+        self.counters
+    }
+
+    /// Snapshots of every session that has a PPP link.
+    pub fn sessions(&self, now: Instant) -> Vec<SessionSnapshot> {
+        let mut v: Vec<_> = self
+            .sessions
+            .iter()
+            .map(|(k, s)| {
+                let stats = self.datapath.stats(k.tunnel, k.session).unwrap_or_default();
+                s.snapshot(*k, now, stats)
+            })
+            .collect();
+        v.sort_by_key(|s| s.key);
+        v
+    }
+
+    /// Sends StopCCN on every tunnel; from now on new tunnels are refused with a StopCCN
+    /// ("shutting down") and nothing is redialled.
+    fn shutdown(&mut self, now: Instant) {
+        self.admission.draining = true;
+        self.dialler.stop();
+        let ids: Vec<TunnelId> = self.endpoint.tunnels().map(|t| t.tunnel).collect();
+        for t in ids {
+            let _ = self.endpoint.close_tunnel(
+                now,
+                t,
+                ResultCode::with_error(ResultCode::STOPCCN_SHUTTING_DOWN, 0, Some("shutting down")),
+            );
+        }
+    }
+
+    fn socket_index(&self, local: SocketAddr) -> usize {
+        self.locals.iter().position(|l| *l == local).unwrap_or(0)
+    }
+
+    fn handle_timers(&mut self, now: Instant) {
+        if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
+            self.endpoint.handle_timeout(now);
+        }
+        if self.datapath.poll_timeout().is_some_and(|t| t <= now) {
+            self.datapath.handle_timeout(now);
+            self.drain_deliveries(now);
+        }
+        while let Some(key) = self.sessions.pop_due(now) {
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.link.handle_timeout(now);
+                self.dirty.push(key);
+            }
+        }
+        if let Some(app) = self.app.as_mut() {
+            if app.poll_timeout().is_some_and(|t| t <= now) {
+                app.poll(now, &mut self.outbox);
+            }
+        }
+        if self.dialler.redial_at.is_some_and(|t| t <= now) {
+            self.dialler.redial_at = None;
+            self.dial(now);
+        }
+    }
+
+    /// Drains every engine until nothing moves.
+    fn pump(&mut self, now: Instant) {
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some(t) = self.endpoint.poll_transmit() {
+                moved = true;
+                let sock = self.socket_index(t.local);
+                self.out.datagram(sock, t.to, &t.payload);
+            }
+            while let Some(ev) = self.endpoint.poll_event() {
+                moved = true;
+                self.on_control_event(now, ev);
+            }
+            self.drain_deliveries(now);
+            while let Some(key) = self.dirty.pop() {
+                moved = true;
+                self.service_link(now, key);
+            }
+            if !self.outbox.is_empty() {
+                moved = true;
+                let out = std::mem::take(&mut self.outbox);
+                for (key, pkt) in &out {
+                    self.send_ip(*key, pkt);
+                }
+                self.outbox = out;
+                self.outbox.clear();
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Sends a link's frames, handles its events, re-arms its timer.
+    fn service_link(&mut self, now: Instant, key: SessionKey) {
+        loop {
+            let Some(sess) = self.sessions.get_mut(&key) else {
+                return;
+            };
+            if let Some(frame) = sess.link.poll_transmit() {
+                self.send_frame(key, &[], &frame);
+                continue;
+            }
+            if let Some(ev) = sess.link.poll_event() {
+                self.on_ppp_event(now, key, ev);
+                continue;
+            }
+            if sess.shrink_pending {
+                // Negotiation is over: its queues' spare capacity is not needed again.
+                sess.shrink_pending = false;
+                sess.link.shrink_to_fit();
+            }
+            let t = sess.link.poll_timeout();
+            if t != sess.timer {
+                sess.timer = t;
+                if let Some(t) = t {
+                    self.sessions.arm(key, t);
+                }
+            }
+            return;
+        }
+    }
+
+    /// Once a second: session and idle timeouts, memory compaction.
+    fn housekeeping(&mut self, now: Instant) {
+        if now < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = now + Duration::from_secs(1);
+        self.compact();
+        self.admission.shrink();
+        self.frames.shrink();
+        // A call that never completes is cleared by the control plane (`connect_timeout`,
+        // counted from when our ICRP was on the wire).
+        let RoleSettings::Lns(lns) = &self.role else {
+            return;
+        };
+        let (session_timeout, idle_timeout) = (lns.session_timeout, lns.idle_timeout);
+        if session_timeout.is_none() && idle_timeout.is_none() {
+            return;
+        }
+        let mut expired = Vec::new();
+        for (key, s) in self.sessions.iter_mut() {
+            let rx = self
+                .datapath
+                .stats(key.tunnel, key.session)
+                .map(|st| st.rx_packets)
+                .unwrap_or(0);
+            if rx != s.last_rx_packets {
+                s.last_rx_packets = rx;
+                s.last_activity = now;
+            }
+            if session_timeout.is_some_and(|t| now.duration_since(s.since) >= t) {
+                expired.push((*key, "session timeout"));
+            } else if idle_timeout.is_some_and(|t| now.duration_since(s.last_activity) >= t) {
+                expired.push((*key, "idle timeout"));
+            }
+        }
+        for (key, why) in expired {
+            tracing::info!(node = %self.name, session = %key, "closing: {why}");
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.link.close(now, why);
+            }
+            self.dirty.push(key);
+        }
+    }
+
+    /// Gives memory back after many sessions ended: stale timer entries dropped, tables
+    /// shrunk, the allocator trimmed. Cheap to call; works only when it is worth it.
+    fn compact(&mut self) {
+        if !self.sessions.compact() {
+            return;
+        }
+        self.dirty.shrink_to_fit();
+        self.outbox.shrink_to_fit();
+        self.out.shrink();
+        self.admission.compact();
+        self.frames.compact();
+        self.endpoint.shrink_to_fit();
+        self.datapath.shrink_to_fit();
+        l2tp_io::mem::trim_heap();
+        tracing::debug!(node = %self.name, sessions = self.sessions.len(), "tables compacted");
+    }
+}

@@ -1,0 +1,324 @@
+//! The session table: each session's daemon-side state (its PPP link, what PPP negotiated,
+//! the addresses it holds) and every index onto it — the IPv4 and IPv6 routes of a shared
+//! TUN, the links' timer heap. One `SessionTable::insert`, one `SessionTable::remove`:
+//! an index entry never outlives its session.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use l2tp_proto::data::{L2tpStats, SessionKey};
+use ppp::{Ipv4Params, Link, Phase};
+
+/// One session's daemon-side state.
+pub(crate) struct Session {
+    pub link: Link,
+    /// The deadline currently armed in the timer heap (stale heap entries are skipped).
+    pub timer: Option<Instant>,
+    pub user: Option<String>,
+    pub ipv4: Option<Ipv4Params>,
+    pub ipv6_up: bool,
+    /// IPv6 state, once IPv6CP has come up (boxed: most sessions of an IPv4-only LNS never
+    /// need it, and the daemon holds 100,000 sessions).
+    pub ipv6: Option<Box<Ipv6State>>,
+    /// Address taken from the pool (freed when the session ends).
+    pub pool_addr: Option<Ipv4Addr>,
+    /// Interface carrying the session's IP (its own TUN, or the shared one).
+    pub interface: Option<String>,
+    /// The session's own TUN is open (per-session mode).
+    pub own_tun: bool,
+    pub since: Instant,
+    /// Shrink the link's queues once they are drained (set when negotiation finishes).
+    pub shrink_pending: bool,
+    /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
+    pub last_rx_packets: u64,
+    pub last_activity: Instant,
+}
+
+/// A session's IPv6 addressing.
+#[derive(Default)]
+pub(crate) struct Ipv6State {
+    /// Our IPv6 link-local address (from the IPv6CP interface identifier).
+    pub local: Option<std::net::Ipv6Addr>,
+    /// IPv6CP interface identifiers (ours, the peer's).
+    pub iids: Option<([u8; 8], [u8; 8])>,
+    /// Our global IPv6 address (client: formed from the advertised prefix; LNS: the peer's).
+    pub global: Option<std::net::Ipv6Addr>,
+    /// LNS: the prefix lease of this session.
+    pub lease: Option<crate::pool::Ipv6Lease>,
+    /// IPv6 set up on the session's interface (addresses, routes, advertisement).
+    pub configured: bool,
+    /// Client: an advertisement received before the interface existed.
+    pub pending_ra: Option<crate::ip::ra::Learned>,
+}
+
+/// What an operator sees of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// Local tunnel and session ids.
+    pub key: SessionKey,
+    /// PPP phase.
+    pub phase: Phase,
+    /// Authenticated user.
+    pub user: Option<String>,
+    /// IPCP result.
+    pub ipv4: Option<Ipv4Params>,
+    /// IPv6CP up.
+    pub ipv6_up: bool,
+    /// Seconds since the session came up.
+    pub uptime_s: u64,
+    /// The driver's eight counters.
+    pub stats: L2tpStats,
+}
+
+impl Session {
+    pub fn new(link: Link, now: Instant) -> Self {
+        Session {
+            link,
+            timer: None,
+            user: None,
+            ipv4: None,
+            ipv6_up: false,
+            ipv6: None,
+            pool_addr: None,
+            interface: None,
+            own_tun: false,
+            since: now,
+            shrink_pending: false,
+            last_rx_packets: 0,
+            last_activity: now,
+        }
+    }
+
+    /// The session's IPv6 state, if IPv6CP ever came up.
+    pub fn v6(&self) -> Option<&Ipv6State> {
+        self.ipv6.as_deref()
+    }
+
+    /// The session's IPv6 state, created empty on first use.
+    pub fn v6_mut(&mut self) -> &mut Ipv6State {
+        self.ipv6.get_or_insert_with(Box::default)
+    }
+
+    /// Whether the network protocol for `proto` (IPv4 or IPv6) is up on this session.
+    pub fn carries(&self, proto: ppp::Protocol) -> bool {
+        if proto == ppp::Protocol::IPV4 {
+            self.ipv4.is_some()
+        } else {
+            self.ipv6_up
+        }
+    }
+
+    pub fn snapshot(&self, key: SessionKey, now: Instant, stats: L2tpStats) -> SessionSnapshot {
+        SessionSnapshot {
+            key,
+            phase: self.link.phase(),
+            user: self.user.clone(),
+            ipv4: self.ipv4,
+            ipv6_up: self.ipv6_up,
+            uptime_s: now.saturating_duration_since(self.since).as_secs(),
+            stats,
+        }
+    }
+}
+
+/// The sessions and their indexes.
+#[derive(Default)]
+pub(crate) struct SessionTable {
+    /// Boxed: the map keeps spare capacity, which then costs a pointer, not a whole session.
+    map: HashMap<SessionKey, Box<Session>>,
+    /// Shared TUN, IPv4: client address → session.
+    routes: HashMap<Ipv4Addr, SessionKey>,
+    /// Shared TUN, IPv6: a session's /64 (per-session prefixes) or its /128 → session.
+    routes6: HashMap<u128, SessionKey>,
+    /// Link deadlines; entries whose session re-armed or left are skipped.
+    timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
+}
+
+impl SessionTable {
+    pub fn insert(&mut self, key: SessionKey, s: Session) {
+        // A session id is never reused while its session lives (the datapath refused it).
+        if let Some(old) = self.map.insert(key, Box::new(s)) {
+            self.unindex(key, &old);
+        }
+    }
+
+    /// Removes a session and every index entry that names it.
+    pub fn remove(&mut self, key: SessionKey) -> Option<Box<Session>> {
+        let s = self.map.remove(&key)?;
+        self.unindex(key, &s);
+        Some(s)
+    }
+
+    fn unindex(&mut self, key: SessionKey, s: &Session) {
+        if let Some(p) = s.ipv4 {
+            if self.routes.get(&p.peer) == Some(&key) {
+                self.routes.remove(&p.peer);
+            }
+        }
+        if s.v6().is_some_and(|v| v.lease.is_some()) {
+            self.routes6.retain(|_, k| *k != key);
+        }
+    }
+
+    pub fn get(&self, key: &SessionKey) -> Option<&Session> {
+        self.map.get(key).map(|b| &**b)
+    }
+
+    pub fn get_mut(&mut self, key: &SessionKey) -> Option<&mut Session> {
+        self.map.get_mut(key).map(|b| &mut **b)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
+        self.map.iter().map(|(k, v)| (k, &**v))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&SessionKey, &mut Session)> {
+        self.map.iter_mut().map(|(k, v)| (k, &mut **v))
+    }
+
+    pub fn keys_of_tunnel(&self, tunnel: l2tp_wire::TunnelId) -> Vec<SessionKey> {
+        self.map
+            .keys()
+            .filter(|k| k.tunnel == tunnel)
+            .copied()
+            .collect()
+    }
+
+    /// Shared TUN: packets for `addr` go to `key`.
+    pub fn route_v4(&mut self, addr: Ipv4Addr, key: SessionKey) {
+        self.routes.insert(addr, key);
+    }
+
+    /// Shared TUN: no more packets for `addr`.
+    pub fn unroute_v4(&mut self, addr: Ipv4Addr) {
+        self.routes.remove(&addr);
+    }
+
+    /// Shared TUN: packets for this /128 or /64 (as an integer) go to `key`.
+    pub fn route_v6(&mut self, prefix: u128, key: SessionKey) {
+        self.routes6.insert(prefix, key);
+    }
+
+    /// The session owning an IPv4 destination.
+    pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<SessionKey> {
+        self.routes.get(&addr).copied()
+    }
+
+    /// The session owning an IPv6 packet's destination (its /128, or its /64).
+    pub fn lookup_v6(&self, packet: &[u8]) -> Option<SessionKey> {
+        if packet.len() < 40 || packet[0] >> 4 != 6 {
+            return None;
+        }
+        let dst = u128::from_be_bytes(packet[24..40].try_into().ok()?);
+        self.routes6
+            .get(&dst)
+            .or_else(|| self.routes6.get(&(dst & !u128::from(u64::MAX))))
+            .copied()
+    }
+
+    /// Records a link's deadline.
+    pub fn arm(&mut self, key: SessionKey, t: Instant) {
+        self.timers.push(Reverse((t, key)));
+    }
+
+    /// The soonest link deadline.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// A session whose link deadline is due, if any (stale entries skipped).
+    pub fn pop_due(&mut self, now: Instant) -> Option<SessionKey> {
+        while let Some(&Reverse((t, key))) = self.timers.peek() {
+            if t > now {
+                return None;
+            }
+            self.timers.pop();
+            if let Some(s) = self.map.get_mut(&key) {
+                if s.timer == Some(t) {
+                    s.timer = None;
+                    return Some(key);
+                }
+            }
+        }
+        None
+    }
+
+    /// Drops stale timer entries and spare capacity after many sessions ended; true when
+    /// the tables were shrunk.
+    pub fn compact(&mut self) -> bool {
+        let live = self.map.len();
+        let stale_timers = self.timers.len() > 2 * live + 1024;
+        let oversized = self.map.capacity() > 4 * live + 1024;
+        if !stale_timers && !oversized {
+            return false;
+        }
+        let map = &self.map;
+        let timers: Vec<_> = self
+            .timers
+            .drain()
+            .filter(|Reverse((t, k))| map.get(k).is_some_and(|s| s.timer == Some(*t)))
+            .collect();
+        self.timers = timers.into_iter().collect();
+        if oversized {
+            self.map.shrink_to_fit();
+            self.routes.shrink_to_fit();
+            self.routes6.shrink_to_fit();
+        }
+        oversized
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use l2tp_wire::{SessionId, TunnelId};
+    use rand::SeedableRng;
+
+    fn session(now: Instant) -> Session {
+        let cfg = std::sync::Arc::new(ppp::LinkConfig::client("u", "p"));
+        Session::new(Link::new(cfg, rand::rngs::StdRng::seed_from_u64(1)), now)
+    }
+
+    #[test]
+    fn remove_takes_every_index_entry_with_it() {
+        let now = Instant::now();
+        let mut t = SessionTable::default();
+        let k = SessionKey::new(TunnelId(1), SessionId(2));
+        let mut s = session(now);
+        let peer = Ipv4Addr::new(203, 0, 113, 9);
+        s.ipv4 = Some(Ipv4Params {
+            local: Ipv4Addr::new(198, 51, 100, 1),
+            peer,
+            dns: [None, None],
+        });
+        s.v6_mut().lease = Some(crate::pool::Ipv6Lease {
+            interface_id: 1,
+            address: std::net::Ipv6Addr::LOCALHOST,
+            delegated: None,
+        });
+        s.timer = Some(now);
+        t.insert(k, s);
+        t.route_v4(peer, k);
+        t.route_v6(42, k);
+        t.arm(k, now);
+        assert_eq!(t.lookup_v4(peer), Some(k));
+        assert!(t.remove(k).is_some());
+        assert_eq!(t.lookup_v4(peer), None);
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[24..40].copy_from_slice(&42u128.to_be_bytes());
+        assert_eq!(t.lookup_v6(&p), None);
+        assert_eq!(
+            t.pop_due(now),
+            None,
+            "a removed session's timer does not fire"
+        );
+        assert_eq!(t.len(), 0);
+    }
+}

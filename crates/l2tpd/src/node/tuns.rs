@@ -1,0 +1,262 @@
+//! The shell's TUN table and interface side: the shared TUN and each session's own TUN with
+//! its poll token, packets written to them, and the core's interface and route operations
+//! applied over rtnetlink (opened on first use: only TUN modes need it).
+
+use std::collections::HashMap;
+use std::io;
+
+use l2tp_io::poller::{Poller, Token};
+use l2tp_io::tun::Tun;
+use l2tp_proto::data::SessionKey;
+
+use super::netconf::{NetConf, NetconfError};
+use super::tunif;
+use crate::core::{Iface, Input, IpOp, TunTarget};
+
+/// Every TUN the node has open.
+pub struct Tuns {
+    /// The LNS's shared TUN and its interface index.
+    pub shared: Option<(Tun, u32)>,
+    by_session: HashMap<SessionKey, (Tun, u64)>,
+    by_token: HashMap<u64, SessionKey>,
+    next_token: u64,
+    netconf: Option<NetConf>,
+}
+
+impl Default for Tuns {
+    fn default() -> Self {
+        Tuns::new()
+    }
+}
+
+impl Tuns {
+    /// No TUN open yet.
+    pub fn new() -> Tuns {
+        Tuns {
+            shared: None,
+            by_session: HashMap::new(),
+            by_token: HashMap::new(),
+            next_token: tunif::TUN_TOKEN_BASE + 1,
+            netconf: None,
+        }
+    }
+
+    fn netconf(&mut self) -> io::Result<&mut NetConf> {
+        if self.netconf.is_none() {
+            self.netconf = Some(NetConf::new().map_err(io::Error::other)?);
+        }
+        Ok(self.netconf.as_mut().expect("just set"))
+    }
+
+    /// Opens the LNS's shared TUN (our IPv4 address, and `server6` when IPv6 is offered).
+    pub fn open_shared(
+        &mut self,
+        poller: &Poller,
+        name: &str,
+        mtu: u32,
+        local: std::net::Ipv4Addr,
+        server6: Option<std::net::Ipv6Addr>,
+    ) -> io::Result<()> {
+        let nc = self.netconf()?;
+        let (tun, idx) =
+            tunif::open_shared_tun(nc, poller, Token(tunif::TUN_TOKEN_BASE), name, mtu, local)
+                .map_err(io::Error::other)?;
+        if let Some(a) = server6 {
+            nc.add_address(idx, a.into(), 128)
+                .map_err(io::Error::other)?;
+        }
+        self.shared = Some((tun, idx));
+        Ok(())
+    }
+
+    /// The TUN a poll token names, and which TUN that is for the core.
+    pub fn by_token(&self, token: u64) -> Option<(&Tun, TunTarget)> {
+        if token == tunif::TUN_TOKEN_BASE {
+            return self.shared.as_ref().map(|(t, _)| (t, TunTarget::Shared));
+        }
+        let key = self.by_token.get(&token)?;
+        self.by_session
+            .get(key)
+            .map(|(t, _)| (t, TunTarget::Session(*key)))
+    }
+
+    /// Writes one packet (`vnet_hdr`: a coalesced GSO run's header).
+    pub fn write(&self, target: TunTarget, vnet_hdr: Option<&[u8; 10]>, packet: &[u8]) {
+        let tun = match target {
+            TunTarget::Shared => self.shared.as_ref().map(|(t, _)| t),
+            TunTarget::Session(k) => self.by_session.get(&k).map(|(t, _)| t),
+        };
+        let Some(tun) = tun else {
+            return;
+        };
+        let r = match vnet_hdr {
+            Some(h) => tun.send_with_header(h, packet),
+            None => tun.send(packet),
+        };
+        if let Err(e) = r {
+            tracing::debug!("TUN write: {e}");
+        }
+    }
+
+    /// Applies one operation; returns what the core must hear about it.
+    pub fn apply(&mut self, poller: &Poller, op: IpOp) -> Option<Input<'static>> {
+        match op {
+            IpOp::OpenSessionTun {
+                key,
+                name,
+                mtu,
+                ipv4,
+                routes,
+            } => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let r = self.netconf().map_err(|e| e.to_string()).and_then(|nc| {
+                    tunif::open_session_tun(nc, poller, Token(token), &name, mtu, &ipv4, &routes)
+                });
+                Some(match r {
+                    Ok(tun) => {
+                        let ifname = tun.name().to_string();
+                        println!(
+                            "session {key}: interface {ifname} up, local {} peer {}{}",
+                            ipv4.local,
+                            ipv4.peer,
+                            ipv4.dns[0]
+                                .map(|d| format!(", DNS {d}"))
+                                .unwrap_or_default()
+                        );
+                        self.by_token.insert(token, key);
+                        self.by_session.insert(key, (tun, token));
+                        Input::InterfaceUp { key, ifname }
+                    }
+                    Err(error) => Input::InterfaceFailed { key, error },
+                })
+            }
+            IpOp::RemoveInterfaces { keys } => {
+                self.remove_interfaces(Some(&keys));
+                None
+            }
+            IpOp::CloseSessionTun { key } => {
+                if let Some((_, token)) = self.by_session.remove(&key) {
+                    self.by_token.remove(&token);
+                }
+                if self.by_session.is_empty() && self.by_session.capacity() > 1024 {
+                    self.by_session.shrink_to_fit();
+                    self.by_token.shrink_to_fit();
+                }
+                None
+            }
+            IpOp::AddAddress {
+                iface,
+                addr,
+                prefix_len,
+                exist_ok,
+            } => {
+                let r = self
+                    .index(&iface)
+                    .and_then(|(nc, i)| ok_if(exist_ok, nc.add_address(i, addr, prefix_len)));
+                if let Err(e) = r {
+                    tracing::warn!("address {addr}/{prefix_len} on {iface:?}: {e}");
+                }
+                None
+            }
+            IpOp::AddLinkLocal { ifname, addr } => {
+                let r = self
+                    .netconf()
+                    .map_err(|e| e.to_string())
+                    .and_then(|nc| tunif::add_ipv6_link_local(nc, &ifname, addr));
+                if let Err(e) = r {
+                    tracing::warn!("IPv6 address on {ifname}: {e}");
+                }
+                None
+            }
+            IpOp::AddRoute {
+                iface,
+                route,
+                exist_ok,
+            } => {
+                let r = self
+                    .index(&iface)
+                    .and_then(|(nc, i)| ok_if(exist_ok, nc.add_route(i, route, None)));
+                if let Err(e) = r {
+                    tracing::warn!("route {route} on {iface:?}: {e}");
+                }
+                None
+            }
+            IpOp::DelRoute { iface, route } => {
+                if let Ok((nc, i)) = self.index(&iface) {
+                    let _ = nc.del_route(i, route);
+                }
+                None
+            }
+            IpOp::DefaultRoute { key, ifname, lns } => {
+                let r = self.netconf().map_err(|e| e.to_string()).and_then(|nc| {
+                    let path = nc.route_get(lns).map_err(|e| e.to_string())?;
+                    if let (Some(gw), std::net::IpAddr::V4(a)) = (path.gateway, lns) {
+                        nc.add_route_via(crate::core::output::host_route(a), gw, path.ifindex)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    let idx = nc.link_index(&ifname).map_err(|e| e.to_string())?;
+                    nc.add_route(idx, crate::core::output::default_v4(), None)
+                        .map_err(|e| e.to_string())
+                });
+                match r {
+                    Ok(()) => println!("session {key}: default route via {ifname}"),
+                    Err(e) => tracing::warn!(session = %key, "default route: {e}"),
+                }
+                None
+            }
+            IpOp::AnnounceIpv6 { key, ifname, addr } => {
+                println!("session {key}: IPv6 address {addr} on {ifname}");
+                None
+            }
+        }
+    }
+
+    /// Removes the own interfaces of `keys` (every session's with `None`) in one batch:
+    /// closing a TUN removes its interface too, but one at a time (≈ 20 ms each); the
+    /// descriptors close later, cheaply.
+    pub fn remove_interfaces(&mut self, keys: Option<&[SessionKey]>) {
+        let names: Vec<String> = match keys {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.by_session.get(k))
+                .map(|(t, _)| t.name().to_string())
+                .collect(),
+            None => self
+                .by_session
+                .values()
+                .map(|(t, _)| t.name().to_string())
+                .collect(),
+        };
+        if names.len() < 2 {
+            return;
+        }
+        let Ok(nc) = self.netconf() else {
+            return;
+        };
+        let idx: Vec<u32> = names.iter().filter_map(|n| nc.link_index(n).ok()).collect();
+        if let Err(e) = nc.delete_links(&idx) {
+            tracing::warn!("removing {} session interfaces: {e}", idx.len());
+        }
+    }
+
+    fn index(&mut self, iface: &Iface) -> Result<(&mut NetConf, u32), String> {
+        let shared = self.shared.as_ref().map(|(_, i)| *i);
+        let nc = self.netconf().map_err(|e| e.to_string())?;
+        let idx = match iface {
+            Iface::Shared => shared.ok_or("no shared interface")?,
+            Iface::Name(n) => nc.link_index(n).map_err(|e| e.to_string())?,
+        };
+        Ok((nc, idx))
+    }
+}
+
+/// An operation's result; an address or route already there counts as done when
+/// `exist_ok` (advertisements repeat).
+fn ok_if(exist_ok: bool, r: Result<(), NetconfError>) -> Result<(), String> {
+    match r {
+        Err(e) if exist_ok && e.source.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.to_string()),
+        Ok(()) => Ok(()),
+    }
+}

@@ -1,0 +1,290 @@
+//! Daemon cores in virtual time: an LNS core and a client core wrapped as `l2tp_sim::Node`s,
+//! their outputs collected after every input the way the I/O shell drains them (datagrams
+//! into the simulated network; TUN writes, interface operations, replies and
+//! authentication requests kept for the test to look at or answer).
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use l2tp_proto::control::EndpointConfig;
+use l2tp_proto::data::{DatapathConfig, SessionKey, SessionOptions};
+use l2tpd::core::{
+    AuthRequest, ClientSettings, Core, DialPeer, Input, IpMode, IpOp, LnsSettings, NodeConfig,
+    Output, RoleSettings, TunTarget,
+};
+use l2tpd::leases::Ipv4Leases;
+use l2tpd::pool::{Ipv4Pool, Ipv4PoolSpec};
+use l2tpd::users::{User, Users};
+
+/// The LNS's address in the simulation.
+pub const LNS_ADDR: &str = "192.0.2.1:1701";
+/// The client's address in the simulation.
+pub const CLIENT_ADDR: &str = "192.0.2.2:40000";
+/// The LNS's end of every PPP link.
+pub const LNS_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The first pool address.
+pub const POOL_FIRST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+
+/// One core and what it emitted.
+pub struct SimCore {
+    /// The core under test.
+    pub core: Core,
+    /// Its first address.
+    pub addr: SocketAddr,
+    /// Every address it owns (socket index = position).
+    pub addrs: Vec<SocketAddr>,
+    /// Host names it asked to resolve: (id, host, port).
+    pub resolves: Vec<(u64, String, u16)>,
+    tx: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Packets written to TUNs, in order.
+    pub tun_writes: Vec<(TunTarget, Vec<u8>)>,
+    /// Interface and route operations, in order.
+    pub ops: Vec<IpOp>,
+    /// Management replies by token.
+    pub replies: Vec<(u64, l2tp_mgmt::Response)>,
+    /// Authentication requests waiting for the test's answer.
+    pub auth_requests: Vec<AuthRequest>,
+    /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
+    pub interfaces_up: bool,
+    next_token: u64,
+}
+
+impl SimCore {
+    /// Wraps `core`, bound to `addr`.
+    pub fn new(core: Core, addrs: Vec<SocketAddr>) -> SimCore {
+        SimCore {
+            core,
+            addr: addrs[0],
+            addrs,
+            resolves: Vec::new(),
+            tx: VecDeque::new(),
+            tun_writes: Vec::new(),
+            ops: Vec::new(),
+            replies: Vec::new(),
+            auth_requests: Vec::new(),
+            interfaces_up: true,
+            next_token: 1,
+        }
+    }
+
+    /// Feeds one input and collects what it caused.
+    pub fn input(&mut self, now: Instant, input: Input<'_>) {
+        self.core.handle(now, input);
+        self.collect(now);
+    }
+
+    /// A management request; its reply (if the core answered at once).
+    pub fn manage(
+        &mut self,
+        now: Instant,
+        request: l2tp_mgmt::Request,
+    ) -> Option<l2tp_mgmt::Response> {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.input(now, Input::Manage { token, request });
+        self.replies
+            .iter()
+            .position(|(t, _)| *t == token)
+            .map(|i| self.replies.remove(i).1)
+    }
+
+    fn collect(&mut self, now: Instant) {
+        self.core.end_batch();
+        let mut feedback = Vec::new();
+        let out = self.core.outputs();
+        for (t, bytes) in out.transmits() {
+            self.tx
+                .push_back((self.addrs[t.socket], t.to, bytes.to_vec()));
+        }
+        for (w, bytes) in out.tun_writes() {
+            self.tun_writes.push((w.target, bytes.to_vec()));
+        }
+        out.clear_packets();
+        while let Some(o) = self.core.outputs().pop() {
+            match o {
+                Output::Ip(op) => {
+                    if let (IpOp::OpenSessionTun { key, .. }, true) = (&op, self.interfaces_up) {
+                        feedback.push((*key, format!("l2tp{}", key.session.0)));
+                    }
+                    self.ops.push(op);
+                }
+                Output::Reply { token, response } => self.replies.push((token, *response)),
+                Output::Resolve { id, host, port } => self.resolves.push((id, host, port)),
+                Output::Auth(req) => self.auth_requests.push(req),
+            }
+        }
+        for (key, ifname) in feedback {
+            self.input(now, Input::InterfaceUp { key, ifname });
+        }
+    }
+}
+
+impl l2tp_sim::Node for SimCore {
+    fn owns(&self, addr: SocketAddr) -> bool {
+        self.addrs.contains(&addr)
+    }
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        let socket = self.addrs.iter().position(|a| *a == local).unwrap_or(0);
+        self.input(
+            now,
+            Input::Datagram {
+                socket,
+                from,
+                bytes: data,
+            },
+        );
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.input(now, Input::Tick);
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        self.tx.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+}
+
+/// An LNS core: user alice/secret (MS-CHAPv2), pool 203.0.113.10-20, one shared TUN.
+pub fn lns_core(seed: u64, now: Instant) -> SimCore {
+    let mut users = Users::new();
+    users.insert(User {
+        name: "alice".into(),
+        password: "secret".into(),
+        ipv4: None,
+    });
+    let pool = Ipv4PoolSpec::Range {
+        first: POOL_FIRST,
+        last: Ipv4Addr::new(203, 0, 113, 20),
+    };
+    let cfg = NodeConfig {
+        name: "lns".into(),
+        listen: vec![LNS_ADDR.parse().expect("addr")],
+        endpoint: EndpointConfig {
+            host_name: "sim-lns".into(),
+            ..EndpointConfig::default()
+        },
+        datapath: DatapathConfig::default(),
+        session_options: SessionOptions::default(),
+        ppp_echo_interval: Some(Duration::from_secs(10)),
+        ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
+        role: RoleSettings::Lns(Box::new(LnsSettings {
+            auth_methods: vec![ppp::AuthMethod::MsChapV2],
+            local_ipv4: LNS_IP,
+            dns: [None, None],
+            users,
+            pool: Ipv4Leases::new(Ipv4Pool::new(pool), LNS_IP, []),
+            max_sessions: 0,
+            ipv6: false,
+            ipv6_pool: None,
+            allowed_peers: Vec::new(),
+            max_tunnels: 0,
+            session_timeout: None,
+            idle_timeout: None,
+        })),
+        seed: Some(seed),
+        ip_mode: IpMode::Shared {
+            name: "l2tp-lns".into(),
+            mtu: 1400,
+        },
+    };
+    let addrs = cfg.listen.clone();
+    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+}
+
+/// A client core dialling [`LNS_ADDR`] as alice, `sessions` calls, one TUN per session.
+pub fn client_core(seed: u64, now: Instant, sessions: u32) -> SimCore {
+    let lns = DialPeer::Addr(LNS_ADDR.parse().expect("addr"));
+    let listen = vec![CLIENT_ADDR.parse().expect("addr")];
+    client_core_with(seed, now, sessions, vec![lns], listen)
+}
+
+/// A client core dialling `peers` from `listen` (its addresses in the simulation).
+pub fn client_core_with(
+    seed: u64,
+    now: Instant,
+    sessions: u32,
+    peers: Vec<DialPeer>,
+    listen: Vec<SocketAddr>,
+) -> SimCore {
+    let cfg = NodeConfig {
+        name: "client".into(),
+        listen,
+        endpoint: EndpointConfig {
+            host_name: "sim-client".into(),
+            ..EndpointConfig::default()
+        },
+        datapath: DatapathConfig::default(),
+        session_options: SessionOptions::default(),
+        ppp_echo_interval: Some(Duration::from_secs(10)),
+        ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
+        role: RoleSettings::Client(ClientSettings {
+            peers,
+            username: "alice".into(),
+            password: "secret".into(),
+            tunnels: 1,
+            sessions,
+            redial_initial: Duration::from_secs(1),
+            redial_max: Duration::from_secs(10),
+            redial: true,
+            auth_methods: Vec::new(),
+            default_route: false,
+            local_port: None,
+        }),
+        seed: Some(seed ^ 0x5eed),
+        ip_mode: IpMode::PerSession {
+            name: "l2tp%d".into(),
+            mtu: 1400,
+            routes: Vec::new(),
+        },
+    };
+    let addrs = cfg.listen.clone();
+    SimCore::new(
+        Core::new(cfg, addrs.clone(), now).expect("client core"),
+        addrs,
+    )
+}
+
+/// Sessions of `c` whose PPP network phase is up, with their IPv4 parameters.
+pub fn up_sessions(c: &SimCore, now: Instant) -> Vec<(SessionKey, ppp::Ipv4Params)> {
+    c.core
+        .sessions(now)
+        .into_iter()
+        .filter_map(|s| s.ipv4.map(|p| (s.key, p)))
+        .collect()
+}
+
+/// An ICMPv4 echo request from `src` to `dst` (checksums right).
+pub fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr, seq: u16) -> Vec<u8> {
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34];
+    icmp.extend_from_slice(&seq.to_be_bytes());
+    icmp.extend_from_slice(b"virtual time");
+    let c = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let total = (20 + icmp.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 1, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    let c = checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend_from_slice(&icmp);
+    ip
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in b.chunks(2) {
+        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+        s += u32::from(w);
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
