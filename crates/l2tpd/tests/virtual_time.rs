@@ -354,6 +354,11 @@ fn an_asynchronous_auth_backend_answers_later() {
     );
     let request = lns.auth_requests.remove(0);
     assert_eq!(request.user, "alice");
+    assert!(
+        matches!(request.credentials, ppp::Credentials::MsChapV2 { .. }),
+        "the backend gets what the peer presented: {:?}",
+        request.credentials
+    );
     let now = h.now;
     lns.input(
         now,
