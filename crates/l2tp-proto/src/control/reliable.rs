@@ -295,7 +295,7 @@ impl Channel {
         self.rtt = Some(match self.rtt {
             None => (r, r / 2),
             Some((srtt, rttvar)) => {
-                let diff = if srtt > r { srtt - r } else { r - srtt };
+                let diff = srtt.abs_diff(r);
                 (srtt * 7 / 8 + r / 8, rttvar * 3 / 4 + diff / 4)
             }
         });
