@@ -151,9 +151,6 @@ pub struct Channel {
     // Smoothed round-trip time and its variation (RFC 6298), from acknowledgements of
     // messages sent once; None before the first sample.
     rtt: Option<(Duration, Duration)>,
-    // After a retransmission timeout, the backed-off interval new messages start with until
-    // a fresh round-trip sample arrives (RFC 6298 §5.5-5.7).
-    rto_backoff: Option<Duration>,
 }
 
 impl Channel {
@@ -178,7 +175,6 @@ impl Channel {
             counters: ControlCounters::default(),
             rx_epoch: 0,
             rtt: None,
-            rto_backoff: None,
         }
     }
 
@@ -284,7 +280,7 @@ impl Channel {
     /// the congestion window (Appendix A) to one message. Capped by `retransmit_cap`.
     pub fn retransmit_timeout(&self) -> Duration {
         let floor = self.cfg.retransmit_initial;
-        let rto = match self.rtt {
+        match self.rtt {
             None => floor,
             // The round trip itself at least on top of it: a peer acknowledging on its own
             // timer has a steady round trip and a small variation, yet its acknowledgements
@@ -292,12 +288,10 @@ impl Channel {
             Some((srtt, rttvar)) => {
                 (srtt + (4 * rttvar).max(srtt)).clamp(floor, self.cfg.retransmit_cap.max(floor))
             }
-        };
-        self.rto_backoff.map_or(rto, |b| b.max(rto))
+        }
     }
 
     fn rtt_sample(&mut self, r: Duration) {
-        self.rto_backoff = None;
         self.rtt = Some(match self.rtt {
             None => (r, r / 2),
             Some((srtt, rttvar)) => {
@@ -557,10 +551,6 @@ impl Channel {
             self.ack_deadline = None;
         }
         if timed_out {
-            // New messages start from the backed-off interval until the peer's round trip is
-            // measured again (a peer slower than our estimate is not retransmitted to twice).
-            let cap = self.cfg.retransmit_cap.max(self.cfg.retransmit_initial);
-            self.rto_backoff = Some((self.retransmit_timeout() * 2).min(cap));
             // Appendix A: on a retransmission timeout SSTHRESH = CWND/2, CWND = 1.
             self.ssthresh = (self.cwnd / 2).max(1);
             self.cwnd = 1;
