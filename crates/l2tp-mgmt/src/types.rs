@@ -315,6 +315,10 @@ pub struct DaemonStats {
     pub datapath: DatapathCounters,
     /// PPP authentication failures (LNS role).
     pub auth_failures: u64,
+    /// Tunnel authentication failures: a wrong or missing Challenge Response (RFC 2661
+    /// §5.1.1), a Challenge we cannot answer.
+    #[serde(default)]
+    pub tunnel_auth_failures: u64,
     /// Tunnels refused (limits, unknown peers, authentication of the tunnel).
     #[serde(default)]
     pub tunnels_refused: u64,

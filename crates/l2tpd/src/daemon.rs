@@ -87,6 +87,8 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
         give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
     }
+    // systemd's notify socket, connected while still root.
+    let mut notifier = crate::sd_notify::Notifier::from_env();
     // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
     if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
         let kept = if s.kept.is_empty() {
@@ -101,7 +103,6 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     }
 
     // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
-    let mut notifier = crate::sd_notify::Notifier::from_env();
     if let Some(n) = &notifier {
         let addrs: Vec<String> = node.local_addrs().iter().map(|a| a.to_string()).collect();
         n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));

@@ -117,35 +117,39 @@ fn session_interface_gets_addresses_and_routes() {
     });
 }
 
-/// Session interfaces put in one device group go away with one request, open TUN file
-/// descriptors and all; interfaces of other groups stay.
+/// Many session interfaces go away in one batch (`delete_links`), open TUN descriptors and
+/// all; the others stay. Also the device-group primitives it is built on.
 #[test]
-fn a_group_of_session_interfaces_is_removed_in_one_request() {
-    in_netns(
-        "a_group_of_session_interfaces_is_removed_in_one_request",
-        || {
-            let mut nc = NetConf::new().unwrap();
-            let mut tuns = Vec::new();
-            for _ in 0..50 {
-                let tun = Tun::open(Some("l2tpg%d")).unwrap();
-                let idx = nc.link_index(tun.name()).unwrap();
-                nc.set_group(idx, 4242).unwrap();
-                tuns.push(tun);
-            }
-            let other = Tun::open(Some("keep%d")).unwrap();
-            assert_eq!(
-                ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
-                50
-            );
-            nc.delete_group(4242).unwrap();
-            assert_eq!(
-                ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
-                0
-            );
-            assert!(ip(&["-o", "link", "show"]).contains(other.name()));
-            // Closing the descriptors afterwards is harmless, and an empty group is no error.
-            drop(tuns);
-            nc.delete_group(4242).unwrap();
-        },
-    );
+fn many_session_interfaces_are_removed_in_one_batch() {
+    in_netns("many_session_interfaces_are_removed_in_one_batch", || {
+        let mut nc = NetConf::new().unwrap();
+        let mut tuns = Vec::new();
+        let mut idx = Vec::new();
+        for _ in 0..50 {
+            let tun = Tun::open(Some("l2tpg%d")).unwrap();
+            idx.push(nc.link_index(tun.name()).unwrap());
+            tuns.push(tun);
+        }
+        let count = || {
+            ip(&["-o", "link", "show"])
+                .lines()
+                .filter(|l| l.contains("l2tpg"))
+                .count()
+        };
+        assert_eq!(count(), 50);
+        nc.delete_links(&idx[..40]).unwrap();
+        assert_eq!(count(), 10);
+        // Closing the descriptors afterwards is harmless; so is deleting what is gone.
+        drop(tuns.drain(..40));
+        nc.delete_links(&idx[..40]).unwrap();
+        assert_eq!(count(), 10);
+        nc.set_group(idx[45], 4242).unwrap();
+        assert_eq!(
+            ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
+            1
+        );
+        nc.delete_group(4242).unwrap();
+        assert_eq!(count(), 9);
+        nc.delete_group(4242).unwrap();
+    });
 }

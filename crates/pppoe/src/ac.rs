@@ -34,8 +34,12 @@ use crate::tr101::AccessLine;
 /// NOT be negotiated to a larger size than 1492.").
 pub const DEFAULT_MAX_PAYLOAD: u16 = 1492;
 
-/// Configuration of one access concentrator (one interface).
-#[derive(Debug, Clone)]
+/// Most MACs with a PADI bucket of their own; more and the table starts over.
+const MAX_PER_MAC_BUCKETS: usize = 16_384;
+
+/// Configuration of one access concentrator (one interface). `Debug` does not show the
+/// cookie secret.
+#[derive(Clone)]
 pub struct AcConfig {
     /// Our Ethernet address.
     pub mac: MacAddr,
@@ -55,6 +59,15 @@ pub struct AcConfig {
     pub padi_rate: u32,
     /// PADIs answered in a burst.
     pub padi_burst: u32,
+    /// PADIs answered per second for one MAC (checked before the global bucket, so one
+    /// flooding host cannot use up everybody's PADIs).
+    pub padi_per_mac_rate: u32,
+    /// PADIs answered in a burst for one MAC.
+    pub padi_per_mac_burst: u32,
+    /// Answer a session frame for a session we do not have (say, after a restart) with a
+    /// PADT, so the host hangs up at once instead of after its keepalive timeout; at most
+    /// `padi_rate` per second.
+    pub padt_unknown_sessions: bool,
     /// RFC 4638: the largest PPP payload we carry (the interface MTU minus 8); `None` or at
     /// most 1492 disables PPP-Max-Payload.
     pub max_payload: Option<u16>,
@@ -62,9 +75,31 @@ pub struct AcConfig {
     pub log_interval: Duration,
 }
 
+impl std::fmt::Debug for AcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcConfig")
+            .field("mac", &self.mac)
+            .field("ac_name", &self.ac_name)
+            .field("services", &self.services)
+            .field("cookie_secret", &"<redacted>")
+            .field("cookie_window", &self.cookie_window)
+            .field("max_sessions", &self.max_sessions)
+            .field("max_sessions_per_mac", &self.max_sessions_per_mac)
+            .field("padi_rate", &self.padi_rate)
+            .field("padi_burst", &self.padi_burst)
+            .field("padi_per_mac_rate", &self.padi_per_mac_rate)
+            .field("padi_per_mac_burst", &self.padi_per_mac_burst)
+            .field("padt_unknown_sessions", &self.padt_unknown_sessions)
+            .field("max_payload", &self.max_payload)
+            .field("log_interval", &self.log_interval)
+            .finish()
+    }
+}
+
 impl AcConfig {
     /// Defaults: any service, 30 s cookie windows, 8000 sessions, 2 per MAC, 200 PADI/s
-    /// with bursts of 400, no PPP-Max-Payload.
+    /// with bursts of 400 and 1/s with bursts of 5 per MAC, PADT for unknown sessions, no
+    /// PPP-Max-Payload.
     pub fn new(mac: MacAddr, ac_name: &str, cookie_secret: &[u8]) -> Self {
         AcConfig {
             mac,
@@ -76,6 +111,9 @@ impl AcConfig {
             max_sessions_per_mac: 2,
             padi_rate: 200,
             padi_burst: 400,
+            padi_per_mac_rate: 1,
+            padi_per_mac_burst: 5,
+            padt_unknown_sessions: true,
             max_payload: None,
             log_interval: Duration::from_secs(10),
         }
@@ -162,8 +200,11 @@ pub struct AccessConcentrator {
     cfg: AcConfig,
     cookies: CookieJar,
     padi_bucket: TokenBucket,
+    padi_per_mac: HashMap<MacAddr, TokenBucket>,
+    padt_bucket: TokenBucket,
     sessions: HashMap<u16, SessionInfo>,
-    per_mac: HashMap<MacAddr, usize>,
+    /// Session ids per subscriber MAC (for the per-MAC limit and repeated PADRs).
+    per_mac: HashMap<MacAddr, Vec<u16>>,
     next_id: u16,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
@@ -178,6 +219,8 @@ impl AccessConcentrator {
         AccessConcentrator {
             cookies: CookieJar::new(&cfg.cookie_secret, cfg.cookie_window, now),
             padi_bucket: TokenBucket::new(cfg.padi_rate, cfg.padi_burst),
+            padi_per_mac: HashMap::new(),
+            padt_bucket: TokenBucket::new(cfg.padi_rate, cfg.padi_rate),
             cfg,
             sessions: HashMap::new(),
             per_mac: HashMap::new(),
@@ -250,7 +293,10 @@ impl AccessConcentrator {
                         ppp: payload,
                     }
                 }
-                _ => self.drop_frame(now, DropReason::SessionUnknown, Some(f.eth.src), ""),
+                _ => {
+                    self.padt_unknown(now, &f.eth, session_id);
+                    self.drop_frame(now, DropReason::SessionUnknown, Some(f.eth.src), "")
+                }
             },
             Pppoe::Discovery(d) => {
                 let r = match d.code {
@@ -273,7 +319,7 @@ impl AccessConcentrator {
         let Some(s) = self.sessions.remove(&id) else {
             return false;
         };
-        self.forget_mac(s.peer);
+        self.forget_mac(s.peer, s.id);
         let mut tags = Vec::new();
         if let Some(m) = message {
             tags.push(Tag::GenericError(m.as_bytes().to_vec()));
@@ -340,6 +386,21 @@ impl AccessConcentrator {
         if self.mac_sessions(eth.src) >= self.cfg.max_sessions_per_mac {
             return Err(DropReason::MacLimit);
         }
+        if self.padi_per_mac.len() >= MAX_PER_MAC_BUCKETS
+            && !self.padi_per_mac.contains_key(&eth.src)
+        {
+            // Bounded memory under a flood from random MACs: start over (the global bucket
+            // still limits the total).
+            self.padi_per_mac.clear();
+        }
+        let (rate, burst) = (self.cfg.padi_per_mac_rate, self.cfg.padi_per_mac_burst);
+        let mine = self
+            .padi_per_mac
+            .entry(eth.src)
+            .or_insert_with(|| TokenBucket::new(rate, burst));
+        if !mine.take(now) {
+            return Err(DropReason::PadiMacRateLimited);
+        }
         if !self.padi_bucket.take(now) {
             return Err(DropReason::PadiRateLimited);
         }
@@ -393,9 +454,14 @@ impl AccessConcentrator {
         let reply = eth.reply(self.cfg.mac, ETHERTYPE_DISCOVERY);
 
         // A PADR repeated because our PADS was lost: the same session, the same PADS.
-        if let Some(s) = self.sessions.values().find(|s| {
-            !s.established && s.peer == eth.src && s.vlans == eth.vlans && s.host_uniq == host_uniq
-        }) {
+        let repeated = self
+            .per_mac
+            .get(&eth.src)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.sessions.get(id))
+            .find(|s| !s.established && s.vlans == eth.vlans && s.host_uniq == host_uniq);
+        if let Some(s) = repeated {
             let (id, tags) = (s.id, self.pads_tags(s));
             self.send(reply, Code::PADS, id, tags);
             self.stats.padr_repeated += 1;
@@ -459,7 +525,7 @@ impl AccessConcentrator {
         // session, and any number of other TAG types."
         let tags = self.pads_tags(&s);
         self.send(reply, Code::PADS, id, tags);
-        *self.per_mac.entry(s.peer).or_default() += 1;
+        self.per_mac.entry(s.peer).or_default().push(id);
         self.sessions.insert(id, s.clone());
         self.stats.pads_tx += 1;
         self.stats.sessions_up += 1;
@@ -477,7 +543,7 @@ impl AccessConcentrator {
             _ => return Err(DropReason::PadtUnknownSession),
         }
         let s = self.sessions.remove(&d.session_id).expect("checked above");
-        self.forget_mac(s.peer);
+        self.forget_mac(s.peer, s.id);
         self.stats.padt_rx += 1;
         self.stats.sessions_down += 1;
         self.events.push_back(Event::SessionDown {
@@ -486,6 +552,26 @@ impl AccessConcentrator {
             reason: DownReason::PeerTerminated,
         });
         Ok(())
+    }
+
+    /// A PADT for a session frame naming a session we do not have (only to a unicast sender
+    /// that addressed us; rate-limited; the frame is counted as dropped either way).
+    fn padt_unknown(&mut self, now: Instant, eth: &EthHeader, session_id: u16) {
+        if !self.cfg.padt_unknown_sessions
+            || eth.dst != self.cfg.mac
+            || session_id == 0
+            || self.sessions.contains_key(&session_id)
+            || !self.padt_bucket.take(now)
+        {
+            return;
+        }
+        self.send(
+            eth.reply(self.cfg.mac, ETHERTYPE_DISCOVERY),
+            Code::PADT,
+            session_id,
+            vec![],
+        );
+        self.stats.padt_tx += 1;
     }
 
     fn pads_tags(&self, s: &SessionInfo) -> Vec<Tag> {
@@ -540,13 +626,13 @@ impl AccessConcentrator {
     }
 
     fn mac_sessions(&self, mac: MacAddr) -> usize {
-        self.per_mac.get(&mac).copied().unwrap_or(0)
+        self.per_mac.get(&mac).map_or(0, Vec::len)
     }
 
-    fn forget_mac(&mut self, mac: MacAddr) {
-        if let Some(n) = self.per_mac.get_mut(&mac) {
-            *n -= 1;
-            if *n == 0 {
+    fn forget_mac(&mut self, mac: MacAddr, id: u16) {
+        if let Some(ids) = self.per_mac.get_mut(&mac) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
                 self.per_mac.remove(&mac);
             }
         }

@@ -56,8 +56,10 @@ reasons! {
     ServiceNameCount = "service_name_count",
     /// A Service-Name we do not offer (PADI: no PADO; PADR: PADS with Service-Name-Error).
     ServiceUnavailable = "service_unavailable",
-    /// PADI over the rate limit.
+    /// PADI over the global rate limit.
     PadiRateLimited = "padi_rate_limited",
+    /// PADI over its sender's rate limit.
+    PadiMacRateLimited = "padi_mac_rate_limited",
     /// PADR without an AC-Cookie.
     CookieMissing = "cookie_missing",
     /// PADR whose AC-Cookie we did not issue to that address, or expired.

@@ -336,6 +336,77 @@ fn padi_floods_are_rate_limited_on_caller_time() {
 }
 
 #[test]
+fn one_flooding_mac_does_not_use_up_everybodys_padis() {
+    let t0 = Instant::now();
+    let mut cfg = AcConfig::new(AC, "lac", b"k");
+    cfg.padi_rate = 100;
+    cfg.padi_burst = 10;
+    cfg.padi_per_mac_rate = 1;
+    cfg.padi_per_mac_burst = 3;
+    let mut ac = AccessConcentrator::new(cfg, t0);
+    let answered = (0..50)
+        .filter(|_| ac.handle_frame(t0, &padi(H1, &[], b"", vec![])) == Received::Discovery)
+        .count();
+    assert_eq!(answered, 3, "H1's own burst");
+    assert_eq!(ac.stats().dropped(DropReason::PadiMacRateLimited), 47);
+    // The global bucket still has room for others.
+    assert_eq!(
+        ac.handle_frame(t0, &padi(H2, &[], b"", vec![])),
+        Received::Discovery
+    );
+    // A second later H1 has one more.
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(
+        ac.handle_frame(t1, &padi(H1, &[], b"", vec![])),
+        Received::Discovery
+    );
+    assert_eq!(
+        ac.handle_frame(t1, &padi(H1, &[], b"", vec![])),
+        Received::Dropped(DropReason::PadiMacRateLimited)
+    );
+}
+
+#[test]
+fn session_frames_for_sessions_we_do_not_have_get_a_padt() {
+    let now = Instant::now();
+    let mut ac = ac(now);
+    let stray = |sid| {
+        Frame {
+            eth: EthHeader {
+                dst: AC,
+                src: H1,
+                vlans: vec![VlanTag::dot1q(4)],
+                ethertype: ETHERTYPE_SESSION,
+            },
+            pppoe: Pppoe::Session {
+                session_id: sid,
+                payload: &[0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0],
+            },
+        }
+        .encode()
+        .unwrap()
+    };
+    // An LCP Echo-Request on a session from before our restart.
+    assert_eq!(
+        ac.handle_frame(now, &stray(0x4242)),
+        Received::Dropped(DropReason::SessionUnknown)
+    );
+    let (eth, padt) = one_reply(&mut ac);
+    assert_eq!((eth.dst, &eth.vlans[..]), (H1, &[VlanTag::dot1q(4)][..]));
+    assert_eq!((padt.code, padt.session_id), (Code::PADT, 0x4242));
+    // Not for a frame addressed to someone else, nor when turned off.
+    let mut other = stray(0x4243);
+    other[0..6].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
+    ac.handle_frame(now, &other);
+    assert!(ac.poll_transmit().is_none());
+    let mut cfg = AcConfig::new(AC, "lac", b"k");
+    cfg.padt_unknown_sessions = false;
+    let mut quiet = AccessConcentrator::new(cfg, now);
+    quiet.handle_frame(now, &stray(0x4242));
+    assert!(quiet.poll_transmit().is_none());
+}
+
+#[test]
 fn padt_from_the_owner_ends_the_session_and_from_anyone_else_does_not() {
     let now = Instant::now();
     let mut ac = ac(now);
@@ -595,6 +666,7 @@ fn session_ids_skip_zero_0xffff_and_ids_in_use() {
     let mut cfg = AcConfig::new(AC, "lac", b"k");
     cfg.max_sessions_per_mac = 100_000;
     cfg.padi_burst = 100_000;
+    cfg.padi_per_mac_burst = 100_000;
     let mut ac = AccessConcentrator::new(cfg, now);
     let first = connect(&mut ac, now, H1, &[], 0);
     assert_eq!(first, 1);
@@ -611,4 +683,17 @@ fn session_ids_skip_zero_0xffff_and_ids_in_use() {
     assert_eq!(last, 0xfffe);
     let wrapped = connect(&mut ac, now, H1, &[], 3);
     assert_eq!(wrapped, 2, "1 is still in use");
+}
+
+#[test]
+fn the_cookie_secret_never_prints() {
+    let now = Instant::now();
+    let ac = AccessConcentrator::new(AcConfig::new(AC, "lac", b"hunter2-cookie-key"), now);
+    let shown = format!("{ac:?} {:?}", ac.config());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        !shown.contains(&format!("{:?}", b"hunter2-cookie-key")),
+        "{shown}"
+    );
+    assert!(shown.contains("<redacted>"));
 }

@@ -111,8 +111,12 @@ fn write_corpus() {
         (
             "script-limits",
             vec![
-                2, 1, 3, 1, 2, 1, 3, 1, 2, 1, 3, 1, 2, 2, 3, 2, 2, 3, 2, 4, 0, 0, 2, 3, 3, 3, 5, 1,
-                5, 2,
+                2, 1, 3, 1, 0, 0, 2, 5, 3, 5, 0, 0, // host 1: two sessions (its limit)
+                2, 9, 0, 0, // host 1 again: no PADO (per-MAC limit)
+                2, 2, 3, 2, 0, 0, 2, 3, 3, 3, 0, 0, 2, 6, 3, 6, 0,
+                0, // hosts 2, 3, 2: 5 = max
+                2, 7, // host 3: no PADO (global limit)
+                5, 1, 5, 2, // local terminations
             ],
         ),
         ("script-raw-frame", {
@@ -144,4 +148,29 @@ fn replay_committed_corpus() {
         n += 1;
     }
     assert!(n >= 8, "only {n} corpus files");
+}
+
+#[test]
+fn script_seeds_reach_the_states_they_are_meant_to() {
+    let dir = corpus_dir();
+    let stats = |name: &str| {
+        let data = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        pppoe::fuzzing::script_stats(&data)
+    };
+    let s = stats("script-session-up-down");
+    assert_eq!(
+        (s.sessions_up, s.session_rx, s.padt_rx, s.sessions_down),
+        (1, 1, 1, 1),
+        "{s:?}"
+    );
+    let s = stats("script-limits");
+    assert_eq!(
+        (s.sessions_up, s.padt_tx, s.sessions_down),
+        (5, 2, 2),
+        "{s:?}"
+    );
+    assert_eq!(s.dropped(pppoe::DropReason::MacLimit), 1, "{s:?}");
+    assert_eq!(s.dropped(pppoe::DropReason::SessionLimit), 1, "{s:?}");
+    let s = stats("script-raw-frame");
+    assert_eq!(s.pado_tx, 1, "{s:?}");
 }

@@ -183,7 +183,10 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
                 s.control.sent, s.control.retransmitted, s.control.received, s.control.duplicates
             ),
         ),
-        ("Auth failures", s.auth_failures.to_string()),
+        (
+            "Auth failures",
+            format!("ppp {}, tunnel {}", s.auth_failures, s.tunnel_auth_failures),
+        ),
         (
             "Refused",
             format!(

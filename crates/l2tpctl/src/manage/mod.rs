@@ -20,7 +20,8 @@ use std::process::ExitCode;
 /// Options shared by every management subcommand (mounted globally on `l2tpctl`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Management socket of the daemon [default: $L2TPD_SOCKET, else /run/l2tpd.sock, or
+    /// Management socket of the daemon [default: $L2TPD_SOCKET, else /run/l2tpd.sock (or,
+    /// when that does not exist, the packaged service's /run/l2tpd/l2tpd.sock), or
     /// $XDG_RUNTIME_DIR/l2tpd.sock when not root].
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
@@ -464,12 +465,23 @@ fn sessions(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(
     out.write_all(text.as_bytes()).map_err(CtlError::Output)
 }
 
+/// Where the packaged `l2tpd.service` puts its management socket (its RuntimeDirectory).
+pub const PACKAGED_SOCKET: &str = "/run/l2tpd/l2tpd.sock";
+
+/// The daemon's default socket; when nothing is there but the packaged service's socket
+/// is, that one (so `l2tpctl sessions` needs no `--socket` on a packaged install).
+fn default_socket() -> PathBuf {
+    let default = l2tp_mgmt::default_socket_path();
+    let explicit = std::env::var_os("L2TPD_SOCKET").is_some_and(|v| !v.is_empty());
+    if !explicit && !default.exists() && Path::new(PACKAGED_SOCKET).exists() {
+        return PathBuf::from(PACKAGED_SOCKET);
+    }
+    default
+}
+
 /// Entry point for `main`: runs the command, prints errors, returns the exit status.
 pub fn run(global: &GlobalArgs, cmd: &ManageCommand) -> ExitCode {
-    let socket = global
-        .socket
-        .clone()
-        .unwrap_or_else(l2tp_mgmt::default_socket_path);
+    let socket = global.socket.clone().unwrap_or_else(default_socket);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match execute(&socket, cmd, &mut lock) {

@@ -447,9 +447,9 @@ fn a_session_shows_its_wan_error_counters_and_accm() {
             ..Default::default()
         });
         s.accm = Some((0, 0x000a_0000));
-        Response::Sessions(vec![s])
+        Response::Session(s)
     });
-    let text = run_cmd(&path, &["sessions"]).unwrap();
+    let text = run_cmd(&path, &["show", "session", "12", "7"]).unwrap();
     assert!(
         text.contains("  WAN errors (2 reports): crc 5, framing 1, hardware overruns 0, buffer overruns 0, timeouts 0, alignment 3\n"),
         "{text}"
@@ -510,7 +510,7 @@ fn stats_and_unreachable_daemon() {
         text.contains("Sessions       2 (established 2)\n"),
         "{text}"
     );
-    assert!(text.contains("Auth failures  3\n"), "{text}");
+    assert!(text.contains("Auth failures  ppp 3, tunnel 0\n"), "{text}");
     assert!(
         !text.contains("RADIUS"),
         "no RADIUS block without RADIUS: {text}"

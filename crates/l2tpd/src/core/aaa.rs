@@ -14,6 +14,9 @@ use crate::users::Users;
 /// What a backend is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRequest {
+    /// What the peer presented (PAP password, CHAP challenge and response), for a backend
+    /// that verifies itself (RADIUS); its `Debug` never shows secrets.
+    pub credentials: ppp::Credentials,
     /// The session whose link asks.
     pub key: SessionKey,
     /// Quote it in the answer.
@@ -22,8 +25,6 @@ pub struct AuthRequest {
     pub user: String,
     /// Which protocol carried the credentials.
     pub method: AuthMethod,
-    /// What the peer presented, for backends that verify it themselves (RADIUS).
-    pub credentials: ppp::Credentials,
     /// The session as RADIUS sees it (port, Acct-Session-Id, numbers, tunnel), when the
     /// core keeps RADIUS session state ([`super::Core::enable_radius`]).
     pub radius: Option<Box<l2tp_radius::request::SessionInfo>>,
@@ -121,18 +122,20 @@ impl super::Core {
         now: std::time::Instant,
         key: SessionKey,
         ticket: AuthTicket,
-        (user, method, credentials): (String, AuthMethod, ppp::Credentials),
+        user: String,
+        method: AuthMethod,
+        credentials: ppp::Credentials,
     ) {
         if !matches!(self.role, super::RoleSettings::Lns(_)) {
             return;
         }
         let radius = self.radius_session_info(key, &user);
         let req = AuthRequest {
+            credentials,
             key,
             ticket,
             user,
             method,
-            credentials,
             radius,
         };
         match self.auth.authenticate(&req) {

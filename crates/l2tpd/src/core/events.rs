@@ -56,8 +56,13 @@ impl Core {
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
                 tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
+                if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
+                    self.counters.tunnel_auth_failures += 1;
+                }
                 let cause = super::radius::tunnel_cause(&reason);
-                for k in self.sessions.keys_of_tunnel(tunnel) {
+                let keys = self.sessions.keys_of_tunnel(tunnel);
+                self.remove_interfaces(&keys);
+                for k in keys {
                     self.radius_cause(k, cause);
                     self.remove_session(now, k);
                 }
@@ -92,9 +97,14 @@ impl Core {
                 reason,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
-                let cause = super::radius::l2tp_cause(&reason);
-                self.radius_cause(SessionKey::new(tunnel, session), cause);
-                self.remove_session(now, SessionKey::new(tunnel, session));
+                // A tunnel going down reports each session, then itself: its sessions are
+                // removed together at `TunnelDown` (their interfaces in one batch), with the
+                // tunnel's reason as their terminate cause.
+                if !matches!(reason, SessionDownReason::TunnelDown) {
+                    let cause = super::radius::l2tp_cause(&reason);
+                    self.radius_cause(SessionKey::new(tunnel, session), cause);
+                    self.remove_session(now, SessionKey::new(tunnel, session));
+                }
                 // The LNS hung up one call: dial it again after a pause.
                 if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
                     self.schedule_redial(now);
@@ -192,7 +202,7 @@ impl Core {
                 user,
                 method,
                 credentials,
-            } => self.authenticate(now, key, ticket, (user, method, credentials)),
+            } => self.authenticate(now, key, ticket, user, method, credentials),
             PppEvent::Authenticated { user, method } => {
                 tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -274,6 +284,16 @@ impl Core {
         if let Some(mut s) = self.sessions.remove(key) {
             self.radius_session_gone(now, key, &s);
             s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
             self.release_ip(key, &s);
             if let Some(app) = self.app.as_mut() {
                 app.session_down(key);
@@ -327,4 +347,22 @@ fn is_auth_failure(reason: &ppp::DownReason) -> bool {
         reason,
         ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppp_failures_become_cdns_that_say_why() {
+        let rc = cdn_for_ppp_down(&ppp::DownReason::EstablishTimeout);
+        assert_eq!(rc.result, ResultCode::CDN_TIMEOUT);
+        assert_eq!(rc.message.as_deref(), Some("PPP establishment timed out"));
+        let rc = cdn_for_ppp_down(&ppp::DownReason::AuthRefused);
+        assert_eq!(rc.result, ResultCode::CDN_GENERAL_ERROR);
+        assert!(rc.message.unwrap().contains("no authentication protocol"));
+        assert!(is_auth_failure(&ppp::DownReason::AuthRefused));
+        assert!(is_auth_failure(&ppp::DownReason::AuthFailed("x".into())));
+        assert!(!is_auth_failure(&ppp::DownReason::EstablishTimeout));
+    }
 }

@@ -306,6 +306,7 @@ impl Core {
             control,
             datapath,
             auth_failures: self.counters.auth_failures,
+            tunnel_auth_failures: self.counters.tunnel_auth_failures,
             tunnels_refused: self.counters.tunnels_refused,
             sessions_refused: self.counters.sessions_refused,
             half_open_tunnels: self.endpoint.half_open_tunnels() as u64,

@@ -148,6 +148,8 @@ pub enum Input<'a> {
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
+    /// Tunnels whose authentication failed (Challenge Response wrong or missing).
+    pub tunnel_auth_failures: u64,
     /// Sessions that completed PPP (network up).
     pub sessions_up_total: u64,
     /// PPP frames that could not be classified.
@@ -200,6 +202,8 @@ pub struct Core {
     radius: Option<radius::RadiusState>,
     /// The `now` of the input being handled (for paths that are not handed it).
     clock: Instant,
+    /// Tables were shrunk: the allocator may give memory back to the OS.
+    trim_heap: bool,
 }
 
 impl Core {
@@ -260,6 +264,7 @@ impl Core {
             link_config,
             radius: None,
             clock: now,
+            trim_heap: false,
         })
     }
 
@@ -315,6 +320,12 @@ impl Core {
     /// Ends a batch of inputs: a run of TCP segments held for one TUN write is queued.
     pub fn end_batch(&mut self) {
         self.flush_tun();
+    }
+
+    /// True (once) when the core shrank its tables after many sessions ended: the shell
+    /// asks the allocator to give memory back to the OS.
+    pub fn take_trim_request(&mut self) -> bool {
+        std::mem::take(&mut self.trim_heap)
     }
 
     /// What the core asks for; the shell drains it after every batch of inputs.
@@ -571,7 +582,8 @@ impl Core {
     }
 
     /// Gives memory back after many sessions ended: stale timer entries dropped, tables
-    /// shrunk, the allocator trimmed. Cheap to call; works only when it is worth it.
+    /// shrunk, and the shell asked to trim the allocator. Cheap to call; works only when it
+    /// is worth it.
     fn compact(&mut self) {
         if !self.sessions.compact() {
             return;
@@ -583,7 +595,7 @@ impl Core {
         self.frames.compact();
         self.endpoint.shrink_to_fit();
         self.datapath.shrink_to_fit();
-        l2tp_io::mem::trim_heap();
+        self.trim_heap = true;
         tracing::debug!(node = %self.name, sessions = self.sessions.len(), "tables compacted");
     }
 }

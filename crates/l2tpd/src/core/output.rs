@@ -69,6 +69,13 @@ pub enum IpOp {
         /// Extra prefixes routed into the session.
         routes: Vec<IpCidr>,
     },
+    /// Remove the own interfaces of these sessions in one batch (closing a TUN removes its
+    /// interface too, but one at a time, ≈ 20 ms each); what is queued for the peers is sent
+    /// first. Their `CloseSessionTun`s follow.
+    RemoveInterfaces {
+        /// The sessions.
+        keys: Vec<SessionKey>,
+    },
     /// Close a session's own TUN (its addresses and routes go with it).
     CloseSessionTun {
         /// The session.

@@ -314,14 +314,8 @@ impl Node {
         self.now = now;
         self.core.handle(now, Input::Shutdown);
         self.send_datagrams();
-        for sock in 0..self.sockets.len() {
-            flush_socket(
-                &self.sockets[sock],
-                &mut self.txbatches[sock],
-                &mut self.io_counters,
-            );
-        }
-        self.tuns.remove_session_interfaces();
+        self.flush_sockets();
+        self.tuns.remove_interfaces(None);
         self.drain();
         self.flush();
         let deadline = now + grace;
@@ -415,6 +409,9 @@ impl Node {
             }
         }
         self.core.handle(now, Input::Tick);
+        if self.core.take_trim_request() {
+            l2tp_io::mem::trim_heap();
+        }
         if mgmt_ready {
             self.serve_mgmt(now);
         }
@@ -522,6 +519,12 @@ impl Node {
             while let Some(o) = self.core.outputs().pop() {
                 match o {
                     Output::Ip(op) => {
+                        if matches!(op, IpOp::RemoveInterfaces { .. }) {
+                            // What is queued for the peers leaves before the slow teardown:
+                            // a StopCCN's acknowledgement must not wait behind it.
+                            self.send_datagrams();
+                            self.flush_sockets();
+                        }
                         if let Some(i) = self.apply(op) {
                             feedback.push(i);
                         }
@@ -630,6 +633,11 @@ impl Node {
         if let Some(r) = self.radius.as_mut() {
             r.flush();
         }
+        self.flush_sockets();
+    }
+
+    /// Sends what the send batches hold (`sendmmsg`).
+    fn flush_sockets(&mut self) {
         for sock in 0..self.sockets.len() {
             flush_socket(
                 &self.sockets[sock],

@@ -51,6 +51,13 @@ const IFF_UP: u32 = 0x1;
 const AF_INET: u8 = libc::AF_INET as u8;
 const AF_INET6: u8 = libc::AF_INET6 as u8;
 
+/// The device group [`NetConf::delete_links`] gathers interfaces in before deleting them: a
+/// marker in the high byte and the process id below it, so two daemons on one host never
+/// share one.
+fn doomed_group() -> u32 {
+    0x4c00_0000 | (std::process::id() & 0x00ff_ffff)
+}
+
 /// A netlink request that failed.
 #[derive(Debug, Error)]
 #[error("netlink {op}: {source}")]
@@ -312,6 +319,26 @@ impl NetConf {
             Err(e) if e.source.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Removes the interfaces `ifindexes` as one batch: each is moved into a device group of
+    /// its own for this process (a cheap change), then the group is deleted in one request.
+    /// Deleting them one request each costs the kernel a synchronisation per interface
+    /// (≈ 20 ms: 1,000 session interfaces took over 20 s), even on one socket.
+    pub fn delete_links(&mut self, ifindexes: &[u32]) -> Result<(), NetconfError> {
+        if ifindexes.is_empty() {
+            return Ok(());
+        }
+        let group = doomed_group();
+        for &idx in ifindexes {
+            match self.set_group(idx, group) {
+                Ok(()) => {}
+                // Already gone (its descriptor closed meanwhile): nothing to delete.
+                Err(e) if e.source.raw_os_error() == Some(libc::ENODEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.delete_group(group)
     }
 
     /// Adds `local` with point-to-point peer `peer` (`ip addr add LOCAL peer PEER/32`): the

@@ -41,12 +41,6 @@ fn open_offloading(name: &str) -> Result<Tun, String> {
     Ok(tun)
 }
 
-/// The device group of this process's per-session interfaces: a marker in the high byte and
-/// the process id below it, so two daemons on one host never share a group.
-pub fn session_group() -> u32 {
-    0x4c00_0000 | (std::process::id() & 0x00ff_ffff)
-}
-
 /// Opens and configures a per-session TUN: up, MTU, `local peer PEER/32`, extra routes.
 pub fn open_session_tun(
     netconf: &mut NetConf,
@@ -63,11 +57,6 @@ pub fn open_session_tun(
     netconf
         .set_link(idx, true, Some(mtu))
         .map_err(|e| e.to_string())?;
-    // One device group for this process's session interfaces: shutdown removes them all in
-    // one request. Without it they are removed one by one as their descriptors close.
-    if let Err(e) = netconf.set_group(idx, session_group()) {
-        tracing::debug!("{ifname}: device group not set: {e}");
-    }
     netconf
         .add_address_v4_ptp(idx, ipv4.local, ipv4.peer)
         .map_err(|e| e.to_string())?;
