@@ -96,6 +96,36 @@ fn radius_session(seed: u64, authz: Authorization) -> (Harness, SimCore, SimCore
         &authenticator_challenge,
         "alice",
     );
+    // An answer for an earlier session that had these ids (a late reply; PPP tickets restart
+    // with every link) is not taken by this one.
+    let mut stale = request.clone();
+    if let Some(info) = stale.radius.as_deref_mut() {
+        info.acct_session_id = "5EED0000FFFF".into();
+    }
+    let now = h.now;
+    lns.input(
+        now,
+        Input::AuthDecision {
+            request: stale,
+            answer: AuthAnswer::Radius {
+                decision: ppp::AuthDecision::AcceptMsChapV2 {
+                    authenticator_response,
+                },
+                authz: Box::new(authz.clone()),
+            },
+        },
+    );
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_millis(500),
+        |_, _, _| false,
+    );
+    assert!(
+        up_sessions(&lns, h.now).is_empty() && lns.accounting.is_empty(),
+        "seed {seed}: a stale answer brought the session up"
+    );
     let now = h.now;
     lns.input(
         now,

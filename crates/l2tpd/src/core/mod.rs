@@ -301,7 +301,9 @@ impl Core {
                 }
             }
             Input::AuthDecision { request, answer } => {
-                self.auth_decided(now, request.key, request.ticket, answer)
+                if self.auth_answer_is_current(&request) {
+                    self.auth_decided(now, request.key, request.ticket, answer)
+                }
             }
             Input::Dae(request) => self.dae_request(now, request),
             Input::Resolved { id, result } => self.resolved(now, id, result),
