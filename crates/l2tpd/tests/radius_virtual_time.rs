@@ -511,3 +511,41 @@ fn a_rate_limit_polices_each_direction_and_a_coa_changes_it() {
     let down = offer(&mut h, &mut lns, &mut client, true);
     assert!(down >= 400_000, "seed {seed}: {down} octets after the CoA");
 }
+
+#[test]
+fn an_unanswered_request_is_withdrawn_when_its_session_goes() {
+    let seed = seeds(&[91])[0];
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core(seed, t0);
+    lns.core.enable_radius(RadiusSettings::default());
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |l, _, _| !l.auth_requests.is_empty()
+    ));
+    // The LAC goes away before the RADIUS server answers.
+    let now = h.now;
+    client.input(now, Input::Shutdown);
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, _, _| !l.auth_cancelled.is_empty()
+        ),
+        "seed {seed}: the request was not withdrawn"
+    );
+    assert_eq!(lns.auth_cancelled, lns.auth_requests);
+    assert!(lns.accounting.is_empty(), "nothing to account");
+}

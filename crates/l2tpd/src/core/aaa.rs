@@ -140,7 +140,12 @@ impl super::Core {
         };
         match self.auth.authenticate(&req) {
             Some(answer) => self.auth_decided(now, key, ticket, answer),
-            None => self.out.push(super::Output::Auth(req)),
+            None => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.auth_pending = Some(Box::new(req.clone()));
+                }
+                self.out.push(super::Output::Auth(req))
+            }
         }
     }
 
@@ -159,6 +164,7 @@ impl super::Core {
         let Some(sess) = self.sessions.get_mut(&key) else {
             return;
         };
+        sess.auth_pending = None;
         let (decision, fixed) = match answer {
             AuthAnswer::Reject => {
                 tracing::warn!(node = %self.name, session = %key, "authentication failed: unknown user or refused");

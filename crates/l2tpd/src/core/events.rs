@@ -282,6 +282,9 @@ impl Core {
     /// its datapath handle, whatever was held for it.
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(key) {
+            if let Some(req) = s.auth_pending.take() {
+                self.out.push(super::Output::AuthCancel(*req));
+            }
             self.radius_session_gone(now, key, &s);
             s.link.lower_down(now);
             // The link may already know it failed authentication (a client that refused the

@@ -161,6 +161,9 @@ pub enum Output {
     /// Ask an asynchronous authentication backend; answer with
     /// [`super::Input::AuthDecision`].
     Auth(AuthRequest),
+    /// The session of an [`Output::Auth`] still unanswered went away: forget the request
+    /// (free its slot; no answer is wanted).
+    AuthCancel(AuthRequest),
     /// Send a RADIUS accounting record (Start, Interim-Update, Stop).
     Accounting(Box<l2tp_radius::acct::AcctRecord>),
     /// Answer a [`super::Input::Dae`] request: ACK (`Ok`) or NAK with an Error-Cause.

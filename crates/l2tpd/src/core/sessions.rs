@@ -38,6 +38,8 @@ pub(crate) struct Session {
     pub radius: Option<Box<super::radius::SessionAcct>>,
     /// Rate limits, when the session has any.
     pub shaper: Option<Box<super::shaper::Shaper>>,
+    /// The asynchronous authentication request still unanswered, if any.
+    pub auth_pending: Option<Box<super::aaa::AuthRequest>>,
 }
 
 /// A session's IPv6 addressing.
@@ -94,6 +96,7 @@ impl Session {
             last_activity: now,
             radius: None,
             shaper: None,
+            auth_pending: None,
         }
     }
 

@@ -554,6 +554,11 @@ impl Node {
                             });
                         }
                     },
+                    Output::AuthCancel(req) => {
+                        if let Some(r) = self.radius.as_mut() {
+                            r.cancel(&req);
+                        }
+                    }
                     Output::Accounting(rec) => {
                         if let Some(r) = self.radius.as_mut() {
                             r.account(self.now, &rec);

@@ -385,6 +385,24 @@ impl RadiusShell {
         }
     }
 
+    /// Forgets the Access-Request of a session that went away (waiting or in flight).
+    pub(super) fn cancel(&mut self, req: &AuthRequest) {
+        let same =
+            |r: &AuthRequest| r.key == req.key && r.ticket == req.ticket && r.radius == req.radius;
+        self.waiting
+            .retain(|w| !matches!(w, Waiting::Auth(r) if same(r)));
+        let ids: Vec<RequestId> = self
+            .auth
+            .iter()
+            .filter(|(_, r)| same(r))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.client.cancel(id);
+            self.auth.remove(&id);
+        }
+    }
+
     /// Sends an accounting record; a Stop that cannot even be sent is spooled.
     pub(super) fn account(&mut self, now: Instant, rec: &AcctRecord) {
         if !self.accounting {

@@ -45,6 +45,8 @@ pub struct SimCore {
     pub replies: Vec<(u64, l2tp_mgmt::Response)>,
     /// Authentication requests waiting for the test's answer.
     pub auth_requests: Vec<AuthRequest>,
+    /// Authentication requests withdrawn (their session went away unanswered).
+    pub auth_cancelled: Vec<AuthRequest>,
     /// RADIUS accounting records, in order.
     pub accounting: Vec<l2tp_radius::acct::AcctRecord>,
     /// Answers to dynamic authorization requests.
@@ -70,6 +72,7 @@ impl SimCore {
             ops: Vec::new(),
             replies: Vec::new(),
             auth_requests: Vec::new(),
+            auth_cancelled: Vec::new(),
             accounting: Vec::new(),
             dae_answers: Vec::new(),
             interfaces_up: true,
@@ -121,6 +124,7 @@ impl SimCore {
                 Output::Reply { token, response } => self.replies.push((token, *response)),
                 Output::Resolve { id, host, port } => self.resolves.push((id, host, port)),
                 Output::Auth(req) => self.auth_requests.push(req),
+                Output::AuthCancel(req) => self.auth_cancelled.push(req),
                 Output::Accounting(rec) => self.accounting.push(*rec),
                 Output::DaeAnswer { request, result } => self.dae_answers.push((*request, result)),
             }
