@@ -149,6 +149,21 @@ impl super::Core {
         }
     }
 
+    /// Whether an asynchronous answer is for the request the session is waiting on: a PPP
+    /// ticket restarts with every link, so a late answer for an earlier session whose ids
+    /// were reused, or for a request the link has since replaced, is not taken.
+    pub(super) fn auth_answer_is_current(&self, request: &AuthRequest) -> bool {
+        let current = self
+            .sessions
+            .get(&request.key)
+            .and_then(|s| s.auth_pending.as_deref())
+            .is_some_and(|p| p == request);
+        if !current {
+            tracing::debug!(node = %self.name, session = %request.key, "authentication answer for no pending request: ignored");
+        }
+        current
+    }
+
     /// LNS: the backend answered: an address for the session, then the decision to its link.
     /// An answer for a session that is gone is ignored.
     pub(super) fn auth_decided(

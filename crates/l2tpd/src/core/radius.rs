@@ -219,26 +219,6 @@ impl Core {
         Some(Box::new(r.info.clone()))
     }
 
-    /// Whether an asynchronous answer is for the session that now has the request's ids: a
-    /// PPP ticket restarts with every link, so a late answer for an earlier session whose
-    /// ids were reused would otherwise be taken by the new one. The Acct-Session-Id tells
-    /// them apart.
-    pub(super) fn auth_answer_is_current(&self, request: &super::AuthRequest) -> bool {
-        let Some(asked) = request.radius.as_deref() else {
-            return true;
-        };
-        let current = self
-            .sessions
-            .get(&request.key)
-            .and_then(|s| s.radius.as_deref())
-            .map(|r| r.info.acct_session_id.as_str());
-        if current == Some(asked.acct_session_id.as_str()) {
-            return true;
-        }
-        tracing::debug!(node = %self.name, session = %request.key, "authentication answer for an earlier session with these ids: ignored");
-        false
-    }
-
     /// IPCP is up: Accounting Start.
     pub(super) fn radius_network_up(&mut self, now: Instant, key: SessionKey) {
         let Some(s) = self.sessions.get_mut(&key) else {
