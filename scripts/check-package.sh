@@ -81,14 +81,27 @@ if [ "$(id -u)" = 0 ]; then
             fail "$unit: '$start --help' in the root failed: $out"
         elif ! grep -q -- '--config' <<<"$out"; then
             fail "$unit: '$start --help' printed no usage: $out"
+        else
+            echo "   $unit: chroot: $start --help: usage printed"
         fi
         pre=$(unit_line "$unit" ExecStartPre | sed 's/%i/l2tpd/g')
         if [ -n "$pre" ]; then
             # shellcheck disable=SC2086
-            chroot "$root" $pre >/dev/null 2>&1 || fail "$unit: '$pre' in the root refused the packaged configuration: $(chroot "$root" $pre 2>&1)"
+            if out=$(chroot "$root" $pre 2>&1); then
+                echo "   $unit: chroot: $pre: $out"
+            else
+                fail "$unit: '$pre' in the root refused the packaged configuration: $out"
+            fi
         fi
     done
     chroot "$root" /usr/bin/l2tpctl --help >/dev/null || fail "l2tpctl --help in the root failed"
+    # The unit's command line for real: chroot, its own network namespace, NOTIFY_SOCKET.
+    if command -v unshare >/dev/null && command -v python3 >/dev/null && grep -q '^l2tpd:' "$root/etc/passwd"; then
+        unshare --net --mount --fork python3 scripts/start-in-root.py "$root" \
+            "$root/lib/systemd/system/l2tpd.service" l2tpd || fail "l2tpd.service did not start in the root"
+    else
+        skip "unshare, python3 or the l2tpd user missing: the unit was not started in the root"
+    fi
 else
     skip "not root: the units' command lines were not run in a chroot"
 fi

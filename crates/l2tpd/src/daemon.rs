@@ -65,6 +65,8 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .map_err(|e| e.to_string())?;
 
+    // systemd's notify socket, connected while still root.
+    let mut notifier = crate::sd_notify::Notifier::from_env();
     // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
     if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
         let kept = if s.kept.is_empty() {
@@ -79,7 +81,6 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     }
 
     // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
-    let mut notifier = crate::sd_notify::Notifier::from_env();
     if let Some(n) = &notifier {
         let addrs: Vec<String> = node.local_addrs().iter().map(|a| a.to_string()).collect();
         n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));

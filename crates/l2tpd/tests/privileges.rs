@@ -7,6 +7,7 @@
 //! to bind port 1701 and create TUNs. Needs root and iproute2 (runs in a network
 //! namespace it creates); says so loudly otherwise, and fails under CI=true.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -70,7 +71,8 @@ impl Drop for Netns {
 }
 
 /// Starts an LNS as `nobody` in its own namespace with `mode`, brings one session up with
-/// loadgen, and returns (main thread status, every thread's status, loadgen succeeded).
+/// loadgen, and returns (main thread status, every thread's status, the session came up and
+/// systemd was told READY=1).
 fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     let tag = format!("l2tpd-priv-{}-{mode}", std::process::id());
     let ns = Netns(tag.clone());
@@ -105,7 +107,17 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     // have it 0600. The node lives on a tmpfs mounted there, as /tmp may be nodev.
     let devs = dir.join("devs");
     std::fs::create_dir_all(&devs).expect("devs dir");
+    // systemd's notify socket, here owned by root and not writable by others (mode 0755):
+    // the daemon connects to it before the switch, so READY=1 still arrives after it.
+    let notify_path = dir.join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    std::fs::set_permissions(&notify_path, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod notify");
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     let mut child = Command::new("ip")
+        .env("NOTIFY_SOCKET", &notify_path)
         .args(["netns", "exec", &ns.0, "sh", "-c"])
         .arg(format!(
             "set -e; mount -t tmpfs -o mode=0755 l2tpd-test '{d}'; mknod -m 0666 '{d}/tun' c 10 200; \
@@ -145,6 +157,11 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     support::stop(&mut gen);
+    let mut ready = false;
+    let mut buf = [0u8; 256];
+    while let Ok(n) = notify.recv(&mut buf) {
+        ready |= buf[..n].starts_with(b"READY=1");
+    }
     let main = std::fs::read_to_string(&status_path).unwrap_or_default();
     let mut threads = Vec::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -156,7 +173,7 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     support::stop(&mut child);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(answered, "the daemon does not answer after the switch");
-    (main, threads, session_up)
+    (main, threads, session_up && ready)
 }
 
 /// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN: the unit's bounding set.
@@ -200,7 +217,10 @@ fn userspace_datapath_runs_as_nobody_without_any_capability() {
             "a thread kept capabilities"
         );
     }
-    assert!(session_up, "no session through a daemon without privileges");
+    assert!(
+        session_up,
+        "no session, or no READY=1, from a daemon without privileges"
+    );
 }
 
 #[test]
@@ -221,5 +241,8 @@ fn tun_per_session_runs_as_nobody_with_net_admin_only() {
         );
     }
     // The session's TUN is created after the switch: CAP_NET_ADMIN is really usable.
-    assert!(session_up, "no session (TUN creation after the switch)");
+    assert!(
+        session_up,
+        "no session (TUN creation after the switch), or no READY=1"
+    );
 }
