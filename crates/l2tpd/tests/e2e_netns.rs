@@ -477,20 +477,15 @@ fn peers_outside_allowed_peers_are_refused() {
 /// `l2tpctl` next to the `l2tpd` under test (built by `cargo test --workspace`).
 fn l2tpctl() -> Option<PathBuf> {
     let p = Path::new(L2TPD).with_file_name("l2tpctl");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "{} missing: CI runs cargo test --workspace, which builds it",
-            p.display()
-        );
-    }
-    eprintln!(
-        "*** SKIPPED l2tpctl checks: {} not built (cargo build -p l2tpctl) ***",
-        p.display()
-    );
-    None
+    let built = p.exists();
+    support::requires(
+        "e2e l2tpctl checks",
+        &[(
+            "l2tpctl built next to l2tpd (cargo build -p l2tpctl)",
+            built,
+        )],
+    )
+    .then_some(p)
 }
 
 #[test]
@@ -689,12 +684,10 @@ fn tunnel_setup_and_hellos_complete_while_data_saturates() {
     if !privileged() {
         return;
     }
-    let have_python = Command::new("python3").arg("-V").output().is_ok();
-    if !have_python {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python3 is needed for the UDP blaster");
-        }
-        eprintln!("*** SKIPPED: python3 missing ***");
+    if !support::requires(
+        "tunnel_setup_and_hellos_complete_while_data_saturates",
+        &[("python3 (the UDP blaster)", support::have_tool("python3"))],
+    ) {
         return;
     }
     let topo = Topology::new("f");
@@ -979,11 +972,10 @@ fn tcp_bulk_both_ways_through_offloading_tuns() {
     if !privileged() {
         return;
     }
-    if Command::new("python3").arg("-V").output().is_err() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python3 is needed for the TCP transfer");
-        }
-        eprintln!("*** SKIPPED: python3 missing ***");
+    if !support::requires(
+        "tcp_bulk_both_ways_through_offloading_tuns",
+        &[("python3 (the TCP transfer)", support::have_tool("python3"))],
+    ) {
         return;
     }
     for (tag, extra) in [("t", ""), ("u", r#"interface_mode = "shared""#)] {

@@ -663,3 +663,79 @@ fn l2tpctl_dial_to_a_name_answers_once_the_name_resolved() {
         |_, c, now| { up_sessions(c, now).len() == 1 }
     ));
 }
+
+#[test]
+fn ipv6_prefix_is_advertised_and_packets_reach_the_clients_global_address() {
+    let seed = seeds(&[81])[0];
+    let t0 = Instant::now();
+    let mut h = Harness::new(Network::new(seed, NetConfig::lossy(0.05)), t0);
+    let mut lns = support::sim::lns_core_with(seed, t0, Some("2001:db8:1::/64"));
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    let announced = |c: &SimCore| {
+        c.ops.iter().find_map(|o| match o {
+            IpOp::AnnounceIpv6 { key, addr, .. } => Some((*key, *addr)),
+            _ => None,
+        })
+    };
+    let up = run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(300),
+        |_, c, _| announced(c).is_some(),
+    );
+    assert!(up, "seed {seed}: no IPv6 address formed: {:?}", client.ops);
+    let (key, addr) = announced(&client).unwrap();
+    assert_eq!(
+        &addr.segments()[..4],
+        &[0x2001, 0xdb8, 1, 0],
+        "seed {seed}: {addr} is in the advertised prefix"
+    );
+    // The LNS routes the client's address into its shared TUN.
+    let routed = lns.ops.iter().any(|o| {
+        matches!(o, IpOp::AddRoute { route: l2tpd::addr::IpCidr::V6(c), .. }
+            if c.network() == addr && c.len() == 128)
+    });
+    assert!(routed, "seed {seed}: LNS routes: {:?}", lns.ops);
+    // A packet for that address read from the LNS's shared TUN reaches the client's TUN.
+    let mut packet = vec![0x60, 0, 0, 0, 0, 4, 59, 64];
+    packet.extend_from_slice(
+        &"2001:db8:ffff::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    packet.extend_from_slice(&addr.octets());
+    packet.extend_from_slice(b"six!");
+    let mut delivered = false;
+    for _ in 0..5 {
+        let now = h.now;
+        lns.input(
+            now,
+            Input::TunPacket {
+                source: TunTarget::Shared,
+                packet: &packet,
+                segment: false,
+            },
+        );
+        delivered = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(5),
+            |_, c, _| {
+                c.tun_writes
+                    .iter()
+                    .any(|(t, p)| *t == TunTarget::Session(key) && *p == packet)
+            },
+        );
+        if delivered {
+            break;
+        }
+    }
+    assert!(
+        delivered,
+        "seed {seed}: the IPv6 packet never reached the client's TUN"
+    );
+}

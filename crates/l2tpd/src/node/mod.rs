@@ -280,9 +280,9 @@ impl Node {
         c
     }
 
-    /// Snapshots of every session that has a PPP link.
+    /// Snapshots of every session that has a PPP link (uptimes as of the last turn's clock).
     pub fn sessions(&self) -> Vec<SessionSnapshot> {
-        self.core.sessions(Instant::now())
+        self.core.sessions(self.now)
     }
 
     /// Daemon-wide statistics (also the source of the Prometheus metrics).

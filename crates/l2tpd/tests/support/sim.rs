@@ -163,6 +163,13 @@ impl l2tp_sim::Node for SimCore {
 
 /// An LNS core: user alice/secret (MS-CHAPv2), pool 203.0.113.10-20, one shared TUN.
 pub fn lns_core(seed: u64, now: Instant) -> SimCore {
+    lns_core_with(seed, now, None)
+}
+
+/// [`lns_core`], offering IPv6CP and a prefix per session from `ipv6_prefix` when given.
+pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimCore {
+    let ipv6_pool = ipv6_prefix
+        .map(|p| l2tpd::pool::Ipv6Pool::new(p.parse().expect("IPv6 prefix")).expect("IPv6 pool"));
     let mut users = Users::new();
     users.insert(User {
         name: "alice".into(),
@@ -193,8 +200,8 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
             users,
             pool: Ipv4Leases::new(Ipv4Pool::new(pool), LNS_IP, []),
             max_sessions: 0,
-            ipv6: false,
-            ipv6_pool: None,
+            ipv6: ipv6_pool.is_some(),
+            ipv6_pool,
             allowed_peers: Vec::new(),
             max_tunnels: 0,
             session_timeout: None,
