@@ -28,6 +28,7 @@
 //! * [`secret`]: secrets in configuration that never print;
 //! * [`pool`]: IPv4 and IPv6 address pools;
 //! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
+//! * [`logging`]: log lines as text or JSON, at a level a reload can change;
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
 //! * [`runas`]: becoming `daemon.user` with only the capabilities still needed;
@@ -45,6 +46,7 @@ pub mod demo_netns;
 pub mod ip;
 pub mod leases;
 pub mod loadgen;
+pub mod logging;
 pub mod metrics;
 pub mod mgmt_server;
 pub mod node;

@@ -27,6 +27,8 @@
 //! * `events`: control-plane and PPP events turned into session life;
 //! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
 //! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
+//! * `lifecycle`, `loglimit`: the session-down and tunnel-down lines, and rate limits on
+//!   the lines a peer can provoke;
 //! * `manage`: management requests and replies;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
@@ -37,6 +39,8 @@ mod dialler;
 mod events;
 mod frames;
 mod ip_policy;
+mod lifecycle;
+mod loglimit;
 mod manage;
 pub mod output;
 pub mod sessions;
@@ -178,6 +182,8 @@ pub struct Core {
     out: Outputs,
     auth: Box<dyn AuthBackend>,
     admission: Admission,
+    /// Rate limits on the log lines a peer can provoke.
+    log_limit: loglimit::LogLimiter,
     dialler: Dialler,
     frames: frames::Frames,
     /// The session whose TUN carries the default route (client `dial.default_route`).
@@ -238,6 +244,7 @@ impl Core {
             out: Outputs::default(),
             auth: Box::new(LocalUsers(users)),
             admission: Admission::new(now),
+            log_limit: loglimit::LogLimiter::default(),
             dialler: Dialler::default(),
             frames: frames::Frames::new(now),
             default_route_session: None,
