@@ -29,6 +29,7 @@
 //! * [`pool`]: IPv4 and IPv6 address pools;
 //! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
 //! * [`logging`]: log lines as text or JSON, at a level a reload can change;
+//! * [`reload`]: SIGHUP and `l2tpctl reload`, what changed and what needs a restart;
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
 //! * [`runas`]: becoming `daemon.user` with only the capabilities still needed;
@@ -52,6 +53,7 @@ pub mod mgmt_server;
 pub mod node;
 pub use node::netconf;
 pub mod pool;
+pub mod reload;
 pub mod runas;
 pub mod sd_notify;
 pub mod secret;

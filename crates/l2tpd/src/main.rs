@@ -109,16 +109,19 @@ fn main() {
             .map_err(|e| format!("{}: {e}", out.display())),
         Command::Lns(args) => config::config_from_lns_args(&args)
             .map_err(|e| e.to_string())
-            .and_then(|(cfg, warnings)| start(cfg, warnings, true)),
+            .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Client(args) => config::config_from_client_args(&args)
             .map_err(|e| e.to_string())
-            .and_then(|(cfg, warnings)| start(cfg, warnings, false)),
+            .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Run(args) => config::Config::load(&args.config)
             .map_err(|e| e.to_string())
             .and_then(|(mut cfg, warnings)| {
                 args.common.apply(&mut cfg);
-                let reload = cfg.lns.as_ref().is_some_and(|l| l.users_file.is_some());
-                start(cfg, warnings, reload)
+                let source = l2tpd::reload::Source {
+                    path: Some(args.config.clone()),
+                    common: args.common.clone(),
+                };
+                start(cfg, warnings, source)
             }),
     };
     if let Err(e) = result {
@@ -127,7 +130,19 @@ fn main() {
     }
 }
 
-fn start(cfg: config::Config, warnings: Vec<config::Warning>, reload: bool) -> Result<(), String> {
+/// A daemon started from flags: a reload re-reads its users file only.
+fn flags() -> l2tpd::reload::Source {
+    l2tpd::reload::Source {
+        path: None,
+        common: Default::default(),
+    }
+}
+
+fn start(
+    cfg: config::Config,
+    warnings: Vec<config::Warning>,
+    source: l2tpd::reload::Source,
+) -> Result<(), String> {
     l2tpd::logging::init(cfg.daemon.log_level.as_str(), cfg.daemon.log_format);
     for w in warnings {
         // JSON logs stay one object per line: configuration warnings are log lines there.
@@ -136,7 +151,7 @@ fn start(cfg: config::Config, warnings: Vec<config::Warning>, reload: bool) -> R
             config::LogFormat::Text => eprintln!("warning: {w}"),
         }
     }
-    l2tpd::daemon::run(cfg, reload)
+    l2tpd::daemon::run(cfg, source)
 }
 
 fn init_logging(default: &str) {

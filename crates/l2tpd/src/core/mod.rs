@@ -29,7 +29,7 @@
 //! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
 //! * `lifecycle`, `loglimit`: the session-down and tunnel-down lines, and rate limits on
 //!   the lines a peer can provoke;
-//! * `manage`: management requests and replies;
+//! * `manage`: management requests and replies; `reconfigure`: a reload applied;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -43,6 +43,7 @@ mod lifecycle;
 mod loglimit;
 mod manage;
 pub mod output;
+mod reconfigure;
 pub mod sessions;
 pub mod settings;
 
