@@ -132,3 +132,32 @@ fn json_log_lines_parse_and_carry_the_session_down_fields() {
     let reason = v["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("closed here"), "{v}");
 }
+
+#[test]
+fn an_exhausted_pool_is_not_one_warning_per_refused_call() {
+    let dir = TempDir::new("log-pool-flood");
+    // One address in the pool: every call after the first is refused for want of one.
+    let (lns, server, sock) = support::start_lns_with(&dir.0, "", "");
+    let cfg = dir.0.join("lns.toml");
+    drop(lns);
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let text = text.replace("203.0.113.10-203.0.113.250", "203.0.113.10-203.0.113.10");
+    std::fs::write(&cfg, text).expect("config");
+    let lns = Proc::l2tpd(&dir.0, "lns2", &["run", "--config", cfg.to_str().unwrap()]);
+    wait_for(Duration::from_secs(10), "the LNS", || {
+        l2tp_mgmt::Client::connect(&sock).is_ok()
+    });
+    let _client = Proc::loadgen(&dir.0, server, 2, 100, 5);
+    let refusals = || support::stats(&sock).sessions_refused;
+    wait_for(Duration::from_secs(30), "150 calls refused", || {
+        refusals() >= 150
+    });
+    let refused = refusals();
+    let log = lns.log_text();
+    let lines = log.matches("no address for the session").count();
+    assert!(lines >= 1, "the first refusal is logged:\n{log}");
+    assert!(
+        (lines as u64) < refused,
+        "{lines} warnings for {refused} refusals: one per call"
+    );
+}
