@@ -79,32 +79,12 @@ pub fn reload(node: &mut Node, running: &mut Running, source: &Source) -> Result
         Some(l) => Some(l.load_users().map_err(|e| e.to_string())?),
         None => None,
     };
-    let mut out = Outcome::default();
+    let mut out = classify(running, &new);
     if let Some(u) = &users {
         let was = running.users.as_ref().map_or(0, Users::len);
         if running.users.as_ref() != Some(u) {
             out.applied
-                .push(format!("users: {} users (was {was})", u.len()));
-        }
-    }
-    for (path, old, newv) in diff(&running.current, &new) {
-        if RELOADABLE
-            .iter()
-            .any(|r| path == *r || path.starts_with(&format!("{r}.")))
-        {
-            out.applied.push(if secret(&path) {
-                format!("{path} changed")
-            } else {
-                format!("{path}: {old} -> {newv}")
-            });
-        }
-    }
-    for (path, _, _) in diff(&running.started, &new) {
-        if !RELOADABLE
-            .iter()
-            .any(|r| path == *r || path.starts_with(&format!("{r}.")))
-        {
-            out.restart_needed.push(format!("{path} (needs a restart)"));
+                .insert(0, format!("users: {} users (was {was})", u.len()));
         }
     }
     if !node.reconfigure(&node_cfg, users.clone()) {
@@ -128,6 +108,32 @@ pub fn reload(node: &mut Node, running: &mut Running, source: &Source) -> Result
     running.current = new;
     running.users = users;
     Ok(out)
+}
+
+/// What changed from the running configuration to `new`: applied (reloadable fields changed
+/// since the last reload) and needing a restart (other fields changed since the start).
+fn classify(running: &Running, new: &Config) -> Outcome {
+    let reloadable = |path: &str| {
+        RELOADABLE
+            .iter()
+            .any(|r| path == *r || path.starts_with(&format!("{r}.")))
+    };
+    let mut out = Outcome::default();
+    for (path, old, newv) in diff(&running.current, new) {
+        if reloadable(&path) {
+            out.applied.push(if secret(&path) {
+                format!("{path} changed")
+            } else {
+                format!("{path}: {old} -> {newv}")
+            });
+        }
+    }
+    for (path, _, _) in diff(&running.started, new) {
+        if !reloadable(&path) {
+            out.restart_needed.push(format!("{path} (needs a restart)"));
+        }
+    }
+    out
 }
 
 /// Paths whose values differ, with both values (JSON text).
@@ -171,4 +177,52 @@ fn walk(
         return;
     }
     out.push((path.to_string(), a.to_string(), b.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &str) -> Config {
+        Config::from_toml_str(&format!(
+            "role = \"lns\"\n[tunnel]\nsecret = \"s3cret-one\"\n[lns]\n\
+             listen = [\"127.0.0.1:1701\"]\nipv4_pool = \"203.0.113.10-203.0.113.20\"\n\
+             local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"none\"\n{extra}\
+             [[lns.users]]\nname = \"alice\"\npassword = \"pw\"\n"
+        ))
+        .expect("valid")
+    }
+
+    #[test]
+    fn reloadable_changes_are_applied_the_rest_needs_a_restart_and_secrets_never_print() {
+        let running = Running {
+            started: cfg(""),
+            current: cfg(""),
+            users: None,
+        };
+        let mut new = cfg("max_sessions = 50\ninterface_prefix = \"sub\"\n");
+        new.tunnel.secret = Some("s3cret-two".into());
+        let out = classify(&running, &new);
+        assert!(
+            out.applied
+                .contains(&"lns.max_sessions: 16384 -> 50".to_string()),
+            "{out:?}"
+        );
+        assert!(
+            out.applied.contains(&"tunnel.secret changed".to_string()),
+            "{out:?}"
+        );
+        assert_eq!(
+            out.restart_needed,
+            vec!["lns.interface_prefix (needs a restart)".to_string()]
+        );
+        let all = format!("{out:?}");
+        assert!(!all.contains("s3cret"), "{all}");
+        // Nothing changed: nothing to say.
+        let out = classify(&running, &cfg(""));
+        assert!(
+            out.applied.is_empty() && out.restart_needed.is_empty(),
+            "{out:?}"
+        );
+    }
 }
