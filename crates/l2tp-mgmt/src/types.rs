@@ -73,6 +73,10 @@ pub enum Request {
     },
     /// Daemon-wide counters (answered with [`Response::Stats`]).
     Stats,
+    /// Re-read the configuration file and apply what can change without touching
+    /// established sessions (answered with [`Response::Reloaded`], or an error listing why
+    /// the new file was refused; the running configuration is then kept).
+    Reload,
 }
 
 /// A session option, named after the PPPoL2TP socket option it mirrors.
@@ -114,6 +118,13 @@ pub enum Response {
     },
     /// Answer to [`Request::Stats`].
     Stats(DaemonStats),
+    /// Answer to [`Request::Reload`].
+    Reloaded {
+        /// What changed and was applied, one line each.
+        applied: Vec<String>,
+        /// What changed but needs a restart to take effect, one line each.
+        restart_needed: Vec<String>,
+    },
     /// The request failed; `message` says why, for a human.
     Error {
         /// Human-readable reason.

@@ -96,6 +96,93 @@ impl ResultCode {
     }
 }
 
+impl ResultCode {
+    /// What a CDN result code means, in RFC 2661 §4.4.2's words.
+    pub fn cdn_meaning(result: u16) -> Option<&'static str> {
+        Some(match result {
+            0 => "reserved",
+            1 => "loss of carrier",
+            2 => "general error",
+            3 => "administrative reasons",
+            4 => "temporary lack of facilities",
+            5 => "permanent lack of facilities",
+            6 => "invalid destination",
+            7 => "no carrier detected",
+            8 => "busy signal",
+            9 => "no dial tone",
+            10 => "call not established in time",
+            11 => "no framing detected",
+            _ => return None,
+        })
+    }
+
+    /// What a StopCCN result code means, in RFC 2661 §4.4.2's words.
+    pub fn stopccn_meaning(result: u16) -> Option<&'static str> {
+        Some(match result {
+            0 => "reserved",
+            1 => "general request to clear the control connection",
+            2 => "general error",
+            3 => "control channel already exists",
+            4 => "requester not authorized",
+            5 => "protocol version not supported",
+            6 => "requester is being shut down",
+            7 => "finite state machine error",
+            _ => return None,
+        })
+    }
+
+    /// What a general error code means, in RFC 2661 §4.4.2's words.
+    pub fn error_meaning(error: u16) -> Option<&'static str> {
+        Some(match error {
+            0 => "no general error",
+            1 => "no control connection yet",
+            2 => "length is wrong",
+            3 => "field value out of range",
+            4 => "insufficient resources",
+            5 => "invalid session id",
+            6 => "vendor-specific error",
+            7 => "try another LNS",
+            8 => "unknown mandatory AVP",
+            _ => return None,
+        })
+    }
+
+    /// The Result Code of a CDN in words: the sender's message when it gave one, then what
+    /// the codes mean, e.g. `PPP keepalive timed out (result 1: loss of carrier)`.
+    pub fn describe_cdn(&self) -> String {
+        self.describe(Self::cdn_meaning(self.result))
+    }
+
+    /// The Result Code of a StopCCN in words, like [`Self::describe_cdn`].
+    pub fn describe_stopccn(&self) -> String {
+        self.describe(Self::stopccn_meaning(self.result))
+    }
+
+    fn describe(&self, meaning: Option<&str>) -> String {
+        let meaning = meaning.unwrap_or("unknown result code");
+        let mut codes = format!("result {}: {meaning}", self.result);
+        if let Some(e) = self.error.filter(|e| *e != Self::ERROR_NONE) {
+            let em = Self::error_meaning(e).unwrap_or("unknown error code");
+            codes.push_str(&format!(", error {e}: {em}"));
+        }
+        // The message comes from the peer: control characters never reach a log line.
+        let message: Option<String> = self
+            .message
+            .as_deref()
+            .map(|m| {
+                m.trim()
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect()
+            })
+            .filter(|m: &String| !m.is_empty());
+        match message {
+            Some(m) => format!("{m} ({codes})"),
+            None => codes,
+        }
+    }
+}
+
 impl AvpValue for ResultCode {
     fn decode_value(attr: AvpType, value: &[u8]) -> Result<Self, DecodeError> {
         // RFC 2661 §4.4.2: "The Length is 8 if there is no Error Code or Message, 10 if there
@@ -154,6 +241,28 @@ mod tests {
 
     fn dec(v: &[u8]) -> Result<ResultCode, DecodeError> {
         ResultCode::decode_value(AvpType::RESULT_CODE, v)
+    }
+
+    #[test]
+    fn codes_in_words() {
+        let rc = ResultCode::with_error(1, 0, Some("PPP keepalive timed out"));
+        assert_eq!(
+            rc.describe_cdn(),
+            "PPP keepalive timed out (result 1: loss of carrier)"
+        );
+        assert_eq!(
+            ResultCode::new(6).describe_cdn(),
+            "result 6: invalid destination"
+        );
+        assert_eq!(
+            ResultCode::new(6).describe_stopccn(),
+            "result 6: requester is being shut down"
+        );
+        let rc = ResultCode::with_error(2, 4, Some("bad\nline"));
+        assert_eq!(
+            rc.describe_cdn(),
+            "bad?line (result 2: general error, error 4: insufficient resources)"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!
 //! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded (3 s), for the
 //! acknowledgements; an SCCRQ arriving meanwhile is answered with a StopCCN "shutting down"
-//! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP reloads the users file (sessions
-//! stay up).
+//! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP and `l2tpctl reload` re-read the
+//! configuration ([`crate::reload`]; sessions stay up).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +20,16 @@ use crate::mgmt_server::MgmtServer;
 use crate::node::Node;
 
 /// Runs the daemon until SIGTERM/SIGINT.
-pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
+pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
+    let users = match cfg.lns.as_ref() {
+        Some(l) => Some(l.load_users().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut running = crate::reload::Running {
+        started: cfg.clone(),
+        current: cfg.clone(),
+        users,
+    };
     let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
@@ -128,20 +137,50 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *s = Snapshot { stats, pool };
         }
-        if reload.swap(false, Ordering::Relaxed) && users_file_reload {
+        let requests = node.take_reload_requests();
+        let hup = reload.swap(false, Ordering::Relaxed);
+        if hup || !requests.is_empty() {
+            let origin = if hup { "SIGHUP" } else { "reload" };
             notifier.iter().for_each(|n| n.reloading(false));
-            match cfg.lns.as_ref().map(|l| l.load_users()) {
-                Some(Ok(users)) => {
-                    let n = users.len();
-                    node.replace_users(users);
-                    tracing::info!("SIGHUP: users reloaded ({n} users)");
-                    let file = cfg.lns.as_ref().and_then(|l| l.users_file.as_deref());
+            let result = crate::reload::reload(&mut node, &mut running, &source);
+            let resp = match result {
+                Ok(out) => {
+                    if let Some(u) = running.users.as_ref() {
+                        tracing::info!("{origin}: users reloaded ({} users)", u.len());
+                    }
+                    let file = running
+                        .current
+                        .lns
+                        .as_ref()
+                        .and_then(|l| l.users_file.as_deref());
                     if let Some(w) = file.and_then(crate::config::secret_file_warning) {
                         tracing::warn!("{}", w.0);
                     }
+                    for l in &out.applied {
+                        tracing::info!("{origin}: applied: {l}");
+                    }
+                    for l in &out.restart_needed {
+                        tracing::warn!("{origin}: not applied: {l}");
+                    }
+                    if out.applied.is_empty() && out.restart_needed.is_empty() {
+                        tracing::info!("{origin}: configuration reloaded, nothing changed");
+                    }
+                    l2tp_mgmt::Response::Reloaded {
+                        applied: out.applied,
+                        restart_needed: out.restart_needed,
+                    }
                 }
-                Some(Err(e)) => tracing::error!("SIGHUP: users file not reloaded: {e}"),
-                None => {}
+                Err(e) => {
+                    tracing::error!(
+                        "{origin}: configuration refused, the running one is kept: {e}"
+                    );
+                    l2tp_mgmt::Response::error(format!(
+                        "configuration refused, the running one is kept:\n{e}"
+                    ))
+                }
+            };
+            for r in requests {
+                r.respond(resp.clone());
             }
             notifier.iter().for_each(|n| n.reloading(true));
         }

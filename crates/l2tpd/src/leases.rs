@@ -105,6 +105,35 @@ impl Ipv4Leases {
         Ok(a)
     }
 
+    /// Moves onto a larger pool `spec` that includes the whole current range (a reload):
+    /// every address held now stays held. False, and nothing changed, when `spec` does not
+    /// include the current range.
+    pub fn grow(&mut self, spec: crate::pool::Ipv4PoolSpec) -> bool {
+        let (first, last) = self.pool.spec().first_last();
+        if self.pool.capacity() > 0 && !(spec.contains(first) && spec.contains(last)) {
+            return false;
+        }
+        let mut pool = Ipv4Pool::new(spec);
+        for off in 0..self.pool.capacity() {
+            let a = std::net::Ipv4Addr::from(u32::from(first) + off);
+            if self.pool.is_used(a) {
+                let _ = pool.reserve(a);
+            }
+        }
+        for a in self.fixed.iter().chain(std::iter::once(&self.local)) {
+            if pool.contains(*a) && !pool.is_used(*a) {
+                let _ = pool.reserve(*a);
+            }
+        }
+        self.pool = pool;
+        true
+    }
+
+    /// The pool definition.
+    pub fn spec(&self) -> crate::pool::Ipv4PoolSpec {
+        self.pool.spec()
+    }
+
     /// Gives back a session's address.
     pub fn release(&mut self, a: Ipv4Addr) {
         if self.fixed_leased.remove(&a) {

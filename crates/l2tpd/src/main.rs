@@ -109,16 +109,19 @@ fn main() {
             .map_err(|e| format!("{}: {e}", out.display())),
         Command::Lns(args) => config::config_from_lns_args(&args)
             .map_err(|e| e.to_string())
-            .and_then(|(cfg, warnings)| start(cfg, warnings, true)),
+            .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Client(args) => config::config_from_client_args(&args)
             .map_err(|e| e.to_string())
-            .and_then(|(cfg, warnings)| start(cfg, warnings, false)),
+            .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Run(args) => config::Config::load(&args.config)
             .map_err(|e| e.to_string())
             .and_then(|(mut cfg, warnings)| {
                 args.common.apply(&mut cfg);
-                let reload = cfg.lns.as_ref().is_some_and(|l| l.users_file.is_some());
-                start(cfg, warnings, reload)
+                let source = l2tpd::reload::Source {
+                    path: Some(args.config.clone()),
+                    common: args.common.clone(),
+                };
+                start(cfg, warnings, source)
             }),
     };
     if let Err(e) = result {
@@ -127,29 +130,30 @@ fn main() {
     }
 }
 
-fn start(cfg: config::Config, warnings: Vec<config::Warning>, reload: bool) -> Result<(), String> {
-    init_logging(cfg.daemon.log_level.as_str());
-    for w in warnings {
-        eprintln!("warning: {w}");
+/// A daemon started from flags: a reload re-reads its users file only.
+fn flags() -> l2tpd::reload::Source {
+    l2tpd::reload::Source {
+        path: None,
+        common: Default::default(),
     }
-    l2tpd::daemon::run(cfg, reload)
 }
 
-/// Where the datapath's debug-mask messages go (`l2tp::data`), enabled at debug level.
-const DEBUG_MASK_DIRECTIVE: &str = "l2tp::data=debug";
+fn start(
+    cfg: config::Config,
+    warnings: Vec<config::Warning>,
+    source: l2tpd::reload::Source,
+) -> Result<(), String> {
+    l2tpd::logging::init(cfg.daemon.log_level.as_str(), cfg.daemon.log_format);
+    for w in warnings {
+        // JSON logs stay one object per line: configuration warnings are log lines there.
+        match cfg.daemon.log_format {
+            config::LogFormat::Json => tracing::warn!("{w}"),
+            config::LogFormat::Text => eprintln!("warning: {w}"),
+        }
+    }
+    l2tpd::daemon::run(cfg, source)
+}
 
 fn init_logging(default: &str) {
-    // The datapath's debug-mask messages (`l2tpctl set … debug data,seq`) are rate-limited
-    // and only emitted when an operator set a mask: they reach the log at any level.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
-        .add_directive(DEBUG_MASK_DIRECTIVE.parse().expect("a valid directive"));
-    // Colour only on a terminal: a file, a pipe or the journal gets plain text.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .try_init();
+    l2tpd::logging::init(default, config::LogFormat::Text);
 }

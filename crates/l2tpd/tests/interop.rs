@@ -750,12 +750,15 @@ fn l2tpns_three_sessions_one_tunnel_and_hangups_from_l2tpns() {
         .unwrap_or_else(|| panic!("l2tpns session with {vaddr}"))
         .0;
     let out = lab.l2tpns_cli(&["enable", &format!("drop session {lsid}")]);
-    let gone = format!("session={} reason=Peer", victim.session);
+    let gone = format!("session={}/{} ", victim.tunnel, victim.session);
     wait_for(
         Duration::from_secs(10),
         "our side to clear the dropped session",
         || {
-            client.log().contains(&gone)
+            client
+                .log()
+                .lines()
+                .any(|l| l.contains(&gone) && l.contains("reason=closed by the peer"))
                 && sessions(&sock).iter().all(|s| s.session != victim.session)
         },
     )
@@ -799,9 +802,10 @@ fn l2tpns_three_sessions_one_tunnel_and_hangups_from_l2tpns() {
         Duration::from_secs(10),
         "our side to clear the dropped tunnel",
         || {
-            client.log().contains(&format!(
-                "tunnel down node=client tunnel={tunnel} reason=Peer"
-            )) && sessions(&sock).iter().all(|s| s.tunnel != tunnel)
+            client.log().lines().any(|l| {
+                l.contains(&format!("tunnel down node=client tunnel={tunnel} "))
+                    && l.contains("reason=closed by the peer")
+            }) && sessions(&sock).iter().all(|s| s.tunnel != tunnel)
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{out}\n{}", lab.logs()));
@@ -832,7 +836,7 @@ fn l2tpns_wrong_password_ends_with_cdn_and_is_reported() {
     wait_for(
         Duration::from_secs(15),
         "our client to report the CDN",
-        || client.log().contains("session down") && client.log().contains("result: 3"),
+        || client.log().contains("session down") && client.log().contains("result 3: "),
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", lab.logs()));
     assert!(

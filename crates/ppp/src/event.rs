@@ -49,6 +49,25 @@ pub enum DownReason {
     NoNetworkProtocol,
 }
 
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DownReason::AdminClose(why) => write!(f, "closed: {why}"),
+            DownReason::PeerTerminated => f.write_str("the peer ended the link (LCP Terminate)"),
+            DownReason::LowerLayerDown => f.write_str("the L2TP session went away"),
+            DownReason::NegotiationFailed(why) => write!(f, "LCP negotiation failed: {why}"),
+            DownReason::AuthRefused => {
+                f.write_str("authentication failed: no authentication protocol both ends accept")
+            }
+            DownReason::AuthFailed(why) => write!(f, "authentication failed: {why}"),
+            DownReason::KeepaliveTimeout => f.write_str("keepalive timed out"),
+            DownReason::EstablishTimeout => f.write_str("establishment timed out"),
+            DownReason::LoopedBack => f.write_str("the link is looped back"),
+            DownReason::NoNetworkProtocol => f.write_str("no network protocol is up"),
+        }
+    }
+}
+
 /// IPv4 parameters negotiated by IPCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Params {

@@ -247,6 +247,17 @@ impl Endpoint {
         self.closed_tunnels
     }
 
+    /// Replaces the tunnel authentication settings (secret, AVP hiding, per-peer settings)
+    /// for tunnels set up from now on; established tunnels keep the ones they started with.
+    pub fn set_tunnel_auth(
+        &mut self,
+        auth: super::PeerAuth,
+        peers: Vec<(std::net::IpAddr, super::PeerAuth)>,
+    ) {
+        self.ctx.config.auth = auth;
+        self.ctx.config.peers = peers;
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &EndpointConfig {
         &self.ctx.config

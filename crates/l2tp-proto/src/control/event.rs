@@ -51,6 +51,45 @@ pub enum SessionDownReason {
     SetupTimeout,
 }
 
+impl std::fmt::Display for TunnelDownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TunnelDownReason::Local(rc) => write!(f, "closed here: {}", rc.describe_stopccn()),
+            TunnelDownReason::Peer(rc) => {
+                write!(f, "closed by the peer: {}", rc.describe_stopccn())
+            }
+            TunnelDownReason::RetriesExhausted => {
+                f.write_str("the peer stopped acknowledging (retransmissions exhausted)")
+            }
+            TunnelDownReason::AuthFailed => f.write_str("tunnel authentication failed"),
+            TunnelDownReason::Rejected => f.write_str("incoming tunnel refused"),
+            TunnelDownReason::Protocol(rc) => {
+                write!(f, "protocol error: {}", rc.describe_stopccn())
+            }
+            TunnelDownReason::TieBreaker => f.write_str("tie-breaker collision (equal values)"),
+            TunnelDownReason::SetupTimeout => f.write_str("tunnel establishment timed out"),
+        }
+    }
+}
+
+impl std::fmt::Display for SessionDownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionDownReason::Local(rc) => write!(f, "closed here: {}", rc.describe_cdn()),
+            SessionDownReason::Peer { result, q931_cause } => {
+                write!(f, "closed by the peer: {}", result.describe_cdn())?;
+                if let Some(c) = q931_cause {
+                    write!(f, ", Q.931 cause {c}")?;
+                }
+                Ok(())
+            }
+            SessionDownReason::TunnelDown => f.write_str("its tunnel went down"),
+            SessionDownReason::Protocol(rc) => write!(f, "protocol error: {}", rc.describe_cdn()),
+            SessionDownReason::SetupTimeout => f.write_str("call set-up timed out"),
+        }
+    }
+}
+
 /// The direction of a call, as the RFC's four call state machines name it (§7.4, §7.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallKind {

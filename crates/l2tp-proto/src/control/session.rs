@@ -194,7 +194,9 @@ impl Tunnel {
                 Some(CallKind::LacIncoming) => "no ICRP",
                 _ => "no OCRP/OCCN",
             };
-            tracing::warn!(tunnel = %self.id, session = %sid, "call set-up timed out: {what}");
+            if ctx.log_limit.allow(now) {
+                tracing::warn!(tunnel = %self.id, session = %sid, "call set-up timed out: {what}");
+            }
             let rc =
                 ResultCode::with_error(ResultCode::CDN_TIMEOUT, ResultCode::ERROR_NONE, Some(what));
             self.close_session(ctx, now, sid, rc, SessionDownReason::SetupTimeout);
@@ -345,7 +347,9 @@ impl Tunnel {
         sid: SessionId,
         err: ProtocolError,
     ) {
-        tracing::warn!(tunnel = %self.id, session = %sid, "clearing session: {err}");
+        if ctx.log_limit.allow(now) {
+            tracing::warn!(tunnel = %self.id, session = %sid, "clearing session: {err}");
+        }
         let result = err.cdn_result();
         self.close_session(
             ctx,
@@ -559,7 +563,9 @@ impl Tunnel {
         let peer_sid = req.assigned_session_id;
         if let Some(err) = check_unknown(&req.unknown) {
             // No session of ours yet: refuse the call by naming the peer's session.
-            tracing::warn!(tunnel = %self.id, "refusing call: {err}");
+            if ctx.log_limit.allow(now) {
+                tracing::warn!(tunnel = %self.id, "refusing call: {err}");
+            }
             let cdn = Cdn {
                 result_code: err.cdn_result(),
                 assigned_session_id: SessionId::NONE,

@@ -435,7 +435,9 @@ impl Tunnel {
 
     /// Clears the tunnel for a peer's protocol error, with the RFC's StopCCN result code.
     pub(crate) fn fail(&mut self, ctx: &mut Ctx, now: Instant, err: ProtocolError) {
-        tracing::warn!(tunnel = %self.id, peer = %self.peer, "clearing tunnel: {err}");
+        if ctx.log_limit.allow(now) {
+            tracing::warn!(tunnel = %self.id, peer = %self.peer, "clearing tunnel: {err}");
+        }
         let result = err.stopccn_result();
         let reason = match err {
             ProtocolError::AuthFailed(_) => TunnelDownReason::AuthFailed,
@@ -663,7 +665,9 @@ impl Tunnel {
             | TunnelState::WaitCtlConn { .. }
                 if now >= self.setup_deadline =>
             {
-                tracing::warn!(tunnel = %self.id, peer = %self.peer, state = self.state.name(), "tunnel establishment timed out");
+                if ctx.log_limit.allow(now) {
+                    tracing::warn!(tunnel = %self.id, peer = %self.peer, state = self.state.name(), "tunnel establishment timed out");
+                }
                 let rc = ResultCode::with_error(
                     ResultCode::STOPCCN_GENERAL_ERROR,
                     ResultCode::ERROR_NONE,

@@ -262,6 +262,22 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
             let _ = writeln!(out, "Dialing: tunnel {tunnel}, session {session}");
         }
         Response::Stats(s) => stats(&mut out, s),
+        Response::Reloaded {
+            applied,
+            restart_needed,
+        } => {
+            if applied.is_empty() && restart_needed.is_empty() {
+                let _ = writeln!(out, "Configuration reloaded: nothing changed.");
+            } else {
+                let _ = writeln!(out, "Configuration reloaded.");
+            }
+            for l in applied {
+                let _ = writeln!(out, "applied: {l}");
+            }
+            for l in restart_needed {
+                let _ = writeln!(out, "not applied: {l}");
+            }
+        }
         Response::Error { message } => {
             let _ = writeln!(out, "error: {message}");
         }

@@ -159,6 +159,19 @@ when daemon.metrics_listen is set.",
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Re-read the daemon's configuration file (like SIGHUP) and say what changed.
+    #[command(
+        long_about = "Re-read the configuration file and apply what can change without \
+touching established sessions: users (inline or the users file), a grown address pool, \
+limits, allowed peers, session timeouts, the tunnel secret for new tunnels, the log level. \
+Prints each change applied and each change that needs a restart. An invalid file is refused \
+with its errors (exit status 1) and the running configuration is kept.",
+        after_long_help = "EXAMPLES:\n    l2tpctl reload\n    l2tpctl reload --json"
+    )]
+    Reload {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 /// `show tunnel|session`.
@@ -378,6 +391,7 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
             false,
         ),
         ManageCommand::Stats { out } => (Request::Stats, out.json),
+        ManageCommand::Reload { out } => (Request::Reload, out.json),
     })
 }
 

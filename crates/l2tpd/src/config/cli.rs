@@ -15,6 +15,17 @@ pub struct CommonArgs {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
     pub log_level: Option<LogLevel>,
+    /// Log line format: text (default) or json (one object per line).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("{s:?}: expected text or json")),
+    }
 }
 
 fn parse_log_level(s: &str) -> Result<LogLevel, String> {
@@ -39,6 +50,9 @@ impl CommonArgs {
         }
         if let Some(l) = self.log_level {
             cfg.daemon.log_level = l;
+        }
+        if let Some(f) = self.log_format {
+            cfg.daemon.log_format = f;
         }
     }
 }

@@ -157,6 +157,17 @@ impl LogLevel {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Plain text lines (colour only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `message`, `target` and each field).
+    Json,
+}
+
 /// A debug mask: a number or names (`"data,seq"`), see [`l2tp_mgmt::parse_debug_mask`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "MaskRepr", into = "u32")]
@@ -360,6 +371,8 @@ pub struct DaemonConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Log verbosity (default `info`); `RUST_LOG` overrides it.
     pub log_level: LogLevel,
+    /// Log line format: `text` (default) or `json`.
+    pub log_format: LogFormat,
     /// Debug mask given to new tunnels and sessions (default 0).
     pub debug_mask: DebugMask,
     /// Unprivileged user to become once the sockets are bound (root only); none by default.

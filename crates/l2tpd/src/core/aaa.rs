@@ -182,7 +182,9 @@ impl super::Core {
         sess.auth_pending = None;
         let (decision, fixed) = match answer {
             AuthAnswer::Reject => {
-                tracing::warn!(node = %self.name, session = %key, "authentication failed: unknown user or refused");
+                if let Some(suppressed) = self.log_limit.allow(now, "authentication refused") {
+                    tracing::warn!(node = %self.name, session = %key, suppressed, "authentication failed: unknown user or refused");
+                }
                 (ppp::AuthDecision::Reject, None)
             }
             AuthAnswer::Password { password, ipv4 } => {
@@ -204,7 +206,9 @@ impl super::Core {
                 Err(e) => {
                     // RFC 2661 §4.4.2: CDN Result Code 4, "temporary lack of resources";
                     // the client sees why in the CDN's message, not as a bad password.
-                    tracing::warn!(node = %self.name, session = %key, "no address for the session: {e}");
+                    if let Some(suppressed) = self.log_limit.allow(now, "no address") {
+                        tracing::warn!(node = %self.name, session = %key, suppressed, "no address for the session: {e}");
+                    }
                     self.counters.sessions_refused += 1;
                     let why = match e {
                         crate::leases::LeaseError::Pool(_) => "address pool exhausted",
@@ -225,7 +229,9 @@ impl super::Core {
             }
         }
         if let Err(e) = sess.link.auth_decision(now, ticket, decision) {
-            tracing::warn!(node = %self.name, session = %key, "auth decision: {e}");
+            if let Some(suppressed) = self.log_limit.allow(now, "auth decision") {
+                tracing::warn!(node = %self.name, session = %key, suppressed, "auth decision: {e}");
+            }
         }
         self.dirty.push(key);
     }

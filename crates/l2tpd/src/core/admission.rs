@@ -54,6 +54,8 @@ pub(super) struct Admission {
     pending_calls: HashMap<SessionKey, Instant>,
     /// Established tunnels, since when.
     pub tunnel_since: HashMap<TunnelId, Instant>,
+    /// Established tunnels' peers (for the session-down and tunnel-down lines).
+    pub tunnel_peer: HashMap<TunnelId, SocketAddr>,
     /// Shutting down: new tunnels are refused with a StopCCN.
     pub draining: bool,
 }
@@ -67,6 +69,7 @@ impl Admission {
             },
             pending_calls: HashMap::new(),
             tunnel_since: HashMap::new(),
+            tunnel_peer: HashMap::new(),
             draining: false,
         }
     }
@@ -85,6 +88,7 @@ impl Admission {
 
     pub fn compact(&mut self) {
         self.tunnel_since.shrink_to_fit();
+        self.tunnel_peer.shrink_to_fit();
         self.pending_calls.shrink_to_fit();
     }
 }
@@ -149,7 +153,9 @@ impl Core {
             // tunnel's coming up is logged at info).
             tracing::debug!(node = %self.name, %tunnel, %peer, "incoming tunnel accepted");
             if let Err(e) = self.endpoint.accept_tunnel(now, tunnel) {
-                tracing::warn!(node = %self.name, %tunnel, "accept: {e}");
+                if let Some(suppressed) = self.log_limit.allow(now, "accept tunnel") {
+                    tracing::warn!(node = %self.name, %tunnel, suppressed, "accept: {e}");
+                }
             }
             return;
         };
@@ -223,7 +229,9 @@ impl Core {
                 ),
             );
         } else if let Err(e) = self.endpoint.accept_call(now, tunnel, session) {
-            tracing::warn!(node = %self.name, %tunnel, %session, "accept call: {e}");
+            if let Some(suppressed) = self.log_limit.allow(now, "accept call") {
+                tracing::warn!(node = %self.name, %tunnel, %session, suppressed, "accept call: {e}");
+            }
         } else {
             self.admission.pending_calls.insert(key, now);
         }

@@ -34,6 +34,7 @@ impl Core {
                 }
                 tracing::info!(node = %self.name, %tunnel, %peer_tunnel, %peer, "tunnel up");
                 self.admission.tunnel_since.insert(tunnel, now);
+                self.admission.tunnel_peer.insert(tunnel, peer);
                 let socket = l2tp_proto::data::SocketId(self.socket_index(local) as u32);
                 if let Err(e) = self.datapath.create_tunnel(tunnel, socket, peer) {
                     tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
@@ -55,12 +56,17 @@ impl Core {
                 }
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
-                tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
                 if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
                     self.counters.tunnel_auth_failures += 1;
                 }
                 let cause = super::radius::tunnel_cause(&reason);
                 let keys = self.sessions.keys_of_tunnel(tunnel);
+                // Its sessions' lines first (with the tunnel's reason), then its own.
+                let why = format!("tunnel down: {reason}");
+                for k in &keys {
+                    self.log_session_down(now, *k, &why);
+                }
+                self.log_tunnel_down(now, tunnel, keys.len(), &reason);
                 self.remove_interfaces(&keys);
                 for k in keys {
                     self.radius_cause(k, cause);
@@ -68,6 +74,7 @@ impl Core {
                 }
                 self.datapath.remove_tunnel(tunnel);
                 self.admission.tunnel_since.remove(&tunnel);
+                self.admission.tunnel_peer.remove(&tunnel);
                 self.tunnel_gone(now, tunnel);
             }
             CtlEvent::IncomingCall {
@@ -96,14 +103,14 @@ impl Core {
                 session,
                 reason,
             } => {
-                tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
                 // A tunnel going down reports each session, then itself: its sessions are
-                // removed together at `TunnelDown` (their interfaces in one batch), with the
-                // tunnel's reason as their terminate cause.
+                // logged and removed together at `TunnelDown` (their interfaces in one
+                // batch), with the tunnel's reason as their terminate cause.
                 if !matches!(reason, SessionDownReason::TunnelDown) {
-                    let cause = super::radius::l2tp_cause(&reason);
-                    self.radius_cause(SessionKey::new(tunnel, session), cause);
-                    self.remove_session(now, SessionKey::new(tunnel, session));
+                    let key = SessionKey::new(tunnel, session);
+                    self.radius_cause(key, super::radius::l2tp_cause(&reason));
+                    self.log_session_down(now, key, &reason);
+                    self.remove_session(now, key);
                 }
                 // The LNS hung up one call: dial it again after a pause.
                 if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
@@ -267,9 +274,13 @@ impl Core {
                 let result = cdn_for_ppp_down(&reason);
                 if is_auth_failure(&reason) {
                     self.counters.auth_failures += 1;
-                    tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    if let Some(suppressed) = self.log_limit.allow(now, "PPP authentication failed")
+                    {
+                        tracing::warn!(node = %self.name, session = %key, suppressed, reason = %reason, "PPP authentication failed");
+                    }
                 } else {
-                    tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
+                    // The session-down line that follows carries the same words.
+                    tracing::debug!(node = %self.name, session = %key, reason = %reason, "PPP down");
                 }
                 let _ = self
                     .endpoint
@@ -293,7 +304,11 @@ impl Core {
                 if let PppEvent::Down { reason } = ev {
                     if is_auth_failure(&reason) {
                         self.counters.auth_failures += 1;
-                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                        if let Some(suppressed) =
+                            self.log_limit.allow(now, "PPP authentication failed")
+                        {
+                            tracing::warn!(node = %self.name, session = %key, suppressed, reason = %reason, "PPP authentication failed");
+                        }
                     }
                 }
             }
@@ -322,25 +337,14 @@ pub(super) fn link_local(iid: [u8; 8]) -> std::net::Ipv6Addr {
 fn cdn_for_ppp_down(reason: &ppp::DownReason) -> l2tp_wire::result::ResultCode {
     use l2tp_wire::result::ResultCode;
     use ppp::DownReason as R;
-    let (code, text) = match reason {
-        R::AuthRefused => (
-            ResultCode::CDN_GENERAL_ERROR,
-            "PPP authentication failed: no authentication protocol both ends accept".to_string(),
-        ),
-        R::AuthFailed(why) => (
-            ResultCode::CDN_GENERAL_ERROR,
-            format!("PPP authentication failed: {why}"),
-        ),
-        R::EstablishTimeout => (
-            ResultCode::CDN_TIMEOUT,
-            "PPP establishment timed out".to_string(),
-        ),
-        R::KeepaliveTimeout => (
-            ResultCode::CDN_LOST_CARRIER,
-            "PPP keepalive timed out".to_string(),
-        ),
-        other => (ResultCode::CDN_ADMINISTRATIVE, format!("PPP: {other:?}")),
+    let code = match reason {
+        R::AuthRefused | R::AuthFailed(_) => ResultCode::CDN_GENERAL_ERROR,
+        R::EstablishTimeout => ResultCode::CDN_TIMEOUT,
+        R::KeepaliveTimeout => ResultCode::CDN_LOST_CARRIER,
+        _ => ResultCode::CDN_ADMINISTRATIVE,
     };
+    // The same words as the session-down log line's reason.
+    let text = format!("PPP {reason}");
     ResultCode::with_error(code, 0, Some(&text))
 }
 

@@ -131,6 +131,8 @@ impl Core {
                 }
             }
             Q::CloseSession { tunnel, session } => self.close_session_cmd(now, tunnel, session),
+            // The shell answers it (it reads the configuration file); a core alone cannot.
+            Q::Reload => R::error("reload: no configuration file to re-read"),
             Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
             Q::HangUp {
                 tunnel: Some(t),

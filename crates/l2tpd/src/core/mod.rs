@@ -27,7 +27,9 @@
 //! * `events`: control-plane and PPP events turned into session life;
 //! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
 //! * `ip_policy`: addresses, routes, Router Advertisements, as operations for the shell;
-//! * `manage`: management requests and replies;
+//! * `lifecycle`, `loglimit`: the session-down and tunnel-down lines, and rate limits on
+//!   the lines a peer can provoke;
+//! * `manage`: management requests and replies; `reconfigure`: a reload applied;
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
 //! * `shaper`: per-session rate limits (a token bucket per direction);
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
@@ -39,9 +41,12 @@ mod dialler;
 mod events;
 mod frames;
 mod ip_policy;
+mod lifecycle;
+mod loglimit;
 mod manage;
 pub mod output;
 pub mod radius;
+mod reconfigure;
 pub mod sessions;
 pub mod settings;
 mod shaper;
@@ -187,6 +192,8 @@ pub struct Core {
     out: Outputs,
     auth: Box<dyn AuthBackend>,
     admission: Admission,
+    /// Rate limits on the log lines a peer can provoke.
+    log_limit: loglimit::LogLimiter,
     dialler: Dialler,
     frames: frames::Frames,
     /// The session whose TUN carries the default route (client `dial.default_route`).
@@ -253,6 +260,7 @@ impl Core {
             out: Outputs::default(),
             auth: Box::new(LocalUsers(users)),
             admission: Admission::new(now),
+            log_limit: loglimit::LogLimiter::default(),
             dialler: Dialler::default(),
             frames: frames::Frames::new(now),
             default_route_session: None,

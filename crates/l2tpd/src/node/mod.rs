@@ -94,6 +94,8 @@ pub struct Node {
     /// Per socket: datagrams waiting for the end of the batch (one `sendmmsg` for them all).
     txbatches: Vec<SendBatch>,
     mgmt: Option<(MgmtServer, std::sync::mpsc::Receiver<PendingRequest>)>,
+    /// `reload` requests waiting for the daemon.
+    reload_requests: Vec<PendingRequest>,
     /// Management requests waiting for the core's reply, by token.
     pending: HashMap<u64, PendingRequest>,
     next_token: u64,
@@ -180,6 +182,7 @@ impl Node {
             segmenter: Segmenter::new(),
             rxbatch: RecvBatch::new(RX_BATCH, rx_slot),
             mgmt: None,
+            reload_requests: Vec::new(),
             pending: HashMap::new(),
             next_token: 1,
             resolver: None,
@@ -265,6 +268,17 @@ impl Node {
     /// LNS: (pool capacity, addresses in use).
     pub fn pool_usage(&self) -> Option<(u64, u64)> {
         self.core.pool_usage()
+    }
+
+    /// A reload: see [`Core::reconfigure`].
+    pub fn reconfigure(&mut self, new: &NodeConfig, users: Option<Users>) -> bool {
+        self.core.reconfigure(new, users)
+    }
+
+    /// Reload requests from the management socket, answered by the caller (the daemon reads
+    /// the configuration file; the event loop does no file I/O).
+    pub fn take_reload_requests(&mut self) -> Vec<PendingRequest> {
+        std::mem::take(&mut self.reload_requests)
     }
 
     /// LNS: replaces the users (SIGHUP); sessions already up are kept.
@@ -497,6 +511,10 @@ impl Node {
             };
             let token = self.next_token;
             self.next_token += 1;
+            if matches!(p.req, l2tp_mgmt::Request::Reload) {
+                self.reload_requests.push(p);
+                continue;
+            }
             let request = p.req.clone();
             self.pending.insert(token, p);
             self.core.handle(now, Input::Manage { token, request });

@@ -217,6 +217,15 @@ impl Drop for TempDir {
 /// tunnel secret, `extra` appended to `[lns]`; returns the process, its UDP address and
 /// its management socket, once the management socket answers.
 pub fn start_lns(dir: &Path, extra: &str) -> (Proc, std::net::SocketAddr, std::path::PathBuf) {
+    start_lns_with(dir, "", extra)
+}
+
+/// [`start_lns`] with `daemon_extra` appended to `[daemon]`.
+pub fn start_lns_with(
+    dir: &Path,
+    daemon_extra: &str,
+    extra: &str,
+) -> (Proc, std::net::SocketAddr, std::path::PathBuf) {
     let port = free_udp_port();
     let server: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let sock = dir.join("lns.sock");
@@ -227,6 +236,7 @@ pub fn start_lns(dir: &Path, extra: &str) -> (Proc, std::net::SocketAddr, std::p
             r#"role = "lns"
 [daemon]
 management_socket = "{sock}"
+{daemon_extra}
 [tunnel]
 hello_interval = 60
 [ppp]

@@ -1,0 +1,35 @@
+//! A reload applied to a running core: what can change without touching an established
+//! session — users, the address pool grown, limits, allowed peers, session timeouts, and
+//! the tunnel secret for tunnels set up from now on. Sessions and tunnels already up keep
+//! their addresses, ids and secrets.
+
+use super::{Core, NodeConfig, RoleSettings};
+use crate::users::Users;
+
+impl Core {
+    /// Applies the reloadable settings of `new` (a validated configuration) and `users`.
+    /// Returns false when the pool could not be moved to `new`'s, which must then include
+    /// the whole current range (shrinking or moving it needs a restart); everything else is
+    /// applied in any case.
+    pub fn reconfigure(&mut self, new: &NodeConfig, users: Option<Users>) -> bool {
+        let cfg = &new.endpoint;
+        self.endpoint
+            .set_tunnel_auth(cfg.auth.clone(), cfg.peers.clone());
+        let mut pool_ok = true;
+        if let (RoleSettings::Lns(l), RoleSettings::Lns(n)) = (&mut self.role, &new.role) {
+            l.max_sessions = n.max_sessions;
+            l.max_tunnels = n.max_tunnels;
+            l.allowed_peers = n.allowed_peers.clone();
+            l.session_timeout = n.session_timeout;
+            l.idle_timeout = n.idle_timeout;
+            let (want, have) = (n.pool.spec(), l.pool.spec());
+            if want != have {
+                pool_ok = l.pool.grow(want);
+            }
+        }
+        if let Some(u) = users {
+            self.replace_users(u);
+        }
+        pool_ok
+    }
+}
