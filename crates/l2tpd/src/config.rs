@@ -188,6 +188,30 @@ pub enum AuthMethod {
     Pap,
 }
 
+/// Which datapath carries the sessions' data (see docs/datapath.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatapathMode {
+    /// Our userspace datapath, IP on TUN devices: works on every Linux (containers too).
+    #[default]
+    Userspace,
+    /// The kernel's PPPoL2TP driver (`l2tp_ppp`, `ppp_generic`), IP on `pppN`; refuses to
+    /// start when the kernel has no L2TP.
+    Kernel,
+    /// The kernel datapath when this kernel has it, else userspace (one log line says which).
+    Auto,
+}
+
+impl std::fmt::Display for DatapathMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatapathMode::Userspace => "userspace",
+            DatapathMode::Kernel => "kernel",
+            DatapathMode::Auto => "auto",
+        })
+    }
+}
+
 /// How the LNS maps sessions onto TUN interfaces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -348,6 +372,8 @@ pub struct DaemonConfig {
     pub log_level: LogLevel,
     /// Debug mask given to new tunnels and sessions (default 0).
     pub debug_mask: DebugMask,
+    /// Datapath: `userspace` (default), `kernel` or `auto`.
+    pub datapath: DatapathMode,
 }
 
 impl DaemonConfig {
@@ -981,6 +1007,9 @@ pub struct CommonArgs {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
     pub log_level: Option<LogLevel>,
+    /// Datapath: userspace, kernel (the kernel's PPPoL2TP driver) or auto.
+    #[arg(long, value_name = "MODE")]
+    pub datapath: Option<DatapathMode>,
 }
 
 fn parse_log_level(s: &str) -> Result<LogLevel, String> {
@@ -1005,6 +1034,9 @@ impl CommonArgs {
         }
         if let Some(l) = self.log_level {
             cfg.daemon.log_level = l;
+        }
+        if let Some(d) = self.datapath {
+            cfg.daemon.datapath = d;
         }
     }
 }

@@ -173,7 +173,7 @@ pub fn node_config(cfg: &Config) -> Result<NodeConfig, String> {
 pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     let node_cfg = node_config(&cfg)?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
-    let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
+    let mut node = Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?;
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
