@@ -30,8 +30,9 @@ use l2tp_io::poller::{Interest, Poller, Token};
 use l2tp_io::pppol2tp::{SessionIds, TunnelSocket};
 use l2tp_io::udp::{UdpOptions, UdpSocket};
 use l2tp_proto::data::{
-    ApiError, Datapath, DatapathConfig, DatapathCounters, DebugMask, Delivery, L2tpStats, RxResult,
-    SessionConfig, SessionKey, SessionOption, SessionOptions, SocketId, Transmit,
+    ApiError, ControlReason, Datapath, DatapathConfig, DatapathCounters, DebugMask, Delivery,
+    L2tpStats, RxResult, SessionConfig, SessionKey, SessionOption, SessionOptions, SocketId,
+    Transmit,
 };
 use l2tp_wire::{SessionId, TunnelId};
 
@@ -383,7 +384,32 @@ impl DatapathBackend for KernelBackend {
         from: SocketAddr,
         datagram: &[u8],
     ) -> RxResult {
-        self.dp().classifier.receive_on(now, socket, from, datagram)
+        let mut dp = self.dp();
+        let r = dp.classifier.receive_on(now, socket, from, datagram);
+        // A data message the kernel passed up because it arrived before the session's
+        // socket was connected (a LAC's first LCP frame right behind its ICCN): it is the
+        // session's now, from its tunnel's peer; delivered here rather than lost.
+        if let RxResult::ToControl(tc) = &r {
+            let key = SessionKey::new(tc.tunnel, tc.session);
+            let from_peer = dp
+                .tunnels
+                .get(&tc.tunnel)
+                .is_some_and(|(t, _)| t.mgmt.peer() == from && t.socket == socket);
+            if tc.reason == ControlReason::UnknownSession
+                && from_peer
+                && dp.sessions.contains_key(&key)
+            {
+                if let Ok(d) = l2tp_wire::Header::decode(datagram) {
+                    tracing::debug!(session = %key, "data message passed up before the kernel session existed: delivered");
+                    return RxResult::Deliver {
+                        session: key,
+                        frame: d.payload_start..d.payload_start + d.payload.len(),
+                        priority: d.header.priority,
+                    };
+                }
+            }
+        }
+        r
     }
 
     fn poll_deliver(&mut self) -> Option<Delivery> {

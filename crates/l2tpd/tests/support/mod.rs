@@ -2,6 +2,7 @@
 //! pid, SIGTERM first), bounded waits, free ports, and the management socket.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod guest;
 pub mod sim;
 
 use std::path::Path;

@@ -1,0 +1,261 @@
+//! The kernel datapath in a real L2TP kernel: our LNS with `datapath = "kernel"` in the
+//! kernel-vm guest (Debian's kernel with `l2tp_ppp`), dialled by our client on the host side
+//! of the guest's link (userspace datapath, in the guest's host namespace). PPP comes up
+//! over the session's PPP channel, IP crosses `ppp0` both ways (`ping`), `l2tpctl` shows the
+//! kernel's counters (equal to `/proc/net/pppol2tp` and to what the client counted), `l2tpctl
+//! set` changes SENDSEQ and REORDERTO live in the kernel, and the client's StopCCN leaves no
+//! kernel tunnel, session or `pppN` behind.
+//!
+//! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
+//! under `CI=true`.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::guest::{self, Guest};
+use support::{stop, wait_sessions_up, TempDir, L2TPD};
+
+const LNS_TOML: &str = r#"role = "lns"
+[daemon]
+management_socket = "/run/l2tpd.sock"
+datapath = "kernel"
+log_level = "debug"
+[ppp]
+lcp_echo_interval = 0
+[lns]
+listen = ["198.51.100.2:1701"]
+ipv4_pool = "192.0.2.10-192.0.2.20"
+local_ipv4 = "192.0.2.1"
+[[lns.users]]
+name = "alice"
+password = "secret"
+"#;
+
+const CTL: &str = "/host/l2tpctl --socket /run/l2tpd.sock";
+
+/// The client on the host side, in the guest's namespace.
+fn start_client(netns: &str, dir: &Path, sock: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("client.log")).expect("log");
+    Command::new("ip")
+        .args(["netns", "exec", netns, L2TPD, "client"])
+        .args(["--server", "198.51.100.2", "--user", "alice"])
+        .args(["--password", "secret", "--socket"])
+        .arg(sock)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the client")
+}
+
+/// The guest LNS's one session as `l2tpctl sessions --json` shows it, once its network
+/// phase is up (bounded wait).
+fn lns_session(g: &Guest) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
+        let (_, out) = g.run(20, &format!("{CTL} sessions --json"));
+        if let Some(s) = serde_json::from_str::<serde_json::Value>(out.trim())
+            .ok()
+            .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
+            .filter(|s| s["state"] == "established/ppp-network" && s["interface"].is_string())
+        {
+            return s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "no session up on the guest LNS:\n{out}\n{}",
+            g.ok("cat /host/lns.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The kernel's counters of session `tid/sid` in `/proc/net/pppol2tp`: (tx packets, tx
+/// bytes, rx packets, rx bytes).
+fn proc_counters(proc_text: &str, tid: u64, sid: u64) -> (u64, u64, u64, u64) {
+    let name = format!("'sess {tid}/{sid}'");
+    let mut lines = proc_text.lines().skip_while(|l| !l.contains(&name));
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("{name} not in:\n{proc_text}"));
+    let _options = lines.next();
+    // "   nr/ns tx-pkts/bytes/errs rx-pkts/bytes/errs"
+    let counters = lines.next().expect("counters line");
+    let f: Vec<&str> = counters.split_whitespace().collect();
+    let tx: Vec<u64> = f[1].split('/').map(|n| n.parse().expect("tx")).collect();
+    let rx: Vec<u64> = f[2].split('/').map(|n| n.parse().expect("rx")).collect();
+    (tx[0], tx[1], rx[0], rx[1])
+}
+
+#[test]
+fn lns_on_the_kernel_datapath_in_a_real_kernel() {
+    const TEST: &str = "kernel datapath guest test";
+    let t0 = Instant::now();
+    let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
+    let g = match Guest::boot("kdp") {
+        Ok(g) => g,
+        Err(why) => return guest::skip(TEST, &why),
+    };
+    let t_boot = t0.elapsed();
+    let dir = TempDir::new("kernel-dp");
+    g.put(Path::new(L2TPD), "l2tpd");
+    g.put(&l2tpctl, "l2tpctl");
+    std::fs::write(g.share().join("lns.toml"), LNS_TOML).expect("config");
+    g.ok("chmod 600 /host/lns.toml; /host/l2tpd run --config /host/lns.toml >/host/lns.log 2>&1 &");
+    // A debug build loads over 9p under an emulated CPU: seconds.
+    let t = Instant::now();
+    while g.run(10, &format!("{CTL} stats")).0 != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{}",
+            g.ok("cat /host/lns.log")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = g.ok("cat /host/lns.log");
+    assert!(
+        log.contains("datapath: kernel (configured; PPPoL2TP and /dev/ppp present)"),
+        "{log}"
+    );
+
+    let client_sock = dir.0.join("client.sock");
+    let mut client = start_client(&g.netns, &dir.0, &client_sock);
+    let client_log = || std::fs::read_to_string(dir.0.join("client.log")).unwrap_or_default();
+    support::wait_for(
+        Duration::from_secs(20),
+        "the client's management socket",
+        || l2tp_mgmt::Client::connect(&client_sock).is_ok(),
+    );
+    let up = wait_sessions_up(&client_sock, 1, &client_log);
+    let s = lns_session(&g);
+    let (tid, sid) = (
+        s["tunnel"].as_u64().expect("tid"),
+        s["session"].as_u64().expect("sid"),
+    );
+    assert_eq!(s["interface"], "ppp0", "{s}");
+    assert_eq!(s["ipv4"], "192.0.2.10", "{s}");
+    assert_eq!(
+        up[0].ipv4.map(|a| a.to_string()).as_deref(),
+        Some("192.0.2.10")
+    );
+    let log = g.ok("cat /host/lns.log; ip -o addr show dev ppp0");
+    assert!(
+        log.contains(&format!("session {tid}/{sid}: interface ppp0 up (kernel)")),
+        "{log}"
+    );
+    assert!(log.contains("inet 192.0.2.1 peer 192.0.2.10/32"), "{log}");
+
+    // IP both ways through ppp0: the client's pings to the LNS's address, the guest's to the
+    // client's.
+    let ping = Command::new("ip")
+        .args([
+            "netns", "exec", &g.netns, "ping", "-c", "5", "-i", "0.3", "-W", "3",
+        ])
+        .arg("192.0.2.1")
+        .output()
+        .expect("ping");
+    assert!(
+        ping.status.success(),
+        "ping from the client: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    g.ok("ping -c 3 -W 3 192.0.2.10");
+
+    // The counters: l2tpctl's (PPPIOCGL2TPSTATS) are the kernel's, and the kernel received
+    // what the client sent (and the other way round). Read at a quiet moment: LNS, client,
+    // LNS again; the two LNS readings agree.
+    let mut matched = false;
+    for _ in 0..5 {
+        let out = g.ok(&format!(
+            "{CTL} show session {tid} {sid} --json; echo ====; cat /proc/net/pppol2tp"
+        ));
+        let (json, proc_text) = out.split_once("====").expect("two parts");
+        let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+        let st = &v["stats"];
+        let get = |k: &str| st[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+        let kernel = proc_counters(proc_text, tid, sid);
+        assert_eq!(
+            (
+                get("tx_packets"),
+                get("tx_bytes"),
+                get("rx_packets"),
+                get("rx_bytes")
+            ),
+            kernel,
+            "l2tpctl and /proc/net/pppol2tp disagree:\n{out}"
+        );
+        // 5 echo requests and 3 replies in each direction at least, besides PPP's frames.
+        assert!(kernel.0 >= 8 && kernel.2 >= 8, "{out}");
+        let c = support::sessions(&client_sock);
+        let again = g.ok("cat /proc/net/pppol2tp; echo ====; cat /host/lns.log");
+        let (again_proc, lns_log) = again.split_once("====").expect("two parts");
+        if proc_counters(again_proc, tid, sid) == kernel {
+            // Frames that reached the LNS before its kernel session existed (a LAC's first
+            // LCP frame right behind its ICCN) were delivered by the daemon, not the kernel.
+            let early = lns_log
+                .matches("passed up before the kernel session existed")
+                .count() as u64;
+            assert_eq!(
+                c[0].stats.rx_packets, kernel.0,
+                "client rx vs the kernel's tx"
+            );
+            assert_eq!(
+                c[0].stats.tx_packets,
+                kernel.2 + early,
+                "client tx vs the kernel's rx + {early} early frames"
+            );
+            matched = true;
+            break;
+        }
+    }
+    assert!(matched, "the counters never stood still");
+
+    // Options live: SENDSEQ and REORDERTO on the session socket, seen by the kernel (which
+    // keeps REORDERTO in ticks: 200 ms is a whole number of them at any HZ).
+    g.ok(&format!(
+        "{CTL} set session {tid} {sid} sendseq on && {CTL} set session {tid} {sid} reorderto 200"
+    ));
+    let out = g.ok("ip l2tp show session; cat /proc/net/pppol2tp");
+    assert!(out.contains("sequence numbering: send"), "{out}");
+    assert!(out.contains("reorder timeout: 200"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(
+        g.ok(&format!("{CTL} show session {tid} {sid} --json"))
+            .trim(),
+    )
+    .expect("json");
+    assert_eq!(v["options"]["send_seq"], true, "{v}");
+    assert_eq!(v["options"]["reorder_timeout_ms"], 200, "{v}");
+    // Still carrying IP with sequence numbers on.
+    g.ok("ping -c 2 -W 3 192.0.2.10");
+
+    // Teardown from the client: StopCCN; the LNS closes the kernel's session and tunnel.
+    stop(&mut client);
+    let t = Instant::now();
+    loop {
+        let out = g.ok(&format!(
+            "{CTL} sessions; ip l2tp show tunnel; ls /sys/class/net; grep -c \"^TUNNEL '\" /proc/net/pppol2tp || true"
+        ));
+        let clean = out.contains("No sessions.")
+            && !out.contains("Tunnel")
+            && !out.contains("ppp")
+            && out.trim_end().ends_with("\n0");
+        if clean {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "left behind in the guest:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    g.ok("kill $(pidof l2tpd)");
+    drop(g);
+    eprintln!(
+        "{TEST}: boot {:.1} s, whole test {:.1} s",
+        t_boot.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+}
