@@ -4,7 +4,10 @@
 //! over the session's PPP channel, IP crosses `ppp0` both ways (`ping`), `l2tpctl` shows the
 //! kernel's counters (equal to `/proc/net/pppol2tp` and to what the client counted), `l2tpctl
 //! set` changes SENDSEQ and REORDERTO live in the kernel, and the client's StopCCN leaves no
-//! kernel tunnel, session or `pppN` behind.
+//! kernel tunnel, session or `pppN` behind. Then the other way round: our client on the kernel
+//! datapath in the guest dials our LNS (userspace) on the host side; IP both ways, SENDSEQ
+//! set live on the client's kernel session, and the LNS's StopCCN leaves nothing in the
+//! guest's kernel.
 //!
 //! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
 //! under `CI=true`.
@@ -35,6 +38,22 @@ password = "secret"
 "#;
 
 const CTL: &str = "/host/l2tpctl --socket /run/l2tpd.sock";
+
+const CLIENT_TOML: &str = r#"role = "client"
+[daemon]
+management_socket = "/run/client.sock"
+datapath = "kernel"
+log_level = "debug"
+[ppp]
+lcp_echo_interval = 0
+[dial]
+peers = ["198.51.100.1"]
+user = "bob"
+password = "secret"
+redial = false
+"#;
+
+const CLIENT_CTL: &str = "/host/l2tpctl --socket /run/client.sock";
 
 /// The client on the host side, in the guest's namespace.
 fn start_client(netns: &str, dir: &Path, sock: &Path) -> Child {
@@ -91,7 +110,7 @@ fn proc_counters(proc_text: &str, tid: u64, sid: u64) -> (u64, u64, u64, u64) {
 }
 
 #[test]
-fn lns_on_the_kernel_datapath_in_a_real_kernel() {
+fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     const TEST: &str = "kernel datapath guest test";
     let t0 = Instant::now();
     let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
@@ -252,10 +271,161 @@ fn lns_on_the_kernel_datapath_in_a_real_kernel() {
         std::thread::sleep(Duration::from_millis(500));
     }
     g.ok("kill $(pidof l2tpd)");
+
+    client_on_the_kernel_datapath(&g, &dir.0);
     drop(g);
     eprintln!(
         "{TEST}: boot {:.1} s, whole test {:.1} s",
         t_boot.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The l2tpctl binary (built once by the test).
+fn guest_l2tpctl() -> std::path::PathBuf {
+    guest::workspace_binary("l2tpctl", "l2tpctl")
+}
+
+/// Our LNS on the host side (userspace, per-session TUN), our client in the guest on the
+/// kernel datapath.
+fn client_on_the_kernel_datapath(g: &Guest, dir: &Path) {
+    let lns_sock = dir.join("host-lns.sock");
+    let log = std::fs::File::create(dir.join("host-lns.log")).expect("log");
+    let mut lns = Command::new("ip")
+        .args(["netns", "exec", &g.netns, L2TPD, "lns"])
+        .args([
+            "--listen",
+            "198.51.100.1:1701",
+            "--pool",
+            "203.0.113.10-203.0.113.20",
+        ])
+        .args([
+            "--local-ip",
+            "203.0.113.1",
+            "--user",
+            "bob:secret",
+            "--socket",
+        ])
+        .arg(&lns_sock)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the host LNS");
+    let lns_log = || std::fs::read_to_string(dir.join("host-lns.log")).unwrap_or_default();
+    support::wait_for(Duration::from_secs(20), "the host LNS's socket", || {
+        l2tp_mgmt::Client::connect(&lns_sock).is_ok()
+    });
+    std::fs::write(g.share().join("client.toml"), CLIENT_TOML).expect("config");
+    g.ok("chmod 600 /host/client.toml; /host/l2tpd run --config /host/client.toml >/host/client.log 2>&1 &");
+    let up = wait_sessions_up(&lns_sock, 1, &lns_log);
+    assert_eq!(
+        up[0].ipv4.map(|a| a.to_string()).as_deref(),
+        Some("203.0.113.10")
+    );
+    let t = Instant::now();
+    let (tid, sid) = loop {
+        let (_, out) = g.run(20, &format!("{CLIENT_CTL} sessions --json"));
+        let s = serde_json::from_str::<serde_json::Value>(out.trim())
+            .ok()
+            .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
+            .filter(|s| s["interface"] == "ppp0");
+        if let Some(s) = s {
+            break (
+                s["tunnel"].as_u64().expect("tid"),
+                s["session"].as_u64().expect("sid"),
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(40),
+            "the guest client has no ppp0:\n{out}\n{}",
+            g.ok("cat /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let log = g.ok("cat /host/client.log; ip -o addr show dev ppp0");
+    assert!(
+        log.contains("datapath: kernel (configured; PPPoL2TP and /dev/ppp present)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("inet 203.0.113.10 peer 203.0.113.1/32"),
+        "{log}"
+    );
+    g.ok("ping -c 3 -W 3 203.0.113.1");
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &g.netns,
+            "ping",
+            "-c",
+            "3",
+            "-W",
+            "3",
+            "203.0.113.10",
+        ])
+        .output()
+        .expect("ping");
+    assert!(
+        ping.status.success(),
+        "ping from the host LNS: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    let out = g.ok(&format!(
+        "cat /proc/net/pppol2tp; {CLIENT_CTL} show session {tid} {sid} --json"
+    ));
+    let (tx, _, rx, _) = proc_counters(&out, tid, sid);
+    assert!(tx >= 6 && rx >= 6, "3 echoes each way at least:\n{out}");
+
+    // Sequencing: the LNS decides (RFC 2661 §5.4), so the LNS turns SENDSEQ on and the
+    // client's kernel session follows it; RECVSEQ and REORDERTO are set live on the client.
+    let lns_ctl = |args: &str| {
+        let out = Command::new(guest_l2tpctl())
+            .arg("--socket")
+            .arg(&lns_sock)
+            .args(args.split_whitespace())
+            .output()
+            .expect("l2tpctl");
+        assert!(out.status.success(), "l2tpctl {args}: {out:?}");
+    };
+    lns_ctl(&format!(
+        "set session {} {} sendseq on",
+        up[0].tunnel, up[0].session
+    ));
+    g.ok("ping -c 2 -W 3 203.0.113.1");
+    g.ok(&format!(
+        "{CLIENT_CTL} set session {tid} {sid} recvseq on && {CLIENT_CTL} set session {tid} {sid} reorderto 200"
+    ));
+    let out = g.ok("cat /proc/net/pppol2tp; ip l2tp show session");
+    let name = format!("'sess {tid}/{sid}'");
+    let opts = out
+        .lines()
+        .skip_while(|l| !l.contains(&name))
+        .nth(1)
+        .unwrap_or_default();
+    // "mtu/mru/rcvseq/sendseq/lns debug reorderto"
+    assert!(opts.contains("/R/S/LAC"), "{out}");
+    assert!(opts.trim_end().ends_with(" 200"), "{out}");
+    assert!(out.contains("reorder timeout: 200"), "{out}");
+    g.ok("ping -c 2 -W 3 203.0.113.1");
+
+    // Teardown from the LNS: its StopCCN closes the client's kernel tunnel and ppp0.
+    stop(&mut lns);
+    let t = Instant::now();
+    loop {
+        let out = g.ok(&format!(
+            "{CLIENT_CTL} sessions; ip l2tp show tunnel; ls /sys/class/net"
+        ));
+        if out.contains("No sessions.") && !out.contains("Tunnel") && !out.contains("ppp") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "left behind in the guest after the LNS's StopCCN:\n{out}\n{}",
+            g.ok("cat /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    g.ok("kill $(pidof l2tpd)");
 }
