@@ -7,7 +7,9 @@
 //! kernel tunnel, session or `pppN` behind. Then the other way round: our client on the kernel
 //! datapath in the guest dials our LNS (userspace) on the host side; IP both ways, SENDSEQ
 //! set live on the client's kernel session, and the LNS's StopCCN leaves nothing in the
-//! guest's kernel.
+//! guest's kernel. And xl2tpd with the real pppd as LAC (in a namespace of the guest) dials
+//! our kernel-datapath LNS: PPP up (MS-CHAPv2, IPCP), ping through both `ppp0`s, and
+//! xl2tpd's hangup leaves nothing on our side.
 //!
 //! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
 //! under `CI=true`.
@@ -272,6 +274,7 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     }
     g.ok("kill $(pidof l2tpd)");
 
+    xl2tpd_lac_to_the_kernel_lns(&g);
     client_on_the_kernel_datapath(&g, &dir.0);
     drop(g);
     eprintln!(
@@ -279,6 +282,97 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
         t_boot.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// xl2tpd + pppd as LAC in namespace `lac` of the guest (behind a veth pair) against our LNS
+/// on the kernel datapath in the guest's root namespace.
+fn xl2tpd_lac_to_the_kernel_lns(g: &Guest) {
+    let lns = LNS_TOML
+        .replace("198.51.100.2:1701", "203.0.113.1:1701")
+        .replace("\"alice\"", "\"l2tptest\"")
+        .replace("\"secret\"", "\"l2tptest\"");
+    std::fs::write(g.share().join("lns-xl2tpd.toml"), lns).expect("config");
+    let lac = g.ok("cat /etc/xl2tpd/xl2tpd-lac.conf");
+    let lac: String = lac
+        .lines()
+        .map(|l| {
+            if l.starts_with("lns = ") {
+                "lns = 203.0.113.1"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(g.share().join("xl2tpd-lac.conf"), lac + "\n").expect("config");
+    g.ok(
+        "mkdir -p /run/xl2tpd && ip netns add lac && ip link add vlns type veth peer name vlac \
+         && ip link set vlac netns lac && ip addr add 203.0.113.1/24 dev vlns && ip link set vlns up \
+         && ip -n lac addr add 203.0.113.2/24 dev vlac && ip -n lac link set vlac up \
+         && ip -n lac link set lo up && chmod 600 /host/lns-xl2tpd.toml \
+         && (/host/l2tpd run --config /host/lns-xl2tpd.toml >/host/lns-xl2tpd.log 2>&1 &)",
+    );
+    let t = Instant::now();
+    while g.run(10, &format!("{CTL} stats")).0 != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{}",
+            g.ok("cat /host/lns-xl2tpd.log")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    g.ok(
+        "ip netns exec lac xl2tpd -c /host/xl2tpd-lac.conf -p /run/xl2tpd-lac.pid \
+         -C /run/xl2tpd/lac-control >/dev/null 2>&1 && sleep 1 && echo 'c host' > /run/xl2tpd/lac-control",
+    );
+    let s = lns_session(g);
+    assert_eq!(s["user"], "l2tptest", "{s}");
+    assert_eq!(s["interface"], "ppp0", "{s}");
+    let t = Instant::now();
+    while g
+        .run(
+            10,
+            "ip -n lac -o addr show dev ppp0 | grep -q 'peer 192.0.2.1/32'",
+        )
+        .0
+        != 0
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "pppd's ppp0 never got its address:\n{}",
+            g.ok("tail -20 /var/log/pppd-lac.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    g.ok("ip netns exec lac ping -c 3 -W 3 192.0.2.1 && ping -c 2 -W 3 192.0.2.10");
+    let out = g.ok("cat /proc/net/pppol2tp");
+    let (tx, _, rx, _) = proc_counters(
+        &out,
+        s["tunnel"].as_u64().expect("tid"),
+        s["session"].as_u64().expect("sid"),
+    );
+    assert!(tx >= 5 && rx >= 5, "{out}");
+    // xl2tpd hangs up (StopCCN): nothing left on our side.
+    g.ok("echo 'd host' > /run/xl2tpd/lac-control");
+    let t = Instant::now();
+    loop {
+        let out = g.ok(&format!(
+            "{CTL} sessions; ip l2tp show tunnel; ls /sys/class/net; grep -c \"^TUNNEL '\" /proc/net/pppol2tp || true"
+        ));
+        if out.contains("No sessions.")
+            && !out.contains("Tunnel")
+            && !out.contains("ppp")
+            && out.trim_end().ends_with("\n0")
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "left behind after xl2tpd's hangup:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    g.ok("kill $(pidof l2tpd) $(cat /run/xl2tpd-lac.pid); ip netns del lac; ip link del vlns 2>/dev/null; true");
 }
 
 /// The l2tpctl binary (built once by the test).
