@@ -28,3 +28,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc --quiet
+echo "== the Debian package (build, unpack in a clean root, units, man pages)"
+bash scripts/check-package.sh

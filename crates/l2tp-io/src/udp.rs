@@ -85,6 +85,12 @@ pub struct UdpOptions {
     pub send_buffer: Option<usize>,
     /// `SO_REUSEADDR` (rebinding a fixed port, e.g. 1701, after a restart).
     pub reuse_address: bool,
+    /// `SO_REUSEPORT`: several sockets (of one user) may bind the same address and port.
+    /// Meant for sockets each then [`UdpSocket::connect`]ed to a different peer: the kernel
+    /// delivers a datagram to the socket connected to its source before any unconnected
+    /// one, so several L2TP clients on one host can each talk 1701 ↔ 1701 to their LNS.
+    /// Unconnected sockets sharing a port split the incoming datagrams between them.
+    pub reuse_port: bool,
     /// For IPv6 sockets: `IPV6_V6ONLY` (false: dual-stack, IPv4 peers appear as `::ffff:a.b.c.d`).
     pub v6_only: bool,
 }
@@ -97,6 +103,7 @@ impl Default for UdpOptions {
             recv_buffer: None,
             send_buffer: None,
             reuse_address: false,
+            reuse_port: false,
             v6_only: true,
         }
     }
@@ -134,6 +141,9 @@ impl UdpSocket {
         }
         if opts.reuse_address {
             socket.set_reuse_address(true)?;
+        }
+        if opts.reuse_port {
+            socket.set_reuse_port(true)?;
         }
         if let Some(n) = opts.recv_buffer {
             socket.set_recv_buffer_size(n)?;
@@ -1124,6 +1134,37 @@ mod tests {
         assert_eq!(got, vec![pkt(0, 100), pkt(2, 100), pkt(3, 100)]);
         out.clear();
         assert_eq!(out.failed(), 0);
+    }
+
+    #[test]
+    fn connected_sockets_share_a_port_with_reuse_port_each_hearing_its_own_peer() {
+        let shared = UdpOptions {
+            reuse_port: true,
+            ..UdpOptions::default()
+        };
+        let mut a = UdpSocket::bind_with("127.0.0.1:0".parse().unwrap(), &shared).unwrap();
+        let port = a.local_addr();
+        let mut b = UdpSocket::bind_with(port, &shared).unwrap();
+        // Without the option the port is taken.
+        assert_eq!(
+            UdpSocket::bind(port).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse
+        );
+        let peer_a = UdpSocket::bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let peer_b = UdpSocket::bind("127.0.0.3:0".parse().unwrap()).unwrap();
+        a.connect(peer_a.local_addr()).unwrap();
+        b.connect(peer_b.local_addr()).unwrap();
+        for i in 0..8 {
+            peer_a.send_to(&pkt(i, 20), port).unwrap();
+            peer_b.send_to(&pkt(100 + i, 20), port).unwrap();
+        }
+        let mut inb = RecvBatch::new(16, 256);
+        let got_a = recv_n(&a, &mut inb, 8);
+        let got_b = recv_n(&b, &mut inb, 8);
+        assert_eq!(got_a.len(), 8);
+        assert_eq!(got_b.len(), 8);
+        assert!(got_a.iter().all(|(f, _)| *f == peer_a.local_addr()));
+        assert!(got_b.iter().all(|(f, _)| *f == peer_b.local_addr()));
     }
 
     #[test]

@@ -186,6 +186,8 @@ mod tests {
                 rx_seq_discards: 7,
                 ..Default::default()
             },
+            wan_errors: None,
+            accm: None,
         };
         let r = Response::Sessions(vec![s.clone()]);
         let line = encode_line(&r).unwrap();

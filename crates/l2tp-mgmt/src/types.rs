@@ -264,6 +264,32 @@ pub struct SessionInfo {
     pub options: SessionOptions,
     /// The eight datapath counters.
     pub stats: DatapathCounters,
+    /// The LAC's WAN error reports for the call (WEN, RFC 2661 §6.13), once one arrived.
+    #[serde(default)]
+    pub wan_errors: Option<WanErrors>,
+    /// The ACCM the peer set with SLI (RFC 2661 §6.14): (send, receive), once set.
+    #[serde(default)]
+    pub accm: Option<(u32, u32)>,
+}
+
+/// WAN error counters of a call, from the LAC's WAN-Error-Notify messages (cumulative: the
+/// last report is the total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WanErrors {
+    /// WEN messages received.
+    pub reports: u32,
+    /// CRC errors.
+    pub crc_errors: u32,
+    /// Framing errors.
+    pub framing_errors: u32,
+    /// Hardware overruns.
+    pub hardware_overruns: u32,
+    /// Buffer overruns.
+    pub buffer_overruns: u32,
+    /// Timeout errors.
+    pub timeout_errors: u32,
+    /// Alignment errors.
+    pub alignment_errors: u32,
 }
 
 /// Daemon-wide figures (answer to [`Request::Stats`]).
@@ -289,6 +315,10 @@ pub struct DaemonStats {
     pub datapath: DatapathCounters,
     /// PPP authentication failures (LNS role).
     pub auth_failures: u64,
+    /// Tunnel authentication failures: a wrong or missing Challenge Response (RFC 2661
+    /// §5.1.1), a Challenge we cannot answer.
+    #[serde(default)]
+    pub tunnel_auth_failures: u64,
     /// Tunnels refused (limits, unknown peers, authentication of the tunnel).
     #[serde(default)]
     pub tunnels_refused: u64,

@@ -655,6 +655,9 @@ fn wen_and_sli_are_events_on_either_side() {
         lns.ep.session_info(tid, sid).unwrap().state,
         SessionStateKind::Established
     );
+    // The WEN counters are kept with the session (cumulative: the last report is the total).
+    let (n, e) = lns.ep.session_info(tid, sid).unwrap().wan_errors.unwrap();
+    assert_eq!((n, e.crc_errors, e.alignment_errors), (1, 1, 6));
 
     // SLI from an LNS to a LAC.
     let mut s = default_setup();
@@ -700,6 +703,58 @@ fn wen_and_sli_are_events_on_either_side() {
             ..
         }]
     ));
+}
+
+/// RFC 2661 §6.14: SLI sets "PPP-negotiated options ... on an active PPP session". Before
+/// the call is established (ICRP sent, no ICCN yet) it is refused: CDN, no event.
+#[test]
+fn sli_before_the_call_is_established_is_refused() {
+    let now = Instant::now();
+    let mut lns = Peer::new(lns_addr(), raw_config("lns"), 5);
+    let mut raw = Raw::new("127.0.0.9:1701".parse().unwrap());
+    raw_tunnel(now, &mut raw, &mut lns, 60);
+    raw.send(
+        now,
+        &mut lns,
+        SessionId(0),
+        l2tp_wire::Icrq {
+            assigned_session_id: SessionId(61),
+            call_serial_number: 1,
+            bearer_type: None,
+            physical_channel_id: None,
+            calling_number: None,
+            called_number: None,
+            sub_address: None,
+            unknown: vec![],
+        },
+    );
+    assert_eq!(raw.recv(now, &mut lns), ["ICRP"]);
+    let Some(ControlMessage::Icrp(r)) = raw.last().cloned() else {
+        panic!()
+    };
+    lns.take_events();
+    raw.send(
+        now,
+        &mut lns,
+        r.assigned_session_id,
+        l2tp_wire::Sli {
+            accm: l2tp_wire::Accm {
+                send_accm: 0xffff_ffff,
+                receive_accm: 0,
+            },
+            unknown: vec![],
+        },
+    );
+    assert_eq!(raw.recv(now, &mut lns), ["CDN"]);
+    let ev = lns.take_events();
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::SetLinkInfo { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::SessionDown { .. })),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -972,7 +1027,10 @@ fn calls_never_decided_time_out() {
     // the call with CDN result 10 (timeout); the LAC hears it.
     let mut lns_cfg = quiet_config("lns");
     lns_cfg.decide_incoming_calls = true;
-    let mut s = setup(quiet_config("lac"), lns_cfg);
+    // The LAC waits for the ICRP longer than the LNS waits for its own decision.
+    let mut lac_cfg = quiet_config("lac");
+    lac_cfg.connect_timeout = None;
+    let mut s = setup(lac_cfg, lns_cfg);
     let sid = s
         .lac
         .ep

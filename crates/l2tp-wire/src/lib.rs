@@ -33,6 +33,7 @@
 //! }
 //! ```
 
+pub mod access_line;
 pub mod avp;
 pub mod error;
 pub mod header;
@@ -41,6 +42,7 @@ pub mod ids;
 pub mod listing;
 pub mod message;
 pub mod packet;
+pub mod proxy;
 pub mod result;
 pub mod seq;
 pub mod testdata;
@@ -56,6 +58,7 @@ pub use message::{
     Sccrp, Sccrq, Sli, StopCcn, Wen,
 };
 pub use packet::{encode_packet, encode_zlb, Packet};
+pub use proxy::{proxy_auth, proxy_lcp, set_proxy, ProxyAuth, ProxyError, ProxyLcp};
 pub use result::ResultCode;
 pub use seq::SeqNum;
 pub use values::{

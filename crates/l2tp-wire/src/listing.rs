@@ -3,6 +3,7 @@
 //! secret is given, with a human-readable value. The state machine uses
 //! [`crate::ControlMessage`] instead.
 
+use crate::access_line::{attr_name, VENDOR_BROADBAND_FORUM};
 use crate::avp::{AvpIter, AvpType, VENDOR_IETF};
 use crate::error::DecodeError;
 use crate::hidden::unhide;
@@ -84,6 +85,9 @@ impl ListedAvp {
     pub fn name(&self) -> String {
         match (self.vendor, self.attr.name()) {
             (VENDOR_IETF, Some(n)) => n.to_owned(),
+            (VENDOR_BROADBAND_FORUM, _) if attr_name(self.attr).is_some() => {
+                format!("{} (BBF)", attr_name(self.attr).unwrap_or_default())
+            }
             (v, _) => format!("vendor {v} attr {}", self.attr.0),
         }
     }
@@ -94,6 +98,16 @@ impl ListedAvp {
         let a = self.attr;
         if self.still_hidden {
             return format!("<hidden {} bytes>", v.len());
+        }
+        if self.vendor == VENDOR_BROADBAND_FORUM {
+            return match a.0 {
+                1 | 2 => text(v),
+                129..=142 => match <[u8; 8]>::try_from(v) {
+                    Ok(b) => u64::from_be_bytes(b).to_string(),
+                    Err(_) => format!("<invalid {} bytes: {}>", v.len(), to_hex(v)),
+                },
+                _ => to_hex(v),
+            };
         }
         if self.vendor != VENDOR_IETF || !a.is_known() {
             return to_hex(v);
@@ -146,6 +160,8 @@ mod tests {
             0x80, 0x09, 0, 0, 0, 7, b'l', b'a', b'c', // Host Name
             0x00, 0x08, 0, 0, 0, 6, 0x05, 0x00, // Firmware Revision
             0x00, 0x07, 0x01, 0x37, 0, 1, 0xab, // vendor 311
+            0x00, 0x08, 0x0d, 0xe9, 0, 2, b'c', b'7', // Agent-Remote-Id
+            0x00, 0x0e, 0x0d, 0xe9, 0, 130, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, // rate down
         ];
         let l = list_avps(&bytes, None).unwrap();
         let shown: Vec<_> = l.iter().map(|a| (a.name(), a.value_string())).collect();
@@ -156,6 +172,11 @@ mod tests {
                 ("Host Name".to_owned(), "\"lac\"".to_owned()),
                 ("Firmware Revision".to_owned(), "0x0500".to_owned()),
                 ("vendor 311 attr 1".to_owned(), "ab".to_owned()),
+                ("Agent-Remote-Id (BBF)".to_owned(), "\"c7\"".to_owned()),
+                (
+                    "Actual-Data-Rate-Downstream (BBF)".to_owned(),
+                    "1000000".to_owned()
+                ),
             ]
         );
     }

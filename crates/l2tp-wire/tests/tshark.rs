@@ -370,3 +370,87 @@ fn tshark_agrees_with_our_codec() {
     );
     assert!(bad.trim().is_empty(), "tshark flags packets:\n{bad}");
 }
+
+/// What Wireshark makes of the LAC's proxy AVPs (ICCN) and RFC 5515 access-line AVPs (ICRQ):
+/// it must read the same user, CHAP exchange, CONFREQs, circuit and remote ids and rates.
+#[test]
+fn tshark_reads_proxy_and_access_line_avps_as_we_wrote_them() {
+    if !tshark_available() {
+        return;
+    }
+    use l2tp_wire::access_line::AccessLine;
+    let mut icrq = Icrq::new(SessionId(9), 77);
+    icrq.calling_number = Some(b"olt-3 pon 1/2/5:17".to_vec());
+    icrq.unknown = AccessLine {
+        agent_circuit_id: Some(b"olt-3 pon 1/2/5:17".to_vec()),
+        agent_remote_id: Some(b"cust-0042".to_vec()),
+        actual_data_rate_upstream: Some(50_000_000),
+        actual_data_rate_downstream: Some(250_000_000),
+        other: vec![],
+    }
+    .to_avps();
+    let mut iccn = Iccn::new(250_000_000, FramingCapabilities::SYNC);
+    let lcp = ProxyLcp {
+        initial_received: vec![1, 4, 5, 0xd4, 5, 6, 0xde, 0xad, 0xbe, 0xef],
+        last_sent: vec![1, 4, 5, 0xd4, 3, 5, 0xc2, 0x23, 5],
+        last_received: vec![1, 4, 5, 0xd4, 5, 6, 0xde, 0xad, 0xbe, 0xef],
+    };
+    let auth = ProxyAuth::Chap {
+        name: b"alice@isp.example".to_vec(),
+        id: 42,
+        challenge: vec![0x11; 16],
+        response: vec![0x22; 16],
+    };
+    set_proxy(&mut iccn, Some(&lcp), Some(&auth));
+    let header = Header::control(TunnelId(1), SessionId(2), SeqNum(0), SeqNum(0));
+    let dgrams = vec![
+        encode_packet(&header, &icrq.into(), None).unwrap(),
+        encode_packet(&header, &iccn.into(), None).unwrap(),
+    ];
+    let path = write_capture("l2tp-wire-tshark-proxy", &dgrams);
+    let fields = [
+        "l2tp.broadband.agent_circuit_id",
+        "l2tp.broadband.agent_remote_id",
+        "l2tp.broadband.actual_dr_up",
+        "l2tp.broadband.actual_dr_down",
+        "l2tp.avp.proxy_authen_type",
+        "l2tp.avp.proxy_authen_name",
+        "l2tp.avp.proxy_authen_id",
+        "l2tp.avp.proxy_authen_challenge",
+        "l2tp.avp.proxy_authen_response",
+        "l2tp.avp.initial_received_lcp_confreq",
+        "l2tp.avp.last_sent_lcp_confreq",
+        "_ws.malformed",
+    ];
+    let mut args = vec![
+        "-r",
+        path.to_str().unwrap(),
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+    ];
+    for f in &fields {
+        args.extend(["-e", f]);
+    }
+    let out = tshark(&args);
+    let _ = std::fs::remove_file(&path);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    let (icrq_row, iccn_row) = (&rows[0], &rows[1]);
+    assert_eq!(
+        icrq_row[..4],
+        ["olt-3 pon 1/2/5:17", "cust-0042", "50000000", "250000000"],
+        "{out}"
+    );
+    let h = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let norm = |s: &str| s.replace(':', "");
+    assert_eq!(iccn_row[4], "2", "CHAP: {out}");
+    assert_eq!(iccn_row[5], "alice@isp.example");
+    assert_eq!(iccn_row[6], "42");
+    assert_eq!(norm(iccn_row[7]), h(&[0x11; 16]));
+    assert_eq!(norm(iccn_row[8]), h(&[0x22; 16]));
+    assert_eq!(norm(iccn_row[9]), h(&lcp.initial_received));
+    assert_eq!(norm(iccn_row[10]), h(&lcp.last_sent));
+    assert!(rows.iter().all(|r| r[11].is_empty()), "malformed: {out}");
+}

@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod decode;
+mod gendocs;
 mod manage;
 
 /// Command line of `l2tpctl`.
@@ -30,6 +31,13 @@ enum Command {
     /// Manage a running l2tpd (tunnels, sessions, show, set, close, dial, hangup, stats).
     #[command(flatten)]
     Manage(manage::ManageCommand),
+    /// Write man pages and shell completions (packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Output directory (man/ and completions/ are created in it).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,5 +45,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Manage(cmd) => manage::run(&cli.manage, &cmd),
+        Command::GenerateDocs { out } => match gendocs::write(Cli::command(), &out) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("l2tpctl: {}: {e}", out.display());
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -99,6 +99,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![method],
@@ -167,6 +168,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         session_options: session_opts,
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             peers: vec![DialPeer::Addr(lns_addr)],
@@ -179,6 +181,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: None,
         ip_mode: crate::core::IpMode::App,

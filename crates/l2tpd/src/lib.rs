@@ -22,6 +22,7 @@
 //!   in-process IP termination);
 //! * [`config`]: the TOML configuration (roles LNS, LAC, client), validated with errors that
 //!   name the field, and the quick-start command-line flags that map onto it;
+//! * [`check`]: `l2tpd check`, every problem of a configuration and its users file at once;
 //! * [`daemon`]: a validated configuration turned into a running node, signals, metrics;
 //! * [`users`]: the PPP users file;
 //! * [`secret`]: secrets in configuration that never print;
@@ -29,10 +30,13 @@
 //! * [`leases`]: which session holds which IPv4 address (pool, fixed addresses, ours);
 //! * [`mgmt_server`]: the management socket, handing requests to the event loop;
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
+//! * [`runas`]: becoming `daemon.user` with only the capabilities still needed;
+//! * [`sd_notify`]: systemd readiness, reload, stop and watchdog notifications;
 //! * [`addr`]: typed address prefixes;
 //! * [`demo`], [`demo_netns`], [`loadgen`]: the demo and the load generator.
 
 pub mod addr;
+pub mod check;
 pub mod config;
 pub mod core;
 pub mod daemon;
@@ -46,5 +50,7 @@ pub mod mgmt_server;
 pub mod node;
 pub use node::netconf;
 pub mod pool;
+pub mod runas;
+pub mod sd_notify;
 pub mod secret;
 pub mod users;

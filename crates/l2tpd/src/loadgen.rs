@@ -87,6 +87,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         session_options: SessionOptions::default(),
         ppp_echo_interval: Some(Duration::from_secs(30)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
         role: RoleSettings::Client(ClientSettings {
             peers: vec![DialPeer::Addr(args.server)],
@@ -99,6 +100,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: None,
         ip_mode: IpMode::App,

@@ -1,7 +1,9 @@
 //! `l2tpd`: the L2TP daemon (LNS, LAC, client) and its demo.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use l2tpd::config::{self, ClientArgs, LnsArgs, RunArgs};
+
+mod gendocs;
 
 /// An L2TP (RFC 2661) LNS / LAC / client entirely in userspace: control protocol, datapath
 /// and PPP in one process, IP on TUN devices. No kernel L2TP or PPP needed.
@@ -34,9 +36,32 @@ enum Command {
     Client(ClientArgs),
     /// Run from a configuration file (see docs/configuration.md).
     Run(RunArgs),
+    /// Check a configuration file and its users file, like `nginx -t`: every problem at
+    /// once with its file and line, exit 0 when it is fine, 1 otherwise. Starts nothing.
+    #[command(
+        long_about = "Check a configuration file and everything it refers to, like `nginx -t`, \
+without starting anything: every value `run` would refuse, the users file line by line \
+(syntax, duplicate users, empty passwords), a pool that includes a fixed address or \
+lns.local_ipv4, pools and addresses in reserved ranges (0.0.0.0/8, 127.0.0.0/8, multicast, \
+255.255.255.255), and files holding secrets that anyone can write. Every problem is printed \
+at once as FILE:LINE: message. Exit status 0 when the configuration is fine, 1 otherwise.",
+        after_long_help = "EXAMPLES:\n    l2tpd check --config /etc/l2tpd/l2tpd.toml\n    l2tpd check --config /etc/l2tpd/l2tpd.toml && systemctl reload l2tpd"
+    )]
+    Check {
+        /// The configuration file.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: std::path::PathBuf,
+    },
     /// Load generator: open T tunnels × S sessions against an LNS (PPP with authentication
     /// and IPCP in each), report sessions per second, hold, hang up. No TUN, no root.
     Loadgen(l2tpd::loadgen::LoadgenArgs),
+    /// Write man pages and shell completions (packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Output directory (man/ and completions/ are created in it).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -54,6 +79,35 @@ fn main() {
             }
             l2tpd::loadgen::run(&args, &stop).map(|_| ())
         }
+        Command::Check { config } => {
+            let report = l2tpd::check::check(&config);
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            for e in &report.errors {
+                eprintln!("{e}");
+            }
+            if report.errors.is_empty() {
+                println!(
+                    "{}: configuration OK ({})",
+                    config.display(),
+                    report.summary.unwrap_or_default()
+                );
+                return;
+            }
+            Err(format!(
+                "{}: {} problem(s), configuration refused",
+                config.display(),
+                report.errors.len()
+            ))
+        }
+        Command::GenerateDocs { out } => gendocs::write(Cli::command(), &out)
+            .map(|files| {
+                for f in files {
+                    println!("{}", f.display());
+                }
+            })
+            .map_err(|e| format!("{}: {e}", out.display())),
         Command::Lns(args) => config::config_from_lns_args(&args)
             .map_err(|e| e.to_string())
             .and_then(|(cfg, warnings)| start(cfg, warnings, true)),

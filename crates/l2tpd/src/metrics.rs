@@ -5,7 +5,9 @@
 //! (`Arc<Mutex<Snapshot>>`) about once a second (and whenever it likes); the HTTP thread only
 //! reads that copy. A scrape therefore sees figures at most about a second old and costs the
 //! loop nothing. [`MetricsServer::start`] serves `GET /metrics` on the configured address
-//! (`daemon.metrics_listen`); one connection at a time, each bounded by short timeouts.
+//! (`daemon.metrics_listen`): every connection non-blocking on one poller, so any number of
+//! scrapers are served at once and an idle or slow client delays nobody; each connection
+//! closes when answered or after a few seconds, at most 64 are open (the oldest goes first).
 //!
 //! Metric names follow Prometheus conventions: gauges for what exists now
 //! (`l2tpd_tunnels`, `l2tpd_sessions{state=..}`), `_total` counters for what happened
@@ -13,6 +15,7 @@
 //! `l2tpd_auth_failures_total`). Datapath counters carry the kernel's names.
 
 use l2tp_mgmt::DaemonStats;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,7 +23,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use l2tp_io::poller::{Events, Interest, Poller, Token, Waker};
 
@@ -59,6 +62,44 @@ fn escape_label(v: &str) -> String {
     s
 }
 
+/// Control connection states, as the daemon names them.
+const TUNNEL_STATES: [&str; 5] = [
+    "wait-ctl-reply",
+    "wait-decision",
+    "wait-ctl-conn",
+    "established",
+    "closing",
+];
+/// Call states, as the daemon names them.
+const SESSION_STATES: [&str; 5] = [
+    "wait-tunnel",
+    "wait-decision",
+    "wait-reply",
+    "wait-connect",
+    "established",
+];
+/// PPP phases, as the daemon names them.
+const PPP_PHASES: [&str; 5] = ["dead", "establish", "authenticate", "network", "terminate"];
+
+/// Every known state with its count (0 when absent), then any other state reported.
+fn with_every_state<'a>(
+    known: &[&str],
+    counts: impl Iterator<Item = (&'a String, &'a u64)>,
+) -> Vec<(String, u64)> {
+    let counts: BTreeMap<&str, u64> = counts.map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut out: Vec<(String, u64)> = known
+        .iter()
+        .map(|k| (k.to_string(), counts.get(k).copied().unwrap_or(0)))
+        .collect();
+    out.extend(
+        counts
+            .iter()
+            .filter(|(k, _)| !known.contains(k))
+            .map(|(k, v)| (k.to_string(), *v)),
+    );
+    out
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -95,34 +136,62 @@ pub fn render(snap: &Snapshot) -> String {
         "Tunnels that exist now.",
     );
     sample(&mut out, "l2tpd_tunnels", s.tunnels);
+    // State gauges list every state, 0 included, so a dashboard or an alert on
+    // `l2tpd_sessions{state="established"}` has a series from the first scrape on.
     family(
         &mut out,
         "l2tpd_tunnels_by_state",
         "gauge",
         "Tunnels per control connection state.",
     );
-    for (state, n) in &s.tunnels_by_state {
+    for (state, n) in with_every_state(&TUNNEL_STATES, s.tunnels_by_state.iter()) {
         let _ = writeln!(
             out,
             "l2tpd_tunnels_by_state{{state=\"{}\"}} {n}",
-            escape_label(state)
+            escape_label(&state)
         );
+    }
+    // The daemon's session states read `established/ppp-network`: the call state, then the
+    // PPP phase. Each part is a gauge family of its own.
+    let split = |state: &str| -> (String, Option<String>) {
+        match state.split_once("/ppp-") {
+            Some((call, phase)) => (call.to_string(), Some(phase.to_string())),
+            None => (state.to_string(), None),
+        }
+    };
+    let mut by_call: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_phase: BTreeMap<String, u64> = BTreeMap::new();
+    for (state, n) in &s.sessions_by_state {
+        let (call, phase) = split(state);
+        *by_call.entry(call).or_insert(0) += n;
+        if let Some(p) = phase {
+            *by_phase.entry(p).or_insert(0) += n;
+        }
     }
     family(
         &mut out,
         "l2tpd_sessions",
         "gauge",
-        "Sessions per call state.",
+        "Sessions per call state (RFC 2661 section 7).",
     );
-    if s.sessions_by_state.is_empty() {
-        // Keep the family present so dashboards show 0, not "no data".
-        let _ = writeln!(out, "l2tpd_sessions{{state=\"established\"}} 0");
-    }
-    for (state, n) in &s.sessions_by_state {
+    for (state, n) in with_every_state(&SESSION_STATES, by_call.iter()) {
         let _ = writeln!(
             out,
             "l2tpd_sessions{{state=\"{}\"}} {n}",
-            escape_label(state)
+            escape_label(&state)
+        );
+    }
+    family(
+        &mut out,
+        "l2tpd_sessions_by_ppp_phase",
+        "gauge",
+        "Sessions per PPP phase (RFC 1661 section 3.2).",
+    );
+    for (phase, n) in with_every_state(&PPP_PHASES, by_phase.iter()) {
+        let _ = writeln!(
+            out,
+            "l2tpd_sessions_by_ppp_phase{{phase=\"{}\"}} {n}",
+            escape_label(&phase)
         );
     }
 
@@ -180,6 +249,11 @@ pub fn render(snap: &Snapshot) -> String {
             "auth_failures",
             "PPP authentication failures.",
             s.auth_failures,
+        ),
+        (
+            "tunnel_auth_failures",
+            "Tunnel authentication failures: wrong or missing Challenge Response (RFC 2661 section 5.1.1).",
+            s.tunnel_auth_failures,
         ),
         ("tunnels_refused", "Tunnels refused.", s.tunnels_refused),
         ("sessions_refused", "Sessions refused.", s.sessions_refused),
@@ -254,8 +328,17 @@ impl std::fmt::Debug for MetricsServer {
     }
 }
 
-/// Per-connection timeouts: a scraper that stalls cannot hold the endpoint.
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection may take to send its request and read the answer: a client that
+/// stalls is closed then, and meanwhile costs nobody else anything.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections open at once; past this the one opened first is closed to make room.
+const MAX_CONNECTIONS: usize = 64;
+/// Largest request head accepted.
+const MAX_HEAD: usize = 8192;
+/// Poll tokens: the listener, the stop waker, then connections from `FIRST_CONN` on.
+const TOKEN_LISTENER: u64 = 0;
+const TOKEN_STOP: u64 = 1;
+const FIRST_CONN: u64 = 2;
 
 impl MetricsServer {
     /// Binds `addr` and serves `GET /metrics` from `snapshot`.
@@ -266,12 +349,16 @@ impl MetricsServer {
         let stop = Arc::new(Waker::new()?);
         let stopping = Arc::new(AtomicBool::new(false));
         let poller = Poller::new()?;
-        poller.register(listener.as_raw_fd(), Token(0), Interest::READABLE)?;
-        poller.register(stop.as_raw_fd(), Token(1), Interest::READABLE)?;
+        poller.register(
+            listener.as_raw_fd(),
+            Token(TOKEN_LISTENER),
+            Interest::READABLE,
+        )?;
+        poller.register(stop.as_raw_fd(), Token(TOKEN_STOP), Interest::READABLE)?;
         let flag = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("l2tpd-metrics".into())
-            .spawn(move || serve(listener, poller, flag, snapshot))?;
+            .spawn(move || Server::new(listener, poller, snapshot).run(&flag))?;
         Ok(MetricsServer {
             addr: local,
             stop,
@@ -296,58 +383,214 @@ impl Drop for MetricsServer {
     }
 }
 
-fn serve(listener: TcpListener, poller: Poller, stopping: Arc<AtomicBool>, snap: SharedSnapshot) {
-    let mut events = Events::with_capacity(4);
-    while !stopping.load(Ordering::SeqCst) {
-        if poller
-            .wait(&mut events, Some(Duration::from_secs(1)))
-            .is_err()
-        {
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
+/// One client connection: reading its request head, then writing the answer.
+struct Conn {
+    stream: TcpStream,
+    head: Vec<u8>,
+    /// The answer once the head is complete; `sent` bytes of it are written.
+    answer: Option<Vec<u8>>,
+    sent: usize,
+    deadline: Instant,
+}
+
+/// The HTTP side: every connection non-blocking on one poller, so an idle or slow client
+/// delays nobody; each is closed when answered or at its deadline.
+struct Server {
+    listener: TcpListener,
+    poller: Poller,
+    snap: SharedSnapshot,
+    conns: HashMap<u64, Conn>,
+    next_token: u64,
+}
+
+impl Server {
+    fn new(listener: TcpListener, poller: Poller, snap: SharedSnapshot) -> Self {
+        Server {
+            listener,
+            poller,
+            snap,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN,
         }
+    }
+
+    fn run(mut self, stopping: &AtomicBool) {
+        let mut events = Events::with_capacity(64);
+        while !stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            let wait = self
+                .conns
+                .values()
+                .map(|c| c.deadline.saturating_duration_since(now))
+                .min()
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
+            if self.poller.wait(&mut events, Some(wait)).is_err() {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            let ready: Vec<u64> = events.iter().map(|e| e.token.0).collect();
+            for token in ready {
+                match token {
+                    TOKEN_LISTENER => self.accept(),
+                    TOKEN_STOP => {}
+                    t => self.service(t),
+                }
+            }
+            self.expire(Instant::now());
+        }
+    }
+
+    fn accept(&mut self) {
         for _ in 0..64 {
-            match listener.accept() {
+            match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if let Err(e) = handle(stream, &snap) {
-                        tracing::debug!(error = %e, "metrics request failed");
+                    if self.conns.len() >= MAX_CONNECTIONS {
+                        self.close_oldest();
                     }
+                    let token = self.next_token;
+                    self.next_token += 1;
+                    let registered = stream.set_nonblocking(true).and_then(|()| {
+                        self.poller
+                            .register(stream.as_raw_fd(), Token(token), Interest::READABLE)
+                    });
+                    if let Err(e) = registered {
+                        tracing::debug!(error = %e, "metrics connection dropped");
+                        continue;
+                    }
+                    self.conns.insert(
+                        token,
+                        Conn {
+                            stream,
+                            head: Vec::with_capacity(512),
+                            answer: None,
+                            sent: 0,
+                            deadline: Instant::now() + IO_TIMEOUT,
+                        },
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "metrics accept failed");
-                    std::thread::sleep(Duration::from_millis(50));
                     break;
                 }
             }
         }
     }
-}
 
-/// Reads the request head (at most 8 KiB) and answers it.
-fn handle(mut stream: TcpStream, snap: &SharedSnapshot) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-        if head.len() > 8192 {
-            return respond(
-                &mut stream,
-                "431 Request Header Fields Too Large",
-                "text/plain",
-                "",
-            );
+    fn close_oldest(&mut self) {
+        if let Some(&t) = self
+            .conns
+            .iter()
+            .min_by_key(|(t, c)| (c.deadline, **t))
+            .map(|(t, _)| t)
+        {
+            self.close(t);
         }
     }
-    let text = String::from_utf8_lossy(&head);
-    let mut parts = text.lines().next().unwrap_or("").split_whitespace();
+
+    fn close(&mut self, token: u64) {
+        if let Some(c) = self.conns.remove(&token) {
+            let _ = self.poller.deregister(c.stream.as_raw_fd());
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let late: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in late {
+            self.close(t);
+        }
+    }
+
+    /// Reads what the client sent, answers once its head is complete, writes what the
+    /// socket takes; closes the connection when done or broken.
+    fn service(&mut self, token: u64) {
+        let Some(c) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let done = match c.answer {
+            None => match read_head(c) {
+                Ok(Some(head)) => {
+                    c.answer = Some(answer(&head, &self.snap));
+                    let _ =
+                        self.poller
+                            .modify(c.stream.as_raw_fd(), Token(token), Interest::WRITABLE);
+                    write_answer(c)
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            },
+            Some(_) => write_answer(c),
+        };
+        match done {
+            Ok(false) => {}
+            Ok(true) => self.close(token),
+            Err(e) => {
+                tracing::debug!(error = %e, "metrics request failed");
+                self.close(token);
+            }
+        }
+    }
+}
+
+/// Reads what is available; the request head once it is complete (or the client closed).
+fn read_head(c: &mut Conn) -> io::Result<Option<String>> {
+    let mut buf = [0u8; 1024];
+    loop {
+        match c.stream.read(&mut buf) {
+            Ok(0) if c.head.is_empty() => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"))
+            }
+            Ok(0) => break,
+            Ok(n) => {
+                c.head.extend_from_slice(&buf[..n]);
+                if c.head.len() > MAX_HEAD {
+                    return Ok(Some(String::new()));
+                }
+                if head_complete(&c.head) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(String::from_utf8_lossy(&c.head).into_owned()))
+}
+
+fn head_complete(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
+}
+
+/// Writes what the socket takes; true once the whole answer is out.
+fn write_answer(c: &mut Conn) -> io::Result<bool> {
+    let Some(answer) = &c.answer else {
+        return Ok(false);
+    };
+    while c.sent < answer.len() {
+        match c.stream.write(&answer[c.sent..]) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "closed")),
+            Ok(n) => c.sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// The whole HTTP/1.0 answer to a request head (empty head: too large).
+fn answer(head: &str, snap: &SharedSnapshot) -> Vec<u8> {
+    if head.is_empty() {
+        return respond("431 Request Header Fields Too Large", "text/plain", "");
+    }
+    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
@@ -361,37 +604,24 @@ fn handle(mut stream: TcpStream, snap: &SharedSnapshot) -> io::Result<()> {
             } else {
                 body
             };
-            respond(
-                &mut stream,
-                "200 OK",
-                "text/plain; version=0.0.4; charset=utf-8",
-                &body,
-            )
+            respond("200 OK", "text/plain; version=0.0.4; charset=utf-8", &body)
         }
         ("GET" | "HEAD", "/") => respond(
-            &mut stream,
             "200 OK",
             "text/plain; charset=utf-8",
             "l2tpd: metrics at /metrics\n",
         ),
-        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "text/plain", "not found\n"),
-        _ => respond(
-            &mut stream,
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n",
-        ),
+        ("GET" | "HEAD", _) => respond("404 Not Found", "text/plain", "not found\n"),
+        _ => respond("405 Method Not Allowed", "text/plain", "only GET\n"),
     }
 }
 
-fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &str) -> io::Result<()> {
-    let head = format!(
-        "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+fn respond(status: &str, ctype: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    stream.flush()
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]
@@ -466,6 +696,46 @@ mod tests {
                 assert!(typed.contains(name), "{name} has no TYPE line");
                 assert!(l.rsplit(' ').next().unwrap().parse::<u64>().is_ok(), "{l}");
             }
+        }
+    }
+
+    #[test]
+    fn state_gauges_are_always_present() {
+        // An idle daemon: every state at 0, not missing.
+        let text = render(&Snapshot::default());
+        for state in TUNNEL_STATES {
+            let line = format!("l2tpd_tunnels_by_state{{state=\"{state}\"}} 0");
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        for state in SESSION_STATES {
+            let line = format!("l2tpd_sessions{{state=\"{state}\"}} 0");
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        for phase in PPP_PHASES {
+            let line = format!("l2tpd_sessions_by_ppp_phase{{phase=\"{phase}\"}} 0");
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(
+            text.contains("\nl2tpd_tunnel_auth_failures_total 0\n"),
+            "{text}"
+        );
+        // Composite states split into the call state and the PPP phase.
+        let mut snap = Snapshot::default();
+        snap.stats
+            .sessions_by_state
+            .insert("established/ppp-network".into(), 7);
+        snap.stats
+            .sessions_by_state
+            .insert("established/ppp-authenticate".into(), 2);
+        snap.stats.tunnel_auth_failures = 3;
+        let text = render(&snap);
+        for line in [
+            "l2tpd_sessions{state=\"established\"} 9",
+            "l2tpd_sessions_by_ppp_phase{phase=\"network\"} 7",
+            "l2tpd_sessions_by_ppp_phase{phase=\"authenticate\"} 2",
+            "l2tpd_tunnel_auth_failures_total 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
     }
 

@@ -88,6 +88,12 @@ impl Ipv4PoolSpec {
         }
     }
 
+    /// First and last usable address (inclusive).
+    pub fn first_last(&self) -> (Ipv4Addr, Ipv4Addr) {
+        let (f, l) = self.bounds();
+        (Ipv4Addr::from(f), Ipv4Addr::from(l))
+    }
+
     /// Number of usable addresses.
     pub fn capacity(&self) -> u64 {
         let (f, l) = self.bounds();

@@ -97,47 +97,30 @@ impl Users {
     pub fn parse(text: &str, origin: &str) -> Result<Self, UsersError> {
         let mut users = Users::new();
         for (i, line) in text.lines().enumerate() {
-            let lineno = i + 1;
             let err = |message: String| UsersError::Syntax {
                 path: origin.to_string(),
-                line: lineno,
+                line: i + 1,
                 message,
             };
-            let fields = tokenize(line).map_err(|m| err(m.to_string()))?;
-            match fields.len() {
-                0 => continue,
-                1 => return Err(err(format!("user {:?} has no password", fields[0]))),
-                2 | 3 => {}
-                n => {
-                    return Err(err(format!(
-                        "expected NAME PASSWORD [IPV4], got {n} fields"
-                    )))
-                }
-            }
-            let ipv4 = match fields.get(2) {
-                None => None,
-                Some(s) => Some(
-                    s.parse::<Ipv4Addr>()
-                        .map_err(|_| err(format!("{s:?} is not an IPv4 address")))?,
-                ),
-            };
-            let mut it = fields.into_iter();
-            let (Some(name), Some(password)) = (it.next(), it.next()) else {
+            let Some(user) = parse_line(line).map_err(err)? else {
                 continue;
             };
-            if name.is_empty() {
-                return Err(err("empty user name".into()));
-            }
-            let user = User {
-                name: name.clone(),
-                password,
-                ipv4,
-            };
+            let name = user.name.clone();
             if users.insert(user).is_some() {
                 return Err(err(format!("user {name:?} is defined twice")));
             }
         }
         Ok(users)
+    }
+
+    /// Every line of a users file with its 1-based number: the user it defines, or what is
+    /// wrong with it (for `l2tpd check`, which reports every problem at once). Blank and
+    /// comment lines are left out.
+    pub fn parse_lines(text: &str) -> Vec<(usize, Result<User, String>)> {
+        text.lines()
+            .enumerate()
+            .filter_map(|(i, line)| parse_line(line).transpose().map(|r| (i + 1, r)))
+            .collect()
     }
 
     /// Adds or replaces a user; returns the previous entry of that name.
@@ -200,6 +183,36 @@ impl Users {
             }
         }
     }
+}
+
+/// One line of a users file: a user, nothing (blank, comment), or what is wrong.
+fn parse_line(line: &str) -> Result<Option<User>, String> {
+    let fields = tokenize(line).map_err(str::to_string)?;
+    match fields.len() {
+        0 => return Ok(None),
+        1 => return Err(format!("user {:?} has no password", fields[0])),
+        2 | 3 => {}
+        n => return Err(format!("expected NAME PASSWORD [IPV4], got {n} fields")),
+    }
+    let ipv4 = match fields.get(2) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| format!("{s:?} is not an IPv4 address"))?,
+        ),
+    };
+    let mut it = fields.into_iter();
+    let (Some(name), Some(password)) = (it.next(), it.next()) else {
+        return Ok(None);
+    };
+    if name.is_empty() {
+        return Err("empty user name".into());
+    }
+    Ok(Some(User {
+        name,
+        password,
+        ipv4,
+    }))
 }
 
 /// Splits a line into fields, honouring quotes and comments.

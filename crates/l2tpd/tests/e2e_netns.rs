@@ -20,18 +20,14 @@ use l2tp_mgmt::{Client, Request, Response};
 const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
 fn privileged() -> bool {
-    let root = l2tp_mgmt::is_root();
-    let have_ip = Command::new("ip").arg("-V").output().is_ok();
-    let have_ping = Command::new("ping").arg("-V").output().is_ok();
-    if root && have_ip && have_ping {
-        return true;
-    }
-    let why = format!("root={root} ip={have_ip} ping={have_ping}");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("e2e netns test cannot run under CI=true ({why}): it needs root, iproute2 and ping");
-    }
-    eprintln!("\n*** SKIPPED: e2e netns test needs root, iproute2 and ping ({why}) ***\n");
-    false
+    support::requires(
+        "e2e netns",
+        &[
+            ("root", l2tp_mgmt::is_root()),
+            ("iproute2", support::have_tool("ip")),
+            ("ping", support::have_tool("ping")),
+        ],
+    )
 }
 
 fn sh(args: &[&str]) -> std::process::Output {
@@ -1026,4 +1022,450 @@ fn tcp_bulk_both_ways_through_offloading_tuns() {
             lns.log()
         );
     }
+}
+
+/// A capture by tshark inside a namespace, stopped (SIGINT, by pid) and judged on demand.
+struct Capture {
+    child: Option<Child>,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing UDP port 1701 on every interface of `ns`; None (loudly) without tshark.
+    fn start(ns: &str, file: PathBuf) -> Option<Capture> {
+        if Command::new("tshark").arg("-v").output().is_err() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "tshark is needed under CI=true"
+            );
+            eprintln!("\n*** SKIPPED: needs tshark ***\n");
+            return None;
+        }
+        let _ = std::fs::remove_file(&file);
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "tshark",
+                "-i",
+                "any",
+                "-Q",
+                "-f",
+                "udp port 1701",
+            ])
+            .arg("-w")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tshark");
+        wait_for(Duration::from_secs(10), "tshark capturing", || {
+            std::fs::metadata(&file).is_ok_and(|m| m.len() > 0)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        Some(Capture {
+            child: Some(child),
+            file,
+        })
+    }
+
+    /// Stops the capture and returns the file.
+    fn finish(&mut self) -> PathBuf {
+        if let Some(mut c) = self.child.take() {
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until && !matches!(c.try_wait(), Ok(Some(_))) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.file.clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.finish();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark").args(args).output().expect("tshark");
+    assert!(out.status.success(), "tshark {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Control messages in a capture: (source address, Ns, Nr, message type; None for a ZLB), in
+/// capture order. Also asserts Wireshark finds nothing malformed and no error.
+fn control_messages(pcap: &Path) -> Vec<(String, u16, u16, Option<u16>)> {
+    let r = pcap.to_str().expect("utf-8");
+    let bad = tshark(&[
+        "-r",
+        r,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error",
+    ]);
+    assert!(bad.trim().is_empty(), "tshark: bad packets:\n{bad}");
+    let text = tshark(&[
+        "-r",
+        r,
+        "-Y",
+        "l2tp.type == 1",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "ip.src",
+        "-e",
+        "l2tp.Ns",
+        "-e",
+        "l2tp.Nr",
+        "-e",
+        "l2tp.avp.message_type",
+    ]);
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert_eq!(f.len(), 4, "{l:?}");
+            let n = |s: &str| s.split(',').next().unwrap().parse::<u16>().expect(l);
+            let mt = f[3].split(',').next().filter(|s| !s.is_empty()).map(n);
+            (f[0].to_string(), n(f[1]), n(f[2]), mt)
+        })
+        .collect()
+}
+
+/// A busy set-up through a small window: 200 calls from one client while the LNS advertises
+/// a receive window of 4, so the client's messages queue behind the window while it must
+/// acknowledge the LNS's. Every Ns each side puts on the wire, ZLB acknowledgements included,
+/// must be in order (RFC 2661 §5.8): a new message carries the next Ns, a ZLB the Ns of the
+/// next message that side will send, and only a retransmission repeats an earlier Ns (with
+/// the same message). Wireshark judges the capture too.
+#[test]
+fn busy_setup_through_a_small_window_keeps_every_ns_in_order() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("w");
+    let cfg = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace(
+            "hello_interval = 5",
+            "hello_interval = 5\nreceive_window = 4",
+        )
+        .replace("203.0.113.10-203.0.113.20", "203.0.113.10-203.0.113.250");
+    std::fs::write(&cfg, text).expect("config");
+    let Some(mut cap) = Capture::start(&topo.lns, topo.dir.join("busy.pcapng")) else {
+        return;
+    };
+    let _lns = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let _client = topo.start_client(200, "secret");
+    wait_for(Duration::from_secs(120), "200 calls established", || {
+        let s = sessions(&lns_sock);
+        s.len() == 200 && s.iter().all(|s| s.state.starts_with("established"))
+    });
+    let pcap = cap.finish();
+    let msgs = control_messages(&pcap);
+    let mut zlbs = 0;
+    for side in ["192.0.2.1", "192.0.2.2"] {
+        let mut next: Option<u16> = None;
+        let mut sent: std::collections::HashMap<u16, u16> = std::collections::HashMap::new();
+        for (i, (_, ns, _, mt)) in msgs.iter().enumerate().filter(|(_, m)| m.0 == side) {
+            let want = *next.get_or_insert(*ns);
+            match mt {
+                None => {
+                    zlbs += 1;
+                    assert_eq!(*ns, want, "{side}: ZLB #{i} has Ns {ns}, next message is {want}");
+                }
+                Some(t) if *ns == want => {
+                    sent.insert(*ns, *t);
+                    next = Some(want.wrapping_add(1));
+                }
+                Some(t) => assert_eq!(
+                    sent.get(ns),
+                    Some(t),
+                    "{side}: message #{i} (type {t}) has Ns {ns}, next is {want}: not a retransmission"
+                ),
+            }
+        }
+    }
+    let icrqs = msgs.iter().filter(|m| m.3 == Some(10)).count();
+    assert!(icrqs >= 200, "ICRQs captured: {icrqs}");
+    assert!(
+        zlbs > 0,
+        "no ZLB in the capture: the test did not exercise them"
+    );
+    eprintln!(
+        "busy set-up: {} control messages, {zlbs} ZLBs, every Ns in order",
+        msgs.len()
+    );
+}
+
+/// A client with 100 sessions (100 interfaces) shutting down: one StopCCN, acknowledged, and
+/// the interfaces removed in one netlink request. Removed one by one (≈ 20 ms each) they took
+/// seconds during which the StopCCN sat unsent, then left twice (its retransmission timer had
+/// run out meanwhile).
+#[test]
+fn client_with_100_sessions_shuts_down_with_one_stopccn() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("s");
+    let cfg = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("203.0.113.10-203.0.113.20", "203.0.113.10-203.0.113.250");
+    std::fs::write(&cfg, text).expect("config");
+    let lns = topo.spawn_logging(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+        "info",
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let mut client = topo.start_client(100, "secret");
+    wait_for(Duration::from_secs(90), "100 client interfaces", || {
+        topo.client_addresses().len() == 100
+    });
+    let Some(mut cap) = Capture::start(&topo.lns, topo.dir.join("stop.pcapng")) else {
+        return;
+    };
+    let t0 = Instant::now();
+    client.stop();
+    let took = t0.elapsed();
+    let pcap = cap.finish();
+    let msgs = control_messages(&pcap);
+    let stops: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.0 == "192.0.2.2" && m.3 == Some(4))
+        .collect();
+    if stops.len() != 1 {
+        let r = pcap.to_str().expect("utf-8");
+        let times = tshark(&[
+            "-r",
+            r,
+            "-Y",
+            "l2tp.type == 1",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "ip.src",
+            "-e",
+            "l2tp.Ns",
+            "-e",
+            "l2tp.Nr",
+            "-e",
+            "l2tp.avp.message_type",
+        ]);
+        let log = client.log();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        let lns_log = lns.log();
+        let lns_tail: Vec<&str> = lns_log.lines().rev().take(40).collect();
+        panic!("StopCCNs from the client: {stops:?}\n{times}\nclient log tail:\n{tail:#?}\nLNS log tail:\n{lns_tail:#?}");
+    }
+    let (_, stop_ns, _, _) = stops[0];
+    assert!(
+        msgs.iter()
+            .any(|m| m.0 == "192.0.2.1" && m.2 == stop_ns.wrapping_add(1)),
+        "the LNS acknowledged the StopCCN: {msgs:?}"
+    );
+    let left = sh(&["ip", "-n", &topo.cli, "-o", "link", "show"]);
+    let left = String::from_utf8_lossy(&left.stdout);
+    assert!(!left.contains("l2tp"), "interfaces left:\n{left}");
+    eprintln!("client with 100 sessions stopped in {took:?}");
+}
+
+/// A client configuration file in the topology's directory; `who` names it and its socket.
+fn client_config(topo: &Topology, who: &str, ppp: &str, dial: &str) -> PathBuf {
+    let p = topo.dir.join(format!("{who}.toml"));
+    let text = format!(
+        r#"role = "client"
+[daemon]
+management_socket = "{sock}"
+[ppp]
+{ppp}
+[dial]
+user = "alice"
+password = "secret"
+{dial}
+"#,
+        sock = topo.socket(who).display()
+    );
+    std::fs::write(&p, text).expect("write config");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+    }
+    p
+}
+
+/// An LNS that asks only for PAP and a client that accepts only CHAP: both sides report an
+/// authentication failure (log line, `auth_failures`), and the CDN says why; nothing stalls.
+#[test]
+fn pap_only_lns_and_chap_only_client_fail_authentication_on_both_sides() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("p");
+    let cfg = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("[lns]", "[ppp]\nauth = [\"pap\"]\n[lns]");
+    std::fs::write(&cfg, text).expect("config");
+    let lns = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg.to_str().expect("utf-8")],
+    );
+    let lns_sock = topo.socket("lns");
+    wait_for(Duration::from_secs(10), "LNS socket", || {
+        Client::connect(&lns_sock).is_ok()
+    });
+    let ccfg = client_config(
+        &topo,
+        "client",
+        r#"auth = ["chap-md5"]"#,
+        "peers = [\"192.0.2.1\"]\nredial = false",
+    );
+    let client = topo.spawn(
+        &topo.cli,
+        "client",
+        &["run", "--config", ccfg.to_str().expect("utf-8")],
+    );
+    let cli_sock = topo.socket("client");
+    wait_for(Duration::from_secs(10), "client socket", || {
+        Client::connect(&cli_sock).is_ok()
+    });
+    wait_for(
+        Duration::from_secs(30),
+        "an authentication failure counted on both sides",
+        || {
+            support::stats(&lns_sock).auth_failures >= 1
+                && support::stats(&cli_sock).auth_failures >= 1
+        },
+    );
+    for (who, log) in [("LNS", lns.log()), ("client", client.log())] {
+        assert!(
+            log.contains("PPP authentication failed"),
+            "{who} log:\n{log}"
+        );
+    }
+    assert!(
+        client
+            .log()
+            .contains("no authentication protocol both ends accept"),
+        "the CDN tells the client why:\n{}",
+        client.log()
+    );
+    assert!(topo.client_addresses().is_empty());
+}
+
+/// Two clients on one host both send from UDP port 1701 (`dial.local_port`), each to its own
+/// LNS: both come up, and each LNS sees its client's tunnel from port 1701.
+#[test]
+fn two_clients_on_one_host_both_dial_from_port_1701() {
+    if !privileged() {
+        return;
+    }
+    let topo = Topology::new("r");
+    // A second LNS address in the LNS namespace.
+    let o = sh(&["ip", "-n", &topo.lns, "-o", "link", "show"]);
+    let veth = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .find(|n| n.starts_with('v'))
+        .expect("veth in the LNS namespace");
+    ok(&[
+        "ip",
+        "-n",
+        &topo.lns,
+        "addr",
+        "add",
+        "192.0.2.3/24",
+        "dev",
+        &veth,
+    ]);
+    let cfg1 = topo.lns_config("");
+    let text = std::fs::read_to_string(&cfg1).expect("config");
+    let cfg2 = topo.dir.join("lns2.toml");
+    std::fs::write(
+        &cfg2,
+        text.replace("192.0.2.1:1701", "192.0.2.3:1701")
+            .replace("lns.sock", "lns2.sock"),
+    )
+    .expect("config");
+    let _lns1 = topo.spawn(
+        &topo.lns,
+        "lns",
+        &["run", "--config", cfg1.to_str().expect("utf-8")],
+    );
+    let _lns2 = topo.spawn(
+        &topo.lns,
+        "lns2",
+        &["run", "--config", cfg2.to_str().expect("utf-8")],
+    );
+    for who in ["lns", "lns2"] {
+        wait_for(Duration::from_secs(10), "LNS socket", || {
+            Client::connect(topo.socket(who)).is_ok()
+        });
+    }
+    let mut clients = Vec::new();
+    for (who, server, ifname) in [
+        ("c1", "192.0.2.1", "l2tpa%d"),
+        ("c2", "192.0.2.3", "l2tpb%d"),
+    ] {
+        let c = client_config(
+            &topo,
+            who,
+            "",
+            &format!("peers = [\"{server}\"]\nlocal_port = 1701\ninterface = \"{ifname}\""),
+        );
+        clients.push(topo.spawn(
+            &topo.cli,
+            who,
+            &["run", "--config", c.to_str().expect("utf-8")],
+        ));
+    }
+    for who in ["lns", "lns2"] {
+        let sock = topo.socket(who);
+        wait_for(Duration::from_secs(30), "a session up at each LNS", || {
+            let s = sessions(&sock);
+            s.len() == 1 && s[0].ipv4.is_some()
+        });
+        match request(&sock, Request::ListTunnels) {
+            Response::Tunnels(t) => {
+                assert_eq!(t.len(), 1, "{t:?}");
+                assert_eq!(t[0].peer_addr, "192.0.2.2:1701", "{who}: {t:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        topo.client_addresses().len(),
+        2,
+        "{:?}",
+        topo.client_addresses()
+    );
 }

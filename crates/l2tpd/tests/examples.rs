@@ -70,6 +70,8 @@ fn all_field_names() -> Vec<String> {
             management_socket: Some("/run/x.sock".into()),
             metrics_listen: Some("127.0.0.1:9701".parse().unwrap()),
             debug_mask: DebugMask(1),
+            user: Some("l2tpd".into()),
+            group: Some("l2tpd".into()),
             ..Default::default()
         },
         tunnel: TunnelConfig {
@@ -114,4 +116,39 @@ fn every_field_is_documented() {
         .filter(|n| !doc.contains(&format!("`{n}`")))
         .collect();
     assert!(missing.is_empty(), "undocumented fields: {missing:?}");
+}
+
+#[test]
+fn readme_deployment_configs_pass_l2tpd_check() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let dir = std::env::temp_dir().join(format!("l2tpd-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let users = dir.join("users");
+    std::fs::write(&users, "alice alice-pw\n").unwrap();
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```toml\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("unterminated block");
+        // The files and the user a package install has, here in a temporary directory.
+        let text = body[..end]
+            .replace("/etc/l2tpd/users", users.to_str().unwrap())
+            .replace("user = \"l2tpd\"", "user = \"root\"");
+        let path = dir.join(format!("block{blocks}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        for p in [&path, &users] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let report = l2tpd::check::check(&path);
+        assert!(
+            report.errors.is_empty(),
+            "README block #{blocks}:\n{text}\n{:#?}",
+            report.errors
+        );
+        blocks += 1;
+        rest = &body[end + 3..];
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(blocks >= 3, "LNS behind LACs, VPN server, client");
 }

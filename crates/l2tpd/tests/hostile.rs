@@ -16,12 +16,12 @@
 //! run one at a time.
 
 mod support;
-use support::free_udp_port;
+use support::{free_udp_port, Proc};
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use l2tp_mgmt::{Client, Request, Response, SessionInfo};
@@ -38,30 +38,6 @@ const LOADGEN_SESSIONS: usize = 3;
 const UP: &str = "established/ppp-network";
 
 // ----- processes -----
-
-/// A child process killed (by pid) and reaped on drop.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-    fn log_tail(&self) -> String {
-        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The LNS under attack, the load generator holding good sessions, and what they were at
 /// the start.
@@ -352,18 +328,9 @@ fn spawn_loadgen(
 }
 
 fn spawn(dir: &std::path::Path, who: &str, args: &[&str]) -> Proc {
-    let log = dir.join(format!("{who}.log"));
-    let f = std::fs::File::create(&log).expect("log file");
     // L2TPD_HOSTILE_BIN runs the attack against another build (e.g. release, for figures).
     let bin = std::env::var("L2TPD_HOSTILE_BIN").unwrap_or_else(|_| L2TPD.to_string());
-    let child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(f.try_clone().expect("dup"))
-        .stderr(f)
-        .spawn()
-        .expect("spawn l2tpd");
-    Proc { child, log }
+    Proc::spawn(&bin, dir, who, args)
 }
 
 // ----- packet crafting -----

@@ -116,3 +116,40 @@ fn session_interface_gets_addresses_and_routes() {
         assert!(!ip(&["link", "show", "dev", "l2tpn0"]).contains(",UP"));
     });
 }
+
+/// Many session interfaces go away in one batch (`delete_links`), open TUN descriptors and
+/// all; the others stay. Also the device-group primitives it is built on.
+#[test]
+fn many_session_interfaces_are_removed_in_one_batch() {
+    in_netns("many_session_interfaces_are_removed_in_one_batch", || {
+        let mut nc = NetConf::new().unwrap();
+        let mut tuns = Vec::new();
+        let mut idx = Vec::new();
+        for _ in 0..50 {
+            let tun = Tun::open(Some("l2tpg%d")).unwrap();
+            idx.push(nc.link_index(tun.name()).unwrap());
+            tuns.push(tun);
+        }
+        let count = || {
+            ip(&["-o", "link", "show"])
+                .lines()
+                .filter(|l| l.contains("l2tpg"))
+                .count()
+        };
+        assert_eq!(count(), 50);
+        nc.delete_links(&idx[..40]).unwrap();
+        assert_eq!(count(), 10);
+        // Closing the descriptors afterwards is harmless; so is deleting what is gone.
+        drop(tuns.drain(..40));
+        nc.delete_links(&idx[..40]).unwrap();
+        assert_eq!(count(), 10);
+        nc.set_group(idx[45], 4242).unwrap();
+        assert_eq!(
+            ip(&["-o", "link", "show", "group", "4242"]).lines().count(),
+            1
+        );
+        nc.delete_group(4242).unwrap();
+        assert_eq!(count(), 9);
+        nc.delete_group(4242).unwrap();
+    });
+}

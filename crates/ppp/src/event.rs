@@ -31,13 +31,18 @@ pub enum DownReason {
     /// LCP did not converge (Max-Configure or Max-Failure exhausted, or a required option
     /// refused); the text says which.
     NegotiationFailed(String),
-    /// The peer refused every authentication protocol we require.
+    /// No authentication protocol both ends accept. Authenticator: the peer refused every
+    /// protocol we require. Peer: the authenticator kept asking for a protocol we do not
+    /// accept, or gave up after we refused it.
     AuthRefused,
     /// Authentication failed (server: credentials rejected; client: Failure / PAP Nak /
     /// bad MS-CHAPv2 authenticator response / timeout).
     AuthFailed(String),
     /// `echo_failures` LCP Echo-Requests in a row went unanswered.
     KeepaliveTimeout,
+    /// The link did not reach the network phase (LCP, authentication, an NCP) within
+    /// `LinkConfig::establish_timeout`.
+    EstablishTimeout,
     /// RFC 1661 §6.4: the link appears looped back (Magic-Number collisions persist).
     LoopedBack,
     /// Every network protocol failed to come up or was closed.

@@ -25,6 +25,14 @@ pub fn fuzz_decode(data: &[u8]) {
 }
 
 fn decoders(data: &[u8]) {
+    // The LAC's proxy tap sees the same frames in both directions.
+    let mut cap = crate::proxy::ProxyCapture::new();
+    cap.sent(data);
+    cap.received(data);
+    let _ = (
+        cap.lcp(),
+        cap.auth().map(|a| (a.realm(), a.proxy_authen_type())),
+    );
     let payload = match classify(data) {
         Ok((_, p)) => p,
         Err(_) => data,

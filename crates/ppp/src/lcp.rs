@@ -43,7 +43,8 @@ pub const MIN_MRU: u16 = 128;
 /// Why LCP negotiation cannot succeed, noticed by the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LcpFailure {
-    /// We require authentication and the peer refused every method we offer.
+    /// We require authentication and the peer refused every method we offer; or (client)
+    /// the peer kept asking for a method we do not accept.
     AuthRefused,
     /// RFC 1661 §6.4: Magic-Number collisions kept happening; the link is looped back.
     LoopedBack,
@@ -78,6 +79,8 @@ pub struct LcpPolicy {
     peer_acfc: bool,
     peer_pfc: bool,
     collisions: u32,
+    /// Client: Configure-Requests of the peer whose Authentication-Protocol we refused.
+    auth_refusals: u32,
     /// Set when negotiation cannot succeed; the link closes with this.
     pub failure: Option<LcpFailure>,
 }
@@ -109,10 +112,17 @@ impl LcpPolicy {
             peer_acfc: false,
             peer_pfc: false,
             collisions: 0,
+            auth_refusals: 0,
             failure: None,
         };
         p.reset();
         p
+    }
+
+    /// Client: whether we refused (Nak or Reject) the Authentication-Protocol the peer asked
+    /// for in its last Configure-Request.
+    pub fn refused_peer_auth(&self) -> bool {
+        self.auth_refusals > 0
     }
 
     /// Our Magic-Number once negotiated, else 0 (RFC 1661 §5.8: zero when not negotiated).
@@ -210,11 +220,23 @@ impl Policy for LcpPolicy {
                 // RFC 1661 §6.2.
                 opt::AUTH => match self.role {
                     Role::Client => match AuthMethod::from_lcp_option(o.data) {
-                        Some(m) if self.auth_prefs.contains(&m) => self.peer_auth = Some(m),
-                        _ => match self.auth_prefs.first() {
-                            Some(pref) => r.nak(opt::AUTH, pref.lcp_option_data()),
-                            None => r.reject(o),
-                        },
+                        Some(m) if self.auth_prefs.contains(&m) => {
+                            self.peer_auth = Some(m);
+                            self.auth_refusals = 0;
+                        }
+                        _ => {
+                            // An authenticator that keeps asking for a method we do not
+                            // accept (after Max-Failure Naks, RFC 1661 §4.6) will not agree:
+                            // authentication is refused, not negotiated for ever.
+                            self.auth_refusals += 1;
+                            if self.auth_refusals > self.max_failure {
+                                self.failure = Some(LcpFailure::AuthRefused);
+                            }
+                            match self.auth_prefs.first() {
+                                Some(pref) => r.nak(opt::AUTH, pref.lcp_option_data()),
+                                None => r.reject(o),
+                            }
+                        }
                     },
                     // We hold no credentials of our own to present.
                     Role::Server => r.reject(o),

@@ -114,6 +114,11 @@ pub struct LinkConfig {
     pub ipv6: bool,
     /// Server: CHAP re-challenge period (RFC 1994 §2), None for none.
     pub rechallenge_interval: Option<Duration>,
+    /// Longest time from `open` to the network phase (LCP, authentication, first NCP up);
+    /// past it the link goes down with [`DownReason::EstablishTimeout`]. RFC 1661's timers
+    /// alone never end a negotiation with a peer that acknowledges our Configure-Request and
+    /// never sends its own. None: no bound.
+    pub establish_timeout: Option<Duration>,
 }
 
 impl LinkConfig {
@@ -133,6 +138,7 @@ impl LinkConfig {
             ipv4: Ipv4Config::default(),
             ipv6: false,
             rechallenge_interval: None,
+            establish_timeout: None,
         }
     }
 
@@ -208,6 +214,10 @@ pub struct Link {
     server_auth: Option<Box<Authenticator>>,
     client_auth: Option<Box<Authenticatee>>,
     echo: Option<Echo>,
+    /// Until the network phase: when `establish_timeout` runs out.
+    establish_deadline: Option<Instant>,
+    /// ACCM from the L2TP peer's SLI (send, receive).
+    accm: Option<(u32, u32)>,
     auth_epoch: u64,
     down_reason: Option<DownReason>,
     finished: bool,
@@ -264,6 +274,8 @@ impl Link {
             server_auth: None,
             client_auth: None,
             echo: None,
+            establish_deadline: None,
+            accm: None,
             auth_epoch: 0,
             down_reason: None,
             finished: false,
@@ -279,6 +291,7 @@ impl Link {
             return;
         }
         self.phase = Phase::Establish;
+        self.establish_deadline = self.cfg.establish_timeout.map(|t| now + t);
         self.lcp.open(now);
         self.lcp.up(now);
         self.ipcp.open(now);
@@ -311,6 +324,19 @@ impl Link {
         self.pump(now);
         self.tx.clear();
         self.finish();
+    }
+
+    /// The ACCM the L2TP peer announced for this call (SLI, RFC 2661 §6.14: "sent by the LNS
+    /// to the LAC to set PPP-negotiated options"): (send, receive). L2TP carries PPP frames
+    /// without HDLC framing, so the map changes no octet we send; it is kept for a LAC that
+    /// frames the call on an asynchronous line, and shown to operators.
+    pub fn set_accm(&mut self, send_accm: u32, receive_accm: u32) {
+        self.accm = Some((send_accm, receive_accm));
+    }
+
+    /// The ACCM last set with [`Link::set_accm`], if any: (send, receive).
+    pub fn accm(&self) -> Option<(u32, u32)> {
+        self.accm
     }
 
     /// Server: the address to assign the peer (from the daemon's pool). Takes effect for the
@@ -460,6 +486,12 @@ impl Link {
                     // credentials (l2tpns does this instead of sending a CHAP Failure).
                     let r = if self.phase == Phase::Authenticate && self.client_auth.is_some() {
                         DownReason::AuthFailed("peer terminated during authentication".into())
+                    } else if self.cfg.role == Role::Client
+                        && self.phase == Phase::Establish
+                        && self.lcp.policy.refused_peer_auth()
+                    {
+                        // We refused the only protocol it asks for, and it gave up.
+                        DownReason::AuthRefused
                     } else {
                         DownReason::PeerTerminated
                     };
@@ -546,6 +578,14 @@ impl Link {
         if let Some(a) = self.client_auth.as_mut() {
             a.timeout(now);
         }
+        if let Some(d) = self.establish_deadline {
+            if d <= now {
+                self.establish_deadline = None;
+                if !self.network_up() {
+                    self.fail(now, DownReason::EstablishTimeout);
+                }
+            }
+        }
         if let Some(e) = self.echo {
             if e.deadline <= now {
                 if e.outstanding >= self.cfg.echo_failures {
@@ -575,6 +615,7 @@ impl Link {
             self.server_auth.as_ref().and_then(|a| a.deadline()),
             self.client_auth.as_ref().and_then(|a| a.deadline()),
             self.echo.map(|e| e.deadline),
+            self.establish_deadline,
         ]
         .into_iter()
         .flatten()
@@ -702,6 +743,11 @@ impl Link {
 
     // --- internals ---------------------------------------------------------------------------
 
+    /// Whether a network protocol is up (IPCP or IPv6CP Opened).
+    fn network_up(&self) -> bool {
+        self.ipcp.is_opened() || self.ipv6_open()
+    }
+
     fn ipv6_open(&self) -> bool {
         self.ipv6cp.as_ref().is_some_and(|f| f.is_opened())
     }
@@ -743,6 +789,7 @@ impl Link {
         }
         self.finished = true;
         self.phase = Phase::Dead;
+        self.establish_deadline = None;
         self.server_auth = None;
         self.client_auth = None;
         self.echo = None;
@@ -889,6 +936,7 @@ impl Link {
         match o {
             Output::Send(p) => self.send(proto, p),
             Output::Layer(LayerEvent::Up) if proto == Protocol::IPCP => {
+                self.establish_deadline = None;
                 let p = &self.ipcp.policy;
                 let ipv4 = Ipv4Params {
                     local: p.local(),
@@ -905,6 +953,7 @@ impl Link {
                 }
             }
             Output::Layer(LayerEvent::Up) => {
+                self.establish_deadline = None;
                 if let Some(f) = self.ipv6cp.as_deref() {
                     self.events.push_back(Event::Ipv6Up {
                         local_iid: f.policy.local(),

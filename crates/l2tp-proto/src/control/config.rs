@@ -70,6 +70,13 @@ pub struct EndpointConfig {
     /// First Ns of every tunnel, and the first Ns expected from the peer. The RFC says 0;
     /// tests set it near 65535 to exercise the wrap.
     pub initial_seq: SeqNum,
+    /// How long a call may wait for the peer's next set-up message (ICRP after our ICRQ,
+    /// ICCN after our ICRP, OCRP/OCCN after our OCRQ) before it is cleared with CDN (result
+    /// 10). RFC 2661 leaves the wait unbounded. The time counts from when our message went on
+    /// the wire, not from when it was queued behind the peer's receive window, and restarts
+    /// whenever the peer delivers any call set-up message in the tunnel: a peer working
+    /// through a queue of calls is busy, not silent. `None`: wait for ever.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for EndpointConfig {
@@ -93,6 +100,7 @@ impl Default for EndpointConfig {
             bearer_capabilities: 0x3,
             max_half_open_tunnels: 4096,
             initial_seq: SeqNum(0),
+            connect_timeout: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -299,7 +299,7 @@ impl Endpoint {
             _ => {}
         }
         t.flush(&mut self.ctx);
-        let next = t.next_timeout(self.ctx.config.hello_interval);
+        let next = t.next_timeout(&self.ctx.config);
         if let Some(n) = next {
             // Keep at most one live entry per tunnel; a later deadline keeps the earlier
             // entry (a spurious wake-up is harmless).
@@ -464,6 +464,8 @@ impl Endpoint {
             let msg = ControlMessage::decode(&body, t.secret());
             t.on_message(&mut self.ctx, now, sid, msg);
         }
+        // The acknowledgement may have let queued messages out: their calls' waits start.
+        t.note_connects_sent(now);
         // The SCCRP taught us the peer's id: index the tunnel by it.
         let after = t.peer_id();
         let peer = t.peer;
@@ -1224,6 +1226,19 @@ impl Endpoint {
         self.half_open_serial.len() + self.undecided.len()
     }
 
+    /// True when every tunnel is closing and nothing is left to exchange: every message we
+    /// sent (our StopCCN) acknowledged and no acknowledgement owed to the peer (its StopCCN
+    /// acknowledged). A daemon shutting down may exit then without leaving a peer to
+    /// retransmit into the void (RFC 2661 §5.7).
+    pub fn closing_settled(&self) -> bool {
+        self.tunnels.values().all(|t| {
+            t.is_closing()
+                && t.channel.is_idle()
+                && !t.channel.ack_pending()
+                && t.channel.failure().is_none()
+        })
+    }
+
     /// Number of tunnels (closing ones included).
     pub fn tunnel_count(&self) -> usize {
         self.tunnels.len()
@@ -1294,5 +1309,6 @@ fn session_info(t: &Tunnel, sid: SessionId, s: &super::session::Session) -> Sess
         state: s.state,
         tx_messages: s.tx,
         rx_messages: s.rx,
+        wan_errors: s.wan_errors.as_deref().copied(),
     }
 }

@@ -289,4 +289,7 @@ pub struct SessionInfo {
     pub tx_messages: u32,
     /// Control messages received for this session.
     pub rx_messages: u32,
+    /// WEN messages received (RFC 2661 §6.13) and the last Call Errors they carried (the
+    /// counters are cumulative for the call); None before the first.
+    pub wan_errors: Option<(u32, l2tp_wire::CallErrors)>,
 }

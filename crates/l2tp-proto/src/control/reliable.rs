@@ -231,6 +231,11 @@ impl Channel {
         }
     }
 
+    /// True while an acknowledgement of the peer's messages is owed (a ZLB is scheduled).
+    pub fn ack_pending(&self) -> bool {
+        self.ack_deadline.is_some()
+    }
+
     /// True when everything we sent has been acknowledged.
     pub fn is_idle(&self) -> bool {
         self.unacked.is_empty()
@@ -417,11 +422,27 @@ impl Channel {
         self.pump(now);
     }
 
+    /// Ns of the next message that will actually go on the wire: the first one still
+    /// waiting for the window, else the next to be assigned. Messages are numbered when they
+    /// are queued, so `next_ns` may be ahead of what the peer has seen.
+    pub fn next_ns_on_wire(&self) -> SeqNum {
+        self.unacked
+            .iter()
+            .find(|m| m.deadline.is_none())
+            .map_or(self.next_ns, |m| m.ns)
+    }
+
     fn send_zlb(&mut self) {
+        // RFC 2661 §5.8: "All control messages take up one slot in the control message
+        // sequence number space, except the ZLB acknowledgement. Thus, Ns is not incremented
+        // after a ZLB message is sent." The ZLB's Ns is the slot of the next message the peer
+        // will see: the first one still waiting for the window, not the next number assigned
+        // to a queued message (a ZLB from the future, seen before messages numbered below
+        // it, is out of order to the peer).
         let dgram = Header::control(
             self.peer_tunnel,
             SessionId::NONE,
-            self.next_ns,
+            self.next_ns_on_wire(),
             self.expected,
         )
         .encode_with_payload(&[]);

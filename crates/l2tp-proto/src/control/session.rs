@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use l2tp_wire::{
-    BearerCapabilities, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq, Occn, Ocrp,
-    Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
+    BearerCapabilities, CallErrors, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq,
+    Occn, Ocrp, Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
 };
 
 use super::config::CallParams;
@@ -28,6 +28,9 @@ pub(crate) struct Session {
     pub rx: u32,
     /// Parameters kept until the message that needs them is sent (ICRQ/ICCN, OCRQ).
     pub params: Option<Box<CallParams>>,
+    /// The peer's WEN reports: how many, and the last Call Errors (cumulative counters,
+    /// RFC 2661 §6.13). Boxed: most calls never get one.
+    pub wan_errors: Option<Box<(u32, CallErrors)>>,
 }
 
 impl Session {
@@ -39,6 +42,7 @@ impl Session {
             tx: 0,
             rx: 0,
             params: None,
+            wan_errors: None,
         }
     }
 }
@@ -118,6 +122,87 @@ impl Tunnel {
         }
     }
 
+    /// Starts the wait for the peer's answer to the message just sent for call `sid` (the
+    /// last one queued on the channel).
+    fn wait_for_peer(&mut self, now: Instant, sid: SessionId) {
+        let ns = SeqNum(self.channel.next_ns().0.wrapping_sub(1));
+        let sent = self.channel.has_sent(ns).then_some(now);
+        self.connect_waits.push_back((sid, ns, sent));
+    }
+
+    /// Marks the waits whose message has gone on the wire since (acknowledgements opened the
+    /// peer's window): their time starts now.
+    pub(crate) fn note_connects_sent(&mut self, now: Instant) {
+        for w in self.connect_waits.iter_mut() {
+            if w.2.is_some() {
+                continue;
+            }
+            if !self.channel.has_sent(w.1) {
+                break; // sent messages are a prefix: none after this one either
+            }
+            w.2 = Some(now);
+        }
+    }
+
+    /// True while call `sid` waits for the peer's next set-up message.
+    fn waits_for_peer(&self, sid: SessionId) -> bool {
+        self.sessions.get(&sid).is_some_and(|s| {
+            matches!(
+                (s.kind, s.state),
+                (CallKind::LacIncoming, SessionStateKind::WaitReply)
+                    | (CallKind::LnsIncoming, SessionStateKind::WaitConnect)
+                    | (CallKind::LnsOutgoing, SessionStateKind::WaitReply)
+                    | (CallKind::LnsOutgoing, SessionStateKind::WaitConnect)
+            )
+        })
+    }
+
+    /// When the oldest call waiting for the peer times out (see
+    /// [`super::EndpointConfig::connect_timeout`]).
+    pub(crate) fn next_connect_deadline(
+        &self,
+        timeout: Option<std::time::Duration>,
+    ) -> Option<Instant> {
+        let timeout = timeout?;
+        // The oldest wait comes first (its message was sent first); stale entries only make
+        // the wake-up early, which is harmless.
+        let (_, _, sent) = self.connect_waits.front()?;
+        Some((*sent)?.max(self.call_progress) + timeout)
+    }
+
+    /// Clears the calls that waited `connect_timeout` for the peer, counted from when our
+    /// message was sent or the peer last delivered a call set-up message in this tunnel.
+    pub(crate) fn expire_connects(&mut self, ctx: &mut Ctx, now: Instant) {
+        let Some(timeout) = ctx.config.connect_timeout else {
+            return;
+        };
+        while let Some(&(sid, _, sent)) = self.connect_waits.front() {
+            if !self.waits_for_peer(sid) {
+                self.connect_waits.pop_front();
+                continue;
+            }
+            let Some(sent) = sent else {
+                break; // still waiting for the window: not the peer's fault
+            };
+            if sent.max(self.call_progress) + timeout > now {
+                break;
+            }
+            self.connect_waits.pop_front();
+            let what = match self.sessions.get(&sid).map(|s| s.kind) {
+                Some(CallKind::LnsIncoming) => "no ICCN",
+                Some(CallKind::LacIncoming) => "no ICRP",
+                _ => "no OCRP/OCCN",
+            };
+            tracing::warn!(tunnel = %self.id, session = %sid, "call set-up timed out: {what}");
+            let rc =
+                ResultCode::with_error(ResultCode::CDN_TIMEOUT, ResultCode::ERROR_NONE, Some(what));
+            self.close_session(ctx, now, sid, rc, SessionDownReason::SetupTimeout);
+        }
+        if self.connect_waits.is_empty() && self.connect_waits.capacity() > 64 {
+            self.connect_waits.shrink_to_fit();
+        }
+    }
+
     /// Sends ICRQ/OCRQ for sessions in wait-tunnel, now that the tunnel is up.
     pub(crate) fn start_waiting_sessions(&mut self, ctx: &mut Ctx, now: Instant) {
         let waiting: Vec<SessionId> = self
@@ -169,6 +254,7 @@ impl Tunnel {
             }
         };
         self.send_session(ctx, now, sid, msg);
+        self.wait_for_peer(now, sid);
     }
 
     /// Accepts an incoming call the caller was asked about (ICRQ at the LNS, OCRQ at the LAC).
@@ -188,6 +274,7 @@ impl Tunnel {
                     unknown: Vec::new(),
                 };
                 self.send_session(ctx, now, sid, m.into());
+                self.wait_for_peer(now, sid);
             }
             CallKind::LacOutgoing => {
                 // RFC 2661 §7.5.1: send OCRP; with no bearer to dial, the call is answered at
@@ -327,6 +414,19 @@ impl Tunnel {
             };
             return self.fail(ctx, now, err);
         }
+        if matches!(
+            msg,
+            ControlMessage::Icrq(_)
+                | ControlMessage::Icrp(_)
+                | ControlMessage::Iccn(_)
+                | ControlMessage::Ocrq(_)
+                | ControlMessage::Ocrp(_)
+                | ControlMessage::Occn(_)
+                | ControlMessage::Cdn(_)
+        ) {
+            // The peer is working through calls: waits for it restart (`connect_timeout`).
+            self.call_progress = self.call_progress.max(now);
+        }
         // Requests create sessions; everything else names one of ours.
         match msg {
             ControlMessage::Icrq(m) => {
@@ -409,7 +509,10 @@ impl Tunnel {
                 self.session_up(ctx, sid, m.sequencing_required, None, m.tx_connect_speed);
             }
             // SLI: to the LAC (RFC 2661 §6.14) — and macOS sends it to the LNS: accept both.
-            (ControlMessage::Sli(m), _, _) => {
+            // "to set PPP-negotiated options ... on an active PPP session": only once the call
+            // is established; before that it is refused like any message the state tables
+            // do not allow (CDN).
+            (ControlMessage::Sli(m), _, Established) => {
                 ctx.events.push_back(Event::SetLinkInfo {
                     tunnel: self.id,
                     session: sid,
@@ -420,6 +523,10 @@ impl Tunnel {
             // WEN: from the LAC to the LNS (RFC 2661 §6.13); reported whichever side we are.
             (ControlMessage::Wen(m), _, _) => {
                 let e = m.call_errors;
+                // "The counters in this message are cumulative": the last report is the total.
+                let w = s.wan_errors.get_or_insert_with(Default::default);
+                w.0 = w.0.saturating_add(1);
+                w.1 = e;
                 ctx.events.push_back(Event::WanErrorNotify {
                     tunnel: self.id,
                     session: sid,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use l2tp_wire::{
     challenge_response, AvpType, BearerCapabilities, ControlMessage, DecodeError,
@@ -125,6 +125,13 @@ pub(crate) struct Tunnel {
     /// on the wire: PPP must not start before the peer can know the session, or its first
     /// frames arrive ahead of the connect and are lost while the window is full.
     pub deferred_ups: VecDeque<(SeqNum, Event)>,
+    /// Calls waiting for the peer's next set-up message, in the order of the Ns of the
+    /// message of ours they wait on (so the ones already sent come first), with the time it
+    /// was seen on the wire (None while it waits for the window). Entries of calls since
+    /// answered or gone are skipped when they come up.
+    pub connect_waits: VecDeque<(SessionId, SeqNum, Option<Instant>)>,
+    /// Last time the peer delivered a call set-up message in this tunnel.
+    pub call_progress: Instant,
 }
 
 impl Tunnel {
@@ -156,6 +163,8 @@ impl Tunnel {
             counted_half_open: false,
             call_deadlines: VecDeque::new(),
             deferred_ups: VecDeque::new(),
+            connect_waits: VecDeque::new(),
+            call_progress: now,
         }
     }
 
@@ -453,7 +462,13 @@ impl Tunnel {
         msg: Result<ControlMessage, DecodeError>,
     ) {
         if self.is_closing() {
-            // RFC 2661 §5.7: only the acknowledgements matter now.
+            // RFC 2661 §5.7: only the acknowledgements matter now. "The receiver of a
+            // StopCCN MUST send a ZLB ACK": the peer's StopCCN crossing ours (both sides
+            // closing) is acknowledged at once, not after the acknowledgement delay, which a
+            // daemon on its way out would not wait for.
+            if matches!(msg, Ok(ControlMessage::StopCcn(_))) {
+                self.channel.flush_ack();
+            }
             return;
         }
         let msg = match msg {
@@ -608,7 +623,8 @@ impl Tunnel {
     }
 
     /// The soonest of this tunnel's timers: retransmission/ack, HELLO, end of the hold.
-    pub(crate) fn next_timeout(&self, hello: Option<Duration>) -> Option<Instant> {
+    pub(crate) fn next_timeout(&self, cfg: &EndpointConfig) -> Option<Instant> {
+        let hello = cfg.hello_interval;
         let mut t = self.channel.poll_timeout();
         let mut consider = |x: Instant| t = Some(t.map_or(x, |y: Instant| y.min(x)));
         match self.state {
@@ -619,6 +635,9 @@ impl Tunnel {
                 }
                 if let Some((d, _)) = self.call_deadlines.front() {
                     consider(*d);
+                }
+                if let Some(d) = self.next_connect_deadline(cfg.connect_timeout) {
+                    consider(d);
                 }
             }
             _ => consider(self.setup_deadline),
@@ -660,6 +679,7 @@ impl Tunnel {
                     }
                 }
                 self.expire_calls(ctx, now);
+                self.expire_connects(ctx, now);
             }
             _ => {}
         }

@@ -136,6 +136,22 @@ pub fn session(out: &mut String, s: &SessionInfo) {
         o.reorder_timeout_ms,
         format_debug_mask(o.debug)
     );
+    if let Some((send, receive)) = s.accm {
+        let _ = writeln!(out, "  ACCM send {send:#010x}, receive {receive:#010x}");
+    }
+    if let Some(w) = &s.wan_errors {
+        let _ = writeln!(
+            out,
+            "  WAN errors ({} reports): crc {}, framing {}, hardware overruns {}, buffer overruns {}, timeouts {}, alignment {}",
+            w.reports,
+            w.crc_errors,
+            w.framing_errors,
+            w.hardware_overruns,
+            w.buffer_overruns,
+            w.timeout_errors,
+            w.alignment_errors
+        );
+    }
     counters(out, &s.stats);
 }
 
@@ -167,7 +183,10 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
                 s.control.sent, s.control.retransmitted, s.control.received, s.control.duplicates
             ),
         ),
-        ("Auth failures", s.auth_failures.to_string()),
+        (
+            "Auth failures",
+            format!("ppp {}, tunnel {}", s.auth_failures, s.tunnel_auth_failures),
+        ),
         (
             "Refused",
             format!(

@@ -1,16 +1,18 @@
 //! Management subcommands: talk to a running `l2tpd` over its Unix socket
 //! (protocol: the `l2tp-mgmt` crate).
 //!
-//! Read commands (`tunnels`, `sessions`, `show`, `stats`) print blocks in the style of
-//! `ip l2tp show tunnel` / `ip l2tp show session`, or JSON with `--json`. Write commands
+//! Read commands print blocks in the style of `ip l2tp show tunnel` / `ip l2tp show session`
+//! (`tunnels`, `show`, `stats`), one line per session (`sessions`, with columns, filters,
+//! sort and count: [`table`]), or JSON with `--json`. Write commands
 //! (`set`, `close`, `dial`, `hangup`) print nothing on success. Errors go to stderr; the exit
 //! status is 1 when the daemon refuses, 2 for usage errors (clap) and 3 when the daemon
 //! cannot be reached.
 
 mod format;
+pub mod table;
 
 use clap::{Args, Subcommand, ValueEnum};
-use l2tp_mgmt::{Client, MgmtError, Request, Response, SessionOption};
+use l2tp_mgmt::{Client, MgmtError, Request, Response, SessionInfo, SessionOption};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +20,8 @@ use std::process::ExitCode;
 /// Options shared by every management subcommand (mounted globally on `l2tpctl`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Management socket of the daemon [default: $L2TPD_SOCKET, else /run/l2tpd.sock, or
+    /// Management socket of the daemon [default: $L2TPD_SOCKET, else /run/l2tpd.sock (or,
+    /// when that does not exist, the packaged service's /run/l2tpd/l2tpd.sock), or
     /// $XDG_RUNTIME_DIR/l2tpd.sock when not root].
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
@@ -46,18 +49,40 @@ control channel counters and datapath statistics.",
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// List sessions.
+    /// List sessions, one line each (filters, columns, sort, count).
     #[command(
-        long_about = "List every session (or those of one tunnel), one block per session, like \
-`ip l2tp show session`: local and peer ids, state, user, addresses, interface, sequencing \
-options and the eight datapath counters (tx_packets, tx_bytes, tx_errors, rx_packets, \
-rx_bytes, rx_seq_discards, rx_oos_packets, rx_errors).",
-        after_long_help = "EXAMPLES:\n    l2tpctl sessions\n    l2tpctl sessions --tunnel 12\n    l2tpctl sessions --json"
+        long_about = "List sessions, one line each: by default the session (TID/SID), user, \
+address, the tunnel's peer, state, interface, uptime and bytes each way. FILTERs narrow the \
+list and must all match: user=PATTERN (* and ? wildcards), ip=ADDR or ip=NET/LEN (IPv4 or \
+IPv6), peer=ADDR[:PORT] (the LAC), state=STATE, tunnel=TID. -o picks the columns: id, tunnel, \
+session, user, ip, ipv6, peer, state, iface, uptime, rx_bytes, tx_bytes, rx_pkts, tx_pkts, \
+rx_errors. --sort orders by any column (numbers and addresses numerically; -COL or --reverse \
+for descending). --count prints only how many sessions match. Every detail of one session \
+(options, all counters) is behind `l2tpctl show session TID SID`.",
+        after_long_help = "EXAMPLES:\n    l2tpctl sessions\n    l2tpctl sessions user='ali*' state=established\n    l2tpctl sessions ip=203.0.113.0/24 --sort -rx_bytes\n    l2tpctl sessions peer=192.0.2.1 --count\n    l2tpctl sessions -o user,ip,uptime --no-header\n    l2tpctl sessions --json"
     )]
     Sessions {
-        /// Only the sessions of this local tunnel id.
+        /// Filters, all of which must match: user=, ip=, peer=, state=, tunnel=.
+        #[arg(value_name = "FILTER")]
+        filters: Vec<String>,
+        /// Only the sessions of this local tunnel id (same as tunnel=TID).
         #[arg(long, value_name = "TID")]
         tunnel: Option<u16>,
+        /// Columns to show, comma-separated [default: id,user,ip,peer,state,iface,uptime,rx_bytes,tx_bytes].
+        #[arg(short = 'o', long = "columns", value_name = "COLS")]
+        columns: Option<String>,
+        /// Sort by this column (-COL: descending).
+        #[arg(long, value_name = "COL", allow_hyphen_values = true)]
+        sort: Option<String>,
+        /// Reverse the order.
+        #[arg(long)]
+        reverse: bool,
+        /// Print only the number of matching sessions.
+        #[arg(long)]
+        count: bool,
+        /// No header line.
+        #[arg(long)]
+        no_header: bool,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -110,7 +135,8 @@ one is used. Prints the local tunnel and session ids of the new call.",
     #[command(
         long_about = "LAC/client role: hang up one call (TID SID), every call of a tunnel \
 (TID), or every call the daemon placed (no arguments). Redialling stops for calls hung up \
-this way.",
+this way. An LNS refuses `hangup` without a tunnel (it would close every subscriber): name \
+the tunnel or session, or use `close`.",
         after_long_help = "EXAMPLES:\n    l2tpctl hangup\n    l2tpctl hangup 12 7"
     )]
     Hangup {
@@ -358,6 +384,9 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
 /// Runs one command against the daemon at `socket`, writing the result to `out`.
 pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
     let (req, json) = request_for(cmd)?;
+    if let ManageCommand::Sessions { .. } = cmd {
+        return sessions(socket, cmd, out);
+    }
     let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
     let resp = client.request(&req).map_err(CtlError::Connection)?;
     if let Response::Error { message } = &resp {
@@ -366,21 +395,93 @@ pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Resul
     let text = if json {
         format::json(&resp)
     } else {
-        let filter = match cmd {
-            ManageCommand::Sessions { tunnel, .. } => *tunnel,
-            _ => None,
-        };
-        format::human(&resp, filter)
+        format::human(&resp, None)
     };
     out.write_all(text.as_bytes()).map_err(CtlError::Output)
 }
 
+/// `sessions`: the session list joined with the tunnels' peers, filtered, sorted, as a
+/// one-line-per-session table, a count, or JSON.
+fn sessions(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
+    let ManageCommand::Sessions {
+        filters,
+        tunnel,
+        columns,
+        sort,
+        reverse,
+        count,
+        no_header,
+        out: fmt,
+    } = cmd
+    else {
+        return Ok(());
+    };
+    let mut parsed = filters
+        .iter()
+        .map(|f| table::parse_filter(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CtlError::Usage)?;
+    parsed.extend(tunnel.map(table::Filter::Tunnel));
+    let columns = table::parse_columns(&[columns
+        .clone()
+        .unwrap_or_else(|| table::DEFAULT_COLUMNS.to_string())])
+    .map_err(CtlError::Usage)?;
+    let sort = sort
+        .as_deref()
+        .map(table::parse_sort)
+        .transpose()
+        .map_err(CtlError::Usage)?
+        .map(|(c, desc)| (c, desc != *reverse));
+
+    let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
+    let list = match client
+        .request(&Request::ListSessions)
+        .map_err(CtlError::Connection)?
+    {
+        Response::Sessions(v) => v,
+        Response::Error { message } => return Err(CtlError::Daemon(message)),
+        other => return Err(CtlError::Daemon(format!("unexpected answer {other:?}"))),
+    };
+    // The peer of each session is its tunnel's: one more request, answered from the same loop.
+    let peers: std::collections::HashMap<u16, String> = match client.request(&Request::ListTunnels)
+    {
+        Ok(Response::Tunnels(ts)) => ts.into_iter().map(|t| (t.local_id, t.peer_addr)).collect(),
+        _ => Default::default(),
+    };
+    let mut rows = table::select(&list, &peers, &parsed, sort);
+    if sort.is_none() && *reverse {
+        rows.reverse();
+    }
+    let text = match (*count, fmt.json) {
+        (true, false) => format!("{}\n", rows.len()),
+        (true, true) => format!("{{\"count\": {}}}\n", rows.len()),
+        (false, true) => {
+            let shown: Vec<SessionInfo> = rows.iter().map(|r| r.s.clone()).collect();
+            format::json(&Response::Sessions(shown))
+        }
+        (false, false) if rows.is_empty() => "No sessions.\n".to_string(),
+        (false, false) => table::render(&rows, &columns, !*no_header),
+    };
+    out.write_all(text.as_bytes()).map_err(CtlError::Output)
+}
+
+/// Where the packaged `l2tpd.service` puts its management socket (its RuntimeDirectory).
+pub const PACKAGED_SOCKET: &str = "/run/l2tpd/l2tpd.sock";
+
+/// The daemon's default socket; when nothing is there but the packaged service's socket
+/// is, that one (so `l2tpctl sessions` needs no `--socket` on a packaged install).
+fn default_socket() -> PathBuf {
+    let default = l2tp_mgmt::default_socket_path();
+    let explicit = std::env::var_os("L2TPD_SOCKET").is_some_and(|v| !v.is_empty());
+    if !explicit && !default.exists() && Path::new(PACKAGED_SOCKET).exists() {
+        return PathBuf::from(PACKAGED_SOCKET);
+    }
+    default
+}
+
 /// Entry point for `main`: runs the command, prints errors, returns the exit status.
 pub fn run(global: &GlobalArgs, cmd: &ManageCommand) -> ExitCode {
-    let socket = global
-        .socket
-        .clone()
-        .unwrap_or_else(l2tp_mgmt::default_socket_path);
+    let socket = global.socket.clone().unwrap_or_else(default_socket);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match execute(&socket, cmd, &mut lock) {

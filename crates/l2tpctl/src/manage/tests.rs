@@ -209,6 +209,8 @@ fn session_info(tunnel: u16, session: u16) -> SessionInfo {
             ..Default::default()
         },
         stats: DatapathCounters::default(),
+        wan_errors: None,
+        accm: None,
     }
 }
 
@@ -270,17 +272,156 @@ fn tunnels_print_in_ip_l2tp_style_and_as_json() {
     drop(t);
 }
 
+/// Sessions of two tunnels (peers 198.51.100.7 and 192.0.2.9) for the table tests.
+fn two_tunnels(r: &Request) -> Response {
+    match r {
+        Request::ListTunnels => {
+            let mut t13 = tunnel_info();
+            t13.local_id = 13;
+            t13.peer_addr = "192.0.2.9:1701".into();
+            Response::Tunnels(vec![tunnel_info(), t13])
+        }
+        _ => {
+            let mut b = session_info(13, 8);
+            b.user = Some("bob".into());
+            b.ipv4 = Some("203.0.113.99".parse().unwrap());
+            b.stats.rx_bytes = 5000;
+            let mut c = session_info(12, 9);
+            c.user = Some("carol".into());
+            c.state = "wait-reply".into();
+            c.ipv4 = None;
+            c.interface = None;
+            c.stats.rx_bytes = 70;
+            Response::Sessions(vec![b, session_info(12, 7), c])
+        }
+    }
+}
+
 #[test]
-fn sessions_filter_by_tunnel_and_show_options() {
-    let (path, t) = fake_daemon("sessions", |_| {
-        Response::Sessions(vec![session_info(12, 7), session_info(13, 8)])
-    });
-    let text = run_cmd(&path, &["sessions", "--tunnel", "12"]).unwrap();
+fn sessions_print_one_line_each_with_the_tunnels_peer() {
+    let (path, t) = fake_daemon("sessions", two_tunnels);
+    let text = run_cmd(&path, &["sessions"]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "SESSION", "USER", "ADDRESS", "PEER", "STATE", "IFACE", "UPTIME", "RX_BYTES",
+            "TX_BYTES"
+        ]
+    );
+    // In id order; each field under its header.
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        row,
+        [
+            "12/7",
+            "alice",
+            "203.0.113.10",
+            "198.51.100.7:1701",
+            "established",
+            "l2tp0",
+            "5m03s",
+            "0",
+            "0"
+        ]
+    );
+    assert!(
+        lines[2].starts_with("12/9 ") && lines[2].contains(" - "),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("13/8 ") && lines[3].contains("192.0.2.9:1701"),
+        "{text}"
+    );
+    let col = lines[0].find("ADDRESS").unwrap();
+    assert_eq!(&lines[1][col..col + 12], "203.0.113.10");
+    drop(t);
+}
+
+#[test]
+fn sessions_filters_sort_columns_and_count() {
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["sessions", "--tunnel", "12", "-o", "id", "--no-header"],
+            "12/7\n12/9\n",
+        ),
+        (
+            &["sessions", "tunnel=13", "-o", "id", "--no-header"],
+            "13/8\n",
+        ),
+        (
+            &["sessions", "user=b*", "-o", "user", "--no-header"],
+            "bob\n",
+        ),
+        (
+            &[
+                "sessions",
+                "ip=203.0.113.64/26",
+                "-o",
+                "id,ip",
+                "--no-header",
+            ],
+            "13/8  203.0.113.99\n",
+        ),
+        (
+            &["sessions", "peer=192.0.2.9", "-o", "id", "--no-header"],
+            "13/8\n",
+        ),
+        (&["sessions", "peer=198.51.100.7:1701", "--count"], "2\n"),
+        (&["sessions", "state=established", "--count"], "2\n"),
+        (
+            &[
+                "sessions",
+                "--sort",
+                "-rx_bytes",
+                "-o",
+                "user,rx_bytes",
+                "--no-header",
+            ],
+            "bob    5000\ncarol    70\nalice     0\n",
+        ),
+        (
+            &["sessions", "--sort", "ip", "-o", "ip", "--no-header"],
+            "203.0.113.10\n203.0.113.99\n-\n",
+        ),
+        (&["sessions", "user=nobody"], "No sessions.\n"),
+    ];
+    for (args, want) in cases {
+        let (path, t) = fake_daemon("table", two_tunnels);
+        let got = run_cmd(&path, args).unwrap();
+        assert_eq!(got, want, "{args:?}");
+        drop(t);
+    }
+    let (path, t) = fake_daemon("table-json", two_tunnels);
+    let json = run_cmd(&path, &["sessions", "user=alice", "--json"]).unwrap();
+    let back: Vec<SessionInfo> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, vec![session_info(12, 7)]);
+    drop(t);
+}
+
+#[test]
+fn bad_filters_and_columns_are_usage_errors() {
+    for args in [
+        &["sessions", "colour=red"][..],
+        &["sessions", "ip=300.1.1.1"],
+        &["sessions", "-o", "id,bogus"],
+        &["sessions", "--sort", "nope"],
+    ] {
+        let e = run_cmd(Path::new("/nonexistent/l2tpd.sock"), args).unwrap_err();
+        assert!(matches!(e, CtlError::Usage(_)), "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn show_session_keeps_the_detailed_block() {
+    let (path, t) = fake_daemon("show", |_| Response::Session(session_info(12, 7)));
+    let text = run_cmd(&path, &["show", "session", "12", "7"]).unwrap();
     assert!(
         text.starts_with("Session 7 in tunnel 12\n  Peer session 9, tunnel 34\n"),
         "{text}"
     );
-    assert!(!text.contains("tunnel 13"), "{text}");
     assert!(
         text.contains("  State established, user alice, uptime 5m03s\n"),
         "{text}"
@@ -289,6 +430,32 @@ fn sessions_filter_by_tunnel_and_show_options() {
     assert!(text.contains("  IPv4 203.0.113.10, IPv6 -\n"), "{text}");
     assert!(
         text.contains("  sendseq on, recvseq off, lnsmode on, reorderto 100 ms, debug none\n"),
+        "{text}"
+    );
+    t.join().unwrap();
+}
+
+#[test]
+fn a_session_shows_its_wan_error_counters_and_accm() {
+    let (path, t) = fake_daemon("session-wen", |_| {
+        let mut s = session_info(12, 7);
+        s.wan_errors = Some(l2tp_mgmt::WanErrors {
+            reports: 2,
+            crc_errors: 5,
+            framing_errors: 1,
+            alignment_errors: 3,
+            ..Default::default()
+        });
+        s.accm = Some((0, 0x000a_0000));
+        Response::Sessions(vec![s])
+    });
+    let text = run_cmd(&path, &["sessions"]).unwrap();
+    assert!(
+        text.contains("  WAN errors (2 reports): crc 5, framing 1, hardware overruns 0, buffer overruns 0, timeouts 0, alignment 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ACCM send 0x00000000, receive 0x000a0000\n"),
         "{text}"
     );
     t.join().unwrap();
@@ -343,7 +510,7 @@ fn stats_and_unreachable_daemon() {
         text.contains("Sessions       2 (established 2)\n"),
         "{text}"
     );
-    assert!(text.contains("Auth failures  3\n"), "{text}");
+    assert!(text.contains("Auth failures  ppp 3, tunnel 0\n"), "{text}");
     t.join().unwrap();
 
     let missing = std::env::temp_dir().join("l2tpctl-no-such-daemon.sock");

@@ -1,6 +1,7 @@
 //! Who gets in: new tunnels (per-source SCCRQ rate, allowed peers, the tunnel limit, refusal
 //! while shutting down) and new calls (the session limit, the wait for ICCN). The half-open
-//! tunnel table itself lives in the control plane (`max_half_open_tunnels`).
+//! tunnel table itself lives in the control plane (`max_half_open_tunnels`), and so does the
+//! wait for a call's next set-up message (`connect_timeout`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,9 +15,6 @@ use super::{Core, RoleSettings};
 
 /// New tunnels accepted per second from one source address.
 const NEW_TUNNELS_PER_SOURCE: u32 = 50;
-
-/// How long an accepted call may wait for the peer's ICCN.
-const CALL_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Fixed one-second windows counting SCCRQs per source address: a flood from one address
 /// cannot churn the half-open table (every SCCRQ accepted may evict the oldest half-open
@@ -51,7 +49,8 @@ impl TunnelRate {
 /// Admission state.
 pub(super) struct Admission {
     rate: TunnelRate,
-    /// LNS: calls accepted and waiting for the peer's ICCN, since when.
+    /// LNS: calls accepted and waiting for the peer's ICCN, since when (the control plane
+    /// clears a call that never completes: `connect_timeout`).
     pending_calls: HashMap<SessionKey, Instant>,
     /// Established tunnels, since when.
     pub tunnel_since: HashMap<TunnelId, Instant>,
@@ -75,20 +74,6 @@ impl Admission {
     /// A call is up (or gone): it no longer waits for its ICCN.
     pub fn call_settled(&mut self, key: SessionKey) {
         self.pending_calls.remove(&key);
-    }
-
-    /// Calls that waited too long for their ICCN (forgotten here).
-    pub fn stale_calls(&mut self, now: Instant) -> Vec<SessionKey> {
-        let stale: Vec<SessionKey> = self
-            .pending_calls
-            .iter()
-            .filter(|(_, t)| now.duration_since(**t) >= CALL_SETUP_TIMEOUT)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in &stale {
-            self.pending_calls.remove(k);
-        }
-        stale
     }
 
     /// A burst of set-ups is over: give the table's capacity back.

@@ -189,6 +189,12 @@ impl Core {
             .copied()
             .find(|l| l.is_ipv4() == server.is_ipv4())
             .unwrap_or(self.locals[0]);
+        if c.local_port.is_some() && self.dialler.tunnels.is_empty() {
+            // Sending from a fixed port: the socket is connected to the LNS dialled, so the
+            // kernel hands it that LNS's datagrams even when other clients share the port.
+            let sock = self.socket_index(local);
+            self.out.connects.push((sock, server));
+        }
         while (self.dialler.tunnels.len() as u32) < want {
             match self
                 .endpoint

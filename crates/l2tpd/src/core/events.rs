@@ -67,7 +67,12 @@ impl Core {
             }
             CtlEvent::TunnelDown { tunnel, reason } => {
                 tracing::info!(node = %self.name, %tunnel, ?reason, "tunnel down");
-                for k in self.sessions.keys_of_tunnel(tunnel) {
+                if reason == l2tp_proto::control::TunnelDownReason::AuthFailed {
+                    self.counters.tunnel_auth_failures += 1;
+                }
+                let keys = self.sessions.keys_of_tunnel(tunnel);
+                self.remove_interfaces(&keys);
+                for k in keys {
                     self.remove_session(now, k);
                 }
                 self.datapath.remove_tunnel(tunnel);
@@ -95,7 +100,11 @@ impl Core {
                 reason,
             } => {
                 tracing::info!(node = %self.name, %tunnel, %session, ?reason, "session down");
-                self.remove_session(now, SessionKey::new(tunnel, session));
+                // A tunnel going down reports each session, then itself: its sessions are
+                // removed together at `TunnelDown` (their interfaces in one batch).
+                if !matches!(reason, SessionDownReason::TunnelDown) {
+                    self.remove_session(now, SessionKey::new(tunnel, session));
+                }
                 // The LNS hung up one call: dial it again after a pause.
                 if self.dialler.is_up(tunnel) && !matches!(reason, SessionDownReason::TunnelDown) {
                     self.schedule_redial(now);
@@ -107,13 +116,26 @@ impl Core {
                 send_accm,
                 receive_accm,
             } => {
-                // RFC 2661 §6.15: ACCM is meaningless on L2TP's synchronous framing; accepted, ignored.
-                tracing::debug!(node = %self.name, %tunnel, %session, send_accm, receive_accm, "SLI (ignored)");
+                // RFC 2661 §6.14: the LNS sets "PPP-negotiated options" (the ACCM) on the
+                // call: handed to the session's PPP link (established calls only).
+                let key = SessionKey::new(tunnel, session);
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.link.set_accm(send_accm, receive_accm);
+                }
+                tracing::info!(node = %self.name, session = %key, send_accm = format_args!("{send_accm:#010x}"), receive_accm = format_args!("{receive_accm:#010x}"), "SLI: ACCM set");
             }
             CtlEvent::WanErrorNotify {
-                tunnel, session, ..
+                tunnel,
+                session,
+                crc_errors,
+                framing_errors,
+                hardware_overruns,
+                buffer_overruns,
+                timeout_errors,
+                alignment_errors,
             } => {
-                tracing::info!(node = %self.name, %tunnel, %session, "WAN error notify");
+                // Kept per session by the control plane (`l2tpctl show session`).
+                tracing::info!(node = %self.name, %tunnel, %session, crc_errors, framing_errors, hardware_overruns, buffer_overruns, timeout_errors, alignment_errors, "WAN error notify");
             }
         }
     }
@@ -238,17 +260,13 @@ impl Core {
                 }
             }
             PppEvent::Down { reason } => {
-                tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
-                if matches!(reason, ppp::DownReason::AuthFailed(_))
-                    && matches!(self.role, RoleSettings::Lns(_))
-                {
+                let result = cdn_for_ppp_down(&reason);
+                if is_auth_failure(&reason) {
                     self.counters.auth_failures += 1;
+                    tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                } else {
+                    tracing::info!(node = %self.name, session = %key, ?reason, "PPP down");
                 }
-                let result = ResultCode::with_error(
-                    ResultCode::CDN_ADMINISTRATIVE,
-                    0,
-                    Some(&format!("PPP: {reason:?}")),
-                );
                 let _ = self
                     .endpoint
                     .close_session(now, key.tunnel, key.session, result);
@@ -261,6 +279,16 @@ impl Core {
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(key) {
             s.link.lower_down(now);
+            // The link may already know it failed authentication (a client that refused the
+            // only protocol the LNS offers, and was hung up on): count it like any other.
+            while let Some(ev) = s.link.poll_event() {
+                if let PppEvent::Down { reason } = ev {
+                    if is_auth_failure(&reason) {
+                        self.counters.auth_failures += 1;
+                        tracing::warn!(node = %self.name, session = %key, ?reason, "PPP authentication failed");
+                    }
+                }
+            }
             self.release_ip(key, &s);
             if let Some(app) = self.app.as_mut() {
                 app.session_down(key);
@@ -279,4 +307,57 @@ pub(super) fn link_local(iid: [u8; 8]) -> std::net::Ipv6Addr {
     o[1] = 0x80;
     o[8..].copy_from_slice(&iid);
     o.into()
+}
+
+/// The CDN that clears a session whose PPP link went down: the reason in words (RFC 2661
+/// §4.4.2 error message), with a result code that says whose doing it was.
+fn cdn_for_ppp_down(reason: &ppp::DownReason) -> l2tp_wire::result::ResultCode {
+    use l2tp_wire::result::ResultCode;
+    use ppp::DownReason as R;
+    let (code, text) = match reason {
+        R::AuthRefused => (
+            ResultCode::CDN_GENERAL_ERROR,
+            "PPP authentication failed: no authentication protocol both ends accept".to_string(),
+        ),
+        R::AuthFailed(why) => (
+            ResultCode::CDN_GENERAL_ERROR,
+            format!("PPP authentication failed: {why}"),
+        ),
+        R::EstablishTimeout => (
+            ResultCode::CDN_TIMEOUT,
+            "PPP establishment timed out".to_string(),
+        ),
+        R::KeepaliveTimeout => (
+            ResultCode::CDN_LOST_CARRIER,
+            "PPP keepalive timed out".to_string(),
+        ),
+        other => (ResultCode::CDN_ADMINISTRATIVE, format!("PPP: {other:?}")),
+    };
+    ResultCode::with_error(code, 0, Some(&text))
+}
+
+/// Whether a PPP link went down because authentication failed (either role).
+fn is_auth_failure(reason: &ppp::DownReason) -> bool {
+    matches!(
+        reason,
+        ppp::DownReason::AuthRefused | ppp::DownReason::AuthFailed(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppp_failures_become_cdns_that_say_why() {
+        let rc = cdn_for_ppp_down(&ppp::DownReason::EstablishTimeout);
+        assert_eq!(rc.result, ResultCode::CDN_TIMEOUT);
+        assert_eq!(rc.message.as_deref(), Some("PPP establishment timed out"));
+        let rc = cdn_for_ppp_down(&ppp::DownReason::AuthRefused);
+        assert_eq!(rc.result, ResultCode::CDN_GENERAL_ERROR);
+        assert!(rc.message.unwrap().contains("no authentication protocol"));
+        assert!(is_auth_failure(&ppp::DownReason::AuthRefused));
+        assert!(is_auth_failure(&ppp::DownReason::AuthFailed("x".into())));
+        assert!(!is_auth_failure(&ppp::DownReason::EstablishTimeout));
+    }
 }

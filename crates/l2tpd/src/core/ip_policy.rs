@@ -74,6 +74,19 @@ impl Core {
         );
     }
 
+    /// The own interfaces of `keys` (sessions of a tunnel going down) removed in one batch
+    /// when there are several.
+    pub(super) fn remove_interfaces(&mut self, keys: &[SessionKey]) {
+        let own: Vec<SessionKey> = keys
+            .iter()
+            .copied()
+            .filter(|k| self.sessions.get(k).is_some_and(|s| s.own_tun))
+            .collect();
+        if own.len() >= 2 {
+            self.out.ip(IpOp::RemoveInterfaces { keys: own });
+        }
+    }
+
     /// What a session that ended held: its route on the shared interface, its own
     /// interface, its addresses in the pools.
     pub(super) fn release_ip(&mut self, key: SessionKey, s: &Session) {

@@ -251,6 +251,16 @@ impl Core {
                 })
                 .unwrap_or_default(),
             stats: counters(self.datapath.stats(tunnel, session).unwrap_or_default()),
+            wan_errors: info.wan_errors.map(|(reports, e)| mgmt::WanErrors {
+                reports,
+                crc_errors: e.crc_errors,
+                framing_errors: e.framing_errors,
+                hardware_overruns: e.hardware_overruns,
+                buffer_overruns: e.buffer_overruns,
+                timeout_errors: e.timeout_errors,
+                alignment_errors: e.alignment_errors,
+            }),
+            accm: ctx.and_then(|c| c.link.accm()),
         })
     }
 
@@ -296,6 +306,7 @@ impl Core {
             control,
             datapath,
             auth_failures: self.counters.auth_failures,
+            tunnel_auth_failures: self.counters.tunnel_auth_failures,
             tunnels_refused: self.counters.tunnels_refused,
             sessions_refused: self.counters.sessions_refused,
             half_open_tunnels: self.endpoint.half_open_tunnels() as u64,

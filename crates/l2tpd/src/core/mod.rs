@@ -149,6 +149,8 @@ pub enum Input<'a> {
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
+    /// Tunnels whose authentication failed (Challenge Response wrong or missing).
+    pub tunnel_auth_failures: u64,
     /// Sessions that completed PPP (network up).
     pub sessions_up_total: u64,
     /// PPP frames that could not be classified.
@@ -514,7 +516,7 @@ impl Core {
         }
     }
 
-    /// Once a second: call set-up and session timeouts, memory compaction.
+    /// Once a second: session and idle timeouts, memory compaction.
     fn housekeeping(&mut self, now: Instant) {
         if now < self.next_housekeeping {
             return;
@@ -523,14 +525,8 @@ impl Core {
         self.compact();
         self.admission.shrink();
         self.frames.shrink();
-        for key in self.admission.stale_calls(now) {
-            // RFC 2661 leaves the wait for ICCN unbounded; a call that never completes must
-            // not hold its slot for the tunnel's lifetime.
-            let result = ResultCode::with_error(ResultCode::CDN_TIMEOUT, 0, Some("no ICCN"));
-            let _ = self
-                .endpoint
-                .close_session(now, key.tunnel, key.session, result);
-        }
+        // A call that never completes is cleared by the control plane (`connect_timeout`,
+        // counted from when our ICRP was on the wire).
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };

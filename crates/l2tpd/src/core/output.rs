@@ -69,6 +69,13 @@ pub enum IpOp {
         /// Extra prefixes routed into the session.
         routes: Vec<IpCidr>,
     },
+    /// Remove the own interfaces of these sessions in one batch (closing a TUN removes its
+    /// interface too, but one at a time, ≈ 20 ms each); what is queued for the peers is sent
+    /// first. Their `CloseSessionTun`s follow.
+    RemoveInterfaces {
+        /// The sessions.
+        keys: Vec<SessionKey>,
+    },
     /// Close a session's own TUN (its addresses and routes go with it).
     CloseSessionTun {
         /// The session.
@@ -164,6 +171,7 @@ pub struct Outputs {
     pub(super) tun_bytes: Vec<u8>,
     pub(super) tun_writes: Vec<TunWrite>,
     pub(super) queue: VecDeque<Output>,
+    pub(super) connects: Vec<(usize, SocketAddr)>,
 }
 
 impl Outputs {
@@ -217,6 +225,19 @@ impl Outputs {
         self.tun_writes
             .iter()
             .map(|w| (w, &self.tun_bytes[w.range.clone()]))
+    }
+
+    /// Sockets to connect to a peer before anything is sent (`dial.local_port`: a socket
+    /// sharing port 1701 with other clients is connected to its LNS, which the kernel
+    /// matches first). Taken: the shell connects them.
+    pub fn take_connects(&mut self) -> Vec<(usize, SocketAddr)> {
+        std::mem::take(&mut self.connects)
+    }
+
+    /// Forgets the datagrams (after the shell queued them for sending); buffers are kept.
+    pub fn clear_datagrams(&mut self) {
+        self.datagrams.clear();
+        self.transmits.clear();
     }
 
     /// Forgets the datagrams and TUN writes (after the shell sent them); buffers are kept.

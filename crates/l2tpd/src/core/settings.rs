@@ -1,5 +1,5 @@
 //! What a core is built from: the role (LNS or client/LAC) with its policy, the PPP settings
-//! every session shares, and how IP is terminated. Built by `daemon::node_config` from the
+//! every session shares, and how IP is terminated. Built by `Config::node_config` from the
 //! validated configuration, or directly by tests, the demo and the load generator.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -102,6 +102,9 @@ pub struct ClientSettings {
     pub auth_methods: Vec<AuthMethod>,
     /// Route everything through the first session (keeping a host route to the LNS).
     pub default_route: bool,
+    /// Send from this UDP port (the `listen` address's port) on a socket connected to the
+    /// LNS dialled, bound with SO_REUSEPORT; None: a random port.
+    pub local_port: Option<u16>,
 }
 
 /// The role of a node.
@@ -163,6 +166,8 @@ pub struct NodeConfig {
     pub ppp_mru: u16,
     /// Unanswered LCP echoes before a link is declared dead.
     pub ppp_echo_failures: u32,
+    /// Longest PPP establishment (LCP, authentication, first NCP); None: unbounded.
+    pub ppp_establish_timeout: Option<Duration>,
     /// Role.
     pub role: RoleSettings,
     /// Seed for every RNG (tests); `None` draws from the OS.
@@ -192,5 +197,6 @@ pub(crate) fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
     cfg.echo_interval = config.ppp_echo_interval;
     cfg.mru = config.ppp_mru;
     cfg.echo_failures = config.ppp_echo_failures.max(1);
+    cfg.establish_timeout = config.ppp_establish_timeout;
     Arc::new(cfg)
 }

@@ -78,6 +78,7 @@ fn socket_options(kernel: bool) -> UdpOptions {
         // The kernel datapath needs it: each tunnel gets a socket of its own, bound to the
         // same address and port and connected to the peer (kernel_backend).
         reuse_address: kernel,
+        reuse_port: false,
         v6_only: true,
     }
 }
@@ -131,10 +132,17 @@ impl Node {
                 format!("between 1 and {MAX_SOCKETS} listen addresses needed"),
             ));
         }
+        // A client on a fixed port (1701) shares it with other clients of the host: each
+        // socket is connected to its own LNS, which the kernel matches first.
+        let shared_port = matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
+        let opts = UdpOptions {
+            reuse_port: shared_port,
+            ..socket_options(kernel)
+        };
         let mut sockets = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
             let optional = i > 0 && addr.is_ipv6() && addr.ip().is_unspecified();
-            let socket = match UdpSocket::bind_with(*addr, &socket_options(kernel)) {
+            let socket = match UdpSocket::bind_with(*addr, &opts) {
                 Err(e) if optional => {
                     // A client's second family (hosts without IPv6): dial IPv4 only.
                     tracing::info!(node = %config.name, "no IPv6 socket ({e}): IPv4 LNSs only");
@@ -221,6 +229,11 @@ impl Node {
         self.core.set_ip_app(app);
     }
 
+    /// True when the kernel's PPPoL2TP datapath runs.
+    pub fn kernel_datapath(&self) -> bool {
+        self.kernel.is_some()
+    }
+
     /// The first bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.core.local_addrs()[0]
@@ -293,31 +306,25 @@ impl Node {
         self.shutdown(Duration::from_secs(3))
     }
 
-    /// Sends StopCCN on every tunnel and runs the loop until the peers acknowledged or
-    /// `grace` passed. New tunnels meanwhile hear a StopCCN ("shutting down").
+    /// Sends StopCCN on every tunnel and runs the loop until closing has settled (every
+    /// StopCCN acknowledged, the peers' own StopCCNs acknowledged at once) or `grace` passed.
+    /// New tunnels meanwhile hear a StopCCN ("shutting down").
+    ///
+    /// The StopCCNs leave before anything slow (tearing sessions and their interfaces down):
+    /// their retransmission timers run from the moment they are queued, and a StopCCN held
+    /// back behind seconds of interface removal would be retransmitted as soon as it left.
+    /// Per-session interfaces go in one netlink request (their device group), not one by one.
     pub fn shutdown(&mut self, grace: Duration) -> io::Result<()> {
         let now = Instant::now();
         self.now = now;
-        // The StopCCN is acknowledged when the peer's ZLB (or any message) arrives after it.
-        let before: HashMap<_, u64> = self
-            .core
-            .endpoint()
-            .tunnels()
-            .map(|t| (t.tunnel, t.counters.rx_zlbs + t.counters.rx_messages))
-            .collect();
         self.core.handle(now, Input::Shutdown);
+        self.send_datagrams();
+        self.flush_sockets();
+        self.tuns.remove_interfaces(None);
         self.drain();
         self.flush();
         let deadline = now + grace;
-        while self.now < deadline {
-            let acked = self.core.endpoint().tunnels().all(|t| {
-                before
-                    .get(&t.tunnel)
-                    .is_none_or(|b| t.counters.rx_zlbs + t.counters.rx_messages > *b)
-            });
-            if acked {
-                break;
-            }
+        while self.now < deadline && !self.core.endpoint().closing_settled() {
             self.step(Duration::from_millis(50))?;
         }
         self.flush();
@@ -512,16 +519,8 @@ impl Node {
     /// interface operations (whose results go back to the core), replies, resolutions.
     fn drain(&mut self) {
         for _ in 0..16 {
+            self.send_datagrams();
             let out = self.core.outputs();
-            for (t, bytes) in out.transmits() {
-                queue_datagram(
-                    &self.sockets,
-                    &mut self.txbatches,
-                    &mut self.io_counters,
-                    t,
-                    bytes,
-                );
-            }
             for (w, bytes) in out.tun_writes() {
                 self.tuns.write(w.target, w.vnet_hdr.as_ref(), bytes);
             }
@@ -530,6 +529,12 @@ impl Node {
             while let Some(o) = self.core.outputs().pop() {
                 match o {
                     Output::Ip(op) => {
+                        if matches!(op, IpOp::RemoveInterfaces { .. }) {
+                            // What is queued for the peers leaves before the slow teardown:
+                            // a StopCCN's acknowledgement must not wait behind it.
+                            self.send_datagrams();
+                            self.flush_sockets();
+                        }
                         if let Some(i) = self.apply(op) {
                             feedback.push(i);
                         }
@@ -557,6 +562,29 @@ impl Node {
                 self.core.handle(self.now, i);
             }
         }
+    }
+
+    /// Moves the core's queued datagrams into the send batches (after connecting the
+    /// sockets it asked to connect).
+    fn send_datagrams(&mut self) {
+        let out = self.core.outputs();
+        for (sock, peer) in out.take_connects() {
+            if let Some(s) = self.sockets.get_mut(sock) {
+                if let Err(e) = s.connect(peer) {
+                    tracing::error!(node = %self.name, %peer, "cannot connect the UDP socket: {e}");
+                }
+            }
+        }
+        for (t, bytes) in out.transmits() {
+            queue_datagram(
+                &self.sockets,
+                &mut self.txbatches,
+                &mut self.io_counters,
+                t,
+                bytes,
+            );
+        }
+        out.clear_datagrams();
     }
 
     fn apply(&mut self, op: IpOp) -> Option<Input<'static>> {
@@ -624,6 +652,11 @@ impl Node {
     fn flush(&mut self) {
         self.core.end_batch();
         self.drain();
+        self.flush_sockets();
+    }
+
+    /// Sends what the send batches hold (`sendmmsg`).
+    fn flush_sockets(&mut self) {
         for sock in 0..self.sockets.len() {
             flush_socket(
                 &self.sockets[sock],
@@ -638,7 +671,10 @@ impl Node {
 /// says so in one log line.
 fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> {
     let node = &config.name;
-    let per_session = matches!(config.ip_mode, IpMode::PerSession { .. });
+    let per_session = matches!(config.ip_mode, IpMode::PerSession { .. })
+        // A fixed local port is shared by connecting the node's socket to the LNS: the
+        // tunnel's own connected socket (kernel_backend) would be a second one.
+        && !matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
     let refuse = |why: String| {
         io::Error::new(
             io::ErrorKind::Unsupported,
@@ -653,7 +689,7 @@ fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> 
         DatapathMode::Kernel => {
             if !per_session {
                 return Err(refuse(
-                    "needs an interface per session (lns.interface_mode = \"per-session\")".into(),
+                    "needs an interface per session (lns.interface_mode = \"per-session\") and no dial.local_port".into(),
                 ));
             }
             l2tp_io::pppol2tp::probe().map_err(|m| refuse(m.to_string()))?;
@@ -666,7 +702,7 @@ fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> 
                 Ok(true)
             }
             Ok(()) => {
-                tracing::info!(node = %node, "datapath: userspace (auto: the kernel datapath needs an interface per session)");
+                tracing::info!(node = %node, "datapath: userspace (auto: the kernel datapath needs an interface per session and no dial.local_port)");
                 Ok(false)
             }
             Err(m) => {

@@ -26,6 +26,7 @@ const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
@@ -34,6 +35,7 @@ const RTM_DELROUTE: u16 = 25;
 const RTM_GETROUTE: u16 = 26;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
+const IFLA_GROUP: u16 = 27;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const RTA_DST: u16 = 1;
@@ -48,6 +50,13 @@ const RTN_UNICAST: u8 = 1;
 const IFF_UP: u32 = 0x1;
 const AF_INET: u8 = libc::AF_INET as u8;
 const AF_INET6: u8 = libc::AF_INET6 as u8;
+
+/// The device group [`NetConf::delete_links`] gathers interfaces in before deleting them: a
+/// marker in the high byte and the process id below it, so two daemons on one host never
+/// share one.
+fn doomed_group() -> u32 {
+    0x4c00_0000 | (std::process::id() & 0x00ff_ffff)
+}
 
 /// A netlink request that failed.
 #[derive(Debug, Error)]
@@ -284,6 +293,52 @@ impl NetConf {
         }
         self.transact(m, None, &format!("set link {ifindex} up={up} mtu={mtu:?}"))
             .map(drop)
+    }
+
+    /// Puts the interface in device group `group` (`ip link set IF group N`), so that
+    /// [`NetConf::delete_group`] can remove many interfaces at once.
+    pub fn set_group(&mut self, ifindex: u32, group: u32) -> Result<(), NetconfError> {
+        let mut m = Msg::new(RTM_NEWLINK, 0, self.seq);
+        m.put(&ifinfomsg(ifindex, 0, 0))
+            .attr(IFLA_GROUP, &group.to_ne_bytes());
+        self.transact(m, None, &format!("set link {ifindex} group {group}"))
+            .map(drop)
+    }
+
+    /// Removes every interface of device group `group` in one request (`ip link delete
+    /// group N`). The kernel unregisters them as one batch: one synchronisation for all of
+    /// them instead of one per interface (≈ 20 ms each), which is what makes removing
+    /// 1,000 session interfaces one by one take tens of seconds.
+    pub fn delete_group(&mut self, group: u32) -> Result<(), NetconfError> {
+        let mut m = Msg::new(RTM_DELLINK, 0, self.seq);
+        m.put(&ifinfomsg(0, 0, 0))
+            .attr(IFLA_GROUP, &group.to_ne_bytes());
+        match self.transact(m, None, &format!("delete link group {group}")) {
+            Ok(_) => Ok(()),
+            // No interface in the group: nothing to do.
+            Err(e) if e.source.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the interfaces `ifindexes` as one batch: each is moved into a device group of
+    /// its own for this process (a cheap change), then the group is deleted in one request.
+    /// Deleting them one request each costs the kernel a synchronisation per interface
+    /// (≈ 20 ms: 1,000 session interfaces took over 20 s), even on one socket.
+    pub fn delete_links(&mut self, ifindexes: &[u32]) -> Result<(), NetconfError> {
+        if ifindexes.is_empty() {
+            return Ok(());
+        }
+        let group = doomed_group();
+        for &idx in ifindexes {
+            match self.set_group(idx, group) {
+                Ok(()) => {}
+                // Already gone (its descriptor closed meanwhile): nothing to delete.
+                Err(e) if e.source.raw_os_error() == Some(libc::ENODEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.delete_group(group)
     }
 
     /// Adds `local` with point-to-point peer `peer` (`ip addr add LOCAL peer PEER/32`): the

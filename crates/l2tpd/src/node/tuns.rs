@@ -131,6 +131,10 @@ impl Tuns {
                     Err(error) => Input::InterfaceFailed { key, error },
                 })
             }
+            IpOp::RemoveInterfaces { keys } => {
+                self.remove_interfaces(Some(&keys));
+                None
+            }
             IpOp::CloseSessionTun { key } => {
                 if let Some((_, token)) = self.by_session.remove(&key) {
                     self.by_token.remove(&token);
@@ -228,6 +232,34 @@ impl Tuns {
                 .map_err(|e| format!("route {r}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Removes the own interfaces of `keys` (every session's with `None`) in one batch:
+    /// closing a TUN removes its interface too, but one at a time (≈ 20 ms each); the
+    /// descriptors close later, cheaply.
+    pub fn remove_interfaces(&mut self, keys: Option<&[SessionKey]>) {
+        let names: Vec<String> = match keys {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.by_session.get(k))
+                .map(|(t, _)| t.name().to_string())
+                .collect(),
+            None => self
+                .by_session
+                .values()
+                .map(|(t, _)| t.name().to_string())
+                .collect(),
+        };
+        if names.len() < 2 {
+            return;
+        }
+        let Ok(nc) = self.netconf() else {
+            return;
+        };
+        let idx: Vec<u32> = names.iter().filter_map(|n| nc.link_index(n).ok()).collect();
+        if let Err(e) = nc.delete_links(&idx) {
+            tracing::warn!("removing {} session interfaces: {e}", idx.len());
+        }
     }
 
     fn index(&mut self, iface: &Iface) -> Result<(&mut NetConf, u32), String> {

@@ -1,5 +1,8 @@
-//! Helpers shared by l2tpd's integration tests: stopping the daemons a test started (by
-//! pid, SIGTERM first), bounded waits, free ports, and the management socket.
+//! The test kit shared by l2tpd's integration tests: the gate of tests that need root or
+//! tools (SKIPPED loudly, a failure under CI), daemon processes (started, stopped by pid,
+//! their logs), an LNS without TUN, a scripted L2TP peer, the one ICCN our peers send,
+//! bounded waits, free ports, the management socket, and (`sim`) daemon cores in virtual
+//! time.
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod guest;
@@ -75,24 +78,34 @@ pub fn stats(sock: &Path) -> DaemonStats {
 /// The daemon binary under test.
 pub const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
-/// True when the test runs as root; otherwise says so loudly, and under `CI=true` fails
-/// (tests that need root, namespaces or TUN are part of the suite).
-pub fn root_or_skip(test: &str) -> bool {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<u32>().ok());
-    if uid == Some(0) {
+/// The gate of tests that need root, namespaces, TUN or tools: true when every need holds;
+/// otherwise the test says so loudly (SKIPPED, and why) and, under `CI=true`, fails — such
+/// tests are part of the suite, CI runs as root with the tools installed.
+pub fn requires(test: &str, needs: &[(&str, bool)]) -> bool {
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| *n)
+        .collect();
+    if missing.is_empty() {
         return true;
     }
-    let msg = format!("SKIPPED {test}: needs root (network namespaces, TUN)");
+    let msg = format!("SKIPPED {test}: needs {}", missing.join(", "));
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{msg}, and CI=true");
     }
     eprintln!("\n*** {msg} ***\n");
     false
+}
+
+/// True when `cmd -V` (or `--version`) runs: the tool is installed.
+pub fn have_tool(cmd: &str) -> bool {
+    Command::new(cmd).arg("-V").output().is_ok()
+}
+
+/// [`requires`] root only.
+pub fn root_or_skip(test: &str) -> bool {
+    requires(test, &[("root", l2tp_mgmt::is_root())])
 }
 
 /// A child process with its log file, killed (by pid) and reaped on drop.
@@ -106,15 +119,20 @@ pub struct Proc {
 impl Proc {
     /// Starts `l2tpd ARGS` with stdout and stderr in `DIR/WHO.log`.
     pub fn l2tpd(dir: &Path, who: &str, args: &[&str]) -> Proc {
+        Proc::spawn(L2TPD, dir, who, args)
+    }
+
+    /// Starts `BIN ARGS` with stdout and stderr in `DIR/WHO.log`.
+    pub fn spawn(bin: &str, dir: &Path, who: &str, args: &[&str]) -> Proc {
         let log = dir.join(format!("{who}.log"));
         let f = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(L2TPD)
+        let child = Command::new(bin)
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(f.try_clone().expect("dup"))
             .stderr(f)
             .spawn()
-            .expect("spawn l2tpd");
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
         Proc { child, log }
     }
 

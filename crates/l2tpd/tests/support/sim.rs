@@ -170,6 +170,7 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![ppp::AuthMethod::MsChapV2],
             local_ipv4: LNS_IP,
@@ -221,6 +222,7 @@ pub fn client_core_with(
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Client(ClientSettings {
             peers,
             username: "alice".into(),
@@ -232,6 +234,7 @@ pub fn client_core_with(
             redial: true,
             auth_methods: Vec::new(),
             default_route: false,
+            local_port: None,
         }),
         seed: Some(seed ^ 0x5eed),
         ip_mode: IpMode::PerSession {

@@ -1,0 +1,234 @@
+//! The quick-start command line (`l2tpd lns …`, `l2tpd client …`, `l2tpd run …`): clap
+//! flags mapped onto the same [`Config`] a file gives, validated the same way.
+
+use super::*;
+
+/// Flags every mode accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct CommonArgs {
+    /// Management socket path [default: /run/l2tpd.sock, or $XDG_RUNTIME_DIR/l2tpd.sock when not root].
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9701).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<LogLevel>,
+    /// Datapath: userspace, kernel (the kernel's PPPoL2TP driver) or auto.
+    #[arg(long, value_name = "MODE")]
+    pub datapath: Option<DatapathMode>,
+}
+
+fn parse_log_level(s: &str) -> Result<LogLevel, String> {
+    match s {
+        "error" => Ok(LogLevel::Error),
+        "warn" => Ok(LogLevel::Warn),
+        "info" => Ok(LogLevel::Info),
+        "debug" => Ok(LogLevel::Debug),
+        "trace" => Ok(LogLevel::Trace),
+        _ => Err(format!("{s:?}: expected error, warn, info, debug or trace")),
+    }
+}
+
+impl CommonArgs {
+    /// Applies the flags over a configuration (flags win).
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(s) = &self.socket {
+            cfg.daemon.management_socket = Some(s.clone());
+        }
+        if let Some(m) = self.metrics {
+            cfg.daemon.metrics_listen = Some(m);
+        }
+        if let Some(l) = self.log_level {
+            cfg.daemon.log_level = l;
+        }
+        if let Some(d) = self.datapath {
+            cfg.daemon.datapath = d;
+        }
+    }
+}
+
+/// `l2tpd run --config FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML), see docs/configuration.md.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Common flags (override the file).
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `l2tpd client --server HOST[:PORT] --user NAME --password PASS [--secret S] [--sessions N]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ClientArgs {
+    /// The LNS to dial, HOST[:PORT] (port 1701 by default). Repeat for fallbacks.
+    #[arg(long, value_name = "HOST[:PORT]", required = true)]
+    pub server: Vec<String>,
+    /// PPP user name.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// PPP password (visible in `ps`: prefer a config file with mode 0600).
+    #[arg(long, value_name = "PASS")]
+    pub password: String,
+    /// Tunnel secret shared with the LNS.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Number of sessions to open.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub sessions: u32,
+    /// TUN interface name or pattern.
+    #[arg(long, value_name = "NAME", default_value = "l2tp%d")]
+    pub interface: String,
+    /// Route everything through the tunnel.
+    #[arg(long)]
+    pub default_route: bool,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `l2tpd lns --listen ADDR[:PORT] --pool FIRST-LAST --local-ip IP --user NAME:PASS [--secret S]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LnsArgs {
+    /// Address to listen on, ADDR[:PORT]; repeat for several (IPv4 and IPv6).
+    #[arg(long, value_name = "ADDR[:PORT]", default_value = "0.0.0.0:1701")]
+    pub listen: Vec<String>,
+    /// Client addresses, FIRST-LAST or NETWORK/LEN.
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub pool: String,
+    /// The server's own address on the point-to-point links.
+    #[arg(long, value_name = "IP")]
+    pub local_ip: Ipv4Addr,
+    /// A user, NAME:PASS; repeat for several.
+    #[arg(long = "user", value_name = "NAME:PASS")]
+    pub users: Vec<String>,
+    /// A users file instead of (or besides) --user.
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+    /// Tunnel secret.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// DNS server offered to clients (repeat for a secondary).
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<Ipv4Addr>,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn flag_error(field: &str, message: String) -> ConfigError {
+    ConfigError::Invalid(vec![FieldError {
+        field: field.to_string(),
+        message,
+    }])
+}
+
+/// Builds (and validates) the configuration of `l2tpd client …`.
+pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let peers = a
+        .server
+        .iter()
+        .map(|s| s.parse::<PeerAddr>().map_err(|e| flag_error("--server", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cfg = Config {
+        role: Role::Client,
+        daemon: DaemonConfig::default(),
+        tunnel: TunnelConfig {
+            secret: a.secret.clone().map(Secret::from),
+            ..TunnelConfig::default()
+        },
+        session: SessionConfig::default(),
+        ppp: PppConfig::default(),
+        lns: None,
+        dial: Some(DialConfig {
+            peers,
+            user: a.user.clone(),
+            password: Secret::from(a.password.clone()),
+            sessions: a.sessions,
+            interface: a.interface.clone(),
+            default_route: a.default_route,
+            ..DialConfig::default()
+        }),
+    };
+    a.common.apply(&mut cfg);
+    cfg.validate()?;
+    let mut w = cfg.warnings();
+    w.push(Warning(
+        "--password on the command line is visible to other local users (ps): prefer a config file with mode 0600".into(),
+    ));
+    Ok((cfg, w))
+}
+
+/// Builds (and validates) the configuration of `l2tpd lns …`.
+pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let listen = a
+        .listen
+        .iter()
+        .map(|s| {
+            s.parse::<ListenAddr>()
+                .map_err(|e| flag_error("--listen", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool: Ipv4PoolSpec = a
+        .pool
+        .parse()
+        .map_err(|e: crate::pool::PoolError| flag_error("--pool", e.to_string()))?;
+    let users = a
+        .users
+        .iter()
+        .map(|u| match u.split_once(':') {
+            Some((n, p)) if !n.is_empty() && !p.is_empty() => Ok(InlineUser {
+                name: n.to_string(),
+                password: p.to_string(),
+                ipv4: None,
+            }),
+            _ => Err(flag_error(
+                "--user",
+                format!(
+                    "expected NAME:PASS, got {:?}",
+                    u.split(':').next().unwrap_or("")
+                ),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cfg = Config {
+        role: Role::Lns,
+        daemon: DaemonConfig::default(),
+        tunnel: TunnelConfig {
+            secret: a.secret.clone().map(Secret::from),
+            ..TunnelConfig::default()
+        },
+        session: SessionConfig::default(),
+        ppp: PppConfig {
+            dns: a.dns.clone(),
+            ..PppConfig::default()
+        },
+        lns: Some(LnsConfig {
+            listen,
+            users_file: a.users_file.clone(),
+            users,
+            ipv4_pool: Some(pool),
+            local_ipv4: Some(a.local_ip),
+            ..LnsConfig::default()
+        }),
+        dial: None,
+    };
+    a.common.apply(&mut cfg);
+    cfg.validate()?;
+    let mut w = cfg.warnings();
+    if !a.users.is_empty() {
+        w.push(Warning(
+            "--user NAME:PASS on the command line is visible to other local users (ps): prefer a users file with mode 0600".into(),
+        ));
+    }
+    Ok((cfg, w))
+}
+
+/// Loads the configuration of `l2tpd run --config FILE` and applies the common flags.
+pub fn config_from_run_args(a: &RunArgs) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let (mut cfg, w) = Config::load(&a.config)?;
+    a.common.apply(&mut cfg);
+    Ok((cfg, w))
+}

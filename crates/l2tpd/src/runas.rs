@@ -1,0 +1,66 @@
+//! `daemon.user` / `daemon.group`: once every socket is bound, the daemon stops being root,
+//! keeping `CAP_NET_ADMIN` when it still creates TUN devices and routes, and nothing when IP
+//! stays inside the process (`interface_mode = "none"`).
+
+use l2tp_io::privileges::{self, Capability, CAP_NET_ADMIN};
+
+use crate::config::DaemonConfig;
+
+/// The TUN clone device.
+const TUN_DEVICE: &str = "/dev/net/tun";
+
+/// What the switch did, for the start-up line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switched {
+    /// The user (as configured) and its uid.
+    pub user: String,
+    /// Its uid.
+    pub uid: u32,
+    /// The gid taken.
+    pub gid: u32,
+    /// Capabilities kept.
+    pub kept: Vec<&'static str>,
+}
+
+/// Switches to `daemon.user` (if set). `net_admin`: the daemon still needs CAP_NET_ADMIN;
+/// `opens_tuns`: it opens `/dev/net/tun` for every new session, so the user must be able to
+/// (mode 0666, the usual one): checked now rather than at the first subscriber.
+pub fn apply(
+    daemon: &DaemonConfig,
+    net_admin: bool,
+    opens_tuns: bool,
+) -> Result<Option<Switched>, String> {
+    let Some(user) = &daemon.user else {
+        return Ok(None);
+    };
+    let ids = privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
+    let gid = match &daemon.group {
+        Some(g) => privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?,
+        None => ids.gid,
+    };
+    let keep: &[Capability] = if net_admin { &[CAP_NET_ADMIN] } else { &[] };
+    privileges::drop_to(ids.uid, gid, keep)
+        .map_err(|e| format!("daemon.user {user}: cannot switch (start as root?): {e}"))?;
+    if opens_tuns {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(TUN_DEVICE)
+            .map_err(|e| {
+                format!(
+                    "daemon.user {user}: cannot open {TUN_DEVICE} ({e}); a TUN per session needs \
+                     it readable and writable by that user (mode 0666)"
+                )
+            })?;
+    }
+    Ok(Some(Switched {
+        user: user.clone(),
+        uid: ids.uid,
+        gid,
+        kept: if net_admin {
+            vec!["CAP_NET_ADMIN"]
+        } else {
+            vec![]
+        },
+    }))
+}

@@ -1,0 +1,205 @@
+//! `l2tpctl sessions` against a daemon holding 1,000 real sessions (loopback, PPP with CHAP
+//! and IPCP in each, interface_mode none, no root): one line per session, filters by user,
+//! address, peer, state and tunnel, numeric sort, counts.
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+mod support;
+use support::{free_udp_port, stop, wait_for};
+
+const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        stop(&mut self.0);
+    }
+}
+
+/// `l2tpctl` next to the `l2tpd` under test (built by `cargo test --workspace`).
+fn l2tpctl() -> Option<PathBuf> {
+    let p = Path::new(L2TPD).with_file_name("l2tpctl");
+    let built = p.exists();
+    support::requires(
+        "ctl_sessions",
+        &[(
+            "l2tpctl built next to l2tpd (cargo build -p l2tpctl)",
+            built,
+        )],
+    )
+    .then_some(p)
+}
+
+/// A loadgen holding `tunnels` × `sessions` sessions as `user`, once all are up.
+fn hold(port: u16, user: &str, tunnels: u32, sessions: u32) -> Proc {
+    let mut gen = Proc(
+        Command::new(L2TPD)
+            .args(["loadgen", "--server", &format!("127.0.0.1:{port}")])
+            .args([
+                "--tunnels",
+                &tunnels.to_string(),
+                "--sessions",
+                &sessions.to_string(),
+            ])
+            .args([
+                "--user",
+                user,
+                "--password",
+                "pw",
+                "--hold",
+                "120",
+                "--timeout",
+                "120",
+                "--json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn loadgen"),
+    );
+    let mut line = String::new();
+    BufReader::new(gen.0.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("loadgen report");
+    let report: serde_json::Value = serde_json::from_str(&line).expect("JSON report");
+    assert_eq!(report["established"], tunnels * sessions, "{line}");
+    gen
+}
+
+fn ctl(bin: &Path, sock: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .arg("--socket")
+        .arg(sock)
+        .args(args)
+        .output()
+        .expect("run l2tpctl");
+    assert!(
+        out.status.success(),
+        "l2tpctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
+    let Some(bin) = l2tpctl() else { return };
+    let dir = std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sock = dir.join("lns.sock");
+    let port = free_udp_port();
+    let cfg = dir.join("lns.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nlog_level = \"warn\"\n\
+             [tunnel]\nreceive_window = 64\n[ppp]\nauth = [\"chap-md5\"]\n[lns]\n\
+             listen = [\"127.0.0.1:{port}\"]\nipv4_pool = \"198.18.0.0/20\"\n\
+             local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"none\"\n\
+             [[lns.users]]\nname = \"load\"\npassword = \"pw\"\n\
+             [[lns.users]]\nname = \"vip\"\npassword = \"pw\"\n",
+            sock.display()
+        ),
+    )
+    .expect("config");
+    let _lns = Proc(
+        Command::new(L2TPD)
+            .args(["run", "--config", cfg.to_str().expect("utf-8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn LNS"),
+    );
+    wait_for(Duration::from_secs(10), "the LNS", || sock.exists());
+    let _load = hold(port, "load", 2, 495);
+    let _vip = hold(port, "vip", 1, 10);
+
+    // One line per session under one header.
+    let started = std::time::Instant::now();
+    let table = ctl(&bin, &sock, &["sessions"]);
+    let took = started.elapsed();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 1001, "header + 1000 lines");
+    assert!(lines[0].starts_with("SESSION "), "{}", lines[0]);
+    let mut addresses = std::collections::HashSet::new();
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(f.len(), 9, "{l}");
+        assert!(
+            f[0].contains('/') && (f[1] == "load" || f[1] == "vip"),
+            "{l}"
+        );
+        assert!(
+            addresses.insert(f[2].parse::<Ipv4Addr>().expect("address")),
+            "{l}"
+        );
+        assert!(
+            f[3].starts_with("127.0.0.1:") && f[4].starts_with("established"),
+            "{l}"
+        );
+    }
+    eprintln!("l2tpctl sessions: 1000 sessions listed in {took:?}");
+
+    let count = |args: &[&str]| -> usize {
+        let mut a = vec!["sessions", "--count"];
+        a.extend_from_slice(args);
+        ctl(&bin, &sock, &a).trim().parse().expect("a number")
+    };
+    assert_eq!(count(&[]), 1000);
+    assert_eq!(count(&["state=established"]), 1000);
+    assert_eq!(count(&["state=established/ppp-network"]), 1000);
+    assert_eq!(count(&["state=idle"]), 0);
+    assert_eq!(count(&["user=vip"]), 10);
+    assert_eq!(count(&["user=lo*"]), 990);
+    assert_eq!(count(&["peer=127.0.0.1"]), 1000);
+    assert_eq!(count(&["peer=192.0.2.1"]), 0);
+    assert_eq!(count(&["ip=198.18.0.0/20"]), 1000);
+
+    // The vip tunnel holds exactly the vip sessions.
+    let vip = ctl(
+        &bin,
+        &sock,
+        &["sessions", "user=vip", "-o", "tunnel", "--no-header"],
+    );
+    let tids: std::collections::HashSet<&str> = vip.lines().map(str::trim).collect();
+    assert_eq!(tids.len(), 1, "{vip}");
+    let tid = tids.into_iter().next().unwrap();
+    assert_eq!(count(&[&format!("tunnel={tid}")]), 10);
+    assert_eq!(count(&["--tunnel", tid, "user=load"]), 0);
+
+    // One address: one line, that session.
+    let one = addresses.iter().next().unwrap().to_string();
+    let hit = ctl(
+        &bin,
+        &sock,
+        &[
+            "sessions",
+            &format!("ip={one}"),
+            "-o",
+            "ip,user",
+            "--no-header",
+        ],
+    );
+    assert_eq!(hit.lines().count(), 1, "{hit}");
+    assert!(hit.starts_with(&format!("{one} ")), "{hit}");
+
+    // Sorted by address, descending: numerically, not as text.
+    let sorted = ctl(
+        &bin,
+        &sock,
+        &["sessions", "--sort", "-ip", "-o", "ip", "--no-header"],
+    );
+    let got: Vec<Ipv4Addr> = sorted
+        .lines()
+        .map(|l| l.trim().parse().expect("ip"))
+        .collect();
+    let mut want: Vec<Ipv4Addr> = addresses.into_iter().collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,200 @@
+//! `daemon.user`: a running daemon is no longer root. Read from `/proc/PID/status` as an
+//! operator would: every id is the configured user's, the effective and permitted
+//! capabilities are `CAP_NET_ADMIN` alone (TUN per session) or nothing
+//! (`interface_mode = "none"`), every thread included, and a subscriber still gets a session
+//! (with a TUN created after the switch). Needs root and iproute2 (runs in a network
+//! namespace it creates); says so loudly otherwise, and fails under CI=true.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod support;
+
+const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
+const CAP_NET_ADMIN: u64 = 1 << 12;
+
+fn privileged() -> bool {
+    support::requires(
+        "privileges",
+        &[
+            ("root", l2tp_mgmt::is_root()),
+            ("iproute2", support::have_tool("ip")),
+            (
+                "user nobody",
+                l2tp_io::privileges::lookup_user("nobody").is_ok(),
+            ),
+        ],
+    )
+}
+
+/// A field of /proc/PID/status (or /proc/PID/task/TID/status) as its words.
+fn status_field(status: &str, key: &str) -> Vec<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in status"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn caps(status: &str, key: &str) -> u64 {
+    u64::from_str_radix(&status_field(status, key)[0], 16).expect("hex capability set")
+}
+
+struct Netns(String);
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Starts an LNS as `nobody` in its own namespace with `mode`, brings one session up with
+/// loadgen, and returns (main thread status, every thread's status, loadgen succeeded).
+fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
+    let tag = format!("l2tpd-priv-{}-{mode}", std::process::id());
+    let ns = Netns(tag.clone());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ip netns add {}", ns.0);
+    let up = Command::new("ip")
+        .args(["-n", &ns.0, "link", "set", "lo", "up"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(up, "lo up in {}", ns.0);
+    let dir = std::env::temp_dir().join(&tag);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sock = dir.join("lns.sock");
+    let config = dir.join("lns.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nuser = \"nobody\"\n[lns]\n\
+             listen = [\"127.0.0.1:1701\"]\nipv4_pool = \"203.0.113.10-203.0.113.20\"\n\
+             local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"{mode}\"\n\
+             interface_prefix = \"priv\"\n\
+             [[lns.users]]\nname = \"alice\"\npassword = \"alice-pw\"\n",
+            sock.display()
+        ),
+    )
+    .expect("config");
+    // What udev gives /dev/net/tun on a normal system (0666), in the daemon's own mount
+    // namespace (`ip netns exec` makes one): some containers have it 0600.
+    let tun = dir.join("tun");
+    let made = Command::new("mknod")
+        .arg(&tun)
+        .args(["c", "10", "200"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mknod {}", tun.display());
+    std::fs::set_permissions(&tun, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("chmod tun");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "sh", "-c"])
+        .arg(format!(
+            "mount --bind '{}' /dev/net/tun && exec '{L2TPD}' run --config '{}'",
+            tun.display(),
+            config.display()
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start l2tpd");
+    let pid = child.id();
+    // The switch happens after the management socket is bound: wait for the uid to change.
+    let status_path = format!("/proc/{pid}/status");
+    support::wait_for(Duration::from_secs(10), "l2tpd running as nobody", || {
+        std::fs::read_to_string(&status_path).is_ok_and(|s| status_field(&s, "Uid")[0] == "65534")
+            || child.try_wait().ok().flatten().is_some()
+    });
+    // A subscriber logs in and holds the session while we look.
+    let mut gen = Command::new("ip")
+        .args(["netns", "exec", &ns.0, L2TPD, "loadgen", "--server"])
+        .args(["127.0.0.1:1701", "--tunnels", "1", "--sessions", "1"])
+        .args(["--user", "alice", "--password", "alice-pw"])
+        .args(["--hold", "4", "--timeout", "20"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run loadgen");
+    let mut session_up = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !session_up && std::time::Instant::now() < deadline {
+        session_up = child.try_wait().ok().flatten().is_none()
+            && support::sessions(&sock).iter().any(|s| {
+                s.ipv4.is_some() && (mode == "none" || s.interface.as_deref() == Some("priv0"))
+            });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    support::stop(&mut gen);
+    let main = std::fs::read_to_string(&status_path).unwrap_or_default();
+    let mut threads = Vec::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in dir.flatten() {
+            threads.extend(std::fs::read_to_string(t.path().join("status")).ok());
+        }
+    }
+    let answered = !main.is_empty() && support::stats(&sock).role == "lns";
+    support::stop(&mut child);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(answered, "the daemon does not answer after the switch");
+    (main, threads, session_up)
+}
+
+fn assert_nobody(status: &str) {
+    for key in ["Uid", "Gid"] {
+        assert_eq!(
+            status_field(status, key),
+            vec!["65534"; 4],
+            "{key} (real, effective, saved, filesystem)"
+        );
+    }
+    assert_eq!(
+        status_field(status, "Groups"),
+        vec!["65534"],
+        "supplementary groups"
+    );
+}
+
+#[test]
+fn userspace_datapath_runs_as_nobody_without_any_capability() {
+    if !privileged() {
+        return;
+    }
+    let (main, threads, session_up) = run_as_nobody("none");
+    assert_nobody(&main);
+    assert_eq!(caps(&main, "CapEff"), 0, "CapEff");
+    assert_eq!(caps(&main, "CapPrm"), 0, "CapPrm");
+    assert!(!threads.is_empty());
+    for t in &threads {
+        assert_nobody(t);
+        assert_eq!(
+            caps(t, "CapEff") | caps(t, "CapPrm"),
+            0,
+            "a thread kept capabilities"
+        );
+    }
+    assert!(session_up, "no session through a daemon without privileges");
+}
+
+#[test]
+fn tun_per_session_runs_as_nobody_with_net_admin_only() {
+    if !privileged() {
+        return;
+    }
+    let (main, threads, session_up) = run_as_nobody("per-session");
+    assert_nobody(&main);
+    assert_eq!(caps(&main, "CapEff"), CAP_NET_ADMIN, "CapEff");
+    assert_eq!(caps(&main, "CapPrm"), CAP_NET_ADMIN, "CapPrm");
+    for t in &threads {
+        assert_nobody(t);
+        assert_eq!(
+            caps(t, "CapEff") & !CAP_NET_ADMIN,
+            0,
+            "a thread has more than CAP_NET_ADMIN"
+        );
+    }
+    // The session's TUN is created after the switch: CAP_NET_ADMIN is really usable.
+    assert!(session_up, "no session (TUN creation after the switch)");
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Builds the Debian package and checks what an operator gets from it, in a clean root
+# directory (a chroot, no container): the files and their modes, the l2tpd user from
+# sysusers.d, the units' command lines run inside the root, `systemd-analyze verify` on the
+# units, every man page rendered by `man -l`, the completions parse.
+#
+# Usage: scripts/check-package.sh [--profile dev|release]   (default dev: reuses the test build)
+# Needs root for the chroot; without it (or without systemd-analyze / man) it says so, and
+# under CI=true that is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=dev
+[ "${1:-}" = --profile ] && profile="$2"
+
+failures=0
+fail() { echo "check-package: FAIL: $*" >&2; failures=$((failures + 1)); }
+skip() {
+    echo "check-package: SKIPPED: $*" >&2
+    if [ "${CI:-}" = true ]; then fail "skipped under CI=true: $*"; fi
+}
+
+deb=$(scripts/package-deb.sh --profile "$profile" --out target/debian)
+echo "== package $deb"
+root=$(mktemp -d "${TMPDIR:-/tmp}/l2tpd-root.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+dpkg-deb -x "$deb" "$root"
+dpkg-deb -I "$deb" control | grep -q '^Package: l2tpd$' || fail "control: Package is not l2tpd"
+dpkg-deb -I "$deb" conffiles | grep -qx /etc/l2tpd/users || fail "/etc/l2tpd/users is not a conffile"
+
+echo "== files and modes"
+for f in usr/sbin/l2tpd usr/bin/l2tpctl lib/systemd/system/l2tpd.service \
+    lib/systemd/system/l2tpd@.service usr/lib/sysusers.d/l2tpd.conf \
+    usr/share/doc/l2tpd/examples/lns.toml usr/share/doc/l2tpd/examples/client.toml \
+    usr/share/doc/l2tpd/examples/users usr/share/bash-completion/completions/l2tpd \
+    usr/share/bash-completion/completions/l2tpctl usr/share/zsh/vendor-completions/_l2tpd \
+    usr/share/fish/vendor_completions.d/l2tpctl.fish usr/share/man/man1/l2tpd.1.gz \
+    usr/share/man/man1/l2tpctl.1.gz; do
+    [ -e "$root/$f" ] || fail "missing /$f"
+done
+mode() { stat -c %a "$root/$1"; }
+[ "$(mode etc/l2tpd)" = 700 ] || fail "/etc/l2tpd has mode $(mode etc/l2tpd), want 700"
+for f in etc/l2tpd/l2tpd.toml etc/l2tpd/users; do
+    [ "$(mode "$f")" = 600 ] || fail "/$f has mode $(mode "$f"), want 600"
+done
+
+echo "== sysusers.d creates the l2tpd user"
+if command -v systemd-sysusers >/dev/null; then
+    mkdir -p "$root/etc"
+    touch "$root/etc/passwd" "$root/etc/group"
+    systemd-sysusers --root="$root" >/dev/null 2>&1 || fail "systemd-sysusers --root failed"
+    grep -q '^l2tpd:' "$root/etc/passwd" || fail "no l2tpd user after systemd-sysusers"
+    grep -q '^l2tpd:' "$root/etc/group" || fail "no l2tpd group after systemd-sysusers"
+else
+    skip "systemd-sysusers missing (apt-get install systemd)"
+fi
+
+# The root gets what a real system has under the package: the C library the binaries link,
+# /bin/kill (ExecReload) and systemd's own targets (the units' dependencies).
+for lib in $(ldd "$root/usr/sbin/l2tpd" "$root/usr/bin/l2tpctl" /bin/kill | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+done
+mkdir -p "$root/bin"
+cp /bin/kill "$root/bin/kill"
+
+unit_line() { sed -n "s/^$2=//p" "$root/lib/systemd/system/$1" | head -n1; }
+echo "== the units' command lines inside the root"
+if [ "$(id -u)" = 0 ]; then
+    for unit in l2tpd.service l2tpd@.service; do
+        start=$(unit_line "$unit" ExecStart | sed 's/%i/l2tpd/g')
+        # shellcheck disable=SC2086 # the unit's command line, split as systemd splits it
+        if ! out=$(chroot "$root" $start --help 2>&1); then
+            fail "$unit: '$start --help' in the root failed: $out"
+        elif ! grep -q -- '--config' <<<"$out"; then
+            fail "$unit: '$start --help' printed no usage: $out"
+        fi
+        pre=$(unit_line "$unit" ExecStartPre | sed 's/%i/l2tpd/g')
+        if [ -n "$pre" ]; then
+            # shellcheck disable=SC2086
+            chroot "$root" $pre >/dev/null 2>&1 || fail "$unit: '$pre' in the root refused the packaged configuration: $(chroot "$root" $pre 2>&1)"
+        fi
+    done
+    chroot "$root" /usr/bin/l2tpctl --help >/dev/null || fail "l2tpctl --help in the root failed"
+else
+    skip "not root: the units' command lines were not run in a chroot"
+fi
+
+echo "== systemd-analyze verify"
+if command -v systemd-analyze >/dev/null && [ -d /lib/systemd/system ]; then
+    cp -n /lib/systemd/system/*.target /lib/systemd/system/*.slice "$root/lib/systemd/system/" 2>/dev/null || true
+    for unit in l2tpd.service l2tpd@test.service; do
+        # A parse warning leaves the status at 0: anything on stderr is a failure too.
+        if ! err=$(systemd-analyze verify --man=no --root="$root" "$unit" 2>&1) || [ -n "$err" ]; then
+            fail "systemd-analyze verify $unit: $err"
+        fi
+    done
+else
+    skip "systemd-analyze missing (apt-get install systemd)"
+fi
+
+echo "== man pages render"
+if command -v man >/dev/null && command -v groff >/dev/null; then
+    pages=0
+    for page in "$root"/usr/share/man/man1/*.1.gz; do
+        pages=$((pages + 1))
+        err=$(MANPAGER=cat MANWIDTH=80 man --warnings -l "$page" 2>&1 >"$root/render.txt") || fail "man -l $(basename "$page"): $err"
+        [ -z "$err" ] || fail "man -l $(basename "$page") warns: $err"
+        grep -q '^NAME' "$root/render.txt" || fail "man -l $(basename "$page"): no NAME section"
+    done
+    [ "$pages" -ge 10 ] || fail "only $pages man pages"
+else
+    skip "man or groff missing (apt-get install man-db groff-base)"
+fi
+
+echo "== completions parse"
+for b in l2tpd l2tpctl; do
+    bash -n "$root/usr/share/bash-completion/completions/$b" || fail "bash completion of $b"
+done
+
+if [ "$failures" -gt 0 ]; then
+    echo "check-package: $failures failure(s)" >&2
+    exit 1
+fi
+echo "check-package: OK ($deb)"
