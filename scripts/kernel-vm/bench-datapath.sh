@@ -26,7 +26,8 @@ trap '"$HERE/down.sh" >/dev/null 2>&1; rm -rf "$KVMPEER_RUN"' EXIT
 cp "$BIN" "$KVMPEER_SHARE/l2tpd"
 g() { "$HERE/guest-run.sh" -t 120 "$@"; }
 
-g 'ip netns add c && ip link add vlns type veth peer name vc && ip link set vc netns c \
+# The userspace datapath's TUNs need the device node (the guest's /dev has none).
+g 'mkdir -p /dev/net && { [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200; } && ip netns add c && ip link add vlns type veth peer name vc && ip link set vc netns c \
    && ip addr add 203.0.113.1/24 dev vlns && ip link set vlns up \
    && ip -n c addr add 203.0.113.2/24 dev vc && ip -n c link set vc up && ip -n c link set lo up' >&2
 
