@@ -190,22 +190,31 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     // LNS again; the two LNS readings agree.
     let mut matched = false;
     for _ in 0..5 {
+        // l2tpctl, /proc, l2tpctl: when both l2tpctl readings agree, nothing moved in
+        // between and /proc must say the same.
         let out = g.ok(&format!(
-            "{CTL} show session {tid} {sid} --json; echo ====; cat /proc/net/pppol2tp"
+            "{CTL} show session {tid} {sid} --json; echo ====; cat /proc/net/pppol2tp; \
+             echo ====; {CTL} show session {tid} {sid} --json"
         ));
-        let (json, proc_text) = out.split_once("====").expect("two parts");
-        let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
-        let st = &v["stats"];
-        let get = |k: &str| st[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
-        let kernel = proc_counters(proc_text, tid, sid);
-        assert_eq!(
+        let parts: Vec<&str> = out.split("====").collect();
+        let counters = |json: &str| {
+            let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+            let st = &v["stats"];
+            let get = |k: &str| st[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
             (
                 get("tx_packets"),
                 get("tx_bytes"),
                 get("rx_packets"),
-                get("rx_bytes")
-            ),
-            kernel,
+                get("rx_bytes"),
+            )
+        };
+        let (before, after) = (counters(parts[0]), counters(parts[2]));
+        if before != after {
+            continue;
+        }
+        let kernel = proc_counters(parts[1], tid, sid);
+        assert_eq!(
+            before, kernel,
             "l2tpctl and /proc/net/pppol2tp disagree:\n{out}"
         );
         // 5 echo requests and 3 replies in each direction at least, besides PPP's frames.
