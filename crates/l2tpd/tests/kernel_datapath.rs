@@ -116,9 +116,8 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     const TEST: &str = "kernel datapath guest test";
     let t0 = Instant::now();
     let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
-    let g = match Guest::boot("kdp") {
-        Ok(g) => g,
-        Err(why) => return guest::skip(TEST, &why),
+    let Some(g) = Guest::boot("kdp", TEST) else {
+        return; // said loudly by the gate (a failure under CI=true)
     };
     let t_boot = t0.elapsed();
     let dir = TempDir::new("kernel-dp");

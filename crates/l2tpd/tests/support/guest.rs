@@ -11,22 +11,6 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Says loudly why a guest test cannot run; a failure under `CI=true`.
-pub fn skip(test: &str, why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} cannot run under CI=true: {why}");
-    }
-    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// One guest with its own run directory and namespace; stopped (qemu by its pid file, the
 /// namespace deleted) when dropped.
 pub struct Guest {
@@ -45,26 +29,33 @@ impl Guest {
         c
     }
 
-    /// Builds the image if needed and boots a guest; `Err` says why it cannot (the caller
-    /// skips).
-    pub fn boot(tag: &str) -> Result<Guest, String> {
-        if !super::root_or_skip(tag) {
-            return Err("needs root".into());
-        }
-        if !have("apt-get") || !have("qemu-system-x86_64") {
-            return Err("needs apt-get and qemu-system-x86_64 (package qemu-system-x86)".into());
+    /// Builds the image if needed and boots a guest; `None` when it cannot, said loudly by
+    /// the gate (a failure under `CI=true`).
+    pub fn boot(tag: &str, test: &str) -> Option<Guest> {
+        let needs = [
+            ("root", l2tp_mgmt::is_root()),
+            ("apt-get", super::have_tool("apt-get")),
+            (
+                "qemu-system-x86_64 (package qemu-system-x86)",
+                super::have_tool("qemu-system-x86_64"),
+            ),
+        ];
+        if !super::requires(test, &needs) {
+            return None;
         }
         let scripts = repo_root().join("scripts/kernel-vm");
         let out = Command::new("bash")
             .arg(scripts.join("build.sh"))
             .arg("--if-needed")
             .output()
-            .map_err(|e| format!("build.sh: {e}"))?;
+            .expect("bash build.sh");
         if !out.status.success() {
-            return Err(format!(
-                "the guest image did not build: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+            let why = format!(
+                "the guest image (build.sh failed: {})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            super::requires(test, &[(why.as_str(), false)]);
+            return None;
         }
         let pid = std::process::id();
         let guest = Guest {
@@ -72,10 +63,7 @@ impl Guest {
             netns: format!("l2tprs-{tag}{pid}"),
             scripts,
         };
-        let out = guest
-            .script("up.sh")
-            .output()
-            .map_err(|e| format!("up.sh: {e}"))?;
+        let out = guest.script("up.sh").output().expect("bash up.sh");
         eprint!("{}", String::from_utf8_lossy(&out.stdout));
         if !out.status.success() {
             // up.sh cleans up after itself; the guest is not ours to stop.
@@ -84,7 +72,7 @@ impl Guest {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(guest)
+        Some(guest)
     }
 
     /// The host directory the guest sees as `/host`.
