@@ -27,6 +27,13 @@ trap 'rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
 dpkg-deb -I "$deb" control | grep -q '^Package: l2tpd$' || fail "control: Package is not l2tpd"
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/l2tpd/users || fail "/etc/l2tpd/users is not a conffile"
+# Every shared library the binaries need comes from a package the control file depends on.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in $(ldd "$(pwd)/target/$( [ "$profile" = release ] && echo release || echo debug)/l2tpd" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+    pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -n1 | cut -d: -f1) || true
+    [ -z "$pkg" ] && pkg=$(dpkg -S "$lib" 2>/dev/null | head -n1 | cut -d: -f1) || true
+    [ -n "$pkg" ] && ! grep -qw -- "$pkg" <<<"$depends" && fail "$lib is from $pkg, which Depends ($depends) lacks"
+done
 
 echo "== files and modes"
 for f in usr/sbin/l2tpd usr/bin/l2tpctl lib/systemd/system/l2tpd.service \
@@ -74,14 +81,27 @@ if [ "$(id -u)" = 0 ]; then
             fail "$unit: '$start --help' in the root failed: $out"
         elif ! grep -q -- '--config' <<<"$out"; then
             fail "$unit: '$start --help' printed no usage: $out"
+        else
+            echo "   $unit: chroot: $start --help: usage printed"
         fi
         pre=$(unit_line "$unit" ExecStartPre | sed 's/%i/l2tpd/g')
         if [ -n "$pre" ]; then
             # shellcheck disable=SC2086
-            chroot "$root" $pre >/dev/null 2>&1 || fail "$unit: '$pre' in the root refused the packaged configuration: $(chroot "$root" $pre 2>&1)"
+            if out=$(chroot "$root" $pre 2>&1); then
+                echo "   $unit: chroot: $pre: $out"
+            else
+                fail "$unit: '$pre' in the root refused the packaged configuration: $out"
+            fi
         fi
     done
     chroot "$root" /usr/bin/l2tpctl --help >/dev/null || fail "l2tpctl --help in the root failed"
+    # The unit's command line for real: chroot, its own network namespace, NOTIFY_SOCKET.
+    if command -v unshare >/dev/null && command -v python3 >/dev/null && grep -q '^l2tpd:' "$root/etc/passwd"; then
+        unshare --net --mount --fork python3 scripts/start-in-root.py "$root" \
+            "$root/lib/systemd/system/l2tpd.service" l2tpd || fail "l2tpd.service did not start in the root"
+    else
+        skip "unshare, python3 or the l2tpd user missing: the unit was not started in the root"
+    fi
 else
     skip "not root: the units' command lines were not run in a chroot"
 fi

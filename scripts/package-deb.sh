@@ -84,7 +84,7 @@ Version: $version
 Architecture: $arch
 Maintainer: l2tp-rs developers <l2tp-rs@example.invalid>
 Installed-Size: $size
-Depends: libc6
+Depends: libc6, libgcc-s1
 Recommends: systemd
 Section: net
 Priority: optional

@@ -6,23 +6,33 @@
 //! here). The guest test runs it against the real pppd and its PPPoE plugin.
 //!
 //! ```text
-//! pppoe_ac IFACE [SECONDS] [SESSIONS] [MAX_PAYLOAD]
-//!     # default 30 s; exits after SESSIONS sessions ended (default 1); MAX_PAYLOAD above
-//!     # 1492 offers RFC 4638 PPP-Max-Payload (the interface MTU must be 8 more)
+//! pppoe_ac IFACE [SECONDS] [SESSIONS] [--max-payload N] [--chap] [--check-password PW]
 //! ```
 //!
+//! Runs at most SECONDS (default 30) and exits after SESSIONS sessions ended (default 1).
+//! `--max-payload` above 1492 offers RFC 4638 PPP-Max-Payload (the interface MTU must be 8
+//! more); `--chap` asks for CHAP-MD5 instead of PAP; `--check-password` checks the captured
+//! CHAP response against that password, as an LNS given the proxy AVPs would.
+//!
 //! Prints `ok: ...` per step: `ok: listening`, `ok: session up`, `ok: user U realm R proxy
-//! type T lcp captured`, `ok: PADT sent`, and finally the counters. Bounded by SECONDS.
+//! type T lcp captured`, `ok: CHAP response verifies`, `ok: PADT sent`, then the counters.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use l2tp_io::packet::PppoeSocket;
-use ppp::proxy::ProxyCapture;
-use ppp::{AuthMethod, Event as PppEvent, Link, LinkConfig};
+use ppp::proxy::{AuthCapture, ProxyCapture};
+use ppp::{chap, AuthMethod, Event as PppEvent, Link, LinkConfig};
 use pppoe::{AcConfig, AccessConcentrator, Event, MacAddr, Received};
 use rand::{RngCore, SeedableRng};
+
+#[derive(Default)]
+struct Opts {
+    max_payload: Option<u16>,
+    chap: bool,
+    check_password: Option<String>,
+}
 
 struct Sub {
     link: Link,
@@ -32,13 +42,28 @@ struct Sub {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(ifname) = args.get(1) else {
-        eprintln!("usage: pppoe_ac IFACE [SECONDS] [SESSIONS] [MAX_PAYLOAD]");
+        eprintln!(
+            "usage: pppoe_ac IFACE [SECONDS] [SESSIONS] [--max-payload N] [--chap] [--check-password PW]"
+        );
         return ExitCode::from(64);
     };
-    let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
-    let want: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let max_payload: Option<u16> = args.get(4).and_then(|s| s.parse().ok());
-    match run(ifname, Duration::from_secs(secs), want, max_payload) {
+    let mut opts = Opts::default();
+    let mut positional = Vec::new();
+    let mut it = args[2..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--max-payload" => opts.max_payload = it.next().and_then(|s| s.parse().ok()),
+            "--chap" => opts.chap = true,
+            "--check-password" => opts.check_password = it.next().cloned(),
+            other => positional.push(other.to_string()),
+        }
+    }
+    let secs: u64 = positional
+        .first()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let want: u64 = positional.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    match run(ifname, Duration::from_secs(secs), want, &opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             println!("FAIL: {e}");
@@ -47,14 +72,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(ifname: &str, limit: Duration, want: u64, max_payload: Option<u16>) -> Result<(), String> {
+fn run(ifname: &str, limit: Duration, want: u64, opts: &Opts) -> Result<(), String> {
     let sock = PppoeSocket::open(ifname).map_err(|e| format!("open {ifname}: {e}"))?;
     let start = Instant::now();
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let mut cfg = AcConfig::new(MacAddr(sock.mac), "l2tp-rs-lac", &secret);
     cfg.services = vec!["internet".into()];
-    cfg.max_payload = max_payload;
+    cfg.max_payload = opts.max_payload;
     let mut ac = AccessConcentrator::new(cfg, start);
     let mut subs: HashMap<u16, Sub> = HashMap::new();
     println!("ok: listening on {ifname} ({})", MacAddr(sock.mac));
@@ -115,6 +140,24 @@ fn run(ifname: &str, limit: Duration, want: u64, max_payload: Option<u16>) -> Re
                     "missing"
                 },
             );
+            if let (
+                Some(pw),
+                Some(AuthCapture::Chap {
+                    id,
+                    challenge,
+                    response,
+                    ..
+                }),
+            ) = (&opts.check_password, a)
+            {
+                if response[..] != chap::md5_response(*id, pw.as_bytes(), challenge) {
+                    return Err("the captured CHAP response does not verify".into());
+                }
+                println!(
+                    "ok: CHAP response verifies (id {id}, {} octet challenge)",
+                    challenge.len()
+                );
+            }
             ac.terminate(id, Some("l2tp-rs example: no LNS to relay to"));
         }
         while let Some(f) = ac.poll_transmit() {
@@ -130,11 +173,13 @@ fn run(ifname: &str, limit: Duration, want: u64, max_payload: Option<u16>) -> Re
                         String::from_utf8_lossy(&s.service),
                         s.max_mru()
                     );
-                    let mut lc = LinkConfig::server(
-                        vec![AuthMethod::Pap, AuthMethod::ChapMd5],
-                        [192, 0, 2, 1].into(),
-                        [None, None],
-                    );
+                    let method = if opts.chap {
+                        AuthMethod::ChapMd5
+                    } else {
+                        AuthMethod::Pap
+                    };
+                    let mut lc =
+                        LinkConfig::server(vec![method], [192, 0, 2, 1].into(), [None, None]);
                     lc.mru = s.max_mru();
                     let mut link = Link::new(lc, rand::rngs::StdRng::from_entropy());
                     link.open(now);

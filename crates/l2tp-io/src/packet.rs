@@ -129,6 +129,48 @@ impl PacketSocket {
         self.ethertype
     }
 
+    /// Asks for a receive buffer of `bytes` (`SO_RCVBUFFORCE`, which root may use beyond
+    /// `net.core.rmem_max`, else `SO_RCVBUF`): a PADI flood is read in bursts.
+    pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<()> {
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+            // SAFETY: the option reads one c_int from `v`, which outlives the call.
+            let r = unsafe {
+                libc::setsockopt(
+                    self.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&v as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r == 0 {
+                return Ok(());
+            }
+        }
+        Err(io::Error::last_os_error())
+    }
+
+    /// The receive buffer size the kernel granted (`SO_RCVBUF`; the kernel doubles requests).
+    pub fn recv_buffer(&self) -> io::Result<usize> {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: writes one c_int into `v` and its length into `len`, both live.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+
     /// Reads one frame into `buf` (cut to `buf.len()`); [`io::ErrorKind::WouldBlock`] when
     /// none is queued. Frames the host itself sent are skipped.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {

@@ -4,7 +4,9 @@
 //! the guest's tap device, in the guest's network namespace). pppd must log our PADO and PADS
 //! and its PPP session; our side must learn the user from pppd's PAP request with LCP
 //! captured, then end the session with a PADT that pppd sees as a hangup. A second dial with
-//! a 1508-octet MTU checks RFC 4638: PPP-Max-Payload 1500 offered and agreed.
+//! a 1508-octet MTU checks RFC 4638: PPP-Max-Payload 1500 offered and agreed; a third with
+//! CHAP-MD5 checks that pppd's captured response verifies against its password, as an LNS
+//! given the proxy authentication AVPs would.
 //!
 //! Needs root, qemu-system-x86_64 and apt (CI has all three): without them the test says so
 //! loudly and returns, and fails when `CI=true`.
@@ -272,7 +274,12 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         .status()
         .expect("ip");
     assert!(ok.success());
-    let ac = Ac::start(&bin, &guest, &["tap0", "40", "1", "1500"], "jumbo");
+    let ac = Ac::start(
+        &bin,
+        &guest,
+        &["tap0", "40", "1", "--max-payload", "1500"],
+        "jumbo",
+    );
     let (rc, out) = guest.run(
         40,
         &format!(
@@ -294,4 +301,21 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
     );
     assert!(ours.contains("max mru 1500"), "{ours}");
     assert!(ours.contains("ok: user alice@isp.example"), "{ours}");
+
+    // 3. CHAP-MD5: pppd's real response, captured for Proxy Authen Type 2, verifies against
+    // the password as the LNS would check it.
+    let ac = Ac::start(
+        &bin,
+        &guest,
+        &["tap0", "40", "1", "--chap", "--check-password", "secret"],
+        "chap",
+    );
+    let (rc, out) = guest.run(40, &format!("{PPPD} logfile /host/pppd-chap.log"));
+    let log = std::fs::read_to_string(guest.share().join("pppd-chap.log")).unwrap_or_default();
+    let ours = ac.finish();
+    eprintln!("pppd log:\n{log}\npppoe_ac:\n{ours}");
+    assert_ne!(rc, 137, "pppd hung:\n{out}");
+    assert!(log.contains("sent [CHAP Response"), "{log}");
+    assert!(ours.contains("proxy type 2 lcp captured"), "{ours}");
+    assert!(ours.contains("ok: CHAP response verifies"), "{ours}");
 }

@@ -1181,3 +1181,49 @@ fn lac_reports_a_call_up_only_once_its_iccn_has_left() {
     s.l.exchange(&mut s.lac, &mut s.lns);
     assert_eq!(session_up(&s.lns.take_events()).len(), 3);
 }
+
+#[test]
+fn lac_sends_access_line_avps_in_icrq_and_the_lns_reads_them() {
+    use l2tp_wire::access_line::AccessLine;
+    let mut lns_cfg = quiet_config("lns");
+    lns_cfg.decide_incoming_calls = true;
+    let mut s = setup(quiet_config("lac"), lns_cfg);
+    let line = AccessLine {
+        agent_circuit_id: Some(b"olt-1 pon 0/2/7:12".to_vec()),
+        agent_remote_id: Some(b"subscriber-77".to_vec()),
+        actual_data_rate_upstream: Some(100_000_000),
+        actual_data_rate_downstream: Some(1_000_000_000),
+        other: vec![],
+    };
+    let params = CallParams {
+        calling_number: Some("olt-1 pon 0/2/7:12".into()),
+        access_line: Some(Box::new(line.clone())),
+        ..CallParams::default()
+    };
+    s.lac
+        .ep
+        .place_incoming_call(s.l.now, s.lac_tid, params)
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    let ev = s.lns.take_events();
+    let Some(Event::IncomingCall { session, info, .. }) = ev.first().cloned() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(info.access_line, Some(line));
+    // M = 0 vendor AVPs: the call goes on.
+    s.lns.ep.accept_call(s.l.now, s.lns_tid, session).unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    assert_eq!(session_up(&s.lns.take_events()).len(), 1);
+
+    // Without access-line AVPs the field stays empty.
+    s.lac
+        .ep
+        .place_incoming_call(s.l.now, s.lac_tid, CallParams::default())
+        .unwrap();
+    s.l.exchange(&mut s.lac, &mut s.lns);
+    let ev = s.lns.take_events();
+    let Some(Event::IncomingCall { info, .. }) = ev.first().cloned() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(info.access_line, None);
+}

@@ -31,7 +31,8 @@ pub fn write(mut cmd: clap::Command, dir: &Path) -> io::Result<Vec<PathBuf>> {
         let sub = sub
             .clone()
             .display_name(sub_name.clone())
-            .bin_name(sub_name.replace('-', " "));
+            .bin_name(sub_name.replace('-', " "))
+            .version(env!("CARGO_PKG_VERSION"));
         let page = man_dir.join(format!("{sub_name}.1"));
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub).render(&mut buf)?;

@@ -72,6 +72,8 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
                 .into(),
         );
     }
+    // systemd's notify socket, connected while still root.
+    let mut notifier = crate::sd_notify::Notifier::from_env();
     // Every socket is bound: stop being root (daemon.user), keeping CAP_NET_ADMIN for TUNs.
     if let Some(s) = crate::runas::apply(&cfg.daemon, !echo_only, tun_per_session)? {
         let kept = if s.kept.is_empty() {
@@ -86,7 +88,6 @@ pub fn run(cfg: Config, users_file_reload: bool) -> Result<(), String> {
     }
 
     // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
-    let mut notifier = crate::sd_notify::Notifier::from_env();
     if let Some(n) = &notifier {
         let addrs: Vec<String> = node.local_addrs().iter().map(|a| a.to_string()).collect();
         n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));

@@ -36,8 +36,7 @@ enum Command {
     Client(ClientArgs),
     /// Run from a configuration file (see docs/configuration.md).
     Run(RunArgs),
-    /// Check a configuration file and its users file, like `nginx -t`: every problem at
-    /// once with its file and line, exit 0 when it is fine, 1 otherwise. Starts nothing.
+    /// Check a configuration file and its users file (like nginx -t); exit 0 or 1.
     #[command(
         long_about = "Check a configuration file and everything it refers to, like `nginx -t`, \
 without starting anything: every value `run` would refuse, the users file line by line \

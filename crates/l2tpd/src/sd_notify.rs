@@ -17,6 +17,8 @@ pub struct Notifier {
     addr: SocketAddr,
     watchdog: Option<Duration>,
     last_ping: Option<Instant>,
+    /// A failure was logged already (the next ones go to debug: no line every ping).
+    warned: std::cell::Cell<bool>,
 }
 
 impl Notifier {
@@ -55,26 +57,42 @@ impl Notifier {
             }
         };
         let sock = UnixDatagram::unbound()?;
+        // Connected now, while the daemon may still be root: a connected datagram socket is
+        // not checked again on send, so notifications still go out after the switch to
+        // `daemon.user` whatever the notify socket's mode.
+        sock.connect_addr(&addr)?;
         sock.set_nonblocking(true)?;
         Ok(Notifier {
             sock,
             addr,
             watchdog,
             last_ping: None,
+            warned: std::cell::Cell::new(false),
         })
     }
 
     /// Sends one notification (`KEY=VALUE` lines).
     pub fn notify(&self, state: &str) -> io::Result<()> {
-        self.sock
-            .send_to_addr(state.as_bytes(), &self.addr)
-            .map(|_| ())
+        match self.sock.send(state.as_bytes()) {
+            Ok(_) => Ok(()),
+            // The manager's socket was replaced (it re-executed): address it anew.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => self
+                .sock
+                .send_to_addr(state.as_bytes(), &self.addr)
+                .map(|_| ()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `state`; a failure is logged, never fatal (the daemon works without systemd).
     fn send(&self, state: &str) {
         if let Err(e) = self.notify(state) {
-            tracing::warn!("sd_notify {:?}: {e}", state.lines().next().unwrap_or(""));
+            let what = state.lines().next().unwrap_or("");
+            if self.warned.replace(true) {
+                tracing::debug!("sd_notify {what:?}: {e}");
+            } else {
+                tracing::warn!("sd_notify {what:?}: {e} (further failures logged at debug level)");
+            }
         }
     }
 

@@ -2,9 +2,12 @@
 //! operator would: every id is the configured user's, the effective and permitted
 //! capabilities are `CAP_NET_ADMIN` alone (TUN per session) or nothing
 //! (`interface_mode = "none"`), every thread included, and a subscriber still gets a session
-//! (with a TUN created after the switch). Needs root and iproute2 (runs in a network
+//! (with a TUN created after the switch). The daemon runs with the packaged unit's capability
+//! bounding set and no-new-privileges (`setpriv`), so the unit's hardening is what is tested
+//! to bind port 1701 and create TUNs. Needs root and iproute2 (runs in a network
 //! namespace it creates); says so loudly otherwise, and fails under CI=true.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -42,6 +45,24 @@ fn caps(status: &str, key: &str) -> u64 {
     u64::from_str_radix(&status_field(status, key)[0], 16).expect("hex capability set")
 }
 
+/// The packaged unit's `CapabilityBoundingSet=` as `setpriv --bounding-set` wants it
+/// (`-all,+net_admin,…`): the daemon runs here with no more than systemd would give it, and
+/// with `NoNewPrivileges`, as in the unit.
+fn unit_bounding_set() -> String {
+    let unit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/l2tpd.service");
+    let text = std::fs::read_to_string(&unit).expect("dist/l2tpd.service");
+    let caps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("CapabilityBoundingSet= in the unit");
+    let mut set = String::from("-all");
+    for c in caps.split_whitespace() {
+        set.push_str(",+");
+        set.push_str(&c.trim_start_matches("CAP_").to_ascii_lowercase());
+    }
+    set
+}
+
 struct Netns(String);
 impl Drop for Netns {
     fn drop(&mut self) {
@@ -50,7 +71,8 @@ impl Drop for Netns {
 }
 
 /// Starts an LNS as `nobody` in its own namespace with `mode`, brings one session up with
-/// loadgen, and returns (main thread status, every thread's status, loadgen succeeded).
+/// loadgen, and returns (main thread status, every thread's status, the session came up and
+/// systemd was told READY=1).
 fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     let tag = format!("l2tpd-priv-{}-{mode}", std::process::id());
     let ns = Netns(tag.clone());
@@ -81,22 +103,29 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     )
     .expect("config");
     // What udev gives /dev/net/tun on a normal system (0666), in the daemon's own mount
-    // namespace (`ip netns exec` makes one): some containers have it 0600.
-    let tun = dir.join("tun");
-    let made = Command::new("mknod")
-        .arg(&tun)
-        .args(["c", "10", "200"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(made, "mknod {}", tun.display());
-    std::fs::set_permissions(&tun, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .expect("chmod tun");
+    // namespace (`ip netns exec` makes one; nothing of it reaches the host): some containers
+    // have it 0600. The node lives on a tmpfs mounted there, as /tmp may be nodev.
+    let devs = dir.join("devs");
+    std::fs::create_dir_all(&devs).expect("devs dir");
+    // systemd's notify socket, here owned by root and not writable by others (mode 0755):
+    // the daemon connects to it before the switch, so READY=1 still arrives after it.
+    let notify_path = dir.join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    std::fs::set_permissions(&notify_path, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod notify");
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     let mut child = Command::new("ip")
+        .env("NOTIFY_SOCKET", &notify_path)
         .args(["netns", "exec", &ns.0, "sh", "-c"])
         .arg(format!(
-            "mount --bind '{}' /dev/net/tun && exec '{L2TPD}' run --config '{}'",
-            tun.display(),
-            config.display()
+            "set -e; mount -t tmpfs -o mode=0755 l2tpd-test '{d}'; mknod -m 0666 '{d}/tun' c 10 200; \
+             mount --bind '{d}/tun' /dev/net/tun; \
+             exec setpriv --no-new-privs --bounding-set {} '{L2TPD}' run --config '{}'",
+            unit_bounding_set(),
+            config.display(),
+            d = devs.display(),
         ))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -128,6 +157,11 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     support::stop(&mut gen);
+    let mut ready = false;
+    let mut buf = [0u8; 256];
+    while let Ok(n) = notify.recv(&mut buf) {
+        ready |= buf[..n].starts_with(b"READY=1");
+    }
     let main = std::fs::read_to_string(&status_path).unwrap_or_default();
     let mut threads = Vec::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -139,10 +173,18 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     support::stop(&mut child);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(answered, "the daemon does not answer after the switch");
-    (main, threads, session_up)
+    (main, threads, session_up && ready)
 }
 
+/// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN: the unit's bounding set.
+const UNIT_BOUNDING_SET: u64 = (1 << 6) | (1 << 7) | (1 << 10) | (1 << 12);
+
 fn assert_nobody(status: &str) {
+    assert_eq!(
+        caps(status, "CapBnd"),
+        UNIT_BOUNDING_SET,
+        "not run under the unit's bounding set"
+    );
     for key in ["Uid", "Gid"] {
         assert_eq!(
             status_field(status, key),
@@ -175,7 +217,10 @@ fn userspace_datapath_runs_as_nobody_without_any_capability() {
             "a thread kept capabilities"
         );
     }
-    assert!(session_up, "no session through a daemon without privileges");
+    assert!(
+        session_up,
+        "no session, or no READY=1, from a daemon without privileges"
+    );
 }
 
 #[test]
@@ -196,5 +241,8 @@ fn tun_per_session_runs_as_nobody_with_net_admin_only() {
         );
     }
     // The session's TUN is created after the switch: CAP_NET_ADMIN is really usable.
-    assert!(session_up, "no session (TUN creation after the switch)");
+    assert!(
+        session_up,
+        "no session (TUN creation after the switch), or no READY=1"
+    );
 }

@@ -1303,7 +1303,9 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
     );
     assert_ne!(seg[3], 0, "the session got the server's own /64 {prefix}");
 
-    // SLI with an ACCM, after the call is up: accepted (ACCM ignored), nothing torn down.
+    // SLI with an ACCM, after the call is up: accepted (the ACCM handed to the session's PPP
+    // and shown; it changes no octet on L2TP), nothing torn down. A WEN's counters are kept
+    // with the session.
     let sli = Sli {
         accm: Accm {
             send_accm: 0,
@@ -1313,6 +1315,15 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
     };
     let ns_sli = m.ns;
     m.send_ctl(m.lns_sid, &sli.into());
+    let wen = l2tp_wire::Wen {
+        call_errors: l2tp_wire::CallErrors {
+            crc_errors: 4,
+            alignment_errors: 2,
+            ..Default::default()
+        },
+        unknown: vec![],
+    };
+    m.send_ctl(m.lns_sid, &wen.into());
     let end = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < end {
         m.poll(Duration::from_millis(50));
@@ -1329,6 +1340,9 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
         .expect("session after SLI");
     assert_eq!(s.state, UP, "{s:?}");
     assert_eq!(s.ipv4, Some(m.addr));
+    assert_eq!(s.accm, Some((0, 0xffff_ffff)), "{s:?}");
+    let w = s.wan_errors.expect("WEN counters kept with the session");
+    assert_eq!((w.reports, w.crc_errors, w.alignment_errors), (1, 4, 2));
     let mut want6 = prefix.octets();
     want6[8..].copy_from_slice(&iid);
     assert_eq!(

@@ -354,6 +354,11 @@ fn an_asynchronous_auth_backend_answers_later() {
     );
     let request = lns.auth_requests.remove(0);
     assert_eq!(request.user, "alice");
+    assert!(
+        matches!(request.credentials, ppp::Credentials::MsChapV2 { .. }),
+        "the backend gets what the peer presented: {:?}",
+        request.credentials
+    );
     let now = h.now;
     lns.input(
         now,
@@ -590,4 +595,71 @@ fn a_host_name_is_resolved_at_each_dial_and_an_ipv6_address_falls_back_to_ipv4()
         asked,
         "seed {seed}: the redial did not resolve the name again"
     );
+}
+
+#[test]
+fn l2tpctl_dial_to_a_name_answers_once_the_name_resolved() {
+    let seed = seeds(&[71])[0];
+    let (mut h, mut lns, mut client) = start(seed, 1, NetConfig::perfect(Duration::from_millis(5)));
+    // An LNS refuses to dial.
+    let now = h.now;
+    let r = lns.manage(now, Request::Dial { peer: None });
+    assert!(matches!(r, Some(Response::Error { .. })), "{r:?}");
+    // The client dials a name: no answer until it resolves, and nothing blocks meanwhile.
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |_, c, now| { up_sessions(c, now).len() == 1 }
+    ));
+    let now = h.now;
+    let r = client.manage(
+        now,
+        Request::HangUp {
+            tunnel: None,
+            session: None,
+        },
+    );
+    assert_eq!(r, Some(Response::Ok));
+    // The closed tunnel lingers to acknowledge a retransmitted StopCCN (RFC 2661 §5.7).
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(120),
+        |_, c, _| { c.core.endpoint().tunnel_count() == 0 }
+    ));
+    let now = h.now;
+    let r = client.manage(
+        now,
+        Request::Dial {
+            peer: Some("lns.example:1701".into()),
+        },
+    );
+    assert_eq!(r, None, "the reply waits for the name");
+    assert_eq!(client.resolves.len(), 1);
+    let (id, host, port) = client.resolves.remove(0);
+    assert_eq!((host.as_str(), port), ("lns.example", 1701));
+    let lns_addr: SocketAddr = support::sim::LNS_ADDR.parse().unwrap();
+    let now = h.now;
+    client.input(
+        now,
+        Input::Resolved {
+            id,
+            result: Ok(vec![lns_addr]),
+        },
+    );
+    let reply = client.replies.pop().map(|(_, r)| r);
+    assert!(
+        matches!(reply, Some(Response::Dialing { tunnel, .. }) if tunnel != 0),
+        "{reply:?}"
+    );
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |_, c, now| { up_sessions(c, now).len() == 1 }
+    ));
 }

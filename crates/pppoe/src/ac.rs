@@ -37,8 +37,9 @@ pub const DEFAULT_MAX_PAYLOAD: u16 = 1492;
 /// Most MACs with a PADI bucket of their own; more and the table starts over.
 const MAX_PER_MAC_BUCKETS: usize = 16_384;
 
-/// Configuration of one access concentrator (one interface).
-#[derive(Debug, Clone)]
+/// Configuration of one access concentrator (one interface). `Debug` does not show the
+/// cookie secret.
+#[derive(Clone)]
 pub struct AcConfig {
     /// Our Ethernet address.
     pub mac: MacAddr,
@@ -72,6 +73,27 @@ pub struct AcConfig {
     pub max_payload: Option<u16>,
     /// Interval of the rate-limited log lines about dropped frames.
     pub log_interval: Duration,
+}
+
+impl std::fmt::Debug for AcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcConfig")
+            .field("mac", &self.mac)
+            .field("ac_name", &self.ac_name)
+            .field("services", &self.services)
+            .field("cookie_secret", &"<redacted>")
+            .field("cookie_window", &self.cookie_window)
+            .field("max_sessions", &self.max_sessions)
+            .field("max_sessions_per_mac", &self.max_sessions_per_mac)
+            .field("padi_rate", &self.padi_rate)
+            .field("padi_burst", &self.padi_burst)
+            .field("padi_per_mac_rate", &self.padi_per_mac_rate)
+            .field("padi_per_mac_burst", &self.padi_per_mac_burst)
+            .field("padt_unknown_sessions", &self.padt_unknown_sessions)
+            .field("max_payload", &self.max_payload)
+            .field("log_interval", &self.log_interval)
+            .finish()
+    }
 }
 
 impl AcConfig {

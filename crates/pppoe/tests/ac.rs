@@ -684,3 +684,16 @@ fn session_ids_skip_zero_0xffff_and_ids_in_use() {
     let wrapped = connect(&mut ac, now, H1, &[], 3);
     assert_eq!(wrapped, 2, "1 is still in use");
 }
+
+#[test]
+fn the_cookie_secret_never_prints() {
+    let now = Instant::now();
+    let ac = AccessConcentrator::new(AcConfig::new(AC, "lac", b"hunter2-cookie-key"), now);
+    let shown = format!("{ac:?} {:?}", ac.config());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        !shown.contains(&format!("{:?}", b"hunter2-cookie-key")),
+        "{shown}"
+    );
+    assert!(shown.contains("<redacted>"));
+}

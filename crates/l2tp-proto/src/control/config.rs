@@ -159,4 +159,7 @@ pub struct CallParams {
     /// Proxy LCP and authentication AVPs to send in ICCN (a LAC that already ran LCP and
     /// authenticated the user, RFC 2661 §4.4.5).
     pub proxy: Option<Box<super::event::ProxyInfo>>,
+    /// RFC 5515 access-line AVPs to send in ICRQ (the subscriber's Agent-Circuit-Id,
+    /// Agent-Remote-Id and line rates, as a PPPoE intermediate agent gave them).
+    pub access_line: Option<Box<l2tp_wire::access_line::AccessLine>>,
 }

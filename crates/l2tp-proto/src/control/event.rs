@@ -104,6 +104,9 @@ pub struct CallInfo {
     pub calling_number: Option<Vec<u8>>,
     /// Sub-Address, if present.
     pub sub_address: Option<Vec<u8>>,
+    /// RFC 5515 access-line AVPs of an ICRQ, when present and well-formed (they have M = 0:
+    /// malformed ones are ignored, RFC 2661 §4.1).
+    pub access_line: Option<l2tp_wire::access_line::AccessLine>,
 }
 
 /// Something the caller must know or decide.

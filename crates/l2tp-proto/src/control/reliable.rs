@@ -100,6 +100,9 @@ struct Outstanding {
     silent: u32,
     // `rx_epoch` when the message was last (re)transmitted.
     heard_at_send: u64,
+    // When it was first transmitted (its acknowledgement, if it was never retransmitted, is a
+    // round-trip sample).
+    first_sent: Option<Instant>,
 }
 
 /// What receiving a control datagram produced.
@@ -145,6 +148,9 @@ pub struct Channel {
     counters: ControlCounters,
     // Incremented by every datagram received from the peer (liveness for the retry budget).
     rx_epoch: u64,
+    // Smoothed round-trip time and its variation (RFC 6298), from acknowledgements of
+    // messages sent once; None before the first sample.
+    rtt: Option<(Duration, Duration)>,
 }
 
 impl Channel {
@@ -168,6 +174,7 @@ impl Channel {
             failed: None,
             counters: ControlCounters::default(),
             rx_epoch: 0,
+            rtt: None,
         }
     }
 
@@ -264,6 +271,36 @@ impl Channel {
         }
     }
 
+    /// The first retransmission interval for a new message: RFC 2661 §5.8's "recommended
+    /// default is 1 second" (`retransmit_initial`) as a floor, raised to the smoothed round
+    /// trip plus the larger of four deviations (RFC 6298) and the round trip itself when the
+    /// peer takes longer to acknowledge. A peer
+    /// that acknowledges only on a one-second timer would otherwise have every message
+    /// retransmitted just before its acknowledgement arrives, and each such timeout closes
+    /// the congestion window (Appendix A) to one message. Capped by `retransmit_cap`.
+    pub fn retransmit_timeout(&self) -> Duration {
+        let floor = self.cfg.retransmit_initial;
+        match self.rtt {
+            None => floor,
+            // The round trip itself at least on top of it: a peer acknowledging on its own
+            // timer has a steady round trip and a small variation, yet its acknowledgements
+            // still arrive some milliseconds either side of it.
+            Some((srtt, rttvar)) => {
+                (srtt + (4 * rttvar).max(srtt)).clamp(floor, self.cfg.retransmit_cap.max(floor))
+            }
+        }
+    }
+
+    fn rtt_sample(&mut self, r: Duration) {
+        self.rtt = Some(match self.rtt {
+            None => (r, r / 2),
+            Some((srtt, rttvar)) => {
+                let diff = srtt.abs_diff(r);
+                (srtt * 7 / 8 + r / 8, rttvar * 3 / 4 + diff / 4)
+            }
+        });
+    }
+
     fn send_window(&self) -> usize {
         usize::from(self.cwnd.min(self.peer_window).max(1))
     }
@@ -286,6 +323,7 @@ impl Channel {
             retries: 0,
             silent: 0,
             heard_at_send: 0,
+            first_sent: None,
         });
         self.pump(now);
         ns
@@ -302,9 +340,12 @@ impl Channel {
             let dgram = self.encode(m.ns, m.session, &m.body);
             self.out.push_back(dgram);
             let epoch = self.rx_epoch;
+            let rto = self.retransmit_timeout();
             let m = &mut self.unacked[i];
+            m.interval = rto;
             m.deadline = Some(now + m.interval);
             m.heard_at_send = epoch;
+            m.first_sent = Some(now);
             self.counters.tx_messages += 1;
             // The message carries our Nr: no separate acknowledgement needed.
             self.ack_deadline = None;
@@ -404,7 +445,12 @@ impl Channel {
             return;
         }
         for _ in 0..acked {
-            self.unacked.pop_front();
+            if let Some(m) = self.unacked.pop_front() {
+                // Karn: only a message sent once gives an unambiguous round-trip sample.
+                if let (0, Some(t)) = (m.retries, m.first_sent) {
+                    self.rtt_sample(now.saturating_duration_since(t));
+                }
+            }
             // Appendix A: slow start below SSTHRESH, congestion avoidance above.
             if self.cwnd < self.ssthresh {
                 self.cwnd += 1;

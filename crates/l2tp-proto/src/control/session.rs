@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use l2tp_wire::access_line::AccessLine;
 use l2tp_wire::{
     BearerCapabilities, CallErrors, Cdn, ControlMessage, FramingCapabilities, Iccn, Icrp, Icrq,
     Occn, Ocrp, Ocrq, ProxyAuthenType, ResultCode, SeqNum, SessionId,
@@ -233,7 +234,11 @@ impl Tunnel {
                 calling_number: p.calling_number.map(String::into_bytes),
                 called_number: p.called_number.map(String::into_bytes),
                 sub_address: p.sub_address.map(String::into_bytes),
-                unknown: Vec::new(),
+                unknown: p
+                    .access_line
+                    .as_deref()
+                    .map(AccessLine::to_avps)
+                    .unwrap_or_default(),
             }
             .into(),
             _ => {
@@ -634,6 +639,13 @@ struct Request {
 
 impl From<Icrq> for Request {
     fn from(m: Icrq) -> Self {
+        let access_line = match AccessLine::from_avps(&m.unknown) {
+            Ok(a) => (!a.is_empty()).then_some(a),
+            Err(e) => {
+                tracing::debug!("ICRQ access-line AVPs ignored: {e}");
+                None
+            }
+        };
         Request {
             assigned_session_id: m.assigned_session_id,
             unknown: m.unknown,
@@ -642,6 +654,7 @@ impl From<Icrq> for Request {
                 called_number: m.called_number,
                 calling_number: m.calling_number,
                 sub_address: m.sub_address,
+                access_line,
             },
         }
     }
@@ -657,6 +670,7 @@ impl From<Ocrq> for Request {
                 called_number: Some(m.called_number),
                 calling_number: None,
                 sub_address: m.sub_address,
+                access_line: None,
             },
         }
     }

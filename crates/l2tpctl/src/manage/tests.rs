@@ -447,9 +447,9 @@ fn a_session_shows_its_wan_error_counters_and_accm() {
             ..Default::default()
         });
         s.accm = Some((0, 0x000a_0000));
-        Response::Sessions(vec![s])
+        Response::Session(s)
     });
-    let text = run_cmd(&path, &["sessions"]).unwrap();
+    let text = run_cmd(&path, &["show", "session", "12", "7"]).unwrap();
     assert!(
         text.contains("  WAN errors (2 reports): crc 5, framing 1, hardware overruns 0, buffer overruns 0, timeouts 0, alignment 3\n"),
         "{text}"

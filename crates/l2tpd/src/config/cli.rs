@@ -84,6 +84,9 @@ pub struct ClientArgs {
     /// Route everything through the tunnel.
     #[arg(long)]
     pub default_route: bool,
+    /// UDP port to send from (1701 for L2TP/IPsec and LNSs that expect it); default random.
+    #[arg(long, value_name = "PORT")]
+    pub local_port: Option<u16>,
     /// Common flags.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -149,6 +152,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
             sessions: a.sessions,
             interface: a.interface.clone(),
             default_route: a.default_route,
+            local_port: a.local_port,
             ..DialConfig::default()
         }),
     };

@@ -14,6 +14,9 @@ use crate::users::Users;
 /// What a backend is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRequest {
+    /// What the peer presented (PAP password, CHAP challenge and response), for a backend
+    /// that verifies itself (RADIUS); its `Debug` never shows secrets.
+    pub credentials: ppp::Credentials,
     /// The session whose link asks.
     pub key: SessionKey,
     /// Quote it in the answer.
@@ -107,11 +110,13 @@ impl super::Core {
         ticket: AuthTicket,
         user: String,
         method: AuthMethod,
+        credentials: ppp::Credentials,
     ) {
         if !matches!(self.role, super::RoleSettings::Lns(_)) {
             return;
         }
         let req = AuthRequest {
+            credentials,
             key,
             ticket,
             user,

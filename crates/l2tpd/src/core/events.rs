@@ -199,8 +199,8 @@ impl Core {
                 ticket,
                 user,
                 method,
-                ..
-            } => self.authenticate(now, key, ticket, user, method),
+                credentials,
+            } => self.authenticate(now, key, ticket, user, method, credentials),
             PppEvent::Authenticated { user, method } => {
                 tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
                 if let Some(s) = self.sessions.get_mut(&key) {

@@ -201,6 +201,8 @@ pub struct Core {
     next_housekeeping: Instant,
     /// PPP settings shared by every session's link.
     link_config: Arc<LinkConfig>,
+    /// Tables were shrunk: the allocator may give memory back to the OS.
+    trim_heap: bool,
 }
 
 impl Core {
@@ -261,6 +263,7 @@ impl Core {
             started: now,
             next_housekeeping: now,
             link_config,
+            trim_heap: false,
         })
     }
 
@@ -322,6 +325,12 @@ impl Core {
     /// Ends a batch of inputs: a run of TCP segments held for one TUN write is queued.
     pub fn end_batch(&mut self) {
         self.flush_tun();
+    }
+
+    /// True (once) when the core shrank its tables after many sessions ended: the shell
+    /// asks the allocator to give memory back to the OS.
+    pub fn take_trim_request(&mut self) -> bool {
+        std::mem::take(&mut self.trim_heap)
     }
 
     /// What the core asks for; the shell drains it after every batch of inputs.
@@ -561,7 +570,8 @@ impl Core {
     }
 
     /// Gives memory back after many sessions ended: stale timer entries dropped, tables
-    /// shrunk, the allocator trimmed. Cheap to call; works only when it is worth it.
+    /// shrunk, and the shell asked to trim the allocator. Cheap to call; works only when it
+    /// is worth it.
     fn compact(&mut self) {
         if !self.sessions.compact() {
             return;
@@ -573,7 +583,7 @@ impl Core {
         self.frames.compact();
         self.endpoint.shrink_to_fit();
         self.datapath.shrink_to_fit();
-        l2tp_io::mem::trim_heap();
+        self.trim_heap = true;
         tracing::debug!(node = %self.name, sessions = self.sessions.len(), "tables compacted");
     }
 }

@@ -391,6 +391,9 @@ impl Node {
             self.receive_resolutions(now);
         }
         self.core.handle(now, Input::Tick);
+        if self.core.take_trim_request() {
+            l2tp_io::mem::trim_heap();
+        }
         if mgmt_ready {
             self.serve_mgmt(now);
         }
