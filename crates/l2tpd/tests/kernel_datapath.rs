@@ -4,7 +4,7 @@
 //! over the session's PPP channel, IP crosses `ppp0` both ways (`ping`), `l2tpctl` shows the
 //! kernel's counters (equal to `/proc/net/pppol2tp` and to what the client counted), `l2tpctl
 //! set` changes SENDSEQ and REORDERTO live in the kernel, and the client's StopCCN leaves no
-//! kernel tunnel, session or `pppN` behind. Then the other way round: our client on the kernel
+//! kernel tunnel, session or `pppN` behind; once more over IPv6. Then the other way round: our client on the kernel
 //! datapath in the guest dials our LNS (userspace) on the host side; IP both ways, SENDSEQ
 //! set live on the client's kernel session, and the LNS's StopCCN leaves nothing in the
 //! guest's kernel. And xl2tpd with the real pppd as LAC (in a namespace of the guest) dials
@@ -31,7 +31,7 @@ log_level = "debug"
 [ppp]
 lcp_echo_interval = 0
 [lns]
-listen = ["198.51.100.2:1701"]
+listen = ["198.51.100.2:1701", "[2001:db8:100::2]:1701"]
 ipv4_pool = "192.0.2.10-192.0.2.20"
 local_ipv4 = "192.0.2.1"
 [[lns.users]]
@@ -58,11 +58,11 @@ redial = false
 const CLIENT_CTL: &str = "/host/l2tpctl --socket /run/client.sock";
 
 /// The client on the host side, in the guest's namespace.
-fn start_client(netns: &str, dir: &Path, sock: &Path) -> Child {
+fn start_client(netns: &str, dir: &Path, sock: &Path, server: &str) -> Child {
     let log = std::fs::File::create(dir.join("client.log")).expect("log");
     Command::new("ip")
         .args(["netns", "exec", netns, L2TPD, "client"])
-        .args(["--server", "198.51.100.2", "--user", "alice"])
+        .args(["--server", server, "--user", "alice"])
         .args(["--password", "secret", "--socket"])
         .arg(sock)
         .stdin(Stdio::null())
@@ -142,7 +142,7 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     );
 
     let client_sock = dir.0.join("client.sock");
-    let mut client = start_client(&g.netns, &dir.0, &client_sock);
+    let mut client = start_client(&g.netns, &dir.0, &client_sock, "198.51.100.2");
     let client_log = || std::fs::read_to_string(dir.0.join("client.log")).unwrap_or_default();
     support::wait_for(
         Duration::from_secs(20),
@@ -277,6 +277,46 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
         assert!(
             t.elapsed() < Duration::from_secs(20),
             "left behind in the guest:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // The same over IPv6: the tunnel's sockets with sockaddr_pppol2tpin6.
+    let _ = std::fs::remove_file(&client_sock);
+    let mut client = start_client(&g.netns, &dir.0, &client_sock, "[2001:db8:100::2]:1701");
+    support::wait_for(
+        Duration::from_secs(20),
+        "the client's management socket",
+        || l2tp_mgmt::Client::connect(&client_sock).is_ok(),
+    );
+    wait_sessions_up(&client_sock, 1, &client_log);
+    let s = lns_session(&g);
+    assert_eq!(s["interface"], "ppp0", "{s}");
+    // The client's TUN opens just after its IPCP: until then a packet to it is dropped.
+    support::wait_for(Duration::from_secs(20), "the client's interface", || {
+        client_log().contains(": interface l2tp0 up")
+    });
+    let peer = s["ipv4"]
+        .as_str()
+        .expect("the client's address")
+        .to_string();
+    let out = g.ok(&format!("ip l2tp show tunnel; ping -c 2 -W 3 {peer}"));
+    assert!(
+        out.contains("From 2001:db8:100::2 to 2001:db8:100::1"),
+        "{out}"
+    );
+    stop(&mut client);
+    let t = Instant::now();
+    loop {
+        let out = g.ok(&format!(
+            "{CTL} sessions; ip l2tp show tunnel; ls /sys/class/net"
+        ));
+        if out.contains("No sessions.") && !out.contains("Tunnel") && !out.contains("ppp") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "left behind in the guest (IPv6):\n{out}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
