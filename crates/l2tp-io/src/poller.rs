@@ -145,6 +145,14 @@ impl Poller {
         Ok(Poller { epfd })
     }
 
+    /// A second handle on the same epoll instance (`dup`): registrations made through
+    /// either are seen by both.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Poller {
+            epfd: self.epfd.try_clone()?,
+        })
+    }
+
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: interest.epoll_bits(),

@@ -33,7 +33,7 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
-    let mut node = Node::new(node_cfg).map_err(|e| e.to_string())?;
+    let mut node = Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?;
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
@@ -95,6 +95,13 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let radius_on = cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius;
     if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
         give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
+    }
+    if node.kernel_datapath() && cfg.daemon.user.is_some() {
+        return Err(
+            "daemon.user: the kernel datapath opens /dev/ppp (root only) for every \
+                    session; run it as root, or use datapath = \"userspace\""
+                .into(),
+        );
     }
     // systemd's notify socket, connected while still root.
     let mut notifier = crate::sd_notify::Notifier::from_env();

@@ -58,6 +58,10 @@ pub enum ApiError {
         /// The address given for the session.
         session_peer: SocketAddr,
     },
+    /// The backend's system call failed (a kernel datapath: `connect`, `setsockopt`, an
+    /// ioctl), with what was attempted and the system's answer.
+    #[error("{0}")]
+    Backend(String),
     /// Not enough room in front of the payload for the L2TP header.
     #[error("headroom of {have} bytes is too small for a {need}-byte L2TP header")]
     HeadroomTooSmall {

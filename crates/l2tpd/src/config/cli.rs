@@ -18,6 +18,9 @@ pub struct CommonArgs {
     /// Log line format: text (default) or json (one object per line).
     #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
+    /// Datapath: userspace, kernel (the kernel's PPPoL2TP driver) or auto.
+    #[arg(long, value_name = "MODE")]
+    pub datapath: Option<DatapathMode>,
 }
 
 fn parse_log_format(s: &str) -> Result<LogFormat, String> {
@@ -53,6 +56,9 @@ impl CommonArgs {
         }
         if let Some(f) = self.log_format {
             cfg.daemon.log_format = f;
+        }
+        if let Some(d) = self.datapath {
+            cfg.daemon.datapath = d;
         }
     }
 }

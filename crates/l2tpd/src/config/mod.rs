@@ -210,6 +210,30 @@ pub enum AuthMethod {
     Pap,
 }
 
+/// Which datapath carries the sessions' data (see docs/datapath.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatapathMode {
+    /// Our userspace datapath, IP on TUN devices: works on every Linux (containers too).
+    #[default]
+    Userspace,
+    /// The kernel's PPPoL2TP driver (`l2tp_ppp`, `ppp_generic`), IP on `pppN`; refuses to
+    /// start when the kernel has no L2TP.
+    Kernel,
+    /// The kernel datapath when this kernel has it, else userspace (one log line says which).
+    Auto,
+}
+
+impl std::fmt::Display for DatapathMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatapathMode::Userspace => "userspace",
+            DatapathMode::Kernel => "kernel",
+            DatapathMode::Auto => "auto",
+        })
+    }
+}
+
 /// How the LNS maps sessions onto TUN interfaces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -379,6 +403,8 @@ pub struct DaemonConfig {
     pub user: Option<String>,
     /// Group to become with `user` (default: the user's primary group).
     pub group: Option<String>,
+    /// Datapath: `userspace` (default), `kernel` or `auto`.
+    pub datapath: DatapathMode,
 }
 
 impl DaemonConfig {

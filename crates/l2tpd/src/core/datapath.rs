@@ -3,8 +3,11 @@
 //! userspace backend) hands it received data messages and PPP frames to encapsulate — the
 //! operations of the kernel's PPPoL2TP socket API (DESIGN §4).
 //!
-//! Today's backend is the userspace [`Datapath`] with IP on TUN devices; a kernel PPPoL2TP
-//! backend implements the same trait (its frames never reach the core's receive path).
+//! Two backends: the userspace [`Datapath`] with IP on TUN devices, and the kernel's
+//! PPPoL2TP driver (`crate::node::kernel_backend`), whose data frames never reach the core:
+//! it [`carries_frames`](DatapathBackend::carries_frames) itself, so the PPP frames the
+//! core's links send go to [`send_ppp_frame`](DatapathBackend::send_ppp_frame) and the
+//! frames the kernel hands up come back as `Input::PppFrame`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -70,6 +73,17 @@ pub trait DatapathBackend: Send {
     fn handle_timeout(&mut self, now: Instant);
     /// Gives spare capacity back.
     fn shrink_to_fit(&mut self);
+    /// True when the backend moves PPP frames itself (the kernel's PPP channel): the core
+    /// then sends its links' frames with [`DatapathBackend::send_ppp_frame`] instead of
+    /// encapsulating them into datagrams.
+    fn carries_frames(&self) -> bool {
+        false
+    }
+    /// Sends one PPP frame (protocol field first, or `FF 03` first) on a session, for a
+    /// backend that [`carries_frames`](DatapathBackend::carries_frames).
+    fn send_ppp_frame(&mut self, key: SessionKey, _frame: &[u8]) -> Result<(), ApiError> {
+        Err(ApiError::UnknownSession(key))
+    }
 }
 
 impl DatapathBackend for Datapath {

@@ -37,7 +37,18 @@ impl Core {
                 self.admission.tunnel_peer.insert(tunnel, peer);
                 let socket = l2tp_proto::data::SocketId(self.socket_index(local) as u32);
                 if let Err(e) = self.datapath.create_tunnel(tunnel, socket, peer) {
+                    // A tunnel whose datapath cannot exist carries no session: refused
+                    // (StopCCN, General error) rather than kept up empty.
                     tracing::error!(node = %self.name, %tunnel, "datapath tunnel: {e}");
+                    let _ = self.endpoint.close_tunnel(
+                        now,
+                        tunnel,
+                        ResultCode::with_error(
+                            ResultCode::STOPCCN_GENERAL_ERROR,
+                            ResultCode::ERROR_NO_RESOURCES,
+                            Some("no datapath for the tunnel"),
+                        ),
+                    );
                     return;
                 }
                 if self.dialler.tunnel_up(tunnel) {

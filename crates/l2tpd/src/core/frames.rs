@@ -228,6 +228,9 @@ impl Core {
         if len > MAX_DATAGRAM {
             return;
         }
+        if self.frames_via_backend {
+            return self.send_frame_via_backend(key, prefix, payload);
+        }
         let buf = &mut self.out.datagrams;
         let start = buf.len();
         buf.extend_from_slice(&[0u8; HEADROOM]);
@@ -251,6 +254,19 @@ impl Core {
                 tracing::debug!(node = %self.name, session = %key, "encapsulate: {e}");
             }
         }
+    }
+
+    /// A kernel datapath carries the frame: it goes to the session's PPP channel.
+    #[cold]
+    fn send_frame_via_backend(&mut self, key: SessionKey, prefix: &[u8], payload: &[u8]) {
+        let mut frame = std::mem::take(&mut self.frame_scratch);
+        frame.clear();
+        frame.extend_from_slice(prefix);
+        frame.extend_from_slice(payload);
+        if let Err(e) = self.datapath.send_ppp_frame(key, &frame) {
+            tracing::debug!(node = %self.name, session = %key, "PPP frame not sent: {e}");
+        }
+        self.frame_scratch = frame;
     }
 
     /// An IP packet into a session (fast path: PPP protocol prefix, then L2TP).

@@ -22,7 +22,7 @@
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
 //! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
-//! * [`datapath`]: the datapath backend seam (the userspace datapath);
+//! * [`datapath`]: the datapath backend seam (userspace datapath, kernel PPPoL2TP);
 //! * `frames`: PPP frames and IP packets between the datapath, the links and the TUNs;
 //! * `events`: control-plane and PPP events turned into session life;
 //! * `dialler`: tunnels and calls we place, redial with backoff, name resolution requests;
@@ -94,6 +94,14 @@ pub enum Input<'a> {
         from: SocketAddr,
         /// The bytes.
         bytes: &'a [u8],
+    },
+    /// A PPP frame a kernel datapath handed up for a session (from its PPP channel or unit:
+    /// LCP, authentication, NCPs).
+    PppFrame {
+        /// The session.
+        key: SessionKey,
+        /// The frame, protocol field first.
+        frame: &'a [u8],
     },
     /// An IP packet read from a TUN.
     TunPacket {
@@ -180,6 +188,10 @@ pub struct Core {
     locals: Vec<SocketAddr>,
     endpoint: Endpoint,
     datapath: Box<dyn DatapathBackend>,
+    /// The backend sends PPP frames itself (kernel datapath).
+    frames_via_backend: bool,
+    /// A kernel backend's outgoing frame, assembled here.
+    frame_scratch: Vec<u8>,
     session_options: l2tp_proto::data::SessionOptions,
     ppp_mru: u16,
     role: RoleSettings,
@@ -249,6 +261,8 @@ impl Core {
             locals,
             endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
             datapath: Box::new(Datapath::new(config.datapath)),
+            frames_via_backend: false,
+            frame_scratch: Vec::new(),
             session_options: config.session_options,
             ppp_mru: config.ppp_mru,
             role: config.role,
@@ -276,6 +290,13 @@ impl Core {
         })
     }
 
+    /// Replaces the datapath backend (the userspace datapath by default); before the first
+    /// input.
+    pub fn set_datapath(&mut self, backend: Box<dyn DatapathBackend>) {
+        self.frames_via_backend = backend.carries_frames();
+        self.datapath = backend;
+    }
+
     /// Replaces the authentication backend (the local users by default).
     pub fn set_auth_backend(&mut self, backend: Box<dyn AuthBackend>) {
         self.auth = backend;
@@ -295,6 +316,7 @@ impl Core {
                 from,
                 bytes,
             } => self.receive_datagram(now, socket, from, bytes),
+            Input::PppFrame { key, frame } => self.deliver_frame(now, key, frame),
             Input::TunPacket {
                 source,
                 packet,

@@ -8,7 +8,9 @@
 //! * [`netconf`]: rtnetlink (addresses, routes, route lookups);
 //! * [`resolver`]: host names resolved on a thread of their own;
 //! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets.
+//! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`).
 
+pub mod kernel_backend;
 pub mod netconf;
 pub mod radius;
 pub mod resolver;
@@ -20,6 +22,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use l2tp_io::offload::Segmenter;
@@ -27,6 +30,7 @@ use l2tp_io::poller::{Events, Interest, Poller, Token};
 use l2tp_io::udp::{RecvBatch, SendBatch, UdpOptions, UdpSocket};
 use l2tp_proto::control::Endpoint;
 
+use crate::config::DatapathMode;
 pub use crate::core::{
     ClientSettings, Core, DialPeer, Input, IpMode, LnsSettings, NodeConfig, NodeCounters, Output,
     RoleSettings, SessionSnapshot, TunTarget,
@@ -35,6 +39,7 @@ use crate::core::{DatapathBackend, IpOp};
 use crate::ip::ipterm::IpApp;
 use crate::mgmt_server::{MgmtServer, PendingRequest};
 use crate::users::Users;
+use kernel_backend::{KernelBackend, KernelDp, KernelRx, KERNEL_TOKEN_BASE};
 
 /// Most UDP sockets (listen addresses) a node binds; socket i polls with token i.
 const MAX_SOCKETS: usize = 16;
@@ -58,7 +63,7 @@ const TX_SLOT: usize = 2048;
 const SOCKET_RCVBUF: usize = 8 << 20;
 const SOCKET_SNDBUF: usize = 4 << 20;
 
-fn socket_options() -> UdpOptions {
+fn socket_options(kernel: bool) -> UdpOptions {
     UdpOptions {
         // UDP GSO only for the segments of one TCP super-packet read from a TUN (queued
         // mergeable by the core): a GSO run crossing a veth reaches captures (tcpdump,
@@ -72,7 +77,9 @@ fn socket_options() -> UdpOptions {
         send_buffer: Some(SOCKET_SNDBUF),
         // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
         // this one's traffic. A UDP port has no TIME_WAIT, so a restart rebinds without it.
-        reuse_address: false,
+        // The kernel datapath needs it: each tunnel gets a socket of its own, bound to the
+        // same address and port and connected to the peer (kernel_backend).
+        reuse_address: kernel,
         reuse_port: false,
         v6_only: true,
     }
@@ -104,6 +111,10 @@ pub struct Node {
     radius: Option<radius::RadiusShell>,
     /// Counted here: send errors and oversized datagrams.
     io_counters: NodeCounters,
+    /// The kernel datapath, when it runs (its fds are polled here).
+    kernel: Option<Arc<Mutex<KernelDp>>>,
+    /// What the kernel datapath's fds gave, for the core.
+    kernel_rx: Vec<KernelRx>,
     /// The clock as read at the start of the last turn.
     now: Instant,
 }
@@ -112,6 +123,14 @@ impl Node {
     /// Binds the sockets, opens the shared TUN (if any) and builds the core. Nothing is sent
     /// until [`Node::step`] runs.
     pub fn new(config: NodeConfig) -> io::Result<Node> {
+        Node::with_datapath(config, DatapathMode::Userspace)
+    }
+
+    /// [`Node::new`] with the datapath `mode` asks for: `kernel` fails when this kernel has
+    /// no PPPoL2TP (the error says what is missing), `auto` falls back to userspace; one log
+    /// line says which runs and why.
+    pub fn with_datapath(config: NodeConfig, mode: DatapathMode) -> io::Result<Node> {
+        let kernel = choose_datapath(&config, mode)?;
         let poller = Poller::new()?;
         if config.listen.is_empty() || config.listen.len() > MAX_SOCKETS {
             return Err(io::Error::new(
@@ -124,7 +143,7 @@ impl Node {
         let shared_port = matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
         let opts = UdpOptions {
             reuse_port: shared_port,
-            ..socket_options()
+            ..socket_options(kernel)
         };
         let mut sockets = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
@@ -167,8 +186,15 @@ impl Node {
         };
         let now = Instant::now();
         let name = config.name.clone();
-        let core = Core::new(config, locals, now)
+        let mut core = Core::new(config, locals.clone(), now)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let kernel = if kernel {
+            let dp = Arc::new(Mutex::new(KernelDp::new(locals, poller.try_clone()?)));
+            core.set_datapath(Box::new(KernelBackend(dp.clone())));
+            Some(dp)
+        } else {
+            None
+        };
         Ok(Node {
             name,
             txbatches: (0..sockets.len())
@@ -188,6 +214,8 @@ impl Node {
             resolver: None,
             radius: None,
             io_counters: NodeCounters::default(),
+            kernel,
+            kernel_rx: Vec::new(),
             now,
         })
     }
@@ -228,6 +256,11 @@ impl Node {
     /// Terminates IP inside the process with `app` (demo, tests).
     pub fn set_ip_app(&mut self, app: Box<dyn IpApp>) {
         self.core.set_ip_app(app);
+    }
+
+    /// True when the kernel's PPPoL2TP datapath runs.
+    pub fn kernel_datapath(&self) -> bool {
+        self.kernel.is_some()
     }
 
     /// The first bound UDP address.
@@ -386,6 +419,8 @@ impl Node {
         let (mut radius_ready, mut dae_ready) = ([false; 2], false);
         let mut tun_ready = [0u64; 64];
         let mut n_tun = 0;
+        let mut kernel_ready = [0u64; 64];
+        let mut n_kernel = 0;
         for e in self.events.iter() {
             match e.token {
                 TOKEN_MGMT => mgmt_ready = true,
@@ -393,6 +428,12 @@ impl Node {
                 radius::TOKEN_RADIUS => radius_ready[0] = true,
                 radius::TOKEN_RADIUS6 => radius_ready[1] = true,
                 radius::TOKEN_DAE => dae_ready = true,
+                Token(t) if t >= KERNEL_TOKEN_BASE => {
+                    if n_kernel < kernel_ready.len() {
+                        kernel_ready[n_kernel] = t;
+                        n_kernel += 1;
+                    }
+                }
                 Token(t) if t >= tunif::TUN_TOKEN_BASE => {
                     if n_tun < tun_ready.len() {
                         tun_ready[n_tun] = t;
@@ -413,6 +454,9 @@ impl Node {
         }
         for &t in &tun_ready[..n_tun] {
             self.receive_tun(now, t);
+        }
+        for &t in &kernel_ready[..n_kernel] {
+            self.receive_kernel(now, t);
         }
         if resolver_ready {
             self.receive_resolutions(now);
@@ -492,6 +536,37 @@ impl Node {
             }
             self.drain();
         }
+    }
+
+    /// What a kernel datapath fd has: control datagrams and PPP frames, into the core.
+    fn receive_kernel(&mut self, now: Instant, token: u64) {
+        let Some(k) = &self.kernel else {
+            return;
+        };
+        let mut rx = std::mem::take(&mut self.kernel_rx);
+        k.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .read_ready(token, &mut rx);
+        for r in rx.drain(..) {
+            let input = match &r {
+                KernelRx::Datagram {
+                    socket,
+                    from,
+                    bytes,
+                } => Input::Datagram {
+                    socket: *socket,
+                    from: *from,
+                    bytes,
+                },
+                KernelRx::Frame { key, bytes } => Input::PppFrame {
+                    key: *key,
+                    frame: bytes,
+                },
+            };
+            self.core.handle(now, input);
+            self.drain();
+        }
+        self.kernel_rx = rx;
     }
 
     fn receive_resolutions(&mut self, now: Instant) {
@@ -622,6 +697,39 @@ impl Node {
     }
 
     fn apply(&mut self, op: IpOp) -> Option<Input<'static>> {
+        if let (Some(k), IpOp::OpenSessionTun { key, .. }) = (&self.kernel, &op) {
+            let mut dp = k.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if dp.has_session(*key) {
+                let IpOp::OpenSessionTun {
+                    key,
+                    mtu,
+                    ipv4,
+                    routes,
+                    ..
+                } = op
+                else {
+                    unreachable!("matched above")
+                };
+                let mru = u16::try_from(mtu).unwrap_or(u16::MAX);
+                let r = dp.attach_unit(key, mru);
+                drop(dp);
+                let r = r.and_then(|ifname| {
+                    self.tuns
+                        .configure_ptp(&ifname, mtu, &ipv4, &routes)
+                        .map(|()| ifname)
+                });
+                return Some(match r {
+                    Ok(ifname) => {
+                        println!(
+                            "session {key}: interface {ifname} up (kernel), local {} peer {}",
+                            ipv4.local, ipv4.peer
+                        );
+                        Input::InterfaceUp { key, ifname }
+                    }
+                    Err(error) => Input::InterfaceFailed { key, error },
+                });
+            }
+        }
         self.tuns.apply(&self.poller, op)
     }
 
@@ -668,6 +776,52 @@ impl Node {
                 &mut self.io_counters,
             );
         }
+    }
+}
+
+/// Whether the kernel datapath runs, from the configured `mode` and what this kernel has;
+/// says so in one log line.
+fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> {
+    let node = &config.name;
+    let per_session = matches!(config.ip_mode, IpMode::PerSession { .. })
+        // A fixed local port is shared by connecting the node's socket to the LNS: the
+        // tunnel's own connected socket (kernel_backend) would be a second one.
+        && !matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
+    let refuse = |why: String| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("datapath = \"kernel\": {why}"),
+        )
+    };
+    match mode {
+        DatapathMode::Userspace => {
+            tracing::info!(node = %node, "datapath: userspace (configured)");
+            Ok(false)
+        }
+        DatapathMode::Kernel => {
+            if !per_session {
+                return Err(refuse(
+                    "needs an interface per session (lns.interface_mode = \"per-session\") and no dial.local_port".into(),
+                ));
+            }
+            l2tp_io::pppol2tp::probe().map_err(|m| refuse(m.to_string()))?;
+            tracing::info!(node = %node, "datapath: kernel (configured; PPPoL2TP and /dev/ppp present)");
+            Ok(true)
+        }
+        DatapathMode::Auto => match l2tp_io::pppol2tp::probe() {
+            Ok(()) if per_session => {
+                tracing::info!(node = %node, "datapath: kernel (auto: PPPoL2TP and /dev/ppp present)");
+                Ok(true)
+            }
+            Ok(()) => {
+                tracing::info!(node = %node, "datapath: userspace (auto: the kernel datapath needs an interface per session and no dial.local_port)");
+                Ok(false)
+            }
+            Err(m) => {
+                tracing::info!(node = %node, "datapath: userspace (auto: {m})");
+                Ok(false)
+            }
+        },
     }
 }
 

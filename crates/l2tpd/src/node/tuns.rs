@@ -212,6 +212,28 @@ impl Tuns {
         }
     }
 
+    /// Configures an interface someone else created (a kernel session's `pppN`) as a
+    /// session's TUN is: up, MTU, `local peer PEER/32`, extra routes.
+    pub fn configure_ptp(
+        &mut self,
+        ifname: &str,
+        mtu: u32,
+        ipv4: &ppp::Ipv4Params,
+        routes: &[crate::addr::IpCidr],
+    ) -> Result<(), String> {
+        let nc = self.netconf().map_err(|e| e.to_string())?;
+        let idx = nc.link_index(ifname).map_err(|e| e.to_string())?;
+        nc.set_link(idx, true, Some(mtu))
+            .map_err(|e| e.to_string())?;
+        nc.add_address_v4_ptp(idx, ipv4.local, ipv4.peer)
+            .map_err(|e| e.to_string())?;
+        for r in routes {
+            nc.add_route(idx, *r, None)
+                .map_err(|e| format!("route {r}: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Removes the own interfaces of `keys` (every session's with `None`) in one batch:
     /// closing a TUN removes its interface too, but one at a time (≈ 20 ms each); the
     /// descriptors close later, cheaply.

@@ -5,6 +5,7 @@
 //! time.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod guest;
 pub mod sim;
 
 use std::path::Path;
