@@ -36,7 +36,8 @@ use l2tp_proto::data::{
 };
 use l2tp_wire::{SessionId, TunnelId};
 
-use crate::core::DatapathBackend;
+use crate::config::DatapathMode;
+use crate::core::{DatapathBackend, IpMode, NodeConfig, RoleSettings};
 
 /// First poll token of the kernel backend's fds (below: sockets, wakers, TUNs).
 pub const KERNEL_TOKEN_BASE: u64 = 1 << 41;
@@ -451,5 +452,51 @@ impl DatapathBackend for KernelBackend {
             .session(key)?
             .send_frame(frame)
             .map_err(|e| backend_err(format!("session {key}: PPP channel write: {e}")))
+    }
+}
+
+/// Whether the kernel datapath runs, from the configured `mode` and what this kernel has;
+/// says so in one log line.
+pub(super) fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> {
+    let node = &config.name;
+    let per_session = matches!(config.ip_mode, IpMode::PerSession { .. })
+        // A fixed local port is shared by connecting the node's socket to the LNS: the
+        // tunnel's own connected socket (kernel_backend) would be a second one.
+        && !matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
+    let refuse = |why: String| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("datapath = \"kernel\": {why}"),
+        )
+    };
+    match mode {
+        DatapathMode::Userspace => {
+            tracing::info!(node = %node, "datapath: userspace (configured)");
+            Ok(false)
+        }
+        DatapathMode::Kernel => {
+            if !per_session {
+                return Err(refuse(
+                    "needs an interface per session (lns.interface_mode = \"per-session\") and no dial.local_port".into(),
+                ));
+            }
+            l2tp_io::pppol2tp::probe().map_err(|m| refuse(m.to_string()))?;
+            tracing::info!(node = %node, "datapath: kernel (configured; PPPoL2TP and /dev/ppp present)");
+            Ok(true)
+        }
+        DatapathMode::Auto => match l2tp_io::pppol2tp::probe() {
+            Ok(()) if per_session => {
+                tracing::info!(node = %node, "datapath: kernel (auto: PPPoL2TP and /dev/ppp present)");
+                Ok(true)
+            }
+            Ok(()) => {
+                tracing::info!(node = %node, "datapath: userspace (auto: the kernel datapath needs an interface per session and no dial.local_port)");
+                Ok(false)
+            }
+            Err(m) => {
+                tracing::info!(node = %node, "datapath: userspace (auto: {m})");
+                Ok(false)
+            }
+        },
     }
 }

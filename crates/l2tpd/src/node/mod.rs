@@ -7,13 +7,15 @@
 //! * [`tunif`]: opening and configuring TUN devices;
 //! * [`netconf`]: rtnetlink (addresses, routes, route lookups);
 //! * [`resolver`]: host names resolved on a thread of their own;
-//! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets.
+//! * `send`: datagrams queued on their socket's `sendmmsg` batch, and batches sent;
+//! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets;
 //! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`).
 
 pub mod kernel_backend;
 pub mod netconf;
 pub mod radius;
 pub mod resolver;
+mod send;
 pub mod tunif;
 pub mod tuns;
 
@@ -39,7 +41,8 @@ use crate::core::{DatapathBackend, IpOp};
 use crate::ip::ipterm::IpApp;
 use crate::mgmt_server::{MgmtServer, PendingRequest};
 use crate::users::Users;
-use kernel_backend::{KernelBackend, KernelDp, KernelRx, KERNEL_TOKEN_BASE};
+use kernel_backend::{choose_datapath, KernelBackend, KernelDp, KernelRx, KERNEL_TOKEN_BASE};
+use send::{flush_socket, queue_datagram};
 
 /// Most UDP sockets (listen addresses) a node binds; socket i polls with token i.
 const MAX_SOCKETS: usize = 16;
@@ -777,98 +780,4 @@ impl Node {
             );
         }
     }
-}
-
-/// Whether the kernel datapath runs, from the configured `mode` and what this kernel has;
-/// says so in one log line.
-fn choose_datapath(config: &NodeConfig, mode: DatapathMode) -> io::Result<bool> {
-    let node = &config.name;
-    let per_session = matches!(config.ip_mode, IpMode::PerSession { .. })
-        // A fixed local port is shared by connecting the node's socket to the LNS: the
-        // tunnel's own connected socket (kernel_backend) would be a second one.
-        && !matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
-    let refuse = |why: String| {
-        io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("datapath = \"kernel\": {why}"),
-        )
-    };
-    match mode {
-        DatapathMode::Userspace => {
-            tracing::info!(node = %node, "datapath: userspace (configured)");
-            Ok(false)
-        }
-        DatapathMode::Kernel => {
-            if !per_session {
-                return Err(refuse(
-                    "needs an interface per session (lns.interface_mode = \"per-session\") and no dial.local_port".into(),
-                ));
-            }
-            l2tp_io::pppol2tp::probe().map_err(|m| refuse(m.to_string()))?;
-            tracing::info!(node = %node, "datapath: kernel (configured; PPPoL2TP and /dev/ppp present)");
-            Ok(true)
-        }
-        DatapathMode::Auto => match l2tp_io::pppol2tp::probe() {
-            Ok(()) if per_session => {
-                tracing::info!(node = %node, "datapath: kernel (auto: PPPoL2TP and /dev/ppp present)");
-                Ok(true)
-            }
-            Ok(()) => {
-                tracing::info!(node = %node, "datapath: userspace (auto: the kernel datapath needs an interface per session and no dial.local_port)");
-                Ok(false)
-            }
-            Err(m) => {
-                tracing::info!(node = %node, "datapath: userspace (auto: {m})");
-                Ok(false)
-            }
-        },
-    }
-}
-
-/// Queues a datagram on its socket's send batch (sent with `sendmmsg` at the end of the
-/// batch, or when the batch fills); too big for a batch slot: sent at once.
-fn queue_datagram(
-    sockets: &[UdpSocket],
-    batches: &mut [SendBatch],
-    counters: &mut NodeCounters,
-    t: &crate::core::Transmit,
-    datagram: &[u8],
-) {
-    let sock = t.socket.min(sockets.len() - 1);
-    if datagram.len() > TX_SLOT {
-        if let Err(e) = sockets[sock].send_to(datagram, t.to) {
-            counters.send_errors += 1;
-            tracing::debug!(to = %t.to, "send failed: {e}");
-        }
-        return;
-    }
-    let push = |b: &mut SendBatch| {
-        if t.mergeable {
-            b.push(t.to, datagram)
-        } else {
-            b.push_alone(t.to, datagram)
-        }
-    };
-    if !push(&mut batches[sock]) {
-        flush_socket(&sockets[sock], &mut batches[sock], counters);
-        let _ = push(&mut batches[sock]);
-    }
-}
-
-/// Sends what one socket's batch holds.
-fn flush_socket(socket: &UdpSocket, batch: &mut SendBatch, counters: &mut NodeCounters) {
-    if batch.pending() > 0 {
-        if let Err(e) = socket.send_batch(batch) {
-            // The socket buffer is full (8 MiB): what is left is dropped, as UDP would.
-            counters.send_errors += batch.pending() as u64;
-            tracing::debug!("send batch: {e}");
-        }
-    }
-    if batch.failed() > 0 {
-        counters.send_errors += batch.failed() as u64;
-        if let Some(e) = batch.last_error() {
-            tracing::debug!("datagrams refused by the kernel: {e}");
-        }
-    }
-    batch.clear();
 }
