@@ -12,122 +12,15 @@
 //! loudly and returns, and fails when `CI=true`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod guest;
+
+use guest::{example_binary, have, is_root, repo_root, Guest};
 
 fn skip(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("PPPoE guest test cannot run under CI=true: {why}");
-    }
-    eprintln!("\n*** SKIPPED PPPoE guest test: {why} ***\n");
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// One guest with its own run directory and namespace; stopped by `down.sh` (qemu by its
-/// pid file) when dropped.
-struct Guest {
-    scripts: PathBuf,
-    run: PathBuf,
-    netns: String,
-}
-
-impl Guest {
-    fn script(&self, name: &str) -> Command {
-        let mut c = Command::new("bash");
-        c.arg(self.scripts.join(name))
-            .env("KVMPEER_RUN", &self.run)
-            .env("KVMPEER_NETNS", &self.netns);
-        c
-    }
-
-    fn boot(scripts: PathBuf) -> Result<Self, String> {
-        let pid = std::process::id();
-        let guest = Guest {
-            run: PathBuf::from(format!("/var/tmp/l2tp-rs-kvm/run-pppoe-{pid}")),
-            netns: format!("l2tprs-pe{pid}"),
-            scripts,
-        };
-        let out = guest
-            .script("up.sh")
-            .output()
-            .map_err(|e| format!("up.sh: {e}"))?;
-        eprint!("{}", String::from_utf8_lossy(&out.stdout));
-        if !out.status.success() {
-            return Err(format!(
-                "up.sh failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(guest)
-    }
-
-    fn share(&self) -> PathBuf {
-        self.run.join("share")
-    }
-
-    /// Runs `cmd` in the guest (`limit` seconds at most); its exit code and output.
-    fn run(&self, limit: u32, cmd: &str) -> (i32, String) {
-        let out: Output = self
-            .script("guest-run.sh")
-            .args(["-t", &limit.to_string(), cmd])
-            .output()
-            .expect("guest-run.sh");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("guest$ {cmd}\n{text}");
-        (out.status.code().unwrap_or(-1), text)
-    }
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        let _ = self.script("down.sh").output();
-        let _ = std::fs::remove_dir_all(&self.run);
-    }
-}
-
-/// The `pppoe_ac` example, built for this profile next to this test's binary.
-fn example_binary(name: &str) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root())
-        .args(["build", "--quiet", "-p", "l2tp-io", "--example", name]);
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("test binary path")?
-        .to_path_buf();
-    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-        cmd.arg("--release");
-    }
-    let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
-    if !st.success() {
-        return Err(format!("cargo build --example {name} failed"));
-    }
-    let bin = profile_dir.join("examples").join(name);
-    bin.exists()
-        .then_some(bin.clone())
-        .ok_or(format!("{} missing after the build", bin.display()))
+    guest::skip("PPPoE guest test", why);
 }
 
 /// Our access concentrator, running in the guest's namespace; killed by pid when dropped.
@@ -219,13 +112,13 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         ));
     }
     let bin = example_binary("pppoe_ac").expect("example binary");
-    let guest = Guest::boot(scripts).expect("guest boots");
-    let (rc, out) = guest.run(30, "modprobe pppoe && ls /usr/lib/pppd/*/pppoe.so");
+    let guest = Guest::boot(scripts, "pppoe", "pe").expect("guest boots");
+    let (rc, out) = guest.run_for(30, "modprobe pppoe && ls /usr/lib/pppd/*/pppoe.so");
     assert_eq!(rc, 0, "kernel PPPoE and the plugin in the guest:\n{out}");
 
     // 1. Plain Ethernet MTU: PADI ... PADS, LCP, PAP; our PADT ends it.
     let ac = Ac::start(&bin, &guest, &["tap0", "40", "1"], "plain");
-    let (rc, out) = guest.run(40, &format!("{PPPD} logfile /host/pppd-plain.log"));
+    let (rc, out) = guest.run_for(40, &format!("{PPPD} logfile /host/pppd-plain.log"));
     let log = std::fs::read_to_string(guest.share().join("pppd-plain.log")).unwrap_or_default();
     let ours = ac.finish();
     eprintln!("pppd log:\n{log}\npppoe_ac:\n{ours}");
@@ -280,7 +173,7 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         &["tap0", "40", "1", "--max-payload", "1500"],
         "jumbo",
     );
-    let (rc, out) = guest.run(
+    let (rc, out) = guest.run_for(
         40,
         &format!(
             "ip link set eth0 mtu 1508 && {PPPD} mtu 1500 mru 1500 logfile /host/pppd-jumbo.log"
@@ -310,7 +203,7 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         &["tap0", "40", "1", "--chap", "--check-password", "secret"],
         "chap",
     );
-    let (rc, out) = guest.run(40, &format!("{PPPD} logfile /host/pppd-chap.log"));
+    let (rc, out) = guest.run_for(40, &format!("{PPPD} logfile /host/pppd-chap.log"));
     let log = std::fs::read_to_string(guest.share().join("pppd-chap.log")).unwrap_or_default();
     let ours = ac.finish();
     eprintln!("pppd log:\n{log}\npppoe_ac:\n{ours}");
