@@ -454,7 +454,7 @@ fn rejected_user_gets_a_cdn_and_pool_user_an_address() {
     support::stop(&mut bad.child);
     let text = bad.log_text();
     assert!(
-        text.contains("AuthFailed") && text.contains("session down"),
+        text.contains("PPP authentication failed") && text.contains("session down"),
         "the client hears the refusal and its session ends:\n{text}"
     );
     assert!(
@@ -569,7 +569,7 @@ fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
         );
         support::stop(&mut bad.child);
         assert!(
-            bad.log_text().contains("AuthFailed"),
+            bad.log_text().contains("PPP authentication failed"),
             "{method}: {}",
             bad.log_tail()
         );
