@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod decode;
+// One generator for both binaries' man pages and completions: l2tpd's.
+#[path = "../../l2tpd/src/gendocs.rs"]
 mod gendocs;
 mod manage;
 
