@@ -12,7 +12,9 @@ mod format;
 pub mod table;
 
 use clap::{Args, Subcommand, ValueEnum};
-use l2tp_mgmt::{Client, MgmtError, Request, Response, SessionInfo, SessionOption};
+use l2tp_mgmt::{
+    Client, MgmtError, Request, Response, SessionInfo, SessionOption, SessionSelector,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,11 +111,13 @@ packets), debug (debug mask). A tunnel accepts only debug. Debug masks are numbe
         #[command(subcommand)]
         what: SetWhat,
     },
-    /// Close a session (CDN) or a tunnel (StopCCN).
+    /// Close a session (CDN), a user's sessions, an address's session, or a tunnel (StopCCN).
     #[command(
-        long_about = "Close a session (the daemon sends a CDN, RFC 2661 §6.13) or a whole \
-tunnel with its sessions (StopCCN, RFC 2661 §6.3).",
-        after_long_help = "EXAMPLES:\n    l2tpctl close session 12 7\n    l2tpctl close tunnel 12"
+        long_about = "Close a session (the daemon sends a CDN, RFC 2661 §6.13), every session \
+of a user (the exact name), the session holding an address, or a whole tunnel with its \
+sessions (StopCCN, RFC 2661 §6.3). Closing by user or address prints one line per session \
+closed (TID/SID, user, address) and fails when no session matches.",
+        after_long_help = "EXAMPLES:\n    l2tpctl close session 12 7\n    l2tpctl close user alice\n    l2tpctl close address 203.0.113.5\n    l2tpctl close tunnel 12"
     )]
     Close {
         #[command(subcommand)]
@@ -270,6 +274,19 @@ pub enum CloseWhat {
         #[arg(value_name = "TID")]
         id: u16,
     },
+    /// Close every session of a user (the exact name).
+    User {
+        /// The authenticated user name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Close the session holding an address (IPv4 or IPv6).
+    #[command(alias = "ip")]
+    Address {
+        /// The session's address.
+        #[arg(value_name = "ADDR")]
+        addr: std::net::IpAddr,
+    },
 }
 
 /// Why a management command failed.
@@ -382,6 +399,22 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
         ManageCommand::Close {
             what: CloseWhat::Tunnel { id },
         } => (Request::CloseTunnel { tunnel: *id }, false),
+        ManageCommand::Close {
+            what: CloseWhat::User { name },
+        } => (
+            Request::CloseMatching {
+                selector: SessionSelector::User(name.clone()),
+            },
+            false,
+        ),
+        ManageCommand::Close {
+            what: CloseWhat::Address { addr },
+        } => (
+            Request::CloseMatching {
+                selector: SessionSelector::Address(*addr),
+            },
+            false,
+        ),
         ManageCommand::Dial { peer } => (Request::Dial { peer: peer.clone() }, false),
         ManageCommand::Hangup { tunnel, session } => (
             Request::HangUp {
@@ -406,10 +439,10 @@ pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Resul
     if let Response::Error { message } = &resp {
         return Err(CtlError::Daemon(message.clone()));
     }
-    let text = if json {
-        format::json(&resp)
-    } else {
-        format::human(&resp, None)
+    let text = match (&req, &resp) {
+        (Request::CloseMatching { .. }, Response::Sessions(closed)) => format::closed(closed),
+        _ if json => format::json(&resp),
+        _ => format::human(&resp, None),
     };
     out.write_all(text.as_bytes()).map_err(CtlError::Output)
 }

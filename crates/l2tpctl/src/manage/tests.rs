@@ -94,6 +94,18 @@ fn command_lines_map_to_requests() {
         req(&["close", "tunnel", "1"]),
         Request::CloseTunnel { tunnel: 1 }
     );
+    assert_eq!(
+        req(&["close", "user", "alice"]),
+        Request::CloseMatching {
+            selector: l2tp_mgmt::SessionSelector::User("alice".into())
+        }
+    );
+    assert_eq!(
+        req(&["close", "ip", "2001:db8::7"]),
+        Request::CloseMatching {
+            selector: l2tp_mgmt::SessionSelector::Address("2001:db8::7".parse().unwrap())
+        }
+    );
     assert_eq!(req(&["dial"]), Request::Dial { peer: None });
     assert_eq!(
         req(&["dial", "lns:1701"]),
