@@ -227,6 +227,10 @@ fn closing_by_user_or_address_touches_exactly_those_sessions() {
             .expect("a number")
     };
     assert_eq!((count("user=vip"), count("user=load")), (3, 5));
+    // `top` on the live daemon: one frame, a summary, a header and every session.
+    let frame = ctl(&bin, &sock, &["top", "-n", "1", "-l", "100"]);
+    assert!(frame.starts_with("8 sessions, "), "{frame}");
+    assert_eq!(frame.lines().count(), 10, "{frame}");
 
     let closed = ctl(&bin, &sock, &["close", "user", "vip"]);
     assert_eq!(closed.lines().count(), 3, "{closed}");

@@ -10,6 +10,7 @@
 
 mod format;
 pub mod table;
+pub mod top;
 
 use clap::{Args, Subcommand, ValueEnum};
 use l2tp_mgmt::{
@@ -88,6 +89,15 @@ for descending). --count prints only how many sessions match. Every detail of on
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Live view of the busiest sessions (rates each way, refreshed).
+    #[command(
+        long_about = "A live table of the sessions carrying the most traffic: bytes per second \
+each way since the previous refresh, totals, user, address, the tunnel's peer and uptime, \
+heaviest first. On a terminal the screen is redrawn until interrupted (Ctrl-C); otherwise \
+frames are printed one after another (2 unless -n says).",
+        after_long_help = "EXAMPLES:\n    l2tpctl top\n    l2tpctl top -d 5 -l 50\n    l2tpctl top -n 3 -d 1 > busiest.txt"
+    )]
+    Top(top::TopArgs),
     /// Show one tunnel or session.
     #[command(
         long_about = "Show one tunnel (by local tunnel id) or one session (by local tunnel \
@@ -424,6 +434,7 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
             false,
         ),
         ManageCommand::Stats { out } => (Request::Stats, out.json),
+        ManageCommand::Top(_) => (Request::ListSessions, false),
         ManageCommand::Reload { out } => (Request::Reload, out.json),
     })
 }
@@ -431,8 +442,10 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
 /// Runs one command against the daemon at `socket`, writing the result to `out`.
 pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
     let (req, json) = request_for(cmd)?;
-    if let ManageCommand::Sessions { .. } = cmd {
-        return sessions(socket, cmd, out);
+    match cmd {
+        ManageCommand::Sessions { .. } => return sessions(socket, cmd, out),
+        ManageCommand::Top(args) => return top::run(socket, args, out),
+        _ => {}
     }
     let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
     let resp = client.request(&req).map_err(CtlError::Connection)?;
