@@ -40,6 +40,8 @@ pub(crate) struct Session {
     pub shaper: Option<Box<super::shaper::Shaper>>,
     /// The asynchronous authentication request still unanswered, if any.
     pub auth_pending: Option<Box<super::aaa::AuthRequest>>,
+    /// Line-quality history (once the first period closed).
+    pub quality: Option<Box<super::quality::QualityLog>>,
 }
 
 /// A session's IPv6 addressing.
@@ -97,6 +99,7 @@ impl Session {
             radius: None,
             shaper: None,
             auth_pending: None,
+            quality: None,
         }
     }
 
