@@ -20,6 +20,7 @@
 //!
 //! Rooms, one job each:
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
+//!   `session`: one session's state, shaped by its stage (establishing, admitted);
 //! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
 //! * [`datapath`]: the datapath backend seam (userspace datapath, kernel PPPoL2TP);
@@ -47,6 +48,7 @@ mod manage;
 pub mod output;
 pub mod radius;
 mod reconfigure;
+mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
@@ -399,7 +401,7 @@ impl Core {
     pub fn sessions_up(&self) -> usize {
         self.sessions
             .iter()
-            .filter(|(_, s)| s.ipv4.is_some())
+            .filter(|(_, s)| s.ipv4().is_some())
             .count()
     }
 
