@@ -20,6 +20,7 @@
 //!
 //! Rooms, one job each:
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
+//!   `session`: one session's state, shaped by its stage (establishing, admitted);
 //! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
 //! * [`datapath`]: the datapath backend seam (userspace datapath, kernel PPPoL2TP);
@@ -49,6 +50,7 @@ pub mod output;
 pub mod quality;
 pub mod radius;
 mod reconfigure;
+mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
@@ -404,7 +406,7 @@ impl Core {
     pub fn sessions_up(&self) -> usize {
         self.sessions
             .iter()
-            .filter(|(_, s)| s.ipv4.is_some())
+            .filter(|(_, s)| s.ipv4().is_some())
             .count()
     }
 

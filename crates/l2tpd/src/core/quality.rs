@@ -297,7 +297,7 @@ impl Core {
         Some(mgmt::QualityInfo {
             tunnel: key.tunnel.0,
             session: key.session.0,
-            user: s.user.clone(),
+            user: s.user().map(str::to_string),
             probe_interval_ms: interval.as_millis().min(u128::from(u32::MAX)) as u32,
             period_s: PERIOD.as_secs() as u32,
             periods,

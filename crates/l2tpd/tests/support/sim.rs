@@ -56,6 +56,8 @@ pub struct SimCore {
     )>,
     /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
     pub interfaces_up: bool,
+    /// Every datagram the core sent, in order: (virtual time, to, bytes).
+    pub wire: Vec<(Instant, SocketAddr, Vec<u8>)>,
     next_token: u64,
 }
 
@@ -76,6 +78,7 @@ impl SimCore {
             accounting: Vec::new(),
             dae_answers: Vec::new(),
             interfaces_up: true,
+            wire: Vec::new(),
             next_token: 1,
         }
     }
@@ -108,6 +111,7 @@ impl SimCore {
         for (t, bytes) in out.transmits() {
             self.tx
                 .push_back((self.addrs[t.socket], t.to, bytes.to_vec()));
+            self.wire.push((now, t.to, bytes.to_vec()));
         }
         for (w, bytes) in out.tun_writes() {
             self.tun_writes.push((w.target, bytes.to_vec()));
