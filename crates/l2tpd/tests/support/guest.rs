@@ -16,6 +16,8 @@ pub fn repo_root() -> PathBuf {
 pub struct Guest {
     scripts: PathBuf,
     run: PathBuf,
+    /// `KVMPEER_*` settings of a non-default image (its directory, extra packages).
+    image: Vec<(String, String)>,
     /// The host-side namespace (tap at 198.51.100.1, the guest at 198.51.100.2).
     pub netns: String,
 }
@@ -25,13 +27,29 @@ impl Guest {
         let mut c = Command::new("bash");
         c.arg(self.scripts.join(name))
             .env("KVMPEER_RUN", &self.run)
-            .env("KVMPEER_NETNS", &self.netns);
+            .env("KVMPEER_NETNS", &self.netns)
+            .envs(self.image.iter().map(|(k, v)| (k, v)));
         c
     }
 
     /// Builds the image if needed and boots a guest; `None` when it cannot, said loudly by
     /// the gate (a failure under `CI=true`).
     pub fn boot(tag: &str, test: &str) -> Option<Guest> {
+        Self::boot_image(tag, test, &[])
+    }
+
+    /// Like [`Guest::boot`], from an image with `KVMPEER_*` settings of its own (`KVMPEER_DIR`
+    /// for where it is kept, `KVMPEER_EXTRA_*` for what it adds; see scripts/kernel-vm).
+    pub fn boot_image(tag: &str, test: &str, image: &[(&str, &str)]) -> Option<Guest> {
+        let image: Vec<(String, String)> = image
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dir = image
+            .iter()
+            .find(|(k, _)| k == "KVMPEER_DIR")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| "/var/tmp/l2tp-rs-kvm".into());
         let needs = [
             ("root", l2tp_mgmt::is_root()),
             ("apt-get", super::have_tool("apt-get")),
@@ -47,6 +65,7 @@ impl Guest {
         let out = Command::new("bash")
             .arg(scripts.join("build.sh"))
             .arg("--if-needed")
+            .envs(image.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("bash build.sh");
         if !out.status.success() {
@@ -59,9 +78,10 @@ impl Guest {
         }
         let pid = std::process::id();
         let guest = Guest {
-            run: PathBuf::from(format!("/var/tmp/l2tp-rs-kvm/run-{tag}-{pid}")),
+            run: PathBuf::from(format!("{dir}/run-{tag}-{pid}")),
             netns: format!("l2tprs-{tag}{pid}"),
             scripts,
+            image,
         };
         let out = guest.script("up.sh").output().expect("bash up.sh");
         eprint!("{}", String::from_utf8_lossy(&out.stdout));
