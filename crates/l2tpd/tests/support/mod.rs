@@ -1,12 +1,13 @@
 //! The test kit shared by l2tpd's integration tests: the gate of tests that need root or
 //! tools (SKIPPED loudly, a failure under CI), daemon processes (started, stopped by pid,
 //! their logs), an LNS without TUN, a scripted L2TP peer, the one ICCN our peers send,
-//! bounded waits, free ports, the management socket, and (`sim`) daemon cores in virtual
-//! time.
+//! bounded waits, free ports, the management socket, and daemon cores in virtual time
+//! (`sim`: cores as `l2tp_sim` nodes; `sim_lns`: an LNS core for step-by-step scripted peers).
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod guest;
 pub mod sim;
+pub mod sim_lns;
 
 use std::path::Path;
 use std::process::{Child, Command};
