@@ -88,6 +88,19 @@ impl SimLns {
         }
     }
 
+    /// The LNS's address.
+    pub fn server(&self) -> SocketAddr {
+        self.state.borrow().server
+    }
+
+    /// The LNS's counters (`Stats`).
+    pub fn stats(&self) -> l2tp_mgmt::DaemonStats {
+        match self.request(Request::Stats) {
+            Response::Stats(s) => s,
+            other => panic!("Stats: {other:?}"),
+        }
+    }
+
     /// Virtual time.
     pub fn now(&self) -> Instant {
         self.state.borrow().now
@@ -240,4 +253,10 @@ impl SimSocket {
     pub fn recv(&self, wait: Duration) -> Option<Vec<u8>> {
         self.lns.recv(self.addr, wait)
     }
+}
+
+/// The last 40 lines of a log.
+pub fn tail(log: &str) -> String {
+    let l: Vec<&str> = log.lines().collect();
+    l[l.len().saturating_sub(40)..].join("\n")
 }
