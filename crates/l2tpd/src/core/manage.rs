@@ -157,6 +157,16 @@ impl Core {
             }
             Q::Dial { peer } => return self.dial_cmd(now, token, peer),
             Q::Stats => R::Stats(self.daemon_stats(now)),
+            Q::Quality { tunnel, session } => {
+                let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
+                match self.quality_info(now, key) {
+                    Some(q) => R::Quality(q),
+                    None if self.quality.probe_interval.is_none() => {
+                        R::error("quality: probing is off (ppp.quality_interval = 0)")
+                    }
+                    None => R::error(format!("no such session {tunnel}/{session}")),
+                }
+            }
         })
     }
 

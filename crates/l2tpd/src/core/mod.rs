@@ -33,6 +33,7 @@
 //! * `manage`: management requests and replies; `reconfigure`: a reload applied;
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
 //! * `shaper`: per-session rate limits (a token bucket per direction);
+//! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -46,6 +47,7 @@ mod lifecycle;
 mod loglimit;
 mod manage;
 pub mod output;
+pub mod quality;
 pub mod radius;
 mod reconfigure;
 mod session;
@@ -225,6 +227,8 @@ pub struct Core {
     clock: Instant,
     /// Tables were shrunk: the allocator may give memory back to the OS.
     trim_heap: bool,
+    /// When the line-quality period in progress ends.
+    quality: quality::QualityClock,
 }
 
 impl Core {
@@ -289,6 +293,7 @@ impl Core {
             radius: None,
             clock: now,
             trim_heap: false,
+            quality: quality::QualityClock::new(config.ppp_quality_interval, now),
         })
     }
 
@@ -566,6 +571,7 @@ impl Core {
             return;
         }
         self.next_housekeeping = now + Duration::from_secs(1);
+        self.close_quality_periods(now);
         self.compact();
         self.admission.shrink();
         self.frames.shrink();

@@ -30,6 +30,8 @@ pub(crate) struct Session {
     /// RADIUS state (NAS-Port, Acct-Session-Id, what the server authorized): from the call
     /// coming up to its end, whatever the stage.
     pub radius: Option<Box<SessionAcct>>,
+    /// Line-quality history (once the first period closed), whatever the stage.
+    pub quality: Option<Box<super::quality::QualityLog>>,
     /// What the session holds at its stage.
     pub state: SessionState,
 }
@@ -156,6 +158,7 @@ impl Session {
             last_rx_packets: 0,
             last_activity: now,
             radius: None,
+            quality: None,
             state: SessionState::Establishing { pending: None },
         }
     }
