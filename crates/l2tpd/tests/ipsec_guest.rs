@@ -9,14 +9,12 @@
 //! IPsec is refused by the kernel's policy (XfrmInPolBlock grows, no tunnel on the LNS) while
 //! the protected session carries on.
 //!
-//! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
+//! Needs root, qemu and apt (see the `l2tp-guest` test kit); skipped loudly otherwise, a failure
 //! under `CI=true`.
-
-mod support;
 
 use std::time::Instant;
 
-use support::guest::{self, Guest};
+use l2tp_guest::{repo_root, workspace_binary, Guest};
 
 /// The guest image with strongSwan, nftables (the NAT) and the kernel's ESP and DRBG modules
 /// (ESP's IV generator needs the kernel's random number generator), kept apart from the
@@ -109,10 +107,10 @@ fn blocked(g: &Guest) -> u64 {
 
 #[test]
 fn l2tp_ipsec_recipe_with_nat_traversal_and_plain_l2tp_refused() {
-    let Some(g) = Guest::boot_image("ipsec", "L2TP/IPsec recipe", IMAGE) else {
+    let Some(g) = Guest::start_image("ipsec", "L2TP/IPsec recipe", IMAGE) else {
         return;
     };
-    let examples = guest::repo_root().join("examples/ipsec");
+    let examples = repo_root().join("examples/ipsec");
     for f in [
         "swanctl-lns.conf",
         "swanctl-client.conf",
@@ -121,8 +119,8 @@ fn l2tp_ipsec_recipe_with_nat_traversal_and_plain_l2tp_refused() {
     ] {
         g.put(&examples.join(f), f);
     }
-    g.put(&guest::workspace_binary("l2tpd", "l2tpd"), "l2tpd");
-    g.put(&guest::workspace_binary("l2tpctl", "l2tpctl"), "l2tpctl");
+    g.put(&workspace_binary("l2tpd", "l2tpd"), "l2tpd");
+    g.put(&workspace_binary("l2tpctl", "l2tpctl"), "l2tpctl");
     for ns in ["srv", "cli"] {
         std::fs::write(
             g.share().join(format!("strongswan-{ns}.conf")),
