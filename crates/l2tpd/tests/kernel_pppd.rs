@@ -63,14 +63,15 @@ fn start_client(netns: &str, dir: &Path, sock: &Path) -> Child {
         .expect("spawn the client")
 }
 
-/// The guest LNS's one session, handed to pppd, once pppd's `ppp0` is addressed (bounded
-/// wait); `not_pid` skips a pppd already seen.
+/// The guest LNS's one session, handed to pppd, once a pppd's `pppN` is addressed (bounded
+/// wait); `not_pid` skips a pppd already seen (which may still hold `ppp0` while it says
+/// goodbye to its peer, so the new one's is `ppp1`).
 fn pppd_session(g: &Guest, not_pid: Option<u64>) -> serde_json::Value {
     let t0 = Instant::now();
     loop {
         let (_, out) = g.run(
             20,
-            &format!("{CTL} sessions --json; echo ====; ip -o addr show dev ppp0"),
+            &format!("{CTL} sessions --json; echo ====; ip -o addr show"),
         );
         let (json, addr) = out.split_once("====").unwrap_or((&out, ""));
         if let Some(s) = serde_json::from_str::<serde_json::Value>(json.trim())
@@ -218,7 +219,8 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
         )),
         "{out}"
     );
-    assert!(out.contains("peer authentication succeeded"), "{out}");
+    assert!(out.contains("name = \"alice\"]"), "{out}");
+    assert!(out.contains("sent [CHAP Success"), "{out}");
     assert!(out.contains("remote IP address 192.0.2.10"), "{out}");
     assert!(out.contains(&format!("'sess {tid}/{sid}'")), "{out}");
 
@@ -238,7 +240,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     );
     assert!(
         out.contains(
-            "cannot bind UDP 198.51.100.2:1701: Address in use (os error 98) (another l2tpd or L2TP daemon already has this port)"
+            "cannot bind UDP 198.51.100.2:1701: Address already in use (os error 98) (another l2tpd or L2TP daemon already has this port)"
         ),
         "{out}"
     );
@@ -274,10 +276,33 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     let _ = std::fs::remove_file(&client_sock);
     let mut client = start_client(&g.netns, &dir.0, &client_sock);
     let s3 = pppd_session(&g, Some(pid2));
-    g.ok(&format!("{CTL} close tunnel {}", s3["tunnel"]));
-    nothing_left(&g, true, "the LNS's StopCCN");
-    // The client redials a new tunnel; then the LNS shuts down (SIGTERM).
-    let s4 = pppd_session(&g, s3["pppd_pid"].as_u64());
+    let (tid3, pid3) = (
+        s3["tunnel"].as_u64().expect("tid"),
+        s3["pppd_pid"].as_u64().expect("pid"),
+    );
+    g.ok(&format!("{CTL} close tunnel {tid3}"));
+    // The client redials a new tunnel at once: what must be gone is the old one's.
+    let t = Instant::now();
+    loop {
+        let out = g.ok("echo running: $(pidof pppd); ip l2tp show tunnel; cat /host/lns.log");
+        let gone = !out
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(&pid3.to_string())
+            && !out.contains(&format!("Tunnel {tid3},"))
+            && out.contains(&format!("pppd (pid {pid3}) ended"));
+        if gone {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "left behind after the LNS's StopCCN:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // On the new tunnel, the LNS shuts down (SIGTERM).
+    let s4 = pppd_session(&g, Some(pid3));
     g.ok("kill $(pidof l2tpd)");
     let t = Instant::now();
     while !g.ok("pidof l2tpd; true").trim().is_empty() {

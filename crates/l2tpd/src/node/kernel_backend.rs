@@ -671,8 +671,7 @@ impl Drop for KernelDp {
                 self.stop_pppd(key, child, token, now);
             }
         }
-        // Our sockets close first: a pppd whose tunnel is gone sees its channel hang up and
-        // leaves at once rather than waiting for a Terminate-Ack.
+        // Our own sockets close now; each pppd holds its session's until it exits.
         self.sessions.clear();
         self.tunnels.clear();
         let deadline = now + PPPD_GRACE;

@@ -20,10 +20,12 @@ use l2tp_io::child::Child;
 use l2tp_io::pppol2tp::{SessionIds, SessionSocket};
 use l2tp_wire::result::ResultCode;
 
-/// How long pppd gets to exit after SIGTERM before SIGKILL. pppd answers SIGTERM with an
-/// LCP Terminate-Request and waits for the Ack (3 s, twice, by default); a peer whose
-/// session is gone never acks.
-pub const PPPD_GRACE: Duration = Duration::from_secs(3);
+/// How long pppd gets to exit after SIGTERM before SIGKILL. pppd answers SIGTERM by taking
+/// its network layers down (its `ip-down` script runs) and sending an LCP Terminate-Request,
+/// then waits for the Ack: 3 s, twice, by default (`lcp-restart`, `lcp-max-terminate`). A
+/// peer whose session is gone never acks, and the kernel does not hang up pppd's channel
+/// when the session's tunnel goes, so pppd leaves after those 6 s; the grace lets it.
+pub const PPPD_GRACE: Duration = Duration::from_secs(10);
 
 /// What every session's pppd is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
