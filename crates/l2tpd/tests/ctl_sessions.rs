@@ -85,10 +85,16 @@ fn ctl(bin: &Path, sock: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-#[test]
-fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
-    let Some(bin) = l2tpctl() else { return };
-    let dir = std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{}", std::process::id()));
+/// An LNS on loopback (users `load` and `vip`, CHAP, pool in 198.18.0.0/20, no interfaces)
+/// in its own temp dir: (dir, management socket, UDP port, process).
+fn start_lns(name: &str) -> (PathBuf, PathBuf, u16, Proc) {
+    start_lns_with(name, "")
+}
+
+/// [`start_lns`] with more `[daemon]` lines.
+fn start_lns_with(name: &str, daemon_extra: &str) -> (PathBuf, PathBuf, u16, Proc) {
+    let dir =
+        std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sock = dir.join("lns.sock");
@@ -97,7 +103,7 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
     std::fs::write(
         &cfg,
         format!(
-            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nlog_level = \"warn\"\n\
+            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nlog_level = \"warn\"\n{daemon_extra}\n\
              [tunnel]\nreceive_window = 64\n[ppp]\nauth = [\"chap-md5\"]\n[lns]\n\
              listen = [\"127.0.0.1:{port}\"]\nipv4_pool = \"198.18.0.0/20\"\n\
              local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"none\"\n\
@@ -107,7 +113,7 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
         ),
     )
     .expect("config");
-    let _lns = Proc(
+    let lns = Proc(
         Command::new(L2TPD)
             .args(["run", "--config", cfg.to_str().expect("utf-8")])
             .stdout(Stdio::null())
@@ -116,6 +122,13 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
             .expect("spawn LNS"),
     );
     wait_for(Duration::from_secs(10), "the LNS", || sock.exists());
+    (dir, sock, port, lns)
+}
+
+#[test]
+fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
+    let Some(bin) = l2tpctl() else { return };
+    let (dir, sock, port, _lns) = start_lns("list");
     let _load = hold(port, "load", 2, 495);
     let _vip = hold(port, "vip", 1, 10);
 
@@ -201,5 +214,172 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
     let mut want: Vec<Ipv4Addr> = addresses.into_iter().collect();
     want.sort_by(|a, b| b.cmp(a));
     assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `close user` closes exactly that user's sessions, `close address` exactly the one session
+/// holding the address; nothing else goes down, and a name matching nothing is refused.
+#[test]
+fn closing_by_user_or_address_touches_exactly_those_sessions() {
+    let Some(bin) = l2tpctl() else { return };
+    let (dir, sock, port, _lns) = start_lns("close");
+    let _load = hold(port, "load", 1, 5);
+    let _vip = hold(port, "vip", 1, 3);
+    let count = |filter: &str| -> usize {
+        ctl(&bin, &sock, &["sessions", "--count", filter])
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    assert_eq!((count("user=vip"), count("user=load")), (3, 5));
+    // `top` on the live daemon: one frame, a summary, a header and every session.
+    let frame = ctl(&bin, &sock, &["top", "-n", "1", "-l", "100"]);
+    assert!(frame.starts_with("8 sessions, "), "{frame}");
+    assert_eq!(frame.lines().count(), 10, "{frame}");
+
+    let closed = ctl(&bin, &sock, &["close", "user", "vip"]);
+    assert_eq!(closed.lines().count(), 3, "{closed}");
+    assert!(
+        closed
+            .lines()
+            .all(|l| l.starts_with("closed ") && l.contains(" vip ")),
+        "{closed}"
+    );
+    wait_for(Duration::from_secs(10), "vip's sessions to go", || {
+        count("user=vip") == 0
+    });
+    assert_eq!(count("user=load"), 5, "load's sessions are untouched");
+
+    // One of load's addresses: that session only.
+    let ips = ctl(&bin, &sock, &["sessions", "-o", "ip", "--no-header"]);
+    let one = ips.lines().next().expect("an address").trim().to_string();
+    let closed = ctl(&bin, &sock, &["close", "address", &one]);
+    assert_eq!(closed.lines().count(), 1, "{closed}");
+    assert!(
+        closed.trim_end().ends_with(&format!(" load {one}")),
+        "{closed}"
+    );
+    wait_for(Duration::from_secs(10), "the session to go", || {
+        count("user=load") == 4
+    });
+    assert_eq!(count(&format!("ip={one}")), 0);
+
+    // Names that match nothing are refused (exit 1) and close nothing: no wildcards, no prefix.
+    for args in [
+        &["close", "user", "nobody"][..],
+        &["close", "user", "loa*"],
+        &["close", "user", "loa"],
+        &["close", "ip", "192.0.2.99"],
+    ] {
+        let out = Command::new(&bin)
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("run l2tpctl");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no session"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(count("user=load"), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A live session's line quality: `l2tpctl quality` (text and JSON), `l2tpctl graph`, and the
+/// same graph over the metrics listener; unknown sessions are refused everywhere.
+#[test]
+fn quality_of_a_live_session_as_text_json_svg_and_over_http() {
+    use std::io::{Read, Write};
+    let Some(bin) = l2tpctl() else { return };
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port");
+    let (dir, sock, port, _lns) = start_lns_with(
+        "quality",
+        &format!("metrics_listen = \"127.0.0.1:{http_port}\""),
+    );
+    let _load = hold(port, "load", 1, 1);
+    let id = ctl(
+        &bin,
+        &sock,
+        &["sessions", "-o", "tunnel,session", "--no-header"],
+    );
+    let ids: Vec<&str> = id.split_whitespace().collect();
+    let (tid, sid) = (ids[0], ids[1]);
+    // The LNS probes every second (the default): wait for a few answers.
+    let json = || -> serde_json::Value {
+        serde_json::from_str(&ctl(&bin, &sock, &["quality", tid, sid, "--json"])).expect("JSON")
+    };
+    wait_for(Duration::from_secs(20), "three answered probes", || {
+        let q = json();
+        let p = q["periods"].as_array().and_then(|p| p.last().cloned());
+        p.is_some_and(|p| p["sent"].as_u64() >= Some(3) && p["rtt_avg_ms"].is_number())
+    });
+    let q = json();
+    assert_eq!(q["probe_interval_ms"], 1000, "{q}");
+    assert_eq!(q["user"], "load", "{q}");
+    let now = q["periods"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(now["ended_s_ago"], 0, "{q}");
+    assert!(
+        now["rtt_avg_ms"].as_f64().unwrap() < 1000.0,
+        "loopback: {q}"
+    );
+    assert!(
+        now["rx_bytes"].as_u64().unwrap() > 0,
+        "the echoes' bytes: {q}"
+    );
+
+    let text = ctl(&bin, &sock, &["quality", tid, sid]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "Session {tid}/{sid} (load): an LCP echo every 1000 ms"
+        )),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("ENDED "), "{text}");
+    assert!(lines.last().unwrap().starts_with("now "), "{text}");
+
+    let svg = ctl(&bin, &sock, &["graph", tid, sid]);
+    assert!(
+        svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(&format!("session {tid}/{sid} (load)")),
+        "{svg}"
+    );
+
+    let get = |path: &str| -> String {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", http_port)).expect("metrics");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(c, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).expect("answer");
+        answer
+    };
+    let answer = get(&format!("/sessions/{tid}/{sid}/quality.svg"));
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Content-Type: image/svg+xml"), "{answer}");
+    assert!(
+        answer.contains("<svg ") && answer.contains("(load)"),
+        "{answer}"
+    );
+    let answer = get(&format!("/sessions/{tid}/{sid}/quality.json"));
+    assert!(answer.contains("\"probe_interval_ms\":1000"), "{answer}");
+    assert!(get("/sessions/1/1/quality.svg").starts_with("HTTP/1.0 404 "));
+    assert!(get(&format!("/sessions/{tid}/{sid}/other")).starts_with("HTTP/1.0 404 "));
+
+    let out = Command::new(&bin)
+        .arg("--socket")
+        .arg(&sock)
+        .args(["quality", "1", "1"])
+        .output()
+        .expect("run l2tpctl");
+    assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,7 @@ use l2tp_wire::result::ResultCode;
 use l2tp_wire::{SessionId, TunnelId};
 use ppp::Phase;
 
+use super::session::Interface;
 use super::{Core, RoleSettings};
 
 pub(super) fn counters(s: L2tpStats) -> mgmt::DatapathCounters {
@@ -134,6 +135,7 @@ impl Core {
             // The shell answers it (it reads the configuration file); a core alone cannot.
             Q::Reload => R::error("reload: no configuration file to re-read"),
             Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
+            Q::CloseMatching { selector } => self.close_matching_cmd(now, &selector),
             Q::HangUp {
                 tunnel: Some(t),
                 session: Some(s),
@@ -155,6 +157,16 @@ impl Core {
             }
             Q::Dial { peer } => return self.dial_cmd(now, token, peer),
             Q::Stats => R::Stats(self.daemon_stats(now)),
+            Q::Quality { tunnel, session } => {
+                let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
+                match self.quality_info(now, key) {
+                    Some(q) => R::Quality(q),
+                    None if self.quality.probe_interval.is_none() => {
+                        R::error("quality: probing is off (ppp.quality_interval = 0)")
+                    }
+                    None => R::error(format!("no such session {tunnel}/{session}")),
+                }
+            }
         })
     }
 
@@ -171,6 +183,47 @@ impl Core {
             Ok(()) => mgmt::Response::Ok,
             Err(e) => mgmt::Response::error(e.to_string()),
         }
+    }
+
+    /// Closes every session `selector` names (exactly those: a user's name is matched
+    /// exactly, an address against each session's IPv4 and IPv6 address) and lists them.
+    fn close_matching_cmd(
+        &mut self,
+        now: Instant,
+        selector: &mgmt::SessionSelector,
+    ) -> mgmt::Response {
+        let matched: Vec<mgmt::SessionInfo> = self
+            .endpoint
+            .tunnels()
+            .flat_map(|t| {
+                self.endpoint
+                    .sessions(t.tunnel)
+                    .map(move |s| (t.tunnel, s.session))
+            })
+            .filter_map(|(t, s)| self.session_info(now, t, s))
+            .filter(|info| match selector {
+                mgmt::SessionSelector::User(u) => info.user.as_deref() == Some(u.as_str()),
+                mgmt::SessionSelector::Address(std::net::IpAddr::V4(a)) => info.ipv4 == Some(*a),
+                mgmt::SessionSelector::Address(std::net::IpAddr::V6(a)) => info.ipv6 == Some(*a),
+            })
+            .collect();
+        if matched.is_empty() {
+            return mgmt::Response::error(match selector {
+                mgmt::SessionSelector::User(u) => format!("no session of user {u:?}"),
+                mgmt::SessionSelector::Address(a) => format!("no session holds {a}"),
+            });
+        }
+        for info in &matched {
+            if let mgmt::Response::Error { message } =
+                self.close_session_cmd(now, info.tunnel, info.session)
+            {
+                return mgmt::Response::error(format!(
+                    "close {}/{}: {message}",
+                    info.tunnel, info.session
+                ));
+            }
+        }
+        mgmt::Response::Sessions(matched)
     }
 
     fn close_tunnel_cmd(&mut self, now: Instant, tunnel: u16) -> mgmt::Response {
@@ -236,13 +289,16 @@ impl Core {
                 Some(_) => format!("{}/pppd", session_state(info.state, None)),
                 None => session_state(info.state, ctx.map(|c| c.link.phase())),
             },
-            user: ctx.and_then(|c| c.user.clone()),
-            ipv4: ctx.and_then(|c| c.ipv4).map(|p| match self.role {
+            user: ctx.and_then(|c| c.user().map(str::to_string)),
+            ipv4: ctx.and_then(|c| c.ipv4()).map(|p| match self.role {
                 RoleSettings::Lns(_) => p.peer,
                 RoleSettings::Client(_) => p.local,
             }),
-            ipv6: ctx.and_then(|c| c.v6().and_then(|v| v.global.or(v.local))),
-            interface: ctx.and_then(|c| c.interface.clone()),
+            ipv6: ctx.and_then(|c| c.v6().map(|v| v.global.unwrap_or(v.local))),
+            interface: ctx.and_then(|c| match c.interface()? {
+                Interface::Shared(name) | Interface::Own(name) => Some(name.clone()),
+                Interface::Opening => None,
+            }),
             uptime_s: ctx
                 .map(|c| now.saturating_duration_since(c.since).as_secs())
                 .unwrap_or(0),
