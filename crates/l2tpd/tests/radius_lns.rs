@@ -32,6 +32,9 @@ alice	Cleartext-Password := "alice-pw"
 
 bob	Cleartext-Password := "bob-pw"
 	Framed-IP-Address = 255.255.255.254
+
+mallory	Auth-Type := Reject
+	Reply-Message = "Account suspended, call support"
 "#;
 
 fn can_run(test: &str) -> bool {
@@ -572,6 +575,44 @@ fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
             bad.log_text().contains("PPP authentication failed"),
             "{method}: {}",
             bad.log_tail()
+        );
+        if method == "mschapv2" {
+            // FreeRADIUS's MS-CHAP-Error (RFC 2548 §2.1.5) is what the client reads in
+            // the MS-CHAPv2 Failure packet (RFC 2759 §6), not a text of our own.
+            let sent = fr
+                .log_text()
+                .lines()
+                .filter_map(|l| l.split_once("MS-CHAP-Error = ").map(|(_, v)| v.to_string()))
+                .next_back()
+                .unwrap_or_else(|| panic!("FreeRADIUS sent no MS-CHAP-Error:\n{}", fr.log_text()));
+            // As FreeRADIUS logs it: quoted, the Ident octet escaped first.
+            let text = sent.trim_matches('"');
+            let text = text.get(text.find("E=").unwrap_or(0)..).unwrap_or(text);
+            assert!(text.starts_with("E=691 "), "{sent}");
+            assert!(
+                bad.log_text().contains(&format!("CHAP Failure: {text}")),
+                "the client reads the server's {text:?}:\n{}",
+                bad.log_text()
+            );
+        }
+        // An account the server refuses with a Reply-Message: the client reads those words
+        // (in the PAP Nak, the CHAP Failure, the MS-CHAPv2 Failure's M=).
+        let mut refused = topo.start_client("refused", "mallory", "mallory-pw");
+        wait_for(
+            Duration::from_secs(15),
+            &format!("{method}: mallory refused"),
+            || refused.log_text().contains("PPP authentication failed"),
+        );
+        support::stop(&mut refused.child);
+        let seen = match method {
+            "pap" => "PAP Nak: Account suspended, call support",
+            "chap-md5" => "CHAP Failure: Account suspended, call support",
+            _ => "V=3 M=Account suspended, call support",
+        };
+        assert!(
+            refused.log_text().contains(seen),
+            "{method}: {seen:?} in\n{}",
+            refused.log_text()
         );
 
         let mut good = topo.start_client("good", "bob", "bob-pw");

@@ -58,6 +58,9 @@ pub enum AuthAnswer {
     },
     /// Unknown user or bad credentials.
     Reject,
+    /// Refused with the backend's words for the client (a RADIUS server's MS-CHAP-Error or
+    /// Reply-Message), passed on in the PAP Nak or CHAP Failure.
+    RejectWith(String),
 }
 
 impl std::fmt::Debug for AuthAnswer {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for AuthAnswer {
                 write!(f, "Radius({decision:?}, {:?})", authz.address)
             }
             AuthAnswer::Reject => f.write_str("Reject"),
+            AuthAnswer::RejectWith(m) => write!(f, "RejectWith({m:?})"),
         }
     }
 }
@@ -181,11 +185,14 @@ impl super::Core {
         };
         sess.auth_pending = None;
         let (decision, fixed) = match answer {
-            AuthAnswer::Reject => {
+            AuthAnswer::Reject | AuthAnswer::RejectWith(_) => {
                 if let Some(suppressed) = self.log_limit.allow(now, "authentication refused") {
                     tracing::warn!(node = %self.name, session = %key, suppressed, "authentication failed: unknown user or refused");
                 }
-                (ppp::AuthDecision::Reject, None)
+                match answer {
+                    AuthAnswer::RejectWith(m) => (ppp::AuthDecision::RejectWith(m), None),
+                    _ => (ppp::AuthDecision::Reject, None),
+                }
             }
             AuthAnswer::Password { password, ipv4 } => {
                 (ppp::AuthDecision::Password(password), Some(ipv4))
