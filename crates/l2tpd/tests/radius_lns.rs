@@ -33,6 +33,26 @@ alice	Cleartext-Password := "alice-pw"
 bob	Cleartext-Password := "bob-pw"
 	Framed-IP-Address = 255.255.255.254
 
+carol	Cleartext-Password := "carol-pw"
+	Framed-IP-Address = 203.0.113.12
+
+dave	Cleartext-Password := "dave-pw"
+	Framed-IP-Address = 203.0.113.12
+
+frank	Cleartext-Password := "frank-pw"
+	Framed-Pool = "business",
+	Framed-Route = "198.51.100.128/26 0.0.0.0 1"
+
+grace	Cleartext-Password := "grace-pw"
+	Framed-IP-Address = 203.0.113.200,
+	Framed-IP-Netmask = 255.255.255.248
+
+heidi	Cleartext-Password := "heidi-pw"
+	Framed-Route = "198.51.100.128/26 0.0.0.0 1"
+
+ivan	Cleartext-Password := "ivan-pw"
+	Framed-Pool = "nosuch"
+
 mallory	Auth-Type := Reject
 	Reply-Message = "Account suspended, call support"
 "#;
@@ -116,6 +136,11 @@ impl Topology {
         self.start_lns_full(fr, dae_port, ppp, "", "")
     }
 
+    /// The same with `lns` added to the `[lns]` section.
+    fn start_lns_lns(&self, fr: &freeradius::FreeRadius, lns: &str) -> Proc {
+        self.start_lns_config(fr, freeradius::free_udp_port(), ["", "", "", lns])
+    }
+
     /// The same with `radius` added to the `[radius]` section and `daemon` to `[daemon]`.
     fn start_lns_full(
         &self,
@@ -124,6 +149,16 @@ impl Topology {
         ppp: &str,
         radius: &str,
         daemon: &str,
+    ) -> Proc {
+        self.start_lns_config(fr, dae_port, [ppp, radius, daemon, ""])
+    }
+
+    /// The LNS with `[ppp]`, `[radius]`, `[daemon]` and `[lns]` additions.
+    fn start_lns_config(
+        &self,
+        fr: &freeradius::FreeRadius,
+        dae_port: u16,
+        [ppp, radius, daemon, lns]: [&str; 4],
     ) -> Proc {
         let cfg = self.path("lns.toml");
         std::fs::write(
@@ -142,6 +177,7 @@ listen = ["192.0.2.1:1701"]
 ipv4_pool = "203.0.113.10-203.0.113.20"
 local_ipv4 = "198.51.100.1"
 interface_mode = "shared"
+{lns}
 [radius]
 nas_identifier = "lns-under-test"
 timeout_ms = 1000
@@ -699,4 +735,177 @@ fn a_silent_first_server_fails_over_to_freeradius() {
         .expect("FreeRADIUS");
     assert!(live.accepts >= 1, "{live:?}");
     assert_eq!(stats(&lns_sock).auth_failures, 0);
+}
+
+#[test]
+fn an_address_belongs_to_one_session_at_a_time() {
+    let test = "an_address_belongs_to_one_session_at_a_time";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("g");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-g", USERS, Some(&topo.lns));
+    let lns = topo.start_lns(&fr, freeradius::free_udp_port());
+    let lns_sock = topo.path("lns.sock");
+    let carol_ip: std::net::Ipv4Addr = "203.0.113.12".parse().unwrap();
+
+    // carol: FreeRADIUS gives her .12, inside our pool.
+    let mut carol = topo.start_client("carol", "carol", "carol-pw");
+    let log = || format!("LNS:\n{}", lns.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(up[0].ipv4, Some(carol_ip));
+
+    // dave: FreeRADIUS gives him .12 too: refused, no second session with .12.
+    let mut dave = topo.start_client("dave", "dave", "dave-pw");
+    wait_for(Duration::from_secs(15), "dave refused", || {
+        lns.log_text().contains("in use by another session")
+    });
+    support::stop(&mut dave.child);
+    assert!(
+        dave.log_text().contains("session down"),
+        "dave's call is cleared: {}",
+        dave.log_tail()
+    );
+    let now = sessions(&lns_sock);
+    assert_eq!(
+        now.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "{now:?}"
+    );
+
+    // The pool (.10-.20, 11 addresses) less carol's: ten pool users, none given .12.
+    #[rustfmt::skip]
+    let args = [
+        "loadgen", "--server", "192.0.2.1:1701", "--tunnels", "1", "--sessions", "10",
+        "--user", "bob", "--password", "bob-pw", "--hold", "60", "--timeout", "30",
+    ];
+    let load = topo.spawn(&topo.cli, "loadgen", &args);
+    let log = || format!("LNS:\n{}\nloadgen:\n{}", lns.log_tail(), load.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 11, &log);
+    let mut addrs: Vec<_> = up.iter().filter_map(|s| s.ipv4).collect();
+    addrs.sort();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 11, "one address per session: {up:?}");
+    assert_eq!(
+        up.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "{up:?}"
+    );
+
+    // carol hangs up: .12 is the pool's again, for the next pool user.
+    support::stop(&mut carol.child);
+    wait_for(Duration::from_secs(10), "carol's session gone", || {
+        sessions(&lns_sock).iter().all(|s| s.ipv4 != Some(carol_ip))
+    });
+    let next = topo.start_client("next", "bob", "bob-pw");
+    let log = || format!("LNS:\n{}\nnext:\n{}", lns.log_tail(), next.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 11, &log);
+    assert_eq!(
+        up.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "the freed .12 leased again: {up:?}"
+    );
+}
+
+/// `ip route show` in `ns`.
+fn routes(ns: &str) -> String {
+    String::from_utf8_lossy(&sh(&["ip", "-n", ns, "-4", "route", "show"]).stdout).into_owned()
+}
+
+#[test]
+fn framed_pool_route_and_netmask_are_applied_and_each_held_by_one_session() {
+    let test = "framed_pool_route_and_netmask_are_applied_and_each_held_by_one_session";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("h");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-h", USERS, Some(&topo.lns));
+    let pools = "[[lns.pools]]\nname = \"business\"\nrange = \"198.51.100.10-198.51.100.11\"\n";
+    let lns = topo.start_lns_lns(&fr, pools);
+    let lns_sock = topo.path("lns.sock");
+
+    // frank: an address from the pool FreeRADIUS names, and a prefix routed to him.
+    let mut frank = topo.start_client("frank", "frank", "frank-pw");
+    let log = || format!("LNS:\n{}\nfrank:\n{}", lns.log_tail(), frank.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(
+        up[0].ipv4,
+        Some("198.51.100.10".parse().unwrap()),
+        "Framed-Pool"
+    );
+    wait_for(Duration::from_secs(5), "frank's route", || {
+        routes(&topo.lns).contains("198.51.100.128/26 dev l2tp0")
+    });
+    // Traffic for the prefix reaches frank: an address of it on his side answers a ping.
+    ok(&[
+        "ip",
+        "-n",
+        &topo.cli,
+        "addr",
+        "add",
+        "198.51.100.129/32",
+        "dev",
+        "lo",
+    ]);
+    let ping = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &topo.lns,
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "198.51.100.129",
+    ]);
+    assert!(
+        ping.status.success(),
+        "ping into frank's routed prefix: {}\n{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        routes(&topo.lns),
+        log()
+    );
+
+    // grace: a fixed address with a netmask: the subnet is routed to her.
+    let grace = topo.start_client("grace", "grace", "grace-pw");
+    let log = || format!("LNS:\n{}\ngrace:\n{}", lns.log_tail(), grace.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 2, &log);
+    assert!(up
+        .iter()
+        .any(|s| s.ipv4 == Some("203.0.113.200".parse().unwrap())));
+    wait_for(Duration::from_secs(5), "grace's subnet route", || {
+        routes(&topo.lns).contains("203.0.113.200/29 dev l2tp0")
+    });
+
+    // heidi is given frank's prefix: refused, frank keeps it; ivan names no pool we have.
+    for (who, why) in [
+        (
+            "heidi",
+            "route 198.51.100.128/26 is routed to another session",
+        ),
+        ("ivan", "no such address pool"),
+    ] {
+        let mut c = topo.start_client(who, who, &format!("{who}-pw"));
+        wait_for(Duration::from_secs(15), &format!("{who} refused"), || {
+            lns.log_text().contains(why)
+        });
+        wait_for(
+            Duration::from_secs(10),
+            &format!("{who}'s call cleared"),
+            || c.log_text().contains("session down"),
+        );
+        support::stop(&mut c.child);
+        assert_eq!(sessions(&lns_sock).len(), 2, "{who}: {}", lns.log_tail());
+    }
+    assert!(routes(&topo.lns).contains("198.51.100.128/26 dev l2tp0"));
+
+    // frank hangs up: his route goes with him.
+    support::stop(&mut frank.child);
+    wait_for(Duration::from_secs(10), "frank's route removed", || {
+        !routes(&topo.lns).contains("198.51.100.128/26")
+    });
+    assert!(routes(&topo.lns).contains("203.0.113.200/29 dev l2tp0"));
 }

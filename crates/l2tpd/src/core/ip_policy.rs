@@ -19,9 +19,18 @@ use crate::ip::ra;
 impl Core {
     /// Connects a session whose IPCP came up to its interface (per-session or shared).
     pub(super) fn attach_ip(&mut self, key: SessionKey, ipv4: ppp::Ipv4Params) {
+        // What a RADIUS server routed to the session (Framed-Route, Framed-IP-Netmask).
+        let framed = self.radius_routes(key);
         match self.ip_mode.clone() {
             IpMode::App => {}
-            IpMode::PerSession { name, mtu, routes } => {
+            IpMode::PerSession {
+                name,
+                mtu,
+                mut routes,
+            } => {
+                routes.extend(framed.into_iter().map(IpCidr::V4));
+                // Framed-MTU caps the session's interface.
+                let mtu = self.radius_mtu(key).map_or(mtu, |m| mtu.min(u32::from(m)));
                 self.out.ip(IpOp::OpenSessionTun {
                     key,
                     name,
@@ -40,6 +49,13 @@ impl Core {
                         route: host_route(ipv4.peer),
                         exist_ok: false,
                     });
+                    for p in framed {
+                        self.out.ip(IpOp::AddRoute {
+                            iface: Iface::Shared,
+                            route: IpCidr::V4(p),
+                            exist_ok: false,
+                        });
+                    }
                 }
             }
         }
@@ -97,6 +113,12 @@ impl Core {
                     iface: Iface::Shared,
                     route: host_route(p.peer),
                 });
+                for r in s.radius.as_deref().map_or(&[][..], |r| &r.routes[..]) {
+                    self.out.ip(IpOp::DelRoute {
+                        iface: Iface::Shared,
+                        route: IpCidr::V4(*r),
+                    });
+                }
             }
         }
         if s.own_tun || (s.ipv4.is_some() && matches!(self.ip_mode, IpMode::PerSession { .. })) {
@@ -233,7 +255,11 @@ impl Core {
                 .map(|d| d.network())
                 .unwrap_or(pool_prefix.network()),
             route: Some((pool_prefix.network(), pool_prefix.len())),
-            mtu: u32::from(self.ppp_mru),
+            // Framed-MTU caps what the session is told.
+            mtu: u32::from(
+                self.radius_mtu(key)
+                    .map_or(self.ppp_mru, |m| m.min(self.ppp_mru)),
+            ),
             router_lifetime: 1800,
         };
         let packet = ra::router_advertisement(link_local(local_iid), ra::ALL_NODES, &ad);

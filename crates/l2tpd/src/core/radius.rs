@@ -20,6 +20,7 @@ use l2tp_radius::request::{SessionInfo, TunnelInfo};
 use super::sessions::Session;
 use super::shaper::Shaper;
 use super::{Core, Output, RoleSettings};
+use crate::addr::Ipv4Cidr;
 
 /// What the core needs to keep RADIUS session state.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +61,13 @@ pub(crate) struct SessionAcct {
     pub idle_timeout: Option<Duration>,
     /// Why the session ends, once known (the first reason wins).
     pub cause: Option<TerminateCause>,
+    /// Prefixes routed to the session (Framed-Route, and the Framed-IP-Netmask subnet),
+    /// held by it alone; before the address is leased, the ones the server asked for.
+    pub routes: Vec<Ipv4Cidr>,
+    /// Framed-IP-Netmask (a subnet around the address, routed to the session).
+    pub netmask: Option<Ipv4Addr>,
+    /// Framed-MTU: the most the session's interface and advertisements may say.
+    pub mtu: Option<u16>,
 }
 
 impl SessionAcct {
@@ -87,13 +95,46 @@ fn usage(stats: L2tpStats, since: Instant, now: Instant) -> Usage {
     }
 }
 
+/// Where a session's IPv4 address comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AddressFrom {
+    /// The main pool (`lns.ipv4_pool`).
+    Pool,
+    /// A user's fixed address (users file).
+    Fixed(Ipv4Addr),
+    /// A RADIUS server's Framed-IP-Address: held by this session alone while it lives.
+    Granted(Ipv4Addr),
+    /// A named pool (Framed-Pool, `[[lns.pools]]`).
+    Named(String),
+}
+
+impl AddressFrom {
+    /// A users-file answer: the fixed address, or one from the pool.
+    pub fn fixed(a: Option<Ipv4Addr>) -> AddressFrom {
+        a.map_or(AddressFrom::Pool, AddressFrom::Fixed)
+    }
+
+    /// Leases the address.
+    pub fn lease(
+        &self,
+        leases: &mut crate::leases::Ipv4Leases,
+    ) -> Result<Ipv4Addr, crate::leases::LeaseError> {
+        match self {
+            AddressFrom::Pool => leases.lease(None),
+            AddressFrom::Fixed(a) => leases.lease(Some(*a)),
+            AddressFrom::Granted(a) => leases.lease_granted(*a),
+            AddressFrom::Named(n) => leases.lease_named(n),
+        }
+    }
+}
+
 /// What an Access-Accept changes on the session before the link accepts: its DNS servers
-/// and its RADIUS state. Returns the fixed address to lease (None: one from the pool).
+/// and its RADIUS state. Returns where its address comes from.
 pub(super) fn apply_authorization(
     sess: &mut Session,
     authz: &Authorization,
     now: Instant,
-) -> Option<Ipv4Addr> {
+) -> AddressFrom {
     if let Some(limit) = authz.rate_limit {
         sess.shaper = Some(Box::new(Shaper::new(limit, now)));
     }
@@ -109,12 +150,50 @@ pub(super) fn apply_authorization(
         }
         r.session_timeout = authz.session_timeout.filter(|d| !d.is_zero());
         r.idle_timeout = authz.idle_timeout.filter(|d| !d.is_zero());
+        r.routes = authz
+            .routes
+            .iter()
+            .filter_map(|t| framed_route(t))
+            .collect();
+        r.netmask = authz.netmask;
+        r.mtu = authz.mtu;
     }
-    match authz.address {
+    match (authz.address, &authz.pool) {
+        (Some(FramedAddress::Static(a)), _) => AddressFrom::Granted(a),
+        // RFC 2869 §5.18 Framed-Pool: "the name of an assigned address pool that SHOULD be
+        // used to assign an address for the user".
+        (_, Some(name)) => AddressFrom::Named(name.clone()),
         // RFC 2865 §5.8: 0xFFFFFFFE "the NAS should select an address for the user".
-        Some(FramedAddress::Static(a)) => Some(a),
-        Some(FramedAddress::FromPool | FramedAddress::UserSelects) | None => None,
+        (Some(FramedAddress::FromPool | FramedAddress::UserSelects) | None, None) => {
+            AddressFrom::Pool
+        }
     }
+}
+
+/// The prefix of a Framed-Route (RFC 2865 §5.22): "a destination prefix in dotted quad
+/// form optionally followed by a slash and a decimal length specifier ... followed by a
+/// space, a gateway address in dotted quad form, a space, and one or more metric numbers".
+/// The prefix is routed to the session whatever the gateway (a route through the user);
+/// without a length it is a host route. None: not an IPv4 prefix (the route is ignored).
+pub(crate) fn framed_route(text: &str) -> Option<Ipv4Cidr> {
+    let first = text.split_whitespace().next()?;
+    let (addr, len) = match first.split_once('/') {
+        Some((a, l)) => (a.parse::<Ipv4Addr>().ok()?, l.parse::<u8>().ok()?),
+        None => (first.parse::<Ipv4Addr>().ok()?, 32),
+    };
+    let p = Ipv4Cidr::new(addr, len)?;
+    // Not the default route, nor a prefix with host bits set (a typo, not a policy).
+    (len > 0 && p.network() == addr).then_some(p)
+}
+
+/// The subnet Framed-IP-Netmask makes of the session's address (None for a /32 or a mask
+/// that is not contiguous).
+pub(crate) fn netmask_subnet(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Cidr> {
+    let m = u32::from(mask);
+    let len = m.leading_ones() as u8;
+    (m.count_ones() == u32::from(len) && (1..32).contains(&len))
+        .then(|| Ipv4Cidr::new(addr, len))
+        .flatten()
 }
 
 /// Acct-Terminate-Cause for a PPP link that went down (RFC 2866 §5.10).
@@ -205,7 +284,66 @@ impl Core {
             session_timeout: None,
             idle_timeout: None,
             cause: None,
+            routes: Vec::new(),
+            netmask: None,
+            mtu: None,
         }))
+    }
+
+    /// The prefixes the server routes to a session that was leased `addr` (Framed-Route,
+    /// the Framed-IP-Netmask subnet), claimed for it alone. Err: one is routed to another
+    /// session already (nothing is claimed then).
+    pub(super) fn radius_claim_routes(
+        &mut self,
+        key: SessionKey,
+        addr: Ipv4Addr,
+    ) -> Result<(), Ipv4Cidr> {
+        let Some(r) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.radius.as_deref_mut())
+        else {
+            return Ok(());
+        };
+        let mut want = std::mem::take(&mut r.routes);
+        want.extend(r.netmask.and_then(|m| netmask_subnet(addr, m)));
+        want.sort();
+        want.dedup();
+        let mut claimed = Vec::with_capacity(want.len());
+        for p in want {
+            if self.sessions.claim_prefix(p, key).is_err() {
+                for c in claimed {
+                    self.sessions.release_prefix(c, key);
+                }
+                return Err(p);
+            }
+            claimed.push(p);
+        }
+        if let Some(r) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.radius.as_deref_mut())
+        {
+            r.routes = claimed;
+        }
+        Ok(())
+    }
+
+    /// The prefixes routed to a session (empty without RADIUS).
+    pub(super) fn radius_routes(&self, key: SessionKey) -> Vec<Ipv4Cidr> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .map(|r| r.routes.clone())
+            .unwrap_or_default()
+    }
+
+    /// The session's Framed-MTU, if the server sent one.
+    pub(super) fn radius_mtu(&self, key: SessionKey) -> Option<u16> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .and_then(|r| r.mtu)
     }
 
     /// The session as RADIUS sees it, for an Access-Request by `user`.

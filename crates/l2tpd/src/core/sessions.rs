@@ -141,6 +141,9 @@ pub(crate) struct SessionTable {
     routes: HashMap<Ipv4Addr, SessionKey>,
     /// Shared TUN, IPv6: a session's /64 (per-session prefixes) or its /128 → session.
     routes6: HashMap<u128, SessionKey>,
+    /// Prefixes routed to a session (RADIUS Framed-Route, Framed-IP-Netmask), by length
+    /// (longest first when looking up), each held by one session.
+    prefixes: std::collections::BTreeMap<std::cmp::Reverse<u8>, HashMap<Ipv4Addr, SessionKey>>,
     /// Link deadlines; entries whose session re-armed or left are skipped.
     timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
 }
@@ -168,6 +171,41 @@ impl SessionTable {
         }
         if s.v6().is_some_and(|v| v.lease.is_some()) {
             self.routes6.retain(|_, k| *k != key);
+        }
+        for p in s.radius.as_deref().map_or(&[][..], |r| &r.routes[..]) {
+            self.release_prefix(*p, key);
+        }
+    }
+
+    /// Routes `prefix` to `key`; the session already holding it, if another one does.
+    pub fn claim_prefix(
+        &mut self,
+        prefix: crate::addr::Ipv4Cidr,
+        key: SessionKey,
+    ) -> Result<(), SessionKey> {
+        let by_len = self
+            .prefixes
+            .entry(std::cmp::Reverse(prefix.len()))
+            .or_default();
+        match by_len.entry(prefix.network()) {
+            std::collections::hash_map::Entry::Occupied(o) if *o.get() != key => Err(*o.get()),
+            e => {
+                e.insert_entry(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops routing `prefix` to `key` (if it holds it).
+    pub fn release_prefix(&mut self, prefix: crate::addr::Ipv4Cidr, key: SessionKey) {
+        let len = std::cmp::Reverse(prefix.len());
+        if let Some(by_len) = self.prefixes.get_mut(&len) {
+            if by_len.get(&prefix.network()) == Some(&key) {
+                by_len.remove(&prefix.network());
+            }
+            if by_len.is_empty() {
+                self.prefixes.remove(&len);
+            }
         }
     }
 
@@ -216,7 +254,13 @@ impl SessionTable {
 
     /// The session owning an IPv4 destination.
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<SessionKey> {
-        self.routes.get(&addr).copied()
+        self.routes.get(&addr).copied().or_else(|| {
+            // Routed prefixes, longest first (few lengths: one lookup each).
+            self.prefixes.iter().find_map(|(len, by_len)| {
+                let net = crate::addr::Ipv4Cidr::new(addr, len.0)?.network();
+                by_len.get(&net).copied()
+            })
+        })
     }
 
     /// The session owning an IPv6 packet's destination (its /128, or its /64).
