@@ -184,6 +184,7 @@ impl super::Core {
             return;
         };
         sess.auth_pending = None;
+        let radius = matches!(answer, AuthAnswer::Radius { .. });
         // Where the session's address comes from (None: it gets none, it is refused).
         let (decision, fixed) = match answer {
             AuthAnswer::Reject | AuthAnswer::RejectWith(_) => {
@@ -261,6 +262,10 @@ impl super::Core {
             if let Some(suppressed) = self.log_limit.allow(now, "auth decision") {
                 tracing::warn!(node = %self.name, session = %key, suppressed, "auth decision: {e}");
             }
+        }
+        // A RADIUS server's Session-Timeout and Idle-Timeout.
+        if radius {
+            self.arm_timeouts(key);
         }
         self.dirty.push(key);
     }

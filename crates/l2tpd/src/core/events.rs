@@ -208,6 +208,7 @@ impl Core {
         let mut s = Session::new(link, now);
         s.radius = self.radius_session_up(key);
         self.sessions.insert(key, s);
+        self.arm_timeouts(key);
         self.dirty.push(key);
         self.replay_early_frames(now, key);
     }
@@ -330,6 +331,7 @@ impl Core {
         }
         self.datapath.remove_session(key);
         self.frames.forget(key);
+        self.deadlines.forget(key);
         self.admission.call_settled(key);
     }
 }

@@ -375,6 +375,7 @@ impl Core {
             Duration::from_millis(rand::Rng::gen_range(&mut self.rng, 0..tenth))
         });
         r.next_interim = interim.map(|d| now + d + jitter.unwrap_or_default());
+        let next = r.next_interim;
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip,
@@ -382,6 +383,9 @@ impl Core {
             event: SessionEvent::Start,
         };
         self.out.push(Output::Accounting(Box::new(rec)));
+        if let Some(t) = next {
+            self.arm_interim(key, t);
+        }
     }
 
     /// The session is being removed: Accounting Stop with its final counters.
@@ -406,39 +410,36 @@ impl Core {
         self.out.push(Output::Accounting(Box::new(rec)));
     }
 
-    /// Interim-Updates that are due (called from housekeeping, once a second).
-    pub(super) fn radius_interims(&mut self, now: Instant) {
-        if self.radius.is_none() {
-            return;
+    /// The Interim-Update of `key` armed for `due` (from the deadline heap): sent when it
+    /// is still the one the session waits for. Returns when the next one is due.
+    pub(super) fn radius_interim(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        due: Instant,
+    ) -> Option<Instant> {
+        let s = self.sessions.get_mut(&key)?;
+        let framed_ip = s.ipv4.map(|p| p.peer);
+        let since = s.since;
+        let r = s.radius.as_deref_mut()?;
+        let every = r.interim?;
+        if r.next_interim != Some(due) {
+            return None; // re-armed since (a CoA): another entry holds it
         }
-        let mut recs = Vec::new();
-        for (key, s) in self.sessions.iter_mut() {
-            let framed_ip = s.ipv4.map(|p| p.peer);
-            let since = s.since;
-            let Some(r) = s.radius.as_deref_mut() else {
-                continue;
-            };
-            let (Some(due), Some(every)) = (r.next_interim, r.interim) else {
-                continue;
-            };
-            if due > now {
-                continue;
-            }
-            r.next_interim = Some(now + every);
-            let stats = self
-                .datapath
-                .stats(key.tunnel, key.session)
-                .unwrap_or_default();
-            recs.push(AcctRecord::Session {
-                session: r.info.clone(),
-                framed_ip,
-                class: r.class.clone(),
-                event: SessionEvent::Interim(usage(stats, since, now)),
-            });
-        }
-        for rec in recs {
-            self.out.push(Output::Accounting(Box::new(rec)));
-        }
+        let next = now + every;
+        r.next_interim = Some(next);
+        let stats = self
+            .datapath
+            .stats(key.tunnel, key.session)
+            .unwrap_or_default();
+        let rec = AcctRecord::Session {
+            session: r.info.clone(),
+            framed_ip,
+            class: r.class.clone(),
+            event: SessionEvent::Interim(usage(stats, since, now)),
+        };
+        self.out.push(Output::Accounting(Box::new(rec)));
+        Some(next)
     }
 
     /// Records why a session ends (no effect without RADIUS state).
@@ -540,6 +541,13 @@ impl Core {
             if let Some(i) = c.interim_interval {
                 r.interim = Some(i).filter(|d| !d.is_zero());
                 r.next_interim = r.interim.filter(|_| r.started).map(|d| now + d);
+            }
+            let next_interim = r.next_interim.filter(|_| c.interim_interval.is_some());
+            if let Some(t) = next_interim {
+                self.arm_interim(*key, t);
+            }
+            if c.session_timeout.is_some() || c.idle_timeout.is_some() {
+                self.arm_timeouts(*key);
             }
             if let Some(limit) = c.rate_limit {
                 if let Some(s) = self.sessions.get_mut(key) {
