@@ -721,6 +721,12 @@ impl Link {
         id
     }
 
+    /// What the line-quality probes measured since the last [`Link::take_probe_stats`],
+    /// without resetting it (None when the link does not probe, or LCP never came up).
+    pub fn probe_stats(&self) -> Option<crate::probe::ProbeStats> {
+        self.probe.as_deref().map(crate::probe::Prober::stats)
+    }
+
     /// What the line-quality probes measured since the last call (None when the link does
     /// not probe, or LCP never came up).
     pub fn take_probe_stats(&mut self) -> Option<crate::probe::ProbeStats> {

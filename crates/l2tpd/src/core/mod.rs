@@ -20,6 +20,7 @@
 //!
 //! Rooms, one job each:
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
+//!   `session`: one session's state, shaped by its stage (establishing, admitted);
 //! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
 //! * [`datapath`]: the datapath backend seam (userspace datapath, kernel PPPoL2TP);
@@ -33,6 +34,7 @@
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
 //! * `shaper`: per-session rate limits (a token bucket per direction);
 //! * `deadlines`: Session-Timeout, Idle-Timeout and Interim-Updates in one heap;
+//! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -47,8 +49,10 @@ mod lifecycle;
 mod loglimit;
 mod manage;
 pub mod output;
+pub mod quality;
 pub mod radius;
 mod reconfigure;
+mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
@@ -230,6 +234,8 @@ pub struct Core {
     clock: Instant,
     /// Tables were shrunk: the allocator may give memory back to the OS.
     trim_heap: bool,
+    /// When the line-quality period in progress ends.
+    quality: quality::QualityClock,
 }
 
 impl Core {
@@ -295,6 +301,7 @@ impl Core {
             deadlines: deadlines::Deadlines::default(),
             clock: now,
             trim_heap: false,
+            quality: quality::QualityClock::new(config.ppp_quality_interval, now),
         })
     }
 
@@ -407,7 +414,7 @@ impl Core {
     pub fn sessions_up(&self) -> usize {
         self.sessions
             .iter()
-            .filter(|(_, s)| s.ipv4.is_some())
+            .filter(|(_, s)| s.ipv4().is_some())
             .count()
     }
 
@@ -575,6 +582,7 @@ impl Core {
             return;
         }
         self.next_housekeeping = now + Duration::from_secs(1);
+        self.close_quality_periods(now);
         self.compact();
         self.admission.shrink();
         self.frames.shrink();

@@ -136,7 +136,7 @@ pub(super) fn apply_authorization(
     now: Instant,
 ) -> AddressFrom {
     if let Some(limit) = authz.rate_limit {
-        sess.shaper = Some(Box::new(Shaper::new(limit, now)));
+        sess.limit_rate(Shaper::new(limit, now));
     }
     if authz.primary_dns.is_some() || authz.secondary_dns.is_some() {
         sess.link
@@ -362,7 +362,7 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
         };
-        let framed_ip = s.ipv4.map(|p| p.peer);
+        let framed_ip = s.ipv4().map(|p| p.peer);
         let Some(r) = s.radius.as_deref_mut().filter(|r| r.accepted && !r.started) else {
             return;
         };
@@ -403,7 +403,7 @@ impl Core {
         let cause = r.cause.unwrap_or(TerminateCause::LostService);
         let rec = AcctRecord::Session {
             session: r.info.clone(),
-            framed_ip: s.ipv4.map(|p| p.peer).or(s.pool_addr),
+            framed_ip: s.ipv4().map(|p| p.peer).or(s.lease()),
             class: r.class.clone(),
             event: SessionEvent::Stop(usage(stats, s.since, now), cause),
         };
@@ -419,7 +419,7 @@ impl Core {
         due: Instant,
     ) -> Option<Instant> {
         let s = self.sessions.get_mut(&key)?;
-        let framed_ip = s.ipv4.map(|p| p.peer);
+        let framed_ip = s.ipv4().map(|p| p.peer);
         let since = s.since;
         let r = s.radius.as_deref_mut()?;
         let every = r.interim?;
@@ -478,7 +478,7 @@ impl Core {
                     && sel.nas_port.is_none_or(|p| p == r.info.nas_port)
                     && sel
                         .framed_ip
-                        .is_none_or(|ip| s.ipv4.map(|p| p.peer) == Some(ip))
+                        .is_none_or(|ip| s.ipv4().map(|p| p.peer) == Some(ip))
             })
             .map(|(k, _)| *k)
             .collect()
@@ -551,7 +551,7 @@ impl Core {
             }
             if let Some(limit) = c.rate_limit {
                 if let Some(s) = self.sessions.get_mut(key) {
-                    s.shaper = Some(Box::new(Shaper::new(limit, now)));
+                    s.limit_rate(Shaper::new(limit, now));
                 }
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");

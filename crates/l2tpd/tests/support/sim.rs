@@ -56,6 +56,8 @@ pub struct SimCore {
     )>,
     /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
     pub interfaces_up: bool,
+    /// Every datagram the core sent, in order: (virtual time, to, bytes).
+    pub wire: Vec<(Instant, SocketAddr, Vec<u8>)>,
     next_token: u64,
 }
 
@@ -76,6 +78,7 @@ impl SimCore {
             accounting: Vec::new(),
             dae_answers: Vec::new(),
             interfaces_up: true,
+            wire: Vec::new(),
             next_token: 1,
         }
     }
@@ -108,6 +111,7 @@ impl SimCore {
         for (t, bytes) in out.transmits() {
             self.tx
                 .push_back((self.addrs[t.socket], t.to, bytes.to_vec()));
+            self.wire.push((now, t.to, bytes.to_vec()));
         }
         for (w, bytes) in out.tun_writes() {
             self.tun_writes.push((w.target, bytes.to_vec()));
@@ -168,6 +172,18 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
 
 /// [`lns_core`], offering IPv6CP and a prefix per session from `ipv6_prefix` when given.
 pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimCore {
+    lns_core_from(lns_config(seed, ipv6_prefix), now)
+}
+
+/// An LNS core built from `cfg` (see [`lns_config`]).
+pub fn lns_core_from(cfg: NodeConfig, now: Instant) -> SimCore {
+    let addrs = cfg.listen.clone();
+    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+}
+
+/// The simulated LNS's settings: alice, MS-CHAPv2, a pool of 11 addresses, a shared TUN, and
+/// an IPv6 prefix pool when `ipv6_prefix` is given.
+pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
     let ipv6_pool = ipv6_prefix
         .map(|p| l2tpd::pool::Ipv6Pool::new(p.parse().expect("IPv6 prefix")).expect("IPv6 pool"));
     let mut users = Users::new();
@@ -180,7 +196,7 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
         first: POOL_FIRST,
         last: Ipv4Addr::new(203, 0, 113, 20),
     };
-    let cfg = NodeConfig {
+    NodeConfig {
         name: "lns".into(),
         listen: vec![LNS_ADDR.parse().expect("addr")],
         endpoint: EndpointConfig {
@@ -192,6 +208,7 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![ppp::AuthMethod::MsChapV2],
@@ -212,9 +229,7 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
             name: "l2tp-lns".into(),
             mtu: 1400,
         },
-    };
-    let addrs = cfg.listen.clone();
-    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+    }
 }
 
 /// A client core dialling [`LNS_ADDR`] as alice, `sessions` calls, one TUN per session.
@@ -244,6 +259,7 @@ pub fn client_core_with(
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Client(ClientSettings {
             peers,
