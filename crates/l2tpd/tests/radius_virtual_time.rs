@@ -6,7 +6,9 @@
 //! RADIUS sockets are the shell's and are tested against FreeRADIUS in `radius_lns`.
 
 mod support;
-use support::sim::{client_core, icmp_echo, lns_core, up_sessions, SimCore, CLIENT_ADDR, LNS_IP};
+use support::sim::{
+    client_core, icmp_echo, lns_core, lns_core_with, up_sessions, SimCore, CLIENT_ADDR, LNS_IP,
+};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -739,4 +741,134 @@ fn housekeeping_looks_only_at_sessions_whose_deadline_is_due() {
         due(&lns),
         700 * N
     );
+}
+
+/// A client whose IPCP frames never leave it (as if it refused IPv4): only IPv6CP can open.
+struct NoIpcp(SimCore);
+
+/// Whether an L2TP data message (RFC 2661 §3.1) carries an IPCP frame.
+fn carries_ipcp(d: &[u8]) -> bool {
+    if d.len() < 6 || d[0] & 0x80 != 0 {
+        return false; // control message
+    }
+    let flags = u16::from_be_bytes([d[0], d[1]]);
+    let mut at = 2 + if flags & 0x4000 != 0 { 2 } else { 0 } + 4;
+    if flags & 0x0800 != 0 {
+        at += 4;
+    }
+    if flags & 0x0200 != 0 {
+        let Some(o) = d.get(at..at + 2) else {
+            return false;
+        };
+        at += 2 + usize::from(u16::from_be_bytes([o[0], o[1]]));
+    }
+    let mut ppp = d.get(at..).unwrap_or_default();
+    if ppp.starts_with(&[0xff, 0x03]) {
+        ppp = &ppp[2..];
+    }
+    ppp.starts_with(&[0x80, 0x21])
+}
+
+impl Node for NoIpcp {
+    fn owns(&self, addr: SocketAddr) -> bool {
+        self.0.owns(addr)
+    }
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        self.0.handle_datagram(now, local, from, data)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.0.handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        loop {
+            let d = self.0.poll_transmit()?;
+            if !carries_ipcp(&d.2) {
+                return Some(d);
+            }
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+}
+
+#[test]
+fn accounting_starts_when_only_ipv6cp_comes_up() {
+    let seed = 12;
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core_with(seed, t0, Some("2001:db8:1::/64"));
+    lns.core.enable_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    let mut client = NoIpcp(client);
+    let authz = Authorization::default();
+    let mut addrs = framed_addresses();
+    let start = |lns: &SimCore| {
+        lns.accounting.iter().find_map(|r| match r {
+            AcctRecord::Session {
+                event: SessionEvent::Start,
+                framed_ip,
+                session,
+                ..
+            } => Some((*framed_ip, session.acct_session_id.clone())),
+            _ => None,
+        })
+    };
+    let deadline = t0 + Duration::from_secs(60);
+    while start(&lns).is_none() {
+        let now = h.now;
+        accept_all(&mut lns, now, &authz, &mut addrs);
+        let mut nodes: [&mut dyn Node; 2] = [&mut lns, &mut client];
+        assert!(
+            h.step(&mut nodes, deadline),
+            "no accounting Start: {:?}",
+            lns.core.sessions(h.now)
+        );
+    }
+    let sessions = lns.core.sessions(h.now);
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        sessions[0].ipv6_up && sessions[0].ipv4.is_none(),
+        "IPv6CP up, IPCP not: {sessions:?}"
+    );
+    assert_eq!(start(&lns), Some((None, "5EED00000001".into())));
+    // IPCP gives up later; the session stays on IPv6 and gets no second Start.
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client.0,
+        Duration::from_secs(1),
+        |_, _, _| false,
+    );
+    let mut nodes: [&mut dyn Node; 2] = [&mut lns, &mut client];
+    h.run_until(
+        &mut nodes,
+        h.now + Duration::from_secs(90),
+        1_000_000,
+        |_| false,
+    );
+    let starts = lns
+        .accounting
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                AcctRecord::Session {
+                    event: SessionEvent::Start,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(starts, 1);
+    assert!(lns.core.sessions(h.now)[0].ipv6_up);
 }

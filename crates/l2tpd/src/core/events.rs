@@ -268,6 +268,8 @@ impl Core {
                 if let Some(app) = self.app.as_mut() {
                     app.session_up_v6(now, key, local, peer);
                 }
+                // Accounting starts with the first network protocol up, IPv6 included.
+                self.radius_network_up(now, key);
             }
             PppEvent::Ipv6Down => {
                 if let Some(s) = self.sessions.get_mut(&key) {

@@ -1,7 +1,7 @@
 //! The core's RADIUS view of its sessions (LNS with RADIUS): each session's NAS-Port and
 //! Acct-Session-Id and the L2TP facts a RADIUS policy keys on (Calling/Called Number, tunnel
 //! endpoints, the LAC's host name); what an Access-Accept authorized (address, DNS,
-//! timeouts, interim interval, Class); accounting records (Start when IPCP is up,
+//! timeouts, interim interval, Class); accounting records (Start when IPCP or IPv6CP is up,
 //! Interim-Update, Stop with the datapath's counters and a terminate cause) queued as
 //! [`super::Output::Accounting`]; and dynamic authorization requests (RFC 5176 Disconnect
 //! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
@@ -357,7 +357,7 @@ impl Core {
         Some(Box::new(r.info.clone()))
     }
 
-    /// IPCP is up: Accounting Start.
+    /// IPCP or IPv6CP is up (the first of them): Accounting Start.
     pub(super) fn radius_network_up(&mut self, now: Instant, key: SessionKey) {
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
