@@ -53,6 +53,13 @@ heidi	Cleartext-Password := "heidi-pw"
 ivan	Cleartext-Password := "ivan-pw"
 	Framed-Pool = "nosuch"
 
+kim	Cleartext-Password := "kim-pw"
+	Framed-IPv6-Prefix = 2001:db8:77::/64,
+	Delegated-IPv6-Prefix = 2001:db8:7700::/56
+
+lee	Cleartext-Password := "lee-pw"
+	Delegated-IPv6-Prefix = 2001:db8:7700::/56
+
 mallory	Auth-Type := Reject
 	Reply-Message = "Account suspended, call support"
 "#;
@@ -908,4 +915,85 @@ fn framed_pool_route_and_netmask_are_applied_and_each_held_by_one_session() {
         !routes(&topo.lns).contains("198.51.100.128/26")
     });
     assert!(routes(&topo.lns).contains("203.0.113.200/29 dev l2tp0"));
+}
+
+/// `ip -6 route show` in `ns`.
+fn routes6(ns: &str) -> String {
+    String::from_utf8_lossy(&sh(&["ip", "-n", ns, "-6", "route", "show"]).stdout).into_owned()
+}
+
+/// Three pings in `ns` (`ping ARGS`); whether one was answered.
+fn ping_in(ns: &str, args: &[&str]) -> bool {
+    let mut v = vec![
+        "ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2",
+    ];
+    v.extend_from_slice(args);
+    sh(&v).status.success()
+}
+
+#[test]
+fn framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_session() {
+    let test = "framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_session";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("i");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-i", USERS, Some(&topo.lns));
+    let lns = topo.start_lns_lns(&fr, "ipv6_prefix = \"2001:db8:1::/64\"");
+    let lns_sock = topo.path("lns.sock");
+
+    // kim: the /64 FreeRADIUS names is advertised to her (not one of lns.ipv6_prefix), and
+    // both her prefixes are routed to her session.
+    let mut kim = topo.start_client("kim", "kim", "kim-pw");
+    let log = || format!("LNS:\n{}\nkim:\n{}", lns.log_tail(), kim.log_tail());
+    support::wait_sessions_up(&lns_sock, 1, &log);
+    wait_for(Duration::from_secs(10), "kim's address in her /64", || {
+        sessions(&lns_sock).iter().any(|s| {
+            s.ipv6
+                .is_some_and(|a| a.segments()[..4] == [0x2001, 0xdb8, 0x77, 0])
+        })
+    });
+    let r6 = routes6(&topo.lns);
+    assert!(r6.contains("2001:db8:77::/64 dev l2tp0"), "{r6}");
+    assert!(r6.contains("2001:db8:7700::/56 dev l2tp0"), "{r6}");
+    // Traffic both ways: from her address in the advertised /64, and from one in her
+    // delegated prefix (on her side's loopback), to the LNS.
+    wait_for(Duration::from_secs(10), "IPv6 ping from kim's /64", || {
+        ping_in(&topo.cli, &["-6", "2001:db8:1::1"])
+    });
+    ok(&[
+        "ip",
+        "-n",
+        &topo.cli,
+        "addr",
+        "add",
+        "2001:db8:7700::1/128",
+        "dev",
+        "lo",
+    ]);
+    assert!(
+        ping_in(
+            &topo.cli,
+            &["-6", "-I", "2001:db8:7700::1", "2001:db8:1::1"]
+        ),
+        "IPv6 ping from kim's delegated prefix\n{}\n{}",
+        routes6(&topo.lns),
+        log()
+    );
+
+    // lee is given kim's delegated prefix: refused.
+    let mut lee = topo.start_client("lee", "lee", "lee-pw");
+    let why = "route 2001:db8:7700::/56 is routed to another session";
+    wait_for(Duration::from_secs(15), "lee refused", || {
+        lns.log_text().contains(why)
+    });
+    support::stop(&mut lee.child);
+    assert_eq!(sessions(&lns_sock).len(), 1, "{}", lns.log_tail());
+
+    // kim hangs up: her prefixes' routes go with her.
+    support::stop(&mut kim.child);
+    wait_for(Duration::from_secs(10), "kim's routes removed", || {
+        let r6 = routes6(&topo.lns);
+        !r6.contains("2001:db8:77::/64") && !r6.contains("2001:db8:7700::/56")
+    });
 }

@@ -20,7 +20,7 @@ use l2tp_radius::request::{SessionInfo, TunnelInfo};
 use super::sessions::Session;
 use super::shaper::Shaper;
 use super::{Core, Output, RoleSettings};
-use crate::addr::Ipv4Cidr;
+use crate::addr::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 /// What the core needs to keep RADIUS session state.
 #[derive(Debug, Clone, Default)]
@@ -61,9 +61,13 @@ pub(crate) struct SessionAcct {
     pub idle_timeout: Option<Duration>,
     /// Why the session ends, once known (the first reason wins).
     pub cause: Option<TerminateCause>,
-    /// Prefixes routed to the session (Framed-Route, and the Framed-IP-Netmask subnet),
-    /// held by it alone; before the address is leased, the ones the server asked for.
-    pub routes: Vec<Ipv4Cidr>,
+    /// Prefixes routed to the session (Framed-Route, the Framed-IP-Netmask subnet,
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), held by it alone; before the address is
+    /// leased, the ones the server asked for.
+    pub routes: Vec<IpCidr>,
+    /// Framed-IPv6-Prefix: the prefix advertised to the session (instead of one from
+    /// `lns.ipv6_prefix`).
+    pub ipv6_prefix: Option<Ipv6Cidr>,
     /// Framed-IP-Netmask (a subnet around the address, routed to the session).
     pub netmask: Option<Ipv4Addr>,
     /// Framed-MTU: the most the session's interface and advertisements may say.
@@ -154,7 +158,24 @@ pub(super) fn apply_authorization(
             .routes
             .iter()
             .filter_map(|t| framed_route(t))
+            .map(IpCidr::V4)
             .collect();
+        // RFC 3162 §2.3 Framed-IPv6-Prefix: "an IPv6 prefix (and corresponding route) to
+        // be configured for the user"; one a /64 or shorter can be advertised for SLAAC.
+        r.ipv6_prefix = authz
+            .ipv6_prefixes
+            .iter()
+            .filter(|p| p.len <= 64)
+            .find_map(|p| Ipv6Cidr::new(p.addr, p.len));
+        r.routes.extend(r.ipv6_prefix.map(IpCidr::V6));
+        // RFC 4818 Delegated-IPv6-Prefix: routed to the session (no DHCPv6 here: the CPE
+        // is told it some other way).
+        r.routes.extend(
+            authz
+                .delegated_prefix
+                .and_then(|p| Ipv6Cidr::new(p.addr, p.len))
+                .map(IpCidr::V6),
+        );
         r.netmask = authz.netmask;
         r.mtu = authz.mtu;
     }
@@ -285,6 +306,7 @@ impl Core {
             idle_timeout: None,
             cause: None,
             routes: Vec::new(),
+            ipv6_prefix: None,
             netmask: None,
             mtu: None,
         }))
@@ -297,7 +319,7 @@ impl Core {
         &mut self,
         key: SessionKey,
         addr: Ipv4Addr,
-    ) -> Result<(), Ipv4Cidr> {
+    ) -> Result<(), IpCidr> {
         let Some(r) = self
             .sessions
             .get_mut(&key)
@@ -306,9 +328,13 @@ impl Core {
             return Ok(());
         };
         let mut want = std::mem::take(&mut r.routes);
-        want.extend(r.netmask.and_then(|m| netmask_subnet(addr, m)));
-        want.sort();
-        want.dedup();
+        want.extend(
+            r.netmask
+                .and_then(|m| netmask_subnet(addr, m))
+                .map(IpCidr::V4),
+        );
+        let mut seen = std::collections::HashSet::new();
+        want.retain(|p| seen.insert(*p));
         let mut claimed = Vec::with_capacity(want.len());
         for p in want {
             if self.sessions.claim_prefix(p, key).is_err() {
@@ -329,13 +355,27 @@ impl Core {
         Ok(())
     }
 
-    /// The prefixes routed to a session (empty without RADIUS).
-    pub(super) fn radius_routes(&self, key: SessionKey) -> Vec<Ipv4Cidr> {
+    /// The IPv4 (or IPv6) prefixes routed to a session (empty without RADIUS).
+    pub(super) fn radius_routes(&self, key: SessionKey, v6: bool) -> Vec<IpCidr> {
         self.sessions
             .get(&key)
             .and_then(|s| s.radius.as_deref())
-            .map(|r| r.routes.clone())
+            .map(|r| {
+                r.routes
+                    .iter()
+                    .filter(|p| matches!(p, IpCidr::V6(_)) == v6)
+                    .copied()
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// The session's Framed-IPv6-Prefix, if the server sent one.
+    pub(super) fn radius_ipv6_prefix(&self, key: SessionKey) -> Option<Ipv6Cidr> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .and_then(|r| r.ipv6_prefix)
     }
 
     /// The session's Framed-MTU, if the server sent one.

@@ -3,11 +3,13 @@
 //! an index entry never outlives its session.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
+
+use crate::addr::IpCidr;
 use ppp::{Ipv4Params, Phase};
 
 pub(crate) use super::session::Session;
@@ -40,9 +42,11 @@ pub(crate) struct SessionTable {
     routes: HashMap<Ipv4Addr, SessionKey>,
     /// Shared TUN, IPv6: a session's /64 (per-session prefixes) or its /128 → session.
     routes6: HashMap<u128, SessionKey>,
-    /// Prefixes routed to a session (RADIUS Framed-Route, Framed-IP-Netmask), by length
-    /// (longest first when looking up), each held by one session.
-    prefixes: std::collections::BTreeMap<std::cmp::Reverse<u8>, HashMap<Ipv4Addr, SessionKey>>,
+    /// Prefixes routed to a session (RADIUS Framed-Route, Framed-IP-Netmask; IPv6:
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), by length (longest first when looking
+    /// up), each held by one session; the network as an integer.
+    prefixes: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
+    prefixes6: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
     /// Link deadlines; entries whose session re-armed or left are skipped.
     timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
 }
@@ -77,16 +81,14 @@ impl SessionTable {
     }
 
     /// Routes `prefix` to `key`; the session already holding it, if another one does.
-    pub fn claim_prefix(
-        &mut self,
-        prefix: crate::addr::Ipv4Cidr,
-        key: SessionKey,
-    ) -> Result<(), SessionKey> {
-        let by_len = self
-            .prefixes
-            .entry(std::cmp::Reverse(prefix.len()))
-            .or_default();
-        match by_len.entry(prefix.network()) {
+    pub fn claim_prefix(&mut self, prefix: IpCidr, key: SessionKey) -> Result<(), SessionKey> {
+        let (len, net) = prefix_key(prefix);
+        let map = if matches!(prefix, IpCidr::V6(_)) {
+            &mut self.prefixes6
+        } else {
+            &mut self.prefixes
+        };
+        match map.entry(Reverse(len)).or_default().entry(net) {
             std::collections::hash_map::Entry::Occupied(o) if *o.get() != key => Err(*o.get()),
             e => {
                 e.insert_entry(key);
@@ -96,14 +98,19 @@ impl SessionTable {
     }
 
     /// Stops routing `prefix` to `key` (if it holds it).
-    pub fn release_prefix(&mut self, prefix: crate::addr::Ipv4Cidr, key: SessionKey) {
-        let len = std::cmp::Reverse(prefix.len());
-        if let Some(by_len) = self.prefixes.get_mut(&len) {
-            if by_len.get(&prefix.network()) == Some(&key) {
-                by_len.remove(&prefix.network());
+    pub fn release_prefix(&mut self, prefix: IpCidr, key: SessionKey) {
+        let (len, net) = prefix_key(prefix);
+        let map = if matches!(prefix, IpCidr::V6(_)) {
+            &mut self.prefixes6
+        } else {
+            &mut self.prefixes
+        };
+        if let Some(by_len) = map.get_mut(&Reverse(len)) {
+            if by_len.get(&net) == Some(&key) {
+                by_len.remove(&net);
             }
             if by_len.is_empty() {
-                self.prefixes.remove(&len);
+                map.remove(&Reverse(len));
             }
         }
     }
@@ -153,13 +160,10 @@ impl SessionTable {
 
     /// The session owning an IPv4 destination.
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<SessionKey> {
-        self.routes.get(&addr).copied().or_else(|| {
-            // Routed prefixes, longest first (few lengths: one lookup each).
-            self.prefixes.iter().find_map(|(len, by_len)| {
-                let net = crate::addr::Ipv4Cidr::new(addr, len.0)?.network();
-                by_len.get(&net).copied()
-            })
-        })
+        self.routes
+            .get(&addr)
+            .copied()
+            .or_else(|| longest_match(&self.prefixes, u128::from(u32::from(addr)), 32))
     }
 
     /// The session owning an IPv6 packet's destination (its /128, or its /64).
@@ -172,6 +176,7 @@ impl SessionTable {
             .get(&dst)
             .or_else(|| self.routes6.get(&(dst & !u128::from(u64::MAX))))
             .copied()
+            .or_else(|| longest_match(&self.prefixes6, dst, 128))
     }
 
     /// Records a link's deadline.
@@ -224,6 +229,32 @@ impl SessionTable {
         }
         oversized
     }
+}
+
+/// A prefix as (length, network as an integer in the low bits).
+fn prefix_key(p: IpCidr) -> (u8, u128) {
+    match p {
+        IpCidr::V4(c) => (c.len(), u128::from(u32::from(c.network()))),
+        IpCidr::V6(c) => (c.len(), u128::from(c.network())),
+    }
+}
+
+/// The session holding the longest prefix of `map` that contains `addr` (`bits` wide).
+fn longest_match(
+    map: &BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
+    addr: u128,
+    bits: u32,
+) -> Option<SessionKey> {
+    // Few lengths in use: one hash lookup each, longest first.
+    map.iter().find_map(|(len, by_len)| {
+        let host_bits = bits - u32::from(len.0);
+        let net = if host_bits >= 128 {
+            0
+        } else {
+            addr >> host_bits << host_bits
+        };
+        by_len.get(&net).copied()
+    })
 }
 
 #[cfg(test)]
