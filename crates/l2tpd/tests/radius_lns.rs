@@ -60,6 +60,9 @@ kim	Cleartext-Password := "kim-pw"
 lee	Cleartext-Password := "lee-pw"
 	Delegated-IPv6-Prefix = 2001:db8:7700::/56
 
+judy	Cleartext-Password := "judy-pw"
+	Framed-MTU = 1300
+
 mallory	Auth-Type := Reject
 	Reply-Message = "Account suspended, call support"
 "#;
@@ -183,7 +186,7 @@ host_name = "lns-under-test"
 listen = ["192.0.2.1:1701"]
 ipv4_pool = "203.0.113.10-203.0.113.20"
 local_ipv4 = "198.51.100.1"
-interface_mode = "shared"
+{mode}
 {lns}
 [radius]
 nas_identifier = "lns-under-test"
@@ -202,6 +205,11 @@ address = "127.0.0.1"
 secret = "{DAE_SECRET}"
 "#,
                 sock = self.path("lns.sock").display(),
+                mode = if lns.contains("interface_mode") {
+                    ""
+                } else {
+                    "interface_mode = \"shared\""
+                },
                 spool = self.path("spool").display(),
                 auth = fr.auth,
                 acct = fr.acct,
@@ -996,4 +1004,50 @@ fn framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_sess
         let r6 = routes6(&topo.lns);
         !r6.contains("2001:db8:77::/64") && !r6.contains("2001:db8:7700::/56")
     });
+}
+
+#[test]
+fn framed_mtu_caps_the_sessions_interface() {
+    let test = "framed_mtu_caps_the_sessions_interface";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("j");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-j", USERS, Some(&topo.lns));
+    // One interface per session, 1460 by default ([ppp] mtu).
+    let lns = topo.start_lns_lns(&fr, "interface_mode = \"per-session\"");
+    let lns_sock = topo.path("lns.sock");
+    let links = || {
+        String::from_utf8_lossy(&sh(&["ip", "-n", &topo.lns, "-o", "link", "show"]).stdout)
+            .into_owned()
+    };
+    let mtu_of = |user: &str| {
+        let s = sessions(&lns_sock);
+        let ifname = s
+            .iter()
+            .find(|s| s.user.as_deref() == Some(user))
+            .and_then(|s| s.interface.clone())?;
+        links()
+            .lines()
+            .find(|l| l.contains(&format!(" {ifname}:")))
+            .and_then(|l| l.split(" mtu ").nth(1))
+            .and_then(|m| m.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let judy = topo.start_client("judy", "judy", "judy-pw");
+    let bob = topo.start_client("bob", "bob", "bob-pw");
+    let log = || {
+        format!(
+            "LNS:\n{}\njudy:\n{}\nbob:\n{}",
+            lns.log_tail(),
+            judy.log_tail(),
+            bob.log_tail()
+        )
+    };
+    support::wait_sessions_up(&lns_sock, 2, &log);
+    wait_for(Duration::from_secs(10), "both interfaces", || {
+        mtu_of("judy").is_some() && mtu_of("bob").is_some()
+    });
+    assert_eq!(mtu_of("judy").as_deref(), Some("1300"), "{}", links());
+    assert_eq!(mtu_of("bob").as_deref(), Some("1460"), "{}", links());
 }
