@@ -638,7 +638,12 @@ impl Link {
             self.server_auth.as_ref().and_then(|a| a.deadline()),
             self.client_auth.as_ref().and_then(|a| a.deadline()),
             self.echo.map(|e| e.deadline),
-            self.probe.as_deref().map(|p| p.deadline()),
+            // Probes run only while LCP is opened (a deadline kept while it is not would be
+            // due for ever).
+            self.probe
+                .as_deref()
+                .filter(|_| self.lcp.state() == State::Opened)
+                .map(|p| p.deadline()),
             self.establish_deadline,
         ]
         .into_iter()
