@@ -73,6 +73,8 @@ impl Core {
         };
         s.admit().interface = Some(Interface::Own(ifname.clone()));
         self.maybe_default_route(key, &ifname);
+        // Kernel datapath: the session's rate limit goes on its interface.
+        self.radius_rate_on_interface(key);
         // IPv6CP may have finished before IPCP created the interface.
         self.setup_ipv6(key);
     }

@@ -72,6 +72,9 @@ pub(crate) struct SessionAcct {
     pub netmask: Option<Ipv4Addr>,
     /// Framed-MTU: the most the session's interface and advertisements may say.
     pub mtu: Option<u16>,
+    /// The rate limit (Access-Accept or CoA), for a datapath that applies it outside the
+    /// core (`tc` on the kernel's `pppN`).
+    pub rate: Option<l2tp_radius::reply::RateLimit>,
 }
 
 impl SessionAcct {
@@ -178,6 +181,7 @@ pub(super) fn apply_authorization(
         );
         r.netmask = authz.netmask;
         r.mtu = authz.mtu;
+        r.rate = authz.rate_limit;
     }
     match (authz.address, &authz.pool) {
         (Some(FramedAddress::Static(a)), _) => AddressFrom::Granted(a),
@@ -309,6 +313,7 @@ impl Core {
             ipv6_prefix: None,
             netmask: None,
             mtu: None,
+            rate: None,
         }))
     }
 
@@ -376,6 +381,24 @@ impl Core {
             .get(&key)
             .and_then(|s| s.radius.as_deref())
             .and_then(|r| r.ipv6_prefix)
+    }
+
+    /// Kernel datapath (packets never reach the core's token buckets): the session's rate
+    /// limit, if it has one and its own interface is up, goes to the shell for `tc`.
+    pub(super) fn radius_rate_on_interface(&mut self, key: SessionKey) {
+        if !self.frames_via_backend {
+            return;
+        }
+        let Some(s) = self.sessions.get(&key) else {
+            return;
+        };
+        let (Some(limit), Some(ifname)) = (
+            s.radius.as_deref().and_then(|r| r.rate),
+            s.own_tun().map(str::to_string),
+        ) else {
+            return;
+        };
+        self.out.ip(super::IpOp::SetRate { ifname, limit });
     }
 
     /// The session's Framed-MTU, if the server sent one.
@@ -592,7 +615,11 @@ impl Core {
             if let Some(limit) = c.rate_limit {
                 if let Some(s) = self.sessions.get_mut(key) {
                     s.limit_rate(Shaper::new(limit, now));
+                    if let Some(r) = s.radius.as_deref_mut() {
+                        r.rate = Some(limit);
+                    }
                 }
+                self.radius_rate_on_interface(*key);
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");
         }

@@ -16,6 +16,7 @@ pub mod netconf;
 pub mod radius;
 pub mod resolver;
 mod send;
+pub mod tc;
 pub mod tunif;
 pub mod tuns;
 
@@ -473,6 +474,7 @@ impl Node {
         if self.core.take_trim_request() {
             l2tp_io::mem::trim_heap();
         }
+        self.tuns.tc.reap();
         if mgmt_ready {
             self.serve_mgmt(now);
         }
