@@ -206,6 +206,7 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
             max_tunnels: 0,
             session_timeout: None,
             idle_timeout: None,
+            proxy: Default::default(),
         })),
         seed: Some(seed),
         ip_mode: IpMode::Shared {
