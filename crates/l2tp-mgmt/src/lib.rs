@@ -150,6 +150,12 @@ mod tests {
                 session: 2,
             },
             Request::CloseTunnel { tunnel: 9 },
+            Request::CloseMatching {
+                selector: SessionSelector::User("alice".into()),
+            },
+            Request::CloseMatching {
+                selector: SessionSelector::Address("2001:db8::5".parse().unwrap()),
+            },
             Request::Dial { peer: None },
             Request::Dial {
                 peer: Some("lns.example:1701".into()),

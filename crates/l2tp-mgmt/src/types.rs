@@ -55,6 +55,13 @@ pub enum Request {
         /// Local tunnel id.
         tunnel: u16,
     },
+    /// Close every session of a user, or the session holding an address (a CDN each).
+    /// Answered with [`Response::Sessions`] listing the sessions closed; an error when none
+    /// matched.
+    CloseMatching {
+        /// What the sessions to close have in common.
+        selector: SessionSelector,
+    },
     /// LAC/client role: open a tunnel (when needed) and place a call. `peer` picks one of the
     /// configured peers (`host[:port]`); `None` means the first configured one.
     Dial {
@@ -77,6 +84,16 @@ pub enum Request {
     /// established sessions (answered with [`Response::Reloaded`], or an error listing why
     /// the new file was refused; the running configuration is then kept).
     Reload,
+}
+
+/// Which sessions a [`Request::CloseMatching`] names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionSelector {
+    /// Every session authenticated as this user (the exact name, no wildcards).
+    User(String),
+    /// The session holding this IPv4 or IPv6 address.
+    Address(std::net::IpAddr),
 }
 
 /// A session option, named after the PPPoL2TP socket option it mirrors.

@@ -85,10 +85,11 @@ fn ctl(bin: &Path, sock: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-#[test]
-fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
-    let Some(bin) = l2tpctl() else { return };
-    let dir = std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{}", std::process::id()));
+/// An LNS on loopback (users `load` and `vip`, CHAP, pool in 198.18.0.0/20, no interfaces)
+/// in its own temp dir: (dir, management socket, UDP port, process).
+fn start_lns(name: &str) -> (PathBuf, PathBuf, u16, Proc) {
+    let dir =
+        std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sock = dir.join("lns.sock");
@@ -107,7 +108,7 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
         ),
     )
     .expect("config");
-    let _lns = Proc(
+    let lns = Proc(
         Command::new(L2TPD)
             .args(["run", "--config", cfg.to_str().expect("utf-8")])
             .stdout(Stdio::null())
@@ -116,6 +117,13 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
             .expect("spawn LNS"),
     );
     wait_for(Duration::from_secs(10), "the LNS", || sock.exists());
+    (dir, sock, port, lns)
+}
+
+#[test]
+fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
+    let Some(bin) = l2tpctl() else { return };
+    let (dir, sock, port, _lns) = start_lns("list");
     let _load = hold(port, "load", 2, 495);
     let _vip = hold(port, "vip", 1, 10);
 
@@ -201,5 +209,76 @@ fn a_thousand_sessions_one_line_each_filtered_sorted_counted() {
     let mut want: Vec<Ipv4Addr> = addresses.into_iter().collect();
     want.sort_by(|a, b| b.cmp(a));
     assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `close user` closes exactly that user's sessions, `close address` exactly the one session
+/// holding the address; nothing else goes down, and a name matching nothing is refused.
+#[test]
+fn closing_by_user_or_address_touches_exactly_those_sessions() {
+    let Some(bin) = l2tpctl() else { return };
+    let (dir, sock, port, _lns) = start_lns("close");
+    let _load = hold(port, "load", 1, 5);
+    let _vip = hold(port, "vip", 1, 3);
+    let count = |filter: &str| -> usize {
+        ctl(&bin, &sock, &["sessions", "--count", filter])
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    assert_eq!((count("user=vip"), count("user=load")), (3, 5));
+    // `top` on the live daemon: one frame, a summary, a header and every session.
+    let frame = ctl(&bin, &sock, &["top", "-n", "1", "-l", "100"]);
+    assert!(frame.starts_with("8 sessions, "), "{frame}");
+    assert_eq!(frame.lines().count(), 10, "{frame}");
+
+    let closed = ctl(&bin, &sock, &["close", "user", "vip"]);
+    assert_eq!(closed.lines().count(), 3, "{closed}");
+    assert!(
+        closed
+            .lines()
+            .all(|l| l.starts_with("closed ") && l.contains(" vip ")),
+        "{closed}"
+    );
+    wait_for(Duration::from_secs(10), "vip's sessions to go", || {
+        count("user=vip") == 0
+    });
+    assert_eq!(count("user=load"), 5, "load's sessions are untouched");
+
+    // One of load's addresses: that session only.
+    let ips = ctl(&bin, &sock, &["sessions", "-o", "ip", "--no-header"]);
+    let one = ips.lines().next().expect("an address").trim().to_string();
+    let closed = ctl(&bin, &sock, &["close", "address", &one]);
+    assert_eq!(closed.lines().count(), 1, "{closed}");
+    assert!(
+        closed.trim_end().ends_with(&format!(" load {one}")),
+        "{closed}"
+    );
+    wait_for(Duration::from_secs(10), "the session to go", || {
+        count("user=load") == 4
+    });
+    assert_eq!(count(&format!("ip={one}")), 0);
+
+    // Names that match nothing are refused (exit 1) and close nothing: no wildcards, no prefix.
+    for args in [
+        &["close", "user", "nobody"][..],
+        &["close", "user", "loa*"],
+        &["close", "user", "loa"],
+        &["close", "ip", "192.0.2.99"],
+    ] {
+        let out = Command::new(&bin)
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("run l2tpctl");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no session"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(count("user=load"), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,6 +76,7 @@ pub mod mschapv2;
 pub mod options;
 pub mod packet;
 pub mod pap;
+pub mod probe;
 pub mod proxy;
 
 pub use auth::{AuthDecision, AuthMethod, AuthTicket, Credentials};

@@ -113,6 +113,8 @@ pub struct LinkConfig {
     pub echo_interval: Option<Duration>,
     /// Unanswered Echo-Requests in a row before the link is declared dead.
     pub echo_failures: u32,
+    /// Line-quality probes (Echo-Requests at their own rate, timed; None: none).
+    pub quality: Option<crate::probe::ProbeConfig>,
     /// RFC 1661 §4.6 Restart timer.
     pub restart_timer: Duration,
     /// RFC 1661 §4.6 Max-Configure.
@@ -145,6 +147,7 @@ impl LinkConfig {
             mru: DEFAULT_LINK_MRU,
             echo_interval: Some(Duration::from_secs(20)),
             echo_failures: 3,
+            quality: None,
             restart_timer: Duration::from_secs(3),
             max_configure: 10,
             max_terminate: 2,
@@ -229,6 +232,9 @@ pub struct Link {
     server_auth: Option<Box<Authenticator>>,
     client_auth: Option<Box<Authenticatee>>,
     echo: Option<Echo>,
+    /// Line-quality probes, once LCP is up (boxed: off on most links of a test, and the
+    /// daemon holds 100,000 links).
+    probe: Option<Box<crate::probe::Prober>>,
     /// Until the network phase: when `establish_timeout` runs out.
     establish_deadline: Option<Instant>,
     /// ACCM from the L2TP peer's SLI (send, receive).
@@ -289,6 +295,7 @@ impl Link {
             server_auth: None,
             client_auth: None,
             echo: None,
+            probe: None,
             establish_deadline: None,
             accm: None,
             auth_epoch: 0,
@@ -615,6 +622,9 @@ impl Link {
             }
             Code::ECHO_REPLY if opened => {
                 self.stats.echo_replies += 1;
+                if let Some(p) = self.probe.as_deref_mut() {
+                    p.replied(pkt.id, now);
+                }
                 if let Some(e) = self.echo.as_mut() {
                     e.outstanding = 0;
                 }
@@ -668,6 +678,13 @@ impl Link {
                 }
             }
         }
+        let lcp_open = self.lcp.state() == State::Opened;
+        if lcp_open && self.probe.as_deref_mut().is_some_and(|p| p.due(now)) {
+            let id = self.queue_echo_request();
+            if let Some(p) = self.probe.as_deref_mut() {
+                p.sent(id, now);
+            }
+        }
         self.pump(now);
     }
 
@@ -683,6 +700,7 @@ impl Link {
             self.server_auth.as_ref().and_then(|a| a.deadline()),
             self.client_auth.as_ref().and_then(|a| a.deadline()),
             self.echo.map(|e| e.deadline),
+            self.probe.as_deref().map(|p| p.deadline()),
             self.establish_deadline,
         ]
         .into_iter()
@@ -752,8 +770,9 @@ impl Link {
         true
     }
 
-    /// Queues an LCP Echo-Request carrying our magic number (RFC 1661 §5.8).
-    fn queue_echo_request(&mut self) {
+    /// Queues an LCP Echo-Request carrying our magic number (RFC 1661 §5.8); returns its
+    /// Identifier.
+    fn queue_echo_request(&mut self) -> u8 {
         let id = self.lcp.fresh_id();
         let magic = self.lcp.policy.our_magic().to_be_bytes();
         self.stats.echo_requests += 1;
@@ -761,6 +780,13 @@ impl Link {
             Protocol::LCP,
             packet::encode(Code::ECHO_REQUEST, id, &magic),
         );
+        id
+    }
+
+    /// What the line-quality probes measured since the last call (None when the link does
+    /// not probe, or LCP never came up).
+    pub fn take_probe_stats(&mut self) -> Option<crate::probe::ProbeStats> {
+        self.probe.as_deref_mut().map(crate::probe::Prober::take)
     }
 
     /// Gives back the spare capacity of the link's queues (they grow during negotiation and
@@ -944,6 +970,10 @@ impl Link {
             deadline: now + iv,
             outstanding: 0,
         });
+        self.probe = self
+            .cfg
+            .quality
+            .map(|q| Box::new(crate::probe::Prober::new(q, now)));
         let t = self.timing();
         let rng = &mut *self.rng;
         match self.cfg.role {

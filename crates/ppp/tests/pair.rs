@@ -729,3 +729,42 @@ fn looped_back_link_is_detected() {
         now - t0
     );
 }
+
+/// Line-quality probes measure what the network does: over a link losing 10% of frames each
+/// way with 5–40 ms latency each way, about 19% of probes go unanswered and every round trip
+/// lies within the latencies the network drew.
+#[test]
+fn quality_probes_measure_the_networks_loss_and_round_trip() {
+    let mut server = server_cfg(vec![AuthMethod::ChapMd5]);
+    server.quality = Some(ppp::probe::ProbeConfig::every(Duration::from_secs(1)));
+    let mut p = Pair::new(31, server, client_cfg("alice", "wonderland"));
+    p.open();
+    assert!(p.run_until(Duration::from_secs(10), Pair::both_up));
+    let _ = p.server.take_probe_stats();
+    p.loss = 0.10;
+    p.run_until(Duration::from_secs(1000), |_| false);
+    p.loss = 0.0;
+    // Let the last probes be answered or time out.
+    p.run_until(Duration::from_secs(6), |_| false);
+    assert_eq!(down(&p.sev), None, "{:?}", p.sev);
+    let q = p.server.take_probe_stats().expect("the server probes");
+    assert!((1000..=1007).contains(&q.sent), "{q:?}");
+    assert!(
+        q.answered + q.lost >= q.sent - 6 && q.answered + q.lost <= q.sent,
+        "{q:?}"
+    );
+    let loss = f64::from(q.lost) / f64::from(q.answered + q.lost);
+    assert!((0.13..0.25).contains(&loss), "loss {loss:.3}: {q:?}");
+    let (min, max) = (q.rtt_min.unwrap(), q.rtt_max.unwrap());
+    assert!(
+        min >= Duration::from_millis(10) && max < Duration::from_millis(160),
+        "{q:?}"
+    );
+    let avg = q.rtt_avg().unwrap();
+    assert!(
+        avg > Duration::from_millis(30) && avg < Duration::from_millis(70),
+        "{q:?}"
+    );
+    // The client was not asked to probe.
+    assert_eq!(p.client.take_probe_stats(), None);
+}

@@ -224,6 +224,26 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     counters(out, &s.datapath);
 }
 
+/// What `close user|address` closed: one line per session, `closed TID/SID USER ADDRESS`.
+pub fn closed(sessions: &[SessionInfo]) -> String {
+    let mut out = String::new();
+    for s in sessions {
+        let addr = s
+            .ipv4
+            .map(|a| a.to_string())
+            .or_else(|| s.ipv6.map(|a| a.to_string()));
+        let _ = writeln!(
+            out,
+            "closed {}/{} {} {}",
+            s.tunnel,
+            s.session,
+            s.user.as_deref().unwrap_or("-"),
+            addr.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}
+
 /// Human-readable rendering of a successful response. `tunnel_filter` keeps only the
 /// sessions of one tunnel in a session list.
 pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {

@@ -10,9 +10,12 @@
 
 mod format;
 pub mod table;
+pub mod top;
 
 use clap::{Args, Subcommand, ValueEnum};
-use l2tp_mgmt::{Client, MgmtError, Request, Response, SessionInfo, SessionOption};
+use l2tp_mgmt::{
+    Client, MgmtError, Request, Response, SessionInfo, SessionOption, SessionSelector,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,6 +89,15 @@ for descending). --count prints only how many sessions match. Every detail of on
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Live view of the busiest sessions (rates each way, refreshed).
+    #[command(
+        long_about = "A live table of the sessions carrying the most traffic: bytes per second \
+each way since the previous refresh, totals, user, address, the tunnel's peer and uptime, \
+heaviest first. On a terminal the screen is redrawn until interrupted (Ctrl-C); otherwise \
+frames are printed one after another (2 unless -n says).",
+        after_long_help = "EXAMPLES:\n    l2tpctl top\n    l2tpctl top -d 5 -l 50\n    l2tpctl top -n 3 -d 1 > busiest.txt"
+    )]
+    Top(top::TopArgs),
     /// Show one tunnel or session.
     #[command(
         long_about = "Show one tunnel (by local tunnel id) or one session (by local tunnel \
@@ -109,11 +121,13 @@ packets), debug (debug mask). A tunnel accepts only debug. Debug masks are numbe
         #[command(subcommand)]
         what: SetWhat,
     },
-    /// Close a session (CDN) or a tunnel (StopCCN).
+    /// Close a session (CDN), a user's sessions, an address's session, or a tunnel (StopCCN).
     #[command(
-        long_about = "Close a session (the daemon sends a CDN, RFC 2661 §6.13) or a whole \
-tunnel with its sessions (StopCCN, RFC 2661 §6.3).",
-        after_long_help = "EXAMPLES:\n    l2tpctl close session 12 7\n    l2tpctl close tunnel 12"
+        long_about = "Close a session (the daemon sends a CDN, RFC 2661 §6.13), every session \
+of a user (the exact name), the session holding an address, or a whole tunnel with its \
+sessions (StopCCN, RFC 2661 §6.3). Closing by user or address prints one line per session \
+closed (TID/SID, user, address) and fails when no session matches.",
+        after_long_help = "EXAMPLES:\n    l2tpctl close session 12 7\n    l2tpctl close user alice\n    l2tpctl close address 203.0.113.5\n    l2tpctl close tunnel 12"
     )]
     Close {
         #[command(subcommand)]
@@ -270,6 +284,19 @@ pub enum CloseWhat {
         #[arg(value_name = "TID")]
         id: u16,
     },
+    /// Close every session of a user (the exact name).
+    User {
+        /// The authenticated user name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Close the session holding an address (IPv4 or IPv6).
+    #[command(alias = "ip")]
+    Address {
+        /// The session's address.
+        #[arg(value_name = "ADDR")]
+        addr: std::net::IpAddr,
+    },
 }
 
 /// Why a management command failed.
@@ -382,6 +409,22 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
         ManageCommand::Close {
             what: CloseWhat::Tunnel { id },
         } => (Request::CloseTunnel { tunnel: *id }, false),
+        ManageCommand::Close {
+            what: CloseWhat::User { name },
+        } => (
+            Request::CloseMatching {
+                selector: SessionSelector::User(name.clone()),
+            },
+            false,
+        ),
+        ManageCommand::Close {
+            what: CloseWhat::Address { addr },
+        } => (
+            Request::CloseMatching {
+                selector: SessionSelector::Address(*addr),
+            },
+            false,
+        ),
         ManageCommand::Dial { peer } => (Request::Dial { peer: peer.clone() }, false),
         ManageCommand::Hangup { tunnel, session } => (
             Request::HangUp {
@@ -391,6 +434,7 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
             false,
         ),
         ManageCommand::Stats { out } => (Request::Stats, out.json),
+        ManageCommand::Top(_) => (Request::ListSessions, false),
         ManageCommand::Reload { out } => (Request::Reload, out.json),
     })
 }
@@ -398,18 +442,20 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
 /// Runs one command against the daemon at `socket`, writing the result to `out`.
 pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
     let (req, json) = request_for(cmd)?;
-    if let ManageCommand::Sessions { .. } = cmd {
-        return sessions(socket, cmd, out);
+    match cmd {
+        ManageCommand::Sessions { .. } => return sessions(socket, cmd, out),
+        ManageCommand::Top(args) => return top::run(socket, args, out),
+        _ => {}
     }
     let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
     let resp = client.request(&req).map_err(CtlError::Connection)?;
     if let Response::Error { message } = &resp {
         return Err(CtlError::Daemon(message.clone()));
     }
-    let text = if json {
-        format::json(&resp)
-    } else {
-        format::human(&resp, None)
+    let text = match (&req, &resp) {
+        (Request::CloseMatching { .. }, Response::Sessions(closed)) => format::closed(closed),
+        _ if json => format::json(&resp),
+        _ => format::human(&resp, None),
     };
     out.write_all(text.as_bytes()).map_err(CtlError::Output)
 }

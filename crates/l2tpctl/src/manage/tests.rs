@@ -94,6 +94,18 @@ fn command_lines_map_to_requests() {
         req(&["close", "tunnel", "1"]),
         Request::CloseTunnel { tunnel: 1 }
     );
+    assert_eq!(
+        req(&["close", "user", "alice"]),
+        Request::CloseMatching {
+            selector: l2tp_mgmt::SessionSelector::User("alice".into())
+        }
+    );
+    assert_eq!(
+        req(&["close", "ip", "2001:db8::7"]),
+        Request::CloseMatching {
+            selector: l2tp_mgmt::SessionSelector::Address("2001:db8::7".parse().unwrap())
+        }
+    );
     assert_eq!(req(&["dial"]), Request::Dial { peer: None });
     assert_eq!(
         req(&["dial", "lns:1701"]),
@@ -150,7 +162,7 @@ fn bad_values_are_usage_errors() {
 fn long_help_has_examples() {
     let mut cmd = TestCli::command();
     for sub in [
-        "tunnels", "sessions", "show", "set", "close", "dial", "hangup", "stats",
+        "tunnels", "sessions", "show", "set", "close", "dial", "hangup", "stats", "top",
     ] {
         let help = cmd
             .find_subcommand_mut(sub)
@@ -561,4 +573,99 @@ fn stats_show_each_radius_server() {
         "{text}"
     );
     t.join().unwrap();
+}
+
+/// `top`: the session carrying traffic since the last frame is listed first with its rate;
+/// a session whose counters went back (its ids now name a new session) shows no rate.
+#[test]
+fn top_ranks_sessions_by_traffic_since_the_previous_frame() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LISTS: AtomicU64 = AtomicU64::new(0);
+    let (path, t) = fake_daemon("top", |r| match r {
+        Request::ListSessions => {
+            let n = LISTS.fetch_add(1, Ordering::SeqCst);
+            let mut quiet = session_info(12, 7);
+            quiet.user = Some("quiet".into());
+            quiet.stats.rx_bytes = 5_000_000; // a big total, but nothing new
+            let mut busy = session_info(12, 8);
+            busy.user = Some("busy".into());
+            busy.ipv4 = Some("203.0.113.11".parse().unwrap());
+            busy.stats.rx_bytes = 1_000 + n * 400_000;
+            busy.stats.tx_bytes = 2_000 + n * 100_000;
+            let mut reborn = session_info(13, 1);
+            reborn.user = Some("reborn".into());
+            reborn.stats.tx_bytes = if n == 0 { 9_000_000 } else { 10 };
+            Response::Sessions(vec![quiet, busy, reborn])
+        }
+        _ => Response::Tunnels(vec![tunnel_info()]),
+    });
+    let text = run_cmd(&path, &["top", "-n", "2", "-d", "0.2"]).unwrap();
+    let frames: Vec<&str> = text.split("\n\n").collect();
+    assert_eq!(frames.len(), 2, "{text}");
+    // First frame: no rates yet, ordered by total bytes.
+    let first: Vec<&str> = frames[0].lines().collect();
+    assert_eq!(
+        first[0], "3 sessions, receiving 0B/s, sending 0B/s",
+        "{text}"
+    );
+    assert!(first[1].starts_with("SESSION "), "{text}");
+    assert!(
+        first[2].starts_with("13/1 ") && first[2].contains(" - "),
+        "{text}"
+    );
+    // Second frame: busy first with its rate, quiet at 0 B/s, reborn without a rate.
+    let second: Vec<&str> = frames[1].lines().collect();
+    assert_eq!(second.len(), 5, "{text}");
+    let busy: Vec<&str> = second[2].split_whitespace().collect();
+    assert_eq!(
+        &busy[..4],
+        ["12/8", "busy", "203.0.113.11", "198.51.100.7:1701"],
+        "{text}"
+    );
+    assert!(
+        busy[4].ends_with('k') || busy[4].ends_with('M'),
+        "rx rate {text}"
+    );
+    assert!(
+        second[3].starts_with("12/7 ") && second[3].contains(" quiet "),
+        "{text}"
+    );
+    let quiet: Vec<&str> = second[3].split_whitespace().collect();
+    assert_eq!((quiet[4], quiet[5]), ("0", "0"), "{text}");
+    let reborn: Vec<&str> = second[4].split_whitespace().collect();
+    assert_eq!(
+        (reborn[0], reborn[4], reborn[5]),
+        ("13/1", "-", "-"),
+        "{text}"
+    );
+    drop(std::fs::remove_file(&path));
+    assert_eq!(t.join().unwrap().len(), 4, "two frames, one connection");
+}
+
+#[test]
+fn top_rates_are_bytes_per_second_between_samples() {
+    let mut s = top::Sampler::default();
+    let t0 = std::time::Instant::now();
+    let mut a = session_info(1, 1);
+    assert_eq!(s.sample(t0, std::slice::from_ref(&a)), vec![None]);
+    a.stats.rx_bytes = 2_000;
+    a.stats.tx_bytes = 500;
+    let r = s.sample(
+        t0 + std::time::Duration::from_secs(2),
+        std::slice::from_ref(&a),
+    );
+    assert_eq!(
+        r,
+        vec![Some(top::Rate {
+            rx: 1000.0,
+            tx: 250.0
+        })]
+    );
+    // A session that went away and came back under the same ids starts over.
+    a.uptime_s = 1;
+    let r = s.sample(
+        t0 + std::time::Duration::from_secs(3),
+        std::slice::from_ref(&a),
+    );
+    assert_eq!(r, vec![None]);
 }

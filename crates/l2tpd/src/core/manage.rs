@@ -134,6 +134,7 @@ impl Core {
             // The shell answers it (it reads the configuration file); a core alone cannot.
             Q::Reload => R::error("reload: no configuration file to re-read"),
             Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
+            Q::CloseMatching { selector } => self.close_matching_cmd(now, &selector),
             Q::HangUp {
                 tunnel: Some(t),
                 session: Some(s),
@@ -171,6 +172,47 @@ impl Core {
             Ok(()) => mgmt::Response::Ok,
             Err(e) => mgmt::Response::error(e.to_string()),
         }
+    }
+
+    /// Closes every session `selector` names (exactly those: a user's name is matched
+    /// exactly, an address against each session's IPv4 and IPv6 address) and lists them.
+    fn close_matching_cmd(
+        &mut self,
+        now: Instant,
+        selector: &mgmt::SessionSelector,
+    ) -> mgmt::Response {
+        let matched: Vec<mgmt::SessionInfo> = self
+            .endpoint
+            .tunnels()
+            .flat_map(|t| {
+                self.endpoint
+                    .sessions(t.tunnel)
+                    .map(move |s| (t.tunnel, s.session))
+            })
+            .filter_map(|(t, s)| self.session_info(now, t, s))
+            .filter(|info| match selector {
+                mgmt::SessionSelector::User(u) => info.user.as_deref() == Some(u.as_str()),
+                mgmt::SessionSelector::Address(std::net::IpAddr::V4(a)) => info.ipv4 == Some(*a),
+                mgmt::SessionSelector::Address(std::net::IpAddr::V6(a)) => info.ipv6 == Some(*a),
+            })
+            .collect();
+        if matched.is_empty() {
+            return mgmt::Response::error(match selector {
+                mgmt::SessionSelector::User(u) => format!("no session of user {u:?}"),
+                mgmt::SessionSelector::Address(a) => format!("no session holds {a}"),
+            });
+        }
+        for info in &matched {
+            if let mgmt::Response::Error { message } =
+                self.close_session_cmd(now, info.tunnel, info.session)
+            {
+                return mgmt::Response::error(format!(
+                    "close {}/{}: {message}",
+                    info.tunnel, info.session
+                ));
+            }
+        }
+        mgmt::Response::Sessions(matched)
     }
 
     fn close_tunnel_cmd(&mut self, now: Instant, tunnel: u16) -> mgmt::Response {
