@@ -15,6 +15,10 @@ use rand::SeedableRng;
 use super::{Lac, Stage, Subscriber, SubscriberId};
 use crate::core::Core;
 
+/// How long LCP waits for the subscriber to speak first.
+const LCP_START_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// PPP Address and Control fields (RFC 1662 §3.1).
+const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
 /// LCP Code 5, Terminate-Request (RFC 1661 §5.5).
 const LCP_TERMINATE_REQUEST: u8 = 5;
 /// LCP Code 6, Terminate-Ack.
@@ -82,11 +86,13 @@ impl Core {
             c.mru = info.max_mru();
             cfg = std::sync::Arc::new(c);
         }
-        let mut link = match link {
+        let link = match link {
             Some(rng) => Link::new(cfg, rng),
             None => Link::new(cfg, rand::rngs::OsRng),
         };
-        link.open(now);
+        // LCP starts when the subscriber's first frame arrives (its PPP is surely listening
+        // then), or after a short wait for subscribers that wait for us.
+        let start = now + LCP_START_WAIT;
         tracing::info!(interface = %lac.settings.interfaces[iface], mac = %info.peer, pppoe_session = info.id, "PPPoE session up");
         lac.subscribers.insert(
             (iface, info.id),
@@ -97,7 +103,7 @@ impl Core {
                 stage: Stage::Negotiating {
                     link: Box::new(link),
                     capture: Box::default(),
-                    timer: None,
+                    timer: Some(start),
                 },
                 since: now,
                 up_frames: 0,
@@ -119,6 +125,9 @@ impl Core {
         };
         match &mut sub.stage {
             Stage::Negotiating { link, capture, .. } => {
+                if link.phase() == ppp::Phase::Dead {
+                    link.open(now);
+                }
                 capture.received(ppp);
                 link.handle_frame(now, ppp);
                 self.service_subscriber(now, sid);
@@ -134,7 +143,14 @@ impl Core {
                     }
                     _ => None,
                 };
-                self.send_frame(call, &[], ppp);
+                // RFC 2661 §2: the LNS receives the PPP frame whole; PPPoE carries it
+                // without Address and Control (RFC 2516 §7), which are put back.
+                let prefix: &[u8] = if ppp.starts_with(&ADDRESS_CONTROL) {
+                    &[]
+                } else {
+                    &ADDRESS_CONTROL
+                };
+                self.send_frame(call, prefix, ppp);
                 if let Some(id) = terminate {
                     // RFC 1661 §5.5: "Upon reception of a Terminate-Request, a Terminate-Ack
                     // MUST be transmitted." The LNS hears the request too; the call ends.
@@ -154,8 +170,10 @@ impl Core {
         }
     }
 
-    /// Sends a PPP frame to a subscriber.
+    /// Sends a PPP frame to a subscriber (RFC 2516 §7: "The PPP packet ... begins with the
+    /// PPP Protocol-ID", without Address and Control).
     fn send_to_subscriber(&mut self, (iface, id): SubscriberId, ppp: &[u8]) {
+        let ppp = ppp.strip_prefix(&ADDRESS_CONTROL).unwrap_or(ppp);
         let Some(lac) = self.lac_mut() else {
             return;
         };
@@ -192,8 +210,9 @@ impl Core {
             };
             while let Some(f) = link.poll_transmit() {
                 capture.sent(&f);
+                let ppp = f.strip_prefix(&ADDRESS_CONTROL).unwrap_or(&f);
                 if let Some(Some(ac)) = acs.get(sid.0) {
-                    if let Some(eth) = ac.encapsulate(sid.1, &f) {
+                    if let Some(eth) = ac.encapsulate(sid.1, ppp) {
                         out.push((sid.0, eth));
                     }
                 }
@@ -201,7 +220,9 @@ impl Core {
             while let Some(e) = link.poll_event() {
                 events.push(e);
             }
-            *timer = link.poll_timeout();
+            if link.phase() != ppp::Phase::Dead {
+                *timer = link.poll_timeout();
+            }
         }
         for e in events {
             match e {
@@ -426,6 +447,9 @@ impl Core {
             .filter_map(|(sid, s)| match &mut s.stage {
                 Stage::Negotiating { link, timer, .. } if timer.is_some_and(|t| t <= now) => {
                     *timer = None;
+                    if link.phase() == ppp::Phase::Dead {
+                        link.open(now);
+                    }
                     link.handle_timeout(now);
                     Some(*sid)
                 }
