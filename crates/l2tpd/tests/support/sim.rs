@@ -56,6 +56,8 @@ pub struct SimCore {
     )>,
     /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
     pub interfaces_up: bool,
+    /// PPPoE frames a LAC core sent: (interface, Ethernet frame), in order.
+    pub pppoe_out: Vec<(usize, Vec<u8>)>,
     next_token: u64,
 }
 
@@ -76,6 +78,7 @@ impl SimCore {
             accounting: Vec::new(),
             dae_answers: Vec::new(),
             interfaces_up: true,
+            pppoe_out: Vec::new(),
             next_token: 1,
         }
     }
@@ -113,6 +116,7 @@ impl SimCore {
             self.tun_writes.push((w.target, bytes.to_vec()));
         }
         out.clear_packets();
+        self.pppoe_out.extend(self.core.take_pppoe_frames());
         while let Some(o) = self.core.outputs().pop() {
             match o {
                 Output::Ip(op) => {
@@ -166,8 +170,40 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
     lns_core_with(seed, now, None)
 }
 
+/// [`lns_core`] asking for `methods`, with user `user` (password `secret`) and `proxy` as
+/// its use of a LAC's proxy AVPs.
+pub fn lns_core_for_lac(
+    seed: u64,
+    now: Instant,
+    methods: Vec<ppp::AuthMethod>,
+    user: &str,
+    proxy: l2tpd::core::proxy_lns::ProxyMode,
+) -> SimCore {
+    let mut cfg = lns_config(None);
+    if let RoleSettings::Lns(l) = &mut cfg.role {
+        l.auth_methods = methods;
+        l.proxy = proxy;
+        l.users.insert(User {
+            name: user.into(),
+            password: "secret".into(),
+            ipv4: None,
+        });
+    }
+    cfg.seed = Some(seed);
+    let addrs = cfg.listen.clone();
+    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+}
+
 /// [`lns_core`], offering IPv6CP and a prefix per session from `ipv6_prefix` when given.
 pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimCore {
+    let mut cfg = lns_config(ipv6_prefix);
+    cfg.seed = Some(seed);
+    let addrs = cfg.listen.clone();
+    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+}
+
+/// The LNS's configuration (seed unset).
+fn lns_config(ipv6_prefix: Option<&str>) -> NodeConfig {
     let ipv6_pool = ipv6_prefix
         .map(|p| l2tpd::pool::Ipv6Pool::new(p.parse().expect("IPv6 prefix")).expect("IPv6 pool"));
     let mut users = Users::new();
@@ -180,7 +216,7 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
         first: POOL_FIRST,
         last: Ipv4Addr::new(203, 0, 113, 20),
     };
-    let cfg = NodeConfig {
+    NodeConfig {
         name: "lns".into(),
         listen: vec![LNS_ADDR.parse().expect("addr")],
         endpoint: EndpointConfig {
@@ -208,14 +244,12 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
             idle_timeout: None,
             proxy: Default::default(),
         })),
-        seed: Some(seed),
+        seed: None,
         ip_mode: IpMode::Shared {
             name: "l2tp-lns".into(),
             mtu: 1400,
         },
-    };
-    let addrs = cfg.listen.clone();
-    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
+    }
 }
 
 /// A client core dialling [`LNS_ADDR`] as alice, `sessions` calls, one TUN per session.
@@ -310,4 +344,51 @@ fn checksum(b: &[u8]) -> u16 {
         s = (s & 0xffff) + (s >> 16);
     }
     !(s as u16)
+}
+
+/// The LAC's address in the simulation.
+pub const LAC_ADDR: &str = "192.0.2.3:40001";
+/// The LAC's PPPoE interface address.
+pub const LAC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+/// A relaying LAC core (one PPPoE interface, open) steering `realms` and everyone else to
+/// `default`, asking subscribers for `methods`.
+pub fn lac_core(
+    seed: u64,
+    now: Instant,
+    default: Option<SocketAddr>,
+    realms: Vec<(String, SocketAddr)>,
+    methods: Vec<ppp::AuthMethod>,
+) -> SimCore {
+    let settings = l2tpd::core::lac::LacSettings {
+        interfaces: vec!["eth-sim".into()],
+        ac_name: "sim-lac".into(),
+        services: Vec::new(),
+        steering: l2tpd::core::lac::RealmTable { realms, default },
+        auth_methods: methods,
+        max_sessions: 100,
+        max_sessions_per_mac: 2,
+        max_payload: None,
+    };
+    let cfg = NodeConfig {
+        name: "lac".into(),
+        listen: vec![LAC_ADDR.parse().expect("addr")],
+        endpoint: EndpointConfig {
+            host_name: "sim-lac".into(),
+            ..EndpointConfig::default()
+        },
+        datapath: DatapathConfig::default(),
+        session_options: SessionOptions::default(),
+        ppp_echo_interval: None,
+        ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
+        role: RoleSettings::Lac(Box::new(settings)),
+        seed: Some(seed ^ 0x1ac),
+        ip_mode: IpMode::App,
+    };
+    let addrs = cfg.listen.clone();
+    let mut core = Core::new(cfg, addrs.clone(), now).expect("LAC core");
+    core.open_pppoe_interface(0, LAC_MAC, now);
+    SimCore::new(core, addrs)
 }
