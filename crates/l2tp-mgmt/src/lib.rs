@@ -20,6 +20,7 @@
 
 mod client;
 mod debug;
+pub mod quality_svg;
 mod types;
 
 pub use client::{Client, MgmtError};

@@ -80,6 +80,13 @@ pub enum Request {
     },
     /// Daemon-wide counters (answered with [`Response::Stats`]).
     Stats,
+    /// A session's line-quality history (answered with [`Response::Quality`]).
+    Quality {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// Local session id.
+        session: u16,
+    },
     /// Re-read the configuration file and apply what can change without touching
     /// established sessions (answered with [`Response::Reloaded`], or an error listing why
     /// the new file was refused; the running configuration is then kept).
@@ -135,6 +142,8 @@ pub enum Response {
     },
     /// Answer to [`Request::Stats`].
     Stats(DaemonStats),
+    /// Answer to [`Request::Quality`].
+    Quality(QualityInfo),
     /// Answer to [`Request::Reload`].
     Reloaded {
         /// What changed and was applied, one line each.
@@ -443,4 +452,55 @@ pub struct RadiusStats {
     pub dae_naks: u64,
     /// Requests dropped: unknown client, bad authenticator, malformed, stale.
     pub dae_dropped: u64,
+}
+
+/// A session's line quality: LCP Echo probes and traffic, per period (FireBrick-style "CQM").
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QualityInfo {
+    /// Local tunnel id.
+    pub tunnel: u16,
+    /// Local session id.
+    pub session: u16,
+    /// Authenticated user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Time between two probes, in milliseconds.
+    pub probe_interval_ms: u32,
+    /// Length of a full period, in seconds.
+    pub period_s: u32,
+    /// Periods, oldest first; the last one is the period in progress.
+    pub periods: Vec<QualityPeriod>,
+}
+
+/// One period of a [`QualityInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct QualityPeriod {
+    /// Seconds from the end of this period to the answer (0 for the period in progress).
+    pub ended_s_ago: u64,
+    /// Seconds the period covers (shorter for the first and the current one).
+    pub seconds: u32,
+    /// Probes sent.
+    pub sent: u32,
+    /// Probes unanswered.
+    pub lost: u32,
+    /// Shortest, mean and longest round trip, in milliseconds (None: no answer).
+    #[serde(default)]
+    pub rtt_min_ms: Option<f64>,
+    /// Mean round trip in milliseconds.
+    #[serde(default)]
+    pub rtt_avg_ms: Option<f64>,
+    /// Longest round trip in milliseconds.
+    #[serde(default)]
+    pub rtt_max_ms: Option<f64>,
+    /// Bytes received from the peer.
+    pub rx_bytes: u64,
+    /// Bytes sent to the peer.
+    pub tx_bytes: u64,
+}
+
+impl QualityPeriod {
+    /// Lost probes as a share of those decided (answered or lost), 0 to 1.
+    pub fn loss(&self) -> Option<f64> {
+        (self.sent > 0).then(|| f64::from(self.lost.min(self.sent)) / f64::from(self.sent))
+    }
 }

@@ -71,8 +71,9 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let snapshot: SharedSnapshot = Arc::new(std::sync::Mutex::new(Snapshot::default()));
     let metrics = match cfg.daemon.metrics_listen {
         Some(addr) => {
-            let m = MetricsServer::start(addr, snapshot.clone())
-                .map_err(|e| format!("metrics {addr}: {e}"))?;
+            let m =
+                MetricsServer::start_with_sessions(addr, snapshot.clone(), Some(sock_path.clone()))
+                    .map_err(|e| format!("metrics {addr}: {e}"))?;
             println!(
                 "l2tpd {}: metrics on http://{}/metrics",
                 cfg.role,

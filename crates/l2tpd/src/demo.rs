@@ -101,6 +101,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![method],
             local_ipv4: LNS_IP,
@@ -171,6 +172,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         role: RoleSettings::Client(ClientSettings {
             peers: vec![DialPeer::Addr(lns_addr)],
             username: USER.into(),

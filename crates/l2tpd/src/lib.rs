@@ -6,6 +6,7 @@
 //!
 //! * [`core`]: the sans-IO core — `handle(now, Input)`, outputs drained after each batch;
 //!   * `core::sessions`: the session table, one insert and one remove keeping every index in step;
+//!   * `core::session`: one session's state, shaped by its stage (establishing, admitted);
 //!   * `core::admission`: tunnel and call admission (limits, per-source rate, shutdown);
 //!   * `core::aaa`: the authentication backend seam (local users; asynchronous backends);
 //!   * `core::datapath`: the datapath backend seam (the userspace datapath);

@@ -89,6 +89,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         role: RoleSettings::Client(ClientSettings {
             peers: vec![DialPeer::Addr(args.server)],
             username: args.user.clone(),

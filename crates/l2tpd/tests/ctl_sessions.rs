@@ -88,6 +88,11 @@ fn ctl(bin: &Path, sock: &Path, args: &[&str]) -> String {
 /// An LNS on loopback (users `load` and `vip`, CHAP, pool in 198.18.0.0/20, no interfaces)
 /// in its own temp dir: (dir, management socket, UDP port, process).
 fn start_lns(name: &str) -> (PathBuf, PathBuf, u16, Proc) {
+    start_lns_with(name, "")
+}
+
+/// [`start_lns`] with more `[daemon]` lines.
+fn start_lns_with(name: &str, daemon_extra: &str) -> (PathBuf, PathBuf, u16, Proc) {
     let dir =
         std::env::temp_dir().join(format!("l2tpd-ctl-sessions-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -98,7 +103,7 @@ fn start_lns(name: &str) -> (PathBuf, PathBuf, u16, Proc) {
     std::fs::write(
         &cfg,
         format!(
-            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nlog_level = \"warn\"\n\
+            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nlog_level = \"warn\"\n{daemon_extra}\n\
              [tunnel]\nreceive_window = 64\n[ppp]\nauth = [\"chap-md5\"]\n[lns]\n\
              listen = [\"127.0.0.1:{port}\"]\nipv4_pool = \"198.18.0.0/20\"\n\
              local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"none\"\n\
@@ -280,5 +285,101 @@ fn closing_by_user_or_address_touches_exactly_those_sessions() {
         );
     }
     assert_eq!(count("user=load"), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A live session's line quality: `l2tpctl quality` (text and JSON), `l2tpctl graph`, and the
+/// same graph over the metrics listener; unknown sessions are refused everywhere.
+#[test]
+fn quality_of_a_live_session_as_text_json_svg_and_over_http() {
+    use std::io::{Read, Write};
+    let Some(bin) = l2tpctl() else { return };
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port");
+    let (dir, sock, port, _lns) = start_lns_with(
+        "quality",
+        &format!("metrics_listen = \"127.0.0.1:{http_port}\""),
+    );
+    let _load = hold(port, "load", 1, 1);
+    let id = ctl(
+        &bin,
+        &sock,
+        &["sessions", "-o", "tunnel,session", "--no-header"],
+    );
+    let ids: Vec<&str> = id.split_whitespace().collect();
+    let (tid, sid) = (ids[0], ids[1]);
+    // The LNS probes every second (the default): wait for a few answers.
+    let json = || -> serde_json::Value {
+        serde_json::from_str(&ctl(&bin, &sock, &["quality", tid, sid, "--json"])).expect("JSON")
+    };
+    wait_for(Duration::from_secs(20), "three answered probes", || {
+        let q = json();
+        let p = q["periods"].as_array().and_then(|p| p.last().cloned());
+        p.is_some_and(|p| p["sent"].as_u64() >= Some(3) && p["rtt_avg_ms"].is_number())
+    });
+    let q = json();
+    assert_eq!(q["probe_interval_ms"], 1000, "{q}");
+    assert_eq!(q["user"], "load", "{q}");
+    let now = q["periods"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(now["ended_s_ago"], 0, "{q}");
+    assert!(
+        now["rtt_avg_ms"].as_f64().unwrap() < 1000.0,
+        "loopback: {q}"
+    );
+    assert!(
+        now["rx_bytes"].as_u64().unwrap() > 0,
+        "the echoes' bytes: {q}"
+    );
+
+    let text = ctl(&bin, &sock, &["quality", tid, sid]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "Session {tid}/{sid} (load): an LCP echo every 1000 ms"
+        )),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("ENDED "), "{text}");
+    assert!(lines.last().unwrap().starts_with("now "), "{text}");
+
+    let svg = ctl(&bin, &sock, &["graph", tid, sid]);
+    assert!(
+        svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(&format!("session {tid}/{sid} (load)")),
+        "{svg}"
+    );
+
+    let get = |path: &str| -> String {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", http_port)).expect("metrics");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(c, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).expect("answer");
+        answer
+    };
+    let answer = get(&format!("/sessions/{tid}/{sid}/quality.svg"));
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Content-Type: image/svg+xml"), "{answer}");
+    assert!(
+        answer.contains("<svg ") && answer.contains("(load)"),
+        "{answer}"
+    );
+    let answer = get(&format!("/sessions/{tid}/{sid}/quality.json"));
+    assert!(answer.contains("\"probe_interval_ms\":1000"), "{answer}");
+    assert!(get("/sessions/1/1/quality.svg").starts_with("HTTP/1.0 404 "));
+    assert!(get(&format!("/sessions/{tid}/{sid}/other")).starts_with("HTTP/1.0 404 "));
+
+    let out = Command::new(&bin)
+        .arg("--socket")
+        .arg(&sock)
+        .args(["quality", "1", "1"])
+        .output()
+        .expect("run l2tpctl");
+    assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }

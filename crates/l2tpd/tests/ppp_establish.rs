@@ -32,6 +32,7 @@ fn client_config(server: SocketAddr) -> NodeConfig {
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_establish_timeout: Some(Duration::from_secs(2)),
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         role: RoleSettings::Client(ClientSettings {
             peers: vec![DialPeer::Addr(server)],
             username: "alice".into(),

@@ -1,12 +1,17 @@
-//! Client behaviours we cannot run here, replayed as recorded exchanges against our LNS
-//! (issue 7 item 5; the behaviours are the field notes of `/work/shared/CLIENTS.md`).
+//! Client behaviours we cannot run here, replayed as recorded exchanges against our LNS.
 //!
-//! Each test starts `l2tpd run` as an LNS process (no root: `interface_mode = "none"`, so the
-//! daemon itself answers ICMP echo to `local_ipv4`), then plays a client over real UDP
-//! sockets on 127.0.0.1, byte for byte as that client behaves: L2TP control messages built
-//! with `l2tp_wire`, PPP frames built by hand (MS-CHAPv2 with the `ppp` crate's RFC 2759
-//! functions). What is asserted is what an operator would check: sessions up with their
-//! addresses (management socket), counters, pool use, ICMP echo replies byte for byte.
+//! Each scenario plays a client byte for byte as that client behaves: L2TP control messages
+//! built with `l2tp_wire`, PPP frames built by hand (MS-CHAPv2 with the `ppp` crate's RFC
+//! 2759 functions). What is asserted is what an operator would check: sessions up with their
+//! addresses (management requests), counters, pool use, ICMP echo replies byte for byte.
+//!
+//! The LNS is the daemon's core built from the operator's configuration (`interface_mode =
+//! "none"`, so the daemon itself answers ICMP echo to `local_ipv4`), driven in virtual time
+//! over a lossless simulated network: the scenarios' seconds of keepalives, retransmissions
+//! and dead-peer detection take milliseconds, and a run replays from its seed
+//! (`L2TP_SIM_SEED=N`; a failure names its seed). One scenario also runs against `l2tpd
+//! run` as a process on real UDP sockets on 127.0.0.1 (no root), for what only the shell
+//! does: its sockets, poller and management socket, and a client on source port 1701.
 //!
 //! * Windows: SCCRQ as Windows sends it (sync framing, bearer 0, firmware 0x0600, vendor
 //!   "Microsoft", Receive Window Size 8, no Challenge) from source port 1701; PPP without
@@ -20,7 +25,8 @@
 //! * A MikroTik-like router sending short/odd Result Code AVPs in CDN and StopCCN.
 //! * An Android-like client that never acknowledges HELLO but keeps data flowing.
 //!
-//! Every wait is bounded; only the daemons started here are killed (by pid, on drop).
+//! Every wait is bounded (in virtual time too); only the daemons started here are killed (by
+//! pid, on drop).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -44,22 +50,43 @@ const DNS1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 53);
 const DNS2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 54);
 const UP: &str = "established/ppp-network";
 
-// ----- the LNS process -----
+// ----- the LNS: a daemon process on real sockets, or its core in virtual time -----
 
+/// The LNS the clients talk to.
 struct Lns {
-    dir: PathBuf,
     server: SocketAddr,
-    child: Child,
+    kind: LnsKind,
+}
+
+enum LnsKind {
+    /// `l2tpd run` on 127.0.0.1, asked over its management socket.
+    Process { dir: PathBuf, child: Child },
+    /// The daemon's core built from the same configuration, in virtual time.
+    Sim(Rc<SimLns>),
 }
 
 impl Drop for Lns {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() || std::env::var_os("L2TPD_RECORDED_KEEP").is_some() {
-            eprintln!("recorded: logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        match &mut self.kind {
+            LnsKind::Process { dir, child } => {
+                let _ = child.kill();
+                let _ = child.wait();
+                if std::thread::panicking() || std::env::var_os("L2TPD_RECORDED_KEEP").is_some() {
+                    eprintln!("recorded: logs kept in {}", dir.display());
+                } else {
+                    let _ = std::fs::remove_dir_all(&*dir);
+                }
+            }
+            LnsKind::Sim(sim) => {
+                if std::thread::panicking() {
+                    eprintln!(
+                        "recorded: failed in virtual time with seed {seed} (replay: \
+                         L2TP_SIM_SEED={seed}); LNS log:\n{}",
+                        tail(&sim.log()),
+                        seed = sim.seed
+                    );
+                }
+            }
         }
     }
 }
@@ -85,27 +112,15 @@ impl Default for LnsOpts {
     }
 }
 
-impl Lns {
-    fn start(tag: &str, o: LnsOpts) -> Lns {
-        let dir = std::env::temp_dir().join(format!("l2tpd-recorded-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("free port")
-            .port();
-        let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let sock = dir.join("lns.sock");
-        let cfg = dir.join("lns.toml");
-        let ipv6 = if o.ipv6 {
-            "ipv6_prefix = \"2001:db8:5::/48\"\n"
-        } else {
-            ""
-        };
-        std::fs::write(
-            &cfg,
-            format!(
-                r#"role = "lns"
+/// The LNS's configuration, as an operator writes it.
+fn lns_config(o: &LnsOpts, server: SocketAddr, sock: &std::path::Path) -> String {
+    let ipv6 = if o.ipv6 {
+        "ipv6_prefix = \"2001:db8:5::/48\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"role = "lns"
 [daemon]
 management_socket = "{sock}"
 log_level = "debug"
@@ -131,14 +146,39 @@ password = "Wind0ws-pass"
 name = "bob"
 password = "b0b-secret"
 "#,
-                sock = sock.display(),
-                hello = o.hello,
-                retries = o.retries,
-                ei = o.echo_interval,
-                ef = o.echo_failures,
-            ),
-        )
-        .expect("config");
+        sock = sock.display(),
+        hello = o.hello,
+        retries = o.retries,
+        ei = o.echo_interval,
+        ef = o.echo_failures,
+    )
+}
+
+/// The last 40 lines of a log.
+fn tail(log: &str) -> String {
+    let l: Vec<&str> = log.lines().collect();
+    l[l.len().saturating_sub(40)..].join("\n")
+}
+
+/// Seeds of the virtual-time runs: a fixed list, or `L2TP_SIM_SEED`.
+fn sim_seeds() -> Vec<u64> {
+    l2tp_sim::seeds(&[1, 2])
+}
+
+impl Lns {
+    /// `l2tpd run` as a process on a free port of 127.0.0.1.
+    fn start(tag: &str, o: LnsOpts) -> Lns {
+        let dir = std::env::temp_dir().join(format!("l2tpd-recorded-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("free port")
+            .port();
+        let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let sock = dir.join("lns.sock");
+        let cfg = dir.join("lns.toml");
+        std::fs::write(&cfg, lns_config(&o, server, &sock)).expect("config");
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600));
@@ -151,7 +191,10 @@ password = "b0b-secret"
             .stderr(log)
             .spawn()
             .expect("spawn l2tpd");
-        let lns = Lns { dir, server, child };
+        let lns = Lns {
+            server,
+            kind: LnsKind::Process { dir, child },
+        };
         let t0 = Instant::now();
         while Client::connect(&sock).is_err() {
             assert!(
@@ -164,20 +207,71 @@ password = "b0b-secret"
         lns
     }
 
+    /// The daemon's core built from the same configuration, in virtual time from `seed`.
+    fn sim(seed: u64, o: LnsOpts) -> Lns {
+        let server: SocketAddr = "127.0.0.200:1701".parse().expect("addr");
+        let text = lns_config(&o, server, std::path::Path::new("/nonexistent/lns.sock"));
+        let sim = SimLns::new(seed, server, &text);
+        Lns {
+            server,
+            kind: LnsKind::Sim(Rc::new(sim)),
+        }
+    }
+
+    /// The LNS's clock: the wall clock, or virtual time.
+    fn now(&self) -> Instant {
+        match &self.kind {
+            LnsKind::Process { .. } => Instant::now(),
+            LnsKind::Sim(s) => s.now(),
+        }
+    }
+
+    /// Lets `d` pass (virtual time: the LNS works through it at once).
+    fn sleep(&self, d: Duration) {
+        match &self.kind {
+            LnsKind::Process { .. } => std::thread::sleep(d),
+            LnsKind::Sim(s) => s.run_for(d),
+        }
+    }
+
+    /// A client's socket on `ip`:1701 (as Windows clients use).
+    fn wire_1701(&self, ip: &str) -> Rc<Wire> {
+        match &self.kind {
+            LnsKind::Process { .. } => Wire::udp(port_1701_socket_on(ip)),
+            LnsKind::Sim(s) => Wire::sim(s, format!("{ip}:1701").parse().expect("addr")),
+        }
+    }
+
+    /// A client's socket on 127.0.0.1 with a port of its own (random, high).
+    fn wire(&self) -> Rc<Wire> {
+        match &self.kind {
+            LnsKind::Process { .. } => Wire::udp(UdpSocket::bind("127.0.0.1:0").expect("bind")),
+            LnsKind::Sim(s) => Wire::sim(s, s.fresh_addr()),
+        }
+    }
+
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("lns.log")).unwrap_or_default()
+        match &self.kind {
+            LnsKind::Process { dir, .. } => {
+                std::fs::read_to_string(dir.join("lns.log")).unwrap_or_default()
+            }
+            LnsKind::Sim(s) => s.log(),
+        }
     }
 
     fn log_tail(&self) -> String {
-        let s = self.log();
-        let l: Vec<&str> = s.lines().collect();
-        l[l.len().saturating_sub(40)..].join("\n")
+        tail(&self.log())
     }
 
     fn req(&self, r: &Request) -> Response {
-        let mut c = Client::connect(self.dir.join("lns.sock")).expect("management socket");
-        c.set_timeout(Duration::from_secs(5)).expect("timeout");
-        c.request(r).expect("management request")
+        match &self.kind {
+            LnsKind::Process { dir, .. } => {
+                let mut c = Client::connect(dir.join("lns.sock")).expect("management socket");
+                c.set_timeout(Duration::from_secs(5)).expect("timeout");
+                c.request(r).expect("management request")
+            }
+            LnsKind::Sim(s) => s.request(r.clone()),
+        }
     }
 
     fn sessions(&self) -> Vec<SessionInfo> {
@@ -209,16 +303,16 @@ password = "b0b-secret"
 
     /// Polls `f` every 100 ms until it holds, for at most `limit`.
     fn wait_until(&self, what: &str, limit: Duration, mut f: impl FnMut(&Lns) -> bool) {
-        let t0 = Instant::now();
+        let t0 = self.now();
         while !f(self) {
             assert!(
-                t0.elapsed() < limit,
+                self.now().duration_since(t0) < limit,
                 "{what}: not within {limit:?}\nsessions {:?}\nstats {:?}\nLNS log:\n{}",
                 self.sessions(),
                 self.stats(),
                 self.log_tail()
             );
-            std::thread::sleep(Duration::from_millis(100));
+            self.sleep(Duration::from_millis(100));
         }
     }
 
@@ -240,28 +334,270 @@ password = "b0b-secret"
     }
 }
 
-// ----- one UDP socket, possibly shared by several clients (one NAT) -----
+/// The LNS's core in virtual time: a simulated network (no loss: loopback loses nothing)
+/// between it and the clients' addresses, its log lines kept in memory.
+struct SimLns {
+    seed: u64,
+    state: RefCell<SimState>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _log_guard: tracing::subscriber::DefaultGuard,
+}
+
+struct SimState {
+    core: l2tpd::core::Core,
+    net: l2tp_sim::Network,
+    now: Instant,
+    server: SocketAddr,
+    /// Datagrams the LNS sent, by destination, not read yet.
+    inbox: HashMap<SocketAddr, VecDeque<Vec<u8>>>,
+    replies: HashMap<u64, Response>,
+    next_token: u64,
+    next_port: u16,
+}
+
+/// Log lines into a shared buffer.
+#[derive(Clone)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SimLns {
+    fn new(seed: u64, server: SocketAddr, config: &str) -> SimLns {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let buf = LogBuf(log.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || buf.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        let cfg = l2tpd::config::Config::from_toml_str(config).expect("configuration");
+        let mut node = cfg.node_config().expect("valid configuration");
+        node.seed = Some(seed);
+        let t0 = Instant::now();
+        let mut core = l2tpd::core::Core::new(node, vec![server], t0).expect("LNS core");
+        // `interface_mode = "none"`: the daemon answers ICMP echo itself.
+        core.set_ip_app(Box::new(l2tpd::ip::ipterm::EchoResponder::default()));
+        let net = l2tp_sim::Network::new(
+            seed,
+            l2tp_sim::NetConfig::perfect(Duration::from_micros(50)),
+        );
+        SimLns {
+            seed,
+            state: RefCell::new(SimState {
+                core,
+                net,
+                now: t0,
+                server,
+                inbox: HashMap::new(),
+                replies: HashMap::new(),
+                next_token: 1,
+                next_port: 50_000,
+            }),
+            log,
+            _log_guard: guard,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.state.borrow().now
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().expect("log")).into_owned()
+    }
+
+    /// A client address of its own (127.0.0.1, a high port).
+    fn fresh_addr(&self) -> SocketAddr {
+        let mut st = self.state.borrow_mut();
+        st.next_port += 1;
+        SocketAddr::from(([127, 0, 0, 1], st.next_port))
+    }
+
+    fn send(&self, from: SocketAddr, to: SocketAddr, d: &[u8]) {
+        let mut st = self.state.borrow_mut();
+        let now = st.now;
+        st.net.send(now, from, to, d.to_vec());
+    }
+
+    /// The next datagram for `at`, waiting at most `wait` of virtual time.
+    fn recv(&self, at: SocketAddr, wait: Duration) -> Option<Vec<u8>> {
+        let mut st = self.state.borrow_mut();
+        let end = st.now + wait;
+        for _ in 0..1_000_000 {
+            if let Some(d) = st.inbox.get_mut(&at).and_then(VecDeque::pop_front) {
+                return Some(d);
+            }
+            if st.now >= end {
+                return None;
+            }
+            st.step(end);
+        }
+        panic!("virtual time does not advance");
+    }
+
+    fn run_for(&self, d: Duration) {
+        let mut st = self.state.borrow_mut();
+        let end = st.now + d;
+        for _ in 0..1_000_000 {
+            if st.now >= end {
+                return;
+            }
+            st.step(end);
+        }
+        panic!("virtual time does not advance");
+    }
+
+    fn request(&self, request: Request) -> Response {
+        let mut st = self.state.borrow_mut();
+        let token = st.next_token;
+        st.next_token += 1;
+        let now = st.now;
+        st.core
+            .handle(now, l2tpd::core::Input::Manage { token, request });
+        st.drain();
+        st.replies
+            .remove(&token)
+            .expect("the core answers management requests at once")
+    }
+}
+
+impl SimState {
+    /// Advances to the next delivery or LNS timer no later than `deadline` and handles it.
+    fn step(&mut self, deadline: Instant) {
+        let next = [self.core.poll_timeout(), self.net.next_delivery()]
+            .into_iter()
+            .flatten()
+            .min();
+        match next {
+            Some(t) if t <= deadline => self.now = self.now.max(t),
+            _ => {
+                self.now = self.now.max(deadline);
+                return;
+            }
+        }
+        let now = self.now;
+        while let Some(d) = self.net.pop_due(now) {
+            if d.to == self.server {
+                self.core.handle(
+                    now,
+                    l2tpd::core::Input::Datagram {
+                        socket: 0,
+                        from: d.from,
+                        bytes: &d.payload,
+                    },
+                );
+                self.drain();
+            } else {
+                self.inbox.entry(d.to).or_default().push_back(d.payload);
+            }
+        }
+        if self.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.core.handle(now, l2tpd::core::Input::Tick);
+            self.drain();
+        }
+    }
+
+    /// What the core emitted: datagrams into the network, replies kept.
+    fn drain(&mut self) {
+        let now = self.now;
+        self.core.end_batch();
+        let out = self.core.outputs();
+        for (t, bytes) in out.transmits() {
+            self.net.send(now, self.server, t.to, bytes.to_vec());
+        }
+        out.clear_packets();
+        while let Some(o) = self.core.outputs().pop() {
+            if let l2tpd::core::Output::Reply { token, response } = o {
+                self.replies.insert(token, *response);
+            }
+        }
+    }
+}
+
+// ----- one client socket, possibly shared by several clients (one NAT) -----
 
 struct Wire {
-    sock: UdpSocket,
+    link: WireLink,
     /// Datagrams received for a tunnel id (ours) that no one has read yet.
     queues: RefCell<HashMap<u16, VecDeque<Vec<u8>>>>,
 }
 
+enum WireLink {
+    Udp(UdpSocket),
+    Sim { lns: Rc<SimLns>, addr: SocketAddr },
+}
+
 impl Wire {
-    fn new(sock: UdpSocket) -> Rc<Wire> {
+    fn udp(sock: UdpSocket) -> Rc<Wire> {
         sock.set_read_timeout(Some(Duration::from_millis(20)))
             .expect("timeout");
+        Wire::new(WireLink::Udp(sock))
+    }
+
+    fn sim(lns: &Rc<SimLns>, addr: SocketAddr) -> Rc<Wire> {
+        Wire::new(WireLink::Sim {
+            lns: lns.clone(),
+            addr,
+        })
+    }
+
+    fn new(link: WireLink) -> Rc<Wire> {
         Rc::new(Wire {
-            sock,
+            link,
             queues: RefCell::new(HashMap::new()),
         })
     }
 
+    /// The clients' clock (the LNS's: wall clock or virtual time).
+    fn now(&self) -> Instant {
+        match &self.link {
+            WireLink::Udp(_) => Instant::now(),
+            WireLink::Sim { lns, .. } => lns.now(),
+        }
+    }
+
+    /// The local port.
+    fn port(&self) -> u16 {
+        match &self.link {
+            WireLink::Udp(s) => s.local_addr().expect("addr").port(),
+            WireLink::Sim { addr, .. } => addr.port(),
+        }
+    }
+
+    fn send_to(&self, d: &[u8], to: SocketAddr) {
+        match &self.link {
+            WireLink::Udp(s) => {
+                s.send_to(d, to).expect("send");
+            }
+            WireLink::Sim { lns, addr } => lns.send(*addr, to, d),
+        }
+    }
+
+    /// One datagram, waiting at most 20 ms.
+    fn recv_one(&self) -> Option<Vec<u8>> {
+        match &self.link {
+            WireLink::Udp(s) => {
+                let mut buf = vec![0u8; 4096];
+                let (n, _) = s.recv_from(&mut buf).ok()?;
+                buf.truncate(n);
+                Some(buf)
+            }
+            WireLink::Sim { lns, addr } => lns.recv(*addr, Duration::from_millis(20)),
+        }
+    }
+
     /// The next datagram addressed to our tunnel `tid`, waiting at most `wait`.
     fn recv_for(&self, tid: u16, wait: Duration) -> Option<Vec<u8>> {
-        let end = Instant::now() + wait;
-        let mut buf = vec![0u8; 4096];
+        let end = self.now() + wait;
         loop {
             if let Some(d) = self
                 .queues
@@ -271,32 +607,28 @@ impl Wire {
             {
                 return Some(d);
             }
-            if Instant::now() >= end {
+            if self.now() >= end {
                 return None;
             }
-            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
-                if let Ok(d) = Header::decode(&buf[..n]) {
+            if let Some(d) = self.recv_one() {
+                if let Ok(h) = Header::decode(&d) {
                     self.queues
                         .borrow_mut()
-                        .entry(d.header.tunnel_id.0)
+                        .entry(h.header.tunnel_id.0)
                         .or_default()
-                        .push_back(buf[..n].to_vec());
+                        .push_back(d);
                 }
             }
         }
     }
 }
 
-/// A socket on 127.0.0.1:1701, as Windows clients use. One socket (bound with reuse, so a
+/// A socket on `ip`:1701, as Windows clients use. One socket (bound with reuse, so a
 /// concurrent test elsewhere does not make this flaky) plays both "NATed" clients and tells
-/// them apart by our tunnel id, as a NAT box would by nothing at all.
-fn port_1701_socket() -> UdpSocket {
-    port_1701_socket_on("127.0.0.1")
-}
-
-/// A socket on `ip`:1701. Tests that run in parallel use different loopback addresses: with
-/// SO_REUSEPORT on one address the kernel spreads datagrams over the sockets by a hash of the
-/// 4-tuple, so one test's socket would receive another test's LNS's answers.
+/// them apart by our tunnel id, as a NAT box would by nothing at all. Tests that run in
+/// parallel use different loopback addresses: with SO_REUSEPORT on one address the kernel
+/// spreads datagrams over the sockets by a hash of the 4-tuple, so one test's socket would
+/// receive another test's LNS's answers.
 fn port_1701_socket_on(ip: &str) -> UdpSocket {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).expect("socket");
@@ -524,7 +856,7 @@ impl Peer {
     }
 
     fn send_raw(&self, d: &[u8]) {
-        self.wire.sock.send_to(d, self.server).expect("send");
+        self.wire.send_to(d, self.server);
     }
 
     fn send_ctl(&mut self, sid: u16, m: &ControlMessage) {
@@ -619,13 +951,13 @@ impl Peer {
         wait: Duration,
         f: impl Fn(&ControlMessage) -> bool,
     ) -> ControlMessage {
-        let end = Instant::now() + wait;
+        let end = self.wire.now() + wait;
         loop {
             if let Some(i) = self.ctl_rx.iter().position(|(_, m)| f(m)) {
                 return self.ctl_rx.remove(i).expect("index").1;
             }
             assert!(
-                Instant::now() < end,
+                self.wire.now() < end,
                 "{}: no {what} within {wait:?}; got {:?}",
                 self.name,
                 self.ctl_rx
@@ -718,9 +1050,9 @@ impl Peer {
         let mut ipcp_started = false;
         let (mut v6_acked, mut v6_peer_acked) = (plan.ipv6_iid.is_none(), plan.ipv6_iid.is_none());
         let mut v6_req_id = 0u8;
-        let mut last_lcp_send = Instant::now();
-        let mut last_ncp_send = Instant::now();
-        let end = Instant::now() + Duration::from_secs(10);
+        let mut last_lcp_send = self.wire.now();
+        let mut last_ncp_send = self.wire.now();
+        let end = self.wire.now() + Duration::from_secs(10);
         loop {
             let ipv6_done =
                 plan.ipv6_iid.is_none() || (v6_acked && v6_peer_acked && self.ra_prefix.is_some());
@@ -734,31 +1066,33 @@ impl Peer {
                 return;
             }
             assert!(
-                Instant::now() < end,
+                self.wire.now() < end,
                 "{}: PPP did not come up: lcp {lcp_acked}/{lcp_peer_acked} auth {} ipcp {ipcp_acked}/{ipcp_peer_acked} \
                  ipv6cp {v6_acked}/{v6_peer_acked} ra {:?}",
                 self.name,
                 self.auth_ok,
                 self.ra_prefix
             );
-            if !lcp_acked && last_lcp_send.elapsed() > Duration::from_secs(2) {
+            if !lcp_acked && self.wire.now().duration_since(last_lcp_send) > Duration::from_secs(2)
+            {
                 self.send_ppp(LCP, &cp(1, lcp_req_id, &opts_bytes(&lcp_opts)));
-                last_lcp_send = Instant::now();
+                last_lcp_send = self.wire.now();
             }
             // After authentication the network protocols start (and are retransmitted).
-            let resend = ipcp_started && last_ncp_send.elapsed() > Duration::from_secs(2);
+            let resend = ipcp_started
+                && self.wire.now().duration_since(last_ncp_send) > Duration::from_secs(2);
             if resend && !ipcp_acked {
                 self.send_ppp(IPCP, &cp(1, ipcp_req_id, &opts_bytes(&ipcp_opts)));
-                last_ncp_send = Instant::now();
+                last_ncp_send = self.wire.now();
             }
             if resend && !v6_acked {
                 let iid = plan.ipv6_iid.expect("planned");
                 self.send_ppp(IPV6CP, &cp(1, v6_req_id, &opts_bytes(&[(1, iid.to_vec())])));
-                last_ncp_send = Instant::now();
+                last_ncp_send = self.wire.now();
             }
             if self.auth_ok && !ipcp_started {
                 ipcp_started = true;
-                last_ncp_send = Instant::now();
+                last_ncp_send = self.wire.now();
                 ipcp_req_id = self.next_id();
                 self.send_ppp(IPCP, &cp(1, ipcp_req_id, &opts_bytes(&ipcp_opts)));
                 if let Some(iid) = plan.ipv6_iid {
@@ -813,7 +1147,7 @@ impl Peer {
                     }
                     lcp_req_id = self.next_id();
                     self.send_ppp(LCP, &cp(1, lcp_req_id, &opts_bytes(&lcp_opts)));
-                    last_lcp_send = Instant::now();
+                    last_lcp_send = self.wire.now();
                 }
                 (CHAP, 1) => self.mschapv2(plan, id, data),
                 (CHAP, 3) => {
@@ -890,12 +1224,12 @@ impl Peer {
 
     /// The next PPP frame, answering LCP Echo-Requests on the way (a live client).
     fn next_ppp(&mut self, wait: Duration) -> Option<Vec<u8>> {
-        let end = Instant::now() + wait;
+        let end = self.wire.now() + wait;
         loop {
             if let Some(f) = self.ppp_rx.pop_front() {
                 return Some(f);
             }
-            if Instant::now() >= end {
+            if self.wire.now() >= end {
                 return None;
             }
             self.poll(Duration::from_millis(20));
@@ -974,8 +1308,8 @@ impl Peer {
         let id = 0x0100 | (self.our_tid & 0xff);
         let req = icmp_echo(self.addr, LOCAL, id, seq, payload);
         self.send_ppp(IPV4, &req);
-        let end = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < end {
+        let end = self.wire.now() + Duration::from_secs(3);
+        while self.wire.now() < end {
             let Some(f) = self.next_ppp(Duration::from_millis(50)) else {
                 continue;
             };
@@ -1045,8 +1379,21 @@ fn pool_contains(a: Ipv4Addr) -> bool {
 /// data to the right session.
 #[test]
 fn windows_clients_behind_one_nat() {
-    let lns = Lns::start("windows", LnsOpts::default());
-    let wire = Wire::new(port_1701_socket());
+    for seed in sim_seeds() {
+        windows_clients_behind_one_nat_on(Lns::sim(seed, LnsOpts::default()));
+    }
+}
+
+/// [`windows_clients_behind_one_nat`] against the daemon process on real UDP sockets: the
+/// shell's sockets, poller and management socket with a client whose source port is 1701
+/// and whose two tunnels share one address and port.
+#[test]
+fn windows_clients_behind_one_nat_real_sockets() {
+    windows_clients_behind_one_nat_on(Lns::start("windows", LnsOpts::default()));
+}
+
+fn windows_clients_behind_one_nat_on(lns: Lns) {
+    let wire = lns.wire_1701("127.0.0.1");
     let mut a = Peer::new("windows-A", wire.clone(), lns.server, 0x2a51);
     let mut b = Peer::new("windows-B", wire.clone(), lns.server, 0x7c03);
 
@@ -1195,14 +1542,17 @@ fn windows_clients_behind_one_nat() {
 /// client's next SCCRQ gets a new tunnel and session.
 #[test]
 fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
-    let lns = Lns::start(
-        "reboot",
-        LnsOpts {
+    for seed in sim_seeds() {
+        let opts = LnsOpts {
             retries: 2,
             ..LnsOpts::default()
-        },
-    );
-    let wire = Wire::new(port_1701_socket_on("127.0.0.2"));
+        };
+        windows_client_rebooting_on(Lns::sim(seed, opts));
+    }
+}
+
+fn windows_client_rebooting_on(lns: Lns) {
+    let wire = lns.wire_1701("127.0.0.2");
     const TID: u16 = 0x2a51;
     let mut a = Peer::new("windows", wire.clone(), lns.server, TID);
     a.open_tunnel(windows_sccrq(TID, "DESKTOP-7Q2L4KE"));
@@ -1219,14 +1569,14 @@ fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
     // Rebooted: the same SCCRQ again (Ns 0), from 127.0.0.2:1701.
     let mut r = Peer::new("windows (rebooted)", wire.clone(), lns.server, TID);
     r.send_ctl(0, &windows_sccrq(TID, "DESKTOP-7Q2L4KE").into());
-    let t0 = Instant::now();
+    let t0 = lns.now();
     lns.wait_until("stale tunnel cleared", Duration::from_secs(30), |l| {
         let st = l.stats();
         (st.tunnels, st.sessions, st.pool_in_use) == (0, 0, 0)
     });
     eprintln!(
         "recorded: rebooted Windows client's stale tunnel cleared after {:.1} s",
-        t0.elapsed().as_secs_f64()
+        lns.now().duration_since(t0).as_secs_f64()
     );
     while r.poll(Duration::from_millis(20)) {}
     assert!(
@@ -1259,20 +1609,22 @@ fn windows_client_rebooting_gets_its_stale_tunnel_cleared_and_a_new_one() {
 /// vanishes without a goodbye and dead-peer detection clears it.
 #[test]
 fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
-    let lns = Lns::start(
-        "macos",
-        LnsOpts {
+    for seed in sim_seeds() {
+        let opts = LnsOpts {
             hello: 1,
             retries: 2,
             echo_interval: 1,
             echo_failures: 2,
             ipv6: true,
-        },
-    );
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let port = sock.local_addr().expect("addr").port();
+        };
+        macos_ios_client_on(Lns::sim(seed, opts));
+    }
+}
+
+fn macos_ios_client_on(lns: Lns) {
+    let wire = lns.wire();
+    let port = wire.port();
     assert!(port > 1024 && port != 1701);
-    let wire = Wire::new(sock);
     let mut m = Peer::new("macos", wire, lns.server, 0x91c4);
     let rp = m.open_tunnel(plain_sccrq(0x91c4, "Alices-iPhone", "Apple Inc."));
     assert!(rp.challenge.is_none());
@@ -1324,8 +1676,8 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
         unknown: vec![],
     };
     m.send_ctl(m.lns_sid, &wen.into());
-    let end = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < end {
+    let end = lns.now() + Duration::from_millis(1500);
+    while lns.now() < end {
         m.poll(Duration::from_millis(50));
     }
     assert!(
@@ -1368,14 +1720,14 @@ fn macos_ios_client_sli_dns_ipv6cp_then_vanishes() {
     // The phone vanishes: no more answers of any kind (socket left open, nothing read).
     let st = lns.stats();
     assert_eq!((st.sessions, st.pool_in_use), (1, 1), "{st:?}");
-    let gone = Instant::now();
+    let gone = lns.now();
     lns.wait_until("vanished client cleared", Duration::from_secs(25), |l| {
         let s = l.stats();
         s.sessions == 0 && s.pool_in_use == 0 && s.tunnels == 0
     });
     eprintln!(
         "recorded: vanished macOS client cleared after {:.1} s",
-        gone.elapsed().as_secs_f64()
+        lns.now().duration_since(gone).as_secs_f64()
     );
     drop(m);
 }
@@ -1401,8 +1753,13 @@ fn result_code_body(message_type: u16, result_value: &[u8], id_attr: u16, id: u1
 /// cleared, nothing else is, and no decode error is logged.
 #[test]
 fn router_short_result_code_in_cdn_and_stopccn() {
-    let lns = Lns::start("mikrotik", LnsOpts::default());
-    let wire = Wire::new(UdpSocket::bind("127.0.0.1:0").expect("bind"));
+    for seed in sim_seeds() {
+        router_short_result_code_on(Lns::sim(seed, LnsOpts::default()));
+    }
+}
+
+fn router_short_result_code_on(lns: Lns) {
+    let wire = lns.wire();
     let mut r = Peer::new("mikrotik", wire, lns.server, 0x0b17);
     r.open_tunnel(plain_sccrq(0x0b17, "MikroTik", "MikroTik"));
     let plan = PppPlan {
@@ -1443,8 +1800,8 @@ fn router_short_result_code_in_cdn_and_stopccn() {
             },
         );
         // The tunnel is untouched: established, and no StopCCN or CDN came back.
-        let end = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < end {
+        let end = lns.now() + Duration::from_millis(500);
+        while lns.now() < end {
             r.poll(Duration::from_millis(50));
         }
         assert!(
@@ -1473,8 +1830,8 @@ fn router_short_result_code_in_cdn_and_stopccn() {
     r.send_ctl_body(0, &body);
     // RFC 2661 §5.7: the LNS acknowledges the StopCCN and keeps the tunnel "closing" for a
     // while to acknowledge retransmissions; the call and its address go at once.
-    let end = Instant::now() + Duration::from_secs(3);
-    while r.acked != r.ns && Instant::now() < end {
+    let end = lns.now() + Duration::from_secs(3);
+    while r.acked != r.ns && lns.now() < end {
         r.poll(Duration::from_millis(50));
     }
     assert_eq!(r.acked, r.ns, "StopCCN not acknowledged");
@@ -1508,17 +1865,20 @@ fn router_short_result_code_in_cdn_and_stopccn() {
 /// ~8 s later; fixed in c5850e3.)
 #[test]
 fn android_client_ignoring_hello_with_data_flowing() {
-    let lns = Lns::start(
-        "android",
-        LnsOpts {
+    for seed in sim_seeds() {
+        let opts = LnsOpts {
             hello: 1,
             retries: 2,
             echo_interval: 1,
             echo_failures: 3,
             ipv6: false,
-        },
-    );
-    let wire = Wire::new(UdpSocket::bind("127.0.0.1:0").expect("bind"));
+        };
+        android_client_on(Lns::sim(seed, opts));
+    }
+}
+
+fn android_client_on(lns: Lns) {
+    let wire = lns.wire();
     let mut p = Peer::new("android", wire, lns.server, 0x5aa5);
     p.open_tunnel(plain_sccrq(0x5aa5, "localhost", "Android"));
     p.call(0x1111);
@@ -1536,15 +1896,15 @@ fn android_client_ignoring_hello_with_data_flowing() {
     // Data every 300 ms for `secs`, acknowledging control messages or not; returns the
     // HELLOs received and whether every echo was answered.
     let mut flow = |p: &mut Peer, secs: u64| -> (usize, bool) {
-        let t0 = Instant::now();
+        let t0 = lns.now();
         let mut hellos = 0;
-        while t0.elapsed() < Duration::from_secs(secs) {
+        while lns.now().duration_since(t0) < Duration::from_secs(secs) {
             seq += 1;
             if p.try_ping(seq, b"android keepalive by data").is_none() {
                 return (hellos, false);
             }
-            let end = Instant::now() + Duration::from_millis(300);
-            while Instant::now() < end {
+            let end = lns.now() + Duration::from_millis(300);
+            while lns.now() < end {
                 p.poll(Duration::from_millis(50));
             }
             hellos += p
@@ -1562,13 +1922,13 @@ fn android_client_ignoring_hello_with_data_flowing() {
     assert!(ok1, "echo lost while acknowledging:\n{}", lns.log_tail());
     // Phase 2, the Android behaviour: nothing acknowledged, data keeps flowing.
     p.ack = false;
-    let t0 = Instant::now();
+    let t0 = lns.now();
     let (hellos_unacked, ok2) = flow(&mut p, 12);
     let s = lns.session(p.lns_tid, p.lns_sid);
     eprintln!(
         "recorded: android: {hellos_acked} HELLO(s) in 3 s of data (acknowledged), \
          {hellos_unacked} unacknowledged; session after {:.1} s: {:?}",
-        t0.elapsed().as_secs_f64(),
+        lns.now().duration_since(t0).as_secs_f64(),
         s.as_ref().map(|s| &s.state)
     );
     assert!(
@@ -1576,7 +1936,7 @@ fn android_client_ignoring_hello_with_data_flowing() {
         "tunnel cleared after {:.1} s of unacknowledged HELLO while ICMP every 300 ms was answered \
          ({hellos_acked} HELLO(s) were sent during 3 s of acknowledged data flow, RFC 2661 §5.5 \
          expects none)\nLNS:\n{}",
-        t0.elapsed().as_secs_f64(),
+        lns.now().duration_since(t0).as_secs_f64(),
         lns.log_tail()
     );
     assert_eq!(hellos_acked, 0, "HELLO sent while data was flowing");

@@ -39,6 +39,7 @@ fn lns_config() -> NodeConfig {
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_establish_timeout: None,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![ppp::AuthMethod::ChapMd5],
             local_ipv4: LOCAL,

@@ -700,7 +700,12 @@ impl Link {
             self.server_auth.as_ref().and_then(|a| a.deadline()),
             self.client_auth.as_ref().and_then(|a| a.deadline()),
             self.echo.map(|e| e.deadline),
-            self.probe.as_deref().map(|p| p.deadline()),
+            // Probes run only while LCP is opened (a deadline kept while it is not would be
+            // due for ever).
+            self.probe
+                .as_deref()
+                .filter(|_| self.lcp.state() == State::Opened)
+                .map(|p| p.deadline()),
             self.establish_deadline,
         ]
         .into_iter()
@@ -781,6 +786,12 @@ impl Link {
             packet::encode(Code::ECHO_REQUEST, id, &magic),
         );
         id
+    }
+
+    /// What the line-quality probes measured since the last [`Link::take_probe_stats`],
+    /// without resetting it (None when the link does not probe, or LCP never came up).
+    pub fn probe_stats(&self) -> Option<crate::probe::ProbeStats> {
+        self.probe.as_deref().map(crate::probe::Prober::stats)
     }
 
     /// What the line-quality probes measured since the last call (None when the link does

@@ -61,7 +61,7 @@ impl ProbeStats {
 
 /// Requests in flight at most (a longer timeout than this many intervals counts the oldest as
 /// lost early: the table stays this small whatever the configuration).
-const IN_FLIGHT: usize = 16;
+const IN_FLIGHT: usize = 8;
 
 /// The probe schedule and the requests in flight of one link.
 #[derive(Debug, Clone)]
@@ -139,6 +139,11 @@ impl Prober {
         let (_, at) = self.in_flight[slot].take().expect("slot found above");
         self.stats.answer(now.saturating_duration_since(at));
         true
+    }
+
+    /// The counters since the last [`Prober::take`].
+    pub fn stats(&self) -> ProbeStats {
+        self.stats
     }
 
     /// The counters since the last call, reset.

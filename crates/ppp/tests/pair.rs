@@ -768,3 +768,30 @@ fn quality_probes_measure_the_networks_loss_and_round_trip() {
     // The client was not asked to probe.
     assert_eq!(p.client.take_probe_stats(), None);
 }
+
+/// A probing link whose LCP leaves the Opened state (the peer renegotiates, then goes silent)
+/// does not spin on a probe deadline it cannot serve: virtual time moves on and the link ends
+/// when LCP gives up.
+#[test]
+fn probes_pause_while_lcp_renegotiates() {
+    let mut server = server_cfg(vec![AuthMethod::ChapMd5]);
+    server.quality = Some(ppp::probe::ProbeConfig::every(Duration::from_secs(1)));
+    let mut p = Pair::new(32, server, client_cfg("alice", "wonderland"));
+    p.open();
+    assert!(p.run_until(Duration::from_secs(10), Pair::both_up));
+    p.run_until(Duration::from_secs(5), |_| false);
+    // The peer asks to renegotiate LCP (a Configure-Request with a new magic number), then
+    // nothing more comes from it.
+    let now = p.now;
+    let conf_req = [
+        0xff, 0x03, 0xc0, 0x21, 0x01, 0x77, 0x00, 0x0a, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78,
+    ];
+    p.server.handle_frame(now, &conf_req);
+    p.client_mute = true;
+    assert!(
+        p.run_until(Duration::from_secs(120), |p| down(&p.sev).is_some()),
+        "the link never ended; stuck at {:?}",
+        p.now - p.start
+    );
+    assert_eq!(p.server.poll_timeout(), None);
+}

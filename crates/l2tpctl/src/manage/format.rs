@@ -14,6 +14,7 @@ pub fn json(resp: &Response) -> String {
         Response::Tunnel(t) => serde_json::to_value(t),
         Response::Session(s) => serde_json::to_value(s),
         Response::Stats(s) => serde_json::to_value(s),
+        Response::Quality(q) => serde_json::to_value(q),
         other => serde_json::to_value(other),
     };
     match v.and_then(|v| serde_json::to_string_pretty(&v)) {
@@ -224,6 +225,71 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     counters(out, &s.datapath);
 }
 
+/// Seconds since the Unix epoch now (for the time labels of quality periods).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `quality`: a line per period, the one in progress last.
+pub fn quality(out: &mut String, q: &l2tp_mgmt::QualityInfo, now_unix: u64) {
+    let _ = writeln!(
+        out,
+        "Session {}/{} ({}): an LCP echo every {} ms, {} s periods",
+        q.tunnel,
+        q.session,
+        q.user.as_deref().unwrap_or("-"),
+        q.probe_interval_ms,
+        q.period_s
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:>5} {:>5} {:>5} {:>6} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "ENDED",
+        "SECS",
+        "SENT",
+        "LOST",
+        "LOSS%",
+        "RTT_MIN",
+        "RTT_AVG",
+        "RTT_MAX",
+        "RX_BYTES",
+        "TX_BYTES"
+    );
+    let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    for p in &q.periods {
+        let ended = now_unix.saturating_sub(p.ended_s_ago);
+        let when = if p.ended_s_ago == 0 {
+            "now".to_string()
+        } else {
+            format!(
+                "{:02}:{:02}:{:02}",
+                ended / 3600 % 24,
+                ended / 60 % 60,
+                ended % 60
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{:<9} {:>5} {:>5} {:>5} {:>6} {:>10} {:>10} {:>10} {:>12} {:>12}",
+            when,
+            p.seconds,
+            p.sent,
+            p.lost,
+            p.loss()
+                .map(|l| format!("{:.1}", l * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            ms(p.rtt_min_ms),
+            ms(p.rtt_avg_ms),
+            ms(p.rtt_max_ms),
+            p.rx_bytes,
+            p.tx_bytes
+        );
+    }
+}
+
 /// What `close user|address` closed: one line per session, `closed TID/SID USER ADDRESS`.
 pub fn closed(sessions: &[SessionInfo]) -> String {
     let mut out = String::new();
@@ -282,6 +348,7 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
             let _ = writeln!(out, "Dialing: tunnel {tunnel}, session {session}");
         }
         Response::Stats(s) => stats(&mut out, s),
+        Response::Quality(q) => quality(&mut out, q, unix_now()),
         Response::Reloaded {
             applied,
             restart_needed,

@@ -98,6 +98,41 @@ frames are printed one after another (2 unless -n says).",
         after_long_help = "EXAMPLES:\n    l2tpctl top\n    l2tpctl top -d 5 -l 50\n    l2tpctl top -n 3 -d 1 > busiest.txt"
     )]
     Top(top::TopArgs),
+    /// A session's line quality: probe loss, round trip and traffic per 100-s period.
+    #[command(
+        long_about = "A session's line quality over the last 24 hours, one line per 100-second \
+period (the last line is the period in progress): when it ended (UTC), LCP echo probes sent \
+and lost, loss in percent, the shortest/mean/longest round trip in milliseconds, and the \
+bytes received from and sent to the peer. The daemon probes every ppp.quality_interval \
+seconds (default 1). --json gives the same figures to scripts; `l2tpctl graph` draws them.",
+        after_long_help = "EXAMPLES:\n    l2tpctl quality 12 7\n    l2tpctl quality 12 7 --json | jq '.periods[-1]'"
+    )]
+    Quality {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// Local session id.
+        #[arg(value_name = "SID")]
+        session: u16,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// A session's line-quality graph as SVG (to open in a browser).
+    #[command(
+        long_about = "Writes a session's line-quality graph for the last 24 hours as an SVG \
+document on standard output: round trip (band from shortest to longest, line for the mean) \
+and lost probes in red in the top panel, traffic each way in the bottom one. The daemon's \
+metrics listener serves the same graph at /sessions/TID/SID/quality.svg.",
+        after_long_help = "EXAMPLES:\n    l2tpctl graph 12 7 > q.svg\n    l2tpctl graph 12 7 | rsvg-convert > q.png"
+    )]
+    Graph {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// Local session id.
+        #[arg(value_name = "SID")]
+        session: u16,
+    },
     /// Show one tunnel or session.
     #[command(
         long_about = "Show one tunnel (by local tunnel id) or one session (by local tunnel \
@@ -435,6 +470,24 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
         ),
         ManageCommand::Stats { out } => (Request::Stats, out.json),
         ManageCommand::Top(_) => (Request::ListSessions, false),
+        ManageCommand::Quality {
+            tunnel,
+            session,
+            out,
+        } => (
+            Request::Quality {
+                tunnel: *tunnel,
+                session: *session,
+            },
+            out.json,
+        ),
+        ManageCommand::Graph { tunnel, session } => (
+            Request::Quality {
+                tunnel: *tunnel,
+                session: *session,
+            },
+            false,
+        ),
         ManageCommand::Reload { out } => (Request::Reload, out.json),
     })
 }
@@ -454,6 +507,9 @@ pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Resul
     }
     let text = match (&req, &resp) {
         (Request::CloseMatching { .. }, Response::Sessions(closed)) => format::closed(closed),
+        (_, Response::Quality(q)) if matches!(cmd, ManageCommand::Graph { .. }) => {
+            l2tp_mgmt::quality_svg::render(q, format::unix_now())
+        }
         _ if json => format::json(&resp),
         _ => format::human(&resp, None),
     };

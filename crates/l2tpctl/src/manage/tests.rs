@@ -162,7 +162,8 @@ fn bad_values_are_usage_errors() {
 fn long_help_has_examples() {
     let mut cmd = TestCli::command();
     for sub in [
-        "tunnels", "sessions", "show", "set", "close", "dial", "hangup", "stats", "top",
+        "tunnels", "sessions", "show", "set", "close", "dial", "hangup", "stats", "top", "quality",
+        "graph",
     ] {
         let help = cmd
             .find_subcommand_mut(sub)

@@ -507,6 +507,10 @@ pub struct PppConfig {
     pub lcp_echo_interval: u64,
     /// Unanswered echoes before the link is declared dead. Default 4.
     pub lcp_echo_failures: u32,
+    /// Seconds between line-quality probes (timed LCP Echo-Requests apart from the keepalive,
+    /// kept as 100-second periods for 24 hours: `l2tpctl quality`, `l2tpctl graph`); 0 turns
+    /// them off. 1 to 100. Default 1.
+    pub quality_interval: u64,
     /// Seconds PPP may take from the session coming up to the network phase (LCP,
     /// authentication and the first NCP); past it the session is cleared with a CDN (and a
     /// client redials with backoff). 0: no bound. Default 60.
@@ -522,6 +526,7 @@ impl Default for PppConfig {
             dns: Vec::new(),
             lcp_echo_interval: 30,
             lcp_echo_failures: 4,
+            quality_interval: 1,
             establish_timeout: 60,
         }
     }

@@ -187,6 +187,8 @@ impl Config {
             ppp_establish_timeout: (cfg.ppp.establish_timeout > 0)
                 .then(|| Duration::from_secs(cfg.ppp.establish_timeout)),
             ppp_echo_failures: cfg.ppp.lcp_echo_failures,
+            ppp_quality_interval: (cfg.ppp.quality_interval > 0)
+                .then(|| Duration::from_secs(cfg.ppp.quality_interval)),
             role,
             seed: None,
             ip_mode,

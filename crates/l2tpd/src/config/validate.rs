@@ -102,6 +102,15 @@ impl Config {
                 ),
             );
         }
+        if p.quality_interval > 100 {
+            bad(
+                "ppp.quality_interval",
+                format!(
+                    "{} s: a 100-second period needs at least one probe; 1 to 100, or 0 for none",
+                    p.quality_interval
+                ),
+            );
+        }
         if p.lcp_echo_interval > 0 && p.lcp_echo_failures == 0 {
             bad(
                 "ppp.lcp_echo_failures",

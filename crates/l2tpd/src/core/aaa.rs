@@ -142,7 +142,10 @@ impl super::Core {
             Some(answer) => self.auth_decided(now, key, ticket, answer),
             None => {
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.auth_pending = Some(Box::new(req.clone()));
+                    // A link asks again only after LCP renegotiated, with IPCP down.
+                    if let Some(p) = s.await_auth(req.clone()) {
+                        self.sessions.unroute_v4(p.peer);
+                    }
                 }
                 self.out.push(super::Output::Auth(req))
             }
@@ -156,7 +159,7 @@ impl super::Core {
         let current = self
             .sessions
             .get(&request.key)
-            .and_then(|s| s.auth_pending.as_deref())
+            .and_then(|s| s.pending_auth())
             .is_some_and(|p| p == request);
         if !current {
             tracing::debug!(node = %self.name, session = %request.key, "authentication answer for no pending request: ignored");
@@ -179,9 +182,9 @@ impl super::Core {
         let Some(sess) = self.sessions.get_mut(&key) else {
             return;
         };
-        sess.auth_pending = None;
         let (decision, fixed) = match answer {
             AuthAnswer::Reject => {
+                sess.take_pending_auth();
                 if let Some(suppressed) = self.log_limit.allow(now, "authentication refused") {
                     tracing::warn!(node = %self.name, session = %key, suppressed, "authentication failed: unknown user or refused");
                 }
@@ -192,14 +195,17 @@ impl super::Core {
             }
             AuthAnswer::Accept { decision, ipv4 } => (decision, Some(ipv4)),
             AuthAnswer::Radius { decision, authz } => {
+                // Admitted first: the authorization's rate limits are held there.
+                sess.admit();
                 let ipv4 = super::radius::apply_authorization(sess, &authz, now);
                 (decision, Some(ipv4))
             }
         };
         if let Some(fixed) = fixed {
-            let addr = match sess.pool_addr {
+            let admitted = sess.admit();
+            let addr = match admitted.lease {
                 Some(a) => Ok(a),
-                None => lns.pool.lease(fixed).inspect(|a| sess.pool_addr = Some(*a)),
+                None => lns.pool.lease(fixed).inspect(|a| admitted.lease = Some(*a)),
             };
             match addr {
                 Ok(a) => sess.link.set_peer_ipv4(a),

@@ -229,7 +229,7 @@ impl Core {
             PppEvent::Authenticated { user, method } => {
                 tracing::info!(node = %self.name, session = %key, %user, ?method, "authenticated");
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.user = Some(user);
+                    s.admit().user = Some(user);
                 }
             }
             PppEvent::NetworkUp { ipv4 } => {
@@ -238,7 +238,7 @@ impl Core {
                 // A session that completed PPP proves the dial works: redial quickly next time.
                 self.dialler.backoff = Duration::ZERO;
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.ipv4 = Some(ipv4);
+                    s.set_ipv4(Some(ipv4));
                     s.shrink_pending = true;
                 }
                 if matches!(self.role, RoleSettings::Lns(_)) {
@@ -252,7 +252,8 @@ impl Core {
             }
             PppEvent::NetworkDown => {
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    if let Some(p) = s.ipv4.take() {
+                    if let Some(p) = s.ipv4() {
+                        s.set_ipv4(None);
                         self.sessions.unroute_v4(p.peer);
                     }
                 }
@@ -264,10 +265,7 @@ impl Core {
                 let (local, peer) = (link_local(local_iid), link_local(peer_iid));
                 tracing::info!(node = %self.name, session = %key, %local, %peer, "IPv6CP up");
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.ipv6_up = true;
-                    let v6 = s.v6_mut();
-                    v6.local = Some(local);
-                    v6.iids = Some((local_iid, peer_iid));
+                    s.ipv6_opened((local_iid, peer_iid), local);
                     s.shrink_pending = true;
                 }
                 self.setup_ipv6(key);
@@ -277,7 +275,7 @@ impl Core {
             }
             PppEvent::Ipv6Down => {
                 if let Some(s) = self.sessions.get_mut(&key) {
-                    s.ipv6_up = false;
+                    s.ipv6_closed();
                 }
             }
             PppEvent::Ipv4Packet(p) | PppEvent::Ipv6Packet(p) => {
@@ -309,7 +307,7 @@ impl Core {
     /// its datapath handle, whatever was held for it.
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
         if let Some(mut s) = self.sessions.remove(key) {
-            if let Some(req) = s.auth_pending.take() {
+            if let Some(req) = s.take_pending_auth() {
                 self.out.push(super::Output::AuthCancel(*req));
             }
             self.radius_session_gone(now, key, &s);

@@ -145,13 +145,13 @@ impl Core {
                     self.counters.ip_not_ready += 1;
                     return;
                 }
-                if let Some(sh) = sess.shaper.as_deref_mut() {
+                if let Some(sh) = sess.shaper_mut() {
                     if !sh.up.allow(now, payload.len()) {
                         self.counters.rate_limited += 1;
                         return;
                     }
                 }
-                let own_tun = sess.own_tun;
+                let own_tun = sess.own_tun().is_some();
                 if proto == Protocol::IPV6 && self.router_message(key, payload) {
                     return;
                 }
@@ -285,7 +285,7 @@ impl Core {
             self.counters.ip_not_ready += 1;
             return;
         }
-        if let Some(sh) = sess.shaper.as_deref_mut() {
+        if let Some(sh) = sess.shaper_mut() {
             if !sh.down.allow(self.clock, packet.len()) {
                 self.counters.rate_limited += 1;
                 return;

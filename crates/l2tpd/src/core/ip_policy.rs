@@ -11,7 +11,7 @@ use l2tp_wire::result::ResultCode;
 
 use super::events::link_local;
 use super::output::host_route;
-use super::sessions::Session;
+use super::session::{Interface, Session};
 use super::{Core, Iface, IpMode, IpOp, RoleSettings};
 use crate::addr::{IpCidr, Ipv6Cidr};
 use crate::ip::ra;
@@ -22,6 +22,9 @@ impl Core {
         match self.ip_mode.clone() {
             IpMode::App => {}
             IpMode::PerSession { name, mtu, routes } => {
+                if let Some(a) = self.sessions.get_mut(&key).and_then(|s| s.admitted_mut()) {
+                    a.interface.get_or_insert(Interface::Opening);
+                }
                 self.out.ip(IpOp::OpenSessionTun {
                     key,
                     name,
@@ -31,8 +34,8 @@ impl Core {
                 });
             }
             IpMode::Shared { name, .. } => {
-                if let Some(s) = self.sessions.get_mut(&key) {
-                    s.interface = Some(name);
+                if let Some(a) = self.sessions.get_mut(&key).and_then(|s| s.admitted_mut()) {
+                    a.interface = Some(Interface::Shared(name));
                 }
                 if matches!(self.role, RoleSettings::Lns(_)) {
                     self.out.ip(IpOp::AddRoute {
@@ -52,8 +55,7 @@ impl Core {
             self.out.ip(IpOp::CloseSessionTun { key });
             return;
         };
-        s.interface = Some(ifname.clone());
-        s.own_tun = true;
+        s.admit().interface = Some(Interface::Own(ifname.clone()));
         self.maybe_default_route(key, &ifname);
         // IPv6CP may have finished before IPCP created the interface.
         self.setup_ipv6(key);
@@ -80,7 +82,7 @@ impl Core {
         let own: Vec<SessionKey> = keys
             .iter()
             .copied()
-            .filter(|k| self.sessions.get(k).is_some_and(|s| s.own_tun))
+            .filter(|k| self.sessions.get(k).is_some_and(|s| s.own_tun().is_some()))
             .collect();
         if own.len() >= 2 {
             self.out.ip(IpOp::RemoveInterfaces { keys: own });
@@ -91,7 +93,7 @@ impl Core {
     /// interface, its addresses in the pools.
     pub(super) fn release_ip(&mut self, key: SessionKey, s: &Session) {
         let lns = matches!(self.role, RoleSettings::Lns(_));
-        if let Some(p) = s.ipv4 {
+        if let Some(p) = s.ipv4() {
             if lns && matches!(self.ip_mode, IpMode::Shared { .. }) {
                 self.out.ip(IpOp::DelRoute {
                     iface: Iface::Shared,
@@ -99,7 +101,7 @@ impl Core {
                 });
             }
         }
-        if s.own_tun || (s.ipv4.is_some() && matches!(self.ip_mode, IpMode::PerSession { .. })) {
+        if matches!(s.interface(), Some(Interface::Own(_) | Interface::Opening)) {
             // Closing the TUN removes its addresses and routes with it (also one still
             // being opened: the shell closes what it has for the session).
             self.out.ip(IpOp::CloseSessionTun { key });
@@ -108,7 +110,7 @@ impl Core {
             }
         }
         if let RoleSettings::Lns(lns) = &mut self.role {
-            if let Some(a) = s.pool_addr {
+            if let Some(a) = s.lease() {
                 lns.pool.release(a);
             }
             if let (Some(lease), Some(p)) = (s.v6().and_then(|v| v.lease), lns.ipv6_pool.as_mut()) {
@@ -125,21 +127,22 @@ impl Core {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let Some((local_iid, peer_iid)) = s.v6().and_then(|v| v.iids) else {
+        let Some(v6) = s.v6() else {
             return;
         };
-        if s.v6().is_some_and(|v| v.configured) || (per_session_tun && !s.own_tun) {
+        let (local_iid, peer_iid) = v6.iids;
+        let ifname = s.own_tun().map(str::to_string);
+        if v6.configured || (per_session_tun && ifname.is_none()) {
             return;
         }
-        let ifname = s.own_tun.then(|| s.interface.clone()).flatten();
         if let Some(ifname) = &ifname {
             self.out.ip(IpOp::AddLinkLocal {
                 ifname: ifname.clone(),
                 addr: link_local(local_iid),
             });
         }
-        if let Some(s) = self.sessions.get_mut(&key) {
-            s.v6_mut().configured = true;
+        if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
+            v6.configured = true;
         }
         match &mut self.role {
             RoleSettings::Lns(lns) => {
@@ -167,8 +170,7 @@ impl Core {
                         u128::from(peer_global),
                     ),
                 };
-                if let Some(s) = self.sessions.get_mut(&key) {
-                    let v6 = s.v6_mut();
+                if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
                     v6.lease = Some(lease);
                     v6.global = Some(peer_global);
                 }
@@ -204,7 +206,8 @@ impl Core {
                 let pending = self
                     .sessions
                     .get_mut(&key)
-                    .and_then(|s| s.ipv6.as_mut().and_then(|v| v.pending_ra.take()));
+                    .and_then(|s| s.v6_mut())
+                    .and_then(|v| v.pending_ra.take());
                 if let Some(l) = pending {
                     self.apply_router_advertisement(key, l);
                 }
@@ -224,7 +227,7 @@ impl Core {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let Some((Some((local_iid, _)), Some(lease))) = s.v6().map(|v| (v.iids, v.lease)) else {
+        let Some(((local_iid, _), Some(lease))) = s.v6().map(|v| (v.iids, v.lease)) else {
             return;
         };
         let pool_prefix = pool.prefix();
@@ -260,11 +263,11 @@ impl Core {
                 let ready = self
                     .sessions
                     .get(&key)
-                    .is_some_and(|s| s.v6().is_some_and(|v| v.configured) && s.own_tun);
+                    .is_some_and(|s| s.v6().is_some_and(|v| v.configured) && s.own_tun().is_some());
                 if ready {
                     self.apply_router_advertisement(key, l);
-                } else if let Some(s) = self.sessions.get_mut(&key) {
-                    s.v6_mut().pending_ra = Some(l);
+                } else if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
+                    v6.pending_ra = Some(l);
                 }
                 true
             }
@@ -279,10 +282,9 @@ impl Core {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let (Some((local_iid, _)), Some(ifname)) = (
-            s.v6().and_then(|v| v.iids),
-            s.own_tun.then(|| s.interface.clone()).flatten(),
-        ) else {
+        let (Some((local_iid, _)), Some(ifname)) =
+            (s.v6().map(|v| v.iids), s.own_tun().map(str::to_string))
+        else {
             return;
         };
         let default = matches!(&self.role, RoleSettings::Client(c) if c.default_route)
@@ -323,8 +325,7 @@ impl Core {
                 addr: a,
             });
         }
-        if let Some(s) = self.sessions.get_mut(&key) {
-            let v6 = s.v6_mut();
+        if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
             v6.global = global.or(v6.global);
         }
     }

@@ -25,11 +25,11 @@ impl Core {
         };
         let lns = matches!(self.role, RoleSettings::Lns(_));
         let address = s
-            .ipv4
+            .ipv4()
             .map(|p| if lns { p.peer } else { p.local })
-            .or(s.pool_addr)
+            .or(s.lease())
             .map_or_else(|| "-".to_string(), |a| a.to_string());
-        let user = s.user.as_deref().unwrap_or("-");
+        let user = s.user().unwrap_or("-");
         let duration_s = now.saturating_duration_since(s.since).as_secs();
         let stats = self
             .datapath

@@ -12,6 +12,7 @@ use l2tp_wire::result::ResultCode;
 use l2tp_wire::{SessionId, TunnelId};
 use ppp::Phase;
 
+use super::session::Interface;
 use super::{Core, RoleSettings};
 
 pub(super) fn counters(s: L2tpStats) -> mgmt::DatapathCounters {
@@ -156,6 +157,16 @@ impl Core {
             }
             Q::Dial { peer } => return self.dial_cmd(now, token, peer),
             Q::Stats => R::Stats(self.daemon_stats(now)),
+            Q::Quality { tunnel, session } => {
+                let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
+                match self.quality_info(now, key) {
+                    Some(q) => R::Quality(q),
+                    None if self.quality.probe_interval.is_none() => {
+                        R::error("quality: probing is off (ppp.quality_interval = 0)")
+                    }
+                    None => R::error(format!("no such session {tunnel}/{session}")),
+                }
+            }
         })
     }
 
@@ -274,13 +285,16 @@ impl Core {
             peer_tunnel: info.peer_tunnel.0,
             peer_session: info.peer_session.0,
             state: session_state(info.state, ctx.map(|c| c.link.phase())),
-            user: ctx.and_then(|c| c.user.clone()),
-            ipv4: ctx.and_then(|c| c.ipv4).map(|p| match self.role {
+            user: ctx.and_then(|c| c.user().map(str::to_string)),
+            ipv4: ctx.and_then(|c| c.ipv4()).map(|p| match self.role {
                 RoleSettings::Lns(_) => p.peer,
                 RoleSettings::Client(_) | RoleSettings::Lac(_) => p.local,
             }),
-            ipv6: ctx.and_then(|c| c.v6().and_then(|v| v.global.or(v.local))),
-            interface: ctx.and_then(|c| c.interface.clone()),
+            ipv6: ctx.and_then(|c| c.v6().map(|v| v.global.unwrap_or(v.local))),
+            interface: ctx.and_then(|c| match c.interface()? {
+                Interface::Shared(name) | Interface::Own(name) => Some(name.clone()),
+                Interface::Opening => None,
+            }),
             uptime_s: ctx
                 .map(|c| now.saturating_duration_since(c.since).as_secs())
                 .unwrap_or(0),

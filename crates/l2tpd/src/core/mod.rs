@@ -20,6 +20,7 @@
 //!
 //! Rooms, one job each:
 //! * [`sessions`]: the session table (one insert, one remove, every index in step);
+//!   `session`: one session's state, shaped by its stage (establishing, admitted);
 //! * `admission`: tunnel and call admission (limits, per-source rates, shutdown refusal);
 //! * [`aaa`]: the authentication backend seam (local users; asynchronous backends);
 //! * [`datapath`]: the datapath backend seam (userspace datapath, kernel PPPoL2TP);
@@ -35,6 +36,7 @@
 //! * `shaper`: per-session rate limits (a token bucket per direction);
 //! * [`lac`]: the LAC relay (PPPoE subscribers relayed into L2TP calls, proxy LCP and
 //!   authentication);
+//! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
 pub mod aaa;
@@ -50,8 +52,10 @@ mod loglimit;
 mod manage;
 pub mod output;
 pub mod proxy_lns;
+pub mod quality;
 pub mod radius;
 mod reconfigure;
+mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
@@ -238,6 +242,8 @@ pub struct Core {
     trim_heap: bool,
     /// The LAC relay (LAC role).
     lac: Option<Box<lac::Lac>>,
+    /// When the line-quality period in progress ends.
+    quality: quality::QualityClock,
 }
 
 impl Core {
@@ -307,6 +313,7 @@ impl Core {
             radius: None,
             clock: now,
             trim_heap: false,
+            quality: quality::QualityClock::new(config.ppp_quality_interval, now),
         })
     }
 
@@ -421,7 +428,7 @@ impl Core {
     pub fn sessions_up(&self) -> usize {
         self.sessions
             .iter()
-            .filter(|(_, s)| s.ipv4.is_some())
+            .filter(|(_, s)| s.ipv4().is_some())
             .count()
     }
 
@@ -620,6 +627,7 @@ impl Core {
             return;
         }
         self.next_housekeeping = now + Duration::from_secs(1);
+        self.close_quality_periods(now);
         self.compact();
         self.admission.shrink();
         self.frames.shrink();

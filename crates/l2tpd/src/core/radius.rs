@@ -95,7 +95,7 @@ pub(super) fn apply_authorization(
     now: Instant,
 ) -> Option<Ipv4Addr> {
     if let Some(limit) = authz.rate_limit {
-        sess.shaper = Some(Box::new(Shaper::new(limit, now)));
+        sess.limit_rate(Shaper::new(limit, now));
     }
     if authz.primary_dns.is_some() || authz.secondary_dns.is_some() {
         sess.link
@@ -224,7 +224,7 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
         };
-        let framed_ip = s.ipv4.map(|p| p.peer);
+        let framed_ip = s.ipv4().map(|p| p.peer);
         let Some(r) = s.radius.as_deref_mut().filter(|r| r.accepted && !r.started) else {
             return;
         };
@@ -261,7 +261,7 @@ impl Core {
         let cause = r.cause.unwrap_or(TerminateCause::LostService);
         let rec = AcctRecord::Session {
             session: r.info.clone(),
-            framed_ip: s.ipv4.map(|p| p.peer).or(s.pool_addr),
+            framed_ip: s.ipv4().map(|p| p.peer).or(s.lease()),
             class: r.class.clone(),
             event: SessionEvent::Stop(usage(stats, s.since, now), cause),
         };
@@ -275,7 +275,7 @@ impl Core {
         }
         let mut recs = Vec::new();
         for (key, s) in self.sessions.iter_mut() {
-            let framed_ip = s.ipv4.map(|p| p.peer);
+            let framed_ip = s.ipv4().map(|p| p.peer);
             let since = s.since;
             let Some(r) = s.radius.as_deref_mut() else {
                 continue;
@@ -339,7 +339,7 @@ impl Core {
                     && sel.nas_port.is_none_or(|p| p == r.info.nas_port)
                     && sel
                         .framed_ip
-                        .is_none_or(|ip| s.ipv4.map(|p| p.peer) == Some(ip))
+                        .is_none_or(|ip| s.ipv4().map(|p| p.peer) == Some(ip))
             })
             .map(|(k, _)| *k)
             .collect()
@@ -405,7 +405,7 @@ impl Core {
             }
             if let Some(limit) = c.rate_limit {
                 if let Some(s) = self.sessions.get_mut(key) {
-                    s.shaper = Some(Box::new(Shaper::new(limit, now)));
+                    s.limit_rate(Shaper::new(limit, now));
                 }
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");

@@ -1,6 +1,5 @@
-//! The session table: each session's daemon-side state (its PPP link, what PPP negotiated,
-//! the addresses it holds) and every index onto it — the IPv4 and IPv6 routes of a shared
-//! TUN, the links' timer heap. One `SessionTable::insert`, one `SessionTable::remove`:
+//! The session table: the sessions (each one's state is in `session`) and every index onto
+//! them — the IPv4 and IPv6 routes of a shared TUN, the links' timer heap. One `SessionTable::insert`, one `SessionTable::remove`:
 //! an index entry never outlives its session.
 
 use std::cmp::Reverse;
@@ -9,55 +8,9 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
-use ppp::{Ipv4Params, Link, Phase};
+use ppp::{Ipv4Params, Phase};
 
-/// One session's daemon-side state.
-pub(crate) struct Session {
-    pub link: Link,
-    /// The deadline currently armed in the timer heap (stale heap entries are skipped).
-    pub timer: Option<Instant>,
-    pub user: Option<String>,
-    pub ipv4: Option<Ipv4Params>,
-    pub ipv6_up: bool,
-    /// IPv6 state, once IPv6CP has come up (boxed: most sessions of an IPv4-only LNS never
-    /// need it, and the daemon holds 100,000 sessions).
-    pub ipv6: Option<Box<Ipv6State>>,
-    /// Address taken from the pool (freed when the session ends).
-    pub pool_addr: Option<Ipv4Addr>,
-    /// Interface carrying the session's IP (its own TUN, or the shared one).
-    pub interface: Option<String>,
-    /// The session's own TUN is open (per-session mode).
-    pub own_tun: bool,
-    pub since: Instant,
-    /// Shrink the link's queues once they are drained (set when negotiation finishes).
-    pub shrink_pending: bool,
-    /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
-    pub last_rx_packets: u64,
-    pub last_activity: Instant,
-    /// RADIUS state (NAS-Port, Acct-Session-Id, what the server authorized).
-    pub radius: Option<Box<super::radius::SessionAcct>>,
-    /// Rate limits, when the session has any.
-    pub shaper: Option<Box<super::shaper::Shaper>>,
-    /// The asynchronous authentication request still unanswered, if any.
-    pub auth_pending: Option<Box<super::aaa::AuthRequest>>,
-}
-
-/// A session's IPv6 addressing.
-#[derive(Default)]
-pub(crate) struct Ipv6State {
-    /// Our IPv6 link-local address (from the IPv6CP interface identifier).
-    pub local: Option<std::net::Ipv6Addr>,
-    /// IPv6CP interface identifiers (ours, the peer's).
-    pub iids: Option<([u8; 8], [u8; 8])>,
-    /// Our global IPv6 address (client: formed from the advertised prefix; LNS: the peer's).
-    pub global: Option<std::net::Ipv6Addr>,
-    /// LNS: the prefix lease of this session.
-    pub lease: Option<crate::pool::Ipv6Lease>,
-    /// IPv6 set up on the session's interface (addresses, routes, advertisement).
-    pub configured: bool,
-    /// Client: an advertisement received before the interface existed.
-    pub pending_ra: Option<crate::ip::ra::Learned>,
-}
+pub(crate) use super::session::Session;
 
 /// What an operator sees of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,60 +29,6 @@ pub struct SessionSnapshot {
     pub uptime_s: u64,
     /// The driver's eight counters.
     pub stats: L2tpStats,
-}
-
-impl Session {
-    pub fn new(link: Link, now: Instant) -> Self {
-        Session {
-            link,
-            timer: None,
-            user: None,
-            ipv4: None,
-            ipv6_up: false,
-            ipv6: None,
-            pool_addr: None,
-            interface: None,
-            own_tun: false,
-            since: now,
-            shrink_pending: false,
-            last_rx_packets: 0,
-            last_activity: now,
-            radius: None,
-            shaper: None,
-            auth_pending: None,
-        }
-    }
-
-    /// The session's IPv6 state, if IPv6CP ever came up.
-    pub fn v6(&self) -> Option<&Ipv6State> {
-        self.ipv6.as_deref()
-    }
-
-    /// The session's IPv6 state, created empty on first use.
-    pub fn v6_mut(&mut self) -> &mut Ipv6State {
-        self.ipv6.get_or_insert_with(Box::default)
-    }
-
-    /// Whether the network protocol for `proto` (IPv4 or IPv6) is up on this session.
-    pub fn carries(&self, proto: ppp::Protocol) -> bool {
-        if proto == ppp::Protocol::IPV4 {
-            self.ipv4.is_some()
-        } else {
-            self.ipv6_up
-        }
-    }
-
-    pub fn snapshot(&self, key: SessionKey, now: Instant, stats: L2tpStats) -> SessionSnapshot {
-        SessionSnapshot {
-            key,
-            phase: self.link.phase(),
-            user: self.user.clone(),
-            ipv4: self.ipv4,
-            ipv6_up: self.ipv6_up,
-            uptime_s: now.saturating_duration_since(self.since).as_secs(),
-            stats,
-        }
-    }
 }
 
 /// The sessions and their indexes.
@@ -161,7 +60,7 @@ impl SessionTable {
     }
 
     fn unindex(&mut self, key: SessionKey, s: &Session) {
-        if let Some(p) = s.ipv4 {
+        if let Some(p) = s.ipv4() {
             if self.routes.get(&p.peer) == Some(&key) {
                 self.routes.remove(&p.peer);
             }
@@ -287,6 +186,7 @@ impl SessionTable {
 mod tests {
     use super::*;
     use l2tp_wire::{SessionId, TunnelId};
+    use ppp::Link;
     use rand::SeedableRng;
 
     fn session(now: Instant) -> Session {
@@ -301,12 +201,13 @@ mod tests {
         let k = SessionKey::new(TunnelId(1), SessionId(2));
         let mut s = session(now);
         let peer = Ipv4Addr::new(203, 0, 113, 9);
-        s.ipv4 = Some(Ipv4Params {
+        s.set_ipv4(Some(Ipv4Params {
             local: Ipv4Addr::new(198, 51, 100, 1),
             peer,
             dns: [None, None],
-        });
-        s.v6_mut().lease = Some(crate::pool::Ipv6Lease {
+        }));
+        s.ipv6_opened(([1; 8], [2; 8]), std::net::Ipv6Addr::LOCALHOST);
+        s.v6_mut().unwrap().lease = Some(crate::pool::Ipv6Lease {
             interface_id: 1,
             address: std::net::Ipv6Addr::LOCALHOST,
             delegated: None,

@@ -170,6 +170,8 @@ pub struct NodeConfig {
     pub ppp_mru: u16,
     /// Unanswered LCP echoes before a link is declared dead.
     pub ppp_echo_failures: u32,
+    /// Line-quality probe interval (None: no probes, no quality history).
+    pub ppp_quality_interval: Option<Duration>,
     /// Longest PPP establishment (LCP, authentication, first NCP); None: unbounded.
     pub ppp_establish_timeout: Option<Duration>,
     /// Role.
@@ -203,6 +205,9 @@ pub(crate) fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
     cfg.echo_interval = config.ppp_echo_interval;
     cfg.mru = config.ppp_mru;
     cfg.echo_failures = config.ppp_echo_failures.max(1);
+    cfg.quality = config
+        .ppp_quality_interval
+        .map(ppp::probe::ProbeConfig::every);
     cfg.establish_timeout = config.ppp_establish_timeout;
     Arc::new(cfg)
 }

@@ -1,6 +1,9 @@
 //! The metrics endpoint's HTTP server: `GET /metrics` answered from the published
 //! [`SharedSnapshot`], every connection non-blocking on one poller (idle or slow clients delay
-//! no scraper; at most 64 open, the oldest closed first; each gets a few seconds).
+//! no scraper; at most 64 open, the oldest closed first; each gets a few seconds). With the
+//! daemon's management socket it also serves each session's line-quality graph,
+//! `GET /sessions/TID/SID/quality.svg` (and `quality.json`), asked of the event loop the way
+//! `l2tpctl` asks.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -11,7 +14,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+
 use l2tp_io::poller::{Events, Interest, Poller, Token, Waker};
+use l2tp_mgmt::{quality_svg, Client, Request, Response};
 
 use super::{render, SharedSnapshot};
 
@@ -46,6 +52,16 @@ const FIRST_CONN: u64 = 2;
 impl MetricsServer {
     /// Binds `addr` and serves `GET /metrics` from `snapshot`.
     pub fn start(addr: SocketAddr, snapshot: SharedSnapshot) -> io::Result<MetricsServer> {
+        Self::start_with_sessions(addr, snapshot, None)
+    }
+
+    /// Like [`MetricsServer::start`], and serves the sessions' quality graphs from the daemon
+    /// listening on the management socket `mgmt`.
+    pub fn start_with_sessions(
+        addr: SocketAddr,
+        snapshot: SharedSnapshot,
+        mgmt: Option<PathBuf>,
+    ) -> io::Result<MetricsServer> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
@@ -61,7 +77,7 @@ impl MetricsServer {
         let flag = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("l2tpd-metrics".into())
-            .spawn(move || Server::new(listener, poller, snapshot).run(&flag))?;
+            .spawn(move || Server::new(listener, poller, snapshot, mgmt).run(&flag))?;
         Ok(MetricsServer {
             addr: local,
             stop,
@@ -102,16 +118,24 @@ struct Server {
     listener: TcpListener,
     poller: Poller,
     snap: SharedSnapshot,
+    /// The daemon's management socket (for the quality graphs).
+    mgmt: Option<PathBuf>,
     conns: HashMap<u64, Conn>,
     next_token: u64,
 }
 
 impl Server {
-    fn new(listener: TcpListener, poller: Poller, snap: SharedSnapshot) -> Self {
+    fn new(
+        listener: TcpListener,
+        poller: Poller,
+        snap: SharedSnapshot,
+        mgmt: Option<PathBuf>,
+    ) -> Self {
         Server {
             listener,
             poller,
             snap,
+            mgmt,
             conns: HashMap::new(),
             next_token: FIRST_CONN,
         }
@@ -219,7 +243,7 @@ impl Server {
         let done = match c.answer {
             None => match read_head(c) {
                 Ok(Some(head)) => {
-                    c.answer = Some(answer(&head, &self.snap));
+                    c.answer = Some(answer(&head, &self.snap, self.mgmt.as_deref()));
                     let _ =
                         self.poller
                             .modify(c.stream.as_raw_fd(), Token(token), Interest::WRITABLE);
@@ -289,7 +313,7 @@ fn write_answer(c: &mut Conn) -> io::Result<bool> {
 }
 
 /// The whole HTTP/1.0 answer to a request head (empty head: too large).
-fn answer(head: &str, snap: &SharedSnapshot) -> Vec<u8> {
+fn answer(head: &str, snap: &SharedSnapshot, mgmt: Option<&Path>) -> Vec<u8> {
     if head.is_empty() {
         return respond("431 Request Header Fields Too Large", "text/plain", "");
     }
@@ -314,8 +338,60 @@ fn answer(head: &str, snap: &SharedSnapshot) -> Vec<u8> {
             "text/plain; charset=utf-8",
             "l2tpd: metrics at /metrics\n",
         ),
+        ("GET" | "HEAD", p) if p.starts_with("/sessions/") => match (mgmt, quality_path(p)) {
+            (Some(mgmt), Some((tunnel, session, svg))) => quality(mgmt, tunnel, session, svg),
+            _ => respond("404 Not Found", "text/plain", "not found\n"),
+        },
         ("GET" | "HEAD", _) => respond("404 Not Found", "text/plain", "not found\n"),
         _ => respond("405 Method Not Allowed", "text/plain", "only GET\n"),
+    }
+}
+
+/// `/sessions/TID/SID/quality.svg` or `.json`: (TID, SID, whether SVG).
+fn quality_path(path: &str) -> Option<(u16, u16, bool)> {
+    let mut parts = path.strip_prefix("/sessions/")?.split('/');
+    let (tid, sid, file) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let svg = match file {
+        "quality.svg" => true,
+        "quality.json" => false,
+        _ => return None,
+    };
+    Some((tid.parse().ok()?, sid.parse().ok()?, svg))
+}
+
+/// How long the HTTP thread waits for the event loop's answer.
+const MGMT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A session's quality, asked of the event loop over the management socket.
+fn quality(mgmt: &Path, tunnel: u16, session: u16, svg: bool) -> Vec<u8> {
+    let asked = Client::connect(mgmt).and_then(|mut c| {
+        c.set_timeout(MGMT_TIMEOUT)?;
+        c.request(&Request::Quality { tunnel, session })
+    });
+    match asked {
+        Ok(Response::Quality(q)) if svg => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            respond("200 OK", "image/svg+xml", &quality_svg::render(&q, now))
+        }
+        Ok(Response::Quality(q)) => respond(
+            "200 OK",
+            "application/json",
+            &serde_json::to_string(&q).unwrap_or_default(),
+        ),
+        Ok(Response::Error { message }) => {
+            respond("404 Not Found", "text/plain", &format!("{message}\n"))
+        }
+        Ok(_) => respond("502 Bad Gateway", "text/plain", "unexpected answer\n"),
+        Err(e) => {
+            tracing::debug!(error = %e, "quality graph: management request failed");
+            respond("503 Service Unavailable", "text/plain", "daemon busy\n")
+        }
     }
 }
 

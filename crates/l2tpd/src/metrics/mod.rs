@@ -8,6 +8,8 @@
 //! (`daemon.metrics_listen`): every connection non-blocking on one poller, so any number of
 //! scrapers are served at once and an idle or slow client delays nobody; each connection
 //! closes when answered or after a few seconds, at most 64 are open (the oldest goes first).
+//! The same listener serves each session's line-quality graph
+//! (`/sessions/TID/SID/quality.svg`), asked of the event loop over the management socket.
 //!
 //! Metric names follow Prometheus conventions: gauges for what exists now
 //! (`l2tpd_tunnels`, `l2tpd_sessions{state=..}`), `_total` counters for what happened

@@ -56,6 +56,8 @@ pub struct SimCore {
     )>,
     /// Answer `OpenSessionTun` with `InterfaceUp` (as the shell does when it succeeds).
     pub interfaces_up: bool,
+    /// Every datagram the core sent, in order: (virtual time, to, bytes).
+    pub wire: Vec<(Instant, SocketAddr, Vec<u8>)>,
     /// PPPoE frames a LAC core sent: (interface, Ethernet frame), in order.
     pub pppoe_out: Vec<(usize, Vec<u8>)>,
     next_token: u64,
@@ -78,6 +80,7 @@ impl SimCore {
             accounting: Vec::new(),
             dae_answers: Vec::new(),
             interfaces_up: true,
+            wire: Vec::new(),
             pppoe_out: Vec::new(),
             next_token: 1,
         }
@@ -111,6 +114,7 @@ impl SimCore {
         for (t, bytes) in out.transmits() {
             self.tx
                 .push_back((self.addrs[t.socket], t.to, bytes.to_vec()));
+            self.wire.push((now, t.to, bytes.to_vec()));
         }
         for (w, bytes) in out.tun_writes() {
             self.tun_writes.push((w.target, bytes.to_vec()));
@@ -170,6 +174,11 @@ pub fn lns_core(seed: u64, now: Instant) -> SimCore {
     lns_core_with(seed, now, None)
 }
 
+/// [`lns_core`], offering IPv6CP and a prefix per session from `ipv6_prefix` when given.
+pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimCore {
+    lns_core_from(lns_config(seed, ipv6_prefix), now)
+}
+
 /// [`lns_core`] asking for `methods`, with user `user` (password `secret`) and `proxy` as
 /// its use of a LAC's proxy AVPs.
 pub fn lns_core_for_lac(
@@ -179,7 +188,7 @@ pub fn lns_core_for_lac(
     user: &str,
     proxy: l2tpd::core::proxy_lns::ProxyMode,
 ) -> SimCore {
-    let mut cfg = lns_config(None);
+    let mut cfg = lns_config(seed, None);
     if let RoleSettings::Lns(l) = &mut cfg.role {
         l.auth_methods = methods;
         l.proxy = proxy;
@@ -189,21 +198,18 @@ pub fn lns_core_for_lac(
             ipv4: None,
         });
     }
-    cfg.seed = Some(seed);
+    lns_core_from(cfg, now)
+}
+
+/// An LNS core built from `cfg` (see [`lns_config`]).
+pub fn lns_core_from(cfg: NodeConfig, now: Instant) -> SimCore {
     let addrs = cfg.listen.clone();
     SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
 }
 
-/// [`lns_core`], offering IPv6CP and a prefix per session from `ipv6_prefix` when given.
-pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimCore {
-    let mut cfg = lns_config(ipv6_prefix);
-    cfg.seed = Some(seed);
-    let addrs = cfg.listen.clone();
-    SimCore::new(Core::new(cfg, addrs.clone(), now).expect("LNS core"), addrs)
-}
-
-/// The LNS's configuration (seed unset).
-fn lns_config(ipv6_prefix: Option<&str>) -> NodeConfig {
+/// The simulated LNS's settings: alice, MS-CHAPv2, a pool of 11 addresses, a shared TUN, and
+/// an IPv6 prefix pool when `ipv6_prefix` is given.
+pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
     let ipv6_pool = ipv6_prefix
         .map(|p| l2tpd::pool::Ipv6Pool::new(p.parse().expect("IPv6 prefix")).expect("IPv6 pool"));
     let mut users = Users::new();
@@ -228,6 +234,7 @@ fn lns_config(ipv6_prefix: Option<&str>) -> NodeConfig {
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Lns(Box::new(LnsSettings {
             auth_methods: vec![ppp::AuthMethod::MsChapV2],
@@ -244,7 +251,7 @@ fn lns_config(ipv6_prefix: Option<&str>) -> NodeConfig {
             idle_timeout: None,
             proxy: Default::default(),
         })),
-        seed: None,
+        seed: Some(seed),
         ip_mode: IpMode::Shared {
             name: "l2tp-lns".into(),
             mtu: 1400,
@@ -279,6 +286,7 @@ pub fn client_core_with(
         ppp_echo_interval: Some(Duration::from_secs(10)),
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Client(ClientSettings {
             peers,
@@ -382,6 +390,7 @@ pub fn lac_core(
         ppp_echo_interval: None,
         ppp_mru: ppp::DEFAULT_LINK_MRU,
         ppp_echo_failures: 4,
+        ppp_quality_interval: None,
         ppp_establish_timeout: Some(Duration::from_secs(60)),
         role: RoleSettings::Lac(Box::new(settings)),
         seed: Some(seed ^ 0x1ac),
