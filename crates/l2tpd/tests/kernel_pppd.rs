@@ -12,7 +12,7 @@
 //! up (its SO_REUSEADDR, needed by the per-tunnel sockets, once let the second one start
 //! and take the traffic).
 //!
-//! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
+//! Needs root, qemu and apt (see the `l2tp-guest` test kit); skipped loudly otherwise, a failure
 //! under `CI=true`.
 
 mod support;
