@@ -5,7 +5,10 @@
 //! both ways, `l2tpctl` shows the session with mode pppd and pppd's pid, and pppd's own log
 //! shows it ran. pppd killed → the call is cleared with a CDN saying why (and the client
 //! redials a new one, with a new pppd); the client's StopCCN, the LNS's own StopCCN and the
-//! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind.
+//! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind. Then the
+//! other role: our client on the kernel datapath in the guest hands its session to pppd
+//! (authenticating to our userspace LNS on the host side), IP both ways, and the LNS's
+//! StopCCN leaves nothing in the guest.
 //!
 //! Also in the same guest: a second kernel-datapath daemon on the port the first one has is
 //! refused at start ("cannot bind UDP …: Address in use"), and the first one's session stays
@@ -319,10 +322,120 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
         "{log}"
     );
     stop(&mut client);
+    client_hands_its_session_to_pppd(&g, &dir.0);
     drop(g);
     eprintln!(
         "{TEST}: boot {:.1} s, whole test {:.1} s",
         t_boot.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The other role: our client on the kernel datapath in the guest hands its session to pppd
+/// (LAC side: no `pppol2tp_lns_mode`; pppd authenticates to the LNS as `bob`), dialling our
+/// LNS (userspace, builtin PPP) on the host side. PPP up, `ping` both ways through pppd's
+/// `ppp0`, and the LNS's StopCCN leaves nothing in the guest.
+fn client_hands_its_session_to_pppd(g: &Guest, dir: &Path) {
+    const CLIENT_CTL: &str = "/host/l2tpctl --socket /run/client.sock";
+    let lns_sock = dir.join("host-lns.sock");
+    let log = std::fs::File::create(dir.join("host-lns.log")).expect("log");
+    let mut lns = Command::new("ip")
+        .args(["netns", "exec", &g.netns, L2TPD, "lns"])
+        .args(["--listen", "198.51.100.1:1701", "--pool"])
+        .args(["203.0.113.10-203.0.113.20", "--local-ip", "203.0.113.1"])
+        .args(["--user", "bob:secret", "--socket"])
+        .arg(&lns_sock)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the host LNS");
+    let lns_log = || std::fs::read_to_string(dir.join("host-lns.log")).unwrap_or_default();
+    support::wait_for(Duration::from_secs(20), "the host LNS's socket", || {
+        l2tp_mgmt::Client::connect(&lns_sock).is_ok()
+    });
+    let client = r#"role = "client"
+[daemon]
+management_socket = "/run/client.sock"
+datapath = "kernel"
+log_level = "debug"
+[ppp]
+mode = "pppd"
+pppd_options = ["user", "bob", "password", "secret", "noauth", "noipdefault",
+                "lcp-echo-interval", "0", "nodefaultroute", "logfile", "/host/pppd-client.log",
+                "debug"]
+[dial]
+peers = ["198.51.100.1"]
+user = "bob"
+password = "secret"
+redial = false
+"#;
+    std::fs::write(g.share().join("client.toml"), client).expect("config");
+    g.ok("chmod 600 /host/client.toml; /host/l2tpd run --config /host/client.toml >/host/client.log 2>&1 &");
+    let up = wait_sessions_up(&lns_sock, 1, &lns_log);
+    assert_eq!(
+        up[0].ipv4.map(|a| a.to_string()).as_deref(),
+        Some("203.0.113.10")
+    );
+    let t = Instant::now();
+    let s = loop {
+        let (_, out) = g.run(
+            20,
+            &format!("{CLIENT_CTL} sessions --json; echo ====; ip -o addr show"),
+        );
+        let (json, addr) = out.split_once("====").unwrap_or((&out, ""));
+        let s = serde_json::from_str::<serde_json::Value>(json.trim())
+            .ok()
+            .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
+            .filter(|s| s["pppd_pid"].is_u64())
+            .filter(|_| addr.contains("inet 203.0.113.10 peer 203.0.113.1/32"));
+        if let Some(s) = s {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the guest client's pppd has no address:\n{out}\n{}",
+            g.ok("cat /host/client.log; cat /host/pppd-client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (tid, sid, pid) = (
+        s["tunnel"].as_u64().expect("tid"),
+        s["session"].as_u64().expect("sid"),
+        s["pppd_pid"].as_u64().expect("pid"),
+    );
+    assert_eq!(s["ppp_mode"], "pppd", "{s}");
+    let out = g.ok(&format!(
+        "pidof pppd; cat /proc/{pid}/cmdline | tr '\\0' ' '; echo; cat /host/pppd-client.log"
+    ));
+    assert_eq!(out.lines().next(), Some(pid.to_string().as_str()), "{out}");
+    assert!(
+        out.contains(&format!(
+            " pppol2tp_tunnel_id {tid} pppol2tp_session_id {sid} nodetach user bob "
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "PPPoL2TP options: tid {tid} sid {sid} debugmask 0"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("local  IP address 203.0.113.10"), "{out}");
+    g.ok("ping -c 3 -W 3 203.0.113.1");
+    let ping = Command::new("ip")
+        .args(["netns", "exec", &g.netns, "ping", "-c", "3", "-W", "3"])
+        .arg("203.0.113.10")
+        .output()
+        .expect("ping");
+    assert!(
+        ping.status.success(),
+        "ping from the host LNS: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    // The LNS's StopCCN: the client's pppd is reaped, nothing is left in the guest.
+    stop(&mut lns);
+    nothing_left(g, false, "the host LNS's StopCCN");
+    let log = g.ok("cat /host/client.log; kill $(pidof l2tpd)");
+    assert!(log.contains(&format!("pppd (pid {pid}) ended")), "{log}");
 }
