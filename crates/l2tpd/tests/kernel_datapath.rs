@@ -11,7 +11,7 @@
 //! our kernel-datapath LNS: PPP up (MS-CHAPv2, IPCP), ping through both `ppp0`s, and
 //! xl2tpd's hangup leaves nothing on our side.
 //!
-//! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
+//! Needs root, qemu and apt (see the `l2tp-guest` test kit); skipped loudly otherwise, a failure
 //! under `CI=true`.
 
 mod support;
@@ -125,7 +125,7 @@ fn lns_and_client_on_the_kernel_datapath_in_a_real_kernel() {
     const TEST: &str = "kernel datapath guest test";
     let t0 = Instant::now();
     let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
-    let Some(g) = Guest::boot("kdp", TEST) else {
+    let Some(g) = Guest::start("kdp", TEST) else {
         return; // said loudly by the gate (a failure under CI=true)
     };
     let t_boot = t0.elapsed();

@@ -148,7 +148,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     const TEST: &str = "kernel datapath pppd guest test";
     let t0 = Instant::now();
     let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
-    let Some(g) = Guest::boot("kpd", TEST) else {
+    let Some(g) = Guest::start("kpd", TEST) else {
         return; // said loudly by the gate (a failure under CI=true)
     };
     let t_boot = t0.elapsed();

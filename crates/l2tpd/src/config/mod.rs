@@ -549,6 +549,16 @@ impl Default for PppConfig {
     }
 }
 
+/// An address pool with a name (`[[lns.pools]]`), chosen by a RADIUS server's Framed-Pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPool {
+    /// The name the server sends.
+    pub name: String,
+    /// Its addresses: `FIRST-LAST` or `NETWORK/LEN`.
+    pub range: Ipv4PoolSpec,
+}
+
 /// A user defined inside the configuration (`[[lns.users]]`), besides the users file.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -589,6 +599,8 @@ pub struct LnsConfig {
     pub users: Vec<InlineUser>,
     /// Addresses handed to clients: `FIRST-LAST` or `NETWORK/LEN`. Required.
     pub ipv4_pool: Option<Ipv4PoolSpec>,
+    /// Named pools a RADIUS server picks with Framed-Pool (`[[lns.pools]]`). Default none.
+    pub pools: Vec<NamedPool>,
     /// The server's own address on the point-to-point links. Required.
     pub local_ipv4: Option<Ipv4Addr>,
     /// IPv6 prefix for IPv6CP: a /64 gives each session an interface id in it, a shorter
@@ -622,6 +634,7 @@ impl Default for LnsConfig {
             users_file: None,
             users: Vec::new(),
             ipv4_pool: None,
+            pools: Vec::new(),
             local_ipv4: None,
             ipv6_prefix: None,
             session_timeout: 0,

@@ -359,3 +359,34 @@ fn pppd_mode_needs_the_kernel_datapath() {
     c.daemon.datapath = DatapathMode::Userspace;
     assert!(c.validate().is_err());
 }
+
+#[test]
+fn named_pools_are_unique_and_never_overlap() {
+    let ok = format!(
+        "{LNS}\n[[lns.pools]]\nname = \"business\"\nrange = \"198.51.100.0/28\"\n\
+         [[lns.pools]]\nname = \"trial\"\nrange = \"198.51.100.100-198.51.100.120\"\n"
+    );
+    let c = Config::from_toml_str(&ok).unwrap();
+    let pools = &c.lns.as_ref().unwrap().pools;
+    assert_eq!(pools.len(), 2);
+    assert_eq!(
+        (pools[1].name.as_str(), pools[1].range.capacity()),
+        ("trial", 21)
+    );
+    let errs = errors_of(&format!(
+        "{LNS}\n[[lns.pools]]\nname = \"a\"\nrange = \"203.0.113.150-203.0.113.250\"\n\
+         [[lns.pools]]\nname = \"b\"\nrange = \"198.51.100.0/24\"\n\
+         [[lns.pools]]\nname = \"b\"\nrange = \"198.51.100.128/25\"\n\
+         [[lns.pools]]\nname = \"\"\nrange = \"192.0.2.1-192.0.2.2\"\n"
+    ));
+    assert_eq!(
+        errs,
+        vec![
+            "lns.pools[0].range: overlaps lns.ipv4_pool (an address belongs to one pool)",
+            "lns.pools[2].name: \"b\" is already the name of lns.pools[1]",
+            "lns.pools[2].range: overlaps lns.pools[1] (an address belongs to one pool)",
+            "lns.pools[3].name: must not be empty",
+        ],
+        "{errs:#?}"
+    );
+}

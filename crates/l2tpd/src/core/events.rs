@@ -216,6 +216,7 @@ impl Core {
         let mut s = Session::new(link, now);
         s.radius = self.radius_session_up(key);
         self.sessions.insert(key, s);
+        self.arm_timeouts(key);
         self.dirty.push(key);
         self.replay_early_frames(now, key);
     }
@@ -275,6 +276,8 @@ impl Core {
                 if let Some(app) = self.app.as_mut() {
                     app.session_up_v6(now, key, local, peer);
                 }
+                // Accounting starts with the first network protocol up, IPv6 included.
+                self.radius_network_up(now, key);
             }
             PppEvent::Ipv6Down => {
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -353,6 +356,7 @@ impl Core {
         }
         self.datapath.remove_session(key);
         self.frames.forget(key);
+        self.deadlines.forget(key);
         self.admission.call_settled(key);
     }
 }

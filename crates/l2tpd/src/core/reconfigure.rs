@@ -16,16 +16,23 @@ impl Core {
         self.endpoint
             .set_tunnel_auth(cfg.auth.clone(), cfg.peers.clone());
         let mut pool_ok = true;
+        let mut timeouts_changed = false;
         if let (RoleSettings::Lns(l), RoleSettings::Lns(n)) = (&mut self.role, &new.role) {
             l.max_sessions = n.max_sessions;
             l.max_tunnels = n.max_tunnels;
             l.allowed_peers = n.allowed_peers.clone();
+            timeouts_changed =
+                (l.session_timeout, l.idle_timeout) != (n.session_timeout, n.idle_timeout);
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
             let (want, have) = (n.pool.spec(), l.pool.spec());
             if want != have {
                 pool_ok = l.pool.grow(want);
             }
+        }
+        if timeouts_changed {
+            // The sessions' deadlines follow the new timeouts (one pass, at the reload).
+            self.rearm_all_timeouts();
         }
         if let Some(u) = users {
             self.replace_users(u);

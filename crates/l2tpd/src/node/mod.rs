@@ -18,6 +18,7 @@ pub mod pppd;
 pub mod radius;
 pub mod resolver;
 mod send;
+pub mod tc;
 pub mod tunif;
 pub mod tuns;
 
@@ -497,6 +498,7 @@ impl Node {
         if self.core.take_trim_request() {
             l2tp_io::mem::trim_heap();
         }
+        self.tuns.tc.reap();
         if mgmt_ready {
             self.serve_mgmt(now);
         }
