@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::guest::{self, Guest};
-use support::{stop, wait_sessions_up, TempDir, L2TPD};
+use support::{stop, TempDir, L2TPD};
 
 const LNS_TOML: &str = r#"role = "lns"
 [daemon]
@@ -91,6 +91,28 @@ fn pppd_session(g: &Guest, not_pid: Option<u64>) -> serde_json::Value {
             g.ok("cat /host/lns.log; cat /host/pppd.log")
         );
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The one session of our daemon on the host side behind `sock`, once its network phase is
+/// up: pppd in the guest (started after the call, under an emulated CPU) gets a generous
+/// bound.
+fn host_session_up(sock: &Path, log: &dyn Fn() -> String) -> Vec<l2tp_mgmt::SessionInfo> {
+    let t = Instant::now();
+    loop {
+        let up: Vec<_> = support::sessions(sock)
+            .into_iter()
+            .filter(|s| s.state == "established/ppp-network" && s.ipv4.is_some())
+            .collect();
+        if !up.is_empty() {
+            return up;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no session up on the host side:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
     }
 }
 
@@ -185,7 +207,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
         "the client's management socket",
         || l2tp_mgmt::Client::connect(&client_sock).is_ok(),
     );
-    let up = wait_sessions_up(&client_sock, 1, &client_log);
+    let up = host_session_up(&client_sock, &client_log);
     assert_eq!(
         up[0].ipv4.map(|a| a.to_string()).as_deref(),
         Some("192.0.2.10")
@@ -266,7 +288,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     assert_eq!(s2["tunnel"].as_u64(), Some(tid), "the same tunnel: {s2}");
     let pid2 = s2["pppd_pid"].as_u64().expect("pid");
     assert_eq!(g.ok("pidof pppd").trim(), pid2.to_string());
-    wait_sessions_up(&client_sock, 1, &client_log);
+    host_session_up(&client_sock, &client_log);
     ping_both_ways(&g);
 
     // Teardown from the client (StopCCN): pppd told to stop and reaped, nothing left.
@@ -372,7 +394,24 @@ redial = false
 "#;
     std::fs::write(g.share().join("client.toml"), client).expect("config");
     g.ok("chmod 600 /host/client.toml; /host/l2tpd run --config /host/client.toml >/host/client.log 2>&1 &");
-    let up = wait_sessions_up(&lns_sock, 1, &lns_log);
+    // A debug build loads over 9p under an emulated CPU, and pppd starts after the call:
+    // the bounds are generous for a busy machine.
+    let t = Instant::now();
+    while g.run(10, &format!("{CLIENT_CTL} stats")).0 != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{}",
+            g.ok("cat /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let up = host_session_up(&lns_sock, &|| {
+        format!(
+            "{}\n{}",
+            lns_log(),
+            g.ok("cat /host/client.log; cat /host/pppd-client.log")
+        )
+    });
     assert_eq!(
         up[0].ipv4.map(|a| a.to_string()).as_deref(),
         Some("203.0.113.10")
