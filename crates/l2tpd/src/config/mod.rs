@@ -510,6 +510,25 @@ pub struct PppConfig {
     /// authentication and the first NCP); past it the session is cleared with a CDN (and a
     /// client redials with backoff). 0: no bound. Default 60.
     pub establish_timeout: u64,
+    /// Who runs PPP on a session: `builtin` (default: the daemon's own PPP) or `pppd` (the
+    /// kernel datapath hands each session's PPPoL2TP socket to pppd's `pppol2tp` plugin).
+    pub mode: PppMode,
+    /// `pppd` mode: the pppd to run. Default `/usr/sbin/pppd`.
+    pub pppd_path: PathBuf,
+    /// `pppd` mode: options given to every pppd after the daemon's own (authentication,
+    /// addresses, `logfile`, further plugins…). Default none.
+    pub pppd_options: Vec<String>,
+}
+
+/// Who runs PPP on a session (see docs/datapath.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PppMode {
+    /// The daemon's own PPP (`ppp` crate), on either datapath.
+    #[default]
+    Builtin,
+    /// The real pppd with its `pppol2tp` plugin, one per session; kernel datapath only.
+    Pppd,
 }
 
 impl Default for PppConfig {
@@ -523,6 +542,9 @@ impl Default for PppConfig {
             lcp_echo_failures: 4,
             quality_interval: 1,
             establish_timeout: 60,
+            mode: PppMode::Builtin,
+            pppd_path: PathBuf::from("/usr/sbin/pppd"),
+            pppd_options: Vec::new(),
         }
     }
 }

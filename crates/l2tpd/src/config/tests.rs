@@ -323,6 +323,44 @@ fn radius_quick_start_flags_build_a_radius_section() {
 }
 
 #[test]
+fn pppd_mode_needs_the_kernel_datapath() {
+    let c = Config::from_toml_str(LNS).unwrap();
+    assert_eq!(c.ppp.mode, PppMode::Builtin);
+    assert_eq!(c.ppp.pppd_path, PathBuf::from("/usr/sbin/pppd"));
+    assert!(c.ppp.pppd_options.is_empty());
+
+    let errs = errors_of(&format!("{LNS}\n[ppp]\nmode = \"pppd\"\n"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("ppp.mode: \"pppd\" needs daemon.datapath = \"kernel\""),
+        "{errs:?}"
+    );
+    let errs = errors_of(&format!(
+        "{LNS}\n[daemon]\ndatapath = \"kernel\"\n[ppp]\nmode = \"pppd\"\npppd_path = \"pppd\"\n"
+    ));
+    assert_eq!(
+        errs,
+        vec!["ppp.pppd_path: must be an absolute path, got \"pppd\""]
+    );
+    for datapath in ["kernel", "auto"] {
+        let c = Config::from_toml_str(&format!(
+            "{LNS}\n[daemon]\ndatapath = \"{datapath}\"\n[ppp]\nmode = \"pppd\"\n\
+             pppd_options = [\"require-mschap-v2\", \"logfile\", \"/var/log/pppd.log\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.ppp.mode, PppMode::Pppd);
+        assert_eq!(c.ppp.pppd_options.len(), 3);
+    }
+    // The command line's --datapath wins over the file, and is checked too.
+    let mut c = Config::from_toml_str(&format!(
+        "{LNS}\n[daemon]\ndatapath = \"kernel\"\n[ppp]\nmode = \"pppd\"\n"
+    ))
+    .unwrap();
+    c.daemon.datapath = DatapathMode::Userspace;
+    assert!(c.validate().is_err());
+}
+
+#[test]
 fn named_pools_are_unique_and_never_overlap() {
     let ok = format!(
         "{LNS}\n[[lns.pools]]\nname = \"business\"\nrange = \"198.51.100.0/28\"\n\

@@ -102,6 +102,32 @@ impl Config {
                 ),
             );
         }
+        if p.mode == PppMode::Pppd {
+            if self.daemon.datapath == DatapathMode::Userspace {
+                bad(
+                    "ppp.mode",
+                    "\"pppd\" needs daemon.datapath = \"kernel\" (or \"auto\" on a host with \
+                     L2TP in its kernel): pppd's pppol2tp plugin drives a kernel PPPoL2TP \
+                     socket, which the userspace datapath does not have"
+                        .into(),
+                );
+            }
+            if !p.pppd_path.is_absolute() {
+                bad(
+                    "ppp.pppd_path",
+                    format!("must be an absolute path, got {:?}", p.pppd_path),
+                );
+            }
+        }
+        if p.pppd_options
+            .iter()
+            .any(|o| o.is_empty() || o.contains('\0'))
+        {
+            bad(
+                "ppp.pppd_options",
+                "an option is empty or holds a NUL byte".into(),
+            );
+        }
         if p.quality_interval > 100 {
             bad(
                 "ppp.quality_interval",

@@ -203,8 +203,16 @@ impl Core {
         } else {
             Link::new(link_cfg, rand::rngs::OsRng)
         };
-        link.open(now);
-        tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+        match self.datapath.ppp_process(key) {
+            // PPP is pppd's: the link stays closed (no frame, no timer), kept for the table.
+            Some(pid) => {
+                tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP handed to pppd (pid {pid})")
+            }
+            None => {
+                link.open(now);
+                tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+            }
+        }
         let mut s = Session::new(link, now);
         s.radius = self.radius_session_up(key);
         self.sessions.insert(key, s);
@@ -299,6 +307,23 @@ impl Core {
                     .close_session(now, key.tunnel, key.session, result);
             }
         }
+    }
+
+    /// The pppd running a session's PPP exited: the call is cleared (CDN) with why.
+    pub(super) fn ppp_process_exited(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        result: u16,
+        why: &str,
+    ) {
+        tracing::warn!(node = %self.name, session = %key, "{why}: call cleared (CDN result {result})");
+        let _ = self.endpoint.close_session(
+            now,
+            key.tunnel,
+            key.session,
+            ResultCode::with_error(result, 0, Some(why)),
+        );
     }
 
     /// Ends a session: its link, its table entry and indexes, its addresses, its interface,

@@ -156,6 +156,16 @@ pub enum Input<'a> {
         /// Why.
         error: String,
     },
+    /// The process running a session's PPP (pppd, `ppp.mode = "pppd"`) exited: the call is
+    /// cleared with a CDN carrying `result` and `why`.
+    PppProcessExited {
+        /// The session.
+        key: SessionKey,
+        /// CDN result code (RFC 2661 §4.4.2).
+        result: u16,
+        /// What happened, in words (for the log and the CDN's error message).
+        why: String,
+    },
     /// Time passed: timers due at `now` fire.
     Tick,
     /// SIGTERM: close every tunnel (StopCCN), refuse new ones, stop dialling.
@@ -354,6 +364,9 @@ impl Core {
             Input::Resolved { id, result } => self.resolved(now, id, result),
             Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
             Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
+            Input::PppProcessExited { key, result, why } => {
+                self.ppp_process_exited(now, key, result, &why)
+            }
             Input::Tick => {
                 self.start_dialing(now);
                 self.handle_timers(now);
