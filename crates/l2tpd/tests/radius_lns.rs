@@ -961,6 +961,21 @@ fn framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_sess
                 .is_some_and(|a| a.segments()[..4] == [0x2001, 0xdb8, 0x77, 0])
         })
     });
+    // Her accounting names both prefixes.
+    wait_for(Duration::from_secs(10), "kim's accounting Start", || {
+        !records(&fr, "Start").is_empty()
+    });
+    let start = records(&fr, "Start").remove(0);
+    assert_eq!(
+        get(&start, "Framed-IPv6-Prefix"),
+        Some("2001:db8:77::/64"),
+        "{start:?}"
+    );
+    assert_eq!(
+        get(&start, "Delegated-IPv6-Prefix"),
+        Some("2001:db8:7700::/56"),
+        "{start:?}"
+    );
     let r6 = routes6(&topo.lns);
     assert!(r6.contains("2001:db8:77::/64 dev l2tp0"), "{r6}");
     assert!(r6.contains("2001:db8:7700::/56 dev l2tp0"), "{r6}");
