@@ -91,6 +91,43 @@ pub enum Request {
     /// established sessions (answered with [`Response::Reloaded`], or an error listing why
     /// the new file was refused; the running configuration is then kept).
     Reload,
+    /// LAC: the PPPoE subscribers and the L2TP calls they are relayed into (answered with
+    /// [`Response::PppoeSessions`]).
+    ListPppoe,
+}
+
+/// One PPPoE subscriber of a relaying LAC, beside its L2TP call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PppoeSessionInfo {
+    /// Interface the subscriber is on.
+    pub interface: String,
+    /// PPPoE SESSION_ID.
+    pub pppoe_session: u16,
+    /// The subscriber's MAC address.
+    pub mac: String,
+    /// Agent-Circuit-Id from a PPPoE intermediate agent, if any.
+    pub circuit_id: Option<String>,
+    /// The user name, once the subscriber authenticated.
+    pub user: Option<String>,
+    /// The LNS the call goes to.
+    pub lns: Option<String>,
+    /// `negotiating` (LCP and authentication with the LAC), `calling` (ICRQ sent) or
+    /// `relaying`.
+    pub state: String,
+    /// The call's local tunnel id.
+    pub tunnel: Option<u16>,
+    /// The call's local session id.
+    pub session: Option<u16>,
+    /// Seconds since discovery completed.
+    pub uptime_s: u64,
+    /// PPP frames relayed from the subscriber to the LNS.
+    pub up_frames: u64,
+    /// Their octets.
+    pub up_bytes: u64,
+    /// PPP frames relayed from the LNS to the subscriber.
+    pub down_frames: u64,
+    /// Their octets.
+    pub down_bytes: u64,
 }
 
 /// Which sessions a [`Request::CloseMatching`] names.
@@ -144,6 +181,8 @@ pub enum Response {
     Stats(DaemonStats),
     /// Answer to [`Request::Quality`].
     Quality(QualityInfo),
+    /// Answer to [`Request::ListPppoe`].
+    PppoeSessions(Vec<PppoeSessionInfo>),
     /// Answer to [`Request::Reload`].
     Reloaded {
         /// What changed and was applied, one line each.

@@ -243,6 +243,24 @@ fn subscriber_gets_the_lns_address_through_the_relay_with_proxy_authentication()
     );
     // One LCP negotiation, the LAC's: the LNS took it over (proxy LCP).
     assert_eq!(sub.lcp_confreqs, 1);
+    // What `l2tpctl pppoe` and `l2tpctl sessions` show on the LAC.
+    let Some(l2tp_mgmt::Response::PppoeSessions(listed)) =
+        lac.manage(h.now, l2tp_mgmt::Request::ListPppoe)
+    else {
+        panic!("no PPPoE listing");
+    };
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].mac, "02:00:00:00:00:02");
+    assert_eq!(listed[0].state, "relaying");
+    let call = (listed[0].tunnel.unwrap(), listed[0].session.unwrap());
+    let Some(l2tp_mgmt::Response::Sessions(calls)) =
+        lac.manage(h.now, l2tp_mgmt::Request::ListSessions)
+    else {
+        panic!("no session listing");
+    };
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].tunnel, calls[0].session), call);
+    assert_eq!(calls[0].user.as_deref(), Some("alice@isp.example"));
 
     // The subscriber hangs up with a PADT: the call is cleared on the LNS.
     let padt = Subscriber::discovery(MacAddr(LAC_MAC), Code::PADT, sub.session, vec![]);

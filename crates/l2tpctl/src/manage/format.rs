@@ -365,6 +365,7 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
                 let _ = writeln!(out, "not applied: {l}");
             }
         }
+        Response::PppoeSessions(v) => pppoe(&mut out, v),
         Response::Error { message } => {
             let _ = writeln!(out, "error: {message}");
         }
@@ -404,6 +405,50 @@ fn radius(out: &mut String, r: &l2tp_mgmt::RadiusStats) {
             sv.rejects,
             sv.accounting_responses,
             sv.bad_replies
+        );
+    }
+}
+
+/// `l2tpctl pppoe`: one line per PPPoE subscriber.
+fn pppoe(out: &mut String, v: &[l2tp_mgmt::PppoeSessionInfo]) {
+    if v.is_empty() {
+        out.push_str("No PPPoE sessions.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",
+        "IFACE/PPPOE",
+        "MAC",
+        "USER",
+        "LNS",
+        "STATE",
+        "CALL",
+        "UPTIME",
+        "UP frames/bytes",
+        "DOWN frames/bytes"
+    );
+    for p in v {
+        let call = match (p.tunnel, p.session) {
+            (Some(t), Some(s)) => format!("{t}/{s}"),
+            _ => "-".into(),
+        };
+        let mac = match &p.circuit_id {
+            Some(c) => format!("{} ({c})", p.mac),
+            None => p.mac.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",
+            format!("{}/{}", p.interface, p.pppoe_session),
+            mac,
+            p.user.as_deref().unwrap_or("-"),
+            p.lns.as_deref().unwrap_or("-"),
+            p.state,
+            call,
+            duration(p.uptime_s),
+            format!("{}/{}", p.up_frames, p.up_bytes),
+            format!("{}/{}", p.down_frames, p.down_bytes),
         );
     }
 }
