@@ -441,6 +441,44 @@ pub struct DaemonStats {
     /// LNS with RADIUS: servers and counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radius: Option<RadiusStats>,
+    /// Relaying LAC: PPPoE subscribers, calls and discovery counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lac: Option<Box<LacStats>>,
+}
+
+/// A relaying LAC's counters, all interfaces together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LacStats {
+    /// PPPoE subscribers now.
+    pub subscribers: u64,
+    /// Of which relayed into an established call.
+    pub relaying: u64,
+    /// Calls placed (user known, LNS chosen).
+    pub calls_placed: u64,
+    /// Calls that reached the relay stage.
+    pub calls_up: u64,
+    /// Subscribers gone before their call was up (hung up, refused, no LNS answer).
+    pub calls_failed: u64,
+    /// Subscribers whose realm had no LNS.
+    pub no_lns: u64,
+    /// Subscriber frames dropped while their call was being placed.
+    pub dropped_while_calling: u64,
+    /// PADIs received.
+    pub padi_rx: u64,
+    /// PADOs sent.
+    pub pado_tx: u64,
+    /// PADRs received.
+    pub padr_rx: u64,
+    /// PADSs sent confirming a session.
+    pub pads_tx: u64,
+    /// PADSs sent with an error TAG.
+    pub pads_error_tx: u64,
+    /// PADTs received.
+    pub padt_rx: u64,
+    /// PADTs sent.
+    pub padt_tx: u64,
+    /// PPPoE frames dropped, by reason (only the reasons that occurred).
+    pub dropped: std::collections::BTreeMap<String, u64>,
 }
 
 /// One RADIUS server as the daemon sees it.

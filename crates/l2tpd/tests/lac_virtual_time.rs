@@ -261,6 +261,16 @@ fn subscriber_gets_the_lns_address_through_the_relay_with_proxy_authentication()
     assert_eq!(calls.len(), 1);
     assert_eq!((calls[0].tunnel, calls[0].session), call);
     assert_eq!(calls[0].user.as_deref(), Some("alice@isp.example"));
+    let Some(l2tp_mgmt::Response::Stats(st)) = lac.manage(h.now, l2tp_mgmt::Request::Stats) else {
+        panic!("no stats");
+    };
+    let l = st.lac.expect("a LAC's stats have a LAC block");
+    assert_eq!(
+        (l.subscribers, l.relaying, l.calls_placed, l.calls_up),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((l.padi_rx, l.pado_tx, l.padr_rx, l.pads_tx), (1, 1, 1, 1));
+    assert!(l.dropped.is_empty(), "{:?}", l.dropped);
 
     // The subscriber hangs up with a PADT: the call is cleared on the LNS.
     let padt = Subscriber::discovery(MacAddr(LAC_MAC), Code::PADT, sub.session, vec![]);

@@ -221,6 +221,9 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     if let Some(r) = &s.radius {
         radius(out, r);
     }
+    if let Some(l) = &s.lac {
+        lac(out, l);
+    }
     let _ = writeln!(out, "Data");
     counters(out, &s.datapath);
 }
@@ -407,6 +410,32 @@ fn radius(out: &mut String, r: &l2tp_mgmt::RadiusStats) {
             sv.bad_replies
         );
     }
+}
+
+/// The LAC block of `stats`: subscribers, calls, discovery and drops.
+fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
+    let _ = writeln!(out, "LAC");
+    let _ = writeln!(
+        out,
+        "  PPPoE subscribers {}, relaying {}; calls placed {}, up {}, failed {}, no LNS for the realm {}",
+        l.subscribers, l.relaying, l.calls_placed, l.calls_up, l.calls_failed, l.no_lns
+    );
+    let _ = writeln!(
+        out,
+        "  Discovery: PADI {} PADO {} PADR {} PADS {} (errors {}) PADT in {} out {}",
+        l.padi_rx, l.pado_tx, l.padr_rx, l.pads_tx, l.pads_error_tx, l.padt_rx, l.padt_tx
+    );
+    let dropped: Vec<String> = l.dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(
+        out,
+        "  Dropped: {}; while calling {}",
+        if dropped.is_empty() {
+            "none".to_string()
+        } else {
+            dropped.join(", ")
+        },
+        l.dropped_while_calling
+    );
 }
 
 /// `l2tpctl pppoe`: one line per PPPoE subscriber.

@@ -265,6 +265,42 @@ impl Lac {
             .collect()
     }
 
+    /// The relay's figures for `l2tpctl stats` and the metrics.
+    pub fn stats(&self) -> l2tp_mgmt::LacStats {
+        let c = &self.counters;
+        let mut st = l2tp_mgmt::LacStats {
+            subscribers: self.subscribers.len() as u64,
+            relaying: self
+                .subscribers
+                .values()
+                .filter(|s| matches!(s.stage, Stage::Relaying { .. }))
+                .count() as u64,
+            calls_placed: c.calls_placed,
+            calls_up: c.calls_up,
+            calls_failed: c.calls_failed,
+            no_lns: c.no_lns,
+            dropped_while_calling: c.dropped_while_calling,
+            ..Default::default()
+        };
+        for ac in self.acs.iter().flatten() {
+            let a = ac.stats();
+            st.padi_rx += a.padi_rx;
+            st.pado_tx += a.pado_tx;
+            st.padr_rx += a.padr_rx;
+            st.pads_tx += a.pads_tx;
+            st.pads_error_tx += a.pads_error_tx;
+            st.padt_rx += a.padt_rx;
+            st.padt_tx += a.padt_tx;
+            for r in pppoe::DropReason::ALL {
+                let n = a.dropped(*r);
+                if n > 0 {
+                    *st.dropped.entry(r.name().to_string()).or_insert(0) += n;
+                }
+            }
+        }
+        st
+    }
+
     /// The user relayed in call `key`, if it is one of ours.
     pub fn user_of_call(&self, key: SessionKey) -> Option<&str> {
         let sid = self.by_call.get(&key)?;
