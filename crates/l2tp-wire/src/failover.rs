@@ -6,7 +6,7 @@
 //! configuration that does not use failover sees exactly what it saw before. The typed values
 //! here convert to and from those raw AVPs ([`FailoverAvp::to_avp`], [`FailoverAvp::find`]).
 //!
-//! Numbers (IANA L2TP registry, RFC 4951 §8): AVP types 76 Failover Capability, 77 Tunnel
+//! Numbers (IANA L2TP registry): AVP types 76 Failover Capability, 77 Tunnel
 //! Recovery, 78 Suggested Control Sequence, 79 Failover Session State; message types 21 FSQ,
 //! 22 FSR. Every value is 6 octets, a 16-bit field then two 16-bit fields (or one 32-bit):
 //!
