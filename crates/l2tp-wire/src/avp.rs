@@ -180,9 +180,16 @@ impl AvpType {
         AVP_TABLE.get(usize::from(self.0)).and_then(Option::as_ref)
     }
 
-    /// The RFC 2661 name of an IETF attribute type, `None` for types it does not define.
+    /// The RFC 2661 (or RFC 4951) name of an IETF attribute type, `None` for other types.
     pub fn name(self) -> Option<&'static str> {
-        self.info().map(|i| i.name)
+        self.info().map(|i| i.name).or(match self.0 {
+            // RFC 4951 (failover); decoded by `crate::failover`, not by the RFC 2661 tables.
+            76 => Some("Failover Capability"),
+            77 => Some("Tunnel Recovery"),
+            78 => Some("Suggested Control Sequence"),
+            79 => Some("Failover Session State"),
+            _ => None,
+        })
     }
 
     /// True for the IETF attribute types RFC 2661 defines (0–39 except 20).

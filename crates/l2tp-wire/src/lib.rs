@@ -36,6 +36,7 @@
 pub mod access_line;
 pub mod avp;
 pub mod error;
+pub mod failover;
 pub mod header;
 pub mod hidden;
 pub mod ids;
@@ -50,6 +51,10 @@ pub mod values;
 
 pub use avp::{AvpIter, AvpType, RawAvp, UnknownAvp};
 pub use error::{DecodeError, EncodeError};
+pub use failover::{
+    FailoverAvp, FailoverCapability, FailoverError, FailoverSessionState, Fsq, Fsr,
+    SuggestedControlSequence, TunnelRecovery,
+};
 pub use header::{Decoded, Header, MessageKind, Sequence};
 pub use hidden::challenge_response;
 pub use ids::{SessionId, TunnelId};

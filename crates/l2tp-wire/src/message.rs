@@ -59,7 +59,7 @@ impl MessageType {
     /// 16: Set-Link-Info.
     pub const SLI: MessageType = MessageType(16);
 
-    /// The RFC 2661 §3.2 abbreviation, `None` for types it does not define.
+    /// The RFC 2661 §3.2 abbreviation (and RFC 4951's FSQ/FSR), `None` for other types.
     pub fn name(self) -> Option<&'static str> {
         Some(match self.0 {
             1 => "SCCRQ",
@@ -76,6 +76,8 @@ impl MessageType {
             14 => "CDN",
             15 => "WEN",
             16 => "SLI",
+            21 => "FSQ",
+            22 => "FSR",
             _ => return None,
         })
     }

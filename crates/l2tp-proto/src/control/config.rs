@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use l2tp_wire::SeqNum;
+use l2tp_wire::{FailoverCapability, SeqNum};
 
 use super::reliable::ReliableConfig;
 
@@ -77,6 +77,13 @@ pub struct EndpointConfig {
     /// whenever the peer delivers any call set-up message in the tunnel: a peer working
     /// through a queue of calls is busy, not silent. `None`: wait for ever.
     pub connect_timeout: Option<Duration>,
+    /// RFC 4951 failover: the Failover Capability AVP we put in every SCCRQ and SCCRP (the C
+    /// and D bits and our Recovery Time). With it, a tunnel whose peer offered failover too
+    /// can be recovered by that peer after it fails (a recovery SCCRQ with a Tunnel Recovery
+    /// AVP, RFC 4951 §5) and answers its Failover Session Queries (§6). `None` (the default):
+    /// no AVP is sent, and a recovery SCCRQ is refused like any SCCRQ with an unknown
+    /// mandatory AVP (RFC 2661 §4.1).
+    pub failover: Option<FailoverCapability>,
 }
 
 impl Default for EndpointConfig {
@@ -101,6 +108,7 @@ impl Default for EndpointConfig {
             max_half_open_tunnels: 4096,
             initial_seq: SeqNum(0),
             connect_timeout: Some(Duration::from_secs(60)),
+            failover: None,
         }
     }
 }

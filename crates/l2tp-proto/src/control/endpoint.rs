@@ -17,7 +17,10 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use l2tp_wire::{ControlMessage, Header, ResultCode, SeqNum, SessionId, StopCcn, TunnelId};
+use l2tp_wire::{
+    ControlMessage, FailoverAvp, Header, ResultCode, SeqNum, SessionId, StopCcn, TunnelId,
+    TunnelRecovery,
+};
 use rand::RngCore;
 
 use super::config::{CallParams, EndpointConfig, TunnelOptions};
@@ -480,10 +483,33 @@ impl Endpoint {
         // The SCCRP taught us the peer's id: index the tunnel by it.
         let after = t.peer_id();
         let peer = t.peer;
+        let recovered = if t.recovery_pending && matches!(t.state, TunnelState::Established) {
+            t.recovery_pending = false;
+            t.failover.recovery_of
+        } else {
+            None
+        };
         if before != after && !after.is_zero() {
             self.by_peer.insert((peer, after), tid);
         }
         self.reschedule(tid);
+        if let Some(old) = recovered {
+            self.complete_recovery(now, tid, old);
+        }
+    }
+
+    /// RFC 4951 §5: the recovery tunnel `via` is up; the old tunnel carries on with the
+    /// control sequence we suggested, and is probed so that a failing endpoint that did not
+    /// take it up is found out by the retry budget.
+    fn complete_recovery(&mut self, now: Instant, via: TunnelId, old: TunnelId) {
+        let Some(t) = self.tunnels.get_mut(&old) else {
+            return;
+        };
+        t.failover.recoveries += 1;
+        tracing::info!(tunnel = %old, recovery = %via, peer = %t.peer, "tunnel recovered by its peer (RFC 4951)");
+        t.probe_peer(&mut self.ctx, now);
+        t.flush(&mut self.ctx);
+        self.reschedule(old);
     }
 
     fn handle_new_tunnel(
@@ -504,7 +530,7 @@ impl Endpoint {
             return;
         }
         let auth = self.ctx.config.auth_for(from.ip()).clone();
-        let m = match ControlMessage::decode(payload, auth.secret.as_deref()) {
+        let mut m = match ControlMessage::decode(payload, auth.secret.as_deref()) {
             Ok(ControlMessage::Sccrq(m)) => m,
             Ok(other) => {
                 self.ctx.stats.unknown_tunnel += 1;
@@ -554,6 +580,33 @@ impl Endpoint {
             // The peer restarted and reused its tunnel id while we still hold the old
             // tunnel's state (RFC 2661 §5.7): this is a new tunnel.
             self.by_peer.remove(&(from, m.assigned_tunnel_id));
+        }
+        // RFC 4951 §5: a recovery SCCRQ names an old tunnel of ours. Without failover
+        // configured, its Tunnel Recovery AVP (M bit set) refuses it below, as RFC 2661 says.
+        let mut recovery = None;
+        if self.ctx.config.failover.is_some() {
+            if let Some(tr) = TunnelRecovery::find(&m.unknown) {
+                let target = tr.map_err(ProtocolError::Failover).and_then(|tr| {
+                    super::failover::recovery_target(|id| self.tunnels.get(&id), from, tr)
+                });
+                match target {
+                    Ok(t) => {
+                        m.unknown.retain(|a| !TunnelRecovery::matches(a));
+                        recovery = Some(t);
+                    }
+                    Err(err) => {
+                        self.reject_statelessly(
+                            now,
+                            local,
+                            from,
+                            m.assigned_tunnel_id,
+                            seq.ns,
+                            err,
+                        );
+                        return;
+                    }
+                }
+            }
         }
         // Refused on its content: answered (RFC 2661 §4.2: an unknown mandatory AVP shuts
         // the tunnel down) without creating any state, as a single spoofed datagram could.
@@ -685,13 +738,21 @@ impl Endpoint {
         };
         t.channel.peer_tunnel = m.assigned_tunnel_id;
         t.channel.start_receive_at(seq.ns);
+        if let Some((old, suggest)) = recovery {
+            tracing::info!(%from, tunnel = %tid, old = %old, "recovery SCCRQ (RFC 4951): suggesting Ns {} Nr {}", suggest.ns, suggest.nr);
+            t.failover.recovery_of = Some(old);
+            t.suggest = Some(suggest);
+            t.recovery_pending = true;
+        }
         let r = t
             .channel
             .receive(now, seq.ns, seq.nr, header.session_id, payload);
         if !r.delivered.is_empty() {
             // Incoming tunnels not accepted were refused above, statelessly; an SCCRQ that
-            // won over ours (tie breaker) is answered regardless.
-            let ask = self.ctx.config.decide_incoming_tunnels && reuse.is_none();
+            // won over ours (tie breaker) is answered regardless, and so is a recovery
+            // SCCRQ (the caller accepted the tunnel it recovers).
+            let ask =
+                self.ctx.config.decide_incoming_tunnels && reuse.is_none() && recovery.is_none();
             t.on_sccrq(&mut self.ctx, now, m, ask);
         }
         self.reschedule(tid);
@@ -1306,6 +1367,7 @@ fn info(t: &Tunnel) -> TunnelInfo {
         peer_host_name: t.peer_host_name.clone(),
         sessions: t.sessions.len(),
         counters: t.channel.counters(),
+        failover: t.failover,
     }
 }
 

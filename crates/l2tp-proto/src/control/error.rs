@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use l2tp_wire::result::ResultCode;
-use l2tp_wire::{DecodeError, SessionId, TunnelId};
+use l2tp_wire::{DecodeError, FailoverError, SessionId, TunnelId};
 
 /// A command could not be carried out; the caller's mistake or a resource limit.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -64,6 +64,12 @@ pub enum ProtocolError {
     /// A session message referring to an unknown session.
     #[error("no session {0}")]
     UnknownSession(SessionId),
+    /// A malformed RFC 4951 (failover) AVP or message.
+    #[error("bad failover AVP: {0}")]
+    Failover(FailoverError),
+    /// A recovery SCCRQ (RFC 4951 §5) for a tunnel we cannot recover.
+    #[error("tunnel recovery refused: {0}")]
+    RecoveryRefused(&'static str),
 }
 
 impl ProtocolError {
@@ -94,6 +100,21 @@ impl ProtocolError {
                 ResultCode::STOPCCN_GENERAL_ERROR,
                 ResultCode::ERROR_INVALID_SESSION_ID,
                 None,
+            ),
+            ProtocolError::Failover(FailoverError::Length { .. }) => ResultCode::with_error(
+                ResultCode::STOPCCN_GENERAL_ERROR,
+                ResultCode::ERROR_BAD_LENGTH,
+                Some("bad failover AVP length"),
+            ),
+            ProtocolError::Failover(_) => ResultCode::with_error(
+                ResultCode::STOPCCN_GENERAL_ERROR,
+                ResultCode::ERROR_BAD_VALUE,
+                Some("bad failover AVP"),
+            ),
+            ProtocolError::RecoveryRefused(why) => ResultCode::with_error(
+                ResultCode::STOPCCN_GENERAL_ERROR,
+                ResultCode::ERROR_BAD_VALUE,
+                Some(why),
             ),
         }
     }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use l2tp_wire::result::ResultCode;
-use l2tp_wire::{SessionId, TunnelId};
+use l2tp_wire::{FailoverCapability, SessionId, TunnelId};
 
 use super::reliable::ControlCounters;
 
@@ -308,6 +308,25 @@ pub struct TunnelInfo {
     pub sessions: usize,
     /// Control message counters.
     pub counters: ControlCounters,
+    /// RFC 4951 failover on this tunnel.
+    pub failover: FailoverInfo,
+}
+
+/// RFC 4951 failover as seen on one tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailoverInfo {
+    /// The Failover Capability AVP the peer sent in its SCCRQ or SCCRP (`None`: it did not
+    /// offer failover).
+    pub peer: Option<FailoverCapability>,
+    /// Both sides offered control channel failover (C bit): the peer may recover this
+    /// tunnel with a recovery tunnel (RFC 4951 §5).
+    pub recoverable: bool,
+    /// On a recovery tunnel: the old tunnel it recovers.
+    pub recovery_of: Option<TunnelId>,
+    /// How many times the peer recovered this tunnel (recovery tunnel up).
+    pub recoveries: u32,
+    /// Failover Session Queries answered on this tunnel (RFC 4951 §6).
+    pub session_queries: u32,
 }
 
 /// A snapshot of one session.

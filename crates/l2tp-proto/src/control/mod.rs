@@ -26,6 +26,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub(crate) mod failover;
 pub mod ids;
 pub mod reliable;
 pub(crate) mod session;
@@ -35,7 +36,7 @@ pub use config::{CallParams, EndpointConfig, PeerAuth, TunnelOptions};
 pub use endpoint::{Endpoint, EndpointStats, Transmit};
 pub use error::{ApiError, ProtocolError};
 pub use event::{
-    CallInfo, CallKind, Event, ProxyInfo, SessionDownReason, SessionInfo, SessionStateKind,
-    TunnelDownReason, TunnelInfo, TunnelStateKind,
+    CallInfo, CallKind, Event, FailoverInfo, ProxyInfo, SessionDownReason, SessionInfo,
+    SessionStateKind, TunnelDownReason, TunnelInfo, TunnelStateKind,
 };
 pub use reliable::{ChannelFailure, ControlCounters, ReliableConfig};

@@ -224,6 +224,12 @@ impl Channel {
         self.expected
     }
 
+    /// Ns of the oldest message not yet acknowledged (sent or queued), else the next Ns: the
+    /// first of ours the peer has not acknowledged.
+    pub fn oldest_unacked(&self) -> SeqNum {
+        self.unacked.front().map_or(self.next_ns, |m| m.ns)
+    }
+
     /// Messages sent or queued and not yet acknowledged.
     pub fn outstanding(&self) -> usize {
         self.unacked.len()

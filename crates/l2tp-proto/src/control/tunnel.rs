@@ -10,15 +10,17 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use l2tp_wire::{
-    challenge_response, AvpType, BearerCapabilities, ControlMessage, DecodeError,
-    FramingCapabilities, Hiding, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq, SeqNum,
-    SessionId, StopCcn, TunnelId,
+    challenge_response, AvpType, BearerCapabilities, ControlMessage, DecodeError, FailoverAvp,
+    FramingCapabilities, Hiding, MessageType, ProtocolVersion, ResultCode, Scccn, Sccrp, Sccrq,
+    SeqNum, SessionId, StopCcn, SuggestedControlSequence, TunnelId,
 };
 
 use super::config::{EndpointConfig, PeerAuth};
 use super::endpoint::{Ctx, Transmit};
 use super::error::ProtocolError;
-use super::event::{Event, SessionDownReason, SessionStateKind, TunnelDownReason, TunnelStateKind};
+use super::event::{
+    Event, FailoverInfo, SessionDownReason, SessionStateKind, TunnelDownReason, TunnelStateKind,
+};
 use super::reliable::Channel;
 use super::session::Session;
 
@@ -132,6 +134,12 @@ pub(crate) struct Tunnel {
     pub connect_waits: VecDeque<(SessionId, SeqNum, Option<Instant>)>,
     /// Last time the peer delivered a call set-up message in this tunnel.
     pub call_progress: Instant,
+    /// RFC 4951 failover state (see [`super::failover`]).
+    pub failover: FailoverInfo,
+    /// On a recovery tunnel: the Suggested Control Sequence our SCCRP carries.
+    pub suggest: Option<SuggestedControlSequence>,
+    /// On a recovery tunnel: set until its coming up has been reported to the old tunnel.
+    pub recovery_pending: bool,
 }
 
 impl Tunnel {
@@ -165,6 +173,9 @@ impl Tunnel {
             deferred_ups: VecDeque::new(),
             connect_waits: VecDeque::new(),
             call_progress: now,
+            failover: FailoverInfo::default(),
+            suggest: None,
+            recovery_pending: false,
         }
     }
 
@@ -297,7 +308,7 @@ impl Tunnel {
             tie_breaker: self.tie_breaker,
             firmware_revision: cfg.firmware_revision,
             vendor_name: cfg.vendor_name.as_ref().map(|v| v.as_bytes().to_vec()),
-            unknown: Vec::new(),
+            unknown: super::failover::offer(cfg),
         }
     }
 
@@ -316,6 +327,7 @@ impl Tunnel {
         if let Some(w) = m.receive_window_size {
             self.channel.set_peer_window(w);
         }
+        self.note_peer_offer(&ctx.config, &m.unknown);
         if let Some(err) = check_unknown(&m.unknown) {
             self.fail(ctx, now, err);
             return false;
@@ -362,6 +374,8 @@ impl Tunnel {
             _ => None,
         };
         let cfg = &ctx.config;
+        let mut unknown = super::failover::offer(cfg);
+        unknown.extend(self.suggest.as_ref().map(FailoverAvp::to_avp));
         let m = Sccrp {
             protocol_version: ProtocolVersion::V1_0,
             framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
@@ -373,7 +387,7 @@ impl Tunnel {
             receive_window_size: Some(cfg.receive_window.max(1)),
             challenge: challenge.map(|c| c.to_vec()),
             challenge_response: response,
-            unknown: Vec::new(),
+            unknown,
         };
         self.state = TunnelState::WaitCtlConn { challenge };
         self.send(ctx, now, SessionId::NONE, m.into());
@@ -511,6 +525,18 @@ impl Tunnel {
                 self.unexpected(ctx, now, "SCCRQ");
             }
             ControlMessage::Unknown {
+                message_type: MessageType::FSQ,
+                ..
+            } if self.answers_fsq(&ctx.config) => self.on_fsq(ctx, now, &msg),
+            ControlMessage::Unknown {
+                message_type: MessageType::FSR,
+                ..
+            } if self.answers_fsq(&ctx.config) => {
+                // We never query (we are not the failing endpoint): nothing to match it to.
+                ctx.stats.unexpected_messages += 1;
+                tracing::debug!(tunnel = %self.id, "ignoring an unsolicited FSR");
+            }
+            ControlMessage::Unknown {
                 message_type,
                 mandatory,
                 ..
@@ -554,6 +580,7 @@ impl Tunnel {
         if let Some(w) = m.receive_window_size {
             self.channel.set_peer_window(w);
         }
+        self.note_peer_offer(&ctx.config, &m.unknown);
         if let Some(err) = check_unknown(&m.unknown) {
             return self.fail(ctx, now, err);
         }
