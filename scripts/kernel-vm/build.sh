@@ -99,6 +99,11 @@ done
 log "extracted into $STAGE"
 # staged binaries are run through the staged dynamic loader + libraries
 LIBPATH=$STAGE/lib/x86_64-linux-gnu:$STAGE/usr/lib/x86_64-linux-gnu
+# extra trees may hold private libraries found through a RUNPATH (strongSwan's /usr/lib/ipsec)
+for t in ${KVMPEER_EXTRA_TREES:-}; do
+    [ -d "$STAGE/$t" ] || continue
+    for d in $(find "$STAGE/$t" -name '*.so*' -printf '%h\n' | sort -u); do LIBPATH=$LIBPATH:$d; done
+done
 LDSO=$(readlink -f "$STAGE/lib64/ld-linux-x86-64.so.2")
 [ -x "$LDSO" ] || kvmpeer_die "no ld.so in staged libc6"
 

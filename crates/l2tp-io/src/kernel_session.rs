@@ -43,18 +43,7 @@ impl KernelSession {
         ids: SessionIds,
         options: &SessionOptions,
     ) -> Result<Self, KernelError> {
-        let socket = SessionSocket::connect(tunnel, udp, ids)?;
-        for opt in [
-            SessionOption::LnsMode(options.lns_mode),
-            SessionOption::SendSeq(options.send_seq),
-            SessionOption::RecvSeq(options.recv_seq),
-            SessionOption::ReorderTimeout(options.reorder_timeout),
-        ] {
-            socket.set_option(opt)?;
-        }
-        if options.debug.0 != 0 {
-            socket.set_option(SessionOption::Debug(options.debug))?;
-        }
+        let socket = Self::open_socket(tunnel, udp, ids, options)?;
         let channel = PppChannel::attach(socket.channel_index()?)?;
         channel.set_nonblocking(true).map_err(|e| {
             KernelError::new(
@@ -67,6 +56,29 @@ impl KernelSession {
             channel,
             socket,
         })
+    }
+
+    /// The session's PPPoL2TP socket alone, connected and with `options` applied: for PPP
+    /// run by another process (pppd's `pppol2tp` plugin attaches the channel itself).
+    pub fn open_socket(
+        tunnel: &TunnelSocket,
+        udp: &impl AsFd,
+        ids: SessionIds,
+        options: &SessionOptions,
+    ) -> Result<SessionSocket, KernelError> {
+        let socket = SessionSocket::connect(tunnel, udp, ids)?;
+        for opt in [
+            SessionOption::LnsMode(options.lns_mode),
+            SessionOption::SendSeq(options.send_seq),
+            SessionOption::RecvSeq(options.recv_seq),
+            SessionOption::ReorderTimeout(options.reorder_timeout),
+        ] {
+            socket.set_option(opt)?;
+        }
+        if options.debug.0 != 0 {
+            socket.set_option(SessionOption::Debug(options.debug))?;
+        }
+        Ok(socket)
     }
 
     /// The session's ids.

@@ -170,6 +170,14 @@ impl UdpSocket {
         })
     }
 
+    /// Sets `SO_REUSEADDR` on a bound socket. The kernel checks it when another socket binds
+    /// the same address and port, so a socket bound without it and given it afterwards took
+    /// the port exclusively (its own bind fails when anyone has the port) and lets later
+    /// sockets with `SO_REUSEADDR` share it.
+    pub fn set_reuse_address(&self, on: bool) -> io::Result<()> {
+        self.socket.set_reuse_address(on)
+    }
+
     /// Connects the socket to `peer`: only its datagrams are received, and sends go to it.
     pub fn connect(&mut self, peer: SocketAddr) -> io::Result<()> {
         let peer = self.family_addr(peer);

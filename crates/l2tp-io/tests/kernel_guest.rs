@@ -6,15 +6,12 @@
 //! Needs root, qemu-system-x86_64 and apt (CI has all three): without them the test says so
 //! loudly and returns, and fails when `CI=true`.
 
-use std::process::Command;
 use std::time::Instant;
 
-mod guest;
-
-use guest::{example_binary, have, is_root, repo_root, Guest};
+use l2tp_guest::{build_image, example_binary, have, is_root, Guest};
 
 fn skip(why: &str) {
-    guest::skip("kernel guest test", why);
+    l2tp_guest::skip("kernel guest test", why);
 }
 
 #[test]
@@ -25,26 +22,17 @@ fn pppol2tp_api_in_a_real_kernel() {
     if !have("apt-get") || !have("qemu-system-x86_64") {
         return skip("needs apt-get and qemu-system-x86_64 (package qemu-system-x86)");
     }
-    let scripts = repo_root().join("scripts/kernel-vm");
 
     let t0 = Instant::now();
-    let out = Command::new("bash")
-        .arg(scripts.join("build.sh"))
-        .arg("--if-needed")
-        .output()
-        .expect("build.sh");
-    eprint!("{}", String::from_utf8_lossy(&out.stdout));
-    if !out.status.success() {
-        return skip(&format!(
-            "the guest image did not build (apt-get update done? network?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    if let Err(why) = build_image() {
+        return skip(&why);
     }
     let t_build = t0.elapsed();
-    let bins = ["pppol2tp_pair", "kernel_lac"].map(|n| example_binary(n).expect("example binary"));
+    let bins = ["pppol2tp_pair", "kernel_lac"]
+        .map(|n| example_binary("l2tp-io", n).expect("example binary"));
 
     let t1 = Instant::now();
-    let guest = Guest::boot(scripts, "test", "kt").expect("guest boots");
+    let guest = Guest::boot("test", "kt").expect("guest boots");
     let t_boot = t1.elapsed();
     for bin in &bins {
         std::fs::copy(bin, guest.share().join(bin.file_name().unwrap()))
@@ -53,7 +41,7 @@ fn pppol2tp_api_in_a_real_kernel() {
 
     let t2 = Instant::now();
     // The datapath checks, IPv4 then IPv6 (see the example's header for what each checks).
-    let (rc, out) = guest.run_for(60, "/host/pppol2tp_pair pair");
+    let (rc, out) = guest.run(60, "/host/pppol2tp_pair pair");
     assert_eq!(rc, 0, "pppol2tp_pair pair failed:\n{out}");
     for family in ["ipv4", "ipv6"] {
         for what in [
@@ -75,7 +63,7 @@ fn pppol2tp_api_in_a_real_kernel() {
         }
     }
     assert!(out.contains("ok: all checks passed"), "{out}");
-    let (_, after) = guest.run_for(60, "ip l2tp show tunnel; ls /sys/class/net");
+    let (_, after) = guest.run(60, "ip l2tp show tunnel; ls /sys/class/net");
     assert!(
         !after.contains("Tunnel") && !after.contains("ppp"),
         "left behind in the guest:\n{after}"
@@ -83,7 +71,7 @@ fn pppol2tp_api_in_a_real_kernel() {
 
     // The kernel's reorder queue at the sequence wrap (docs/datapath.md, "Kernel backend"):
     // in order away from the wrap, a stall then drops across it.
-    let (rc, out) = guest.run_for(60, "/host/pppol2tp_pair wrap");
+    let (rc, out) = guest.run(60, "/host/pppol2tp_pair wrap");
     assert_eq!(rc, 0, "pppol2tp_pair wrap failed:\n{out}");
     assert!(
         out.contains("ok: wrap: 3,1,2 delivered in order at once"),
@@ -97,7 +85,7 @@ fn pppol2tp_api_in_a_real_kernel() {
     // Our control plane and PPP with the kernel datapath (the kernel backend minus the daemon)
     // against xl2tpd + pppd, an LNS in a namespace of the guest behind a veth pair, so that the
     // ping through our pppN really crosses the L2TP session.
-    let (rc, out) = guest.run_for(60,
+    let (rc, out) = guest.run(60,
         "mkdir -p /run/xl2tpd && ip netns add lns && ip link add vlac type veth peer name vlns \
          && ip link set vlns netns lns && ip addr add 203.0.113.1/24 dev vlac && ip link set vlac up \
          && ip -n lns addr add 203.0.113.2/24 dev vlns && ip -n lns link set vlns up \
@@ -106,7 +94,7 @@ fn pppol2tp_api_in_a_real_kernel() {
          && sleep 1",
     );
     assert_eq!(rc, 0, "LNS setup in the guest:\n{out}");
-    let (rc, out) = guest.run_for(60, "/host/kernel_lac 203.0.113.2:1701 l2tptest l2tptest");
+    let (rc, out) = guest.run(60, "/host/kernel_lac 203.0.113.2:1701 l2tptest l2tptest");
     assert_eq!(rc, 0, "kernel_lac against xl2tpd failed:\n{out}");
     for step in [
         "ok: tunnel up",
@@ -119,7 +107,7 @@ fn pppol2tp_api_in_a_real_kernel() {
     ] {
         assert!(out.contains(step), "no `{step}` in:\n{out}");
     }
-    let (_, after) = guest.run_for(60,
+    let (_, after) = guest.run(60,
         "ip l2tp show tunnel; ls /sys/class/net; kill $(cat /run/xl2tpd.pid); grep -c 'Connection closed' /var/log/messages",
     );
     assert!(
@@ -131,7 +119,7 @@ fn pppol2tp_api_in_a_real_kernel() {
     // turned off first (the kernel's modprobe hook points at /bin/false). The kernel frees a
     // closed tunnel asynchronously, so l2tp_ppp may still be in use for a moment: removal is
     // retried for up to 10 s, and its last error shown if it never succeeds.
-    let (rc, out) = guest.run_for(
+    let (rc, out) = guest.run(
         60,
         "echo /bin/false > /proc/sys/kernel/modprobe && i=0; \
          until modprobe -r l2tp_ppp pppox 2>/tmp/rm.err; do \
@@ -143,10 +131,10 @@ fn pppol2tp_api_in_a_real_kernel() {
         out.contains("probe: missing module pppox (and l2tp_ppp)"),
         "{out}"
     );
-    let (rc, out) = guest.run_for(60, "modprobe pppox && /host/pppol2tp_pair probe");
+    let (rc, out) = guest.run(60, "modprobe pppox && /host/pppol2tp_pair probe");
     assert_eq!(rc, 2, "{out}");
     assert!(out.contains("probe: missing module l2tp_ppp"), "{out}");
-    let (rc, out) = guest.run_for(60,
+    let (rc, out) = guest.run(60,
         "echo /sbin/modprobe > /proc/sys/kernel/modprobe && modprobe l2tp_ppp && /host/pppol2tp_pair probe",
     );
     assert_eq!(rc, 0, "{out}");

@@ -15,12 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod guest;
-
-use guest::{example_binary, have, is_root, repo_root, Guest};
+use l2tp_guest::{build_image, example_binary, have, is_root, Guest};
 
 fn skip(why: &str) {
-    guest::skip("PPPoE guest test", why);
+    l2tp_guest::skip("PPPoE guest test", why);
 }
 
 /// Our access concentrator, running in the guest's namespace; killed by pid when dropped.
@@ -99,26 +97,17 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
     if !have("apt-get") || !have("qemu-system-x86_64") {
         return skip("needs apt-get and qemu-system-x86_64 (package qemu-system-x86)");
     }
-    let scripts = repo_root().join("scripts/kernel-vm");
-    let out = Command::new("bash")
-        .arg(scripts.join("build.sh"))
-        .arg("--if-needed")
-        .output()
-        .expect("build.sh");
-    if !out.status.success() {
-        return skip(&format!(
-            "the guest image did not build (apt-get update done? network?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    if let Err(why) = build_image() {
+        return skip(&why);
     }
-    let bin = example_binary("pppoe_ac").expect("example binary");
-    let guest = Guest::boot(scripts, "pppoe", "pe").expect("guest boots");
-    let (rc, out) = guest.run_for(30, "modprobe pppoe && ls /usr/lib/pppd/*/pppoe.so");
+    let bin = example_binary("l2tp-io", "pppoe_ac").expect("example binary");
+    let guest = Guest::boot("pppoe", "pe").expect("guest boots");
+    let (rc, out) = guest.run(30, "modprobe pppoe && ls /usr/lib/pppd/*/pppoe.so");
     assert_eq!(rc, 0, "kernel PPPoE and the plugin in the guest:\n{out}");
 
     // 1. Plain Ethernet MTU: PADI ... PADS, LCP, PAP; our PADT ends it.
     let ac = Ac::start(&bin, &guest, &["tap0", "40", "1"], "plain");
-    let (rc, out) = guest.run_for(40, &format!("{PPPD} logfile /host/pppd-plain.log"));
+    let (rc, out) = guest.run(40, &format!("{PPPD} logfile /host/pppd-plain.log"));
     let log = std::fs::read_to_string(guest.share().join("pppd-plain.log")).unwrap_or_default();
     let ours = ac.finish();
     eprintln!("pppd log:\n{log}\npppoe_ac:\n{ours}");
@@ -173,7 +162,7 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         &["tap0", "40", "1", "--max-payload", "1500"],
         "jumbo",
     );
-    let (rc, out) = guest.run_for(
+    let (rc, out) = guest.run(
         40,
         &format!(
             "ip link set eth0 mtu 1508 && {PPPD} mtu 1500 mru 1500 logfile /host/pppd-jumbo.log"
@@ -203,7 +192,7 @@ fn real_pppd_completes_discovery_and_presents_its_user_to_our_access_concentrato
         &["tap0", "40", "1", "--chap", "--check-password", "secret"],
         "chap",
     );
-    let (rc, out) = guest.run_for(40, &format!("{PPPD} logfile /host/pppd-chap.log"));
+    let (rc, out) = guest.run(40, &format!("{PPPD} logfile /host/pppd-chap.log"));
     let log = std::fs::read_to_string(guest.share().join("pppd-chap.log")).unwrap_or_default();
     let ours = ac.finish();
     eprintln!("pppd log:\n{log}\npppoe_ac:\n{ours}");

@@ -195,6 +195,8 @@ mod tests {
             },
             wan_errors: None,
             accm: None,
+            ppp_mode: "pppd".into(),
+            pppd_pid: Some(4242),
         };
         let r = Response::Sessions(vec![s.clone()]);
         let line = encode_line(&r).unwrap();

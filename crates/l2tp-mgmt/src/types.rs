@@ -346,6 +346,17 @@ pub struct SessionInfo {
     /// The ACCM the peer set with SLI (RFC 2661 §6.14): (send, receive), once set.
     #[serde(default)]
     pub accm: Option<(u32, u32)>,
+    /// Who runs the session's PPP: `builtin` (the daemon itself) or `pppd` (`ppp.mode =
+    /// "pppd"`: the real pppd with its `pppol2tp` plugin, on the kernel datapath).
+    #[serde(default = "builtin_ppp")]
+    pub ppp_mode: String,
+    /// The pid of the session's pppd (`ppp_mode` `pppd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pppd_pid: Option<u32>,
+}
+
+fn builtin_ppp() -> String {
+    "builtin".into()
 }
 
 /// WAN error counters of a call, from the LAC's WAN-Error-Notify messages (cumulative: the

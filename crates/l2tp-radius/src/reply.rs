@@ -259,6 +259,17 @@ impl AccessOutcome {
                 },
                 None => ppp::AuthDecision::Accept,
             },
+            // The server's words for the client: MS-CHAP-Error (RFC 2548 §2.1.5) as the
+            // MS-CHAPv2 Failure's text, else the Reply-Message (RFC 2865 §5.18: "MAY
+            // indicate ... the reason for the rejection") in the Nak or Failure.
+            AccessOutcome::Reject {
+                reason: RejectReason::Rejected { mschap: Some(e) },
+                ..
+            } => ppp::AuthDecision::RejectWith(e.message.clone()),
+            AccessOutcome::Reject {
+                reply_message: Some(m),
+                ..
+            } if !m.is_empty() => ppp::AuthDecision::RejectWith(m.clone()),
             AccessOutcome::Reject { .. } => ppp::AuthDecision::Reject,
         }
     }

@@ -34,6 +34,14 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
     let mut node = Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?;
+    if cfg.ppp.mode == crate::config::PppMode::Pppd {
+        node.set_pppd(crate::node::pppd::PppdSpec {
+            path: cfg.ppp.pppd_path.clone(),
+            options: cfg.ppp.pppd_options.clone(),
+            lns: cfg.role == Role::Lns,
+        })
+        .map_err(|e| e.to_string())?;
+    }
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }

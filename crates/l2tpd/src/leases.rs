@@ -1,10 +1,13 @@
 //! Who holds which IPv4 address on an LNS: one address belongs to one session at a time.
 //!
-//! [`Ipv4Leases`] wraps the dynamic [`Ipv4Pool`] and the addresses that are not the pool's
-//! to hand out: the server's own address and users' fixed addresses. Those are set aside
-//! in the pool when they fall inside its range, so a dynamic allocation never returns one,
-//! and a fixed address is leased to at most one session: a second session of a user with a
-//! fixed address is refused ([`LeaseError::FixedInUse`]) instead of getting a duplicate.
+//! [`Ipv4Leases`] wraps the dynamic [`Ipv4Pool`], the named pools a RADIUS server picks with
+//! Framed-Pool, and the addresses that are not the pools' to hand out: the server's own
+//! address, users' fixed addresses and addresses a RADIUS server grants (Framed-IP-Address).
+//! Those are set aside in a pool when they fall inside its range, so a dynamic allocation
+//! never returns one, and each is leased to at most one session: a second session given an
+//! address already held is refused ([`LeaseError::FixedInUse`]) instead of getting a
+//! duplicate. A granted address returns to its pool when its session ends; a user's fixed
+//! address stays set aside for that user.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -26,34 +29,69 @@ pub enum LeaseError {
     /// session (a users file reloaded with a new fixed address inside the pool).
     #[error("fixed address {0} is not available (server address or leased from the pool)")]
     FixedUnavailable(Ipv4Addr),
+    /// No pool of that name is configured (a Framed-Pool the LNS does not know).
+    #[error("no address pool named {0:?}")]
+    UnknownPool(String),
 }
 
 /// IPv4 leases of an LNS (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Ipv4Leases {
     pool: Ipv4Pool,
+    /// Named pools (`[[lns.pools]]`), for Framed-Pool.
+    named: Vec<(String, Ipv4Pool)>,
     /// The server's own address: never leased.
     local: Ipv4Addr,
     /// Users' fixed addresses, set aside in the pool when inside its range.
     fixed: HashSet<Ipv4Addr>,
     /// Fixed addresses currently leased to a session.
     fixed_leased: HashSet<Ipv4Addr>,
+    /// Addresses granted by a RADIUS server to a session now (taken from their pool while
+    /// held, when inside one).
+    granted: HashSet<Ipv4Addr>,
 }
 
 impl Ipv4Leases {
     /// Leases over `pool`, with the server's address and every fixed address set aside.
     pub fn new(pool: Ipv4Pool, local: Ipv4Addr, fixed: impl IntoIterator<Item = Ipv4Addr>) -> Self {
+        Self::with_named(pool, Vec::new(), local, fixed)
+    }
+
+    /// The same with named pools (their ranges do not overlap each other or `pool`).
+    pub fn with_named(
+        pool: Ipv4Pool,
+        named: Vec<(String, Ipv4Pool)>,
+        local: Ipv4Addr,
+        fixed: impl IntoIterator<Item = Ipv4Addr>,
+    ) -> Self {
         let mut leases = Ipv4Leases {
             pool,
+            named,
             local,
             fixed: HashSet::new(),
             fixed_leased: HashSet::new(),
+            granted: HashSet::new(),
         };
-        if leases.pool.contains(local) {
-            let _ = leases.pool.reserve(local);
+        if let Some(p) = leases.pool_of(local) {
+            let _ = p.reserve(local);
         }
         leases.set_fixed(fixed);
         leases
+    }
+
+    /// The pool (main or named) whose range holds `a`.
+    fn pool_of(&mut self, a: Ipv4Addr) -> Option<&mut Ipv4Pool> {
+        if self.pool.contains(a) {
+            return Some(&mut self.pool);
+        }
+        self.named
+            .iter_mut()
+            .map(|(_, p)| p)
+            .find(|p| p.contains(a))
+    }
+
+    fn in_a_pool(&self, a: Ipv4Addr) -> bool {
+        self.pool.contains(a) || self.named.iter().any(|(_, p)| p.contains(a))
     }
 
     /// Replaces the set of fixed addresses (the users were reloaded). Sessions holding an
@@ -64,8 +102,10 @@ impl Ipv4Leases {
         let new: HashSet<Ipv4Addr> = fixed.into_iter().filter(|a| *a != self.local).collect();
         for gone in self.fixed.difference(&new).copied().collect::<Vec<_>>() {
             self.fixed.remove(&gone);
-            if !self.fixed_leased.contains(&gone) && self.pool.contains(gone) {
-                let _ = self.pool.free(gone);
+            if !self.fixed_leased.contains(&gone) && !self.granted.contains(&gone) {
+                if let Some(p) = self.pool_of(gone) {
+                    let _ = p.free(gone);
+                }
             }
         }
         let mut busy = Vec::new();
@@ -73,7 +113,7 @@ impl Ipv4Leases {
             if self.fixed.contains(&a) {
                 continue;
             }
-            if self.pool.contains(a) && self.pool.reserve(a).is_err() {
+            if self.pool_of(a).is_some_and(|p| p.reserve(a).is_err()) {
                 busy.push(a);
                 continue;
             }
@@ -92,9 +132,12 @@ impl Ipv4Leases {
         if a == self.local {
             return Err(LeaseError::FixedUnavailable(a));
         }
+        if self.granted.contains(&a) {
+            return Err(LeaseError::FixedInUse(a));
+        }
         if !self.fixed.contains(&a) {
             // Not set aside (yet): take it from the pool now if it is free there.
-            if self.pool.contains(a) && self.pool.reserve(a).is_err() {
+            if self.pool_of(a).is_some_and(|p| p.reserve(a).is_err()) {
                 return Err(LeaseError::FixedUnavailable(a));
             }
             self.fixed.insert(a);
@@ -103,6 +146,36 @@ impl Ipv4Leases {
             return Err(LeaseError::FixedInUse(a));
         }
         Ok(a)
+    }
+
+    /// Leases an address a RADIUS server granted (Framed-IP-Address) to a new session: held
+    /// by that session alone, taken from its pool while held (when inside one), given back
+    /// when the session ends.
+    pub fn lease_granted(&mut self, a: Ipv4Addr) -> Result<Ipv4Addr, LeaseError> {
+        if self.fixed.contains(&a) {
+            // A users-file fixed address: one session at a time, like its user's.
+            return self.lease(Some(a));
+        }
+        if a == self.local {
+            return Err(LeaseError::FixedUnavailable(a));
+        }
+        if self.granted.contains(&a) {
+            return Err(LeaseError::FixedInUse(a));
+        }
+        if self.pool_of(a).is_some_and(|p| p.reserve(a).is_err()) {
+            // Leased dynamically to another session.
+            return Err(LeaseError::FixedInUse(a));
+        }
+        self.granted.insert(a);
+        Ok(a)
+    }
+
+    /// Leases an address from the pool named `name` (Framed-Pool).
+    pub fn lease_named(&mut self, name: &str) -> Result<Ipv4Addr, LeaseError> {
+        let Some((_, p)) = self.named.iter_mut().find(|(n, _)| n == name) else {
+            return Err(LeaseError::UnknownPool(name.to_string()));
+        };
+        Ok(p.allocate()?)
     }
 
     /// Moves onto a larger pool `spec` that includes the whole current range (a reload):
@@ -120,7 +193,12 @@ impl Ipv4Leases {
                 let _ = pool.reserve(a);
             }
         }
-        for a in self.fixed.iter().chain(std::iter::once(&self.local)) {
+        for a in self
+            .fixed
+            .iter()
+            .chain(&self.granted)
+            .chain(std::iter::once(&self.local))
+        {
             if pool.contains(*a) && !pool.is_used(*a) {
                 let _ = pool.reserve(*a);
             }
@@ -142,38 +220,44 @@ impl Ipv4Leases {
         if self.fixed.contains(&a) || a == self.local {
             return;
         }
-        let _ = self.pool.free(a);
+        self.granted.remove(&a);
+        if let Some(p) = self.pool_of(a) {
+            let _ = p.free(a);
+        }
     }
 
-    /// Addresses the pool can hand out dynamically (its range less what is set aside).
+    /// Addresses the pools can hand out dynamically (their ranges less what is set aside).
     pub fn capacity(&self) -> u32 {
-        self.pool.capacity() - self.set_aside_in_range()
+        self.pools().map(Ipv4Pool::capacity).sum::<u32>() - self.set_aside_in_range()
     }
 
-    /// Addresses of the pool's range held by sessions (dynamic and fixed leases).
+    /// Addresses of the pools' ranges held by sessions (dynamic, granted and fixed leases).
     pub fn in_use(&self) -> u32 {
         let idle_set_aside = self.set_aside_in_range()
             - self
                 .fixed_leased
                 .iter()
-                .filter(|a| self.pool.contains(**a))
+                .filter(|a| self.in_a_pool(**a))
                 .count() as u32;
-        self.pool.in_use() - idle_set_aside
+        self.pools().map(Ipv4Pool::in_use).sum::<u32>() - idle_set_aside
     }
 
     /// Whether `a` is leased to a session now.
     pub fn is_leased(&self, a: Ipv4Addr) -> bool {
         self.fixed_leased.contains(&a)
-            || (!self.fixed.contains(&a) && a != self.local && self.pool.is_used(a))
+            || self.granted.contains(&a)
+            || (!self.fixed.contains(&a)
+                && a != self.local
+                && self.pools().any(|p| p.contains(a) && p.is_used(a)))
+    }
+
+    fn pools(&self) -> impl Iterator<Item = &Ipv4Pool> {
+        std::iter::once(&self.pool).chain(self.named.iter().map(|(_, p)| p))
     }
 
     fn set_aside_in_range(&self) -> u32 {
-        let fixed = self
-            .fixed
-            .iter()
-            .filter(|a| self.pool.contains(**a))
-            .count() as u32;
-        fixed + u32::from(self.pool.contains(self.local))
+        let fixed = self.fixed.iter().filter(|a| self.in_a_pool(**a)).count() as u32;
+        fixed + u32::from(self.in_a_pool(self.local))
     }
 }
 
@@ -273,5 +357,57 @@ mod tests {
         let last = l.lease(None).unwrap();
         assert!([next, last].contains(&ip("203.0.113.10")));
         assert!(l.lease(None).is_err());
+    }
+
+    #[test]
+    fn a_granted_address_is_one_sessions_and_goes_back_to_its_pool() {
+        let mut l = leases("203.0.113.10-203.0.113.11", "198.51.100.1", &[]);
+        // Inside the pool: taken from it while held, refused to a second session.
+        assert_eq!(l.lease_granted(ip("203.0.113.10")), Ok(ip("203.0.113.10")));
+        assert_eq!(
+            l.lease_granted(ip("203.0.113.10")),
+            Err(LeaseError::FixedInUse(ip("203.0.113.10")))
+        );
+        assert_eq!(l.lease(None), Ok(ip("203.0.113.11")));
+        assert!(l.lease(None).is_err());
+        // A dynamic lease is not granted to anyone else either.
+        assert_eq!(
+            l.lease_granted(ip("203.0.113.11")),
+            Err(LeaseError::FixedInUse(ip("203.0.113.11")))
+        );
+        // Its session ends: the address is the pool's again.
+        l.release(ip("203.0.113.10"));
+        assert_eq!(l.lease(None), Ok(ip("203.0.113.10")));
+        // Outside every pool: still one session at a time.
+        assert_eq!(l.lease_granted(ip("192.0.2.77")), Ok(ip("192.0.2.77")));
+        assert!(l.lease_granted(ip("192.0.2.77")).is_err());
+        l.release(ip("192.0.2.77"));
+        assert_eq!(l.lease_granted(ip("192.0.2.77")), Ok(ip("192.0.2.77")));
+    }
+
+    #[test]
+    fn named_pools_lease_their_own_range() {
+        let mut l = Ipv4Leases::with_named(
+            Ipv4Pool::new("203.0.113.10-203.0.113.10".parse().unwrap()),
+            vec![(
+                "biz".into(),
+                Ipv4Pool::new("198.51.100.10-198.51.100.11".parse().unwrap()),
+            )],
+            ip("198.51.100.11"),
+            [],
+        );
+        assert_eq!(l.lease_named("biz"), Ok(ip("198.51.100.10")));
+        assert!(
+            l.lease_named("biz").is_err(),
+            "the server's address is set aside"
+        );
+        assert_eq!(
+            l.lease_named("other"),
+            Err(LeaseError::UnknownPool("other".into()))
+        );
+        assert_eq!(l.lease(None), Ok(ip("203.0.113.10")));
+        assert_eq!(l.in_use(), 2);
+        l.release(ip("198.51.100.10"));
+        assert_eq!(l.lease_named("biz"), Ok(ip("198.51.100.10")));
     }
 }

@@ -1,27 +1,32 @@
-//! Hostile input against a running `l2tpd` LNS (issue 9): while a load generator keeps
-//! established sessions up (LCP echoes every second, HELLOs), a separate UDP socket on
-//! 127.0.0.1 throws malformed, out-of-state, spoofed and flooding traffic at the LNS. After
-//! each class of bad input the test asserts that the daemon is alive, every established
-//! session is still there and established, its datapath counters keep increasing (traffic
-//! still flows), and spoofed data was not counted on the victim session.
+//! Hostile input against a running `l2tpd` LNS: while a load generator keeps established
+//! sessions up (LCP echoes every second, HELLOs), a separate UDP socket on 127.0.0.1 throws
+//! malformed, out-of-state, spoofed and flooding traffic at the LNS. After each class of bad
+//! input the test asserts that the daemon is alive, every established session is still there
+//! and established, its datapath counters keep increasing (traffic still flows), and spoofed
+//! data was not counted on the victim session. These run on real sockets: what they measure
+//! (garbage per second while good sessions keep passing traffic, the kernel's receive
+//! queue, the process's memory) only a process on real sockets has.
 //!
 //! Needs no root: the LNS runs with `interface_mode = "none"` and the load generator
 //! terminates IP in its own process. Every loop is bounded; only processes started here are
-//! killed (by pid, on drop). Figures (garbage packets per second while the good sessions kept
-//! passing traffic) are printed with `--nocapture` and recorded in docs/robustness.md.
+//! killed (by pid, on drop). Figures are printed with `--nocapture` and recorded in
+//! docs/robustness.md. The process tests of this file run one at a time.
 //!
-//! Three smaller tests pin the limits a flood runs into: `lns.max_tunnels` against SCCRQs
-//! arriving together and against an SCCRQ flood, and `lns.max_sessions` against an ICRQ flood
-//! inside one tunnel (calls waiting for their ICCN count, and time out after 30 s). The tests of this file
-//! run one at a time.
+//! Four smaller tests pin the limits a flood runs into, against the daemon's core built from
+//! the same configuration in virtual time (milliseconds; `L2TP_SIM_SEED=N` replays a run):
+//! `lns.max_tunnels` against SCCRQs arriving together and against an SCCRQ flood, the
+//! per-source limit on half-open tunnels, and `lns.max_sessions` against an ICRQ flood inside
+//! one tunnel (calls waiting for their ICCN count).
 
 mod support;
+use support::sim_lns::{SimLns, SimSocket};
 use support::{free_udp_port, Proc};
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use l2tp_mgmt::{Client, Request, Response, SessionInfo};
@@ -70,34 +75,8 @@ impl Harness {
         let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let sock = dir.join("lns.sock");
         let cfg = dir.join("lns.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                r#"role = "lns"
-[daemon]
-management_socket = "{sock}"
-log_level = "info"
-[tunnel]
-secret = "{SECRET}"
-hello_interval = 2
-retries = 3
-[ppp]
-lcp_echo_interval = 1
-lcp_echo_failures = {echo_failures}
-[lns]
-listen = ["{server}"]
-ipv4_pool = "203.0.113.10-203.0.113.250"
-local_ipv4 = "198.51.100.1"
-interface_mode = "none"
-{extra_lns}
-[[lns.users]]
-name = "alice"
-password = "secret"
-"#,
-                sock = sock.display()
-            ),
-        )
-        .expect("write config");
+        std::fs::write(&cfg, lns_config(server, &sock, echo_failures, extra_lns))
+            .expect("write config");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -302,6 +281,39 @@ impl Drop for Harness {
     }
 }
 
+/// The LNS's configuration: tunnel secret, one user (alice), `interface_mode = "none"`.
+fn lns_config(
+    server: SocketAddr,
+    sock: &std::path::Path,
+    echo_failures: u32,
+    extra_lns: &str,
+) -> String {
+    format!(
+        r#"role = "lns"
+[daemon]
+management_socket = "{sock}"
+log_level = "info"
+[tunnel]
+secret = "{SECRET}"
+hello_interval = 2
+retries = 3
+[ppp]
+lcp_echo_interval = 1
+lcp_echo_failures = {echo_failures}
+[lns]
+listen = ["{server}"]
+ipv4_pool = "203.0.113.10-203.0.113.250"
+local_ipv4 = "198.51.100.1"
+interface_mode = "none"
+{extra_lns}
+[[lns.users]]
+name = "alice"
+password = "secret"
+"#,
+        sock = sock.display()
+    )
+}
+
 /// `l2tpd loadgen` as user alice with the tunnel secret: `tunnels × sessions` against
 /// `server`, held `hold` seconds, giving up after `timeout`; its JSON report goes to the log.
 fn spawn_loadgen(
@@ -500,7 +512,7 @@ fn checksum(b: &[u8]) -> u16 {
 /// the test says with correct Ns/Nr, so malformed messages reach the message decoder and
 /// the state machines, not just the reliable layer.
 struct RawPeer {
-    sock: UdpSocket,
+    sock: PeerSock,
     server: SocketAddr,
     /// The LNS's id for our tunnel.
     tid: u16,
@@ -511,9 +523,59 @@ struct RawPeer {
     data_rx: Vec<(u16, Vec<u8>)>,
 }
 
+/// A raw peer's socket: real UDP on 127.0.0.1, or an address in virtual time.
+enum PeerSock {
+    Udp(UdpSocket),
+    Sim(SimSocket),
+}
+
+impl PeerSock {
+    /// A UDP socket on 127.0.0.1 whose reads wait at most 50 ms.
+    fn udp() -> PeerSock {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        PeerSock::Udp(sock)
+    }
+
+    fn now(&self) -> Instant {
+        match self {
+            PeerSock::Udp(_) => Instant::now(),
+            PeerSock::Sim(s) => s.lns.now(),
+        }
+    }
+
+    fn send_to(&self, d: &[u8], to: SocketAddr) {
+        match self {
+            // A refused send (ICMP unreachable from an earlier datagram) is not our concern.
+            PeerSock::Udp(s) => {
+                let _ = s.send_to(d, to);
+            }
+            PeerSock::Sim(s) => s.send_to(d, to),
+        }
+    }
+
+    /// One datagram, waiting at most 50 ms.
+    fn recv(&self) -> Option<Vec<u8>> {
+        match self {
+            PeerSock::Udp(s) => {
+                let mut buf = vec![0u8; 65_536];
+                let (n, _) = s.recv_from(&mut buf).ok()?;
+                buf.truncate(n);
+                Some(buf)
+            }
+            PeerSock::Sim(s) => s.recv(Duration::from_millis(50)),
+        }
+    }
+}
+
 impl RawPeer {
     fn connect(server: SocketAddr, assigned: u16) -> Option<RawPeer> {
-        let (mut p, challenge) = RawPeer::begin(server, assigned, Duration::from_secs(3))?;
+        RawPeer::connect_on(PeerSock::udp(), server, assigned)
+    }
+
+    fn connect_on(sock: PeerSock, server: SocketAddr, assigned: u16) -> Option<RawPeer> {
+        let (mut p, challenge) = RawPeer::begin_on(sock, server, assigned, Duration::from_secs(3))?;
         p.finish(challenge).then_some(p)
     }
 
@@ -523,9 +585,16 @@ impl RawPeer {
         assigned: u16,
         wait: Duration,
     ) -> Option<(RawPeer, Option<Vec<u8>>)> {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
+        RawPeer::begin_on(PeerSock::udp(), server, assigned, wait)
+    }
+
+    /// [`RawPeer::begin`] from `sock`.
+    fn begin_on(
+        sock: PeerSock,
+        server: SocketAddr,
+        assigned: u16,
+        wait: Duration,
+    ) -> Option<(RawPeer, Option<Vec<u8>>)> {
         let mut p = RawPeer {
             sock,
             server,
@@ -566,7 +635,7 @@ impl RawPeer {
     fn send_body(&mut self, sid: u16, body: &[u8]) {
         let d = ctl(self.tid, sid, self.ns, self.nr, body);
         self.ns = self.ns.wrapping_add(1);
-        let _ = self.sock.send_to(&d, self.server);
+        self.sock.send_to(&d, self.server);
     }
 
     fn send(&mut self, sid: u16, m: &ControlMessage, hiding: Option<Hiding<'_>>) {
@@ -577,7 +646,7 @@ impl RawPeer {
 
     fn zlb(&mut self) {
         let d = ctl(self.tid, 0, self.ns, self.nr, &[]);
-        let _ = self.sock.send_to(&d, self.server);
+        self.sock.send_to(&d, self.server);
     }
 
     /// Receives for up to `dur` (or until `done` matches a message), acknowledging
@@ -587,15 +656,14 @@ impl RawPeer {
         dur: Duration,
         mut done: impl FnMut(&ControlMessage) -> bool,
     ) -> Vec<(u16, ControlMessage)> {
-        let end = Instant::now() + dur;
+        let end = self.sock.now() + dur;
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 65_536];
         let mut finished = false;
-        while Instant::now() < end && !finished {
-            let Ok((n, _)) = self.sock.recv_from(&mut buf) else {
+        while self.sock.now() < end && !finished {
+            let Some(buf) = self.sock.recv() else {
                 continue;
             };
-            let Ok(d) = Header::decode(&buf[..n]) else {
+            let Ok(d) = Header::decode(&buf) else {
                 continue;
             };
             if d.header.kind == MessageKind::Data {
@@ -629,10 +697,10 @@ impl RawPeer {
     /// Sends `n` ICRQs (never completed with ICCN), paced by the LNS's receive window
     /// (4 by default) and bounded in time; returns (ICRQs sent, ICRPs received).
     fn icrq_flood(&mut self, first_sid: u16, n: u16, within: Duration) -> (u64, u64) {
-        let end = Instant::now() + within;
+        let end = self.sock.now() + within;
         let (mut sent, mut icrps) = (0u64, 0u64);
         let mut i = 0u16;
-        while i < n && Instant::now() < end && !self.stopped {
+        while i < n && self.sock.now() < end && !self.stopped {
             for _ in 0..4 {
                 if i >= n {
                     break;
@@ -981,8 +1049,8 @@ fn oversized_ppp(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
     if let Some(mut p) = RawPeer::connect(h.server, 400) {
         if let Some(sid) = p.call(1) {
             for _ in 0..20 {
-                let _ = p.sock.send_to(&data(p.tid, sid, &big), h.server);
-                let _ = p.sock.send_to(&data(p.tid, sid, &ip), h.server);
+                p.sock.send_to(&data(p.tid, sid, &big), h.server);
+                p.sock.send_to(&data(p.tid, sid, &ip), h.server);
                 n += 2;
             }
             p.pump(Duration::from_millis(50), |_| false);
@@ -1007,7 +1075,7 @@ fn ppp_option_overrun(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
         if let Some(sid) = p.call(2) {
             for _ in 0..5 {
                 for f in &frames {
-                    let _ = p.sock.send_to(&data(p.tid, sid, f), h.server);
+                    p.sock.send_to(&data(p.tid, sid, f), h.server);
                     n += 1;
                 }
                 p.pump(Duration::from_millis(20), |_| false);
@@ -1128,10 +1196,10 @@ fn nak_loop(h: &mut Harness) -> (u64, Option<(u16, u16)>) {
                     if f.len() >= 6 && f[0..2] == [0xc0, 0x21] && f[2] == 1 {
                         let id = f[3];
                         let nak = [0xff, 0x03, 0xc0, 0x21, 3, id, 0, 8, 1, 4, 0, 10];
-                        let _ = p.sock.send_to(&data(p.tid, sid, &nak), h.server);
+                        p.sock.send_to(&data(p.tid, sid, &nak), h.server);
                         // And a Configure-Request of our own that it must Nak in turn.
                         let req = [0xff, 0x03, 0xc0, 0x21, 1, id, 0, 8, 1, 4, 0, 10];
-                        let _ = p.sock.send_to(&data(p.tid, sid, &req), h.server);
+                        p.sock.send_to(&data(p.tid, sid, &req), h.server);
                         n += 2;
                         rounds += 1;
                     }
@@ -1298,41 +1366,75 @@ fn hostile_input_leaves_good_sessions_unharmed() {
     report(&h);
 }
 
+// ----- admission limits, in virtual time -----
+
+/// The LNS's core with the configuration the daemon runs above (plus `extra_lns`), in
+/// virtual time from `seed`: floods that take seconds on real sockets take milliseconds,
+/// and a run replays from `L2TP_SIM_SEED`.
+fn sim_lns(seed: u64, extra_lns: &str) -> Rc<SimLns> {
+    let server: SocketAddr = "127.0.0.200:1701".parse().expect("addr");
+    let sock = std::path::Path::new("/nonexistent/lns.sock");
+    let cfg = lns_config(server, sock, 4, extra_lns);
+    Rc::new(SimLns::new(seed, server, &cfg))
+}
+
+/// What a failure in virtual time says first.
+fn replay(lns: &SimLns) -> String {
+    format!(
+        "seed {s} (replay: L2TP_SIM_SEED={s}); LNS log:\n{}",
+        support::sim_lns::tail(&lns.log()),
+        s = lns.seed
+    )
+}
+
 /// Regression (found by this file, fixed in 48ea4cf): `lns.max_tunnels` was checked against
 /// the tunnels already *established*, so SCCRQs that arrived together were all accepted and
 /// could all be completed with SCCCN: more established tunnels than `max_tunnels`.
 #[test]
 fn max_tunnels_holds_when_sccrqs_arrive_together() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const MAX: u64 = 4;
-    // The loadgen's 2 tunnels count too.
-    let h = Harness::start("maxtun", &format!("max_tunnels = {MAX}"));
-    let mut begun = Vec::new();
-    for i in 0..8u16 {
-        if let Some(b) = RawPeer::begin(h.server, 900 + i, Duration::from_millis(300)) {
-            begun.push(b);
+    for seed in l2tp_sim::seeds(&[1, 2]) {
+        let lns = sim_lns(seed, &format!("max_tunnels = {MAX}"));
+        // Two tunnels already up (the good peers of the process tests), then eight SCCRQs
+        // answered before any of their SCCCNs arrives.
+        for i in 0..2u16 {
+            let sock = PeerSock::Sim(SimSocket::any(&lns));
+            assert!(
+                RawPeer::connect_on(sock, lns.server(), 880 + i).is_some(),
+                "good tunnel {i}: {}",
+                replay(&lns)
+            );
         }
-    }
-    let mut up = 0;
-    for (p, ch) in &mut begun {
-        if p.finish(ch.take()) {
-            up += 1;
+        let mut begun = Vec::new();
+        for i in 0..8u16 {
+            let sock = PeerSock::Sim(SimSocket::any(&lns));
+            let wait = Duration::from_millis(300);
+            if let Some(b) = RawPeer::begin_on(sock, lns.server(), 900 + i, wait) {
+                begun.push(b);
+            }
         }
+        let mut up = 0;
+        for (p, ch) in &mut begun {
+            if p.finish(ch.take()) {
+                up += 1;
+            }
+        }
+        let st = lns.stats();
+        let established = st.tunnels_by_state.get("established").copied().unwrap_or(0);
+        eprintln!(
+            "hostile: max_tunnels {MAX}: {} SCCRPs, {up} SCCCNs accepted, {established} \
+             established, tunnels_refused {}, {:?}",
+            begun.len(),
+            st.tunnels_refused,
+            st.tunnels_by_state
+        );
+        assert!(
+            (2..=MAX).contains(&established),
+            "{established} established tunnels with lns.max_tunnels = {MAX} ({:?}); {}",
+            st.tunnels_by_state,
+            replay(&lns)
+        );
     }
-    let st = h.stats();
-    let established = st.tunnels_by_state.get("established").copied().unwrap_or(0);
-    eprintln!(
-        "hostile: max_tunnels {MAX}: {} SCCRPs, {up} SCCCNs accepted, {established} established, \
-         tunnels_refused {}, {:?}",
-        begun.len(),
-        st.tunnels_refused,
-        st.tunnels_by_state
-    );
-    assert!(
-        established <= MAX,
-        "{established} established tunnels with lns.max_tunnels = {MAX} ({:?})",
-        st.tunnels_by_state
-    );
 }
 
 /// Regression (found by this file, fixed in 48ea4cf): an SCCRQ flood from many source ports
@@ -1340,126 +1442,134 @@ fn max_tunnels_holds_when_sccrqs_arrive_together() {
 /// retransmitting its SCCRP to the (possibly spoofed) source.
 #[test]
 fn sccrq_flood_is_bounded_by_max_tunnels() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const MAX: u64 = 16;
-    let h = Harness::start(
-        "flood",
-        &format!("max_tunnels = {MAX}\nmax_half_open_tunnels = {MAX}"),
-    );
-    let socks: Vec<UdpSocket> = (0..50).map(|_| garbage_socket()).collect();
-    for i in 0..6u16 {
-        let body = sccrq_body(2000 + i);
-        for s in &socks {
-            send(s, h.server, &ctl(0, 0, 0, 0, &body));
+    for seed in l2tp_sim::seeds(&[1, 2]) {
+        let lns = sim_lns(
+            seed,
+            &format!("max_tunnels = {MAX}\nmax_half_open_tunnels = {MAX}"),
+        );
+        let socks: Vec<SimSocket> = (0..50).map(|_| SimSocket::any(&lns)).collect();
+        for i in 0..6u16 {
+            let body = sccrq_body(2000 + i);
+            for s in &socks {
+                s.send_to(&ctl(0, 0, 0, 0, &body), lns.server());
+            }
         }
+        lns.run_for(Duration::from_millis(500));
+        let st = lns.stats();
+        assert!(
+            st.tunnels_refused > 0,
+            "nothing counted as refused: {st:?}; {}",
+            replay(&lns)
+        );
+        eprintln!(
+            "hostile: 300 SCCRQs with max_tunnels {MAX}: tunnels {} {:?}, tunnels_refused {}",
+            st.tunnels, st.tunnels_by_state, st.tunnels_refused
+        );
+        // Established tunnels within max_tunnels, half-open ones within their own table.
+        let established = st.tunnels_by_state.get("established").copied().unwrap_or(0);
+        assert!(
+            established <= MAX && st.half_open_tunnels <= MAX && st.tunnels <= 2 * MAX,
+            "{} tunnels ({} half-open) held after 300 SCCRQs with lns.max_tunnels = {MAX} and \
+             lns.max_half_open_tunnels = {MAX}: {:?}; {}",
+            st.tunnels,
+            st.half_open_tunnels,
+            st.tunnels_by_state,
+            replay(&lns)
+        );
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let st = h.stats();
-    assert!(st.tunnels_refused > 0, "nothing counted as refused: {st:?}");
-    eprintln!(
-        "hostile: 300 SCCRQs with max_tunnels {MAX}: tunnels {} {:?}, tunnels_refused {}",
-        st.tunnels, st.tunnels_by_state, st.tunnels_refused
-    );
-    // Established tunnels within max_tunnels, half-open ones within their own table.
-    let established = st.tunnels_by_state.get("established").copied().unwrap_or(0);
-    assert!(
-        established <= MAX && st.half_open_tunnels <= MAX && st.tunnels <= 2 * MAX,
-        "{} tunnels ({} half-open) held after 300 SCCRQs with lns.max_tunnels = {MAX} and \
-         lns.max_half_open_tunnels = {MAX}: {:?}",
-        st.tunnels,
-        st.half_open_tunnels,
-        st.tunnels_by_state
-    );
 }
 
 /// `lns.max_sessions` must bound the sessions a peer can hold, including calls it requested
-/// (ICRQ) and never completed (no ICCN).
-///
-/// Bug (issue 9): the limit is checked against sessions that reached SessionUp (ICCN), so
-/// one tunnel's ICRQs are all answered with ICRP and held in wait-connect: 60 ICRQs with
-/// `max_sessions = 10` leave 66 sessions (60 wait-connect), `sessions_refused` 0. Calls
-/// waiting for the peer's ICCN have no timer either (l2tp_proto::control::session), so they
-/// are held until the tunnel goes.
+/// (ICRQ) and never completed (no ICCN). Found by this file: the limit was checked against
+/// sessions that reached SessionUp (ICCN), so one tunnel's ICRQs were all answered with ICRP
+/// and held in wait-connect: 60 ICRQs with `max_sessions = 10` left 66 sessions.
 #[test]
 fn icrq_flood_is_bounded_by_max_sessions() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const MAX: u64 = 10;
-    let h = Harness::start("maxsess", &format!("max_sessions = {MAX}"));
-    let mut p = RawPeer::connect(h.server, 850).expect("own tunnel");
-    let (sent, icrps) = p.icrq_flood(1, 60, Duration::from_secs(3));
-    let st = h.stats();
-    eprintln!(
-        "hostile: {sent} ICRQs with max_sessions {MAX}: {icrps} ICRPs, sessions {} {:?}, \
-         sessions_refused {}",
-        st.sessions, st.sessions_by_state, st.sessions_refused
-    );
-    assert!(
-        st.sessions <= MAX,
-        "{} sessions held with lns.max_sessions = {MAX}: {:?}",
-        st.sessions,
-        st.sessions_by_state
-    );
+    for seed in l2tp_sim::seeds(&[1, 2]) {
+        let lns = sim_lns(seed, &format!("max_sessions = {MAX}"));
+        let sock = PeerSock::Sim(SimSocket::any(&lns));
+        let mut p = RawPeer::connect_on(sock, lns.server(), 850)
+            .unwrap_or_else(|| panic!("own tunnel: {}", replay(&lns)));
+        let (sent, icrps) = p.icrq_flood(1, 60, Duration::from_secs(3));
+        let st = lns.stats();
+        eprintln!(
+            "hostile: {sent} ICRQs with max_sessions {MAX}: {icrps} ICRPs, sessions {} {:?}, \
+             sessions_refused {}",
+            st.sessions, st.sessions_by_state, st.sessions_refused
+        );
+        assert_eq!(sent, 60, "the flood was cut short; {}", replay(&lns));
+        assert!(
+            st.sessions <= MAX && st.sessions_refused > 0,
+            "{} sessions held with lns.max_sessions = {MAX}: {:?}, refused {}; {}",
+            st.sessions,
+            st.sessions_by_state,
+            st.sessions_refused,
+            replay(&lns)
+        );
+    }
 }
 
-/// Issue 9, per-source limit: an SCCRQ flood from one address (127.0.0.1, 50 ports) cannot
-/// take the LNS's half-open slots from everyone else: right after it, a tunnel from another
-/// address (127.0.0.2) is still answered at once.
+/// Per-source limit: an SCCRQ flood from one address (127.0.0.1, 50 ports) cannot take the
+/// LNS's half-open slots from everyone else: right after it, a tunnel from another address
+/// (127.0.0.2) is still answered at once.
 #[test]
 fn sccrq_flood_from_one_address_does_not_lock_out_others() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let h = Harness::start("persource", "max_tunnels = 1024");
-    let socks: Vec<UdpSocket> = (0..50).map(|_| garbage_socket()).collect();
-    for i in 0..40u16 {
-        let body = sccrq_body(3000 + i);
-        for s in &socks {
-            send(s, h.server, &ctl(0, 0, 0, 0, &body));
+    for seed in l2tp_sim::seeds(&[1, 2]) {
+        let lns = sim_lns(seed, "max_tunnels = 1024");
+        let socks: Vec<SimSocket> = (0..50).map(|_| SimSocket::any(&lns)).collect();
+        for i in 0..40u16 {
+            let body = sccrq_body(3000 + i);
+            for s in &socks {
+                s.send_to(&ctl(0, 0, 0, 0, &body), lns.server());
+            }
         }
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let st = h.stats();
-    let half_open = st
-        .tunnels_by_state
-        .get("wait-ctl-conn")
-        .copied()
-        .unwrap_or(0);
-    eprintln!(
-        "hostile: 2000 SCCRQs from one address: {half_open} half-open tunnels, tunnels_refused {}",
-        st.tunnels_refused
-    );
-    assert!(
-        half_open <= 50,
-        "one address holds {half_open} half-open tunnels"
-    );
-    assert!(st.tunnels_refused >= 1900, "{st:?}");
+        lns.run_for(Duration::from_millis(300));
+        let st = lns.stats();
+        let half_open = st
+            .tunnels_by_state
+            .get("wait-ctl-conn")
+            .copied()
+            .unwrap_or(0);
+        eprintln!(
+            "hostile: 2000 SCCRQs from one address: {half_open} half-open tunnels, \
+             tunnels_refused {}",
+            st.tunnels_refused
+        );
+        assert!(
+            half_open <= 50,
+            "one address holds {half_open} half-open tunnels; {}",
+            replay(&lns)
+        );
+        assert!(st.tunnels_refused >= 1900, "{st:?}; {}", replay(&lns));
 
-    let other = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
-    other
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let mut buf = [0u8; 2048];
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut answered = false;
-    let mut next_send = Instant::now();
-    while Instant::now() < deadline && !answered {
-        // Like a real peer, retransmit the SCCRQ until it is answered.
-        if Instant::now() >= next_send {
-            send(&other, h.server, &ctl(0, 0, 0, 0, &sccrq_body(4242)));
-            next_send = Instant::now() + Duration::from_millis(500);
+        let other = SimSocket::bind(&lns, "127.0.0.2:40000".parse().expect("addr"));
+        let deadline = lns.now() + Duration::from_secs(3);
+        let mut answered = false;
+        let mut next_send = lns.now();
+        while lns.now() < deadline && !answered {
+            // Like a real peer, retransmit the SCCRQ until it is answered.
+            if lns.now() >= next_send {
+                other.send_to(&ctl(0, 0, 0, 0, &sccrq_body(4242)), lns.server());
+                next_send = lns.now() + Duration::from_millis(500);
+            }
+            if let Some(d) = other.recv(Duration::from_millis(200)) {
+                answered = matches!(
+                    l2tp_wire::Packet::decode(&d, None),
+                    Ok(l2tp_wire::Packet::Control {
+                        message: ControlMessage::Sccrp(_),
+                        ..
+                    })
+                );
+            }
         }
-        if let Ok((n, _)) = other.recv_from(&mut buf) {
-            answered = matches!(
-                l2tp_wire::Packet::decode(&buf[..n], None),
-                Ok(l2tp_wire::Packet::Control {
-                    message: ControlMessage::Sccrp(_),
-                    ..
-                })
-            );
-        }
+        assert!(
+            answered,
+            "a tunnel from another address got no SCCRP after the flood; {}",
+            replay(&lns)
+        );
     }
-    assert!(
-        answered,
-        "a tunnel from another address got no SCCRP after the flood"
-    );
 }
 
 // ----- spoofing from other addresses, sequenced sessions, many-source SCCRQ floods -----

@@ -37,7 +37,7 @@ fn real_pppd_over_pppoe_reaches_our_lns_through_our_lac_with_proxy_authenticatio
     if !requires(TEST, &[("tshark", tshark)]) {
         return;
     }
-    let Some(g) = Guest::boot("lacr", TEST) else {
+    let Some(g) = Guest::start("lacr", TEST) else {
         return;
     };
     let dir = TempDir::new("lac-relay");

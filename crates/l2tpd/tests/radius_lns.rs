@@ -32,6 +32,39 @@ alice	Cleartext-Password := "alice-pw"
 
 bob	Cleartext-Password := "bob-pw"
 	Framed-IP-Address = 255.255.255.254
+
+carol	Cleartext-Password := "carol-pw"
+	Framed-IP-Address = 203.0.113.12
+
+dave	Cleartext-Password := "dave-pw"
+	Framed-IP-Address = 203.0.113.12
+
+frank	Cleartext-Password := "frank-pw"
+	Framed-Pool = "business",
+	Framed-Route = "198.51.100.128/26 0.0.0.0 1"
+
+grace	Cleartext-Password := "grace-pw"
+	Framed-IP-Address = 203.0.113.200,
+	Framed-IP-Netmask = 255.255.255.248
+
+heidi	Cleartext-Password := "heidi-pw"
+	Framed-Route = "198.51.100.128/26 0.0.0.0 1"
+
+ivan	Cleartext-Password := "ivan-pw"
+	Framed-Pool = "nosuch"
+
+kim	Cleartext-Password := "kim-pw"
+	Framed-IPv6-Prefix = 2001:db8:77::/64,
+	Delegated-IPv6-Prefix = 2001:db8:7700::/56
+
+lee	Cleartext-Password := "lee-pw"
+	Delegated-IPv6-Prefix = 2001:db8:7700::/56
+
+judy	Cleartext-Password := "judy-pw"
+	Framed-MTU = 1300
+
+mallory	Auth-Type := Reject
+	Reply-Message = "Account suspended, call support"
 "#;
 
 fn can_run(test: &str) -> bool {
@@ -113,6 +146,11 @@ impl Topology {
         self.start_lns_full(fr, dae_port, ppp, "", "")
     }
 
+    /// The same with `lns` added to the `[lns]` section.
+    fn start_lns_lns(&self, fr: &freeradius::FreeRadius, lns: &str) -> Proc {
+        self.start_lns_config(fr, freeradius::free_udp_port(), ["", "", "", lns])
+    }
+
     /// The same with `radius` added to the `[radius]` section and `daemon` to `[daemon]`.
     fn start_lns_full(
         &self,
@@ -121,6 +159,16 @@ impl Topology {
         ppp: &str,
         radius: &str,
         daemon: &str,
+    ) -> Proc {
+        self.start_lns_config(fr, dae_port, [ppp, radius, daemon, ""])
+    }
+
+    /// The LNS with `[ppp]`, `[radius]`, `[daemon]` and `[lns]` additions.
+    fn start_lns_config(
+        &self,
+        fr: &freeradius::FreeRadius,
+        dae_port: u16,
+        [ppp, radius, daemon, lns]: [&str; 4],
     ) -> Proc {
         let cfg = self.path("lns.toml");
         std::fs::write(
@@ -138,7 +186,8 @@ host_name = "lns-under-test"
 listen = ["192.0.2.1:1701"]
 ipv4_pool = "203.0.113.10-203.0.113.20"
 local_ipv4 = "198.51.100.1"
-interface_mode = "shared"
+{mode}
+{lns}
 [radius]
 nas_identifier = "lns-under-test"
 timeout_ms = 1000
@@ -156,6 +205,11 @@ address = "127.0.0.1"
 secret = "{DAE_SECRET}"
 "#,
                 sock = self.path("lns.sock").display(),
+                mode = if lns.contains("interface_mode") {
+                    ""
+                } else {
+                    "interface_mode = \"shared\""
+                },
                 spool = self.path("spool").display(),
                 auth = fr.auth,
                 acct = fr.acct,
@@ -573,6 +627,44 @@ fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
             "{method}: {}",
             bad.log_tail()
         );
+        if method == "mschapv2" {
+            // FreeRADIUS's MS-CHAP-Error (RFC 2548 §2.1.5) is what the client reads in
+            // the MS-CHAPv2 Failure packet (RFC 2759 §6), not a text of our own.
+            let sent = fr
+                .log_text()
+                .lines()
+                .filter_map(|l| l.split_once("MS-CHAP-Error = ").map(|(_, v)| v.to_string()))
+                .next_back()
+                .unwrap_or_else(|| panic!("FreeRADIUS sent no MS-CHAP-Error:\n{}", fr.log_text()));
+            // As FreeRADIUS logs it: quoted, the Ident octet escaped first.
+            let text = sent.trim_matches('"');
+            let text = text.get(text.find("E=").unwrap_or(0)..).unwrap_or(text);
+            assert!(text.starts_with("E=691 "), "{sent}");
+            assert!(
+                bad.log_text().contains(&format!("CHAP Failure: {text}")),
+                "the client reads the server's {text:?}:\n{}",
+                bad.log_text()
+            );
+        }
+        // An account the server refuses with a Reply-Message: the client reads those words
+        // (in the PAP Nak, the CHAP Failure, the MS-CHAPv2 Failure's M=).
+        let mut refused = topo.start_client("refused", "mallory", "mallory-pw");
+        wait_for(
+            Duration::from_secs(15),
+            &format!("{method}: mallory refused"),
+            || refused.log_text().contains("PPP authentication failed"),
+        );
+        support::stop(&mut refused.child);
+        let seen = match method {
+            "pap" => "PAP Nak: Account suspended, call support",
+            "chap-md5" => "CHAP Failure: Account suspended, call support",
+            _ => "V=3 M=Account suspended, call support",
+        };
+        assert!(
+            refused.log_text().contains(seen),
+            "{method}: {seen:?} in\n{}",
+            refused.log_text()
+        );
 
         let mut good = topo.start_client("good", "bob", "bob-pw");
         let log = || format!("LNS:\n{}\nclient:\n{}", lns.log_tail(), good.log_tail());
@@ -658,4 +750,304 @@ fn a_silent_first_server_fails_over_to_freeradius() {
         .expect("FreeRADIUS");
     assert!(live.accepts >= 1, "{live:?}");
     assert_eq!(stats(&lns_sock).auth_failures, 0);
+}
+
+#[test]
+fn an_address_belongs_to_one_session_at_a_time() {
+    let test = "an_address_belongs_to_one_session_at_a_time";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("g");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-g", USERS, Some(&topo.lns));
+    let lns = topo.start_lns(&fr, freeradius::free_udp_port());
+    let lns_sock = topo.path("lns.sock");
+    let carol_ip: std::net::Ipv4Addr = "203.0.113.12".parse().unwrap();
+
+    // carol: FreeRADIUS gives her .12, inside our pool.
+    let mut carol = topo.start_client("carol", "carol", "carol-pw");
+    let log = || format!("LNS:\n{}", lns.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(up[0].ipv4, Some(carol_ip));
+
+    // dave: FreeRADIUS gives him .12 too: refused, no second session with .12.
+    let mut dave = topo.start_client("dave", "dave", "dave-pw");
+    wait_for(Duration::from_secs(15), "dave refused", || {
+        lns.log_text().contains("in use by another session")
+    });
+    support::stop(&mut dave.child);
+    assert!(
+        dave.log_text().contains("session down"),
+        "dave's call is cleared: {}",
+        dave.log_tail()
+    );
+    let now = sessions(&lns_sock);
+    assert_eq!(
+        now.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "{now:?}"
+    );
+
+    // The pool (.10-.20, 11 addresses) less carol's: ten pool users, none given .12.
+    #[rustfmt::skip]
+    let args = [
+        "loadgen", "--server", "192.0.2.1:1701", "--tunnels", "1", "--sessions", "10",
+        "--user", "bob", "--password", "bob-pw", "--hold", "60", "--timeout", "30",
+    ];
+    let load = topo.spawn(&topo.cli, "loadgen", &args);
+    let log = || format!("LNS:\n{}\nloadgen:\n{}", lns.log_tail(), load.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 11, &log);
+    let mut addrs: Vec<_> = up.iter().filter_map(|s| s.ipv4).collect();
+    addrs.sort();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 11, "one address per session: {up:?}");
+    assert_eq!(
+        up.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "{up:?}"
+    );
+
+    // carol hangs up: .12 is the pool's again, for the next pool user.
+    support::stop(&mut carol.child);
+    wait_for(Duration::from_secs(10), "carol's session gone", || {
+        sessions(&lns_sock).iter().all(|s| s.ipv4 != Some(carol_ip))
+    });
+    let next = topo.start_client("next", "bob", "bob-pw");
+    let log = || format!("LNS:\n{}\nnext:\n{}", lns.log_tail(), next.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 11, &log);
+    assert_eq!(
+        up.iter().filter(|s| s.ipv4 == Some(carol_ip)).count(),
+        1,
+        "the freed .12 leased again: {up:?}"
+    );
+}
+
+/// `ip route show` in `ns`.
+fn routes(ns: &str) -> String {
+    String::from_utf8_lossy(&sh(&["ip", "-n", ns, "-4", "route", "show"]).stdout).into_owned()
+}
+
+#[test]
+fn framed_pool_route_and_netmask_are_applied_and_each_held_by_one_session() {
+    let test = "framed_pool_route_and_netmask_are_applied_and_each_held_by_one_session";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("h");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-h", USERS, Some(&topo.lns));
+    let pools = "[[lns.pools]]\nname = \"business\"\nrange = \"198.51.100.10-198.51.100.11\"\n";
+    let lns = topo.start_lns_lns(&fr, pools);
+    let lns_sock = topo.path("lns.sock");
+
+    // frank: an address from the pool FreeRADIUS names, and a prefix routed to him.
+    let mut frank = topo.start_client("frank", "frank", "frank-pw");
+    let log = || format!("LNS:\n{}\nfrank:\n{}", lns.log_tail(), frank.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(
+        up[0].ipv4,
+        Some("198.51.100.10".parse().unwrap()),
+        "Framed-Pool"
+    );
+    wait_for(Duration::from_secs(5), "frank's route", || {
+        routes(&topo.lns).contains("198.51.100.128/26 dev l2tp0")
+    });
+    // Traffic for the prefix reaches frank: an address of it on his side answers a ping.
+    ok(&[
+        "ip",
+        "-n",
+        &topo.cli,
+        "addr",
+        "add",
+        "198.51.100.129/32",
+        "dev",
+        "lo",
+    ]);
+    let ping = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &topo.lns,
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "198.51.100.129",
+    ]);
+    assert!(
+        ping.status.success(),
+        "ping into frank's routed prefix: {}\n{}\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        routes(&topo.lns),
+        log()
+    );
+
+    // grace: a fixed address with a netmask: the subnet is routed to her.
+    let grace = topo.start_client("grace", "grace", "grace-pw");
+    let log = || format!("LNS:\n{}\ngrace:\n{}", lns.log_tail(), grace.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 2, &log);
+    assert!(up
+        .iter()
+        .any(|s| s.ipv4 == Some("203.0.113.200".parse().unwrap())));
+    wait_for(Duration::from_secs(5), "grace's subnet route", || {
+        routes(&topo.lns).contains("203.0.113.200/29 dev l2tp0")
+    });
+
+    // heidi is given frank's prefix: refused, frank keeps it; ivan names no pool we have.
+    for (who, why) in [
+        (
+            "heidi",
+            "route 198.51.100.128/26 is routed to another session",
+        ),
+        ("ivan", "no such address pool"),
+    ] {
+        let mut c = topo.start_client(who, who, &format!("{who}-pw"));
+        wait_for(Duration::from_secs(15), &format!("{who} refused"), || {
+            lns.log_text().contains(why)
+        });
+        wait_for(
+            Duration::from_secs(10),
+            &format!("{who}'s call cleared"),
+            || c.log_text().contains("session down"),
+        );
+        support::stop(&mut c.child);
+        assert_eq!(sessions(&lns_sock).len(), 2, "{who}: {}", lns.log_tail());
+    }
+    assert!(routes(&topo.lns).contains("198.51.100.128/26 dev l2tp0"));
+
+    // frank hangs up: his route goes with him.
+    support::stop(&mut frank.child);
+    wait_for(Duration::from_secs(10), "frank's route removed", || {
+        !routes(&topo.lns).contains("198.51.100.128/26")
+    });
+    assert!(routes(&topo.lns).contains("203.0.113.200/29 dev l2tp0"));
+}
+
+/// `ip -6 route show` in `ns`.
+fn routes6(ns: &str) -> String {
+    String::from_utf8_lossy(&sh(&["ip", "-n", ns, "-6", "route", "show"]).stdout).into_owned()
+}
+
+/// Three pings in `ns` (`ping ARGS`); whether one was answered.
+fn ping_in(ns: &str, args: &[&str]) -> bool {
+    let mut v = vec![
+        "ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2",
+    ];
+    v.extend_from_slice(args);
+    sh(&v).status.success()
+}
+
+#[test]
+fn framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_session() {
+    let test = "framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_session";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("i");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-i", USERS, Some(&topo.lns));
+    let lns = topo.start_lns_lns(&fr, "ipv6_prefix = \"2001:db8:1::/64\"");
+    let lns_sock = topo.path("lns.sock");
+
+    // kim: the /64 FreeRADIUS names is advertised to her (not one of lns.ipv6_prefix), and
+    // both her prefixes are routed to her session.
+    let mut kim = topo.start_client("kim", "kim", "kim-pw");
+    let log = || format!("LNS:\n{}\nkim:\n{}", lns.log_tail(), kim.log_tail());
+    support::wait_sessions_up(&lns_sock, 1, &log);
+    wait_for(Duration::from_secs(10), "kim's address in her /64", || {
+        sessions(&lns_sock).iter().any(|s| {
+            s.ipv6
+                .is_some_and(|a| a.segments()[..4] == [0x2001, 0xdb8, 0x77, 0])
+        })
+    });
+    let r6 = routes6(&topo.lns);
+    assert!(r6.contains("2001:db8:77::/64 dev l2tp0"), "{r6}");
+    assert!(r6.contains("2001:db8:7700::/56 dev l2tp0"), "{r6}");
+    // Traffic both ways: from her address in the advertised /64, and from one in her
+    // delegated prefix (on her side's loopback), to the LNS.
+    wait_for(Duration::from_secs(10), "IPv6 ping from kim's /64", || {
+        ping_in(&topo.cli, &["-6", "2001:db8:1::1"])
+    });
+    ok(&[
+        "ip",
+        "-n",
+        &topo.cli,
+        "addr",
+        "add",
+        "2001:db8:7700::1/128",
+        "dev",
+        "lo",
+    ]);
+    assert!(
+        ping_in(
+            &topo.cli,
+            &["-6", "-I", "2001:db8:7700::1", "2001:db8:1::1"]
+        ),
+        "IPv6 ping from kim's delegated prefix\n{}\n{}",
+        routes6(&topo.lns),
+        log()
+    );
+
+    // lee is given kim's delegated prefix: refused.
+    let mut lee = topo.start_client("lee", "lee", "lee-pw");
+    let why = "route 2001:db8:7700::/56 is routed to another session";
+    wait_for(Duration::from_secs(15), "lee refused", || {
+        lns.log_text().contains(why)
+    });
+    support::stop(&mut lee.child);
+    assert_eq!(sessions(&lns_sock).len(), 1, "{}", lns.log_tail());
+
+    // kim hangs up: her prefixes' routes go with her.
+    support::stop(&mut kim.child);
+    wait_for(Duration::from_secs(10), "kim's routes removed", || {
+        let r6 = routes6(&topo.lns);
+        !r6.contains("2001:db8:77::/64") && !r6.contains("2001:db8:7700::/56")
+    });
+}
+
+#[test]
+fn framed_mtu_caps_the_sessions_interface() {
+    let test = "framed_mtu_caps_the_sessions_interface";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("j");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-j", USERS, Some(&topo.lns));
+    // One interface per session, 1460 by default ([ppp] mtu).
+    let lns = topo.start_lns_lns(&fr, "interface_mode = \"per-session\"");
+    let lns_sock = topo.path("lns.sock");
+    let links = || {
+        String::from_utf8_lossy(&sh(&["ip", "-n", &topo.lns, "-o", "link", "show"]).stdout)
+            .into_owned()
+    };
+    let mtu_of = |user: &str| {
+        let s = sessions(&lns_sock);
+        let ifname = s
+            .iter()
+            .find(|s| s.user.as_deref() == Some(user))
+            .and_then(|s| s.interface.clone())?;
+        links()
+            .lines()
+            .find(|l| l.contains(&format!(" {ifname}:")))
+            .and_then(|l| l.split(" mtu ").nth(1))
+            .and_then(|m| m.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let judy = topo.start_client("judy", "judy", "judy-pw");
+    let bob = topo.start_client("bob", "bob", "bob-pw");
+    let log = || {
+        format!(
+            "LNS:\n{}\njudy:\n{}\nbob:\n{}",
+            lns.log_tail(),
+            judy.log_tail(),
+            bob.log_tail()
+        )
+    };
+    support::wait_sessions_up(&lns_sock, 2, &log);
+    wait_for(Duration::from_secs(10), "both interfaces", || {
+        mtu_of("judy").is_some() && mtu_of("bob").is_some()
+    });
+    assert_eq!(mtu_of("judy").as_deref(), Some("1300"), "{}", links());
+    assert_eq!(mtu_of("bob").as_deref(), Some("1460"), "{}", links());
 }

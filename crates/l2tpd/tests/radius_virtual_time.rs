@@ -6,7 +6,9 @@
 //! RADIUS sockets are the shell's and are tested against FreeRADIUS in `radius_lns`.
 
 mod support;
-use support::sim::{client_core, icmp_echo, lns_core, up_sessions, SimCore, CLIENT_ADDR, LNS_IP};
+use support::sim::{
+    client_core, icmp_echo, lns_core, lns_core_with, up_sessions, SimCore, CLIENT_ADDR, LNS_IP,
+};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -548,4 +550,325 @@ fn an_unanswered_request_is_withdrawn_when_its_session_goes() {
     );
     assert_eq!(lns.auth_cancelled, lns.auth_requests);
     assert!(lns.accounting.is_empty(), "nothing to account");
+}
+
+/// Distinct addresses for many sessions (the sim LNS's own pool holds 11): documentation
+/// ranges, past the pool, the LNS and the tunnel endpoints.
+fn framed_addresses() -> impl Iterator<Item = Ipv4Addr> {
+    (30..=253)
+        .map(|d| Ipv4Addr::new(203, 0, 113, d))
+        .chain((2..=254).map(|d| Ipv4Addr::new(198, 51, 100, d)))
+        .chain((10..=250).map(|d| Ipv4Addr::new(192, 0, 2, d)))
+}
+
+/// Answers every pending Access-Request of `lns` with an Access-Accept carrying `authz`
+/// and the next of `addrs`.
+fn accept_all(
+    lns: &mut SimCore,
+    now: Instant,
+    authz: &Authorization,
+    addrs: &mut impl Iterator<Item = Ipv4Addr>,
+) {
+    for request in std::mem::take(&mut lns.auth_requests) {
+        let mut authz = authz.clone();
+        authz.address = Some(FramedAddress::Static(addrs.next().expect("an address")));
+        let ppp::Credentials::MsChapV2 {
+            authenticator_challenge,
+            peer_challenge,
+            nt_response,
+        } = request.credentials.clone()
+        else {
+            panic!("MS-CHAPv2 credentials expected");
+        };
+        let authenticator_response = ppp::mschapv2::generate_authenticator_response(
+            "secret",
+            &nt_response,
+            &peer_challenge,
+            &authenticator_challenge,
+            "alice",
+        );
+        lns.input(
+            now,
+            Input::AuthDecision {
+                request,
+                answer: AuthAnswer::Radius {
+                    decision: ppp::AuthDecision::AcceptMsChapV2 {
+                        authenticator_response,
+                    },
+                    authz: Box::new(authz),
+                },
+            },
+        );
+    }
+}
+
+#[test]
+fn housekeeping_looks_only_at_sessions_whose_deadline_is_due() {
+    // Many sessions with a Session-Timeout, an Idle-Timeout and an interim interval: each
+    // second's housekeeping looks at the sessions whose deadline came due, not at all of
+    // them (a walk would look at N sessions every second).
+    const N: usize = 600;
+    let seed = 11;
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core(seed, t0);
+    lns.core.enable_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    let mut client = client_core(seed, t0, N as u32);
+    client.input(t0, Input::Tick);
+    let authz = Authorization {
+        session_timeout: Some(Duration::from_secs(3600)),
+        idle_timeout: Some(Duration::from_secs(600)),
+        interim_interval: Some(Duration::from_secs(300)),
+        ..Default::default()
+    };
+    let setup_deadline = t0 + Duration::from_secs(120);
+    let mut addrs = framed_addresses();
+    while up_sessions(&lns, h.now).len() < N {
+        let now = h.now;
+        accept_all(&mut lns, now, &authz, &mut addrs);
+        let mut nodes: [&mut dyn Node; 2] = [&mut lns, &mut client];
+        assert!(
+            h.step(&mut nodes, setup_deadline),
+            "{} of {N} sessions up",
+            up_sessions(&lns, h.now).len()
+        );
+    }
+    let up_at = h.now;
+    let starts = || {
+        lns.accounting
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r,
+                    AcctRecord::Session {
+                        event: SessionEvent::Start,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(starts(), N);
+    let due = |lns: &SimCore| lns.core.counters().deadlines_due;
+    assert_eq!(due(&lns), 0);
+    // One session keeps sending: it is not idle.
+    let (ckey, cp) = up_sessions(&client, h.now)[0];
+    let ping = |client: &mut SimCore, now: Instant, seq: u16| {
+        let pkt = icmp_echo(cp.local, LNS_IP, seq);
+        client.input(
+            now,
+            Input::TunPacket {
+                source: TunTarget::Session(ckey),
+                packet: &pkt,
+                segment: false,
+            },
+        );
+    };
+
+    // Almost 300 s of housekeeping (one pass a second): no deadline is due, nothing is
+    // looked at.
+    let mut seq = 0;
+    let mut run_to = |h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, t: Instant| {
+        while h.now < t {
+            let next = (h.now + Duration::from_secs(100)).min(t);
+            seq += 1;
+            ping(client, h.now, seq);
+            run_until(h, lns, client, next - h.now, |_, _, _| false);
+        }
+    };
+    run_to(&mut h, &mut lns, &mut client, t0 + Duration::from_secs(295));
+    assert_eq!(
+        due(&lns),
+        0,
+        "295 s of housekeeping over {N} sessions looked at none of them"
+    );
+    // The interims come due between 300 s and 330 s (jittered): one visit each.
+    run_to(
+        &mut h,
+        &mut lns,
+        &mut client,
+        up_at + Duration::from_secs(331),
+    );
+    let interims = lns
+        .accounting
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                AcctRecord::Session {
+                    event: SessionEvent::Interim(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(interims, N);
+    assert_eq!(due(&lns), N as u64, "one look per Interim-Update due");
+    // Past the Idle-Timeout: every session but the one sending is closed as idle, with
+    // a visit each (and the busy one's re-armed check, and the second interims).
+    run_to(
+        &mut h,
+        &mut lns,
+        &mut client,
+        up_at + Duration::from_secs(700),
+    );
+    let idle_stops = lns
+        .accounting
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                AcctRecord::Session {
+                    event: SessionEvent::Stop(_, TerminateCause::IdleTimeout),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(idle_stops, N - 1, "every silent session closed as idle");
+    assert_eq!(up_sessions(&lns, h.now).len(), 1, "the busy one stays");
+    assert!(
+        due(&lns) <= 3 * N as u64 + 10,
+        "{} looks for {N} sessions over 700 s (a walk: {})",
+        due(&lns),
+        700 * N
+    );
+}
+
+/// A client whose IPCP frames never leave it (as if it refused IPv4): only IPv6CP can open.
+struct NoIpcp(SimCore);
+
+/// Whether an L2TP data message (RFC 2661 §3.1) carries an IPCP frame.
+fn carries_ipcp(d: &[u8]) -> bool {
+    if d.len() < 6 || d[0] & 0x80 != 0 {
+        return false; // control message
+    }
+    let flags = u16::from_be_bytes([d[0], d[1]]);
+    let mut at = 2 + if flags & 0x4000 != 0 { 2 } else { 0 } + 4;
+    if flags & 0x0800 != 0 {
+        at += 4;
+    }
+    if flags & 0x0200 != 0 {
+        let Some(o) = d.get(at..at + 2) else {
+            return false;
+        };
+        at += 2 + usize::from(u16::from_be_bytes([o[0], o[1]]));
+    }
+    let mut ppp = d.get(at..).unwrap_or_default();
+    if ppp.starts_with(&[0xff, 0x03]) {
+        ppp = &ppp[2..];
+    }
+    ppp.starts_with(&[0x80, 0x21])
+}
+
+impl Node for NoIpcp {
+    fn owns(&self, addr: SocketAddr) -> bool {
+        self.0.owns(addr)
+    }
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        self.0.handle_datagram(now, local, from, data)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.0.handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        loop {
+            let d = self.0.poll_transmit()?;
+            if !carries_ipcp(&d.2) {
+                return Some(d);
+            }
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+}
+
+#[test]
+fn accounting_starts_when_only_ipv6cp_comes_up() {
+    let seed = 12;
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core_with(seed, t0, Some("2001:db8:1::/64"));
+    lns.core.enable_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    let mut client = NoIpcp(client);
+    let authz = Authorization::default();
+    let mut addrs = framed_addresses();
+    let start = |lns: &SimCore| {
+        lns.accounting.iter().find_map(|r| match r {
+            AcctRecord::Session {
+                event: SessionEvent::Start,
+                framed_ip,
+                session,
+                ..
+            } => Some((*framed_ip, session.acct_session_id.clone())),
+            _ => None,
+        })
+    };
+    let deadline = t0 + Duration::from_secs(60);
+    while start(&lns).is_none() {
+        let now = h.now;
+        accept_all(&mut lns, now, &authz, &mut addrs);
+        let mut nodes: [&mut dyn Node; 2] = [&mut lns, &mut client];
+        assert!(
+            h.step(&mut nodes, deadline),
+            "no accounting Start: {:?}",
+            lns.core.sessions(h.now)
+        );
+    }
+    let sessions = lns.core.sessions(h.now);
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        sessions[0].ipv6_up && sessions[0].ipv4.is_none(),
+        "IPv6CP up, IPCP not: {sessions:?}"
+    );
+    assert_eq!(start(&lns), Some((None, "5EED00000001".into())));
+    // IPCP gives up later; the session stays on IPv6 and gets no second Start.
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client.0,
+        Duration::from_secs(1),
+        |_, _, _| false,
+    );
+    let mut nodes: [&mut dyn Node; 2] = [&mut lns, &mut client];
+    h.run_until(
+        &mut nodes,
+        h.now + Duration::from_secs(90),
+        1_000_000,
+        |_| false,
+    );
+    let starts = lns
+        .accounting
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                AcctRecord::Session {
+                    event: SessionEvent::Start,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(starts, 1);
+    assert!(lns.core.sessions(h.now)[0].ipv6_up);
 }

@@ -28,6 +28,9 @@
 //! Every wait is bounded (in virtual time too); only the daemons started here are killed (by
 //! pid, on drop).
 
+mod support;
+use support::sim_lns::{SimLns, SimSocket};
+
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -238,7 +241,10 @@ impl Lns {
     fn wire_1701(&self, ip: &str) -> Rc<Wire> {
         match &self.kind {
             LnsKind::Process { .. } => Wire::udp(port_1701_socket_on(ip)),
-            LnsKind::Sim(s) => Wire::sim(s, format!("{ip}:1701").parse().expect("addr")),
+            LnsKind::Sim(s) => Wire::sim(SimSocket::bind(
+                s,
+                format!("{ip}:1701").parse().expect("addr"),
+            )),
         }
     }
 
@@ -246,7 +252,7 @@ impl Lns {
     fn wire(&self) -> Rc<Wire> {
         match &self.kind {
             LnsKind::Process { .. } => Wire::udp(UdpSocket::bind("127.0.0.1:0").expect("bind")),
-            LnsKind::Sim(s) => Wire::sim(s, s.fresh_addr()),
+            LnsKind::Sim(s) => Wire::sim(SimSocket::any(s)),
         }
     }
 
@@ -334,195 +340,6 @@ impl Lns {
     }
 }
 
-/// The LNS's core in virtual time: a simulated network (no loss: loopback loses nothing)
-/// between it and the clients' addresses, its log lines kept in memory.
-struct SimLns {
-    seed: u64,
-    state: RefCell<SimState>,
-    log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    _log_guard: tracing::subscriber::DefaultGuard,
-}
-
-struct SimState {
-    core: l2tpd::core::Core,
-    net: l2tp_sim::Network,
-    now: Instant,
-    server: SocketAddr,
-    /// Datagrams the LNS sent, by destination, not read yet.
-    inbox: HashMap<SocketAddr, VecDeque<Vec<u8>>>,
-    replies: HashMap<u64, Response>,
-    next_token: u64,
-    next_port: u16,
-}
-
-/// Log lines into a shared buffer.
-#[derive(Clone)]
-struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SimLns {
-    fn new(seed: u64, server: SocketAddr, config: &str) -> SimLns {
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let buf = LogBuf(log.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || buf.clone())
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        let cfg = l2tpd::config::Config::from_toml_str(config).expect("configuration");
-        let mut node = cfg.node_config().expect("valid configuration");
-        node.seed = Some(seed);
-        let t0 = Instant::now();
-        let mut core = l2tpd::core::Core::new(node, vec![server], t0).expect("LNS core");
-        // `interface_mode = "none"`: the daemon answers ICMP echo itself.
-        core.set_ip_app(Box::new(l2tpd::ip::ipterm::EchoResponder::default()));
-        let net = l2tp_sim::Network::new(
-            seed,
-            l2tp_sim::NetConfig::perfect(Duration::from_micros(50)),
-        );
-        SimLns {
-            seed,
-            state: RefCell::new(SimState {
-                core,
-                net,
-                now: t0,
-                server,
-                inbox: HashMap::new(),
-                replies: HashMap::new(),
-                next_token: 1,
-                next_port: 50_000,
-            }),
-            log,
-            _log_guard: guard,
-        }
-    }
-
-    fn now(&self) -> Instant {
-        self.state.borrow().now
-    }
-
-    fn log(&self) -> String {
-        String::from_utf8_lossy(&self.log.lock().expect("log")).into_owned()
-    }
-
-    /// A client address of its own (127.0.0.1, a high port).
-    fn fresh_addr(&self) -> SocketAddr {
-        let mut st = self.state.borrow_mut();
-        st.next_port += 1;
-        SocketAddr::from(([127, 0, 0, 1], st.next_port))
-    }
-
-    fn send(&self, from: SocketAddr, to: SocketAddr, d: &[u8]) {
-        let mut st = self.state.borrow_mut();
-        let now = st.now;
-        st.net.send(now, from, to, d.to_vec());
-    }
-
-    /// The next datagram for `at`, waiting at most `wait` of virtual time.
-    fn recv(&self, at: SocketAddr, wait: Duration) -> Option<Vec<u8>> {
-        let mut st = self.state.borrow_mut();
-        let end = st.now + wait;
-        for _ in 0..1_000_000 {
-            if let Some(d) = st.inbox.get_mut(&at).and_then(VecDeque::pop_front) {
-                return Some(d);
-            }
-            if st.now >= end {
-                return None;
-            }
-            st.step(end);
-        }
-        panic!("virtual time does not advance");
-    }
-
-    fn run_for(&self, d: Duration) {
-        let mut st = self.state.borrow_mut();
-        let end = st.now + d;
-        for _ in 0..1_000_000 {
-            if st.now >= end {
-                return;
-            }
-            st.step(end);
-        }
-        panic!("virtual time does not advance");
-    }
-
-    fn request(&self, request: Request) -> Response {
-        let mut st = self.state.borrow_mut();
-        let token = st.next_token;
-        st.next_token += 1;
-        let now = st.now;
-        st.core
-            .handle(now, l2tpd::core::Input::Manage { token, request });
-        st.drain();
-        st.replies
-            .remove(&token)
-            .expect("the core answers management requests at once")
-    }
-}
-
-impl SimState {
-    /// Advances to the next delivery or LNS timer no later than `deadline` and handles it.
-    fn step(&mut self, deadline: Instant) {
-        let next = [self.core.poll_timeout(), self.net.next_delivery()]
-            .into_iter()
-            .flatten()
-            .min();
-        match next {
-            Some(t) if t <= deadline => self.now = self.now.max(t),
-            _ => {
-                self.now = self.now.max(deadline);
-                return;
-            }
-        }
-        let now = self.now;
-        while let Some(d) = self.net.pop_due(now) {
-            if d.to == self.server {
-                self.core.handle(
-                    now,
-                    l2tpd::core::Input::Datagram {
-                        socket: 0,
-                        from: d.from,
-                        bytes: &d.payload,
-                    },
-                );
-                self.drain();
-            } else {
-                self.inbox.entry(d.to).or_default().push_back(d.payload);
-            }
-        }
-        if self.core.poll_timeout().is_some_and(|t| t <= now) {
-            self.core.handle(now, l2tpd::core::Input::Tick);
-            self.drain();
-        }
-    }
-
-    /// What the core emitted: datagrams into the network, replies kept.
-    fn drain(&mut self) {
-        let now = self.now;
-        self.core.end_batch();
-        let out = self.core.outputs();
-        for (t, bytes) in out.transmits() {
-            self.net.send(now, self.server, t.to, bytes.to_vec());
-        }
-        out.clear_packets();
-        while let Some(o) = self.core.outputs().pop() {
-            if let l2tpd::core::Output::Reply { token, response } = o {
-                self.replies.insert(token, *response);
-            }
-        }
-    }
-}
-
 // ----- one client socket, possibly shared by several clients (one NAT) -----
 
 struct Wire {
@@ -533,7 +350,7 @@ struct Wire {
 
 enum WireLink {
     Udp(UdpSocket),
-    Sim { lns: Rc<SimLns>, addr: SocketAddr },
+    Sim(SimSocket),
 }
 
 impl Wire {
@@ -543,11 +360,8 @@ impl Wire {
         Wire::new(WireLink::Udp(sock))
     }
 
-    fn sim(lns: &Rc<SimLns>, addr: SocketAddr) -> Rc<Wire> {
-        Wire::new(WireLink::Sim {
-            lns: lns.clone(),
-            addr,
-        })
+    fn sim(sock: SimSocket) -> Rc<Wire> {
+        Wire::new(WireLink::Sim(sock))
     }
 
     fn new(link: WireLink) -> Rc<Wire> {
@@ -561,7 +375,7 @@ impl Wire {
     fn now(&self) -> Instant {
         match &self.link {
             WireLink::Udp(_) => Instant::now(),
-            WireLink::Sim { lns, .. } => lns.now(),
+            WireLink::Sim(s) => s.lns.now(),
         }
     }
 
@@ -569,7 +383,7 @@ impl Wire {
     fn port(&self) -> u16 {
         match &self.link {
             WireLink::Udp(s) => s.local_addr().expect("addr").port(),
-            WireLink::Sim { addr, .. } => addr.port(),
+            WireLink::Sim(s) => s.addr.port(),
         }
     }
 
@@ -578,7 +392,7 @@ impl Wire {
             WireLink::Udp(s) => {
                 s.send_to(d, to).expect("send");
             }
-            WireLink::Sim { lns, addr } => lns.send(*addr, to, d),
+            WireLink::Sim(s) => s.send_to(d, to),
         }
     }
 
@@ -591,7 +405,7 @@ impl Wire {
                 buf.truncate(n);
                 Some(buf)
             }
-            WireLink::Sim { lns, addr } => lns.recv(*addr, Duration::from_millis(20)),
+            WireLink::Sim(s) => s.recv(Duration::from_millis(20)),
         }
     }
 

@@ -121,6 +121,12 @@ pub enum AuthDecision {
     },
     /// Unknown user or bad credentials.
     Reject,
+    /// Refused, with the backend's words for the peer (a RADIUS Access-Reject): the text of
+    /// the PAP Authenticate-Nak or CHAP Failure message. For MS-CHAPv2 it is the whole
+    /// failure text, "E=eeeeeeeeee R=r C=cccc… V=vvvvvvvvvv M=<msg>" (RFC 2759 §6, as the
+    /// server sent it in MS-CHAP-Error); a text without "E=" is sent as the "M=" part of
+    /// our own E=691 failure.
+    RejectWith(String),
 }
 
 impl std::fmt::Debug for AuthDecision {
@@ -130,6 +136,7 @@ impl std::fmt::Debug for AuthDecision {
             AuthDecision::Accept => f.write_str("Accept"),
             AuthDecision::AcceptMsChapV2 { .. } => f.write_str("AcceptMsChapV2"),
             AuthDecision::Reject => f.write_str("Reject"),
+            AuthDecision::RejectWith(m) => write!(f, "RejectWith({m:?})"),
         }
     }
 }
@@ -461,7 +468,7 @@ impl Authenticator {
         };
         // Some(message) on success.
         let ok: Option<String> = match (&d, &*creds) {
-            (AuthDecision::Reject, _) => None,
+            (AuthDecision::Reject | AuthDecision::RejectWith(_), _) => None,
             (AuthDecision::Accept, Credentials::MsChapV2 { .. }) => Some("M=Access granted".into()),
             (AuthDecision::Accept, _) => Some("Access granted".into()),
             (
@@ -526,11 +533,16 @@ impl Authenticator {
                 self.deadline = self.rechallenge.map(|r| now + r);
             }
             None => {
+                let given = match &d {
+                    AuthDecision::RejectWith(m) if !m.is_empty() => Some(m.as_str()),
+                    _ => None,
+                };
+                let text = given.unwrap_or("Authentication failed");
                 let reply = match (&self.method, &*creds) {
                     (AuthMethod::Pap, _) => packet::encode(
                         Code(pap::code::NAK),
                         id,
-                        &pap::encode_message(b"Authentication failed"),
+                        &pap::encode_message(text.as_bytes()),
                     ),
                     (
                         _,
@@ -538,12 +550,17 @@ impl Authenticator {
                             authenticator_challenge,
                             ..
                         },
-                    ) => packet::encode(
-                        Code(chap::code::FAILURE),
-                        id,
-                        ms::failure_message(authenticator_challenge).as_bytes(),
-                    ),
-                    _ => packet::encode(Code(chap::code::FAILURE), id, b"Authentication failed"),
+                    ) => {
+                        // RFC 2759 §6: the Failure packet's message is "E=… R=… C=… V=…
+                        // M=…"; a server's complete text is passed on as it is.
+                        let msg = match given {
+                            Some(m) if m.starts_with("E=") => m.to_string(),
+                            Some(m) => ms::failure_message_with(authenticator_challenge, m),
+                            None => ms::failure_message(authenticator_challenge),
+                        };
+                        packet::encode(Code(chap::code::FAILURE), id, msg.as_bytes())
+                    }
+                    _ => packet::encode(Code(chap::code::FAILURE), id, text.as_bytes()),
                 };
                 self.out.push_back(AuthOutput::Send(proto, reply));
                 self.fail(&format!("credentials rejected for {user:?}"));

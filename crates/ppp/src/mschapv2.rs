@@ -131,11 +131,16 @@ pub fn parse_success_message(msg: &[u8]) -> Option<[u8; 20]> {
 
 /// RFC 2759 §6: a Failure message for `E=691` (authentication failure), no retry.
 pub fn failure_message(auth_challenge: &[u8; 16]) -> String {
+    failure_message_with(auth_challenge, "Authentication failed")
+}
+
+/// The same failure (E=691, no retry) with `message` as its "M=" text.
+pub fn failure_message_with(auth_challenge: &[u8; 16], message: &str) -> String {
     let mut c = String::with_capacity(32);
     for b in auth_challenge {
         c.push_str(&format!("{b:02X}"));
     }
-    format!("E=691 R=0 C={c} V=3 M=Authentication failed")
+    format!("E=691 R=0 C={c} V=3 M={message}")
 }
 
 /// Constant-time equality for secrets-derived values.

@@ -26,6 +26,8 @@ enum Backend {
     RejectAll,
     /// Claim MS-CHAPv2 success with a bogus authenticator response.
     BogusMsChapSuccess,
+    /// Reject everyone with these words (a RADIUS server's).
+    RejectWith(&'static str),
 }
 
 struct Pair {
@@ -120,6 +122,7 @@ impl Pair {
                         None => AuthDecision::Reject,
                     },
                     Backend::RejectAll => AuthDecision::Reject,
+                    Backend::RejectWith(m) => AuthDecision::RejectWith(m.to_string()),
                     Backend::BogusMsChapSuccess => AuthDecision::AcceptMsChapV2 {
                         authenticator_response: [0x11; 20],
                     },
@@ -357,6 +360,48 @@ fn each_method_fails_with_a_wrong_password() {
     p.open();
     assert!(p.run_until(Duration::from_secs(30), Pair::both_down));
     assert!(matches!(down(&p.cev), Some(DownReason::AuthFailed(_))));
+}
+
+#[test]
+fn a_backends_words_reach_the_refused_client() {
+    // RFC 2759 §6: the server's whole "E=… R=… C=… V=… M=…" text, as a RADIUS server sent
+    // it in MS-CHAP-Error; a PAP or CHAP-MD5 refusal carries the Reply-Message.
+    let server_text = "E=648 R=0 C=00112233445566778899AABBCCDDEEFF V=3 M=Password expired";
+    for (seed, method, words, seen) in [
+        (31, AuthMethod::MsChapV2, server_text, server_text),
+        (
+            32,
+            AuthMethod::Pap,
+            "Account suspended",
+            "PAP Nak: Account suspended",
+        ),
+        (
+            33,
+            AuthMethod::ChapMd5,
+            "Account suspended",
+            "CHAP Failure: Account suspended",
+        ),
+        (
+            34,
+            AuthMethod::MsChapV2,
+            "Account suspended",
+            "M=Account suspended",
+        ),
+    ] {
+        let mut p = Pair::new(seed, server_cfg(vec![method]), client_cfg("alice", "x"));
+        p.backend = Backend::RejectWith(words);
+        p.open();
+        assert!(p.run_until(Duration::from_secs(30), |p| down(&p.cev).is_some()));
+        match down(&p.cev) {
+            Some(DownReason::AuthFailed(why)) => {
+                assert!(why.contains(seen), "{method:?}: {why}");
+                if words == "Account suspended" && method == AuthMethod::MsChapV2 {
+                    assert!(why.contains("E=691"), "{why}");
+                }
+            }
+            other => panic!("{method:?}: {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -137,6 +137,9 @@ pub fn session(out: &mut String, s: &SessionInfo) {
         o.reorder_timeout_ms,
         format_debug_mask(o.debug)
     );
+    if let Some(pid) = s.pppd_pid {
+        let _ = writeln!(out, "  PPP by {} (pid {pid})", s.ppp_mode);
+    }
     if let Some((send, receive)) = s.accm {
         let _ = writeln!(out, "  ACCM send {send:#010x}, receive {receive:#010x}");
     }

@@ -224,6 +224,8 @@ fn session_info(tunnel: u16, session: u16) -> SessionInfo {
         stats: DatapathCounters::default(),
         wan_errors: None,
         accm: None,
+        ppp_mode: "builtin".into(),
+        pppd_pid: None,
     }
 }
 
@@ -472,6 +474,30 @@ fn a_session_shows_its_wan_error_counters_and_accm() {
         "{text}"
     );
     t.join().unwrap();
+}
+
+#[test]
+fn a_session_run_by_pppd_shows_its_mode_and_pid() {
+    let (path, t) = fake_daemon("session-pppd", |_| {
+        let mut s = session_info(12, 7);
+        s.state = "established/pppd".into();
+        s.ppp_mode = "pppd".into();
+        s.pppd_pid = Some(4242);
+        Response::Session(s)
+    });
+    let text = run_cmd(&path, &["show", "session", "12", "7"]).unwrap();
+    assert!(text.contains("  State established/pppd,"), "{text}");
+    assert!(text.contains("  PPP by pppd (pid 4242)\n"), "{text}");
+    t.join().unwrap();
+    // A builtin session says nothing of it; JSON from an older daemon reads as builtin.
+    let mut out = String::new();
+    crate::manage::format::session(&mut out, &session_info(12, 7));
+    assert!(!out.contains("PPP by"), "{out}");
+    let mut v = serde_json::to_value(session_info(12, 7)).unwrap();
+    assert!(v.get("pppd_pid").is_none(), "{v}");
+    v.as_object_mut().unwrap().remove("ppp_mode");
+    let s: SessionInfo = serde_json::from_value(v).unwrap();
+    assert_eq!(s.ppp_mode, "builtin");
 }
 
 #[test]

@@ -515,6 +515,25 @@ pub struct PppConfig {
     /// authentication and the first NCP); past it the session is cleared with a CDN (and a
     /// client redials with backoff). 0: no bound. Default 60.
     pub establish_timeout: u64,
+    /// Who runs PPP on a session: `builtin` (default: the daemon's own PPP) or `pppd` (the
+    /// kernel datapath hands each session's PPPoL2TP socket to pppd's `pppol2tp` plugin).
+    pub mode: PppMode,
+    /// `pppd` mode: the pppd to run. Default `/usr/sbin/pppd`.
+    pub pppd_path: PathBuf,
+    /// `pppd` mode: options given to every pppd after the daemon's own (authentication,
+    /// addresses, `logfile`, further plugins…). Default none.
+    pub pppd_options: Vec<String>,
+}
+
+/// Who runs PPP on a session (see docs/datapath.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PppMode {
+    /// The daemon's own PPP (`ppp` crate), on either datapath.
+    #[default]
+    Builtin,
+    /// The real pppd with its `pppol2tp` plugin, one per session; kernel datapath only.
+    Pppd,
 }
 
 impl Default for PppConfig {
@@ -528,8 +547,21 @@ impl Default for PppConfig {
             lcp_echo_failures: 4,
             quality_interval: 1,
             establish_timeout: 60,
+            mode: PppMode::Builtin,
+            pppd_path: PathBuf::from("/usr/sbin/pppd"),
+            pppd_options: Vec::new(),
         }
     }
+}
+
+/// An address pool with a name (`[[lns.pools]]`), chosen by a RADIUS server's Framed-Pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPool {
+    /// The name the server sends.
+    pub name: String,
+    /// Its addresses: `FIRST-LAST` or `NETWORK/LEN`.
+    pub range: Ipv4PoolSpec,
 }
 
 /// A user defined inside the configuration (`[[lns.users]]`), besides the users file.
@@ -572,6 +604,8 @@ pub struct LnsConfig {
     pub users: Vec<InlineUser>,
     /// Addresses handed to clients: `FIRST-LAST` or `NETWORK/LEN`. Required.
     pub ipv4_pool: Option<Ipv4PoolSpec>,
+    /// Named pools a RADIUS server picks with Framed-Pool (`[[lns.pools]]`). Default none.
+    pub pools: Vec<NamedPool>,
     /// The server's own address on the point-to-point links. Required.
     pub local_ipv4: Option<Ipv4Addr>,
     /// IPv6 prefix for IPv6CP: a /64 gives each session an interface id in it, a shorter
@@ -609,6 +643,7 @@ impl Default for LnsConfig {
             users_file: None,
             users: Vec::new(),
             ipv4_pool: None,
+            pools: Vec::new(),
             local_ipv4: None,
             ipv6_prefix: None,
             session_timeout: 0,

@@ -101,8 +101,17 @@ impl Config {
                         mtu: u32::from(cfg.ppp.mtu),
                     },
                 };
-                let leases =
-                    Ipv4Leases::new(Ipv4Pool::new(pool), local_ipv4, users.fixed_addresses());
+                let named = lns
+                    .pools
+                    .iter()
+                    .map(|p| (p.name.clone(), Ipv4Pool::new(p.range)))
+                    .collect();
+                let leases = Ipv4Leases::with_named(
+                    Ipv4Pool::new(pool),
+                    named,
+                    local_ipv4,
+                    users.fixed_addresses(),
+                );
                 let settings = LnsSettings {
                     auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
                     local_ipv4,

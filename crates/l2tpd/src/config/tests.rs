@@ -321,3 +321,72 @@ fn radius_quick_start_flags_build_a_radius_section() {
         "--das-listen"
     );
 }
+
+#[test]
+fn pppd_mode_needs_the_kernel_datapath() {
+    let c = Config::from_toml_str(LNS).unwrap();
+    assert_eq!(c.ppp.mode, PppMode::Builtin);
+    assert_eq!(c.ppp.pppd_path, PathBuf::from("/usr/sbin/pppd"));
+    assert!(c.ppp.pppd_options.is_empty());
+
+    let errs = errors_of(&format!("{LNS}\n[ppp]\nmode = \"pppd\"\n"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("ppp.mode: \"pppd\" needs daemon.datapath = \"kernel\""),
+        "{errs:?}"
+    );
+    let errs = errors_of(&format!(
+        "{LNS}\n[daemon]\ndatapath = \"kernel\"\n[ppp]\nmode = \"pppd\"\npppd_path = \"pppd\"\n"
+    ));
+    assert_eq!(
+        errs,
+        vec!["ppp.pppd_path: must be an absolute path, got \"pppd\""]
+    );
+    for datapath in ["kernel", "auto"] {
+        let c = Config::from_toml_str(&format!(
+            "{LNS}\n[daemon]\ndatapath = \"{datapath}\"\n[ppp]\nmode = \"pppd\"\n\
+             pppd_options = [\"require-mschap-v2\", \"logfile\", \"/var/log/pppd.log\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.ppp.mode, PppMode::Pppd);
+        assert_eq!(c.ppp.pppd_options.len(), 3);
+    }
+    // The command line's --datapath wins over the file, and is checked too.
+    let mut c = Config::from_toml_str(&format!(
+        "{LNS}\n[daemon]\ndatapath = \"kernel\"\n[ppp]\nmode = \"pppd\"\n"
+    ))
+    .unwrap();
+    c.daemon.datapath = DatapathMode::Userspace;
+    assert!(c.validate().is_err());
+}
+
+#[test]
+fn named_pools_are_unique_and_never_overlap() {
+    let ok = format!(
+        "{LNS}\n[[lns.pools]]\nname = \"business\"\nrange = \"198.51.100.0/28\"\n\
+         [[lns.pools]]\nname = \"trial\"\nrange = \"198.51.100.100-198.51.100.120\"\n"
+    );
+    let c = Config::from_toml_str(&ok).unwrap();
+    let pools = &c.lns.as_ref().unwrap().pools;
+    assert_eq!(pools.len(), 2);
+    assert_eq!(
+        (pools[1].name.as_str(), pools[1].range.capacity()),
+        ("trial", 21)
+    );
+    let errs = errors_of(&format!(
+        "{LNS}\n[[lns.pools]]\nname = \"a\"\nrange = \"203.0.113.150-203.0.113.250\"\n\
+         [[lns.pools]]\nname = \"b\"\nrange = \"198.51.100.0/24\"\n\
+         [[lns.pools]]\nname = \"b\"\nrange = \"198.51.100.128/25\"\n\
+         [[lns.pools]]\nname = \"\"\nrange = \"192.0.2.1-192.0.2.2\"\n"
+    ));
+    assert_eq!(
+        errs,
+        vec![
+            "lns.pools[0].range: overlaps lns.ipv4_pool (an address belongs to one pool)",
+            "lns.pools[2].name: \"b\" is already the name of lns.pools[1]",
+            "lns.pools[2].range: overlaps lns.pools[1] (an address belongs to one pool)",
+            "lns.pools[3].name: must not be empty",
+        ],
+        "{errs:#?}"
+    );
+}

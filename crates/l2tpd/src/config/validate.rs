@@ -102,6 +102,32 @@ impl Config {
                 ),
             );
         }
+        if p.mode == PppMode::Pppd {
+            if self.daemon.datapath == DatapathMode::Userspace {
+                bad(
+                    "ppp.mode",
+                    "\"pppd\" needs daemon.datapath = \"kernel\" (or \"auto\" on a host with \
+                     L2TP in its kernel): pppd's pppol2tp plugin drives a kernel PPPoL2TP \
+                     socket, which the userspace datapath does not have"
+                        .into(),
+                );
+            }
+            if !p.pppd_path.is_absolute() {
+                bad(
+                    "ppp.pppd_path",
+                    format!("must be an absolute path, got {:?}", p.pppd_path),
+                );
+            }
+        }
+        if p.pppd_options
+            .iter()
+            .any(|o| o.is_empty() || o.contains('\0'))
+        {
+            bad(
+                "ppp.pppd_options",
+                "an option is empty or holds a NUL byte".into(),
+            );
+        }
         if p.quality_interval > 100 {
             bad(
                 "ppp.quality_interval",
@@ -208,6 +234,7 @@ fn validate_lns(l: &LnsConfig, radius_auth: bool, bad: &mut impl FnMut(&str, Str
         ),
         _ => {}
     }
+    validate_named_pools(l, bad);
     match l.local_ipv4 {
         None => bad(
             "lns.local_ipv4",
@@ -329,4 +356,46 @@ fn valid_ifname(name: &str, max: usize) -> Result<(), String> {
         return Err(format!("only letters, digits, - _ . allowed, got {name:?}"));
     }
     Ok(())
+}
+
+/// `[[lns.pools]]`: named, each name once, no range overlapping `lns.ipv4_pool` or
+/// another pool (an address belongs to one pool).
+fn validate_named_pools(l: &LnsConfig, bad: &mut impl FnMut(&str, String)) {
+    let span = |p: &crate::pool::Ipv4PoolSpec| {
+        let (f, t) = p.first_last();
+        (u32::from(f), u32::from(t))
+    };
+    let overlap = |a: (u32, u32), b: (u32, u32)| a.0 <= b.1 && b.0 <= a.1;
+    for (i, p) in l.pools.iter().enumerate() {
+        let field = format!("lns.pools[{i}]");
+        if p.name.is_empty() {
+            bad(&format!("{field}.name"), "must not be empty".into());
+        }
+        if let Some(j) = l.pools[..i].iter().position(|o| o.name == p.name) {
+            bad(
+                &format!("{field}.name"),
+                format!("{:?} is already the name of lns.pools[{j}]", p.name),
+            );
+        }
+        if p.range.capacity() == 0 {
+            bad(&format!("{field}.range"), "holds no address".into());
+        }
+        if let Some(main) = &l.ipv4_pool {
+            if overlap(span(&p.range), span(main)) {
+                bad(
+                    &format!("{field}.range"),
+                    "overlaps lns.ipv4_pool (an address belongs to one pool)".into(),
+                );
+            }
+        }
+        if let Some(j) = l.pools[..i]
+            .iter()
+            .position(|o| overlap(span(&p.range), span(&o.range)))
+        {
+            bad(
+                &format!("{field}.range"),
+                format!("overlaps lns.pools[{j}] (an address belongs to one pool)"),
+            );
+        }
+    }
 }

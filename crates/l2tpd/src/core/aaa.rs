@@ -58,6 +58,9 @@ pub enum AuthAnswer {
     },
     /// Unknown user or bad credentials.
     Reject,
+    /// Refused with the backend's words for the client (a RADIUS server's MS-CHAP-Error or
+    /// Reply-Message), passed on in the PAP Nak or CHAP Failure.
+    RejectWith(String),
 }
 
 impl std::fmt::Debug for AuthAnswer {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for AuthAnswer {
                 write!(f, "Radius({decision:?}, {:?})", authz.address)
             }
             AuthAnswer::Reject => f.write_str("Reject"),
+            AuthAnswer::RejectWith(m) => write!(f, "RejectWith({m:?})"),
         }
     }
 }
@@ -182,62 +186,92 @@ impl super::Core {
         let Some(sess) = self.sessions.get_mut(&key) else {
             return;
         };
+        let radius = matches!(answer, AuthAnswer::Radius { .. });
+        // Where the session's address comes from (None: it gets none, it is refused).
         let (decision, fixed) = match answer {
-            AuthAnswer::Reject => {
+            AuthAnswer::Reject | AuthAnswer::RejectWith(_) => {
                 sess.take_pending_auth();
                 if let Some(suppressed) = self.log_limit.allow(now, "authentication refused") {
                     tracing::warn!(node = %self.name, session = %key, suppressed, "authentication failed: unknown user or refused");
                 }
-                (ppp::AuthDecision::Reject, None)
+                match answer {
+                    AuthAnswer::RejectWith(m) => (ppp::AuthDecision::RejectWith(m), None),
+                    _ => (ppp::AuthDecision::Reject, None),
+                }
             }
-            AuthAnswer::Password { password, ipv4 } => {
-                (ppp::AuthDecision::Password(password), Some(ipv4))
+            AuthAnswer::Password { password, ipv4 } => (
+                ppp::AuthDecision::Password(password),
+                Some(super::radius::AddressFrom::fixed(ipv4)),
+            ),
+            AuthAnswer::Accept { decision, ipv4 } => {
+                (decision, Some(super::radius::AddressFrom::fixed(ipv4)))
             }
-            AuthAnswer::Accept { decision, ipv4 } => (decision, Some(ipv4)),
             AuthAnswer::Radius { decision, authz } => {
                 // Admitted first: the authorization's rate limits are held there.
                 sess.admit();
-                let ipv4 = super::radius::apply_authorization(sess, &authz, now);
-                (decision, Some(ipv4))
+                let from = super::radius::apply_authorization(sess, &authz, now);
+                (decision, Some(from))
             }
         };
         if let Some(fixed) = fixed {
             let admitted = sess.admit();
             let addr = match admitted.lease {
                 Some(a) => Ok(a),
-                None => lns.pool.lease(fixed).inspect(|a| admitted.lease = Some(*a)),
+                None => fixed
+                    .lease(&mut lns.pool)
+                    .inspect(|a| admitted.lease = Some(*a)),
             };
-            match addr {
-                Ok(a) => sess.link.set_peer_ipv4(a),
-                Err(e) => {
-                    // RFC 2661 §4.4.2: CDN Result Code 4, "temporary lack of resources";
-                    // the client sees why in the CDN's message, not as a bad password.
-                    if let Some(suppressed) = self.log_limit.allow(now, "no address") {
-                        tracing::warn!(node = %self.name, session = %key, suppressed, "no address for the session: {e}");
+            let refused = match addr {
+                Ok(a) => {
+                    sess.link.set_peer_ipv4(a);
+                    // Prefixes routed to the session: one session each, like addresses.
+                    match self.radius_claim_routes(key, a) {
+                        Ok(()) => None,
+                        Err(p) => Some(format!("route {p} is routed to another session")),
                     }
-                    self.counters.sessions_refused += 1;
+                }
+                Err(e) => {
                     let why = match e {
                         crate::leases::LeaseError::Pool(_) => "address pool exhausted",
+                        crate::leases::LeaseError::UnknownPool(_) => "no such address pool",
                         _ => "the user's fixed address is in use by another session",
                     };
-                    let _ = self.endpoint.close_session(
-                        now,
-                        key.tunnel,
-                        key.session,
-                        l2tp_wire::result::ResultCode::with_error(
-                            l2tp_wire::result::ResultCode::CDN_NO_FACILITIES_TEMPORARY,
-                            l2tp_wire::result::ResultCode::ERROR_NO_RESOURCES,
-                            Some(why),
-                        ),
-                    );
-                    return;
+                    Some(format!("{why} ({e})"))
                 }
+            };
+            if let Some(why) = refused {
+                // RFC 2661 §4.4.2: CDN Result Code 4, "temporary lack of resources";
+                // the client sees why in the CDN's message, not as a bad password. The
+                // address, if one was leased, is given back when the session is removed.
+                if let Some(suppressed) = self.log_limit.allow(now, "no address") {
+                    tracing::warn!(node = %self.name, session = %key, suppressed, "no address for the session: {why}");
+                }
+                self.counters.sessions_refused += 1;
+                let short = why.split(" (").next().unwrap_or(&why).to_string();
+                let _ = self.endpoint.close_session(
+                    now,
+                    key.tunnel,
+                    key.session,
+                    l2tp_wire::result::ResultCode::with_error(
+                        l2tp_wire::result::ResultCode::CDN_NO_FACILITIES_TEMPORARY,
+                        l2tp_wire::result::ResultCode::ERROR_NO_RESOURCES,
+                        Some(&short),
+                    ),
+                );
+                return;
             }
         }
+        let Some(sess) = self.sessions.get_mut(&key) else {
+            return;
+        };
         if let Err(e) = sess.link.auth_decision(now, ticket, decision) {
             if let Some(suppressed) = self.log_limit.allow(now, "auth decision") {
                 tracing::warn!(node = %self.name, session = %key, suppressed, "auth decision: {e}");
             }
+        }
+        // A RADIUS server's Session-Timeout and Idle-Timeout.
+        if radius {
+            self.arm_timeouts(key);
         }
         self.dirty.push(key);
     }

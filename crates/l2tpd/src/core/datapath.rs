@@ -84,6 +84,11 @@ pub trait DatapathBackend: Send {
     fn send_ppp_frame(&mut self, key: SessionKey, _frame: &[u8]) -> Result<(), ApiError> {
         Err(ApiError::UnknownSession(key))
     }
+    /// The pid of the process the backend handed the session's PPP to (pppd with its
+    /// `pppol2tp` plugin), if it did: the core then runs no PPP link for the session.
+    fn ppp_process(&self, _key: SessionKey) -> Option<u32> {
+        None
+    }
 }
 
 impl DatapathBackend for Datapath {

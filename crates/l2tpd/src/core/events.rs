@@ -208,11 +208,20 @@ impl Core {
         } else {
             Link::new(link_cfg, rand::rngs::OsRng)
         };
-        tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
-        self.open_link(now, key, &mut link, proxy);
+        match self.datapath.ppp_process(key) {
+            // PPP is pppd's: the link stays closed (no frame, no timer), kept for the table.
+            Some(pid) => {
+                tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP handed to pppd (pid {pid})")
+            }
+            None => {
+                tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+                self.open_link(now, key, &mut link, proxy);
+            }
+        }
         let mut s = Session::new(link, now);
         s.radius = self.radius_session_up(key);
         self.sessions.insert(key, s);
+        self.arm_timeouts(key);
         self.dirty.push(key);
         self.replay_early_frames(now, key);
     }
@@ -272,6 +281,8 @@ impl Core {
                 if let Some(app) = self.app.as_mut() {
                     app.session_up_v6(now, key, local, peer);
                 }
+                // Accounting starts with the first network protocol up, IPv6 included.
+                self.radius_network_up(now, key);
             }
             PppEvent::Ipv6Down => {
                 if let Some(s) = self.sessions.get_mut(&key) {
@@ -301,6 +312,23 @@ impl Core {
                     .close_session(now, key.tunnel, key.session, result);
             }
         }
+    }
+
+    /// The pppd running a session's PPP exited: the call is cleared (CDN) with why.
+    pub(super) fn ppp_process_exited(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        result: u16,
+        why: &str,
+    ) {
+        tracing::warn!(node = %self.name, session = %key, "{why}: call cleared (CDN result {result})");
+        let _ = self.endpoint.close_session(
+            now,
+            key.tunnel,
+            key.session,
+            ResultCode::with_error(result, 0, Some(why)),
+        );
     }
 
     /// Ends a session: its link, its table entry and indexes, its addresses, its interface,
@@ -333,6 +361,7 @@ impl Core {
         }
         self.datapath.remove_session(key);
         self.frames.forget(key);
+        self.deadlines.forget(key);
         self.admission.call_settled(key);
     }
 }

@@ -151,6 +151,8 @@ impl Core {
                         return;
                     }
                 }
+                // Idle-Timeout counts from the user's last IP packet.
+                sess.last_activity = now;
                 let own_tun = sess.own_tun().is_some();
                 if proto == Protocol::IPV6 && self.router_message(key, payload) {
                     return;

@@ -19,12 +19,21 @@ use crate::ip::ra;
 impl Core {
     /// Connects a session whose IPCP came up to its interface (per-session or shared).
     pub(super) fn attach_ip(&mut self, key: SessionKey, ipv4: ppp::Ipv4Params) {
+        // What a RADIUS server routed to the session (Framed-Route, Framed-IP-Netmask).
+        let framed = self.radius_routes(key, false);
         match self.ip_mode.clone() {
             IpMode::App => {}
-            IpMode::PerSession { name, mtu, routes } => {
+            IpMode::PerSession {
+                name,
+                mtu,
+                mut routes,
+            } => {
                 if let Some(a) = self.sessions.get_mut(&key).and_then(|s| s.admitted_mut()) {
                     a.interface.get_or_insert(Interface::Opening);
                 }
+                routes.extend(framed);
+                // Framed-MTU caps the session's interface.
+                let mtu = self.radius_mtu(key).map_or(mtu, |m| mtu.min(u32::from(m)));
                 self.out.ip(IpOp::OpenSessionTun {
                     key,
                     name,
@@ -43,6 +52,13 @@ impl Core {
                         route: host_route(ipv4.peer),
                         exist_ok: false,
                     });
+                    for route in framed {
+                        self.out.ip(IpOp::AddRoute {
+                            iface: Iface::Shared,
+                            route,
+                            exist_ok: false,
+                        });
+                    }
                 }
             }
         }
@@ -57,6 +73,8 @@ impl Core {
         };
         s.admit().interface = Some(Interface::Own(ifname.clone()));
         self.maybe_default_route(key, &ifname);
+        // Kernel datapath: the session's rate limit goes on its interface.
+        self.radius_rate_on_interface(key);
         // IPv6CP may have finished before IPCP created the interface.
         self.setup_ipv6(key);
     }
@@ -99,6 +117,23 @@ impl Core {
                     iface: Iface::Shared,
                     route: host_route(p.peer),
                 });
+            }
+        }
+        if lns && matches!(self.ip_mode, IpMode::Shared { .. }) {
+            // What a RADIUS server routed to the session, as installed: IPv4 prefixes with
+            // IPCP, IPv6 ones with the session's IPv6.
+            let v6_configured = s.v6().is_some_and(|v| v.configured);
+            for r in s.radius.as_deref().map_or(&[][..], |r| &r.routes[..]) {
+                let installed = match r {
+                    IpCidr::V4(_) => s.ipv4().is_some(),
+                    IpCidr::V6(_) => v6_configured,
+                };
+                if installed {
+                    self.out.ip(IpOp::DelRoute {
+                        iface: Iface::Shared,
+                        route: *r,
+                    });
+                }
             }
         }
         if matches!(s.interface(), Some(Interface::Own(_) | Interface::Opening)) {
@@ -144,34 +179,46 @@ impl Core {
         if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
             v6.configured = true;
         }
+        // A RADIUS server's Framed-IPv6-Prefix (advertised instead of one from the pool)
+        // and the prefixes it routes to the session (claimed for it at authentication).
+        let framed = self.radius_ipv6_prefix(key);
+        let radius_routes = self.radius_routes(key, true);
         match &mut self.role {
             RoleSettings::Lns(lns) => {
                 let Some(pool) = lns.ipv6_pool.as_mut() else {
                     return;
                 };
-                let lease = match pool.allocate() {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(node = %self.name, session = %key, "no IPv6 prefix: {e}");
-                        return;
-                    }
+                let lease = match framed {
+                    Some(_) => None,
+                    None => match pool.allocate() {
+                        Ok(l) => Some(l),
+                        Err(e) => {
+                            tracing::warn!(node = %self.name, session = %key, "no IPv6 prefix: {e}");
+                            return;
+                        }
+                    },
                 };
                 let pool_prefix = pool.prefix();
                 let server = pool.server_address();
-                let prefix = lease
-                    .delegated
-                    .map(|d| d.network())
-                    .unwrap_or(pool_prefix.network());
+                let prefix = match (framed, lease) {
+                    (Some(p), _) => p.network(),
+                    (None, Some(l)) => l
+                        .delegated
+                        .map(|d| d.network())
+                        .unwrap_or(pool_prefix.network()),
+                    (None, None) => return,
+                };
                 let peer_global = ra::with_iid(prefix, peer_iid);
-                let (route, route_key) = match lease.delegated {
+                // The pool's route to the session (a RADIUS prefix is among `radius_routes`).
+                let pool_route = lease.map(|l| match l.delegated {
                     Some(d) => (IpCidr::V6(d), u128::from(d.network())),
                     None => (
                         IpCidr::V6(Ipv6Cidr::new(peer_global, 128).expect("/128")),
                         u128::from(peer_global),
                     ),
-                };
+                });
                 if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
-                    v6.lease = Some(lease);
+                    v6.lease = lease;
                     v6.global = Some(peer_global);
                 }
                 let shared = matches!(self.ip_mode, IpMode::Shared { .. });
@@ -190,13 +237,15 @@ impl Core {
                             exist_ok: false,
                         });
                     }
-                    self.out.ip(IpOp::AddRoute {
-                        iface,
-                        route,
-                        exist_ok: false,
-                    });
+                    for route in pool_route.iter().map(|r| r.0).chain(radius_routes) {
+                        self.out.ip(IpOp::AddRoute {
+                            iface: iface.clone(),
+                            route,
+                            exist_ok: false,
+                        });
+                    }
                 }
-                if shared {
+                if let (true, Some((_, route_key))) = (shared, pool_route) {
                     self.sessions.route_v6(route_key, key);
                 }
                 tracing::info!(node = %self.name, session = %key, prefix = %prefix, peer = %peer_global, "IPv6 prefix assigned");
@@ -227,17 +276,26 @@ impl Core {
         let Some(s) = self.sessions.get(&key) else {
             return;
         };
-        let Some(((local_iid, _), Some(lease))) = s.v6().map(|v| (v.iids, v.lease)) else {
+        let Some(((local_iid, _), lease)) = s.v6().map(|v| (v.iids, v.lease)) else {
             return;
         };
         let pool_prefix = pool.prefix();
-        let ad = ra::Advertisement {
-            prefix: lease
+        let prefix = match (self.radius_ipv6_prefix(key), lease) {
+            (Some(p), _) => p.network(),
+            (None, Some(l)) => l
                 .delegated
                 .map(|d| d.network())
                 .unwrap_or(pool_prefix.network()),
+            (None, None) => return,
+        };
+        let ad = ra::Advertisement {
+            prefix,
             route: Some((pool_prefix.network(), pool_prefix.len())),
-            mtu: u32::from(self.ppp_mru),
+            // Framed-MTU caps what the session is told.
+            mtu: u32::from(
+                self.radius_mtu(key)
+                    .map_or(self.ppp_mru, |m| m.min(self.ppp_mru)),
+            ),
             router_lifetime: 1800,
         };
         let packet = ra::router_advertisement(link_local(local_iid), ra::ALL_NODES, &ad);

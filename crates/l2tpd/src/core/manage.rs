@@ -283,12 +283,16 @@ impl Core {
         let key = SessionKey::new(tunnel, session);
         let ctx = self.sessions.get(&key);
         let opts = self.datapath.session_options(key).ok();
+        let pppd = self.datapath.ppp_process(key);
         Some(mgmt::SessionInfo {
             tunnel: tunnel.0,
             session: session.0,
             peer_tunnel: info.peer_tunnel.0,
             peer_session: info.peer_session.0,
-            state: session_state(info.state, ctx.map(|c| c.link.phase())),
+            state: match pppd {
+                Some(_) => format!("{}/pppd", session_state(info.state, None)),
+                None => session_state(info.state, ctx.map(|c| c.link.phase())),
+            },
             user: ctx.and_then(|c| c.user().map(str::to_string)).or_else(|| {
                 // A LAC's relayed call: the subscriber's user.
                 let lac = self.lac.as_deref()?;
@@ -327,6 +331,8 @@ impl Core {
                 alignment_errors: e.alignment_errors,
             }),
             accm: ctx.and_then(|c| c.link.accm()),
+            ppp_mode: if pppd.is_some() { "pppd" } else { "builtin" }.into(),
+            pppd_pid: pppd,
         })
     }
 
@@ -350,13 +356,13 @@ impl Core {
             ));
             for s in self.endpoint.sessions(t.tunnel) {
                 sessions += 1;
-                let phase = self
-                    .sessions
-                    .get(&SessionKey::new(t.tunnel, s.session))
-                    .map(|c| c.link.phase());
-                *sessions_by_state
-                    .entry(session_state(s.state, phase))
-                    .or_insert(0) += 1;
+                let key = SessionKey::new(t.tunnel, s.session);
+                let state = if self.datapath.ppp_process(key).is_some() {
+                    format!("{}/pppd", session_state(s.state, None))
+                } else {
+                    session_state(s.state, self.sessions.get(&key).map(|c| c.link.phase()))
+                };
+                *sessions_by_state.entry(state).or_insert(0) += 1;
             }
         }
         mgmt::DaemonStats {

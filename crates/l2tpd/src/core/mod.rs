@@ -34,6 +34,7 @@
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
 //! * [`proxy_lns`]: an LNS's use of a LAC's proxy LCP and proxy authentication;
 //! * `shaper`: per-session rate limits (a token bucket per direction);
+//! * `deadlines`: Session-Timeout, Idle-Timeout and Interim-Updates in one heap;
 //! * [`lac`]: the LAC relay (PPPoE subscribers relayed into L2TP calls, proxy LCP and
 //!   authentication);
 //! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
@@ -42,6 +43,7 @@
 pub mod aaa;
 mod admission;
 pub mod datapath;
+mod deadlines;
 mod dialler;
 mod events;
 mod frames;
@@ -159,6 +161,16 @@ pub enum Input<'a> {
         /// Why.
         error: String,
     },
+    /// The process running a session's PPP (pppd, `ppp.mode = "pppd"`) exited: the call is
+    /// cleared with a CDN carrying `result` and `why`.
+    PppProcessExited {
+        /// The session.
+        key: SessionKey,
+        /// CDN result code (RFC 2661 §4.4.2).
+        result: u16,
+        /// What happened, in words (for the log and the CDN's error message).
+        why: String,
+    },
     /// An Ethernet frame read on PPPoE interface `interface` (LAC: the index in
     /// `lac.interfaces`).
     PppoeFrame {
@@ -196,6 +208,9 @@ pub struct NodeCounters {
     pub sessions_refused: u64,
     /// IP packets dropped by a session's rate limit (both directions).
     pub rate_limited: u64,
+    /// Session deadlines (Session-Timeout, Idle-Timeout, Interim-Update) that came due and
+    /// were looked at: housekeeping's whole cost per session, whatever the session count.
+    pub deadlines_due: u64,
 }
 
 /// The sans-IO daemon core of one node (LNS or client/LAC).
@@ -236,6 +251,8 @@ pub struct Core {
     link_config: Arc<LinkConfig>,
     /// RADIUS session state (None: no RADIUS).
     radius: Option<radius::RadiusState>,
+    /// Session-Timeout, Idle-Timeout and Interim-Update deadlines.
+    deadlines: deadlines::Deadlines,
     /// The `now` of the input being handled (for paths that are not handed it).
     clock: Instant,
     /// Tables were shrunk: the allocator may give memory back to the OS.
@@ -311,6 +328,7 @@ impl Core {
             next_housekeeping: now,
             link_config,
             radius: None,
+            deadlines: deadlines::Deadlines::default(),
             clock: now,
             trim_heap: false,
             quality: quality::QualityClock::new(config.ppp_quality_interval, now),
@@ -366,6 +384,9 @@ impl Core {
             Input::Resolved { id, result } => self.resolved(now, id, result),
             Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
             Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
+            Input::PppProcessExited { key, result, why } => {
+                self.ppp_process_exited(now, key, result, &why)
+            }
             Input::PppoeFrame { interface, frame } => self.pppoe_frame(now, interface, frame),
             Input::Tick => {
                 self.start_dialing(now);
@@ -489,7 +510,10 @@ impl Core {
 
     /// Node-wide counters.
     pub fn counters(&self) -> NodeCounters {
-        self.counters
+        NodeCounters {
+            deadlines_due: self.deadlines.visits,
+            ..self.counters
+        }
     }
 
     /// Snapshots of every session that has a PPP link.
@@ -632,55 +656,16 @@ impl Core {
         self.admission.shrink();
         self.frames.shrink();
         // A call that never completes is cleared by the control plane (`connect_timeout`,
-        // counted from when our ICRP was on the wire).
-        self.radius_interims(now);
-        let RoleSettings::Lns(lns) = &self.role else {
-            return;
-        };
-        let (session_timeout, idle_timeout) = (lns.session_timeout, lns.idle_timeout);
-        if session_timeout.is_none() && idle_timeout.is_none() && self.radius.is_none() {
-            return;
-        }
-        let mut expired = Vec::new();
-        for (key, s) in self.sessions.iter_mut() {
-            let rx = self
-                .datapath
-                .stats(key.tunnel, key.session)
-                .map(|st| st.rx_packets)
-                .unwrap_or(0);
-            if rx != s.last_rx_packets {
-                s.last_rx_packets = rx;
-                s.last_activity = now;
-            }
-            // A RADIUS server's Session-Timeout and Idle-Timeout win over [lns]'s.
-            let r = s.radius.as_deref();
-            let session_timeout = r.and_then(|r| r.session_timeout).or(session_timeout);
-            let idle_timeout = r.and_then(|r| r.idle_timeout).or(idle_timeout);
-            if session_timeout.is_some_and(|t| now.duration_since(s.since) >= t) {
-                expired.push((*key, "session timeout"));
-            } else if idle_timeout.is_some_and(|t| now.duration_since(s.last_activity) >= t) {
-                expired.push((*key, "idle timeout"));
-            }
-        }
-        for (key, why) in expired {
-            tracing::info!(node = %self.name, session = %key, "closing: {why}");
-            let cause = if why == "session timeout" {
-                l2tp_radius::acct::TerminateCause::SessionTimeout
-            } else {
-                l2tp_radius::acct::TerminateCause::IdleTimeout
-            };
-            self.radius_cause(key, cause);
-            if let Some(s) = self.sessions.get_mut(&key) {
-                s.link.close(now, why);
-            }
-            self.dirty.push(key);
-        }
+        // counted from when our ICRP was on the wire). Timeouts and interims: only the
+        // sessions whose deadline is due are looked at.
+        self.fire_deadlines(now);
     }
 
     /// Gives memory back after many sessions ended: stale timer entries dropped, tables
     /// shrunk, and the shell asked to trim the allocator. Cheap to call; works only when it
     /// is worth it.
     fn compact(&mut self) {
+        self.compact_deadlines();
         if !self.sessions.compact() {
             return;
         }

@@ -135,6 +135,14 @@ pub enum IpOp {
         /// The address.
         addr: Ipv6Addr,
     },
+    /// Rate limits on a session's interface, for a datapath the core does not see the
+    /// packets of (the kernel's `pppN`): the shell applies them with `tc`.
+    SetRate {
+        /// Interface name.
+        ifname: String,
+        /// The limits (down: towards the user, the interface's egress).
+        limit: l2tp_radius::reply::RateLimit,
+    },
 }
 
 /// The rare outputs, in the order they were emitted.

@@ -1,7 +1,7 @@
 //! The core's RADIUS view of its sessions (LNS with RADIUS): each session's NAS-Port and
 //! Acct-Session-Id and the L2TP facts a RADIUS policy keys on (Calling/Called Number, tunnel
 //! endpoints, the LAC's host name); what an Access-Accept authorized (address, DNS,
-//! timeouts, interim interval, Class); accounting records (Start when IPCP is up,
+//! timeouts, interim interval, Class); accounting records (Start when IPCP or IPv6CP is up,
 //! Interim-Update, Stop with the datapath's counters and a terminate cause) queued as
 //! [`super::Output::Accounting`]; and dynamic authorization requests (RFC 5176 Disconnect
 //! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
@@ -20,6 +20,7 @@ use l2tp_radius::request::{SessionInfo, TunnelInfo};
 use super::sessions::Session;
 use super::shaper::Shaper;
 use super::{Core, Output, RoleSettings};
+use crate::addr::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 /// What the core needs to keep RADIUS session state.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +61,20 @@ pub(crate) struct SessionAcct {
     pub idle_timeout: Option<Duration>,
     /// Why the session ends, once known (the first reason wins).
     pub cause: Option<TerminateCause>,
+    /// Prefixes routed to the session (Framed-Route, the Framed-IP-Netmask subnet,
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), held by it alone; before the address is
+    /// leased, the ones the server asked for.
+    pub routes: Vec<IpCidr>,
+    /// Framed-IPv6-Prefix: the prefix advertised to the session (instead of one from
+    /// `lns.ipv6_prefix`).
+    pub ipv6_prefix: Option<Ipv6Cidr>,
+    /// Framed-IP-Netmask (a subnet around the address, routed to the session).
+    pub netmask: Option<Ipv4Addr>,
+    /// Framed-MTU: the most the session's interface and advertisements may say.
+    pub mtu: Option<u16>,
+    /// The rate limit (Access-Accept or CoA), for a datapath that applies it outside the
+    /// core (`tc` on the kernel's `pppN`).
+    pub rate: Option<l2tp_radius::reply::RateLimit>,
 }
 
 impl SessionAcct {
@@ -87,13 +102,46 @@ fn usage(stats: L2tpStats, since: Instant, now: Instant) -> Usage {
     }
 }
 
+/// Where a session's IPv4 address comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AddressFrom {
+    /// The main pool (`lns.ipv4_pool`).
+    Pool,
+    /// A user's fixed address (users file).
+    Fixed(Ipv4Addr),
+    /// A RADIUS server's Framed-IP-Address: held by this session alone while it lives.
+    Granted(Ipv4Addr),
+    /// A named pool (Framed-Pool, `[[lns.pools]]`).
+    Named(String),
+}
+
+impl AddressFrom {
+    /// A users-file answer: the fixed address, or one from the pool.
+    pub fn fixed(a: Option<Ipv4Addr>) -> AddressFrom {
+        a.map_or(AddressFrom::Pool, AddressFrom::Fixed)
+    }
+
+    /// Leases the address.
+    pub fn lease(
+        &self,
+        leases: &mut crate::leases::Ipv4Leases,
+    ) -> Result<Ipv4Addr, crate::leases::LeaseError> {
+        match self {
+            AddressFrom::Pool => leases.lease(None),
+            AddressFrom::Fixed(a) => leases.lease(Some(*a)),
+            AddressFrom::Granted(a) => leases.lease_granted(*a),
+            AddressFrom::Named(n) => leases.lease_named(n),
+        }
+    }
+}
+
 /// What an Access-Accept changes on the session before the link accepts: its DNS servers
-/// and its RADIUS state. Returns the fixed address to lease (None: one from the pool).
+/// and its RADIUS state. Returns where its address comes from.
 pub(super) fn apply_authorization(
     sess: &mut Session,
     authz: &Authorization,
     now: Instant,
-) -> Option<Ipv4Addr> {
+) -> AddressFrom {
     if let Some(limit) = authz.rate_limit {
         sess.limit_rate(Shaper::new(limit, now));
     }
@@ -109,12 +157,68 @@ pub(super) fn apply_authorization(
         }
         r.session_timeout = authz.session_timeout.filter(|d| !d.is_zero());
         r.idle_timeout = authz.idle_timeout.filter(|d| !d.is_zero());
+        r.routes = authz
+            .routes
+            .iter()
+            .filter_map(|t| framed_route(t))
+            .map(IpCidr::V4)
+            .collect();
+        // RFC 3162 §2.3 Framed-IPv6-Prefix: "an IPv6 prefix (and corresponding route) to
+        // be configured for the user"; one a /64 or shorter can be advertised for SLAAC.
+        r.ipv6_prefix = authz
+            .ipv6_prefixes
+            .iter()
+            .filter(|p| p.len <= 64)
+            .find_map(|p| Ipv6Cidr::new(p.addr, p.len));
+        r.routes.extend(r.ipv6_prefix.map(IpCidr::V6));
+        // RFC 4818 Delegated-IPv6-Prefix: routed to the session (no DHCPv6 here: the CPE
+        // is told it some other way).
+        r.routes.extend(
+            authz
+                .delegated_prefix
+                .and_then(|p| Ipv6Cidr::new(p.addr, p.len))
+                .map(IpCidr::V6),
+        );
+        r.netmask = authz.netmask;
+        r.mtu = authz.mtu;
+        r.rate = authz.rate_limit;
     }
-    match authz.address {
+    match (authz.address, &authz.pool) {
+        (Some(FramedAddress::Static(a)), _) => AddressFrom::Granted(a),
+        // RFC 2869 §5.18 Framed-Pool: "the name of an assigned address pool that SHOULD be
+        // used to assign an address for the user".
+        (_, Some(name)) => AddressFrom::Named(name.clone()),
         // RFC 2865 §5.8: 0xFFFFFFFE "the NAS should select an address for the user".
-        Some(FramedAddress::Static(a)) => Some(a),
-        Some(FramedAddress::FromPool | FramedAddress::UserSelects) | None => None,
+        (Some(FramedAddress::FromPool | FramedAddress::UserSelects) | None, None) => {
+            AddressFrom::Pool
+        }
     }
+}
+
+/// The prefix of a Framed-Route (RFC 2865 §5.22): "a destination prefix in dotted quad
+/// form optionally followed by a slash and a decimal length specifier ... followed by a
+/// space, a gateway address in dotted quad form, a space, and one or more metric numbers".
+/// The prefix is routed to the session whatever the gateway (a route through the user);
+/// without a length it is a host route. None: not an IPv4 prefix (the route is ignored).
+pub(crate) fn framed_route(text: &str) -> Option<Ipv4Cidr> {
+    let first = text.split_whitespace().next()?;
+    let (addr, len) = match first.split_once('/') {
+        Some((a, l)) => (a.parse::<Ipv4Addr>().ok()?, l.parse::<u8>().ok()?),
+        None => (first.parse::<Ipv4Addr>().ok()?, 32),
+    };
+    let p = Ipv4Cidr::new(addr, len)?;
+    // Not the default route, nor a prefix with host bits set (a typo, not a policy).
+    (len > 0 && p.network() == addr).then_some(p)
+}
+
+/// The subnet Framed-IP-Netmask makes of the session's address (None for a /32 or a mask
+/// that is not contiguous).
+pub(crate) fn netmask_subnet(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<Ipv4Cidr> {
+    let m = u32::from(mask);
+    let len = m.leading_ones() as u8;
+    (m.count_ones() == u32::from(len) && (1..32).contains(&len))
+        .then(|| Ipv4Cidr::new(addr, len))
+        .flatten()
 }
 
 /// Acct-Terminate-Cause for a PPP link that went down (RFC 2866 §5.10).
@@ -205,7 +309,104 @@ impl Core {
             session_timeout: None,
             idle_timeout: None,
             cause: None,
+            routes: Vec::new(),
+            ipv6_prefix: None,
+            netmask: None,
+            mtu: None,
+            rate: None,
         }))
+    }
+
+    /// The prefixes the server routes to a session that was leased `addr` (Framed-Route,
+    /// the Framed-IP-Netmask subnet), claimed for it alone. Err: one is routed to another
+    /// session already (nothing is claimed then).
+    pub(super) fn radius_claim_routes(
+        &mut self,
+        key: SessionKey,
+        addr: Ipv4Addr,
+    ) -> Result<(), IpCidr> {
+        let Some(r) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.radius.as_deref_mut())
+        else {
+            return Ok(());
+        };
+        let mut want = std::mem::take(&mut r.routes);
+        want.extend(
+            r.netmask
+                .and_then(|m| netmask_subnet(addr, m))
+                .map(IpCidr::V4),
+        );
+        let mut seen = std::collections::HashSet::new();
+        want.retain(|p| seen.insert(*p));
+        let mut claimed = Vec::with_capacity(want.len());
+        for p in want {
+            if self.sessions.claim_prefix(p, key).is_err() {
+                for c in claimed {
+                    self.sessions.release_prefix(c, key);
+                }
+                return Err(p);
+            }
+            claimed.push(p);
+        }
+        if let Some(r) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.radius.as_deref_mut())
+        {
+            r.routes = claimed;
+        }
+        Ok(())
+    }
+
+    /// The IPv4 (or IPv6) prefixes routed to a session (empty without RADIUS).
+    pub(super) fn radius_routes(&self, key: SessionKey, v6: bool) -> Vec<IpCidr> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .map(|r| {
+                r.routes
+                    .iter()
+                    .filter(|p| matches!(p, IpCidr::V6(_)) == v6)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The session's Framed-IPv6-Prefix, if the server sent one.
+    pub(super) fn radius_ipv6_prefix(&self, key: SessionKey) -> Option<Ipv6Cidr> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .and_then(|r| r.ipv6_prefix)
+    }
+
+    /// Kernel datapath (packets never reach the core's token buckets): the session's rate
+    /// limit, if it has one and its own interface is up, goes to the shell for `tc`.
+    pub(super) fn radius_rate_on_interface(&mut self, key: SessionKey) {
+        if !self.frames_via_backend {
+            return;
+        }
+        let Some(s) = self.sessions.get(&key) else {
+            return;
+        };
+        let (Some(limit), Some(ifname)) = (
+            s.radius.as_deref().and_then(|r| r.rate),
+            s.own_tun().map(str::to_string),
+        ) else {
+            return;
+        };
+        self.out.ip(super::IpOp::SetRate { ifname, limit });
+    }
+
+    /// The session's Framed-MTU, if the server sent one.
+    pub(super) fn radius_mtu(&self, key: SessionKey) -> Option<u16> {
+        self.sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .and_then(|r| r.mtu)
     }
 
     /// The session as RADIUS sees it, for an Access-Request by `user`.
@@ -219,7 +420,7 @@ impl Core {
         Some(Box::new(r.info.clone()))
     }
 
-    /// IPCP is up: Accounting Start.
+    /// IPCP or IPv6CP is up (the first of them): Accounting Start.
     pub(super) fn radius_network_up(&mut self, now: Instant, key: SessionKey) {
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
@@ -237,6 +438,7 @@ impl Core {
             Duration::from_millis(rand::Rng::gen_range(&mut self.rng, 0..tenth))
         });
         r.next_interim = interim.map(|d| now + d + jitter.unwrap_or_default());
+        let next = r.next_interim;
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip,
@@ -244,6 +446,9 @@ impl Core {
             event: SessionEvent::Start,
         };
         self.out.push(Output::Accounting(Box::new(rec)));
+        if let Some(t) = next {
+            self.arm_interim(key, t);
+        }
     }
 
     /// The session is being removed: Accounting Stop with its final counters.
@@ -268,39 +473,36 @@ impl Core {
         self.out.push(Output::Accounting(Box::new(rec)));
     }
 
-    /// Interim-Updates that are due (called from housekeeping, once a second).
-    pub(super) fn radius_interims(&mut self, now: Instant) {
-        if self.radius.is_none() {
-            return;
+    /// The Interim-Update of `key` armed for `due` (from the deadline heap): sent when it
+    /// is still the one the session waits for. Returns when the next one is due.
+    pub(super) fn radius_interim(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        due: Instant,
+    ) -> Option<Instant> {
+        let s = self.sessions.get_mut(&key)?;
+        let framed_ip = s.ipv4().map(|p| p.peer);
+        let since = s.since;
+        let r = s.radius.as_deref_mut()?;
+        let every = r.interim?;
+        if r.next_interim != Some(due) {
+            return None; // re-armed since (a CoA): another entry holds it
         }
-        let mut recs = Vec::new();
-        for (key, s) in self.sessions.iter_mut() {
-            let framed_ip = s.ipv4().map(|p| p.peer);
-            let since = s.since;
-            let Some(r) = s.radius.as_deref_mut() else {
-                continue;
-            };
-            let (Some(due), Some(every)) = (r.next_interim, r.interim) else {
-                continue;
-            };
-            if due > now {
-                continue;
-            }
-            r.next_interim = Some(now + every);
-            let stats = self
-                .datapath
-                .stats(key.tunnel, key.session)
-                .unwrap_or_default();
-            recs.push(AcctRecord::Session {
-                session: r.info.clone(),
-                framed_ip,
-                class: r.class.clone(),
-                event: SessionEvent::Interim(usage(stats, since, now)),
-            });
-        }
-        for rec in recs {
-            self.out.push(Output::Accounting(Box::new(rec)));
-        }
+        let next = now + every;
+        r.next_interim = Some(next);
+        let stats = self
+            .datapath
+            .stats(key.tunnel, key.session)
+            .unwrap_or_default();
+        let rec = AcctRecord::Session {
+            session: r.info.clone(),
+            framed_ip,
+            class: r.class.clone(),
+            event: SessionEvent::Interim(usage(stats, since, now)),
+        };
+        self.out.push(Output::Accounting(Box::new(rec)));
+        Some(next)
     }
 
     /// Records why a session ends (no effect without RADIUS state).
@@ -403,10 +605,21 @@ impl Core {
                 r.interim = Some(i).filter(|d| !d.is_zero());
                 r.next_interim = r.interim.filter(|_| r.started).map(|d| now + d);
             }
+            let next_interim = r.next_interim.filter(|_| c.interim_interval.is_some());
+            if let Some(t) = next_interim {
+                self.arm_interim(*key, t);
+            }
+            if c.session_timeout.is_some() || c.idle_timeout.is_some() {
+                self.arm_timeouts(*key);
+            }
             if let Some(limit) = c.rate_limit {
                 if let Some(s) = self.sessions.get_mut(key) {
                     s.limit_rate(Shaper::new(limit, now));
+                    if let Some(r) = s.radius.as_deref_mut() {
+                        r.rate = Some(limit);
+                    }
                 }
+                self.radius_rate_on_interface(*key);
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");
         }

@@ -17,10 +17,13 @@ impl Core {
         self.endpoint
             .set_tunnel_auth(cfg.auth.clone(), cfg.peers.clone());
         let mut pool_ok = true;
+        let mut timeouts_changed = false;
         if let (RoleSettings::Lns(l), RoleSettings::Lns(n)) = (&mut self.role, &new.role) {
             l.max_sessions = n.max_sessions;
             l.max_tunnels = n.max_tunnels;
             l.allowed_peers = n.allowed_peers.clone();
+            timeouts_changed =
+                (l.session_timeout, l.idle_timeout) != (n.session_timeout, n.idle_timeout);
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
             l.proxy = n.proxy;
@@ -32,6 +35,10 @@ impl Core {
         if let (Some(lac), RoleSettings::Lac(n)) = (self.lac.as_deref_mut(), &new.role) {
             // Calls placed from now on; calls up keep their LNS.
             lac.settings.steering = n.steering.clone();
+        }
+        if timeouts_changed {
+            // The sessions' deadlines follow the new timeouts (one pass, at the reload).
+            self.rearm_all_timeouts();
         }
         if let Some(u) = users {
             self.replace_users(u);

@@ -3,11 +3,13 @@
 //! an index entry never outlives its session.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
+
+use crate::addr::IpCidr;
 use ppp::{Ipv4Params, Phase};
 
 pub(crate) use super::session::Session;
@@ -40,6 +42,11 @@ pub(crate) struct SessionTable {
     routes: HashMap<Ipv4Addr, SessionKey>,
     /// Shared TUN, IPv6: a session's /64 (per-session prefixes) or its /128 → session.
     routes6: HashMap<u128, SessionKey>,
+    /// Prefixes routed to a session (RADIUS Framed-Route, Framed-IP-Netmask; IPv6:
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), by length (longest first when looking
+    /// up), each held by one session; the network as an integer.
+    prefixes: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
+    prefixes6: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
     /// Link deadlines; entries whose session re-armed or left are skipped.
     timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
 }
@@ -67,6 +74,44 @@ impl SessionTable {
         }
         if s.v6().is_some_and(|v| v.lease.is_some()) {
             self.routes6.retain(|_, k| *k != key);
+        }
+        for p in s.radius.as_deref().map_or(&[][..], |r| &r.routes[..]) {
+            self.release_prefix(*p, key);
+        }
+    }
+
+    /// Routes `prefix` to `key`; the session already holding it, if another one does.
+    pub fn claim_prefix(&mut self, prefix: IpCidr, key: SessionKey) -> Result<(), SessionKey> {
+        let (len, net) = prefix_key(prefix);
+        let map = if matches!(prefix, IpCidr::V6(_)) {
+            &mut self.prefixes6
+        } else {
+            &mut self.prefixes
+        };
+        match map.entry(Reverse(len)).or_default().entry(net) {
+            std::collections::hash_map::Entry::Occupied(o) if *o.get() != key => Err(*o.get()),
+            e => {
+                e.insert_entry(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops routing `prefix` to `key` (if it holds it).
+    pub fn release_prefix(&mut self, prefix: IpCidr, key: SessionKey) {
+        let (len, net) = prefix_key(prefix);
+        let map = if matches!(prefix, IpCidr::V6(_)) {
+            &mut self.prefixes6
+        } else {
+            &mut self.prefixes
+        };
+        if let Some(by_len) = map.get_mut(&Reverse(len)) {
+            if by_len.get(&net) == Some(&key) {
+                by_len.remove(&net);
+            }
+            if by_len.is_empty() {
+                map.remove(&Reverse(len));
+            }
         }
     }
 
@@ -115,7 +160,10 @@ impl SessionTable {
 
     /// The session owning an IPv4 destination.
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Option<SessionKey> {
-        self.routes.get(&addr).copied()
+        self.routes
+            .get(&addr)
+            .copied()
+            .or_else(|| longest_match(&self.prefixes, u128::from(u32::from(addr)), 32))
     }
 
     /// The session owning an IPv6 packet's destination (its /128, or its /64).
@@ -128,6 +176,7 @@ impl SessionTable {
             .get(&dst)
             .or_else(|| self.routes6.get(&(dst & !u128::from(u64::MAX))))
             .copied()
+            .or_else(|| longest_match(&self.prefixes6, dst, 128))
     }
 
     /// Records a link's deadline.
@@ -180,6 +229,32 @@ impl SessionTable {
         }
         oversized
     }
+}
+
+/// A prefix as (length, network as an integer in the low bits).
+fn prefix_key(p: IpCidr) -> (u8, u128) {
+    match p {
+        IpCidr::V4(c) => (c.len(), u128::from(u32::from(c.network()))),
+        IpCidr::V6(c) => (c.len(), u128::from(c.network())),
+    }
+}
+
+/// The session holding the longest prefix of `map` that contains `addr` (`bits` wide).
+fn longest_match(
+    map: &BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
+    addr: u128,
+    bits: u32,
+) -> Option<SessionKey> {
+    // Few lengths in use: one hash lookup each, longest first.
+    map.iter().find_map(|(len, by_len)| {
+        let host_bits = bits - u32::from(len.0);
+        let net = if host_bits >= 128 {
+            0
+        } else {
+            addr >> host_bits << host_bits
+        };
+        by_len.get(&net).copied()
+    })
 }
 
 #[cfg(test)]

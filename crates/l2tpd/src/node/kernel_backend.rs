@@ -15,6 +15,11 @@
 //! and NCP frames on the channel and unit fds. The shell polls those fds (tokens from
 //! [`KERNEL_TOKEN_BASE`]) and reads them with [`KernelDp::read_ready`].
 //!
+//! With `ppp.mode = "pppd"` a session is its socket alone, handed to pppd (`super::pppd`):
+//! the child's pidfd is watched instead of a channel; its exit is reported to the core
+//! ([`KernelRx::PppdExited`]), and a session removed by the core has its pppd sent SIGTERM
+//! and, after [`PPPD_GRACE`], SIGKILL (both reaped, without blocking the loop).
+//!
 //! The state is shared between the core (which drives it through [`DatapathBackend`]) and
 //! the shell (which reads its fds): one mutex, taken on the control path only.
 
@@ -25,9 +30,10 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use l2tp_io::child::Child;
 use l2tp_io::kernel_session::KernelSession;
 use l2tp_io::poller::{Interest, Poller, Token};
-use l2tp_io::pppol2tp::{SessionIds, TunnelSocket};
+use l2tp_io::pppol2tp::{SessionIds, SessionSocket, TunnelSocket};
 use l2tp_io::udp::{UdpOptions, UdpSocket};
 use l2tp_proto::data::{
     ApiError, ControlReason, Datapath, DatapathConfig, DatapathCounters, DebugMask, Delivery,
@@ -38,6 +44,8 @@ use l2tp_wire::{SessionId, TunnelId};
 
 use crate::config::DatapathMode;
 use crate::core::{DatapathBackend, IpMode, NodeConfig, RoleSettings};
+
+use super::pppd::{exit_result, exit_words, PppdSpec, PPPD_GRACE};
 
 /// First poll token of the kernel backend's fds (below: sockets, wakers, TUNs).
 pub const KERNEL_TOKEN_BASE: u64 = 1 << 41;
@@ -52,6 +60,10 @@ enum Watch {
     Udp(TunnelId),
     Channel(SessionKey),
     Unit(SessionKey),
+    /// A session's pppd (its pidfd).
+    Pppd(SessionKey),
+    /// A pppd told to stop, until reaped (its pidfd).
+    Dying(u32),
 }
 
 /// Something read from the kernel backend's fds, for the core.
@@ -73,6 +85,15 @@ pub enum KernelRx {
         /// The frame, protocol field first.
         bytes: Vec<u8>,
     },
+    /// A session's pppd exited (reaped).
+    PppdExited {
+        /// The session.
+        key: SessionKey,
+        /// CDN result code.
+        result: u16,
+        /// What happened, in words.
+        why: String,
+    },
 }
 
 struct KTunnel {
@@ -82,9 +103,35 @@ struct KTunnel {
     socket: SocketId,
 }
 
-struct KSession {
-    session: KernelSession,
-    tokens: Vec<u64>,
+/// A session: our PPP on its channel, or its socket handed to pppd.
+enum KSession {
+    Builtin {
+        session: KernelSession,
+        tokens: Vec<u64>,
+    },
+    Pppd {
+        /// Declared first: pppd is told to go before our copy of the socket closes.
+        child: Option<Child>,
+        socket: SessionSocket,
+        token: u64,
+    },
+}
+
+impl KSession {
+    fn socket(&self) -> &SessionSocket {
+        match self {
+            KSession::Builtin { session, .. } => session.socket(),
+            KSession::Pppd { socket, .. } => socket,
+        }
+    }
+}
+
+/// A pppd sent SIGTERM, watched until it exits (or `deadline`: SIGKILL).
+struct Dying {
+    child: Child,
+    key: SessionKey,
+    token: u64,
+    deadline: Instant,
 }
 
 /// The kernel datapath's state: tunnels, sessions, the fds the shell polls.
@@ -101,6 +148,10 @@ pub struct KernelDp {
     classifier: Datapath,
     closed: L2tpStats,
     buf: Vec<u8>,
+    /// `ppp.mode = "pppd"`: how each session's pppd is started.
+    pppd: Option<PppdSpec>,
+    /// pppds told to stop, by pid.
+    dying: HashMap<u32, Dying>,
 }
 
 fn backend_err(e: impl std::fmt::Display) -> ApiError {
@@ -120,6 +171,100 @@ impl KernelDp {
             classifier: Datapath::new(DatapathConfig::default()),
             closed: L2tpStats::default(),
             buf: vec![0; READ_BUF],
+            pppd: None,
+            dying: HashMap::new(),
+        }
+    }
+
+    /// Hands every session from now on to pppd (`ppp.mode = "pppd"`).
+    pub fn set_pppd(&mut self, spec: PppdSpec) {
+        self.pppd = Some(spec);
+    }
+
+    /// Reads a pppd's exit: the session's (reported to the core) or a dying one's (reaped).
+    fn reap(&mut self, what: Watch, out: &mut Vec<KernelRx>) {
+        match what {
+            Watch::Pppd(key) => {
+                let Some(KSession::Pppd { child, token, .. }) = self.sessions.get_mut(&key) else {
+                    return;
+                };
+                let token = *token;
+                let Some(c) = child.as_mut() else {
+                    return;
+                };
+                let pid = c.id();
+                let status = match c.try_wait() {
+                    Ok(Some(st)) => st,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(session = %key, "pppd (pid {pid}): wait: {e}");
+                        return;
+                    }
+                };
+                let fd = c.as_fd().as_raw_fd();
+                self.unwatch(token, fd);
+                // The socket stays (the kernel session, its counters) until the core removes
+                // the session after its CDN.
+                if let Some(KSession::Pppd { child, .. }) = self.sessions.get_mut(&key) {
+                    *child = None;
+                }
+                out.push(KernelRx::PppdExited {
+                    key,
+                    result: exit_result(status),
+                    why: format!("pppd (pid {pid}) exited, {}", exit_words(status)),
+                });
+            }
+            Watch::Dying(pid) => {
+                let Some(d) = self.dying.get_mut(&pid) else {
+                    return;
+                };
+                if let Ok(Some(st)) = d.child.try_wait() {
+                    tracing::info!(session = %d.key, "pppd (pid {pid}) ended, {}", exit_words(st));
+                    if let Some(d) = self.dying.remove(&pid) {
+                        self.unwatch(d.token, d.child.as_fd().as_raw_fd());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Tells a session's pppd to stop (SIGTERM) and watches it until it does.
+    fn stop_pppd(&mut self, key: SessionKey, child: Child, token: u64, now: Instant) {
+        let pid = child.id();
+        if let Err(e) = child.signal(libc::SIGTERM) {
+            tracing::warn!(session = %key, "pppd (pid {pid}): SIGTERM: {e}");
+        }
+        self.watches.insert(token, Watch::Dying(pid));
+        self.dying.insert(
+            pid,
+            Dying {
+                child,
+                key,
+                token,
+                deadline: now + PPPD_GRACE,
+            },
+        );
+    }
+
+    /// pppds past their grace: SIGKILL, reaped.
+    fn kill_overdue(&mut self, now: Instant) {
+        let overdue: Vec<u32> = self
+            .dying
+            .iter()
+            .filter(|(_, d)| d.deadline <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in overdue {
+            if let Some(mut d) = self.dying.remove(&pid) {
+                self.unwatch(d.token, d.child.as_fd().as_raw_fd());
+                match d.child.kill() {
+                    Ok(st) => {
+                        tracing::warn!(session = %d.key, "pppd (pid {pid}) still running {} s after SIGTERM: {}", PPPD_GRACE.as_secs(), exit_words(st))
+                    }
+                    Err(e) => tracing::warn!(session = %d.key, "pppd (pid {pid}): SIGKILL: {e}"),
+                }
+            }
         }
     }
 
@@ -136,11 +281,8 @@ impl KernelDp {
         self.watches.remove(&token);
     }
 
-    fn session(&self, key: SessionKey) -> Result<&KernelSession, ApiError> {
-        self.sessions
-            .get(&key)
-            .map(|s| &s.session)
-            .ok_or(ApiError::UnknownSession(key))
+    fn session(&self, key: SessionKey) -> Result<&KSession, ApiError> {
+        self.sessions.get(&key).ok_or(ApiError::UnknownSession(key))
     }
 
     fn tunnel(&self, tunnel: TunnelId) -> Result<&KTunnel, ApiError> {
@@ -158,20 +300,16 @@ impl KernelDp {
     /// Creates the session's unit (`pppN`, MRU `mru`), connects its channel to it and
     /// watches the unit's fd (NCP frames); the interface's name.
     pub fn attach_unit(&mut self, key: SessionKey, mru: u16) -> Result<String, String> {
-        let s = self
-            .sessions
-            .get_mut(&key)
-            .ok_or_else(|| format!("no kernel session {key}"))?;
-        let unit = s
-            .session
-            .attach_unit(None, mru)
-            .map_err(|e| e.to_string())?;
+        let Some(KSession::Builtin { session, .. }) = self.sessions.get_mut(&key) else {
+            return Err(format!("no kernel session {key} with our PPP"));
+        };
+        let unit = session.attach_unit(None, mru).map_err(|e| e.to_string())?;
         let (fd, ifname) = (unit.as_fd().as_raw_fd(), unit.ifname());
         let token = self
             .watch(fd, Watch::Unit(key))
             .map_err(|e| format!("poll {ifname}: {e}"))?;
-        if let Some(s) = self.sessions.get_mut(&key) {
-            s.tokens.push(token);
+        if let Some(KSession::Builtin { tokens, .. }) = self.sessions.get_mut(&key) {
+            tokens.push(token);
         }
         Ok(ifname)
     }
@@ -181,6 +319,9 @@ impl KernelDp {
         let Some(&what) = self.watches.get(&token) else {
             return;
         };
+        if matches!(what, Watch::Pppd(_) | Watch::Dying(_)) {
+            return self.reap(what, out);
+        }
         for _ in 0..READ_BUDGET {
             let r = match what {
                 Watch::Udp(t) => {
@@ -197,21 +338,22 @@ impl KernelDp {
                     })
                 }
                 Watch::Channel(key) | Watch::Unit(key) => {
-                    let Some(s) = self.sessions.get(&key) else {
+                    let Some(KSession::Builtin { session, .. }) = self.sessions.get(&key) else {
                         return;
                     };
                     let r = match what {
-                        Watch::Unit(_) => match s.session.unit() {
+                        Watch::Unit(_) => match session.unit() {
                             Some(u) => u.recv(&mut self.buf),
                             None => return,
                         },
-                        _ => s.session.channel().recv(&mut self.buf),
+                        _ => session.channel().recv(&mut self.buf),
                     };
                     r.map(|n| KernelRx::Frame {
                         key,
                         bytes: self.buf[..n].to_vec(),
                     })
                 }
+                Watch::Pppd(_) | Watch::Dying(_) => return,
             };
             match r {
                 Ok(rx) => out.push(rx),
@@ -311,6 +453,32 @@ impl DatapathBackend for KernelBackend {
             peer_tunnel: cfg.peer_tunnel,
             peer_session: cfg.peer_session,
         };
+        if let Some(spec) = dp.pppd.clone() {
+            let socket = KernelSession::open_socket(&t.mgmt, &t.udp, ids, &cfg.options)
+                .map_err(backend_err)?;
+            let child = spec
+                .spawn(&socket, ids)
+                .map_err(|e| backend_err(format!("session {key}: {e}")))?;
+            let pid = child.id();
+            let token = match dp.watch(child.as_fd().as_raw_fd(), Watch::Pppd(key)) {
+                Ok(t) => t,
+                Err(e) => {
+                    // Not watched, so not kept: stopped at once (Child's drop kills it).
+                    drop(child);
+                    return Err(backend_err(format!("session {key}: poll pppd: {e}")));
+                }
+            };
+            tracing::info!(session = %key, "pppd started (pid {pid}): {} {}", spec.path.display(), spec.args(socket.as_fd().as_raw_fd(), ids).join(" "));
+            dp.sessions.insert(
+                key,
+                KSession::Pppd {
+                    child: Some(child),
+                    socket,
+                    token,
+                },
+            );
+            return Ok(key);
+        }
         let session =
             KernelSession::open(&t.mgmt, &t.udp, ids, &cfg.options).map_err(backend_err)?;
         let token = dp
@@ -318,7 +486,7 @@ impl DatapathBackend for KernelBackend {
             .map_err(|e| backend_err(format!("session {key}: poll: {e}")))?;
         dp.sessions.insert(
             key,
-            KSession {
+            KSession::Builtin {
                 session,
                 tokens: vec![token],
             },
@@ -328,18 +496,32 @@ impl DatapathBackend for KernelBackend {
 
     fn remove_session(&mut self, key: SessionKey) {
         let mut dp = self.dp();
-        if let Some(s) = dp.sessions.remove(&key) {
-            for t in &s.tokens {
-                dp.watches.remove(t);
+        match dp.sessions.remove(&key) {
+            Some(KSession::Builtin { session, tokens }) => {
+                for t in &tokens {
+                    dp.watches.remove(t);
+                }
+                // Closing the fds removes them from the poller; unit, channel, socket in turn.
+                drop(session);
             }
-            // Closing the fds removes them from the poller; unit, channel, socket in turn.
-            drop(s);
+            Some(KSession::Pppd {
+                child,
+                socket,
+                token,
+            }) => {
+                if let Some(child) = child {
+                    dp.stop_pppd(key, child, token, Instant::now());
+                }
+                drop(socket);
+            }
+            None => {}
         }
     }
 
     fn set_option(&mut self, key: SessionKey, option: SessionOption) -> Result<(), ApiError> {
         self.dp()
             .session(key)?
+            .socket()
             .set_option(option)
             .map_err(backend_err)
     }
@@ -353,7 +535,11 @@ impl DatapathBackend for KernelBackend {
     }
 
     fn session_options(&self, key: SessionKey) -> Result<SessionOptions, ApiError> {
-        self.dp().session(key)?.options().map_err(backend_err)
+        self.dp()
+            .session(key)?
+            .socket()
+            .options()
+            .map_err(backend_err)
     }
 
     fn tunnel_debug(&self, tunnel: TunnelId) -> Result<DebugMask, ApiError> {
@@ -366,6 +552,7 @@ impl DatapathBackend for KernelBackend {
             return dp.tunnel(tunnel)?.mgmt.stats().map_err(backend_err);
         }
         dp.session(SessionKey::new(tunnel, session))?
+            .socket()
             .stats()
             .map_err(backend_err)
     }
@@ -431,10 +618,12 @@ impl DatapathBackend for KernelBackend {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.dp().dying.values().map(|d| d.deadline).min()
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
+    fn handle_timeout(&mut self, now: Instant) {
+        self.dp().kill_overdue(now);
+    }
 
     fn shrink_to_fit(&mut self) {
         let mut dp = self.dp();
@@ -448,10 +637,55 @@ impl DatapathBackend for KernelBackend {
     }
 
     fn send_ppp_frame(&mut self, key: SessionKey, frame: &[u8]) -> Result<(), ApiError> {
-        self.dp()
-            .session(key)?
+        let dp = self.dp();
+        let KSession::Builtin { session, .. } = dp.session(key)? else {
+            // pppd's: the core runs no link for it.
+            return Err(ApiError::UnknownSession(key));
+        };
+        session
             .send_frame(frame)
             .map_err(|e| backend_err(format!("session {key}: PPP channel write: {e}")))
+    }
+
+    fn ppp_process(&self, key: SessionKey) -> Option<u32> {
+        match self.dp().sessions.get(&key) {
+            Some(KSession::Pppd { child: Some(c), .. }) => Some(c.id()),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for KernelDp {
+    /// The daemon is stopping: every pppd still running is told to stop (SIGTERM), given
+    /// [`PPPD_GRACE`] in all, then killed; all are reaped.
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let keys: Vec<SessionKey> = self.sessions.keys().copied().collect();
+        for key in keys {
+            if let Some(KSession::Pppd {
+                child: Some(child),
+                token,
+                ..
+            }) = self.sessions.remove(&key)
+            {
+                self.stop_pppd(key, child, token, now);
+            }
+        }
+        // Our own sockets close now; each pppd holds its session's until it exits.
+        self.sessions.clear();
+        self.tunnels.clear();
+        let deadline = now + PPPD_GRACE;
+        for (pid, mut d) in self.dying.drain() {
+            match d.child.wait_until(deadline) {
+                Ok(Some(st)) => {
+                    tracing::info!(session = %d.key, "pppd (pid {pid}) ended, {}", exit_words(st))
+                }
+                _ => {
+                    let st = d.child.kill();
+                    tracing::warn!(session = %d.key, "pppd (pid {pid}) killed at exit: {st:?}");
+                }
+            }
+        }
     }
 }
 

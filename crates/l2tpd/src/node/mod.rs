@@ -10,14 +10,17 @@
 //! * `send`: datagrams queued on their socket's `sendmmsg` batch, and batches sent;
 //! * `pppoe`: a LAC's PPPoE interfaces (raw sockets);
 //! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets;
-//! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`).
+//! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`);
+//! * [`pppd`]: its sessions handed to pppd (`ppp.mode = "pppd"`).
 
 pub mod kernel_backend;
 pub mod netconf;
+pub mod pppd;
 mod pppoe;
 pub mod radius;
 pub mod resolver;
 mod send;
+pub mod tc;
 pub mod tunif;
 pub mod tuns;
 
@@ -68,7 +71,7 @@ const TX_SLOT: usize = 2048;
 const SOCKET_RCVBUF: usize = 8 << 20;
 const SOCKET_SNDBUF: usize = 4 << 20;
 
-fn socket_options(kernel: bool) -> UdpOptions {
+fn socket_options() -> UdpOptions {
     UdpOptions {
         // UDP GSO only for the segments of one TCP super-packet read from a TUN (queued
         // mergeable by the core): a GSO run crossing a veth reaches captures (tcpdump,
@@ -80,11 +83,10 @@ fn socket_options(kernel: bool) -> UdpOptions {
         gro: true,
         recv_buffer: Some(SOCKET_RCVBUF),
         send_buffer: Some(SOCKET_SNDBUF),
-        // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
-        // this one's traffic. A UDP port has no TIME_WAIT, so a restart rebinds without it.
-        // The kernel datapath needs it: each tunnel gets a socket of its own, bound to the
-        // same address and port and connected to the peer (kernel_backend).
-        reuse_address: kernel,
+        // No SO_REUSEADDR at the bind: on UDP it would let a second daemon bind the same
+        // port and take this one's traffic. A UDP port has no TIME_WAIT, so a restart
+        // rebinds without it. The kernel datapath sets it after the bind (`Node::with_datapath`).
+        reuse_address: false,
         reuse_port: false,
         v6_only: true,
     }
@@ -152,7 +154,7 @@ impl Node {
         let shared_port = matches!(&config.role, RoleSettings::Client(c) if c.local_port.is_some());
         let opts = UdpOptions {
             reuse_port: shared_port,
-            ..socket_options(kernel)
+            ..socket_options()
         };
         let mut sockets = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
@@ -173,6 +175,13 @@ impl Node {
                 };
                 io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}{hint}"))
             })?;
+            if kernel {
+                // The kernel datapath gives each tunnel a socket of its own, bound to the same
+                // address and port and connected to the peer (kernel_backend): they need
+                // SO_REUSEADDR on this one too. Set after the bind, it keeps the bind above
+                // exclusive: a port another daemon has is refused as in userspace mode.
+                socket.set_reuse_address(true)?;
+            }
             poller.register(
                 socket.as_raw_fd(),
                 Token(sockets.len() as u64),
@@ -273,6 +282,22 @@ impl Node {
     /// Terminates IP inside the process with `app` (demo, tests).
     pub fn set_ip_app(&mut self, app: Box<dyn IpApp>) {
         self.core.set_ip_app(app);
+    }
+
+    /// Hands every session's PPP to pppd (`ppp.mode = "pppd"`); refused unless the kernel
+    /// datapath runs.
+    pub fn set_pppd(&mut self, spec: pppd::PppdSpec) -> io::Result<()> {
+        let Some(k) = &self.kernel else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "ppp.mode = \"pppd\" needs the kernel datapath, and the userspace one runs \
+                 (see the datapath line above)",
+            ));
+        };
+        k.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_pppd(spec);
+        Ok(())
     }
 
     /// True when the kernel's PPPoL2TP datapath runs.
@@ -492,6 +517,7 @@ impl Node {
         if self.core.take_trim_request() {
             l2tp_io::mem::trim_heap();
         }
+        self.tuns.tc.reap();
         if mgmt_ready {
             self.serve_mgmt(now);
         }
@@ -583,6 +609,11 @@ impl Node {
                 KernelRx::Frame { key, bytes } => Input::PppFrame {
                     key: *key,
                     frame: bytes,
+                },
+                KernelRx::PppdExited { key, result, why } => Input::PppProcessExited {
+                    key: *key,
+                    result: *result,
+                    why: why.clone(),
                 },
             };
             self.core.handle(now, input);

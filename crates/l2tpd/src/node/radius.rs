@@ -579,7 +579,14 @@ impl RadiusShell {
                         reply_message,
                     } => {
                         tracing::info!(session = %req.key, user = %req.user, ?reason, ?reply_message, "Access-Reject");
-                        AuthAnswer::Reject
+                        let outcome = AccessOutcome::Reject {
+                            reason,
+                            reply_message,
+                        };
+                        match outcome.to_ppp_decision() {
+                            ppp::AuthDecision::RejectWith(m) => AuthAnswer::RejectWith(m),
+                            _ => AuthAnswer::Reject,
+                        }
                     }
                 };
                 out.push(Input::AuthDecision {

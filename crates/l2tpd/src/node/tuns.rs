@@ -21,6 +21,8 @@ pub struct Tuns {
     by_token: HashMap<u64, SessionKey>,
     next_token: u64,
     netconf: Option<NetConf>,
+    /// Rate limits applied with `tc` (kernel datapath).
+    pub tc: super::tc::Tc,
 }
 
 impl Default for Tuns {
@@ -33,6 +35,7 @@ impl Tuns {
     /// No TUN open yet.
     pub fn new() -> Tuns {
         Tuns {
+            tc: super::tc::Tc::default(),
             shared: None,
             by_session: HashMap::new(),
             by_token: HashMap::new(),
@@ -207,6 +210,10 @@ impl Tuns {
             }
             IpOp::AnnounceIpv6 { key, ifname, addr } => {
                 println!("session {key}: IPv6 address {addr} on {ifname}");
+                None
+            }
+            IpOp::SetRate { ifname, limit } => {
+                self.tc.apply(&ifname, limit);
                 None
             }
         }

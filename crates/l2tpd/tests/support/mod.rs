@@ -1,12 +1,15 @@
 //! The test kit shared by l2tpd's integration tests: the gate of tests that need root or
 //! tools (SKIPPED loudly, a failure under CI), daemon processes (started, stopped by pid,
 //! their logs), an LNS without TUN, a scripted L2TP peer, the one ICCN our peers send,
-//! bounded waits, free ports, the management socket, and (`sim`) daemon cores in virtual
-//! time.
+//! bounded waits, free ports, the management socket, and daemon cores in virtual time
+//! (`sim`: cores as `l2tp_sim` nodes; `sim_lns`: an LNS core for step-by-step scripted peers).
 #![allow(dead_code)] // each test file uses a different subset
 
-pub mod guest;
+/// The kernel-vm guest and the gate, shared with l2tp-io's guest tests.
+#[allow(unused_imports)] // each test file uses a different subset
+pub use l2tp_guest::{self as guest, requires};
 pub mod sim;
+pub mod sim_lns;
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -77,26 +80,6 @@ pub fn stats(sock: &Path) -> DaemonStats {
 
 /// The daemon binary under test.
 pub const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
-
-/// The gate of tests that need root, namespaces, TUN or tools: true when every need holds;
-/// otherwise the test says so loudly (SKIPPED, and why) and, under `CI=true`, fails — such
-/// tests are part of the suite, CI runs as root with the tools installed.
-pub fn requires(test: &str, needs: &[(&str, bool)]) -> bool {
-    let missing: Vec<&str> = needs
-        .iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(n, _)| *n)
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("SKIPPED {test}: needs {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}, and CI=true");
-    }
-    eprintln!("\n*** {msg} ***\n");
-    false
-}
 
 /// True when `cmd -V` (or `--version`) runs: the tool is installed.
 pub fn have_tool(cmd: &str) -> bool {
