@@ -91,6 +91,43 @@ pub enum Request {
     /// established sessions (answered with [`Response::Reloaded`], or an error listing why
     /// the new file was refused; the running configuration is then kept).
     Reload,
+    /// LAC: the PPPoE subscribers and the L2TP calls they are relayed into (answered with
+    /// [`Response::PppoeSessions`]).
+    ListPppoe,
+}
+
+/// One PPPoE subscriber of a relaying LAC, beside its L2TP call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PppoeSessionInfo {
+    /// Interface the subscriber is on.
+    pub interface: String,
+    /// PPPoE SESSION_ID.
+    pub pppoe_session: u16,
+    /// The subscriber's MAC address.
+    pub mac: String,
+    /// Agent-Circuit-Id from a PPPoE intermediate agent, if any.
+    pub circuit_id: Option<String>,
+    /// The user name, once the subscriber authenticated.
+    pub user: Option<String>,
+    /// The LNS the call goes to.
+    pub lns: Option<String>,
+    /// `negotiating` (LCP and authentication with the LAC), `calling` (ICRQ sent) or
+    /// `relaying`.
+    pub state: String,
+    /// The call's local tunnel id.
+    pub tunnel: Option<u16>,
+    /// The call's local session id.
+    pub session: Option<u16>,
+    /// Seconds since discovery completed.
+    pub uptime_s: u64,
+    /// PPP frames relayed from the subscriber to the LNS.
+    pub up_frames: u64,
+    /// Their octets.
+    pub up_bytes: u64,
+    /// PPP frames relayed from the LNS to the subscriber.
+    pub down_frames: u64,
+    /// Their octets.
+    pub down_bytes: u64,
 }
 
 /// Which sessions a [`Request::CloseMatching`] names.
@@ -144,6 +181,8 @@ pub enum Response {
     Stats(DaemonStats),
     /// Answer to [`Request::Quality`].
     Quality(QualityInfo),
+    /// Answer to [`Request::ListPppoe`].
+    PppoeSessions(Vec<PppoeSessionInfo>),
     /// Answer to [`Request::Reload`].
     Reloaded {
         /// What changed and was applied, one line each.
@@ -413,6 +452,44 @@ pub struct DaemonStats {
     /// LNS with RADIUS: servers and counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radius: Option<RadiusStats>,
+    /// Relaying LAC: PPPoE subscribers, calls and discovery counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lac: Option<Box<LacStats>>,
+}
+
+/// A relaying LAC's counters, all interfaces together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LacStats {
+    /// PPPoE subscribers now.
+    pub subscribers: u64,
+    /// Of which relayed into an established call.
+    pub relaying: u64,
+    /// Calls placed (user known, LNS chosen).
+    pub calls_placed: u64,
+    /// Calls that reached the relay stage.
+    pub calls_up: u64,
+    /// Subscribers gone before their call was up (hung up, refused, no LNS answer).
+    pub calls_failed: u64,
+    /// Subscribers whose realm had no LNS.
+    pub no_lns: u64,
+    /// Subscriber frames dropped while their call was being placed.
+    pub dropped_while_calling: u64,
+    /// PADIs received.
+    pub padi_rx: u64,
+    /// PADOs sent.
+    pub pado_tx: u64,
+    /// PADRs received.
+    pub padr_rx: u64,
+    /// PADSs sent confirming a session.
+    pub pads_tx: u64,
+    /// PADSs sent with an error TAG.
+    pub pads_error_tx: u64,
+    /// PADTs received.
+    pub padt_rx: u64,
+    /// PADTs sent.
+    pub padt_tx: u64,
+    /// PPPoE frames dropped, by reason (only the reasons that occurred).
+    pub dropped: std::collections::BTreeMap<String, u64>,
 }
 
 /// One RADIUS server as the daemon sees it.

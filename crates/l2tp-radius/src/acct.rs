@@ -70,6 +70,9 @@ pub enum AcctRecord {
         session: SessionInfo,
         /// The address it was given.
         framed_ip: Option<Ipv4Addr>,
+        /// The IPv6 prefix advertised to it (Framed-IPv6-Prefix, RFC 3162 §2.3) and the
+        /// one delegated to it (Delegated-IPv6-Prefix, RFC 4818).
+        ipv6: Ipv6Prefixes,
         /// Class values from the Access-Accept, echoed (RFC 2865 §5.25).
         class: Vec<Vec<u8>>,
         /// What happened.
@@ -79,6 +82,15 @@ pub enum AcctRecord {
     AccountingOn,
     /// Accounting-Off: the NAS is going down on purpose.
     AccountingOff,
+}
+
+/// A session's IPv6 prefixes, for its accounting records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ipv6Prefixes {
+    /// Framed-IPv6-Prefix.
+    pub framed: Option<crate::reply::Ipv6Prefix>,
+    /// Delegated-IPv6-Prefix.
+    pub delegated: Option<crate::reply::Ipv6Prefix>,
 }
 
 /// Acct-Status-Type values (RFC 2866 §5.1).
@@ -145,6 +157,7 @@ impl AcctRecord {
             AcctRecord::Session {
                 session,
                 framed_ip,
+                ipv6,
                 class,
                 event,
             } => {
@@ -160,6 +173,12 @@ impl AcctRecord {
                 out.push(Attr::u32(AttrType::ACCT_AUTHENTIC, 1));
                 if let Some(ip) = framed_ip {
                     out.push(Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, *ip));
+                }
+                if let Some(p) = ipv6.framed {
+                    out.push(Attr::new(AttrType::FRAMED_IPV6_PREFIX, p.encode()));
+                }
+                if let Some(p) = ipv6.delegated {
+                    out.push(Attr::new(AttrType::DELEGATED_IPV6_PREFIX, p.encode()));
                 }
                 for c in class {
                     out.push(Attr::new(AttrType::CLASS, &c[..c.len().min(253)]));
@@ -206,6 +225,13 @@ mod tests {
                 tunnel: None,
             },
             framed_ip: Some(Ipv4Addr::new(192, 0, 2, 10)),
+            ipv6: Ipv6Prefixes {
+                framed: None,
+                delegated: Some(crate::reply::Ipv6Prefix {
+                    addr: "2001:db8:7700::".parse().unwrap(),
+                    len: 56,
+                }),
+            },
             class: vec![b"gold".to_vec()],
             event: SessionEvent::Stop(
                 Usage {
@@ -229,5 +255,10 @@ mod tests {
         assert_eq!(u(AttrType::ACCT_SESSION_TIME), 61);
         assert_eq!(u(AttrType::ACCT_TERMINATE_CAUSE), 4);
         assert_eq!(p.get(AttrType::CLASS).unwrap().value, b"gold");
+        assert_eq!(
+            p.get(AttrType::DELEGATED_IPV6_PREFIX).unwrap().value,
+            [0, 56, 0x20, 0x01, 0x0d, 0xb8, 0x77, 0x00, 0x00]
+        );
+        assert!(p.get(AttrType::FRAMED_IPV6_PREFIX).is_none());
     }
 }

@@ -282,6 +282,7 @@ fn accounting_retries_carry_delay_and_new_ids_then_fail_with_the_record() {
     let stop = AcctRecord::Session {
         session: session("frank"),
         framed_ip: None,
+        ipv6: Default::default(),
         class: vec![],
         event: SessionEvent::Stop(Usage::default(), TerminateCause::LostCarrier),
     };

@@ -225,6 +225,7 @@ fn session_record(event: SessionEvent) -> AcctRecord {
     AcctRecord::Session {
         session: session("alice", "acct-0001"),
         framed_ip: Some(Ipv4Addr::new(192, 0, 2, 10)),
+        ipv6: Default::default(),
         class: vec![b"gold-plan".to_vec()],
         event,
     }

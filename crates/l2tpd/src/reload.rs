@@ -2,7 +2,8 @@
 //! and validated again; an invalid file is refused with its errors and the running
 //! configuration kept. Otherwise what can change without touching an established session
 //! is applied — users (inline or the users file), a grown address pool, limits, allowed
-//! peers, session timeouts, the tunnel secret for new tunnels, the log level — and every
+//! peers, session timeouts, the use of proxy AVPs, a LAC's LNS and realm table (for calls
+//! placed from then on), the tunnel secret for new tunnels, the log level — and every
 //! other change is reported as needing a restart.
 
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ const RELOADABLE: &[&str] = &[
     "lns.allowed_peers",
     "lns.session_timeout",
     "lns.idle_timeout",
+    "lns.proxy",
+    "lac.lns",
+    "lac.realms",
     "tunnel.secret",
     "tunnel.hide_avps",
     "daemon.log_level",

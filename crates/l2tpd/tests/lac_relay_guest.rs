@@ -125,6 +125,20 @@ fn real_pppd_over_pppoe_reaches_our_lns_through_our_lac_with_proxy_authenticatio
         "{}",
         report()
     );
+    // `l2tpctl pppoe` on the LAC: the subscriber beside its call.
+    let l2tpctl = support::guest::workspace_binary("l2tpctl", "l2tpctl");
+    let ctl = Command::new(&l2tpctl)
+        .args(["--socket", lac_sock.to_str().unwrap(), "pppoe"])
+        .output()
+        .expect("l2tpctl pppoe");
+    let listing = String::from_utf8_lossy(&ctl.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("tap0/"))
+        .unwrap_or_else(|| panic!("no subscriber in `l2tpctl pppoe`:\n{listing}"));
+    for word in ["alice@isp.example", "relaying", "127.0.0.1:1701"] {
+        assert!(line.contains(word), "`l2tpctl pppoe` lacks {word}: {line}");
+    }
 
     // pppd hangs up: LCP Terminate-Request → the LAC clears the call (CDN) and the LNS's
     // session goes.

@@ -16,7 +16,9 @@ use l2tpd::core::Input;
 use ppp::{AuthMethod, Event, Link, LinkConfig};
 use pppoe::{Code, Discovery, EthHeader, Frame, MacAddr, Pppoe, Tag, TagList, ETHERTYPE_DISCOVERY};
 use rand::SeedableRng;
-use support::sim::{lac_core, lns_core_for_lac, SimCore, LAC_MAC, LNS_ADDR, POOL_FIRST};
+use support::sim::{
+    lac_config, lac_core, lns_core_for_lac, SimCore, LAC_MAC, LNS_ADDR, POOL_FIRST,
+};
 
 const HOST: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
 
@@ -243,6 +245,34 @@ fn subscriber_gets_the_lns_address_through_the_relay_with_proxy_authentication()
     );
     // One LCP negotiation, the LAC's: the LNS took it over (proxy LCP).
     assert_eq!(sub.lcp_confreqs, 1);
+    // What `l2tpctl pppoe` and `l2tpctl sessions` show on the LAC.
+    let Some(l2tp_mgmt::Response::PppoeSessions(listed)) =
+        lac.manage(h.now, l2tp_mgmt::Request::ListPppoe)
+    else {
+        panic!("no PPPoE listing");
+    };
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].mac, "02:00:00:00:00:02");
+    assert_eq!(listed[0].state, "relaying");
+    let call = (listed[0].tunnel.unwrap(), listed[0].session.unwrap());
+    let Some(l2tp_mgmt::Response::Sessions(calls)) =
+        lac.manage(h.now, l2tp_mgmt::Request::ListSessions)
+    else {
+        panic!("no session listing");
+    };
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].tunnel, calls[0].session), call);
+    assert_eq!(calls[0].user.as_deref(), Some("alice@isp.example"));
+    let Some(l2tp_mgmt::Response::Stats(st)) = lac.manage(h.now, l2tp_mgmt::Request::Stats) else {
+        panic!("no stats");
+    };
+    let l = st.lac.expect("a LAC's stats have a LAC block");
+    assert_eq!(
+        (l.subscribers, l.relaying, l.calls_placed, l.calls_up),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((l.padi_rx, l.pado_tx, l.padr_rx, l.pads_tx), (1, 1, 1, 1));
+    assert!(l.dropped.is_empty(), "{:?}", l.dropped);
 
     // The subscriber hangs up with a PADT: the call is cleared on the LNS.
     let padt = Subscriber::discovery(MacAddr(LAC_MAC), Code::PADT, sub.session, vec![]);
@@ -358,4 +388,53 @@ fn the_subscribers_lcp_terminate_clears_the_call_and_is_acknowledged() {
     );
     assert!(sub.padt_received, "the PPPoE session ends too");
     assert!(lac.core.pppoe_sessions(h.now).is_empty());
+}
+
+#[test]
+fn a_reloaded_realm_table_steers_the_next_call() {
+    let (mut h, _, mut lac, sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "mallory@elsewhere.example",
+    );
+    assert!(sub.padt_received, "no LNS for elsewhere.example yet");
+    // An LNS that knows mallory; the reload maps her realm to it.
+    let mut lns = lns_core_for_lac(
+        2,
+        h.now,
+        vec![AuthMethod::ChapMd5],
+        "mallory@elsewhere.example",
+        ProxyMode::Accept,
+    );
+    let new = lac_config(
+        1,
+        None,
+        vec![("elsewhere.example".into(), lns_addr())],
+        vec![AuthMethod::ChapMd5],
+    );
+    assert!(lac.core.reconfigure(&new, None));
+    let mut sub = Subscriber::new("mallory@elsewhere.example");
+    let padi = Subscriber::discovery(
+        MacAddr::BROADCAST,
+        Code::PADI,
+        0,
+        vec![Tag::ServiceName(vec![])],
+    );
+    // A second PADI from the same MAC within its PADI bucket's burst.
+    lac.input(
+        h.now,
+        Input::PppoeFrame {
+            interface: 0,
+            frame: &padi,
+        },
+    );
+    let up = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(30),
+        |_, _, s| s.up().is_some(),
+    );
+    assert!(up, "{:?}", sub.events);
 }

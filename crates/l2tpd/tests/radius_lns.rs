@@ -961,6 +961,21 @@ fn framed_and_delegated_ipv6_prefixes_are_advertised_routed_and_held_by_one_sess
                 .is_some_and(|a| a.segments()[..4] == [0x2001, 0xdb8, 0x77, 0])
         })
     });
+    // Her accounting names both prefixes.
+    wait_for(Duration::from_secs(10), "kim's accounting Start", || {
+        !records(&fr, "Start").is_empty()
+    });
+    let start = records(&fr, "Start").remove(0);
+    assert_eq!(
+        get(&start, "Framed-IPv6-Prefix"),
+        Some("2001:db8:77::/64"),
+        "{start:?}"
+    );
+    assert_eq!(
+        get(&start, "Delegated-IPv6-Prefix"),
+        Some("2001:db8:7700::/56"),
+        "{start:?}"
+    );
     let r6 = routes6(&topo.lns);
     assert!(r6.contains("2001:db8:77::/64 dev l2tp0"), "{r6}");
     assert!(r6.contains("2001:db8:7700::/56 dev l2tp0"), "{r6}");
@@ -1015,7 +1030,7 @@ fn framed_mtu_caps_the_sessions_interface() {
     let topo = Topology::new("j");
     let fr = freeradius::FreeRadius::start_with("l2tpd-lns-j", USERS, Some(&topo.lns));
     // One interface per session, 1460 by default ([ppp] mtu).
-    let lns = topo.start_lns_lns(&fr, "interface_mode = \"per-session\"");
+    let mut lns = topo.start_lns_lns(&fr, "interface_mode = \"per-session\"");
     let lns_sock = topo.path("lns.sock");
     let links = || {
         String::from_utf8_lossy(&sh(&["ip", "-n", &topo.lns, "-o", "link", "show"]).stdout)
@@ -1034,8 +1049,8 @@ fn framed_mtu_caps_the_sessions_interface() {
             .and_then(|m| m.split_whitespace().next())
             .map(str::to_string)
     };
-    let judy = topo.start_client("judy", "judy", "judy-pw");
-    let bob = topo.start_client("bob", "bob", "bob-pw");
+    let mut judy = topo.start_client("judy", "judy", "judy-pw");
+    let mut bob = topo.start_client("bob", "bob", "bob-pw");
     let log = || {
         format!(
             "LNS:\n{}\njudy:\n{}\nbob:\n{}",
@@ -1050,4 +1065,40 @@ fn framed_mtu_caps_the_sessions_interface() {
     });
     assert_eq!(mtu_of("judy").as_deref(), Some("1300"), "{}", links());
     assert_eq!(mtu_of("bob").as_deref(), Some("1460"), "{}", links());
+
+    // One shared interface: judy's host route carries her MTU, bob's none.
+    for p in [&mut judy, &mut bob, &mut lns] {
+        support::stop(&mut p.child);
+    }
+    let lns = topo.start_lns_lns(&fr, "");
+    let judy = topo.start_client("judy2", "judy", "judy-pw");
+    let bob = topo.start_client("bob2", "bob", "bob-pw");
+    let log = || {
+        format!(
+            "LNS:\n{}\njudy:\n{}\nbob:\n{}",
+            lns.log_tail(),
+            judy.log_tail(),
+            bob.log_tail()
+        )
+    };
+    let up = support::wait_sessions_up(&lns_sock, 2, &log);
+    let route_of = |user: &str| {
+        let a = up
+            .iter()
+            .find(|s| s.user.as_deref() == Some(user))
+            .and_then(|s| s.ipv4)
+            .expect("an address")
+            .to_string();
+        String::from_utf8_lossy(&sh(&["ip", "-n", &topo.lns, "route", "show", &a]).stdout)
+            .into_owned()
+    };
+    wait_for(Duration::from_secs(5), "judy's route", || {
+        route_of("judy").contains("dev l2tp0")
+    });
+    assert!(
+        route_of("judy").contains("mtu 1300"),
+        "{}",
+        route_of("judy")
+    );
+    assert!(!route_of("bob").contains("mtu"), "{}", route_of("bob"));
 }

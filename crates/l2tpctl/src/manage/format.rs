@@ -224,6 +224,9 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     if let Some(r) = &s.radius {
         radius(out, r);
     }
+    if let Some(l) = &s.lac {
+        lac(out, l);
+    }
     let _ = writeln!(out, "Data");
     counters(out, &s.datapath);
 }
@@ -368,6 +371,7 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
                 let _ = writeln!(out, "not applied: {l}");
             }
         }
+        Response::PppoeSessions(v) => pppoe(&mut out, v),
         Response::Error { message } => {
             let _ = writeln!(out, "error: {message}");
         }
@@ -407,6 +411,76 @@ fn radius(out: &mut String, r: &l2tp_mgmt::RadiusStats) {
             sv.rejects,
             sv.accounting_responses,
             sv.bad_replies
+        );
+    }
+}
+
+/// The LAC block of `stats`: subscribers, calls, discovery and drops.
+fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
+    let _ = writeln!(out, "LAC");
+    let _ = writeln!(
+        out,
+        "  PPPoE subscribers {}, relaying {}; calls placed {}, up {}, failed {}, no LNS for the realm {}",
+        l.subscribers, l.relaying, l.calls_placed, l.calls_up, l.calls_failed, l.no_lns
+    );
+    let _ = writeln!(
+        out,
+        "  Discovery: PADI {} PADO {} PADR {} PADS {} (errors {}) PADT in {} out {}",
+        l.padi_rx, l.pado_tx, l.padr_rx, l.pads_tx, l.pads_error_tx, l.padt_rx, l.padt_tx
+    );
+    let dropped: Vec<String> = l.dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(
+        out,
+        "  Dropped: {}; while calling {}",
+        if dropped.is_empty() {
+            "none".to_string()
+        } else {
+            dropped.join(", ")
+        },
+        l.dropped_while_calling
+    );
+}
+
+/// `l2tpctl pppoe`: one line per PPPoE subscriber.
+fn pppoe(out: &mut String, v: &[l2tp_mgmt::PppoeSessionInfo]) {
+    if v.is_empty() {
+        out.push_str("No PPPoE sessions.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",
+        "IFACE/PPPOE",
+        "MAC",
+        "USER",
+        "LNS",
+        "STATE",
+        "CALL",
+        "UPTIME",
+        "UP frames/bytes",
+        "DOWN frames/bytes"
+    );
+    for p in v {
+        let call = match (p.tunnel, p.session) {
+            (Some(t), Some(s)) => format!("{t}/{s}"),
+            _ => "-".into(),
+        };
+        let mac = match &p.circuit_id {
+            Some(c) => format!("{} ({c})", p.mac),
+            None => p.mac.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",
+            format!("{}/{}", p.interface, p.pppoe_session),
+            mac,
+            p.user.as_deref().unwrap_or("-"),
+            p.lns.as_deref().unwrap_or("-"),
+            p.state,
+            call,
+            duration(p.uptime_s),
+            format!("{}/{}", p.up_frames, p.up_bytes),
+            format!("{}/{}", p.down_frames, p.down_bytes),
         );
     }
 }

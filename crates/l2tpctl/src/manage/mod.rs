@@ -221,6 +221,19 @@ with its errors (exit status 1) and the running configuration is kept.",
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// LAC: PPPoE subscribers beside the L2TP calls they are relayed into.
+    #[command(
+        long_about = "A relaying LAC's PPPoE subscribers, one line each: interface and PPPoE \
+session id, the subscriber's MAC address (and Agent-Circuit-Id when an intermediate agent \
+gave one), the user once known, the LNS, the state (negotiating: LCP and authentication \
+with the LAC; calling: ICRQ sent; relaying), the L2TP call (TID/SID, as in `l2tpctl \
+sessions`), uptime, and PPP frames and bytes relayed each way.",
+        after_long_help = "EXAMPLES:\n    l2tpctl pppoe\n    l2tpctl pppoe --json | jq '.data[] | select(.state == \"relaying\")'"
+    )]
+    Pppoe {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 /// `show tunnel|session`.
@@ -489,6 +502,7 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
             false,
         ),
         ManageCommand::Reload { out } => (Request::Reload, out.json),
+        ManageCommand::Pppoe { out } => (Request::ListPppoe, out.json),
     })
 }
 

@@ -47,16 +47,21 @@ impl Core {
                     a.interface = Some(Interface::Shared(name));
                 }
                 if matches!(self.role, RoleSettings::Lns(_)) {
+                    // Framed-MTU: the session's host route carries it (the shared
+                    // interface's MTU is every session's).
+                    let mtu = self.radius_mtu(key).map(u32::from);
                     self.out.ip(IpOp::AddRoute {
                         iface: Iface::Shared,
                         route: host_route(ipv4.peer),
                         exist_ok: false,
+                        mtu,
                     });
                     for route in framed {
                         self.out.ip(IpOp::AddRoute {
                             iface: Iface::Shared,
                             route,
                             exist_ok: false,
+                            mtu: None,
                         });
                     }
                 }
@@ -242,6 +247,7 @@ impl Core {
                             iface: iface.clone(),
                             route,
                             exist_ok: false,
+                            mtu: None,
                         });
                     }
                 }
@@ -365,6 +371,7 @@ impl Core {
                     iface: iface.clone(),
                     route: IpCidr::V6(c),
                     exist_ok: true,
+                    mtu: None,
                 });
             }
         }
@@ -374,6 +381,7 @@ impl Core {
                 iface,
                 route: IpCidr::V6(any),
                 exist_ok: true,
+                mtu: None,
             });
         }
         if let Some(a) = global {

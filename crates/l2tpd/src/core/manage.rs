@@ -134,6 +134,10 @@ impl Core {
             Q::CloseSession { tunnel, session } => self.close_session_cmd(now, tunnel, session),
             // The shell answers it (it reads the configuration file); a core alone cannot.
             Q::Reload => R::error("reload: no configuration file to re-read"),
+            Q::ListPppoe => match self.lac.as_deref() {
+                Some(l) => R::PppoeSessions(l.pppoe_infos(now)),
+                None => R::error("pppoe: this daemon is not a relaying LAC (no [lac] section)"),
+            },
             Q::CloseTunnel { tunnel } => self.close_tunnel_cmd(now, tunnel),
             Q::CloseMatching { selector } => self.close_matching_cmd(now, &selector),
             Q::HangUp {
@@ -289,7 +293,11 @@ impl Core {
                 Some(_) => format!("{}/pppd", session_state(info.state, None)),
                 None => session_state(info.state, ctx.map(|c| c.link.phase())),
             },
-            user: ctx.and_then(|c| c.user().map(str::to_string)),
+            user: ctx.and_then(|c| c.user().map(str::to_string)).or_else(|| {
+                // A LAC's relayed call: the subscriber's user.
+                let lac = self.lac.as_deref()?;
+                lac.user_of_call(key).map(str::to_string)
+            }),
             ipv4: ctx.and_then(|c| c.ipv4()).map(|p| match self.role {
                 RoleSettings::Lns(_) => p.peer,
                 RoleSettings::Client(_) | RoleSettings::Lac(_) => p.local,
@@ -385,6 +393,7 @@ impl Core {
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
             radius: None,
+            lac: self.lac.as_deref().map(|l| Box::new(l.stats())),
         }
     }
 }

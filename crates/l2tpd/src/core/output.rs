@@ -108,6 +108,9 @@ pub enum IpOp {
         route: IpCidr,
         /// A route already there is fine.
         exist_ok: bool,
+        /// The route's path MTU, if it has its own (a session's Framed-MTU on the shared
+        /// interface).
+        mtu: Option<u32>,
     },
     /// Remove a route from an interface.
     DelRoute {

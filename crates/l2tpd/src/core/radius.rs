@@ -78,6 +78,22 @@ pub(crate) struct SessionAcct {
 }
 
 impl SessionAcct {
+    /// The IPv6 prefixes the server gave, for accounting records.
+    fn ipv6_accounting(&self) -> l2tp_radius::acct::Ipv6Prefixes {
+        let prefix = |c: &Ipv6Cidr| l2tp_radius::reply::Ipv6Prefix {
+            addr: c.network(),
+            len: c.len(),
+        };
+        let delegated = self.routes.iter().find_map(|r| match r {
+            IpCidr::V6(c) if Some(*c) != self.ipv6_prefix => Some(prefix(c)),
+            _ => None,
+        });
+        l2tp_radius::acct::Ipv6Prefixes {
+            framed: self.ipv6_prefix.as_ref().map(prefix),
+            delegated,
+        }
+    }
+
     /// Records why the session ends, unless a reason is already known.
     pub fn ending(&mut self, cause: TerminateCause) {
         self.cause.get_or_insert(cause);
@@ -442,6 +458,7 @@ impl Core {
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip,
+            ipv6: r.ipv6_accounting(),
             class: r.class.clone(),
             event: SessionEvent::Start,
         };
@@ -467,6 +484,7 @@ impl Core {
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip: s.ipv4().map(|p| p.peer).or(s.lease()),
+            ipv6: r.ipv6_accounting(),
             class: r.class.clone(),
             event: SessionEvent::Stop(usage(stats, s.since, now), cause),
         };
@@ -498,6 +516,7 @@ impl Core {
         let rec = AcctRecord::Session {
             session: r.info.clone(),
             framed_ip,
+            ipv6: r.ipv6_accounting(),
             class: r.class.clone(),
             event: SessionEvent::Interim(usage(stats, since, now)),
         };

@@ -1,5 +1,6 @@
 //! A reload applied to a running core: what can change without touching an established
-//! session — users, the address pool grown, limits, allowed peers, session timeouts, and
+//! session — users, the address pool grown, limits, allowed peers, session timeouts, the use
+//! of proxy AVPs, a LAC's realm table, and
 //! the tunnel secret for tunnels set up from now on. Sessions and tunnels already up keep
 //! their addresses, ids and secrets.
 
@@ -25,6 +26,7 @@ impl Core {
                 (l.session_timeout, l.idle_timeout) != (n.session_timeout, n.idle_timeout);
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
+            l.proxy = n.proxy;
             let (want, have) = (n.pool.spec(), l.pool.spec());
             if want != have {
                 pool_ok = l.pool.grow(want);
@@ -33,6 +35,10 @@ impl Core {
         if timeouts_changed {
             // The sessions' deadlines follow the new timeouts (one pass, at the reload).
             self.rearm_all_timeouts();
+        }
+        if let (Some(lac), RoleSettings::Lac(n)) = (self.lac.as_deref_mut(), &new.role) {
+            // Calls placed from now on; calls up keep their LNS.
+            lac.settings.steering = n.steering.clone();
         }
         if let Some(u) = users {
             self.replace_users(u);

@@ -310,7 +310,82 @@ pub fn render(snap: &Snapshot) -> String {
     if let Some(r) = &s.radius {
         radius(&mut out, r);
     }
+    if let Some(l) = &s.lac {
+        lac(&mut out, l);
+    }
     out
+}
+
+/// The relaying LAC: subscribers, calls, PPPoE discovery and drops by reason.
+fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
+    family(
+        out,
+        "l2tpd_pppoe_sessions",
+        "gauge",
+        "PPPoE subscribers now.",
+    );
+    sample(out, "l2tpd_pppoe_sessions", l.subscribers);
+    family(
+        out,
+        "l2tpd_pppoe_sessions_relaying",
+        "gauge",
+        "PPPoE subscribers relayed into an established L2TP call.",
+    );
+    sample(out, "l2tpd_pppoe_sessions_relaying", l.relaying);
+    for (name, help, v) in [
+        (
+            "lac_calls_placed",
+            "Calls placed for PPPoE subscribers.",
+            l.calls_placed,
+        ),
+        (
+            "lac_calls_up",
+            "Calls that reached the relay stage.",
+            l.calls_up,
+        ),
+        (
+            "lac_calls_failed",
+            "Subscribers gone before their call was up.",
+            l.calls_failed,
+        ),
+        (
+            "lac_no_lns",
+            "Subscribers whose realm had no LNS.",
+            l.no_lns,
+        ),
+        ("pppoe_padi_received", "PADIs received.", l.padi_rx),
+        ("pppoe_pado_sent", "PADOs sent.", l.pado_tx),
+        ("pppoe_padr_received", "PADRs received.", l.padr_rx),
+        (
+            "pppoe_pads_sent",
+            "PADSs sent confirming a session.",
+            l.pads_tx,
+        ),
+        (
+            "pppoe_pads_errors_sent",
+            "PADSs sent with an error TAG.",
+            l.pads_error_tx,
+        ),
+        ("pppoe_padt_received", "PADTs received.", l.padt_rx),
+        ("pppoe_padt_sent", "PADTs sent.", l.padt_tx),
+    ] {
+        let metric = format!("l2tpd_{name}_total");
+        family(out, &metric, "counter", help);
+        sample(out, &metric, v);
+    }
+    family(
+        out,
+        "l2tpd_pppoe_dropped_total",
+        "counter",
+        "PPPoE frames dropped, by reason.",
+    );
+    for (reason, v) in &l.dropped {
+        let _ = writeln!(
+            out,
+            "l2tpd_pppoe_dropped_total{{reason=\"{}\"}} {v}",
+            escape_label(reason)
+        );
+    }
 }
 
 /// RADIUS: per-server counters and state, the spool and dynamic authorization.
@@ -540,5 +615,32 @@ mod tests {
             text.contains("l2tpd_sessions{state=\"we\\\"ird\\\\\\n\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_relaying_lacs_series_appear_with_its_drops_by_reason() {
+        let mut s = Snapshot::default();
+        assert!(
+            !render(&s).contains("l2tpd_pppoe"),
+            "no LAC, no PPPoE series"
+        );
+        let mut lac = l2tp_mgmt::LacStats {
+            subscribers: 3,
+            relaying: 2,
+            padi_rx: 7,
+            ..Default::default()
+        };
+        lac.dropped.insert("cookie_invalid".into(), 4);
+        s.stats.lac = Some(Box::new(lac));
+        let text = render(&s);
+        for line in [
+            "l2tpd_pppoe_sessions 3",
+            "l2tpd_pppoe_sessions_relaying 2",
+            "l2tpd_pppoe_padi_received_total 7",
+            "# TYPE l2tpd_pppoe_dropped_total counter",
+            "l2tpd_pppoe_dropped_total{reason=\"cookie_invalid\"} 4",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
     }
 }

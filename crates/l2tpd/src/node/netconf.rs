@@ -42,6 +42,9 @@ const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
+const RTA_METRICS: u16 = 8;
+/// Inside RTA_METRICS: the path MTU of the route (`ip route ... mtu N`).
+const RTAX_MTU: u16 = 2;
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_STATIC: u8 = 4;
 const RT_SCOPE_UNIVERSE: u8 = 0;
@@ -180,6 +183,15 @@ fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 pub struct NetConf {
     sock: Socket,
     seq: u32,
+}
+
+/// Optional attributes of a route.
+#[derive(Debug, Clone, Copy, Default)]
+struct RouteAttrs {
+    /// RTA_PRIORITY.
+    metric: Option<u32>,
+    /// RTAX_MTU.
+    mtu: Option<u32>,
 }
 
 impl NetConf {
@@ -423,7 +435,27 @@ impl NetConf {
             Some(ifindex),
             dst,
             None,
-            metric,
+            RouteAttrs { metric, mtu: None },
+        )
+    }
+
+    /// Routes `dst` to `ifindex` with a path MTU (`ip route add DST dev IF mtu N`).
+    pub fn add_route_mtu(
+        &mut self,
+        ifindex: u32,
+        dst: IpCidr,
+        mtu: u32,
+    ) -> Result<(), NetconfError> {
+        self.route(
+            RTM_NEWROUTE,
+            NLM_F_CREATE | NLM_F_EXCL,
+            Some(ifindex),
+            dst,
+            None,
+            RouteAttrs {
+                metric: None,
+                mtu: Some(mtu),
+            },
         )
     }
 
@@ -441,13 +473,20 @@ impl NetConf {
             ifindex,
             dst,
             Some(gateway),
-            None,
+            RouteAttrs::default(),
         )
     }
 
     /// Removes a route added with [`NetConf::add_route`].
     pub fn del_route(&mut self, ifindex: u32, dst: IpCidr) -> Result<(), NetconfError> {
-        self.route(RTM_DELROUTE, 0, Some(ifindex), dst, None, None)
+        self.route(
+            RTM_DELROUTE,
+            0,
+            Some(ifindex),
+            dst,
+            None,
+            RouteAttrs::default(),
+        )
     }
 
     fn route(
@@ -457,7 +496,7 @@ impl NetConf {
         ifindex: Option<u32>,
         dst: IpCidr,
         gateway: Option<IpAddr>,
-        metric: Option<u32>,
+        extra: RouteAttrs,
     ) -> Result<(), NetconfError> {
         let (family, net, len) = match dst {
             IpCidr::V4(c) => (AF_INET, IpAddr::V4(c.network()), c.len()),
@@ -479,8 +518,16 @@ impl NetConf {
         if let Some(i) = ifindex {
             m.attr(RTA_OIF, &i.to_ne_bytes());
         }
-        if let Some(p) = metric {
+        if let Some(p) = extra.metric {
             m.attr(RTA_PRIORITY, &p.to_ne_bytes());
+        }
+        if let Some(mtu) = extra.mtu {
+            // A nested attribute: RTAX_MTU inside RTA_METRICS (header, then the value).
+            let mut nested = Vec::with_capacity(8);
+            nested.extend_from_slice(&8u16.to_ne_bytes());
+            nested.extend_from_slice(&RTAX_MTU.to_ne_bytes());
+            nested.extend_from_slice(&mtu.to_ne_bytes());
+            m.attr(RTA_METRICS, &nested);
         }
         let verb = if kind == RTM_NEWROUTE {
             "add"

@@ -176,10 +176,15 @@ impl Tuns {
                 iface,
                 route,
                 exist_ok,
+                mtu,
             } => {
-                let r = self
-                    .index(&iface)
-                    .and_then(|(nc, i)| ok_if(exist_ok, nc.add_route(i, route, None)));
+                let r = self.index(&iface).and_then(|(nc, i)| {
+                    let added = match mtu {
+                        Some(m) => nc.add_route_mtu(i, route, m),
+                        None => nc.add_route(i, route, None),
+                    };
+                    ok_if(exist_ok, added)
+                });
                 if let Err(e) = r {
                     tracing::warn!("route {route} on {iface:?}: {e}");
                 }

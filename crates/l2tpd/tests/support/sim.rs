@@ -368,6 +368,20 @@ pub fn lac_core(
     realms: Vec<(String, SocketAddr)>,
     methods: Vec<ppp::AuthMethod>,
 ) -> SimCore {
+    let cfg = lac_config(seed, default, realms, methods);
+    let addrs = cfg.listen.clone();
+    let mut core = Core::new(cfg, addrs.clone(), now).expect("LAC core");
+    core.open_pppoe_interface(0, LAC_MAC, now);
+    SimCore::new(core, addrs)
+}
+
+/// The settings of [`lac_core`].
+pub fn lac_config(
+    seed: u64,
+    default: Option<SocketAddr>,
+    realms: Vec<(String, SocketAddr)>,
+    methods: Vec<ppp::AuthMethod>,
+) -> NodeConfig {
     let settings = l2tpd::core::lac::LacSettings {
         interfaces: vec!["eth-sim".into()],
         ac_name: "sim-lac".into(),
@@ -378,7 +392,7 @@ pub fn lac_core(
         max_sessions_per_mac: 2,
         max_payload: None,
     };
-    let cfg = NodeConfig {
+    NodeConfig {
         name: "lac".into(),
         listen: vec![LAC_ADDR.parse().expect("addr")],
         endpoint: EndpointConfig {
@@ -395,9 +409,5 @@ pub fn lac_core(
         role: RoleSettings::Lac(Box::new(settings)),
         seed: Some(seed ^ 0x1ac),
         ip_mode: IpMode::App,
-    };
-    let addrs = cfg.listen.clone();
-    let mut core = Core::new(cfg, addrs.clone(), now).expect("LAC core");
-    core.open_pppoe_interface(0, LAC_MAC, now);
-    SimCore::new(core, addrs)
+    }
 }

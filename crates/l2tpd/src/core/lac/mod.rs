@@ -123,6 +123,8 @@ pub struct PppoeSnapshot {
     pub pppoe_id: u16,
     /// Subscriber MAC.
     pub mac: String,
+    /// Agent-Circuit-Id from a PPPoE intermediate agent.
+    pub circuit_id: Option<String>,
     /// User name, once known.
     pub user: Option<String>,
     /// LNS the call went to.
@@ -219,6 +221,12 @@ impl Lac {
                 interface: self.settings.interfaces[iface].clone(),
                 pppoe_id: id,
                 mac: s.mac.to_string(),
+                circuit_id: self.acs[iface]
+                    .as_ref()
+                    .and_then(|ac| ac.session(id))
+                    .and_then(|i| i.access_line.as_ref())
+                    .and_then(|a| a.circuit_id())
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
                 user: s.user.clone(),
                 lns: s.lns,
                 state: s.state_name(),
@@ -232,6 +240,71 @@ impl Lac {
             .collect();
         v.sort_by(|a, b| (&a.interface, a.pppoe_id).cmp(&(&b.interface, b.pppoe_id)));
         v
+    }
+
+    /// What `l2tpctl pppoe` shows.
+    pub fn pppoe_infos(&self, now: Instant) -> Vec<l2tp_mgmt::PppoeSessionInfo> {
+        self.snapshots(now)
+            .into_iter()
+            .map(|s| l2tp_mgmt::PppoeSessionInfo {
+                interface: s.interface,
+                pppoe_session: s.pppoe_id,
+                mac: s.mac,
+                circuit_id: s.circuit_id,
+                user: s.user,
+                lns: s.lns.map(|a| a.to_string()),
+                state: s.state.to_string(),
+                tunnel: s.call.map(|c| c.tunnel.0),
+                session: s.call.map(|c| c.session.0),
+                uptime_s: s.uptime_s,
+                up_frames: s.up_frames,
+                up_bytes: s.up_bytes,
+                down_frames: s.down_frames,
+                down_bytes: s.down_bytes,
+            })
+            .collect()
+    }
+
+    /// The relay's figures for `l2tpctl stats` and the metrics.
+    pub fn stats(&self) -> l2tp_mgmt::LacStats {
+        let c = &self.counters;
+        let mut st = l2tp_mgmt::LacStats {
+            subscribers: self.subscribers.len() as u64,
+            relaying: self
+                .subscribers
+                .values()
+                .filter(|s| matches!(s.stage, Stage::Relaying { .. }))
+                .count() as u64,
+            calls_placed: c.calls_placed,
+            calls_up: c.calls_up,
+            calls_failed: c.calls_failed,
+            no_lns: c.no_lns,
+            dropped_while_calling: c.dropped_while_calling,
+            ..Default::default()
+        };
+        for ac in self.acs.iter().flatten() {
+            let a = ac.stats();
+            st.padi_rx += a.padi_rx;
+            st.pado_tx += a.pado_tx;
+            st.padr_rx += a.padr_rx;
+            st.pads_tx += a.pads_tx;
+            st.pads_error_tx += a.pads_error_tx;
+            st.padt_rx += a.padt_rx;
+            st.padt_tx += a.padt_tx;
+            for r in pppoe::DropReason::ALL {
+                let n = a.dropped(*r);
+                if n > 0 {
+                    *st.dropped.entry(r.name().to_string()).or_insert(0) += n;
+                }
+            }
+        }
+        st
+    }
+
+    /// The user relayed in call `key`, if it is one of ours.
+    pub fn user_of_call(&self, key: SessionKey) -> Option<&str> {
+        let sid = self.by_call.get(&key)?;
+        self.subscribers.get(sid)?.user.as_deref()
     }
 
     /// PPPoE discovery counters summed over the interfaces.
