@@ -340,3 +340,151 @@ fn fsq_is_answered_with_fsr_for_the_sessions_we_know() {
     raw.send(now, &mut ep, SessionId(0), Fsq::default().to_message());
     assert_eq!(raw.recv(now, &mut ep), ["StopCCN"]);
 }
+
+/// Runs the endpoint's timers up to `until` (bounded), feeding nothing back: the failing
+/// endpoint is silent.
+fn run_silent(ep: &mut Peer, now: &mut Instant, until: Instant) {
+    for _ in 0..10_000 {
+        match ep.ep.poll_timeout() {
+            Some(t) if t <= until => {
+                *now = (*now).max(t);
+                ep.ep.handle_timeout(*now);
+                while ep.ep.poll_transmit().is_some() {}
+                ep.drain();
+            }
+            _ => break,
+        }
+    }
+    *now = until;
+}
+
+fn tunnel_downs(ep: &mut Peer) -> usize {
+    ep.take_events()
+        .iter()
+        .filter(|e| matches!(e, l2tp_proto::control::Event::TunnelDown { .. }))
+        .count()
+}
+
+/// RFC 4951 Recovery Time: a recoverable tunnel whose peer went silent outlives the RFC 2661
+/// retry budget for the peer's Recovery Time, and a recovery in that time takes its control
+/// channel back (our unacknowledged message goes out again at once and is in order).
+#[test]
+fn a_silent_recoverable_peer_is_waited_for_and_recovered() {
+    let mut now = Instant::now();
+    let mut ep = Peer::new(lns_addr(), failover_config("lns", 5000), 9);
+    let mut old = Raw::new(RAW_ADDR.parse().unwrap());
+    // The scripted peer advertises 3 s in `raw_tunnel_with`; use a longer one here.
+    let mut rq = sccrq(60);
+    rq.unknown.push(cap(120_000).to_avp());
+    old.send(now, &mut ep, SessionId(0), rq);
+    old.recv(now, &mut ep);
+    let Some(ControlMessage::Sccrp(rp)) = old.last().cloned() else {
+        panic!()
+    };
+    let tid = rp.assigned_tunnel_id;
+    old.set_tunnel(tid);
+    old.send(
+        now,
+        &mut ep,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    old.recv(now, &mut ep);
+    ep.take_events();
+    ep.ep
+        .place_incoming_call(now, tid, CallParams::default())
+        .unwrap();
+    while ep.ep.poll_transmit().is_some() {}
+
+    // Well past the RFC 2661 retry budget (about 31 s with the defaults).
+    let start = now;
+    run_silent(&mut ep, &mut now, start + Duration::from_secs(90));
+    assert_eq!(tunnel_downs(&mut ep), 0);
+    assert_eq!(
+        ep.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Established
+    );
+
+    let mut rec = Raw::new(RAW_ADDR.parse().unwrap());
+    rec.ignore_others = true;
+    rec.send(now, &mut ep, SessionId(0), recovery_sccrq(61, 60, tid));
+    assert_eq!(rec.recv(now, &mut ep)[0], "SCCRP");
+    rec.set_tunnel(rec_tunnel(&rec));
+    rec.send(
+        now,
+        &mut ep,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    // The SCCCN brings the old tunnel back: its ICRQ goes out at once, to the same address.
+    let mut got = Vec::new();
+    while let Some(t) = ep.ep.poll_transmit() {
+        got.push(t);
+    }
+    let mut icrq = false;
+    for t in &got {
+        let d = l2tp_wire::Header::decode(&t.payload).unwrap();
+        if d.header.tunnel_id == TunnelId(60) && message_name(&t.payload) == "ICRQ" {
+            let s = d.header.sequence.unwrap();
+            let r = old
+                .ch
+                .receive(now, s.ns, s.nr, d.header.session_id, d.payload);
+            icrq |= !r.delivered.is_empty();
+        }
+    }
+    assert!(icrq, "the ICRQ was not resent in order on the old tunnel");
+    let info = ep.ep.tunnel_info(tid).unwrap();
+    assert_eq!(info.failover.recoveries, 1);
+    assert_eq!(tunnel_downs(&mut ep), 0);
+}
+
+fn rec_tunnel(rec: &Raw) -> TunnelId {
+    match rec.inbox.iter().rev().find_map(|(_, m)| match m {
+        ControlMessage::Sccrp(p) => Some(p.assigned_tunnel_id),
+        _ => None,
+    }) {
+        Some(t) => t,
+        None => panic!("no SCCRP"),
+    }
+}
+
+/// Without a recovery in the Recovery Time, the tunnel is cleared as RFC 2661 says.
+#[test]
+fn a_recoverable_peer_that_never_recovers_is_cleared_after_its_recovery_time() {
+    let mut now = Instant::now();
+    let mut ep = Peer::new(lns_addr(), failover_config("lns", 5000), 10);
+    let mut old = Raw::new(RAW_ADDR.parse().unwrap());
+    let mut rq = sccrq(60);
+    rq.unknown.push(cap(20_000).to_avp());
+    old.send(now, &mut ep, SessionId(0), rq);
+    old.recv(now, &mut ep);
+    let tid = rec_tunnel(&old);
+    old.set_tunnel(tid);
+    old.send(
+        now,
+        &mut ep,
+        SessionId(0),
+        l2tp_wire::Scccn {
+            challenge_response: None,
+            unknown: vec![],
+        },
+    );
+    old.recv(now, &mut ep);
+    ep.take_events();
+    ep.ep
+        .place_incoming_call(now, tid, CallParams::default())
+        .unwrap();
+    // The retry budget ends within 31 s; the 20 s Recovery Time keeps the tunnel past 40 s.
+    let start = now;
+    run_silent(&mut ep, &mut now, start + Duration::from_secs(40));
+    assert_eq!(tunnel_downs(&mut ep), 0, "not kept for the Recovery Time");
+    run_silent(&mut ep, &mut now, start + Duration::from_secs(90));
+    assert_eq!(tunnel_downs(&mut ep), 1);
+    assert!(ep.ep.tunnel_info(tid).is_none());
+}

@@ -505,7 +505,7 @@ impl Endpoint {
         let Some(t) = self.tunnels.get_mut(&old) else {
             return;
         };
-        t.failover.recoveries += 1;
+        t.recovered(now);
         tracing::info!(tunnel = %old, recovery = %via, peer = %t.peer, "tunnel recovered by its peer (RFC 4951)");
         t.probe_peer(&mut self.ctx, now);
         t.flush(&mut self.ctx);

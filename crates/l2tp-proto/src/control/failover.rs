@@ -16,6 +16,10 @@
 //! * When the recovery tunnel is up (SCCCN), the old tunnel counts a recovery and is probed
 //!   with a HELLO when nothing of ours is outstanding; the recovery tunnel itself is an
 //!   ordinary tunnel without sessions, for the failing endpoint to close.
+//! * When a recoverable tunnel's retry budget runs out, it is kept (not cleared, no events)
+//!   for the Recovery Time the peer advertised; a recovery in that time takes its control
+//!   channel back into service (retry budget reset, unacknowledged messages sent again at
+//!   once). Without a recovery it is cleared as before when the time is up.
 //! * An FSQ on a tunnel where both sides offered failover is answered with an FSR holding,
 //!   for each session queried, our Session ID when we have that session with that peer
 //!   session id, or 0 when we do not (§6). Our sessions are not changed by the query.
@@ -82,6 +86,36 @@ impl Tunnel {
             .collect();
         self.failover.session_queries += 1;
         self.send(ctx, now, SessionId::NONE, Fsr { sessions }.to_message());
+    }
+}
+
+impl Tunnel {
+    /// The retry budget ran out. On a tunnel the peer may recover, with a Recovery Time in
+    /// its Failover Capability, the tunnel is kept that long for the recovery tunnel instead
+    /// of being cleared. Returns true while it is kept.
+    pub(crate) fn hold_for_recovery(&mut self, now: Instant) -> bool {
+        let wait = match self.failover.peer {
+            Some(c) if self.failover.recoverable && c.recovery_time_ms > 0 => {
+                std::time::Duration::from_millis(u64::from(c.recovery_time_ms))
+            }
+            _ => return false,
+        };
+        match self.awaiting_recovery {
+            None => {
+                tracing::info!(tunnel = %self.id, peer = %self.peer, "peer stopped acknowledging: keeping the tunnel {wait:?} for its recovery (RFC 4951)");
+                self.awaiting_recovery = Some(now + wait);
+                true
+            }
+            Some(until) => now < until,
+        }
+    }
+
+    /// The peer recovered this tunnel: a channel that had given up is taken back.
+    pub(crate) fn recovered(&mut self, now: Instant) {
+        self.failover.recoveries += 1;
+        if self.awaiting_recovery.take().is_some() {
+            self.channel.revive(now);
+        }
     }
 }
 

@@ -564,6 +564,23 @@ impl Channel {
         }
     }
 
+    /// Takes a failed channel back into service (the peer recovered the tunnel, RFC 4951
+    /// §5): the retry budget starts again and every message sent and not acknowledged goes
+    /// out again at once.
+    pub fn revive(&mut self, now: Instant) {
+        self.failed = None;
+        let initial = self.cfg.retransmit_initial;
+        for m in self.unacked.iter_mut() {
+            m.silent = 0;
+            m.retries = 0;
+            m.interval = initial;
+            if m.deadline.is_some() {
+                m.deadline = Some(now);
+            }
+        }
+        self.handle_timeout(now);
+    }
+
     /// Releases spare queue capacity (after a burst).
     pub fn shrink_to_fit(&mut self) {
         self.unacked.shrink_to_fit();

@@ -140,6 +140,9 @@ pub(crate) struct Tunnel {
     pub suggest: Option<SuggestedControlSequence>,
     /// On a recovery tunnel: set until its coming up has been reported to the old tunnel.
     pub recovery_pending: bool,
+    /// The peer stopped acknowledging a recoverable tunnel: kept until then for its
+    /// recovery tunnel (RFC 4951 Recovery Time) instead of being cleared.
+    pub awaiting_recovery: Option<Instant>,
 }
 
 impl Tunnel {
@@ -176,6 +179,7 @@ impl Tunnel {
             failover: FailoverInfo::default(),
             suggest: None,
             recovery_pending: false,
+            awaiting_recovery: None,
         }
     }
 
@@ -653,6 +657,10 @@ impl Tunnel {
 
     /// The soonest of this tunnel's timers: retransmission/ack, HELLO, end of the hold.
     pub(crate) fn next_timeout(&self, cfg: &EndpointConfig) -> Option<Instant> {
+        if let Some(until) = self.awaiting_recovery {
+            // Kept for a recovery: no other timer runs (they would fire and do nothing).
+            return Some(until);
+        }
         let hello = cfg.hello_interval;
         let mut t = self.channel.poll_timeout();
         let mut consider = |x: Instant| t = Some(t.map_or(x, |y: Instant| y.min(x)));
@@ -680,6 +688,9 @@ impl Tunnel {
         if self.channel.failure().is_some() {
             if self.is_closing() {
                 return true;
+            }
+            if self.hold_for_recovery(now) {
+                return false;
             }
             self.lost(ctx, now);
             // Nobody is listening: no point holding the state.
