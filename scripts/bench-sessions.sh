@@ -4,7 +4,9 @@
 # Prints the loadgen's JSON result, and the LNS's resident memory (idle, peak, while the
 # sessions are held) and CPU (in all, and while the sessions are held).
 # Usage: scripts/bench-sessions.sh [TUNNELS] [SESSIONS_PER_TUNNEL] [HOLD_SECONDS]
-# RWS=N sets the LNS's receive window (default 64); L2TPD_BIN=PATH measures another build.
+# RWS=N sets the LNS's receive window (default 64); QUALITY=SECS its line-quality probe
+# interval (ppp.quality_interval, default 1; 0 turns probing off); L2TPD_BIN=PATH measures
+# another build.
 # The pool is 198.18.0.0/15, the range RFC 2544 reserves for benchmarking: no packet ever
 # leaves the process with those addresses (interface_mode none).
 set -euo pipefail
@@ -33,6 +35,7 @@ hello_interval = 60
 [ppp]
 auth = ["chap-md5"]
 lcp_echo_interval = 30
+quality_interval = ${QUALITY:-1}
 [lns]
 listen = ["127.0.0.1:$PORT"]
 ipv4_pool = "198.18.0.0/15"

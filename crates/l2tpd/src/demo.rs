@@ -115,6 +115,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             max_tunnels: 0,
             session_timeout: None,
             idle_timeout: None,
+            proxy: Default::default(),
         })),
         seed: None,
         ip_mode: crate::core::IpMode::App,

@@ -1,7 +1,7 @@
 //! `l2tpd`: the L2TP daemon (LNS, LAC, client) and its demo.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use l2tpd::config::{self, ClientArgs, LnsArgs, RunArgs};
+use l2tpd::config::{self, ClientArgs, LacArgs, LnsArgs, RunArgs};
 
 mod gendocs;
 
@@ -34,6 +34,9 @@ enum Command {
     Lns(LnsArgs),
     /// Dial an LNS as a client from command-line flags; one TUN interface per session.
     Client(ClientArgs),
+    /// Relay PPPoE subscribers to an LNS (chosen by realm) as a LAC, from command-line
+    /// flags: proxy LCP and proxy authentication in each call.
+    Lac(LacArgs),
     /// Run from a configuration file (see docs/configuration.md).
     Run(RunArgs),
     /// Check a configuration file and its users file (like nginx -t); exit 0 or 1.
@@ -111,6 +114,9 @@ fn main() {
             .map_err(|e| e.to_string())
             .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Client(args) => config::config_from_client_args(&args)
+            .map_err(|e| e.to_string())
+            .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
+        Command::Lac(args) => config::config_from_lac_args(&args)
             .map_err(|e| e.to_string())
             .and_then(|(cfg, warnings)| start(cfg, warnings, flags())),
         Command::Run(args) => config::Config::load(&args.config)

@@ -106,6 +106,10 @@ fn all_field_names() -> Vec<String> {
             dae_listen: Some("127.0.0.1:3799".parse().unwrap()),
             ..Default::default()
         }),
+        lac: Some(l2tpd::config::lac::LacConfig {
+            lns: Some("192.0.2.1".parse().unwrap()),
+            ..Default::default()
+        }),
     };
     let value = toml::Value::try_from(&full).unwrap();
     let mut names = Vec::new();

@@ -5,14 +5,17 @@
 //! both ways, `l2tpctl` shows the session with mode pppd and pppd's pid, and pppd's own log
 //! shows it ran. pppd killed → the call is cleared with a CDN saying why (and the client
 //! redials a new one, with a new pppd); the client's StopCCN, the LNS's own StopCCN and the
-//! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind.
+//! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind. Then the
+//! other role: our client on the kernel datapath in the guest hands its session to pppd
+//! (authenticating to our userspace LNS on the host side), IP both ways, and the LNS's
+//! StopCCN leaves nothing in the guest.
 //!
 //! Also in the same guest: a second kernel-datapath daemon on the port the first one has is
 //! refused at start ("cannot bind UDP …: Address in use"), and the first one's session stays
 //! up (its SO_REUSEADDR, needed by the per-tunnel sockets, once let the second one start
 //! and take the traffic).
 //!
-//! Needs root, qemu and apt (see `support::guest`); skipped loudly otherwise, a failure
+//! Needs root, qemu and apt (see the `l2tp-guest` test kit); skipped loudly otherwise, a failure
 //! under `CI=true`.
 
 mod support;
@@ -22,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::guest::{self, Guest};
-use support::{stop, wait_sessions_up, TempDir, L2TPD};
+use support::{stop, TempDir, L2TPD};
 
 const LNS_TOML: &str = r#"role = "lns"
 [daemon]
@@ -88,6 +91,28 @@ fn pppd_session(g: &Guest, not_pid: Option<u64>) -> serde_json::Value {
             g.ok("cat /host/lns.log; cat /host/pppd.log")
         );
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The one session of our daemon on the host side behind `sock`, once its network phase is
+/// up: pppd in the guest (started after the call, under an emulated CPU) gets a generous
+/// bound.
+fn host_session_up(sock: &Path, log: &dyn Fn() -> String) -> Vec<l2tp_mgmt::SessionInfo> {
+    let t = Instant::now();
+    loop {
+        let up: Vec<_> = support::sessions(sock)
+            .into_iter()
+            .filter(|s| s.state == "established/ppp-network" && s.ipv4.is_some())
+            .collect();
+        if !up.is_empty() {
+            return up;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no session up on the host side:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
     }
 }
 
@@ -182,7 +207,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
         "the client's management socket",
         || l2tp_mgmt::Client::connect(&client_sock).is_ok(),
     );
-    let up = wait_sessions_up(&client_sock, 1, &client_log);
+    let up = host_session_up(&client_sock, &client_log);
     assert_eq!(
         up[0].ipv4.map(|a| a.to_string()).as_deref(),
         Some("192.0.2.10")
@@ -263,7 +288,7 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     assert_eq!(s2["tunnel"].as_u64(), Some(tid), "the same tunnel: {s2}");
     let pid2 = s2["pppd_pid"].as_u64().expect("pid");
     assert_eq!(g.ok("pidof pppd").trim(), pid2.to_string());
-    wait_sessions_up(&client_sock, 1, &client_log);
+    host_session_up(&client_sock, &client_log);
     ping_both_ways(&g);
 
     // Teardown from the client (StopCCN): pppd told to stop and reaped, nothing left.
@@ -319,10 +344,137 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
         "{log}"
     );
     stop(&mut client);
+    client_hands_its_session_to_pppd(&g, &dir.0);
     drop(g);
     eprintln!(
         "{TEST}: boot {:.1} s, whole test {:.1} s",
         t_boot.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The other role: our client on the kernel datapath in the guest hands its session to pppd
+/// (LAC side: no `pppol2tp_lns_mode`; pppd authenticates to the LNS as `bob`), dialling our
+/// LNS (userspace, builtin PPP) on the host side. PPP up, `ping` both ways through pppd's
+/// `ppp0`, and the LNS's StopCCN leaves nothing in the guest.
+fn client_hands_its_session_to_pppd(g: &Guest, dir: &Path) {
+    const CLIENT_CTL: &str = "/host/l2tpctl --socket /run/client.sock";
+    let lns_sock = dir.join("host-lns.sock");
+    let log = std::fs::File::create(dir.join("host-lns.log")).expect("log");
+    let mut lns = Command::new("ip")
+        .args(["netns", "exec", &g.netns, L2TPD, "lns"])
+        .args(["--listen", "198.51.100.1:1701", "--pool"])
+        .args(["203.0.113.10-203.0.113.20", "--local-ip", "203.0.113.1"])
+        .args(["--user", "bob:secret", "--socket"])
+        .arg(&lns_sock)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the host LNS");
+    let lns_log = || std::fs::read_to_string(dir.join("host-lns.log")).unwrap_or_default();
+    support::wait_for(Duration::from_secs(20), "the host LNS's socket", || {
+        l2tp_mgmt::Client::connect(&lns_sock).is_ok()
+    });
+    let client = r#"role = "client"
+[daemon]
+management_socket = "/run/client.sock"
+datapath = "kernel"
+log_level = "debug"
+[ppp]
+mode = "pppd"
+pppd_options = ["user", "bob", "password", "secret", "noauth", "noipdefault",
+                "lcp-echo-interval", "0", "nodefaultroute", "logfile", "/host/pppd-client.log",
+                "debug"]
+[dial]
+peers = ["198.51.100.1"]
+user = "bob"
+password = "secret"
+redial = false
+"#;
+    std::fs::write(g.share().join("client.toml"), client).expect("config");
+    g.ok("chmod 600 /host/client.toml; /host/l2tpd run --config /host/client.toml >/host/client.log 2>&1 &");
+    // A debug build loads over 9p under an emulated CPU, and pppd starts after the call:
+    // the bounds are generous for a busy machine.
+    let t = Instant::now();
+    while g.run(10, &format!("{CLIENT_CTL} stats")).0 != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{}",
+            g.ok("cat /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let up = host_session_up(&lns_sock, &|| {
+        format!(
+            "{}\n{}",
+            lns_log(),
+            g.ok("cat /host/client.log; cat /host/pppd-client.log")
+        )
+    });
+    assert_eq!(
+        up[0].ipv4.map(|a| a.to_string()).as_deref(),
+        Some("203.0.113.10")
+    );
+    let t = Instant::now();
+    let s = loop {
+        let (_, out) = g.run(
+            20,
+            &format!("{CLIENT_CTL} sessions --json; echo ====; ip -o addr show"),
+        );
+        let (json, addr) = out.split_once("====").unwrap_or((&out, ""));
+        let s = serde_json::from_str::<serde_json::Value>(json.trim())
+            .ok()
+            .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
+            .filter(|s| s["pppd_pid"].is_u64())
+            .filter(|_| addr.contains("inet 203.0.113.10 peer 203.0.113.1/32"));
+        if let Some(s) = s {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the guest client's pppd has no address:\n{out}\n{}",
+            g.ok("cat /host/client.log; cat /host/pppd-client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (tid, sid, pid) = (
+        s["tunnel"].as_u64().expect("tid"),
+        s["session"].as_u64().expect("sid"),
+        s["pppd_pid"].as_u64().expect("pid"),
+    );
+    assert_eq!(s["ppp_mode"], "pppd", "{s}");
+    let out = g.ok(&format!(
+        "pidof pppd; cat /proc/{pid}/cmdline | tr '\\0' ' '; echo; cat /host/pppd-client.log"
+    ));
+    assert_eq!(out.lines().next(), Some(pid.to_string().as_str()), "{out}");
+    assert!(
+        out.contains(&format!(
+            " pppol2tp_tunnel_id {tid} pppol2tp_session_id {sid} nodetach user bob "
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "PPPoL2TP options: tid {tid} sid {sid} debugmask 0"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("local  IP address 203.0.113.10"), "{out}");
+    g.ok("ping -c 3 -W 3 203.0.113.1");
+    let ping = Command::new("ip")
+        .args(["netns", "exec", &g.netns, "ping", "-c", "3", "-W", "3"])
+        .arg("203.0.113.10")
+        .output()
+        .expect("ping");
+    assert!(
+        ping.status.success(),
+        "ping from the host LNS: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    // The LNS's StopCCN: the client's pppd is reaped, nothing is left in the guest.
+    stop(&mut lns);
+    nothing_left(g, false, "the host LNS's StopCCN");
+    let log = g.ok("cat /host/client.log; kill $(pidof l2tpd)");
+    assert!(log.contains(&format!("pppd (pid {pid}) ended")), "{log}");
 }

@@ -60,6 +60,7 @@ fn lns_config() -> NodeConfig {
             max_tunnels: 0,
             session_timeout: None,
             idle_timeout: None,
+            proxy: Default::default(),
         })),
         seed: Some(7),
         ip_mode: IpMode::App,

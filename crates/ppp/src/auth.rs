@@ -246,6 +246,38 @@ impl Authenticator {
         a
     }
 
+    /// Authentication another system (a LAC) already performed with the peer: the
+    /// credentials it captured are put to the daemon at once, and the decision is answered
+    /// to the peer under the exchange's Identifier `id`, as if we had asked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn proxied(
+        rng: &mut dyn RngCore,
+        method: AuthMethod,
+        name: &str,
+        t: AuthTiming,
+        rechallenge: Option<Duration>,
+        epoch: u64,
+        id: u8,
+        user: String,
+        credentials: Credentials,
+    ) -> Self {
+        let mut a = Authenticator {
+            method,
+            name: name.to_string(),
+            t,
+            rechallenge: rechallenge.filter(|_| method != AuthMethod::Pap),
+            state: SrvState::WaitPap,
+            next_id: id.wrapping_add(1 + (rng.next_u32() & 0x7f) as u8),
+            deadline: None,
+            succeeded: false,
+            epoch,
+            asked: 0,
+            out: VecDeque::new(),
+        };
+        a.ask(id, (id, id), user, credentials);
+        a
+    }
+
     /// When a timer of this machine fires.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline

@@ -288,6 +288,22 @@ impl<P: Policy> Fsm<P> {
         }
     }
 
+    /// Opened without a negotiation of our own: another system negotiated `request` (our
+    /// options, acknowledged) with the peer, and hands the link over (proxy LCP, RFC 2661
+    /// §4.4.5). Reports no layer event; the caller acts as on This-Layer-Up. Only from the
+    /// Starting state (after `open`, before `up`).
+    pub fn opened_by_proxy(&mut self, request: Vec<u8>) -> bool {
+        if self.state != State::Starting {
+            return false;
+        }
+        self.req_id = self.fresh_id();
+        self.last_request = request;
+        self.answered = true;
+        self.restart_count = 0;
+        self.set_state(State::Opened);
+        true
+    }
+
     /// Down: the lower layer went away.
     pub fn down(&mut self) {
         match self.state {

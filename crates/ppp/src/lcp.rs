@@ -165,6 +165,52 @@ impl LcpPolicy {
         (self.peer_acfc, self.peer_pfc)
     }
 
+    /// Proxy LCP (RFC 2661 §4.4.5): takes the options of the Configure-Request a LAC sent
+    /// and the peer acknowledged ("Last Sent LCP CONFREQ") as our own, acknowledged. Fails,
+    /// changing nothing the next negotiation relies on, when an option is one we would not
+    /// ask for (the caller then renegotiates LCP).
+    pub fn adopt_sent(&mut self, opts: &[RawOption<'_>]) -> Result<(), &'static str> {
+        let (mut mru, mut magic, mut auth) = (None, None, None);
+        for o in opts {
+            match o.kind {
+                opt::MRU => match o.u16() {
+                    Some(v) if v >= MIN_MRU => mru = Some(v),
+                    _ => return Err("bad MRU"),
+                },
+                opt::MAGIC => match o.u32() {
+                    Some(m) if m != 0 => magic = Some(m),
+                    _ => return Err("bad Magic-Number"),
+                },
+                opt::AUTH => {
+                    let m = AuthMethod::from_lcp_option(o.data)
+                        .ok_or("an authentication protocol we do not support")?;
+                    let i = self
+                        .auth_prefs
+                        .iter()
+                        .position(|p| *p == m)
+                        .ok_or("an authentication protocol we do not offer")?;
+                    auth = Some(i);
+                }
+                // Options that change nothing we send (L2TP carries no HDLC framing; we
+                // accept compressed frames regardless).
+                opt::ACCM if o.data.len() == 4 => {}
+                opt::PFC | opt::ACFC if o.data.is_empty() => {}
+                _ => return Err("an option we do not negotiate"),
+            }
+        }
+        if self.role == Role::Server && !self.auth_prefs.is_empty() && auth.is_none() {
+            return Err("no authentication, which we require");
+        }
+        self.req_mru = mru;
+        self.req_magic = magic.is_some();
+        if let Some(m) = magic {
+            self.magic = m;
+        }
+        self.auth_idx = auth;
+        self.acked = true;
+        Ok(())
+    }
+
     fn new_magic(&mut self, rng: &mut dyn RngCore) {
         let old = self.magic;
         while self.magic == old || self.magic == 0 {

@@ -85,4 +85,6 @@ pub use event::{DownReason, Event, Ipv4Params, Phase};
 pub use frame::{classify, encapsulate, ip_frame_header, Protocol};
 pub use fsm::State;
 pub use lcp::Role;
-pub use link::{AuthConfig, Ipv4Config, Link, LinkConfig, LinkStats, DEFAULT_LINK_MRU};
+pub use link::{
+    AuthConfig, Ipv4Config, Link, LinkConfig, LinkStats, ProxiedAuth, DEFAULT_LINK_MRU,
+};

@@ -10,6 +10,7 @@ use rand::RngCore;
 
 use crate::auth::{
     AuthDecision, AuthMethod, AuthOutput, AuthTicket, AuthTiming, Authenticatee, Authenticator,
+    Credentials,
 };
 use crate::error::ApiError;
 use crate::event::{DownReason, Event, Ipv4Params, Phase};
@@ -23,6 +24,20 @@ use crate::packet::{self, Code, Packet};
 /// Default MRU: a 1500-octet path minus IPv4 (20), UDP (8), the largest L2TP data header
 /// (16: flags, length, ids, Ns/Nr, offset size) and the uncompressed PPP header (4).
 pub const DEFAULT_LINK_MRU: u16 = 1452;
+
+/// An authentication a LAC performed with the peer before handing the link over (proxy
+/// authentication, RFC 2661 §4.4.5), for [`Link::open_proxied`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxiedAuth {
+    /// The method (it must be the one the proxied LCP negotiated).
+    pub method: AuthMethod,
+    /// Identifier of the exchange (PAP Authenticate-Request, CHAP Challenge and Response).
+    pub id: u8,
+    /// The user name the peer gave.
+    pub user: String,
+    /// What it presented.
+    pub credentials: Credentials,
+}
 
 /// Authentication settings.
 #[derive(Clone, PartialEq, Eq)]
@@ -306,6 +321,53 @@ impl Link {
             f.open(now);
         }
         self.pump(now);
+    }
+
+    /// Server: the lower layer is up and a LAC already negotiated LCP with the peer (proxy
+    /// LCP, RFC 2661 §4.4.5): LCP starts Opened with the options of `last_sent` (the
+    /// Configure-Request the LAC sent and the peer acknowledged, taken as ours) and
+    /// `last_received` (the peer's, which the LAC acknowledged). With `auth`, the
+    /// authentication the LAC captured is put to the daemon at once
+    /// ([`Event::AuthRequest`]) and its answer goes to the peer as ours would.
+    ///
+    /// Fails, without sending anything, when the options are not acceptable to us (an option
+    /// we would not negotiate, an authentication protocol we do not offer, a Configure-Request
+    /// of the peer we would not Ack): the caller then renegotiates with [`Link::open`].
+    pub fn open_proxied(
+        &mut self,
+        now: Instant,
+        last_sent: &[u8],
+        last_received: &[u8],
+        auth: Option<ProxiedAuth>,
+    ) -> Result<(), String> {
+        if self.finished || self.phase != Phase::Dead || self.cfg.role != Role::Server {
+            return Err("not a fresh server link".into());
+        }
+        let ours =
+            crate::options::decode(last_sent).map_err(|e| format!("Last Sent LCP CONFREQ: {e}"))?;
+        let theirs = crate::options::decode(last_received)
+            .map_err(|e| format!("Last Received LCP CONFREQ: {e}"))?;
+        self.lcp
+            .policy
+            .adopt_sent(&ours)
+            .map_err(|e| format!("Last Sent LCP CONFREQ has {e}"))?;
+        let verdict =
+            crate::fsm::Policy::check_request(&mut self.lcp.policy, &mut *self.rng, &theirs);
+        if verdict != crate::options::Verdict::Ack {
+            return Err("we would not acknowledge the peer's LCP Configure-Request".into());
+        }
+        self.phase = Phase::Establish;
+        self.establish_deadline = self.cfg.establish_timeout.map(|t| now + t);
+        self.lcp.open(now);
+        while self.lcp.poll().is_some() {}
+        self.lcp.opened_by_proxy(last_sent.to_vec());
+        self.ipcp.open(now);
+        if let Some(f) = self.ipv6cp.as_deref_mut() {
+            f.open(now);
+        }
+        self.lcp_up(now, auth);
+        self.pump(now);
+        Ok(())
     }
 
     /// Administrative close: LCP Terminate-Request, then `Event::Down{AdminClose}`.
@@ -889,54 +951,7 @@ impl Link {
     fn on_lcp(&mut self, now: Instant, o: Output) {
         match o {
             Output::Send(p) => self.send(Protocol::LCP, p),
-            Output::Layer(LayerEvent::Up) => {
-                self.events.push_back(Event::LinkUp);
-                self.phase = Phase::Authenticate;
-                self.echo = self.cfg.echo_interval.map(|iv| Echo {
-                    deadline: now + iv,
-                    outstanding: 0,
-                });
-                self.probe = self
-                    .cfg
-                    .quality
-                    .map(|q| Box::new(crate::probe::Prober::new(q, now)));
-                let t = self.timing();
-                let rng = &mut *self.rng;
-                match self.cfg.role {
-                    Role::Server => {
-                        if let Some(m) = self.lcp.policy.auth_we_require() {
-                            let rc = self.cfg.rechallenge_interval;
-                            let name = self.cfg.auth.name.clone();
-                            self.auth_epoch += 1;
-                            self.server_auth = Some(Box::new(Authenticator::start(
-                                now,
-                                rng,
-                                m,
-                                &name,
-                                t,
-                                rc,
-                                self.auth_epoch,
-                            )));
-                        }
-                    }
-                    Role::Client => {
-                        if let Some(m) = self.lcp.policy.auth_peer_requires() {
-                            let a = &self.cfg.auth;
-                            self.client_auth = Some(Box::new(Authenticatee::start(
-                                now,
-                                rng,
-                                m,
-                                &a.username,
-                                &a.password,
-                                t,
-                            )));
-                        }
-                    }
-                }
-                if self.server_auth.is_none() && self.client_auth.is_none() {
-                    self.enter_network(now);
-                }
-            }
+            Output::Layer(LayerEvent::Up) => self.lcp_up(now, None),
             Output::Layer(LayerEvent::Down) => {
                 // RFC 1661 §3.7: leaving Opened takes the upper layers down.
                 self.server_auth = None;
@@ -954,6 +969,63 @@ impl Link {
             }
             Output::Layer(LayerEvent::Started) => {}
             Output::Layer(LayerEvent::Finished) => self.finish(),
+        }
+    }
+
+    /// LCP is Opened (This-Layer-Up): authentication, or the network phase. `proxied` is an
+    /// authentication a LAC already performed with the peer (proxy authentication).
+    fn lcp_up(&mut self, now: Instant, proxied: Option<ProxiedAuth>) {
+        self.events.push_back(Event::LinkUp);
+        self.phase = Phase::Authenticate;
+        self.echo = self.cfg.echo_interval.map(|iv| Echo {
+            deadline: now + iv,
+            outstanding: 0,
+        });
+        self.probe = self
+            .cfg
+            .quality
+            .map(|q| Box::new(crate::probe::Prober::new(q, now)));
+        let t = self.timing();
+        let rng = &mut *self.rng;
+        match self.cfg.role {
+            Role::Server => {
+                if let Some(m) = self.lcp.policy.auth_we_require() {
+                    let rc = self.cfg.rechallenge_interval;
+                    let name = self.cfg.auth.name.clone();
+                    self.auth_epoch += 1;
+                    let a = match proxied {
+                        Some(p) if p.method == m => Authenticator::proxied(
+                            rng,
+                            m,
+                            &name,
+                            t,
+                            rc,
+                            self.auth_epoch,
+                            p.id,
+                            p.user,
+                            p.credentials,
+                        ),
+                        _ => Authenticator::start(now, rng, m, &name, t, rc, self.auth_epoch),
+                    };
+                    self.server_auth = Some(Box::new(a));
+                }
+            }
+            Role::Client => {
+                if let Some(m) = self.lcp.policy.auth_peer_requires() {
+                    let a = &self.cfg.auth;
+                    self.client_auth = Some(Box::new(Authenticatee::start(
+                        now,
+                        rng,
+                        m,
+                        &a.username,
+                        &a.password,
+                        t,
+                    )));
+                }
+            }
+        }
+        if self.server_auth.is_none() && self.client_auth.is_none() {
+            self.enter_network(now);
         }
     }
 

@@ -106,6 +106,96 @@ pub struct ClientArgs {
     pub common: CommonArgs,
 }
 
+/// `l2tpd lac --pppoe-interface IF --lns HOST[:PORT] [--secret S] [--realm REALM=HOST[:PORT]]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LacArgs {
+    /// Ethernet interface whose PPPoE subscribers are relayed; repeat for several.
+    #[arg(long, value_name = "IF", required = true)]
+    pub pppoe_interface: Vec<String>,
+    /// The LNS of every user whose realm has no --realm of its own, HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub lns: Option<String>,
+    /// The LNS of one realm (what follows the last @ of the user name); repeat for several.
+    #[arg(long, value_name = "REALM=HOST[:PORT]")]
+    pub realm: Vec<String>,
+    /// Tunnel secret shared with the LNSs.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// AC-Name sent to subscribers.
+    #[arg(long, value_name = "NAME", default_value = "l2tp-rs-lac")]
+    pub ac_name: String,
+    /// Authentication asked of subscribers: chap-md5 and/or pap, most preferred first.
+    #[arg(
+        long,
+        value_name = "METHOD",
+        value_delimiter = ',',
+        default_value = "chap-md5,pap"
+    )]
+    pub auth: Vec<String>,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Builds (and validates) the configuration of `l2tpd lac …`.
+pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let lns = a
+        .lns
+        .as_deref()
+        .map(|s| s.parse::<PeerAddr>().map_err(|e| flag_error("--lns", e)))
+        .transpose()?;
+    let mut realms = std::collections::BTreeMap::new();
+    for r in &a.realm {
+        let Some((realm, host)) = r.split_once('=') else {
+            return Err(flag_error(
+                "--realm",
+                format!("expected REALM=HOST[:PORT], got {r:?}"),
+            ));
+        };
+        let peer = host
+            .parse::<PeerAddr>()
+            .map_err(|e| flag_error("--realm", e))?;
+        realms.insert(realm.to_string(), peer);
+    }
+    let auth = a
+        .auth
+        .iter()
+        .map(|m| match m.as_str() {
+            "chap-md5" => Ok(AuthMethod::ChapMd5),
+            "pap" => Ok(AuthMethod::Pap),
+            _ => Err(flag_error(
+                "--auth",
+                format!("{m:?}: expected chap-md5 or pap"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cfg = Config {
+        role: Role::Lac,
+        daemon: DaemonConfig::default(),
+        tunnel: TunnelConfig {
+            secret: a.secret.clone().map(Secret::from),
+            ..TunnelConfig::default()
+        },
+        session: SessionConfig::default(),
+        ppp: PppConfig::default(),
+        lns: None,
+        dial: None,
+        radius: None,
+        lac: Some(lac::LacConfig {
+            pppoe_interfaces: a.pppoe_interface.clone(),
+            ac_name: a.ac_name.clone(),
+            lns,
+            realms,
+            auth,
+            ..lac::LacConfig::default()
+        }),
+    };
+    a.common.apply(&mut cfg);
+    cfg.validate()?;
+    let w = cfg.warnings();
+    Ok((cfg, w))
+}
+
 /// `l2tpd lns --listen ADDR[:PORT] --pool FIRST-LAST --local-ip IP --user NAME:PASS [--secret S]`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct LnsArgs {
@@ -180,6 +270,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
             ..DialConfig::default()
         }),
         radius: None,
+        lac: None,
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;
@@ -311,6 +402,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
         }),
         dial: None,
         radius: radius_from_flags(a)?,
+        lac: None,
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;

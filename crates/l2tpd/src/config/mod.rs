@@ -32,6 +32,7 @@ use std::str::FromStr;
 use thiserror::Error;
 
 mod cli;
+pub mod lac;
 mod radius;
 mod settings;
 #[cfg(test)]
@@ -382,6 +383,10 @@ pub struct Config {
     /// RADIUS authentication, accounting and dynamic authorization (LNS only).
     #[serde(default)]
     pub radius: Option<RadiusConfig>,
+    /// The LAC relay (`role = "lac"`): PPPoE subscribers relayed to an LNS. Without it, a
+    /// `lac` dials like a `client`.
+    #[serde(default)]
+    pub lac: Option<lac::LacConfig>,
 }
 
 /// `[daemon]`: process-wide settings.
@@ -611,6 +616,10 @@ pub struct LnsConfig {
     pub session_timeout: u64,
     /// Seconds without data after which a session is closed; 0 = never. Default 0.
     pub idle_timeout: u64,
+    /// A LAC's proxy LCP and proxy authentication (RFC 2661 §4.4.5): `accept` (use them
+    /// when acceptable, checked against our own users or RADIUS), `renegotiate` (LCP and
+    /// authentication again) or `ignore`. Default `accept`.
+    pub proxy: crate::core::proxy_lns::ProxyMode,
     /// Most tunnels at once. Default 1024.
     pub max_tunnels: u32,
     /// Most incoming tunnels half-open (SCCRQ answered, SCCCN not yet) at once, on top of
@@ -639,6 +648,7 @@ impl Default for LnsConfig {
             ipv6_prefix: None,
             session_timeout: 0,
             idle_timeout: 0,
+            proxy: Default::default(),
             max_tunnels: 1024,
             max_half_open_tunnels: 4096,
             max_sessions: 16384,

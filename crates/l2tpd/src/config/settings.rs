@@ -131,12 +131,17 @@ impl Config {
                         .then(|| Duration::from_secs(lns.session_timeout)),
                     idle_timeout: (lns.idle_timeout > 0)
                         .then(|| Duration::from_secs(lns.idle_timeout)),
+                    proxy: lns.proxy,
                 };
                 (
                     lns.listen.iter().map(|l| l.0).collect(),
                     RoleSettings::Lns(Box::new(settings)),
                     ip_mode,
                 )
+            }
+            Role::Lac if cfg.lac.is_some() => {
+                let lac = cfg.lac.as_ref().expect("checked by the guard");
+                lac_role(lac)?
             }
             Role::Lac | Role::Client => {
                 let dial = cfg
@@ -198,4 +203,39 @@ impl Config {
             ip_mode,
         })
     }
+}
+
+/// `role = "lac"` with `[lac]`: sockets for both families, no IP termination of our own.
+fn lac_role(
+    lac: &super::lac::LacConfig,
+) -> Result<(Vec<SocketAddr>, RoleSettings, IpMode), ConfigError> {
+    let default = lac
+        .lns
+        .as_ref()
+        .map(|p| super::lac::resolve(p).map_err(|e| field("lac.lns", e)))
+        .transpose()?;
+    let realms = lac
+        .realms
+        .iter()
+        .map(|(realm, p)| {
+            super::lac::resolve(p)
+                .map(|a| (realm.clone(), a))
+                .map_err(|e| field(&format!("lac.realms.{realm}"), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = crate::core::lac::LacSettings {
+        interfaces: lac.pppoe_interfaces.clone(),
+        ac_name: lac.ac_name.clone(),
+        services: lac.service_names.clone(),
+        steering: crate::core::lac::RealmTable { realms, default },
+        auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
+        max_sessions: lac.max_sessions as usize,
+        max_sessions_per_mac: lac.max_sessions_per_mac as usize,
+        max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
+    };
+    let listen = vec![
+        (Ipv4Addr::UNSPECIFIED, 0).into(),
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    ];
+    Ok((listen, RoleSettings::Lac(Box::new(settings)), IpMode::App))
 }

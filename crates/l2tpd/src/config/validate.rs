@@ -147,6 +147,12 @@ impl Config {
         // Role-specific sections.
         match self.role {
             Role::Lns => {
+                if self.lac.is_some() {
+                    bad(
+                        "lac",
+                        "not used by role \"lns\" (remove the section)".into(),
+                    );
+                }
                 if self.dial.is_some() {
                     bad(
                         "dial",
@@ -181,12 +187,21 @@ impl Config {
                         format!("not used by role \"{}\" (remove the section)", self.role),
                     );
                 }
-                match &self.dial {
-                    None => bad(
+                match (&self.dial, &self.lac) {
+                    (_, Some(_)) if self.role != Role::Lac => bad(
+                        "lac",
+                        format!("not used by role \"{}\" (remove the section)", self.role),
+                    ),
+                    (Some(_), Some(_)) => bad(
+                        "dial",
+                        "not used by a relaying LAC ([lac] section): remove it".into(),
+                    ),
+                    (None, Some(l)) => l.validate(&mut bad),
+                    (None, None) => bad(
                         "dial",
                         format!("section required for role \"{}\"", self.role),
                     ),
-                    Some(d) => validate_dial(d, &mut bad),
+                    (Some(d), None) => validate_dial(d, &mut bad),
                 }
             }
         }

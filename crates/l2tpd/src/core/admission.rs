@@ -146,7 +146,7 @@ impl Core {
                     None
                 }
             }
-            RoleSettings::Client(_) => Some(("not accepting tunnels", None)),
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => Some(("not accepting tunnels", None)),
         };
         let Some((why, answer)) = refusal else {
             // Per SCCRQ: debug (a flood of accepted SCCRQs must not fill the log; the
@@ -209,7 +209,7 @@ impl Core {
                 lns.max_sessions > 0
                     && self.sessions.len() + self.admission.pending_calls.len() >= lns.max_sessions
             }
-            RoleSettings::Client(_) => false,
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => false,
         };
         let key = SessionKey::new(tunnel, session);
         if full {

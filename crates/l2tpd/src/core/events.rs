@@ -19,6 +19,9 @@ use super::{Core, RoleSettings};
 
 impl Core {
     pub(super) fn on_control_event(&mut self, now: Instant, ev: CtlEvent) {
+        let Some(ev) = self.lac_control_event(now, ev) else {
+            return;
+        };
         match ev {
             CtlEvent::IncomingTunnel { tunnel, peer, .. } => {
                 self.decide_tunnel(now, tunnel, peer);
@@ -54,7 +57,7 @@ impl Core {
                 if self.dialler.tunnel_up(tunnel) {
                     let n = match &self.role {
                         RoleSettings::Client(c) => c.sessions,
-                        RoleSettings::Lns(_) => 0,
+                        RoleSettings::Lns(_) | RoleSettings::Lac(_) => 0,
                     };
                     for _ in 0..n {
                         if let Err(e) =
@@ -104,10 +107,11 @@ impl Core {
                 peer_session,
                 peer,
                 sequencing_required,
+                proxy,
                 ..
             } => {
                 let ids = (tunnel, session, peer_tunnel, peer_session);
-                self.session_up(now, ids, peer, sequencing_required);
+                self.session_up(now, ids, peer, sequencing_required, proxy);
             }
             CtlEvent::SessionDown {
                 tunnel,
@@ -165,6 +169,7 @@ impl Core {
         (tunnel, session, peer_tunnel, peer_session): (TunnelId, SessionId, TunnelId, SessionId),
         peer: SocketAddr,
         sequencing_required: bool,
+        proxy: Option<Box<l2tp_proto::control::ProxyInfo>>,
     ) {
         self.admission
             .call_settled(SessionKey::new(tunnel, session));
@@ -209,8 +214,8 @@ impl Core {
                 tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP handed to pppd (pid {pid})")
             }
             None => {
-                link.open(now);
                 tracing::info!(node = %self.name, session = %key, %peer, "session up, PPP starting");
+                self.open_link(now, key, &mut link, proxy);
             }
         }
         let mut s = Session::new(link, now);

@@ -135,6 +135,8 @@ impl Core {
     /// A PPP frame for `key`, in order: IP takes the fast path, the rest goes to the link.
     pub(super) fn deliver_frame(&mut self, now: Instant, key: SessionKey, frame: &[u8]) {
         let Some(sess) = self.sessions.get_mut(&key) else {
+            // A LAC's call: relayed to its PPPoE subscriber.
+            self.lac_frame_from_lns(key, frame);
             return;
         };
         match ppp::classify(frame) {

@@ -267,6 +267,7 @@ impl Core {
                     self.apply_router_advertisement(key, l);
                 }
             }
+            RoleSettings::Lac(_) => {}
         }
     }
 
@@ -318,6 +319,7 @@ impl Core {
                 self.send_router_advertisement(key);
                 true
             }
+            RoleSettings::Lac(_) => false,
             RoleSettings::Client(_) => {
                 let Some(l) = ra::parse_router_advertisement(packet) else {
                     return false;

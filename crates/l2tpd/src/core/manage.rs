@@ -292,7 +292,7 @@ impl Core {
             user: ctx.and_then(|c| c.user().map(str::to_string)),
             ipv4: ctx.and_then(|c| c.ipv4()).map(|p| match self.role {
                 RoleSettings::Lns(_) => p.peer,
-                RoleSettings::Client(_) => p.local,
+                RoleSettings::Client(_) | RoleSettings::Lac(_) => p.local,
             }),
             ipv6: ctx.and_then(|c| c.v6().map(|v| v.global.unwrap_or(v.local))),
             interface: ctx.and_then(|c| match c.interface()? {
@@ -361,6 +361,7 @@ impl Core {
             role: match self.role {
                 RoleSettings::Lns(_) => "lns".into(),
                 RoleSettings::Client(_) => "client".into(),
+                RoleSettings::Lac(_) => "lac".into(),
             },
             uptime_s: now.saturating_duration_since(self.started).as_secs(),
             tunnels: self.endpoint.tunnel_count() as u64,

@@ -32,8 +32,11 @@
 //!   the lines a peer can provoke;
 //! * `manage`: management requests and replies; `reconfigure`: a reload applied;
 //! * [`radius`]: RADIUS session state, accounting records, Disconnect and CoA;
+//! * [`proxy_lns`]: an LNS's use of a LAC's proxy LCP and proxy authentication;
 //! * `shaper`: per-session rate limits (a token bucket per direction);
 //! * `deadlines`: Session-Timeout, Idle-Timeout and Interim-Updates in one heap;
+//! * [`lac`]: the LAC relay (PPPoE subscribers relayed into L2TP calls, proxy LCP and
+//!   authentication);
 //! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
@@ -45,10 +48,12 @@ mod dialler;
 mod events;
 mod frames;
 mod ip_policy;
+pub mod lac;
 mod lifecycle;
 mod loglimit;
 mod manage;
 pub mod output;
+pub mod proxy_lns;
 pub mod quality;
 pub mod radius;
 mod reconfigure;
@@ -166,6 +171,14 @@ pub enum Input<'a> {
         /// What happened, in words (for the log and the CDN's error message).
         why: String,
     },
+    /// An Ethernet frame read on PPPoE interface `interface` (LAC: the index in
+    /// `lac.interfaces`).
+    PppoeFrame {
+        /// Which interface.
+        interface: usize,
+        /// The frame, Ethernet header first.
+        frame: &'a [u8],
+    },
     /// Time passed: timers due at `now` fire.
     Tick,
     /// SIGTERM: close every tunnel (StopCCN), refuse new ones, stop dialling.
@@ -244,6 +257,8 @@ pub struct Core {
     clock: Instant,
     /// Tables were shrunk: the allocator may give memory back to the OS.
     trim_heap: bool,
+    /// The LAC relay (LAC role).
+    lac: Option<Box<lac::Lac>>,
     /// When the line-quality period in progress ends.
     quality: quality::QualityClock,
 }
@@ -263,7 +278,7 @@ impl Core {
         let ep_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
         let mut endpoint_cfg: EndpointConfig = config.endpoint;
         let users = match &mut config.role {
-            RoleSettings::Client(_) => {
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => {
                 endpoint_cfg.accept_incoming_tunnels = false;
                 Users::default()
             }
@@ -279,7 +294,12 @@ impl Core {
         {
             return Err("a shared TUN needs the LNS role".into());
         }
+        let lac = match &config.role {
+            RoleSettings::Lac(l) => Some(Box::new(lac::Lac::new((**l).clone()))),
+            _ => None,
+        };
         Ok(Core {
+            lac,
             name: config.name,
             locals,
             endpoint: Endpoint::new(endpoint_cfg, Box::new(ep_rng)),
@@ -367,6 +387,7 @@ impl Core {
             Input::PppProcessExited { key, result, why } => {
                 self.ppp_process_exited(now, key, result, &why)
             }
+            Input::PppoeFrame { interface, frame } => self.pppoe_frame(now, interface, frame),
             Input::Tick => {
                 self.start_dialing(now);
                 self.handle_timers(now);
@@ -401,6 +422,7 @@ impl Core {
             self.sessions.next_timer(),
             self.app.as_ref().and_then(|a| a.poll_timeout()),
             self.dialler.redial_at,
+            self.lac.as_ref().and_then(|l| l.poll_timeout()),
             Some(self.next_housekeeping),
         ]
         .into_iter()
@@ -437,7 +459,7 @@ impl Core {
             RoleSettings::Lns(l) => {
                 Some((u64::from(l.pool.capacity()), u64::from(l.pool.in_use())))
             }
-            RoleSettings::Client(_) => None,
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => None,
         }
     }
 
@@ -452,6 +474,38 @@ impl Core {
             }
             self.auth.replace_users(users);
         }
+    }
+
+    /// LAC: PPPoE interface `index` (of `lac.interfaces`) is open with Ethernet address
+    /// `mac`; its access concentrator starts answering discovery.
+    pub fn open_pppoe_interface(&mut self, index: usize, mac: [u8; 6], now: Instant) {
+        use rand::RngCore;
+        let mut secret = [0u8; 32];
+        self.rng.fill_bytes(&mut secret);
+        if let Some(l) = self.lac.as_deref_mut() {
+            l.open_interface(index, mac, &secret, now);
+        }
+    }
+
+    /// LAC: the PPPoE frames to send, as (interface index, Ethernet frame); taken.
+    pub fn take_pppoe_frames(&mut self) -> Vec<(usize, Vec<u8>)> {
+        self.lac
+            .as_deref_mut()
+            .map(|l| std::mem::take(&mut l.out))
+            .unwrap_or_default()
+    }
+
+    /// LAC: the PPPoE subscribers.
+    pub fn pppoe_sessions(&self, now: Instant) -> Vec<lac::PppoeSnapshot> {
+        self.lac
+            .as_deref()
+            .map(|l| l.snapshots(now))
+            .unwrap_or_default()
+    }
+
+    /// LAC: the relay's counters and each interface's PPPoE counters.
+    pub fn lac_counters(&self) -> Option<(lac::LacCounters, Vec<(String, pppoe::Stats)>)> {
+        self.lac.as_deref().map(|l| (l.counters, l.pppoe_stats()))
     }
 
     /// Node-wide counters.
@@ -481,6 +535,7 @@ impl Core {
     fn shutdown(&mut self, now: Instant) {
         self.admission.draining = true;
         self.dialler.stop();
+        self.lac_shutdown(now);
         for (_, s) in self.sessions.iter_mut() {
             if let Some(r) = s.radius.as_deref_mut() {
                 // RFC 2866 §5.10: Admin-Reboot, "the NAS was shut down for administrative reasons".
@@ -524,6 +579,7 @@ impl Core {
             self.dialler.redial_at = None;
             self.dial(now);
         }
+        self.lac_timers(now);
     }
 
     /// Drains every engine until nothing moves.

@@ -57,8 +57,8 @@ pub(crate) struct Admitted {
     pub user: Option<String>,
     /// LNS: the address leased to the peer (fixed or from the pool), returned at the end.
     pub lease: Option<Ipv4Addr>,
-    /// Rate limits (RADIUS), when the session has any.
-    pub shaper: Option<Shaper>,
+    /// Rate limits (RADIUS), when the session has any (boxed: most sessions have none).
+    pub shaper: Option<Box<Shaper>>,
     /// The interface carrying the session's IP, once IPCP came up.
     pub interface: Option<Interface>,
     /// IPv6 state, once IPv6CP has come up (boxed: most sessions of an IPv4-only LNS never
@@ -322,13 +322,13 @@ impl Session {
 
     /// The session's rate limits, if any.
     pub fn shaper_mut(&mut self) -> Option<&mut Shaper> {
-        self.admitted_mut().and_then(|a| a.shaper.as_mut())
+        self.admitted_mut().and_then(|a| a.shaper.as_deref_mut())
     }
 
     /// New rate limits (RADIUS authorization or CoA, both for admitted sessions only).
     pub fn limit_rate(&mut self, shaper: Shaper) {
         if let Some(a) = self.admitted_mut() {
-            a.shaper = Some(shaper);
+            a.shaper = Some(Box::new(shaper));
         }
     }
 

@@ -40,6 +40,8 @@ pub struct LnsSettings {
     pub session_timeout: Option<Duration>,
     /// Close a session after this long without data from the peer (None: never).
     pub idle_timeout: Option<Duration>,
+    /// What to do with a LAC's proxy LCP and proxy authentication.
+    pub proxy: super::proxy_lns::ProxyMode,
 }
 
 /// An LNS to dial: an address, or a host name resolved (off the event loop) at each dial.
@@ -111,8 +113,10 @@ pub struct ClientSettings {
 pub enum RoleSettings {
     /// Network server: accepts tunnels and calls, authenticates, assigns addresses.
     Lns(Box<LnsSettings>),
-    /// Client/LAC: dials an LNS and places calls.
+    /// Client: dials an LNS and places calls, with a PPP client of its own on each.
     Client(ClientSettings),
+    /// LAC: relays PPPoE subscribers into calls toward the LNS of their realm.
+    Lac(Box<super::lac::LacSettings>),
 }
 
 /// How a node terminates IP.
@@ -191,10 +195,12 @@ pub(crate) fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
             }
             l
         }
+        // The relay's own subscriber links are configured by the LAC room.
+        RoleSettings::Lac(_) => LinkConfig::client("", ""),
     };
     cfg.ipv6 = match &config.role {
         RoleSettings::Lns(lns) => lns.ipv6,
-        RoleSettings::Client(_) => true,
+        RoleSettings::Client(_) | RoleSettings::Lac(_) => true,
     };
     cfg.echo_interval = config.ppp_echo_interval;
     cfg.mru = config.ppp_mru;

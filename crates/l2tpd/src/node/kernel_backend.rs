@@ -585,7 +585,7 @@ impl DatapathBackend for KernelBackend {
                 .is_some_and(|(t, _)| t.mgmt.peer() == from && t.socket == socket);
             if tc.reason == ControlReason::UnknownSession
                 && from_peer
-                && dp.sessions.contains_key(&key)
+                && matches!(dp.sessions.get(&key), Some(KSession::Builtin { .. }))
             {
                 if let Ok(d) = l2tp_wire::Header::decode(datagram) {
                     tracing::debug!(session = %key, "data message passed up before the kernel session existed: delivered");

@@ -8,6 +8,7 @@
 //! * [`netconf`]: rtnetlink (addresses, routes, route lookups);
 //! * [`resolver`]: host names resolved on a thread of their own;
 //! * `send`: datagrams queued on their socket's `sendmmsg` batch, and batches sent;
+//! * `pppoe`: a LAC's PPPoE interfaces (raw sockets);
 //! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets;
 //! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`);
 //! * [`pppd`]: its sessions handed to pppd (`ppp.mode = "pppd"`).
@@ -15,6 +16,7 @@
 pub mod kernel_backend;
 pub mod netconf;
 pub mod pppd;
+mod pppoe;
 pub mod radius;
 pub mod resolver;
 mod send;
@@ -122,6 +124,8 @@ pub struct Node {
     kernel_rx: Vec<KernelRx>,
     /// The clock as read at the start of the last turn.
     now: Instant,
+    /// A LAC's PPPoE interfaces.
+    pppoe: Option<pppoe::PppoeLinks>,
 }
 
 impl Node {
@@ -135,7 +139,9 @@ impl Node {
     /// no PPPoL2TP (the error says what is missing), `auto` falls back to userspace; one log
     /// line says which runs and why.
     pub fn with_datapath(config: NodeConfig, mode: DatapathMode) -> io::Result<Node> {
-        let kernel = choose_datapath(&config, mode)?;
+        // A LAC relays frames between PPPoE and L2TP itself: the userspace datapath.
+        let kernel =
+            choose_datapath(&config, mode)? && !matches!(config.role, RoleSettings::Lac(_));
         let poller = Poller::new()?;
         if config.listen.is_empty() || config.listen.len() > MAX_SOCKETS {
             return Err(io::Error::new(
@@ -198,6 +204,10 @@ impl Node {
         };
         let now = Instant::now();
         let name = config.name.clone();
+        let pppoe_interfaces = match &config.role {
+            RoleSettings::Lac(l) => Some(l.interfaces.clone()),
+            _ => None,
+        };
         let mut core = Core::new(config, locals.clone(), now)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let kernel = if kernel {
@@ -207,7 +217,11 @@ impl Node {
         } else {
             None
         };
+        let pppoe = pppoe_interfaces
+            .map(|names| pppoe::PppoeLinks::open(&names, &poller, &mut core, now))
+            .transpose()?;
         Ok(Node {
+            pppoe,
             name,
             txbatches: (0..sockets.len())
                 .map(|_| SendBatch::new(TX_BATCH, TX_SLOT))
@@ -456,6 +470,11 @@ impl Node {
                 radius::TOKEN_RADIUS => radius_ready[0] = true,
                 radius::TOKEN_RADIUS6 => radius_ready[1] = true,
                 radius::TOKEN_DAE => dae_ready = true,
+                Token(t) if pppoe::PppoeLinks::owns(t) => {
+                    if let Some(p) = self.pppoe.as_mut() {
+                        p.receive(t, now, &mut self.core);
+                    }
+                }
                 Token(t) if t >= KERNEL_TOKEN_BASE => {
                     if n_kernel < kernel_ready.len() {
                         kernel_ready[n_kernel] = t;
@@ -637,6 +656,9 @@ impl Node {
     fn drain(&mut self) {
         for _ in 0..16 {
             self.send_datagrams();
+            if let Some(p) = self.pppoe.as_mut() {
+                p.send(self.core.take_pppoe_frames());
+            }
             let out = self.core.outputs();
             for (w, bytes) in out.tun_writes() {
                 self.tuns.write(w.target, w.vnet_hdr.as_ref(), bytes);

@@ -24,8 +24,9 @@ use l2tp_wire::result::ResultCode;
 /// its network layers down (its `ip-down` script runs) and sending an LCP Terminate-Request,
 /// then waits for the Ack: 3 s, twice, by default (`lcp-restart`, `lcp-max-terminate`). A
 /// peer whose session is gone never acks, and the kernel does not hang up pppd's channel
-/// when the session's tunnel goes, so pppd leaves after those 6 s; the grace lets it.
-pub const PPPD_GRACE: Duration = Duration::from_secs(10);
+/// when the session's tunnel goes, so pppd leaves after those 6 s; the grace lets it, and
+/// with the daemon's own 3 s for StopCCNs stays within the unit's `TimeoutStopSec` (15 s).
+pub const PPPD_GRACE: Duration = Duration::from_secs(8);
 
 /// What every session's pppd is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]

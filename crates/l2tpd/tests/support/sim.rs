@@ -58,6 +58,8 @@ pub struct SimCore {
     pub interfaces_up: bool,
     /// Every datagram the core sent, in order: (virtual time, to, bytes).
     pub wire: Vec<(Instant, SocketAddr, Vec<u8>)>,
+    /// PPPoE frames a LAC core sent: (interface, Ethernet frame), in order.
+    pub pppoe_out: Vec<(usize, Vec<u8>)>,
     next_token: u64,
 }
 
@@ -79,6 +81,7 @@ impl SimCore {
             dae_answers: Vec::new(),
             interfaces_up: true,
             wire: Vec::new(),
+            pppoe_out: Vec::new(),
             next_token: 1,
         }
     }
@@ -117,6 +120,7 @@ impl SimCore {
             self.tun_writes.push((w.target, bytes.to_vec()));
         }
         out.clear_packets();
+        self.pppoe_out.extend(self.core.take_pppoe_frames());
         while let Some(o) = self.core.outputs().pop() {
             match o {
                 Output::Ip(op) => {
@@ -175,6 +179,28 @@ pub fn lns_core_with(seed: u64, now: Instant, ipv6_prefix: Option<&str>) -> SimC
     lns_core_from(lns_config(seed, ipv6_prefix), now)
 }
 
+/// [`lns_core`] asking for `methods`, with user `user` (password `secret`) and `proxy` as
+/// its use of a LAC's proxy AVPs.
+pub fn lns_core_for_lac(
+    seed: u64,
+    now: Instant,
+    methods: Vec<ppp::AuthMethod>,
+    user: &str,
+    proxy: l2tpd::core::proxy_lns::ProxyMode,
+) -> SimCore {
+    let mut cfg = lns_config(seed, None);
+    if let RoleSettings::Lns(l) = &mut cfg.role {
+        l.auth_methods = methods;
+        l.proxy = proxy;
+        l.users.insert(User {
+            name: user.into(),
+            password: "secret".into(),
+            ipv4: None,
+        });
+    }
+    lns_core_from(cfg, now)
+}
+
 /// An LNS core built from `cfg` (see [`lns_config`]).
 pub fn lns_core_from(cfg: NodeConfig, now: Instant) -> SimCore {
     let addrs = cfg.listen.clone();
@@ -223,6 +249,7 @@ pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
             max_tunnels: 0,
             session_timeout: None,
             idle_timeout: None,
+            proxy: Default::default(),
         })),
         seed: Some(seed),
         ip_mode: IpMode::Shared {
@@ -325,4 +352,52 @@ fn checksum(b: &[u8]) -> u16 {
         s = (s & 0xffff) + (s >> 16);
     }
     !(s as u16)
+}
+
+/// The LAC's address in the simulation.
+pub const LAC_ADDR: &str = "192.0.2.3:40001";
+/// The LAC's PPPoE interface address.
+pub const LAC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+/// A relaying LAC core (one PPPoE interface, open) steering `realms` and everyone else to
+/// `default`, asking subscribers for `methods`.
+pub fn lac_core(
+    seed: u64,
+    now: Instant,
+    default: Option<SocketAddr>,
+    realms: Vec<(String, SocketAddr)>,
+    methods: Vec<ppp::AuthMethod>,
+) -> SimCore {
+    let settings = l2tpd::core::lac::LacSettings {
+        interfaces: vec!["eth-sim".into()],
+        ac_name: "sim-lac".into(),
+        services: Vec::new(),
+        steering: l2tpd::core::lac::RealmTable { realms, default },
+        auth_methods: methods,
+        max_sessions: 100,
+        max_sessions_per_mac: 2,
+        max_payload: None,
+    };
+    let cfg = NodeConfig {
+        name: "lac".into(),
+        listen: vec![LAC_ADDR.parse().expect("addr")],
+        endpoint: EndpointConfig {
+            host_name: "sim-lac".into(),
+            ..EndpointConfig::default()
+        },
+        datapath: DatapathConfig::default(),
+        session_options: SessionOptions::default(),
+        ppp_echo_interval: None,
+        ppp_mru: ppp::DEFAULT_LINK_MRU,
+        ppp_echo_failures: 4,
+        ppp_quality_interval: None,
+        ppp_establish_timeout: Some(Duration::from_secs(60)),
+        role: RoleSettings::Lac(Box::new(settings)),
+        seed: Some(seed ^ 0x1ac),
+        ip_mode: IpMode::App,
+    };
+    let addrs = cfg.listen.clone();
+    let mut core = Core::new(cfg, addrs.clone(), now).expect("LAC core");
+    core.open_pppoe_interface(0, LAC_MAC, now);
+    SimCore::new(core, addrs)
 }

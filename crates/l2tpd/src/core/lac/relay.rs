@@ -1,0 +1,489 @@
+//! The relay's work inside the core: PPPoE frames in, the subscriber's negotiation until its
+//! user name is known, the call placed, the control plane's answers, and PPP frames relayed
+//! both ways once the call is up.
+
+use std::time::Instant;
+
+use l2tp_proto::control::{CallParams, Event as CtlEvent, TunnelOptions};
+use l2tp_proto::data::{SessionConfig, SessionKey};
+use l2tp_wire::result::ResultCode;
+use ppp::{Event as PppEvent, Link, Protocol};
+use pppoe::{DownReason, Event as AcEvent, Received, SessionInfo};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::{Lac, Stage, Subscriber, SubscriberId};
+use crate::core::Core;
+
+/// How long LCP waits for the subscriber to speak first.
+const LCP_START_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// PPP Address and Control fields (RFC 1662 §3.1).
+const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
+/// LCP Code 5, Terminate-Request (RFC 1661 §5.5).
+const LCP_TERMINATE_REQUEST: u8 = 5;
+/// LCP Code 6, Terminate-Ack.
+const LCP_TERMINATE_ACK: u8 = 6;
+
+impl Core {
+    /// The LAC relay, when this node is one.
+    fn lac_mut(&mut self) -> Option<&mut Lac> {
+        self.lac.as_deref_mut()
+    }
+
+    /// An Ethernet frame read on PPPoE interface `iface`.
+    pub(in crate::core) fn pppoe_frame(&mut self, now: Instant, iface: usize, frame: &[u8]) {
+        let Some(Some(ac)) = self.lac_mut().and_then(|l| l.acs.get_mut(iface)) else {
+            return;
+        };
+        if let Received::Session { id, ppp } = ac.handle_frame(now, frame) {
+            self.subscriber_frame(now, (iface, id), ppp);
+        }
+        self.drain_ac(now, iface);
+    }
+
+    /// What an access concentrator queued: frames to send, sessions up and down.
+    fn drain_ac(&mut self, now: Instant, iface: usize) {
+        let mut events = Vec::new();
+        if let Some(lac) = self.lac_mut() {
+            let Some(Some(ac)) = lac.acs.get_mut(iface) else {
+                return;
+            };
+            while let Some(f) = ac.poll_transmit() {
+                lac.out.push((iface, f));
+            }
+            while let Some(e) = ac.poll_event() {
+                events.push(e);
+            }
+        }
+        for e in events {
+            match e {
+                AcEvent::SessionUp(info) => self.subscriber_up(now, iface, info),
+                AcEvent::SessionDown {
+                    id,
+                    reason: DownReason::PeerTerminated,
+                    ..
+                } => self.subscriber_gone(now, (iface, id), "subscriber sent PADT", false),
+                AcEvent::SessionDown { .. } => {}
+            }
+        }
+    }
+
+    /// Discovery completed: our link starts LCP with the subscriber.
+    fn subscriber_up(&mut self, now: Instant, iface: usize, info: SessionInfo) {
+        let seeded = self.seeded;
+        let link = if seeded {
+            let rng = StdRng::from_rng(&mut self.rng).unwrap_or_else(|_| StdRng::from_entropy());
+            Some(rng)
+        } else {
+            None
+        };
+        let Some(lac) = self.lac_mut() else {
+            return;
+        };
+        let mut cfg = lac.link_config.clone();
+        if info.max_mru() != cfg.mru {
+            let mut c = (*cfg).clone();
+            c.mru = info.max_mru();
+            cfg = std::sync::Arc::new(c);
+        }
+        let link = match link {
+            Some(rng) => Link::new(cfg, rng),
+            None => Link::new(cfg, rand::rngs::OsRng),
+        };
+        // LCP starts when the subscriber's first frame arrives (its PPP is surely listening
+        // then), or after a short wait for subscribers that wait for us.
+        let start = now + LCP_START_WAIT;
+        tracing::info!(interface = %lac.settings.interfaces[iface], mac = %info.peer, pppoe_session = info.id, "PPPoE session up");
+        lac.subscribers.insert(
+            (iface, info.id),
+            Subscriber {
+                mac: info.peer,
+                user: None,
+                lns: None,
+                stage: Stage::Negotiating {
+                    link: Box::new(link),
+                    capture: Box::default(),
+                    timer: Some(start),
+                },
+                since: now,
+                up_frames: 0,
+                down_frames: 0,
+                up_bytes: 0,
+                down_bytes: 0,
+            },
+        );
+        self.service_subscriber(now, (iface, info.id));
+    }
+
+    /// A PPP frame from a subscriber.
+    fn subscriber_frame(&mut self, now: Instant, sid: SubscriberId, ppp: &[u8]) {
+        let Some(lac) = self.lac_mut() else {
+            return;
+        };
+        let Some(sub) = lac.subscribers.get_mut(&sid) else {
+            return;
+        };
+        match &mut sub.stage {
+            Stage::Negotiating { link, capture, .. } => {
+                if link.phase() == ppp::Phase::Dead {
+                    link.open(now);
+                }
+                capture.received(ppp);
+                link.handle_frame(now, ppp);
+                self.service_subscriber(now, sid);
+            }
+            Stage::Calling { .. } => lac.counters.dropped_while_calling += 1,
+            Stage::Relaying { call } => {
+                let call = *call;
+                sub.up_frames += 1;
+                sub.up_bytes += ppp.len() as u64;
+                let terminate = match ppp::classify(ppp) {
+                    Ok((Protocol::LCP, p)) if p.first() == Some(&LCP_TERMINATE_REQUEST) => {
+                        p.get(1).copied()
+                    }
+                    _ => None,
+                };
+                // RFC 2661 §2: the LNS receives the PPP frame whole; PPPoE carries it
+                // without Address and Control (RFC 2516 §7), which are put back.
+                let prefix: &[u8] = if ppp.starts_with(&ADDRESS_CONTROL) {
+                    &[]
+                } else {
+                    &ADDRESS_CONTROL
+                };
+                self.send_frame(call, prefix, ppp);
+                if let Some(id) = terminate {
+                    // RFC 1661 §5.5: "Upon reception of a Terminate-Request, a Terminate-Ack
+                    // MUST be transmitted." The LNS hears the request too; the call ends.
+                    let ack = [0xff, 0x03, 0xc0, 0x21, LCP_TERMINATE_ACK, id, 0, 4];
+                    self.send_to_subscriber(sid, &ack);
+                    tracing::info!(session = %call, "subscriber terminated LCP: CDN");
+                    let rc = ResultCode::with_error(
+                        ResultCode::CDN_ADMINISTRATIVE,
+                        0,
+                        Some("subscriber terminated PPP"),
+                    );
+                    let _ = self
+                        .endpoint
+                        .close_session(now, call.tunnel, call.session, rc);
+                }
+            }
+        }
+    }
+
+    /// Sends a PPP frame to a subscriber (RFC 2516 §7: "The PPP packet ... begins with the
+    /// PPP Protocol-ID", without Address and Control).
+    fn send_to_subscriber(&mut self, (iface, id): SubscriberId, ppp: &[u8]) {
+        let ppp = ppp.strip_prefix(&ADDRESS_CONTROL).unwrap_or(ppp);
+        let Some(lac) = self.lac_mut() else {
+            return;
+        };
+        if let Some(Some(ac)) = lac.acs.get(iface) {
+            if let Some(f) = ac.encapsulate(id, ppp) {
+                lac.out.push((iface, f));
+            }
+        }
+    }
+
+    /// Sends what the subscriber's link queued, acts on its events, re-arms its timer.
+    fn service_subscriber(&mut self, now: Instant, sid: SubscriberId) {
+        let mut events = Vec::new();
+        {
+            let Some(lac) = self.lac_mut() else {
+                return;
+            };
+            let Lac {
+                acs,
+                subscribers,
+                out,
+                ..
+            } = lac;
+            let Some(sub) = subscribers.get_mut(&sid) else {
+                return;
+            };
+            let Stage::Negotiating {
+                link,
+                capture,
+                timer,
+            } = &mut sub.stage
+            else {
+                return;
+            };
+            while let Some(f) = link.poll_transmit() {
+                capture.sent(&f);
+                let ppp = f.strip_prefix(&ADDRESS_CONTROL).unwrap_or(&f);
+                if let Some(Some(ac)) = acs.get(sid.0) {
+                    if let Some(eth) = ac.encapsulate(sid.1, ppp) {
+                        out.push((sid.0, eth));
+                    }
+                }
+            }
+            while let Some(e) = link.poll_event() {
+                events.push(e);
+            }
+            if link.phase() != ppp::Phase::Dead {
+                *timer = link.poll_timeout();
+            }
+        }
+        for e in events {
+            match e {
+                PppEvent::AuthRequest { user, .. } => return self.place_call(now, sid, user),
+                PppEvent::Down { reason } => {
+                    let why = format!("PPP {reason}");
+                    return self.subscriber_gone(now, sid, &why, true);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The user name is known: the call goes to the LNS of its realm, with what the
+    /// subscriber negotiated as proxy AVPs.
+    fn place_call(&mut self, now: Instant, sid: SubscriberId, user: String) {
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return;
+        };
+        let Some(sub) = lac.subscribers.get_mut(&sid) else {
+            return;
+        };
+        let Stage::Negotiating { capture, .. } = &sub.stage else {
+            return;
+        };
+        let proxy = super::proxy::proxy_info(capture.lcp().as_ref(), capture.auth());
+        sub.user = Some(user.clone());
+        let Some(lns) = lac.settings.steering.choose(&user) else {
+            lac.counters.no_lns += 1;
+            tracing::warn!(%user, "no LNS for this user's realm: PADT");
+            return self.subscriber_gone(now, sid, "no LNS for this realm", true);
+        };
+        sub.lns = Some(lns);
+        let calling = format!("{}", sub.mac);
+        let access_line = lac.acs[sid.0]
+            .as_ref()
+            .and_then(|ac| ac.session(sid.1))
+            .and_then(|s| s.access_line.as_ref())
+            .map(access_line_avps);
+        let tunnel = match lac.tunnels.get(&lns) {
+            Some(t) => *t,
+            None => {
+                let local = self
+                    .locals
+                    .iter()
+                    .copied()
+                    .find(|l| l.is_ipv4() == lns.is_ipv4())
+                    .unwrap_or(self.locals[0]);
+                match self
+                    .endpoint
+                    .open_tunnel(now, local, lns, TunnelOptions::default())
+                {
+                    Ok(t) => {
+                        tracing::info!(tunnel = %t, %lns, "dialing LNS");
+                        let lac = self.lac.as_deref_mut().expect("checked above");
+                        lac.tunnels.insert(lns, t);
+                        lac.tunnel_lns.insert(t, lns);
+                        t
+                    }
+                    Err(e) => {
+                        tracing::error!(%lns, "cannot open a tunnel: {e}");
+                        return self.subscriber_gone(now, sid, "cannot reach the LNS", true);
+                    }
+                }
+            }
+        };
+        let params = CallParams {
+            calling_number: Some(calling),
+            // RFC 2661 §4.4.5 Framing Type: PPPoE frames are synchronous (no HDLC).
+            framing_type: 1,
+            bearer_type: 1,
+            connect_speed: 10_000_000,
+            proxy: (!proxy.is_empty()).then(|| Box::new(proxy)),
+            access_line: access_line.filter(|a| !a.is_empty()).map(Box::new),
+            ..CallParams::default()
+        };
+        match self.endpoint.place_incoming_call(now, tunnel, params) {
+            Ok(session) => {
+                let call = SessionKey::new(tunnel, session);
+                tracing::info!(%user, %lns, session = %call, "calling LNS with proxy LCP and authentication");
+                let lac = self.lac.as_deref_mut().expect("checked above");
+                lac.counters.calls_placed += 1;
+                lac.by_call.insert(call, sid);
+                if let Some(sub) = lac.subscribers.get_mut(&sid) {
+                    // The link is dropped unanswered: the LNS answers the authentication.
+                    sub.stage = Stage::Calling { call };
+                }
+            }
+            Err(e) => {
+                tracing::error!(%lns, "cannot place the call: {e}");
+                self.subscriber_gone(now, sid, "cannot place the call", true);
+            }
+        }
+    }
+
+    /// A subscriber is gone (or must go): its call is cleared, a PADT sent when `padt`.
+    fn subscriber_gone(&mut self, now: Instant, sid: SubscriberId, why: &str, padt: bool) {
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return;
+        };
+        let Some(sub) = lac.subscribers.remove(&sid) else {
+            return;
+        };
+        if padt {
+            if let Some(Some(ac)) = lac.acs.get_mut(sid.0) {
+                ac.terminate(sid.1, Some(why));
+                while let Some(f) = ac.poll_transmit() {
+                    lac.out.push((sid.0, f));
+                }
+                while ac.poll_event().is_some() {}
+            }
+        }
+        if !matches!(sub.stage, Stage::Relaying { .. }) {
+            lac.counters.calls_failed += 1;
+        }
+        tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
+        if let Some(call) = sub.call().filter(|c| lac.by_call.remove(c).is_some()) {
+            let rc = ResultCode::with_error(ResultCode::CDN_LOST_CARRIER, 0, Some(why));
+            let _ = self
+                .endpoint
+                .close_session(now, call.tunnel, call.session, rc);
+            self.datapath.remove_session(call);
+            self.frames.forget(call);
+        }
+    }
+
+    /// The control plane's events about our calls and tunnels; the others are given back.
+    pub(in crate::core) fn lac_control_event(
+        &mut self,
+        now: Instant,
+        ev: CtlEvent,
+    ) -> Option<CtlEvent> {
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return Some(ev);
+        };
+        match ev {
+            CtlEvent::SessionUp {
+                tunnel,
+                session,
+                peer_tunnel,
+                peer_session,
+                peer,
+                sequencing_required,
+                ..
+            } if lac.by_call.contains_key(&SessionKey::new(tunnel, session)) => {
+                let call = SessionKey::new(tunnel, session);
+                let mut opts = self.session_options;
+                opts.lns_mode = false;
+                opts.send_seq |= sequencing_required;
+                let cfg = SessionConfig::new(tunnel, session, peer_tunnel, peer_session, peer)
+                    .with_options(opts);
+                if let Err(e) = self.datapath.create_session(cfg) {
+                    tracing::error!(session = %call, "datapath session: {e}");
+                    let sid = self
+                        .lac
+                        .as_deref()
+                        .and_then(|l| l.by_call.get(&call).copied());
+                    if let Some(sid) = sid {
+                        self.subscriber_gone(now, sid, "no datapath for the call", true);
+                    }
+                    return None;
+                }
+                let lac = self.lac.as_deref_mut().expect("checked above");
+                let sid = lac.by_call[&call];
+                if let Some(sub) = lac.subscribers.get_mut(&sid) {
+                    sub.stage = Stage::Relaying { call };
+                    lac.counters.calls_up += 1;
+                    tracing::info!(session = %call, user = sub.user.as_deref().unwrap_or(""), mac = %sub.mac, "relaying PPPoE session into L2TP");
+                }
+                self.replay_early_frames(now, call);
+                None
+            }
+            CtlEvent::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } if lac.by_call.contains_key(&SessionKey::new(tunnel, session)) => {
+                let call = SessionKey::new(tunnel, session);
+                // The call is already gone: `subscriber_gone` has none to clear.
+                let sid = lac.by_call.remove(&call).expect("checked above");
+                self.datapath.remove_session(call);
+                self.frames.forget(call);
+                let why = format!("L2TP session down: {reason}");
+                self.subscriber_gone(now, sid, &why, true);
+                None
+            }
+            CtlEvent::TunnelDown { tunnel, .. } => {
+                if let Some(lns) = lac.tunnel_lns.remove(&tunnel) {
+                    lac.tunnels.remove(&lns);
+                }
+                Some(ev)
+            }
+            ev => Some(ev),
+        }
+    }
+
+    /// A PPP frame from the LNS for one of our calls: to its subscriber, untouched. False
+    /// when the call is not ours.
+    pub(in crate::core) fn lac_frame_from_lns(&mut self, key: SessionKey, frame: &[u8]) -> bool {
+        let Some(lac) = self.lac_mut() else {
+            return false;
+        };
+        let Some(&sid) = lac.by_call.get(&key) else {
+            return false;
+        };
+        if let Some(sub) = lac.subscribers.get_mut(&sid) {
+            sub.down_frames += 1;
+            sub.down_bytes += frame.len() as u64;
+        }
+        self.send_to_subscriber(sid, frame);
+        true
+    }
+
+    /// Subscriber links whose timers are due.
+    pub(in crate::core) fn lac_timers(&mut self, now: Instant) {
+        let Some(lac) = self.lac_mut() else {
+            return;
+        };
+        let due: Vec<SubscriberId> = lac
+            .subscribers
+            .iter_mut()
+            .filter_map(|(sid, s)| match &mut s.stage {
+                Stage::Negotiating { link, timer, .. } if timer.is_some_and(|t| t <= now) => {
+                    *timer = None;
+                    if link.phase() == ppp::Phase::Dead {
+                        link.open(now);
+                    }
+                    link.handle_timeout(now);
+                    Some(*sid)
+                }
+                _ => None,
+            })
+            .collect();
+        for sid in due {
+            self.service_subscriber(now, sid);
+        }
+    }
+
+    /// Shutting down: every subscriber hears a PADT.
+    pub(in crate::core) fn lac_shutdown(&mut self, now: Instant) {
+        let Some(lac) = self.lac_mut() else {
+            return;
+        };
+        let all: Vec<SubscriberId> = lac.subscribers.keys().copied().collect();
+        for sid in all {
+            self.subscriber_gone(now, sid, "LAC shutting down", true);
+        }
+    }
+}
+
+/// RFC 5515 access-line AVPs from a TR-101 tag (its rates are in kbit/s, the AVPs' in
+/// bit/s).
+fn access_line_avps(a: &pppoe::AccessLine) -> l2tp_wire::access_line::AccessLine {
+    use pppoe::tr101::{SUB_ACTUAL_DATA_RATE_DOWN, SUB_ACTUAL_DATA_RATE_UP};
+    l2tp_wire::access_line::AccessLine {
+        agent_circuit_id: a.circuit_id().map(<[u8]>::to_vec),
+        agent_remote_id: a.remote_id().map(<[u8]>::to_vec),
+        actual_data_rate_upstream: a.rate(SUB_ACTUAL_DATA_RATE_UP).map(|r| u64::from(r) * 1000),
+        actual_data_rate_downstream: a
+            .rate(SUB_ACTUAL_DATA_RATE_DOWN)
+            .map(|r| u64::from(r) * 1000),
+        other: Vec::new(),
+    }
+}

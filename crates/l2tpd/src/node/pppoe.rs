@@ -1,0 +1,107 @@
+//! A LAC's PPPoE interfaces: one pair of raw `AF_PACKET` sockets (discovery and session)
+//! per interface, polled with the node's other fds. Frames read go to the core as
+//! [`Input::PppoeFrame`]; the frames the core queued are written out after each turn.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use l2tp_io::packet::PppoeSocket;
+use l2tp_io::poller::{Interest, Poller, Token};
+
+use crate::core::{Core, Input};
+
+/// Poll tokens of the PPPoE sockets: interface i's discovery socket is `BASE + 2i`, its
+/// session socket `BASE + 2i + 1`.
+pub(super) const PPPOE_TOKEN_BASE: u64 = (1 << 32) + 64;
+/// Most PPPoE interfaces.
+pub(super) const MAX_INTERFACES: usize = 32;
+/// Frames read per readiness event before other work gets a turn.
+const RX_BUDGET: usize = 256;
+/// Largest Ethernet frame read (jumbo frames for RFC 4638).
+const FRAME_MAX: usize = 9216;
+
+/// The open PPPoE interfaces.
+pub(super) struct PppoeLinks {
+    sockets: Vec<PppoeSocket>,
+    buf: Vec<u8>,
+    /// Frames that could not be sent.
+    pub send_errors: u64,
+}
+
+impl PppoeLinks {
+    /// Opens every interface, registers its sockets, and starts its access concentrator in
+    /// the core.
+    pub fn open(
+        names: &[String],
+        poller: &Poller,
+        core: &mut Core,
+        now: Instant,
+    ) -> io::Result<PppoeLinks> {
+        if names.len() > MAX_INTERFACES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {MAX_INTERFACES} PPPoE interfaces"),
+            ));
+        }
+        let mut sockets = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let s = PppoeSocket::open(name)
+                .map_err(|e| io::Error::new(e.kind(), format!("PPPoE interface {name}: {e}")))?;
+            let base = PPPOE_TOKEN_BASE + 2 * i as u64;
+            poller.register(s.discovery.as_raw_fd(), Token(base), Interest::READABLE)?;
+            poller.register(s.session.as_raw_fd(), Token(base + 1), Interest::READABLE)?;
+            core.open_pppoe_interface(i, s.mac, now);
+            tracing::info!(interface = %name, mac = %pppoe::MacAddr(s.mac), "PPPoE access concentrator listening");
+            sockets.push(s);
+        }
+        Ok(PppoeLinks {
+            sockets,
+            buf: vec![0; FRAME_MAX],
+            send_errors: 0,
+        })
+    }
+
+    /// Whether `token` is one of ours.
+    pub fn owns(token: u64) -> bool {
+        (PPPOE_TOKEN_BASE..PPPOE_TOKEN_BASE + 2 * MAX_INTERFACES as u64).contains(&token)
+    }
+
+    /// Reads what socket `token` has (bounded) into the core.
+    pub fn receive(&mut self, token: u64, now: Instant, core: &mut Core) {
+        let n = (token - PPPOE_TOKEN_BASE) as usize;
+        let (iface, session) = (n / 2, n % 2 == 1);
+        let Some(s) = self.sockets.get(iface) else {
+            return;
+        };
+        let sock = if session { &s.session } else { &s.discovery };
+        for _ in 0..RX_BUDGET {
+            match sock.recv(&mut self.buf) {
+                Ok(len) => core.handle(
+                    now,
+                    Input::PppoeFrame {
+                        interface: iface,
+                        frame: &self.buf[..len],
+                    },
+                ),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Writes the frames the core queued.
+    pub fn send(&mut self, frames: Vec<(usize, Vec<u8>)>) {
+        for (iface, f) in frames {
+            let Some(s) = self.sockets.get(iface) else {
+                continue;
+            };
+            if let Err(e) = s.send(&f) {
+                self.send_errors += 1;
+                if self.send_errors == 1 || self.send_errors.is_multiple_of(1000) {
+                    tracing::warn!(interface = %s.name, errors = self.send_errors, "PPPoE send: {e}");
+                }
+            }
+        }
+    }
+}

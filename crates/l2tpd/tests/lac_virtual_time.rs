@@ -1,0 +1,361 @@
+//! The LAC relay in virtual time: a PPPoE subscriber (a PPP client `Link` behind the PPPoE
+//! codec, as a subscriber's router would be) discovers our LAC core, which learns its user,
+//! steers the call by realm and relays it to an LNS core over `l2tp-sim`. The subscriber
+//! must reach IPCP with the LNS's pool address; the LNS must use the proxy LCP and proxy
+//! authentication when it offers the method, and renegotiate when it does not; a PADT must
+//! clear the call, a StopCCN must bring a PADT, and a user of no known realm must get one.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use l2tp_sim::{Harness, NetConfig, Network, Node};
+use l2tpd::core::proxy_lns::ProxyMode;
+use l2tpd::core::Input;
+use ppp::{AuthMethod, Event, Link, LinkConfig};
+use pppoe::{Code, Discovery, EthHeader, Frame, MacAddr, Pppoe, Tag, TagList, ETHERTYPE_DISCOVERY};
+use rand::SeedableRng;
+use support::sim::{lac_core, lns_core_for_lac, SimCore, LAC_MAC, LNS_ADDR, POOL_FIRST};
+
+const HOST: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+/// The subscriber: discovery by hand, then its PPP link inside PPPoE session frames.
+struct Subscriber {
+    link: Link,
+    session: u16,
+    events: Vec<Event>,
+    padt_received: bool,
+    /// LCP Configure-Requests received (one negotiation: 1).
+    lcp_confreqs: usize,
+}
+
+impl Subscriber {
+    fn new(user: &str) -> Subscriber {
+        let mut cfg = LinkConfig::client(user, "secret");
+        cfg.auth.methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap, AuthMethod::MsChapV2];
+        cfg.ipv6 = false;
+        cfg.mru = 1492;
+        Subscriber {
+            link: Link::new(cfg, rand_chacha::ChaCha8Rng::seed_from_u64(9)),
+            session: 0,
+            events: Vec::new(),
+            padt_received: false,
+            lcp_confreqs: 0,
+        }
+    }
+
+    fn discovery(dst: MacAddr, code: Code, session_id: u16, tags: Vec<Tag>) -> Vec<u8> {
+        Frame {
+            eth: EthHeader {
+                dst,
+                src: HOST,
+                vlans: vec![],
+                ethertype: ETHERTYPE_DISCOVERY,
+            },
+            pppoe: Pppoe::Discovery(Discovery {
+                code,
+                session_id,
+                tags,
+            }),
+        }
+        .encode()
+        .unwrap()
+    }
+
+    /// What the LAC sent us: discovery answered, PPP into the link.
+    fn receive(&mut self, now: Instant, lac: &mut SimCore) {
+        let frames = std::mem::take(&mut lac.pppoe_out);
+        for (_, f) in frames {
+            let Ok(frame) = Frame::decode(&f) else {
+                continue;
+            };
+            match frame.pppoe {
+                Pppoe::Discovery(d) if d.code == Code::PADO => {
+                    let cookie = d.tags.ac_cookie().unwrap().to_vec();
+                    let padr = Self::discovery(
+                        MacAddr(LAC_MAC),
+                        Code::PADR,
+                        0,
+                        vec![Tag::ServiceName(vec![]), Tag::AcCookie(cookie)],
+                    );
+                    lac.input(
+                        now,
+                        Input::PppoeFrame {
+                            interface: 0,
+                            frame: &padr,
+                        },
+                    );
+                }
+                Pppoe::Discovery(d) if d.code == Code::PADS => {
+                    self.session = d.session_id;
+                    self.link.open(now);
+                }
+                Pppoe::Discovery(d) if d.code == Code::PADT => self.padt_received = true,
+                Pppoe::Session { payload, .. } => {
+                    if payload.starts_with(&[0xc0, 0x21, 1]) {
+                        self.lcp_confreqs += 1;
+                    }
+                    self.link.handle_frame(now, payload)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// What our link has to send, into the LAC.
+    fn send(&mut self, now: Instant, lac: &mut SimCore) {
+        if self.link.poll_timeout().is_some_and(|t| t <= now) {
+            self.link.handle_timeout(now);
+        }
+        while let Some(ppp) = self.link.poll_transmit() {
+            // PPPoE carries no Address and Control fields (RFC 2516 §7).
+            let ppp = ppp.strip_prefix(&[0xff, 0x03]).unwrap_or(&ppp).to_vec();
+            let mut f = Vec::new();
+            EthHeader {
+                dst: MacAddr(LAC_MAC),
+                src: HOST,
+                vlans: vec![],
+                ethertype: pppoe::ETHERTYPE_SESSION,
+            }
+            .encode(&mut f)
+            .unwrap();
+            pppoe::packet::session_header_into(self.session, ppp.len(), &mut f).unwrap();
+            f.extend_from_slice(&ppp);
+            lac.input(
+                now,
+                Input::PppoeFrame {
+                    interface: 0,
+                    frame: &f,
+                },
+            );
+        }
+        self.events
+            .extend(std::iter::from_fn(|| self.link.poll_event()));
+    }
+
+    fn up(&self) -> Option<std::net::Ipv4Addr> {
+        self.events.iter().find_map(|e| match e {
+            Event::NetworkUp { ipv4 } => Some(ipv4.local),
+            _ => None,
+        })
+    }
+}
+
+/// Runs until `done` or `limit` of virtual time.
+fn run(
+    h: &mut Harness,
+    lns: &mut SimCore,
+    lac: &mut SimCore,
+    sub: &mut Subscriber,
+    limit: Duration,
+    mut done: impl FnMut(&SimCore, &SimCore, &Subscriber) -> bool,
+) -> bool {
+    let deadline = h.now + limit;
+    for _ in 0..100_000 {
+        sub.receive(h.now, lac);
+        sub.send(h.now, lac);
+        if done(lns, lac, sub) {
+            return true;
+        }
+        let step_to = sub
+            .link
+            .poll_timeout()
+            .map_or(deadline, |t| t.min(deadline).max(h.now));
+        let mut nodes: [&mut dyn Node; 2] = [lns, lac];
+        if !h.step(&mut nodes, step_to) && h.now >= deadline {
+            break;
+        }
+    }
+    sub.receive(h.now, lac);
+    sub.send(h.now, lac);
+    done(lns, lac, sub)
+}
+
+fn lns_addr() -> SocketAddr {
+    LNS_ADDR.parse().unwrap()
+}
+
+/// LNS asking for `lns_methods`, LAC asking for CHAP-MD5 then PAP; the subscriber dials
+/// and reaches IPCP (or not).
+fn dial(
+    lns_methods: Vec<AuthMethod>,
+    proxy: ProxyMode,
+    user: &str,
+) -> (Harness, SimCore, SimCore, Subscriber) {
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(1, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core_for_lac(1, t0, lns_methods, "alice@isp.example", proxy);
+    let mut lac = lac_core(
+        1,
+        t0,
+        None,
+        vec![("isp.example".into(), lns_addr())],
+        vec![AuthMethod::ChapMd5, AuthMethod::Pap],
+    );
+    let mut sub = Subscriber::new(user);
+    let padi = Subscriber::discovery(
+        MacAddr::BROADCAST,
+        Code::PADI,
+        0,
+        vec![Tag::ServiceName(vec![])],
+    );
+    lac.input(
+        t0,
+        Input::PppoeFrame {
+            interface: 0,
+            frame: &padi,
+        },
+    );
+    run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(30),
+        |_, _, s| s.up().is_some() || s.padt_received,
+    );
+    (h, lns, lac, sub)
+}
+
+#[test]
+fn subscriber_gets_the_lns_address_through_the_relay_with_proxy_authentication() {
+    let (mut h, mut lns, mut lac, mut sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    let lns_sessions = lns.core.sessions(h.now);
+    assert_eq!(lns_sessions.len(), 1);
+    assert_eq!(lns_sessions[0].user.as_deref(), Some("alice@isp.example"));
+    let pppoe = lac.core.pppoe_sessions(h.now);
+    assert_eq!(pppoe.len(), 1);
+    assert_eq!(pppoe[0].state, "relaying");
+    assert_eq!(pppoe[0].lns, Some(lns_addr()));
+    assert_eq!(pppoe[0].user.as_deref(), Some("alice@isp.example"));
+    assert!(
+        pppoe[0].up_frames > 0 && pppoe[0].down_frames > 0,
+        "{pppoe:?}"
+    );
+    // One LCP negotiation, the LAC's: the LNS took it over (proxy LCP).
+    assert_eq!(sub.lcp_confreqs, 1);
+
+    // The subscriber hangs up with a PADT: the call is cleared on the LNS.
+    let padt = Subscriber::discovery(MacAddr(LAC_MAC), Code::PADT, sub.session, vec![]);
+    lac.input(
+        h.now,
+        Input::PppoeFrame {
+            interface: 0,
+            frame: &padt,
+        },
+    );
+    let cleared = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(10),
+        |l, c, _| {
+            l.core.sessions(Instant::now()).is_empty()
+                && c.core.pppoe_sessions(Instant::now()).is_empty()
+        },
+    );
+    assert!(cleared, "LNS sessions {:?}", lns.core.sessions(h.now));
+}
+
+#[test]
+fn an_lns_that_does_not_offer_the_method_renegotiates_and_the_subscriber_still_gets_up() {
+    let (h, lns, _lac, sub) = dial(
+        vec![AuthMethod::MsChapV2],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    assert_eq!(lns.core.sessions(h.now).len(), 1);
+    assert!(sub.lcp_confreqs >= 2, "the LNS negotiated LCP again");
+}
+
+#[test]
+fn renegotiate_mode_negotiates_lcp_again_even_when_the_proxy_is_acceptable() {
+    let (_, _, _, sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Renegotiate,
+        "alice@isp.example",
+    );
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    assert!(sub.lcp_confreqs >= 2);
+}
+
+#[test]
+fn a_stopccn_from_the_lns_ends_the_subscriber_with_a_padt() {
+    let (mut h, mut lns, mut lac, mut sub) = dial(
+        vec![AuthMethod::Pap, AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert!(sub.up().is_some(), "{:?}", sub.events);
+    lns.input(h.now, Input::Shutdown);
+    let padt = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(10),
+        |_, _, s| s.padt_received,
+    );
+    assert!(padt, "no PADT after the StopCCN");
+    assert!(lac.core.pppoe_sessions(h.now).is_empty());
+}
+
+#[test]
+fn a_user_of_no_known_realm_gets_a_padt_and_no_call_is_placed() {
+    let (h, lns, lac, sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "mallory@elsewhere.example",
+    );
+    assert!(sub.padt_received);
+    assert!(sub.up().is_none());
+    assert_eq!(
+        lns.core.endpoint().tunnel_count(),
+        0,
+        "no tunnel was opened"
+    );
+    let (c, _) = lac.core.lac_counters().unwrap();
+    assert_eq!((c.no_lns, c.calls_placed), (1, 0));
+    assert!(lac.core.pppoe_sessions(h.now).is_empty());
+}
+
+#[test]
+fn the_subscribers_lcp_terminate_clears_the_call_and_is_acknowledged() {
+    let (mut h, mut lns, mut lac, mut sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert!(sub.up().is_some(), "{:?}", sub.events);
+    sub.link.close(h.now, "user hung up");
+    let done = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(10),
+        |l, _, s| {
+            l.core.sessions(Instant::now()).is_empty()
+                && s.events.iter().any(|e| matches!(e, Event::Down { .. }))
+        },
+    );
+    assert!(
+        done,
+        "LNS sessions {:?}, subscriber {:?}",
+        lns.core.sessions(h.now),
+        sub.events
+    );
+    assert!(sub.padt_received, "the PPPoE session ends too");
+    assert!(lac.core.pppoe_sessions(h.now).is_empty());
+}
