@@ -535,9 +535,18 @@ impl RadiusShell {
             let Some(w) = self.waiting.pop_front() else {
                 break;
             };
+            let before = self.waiting.len();
             match w {
                 Waiting::Auth(req) => out.extend(self.try_authenticate(now, req)),
                 Waiting::Acct(rec) => self.send_record(now, &rec),
+            }
+            if self.waiting.len() > before {
+                // Not sent after all (no identifier free towards the server: 256 each):
+                // back at the head of the queue until replies free some.
+                if let Some(w) = self.waiting.pop_back() {
+                    self.waiting.push_front(w);
+                }
+                break;
             }
         }
     }
@@ -635,5 +644,67 @@ impl RadiusShell {
                 tracing::info!(%addr, "RADIUS server answers again")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use l2tp_radius::acct::{SessionEvent, TerminateCause, Usage};
+    use l2tp_radius::client::ServerConfig;
+    use l2tp_radius::request::NasIdentity;
+    use l2tp_radius::Secret;
+
+    #[test]
+    fn more_records_than_identifiers_wait_without_spinning() {
+        // A server that never answers (bound, silent, on loopback): 300 Stops at once, more
+        // than the 256 identifiers one server has, fewer than `max_outstanding`.
+        let silent = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let server = ServerConfig {
+            addr: silent.local_addr().expect("addr"),
+            secret: Secret::new("s"),
+            priority: 1,
+        };
+        let cfg = RadiusConfig {
+            client: ClientConfig::new(vec![server.clone()], vec![server], NasIdentity::default()),
+            dae: None,
+            spool_dir: None,
+            spool_max: 0,
+            sessions: RadiusSettings::default(),
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut shell = RadiusShell::new(cfg).expect("shell");
+            let now = Instant::now();
+            for n in 0..300u32 {
+                let rec = AcctRecord::Session {
+                    session: SessionInfo {
+                        user_name: "u".into(),
+                        nas_port: n,
+                        acct_session_id: format!("s{n}"),
+                        calling_station_id: None,
+                        called_station_id: None,
+                        tunnel: None,
+                    },
+                    framed_ip: None,
+                    ipv6: Default::default(),
+                    class: Vec::new(),
+                    event: SessionEvent::Stop(Usage::default(), TerminateCause::UserRequest),
+                };
+                shell.account(now, &rec);
+            }
+            // The event loop's next pass: it must come back, the rest still waiting.
+            let _ = shell.service(now, [true, false], false);
+            let _ = done_tx.send((shell.accounting_in_flight(), shell.waiting.len()));
+        });
+        let (in_flight, waiting) = done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the RADIUS shell spun instead of waiting for identifiers");
+        assert_eq!(in_flight, 300, "every record sent or waiting");
+        assert_eq!(
+            waiting,
+            300 - 256,
+            "one server's identifiers in flight, the rest wait"
+        );
     }
 }
