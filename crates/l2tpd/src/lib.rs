@@ -15,10 +15,17 @@
 //!   * `core::dialler`: tunnels and calls we place, redial, name resolution requests;
 //!   * `core::ip_policy`: addresses, routes, Router Advertisements as operations;
 //!   * `core::manage`: management requests and replies;
+//!   * `core::radius`, `core::deadlines`, `core::shaper`: RADIUS session state and accounting,
+//!     session/idle/interim deadlines in one heap, per-session rate limits;
+//!   * `core::lac`, `core::proxy_lns`: the LAC relay (PPPoE into L2TP with proxy AVPs) and
+//!     an LNS's use of those AVPs;
+//!   * `core::quality`: line quality per session (probe loss, round trip, traffic) for 24 h;
 //!   * `core::settings`, `core::output`: what a core is built from, what it emits;
 //! * [`node`]: the I/O shell — sockets, poller, the clock; `node::tuns` (TUN table, operations
 //!   applied), `node::tunif` (TUN devices), [`netconf`] (rtnetlink), `node::resolver` (DNS
-//!   on a thread of its own);
+//!   on a thread of its own), `node::radius` (RADIUS sockets), `node::pppoe` (a LAC's raw
+//!   sockets), `node::kernel_backend`, `node::pppd`, `node::tc` (the kernel datapath, pppd
+//!   handoff, `tc` rate limits);
 //! * [`ip`]: IP packets the daemon reads and writes itself (ICMP echo, Router Advertisements,
 //!   in-process IP termination);
 //! * [`config`]: the TOML configuration (roles LNS, LAC, client), validated with errors that
