@@ -225,6 +225,7 @@ MODULES="
   udp_tunnel ip6_udp_tunnel
   virtio_pci virtio_net virtio_console virtio_rng 9pnet_virtio 9p
   tun veth dummy bridge 8021q sch_netem ifb
+  sch_tbf sch_ingress cls_u32 act_police
   ${KVMPEER_EXTRA_MODULES:-}
 "
 mods=$(for m in $MODULES; do modprobe_stage -d "$STAGE" -S "$KVER" --show-depends "$m" ||
