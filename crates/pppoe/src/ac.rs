@@ -347,18 +347,26 @@ impl AccessConcentrator {
     /// The Ethernet frame carrying `ppp` (protocol field first) on session `id`; `None`
     /// when there is no such session.
     pub fn encapsulate(&self, id: u16, ppp: &[u8]) -> Option<Vec<u8>> {
-        let s = self.sessions.get(&id)?;
-        let eth = EthHeader {
-            dst: s.peer,
-            src: self.cfg.mac,
-            vlans: s.vlans.clone(),
-            ethertype: ETHERTYPE_SESSION,
+        let mut out = Vec::new();
+        self.encapsulate_into(id, ppp, &mut out).then_some(out)
+    }
+
+    /// Like [`Ac::encapsulate`], appending the frame to `out` (a relay's output buffer: no
+    /// allocation per frame); false, with `out` as it was, for an unknown session.
+    pub fn encapsulate_into(&self, id: u16, ppp: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(s) = self.sessions.get(&id) else {
+            return false;
         };
-        let mut out = Vec::with_capacity(eth.len() + 6 + ppp.len());
-        eth.encode(&mut out).ok()?;
-        session_header_into(id, ppp.len(), &mut out).ok()?;
-        out.extend_from_slice(ppp);
-        Some(out)
+        let start = out.len();
+        let ok = crate::eth::encode_header(s.peer, self.cfg.mac, &s.vlans, ETHERTYPE_SESSION, out)
+            .and_then(|()| session_header_into(id, ppp.len(), out))
+            .is_ok();
+        if ok {
+            out.extend_from_slice(ppp);
+        } else {
+            out.truncate(start);
+        }
+        ok
     }
 
     fn on_padi(&mut self, now: Instant, eth: &EthHeader, d: &Discovery) -> Result<(), DropReason> {

@@ -92,6 +92,28 @@ pub struct EthHeader {
     pub ethertype: u16,
 }
 
+/// Appends an Ethernet header (`vlans` outermost first) to `out`, without building an
+/// [`EthHeader`] (the per-frame path borrows its session's tags).
+pub fn encode_header(
+    dst: MacAddr,
+    src: MacAddr,
+    vlans: &[VlanTag],
+    ethertype: u16,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    if vlans.len() > MAX_VLAN_TAGS {
+        return Err(EncodeError::TooManyVlanTags(MAX_VLAN_TAGS));
+    }
+    out.extend_from_slice(&dst.0);
+    out.extend_from_slice(&src.0);
+    for v in vlans {
+        out.extend_from_slice(&v.tpid.to_be_bytes());
+        out.extend_from_slice(&v.tci.to_be_bytes());
+    }
+    out.extend_from_slice(&ethertype.to_be_bytes());
+    Ok(())
+}
+
 impl EthHeader {
     /// Decodes the header; returns it and the bytes after it.
     pub fn decode(frame: &[u8]) -> Result<(EthHeader, &[u8]), DecodeError> {
@@ -155,17 +177,7 @@ impl EthHeader {
 
     /// Appends the header to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        if self.vlans.len() > MAX_VLAN_TAGS {
-            return Err(EncodeError::TooManyVlanTags(MAX_VLAN_TAGS));
-        }
-        out.extend_from_slice(&self.dst.0);
-        out.extend_from_slice(&self.src.0);
-        for v in &self.vlans {
-            out.extend_from_slice(&v.tpid.to_be_bytes());
-            out.extend_from_slice(&v.tci.to_be_bytes());
-        }
-        out.extend_from_slice(&self.ethertype.to_be_bytes());
-        Ok(())
+        encode_header(self.dst, self.src, &self.vlans, self.ethertype, out)
     }
 
     /// The header of a reply: source and destination swapped (our address as the source),

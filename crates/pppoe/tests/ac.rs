@@ -554,6 +554,13 @@ fn session_frames_only_from_the_owner_and_encapsulation_keeps_vlans() {
             payload: &[0x80, 0x21, 1]
         }
     );
+    // In place, behind frames already queued: the same bytes; an unknown session appends
+    // nothing.
+    let mut buf = vec![0xaa; 5];
+    assert!(ac.encapsulate_into(sid, &[0x80, 0x21, 1], &mut buf));
+    assert_eq!((&buf[..5], &buf[5..]), (&[0xaa; 5][..], &out[..]));
+    assert!(!ac.encapsulate_into(sid + 1, &[0x80, 0x21, 1], &mut buf));
+    assert_eq!(buf.len(), 5 + out.len());
 }
 
 #[test]

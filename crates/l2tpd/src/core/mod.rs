@@ -487,12 +487,17 @@ impl Core {
         }
     }
 
-    /// LAC: the PPPoE frames to send, as (interface index, Ethernet frame); taken.
-    pub fn take_pppoe_frames(&mut self) -> Vec<(usize, Vec<u8>)> {
-        self.lac
-            .as_deref_mut()
-            .map(|l| std::mem::take(&mut l.out))
-            .unwrap_or_default()
+    /// LAC: the PPPoE frames to send, as (interface index, Ethernet frame); the shell clears
+    /// them with [`Core::clear_pppoe_frames`] once sent.
+    pub fn pppoe_frames(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.lac.as_deref().into_iter().flat_map(|l| l.out.iter())
+    }
+
+    /// LAC: the queued PPPoE frames were sent.
+    pub fn clear_pppoe_frames(&mut self) {
+        if let Some(l) = self.lac.as_deref_mut() {
+            l.out.clear();
+        }
     }
 
     /// LAC: the PPPoE subscribers.

@@ -536,7 +536,8 @@ impl Node {
         for _ in 0..16 {
             self.send_datagrams();
             if let Some(p) = self.pppoe.as_mut() {
-                p.send(self.core.take_pppoe_frames());
+                p.send(self.core.pppoe_frames());
+                self.core.clear_pppoe_frames();
             }
             let out = self.core.outputs();
             for (w, bytes) in out.tun_writes() {

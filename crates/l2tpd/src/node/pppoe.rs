@@ -91,12 +91,12 @@ impl PppoeLinks {
     }
 
     /// Writes the frames the core queued.
-    pub fn send(&mut self, frames: Vec<(usize, Vec<u8>)>) {
+    pub fn send<'a>(&mut self, frames: impl Iterator<Item = (usize, &'a [u8])>) {
         for (iface, f) in frames {
             let Some(s) = self.sockets.get(iface) else {
                 continue;
             };
-            if let Err(e) = s.send(&f) {
+            if let Err(e) = s.send(f) {
                 self.send_errors += 1;
                 if self.send_errors == 1 || self.send_errors.is_multiple_of(1000) {
                     tracing::warn!(interface = %s.name, errors = self.send_errors, "PPPoE send: {e}");

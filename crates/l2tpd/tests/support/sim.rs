@@ -120,7 +120,12 @@ impl SimCore {
             self.tun_writes.push((w.target, bytes.to_vec()));
         }
         out.clear_packets();
-        self.pppoe_out.extend(self.core.take_pppoe_frames());
+        self.pppoe_out.extend(
+            self.core
+                .pppoe_frames()
+                .map(|(iface, f)| (iface, f.to_vec())),
+        );
+        self.core.clear_pppoe_frames();
         while let Some(o) = self.core.outputs().pop() {
             match o {
                 Output::Ip(op) => {

@@ -159,9 +159,52 @@ pub(crate) struct Lac {
     /// The subscriber side's PPP settings, per interface (the MRU follows the PPPoE
     /// payload).
     pub link_config: Arc<LinkConfig>,
-    /// PPPoE frames to send: (interface, frame).
-    pub out: Vec<(usize, Vec<u8>)>,
+    /// PPPoE frames to send.
+    pub out: PppoeOut,
     pub counters: LacCounters,
+}
+
+/// PPPoE frames to send, back to back in one buffer that keeps its capacity from turn to
+/// turn: a relayed frame is encapsulated in place, with no allocation of its own.
+#[derive(Debug, Default)]
+pub struct PppoeOut {
+    bytes: Vec<u8>,
+    /// Each frame's interface and end offset in `bytes`.
+    frames: Vec<(usize, usize)>,
+}
+
+impl PppoeOut {
+    /// Queues a frame built elsewhere (discovery, PADT).
+    pub fn push(&mut self, iface: usize, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.frames.push((iface, self.bytes.len()));
+    }
+
+    /// Queues the frame `build` appends to the buffer; nothing when it returns false.
+    pub fn build(&mut self, iface: usize, build: impl FnOnce(&mut Vec<u8>) -> bool) {
+        let start = self.bytes.len();
+        if build(&mut self.bytes) {
+            self.frames.push((iface, self.bytes.len()));
+        } else {
+            self.bytes.truncate(start);
+        }
+    }
+
+    /// The frames queued, in order: (interface, frame).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        let mut start = 0;
+        self.frames.iter().map(move |&(iface, end)| {
+            let f = &self.bytes[start..end];
+            start = end;
+            (iface, f)
+        })
+    }
+
+    /// Forgets the frames sent (the capacity stays).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.frames.clear();
+    }
 }
 
 impl Lac {
@@ -183,7 +226,7 @@ impl Lac {
             tunnels: HashMap::new(),
             tunnel_lns: HashMap::new(),
             link_config: Arc::new(cfg),
-            out: Vec::new(),
+            out: PppoeOut::default(),
             counters: LacCounters::default(),
         }
     }
@@ -314,5 +357,28 @@ impl Lac {
             .zip(&self.settings.interfaces)
             .filter_map(|(ac, name)| ac.as_ref().map(|a| (name.clone(), a.stats().clone())))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::PppoeOut;
+
+    #[test]
+    fn frames_come_out_in_order_and_a_failed_build_leaves_nothing() {
+        let mut out = PppoeOut::default();
+        out.push(0, &[1, 2]);
+        out.build(1, |b| {
+            b.extend_from_slice(&[9, 9, 9]);
+            false
+        });
+        out.build(1, |b| {
+            b.extend_from_slice(&[3]);
+            true
+        });
+        let got: Vec<(usize, Vec<u8>)> = out.iter().map(|(i, f)| (i, f.to_vec())).collect();
+        assert_eq!(got, vec![(0, vec![1, 2]), (1, vec![3])]);
+        out.clear();
+        assert_eq!(out.iter().count(), 0);
     }
 }

@@ -49,7 +49,7 @@ impl Core {
                 return;
             };
             while let Some(f) = ac.poll_transmit() {
-                lac.out.push((iface, f));
+                lac.out.push(iface, &f);
             }
             while let Some(e) = ac.poll_event() {
                 events.push(e);
@@ -178,9 +178,8 @@ impl Core {
             return;
         };
         if let Some(Some(ac)) = lac.acs.get(iface) {
-            if let Some(f) = ac.encapsulate(id, ppp) {
-                lac.out.push((iface, f));
-            }
+            lac.out
+                .build(iface, |buf| ac.encapsulate_into(id, ppp, buf));
         }
     }
 
@@ -212,9 +211,7 @@ impl Core {
                 capture.sent(&f);
                 let ppp = f.strip_prefix(&ADDRESS_CONTROL).unwrap_or(&f);
                 if let Some(Some(ac)) = acs.get(sid.0) {
-                    if let Some(eth) = ac.encapsulate(sid.1, ppp) {
-                        out.push((sid.0, eth));
-                    }
+                    out.build(sid.0, |buf| ac.encapsulate_into(sid.1, ppp, buf));
                 }
             }
             while let Some(e) = link.poll_event() {
@@ -330,7 +327,7 @@ impl Core {
             if let Some(Some(ac)) = lac.acs.get_mut(sid.0) {
                 ac.terminate(sid.1, Some(why));
                 while let Some(f) = ac.poll_transmit() {
-                    lac.out.push((sid.0, f));
+                    lac.out.push(sid.0, &f);
                 }
                 while ac.poll_event().is_some() {}
             }
