@@ -202,13 +202,7 @@ impl PacketSocket {
 
     /// Sends one whole Ethernet frame (header included) out of the interface.
     pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
-        // SAFETY: reads `frame.len()` bytes from a live slice; the socket is bound, so no
-        // destination address is needed.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        send_frame(self.fd.as_raw_fd(), frame)
     }
 }
 
@@ -476,12 +470,7 @@ impl TrunkSocket {
 
     /// Sends one whole Ethernet frame (tags included).
     pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
-        // SAFETY: reads `frame.len()` bytes from a live slice; the socket is bound.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        send_frame(self.fd.as_raw_fd(), frame)
     }
 }
 
@@ -495,6 +484,17 @@ impl AsFd for TrunkSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// `send(2)` of one whole frame on a bound packet socket.
+fn send_frame(fd: RawFd, frame: &[u8]) -> io::Result<usize> {
+    // SAFETY: reads `frame.len()` bytes from a live slice; the socket is bound, so no
+    // destination address is needed.
+    let n = unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 #[cfg(test)]
