@@ -30,6 +30,11 @@ struct Subscriber {
     padt_received: bool,
     /// LCP Configure-Requests received (one negotiation: 1).
     lcp_confreqs: usize,
+    /// Waits for the LAC's LCP instead of starting its own (a passive CPE).
+    passive: bool,
+    /// When the session was confirmed (PADS), and when the LAC's first LCP frame came.
+    pads_at: Option<Instant>,
+    first_lcp_at: Option<Instant>,
 }
 
 impl Subscriber {
@@ -44,6 +49,9 @@ impl Subscriber {
             events: Vec::new(),
             padt_received: false,
             lcp_confreqs: 0,
+            passive: false,
+            pads_at: None,
+            first_lcp_at: None,
         }
     }
 
@@ -91,12 +99,19 @@ impl Subscriber {
                 }
                 Pppoe::Discovery(d) if d.code == Code::PADS => {
                     self.session = d.session_id;
-                    self.link.open(now);
+                    self.pads_at = Some(now);
+                    if !self.passive {
+                        self.link.open(now);
+                    }
                 }
                 Pppoe::Discovery(d) if d.code == Code::PADT => self.padt_received = true,
                 Pppoe::Session { payload, .. } => {
                     if payload.starts_with(&[0xc0, 0x21, 1]) {
                         self.lcp_confreqs += 1;
+                    }
+                    self.first_lcp_at.get_or_insert(now);
+                    if self.link.phase() == ppp::Phase::Dead {
+                        self.link.open(now);
                     }
                     self.link.handle_frame(now, payload)
                 }
@@ -185,6 +200,15 @@ fn dial(
     proxy: ProxyMode,
     user: &str,
 ) -> (Harness, SimCore, SimCore, Subscriber) {
+    dial_as(lns_methods, proxy, Subscriber::new(user))
+}
+
+/// [`dial`] with a subscriber of the test's making.
+fn dial_as(
+    lns_methods: Vec<AuthMethod>,
+    proxy: ProxyMode,
+    mut sub: Subscriber,
+) -> (Harness, SimCore, SimCore, Subscriber) {
     let t0 = Instant::now();
     let mut h = Harness::new(
         Network::new(1, NetConfig::perfect(Duration::from_millis(5))),
@@ -198,7 +222,6 @@ fn dial(
         vec![("isp.example".into(), lns_addr())],
         vec![AuthMethod::ChapMd5, AuthMethod::Pap],
     );
-    let mut sub = Subscriber::new(user);
     let padi = Subscriber::discovery(
         MacAddr::BROADCAST,
         Code::PADI,
@@ -437,4 +460,19 @@ fn a_reloaded_realm_table_steers_the_next_call() {
         |_, _, s| s.up().is_some(),
     );
     assert!(up, "{:?}", sub.events);
+}
+
+/// A subscriber that waits for the access concentrator to start LCP: the LAC's timer starts
+/// it a second after the session was confirmed, and the subscriber gets up.
+#[test]
+fn a_passive_subscriber_gets_lcp_from_the_lac_after_a_second() {
+    let mut sub = Subscriber::new("alice@isp.example");
+    sub.passive = true;
+    let (_h, _lns, _lac, sub) = dial_as(vec![AuthMethod::ChapMd5], ProxyMode::Accept, sub);
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    let waited = sub.first_lcp_at.unwrap() - sub.pads_at.unwrap();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "the LAC started LCP {waited:?} after PADS"
+    );
 }

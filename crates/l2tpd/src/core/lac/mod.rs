@@ -16,7 +16,8 @@ pub mod proxy;
 mod relay;
 pub mod steer;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -161,6 +162,9 @@ pub(crate) struct Lac {
     pub link_config: Arc<LinkConfig>,
     /// PPPoE frames to send.
     pub out: PppoeOut,
+    /// Negotiating subscribers' timers, soonest first (an entry whose subscriber's timer
+    /// moved since is skipped when it comes due): the next deadline without a walk.
+    pub timers: BinaryHeap<Reverse<(Instant, SubscriberId)>>,
     pub counters: LacCounters,
 }
 
@@ -227,6 +231,7 @@ impl Lac {
             tunnel_lns: HashMap::new(),
             link_config: Arc::new(cfg),
             out: PppoeOut::default(),
+            timers: BinaryHeap::new(),
             counters: LacCounters::default(),
         }
     }
@@ -246,13 +251,7 @@ impl Lac {
 
     /// The soonest subscriber link deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.subscribers
-            .values()
-            .filter_map(|s| match &s.stage {
-                Stage::Negotiating { timer, .. } => *timer,
-                _ => None,
-            })
-            .min()
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     /// Snapshots of every subscriber.

@@ -2,6 +2,7 @@
 //! user name is known, the call placed, the control plane's answers, and PPP frames relayed
 //! both ways once the call is up.
 
+use std::cmp::Reverse;
 use std::time::Instant;
 
 use l2tp_proto::control::{CallParams, Event as CtlEvent, TunnelOptions};
@@ -93,6 +94,7 @@ impl Core {
         // LCP starts when the subscriber's first frame arrives (its PPP is surely listening
         // then), or after a short wait for subscribers that wait for us.
         let start = now + LCP_START_WAIT;
+        lac.timers.push(Reverse((start, (iface, info.id))));
         tracing::info!(interface = %lac.settings.interfaces[iface], mac = %info.peer, pppoe_session = info.id, "PPPoE session up");
         lac.subscribers.insert(
             (iface, info.id),
@@ -194,6 +196,7 @@ impl Core {
                 acs,
                 subscribers,
                 out,
+                timers,
                 ..
             } = lac;
             let Some(sub) = subscribers.get_mut(&sid) else {
@@ -219,6 +222,9 @@ impl Core {
             }
             if link.phase() != ppp::Phase::Dead {
                 *timer = link.poll_timeout();
+                if let Some(t) = *timer {
+                    timers.push(Reverse((t, sid)));
+                }
             }
         }
         for e in events {
@@ -438,21 +444,28 @@ impl Core {
         let Some(lac) = self.lac_mut() else {
             return;
         };
-        let due: Vec<SubscriberId> = lac
-            .subscribers
-            .iter_mut()
-            .filter_map(|(sid, s)| match &mut s.stage {
-                Stage::Negotiating { link, timer, .. } if timer.is_some_and(|t| t <= now) => {
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, sid))) = lac.timers.peek() {
+            if t > now {
+                break;
+            }
+            lac.timers.pop();
+            // Only the subscriber's current timer counts; older entries are stale.
+            if let Some(Subscriber {
+                stage: Stage::Negotiating { link, timer, .. },
+                ..
+            }) = lac.subscribers.get_mut(&sid)
+            {
+                if *timer == Some(t) {
                     *timer = None;
                     if link.phase() == ppp::Phase::Dead {
                         link.open(now);
                     }
                     link.handle_timeout(now);
-                    Some(*sid)
+                    due.push(sid);
                 }
-                _ => None,
-            })
-            .collect();
+            }
+        }
         for sid in due {
             self.service_subscriber(now, sid);
         }
