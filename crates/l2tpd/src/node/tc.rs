@@ -105,7 +105,7 @@ impl Tc {
             });
     }
 
-    /// Waits for the children still running (tests, shutdown).
+    /// Waits for the children still running (tests: the daemon never waits for `tc`).
     pub fn wait(&mut self) {
         for (_, c) in &mut self.running {
             let _ = c.wait();
