@@ -129,6 +129,16 @@ fn session_path(c: &mut Criterion) {
     c.bench_function("session_frame_out_1400", |b| {
         b.iter(|| ac.encapsulate(s.id, black_box(&payload)).unwrap())
     });
+    // The relay's way: appended to an output buffer that keeps its capacity.
+    let mut out = Vec::with_capacity(64 * 1500);
+    c.bench_function("session_frame_out_1400_in_place", |b| {
+        b.iter(|| {
+            if out.len() > 63 * 1500 {
+                out.clear();
+            }
+            assert!(ac.encapsulate_into(s.id, black_box(&payload), &mut out));
+        })
+    });
 }
 
 criterion_group!(benches, discovery, session_path);
