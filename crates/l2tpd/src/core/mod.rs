@@ -375,6 +375,11 @@ impl Core {
                     });
                 }
             }
+            Input::AuthDecision { request, answer }
+                if request.key.tunnel == lac::LAC_AUTH_TUNNEL =>
+            {
+                self.lac_auth_decided(now, request, answer)
+            }
             Input::AuthDecision { request, answer } => {
                 if self.auth_answer_is_current(&request) {
                     self.auth_decided(now, request.key, request.ticket, answer)
