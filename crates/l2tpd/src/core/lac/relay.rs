@@ -374,6 +374,7 @@ impl Core {
         });
         let opts = TunnelOptions {
             auth,
+            host_name: target.client_name.clone(),
             ..TunnelOptions::default()
         };
         match self.endpoint.open_tunnel(now, local, lns, opts) {
