@@ -44,6 +44,7 @@ pub mod aaa;
 mod admission;
 pub mod datapath;
 mod deadlines;
+mod dhcpv6;
 mod dialler;
 mod events;
 mod frames;
@@ -211,6 +212,10 @@ pub struct NodeCounters {
     /// Session deadlines (Session-Timeout, Idle-Timeout, Interim-Update) that came due and
     /// were looked at: housekeeping's whole cost per session, whatever the session count.
     pub deadlines_due: u64,
+    /// DHCPv6 messages answered on the sessions' links (prefix delegation).
+    pub dhcpv6_answered: u64,
+    /// DHCPv6 messages dropped: malformed, not for us, or before the session's IPv6.
+    pub dhcpv6_dropped: u64,
 }
 
 /// The sans-IO daemon core of one node (LNS or client/LAC).

@@ -74,6 +74,8 @@ pub(crate) struct SessionAcct {
     pub ipv6_prefix: Option<Ipv6Cidr>,
     /// Delegated-IPv6-Prefix: routed to the session, offered to its DHCPv6 client.
     pub delegated: Option<Ipv6Cidr>,
+    /// DNS-Server-IPv6-Address: offered to its DHCPv6 client.
+    pub ipv6_dns: Vec<std::net::Ipv6Addr>,
     /// Framed-IP-Netmask (a subnet around the address, routed to the session).
     pub netmask: Option<Ipv4Addr>,
     /// Framed-MTU: the most the session's interface and advertisements may say.
@@ -199,6 +201,7 @@ pub(super) fn apply_authorization(
         r.ipv6_prefix = authz.ipv6_prefixes.iter().find_map(framed_ipv6_prefix);
         // RFC 4818 Delegated-IPv6-Prefix: routed to the session.
         r.delegated = authz.delegated_prefix.as_ref().and_then(cidr6);
+        r.ipv6_dns = authz.ipv6_dns.clone();
         r.netmask = authz.netmask;
         r.mtu = authz.mtu;
         r.rate = authz.rate_limit;
@@ -348,6 +351,7 @@ impl Core {
             framed_routes: Vec::new(),
             ipv6_prefix: None,
             delegated: None,
+            ipv6_dns: Vec::new(),
             netmask: None,
             mtu: None,
             rate: None,
