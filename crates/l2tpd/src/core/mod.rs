@@ -487,6 +487,13 @@ impl Core {
         }
     }
 
+    /// LAC: `n` PPPoE frames the kernel dropped, its sockets' receive buffers full.
+    pub fn note_pppoe_socket_drops(&mut self, n: u64) {
+        if let Some(l) = self.lac.as_deref_mut() {
+            l.counters.socket_overflow += n;
+        }
+    }
+
     /// LAC: the PPPoE frames to send, as (interface index, Ethernet frame); the shell clears
     /// them with [`Core::clear_pppoe_frames`] once sent.
     pub fn pppoe_frames(&self) -> impl Iterator<Item = (usize, &[u8])> {

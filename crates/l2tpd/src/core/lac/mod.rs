@@ -113,6 +113,9 @@ pub struct LacCounters {
     pub dropped_while_calling: u64,
     /// Subscribers whose realm matched no LNS and who have no default.
     pub no_lns: u64,
+    /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
+    /// faster than we read), as the shell reported them.
+    pub socket_overflow: u64,
 }
 
 /// What an operator sees of a PPPoE subscriber.
@@ -324,6 +327,10 @@ impl Lac {
             dropped_while_calling: c.dropped_while_calling,
             ..Default::default()
         };
+        if c.socket_overflow > 0 {
+            st.dropped
+                .insert("socket_overflow".to_string(), c.socket_overflow);
+        }
         for ac in self.acs.iter().flatten() {
             let a = ac.stats();
             st.padi_rx += a.padi_rx;
