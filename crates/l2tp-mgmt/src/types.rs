@@ -472,6 +472,15 @@ pub struct LacStats {
     pub calls_failed: u64,
     /// Subscribers whose realm had no LNS.
     pub no_lns: u64,
+    /// Calls placed again toward the next LNS of their group after one failed them.
+    #[serde(default)]
+    pub calls_retried: u64,
+    /// Times an LNS was locked out after failing a call or losing a tunnel.
+    #[serde(default)]
+    pub lns_lockouts: u64,
+    /// LNSes locked out now (`ADDR:PORT`, sorted).
+    #[serde(default)]
+    pub lns_locked_out: Vec<String>,
     /// Subscriber frames dropped while their call was being placed.
     pub dropped_while_calling: u64,
     /// PADIs received.

@@ -30,7 +30,8 @@ pub struct Ipv6Prefix {
 }
 
 impl Ipv6Prefix {
-    fn decode(a: &Attr) -> Result<Ipv6Prefix, DecodeError> {
+    /// Decodes an attribute's value (RFC 3162 §2.3).
+    pub fn decode(a: &Attr) -> Result<Ipv6Prefix, DecodeError> {
         let bad = |reason| DecodeError::BadValue {
             attr: a.typ.0,
             reason,

@@ -25,6 +25,7 @@ const RELOADABLE: &[&str] = &[
     "lns.proxy",
     "lac.lns",
     "lac.realms",
+    "lac.lockout",
     "tunnel.secret",
     "tunnel.hide_avps",
     "daemon.log_level",

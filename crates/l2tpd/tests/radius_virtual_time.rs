@@ -19,8 +19,9 @@ use l2tp_radius::dae::{DaeClient, DaeConfig, DaeOutcome, DaeServer, ErrorCause};
 use l2tp_radius::reply::{Authorization, FramedAddress, RateLimit, RateLimitAttr};
 use l2tp_radius::{Attr, AttrType, Code, Packet, Secret};
 use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
+use l2tpd::addr::IpCidr;
 use l2tpd::core::radius::RadiusSettings;
-use l2tpd::core::{AuthAnswer, Input, TunTarget};
+use l2tpd::core::{AuthAnswer, Iface, Input, IpOp, TunTarget};
 
 const DAE_SECRET: &str = "dae-secret";
 const RADIUS_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 99);
@@ -871,4 +872,217 @@ fn accounting_starts_when_only_ipv6cp_comes_up() {
         .count();
     assert_eq!(starts, 1);
     assert!(lns.core.sessions(h.now)[0].ipv6_up);
+}
+
+/// The routes the shell holds after `ops` (added, not deleted since), in order of addition.
+fn installed_routes(ops: &[IpOp]) -> Vec<(Iface, IpCidr)> {
+    let mut held: Vec<(Iface, IpCidr)> = Vec::new();
+    for op in ops {
+        match op {
+            IpOp::AddRoute { iface, route, .. } if !held.contains(&(iface.clone(), *route)) => {
+                held.push((iface.clone(), *route));
+            }
+            IpOp::DelRoute { iface, route } => held.retain(|h| *h != (iface.clone(), *route)),
+            _ => {}
+        }
+    }
+    held
+}
+
+fn v4(s: &str) -> IpCidr {
+    IpCidr::V4(s.parse().unwrap())
+}
+
+/// The RADIUS routes (not the session's host route) the shared interface holds.
+fn framed_on_shared(lns: &SimCore) -> Vec<IpCidr> {
+    installed_routes(&lns.ops)
+        .into_iter()
+        .filter(|(i, r)| *i == Iface::Shared && !matches!(r, IpCidr::V4(c) if c.len() == 32))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Runs until the client's session is down, then a little more.
+fn close_client(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore) {
+    let now = h.now;
+    client.input(now, Input::Shutdown);
+    assert!(
+        run_until(h, lns, client, Duration::from_secs(30), |l, _, now| {
+            l.core.sessions(now).is_empty()
+        }),
+        "the session did not end"
+    );
+}
+
+#[test]
+fn a_coa_replaces_the_routes_it_changes_and_none_outlives_the_session() {
+    let seed = seeds(&[17])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec![
+            "198.51.100.128/25 0.0.0.0 1".into(),
+            "192.0.2.64/26 0.0.0.0 1".into(),
+        ],
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), v4("192.0.2.64/26")]
+    );
+    // The server moves one of the routes: the other stays, the old one goes.
+    let now = h.now;
+    dae(
+        &mut lns,
+        now,
+        Code::COA_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::new(AttrType::FRAMED_ROUTE, "198.51.100.128/25 0.0.0.0 1"),
+            Attr::new(AttrType::FRAMED_ROUTE, "198.51.100.64/26 0.0.0.0 1"),
+        ],
+    );
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), v4("198.51.100.64/26")],
+        "seed {seed}: {:?}",
+        lns.ops
+    );
+    close_client(&mut h, &mut lns, &mut client);
+    assert_eq!(
+        installed_routes(&lns.ops),
+        vec![],
+        "seed {seed}: routes left behind"
+    );
+}
+
+/// How many of one packet to `dst`, sent into the LNS's shared TUN, the client's TUN got.
+fn delivered(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, dst: Ipv4Addr) -> usize {
+    client.tun_writes.clear();
+    let pkt = ip_packet(LNS_IP, dst, 200);
+    let now = h.now;
+    lns.input(
+        now,
+        Input::TunPacket {
+            source: TunTarget::Shared,
+            packet: &pkt,
+            segment: false,
+        },
+    );
+    run_until(h, lns, client, Duration::from_millis(100), |_, _, _| false);
+    client.tun_writes.iter().filter(|(_, b)| *b == pkt).count()
+}
+
+/// The MS-CHAPv2 acceptance of `request` (password "secret") with `authz`.
+fn accept_mschap(request: &l2tpd::core::AuthRequest, authz: &Authorization) -> AuthAnswer {
+    let ppp::Credentials::MsChapV2 {
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+    } = request.credentials.clone()
+    else {
+        panic!("MS-CHAPv2 credentials expected");
+    };
+    let authenticator_response = ppp::mschapv2::generate_authenticator_response(
+        "secret",
+        &nt_response,
+        &peer_challenge,
+        &authenticator_challenge,
+        &request.user,
+    );
+    AuthAnswer::Radius {
+        decision: ppp::AuthDecision::AcceptMsChapV2 {
+            authenticator_response,
+        },
+        authz: Box::new(authz.clone()),
+    }
+}
+
+#[test]
+fn a_reauthentication_that_changes_the_routes_withdraws_the_old_ones() {
+    let seed = seeds(&[23])[0];
+    let first = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec!["198.51.100.128/25 0.0.0.0 1".into()],
+        netmask: Some(Ipv4Addr::new(255, 255, 255, 252)),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, first);
+    let key = lns.core.sessions(h.now)[0].key;
+    let addr = up_sessions(&lns, h.now)[0].1.peer;
+    let subnet = IpCidr::V4(l2tpd::addr::Ipv4Cidr::new(addr, 30).unwrap());
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), subnet]
+    );
+    // The peer renegotiates LCP (RFC 1661 §3.7: a Configure-Request in the Opened state):
+    // it authenticates again, and this time the server routes another prefix.
+    let now = h.now;
+    let renegotiate = [
+        0xff, 0x03, 0xc0, 0x21, 0x01, 0x77, 0x00, 0x0a, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78,
+    ];
+    lns.input(
+        now,
+        Input::PppFrame {
+            key,
+            frame: &renegotiate,
+        },
+    );
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, _, _| !l.auth_requests.is_empty()
+        ),
+        "seed {seed}: no second Access-Request"
+    );
+    let request = lns.auth_requests.remove(0);
+    let second = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec!["192.0.2.64/26 0.0.0.0 1".into()],
+        ..Default::default()
+    };
+    let answer = accept_mschap(&request, &second);
+    let now = h.now;
+    lns.input(now, Input::AuthDecision { request, answer });
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, c, now| up_sessions(l, now).len() == 1 && up_sessions(c, now).len() == 1
+        ),
+        "seed {seed}: the session did not come up again"
+    );
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("192.0.2.64/26")],
+        "seed {seed}: the first grant's routes outlived it: {:?}",
+        lns.ops
+    );
+    // Traffic follows the grant: to the new prefix it reaches the user, to the old one not.
+    assert_eq!(
+        delivered(&mut h, &mut lns, &mut client, Ipv4Addr::new(192, 0, 2, 70)),
+        1
+    );
+    assert_eq!(
+        delivered(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Ipv4Addr::new(198, 51, 100, 130)
+        ),
+        0,
+        "seed {seed}: the withdrawn prefix still reaches the session"
+    );
+    close_client(&mut h, &mut lns, &mut client);
+    assert_eq!(
+        installed_routes(&lns.ops),
+        vec![],
+        "seed {seed}: routes left behind"
+    );
 }

@@ -423,6 +423,16 @@ fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
         "  PPPoE subscribers {}, relaying {}; calls placed {}, up {}, failed {}, no LNS for the realm {}",
         l.subscribers, l.relaying, l.calls_placed, l.calls_up, l.calls_failed, l.no_lns
     );
+    let locked = if l.lns_locked_out.is_empty() {
+        "none".to_string()
+    } else {
+        l.lns_locked_out.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "  LNS steering: calls retried {}, lockouts {}; locked out now: {locked}",
+        l.calls_retried, l.lns_lockouts
+    );
     let _ = writeln!(
         out,
         "  Discovery: PADI {} PADO {} PADR {} PADS {} (errors {}) PADT in {} out {}",

@@ -650,6 +650,7 @@ impl Config {
             || self.radius.is_some()
             || self.dial.as_ref().is_some_and(|d| !d.password.is_empty())
             || self.lns.as_ref().is_some_and(|l| !l.users.is_empty())
+            || self.lac.as_ref().is_some_and(lac::LacConfig::has_secrets)
     }
 
     /// Advice that does not stop the daemon (permissions of the users file, PAP in use…).

@@ -212,13 +212,14 @@ fn lac_role(
     let default = lac
         .lns
         .as_ref()
-        .map(|p| super::lac::resolve(p).map_err(|e| field("lac.lns", e)))
-        .transpose()?;
+        .map(|g| super::lac::resolve_group(g).map_err(|e| field("lac.lns", e)))
+        .transpose()?
+        .unwrap_or_default();
     let realms = lac
         .realms
         .iter()
-        .map(|(realm, p)| {
-            super::lac::resolve(p)
+        .map(|(realm, g)| {
+            super::lac::resolve_group(g)
                 .map(|a| (realm.clone(), a))
                 .map_err(|e| field(&format!("lac.realms.{realm}"), e))
         })
@@ -228,6 +229,7 @@ fn lac_role(
         ac_name: lac.ac_name.clone(),
         services: lac.service_names.clone(),
         steering: crate::core::lac::RealmTable { realms, default },
+        lockout: Duration::from_secs(lac.lockout),
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,

@@ -393,7 +393,7 @@ impl Core {
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
             radius: None,
-            lac: self.lac.as_deref().map(|l| Box::new(l.stats())),
+            lac: self.lac.as_deref().map(|l| Box::new(l.stats(now))),
         }
     }
 }

@@ -39,6 +39,7 @@ impl Core {
         if let (Some(lac), RoleSettings::Lac(n)) = (self.lac.as_deref_mut(), &new.role) {
             // Calls placed from now on; calls up keep their LNS.
             lac.settings.steering = n.steering.clone();
+            lac.settings.lockout = n.lockout;
         }
         if let Some(u) = users {
             self.replace_users(u);

@@ -27,8 +27,9 @@ use l2tp_wire::TunnelId;
 use ppp::proxy::ProxyCapture;
 use ppp::{AuthMethod, Link, LinkConfig};
 use pppoe::{AcConfig, AccessConcentrator, MacAddr};
+use steer::{Lockouts, TunnelKey};
 
-pub use steer::RealmTable;
+pub use steer::{LnsTarget, RealmTable};
 
 /// What a LAC relay is configured with.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct LacSettings {
     pub services: Vec<String>,
     /// Where calls go, by realm.
     pub steering: RealmTable,
+    /// How long an LNS that failed a call is passed over.
+    pub lockout: std::time::Duration,
     /// Authentication protocols asked of subscribers, in preference order (those RFC 2661
     /// can proxy: CHAP-MD5 and PAP).
     pub auth_methods: Vec<AuthMethod>,
@@ -60,10 +63,22 @@ pub(crate) enum Stage {
         capture: Box<ProxyCapture>,
         timer: Option<Instant>,
     },
-    /// The call is placed (ICRQ sent, or waiting for the tunnel).
-    Calling { call: SessionKey },
+    /// The call is placed (ICRQ sent, or waiting for the tunnel); the LNSes left to try
+    /// if this one fails.
+    Calling {
+        call: SessionKey,
+        attempt: Box<Attempt>,
+    },
     /// ICCN sent: frames are relayed.
     Relaying { call: SessionKey },
+}
+
+/// A call being placed: what to place it with again, where it went, and what is left.
+pub(crate) struct Attempt {
+    pub params: l2tp_proto::control::CallParams,
+    pub target: LnsTarget,
+    /// Candidates not tried yet, in order.
+    pub rest: Vec<LnsTarget>,
 }
 
 /// One PPPoE subscriber.
@@ -83,7 +98,7 @@ pub(crate) struct Subscriber {
 impl Subscriber {
     pub fn call(&self) -> Option<SessionKey> {
         match self.stage {
-            Stage::Calling { call } | Stage::Relaying { call } => Some(call),
+            Stage::Calling { call, .. } | Stage::Relaying { call } => Some(call),
             Stage::Negotiating { .. } => None,
         }
     }
@@ -116,6 +131,10 @@ pub struct LacCounters {
     /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
     /// faster than we read), as the shell reported them.
     pub socket_overflow: u64,
+    /// Calls placed again toward the next LNS of their group after one failed them.
+    pub calls_retried: u64,
+    /// LNSes locked out after failing a call.
+    pub lockouts: u64,
 }
 
 /// What an operator sees of a PPPoE subscriber.
@@ -157,9 +176,11 @@ pub(crate) struct Lac {
     pub subscribers: HashMap<SubscriberId, Subscriber>,
     /// Our calls → their subscriber.
     pub by_call: HashMap<SessionKey, SubscriberId>,
-    /// Tunnels we opened, by LNS; and their LNS by tunnel.
-    pub tunnels: HashMap<SocketAddr, TunnelId>,
-    pub tunnel_lns: HashMap<TunnelId, SocketAddr>,
+    /// Tunnels we opened, by LNS and assignment; and what each one is.
+    pub tunnels: HashMap<TunnelKey, Vec<TunnelId>>,
+    pub tunnel_use: HashMap<TunnelId, TunnelUse>,
+    /// LNSes passed over for a while after they failed a call.
+    pub lockouts: Lockouts,
     /// The subscriber side's PPP settings, per interface (the MRU follows the PPPoE
     /// payload).
     pub link_config: Arc<LinkConfig>,
@@ -169,6 +190,14 @@ pub(crate) struct Lac {
     /// moved since is skipped when it comes due): the next deadline without a walk.
     pub timers: BinaryHeap<Reverse<(Instant, SubscriberId)>>,
     pub counters: LacCounters,
+}
+
+/// One of our tunnels: where it goes and how many calls it carries.
+pub(crate) struct TunnelUse {
+    pub key: TunnelKey,
+    pub calls: u32,
+    /// The limit of calls in it (0: none).
+    pub max_calls: u32,
 }
 
 /// PPPoE frames to send, back to back in one buffer that keeps its capacity from turn to
@@ -231,7 +260,8 @@ impl Lac {
             subscribers: HashMap::new(),
             by_call: HashMap::new(),
             tunnels: HashMap::new(),
-            tunnel_lns: HashMap::new(),
+            tunnel_use: HashMap::new(),
+            lockouts: Lockouts::default(),
             link_config: Arc::new(cfg),
             out: PppoeOut::default(),
             timers: BinaryHeap::new(),
@@ -311,8 +341,10 @@ impl Lac {
     }
 
     /// The relay's figures for `l2tpctl stats` and the metrics.
-    pub fn stats(&self) -> l2tp_mgmt::LacStats {
+    pub fn stats(&self, now: Instant) -> l2tp_mgmt::LacStats {
         let c = &self.counters;
+        let mut locked: Vec<String> = self.lockouts.locked(now).map(|a| a.to_string()).collect();
+        locked.sort();
         let mut st = l2tp_mgmt::LacStats {
             subscribers: self.subscribers.len() as u64,
             relaying: self
@@ -324,6 +356,9 @@ impl Lac {
             calls_up: c.calls_up,
             calls_failed: c.calls_failed,
             no_lns: c.no_lns,
+            calls_retried: c.calls_retried,
+            lns_lockouts: c.lockouts,
+            lns_locked_out: locked,
             dropped_while_calling: c.dropped_while_calling,
             ..Default::default()
         };
@@ -354,6 +389,44 @@ impl Lac {
     pub fn user_of_call(&self, key: SessionKey) -> Option<&str> {
         let sid = self.by_call.get(&key)?;
         self.subscribers.get(sid)?.user.as_deref()
+    }
+
+    /// Records call `call` (in one of our tunnels) as subscriber `sid`'s.
+    pub fn add_call(&mut self, call: SessionKey, sid: SubscriberId) {
+        self.by_call.insert(call, sid);
+        if let Some(u) = self.tunnel_use.get_mut(&call.tunnel) {
+            u.calls += 1;
+        }
+    }
+
+    /// Forgets call `call`; its subscriber, if it was one of ours.
+    pub fn remove_call(&mut self, call: SessionKey) -> Option<SubscriberId> {
+        let sid = self.by_call.remove(&call)?;
+        if let Some(u) = self.tunnel_use.get_mut(&call.tunnel) {
+            u.calls = u.calls.saturating_sub(1);
+        }
+        Some(sid)
+    }
+
+    /// A tunnel toward `key` with room for one more call, if one is open.
+    pub fn tunnel_with_room(&self, key: &TunnelKey) -> Option<TunnelId> {
+        self.tunnels.get(key)?.iter().copied().find(|t| {
+            self.tunnel_use
+                .get(t)
+                .is_some_and(|u| u.max_calls == 0 || u.calls < u.max_calls)
+        })
+    }
+
+    /// Forgets tunnel `t`; the LNS it went to.
+    pub fn remove_tunnel(&mut self, t: TunnelId) -> Option<SocketAddr> {
+        let u = self.tunnel_use.remove(&t)?;
+        if let Some(v) = self.tunnels.get_mut(&u.key) {
+            v.retain(|x| *x != t);
+            if v.is_empty() {
+                self.tunnels.remove(&u.key);
+            }
+        }
+        Some(u.key.0)
     }
 
     /// PPPoE discovery counters summed over the interfaces.
