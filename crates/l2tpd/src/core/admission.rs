@@ -203,7 +203,17 @@ impl Core {
 
     /// LNS: accepts or refuses an incoming call. Calls being set up count against the
     /// session limit too, so a flood of ICRQs cannot hold more state than the limit allows.
-    pub(super) fn decide_call(&mut self, now: Instant, tunnel: TunnelId, session: SessionId) {
+    pub(super) fn decide_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        kind: l2tp_proto::control::CallKind,
+    ) {
+        if let Err(result) = self.call_direction_allowed(kind) {
+            self.refuse_call(now, tunnel, session, kind, result);
+            return;
+        }
         let full = match &self.role {
             RoleSettings::Lns(lns) => {
                 lns.max_sessions > 0

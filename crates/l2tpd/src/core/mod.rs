@@ -52,6 +52,7 @@ pub mod lac;
 mod lifecycle;
 mod loglimit;
 mod manage;
+mod outgoing;
 pub mod output;
 pub mod proxy_lns;
 pub mod quality;
@@ -79,6 +80,7 @@ use crate::users::Users;
 
 pub use aaa::{AuthAnswer, AuthBackend, AuthRequest, LocalUsers};
 pub use datapath::DatapathBackend;
+pub use outgoing::OutgoingCalls;
 pub use output::{Iface, IpOp, Output, Outputs, Transmit, TunWrite};
 pub use sessions::SessionSnapshot;
 pub use settings::{
@@ -277,6 +279,8 @@ impl Core {
         };
         let ep_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
         let mut endpoint_cfg: EndpointConfig = config.endpoint;
+        // Every call request is decided here: its direction (`outgoing`), then admission.
+        endpoint_cfg.decide_incoming_calls = true;
         let users = match &mut config.role {
             RoleSettings::Client(_) | RoleSettings::Lac(_) => {
                 endpoint_cfg.accept_incoming_tunnels = false;

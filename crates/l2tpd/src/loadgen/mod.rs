@@ -142,6 +142,7 @@ pub fn run_l2tp(
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: None,
         ip_mode: IpMode::App,
