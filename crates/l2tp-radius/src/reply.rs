@@ -77,7 +77,7 @@ pub enum RateLimitAttr {
 
 /// A rate limit in bits per second: `DOWN/UP`, each a number with an optional k/M/G suffix
 /// (powers of 1000). Down is towards the user, up from the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateLimit {
     /// Towards the user.
     pub down_bps: u64,

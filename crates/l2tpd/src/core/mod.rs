@@ -61,6 +61,7 @@ mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
+pub mod snapshot;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -186,7 +187,7 @@ pub enum Input<'a> {
 }
 
 /// Node-wide counters not kept by the engines.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
