@@ -67,6 +67,7 @@ attrs! {
     FRAMED_IPV6_PREFIX = 97, "Framed-IPv6-Prefix (RFC 3162)";
     ERROR_CAUSE = 101, "Error-Cause (RFC 5176 §3.5)";
     DELEGATED_IPV6_PREFIX = 123, "Delegated-IPv6-Prefix (RFC 4818)";
+    DNS_SERVER_IPV6_ADDRESS = 169, "DNS-Server-IPv6-Address (RFC 6911)";
 }
 
 /// Vendor-Id of Microsoft (RFC 2548).

@@ -78,7 +78,7 @@ pub enum RateLimitAttr {
 
 /// A rate limit in bits per second: `DOWN/UP`, each a number with an optional k/M/G suffix
 /// (powers of 1000). Down is towards the user, up from the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateLimit {
     /// Towards the user.
     pub down_bps: u64,
@@ -123,6 +123,8 @@ pub struct Authorization {
     pub ipv6_prefixes: Vec<Ipv6Prefix>,
     /// Delegated-IPv6-Prefix (RFC 4818).
     pub delegated_prefix: Option<Ipv6Prefix>,
+    /// DNS-Server-IPv6-Address (RFC 6911 §3.1), in order.
+    pub ipv6_dns: Vec<Ipv6Addr>,
     /// MS-Primary-DNS-Server (RFC 2548 §2.7.5).
     pub primary_dns: Option<Ipv4Addr>,
     /// MS-Secondary-DNS-Server.
@@ -489,6 +491,17 @@ pub fn parse_accept(
             AttrType::FRAMED_ROUTE => a.routes.push(at.as_text()?.to_string()),
             AttrType::FRAMED_IPV6_PREFIX => a.ipv6_prefixes.push(Ipv6Prefix::decode(at)?),
             AttrType::DELEGATED_IPV6_PREFIX => a.delegated_prefix = Some(Ipv6Prefix::decode(at)?),
+            AttrType::DNS_SERVER_IPV6_ADDRESS => {
+                let o: [u8; 16] =
+                    at.value
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| DecodeError::BadValue {
+                            attr: at.typ.0,
+                            reason: "an IPv6 address is 16 octets",
+                        })?;
+                a.ipv6_dns.push(Ipv6Addr::from(o));
+            }
             AttrType::SESSION_TIMEOUT => a.session_timeout = Some(secs(at)?),
             AttrType::IDLE_TIMEOUT => a.idle_timeout = Some(secs(at)?),
             AttrType::ACCT_INTERIM_INTERVAL => a.interim_interval = Some(secs(at)?),

@@ -181,6 +181,10 @@ impl Config {
                     redial: dial.redial,
                     default_route: dial.default_route,
                     local_port: dial.local_port,
+                    outgoing_calls: match dial.outgoing_calls {
+                        super::OutgoingCallsConfig::Refuse => crate::core::OutgoingCalls::Refuse,
+                        super::OutgoingCallsConfig::Accept => crate::core::OutgoingCalls::Accept,
+                    },
                     auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
                 };
                 let ip_mode = IpMode::PerSession {

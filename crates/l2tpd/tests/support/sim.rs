@@ -325,6 +325,7 @@ pub fn client_config(
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: Some(seed ^ 0x5eed),
         ip_mode: IpMode::PerSession {

@@ -136,6 +136,9 @@ pub struct LacCounters {
     pub dropped_while_calling: u64,
     /// Subscribers whose realm matched no LNS and who have no default.
     pub no_lns: u64,
+    /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
+    /// faster than we read), as the shell reported them.
+    pub socket_overflow: u64,
     /// Calls placed again toward the next LNS of their group after one failed them.
     pub calls_retried: u64,
     /// LNSes locked out after failing a call.
@@ -376,6 +379,10 @@ impl Lac {
             dropped_while_calling: c.dropped_while_calling,
             ..Default::default()
         };
+        if c.socket_overflow > 0 {
+            st.dropped
+                .insert("socket_overflow".to_string(), c.socket_overflow);
+        }
         for ac in self.acs.iter().flatten() {
             let a = ac.stats();
             st.padi_rx += a.padi_rx;
