@@ -48,6 +48,7 @@ pub struct EndpointConfig {
     pub peers: Vec<(IpAddr, PeerAuth)>,
     /// Per-peer profiles by address prefix and/or the Host Name of the peer's SCCRQ,
     /// first match wins, consulted after `peers` (see [`EndpointConfig::auth_for_peer`]).
+    #[serde(default)]
     pub peer_rules: Vec<PeerRule>,
     /// Accept SCCRQs at all (false: every incoming tunnel is refused with StopCCN).
     pub accept_incoming_tunnels: bool,
@@ -168,7 +169,7 @@ impl EndpointConfig {
 
 /// A per-peer profile: which peers (an address prefix, a Host Name, or both) and what
 /// applies to them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PeerRule {
     /// Peers whose address is in this prefix (address, length); `None`: any address.
     pub prefix: Option<(IpAddr, u8)>,

@@ -111,6 +111,7 @@ pub(crate) struct Tunnel {
     pub sessions: BTreeMap<SessionId, Session>,
     pub peer_host_name: Vec<u8>,
     /// Our Host Name toward this peer, when not the configured one (a per-peer profile).
+    #[serde(default)]
     pub our_host_name: Option<String>,
     /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
     #[serde(with = "l2tp_snap::instant")]
