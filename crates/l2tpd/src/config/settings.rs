@@ -242,14 +242,20 @@ fn lac_role(
         steering: crate::core::lac::RealmTable { realms, default },
         lockout: Duration::from_secs(lac.lockout),
         radius,
+        switching: lac.switching,
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
         max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
     };
-    let listen = vec![
-        (Ipv4Addr::UNSPECIFIED, 0).into(),
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-    ];
+    // A switching LAC answers SCCRQs from other LACs: on `lac.listen`.
+    let listen = if lac.switching {
+        lac.listen.clone()
+    } else {
+        vec![
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        ]
+    };
     Ok((listen, RoleSettings::Lac(Box::new(settings)), IpMode::App))
 }

@@ -410,6 +410,7 @@ pub fn lac_config(
         steering: l2tpd::core::lac::RealmTable::simple(realms, default),
         lockout: Duration::from_secs(60),
         radius: false,
+        switching: false,
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,
