@@ -214,6 +214,17 @@ fn lns(i: usize, now: Instant, max_sessions: u32) -> SimCore {
 
 /// [`lns`], demanding tunnel authentication with `secret` when given.
 fn lns_with_secret(i: usize, now: Instant, max_sessions: u32, secret: Option<&str>) -> SimCore {
+    lns_tweaked(i, now, max_sessions, secret, |_| {})
+}
+
+/// [`lns_with_secret`], its settings changed by `tweak` last.
+fn lns_tweaked(
+    i: usize,
+    now: Instant,
+    max_sessions: u32,
+    secret: Option<&str>,
+    tweak: impl FnOnce(&mut l2tpd::core::LnsSettings),
+) -> SimCore {
     let mut cfg = lns_config(i as u64 + 1, None);
     if let Some(s) = secret {
         cfg.endpoint.auth = l2tp_proto::control::PeerAuth {
@@ -240,6 +251,7 @@ fn lns_with_secret(i: usize, now: Instant, max_sessions: u32, secret: Option<&st
             last: Ipv4Addr::new(203, 0, 113, 79 + i as u8 * 80),
         };
         l.pool = Ipv4Leases::new(Ipv4Pool::new(pool), LNS_IP, []);
+        tweak(l);
     }
     let addrs = cfg.listen.clone();
     SimCore::new(
@@ -800,4 +812,37 @@ fn a_switching_lac_relays_incoming_calls_to_the_lns_of_their_realm() {
     });
     assert!(cleared, "LNS {:?}", bed.lnses[0].core.sessions(bed.h.now));
     assert!(bed.subs[1].up.is_some());
+}
+
+/// A per-peer profile on the LNS decides what it does with one LAC's proxy AVPs: the same
+/// subscriber through the same LAC negotiates LCP once when the LAC's profile accepts them,
+/// twice when it says `renegotiate` (while `lns.proxy` stays `accept`).
+#[test]
+fn the_lns_honours_proxy_avps_per_peer_profile() {
+    let confreqs = |mode: Option<ProxyMode>| {
+        let t0 = Instant::now();
+        let lns = lns_tweaked(0, t0, 0, None, |l| {
+            if let Some(m) = mode {
+                let p = l2tpd::config::profiles::PeerProfile {
+                    address: Some("192.0.2.3".parse().unwrap()),
+                    proxy: Some(m),
+                    ..Default::default()
+                };
+                l.proxy_rules = vec![(p.rule(&Default::default()), m)];
+            }
+        });
+        let mut bed = Bed::with(
+            t0,
+            vec![lns],
+            vec![target(0, 0, 1)],
+            Duration::from_secs(60),
+            false,
+        );
+        bed.dial(0, 1);
+        assert!(bed.run(Duration::from_secs(30), Bed::all_up), "not up");
+        bed.subs[0].lcp_confreqs
+    };
+    assert_eq!(confreqs(None), 1);
+    assert_eq!(confreqs(Some(ProxyMode::Accept)), 1);
+    assert!(confreqs(Some(ProxyMode::Renegotiate)) >= 2);
 }
