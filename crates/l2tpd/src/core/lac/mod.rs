@@ -89,6 +89,8 @@ pub(crate) struct Attempt {
     pub target: LnsTarget,
     /// Candidates not tried yet, in order.
     pub rest: Vec<LnsTarget>,
+    /// Our LCP Magic-Number with the subscriber (0: none), for its Echo-Requests meanwhile.
+    pub magic: u32,
 }
 
 /// One PPPoE subscriber.
@@ -138,6 +140,8 @@ pub struct LacCounters {
     pub calls_failed: u64,
     /// Subscriber frames dropped while their call was being placed.
     pub dropped_while_calling: u64,
+    /// Subscribers' LCP Echo-Requests answered while their call was being placed.
+    pub echo_replied_while_calling: u64,
     /// Subscribers whose realm matched no LNS and who have no default.
     pub no_lns: u64,
     /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
