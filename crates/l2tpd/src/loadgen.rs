@@ -94,6 +94,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             peers: vec![DialPeer::Addr(args.server)],
             username: args.user.clone(),
             password: args.password.clone(),
+            retry_password: None,
             tunnels: args.tunnels,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),

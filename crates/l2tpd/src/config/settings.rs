@@ -168,6 +168,7 @@ impl Config {
                     peers,
                     username: dial.user.clone(),
                     password: dial.password.expose().to_string(),
+                    retry_password: dial.retry_password.as_ref().map(|p| p.expose().to_string()),
                     tunnels: 1,
                     sessions: dial.sessions,
                     redial_initial: Duration::from_secs(dial.redial_initial.max(1)),

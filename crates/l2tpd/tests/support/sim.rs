@@ -297,6 +297,7 @@ pub fn client_core_with(
             peers,
             username: "alice".into(),
             password: "secret".into(),
+            retry_password: None,
             tunnels: 1,
             sessions,
             redial_initial: Duration::from_secs(1),
