@@ -151,6 +151,37 @@ impl PacketSocket {
         Err(io::Error::last_os_error())
     }
 
+    /// Frames the kernel dropped for want of room in this socket's receive buffer since the
+    /// last call (`PACKET_STATISTICS`, which the kernel resets on each read).
+    pub fn take_drops(&self) -> io::Result<u64> {
+        /// `struct tpacket_stats` of `<linux/if_packet.h>`.
+        #[repr(C)]
+        #[derive(Default)]
+        struct TpacketStats {
+            #[allow(dead_code)] // written by the kernel, not needed here
+            tp_packets: libc::c_uint,
+            tp_drops: libc::c_uint,
+        }
+        const PACKET_STATISTICS: libc::c_int = 6;
+        let mut st = TpacketStats::default();
+        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `st`, whose size `len` holds;
+        // both outlive the call.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                (&mut st as *mut TpacketStats).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(u64::from(st.tp_drops))
+    }
+
     /// The receive buffer size the kernel granted (`SO_RCVBUF`; the kernel doubles requests).
     pub fn recv_buffer(&self) -> io::Result<usize> {
         let mut v: libc::c_int = 0;

@@ -57,6 +57,7 @@ attrs! {
     MESSAGE_AUTHENTICATOR = 80, "Message-Authenticator (RFC 2869 §5.14)";
     TUNNEL_PRIVATE_GROUP_ID = 81, "Tunnel-Private-Group-ID (tagged)";
     TUNNEL_ASSIGNMENT_ID = 82, "Tunnel-Assignment-ID (tagged)";
+    TUNNEL_PREFERENCE = 83, "Tunnel-Preference (tagged)";
     ACCT_INTERIM_INTERVAL = 85, "Acct-Interim-Interval";
     NAS_PORT_ID = 87, "NAS-Port-Id";
     FRAMED_POOL = 88, "Framed-Pool";

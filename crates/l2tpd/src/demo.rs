@@ -186,6 +186,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: None,
         ip_mode: crate::core::IpMode::App,

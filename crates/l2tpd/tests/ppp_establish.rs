@@ -46,6 +46,7 @@ fn client_config(server: SocketAddr) -> NodeConfig {
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: Some(3),
         ip_mode: IpMode::App,

@@ -587,6 +587,21 @@ pub struct DialConfig {
     /// ends. The socket is connected to the LNS and bound with SO_REUSEPORT, so several
     /// clients on one host can each use 1701 towards different LNSs.
     pub local_port: Option<u16>,
+    /// An outgoing call (OCRQ) the LNS places in our tunnel: `refuse` it (the default: a
+    /// CDN with result code 3) or `accept` it, answered by our PPP client like the calls we
+    /// place (RFC 2661 §7.5).
+    pub outgoing_calls: OutgoingCallsConfig,
+}
+
+/// `dial.outgoing_calls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutgoingCallsConfig {
+    /// Refuse every OCRQ.
+    #[default]
+    Refuse,
+    /// Accept every OCRQ.
+    Accept,
 }
 
 impl Default for DialConfig {
@@ -604,6 +619,7 @@ impl Default for DialConfig {
             routes: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: OutgoingCallsConfig::Refuse,
         }
     }
 }

@@ -160,6 +160,7 @@ impl Core {
                 R::Ok
             }
             Q::Dial { peer } => return self.dial_cmd(now, token, peer),
+            Q::CallOut { tunnel, number } => self.call_out_cmd(now, tunnel, number),
             Q::Stats => R::Stats(self.daemon_stats(now)),
             Q::Quality { tunnel, session } => {
                 let key = SessionKey::new(TunnelId(tunnel), SessionId(session));

@@ -53,6 +53,7 @@ pub mod lac;
 mod lifecycle;
 mod loglimit;
 mod manage;
+mod outgoing;
 pub mod output;
 pub mod proxy_lns;
 pub mod quality;
@@ -62,6 +63,7 @@ mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
+pub mod snapshot;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,6 +82,7 @@ use crate::users::Users;
 
 pub use aaa::{AuthAnswer, AuthBackend, AuthRequest, LocalUsers};
 pub use datapath::DatapathBackend;
+pub use outgoing::OutgoingCalls;
 pub use output::{Iface, IpOp, Output, Outputs, Transmit, TunWrite};
 pub use sessions::SessionSnapshot;
 pub use settings::{
@@ -187,7 +190,7 @@ pub enum Input<'a> {
 }
 
 /// Node-wide counters not kept by the engines.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
@@ -282,6 +285,8 @@ impl Core {
         };
         let ep_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
         let mut endpoint_cfg: EndpointConfig = config.endpoint;
+        // Every call request is decided here: its direction (`outgoing`), then admission.
+        endpoint_cfg.decide_incoming_calls = true;
         let users = match &mut config.role {
             RoleSettings::Client(_) | RoleSettings::Lac(_) => {
                 endpoint_cfg.accept_incoming_tunnels = false;
@@ -379,6 +384,11 @@ impl Core {
                         response: Box::new(response),
                     });
                 }
+            }
+            Input::AuthDecision { request, answer }
+                if request.key.tunnel == lac::LAC_AUTH_TUNNEL =>
+            {
+                self.lac_auth_decided(now, request, answer)
             }
             Input::AuthDecision { request, answer } => {
                 if self.auth_answer_is_current(&request) {
@@ -489,6 +499,13 @@ impl Core {
         self.rng.fill_bytes(&mut secret);
         if let Some(l) = self.lac.as_deref_mut() {
             l.open_interface(index, mac, &secret, now);
+        }
+    }
+
+    /// LAC: `n` PPPoE frames the kernel dropped, its sockets' receive buffers full.
+    pub fn note_pppoe_socket_drops(&mut self, n: u64) {
+        if let Some(l) = self.lac.as_deref_mut() {
+            l.counters.socket_overflow += n;
         }
     }
 

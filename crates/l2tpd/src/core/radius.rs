@@ -23,7 +23,7 @@ use super::{Core, Iface, Output, RoleSettings};
 use crate::addr::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 /// What the core needs to keep RADIUS session state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RadiusSettings {
     /// Put in front of every Acct-Session-Id; different at each daemon start (the start
     /// time), so identifiers stay unique across restarts.
@@ -33,7 +33,7 @@ pub struct RadiusSettings {
 }
 
 /// RADIUS state of the node: settings, the next NAS-Port, calls waiting to come up.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RadiusState {
     settings: RadiusSettings,
     next_port: u32,
@@ -42,7 +42,7 @@ pub(crate) struct RadiusState {
 }
 
 /// One session's RADIUS state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SessionAcct {
     /// How RADIUS names the session (User-Name set when it authenticates).
     pub info: SessionInfo,
@@ -53,6 +53,7 @@ pub(crate) struct SessionAcct {
     /// Interim-Update interval.
     pub interim: Option<Duration>,
     /// When the next Interim-Update is due.
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub next_interim: Option<Instant>,
     /// Start sent (a Stop follows).
     pub started: bool,

@@ -109,6 +109,8 @@ pub struct ClientSettings {
     /// Send from this UDP port (the `listen` address's port) on a socket connected to the
     /// LNS dialled, bound with SO_REUSEPORT; None: a random port.
     pub local_port: Option<u16>,
+    /// What to do with an outgoing call (OCRQ) the LNS places.
+    pub outgoing_calls: super::outgoing::OutgoingCalls,
 }
 
 /// The role of a node.
@@ -145,7 +147,7 @@ pub enum IpMode {
 }
 
 /// Which TUN a packet is written to or was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TunTarget {
     /// The LNS's shared TUN.
     Shared,

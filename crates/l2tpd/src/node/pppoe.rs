@@ -1,10 +1,12 @@
 //! A LAC's PPPoE interfaces: one pair of raw `AF_PACKET` sockets (discovery and session)
 //! per interface, polled with the node's other fds. Frames read go to the core as
 //! [`Input::PppoeFrame`]; the frames the core queued are written out after each turn.
+//! Frames the kernel drops for want of buffer room (a flood outrunning us) are counted too:
+//! the sockets' `PACKET_STATISTICS` are read once a second into the core.
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use l2tp_io::packet::PppoeSocket;
 use l2tp_io::poller::{Interest, Poller, Token};
@@ -20,6 +22,12 @@ pub(super) const MAX_INTERFACES: usize = 32;
 const RX_BUDGET: usize = 256;
 /// Largest Ethernet frame read (jumbo frames for RFC 4638).
 const FRAME_MAX: usize = 9216;
+/// Receive buffers: discovery takes floods in bursts; session frames are every
+/// subscriber's traffic.
+const DISCOVERY_RCVBUF: usize = 2 << 20;
+const SESSION_RCVBUF: usize = 8 << 20;
+/// How often the kernel's drop counters are read.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
 
 /// The open PPPoE interfaces.
 pub(super) struct PppoeLinks {
@@ -27,6 +35,10 @@ pub(super) struct PppoeLinks {
     buf: Vec<u8>,
     /// Frames that could not be sent.
     pub send_errors: u64,
+    /// When the kernel's drop counters were last read.
+    drops_read: Instant,
+    /// Frames the kernel dropped, all sockets.
+    kernel_drops: u64,
 }
 
 impl PppoeLinks {
@@ -48,6 +60,9 @@ impl PppoeLinks {
         for (i, name) in names.iter().enumerate() {
             let s = PppoeSocket::open(name)
                 .map_err(|e| io::Error::new(e.kind(), format!("PPPoE interface {name}: {e}")))?;
+            // Best effort: the defaults (about 200 KiB) hold under a thousand small frames.
+            let _ = s.discovery.set_recv_buffer(DISCOVERY_RCVBUF);
+            let _ = s.session.set_recv_buffer(SESSION_RCVBUF);
             let base = PPPOE_TOKEN_BASE + 2 * i as u64;
             poller.register(s.discovery.as_raw_fd(), Token(base), Interest::READABLE)?;
             poller.register(s.session.as_raw_fd(), Token(base + 1), Interest::READABLE)?;
@@ -59,6 +74,8 @@ impl PppoeLinks {
             sockets,
             buf: vec![0; FRAME_MAX],
             send_errors: 0,
+            drops_read: now,
+            kernel_drops: 0,
         })
     }
 
@@ -87,6 +104,30 @@ impl PppoeLinks {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
+        }
+        if now.saturating_duration_since(self.drops_read) >= DROPS_EVERY {
+            self.drops_read = now;
+            self.read_kernel_drops(core);
+        }
+    }
+
+    /// Adds what the kernel dropped since the last read to the core's counters, with a log
+    /// line (at most one per `DROPS_EVERY`).
+    fn read_kernel_drops(&mut self, core: &mut Core) {
+        let mut n = 0;
+        for s in &self.sockets {
+            for sock in [&s.discovery, &s.session] {
+                n += sock.take_drops().unwrap_or(0);
+            }
+        }
+        if n > 0 {
+            self.kernel_drops += n;
+            core.note_pppoe_socket_drops(n);
+            tracing::warn!(
+                dropped = n,
+                total = self.kernel_drops,
+                "PPPoE frames dropped by the kernel: receive buffer full (a flood?)"
+            );
         }
     }
 

@@ -306,6 +306,7 @@ pub fn client_core_with(
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: Some(seed ^ 0x5eed),
         ip_mode: IpMode::PerSession {
@@ -394,6 +395,7 @@ pub fn lac_config(
         services: Vec::new(),
         steering: l2tpd::core::lac::RealmTable::simple(realms, default),
         lockout: Duration::from_secs(60),
+        radius: false,
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,
