@@ -42,6 +42,8 @@ pub struct LnsSettings {
     pub idle_timeout: Option<Duration>,
     /// What to do with a LAC's proxy LCP and proxy authentication.
     pub proxy: super::proxy_lns::ProxyMode,
+    /// The same per peer (profiles: first match wins, else `proxy`).
+    pub proxy_rules: Vec<(l2tp_proto::control::PeerRule, super::proxy_lns::ProxyMode)>,
 }
 
 /// An LNS to dial: an address, or a host name resolved (off the event loop) at each dial.
