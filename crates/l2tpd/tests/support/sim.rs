@@ -398,6 +398,7 @@ pub fn lac_config(
         max_sessions: 100,
         max_sessions_per_mac: 2,
         max_payload: None,
+        padi_rate: 200,
     };
     NodeConfig {
         name: "lac".into(),

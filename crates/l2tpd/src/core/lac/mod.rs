@@ -53,6 +53,8 @@ pub struct LacSettings {
     pub max_sessions_per_mac: usize,
     /// RFC 4638: the largest PPP payload carried (interface MTU − 8); None: 1492.
     pub max_payload: Option<u16>,
+    /// PADIs answered per second per interface (bursts of twice as many).
+    pub padi_rate: u32,
 }
 
 /// Where a subscriber is in its life.
@@ -277,6 +279,8 @@ impl Lac {
         cfg.max_sessions = s.max_sessions;
         cfg.max_sessions_per_mac = s.max_sessions_per_mac;
         cfg.max_payload = s.max_payload;
+        cfg.padi_rate = s.padi_rate;
+        cfg.padi_burst = s.padi_rate.saturating_mul(2);
         if let Some(slot) = self.acs.get_mut(index) {
             *slot = Some(AccessConcentrator::new(cfg, now));
         }
