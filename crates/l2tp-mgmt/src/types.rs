@@ -490,6 +490,12 @@ pub struct LacStats {
     /// LNSes locked out now (`ADDR:PORT`, sorted).
     #[serde(default)]
     pub lns_locked_out: Vec<String>,
+    /// Subscribers refused by RADIUS (Access-Reject).
+    #[serde(default)]
+    pub radius_rejected: u64,
+    /// Calls steered by RADIUS tunnel attributes (RFC 2868).
+    #[serde(default)]
+    pub radius_steered: u64,
     /// Subscriber frames dropped while their call was being placed.
     pub dropped_while_calling: u64,
     /// PADIs received.

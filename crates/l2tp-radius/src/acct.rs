@@ -10,7 +10,7 @@ use crate::packet::Attr;
 use crate::request::{NasIdentity, SessionInfo};
 
 /// Acct-Terminate-Cause (RFC 2866 §5.10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[allow(missing_docs)] // the names are the RFC's
 pub enum TerminateCause {
     UserRequest = 1,

@@ -39,7 +39,7 @@ impl NasIdentity {
 
 /// The L2TP tunnel a session arrived on (RFC 2868 §3.1–3.3, §3.9): sent tagged (tag 1) with
 /// Tunnel-Type = L2TP and the medium of the endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TunnelInfo {
     /// The LAC's address (Tunnel-Client-Endpoint).
     pub client_endpoint: IpAddr,
@@ -50,7 +50,7 @@ pub struct TunnelInfo {
 }
 
 /// One PPP session as RADIUS sees it (shared by Access-Request and accounting).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionInfo {
     /// User-Name as the peer sent it.
     pub user_name: String,

@@ -78,7 +78,7 @@ pub enum AccessLineError {
 }
 
 /// The access-line AVPs of one call.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessLine {
     /// Agent-Circuit-Id.
     pub agent_circuit_id: Option<Vec<u8>>,

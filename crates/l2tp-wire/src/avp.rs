@@ -34,7 +34,19 @@ pub const AVP_MAX_LEN: usize = 1023;
 pub const VENDOR_IETF: u16 = 0;
 
 /// An AVP attribute type (open enum: any 16-bit value is representable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct AvpType(pub u16);
 
 /// Static facts about an IETF AVP type: name, M bit, whether it may be hidden.
@@ -307,7 +319,7 @@ impl<'a> Iterator for AvpIter<'a> {
 
 /// An AVP this codec does not interpret, kept whole so the state machine can apply the M-bit
 /// rule (RFC 2661 §4.1) and so re-encoding reproduces it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct UnknownAvp {
     /// Vendor ID.
     pub vendor: u16,

@@ -160,7 +160,9 @@ fn join(a: u16, b: u16, c: u16) -> [u8; FAILOVER_VALUE_LEN] {
 /// peer should keep the old tunnel after it stops hearing from the sender, waiting for the
 /// recovery tunnel. The M bit is not set: an endpoint that does not know the AVP ignores it
 /// and the tunnel is set up without failover.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct FailoverCapability {
     /// C bit: control channel failover.
     pub control: bool,
@@ -235,7 +237,9 @@ impl FailoverAvp for TunnelRecovery {
 
 /// Suggested Control Sequence AVP (RFC 4951 §4.3): in the SCCRP that accepts a recovery
 /// tunnel, the Ns and Nr the failing endpoint should use on the old (recovered) tunnel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct SuggestedControlSequence {
     /// Suggested Ns: the Ns of the failing endpoint's next control message.
     pub ns: SeqNum,

@@ -8,7 +8,7 @@ use crate::error::DecodeError;
 use crate::values::AvpValue;
 
 /// Result Code AVP value: result code, optional error code, optional human-readable message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ResultCode {
     /// Result code (meaning depends on StopCCN vs CDN, see the constants).
     pub result: u16,

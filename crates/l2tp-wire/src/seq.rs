@@ -7,7 +7,9 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// A 16-bit L2TP sequence number (Ns or Nr), compared modulo 2^16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct SeqNum(pub u16);
 
 impl SeqNum {

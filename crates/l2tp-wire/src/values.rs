@@ -295,7 +295,9 @@ impl fmt::Display for Q931Cause {
 }
 
 /// Call Errors AVP (RFC 2661 §4.4.6): cumulative WAN error counters of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct CallErrors {
     /// PPP frames received with CRC errors.
     pub crc_errors: u32,

@@ -45,9 +45,13 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
-    if let (Role::Lns, AuthSource::Radius, Some(r)) =
-        (cfg.role, cfg.auth_source(), cfg.radius.as_ref())
-    {
+    // An LNS authenticating through RADIUS, or a relaying LAC steering by it.
+    let radius_role = match cfg.role {
+        Role::Lns => cfg.auth_source() == AuthSource::Radius,
+        Role::Lac => cfg.lac.is_some(),
+        Role::Client => false,
+    };
+    if let (true, Some(r)) = (radius_role, cfg.radius.as_ref()) {
         // Acct-Session-Id = start time (hex seconds) + NAS-Port: unique across restarts.
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -101,7 +105,8 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     // The accounting spool stays writable after the switch to daemon.user.
-    let radius_on = cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius;
+    let radius_on = (cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius)
+        || (cfg.role == Role::Lac && cfg.lac.is_some() && cfg.radius.is_some());
     if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
         give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
     }

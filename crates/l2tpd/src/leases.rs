@@ -35,7 +35,7 @@ pub enum LeaseError {
 }
 
 /// IPv4 leases of an LNS (see the module documentation).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ipv4Leases {
     pool: Ipv4Pool,
     /// Named pools (`[[lns.pools]]`), for Framed-Pool.

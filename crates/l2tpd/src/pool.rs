@@ -169,7 +169,7 @@ impl From<Ipv4PoolSpec> for String {
 }
 
 /// A fixed-size bitset.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Bits(Vec<u64>);
 
 impl Bits {
@@ -190,7 +190,7 @@ impl Bits {
 }
 
 /// An IPv4 address allocator (see the module documentation).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ipv4Pool {
     spec: Ipv4PoolSpec,
     base: u32,
@@ -348,7 +348,7 @@ impl Ipv4Pool {
 }
 
 /// What [`Ipv6Pool`] hands a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ipv6Lease {
     /// Interface identifier to offer the peer in IPv6CP (RFC 5072 §4.1), never 0.
     pub interface_id: u64,
@@ -362,7 +362,7 @@ pub struct Ipv6Lease {
 pub const SERVER_INTERFACE_ID: u64 = 1;
 
 /// Allocator of IPv6 interface identifiers and prefixes (see the module documentation).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ipv6Pool {
     prefix: Ipv6Cidr,
     /// Next never-used index (IID in /64 mode, /64 number otherwise).

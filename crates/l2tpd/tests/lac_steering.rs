@@ -3,8 +3,13 @@
 //! into a group of LNS cores over `l2tp-sim`. Calls must follow preference then weight, share
 //! tunnels up to the per-tunnel limit, pass over an LNS that does not answer (lockout) and
 //! come back to it after the lockout, and move to the other LNS when one is stopped mid-run,
-//! with no subscriber left hanging.
+//! with no subscriber left hanging. With RADIUS (a real FreeRADIUS answering the LAC's
+//! Access-Requests), the RFC 2868 tunnel attributes of the accept must steer the call to the
+//! LNS FreeRADIUS names with the Tunnel-Password it gives, and a reject must end the
+//! subscriber with an authentication failure and a PADT.
 
+#[path = "../../l2tp-radius/tests/support/mod.rs"]
+mod freeradius;
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,6 +39,9 @@ struct Sub {
     /// Dial again after a PADT (as a subscriber's router does).
     redial: bool,
     seed: u64,
+    user: String,
+    /// Authentication refused by the LAC (CHAP Failure / PAP Nak).
+    auth_failed: bool,
 }
 
 impl Sub {
@@ -49,13 +57,15 @@ impl Sub {
             padts: 0,
             redial: false,
             seed: u64::from(i),
+            user: USER.into(),
+            auth_failed: false,
         };
         s.reset();
         s
     }
 
     fn reset(&mut self) {
-        let mut cfg = LinkConfig::client(USER, "secret");
+        let mut cfg = LinkConfig::client(&self.user, "secret");
         cfg.auth.methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
         cfg.ipv6 = false;
         cfg.mru = 1492;
@@ -162,7 +172,12 @@ impl Sub {
         while let Some(e) = self.link.poll_event() {
             match e {
                 Event::NetworkUp { ipv4 } => self.up = Some(ipv4.local),
-                Event::Down { .. } => self.up = None,
+                Event::Down { reason } => {
+                    self.up = None;
+                    if matches!(reason, ppp::DownReason::AuthFailed(_)) {
+                        self.auth_failed = true;
+                    }
+                }
                 _ => {}
             }
         }
@@ -183,21 +198,35 @@ fn lns_addr(i: usize) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 1 + i as u8 * 10], 1701))
 }
 
-/// An LNS for the relay at `lns_addr(i)`: user [`USER`], CHAP-MD5 with proxy accepted, a
+/// An LNS for the relay at `lns_addr(i)`: users [`USER`] and bob, CHAP-MD5 with proxy accepted, a
 /// pool of 70 addresses, at most `max_sessions` calls (0: no limit).
 fn lns(i: usize, now: Instant, max_sessions: u32) -> SimCore {
+    lns_with_secret(i, now, max_sessions, None)
+}
+
+/// [`lns`], demanding tunnel authentication with `secret` when given.
+fn lns_with_secret(i: usize, now: Instant, max_sessions: u32, secret: Option<&str>) -> SimCore {
     let mut cfg = lns_config(i as u64 + 1, None);
+    if let Some(s) = secret {
+        cfg.endpoint.auth = l2tp_proto::control::PeerAuth {
+            secret: Some(s.as_bytes().to_vec()),
+            hide_avps: false,
+            require_tunnel_auth: true,
+        };
+    }
     cfg.listen = vec![lns_addr(i)];
     cfg.endpoint.host_name = format!("lns-{i}");
     if let RoleSettings::Lns(l) = &mut cfg.role {
         l.auth_methods = vec![AuthMethod::ChapMd5];
         l.proxy = ProxyMode::Accept;
         l.max_sessions = max_sessions as usize;
-        l.users.insert(User {
-            name: USER.into(),
-            password: "secret".into(),
-            ipv4: None,
-        });
+        for name in [USER, "bob@wholesale.example"] {
+            l.users.insert(User {
+                name: name.into(),
+                password: "secret".into(),
+                ipv4: None,
+            });
+        }
         let pool = Ipv4PoolSpec::Range {
             first: Ipv4Addr::new(203, 0, 113, 10 + i as u8 * 80),
             last: Ipv4Addr::new(203, 0, 113, 79 + i as u8 * 80),
@@ -216,15 +245,27 @@ impl Bed {
     /// with `lockout`.
     fn new(max_sessions: &[u32], group: Vec<LnsTarget>, lockout: Duration) -> Bed {
         let t0 = Instant::now();
-        let h = Harness::new(
-            Network::new(1, NetConfig::perfect(Duration::from_millis(5))),
-            t0,
-        );
         let lnses = max_sessions
             .iter()
             .enumerate()
             .map(|(i, m)| lns(i, t0, *m))
             .collect::<Vec<_>>();
+        Bed::with(t0, lnses, group, lockout, false)
+    }
+
+    /// A LAC steering the realm to `group` (asking RADIUS first when `radius`) in front of
+    /// `lnses`.
+    fn with(
+        t0: Instant,
+        lnses: Vec<SimCore>,
+        group: Vec<LnsTarget>,
+        lockout: Duration,
+        radius: bool,
+    ) -> Bed {
+        let h = Harness::new(
+            Network::new(1, NetConfig::perfect(Duration::from_millis(5))),
+            t0,
+        );
         let mut cfg = lac_config(1, None, Vec::new(), vec![AuthMethod::ChapMd5]);
         // An LNS that does not answer is given up after 1 + 2 + 4 + 8 s (`tunnel.retries`).
         cfg.endpoint.max_retries = 3;
@@ -234,6 +275,7 @@ impl Bed {
                 default: Vec::new(),
             };
             l.lockout = lockout;
+            l.radius = radius;
         }
         let addrs = cfg.listen.clone();
         let mut core = l2tpd::core::Core::new(cfg, addrs.clone(), t0).expect("LAC core");
@@ -245,6 +287,15 @@ impl Bed {
             lac: SimCore::new(core, addrs),
             subs: Vec::new(),
         }
+    }
+
+    /// Subscriber `i` dials as `user`.
+    fn dial_as(&mut self, i: u16, user: &str) {
+        let mut s = Sub::new(i);
+        s.user = user.into();
+        s.reset();
+        s.dial(self.h.now, &mut self.lac);
+        self.subs.push(s);
     }
 
     /// Subscribers `from..to` dial.
@@ -508,4 +559,154 @@ fn sessions_move_to_the_other_lns_when_one_is_stopped_mid_run_and_none_hang() {
     assert_eq!(st.lns_locked_out, vec![lns_addr(0).to_string()]);
     assert_eq!(st.subscribers, 20);
     assert_eq!(st.relaying, 20);
+}
+
+/// FreeRADIUS's users: alice is steered by two tagged tunnels (the one of lower preference
+/// is LNS 1 with its own tunnel password); bob is accepted without tunnels (the realm table
+/// sends him to LNS 0); mallory's password is wrong.
+const RADIUS_USERS: &str = r#"
+"alice@wholesale.example"	Cleartext-Password := "secret"
+	Tunnel-Type:1 = L2TP,
+	Tunnel-Medium-Type:1 = IPv4,
+	Tunnel-Server-Endpoint:1 = "192.0.2.41",
+	Tunnel-Preference:1 = 20,
+	Tunnel-Type:2 = L2TP,
+	Tunnel-Medium-Type:2 = IPv4,
+	Tunnel-Server-Endpoint:2 = "192.0.2.11",
+	Tunnel-Password:2 = "tunnel-pw-from-radius",
+	Tunnel-Preference:2 = 10,
+	Tunnel-Assignment-Id:2 = "wholesale-1",
+	Tunnel-Client-Auth-Id:2 = "lac-east"
+
+"bob@wholesale.example"	Cleartext-Password := "secret"
+
+"mallory@wholesale.example"	Cleartext-Password := "not-her-password"
+"#;
+
+/// Answers the LAC's Access-Requests through the real FreeRADIUS (our RADIUS client over a
+/// loopback socket; wall-clock waits, bounded).
+fn answer_through(fr: &freeradius::FreeRadius, lac: &mut SimCore, now: Instant) {
+    use l2tp_radius::client::{Client, ClientConfig, ClientEvent, ServerConfig};
+    use l2tp_radius::reply::AccessOutcome;
+    use l2tpd::core::AuthAnswer;
+    let reqs = std::mem::take(&mut lac.auth_requests);
+    for req in reqs {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let cfg = ClientConfig::new(
+            vec![ServerConfig {
+                addr: fr.auth,
+                secret: l2tp_radius::crypt::Secret::new(freeradius::SECRET),
+                priority: 0,
+            }],
+            Vec::new(),
+            l2tp_radius::request::NasIdentity {
+                ip: Some(Ipv4Addr::LOCALHOST),
+                ipv6: None,
+                identifier: Some("sim-lac".into()),
+            },
+        );
+        let mut c = Client::new(cfg, rand::rngs::StdRng::seed_from_u64(5));
+        let access = l2tp_radius::request::AccessRequest {
+            session: *req
+                .radius
+                .clone()
+                .expect("the LAC describes the subscriber"),
+            credentials: req.credentials.clone(),
+        };
+        c.authenticate(Instant::now(), access).unwrap();
+        let end = Instant::now() + Duration::from_secs(15);
+        let outcome = loop {
+            assert!(Instant::now() < end, "no answer from FreeRADIUS");
+            while let Some(t) = c.poll_transmit() {
+                sock.send_to(&t.bytes, t.to).unwrap();
+            }
+            let mut buf = [0u8; 4096];
+            if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                c.handle_datagram(Instant::now(), from, &buf[..n]);
+            }
+            if c.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+                c.handle_timeout(Instant::now());
+            }
+            if let Some(ClientEvent::Access { outcome, .. }) = c.poll_event() {
+                break outcome;
+            }
+        };
+        let answer = match outcome {
+            AccessOutcome::Accept(authz) => AuthAnswer::Radius {
+                decision: ppp::AuthDecision::Accept,
+                authz,
+            },
+            AccessOutcome::Reject { .. } => AuthAnswer::Reject,
+        };
+        lac.input(
+            now,
+            Input::AuthDecision {
+                request: req,
+                answer,
+            },
+        );
+    }
+}
+
+#[test]
+fn radius_tunnel_attributes_steer_the_call_to_the_lns_and_password_freeradius_names() {
+    if !freeradius::can_run("radius_tunnel_attributes_steer_the_call") {
+        return;
+    }
+    let fr = freeradius::FreeRadius::start_with("lac-steer", RADIUS_USERS, None);
+    let t0 = Instant::now();
+    // LNS 0: the realm's LNS, no tunnel secret. LNS 1: only FreeRADIUS names it, and it
+    // demands tunnel authentication with the password FreeRADIUS gives (the LAC has no
+    // tunnel secret of its own).
+    let lnses = vec![
+        lns(0, t0, 0),
+        lns_with_secret(1, t0, 0, Some("tunnel-pw-from-radius")),
+    ];
+    let mut bed = Bed::with(
+        t0,
+        lnses,
+        vec![target(0, 0, 1)],
+        Duration::from_secs(60),
+        true,
+    );
+    let run = |bed: &mut Bed, done: &dyn Fn(&Bed) -> bool| {
+        for _ in 0..200 {
+            let now = bed.h.now;
+            answer_through(&fr, &mut bed.lac, now);
+            if bed.run(Duration::from_millis(200), |b| {
+                done(b) || !b.lac.auth_requests.is_empty()
+            }) && done(bed)
+            {
+                return true;
+            }
+        }
+        false
+    };
+
+    bed.dial_as(0, "alice@wholesale.example");
+    assert!(run(&mut bed, &|b| b.subs[0].up.is_some()), "alice not up");
+    // The preference-10 tunnel (tag 2): LNS 1, authenticated with its Tunnel-Password;
+    // nothing was sent to the preference-20 one.
+    assert_eq!(bed.lns_of_subscribers(), vec![Some(1)]);
+    assert_eq!(bed.sent_to("192.0.2.41:1701".parse().unwrap(), t0), 0);
+    let st = bed.lac_stats();
+    assert_eq!((st.radius_steered, st.radius_rejected), (1, 0));
+    let lns1 = bed.lnses[1].core.sessions(bed.h.now);
+    assert_eq!(lns1[0].user.as_deref(), Some("alice@wholesale.example"));
+
+    // Bob: accepted, no tunnel attributes: the realm table (LNS 0).
+    bed.dial_as(1, "bob@wholesale.example");
+    assert!(run(&mut bed, &|b| b.subs[1].up.is_some()), "bob not up");
+    assert_eq!(bed.lns_of_subscribers()[1], Some(0));
+
+    // Mallory: rejected: her authentication fails and her PPPoE session ends; no call.
+    let calls = bed.lac_stats().calls_placed;
+    bed.dial_as(2, "mallory@wholesale.example");
+    let refused = run(&mut bed, &|b| b.subs[2].auth_failed && b.subs[2].padts > 0);
+    let st = bed.lac_stats();
+    assert!(refused, "mallory: {st:?}");
+    assert_eq!((st.radius_rejected, st.calls_placed), (1, calls));
+    assert_eq!(st.subscribers, 2);
 }

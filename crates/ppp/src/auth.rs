@@ -19,7 +19,7 @@ use crate::packet::{self, Code, Packet};
 use crate::pap;
 
 /// An authentication protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AuthMethod {
     /// PAP (RFC 1334): cleartext password.
     Pap,
@@ -60,7 +60,7 @@ impl AuthMethod {
 }
 
 /// What the peer presented, for a backend that verifies itself (RADIUS).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Credentials {
     /// PAP password (cleartext).
     Pap {
@@ -100,7 +100,7 @@ impl std::fmt::Debug for Credentials {
 
 /// Names one [`Event::AuthRequest`]; a decision must quote it, so an answer that arrives after
 /// the link renegotiated (and challenged again) cannot approve the newer credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct AuthTicket(pub u64);
 
 /// The daemon's answer to an [`Event::AuthRequest`].
@@ -142,7 +142,7 @@ impl std::fmt::Debug for AuthDecision {
 }
 
 /// What an authentication state machine asks the link to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum AuthOutput {
     /// Send this control packet on this protocol.
     Send(Protocol, Vec<u8>),
@@ -155,7 +155,7 @@ pub(crate) enum AuthOutput {
 }
 
 /// Timer settings shared by both roles.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AuthTiming {
     /// Retransmission interval (the LCP Restart timer).
     pub restart: Duration,
@@ -170,7 +170,7 @@ fn in_range(id: u8, (first, last): (u8, u8)) -> bool {
     id.wrapping_sub(first) <= last.wrapping_sub(first)
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum SrvState {
     WaitPap,
     Challenged {
@@ -199,7 +199,7 @@ enum SrvState {
 }
 
 /// Server side: challenges the peer and verifies through the daemon's decision.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Authenticator {
     method: AuthMethod,
     name: String,
@@ -207,6 +207,7 @@ pub(crate) struct Authenticator {
     rechallenge: Option<Duration>,
     state: SrvState,
     next_id: u8,
+    #[serde(with = "l2tp_snap::opt_instant")]
     deadline: Option<Instant>,
     succeeded: bool,
     epoch: u64,
@@ -570,7 +571,7 @@ impl Authenticator {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum CliState {
     PapSent {
         id: u8,
@@ -592,7 +593,7 @@ enum CliState {
 }
 
 /// Client side: answers challenges / sends PAP with our credentials.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Authenticatee {
     method: AuthMethod,
     user: String,
@@ -600,6 +601,7 @@ pub(crate) struct Authenticatee {
     t: AuthTiming,
     state: CliState,
     next_id: u8,
+    #[serde(with = "l2tp_snap::opt_instant")]
     deadline: Option<Instant>,
     succeeded: bool,
     pub(crate) out: VecDeque<AuthOutput>,

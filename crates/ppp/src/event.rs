@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use crate::auth::{AuthMethod, AuthTicket, Credentials};
 
 /// Link phases of RFC 1661 §3.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// No link (before `open`, after the link finished).
     Dead,
@@ -20,7 +20,7 @@ pub enum Phase {
 }
 
 /// Why the link went down.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DownReason {
     /// `Link::close` was called with this reason.
     AdminClose(String),
@@ -69,7 +69,7 @@ impl std::fmt::Display for DownReason {
 }
 
 /// IPv4 parameters negotiated by IPCP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ipv4Params {
     /// Our address.
     pub local: Ipv4Addr,
@@ -81,7 +81,7 @@ pub struct Ipv4Params {
 }
 
 /// Something the daemon must see or act on, drained with `Link::poll_event`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// LCP reached Opened.
     LinkUp,

@@ -8,7 +8,9 @@
 use crate::error::FrameError;
 
 /// A PPP protocol number (open enum; RFC 1661 §2, IANA "PPP DLL Protocol Numbers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Protocol(pub u16);
 
 impl Protocol {

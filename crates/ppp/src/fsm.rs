@@ -16,7 +16,7 @@ use crate::options::{self, RawOption, Verdict};
 use crate::packet::{self, Code};
 
 /// The ten states of RFC 1661 §4.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     /// 0: lower layer down, no Open.
     Initial,
@@ -51,7 +51,7 @@ impl State {
 }
 
 /// Counters and timer of RFC 1661 §4.6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FsmConfig {
     /// Restart timer (default 3 s).
     pub restart: Duration,
@@ -76,7 +76,7 @@ impl Default for FsmConfig {
 }
 
 /// The "this layer" actions of RFC 1661 §4.4, reported to the layer above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LayerEvent {
     /// tlu: the protocol is Opened.
     Up,
@@ -89,7 +89,7 @@ pub enum LayerEvent {
 }
 
 /// What the automaton asks the link to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Output {
     /// Send this encoded control packet (Code, Identifier, Length, Data) on the protocol.
     Send(Vec<u8>),
@@ -116,13 +116,14 @@ pub trait Policy {
 }
 
 /// The automaton for one protocol, owning that protocol's [`Policy`].
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Fsm<P> {
     /// Protocol-specific option handling.
     pub policy: P,
     cfg: FsmConfig,
     state: State,
     restart_count: u32,
+    #[serde(with = "l2tp_snap::opt_instant")]
     deadline: Option<Instant>,
     next_id: u8,
     req_id: u8,

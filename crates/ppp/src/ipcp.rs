@@ -33,7 +33,7 @@ pub mod opt {
 }
 
 /// IPCP's [`Policy`].
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct IpcpPolicy {
     role: Role,
     configured_local: Option<Ipv4Addr>,

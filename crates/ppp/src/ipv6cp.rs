@@ -30,7 +30,7 @@ pub fn random_iid(rng: &mut dyn RngCore, not: &[[u8; 8]]) -> [u8; 8] {
 }
 
 /// IPv6CP's [`Policy`].
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Ipv6cpPolicy {
     local: [u8; 8],
     req_iid: bool,

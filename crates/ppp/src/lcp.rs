@@ -41,7 +41,7 @@ pub const DEFAULT_MRU: u16 = 1500;
 pub const MIN_MRU: u16 = 128;
 
 /// Why LCP negotiation cannot succeed, noticed by the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LcpFailure {
     /// We require authentication and the peer refused every method we offer; or (client)
     /// the peer kept asking for a method we do not accept.
@@ -51,7 +51,7 @@ pub enum LcpFailure {
 }
 
 /// Which side of authentication this end takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// The LNS: authenticator and address server.
     Server,
@@ -60,7 +60,7 @@ pub enum Role {
 }
 
 /// LCP's [`Policy`].
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct LcpPolicy {
     role: Role,
     mru: u16,

@@ -186,7 +186,7 @@ impl LinkConfig {
 }
 
 /// Link counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LinkStats {
     /// Frames given to `handle_frame`.
     pub rx_frames: u64,
@@ -212,16 +212,20 @@ pub struct LinkStats {
     pub tx_ip_packets: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Echo {
+    #[serde(with = "l2tp_snap::instant")]
     deadline: Instant,
     outstanding: u32,
 }
 
 /// One PPP link. See the crate documentation for the driving loop.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Link {
     /// Shared by every link of a daemon (it holds 100,000 of them).
+    #[serde(skip, default = "crate::link::placeholder_config")]
     cfg: Arc<LinkConfig>,
+    #[serde(skip, default = "crate::link::fresh_rng")]
     rng: Box<dyn RngCore + Send>,
     phase: Phase,
     lcp: Fsm<LcpPolicy>,
@@ -236,13 +240,16 @@ pub struct Link {
     /// daemon holds 100,000 links).
     probe: Option<Box<crate::probe::Prober>>,
     /// Until the network phase: when `establish_timeout` runs out.
+    #[serde(with = "l2tp_snap::opt_instant")]
     establish_deadline: Option<Instant>,
     /// ACCM from the L2TP peer's SLI (send, receive).
     accm: Option<(u32, u32)>,
     auth_epoch: u64,
     down_reason: Option<DownReason>,
     finished: bool,
+    #[serde(skip)]
     tx: VecDeque<Vec<u8>>,
+    #[serde(skip)]
     events: VecDeque<Event>,
     stats: LinkStats,
 }
@@ -260,6 +267,12 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
+    /// A link restored from a snapshot takes the daemon's shared configuration back (a
+    /// snapshot carries the negotiated state, not the configuration).
+    pub fn reattach(&mut self, config: Arc<LinkConfig>) {
+        self.cfg = config;
+    }
+
     /// A new link in the Dead phase. `rng` supplies magic numbers, challenges and identifiers
     /// (seeded in tests, from the OS in the daemon).
     /// `config` may be shared (`Arc<LinkConfig>`) by many links.
@@ -1101,4 +1114,16 @@ impl Link {
             }
         }
     }
+}
+
+/// A restored link's configuration until [`Link::reattach`] gives it the daemon's (a
+/// snapshot does not carry the shared configuration).
+fn placeholder_config() -> Arc<LinkConfig> {
+    Arc::new(LinkConfig::client("", ""))
+}
+
+/// A restored link's random source (a snapshot does not carry one).
+fn fresh_rng() -> Box<dyn RngCore + Send> {
+    use rand::SeedableRng;
+    Box::new(rand::rngs::StdRng::from_entropy())
 }

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 /// How often to probe and how long to wait for each answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeConfig {
     /// Time between two Echo-Requests.
     pub interval: Duration,
@@ -29,7 +29,7 @@ impl ProbeConfig {
 }
 
 /// What the probes measured since the last [`Prober::take`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProbeStats {
     /// Echo-Requests sent.
     pub sent: u32,
@@ -64,10 +64,12 @@ impl ProbeStats {
 const IN_FLIGHT: usize = 8;
 
 /// The probe schedule and the requests in flight of one link.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Prober {
     cfg: ProbeConfig,
+    #[serde(with = "l2tp_snap::instant")]
     next: Instant,
+    #[serde(with = "l2tp_snap::array_opt_pair_last")]
     in_flight: [Option<(u8, Instant)>; IN_FLIGHT],
     stats: ProbeStats,
 }

@@ -9,7 +9,7 @@ use l2tp_wire::{FailoverCapability, SeqNum};
 use super::reliable::ReliableConfig;
 
 /// Tunnel authentication and AVP hiding for one peer (RFC 2661 §4.3, §5.1.1).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PeerAuth {
     /// Shared tunnel secret. Without one, no Challenge is sent, a peer's Challenge is refused,
     /// and nothing is hidden.
@@ -22,7 +22,7 @@ pub struct PeerAuth {
 }
 
 /// Endpoint-wide configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointConfig {
     /// Host Name AVP we send (RFC 2661 §4.4.3, required in SCCRQ/SCCRP).
     pub host_name: String,
@@ -148,7 +148,7 @@ pub struct TunnelOptions {
 }
 
 /// Parameters of a call placed by a command (ICRQ from a LAC, OCRQ from an LNS).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallParams {
     /// Called Number AVP (the number dialled), if any.
     pub called_number: Option<String>,

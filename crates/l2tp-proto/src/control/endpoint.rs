@@ -31,7 +31,7 @@ use super::reliable::ControlCounters;
 use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 /// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transmit {
     /// Our address to send from.
     pub local: SocketAddr,
@@ -42,7 +42,7 @@ pub struct Transmit {
 }
 
 /// Endpoint-wide counters of what could not be attributed to a tunnel or was refused.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointStats {
     /// Datagrams whose header did not decode.
     pub malformed: u64,
@@ -89,7 +89,7 @@ pub struct EndpointStats {
 /// enough to rebuild it when the peer's SCCCN arrives late, typically a retransmission
 /// after the first one was lost while a flood turned the table over faster than the
 /// retransmission interval. Its tunnel id stays reserved while the record lives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Evicted {
     local: SocketAddr,
     peer: SocketAddr,
@@ -100,6 +100,7 @@ struct Evicted {
     /// The Challenge our SCCRP carried, which the SCCCN must answer.
     challenge: Option<[u8; 16]>,
     /// The record is useless after this (the peer has given up).
+    #[serde(with = "l2tp_snap::instant")]
     until: Instant,
 }
 
@@ -117,10 +118,14 @@ pub const STATELESS_REPLIES_PER_SECOND: u32 = 50;
 const PRESSURE_DIVISOR: usize = 4;
 
 /// What the tunnels share: configuration, RNG, output queues.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Ctx {
     pub config: EndpointConfig,
+    #[serde(skip, default = "crate::control::endpoint::fresh_rng")]
     pub rng: Box<dyn RngCore + Send>,
+    #[serde(skip)]
     pub events: VecDeque<Event>,
+    #[serde(skip)]
     pub transmits: VecDeque<Transmit>,
     pub stats: EndpointStats,
     serial: u32,
@@ -129,14 +134,16 @@ pub(crate) struct Ctx {
     /// Rate limit for log lines about half-open tunnels evicted or dropped.
     evict_log: LogLimit,
     /// Stateless StopCCN answers sent in the current one-second window.
+    #[serde(with = "l2tp_snap::pair_opt_first")]
     stateless_replies: (Option<Instant>, u32),
 }
 
 /// At most [`LogLimit::PER_SECOND`] log lines a second about bad or unexpected datagrams; the
 /// rest are counted (in [`EndpointStats`] as always) and summarised when logging resumes, so
 /// a flood of garbage cannot fill the disk through our log.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LogLimit {
+    #[serde(with = "l2tp_snap::opt_instant")]
     window: Option<Instant>,
     used: u32,
     suppressed: u64,
@@ -180,6 +187,7 @@ impl Ctx {
 }
 
 /// An L2TP control-plane node: LAC, LNS or both.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     ctx: Ctx,
     tunnels: BTreeMap<TunnelId, Tunnel>,
@@ -187,6 +195,7 @@ pub struct Endpoint {
     by_peer: HashMap<(SocketAddr, TunnelId), TunnelId>,
     /// Tunnels we opened, by the address we opened them to (tie-breaker lookups).
     originated: HashMap<SocketAddr, Vec<TunnelId>>,
+    #[serde(with = "l2tp_snap::heap")]
     timers: BinaryHeap<Reverse<(Instant, TunnelId)>>,
     /// Incoming tunnels accepted (SCCRP sent) and waiting for SCCCN, oldest first: the
     /// eviction order. Keyed by a serial number given when the tunnel entered the table.
@@ -199,6 +208,7 @@ pub struct Endpoint {
     /// Records of evicted half-open tunnels, by our tunnel id, and their order (oldest
     /// first; entries whose record is gone or newer are skipped).
     evicted: HashMap<TunnelId, Evicted>,
+    #[serde(with = "l2tp_snap::deque_last")]
     evicted_order: VecDeque<(TunnelId, Instant)>,
     /// Control-channel counters of every tunnel removed so far: with the live tunnels'
     /// counters they give totals that never go down.
@@ -1384,4 +1394,10 @@ fn session_info(t: &Tunnel, sid: SessionId, s: &super::session::Session) -> Sess
         rx_messages: s.rx,
         wan_errors: s.wan_errors.as_deref().copied(),
     }
+}
+
+/// A restored endpoint's random source (a snapshot does not carry one).
+pub(crate) fn fresh_rng() -> Box<dyn RngCore + Send> {
+    use rand::SeedableRng;
+    Box::new(rand::rngs::StdRng::from_entropy())
 }

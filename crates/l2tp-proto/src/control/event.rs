@@ -9,7 +9,7 @@ use l2tp_wire::{FailoverCapability, SessionId, TunnelId};
 use super::reliable::ControlCounters;
 
 /// Why a tunnel went down.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TunnelDownReason {
     /// We closed it (`close_tunnel`), with this result code in our StopCCN.
     Local(ResultCode),
@@ -31,7 +31,7 @@ pub enum TunnelDownReason {
 }
 
 /// Why a session went down.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SessionDownReason {
     /// We closed it (`close_session` or `reject_call`) with this result code in our CDN.
     Local(ResultCode),
@@ -91,7 +91,7 @@ impl std::fmt::Display for SessionDownReason {
 }
 
 /// The direction of a call, as the RFC's four call state machines name it (§7.4, §7.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CallKind {
     /// LAC side of an incoming call: we sent ICRQ.
     LacIncoming,
@@ -105,7 +105,7 @@ pub enum CallKind {
 
 /// Proxy LCP and proxy authentication AVPs carried in ICCN (RFC 2661 §4.4.5), for an LNS
 /// that wants to skip or check LCP and authentication the LAC already did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProxyInfo {
     /// Initial Received LCP CONFREQ.
     pub initial_received_lcp_confreq: Option<Vec<u8>>,
@@ -133,7 +133,7 @@ impl ProxyInfo {
 }
 
 /// Numbers a call request carried, for the caller's accept/refuse decision.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallInfo {
     /// Call Serial Number.
     pub serial: u32,
@@ -149,7 +149,7 @@ pub struct CallInfo {
 }
 
 /// Something the caller must know or decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A peer asks for a tunnel; answer with `accept_tunnel` or `reject_tunnel`
     /// (only when `decide_incoming_tunnels` is set).
@@ -275,7 +275,7 @@ pub enum TunnelStateKind {
 }
 
 /// The state of a session, as shown to operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SessionStateKind {
     /// Placed before the tunnel was up (wait-tunnel).
     WaitTunnel,
@@ -313,7 +313,7 @@ pub struct TunnelInfo {
 }
 
 /// RFC 4951 failover as seen on one tunnel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FailoverInfo {
     /// The Failover Capability AVP the peer sent in its SCCRQ or SCCRP (`None`: it did not
     /// offer failover).

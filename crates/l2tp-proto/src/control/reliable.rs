@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};
 
 /// Parameters of one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReliableConfig {
     /// The Receive Window Size we advertise: how many messages ahead of the expected Ns we
     /// hold for in-order delivery.
@@ -53,7 +53,7 @@ impl Default for ReliableConfig {
 }
 
 /// Counters of one channel, as operators read them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ControlCounters {
     /// Control messages sent for the first time (ZLBs excluded).
     pub tx_messages: u64,
@@ -87,12 +87,13 @@ impl ControlCounters {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Outstanding {
     ns: SeqNum,
     session: SessionId,
     body: Vec<u8>,
     // None until first transmitted (waiting for the window).
+    #[serde(with = "l2tp_snap::opt_instant")]
     deadline: Option<Instant>,
     interval: Duration,
     retries: u32,
@@ -102,6 +103,7 @@ struct Outstanding {
     heard_at_send: u64,
     // When it was first transmitted (its acknowledgement, if it was never retransmitted, is a
     // round-trip sample).
+    #[serde(with = "l2tp_snap::opt_instant")]
     first_sent: Option<Instant>,
 }
 
@@ -117,7 +119,7 @@ pub struct Received {
 }
 
 /// Why the channel gave up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChannelFailure {
     /// A message was retransmitted `max_retries` times without any response from the peer
     /// (or four times that many without acknowledgement).
@@ -125,7 +127,7 @@ pub enum ChannelFailure {
 }
 
 /// The reliable delivery state of one tunnel's control connection.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Channel {
     cfg: ReliableConfig,
     /// Tunnel id written in every header we send (the peer's id; 0 before it is known).
@@ -140,6 +142,7 @@ pub struct Channel {
     unacked: VecDeque<Outstanding>,
     // Messages received ahead of `expected`: slot i holds Ns expected+1+i.
     ahead: VecDeque<Option<(SessionId, Vec<u8>)>>,
+    #[serde(with = "l2tp_snap::opt_instant")]
     ack_deadline: Option<Instant>,
     /// Messages delivered since we last acknowledged (piggy-backed or ZLB).
     rx_since_ack: u16,

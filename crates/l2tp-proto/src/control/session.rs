@@ -20,7 +20,7 @@ use super::ids;
 use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 /// One call.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
     pub peer_id: SessionId,
     pub kind: CallKind,

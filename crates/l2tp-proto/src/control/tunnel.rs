@@ -60,7 +60,7 @@ const SCCRP_ID: u8 = 2;
 const SCCCN_ID: u8 = 3;
 
 /// Tunnel state (RFC 2661 §7.2.1); idle is "not in the table".
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum TunnelState {
     /// We sent SCCRQ, with this Challenge if we demand authentication.
     WaitCtlReply { challenge: Option<[u8; 16]> },
@@ -71,7 +71,10 @@ pub(crate) enum TunnelState {
     /// Established.
     Established,
     /// StopCCN sent or received: keep acknowledging until `until` (RFC 2661 §5.7).
-    Closing { until: Instant },
+    Closing {
+        #[serde(with = "l2tp_snap::instant")]
+        until: Instant,
+    },
 }
 
 impl TunnelState {
@@ -97,7 +100,7 @@ impl TunnelState {
 }
 
 /// One tunnel and its sessions.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tunnel {
     pub id: TunnelId,
     pub local: SocketAddr,
@@ -108,13 +111,16 @@ pub(crate) struct Tunnel {
     pub sessions: BTreeMap<SessionId, Session>,
     pub peer_host_name: Vec<u8>,
     /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
+    #[serde(with = "l2tp_snap::instant")]
     pub quiet_since: Instant,
     /// Tie Breaker we sent in SCCRQ (RFC 2661 §4.4.3).
     pub tie_breaker: Option<[u8; 8]>,
     /// The deadline queued in the endpoint's timer heap for this tunnel.
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub scheduled: Option<Instant>,
     /// Establishment must complete by then (no RFC timer covers a peer that acknowledges
     /// our SCCRQ/SCCRP but never answers it, or a caller that never decides).
+    #[serde(with = "l2tp_snap::instant")]
     pub setup_deadline: Instant,
     /// The address we opened this tunnel to, when we did (the endpoint's index key).
     pub opened_to: Option<SocketAddr>,
@@ -122,6 +128,7 @@ pub(crate) struct Tunnel {
     pub counted_half_open: bool,
     /// Calls waiting for the caller's decision, by deadline (arrival order, so deadlines are
     /// sorted). Entries for calls since decided or gone are skipped when they come due.
+    #[serde(with = "l2tp_snap::deque_first")]
     pub call_deadlines: VecDeque<(Instant, SessionId)>,
     /// SessionUp events of calls we connected (ICCN/OCCN sent) held until that message is
     /// on the wire: PPP must not start before the peer can know the session, or its first
@@ -131,8 +138,10 @@ pub(crate) struct Tunnel {
     /// message of ours they wait on (so the ones already sent come first), with the time it
     /// was seen on the wire (None while it waits for the window). Entries of calls since
     /// answered or gone are skipped when they come up.
+    #[serde(with = "l2tp_snap::deque3_opt_last")]
     pub connect_waits: VecDeque<(SessionId, SeqNum, Option<Instant>)>,
     /// Last time the peer delivered a call set-up message in this tunnel.
+    #[serde(with = "l2tp_snap::instant")]
     pub call_progress: Instant,
     /// RFC 4951 failover state (see [`super::failover`]).
     pub failover: FailoverInfo,
@@ -142,6 +151,7 @@ pub(crate) struct Tunnel {
     pub recovery_pending: bool,
     /// The peer stopped acknowledging a recoverable tunnel: kept until then for its
     /// recovery tunnel (RFC 4951 Recovery Time) instead of being cleared.
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub awaiting_recovery: Option<Instant>,
 }
 

@@ -8,11 +8,12 @@
 use std::time::{Duration, Instant};
 
 /// A token bucket: `burst` messages at once, then `per_sec` a second.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RateLimiter {
     tokens: u32,
     burst: u32,
     interval: Duration,
+    #[serde(with = "l2tp_snap::opt_instant")]
     last: Option<Instant>,
     suppressed: u64,
     /// Total suppressed since creation.

@@ -92,7 +92,7 @@ pub use table::{SessionKey, SocketId};
 pub const DATA_HEADER_MAX: usize = 10;
 
 /// Tunables of a [`Datapath`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DatapathConfig {
     /// Bound of each session's reorder queue (packets).
     pub reorder_queue_len: usize,
@@ -234,7 +234,7 @@ pub struct Transmit {
 }
 
 /// The datapath: tunnels, sessions, sequencing, reordering and statistics, without I/O.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Datapath {
     config: DatapathConfig,
     tunnels: Vec<Option<Tunnel>>,
@@ -253,6 +253,7 @@ pub struct Datapath {
     /// totals that never go down.
     closed_tunnels: L2tpStats,
     /// Latest `now` seen, for rate-limiting messages of calls that take no time.
+    #[serde(with = "l2tp_snap::opt_instant")]
     last_now: Option<Instant>,
 }
 
@@ -935,7 +936,7 @@ impl Datapath {
 
 /// The sessions one peer address knows under one of our session ids: nearly always one, so
 /// that case takes no allocation (the index holds an entry per session).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum PeerSessionKeys {
     One(SessionKey),
     Many(Vec<SessionKey>),

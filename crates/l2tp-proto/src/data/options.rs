@@ -10,7 +10,9 @@ use std::time::Duration;
 ///
 /// Messages go through `tracing` (target `l2tp::data`), rate-limited by the datapath so a busy
 /// system is never swamped (the seed warns the kernel's are not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct DebugMask(pub u32);
 
 impl DebugMask {
@@ -52,7 +54,7 @@ impl std::ops::BitOr for DebugMask {
 }
 
 /// The options of a session handle, as the driver keeps them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionOptions {
     /// SENDSEQ: send data messages with Ns.
     pub send_seq: bool,

@@ -12,11 +12,12 @@ use std::time::Instant;
 use l2tp_wire::SeqNum;
 
 /// One held packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Held<T> {
     /// Its Ns.
     pub ns: SeqNum,
     /// When it stops waiting (arrival + REORDERTO).
+    #[serde(with = "l2tp_snap::instant")]
     pub deadline: Instant,
     /// The packet.
     pub item: T,
@@ -38,7 +39,7 @@ pub enum Insert<T> {
 }
 
 /// A bounded queue ordered by Ns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReorderQueue<T> {
     held: VecDeque<Held<T>>,
     capacity: usize,

@@ -46,7 +46,7 @@ pub const OOS_RESYNC_RUN: u8 = 4;
 const WINDOW: u16 = 0x8000;
 
 /// A tunnel management handle's state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tunnel {
     pub(crate) id: TunnelId,
     pub(crate) socket: SocketId,
@@ -57,7 +57,7 @@ pub(crate) struct Tunnel {
 }
 
 /// A frame copied into an owned buffer because it had to wait.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HeldFrame {
     pub(crate) buf: Vec<u8>,
     pub(crate) priority: bool,
@@ -65,12 +65,15 @@ pub(crate) struct HeldFrame {
 
 /// State shared by all sessions while one packet is processed: released frames, spare
 /// buffers, the debug rate limiter, reorder timers.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Shared {
+    #[serde(skip)]
     pub(crate) ready: VecDeque<Delivery>,
+    #[serde(skip)]
     pub(crate) pool: Vec<Vec<u8>>,
     pub(crate) pool_max: usize,
     pub(crate) limiter: RateLimiter,
+    #[serde(with = "l2tp_snap::heap")]
     pub(crate) timers: BinaryHeap<Reverse<(Instant, u32)>>,
 }
 
@@ -103,7 +106,7 @@ pub(crate) enum SessionRx {
 }
 
 /// A session handle's state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
     pub(crate) key: SessionKey,
     pub(crate) tunnel_slot: usize,

@@ -11,7 +11,7 @@
 //! aggregate all of its sessions, plus tunnel-level drops (data from the wrong peer).
 
 /// The driver's eight counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct L2tpStats {
     /// Frames sent.
     pub tx_packets: u64,
@@ -47,7 +47,7 @@ impl L2tpStats {
 }
 
 /// Datapath-wide counters: how datagrams were classified before any session was involved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatapathCounters {
     /// Control messages (T = 1) passed to the control plane.
     pub control: u64,

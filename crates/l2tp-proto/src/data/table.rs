@@ -15,7 +15,9 @@ use l2tp_wire::{SessionId, TunnelId};
 
 /// A session handle: the local (tunnel id, session id) pair. Session id 0 names the tunnel
 /// management handle, as in the driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SessionKey {
     /// Local tunnel id (ours).
     pub tunnel: TunnelId,
@@ -57,7 +59,19 @@ impl fmt::Display for SessionKey {
 /// Which local UDP socket a tunnel is bound to. The daemon names its sockets; one shared
 /// socket for every tunnel ([`SocketId::SHARED`]) or one connected socket per tunnel, as the
 /// seed's daemon does. Data for a tunnel arriving on another socket is dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct SocketId(pub u32);
 
 impl SocketId {
@@ -98,7 +112,7 @@ pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 /// hint (the slot it found last time) skips even that when consecutive packets belong to the
 /// same session, as bursts do. The hint is checked against the slot's key, so a stale hint is
 /// merely a miss.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KeyedSlab<V> {
     entries: Vec<Option<(u32, V)>>,
     free: Vec<usize>,

@@ -430,8 +430,8 @@ fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
     };
     let _ = writeln!(
         out,
-        "  LNS steering: calls retried {}, lockouts {}; locked out now: {locked}",
-        l.calls_retried, l.lns_lockouts
+        "  LNS steering: calls retried {}, lockouts {}; locked out now: {locked}; RADIUS steered {}, rejected {}",
+        l.calls_retried, l.lns_lockouts, l.radius_steered, l.radius_rejected
     );
     let _ = writeln!(
         out,

@@ -287,6 +287,24 @@ mod tests {
     }
 
     #[test]
+    fn a_radius_section_makes_the_lac_ask_radius_and_needs_an_auth_server() {
+        let radius =
+            "[radius]\n[[radius.auth_servers]]\naddress = \"192.0.2.10:1812\"\nsecret = \"s\"\n";
+        let text = format!("{BASE}lns = \"192.0.2.1\"\n{radius}");
+        let cfg = Config::from_toml_str(&text).expect("valid");
+        let RoleSettings::Lac(l) = cfg.node_config().unwrap().role else {
+            panic!("not a relaying LAC");
+        };
+        assert!(l.radius);
+        let (plain, _) = steering(&format!("{BASE}lns = \"192.0.2.1\"\n"));
+        assert_eq!(plain.default.len(), 1);
+        let e = Config::from_toml_str(&format!("{BASE}lns = \"192.0.2.1\"\n[radius]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("radius.auth_servers"), "{e}");
+    }
+
+    #[test]
     fn realm_flag_with_several_hosts_tries_them_in_order() {
         use clap::Parser;
         #[derive(clap::Parser)]

@@ -141,7 +141,7 @@ impl Config {
             }
             Role::Lac if cfg.lac.is_some() => {
                 let lac = cfg.lac.as_ref().expect("checked by the guard");
-                lac_role(lac)?
+                lac_role(lac, cfg.radius.is_some())?
             }
             Role::Lac | Role::Client => {
                 let dial = cfg
@@ -212,6 +212,7 @@ impl Config {
 /// `role = "lac"` with `[lac]`: sockets for both families, no IP termination of our own.
 fn lac_role(
     lac: &super::lac::LacConfig,
+    radius: bool,
 ) -> Result<(Vec<SocketAddr>, RoleSettings, IpMode), ConfigError> {
     let default = lac
         .lns
@@ -234,6 +235,7 @@ fn lac_role(
         services: lac.service_names.clone(),
         steering: crate::core::lac::RealmTable { realms, default },
         lockout: Duration::from_secs(lac.lockout),
+        radius,
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,

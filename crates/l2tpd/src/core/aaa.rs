@@ -12,7 +12,7 @@ use ppp::AuthMethod;
 use crate::users::Users;
 
 /// What a backend is asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthRequest {
     /// What the peer presented (PAP password, CHAP challenge and response), for a backend
     /// that verifies itself (RADIUS); its `Debug` never shows secrets.

@@ -24,8 +24,9 @@ const NEW_TUNNELS_PER_SOURCE: u32 = 50;
 /// There is no global limit: it would refuse a real peer exactly as often as a flood from
 /// many (spoofed) addresses exceeds it, the lock-out the half-open table's eviction exists
 /// to prevent. State is bounded by `max_half_open_tunnels` instead.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct TunnelRate {
+    #[serde(with = "l2tp_snap::instant")]
     window: Instant,
     per_source: HashMap<std::net::IpAddr, u32>,
 }
@@ -47,12 +48,15 @@ impl TunnelRate {
 }
 
 /// Admission state.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Admission {
     rate: TunnelRate,
     /// LNS: calls accepted and waiting for the peer's ICCN, since when (the control plane
     /// clears a call that never completes: `connect_timeout`).
+    #[serde(with = "l2tp_snap::map_values")]
     pending_calls: HashMap<SessionKey, Instant>,
     /// Established tunnels, since when.
+    #[serde(with = "l2tp_snap::map_values")]
     pub tunnel_since: HashMap<TunnelId, Instant>,
     /// Established tunnels' peers (for the session-down and tunnel-down lines).
     pub tunnel_peer: HashMap<TunnelId, SocketAddr>,

@@ -73,6 +73,11 @@ pub trait DatapathBackend: Send {
     fn handle_timeout(&mut self, now: Instant);
     /// Gives spare capacity back.
     fn shrink_to_fit(&mut self);
+    /// The userspace datapath, when this is it (its state goes into snapshots).
+    fn as_userspace(&self) -> Option<&Datapath> {
+        None
+    }
+
     /// True when the backend moves PPP frames itself (the kernel's PPP channel): the core
     /// then sends its links' frames with [`DatapathBackend::send_ppp_frame`] instead of
     /// encapsulating them into datagrams.
@@ -92,6 +97,10 @@ pub trait DatapathBackend: Send {
 }
 
 impl DatapathBackend for Datapath {
+    fn as_userspace(&self) -> Option<&Datapath> {
+        Some(self)
+    }
+
     fn create_tunnel(
         &mut self,
         tunnel: TunnelId,

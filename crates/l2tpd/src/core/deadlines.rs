@@ -18,7 +18,9 @@ use l2tp_proto::data::SessionKey;
 use super::{Core, RoleSettings};
 
 /// What a deadline is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub(super) enum Kind {
     /// Session-Timeout: the session has lived long enough.
     Session,
@@ -29,10 +31,12 @@ pub(super) enum Kind {
 }
 
 /// The heap of session deadlines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Deadlines {
+    #[serde(with = "l2tp_snap::heap3")]
     heap: BinaryHeap<Reverse<(Instant, SessionKey, Kind)>>,
     /// The idle check each session is waiting for (other entries are stale).
+    #[serde(with = "l2tp_snap::map_values")]
     idle_due: HashMap<SessionKey, Instant>,
     /// Sessions looked at when a deadline came due (stale entries included).
     pub visits: u64,

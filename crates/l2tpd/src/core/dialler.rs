@@ -15,10 +15,11 @@ use l2tp_wire::TunnelId;
 use super::{Core, DialPeer, Output, RoleSettings};
 
 /// Dialling state of a client node.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Dialler {
     /// Our tunnels to the LNS → established yet.
     tunnels: HashMap<TunnelId, bool>,
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub redial_at: Option<Instant>,
     pub backoff: Duration,
     dials: u32,

@@ -25,22 +25,28 @@ const EARLY_FRAMES_MAX: usize = 4096;
 const EARLY_FRAMES_TTL: Duration = Duration::from_secs(2);
 
 /// Data frames that arrived before their session was up.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct EarlyFrames {
+    #[serde(with = "l2tp_snap::instant")]
     since: Instant,
     frames: Vec<(SocketId, SocketAddr, Vec<u8>)>,
 }
 
 /// The frame path's own state.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Frames {
     early: HashMap<SessionKey, EarlyFrames>,
     early_total: usize,
     /// The tunnel whose data was last reported to the control plane, and when.
+    #[serde(with = "l2tp_snap::pair_last")]
     last_data_note: (TunnelId, Instant),
     /// While the segments of one TCP super-packet are sent: they may share a UDP GSO send.
     tx_mergeable: bool,
     /// TUN writes: in-order TCP segments of one flow held and written as one GSO packet,
     /// for the TUN `tuntx_target`; queued at the latest by `Core::end_batch`.
+    #[serde(skip, default = "crate::core::frames::fresh_coalescer")]
     tuntx: Coalescer,
+    #[serde(skip)]
     tuntx_target: Option<TunTarget>,
 }
 
@@ -154,7 +160,9 @@ impl Core {
                 // Idle-Timeout counts from the user's last IP packet.
                 sess.last_activity = now;
                 let own_tun = sess.own_tun().is_some();
-                if proto == Protocol::IPV6 && self.router_message(key, payload) {
+                if proto == Protocol::IPV6
+                    && (self.router_message(key, payload) || self.dhcpv6_message(now, key, payload))
+                {
                     return;
                 }
                 if own_tun {
@@ -344,4 +352,9 @@ impl Core {
             self.drain_deliveries(now);
         }
     }
+}
+
+/// A restored core's TUN write coalescer (empty: a snapshot is taken between batches).
+pub(super) fn fresh_coalescer() -> Coalescer {
+    Coalescer::new()
 }

@@ -44,6 +44,7 @@ pub mod aaa;
 mod admission;
 pub mod datapath;
 mod deadlines;
+mod dhcpv6;
 mod dialler;
 mod events;
 mod frames;
@@ -62,6 +63,7 @@ mod session;
 pub mod sessions;
 pub mod settings;
 mod shaper;
+pub mod snapshot;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -188,7 +190,7 @@ pub enum Input<'a> {
 }
 
 /// Node-wide counters not kept by the engines.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeCounters {
     /// Authentications refused (unknown user, wrong password, pool exhausted).
     pub auth_failures: u64,
@@ -213,6 +215,10 @@ pub struct NodeCounters {
     /// Session deadlines (Session-Timeout, Idle-Timeout, Interim-Update) that came due and
     /// were looked at: housekeeping's whole cost per session, whatever the session count.
     pub deadlines_due: u64,
+    /// DHCPv6 messages answered on the sessions' links (prefix delegation).
+    pub dhcpv6_answered: u64,
+    /// DHCPv6 messages dropped: malformed, not for us, or before the session's IPv6.
+    pub dhcpv6_dropped: u64,
 }
 
 /// The sans-IO daemon core of one node (LNS or client/LAC).
@@ -378,6 +384,11 @@ impl Core {
                         response: Box::new(response),
                     });
                 }
+            }
+            Input::AuthDecision { request, answer }
+                if request.key.tunnel == lac::LAC_AUTH_TUNNEL =>
+            {
+                self.lac_auth_decided(now, request, answer)
             }
             Input::AuthDecision { request, answer } => {
                 if self.auth_answer_is_current(&request) {

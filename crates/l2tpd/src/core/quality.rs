@@ -124,7 +124,7 @@ impl Period {
 
 /// One session's history: the closed periods (a ring once a day is full) and where the
 /// period in progress started.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QualityLog {
     periods: Vec<[u8; PERIOD_BYTES]>,
     /// Index of the oldest period once the ring is full.
@@ -176,13 +176,15 @@ impl QualityLog {
 }
 
 /// The core's period clock: when the period in progress ends.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QualityClock {
     /// Probe interval (for the answer; the links carry the schedule).
     pub probe_interval: Option<Duration>,
     /// End of the period in progress.
+    #[serde(with = "l2tp_snap::instant")]
     pub next_close: Instant,
     /// When the last period was closed.
+    #[serde(with = "l2tp_snap::instant")]
     pub last_close: Instant,
 }
 

@@ -23,7 +23,7 @@ use super::{Core, Iface, Output, RoleSettings};
 use crate::addr::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 /// What the core needs to keep RADIUS session state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RadiusSettings {
     /// Put in front of every Acct-Session-Id; different at each daemon start (the start
     /// time), so identifiers stay unique across restarts.
@@ -33,7 +33,7 @@ pub struct RadiusSettings {
 }
 
 /// RADIUS state of the node: settings, the next NAS-Port, calls waiting to come up.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RadiusState {
     settings: RadiusSettings,
     next_port: u32,
@@ -42,7 +42,7 @@ pub(crate) struct RadiusState {
 }
 
 /// One session's RADIUS state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SessionAcct {
     /// How RADIUS names the session (User-Name set when it authenticates).
     pub info: SessionInfo,
@@ -53,6 +53,7 @@ pub(crate) struct SessionAcct {
     /// Interim-Update interval.
     pub interim: Option<Duration>,
     /// When the next Interim-Update is due.
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub next_interim: Option<Instant>,
     /// Start sent (a Stop follows).
     pub started: bool,
@@ -74,6 +75,8 @@ pub(crate) struct SessionAcct {
     pub ipv6_prefix: Option<Ipv6Cidr>,
     /// Delegated-IPv6-Prefix: routed to the session, offered to its DHCPv6 client.
     pub delegated: Option<Ipv6Cidr>,
+    /// DNS-Server-IPv6-Address: offered to its DHCPv6 client.
+    pub ipv6_dns: Vec<std::net::Ipv6Addr>,
     /// Framed-IP-Netmask (a subnet around the address, routed to the session).
     pub netmask: Option<Ipv4Addr>,
     /// Framed-MTU: the most the session's interface and advertisements may say.
@@ -199,6 +202,7 @@ pub(super) fn apply_authorization(
         r.ipv6_prefix = authz.ipv6_prefixes.iter().find_map(framed_ipv6_prefix);
         // RFC 4818 Delegated-IPv6-Prefix: routed to the session.
         r.delegated = authz.delegated_prefix.as_ref().and_then(cidr6);
+        r.ipv6_dns = authz.ipv6_dns.clone();
         r.netmask = authz.netmask;
         r.mtu = authz.mtu;
         r.rate = authz.rate_limit;
@@ -348,6 +352,7 @@ impl Core {
             framed_routes: Vec::new(),
             ipv6_prefix: None,
             delegated: None,
+            ipv6_dns: Vec::new(),
             netmask: None,
             mtu: None,
             rate: None,

@@ -17,15 +17,19 @@ use super::sessions::SessionSnapshot;
 use super::shaper::Shaper;
 
 /// One session's daemon-side state.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Session {
     pub link: Link,
     /// The deadline currently armed in the timer heap (stale heap entries are skipped).
+    #[serde(with = "l2tp_snap::opt_instant")]
     pub timer: Option<Instant>,
+    #[serde(with = "l2tp_snap::instant")]
     pub since: Instant,
     /// Shrink the link's queues once they are drained (set when negotiation finishes).
     pub shrink_pending: bool,
     /// Datapath rx_packets at the last housekeeping pass, and when it last changed.
     pub last_rx_packets: u64,
+    #[serde(with = "l2tp_snap::instant")]
     pub last_activity: Instant,
     /// RADIUS state (NAS-Port, Acct-Session-Id, what the server authorized): from the call
     /// coming up to its end, whatever the stage.
@@ -37,6 +41,7 @@ pub(crate) struct Session {
 }
 
 /// A session's stage of life and what it holds there.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum SessionState {
     /// LCP and authentication; nothing granted yet. `pending`: the request an asynchronous
     /// backend has not answered yet (LNS).
@@ -51,7 +56,7 @@ pub(crate) enum SessionState {
 }
 
 /// What an admitted session holds.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Admitted {
     /// The authenticated name, once the link confirmed the credentials.
     pub user: Option<String>,
@@ -69,6 +74,7 @@ pub(crate) struct Admitted {
 }
 
 /// The network protocols of an admitted session.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum Network {
     /// None up (not yet, or no longer). After LCP renegotiated the peer authenticates
     /// again: `reauth` is the request its backend has not answered yet.
@@ -122,7 +128,7 @@ impl Network {
 }
 
 /// The interface carrying a session's IP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Interface {
     /// The shared TUN (its name).
     Shared(String),
@@ -133,6 +139,7 @@ pub(crate) enum Interface {
 }
 
 /// A session's IPv6 addressing, from IPv6CP's interface identifiers.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Ipv6State {
     /// IPv6CP interface identifiers (ours, the peer's).
     pub iids: ([u8; 8], [u8; 8]),

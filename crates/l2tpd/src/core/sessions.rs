@@ -34,7 +34,7 @@ pub struct SessionSnapshot {
 }
 
 /// The sessions and their indexes.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SessionTable {
     /// Boxed: the map keeps spare capacity, which then costs a pointer, not a whole session.
     map: HashMap<SessionKey, Box<Session>>,
@@ -48,6 +48,7 @@ pub(crate) struct SessionTable {
     prefixes: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
     prefixes6: BTreeMap<Reverse<u8>, HashMap<u128, SessionKey>>,
     /// Link deadlines; entries whose session re-armed or left are skipped.
+    #[serde(with = "l2tp_snap::heap")]
     timers: BinaryHeap<Reverse<(Instant, SessionKey)>>,
 }
 

@@ -145,7 +145,7 @@ pub enum IpMode {
 }
 
 /// Which TUN a packet is written to or was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TunTarget {
     /// The LNS's shared TUN.
     Shared,

@@ -13,12 +13,13 @@ const MIN_BURST_BYTES: u64 = 4 * 1500;
 const BURST_MS: u64 = 50;
 
 /// One direction's token bucket, in bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TokenBucket {
     bytes_per_sec: u64,
     burst: u64,
     tokens: u64,
     /// The time up to which tokens were added (whole bytes only: no drift at slow rates).
+    #[serde(with = "l2tp_snap::instant")]
     last: Instant,
 }
 
@@ -61,7 +62,7 @@ impl TokenBucket {
 }
 
 /// A session's limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Shaper {
     /// Towards the user.
     pub down: TokenBucket,

@@ -107,7 +107,7 @@ pub fn is_router_solicitation(packet: &[u8]) -> bool {
 }
 
 /// What a client learns from a Router Advertisement.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Learned {
     /// Autonomous /64 prefixes to form addresses in.
     pub prefixes: Vec<Ipv6Addr>,

@@ -394,6 +394,7 @@ pub fn lac_config(
         services: Vec::new(),
         steering: l2tpd::core::lac::RealmTable::simple(realms, default),
         lockout: Duration::from_secs(60),
+        radius: false,
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,

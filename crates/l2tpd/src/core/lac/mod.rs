@@ -12,6 +12,7 @@
 //! A CDN or StopCCN ends the PPPoE session with a PADT; a PADT (or the subscriber's LCP
 //! Terminate-Request) ends the call with a CDN.
 
+mod authorize;
 pub mod proxy;
 mod relay;
 pub mod steer;
@@ -29,6 +30,8 @@ use ppp::{AuthMethod, Link, LinkConfig};
 use pppoe::{AcConfig, AccessConcentrator, MacAddr};
 use steer::{Lockouts, TunnelKey};
 
+pub use authorize::steered_targets;
+pub(crate) use authorize::LAC_AUTH_TUNNEL;
 pub use steer::{LnsTarget, RealmTable};
 
 /// What a LAC relay is configured with.
@@ -44,6 +47,9 @@ pub struct LacSettings {
     pub steering: RealmTable,
     /// How long an LNS that failed a call is passed over.
     pub lockout: std::time::Duration,
+    /// Ask the AAA backend (RADIUS) about each subscriber before placing its call: a reject
+    /// refuses it, RFC 2868 tunnels in the accept steer it.
+    pub radius: bool,
     /// Authentication protocols asked of subscribers, in preference order (those RFC 2661
     /// can proxy: CHAP-MD5 and PAP).
     pub auth_methods: Vec<AuthMethod>,
@@ -87,6 +93,8 @@ pub(crate) struct Attempt {
 pub(crate) struct Subscriber {
     pub mac: MacAddr,
     pub user: Option<String>,
+    /// The backend's answer awaited (RADIUS steering).
+    pub auth: Option<Box<authorize::PendingAuth>>,
     pub lns: Option<SocketAddr>,
     pub stage: Stage,
     pub since: Instant,
@@ -137,6 +145,10 @@ pub struct LacCounters {
     pub calls_retried: u64,
     /// LNSes locked out after failing a call.
     pub lockouts: u64,
+    /// Subscribers refused by RADIUS.
+    pub auth_rejected: u64,
+    /// Calls steered by RADIUS tunnel attributes.
+    pub radius_steered: u64,
 }
 
 /// What an operator sees of a PPPoE subscriber.
@@ -192,6 +204,8 @@ pub(crate) struct Lac {
     /// moved since is skipped when it comes due): the next deadline without a walk.
     pub timers: BinaryHeap<Reverse<(Instant, SubscriberId)>>,
     pub counters: LacCounters,
+    /// Tickets of the relay's backend requests (unique among them).
+    pub next_auth_ticket: u64,
 }
 
 /// One of our tunnels: where it goes and how many calls it carries.
@@ -268,6 +282,7 @@ impl Lac {
             out: PppoeOut::default(),
             timers: BinaryHeap::new(),
             counters: LacCounters::default(),
+            next_auth_ticket: 0,
         }
     }
 
@@ -363,6 +378,8 @@ impl Lac {
             calls_retried: c.calls_retried,
             lns_lockouts: c.lockouts,
             lns_locked_out: locked,
+            radius_rejected: c.auth_rejected,
+            radius_steered: c.radius_steered,
             dropped_while_calling: c.dropped_while_calling,
             ..Default::default()
         };

@@ -104,6 +104,7 @@ impl Core {
             Subscriber {
                 mac: info.peer,
                 user: None,
+                auth: None,
                 lns: None,
                 stage: Stage::Negotiating {
                     link: Box::new(link),
@@ -189,7 +190,7 @@ impl Core {
     }
 
     /// Sends what the subscriber's link queued, acts on its events, re-arms its timer.
-    fn service_subscriber(&mut self, now: Instant, sid: SubscriberId) {
+    pub(super) fn service_subscriber(&mut self, now: Instant, sid: SubscriberId) {
         let mut events = Vec::new();
         {
             let Some(lac) = self.lac_mut() else {
@@ -232,7 +233,18 @@ impl Core {
         }
         for e in events {
             match e {
-                PppEvent::AuthRequest { user, .. } => return self.place_call(now, sid, user),
+                PppEvent::AuthRequest {
+                    ticket,
+                    method,
+                    user,
+                    credentials,
+                } => {
+                    if self.lac_authorizes() {
+                        self.lac_authorize(sid, ticket, user, method, credentials);
+                        continue;
+                    }
+                    return self.place_call(now, sid, user, Vec::new());
+                }
                 PppEvent::Down { reason } => {
                     let why = format!("PPP {reason}");
                     return self.subscriber_gone(now, sid, &why, true);
@@ -242,9 +254,16 @@ impl Core {
         }
     }
 
-    /// The user name is known: the call goes to the LNS group of its realm, with what the
-    /// subscriber negotiated as proxy AVPs.
-    fn place_call(&mut self, now: Instant, sid: SubscriberId, user: String) {
+    /// The user name is known: the call goes to `steered` (RADIUS tunnels) when there are
+    /// any, else to the LNS group of the user's realm, with what the subscriber negotiated as
+    /// proxy AVPs.
+    pub(super) fn place_call(
+        &mut self,
+        now: Instant,
+        sid: SubscriberId,
+        user: String,
+        steered: Vec<LnsTarget>,
+    ) {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
@@ -257,7 +276,11 @@ impl Core {
         let proxy = super::proxy::proxy_info(capture.lcp().as_ref(), capture.auth());
         sub.user = Some(user.clone());
         let calling = format!("{}", sub.mac);
-        let group = lac.settings.steering.group(&user);
+        let group = if steered.is_empty() {
+            lac.settings.steering.group(&user)
+        } else {
+            &steered
+        };
         if group.is_empty() {
             lac.counters.no_lns += 1;
             tracing::warn!(%user, "no LNS for this user's realm: PADT");
@@ -406,7 +429,7 @@ impl Core {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
-        let Some(sub) = lac.subscribers.remove(&sid) else {
+        let Some(mut sub) = lac.subscribers.remove(&sid) else {
             return;
         };
         if padt {
@@ -421,6 +444,12 @@ impl Core {
         if !matches!(sub.stage, Stage::Relaying { .. }) {
             lac.counters.calls_failed += 1;
         }
+        if let Some(p) = sub.auth.take() {
+            self.out.push(crate::core::Output::AuthCancel(p.request));
+        }
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return;
+        };
         tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
         if let Some(call) = sub.call().filter(|c| lac.remove_call(*c).is_some()) {
             let rc = ResultCode::with_error(ResultCode::CDN_LOST_CARRIER, 0, Some(why));

@@ -1,0 +1,302 @@
+//! A versioned, serialisable snapshot of the core: every tunnel and session with its
+//! control channel (Ns/Nr, windows, peer ids, retransmission queue), data channel, PPP link
+//! (negotiated LCP/IPCP/IPv6CP options, magic numbers, authentication result), address
+//! leases, RADIUS accounting state, shapers, deadlines and counters — what a new process
+//! needs to carry on where this one stopped, the peers seeing nothing.
+//!
+//! The bytes are a fixed header then the state:
+//!
+//! ```text
+//!  0      8        12        16                24          28
+//!  magic  version  reserved  payload length    CRC-32      payload (postcard)
+//! "L2TPSNAP" u32 LE   0       u64 LE           of payload
+//! ```
+//!
+//! The state is encoded with `postcard`: a compact, documented, stable wire format (its
+//! specification is frozen for 1.x) that serde types encode to without extra attributes,
+//! including maps keyed by structs (which JSON cannot express); the snapshot of 100,000
+//! sessions must cross a socket quickly. It is not self-describing, so the header's
+//! version is bumped whenever a serialised type changes shape; a binary that does not know
+//! the version refuses the snapshot ([`SnapshotError::Version`]) and the caller starts
+//! clean or keeps the old process running. Restoring is all or nothing: the whole state is
+//! decoded before any of it replaces the core's.
+//!
+//! Not carried: what the shell drained already (outputs), a random source (restored cores
+//! draw a fresh one), the configuration (taken from the new process's), and requests
+//! outstanding at an asynchronous backend (RADIUS): their sessions wait for an answer that
+//! never comes and the link's timers end them.
+
+use std::time::Instant;
+
+use l2tp_proto::control::Endpoint;
+use l2tp_proto::data::{Datapath, SessionKey};
+
+use super::{
+    admission, deadlines, dialler, frames, quality, radius, sessions, Core, NodeCounters,
+    RoleSettings,
+};
+use crate::leases::Ipv4Leases;
+use crate::pool::Ipv6Pool;
+
+/// The first bytes of every snapshot.
+pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
+/// The snapshot format this binary writes and reads.
+pub const VERSION: u32 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 28;
+
+/// Why a snapshot could not be taken or restored.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// Fewer bytes than a header.
+    #[error("snapshot too short for its header ({0} bytes)")]
+    TooShort(usize),
+    /// Not a snapshot.
+    #[error("not an l2tpd snapshot (bad magic)")]
+    Magic,
+    /// Written by a binary with another format.
+    #[error("snapshot format version {found}, this binary reads version {supported}")]
+    Version {
+        /// The snapshot's version.
+        found: u32,
+        /// The version this binary reads.
+        supported: u32,
+    },
+    /// Fewer payload bytes than the header announces.
+    #[error("snapshot truncated: {got} of {expected} payload bytes")]
+    Truncated {
+        /// Announced.
+        expected: u64,
+        /// Present.
+        got: u64,
+    },
+    /// The payload does not match its checksum.
+    #[error("snapshot corrupt: checksum mismatch")]
+    Checksum,
+    /// The payload did not decode (or did not encode).
+    #[error("snapshot state does not decode: {0}")]
+    Decode(String),
+    /// The snapshot is of another kind of node.
+    #[error("snapshot of a {found} node, this one is a {expected}")]
+    Role {
+        /// The snapshot's role.
+        found: String,
+        /// Ours.
+        expected: String,
+    },
+    /// This node's state cannot be carried (yet).
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
+}
+
+/// What a restore brought back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Restored {
+    /// Tunnels carried over.
+    pub tunnels: usize,
+    /// Sessions carried over.
+    pub sessions: usize,
+}
+
+#[derive(serde::Serialize)]
+struct StateRef<'a> {
+    role: &'static str,
+    name: &'a str,
+    endpoint: &'a Endpoint,
+    datapath: &'a Datapath,
+    sessions: &'a sessions::SessionTable,
+    admission: &'a admission::Admission,
+    dialler: &'a dialler::Dialler,
+    frames: &'a frames::Frames,
+    default_route_session: Option<SessionKey>,
+    counters: NodeCounters,
+    #[serde(with = "l2tp_snap::instant")]
+    started: Instant,
+    #[serde(with = "l2tp_snap::instant")]
+    next_housekeeping: Instant,
+    radius: &'a Option<radius::RadiusState>,
+    deadlines: &'a deadlines::Deadlines,
+    quality: &'a quality::QualityClock,
+    pool: Option<&'a Ipv4Leases>,
+    ipv6_pool: Option<&'a Ipv6Pool>,
+}
+
+/// [`StateRef`], owned (the same fields in the same order: postcard is positional).
+#[derive(serde::Deserialize)]
+struct State {
+    role: String,
+    name: String,
+    endpoint: Endpoint,
+    datapath: Datapath,
+    sessions: sessions::SessionTable,
+    admission: admission::Admission,
+    dialler: dialler::Dialler,
+    frames: frames::Frames,
+    default_route_session: Option<SessionKey>,
+    counters: NodeCounters,
+    #[serde(with = "l2tp_snap::instant")]
+    started: Instant,
+    #[serde(with = "l2tp_snap::instant")]
+    next_housekeeping: Instant,
+    radius: Option<radius::RadiusState>,
+    deadlines: deadlines::Deadlines,
+    quality: quality::QualityClock,
+    pool: Option<Ipv4Leases>,
+    ipv6_pool: Option<Ipv6Pool>,
+}
+
+fn role_name(role: &RoleSettings) -> &'static str {
+    match role {
+        RoleSettings::Lns(_) => "lns",
+        RoleSettings::Client(_) => "client",
+        RoleSettings::Lac(_) => "lac",
+    }
+}
+
+/// Wraps `payload` in the header.
+fn seal(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks the header; the payload.
+pub fn open(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(SnapshotError::TooShort(bytes.len()));
+    }
+    if bytes[..8] != MAGIC {
+        return Err(SnapshotError::Magic);
+    }
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+    let version = u32_at(8);
+    if version != VERSION {
+        return Err(SnapshotError::Version {
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let len = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
+    let payload = &bytes[HEADER_LEN..];
+    if (payload.len() as u64) < len {
+        return Err(SnapshotError::Truncated {
+            expected: len,
+            got: payload.len() as u64,
+        });
+    }
+    let payload = &payload[..len as usize];
+    if crc32fast::hash(payload) != u32_at(24) {
+        return Err(SnapshotError::Checksum);
+    }
+    Ok(payload)
+}
+
+impl Core {
+    /// The core's state at `now`, as snapshot bytes (header and payload). Take it between
+    /// inputs, once the shell drained the outputs.
+    pub fn snapshot(&self, now: Instant) -> Result<Vec<u8>, SnapshotError> {
+        if self.lac.is_some() {
+            return Err(SnapshotError::Unsupported(
+                "the LAC relay's PPPoE subscribers",
+            ));
+        }
+        let datapath = self
+            .datapath
+            .as_userspace()
+            .ok_or(SnapshotError::Unsupported(
+                "the kernel datapath (its state is the kernel's)",
+            ))?;
+        let (pool, ipv6_pool) = match &self.role {
+            RoleSettings::Lns(l) => (Some(&l.pool), l.ipv6_pool.as_ref()),
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => (None, None),
+        };
+        let state = StateRef {
+            role: role_name(&self.role),
+            name: &self.name,
+            endpoint: &self.endpoint,
+            datapath,
+            sessions: &self.sessions,
+            admission: &self.admission,
+            dialler: &self.dialler,
+            frames: &self.frames,
+            default_route_session: self.default_route_session,
+            counters: self.counters,
+            started: self.started,
+            next_housekeeping: self.next_housekeeping,
+            radius: &self.radius,
+            deadlines: &self.deadlines,
+            quality: &self.quality,
+            pool,
+            ipv6_pool,
+        };
+        let payload = l2tp_snap::with_clock(now, || postcard::to_allocvec(&state))
+            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        Ok(seal(&payload))
+    }
+
+    /// Replaces this (freshly built) core's state with the snapshot's, at `now`. On error
+    /// nothing of the core changed.
+    pub fn restore(&mut self, bytes: &[u8], now: Instant) -> Result<Restored, SnapshotError> {
+        let payload = open(bytes)?;
+        let expected = role_name(&self.role);
+        if self.lac.is_some() {
+            return Err(SnapshotError::Unsupported(
+                "the LAC relay's PPPoE subscribers",
+            ));
+        }
+        if self.datapath.as_userspace().is_none() {
+            return Err(SnapshotError::Unsupported(
+                "the kernel datapath (its state is the kernel's)",
+            ));
+        }
+        let state: State = l2tp_snap::with_clock(now, || postcard::from_bytes(payload))
+            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        if state.role != expected {
+            return Err(SnapshotError::Role {
+                found: state.role,
+                expected: expected.into(),
+            });
+        }
+        match &mut self.role {
+            RoleSettings::Lns(l) => {
+                let (Some(pool), ipv6_pool) = (state.pool, state.ipv6_pool) else {
+                    return Err(SnapshotError::Decode(
+                        "an LNS snapshot without a pool".into(),
+                    ));
+                };
+                l.pool = pool;
+                l.ipv6_pool = ipv6_pool;
+            }
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => {}
+        }
+        let restored = Restored {
+            tunnels: state.endpoint.tunnels().count(),
+            sessions: state.sessions.len(),
+        };
+        tracing::info!(node = %state.name, tunnels = restored.tunnels, sessions = restored.sessions, "state restored from a snapshot");
+        self.endpoint = state.endpoint;
+        self.datapath = Box::new(state.datapath);
+        self.frames_via_backend = false;
+        self.sessions = state.sessions;
+        for (_, s) in self.sessions.iter_mut() {
+            s.link.reattach(self.link_config.clone());
+        }
+        self.admission = state.admission;
+        self.dialler = state.dialler;
+        self.frames = state.frames;
+        self.default_route_session = state.default_route_session;
+        self.counters = state.counters;
+        self.started = state.started;
+        self.next_housekeeping = state.next_housekeeping;
+        self.radius = state.radius;
+        self.deadlines = state.deadlines;
+        self.quality = state.quality;
+        self.clock = now;
+        Ok(restored)
+    }
+}
