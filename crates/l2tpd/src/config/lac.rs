@@ -110,6 +110,10 @@ pub struct LacConfig {
     /// twice as many); above it PADIs are dropped (`padi_rate_limited`). One MAC address
     /// gets 1 per second (bursts of 5) whatever this is. Default 200.
     pub padi_rate: u32,
+    /// Serve each interface as a VLAN trunk: subscribers with 802.1Q or 802.1ad (QinQ) tags
+    /// as well as untagged ones, each answered on its own tags. Default false: untagged
+    /// subscribers only (the kernel hides tagged frames from the plain PPPoE sockets).
+    pub vlan_trunk: bool,
 }
 
 impl Default for LacConfig {
@@ -126,6 +130,7 @@ impl Default for LacConfig {
             max_sessions_per_mac: 2,
             max_payload: 0,
             padi_rate: 200,
+            vlan_trunk: false,
         }
     }
 }

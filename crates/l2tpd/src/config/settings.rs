@@ -241,6 +241,7 @@ fn lac_role(
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
         max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
         padi_rate: lac.padi_rate,
+        vlan_trunk: lac.vlan_trunk,
     };
     let listen = vec![
         (Ipv4Addr::UNSPECIFIED, 0).into(),

@@ -400,6 +400,7 @@ pub fn lac_config(
         max_sessions_per_mac: 2,
         max_payload: None,
         padi_rate: 200,
+        vlan_trunk: false,
     };
     NodeConfig {
         name: "lac".into(),
