@@ -248,6 +248,8 @@ fn lac_role(
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
         max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
+        padi_rate: lac.padi_rate,
+        vlan_trunk: lac.vlan_trunk,
     };
     // A switching LAC answers SCCRQs from other LACs: on `lac.listen`.
     let listen = if lac.switching {
