@@ -116,6 +116,9 @@ pub struct PppoeSessionInfo {
     pub mac: String,
     /// Agent-Circuit-Id from a PPPoE intermediate agent, if any.
     pub circuit_id: Option<String>,
+    /// VLAN ids of the subscriber's frames, outermost first (empty: untagged).
+    #[serde(default)]
+    pub vlans: Vec<u16>,
     /// The user name, once the subscriber authenticated.
     pub user: Option<String>,
     /// The LNS the call goes to.

@@ -178,6 +178,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             peers: vec![DialPeer::Addr(lns_addr)],
             username: USER.into(),
             password: PASSWORD.into(),
+            retry_password: None,
             tunnels: 1,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),

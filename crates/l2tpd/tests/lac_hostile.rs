@@ -24,72 +24,10 @@ use pppoe::{
     Code, Discovery, EthHeader, Frame, MacAddr, Pppoe, Tag, TagList, ETHERTYPE_DISCOVERY,
     ETHERTYPE_SESSION,
 };
+use support::segment::Segment;
 use support::{request, requires, wait_for, Proc, TempDir, L2TPD};
 
 const TEST: &str = "LAC hostile PPPoE input";
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
-
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A namespace with the LAC's end of a veth pair; the subscribers' end stays here.
-struct Segment {
-    ns: String,
-    /// The LAC's interface (in `ns`) and the subscribers' (in ours).
-    ac_if: String,
-    host_if: String,
-}
-
-impl Segment {
-    fn new() -> Segment {
-        let id = std::process::id() % 100_000;
-        let s = Segment {
-            ns: format!("l2h-{id}"),
-            ac_if: format!("lha{id}"),
-            host_if: format!("lhs{id}"),
-        };
-        ok(&["ip", "netns", "add", &s.ns]);
-        ok(&[
-            "ip", "link", "add", &s.host_if, "type", "veth", "peer", "name", &s.ac_if,
-        ]);
-        ok(&["ip", "link", "set", &s.ac_if, "netns", &s.ns]);
-        // No IP on the access segment: only PPPoE crosses it.
-        let _ = sh(&[
-            "sysctl",
-            "-qw",
-            &format!("net.ipv6.conf.{}.disable_ipv6=1", s.host_if),
-        ]);
-        ok(&["ip", "link", "set", &s.host_if, "up"]);
-        ok(&["ip", "-n", &s.ns, "link", "set", &s.ac_if, "up"]);
-        ok(&["ip", "-n", &s.ns, "link", "set", "lo", "up"]);
-        s
-    }
-
-    fn spawn(&self, dir: &std::path::Path, who: &str, args: &[&str]) -> Proc {
-        let mut full = vec!["netns", "exec", &self.ns, L2TPD];
-        full.extend_from_slice(args);
-        Proc::spawn("ip", dir, who, &full)
-    }
-}
-
-impl Drop for Segment {
-    fn drop(&mut self) {
-        let _ = sh(&["ip", "link", "del", &self.host_if]);
-        let _ = sh(&["ip", "netns", "del", &self.ns]);
-    }
-}
 
 fn lac_stats(sock: &std::path::Path) -> LacStats {
     match request(sock, Request::Stats) {
@@ -240,7 +178,7 @@ fn hostile_pppoe_input_is_counted_and_the_established_subscriber_keeps_passing_t
     ) {
         return;
     }
-    let seg = Segment::new();
+    let seg = Segment::new("h");
     let dir = TempDir::new("lac-hostile");
     let d = &dir.0;
     let (lns_sock, lac_sock) = (d.join("lns.sock"), d.join("lac.sock"));

@@ -475,10 +475,14 @@ fn pppoe(out: &mut String, v: &[l2tp_mgmt::PppoeSessionInfo]) {
             (Some(t), Some(s)) => format!("{t}/{s}"),
             _ => "-".into(),
         };
-        let mac = match &p.circuit_id {
-            Some(c) => format!("{} ({c})", p.mac),
-            None => p.mac.clone(),
-        };
+        let mut mac = p.mac.clone();
+        if !p.vlans.is_empty() {
+            let v: Vec<String> = p.vlans.iter().map(u16::to_string).collect();
+            mac.push_str(&format!(" vlan {}", v.join(".")));
+        }
+        if let Some(c) = &p.circuit_id {
+            mac.push_str(&format!(" ({c})"));
+        }
         let _ = writeln!(
             out,
             "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",

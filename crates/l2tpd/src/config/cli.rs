@@ -134,6 +134,10 @@ pub struct LacArgs {
         default_value = "chap-md5,pap"
     )]
     pub auth: Vec<String>,
+    /// The interfaces are VLAN trunks: serve 802.1Q/802.1ad-tagged subscribers too, each
+    /// on its own tags.
+    #[arg(long)]
+    pub vlan_trunk: bool,
     /// Common flags.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -208,6 +212,7 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
             lns,
             realms,
             auth,
+            vlan_trunk: a.vlan_trunk,
             ..lac::LacConfig::default()
         }),
         peers: Vec::new(),

@@ -113,6 +113,14 @@ pub struct LacConfig {
     /// RFC 4638 PPP-Max-Payload: the largest PPP payload offered to subscribers that ask
     /// for more than 1492 (the interface MTU minus 8); 0 (the default): 1492 for everyone.
     pub max_payload: u16,
+    /// PADIs answered per second on each interface, all subscribers together (bursts of
+    /// twice as many); above it PADIs are dropped (`padi_rate_limited`). One MAC address
+    /// gets 1 per second (bursts of 5) whatever this is. Default 200.
+    pub padi_rate: u32,
+    /// Serve each interface as a VLAN trunk: subscribers with 802.1Q or 802.1ad (QinQ) tags
+    /// as well as untagged ones, each answered on its own tags. Default false: untagged
+    /// subscribers only (the kernel hides tagged frames from the plain PPPoE sockets).
+    pub vlan_trunk: bool,
 }
 
 impl Default for LacConfig {
@@ -130,6 +138,8 @@ impl Default for LacConfig {
             max_sessions: 8000,
             max_sessions_per_mac: 2,
             max_payload: 0,
+            padi_rate: 200,
+            vlan_trunk: false,
         }
     }
 }
@@ -196,6 +206,9 @@ impl LacConfig {
                 "lac.listen",
                 "a switching LAC needs an address to listen on".into(),
             );
+        }
+        if self.padi_rate == 0 || self.padi_rate > 1_000_000 {
+            bad("lac.padi_rate", "between 1 and 1000000".into());
         }
         if self.max_payload != 0 && !(1493..=9000).contains(&self.max_payload) {
             bad("lac.max_payload", "0, or 1493 to 9000".into());

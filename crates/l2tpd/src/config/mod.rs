@@ -568,6 +568,9 @@ pub struct DialConfig {
     pub user: String,
     /// PPP password. Required.
     pub password: Secret,
+    /// A second PPP password, tried once when an MS-CHAPv2 server's failure allows a retry
+    /// (RFC 2759 "R=1"), as during a password change. Default none.
+    pub retry_password: Option<Secret>,
     /// Sessions (calls) to place in the tunnel. Default 1.
     pub sessions: u32,
     /// Dial again when the tunnel or session goes down. Default true.
@@ -612,6 +615,7 @@ impl Default for DialConfig {
             peers: Vec::new(),
             user: String::new(),
             password: Secret::default(),
+            retry_password: None,
             sessions: 1,
             redial: true,
             redial_initial: 1,

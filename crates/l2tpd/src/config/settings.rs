@@ -174,6 +174,7 @@ impl Config {
                     peers,
                     username: dial.user.clone(),
                     password: dial.password.expose().to_string(),
+                    retry_password: dial.retry_password.as_ref().map(|p| p.expose().to_string()),
                     tunnels: 1,
                     sessions: dial.sessions,
                     redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
@@ -247,6 +248,8 @@ fn lac_role(
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
         max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
+        padi_rate: lac.padi_rate,
+        vlan_trunk: lac.vlan_trunk,
     };
     // A switching LAC answers SCCRQs from other LACs: on `lac.listen`.
     let listen = if lac.switching {

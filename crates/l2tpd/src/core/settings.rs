@@ -92,6 +92,8 @@ pub struct ClientSettings {
     pub username: String,
     /// PPP password.
     pub password: String,
+    /// A second password, tried once when an MS-CHAPv2 failure allows a retry.
+    pub retry_password: Option<String>,
     /// Tunnels to open to the LNS (load generation; normally 1).
     pub tunnels: u32,
     /// Sessions to open in each tunnel.
@@ -194,6 +196,7 @@ pub(crate) fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
         }
         RoleSettings::Client(c) => {
             let mut l = LinkConfig::client(&c.username, &c.password);
+            l.auth.retry_password = c.retry_password.clone();
             if !c.auth_methods.is_empty() {
                 l.auth.methods = c.auth_methods.clone();
             }

@@ -47,6 +47,11 @@ pub struct LoadgenArgs {
     /// this often (milliseconds; 0: none) and the report counts the replies.
     #[arg(long, default_value_t = 0)]
     pub echo_interval_ms: u64,
+    /// PPPoE mode: subscribers on 802.1Q VLANs FIRST[-LAST], in turn (subscriber i on the
+    /// i-th, modulo their number), toward a LAC serving the interface as a VLAN trunk. Each
+    /// subscriber takes only frames on its own VLAN.
+    #[arg(long, value_name = "FIRST[-LAST]")]
+    pub vlans: Option<String>,
     /// Tunnels to open.
     #[arg(long, default_value_t = 1)]
     pub tunnels: u32,
@@ -134,6 +139,7 @@ pub fn run_l2tp(
             peers: vec![DialPeer::Addr(server)],
             username: args.user.clone(),
             password: args.password.clone(),
+            retry_password: None,
             tunnels: args.tunnels,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use l2tp_io::packet::PppoeSocket;
+use l2tp_io::packet::{PppoeSocket, TrunkSocket};
 use l2tp_io::poller::{Events, Interest, Poller, Token};
-use pppoe::{Frame, MacAddr};
+use pppoe::{Frame, MacAddr, VlanTag};
 
 use super::subscriber::{Status, Subscriber};
 use super::LoadgenArgs;
@@ -116,6 +116,51 @@ impl Fleet {
     }
 }
 
+/// The generator's sockets: one per PPPoE EtherType for untagged subscribers; one that sees
+/// tagged frames with their tags when subscribers have VLANs.
+enum Sockets {
+    Plain(PppoeSocket),
+    Trunk(TrunkSocket),
+}
+
+impl Sockets {
+    fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        match self {
+            Sockets::Plain(s) => vec![s.discovery.as_raw_fd(), s.session.as_raw_fd()],
+            Sockets::Trunk(s) => vec![s.as_raw_fd()],
+        }
+    }
+
+    fn recv(&self, which: usize, buf: &mut [u8]) -> io::Result<usize> {
+        match (self, which) {
+            (Sockets::Plain(s), 0) => s.discovery.recv(buf),
+            (Sockets::Plain(s), _) => s.session.recv(buf),
+            (Sockets::Trunk(s), _) => s.recv(buf),
+        }
+    }
+
+    fn send(&self, f: &[u8]) -> io::Result<usize> {
+        match self {
+            Sockets::Plain(s) => s.send(f),
+            Sockets::Trunk(s) => s.send(f),
+        }
+    }
+}
+
+/// `--vlans FIRST[-LAST]`: the VLAN ids, in order.
+fn parse_vlans(spec: &str) -> Result<Vec<u16>, String> {
+    let bad = || format!("--vlans {spec:?}: FIRST or FIRST-LAST, VLAN ids 1 to 4094");
+    let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || b > 4094 || a > b {
+        return Err(bad());
+    }
+    Ok((a..=b).collect())
+}
+
 fn io_err(what: &str) -> impl Fn(io::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
@@ -128,23 +173,36 @@ pub fn run(iface: &str, args: &LoadgenArgs, stop: &AtomicBool) -> Result<PppoeRe
             "1 ≤ --subscribers < {MAX_SUBSCRIBERS}, --rate ≥ 1, --window ≥ 1"
         ));
     }
-    let sock = PppoeSocket::open(iface).map_err(io_err(iface))?;
-    for s in [&sock.discovery, &sock.session] {
-        // Thousands of subscribers answered in bursts: room for them between two reads.
+    let vids = args.vlans.as_deref().map(parse_vlans).transpose()?;
+    // Thousands of subscribers answered in bursts: room for them between two reads.
+    let sock = if vids.is_some() {
+        let s = TrunkSocket::open(iface).map_err(io_err(iface))?;
         let _ = s.set_recv_buffer(8 << 20);
-    }
+        Sockets::Trunk(s)
+    } else {
+        let s = PppoeSocket::open(iface).map_err(io_err(iface))?;
+        let _ = s.discovery.set_recv_buffer(8 << 20);
+        let _ = s.session.set_recv_buffer(8 << 20);
+        Sockets::Plain(s)
+    };
     let poller = Poller::new().map_err(io_err("poller"))?;
-    poller
-        .register(sock.discovery.as_raw_fd(), Token(0), Interest::READABLE)
-        .map_err(io_err("poller"))?;
-    poller
-        .register(sock.session.as_raw_fd(), Token(1), Interest::READABLE)
-        .map_err(io_err("poller"))?;
+    for (i, fd) in sock.fds().into_iter().enumerate() {
+        poller
+            .register(fd, Token(i as u64), Interest::READABLE)
+            .map_err(io_err("poller"))?;
+    }
+    let nsock = sock.fds().len();
     let cfg = Arc::new(Subscriber::link_config(&args.user, &args.password));
     let n = n as usize;
     let mut fleet = Fleet {
         subs: (0..n)
-            .map(|i| Subscriber::new(mac_of(i), cfg.clone(), i as u64 + 1))
+            .map(|i| {
+                let vlans = vids
+                    .as_ref()
+                    .map(|v| vec![VlanTag::dot1q(v[i % v.len()])])
+                    .unwrap_or_default();
+                Subscriber::new(mac_of(i), vlans, cfg.clone(), i as u64 + 1)
+            })
             .collect(),
         timers: BinaryHeap::new(),
         scheduled: vec![None; n],
@@ -160,9 +218,9 @@ pub fn run(iface: &str, args: &LoadgenArgs, stop: &AtomicBool) -> Result<PppoeRe
     let mut last_up = start;
     let mut send_errors = 0u64;
     let mut step = |fleet: &mut Fleet, now: Instant, wait: Duration| -> Result<(), String> {
-        for s in [&sock.discovery, &sock.session] {
+        for which in 0..nsock {
             for _ in 0..RX_BUDGET {
-                match s.recv(&mut buf) {
+                match sock.recv(which, &mut buf) {
                     Ok(len) => fleet.receive(now, &buf[..len]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
@@ -317,5 +375,14 @@ mod tests {
         }
         assert_eq!(index_of(MacAddr([0x02, 0x4c, 0x48, 0, 0, 1])), None);
         assert_eq!(index_of(MacAddr::BROADCAST), None);
+    }
+
+    #[test]
+    fn vlan_ranges_parse_and_nonsense_is_refused() {
+        assert_eq!(parse_vlans("100-103"), Ok(vec![100, 101, 102, 103]));
+        assert_eq!(parse_vlans("7"), Ok(vec![7]));
+        for bad in ["0", "5-4", "4095", "a-b", "", "1-"] {
+            assert!(parse_vlans(bad).is_err(), "{bad}");
+        }
     }
 }

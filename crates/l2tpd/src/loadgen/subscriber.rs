@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ppp::{AuthMethod, Event, Link, LinkConfig};
 use pppoe::{
-    Code, Discovery, EthHeader, Frame, MacAddr, Pppoe, Tag, TagList, ETHERTYPE_DISCOVERY,
+    Code, Discovery, EthHeader, Frame, MacAddr, Pppoe, Tag, TagList, VlanTag, ETHERTYPE_DISCOVERY,
     ETHERTYPE_SESSION,
 };
 use rand::SeedableRng;
@@ -52,6 +52,8 @@ pub enum Status {
 pub struct Subscriber {
     /// Our Ethernet address.
     pub mac: MacAddr,
+    /// The VLAN tags our frames carry; a frame to us on other tags is not ours.
+    pub vlans: Vec<VlanTag>,
     stage: Stage,
     link: Option<Link>,
     cfg: std::sync::Arc<LinkConfig>,
@@ -71,9 +73,15 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// A subscriber with address `mac` that authenticates with `cfg` (a client config).
-    pub fn new(mac: MacAddr, cfg: std::sync::Arc<LinkConfig>, seed: u64) -> Subscriber {
+    pub fn new(
+        mac: MacAddr,
+        vlans: Vec<VlanTag>,
+        cfg: std::sync::Arc<LinkConfig>,
+        seed: u64,
+    ) -> Subscriber {
         Subscriber {
             mac,
+            vlans,
             stage: Stage::Idle,
             link: None,
             cfg,
@@ -165,8 +173,11 @@ impl Subscriber {
         }
     }
 
-    /// A frame addressed to us.
+    /// A frame addressed to us (ignored unless on our VLAN tags).
     pub fn handle_frame(&mut self, now: Instant, frame: &Frame<'_>, out: &mut Vec<Vec<u8>>) {
+        if frame.eth.vlans != self.vlans {
+            return;
+        }
         match (&frame.pppoe, &self.stage) {
             (Pppoe::Discovery(d), Stage::Discovering) if d.code == Code::PADO => {
                 // §5.3: the PADR goes to the unicast address of the AC that sent the PADO,
@@ -269,7 +280,7 @@ impl Subscriber {
             eth: EthHeader {
                 dst,
                 src: self.mac,
-                vlans: Vec::new(),
+                vlans: self.vlans.clone(),
                 ethertype: ETHERTYPE_DISCOVERY,
             },
             pppoe: Pppoe::Discovery(Discovery {
@@ -297,7 +308,7 @@ impl Subscriber {
             let eth = EthHeader {
                 dst: ac,
                 src: self.mac,
-                vlans: Vec::new(),
+                vlans: self.vlans.clone(),
                 ethertype: ETHERTYPE_SESSION,
             };
             if eth.encode(&mut f).is_ok()

@@ -317,6 +317,7 @@ pub fn client_config(
             peers,
             username: "alice".into(),
             password: "secret".into(),
+            retry_password: None,
             tunnels: 1,
             sessions,
             redial_initial: Duration::from_secs(1),
@@ -415,6 +416,8 @@ pub fn lac_config(
         max_sessions: 100,
         max_sessions_per_mac: 2,
         max_payload: None,
+        padi_rate: 200,
+        vlan_trunk: false,
     };
     NodeConfig {
         name: "lac".into(),

@@ -63,6 +63,10 @@ pub struct LacSettings {
     pub max_sessions_per_mac: usize,
     /// RFC 4638: the largest PPP payload carried (interface MTU − 8); None: 1492.
     pub max_payload: Option<u16>,
+    /// PADIs answered per second per interface (bursts of twice as many).
+    pub padi_rate: u32,
+    /// The interfaces are VLAN trunks: the shell reads tagged subscribers too.
+    pub vlan_trunk: bool,
 }
 
 /// Where a subscriber is in its life.
@@ -168,6 +172,8 @@ pub struct PppoeSnapshot {
     pub mac: String,
     /// Agent-Circuit-Id from a PPPoE intermediate agent.
     pub circuit_id: Option<String>,
+    /// The VLAN ids the subscriber's frames carry, outermost first (none: untagged).
+    pub vlans: Vec<u16>,
     /// User name, once known.
     pub user: Option<String>,
     /// LNS the call went to.
@@ -307,6 +313,8 @@ impl Lac {
         cfg.max_sessions = s.max_sessions;
         cfg.max_sessions_per_mac = s.max_sessions_per_mac;
         cfg.max_payload = s.max_payload;
+        cfg.padi_rate = s.padi_rate;
+        cfg.padi_burst = s.padi_rate.saturating_mul(2);
         if let Some(slot) = self.acs.get_mut(index) {
             *slot = Some(AccessConcentrator::new(cfg, now));
         }
@@ -339,6 +347,13 @@ impl Lac {
                     .and_then(|i| i.access_line.as_ref())
                     .and_then(|a| a.circuit_id())
                     .map(|c| String::from_utf8_lossy(c).into_owned()),
+                vlans: self
+                    .acs
+                    .get(iface)
+                    .and_then(Option::as_ref)
+                    .and_then(|ac| ac.session(id))
+                    .map(|i| i.vlans.iter().map(|v| v.vid()).collect())
+                    .unwrap_or_default(),
                 user: s.user.clone(),
                 lns: s.lns,
                 state: s.state_name(),
@@ -363,6 +378,7 @@ impl Lac {
                 pppoe_session: s.pppoe_id,
                 mac: s.mac,
                 circuit_id: s.circuit_id,
+                vlans: s.vlans,
                 user: s.user,
                 lns: s.lns.map(|a| a.to_string()),
                 state: s.state.to_string(),
