@@ -222,6 +222,9 @@ pub(crate) struct Lac {
     pub switched: HashMap<u16, SessionKey>,
     pub by_incoming: HashMap<SessionKey, SubscriberId>,
     pub next_switched: u16,
+    /// Frames of switched calls that came before their call toward the LNS was up (a few
+    /// each: the caller's first LCP Configure-Request is not lost).
+    pub switch_early: HashMap<SubscriberId, Vec<Vec<u8>>>,
 }
 
 /// One of our tunnels: where it goes and how many calls it carries.
@@ -302,6 +305,7 @@ impl Lac {
             switched: HashMap::new(),
             by_incoming: HashMap::new(),
             next_switched: 0,
+            switch_early: HashMap::new(),
         }
     }
 

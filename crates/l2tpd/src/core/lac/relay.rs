@@ -562,6 +562,9 @@ impl Core {
                     lac.counters.calls_up += 1;
                     tracing::info!(session = %call, user = sub.user.as_deref().unwrap_or(""), mac = %sub.mac, "relaying PPPoE session into L2TP");
                 }
+                if sid.0 == super::switch::SWITCHED {
+                    self.switch_flush_early(sid, call);
+                }
                 self.replay_early_frames(now, call);
                 None
             }
@@ -601,6 +604,7 @@ impl Core {
                 if let Some(l) = self.lac.as_deref_mut() {
                     l.switched.remove(&sid.1);
                     l.by_incoming.remove(&key);
+                    l.switch_early.remove(&sid);
                 }
                 self.datapath.remove_session(key);
                 self.frames.forget(key);
