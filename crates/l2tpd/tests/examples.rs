@@ -119,6 +119,8 @@ fn all_field_names() -> Vec<String> {
             proxy: Some(Default::default()),
             receive_window: Some(8),
             hello_interval: Some(30),
+            max_tunnels: 1,
+            max_sessions: 100,
         }],
     };
     let value = toml::Value::try_from(&full).unwrap();

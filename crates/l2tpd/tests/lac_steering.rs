@@ -841,7 +841,12 @@ fn the_lns_honours_proxy_avps_per_peer_profile() {
                     proxy: Some(m),
                     ..Default::default()
                 };
-                l.proxy_rules = vec![(p.rule(&Default::default()), m)];
+                l.peer_policies = vec![l2tpd::core::PeerPolicy {
+                    rule: p.rule(&Default::default()),
+                    proxy: Some(m),
+                    max_tunnels: 0,
+                    max_sessions: 0,
+                }];
             }
         });
         let mut bed = Bed::with(

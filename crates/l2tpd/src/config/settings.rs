@@ -133,10 +133,15 @@ impl Config {
                     idle_timeout: (lns.idle_timeout > 0)
                         .then(|| Duration::from_secs(lns.idle_timeout)),
                     proxy: lns.proxy,
-                    proxy_rules: cfg
+                    peer_policies: cfg
                         .peers
                         .iter()
-                        .filter_map(|p| p.proxy.map(|m| (p.rule(&PeerAuth::default()), m)))
+                        .map(|p| crate::core::PeerPolicy {
+                            rule: p.rule(&PeerAuth::default()),
+                            proxy: p.proxy,
+                            max_tunnels: p.max_tunnels as usize,
+                            max_sessions: p.max_sessions as usize,
+                        })
                         .collect(),
                 };
                 (

@@ -28,7 +28,7 @@ impl Core {
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
             l.proxy = n.proxy;
-            l.proxy_rules = n.proxy_rules.clone();
+            l.peer_policies = n.peer_policies.clone();
             let (want, have) = (n.pool.spec(), l.pool.spec());
             if want != have {
                 pool_ok = l.pool.grow(want);

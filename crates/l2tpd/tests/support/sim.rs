@@ -255,7 +255,7 @@ pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
             session_timeout: None,
             idle_timeout: None,
             proxy: Default::default(),
-            proxy_rules: Vec::new(),
+            peer_policies: Vec::new(),
         })),
         seed: Some(seed),
         ip_mode: IpMode::Shared {
