@@ -26,6 +26,7 @@ const RELOADABLE: &[&str] = &[
     "lac.lns",
     "lac.realms",
     "lac.lockout",
+    "peer",
     "tunnel.secret",
     "tunnel.hide_avps",
     "daemon.log_level",

@@ -42,6 +42,8 @@ struct Sub {
     user: String,
     /// Authentication refused by the LAC (CHAP Failure / PAP Nak).
     auth_failed: bool,
+    /// LCP Configure-Requests received (one negotiation, the LAC's: 1).
+    lcp_confreqs: usize,
 }
 
 impl Sub {
@@ -59,6 +61,7 @@ impl Sub {
             seed: u64::from(i),
             user: USER.into(),
             auth_failed: false,
+            lcp_confreqs: 0,
         };
         s.reset();
         s
@@ -139,7 +142,12 @@ impl Sub {
                     self.dial(now, lac);
                 }
             }
-            Pppoe::Session { payload, .. } => self.link.handle_frame(now, payload),
+            Pppoe::Session { payload, .. } => {
+                if payload.starts_with(&[0xc0, 0x21, 1]) {
+                    self.lcp_confreqs += 1;
+                }
+                self.link.handle_frame(now, payload)
+            }
             _ => {}
         }
     }
@@ -206,6 +214,17 @@ fn lns(i: usize, now: Instant, max_sessions: u32) -> SimCore {
 
 /// [`lns`], demanding tunnel authentication with `secret` when given.
 fn lns_with_secret(i: usize, now: Instant, max_sessions: u32, secret: Option<&str>) -> SimCore {
+    lns_tweaked(i, now, max_sessions, secret, |_| {})
+}
+
+/// [`lns_with_secret`], its settings changed by `tweak` last.
+fn lns_tweaked(
+    i: usize,
+    now: Instant,
+    max_sessions: u32,
+    secret: Option<&str>,
+    tweak: impl FnOnce(&mut l2tpd::core::LnsSettings),
+) -> SimCore {
     let mut cfg = lns_config(i as u64 + 1, None);
     if let Some(s) = secret {
         cfg.endpoint.auth = l2tp_proto::control::PeerAuth {
@@ -232,6 +251,7 @@ fn lns_with_secret(i: usize, now: Instant, max_sessions: u32, secret: Option<&st
             last: Ipv4Addr::new(203, 0, 113, 79 + i as u8 * 80),
         };
         l.pool = Ipv4Leases::new(Ipv4Pool::new(pool), LNS_IP, []);
+        tweak(l);
     }
     let addrs = cfg.listen.clone();
     SimCore::new(
@@ -709,4 +729,120 @@ fn radius_tunnel_attributes_steer_the_call_to_the_lns_and_password_freeradius_na
     assert!(refused, "mallory: {st:?}");
     assert_eq!((st.radius_rejected, st.calls_placed), (1, calls));
     assert_eq!(st.subscribers, 2);
+}
+
+/// Tunnel switching: subscriber → our PPPoE LAC → a switching LAC (LTS) → the LNS. The LTS
+/// learns the user from the incoming call's proxy authentication, steers by its realm, and
+/// passes the proxy AVPs on; the subscriber gets the LNS's address, and its PADT clears the
+/// calls on every hop.
+#[test]
+fn a_switching_lac_relays_incoming_calls_to_the_lns_of_their_realm() {
+    let t0 = Instant::now();
+    let lts_addr: SocketAddr = "192.0.2.50:1701".parse().unwrap();
+    let mut cfg = lac_config(5, None, Vec::new(), vec![AuthMethod::ChapMd5]);
+    cfg.listen = vec![lts_addr];
+    cfg.endpoint.host_name = "sim-lts".into();
+    if let RoleSettings::Lac(l) = &mut cfg.role {
+        l.switching = true;
+        l.interfaces.clear();
+        l.steering = RealmTable {
+            realms: vec![("wholesale.example".into(), vec![target(0, 0, 1)])],
+            default: Vec::new(),
+        };
+    }
+    let lts = SimCore::new(
+        l2tpd::core::Core::new(cfg, vec![lts_addr], t0).expect("LTS core"),
+        vec![lts_addr],
+    );
+    // The PPPoE LAC sends the realm to the LTS.
+    let mut bed = Bed::with(
+        t0,
+        vec![lns(0, t0, 0), lts],
+        vec![LnsTarget::new(lts_addr)],
+        Duration::from_secs(60),
+        false,
+    );
+    bed.dial(0, 2);
+    let up = bed.run(Duration::from_secs(60), Bed::all_up);
+    let now = bed.h.now;
+    assert!(
+        up,
+        "LAC {:?} {:?}\nLTS {:?}\nLNS {:?}",
+        bed.lac.core.pppoe_sessions(now),
+        bed.lac_stats(),
+        bed.lnses[1].core.pppoe_sessions(now),
+        bed.lnses[0].core.sessions(now)
+    );
+    assert_eq!(bed.lns_of_subscribers(), vec![Some(0), Some(0)]);
+    let lns_sessions = bed.lnses[0].core.sessions(bed.h.now);
+    assert_eq!(lns_sessions.len(), 2);
+    assert!(lns_sessions.iter().all(|s| s.user.as_deref() == Some(USER)));
+    // One LCP negotiation each, the PPPoE LAC's: the proxy AVPs reached the LNS through the
+    // LTS and it took them over.
+    let confreqs: Vec<usize> = bed.subs.iter().map(|s| s.lcp_confreqs).collect();
+    assert_eq!(confreqs, vec![1, 1]);
+    // The LNS's tunnel is the LTS's, not the PPPoE LAC's.
+    let peers: Vec<SocketAddr> = bed.lnses[0]
+        .core
+        .endpoint()
+        .tunnels()
+        .map(|t| t.peer)
+        .collect();
+    assert_eq!(peers, vec![lts_addr]);
+    let switched = bed.lnses[1].core.pppoe_sessions(bed.h.now);
+    assert_eq!(switched.len(), 2);
+    assert!(switched.iter().all(|s| s.state == "relaying"
+        && s.user.as_deref() == Some(USER)
+        && s.up_frames > 0
+        && s.down_frames > 0));
+
+    // The first subscriber hangs up: both hops clear its calls; the other stays up.
+    let padt = bed.subs[0].discovery(MacAddr(LAC_MAC), Code::PADT, bed.subs[0].session, vec![]);
+    let now = bed.h.now;
+    bed.lac.input(
+        now,
+        Input::PppoeFrame {
+            interface: 0,
+            frame: &padt,
+        },
+    );
+    let cleared = bed.run(Duration::from_secs(30), |b| {
+        b.lnses[0].core.sessions(b.h.now).len() == 1
+            && b.lnses[1].core.pppoe_sessions(b.h.now).len() == 1
+    });
+    assert!(cleared, "LNS {:?}", bed.lnses[0].core.sessions(bed.h.now));
+    assert!(bed.subs[1].up.is_some());
+}
+
+/// A per-peer profile on the LNS decides what it does with one LAC's proxy AVPs: the same
+/// subscriber through the same LAC negotiates LCP once when the LAC's profile accepts them,
+/// twice when it says `renegotiate` (while `lns.proxy` stays `accept`).
+#[test]
+fn the_lns_honours_proxy_avps_per_peer_profile() {
+    let confreqs = |mode: Option<ProxyMode>| {
+        let t0 = Instant::now();
+        let lns = lns_tweaked(0, t0, 0, None, |l| {
+            if let Some(m) = mode {
+                let p = l2tpd::config::profiles::PeerProfile {
+                    address: Some("192.0.2.3".parse().unwrap()),
+                    proxy: Some(m),
+                    ..Default::default()
+                };
+                l.proxy_rules = vec![(p.rule(&Default::default()), m)];
+            }
+        });
+        let mut bed = Bed::with(
+            t0,
+            vec![lns],
+            vec![target(0, 0, 1)],
+            Duration::from_secs(60),
+            false,
+        );
+        bed.dial(0, 1);
+        assert!(bed.run(Duration::from_secs(30), Bed::all_up), "not up");
+        bed.subs[0].lcp_confreqs
+    };
+    assert_eq!(confreqs(None), 1);
+    assert_eq!(confreqs(Some(ProxyMode::Accept)), 1);
+    assert!(confreqs(Some(ProxyMode::Renegotiate)) >= 2);
 }

@@ -37,6 +37,7 @@ fn client_config(server: SocketAddr) -> NodeConfig {
             peers: vec![DialPeer::Addr(server)],
             username: "alice".into(),
             password: "secret".into(),
+            retry_password: None,
             tunnels: 1,
             sessions: 1,
             redial_initial: Duration::from_secs(1),

@@ -80,7 +80,8 @@ impl LnsGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LacConfig {
-    /// Ethernet interfaces the PPPoE access concentrator listens on. Required.
+    /// Ethernet interfaces the PPPoE access concentrator listens on. Required, unless the
+    /// LAC only switches calls.
     pub pppoe_interfaces: Vec<String>,
     /// AC-Name sent in PADO and PADS. Default `l2tp-rs-lac`.
     pub ac_name: String,
@@ -93,6 +94,12 @@ pub struct LacConfig {
     /// Realm (what follows the last `@` of the user name) → LNS `host[:port]`, or a group
     /// as for `lns`.
     pub realms: BTreeMap<String, LnsGroup>,
+    /// Tunnel switching: take calls from other LACs (SCCRQ and ICRQ on `listen`) and relay
+    /// each into a call toward the LNS of its user's realm (the Proxy Authen Name of its
+    /// ICCN), passing its proxy AVPs on. Default false.
+    pub switching: bool,
+    /// Where a switching LAC listens. Default `["0.0.0.0:1701"]`.
+    pub listen: Vec<SocketAddr>,
     /// Seconds an LNS that failed a call (no answer to SCCRQ, StopCCN, a CDN refusing the
     /// call) is passed over; the call goes to the next LNS of its group. Default 60.
     pub lockout: u64,
@@ -125,6 +132,8 @@ impl Default for LacConfig {
             lns: None,
             realms: BTreeMap::new(),
             lockout: 60,
+            switching: false,
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 1701))],
             auth: vec![AuthMethod::ChapMd5, AuthMethod::Pap],
             max_sessions: 8000,
             max_sessions_per_mac: 2,
@@ -146,7 +155,7 @@ impl LacConfig {
 
     /// Checks what can be checked without the network.
     pub(super) fn validate(&self, bad: &mut impl FnMut(&str, String)) {
-        if self.pppoe_interfaces.is_empty() {
+        if self.pppoe_interfaces.is_empty() && !self.switching {
             bad(
                 "lac.pppoe_interfaces",
                 "at least one interface needed".into(),
@@ -191,6 +200,12 @@ impl LacConfig {
         }
         if self.max_sessions_per_mac == 0 {
             bad("lac.max_sessions_per_mac", "must be ≥ 1".into());
+        }
+        if self.switching && self.listen.is_empty() {
+            bad(
+                "lac.listen",
+                "a switching LAC needs an address to listen on".into(),
+            );
         }
         if self.padi_rate == 0 || self.padi_rate > 1_000_000 {
             bad("lac.padi_rate", "between 1 and 1000000".into());
@@ -339,5 +354,27 @@ mod tests {
             got,
             vec![("192.0.2.1:1701".into(), 0), ("192.0.2.2:1702".into(), 1)]
         );
+    }
+}
+
+#[cfg(test)]
+mod switching_tests {
+    use super::super::Config;
+    use crate::core::RoleSettings;
+
+    #[test]
+    fn a_switching_lac_listens_and_needs_no_pppoe_interface() {
+        let text = "role = \"lac\"\n[lac]\nswitching = true\nlisten = [\"192.0.2.50:1701\"]\nlns = \"192.0.2.1\"\n";
+        let cfg = Config::from_toml_str(text).expect("valid");
+        let node = cfg.node_config().unwrap();
+        assert_eq!(node.listen, vec!["192.0.2.50:1701".parse().unwrap()]);
+        let RoleSettings::Lac(l) = node.role else {
+            panic!("not a relaying LAC");
+        };
+        assert!(l.switching && l.interfaces.is_empty());
+        let e = Config::from_toml_str("role = \"lac\"\n[lac]\nlns = \"192.0.2.1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lac.pppoe_interfaces"), "{e}");
     }
 }

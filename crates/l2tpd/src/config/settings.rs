@@ -39,7 +39,7 @@ impl Config {
             .secret
             .as_ref()
             .map(|s| s.expose().as_bytes().to_vec());
-        let endpoint = EndpointConfig {
+        let mut endpoint = EndpointConfig {
             host_name: cfg.tunnel.host_name(),
             receive_window: cfg.tunnel.receive_window,
             connect_timeout: (cfg.tunnel.connect_timeout > 0)
@@ -63,6 +63,7 @@ impl Config {
                 .unwrap_or(EndpointConfig::default().max_half_open_tunnels),
             ..EndpointConfig::default()
         };
+        endpoint.peer_rules = cfg.peers.iter().map(|p| p.rule(&endpoint.auth)).collect();
         let session_options = SessionOptions {
             send_seq: cfg.session.send_seq,
             recv_seq: cfg.session.recv_seq,
@@ -132,6 +133,11 @@ impl Config {
                     idle_timeout: (lns.idle_timeout > 0)
                         .then(|| Duration::from_secs(lns.idle_timeout)),
                     proxy: lns.proxy,
+                    proxy_rules: cfg
+                        .peers
+                        .iter()
+                        .filter_map(|p| p.proxy.map(|m| (p.rule(&PeerAuth::default()), m)))
+                        .collect(),
                 };
                 (
                     lns.listen.iter().map(|l| l.0).collect(),
@@ -168,6 +174,7 @@ impl Config {
                     peers,
                     username: dial.user.clone(),
                     password: dial.password.expose().to_string(),
+                    retry_password: dial.retry_password.as_ref().map(|p| p.expose().to_string()),
                     tunnels: 1,
                     sessions: dial.sessions,
                     redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
@@ -236,6 +243,7 @@ fn lac_role(
         steering: crate::core::lac::RealmTable { realms, default },
         lockout: Duration::from_secs(lac.lockout),
         radius,
+        switching: lac.switching,
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
@@ -243,9 +251,14 @@ fn lac_role(
         padi_rate: lac.padi_rate,
         vlan_trunk: lac.vlan_trunk,
     };
-    let listen = vec![
-        (Ipv4Addr::UNSPECIFIED, 0).into(),
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-    ];
+    // A switching LAC answers SCCRQs from other LACs: on `lac.listen`.
+    let listen = if lac.switching {
+        lac.listen.clone()
+    } else {
+        vec![
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        ]
+    };
     Ok((listen, RoleSettings::Lac(Box::new(settings)), IpMode::App))
 }

@@ -144,6 +144,10 @@ impl Config {
             );
         }
 
+        for (i, p) in self.peers.iter().enumerate() {
+            p.validate(i, &mut bad);
+        }
+
         // Role-specific sections.
         match self.role {
             Role::Lns => {

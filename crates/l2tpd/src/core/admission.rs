@@ -150,6 +150,7 @@ impl Core {
                     None
                 }
             }
+            RoleSettings::Lac(l) if l.switching => None,
             RoleSettings::Client(_) | RoleSettings::Lac(_) => Some(("not accepting tunnels", None)),
         };
         let Some((why, answer)) = refusal else {

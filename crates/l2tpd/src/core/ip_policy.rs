@@ -117,6 +117,19 @@ impl Core {
             }
         }
         if lns && matches!(self.ip_mode, IpMode::Shared { .. }) {
+            // The session's route from the IPv6 pool (its own /64, or its address).
+            if let Some(v) = s.v6().filter(|v| v.configured) {
+                let route = v.lease.and_then(|l| match l.delegated {
+                    Some(d) => Some(IpCidr::V6(d)),
+                    None => v.global.and_then(|g| Ipv6Cidr::new(g, 128)).map(IpCidr::V6),
+                });
+                if let Some(route) = route {
+                    self.out.ip(IpOp::DelRoute {
+                        iface: Iface::Shared,
+                        route,
+                    });
+                }
+            }
             // What a RADIUS server routed to the session, as installed.
             for route in Self::radius_shared_routes(s) {
                 self.out.ip(IpOp::DelRoute {

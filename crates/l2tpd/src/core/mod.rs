@@ -288,6 +288,11 @@ impl Core {
         // Every call request is decided here: its direction (`outgoing`), then admission.
         endpoint_cfg.decide_incoming_calls = true;
         let users = match &mut config.role {
+            // A switching LAC takes tunnels from other LACs (decided like an LNS's).
+            RoleSettings::Lac(l) if l.switching => {
+                endpoint_cfg.decide_incoming_tunnels = true;
+                Users::default()
+            }
             RoleSettings::Client(_) | RoleSettings::Lac(_) => {
                 endpoint_cfg.accept_incoming_tunnels = false;
                 Users::default()

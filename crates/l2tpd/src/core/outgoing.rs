@@ -50,6 +50,8 @@ impl Core {
                 OutgoingCalls::Accept => Ok(()),
                 OutgoingCalls::Refuse => refuse("outgoing calls are not authorized here"),
             },
+            // A switching LAC takes calls from other LACs (and relays them).
+            (RoleSettings::Lac(l), CallKind::LnsIncoming) if l.switching => Ok(()),
             (RoleSettings::Lac(_), CallKind::LacOutgoing) => {
                 refuse("a relaying LAC answers no outgoing call")
             }

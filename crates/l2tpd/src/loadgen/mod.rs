@@ -139,6 +139,7 @@ pub fn run_l2tp(
             peers: vec![DialPeer::Addr(server)],
             username: args.user.clone(),
             password: args.password.clone(),
+            retry_password: None,
             tunnels: args.tunnels,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),

@@ -16,6 +16,7 @@ mod authorize;
 pub mod proxy;
 mod relay;
 pub mod steer;
+mod switch;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -50,6 +51,9 @@ pub struct LacSettings {
     /// Ask the AAA backend (RADIUS) about each subscriber before placing its call: a reject
     /// refuses it, RFC 2868 tunnels in the accept steer it.
     pub radius: bool,
+    /// Tunnel switching: calls arriving from other LACs are relayed into calls toward the
+    /// LNS of their user's realm.
+    pub switching: bool,
     /// Authentication protocols asked of subscribers, in preference order (those RFC 2661
     /// can proxy: CHAP-MD5 and PAP).
     pub auth_methods: Vec<AuthMethod>,
@@ -210,6 +214,10 @@ pub(crate) struct Lac {
     pub counters: LacCounters,
     /// Tickets of the relay's backend requests (unique among them).
     pub next_auth_ticket: u64,
+    /// Switched calls: their incoming call by id, and the other way round.
+    pub switched: HashMap<u16, SessionKey>,
+    pub by_incoming: HashMap<SessionKey, SubscriberId>,
+    pub next_switched: u16,
 }
 
 /// One of our tunnels: where it goes and how many calls it carries.
@@ -287,6 +295,9 @@ impl Lac {
             timers: BinaryHeap::new(),
             counters: LacCounters::default(),
             next_auth_ticket: 0,
+            switched: HashMap::new(),
+            by_incoming: HashMap::new(),
+            next_switched: 0,
         }
     }
 
@@ -316,11 +327,18 @@ impl Lac {
             .subscribers
             .iter()
             .map(|(&(iface, id), s)| PppoeSnapshot {
-                interface: self.settings.interfaces[iface].clone(),
+                interface: self
+                    .settings
+                    .interfaces
+                    .get(iface)
+                    .cloned()
+                    .unwrap_or_else(|| "l2tp".into()),
                 pppoe_id: id,
                 mac: s.mac.to_string(),
-                circuit_id: self.acs[iface]
-                    .as_ref()
+                circuit_id: self
+                    .acs
+                    .get(iface)
+                    .and_then(Option::as_ref)
                     .and_then(|ac| ac.session(id))
                     .and_then(|i| i.access_line.as_ref())
                     .and_then(|a| a.circuit_id())

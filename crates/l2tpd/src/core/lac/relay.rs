@@ -179,6 +179,9 @@ impl Core {
     /// Sends a PPP frame to a subscriber (RFC 2516 §7: "The PPP packet ... begins with the
     /// PPP Protocol-ID", without Address and Control).
     fn send_to_subscriber(&mut self, (iface, id): SubscriberId, ppp: &[u8]) {
+        if iface == super::switch::SWITCHED {
+            return self.switch_frame_out((iface, id), ppp);
+        }
         let ppp = ppp.strip_prefix(&ADDRESS_CONTROL).unwrap_or(ppp);
         let Some(lac) = self.lac_mut() else {
             return;
@@ -289,8 +292,10 @@ impl Core {
         let ordered = super::steer::order(group, &mut self.rng);
         let lac = self.lac.as_deref_mut().expect("checked above");
         let candidates = lac.lockouts.arrange(ordered, now);
-        let access_line = lac.acs[sid.0]
-            .as_ref()
+        let access_line = lac
+            .acs
+            .get(sid.0)
+            .and_then(Option::as_ref)
             .and_then(|ac| ac.session(sid.1))
             .and_then(|s| s.access_line.as_ref())
             .map(access_line_avps);
@@ -309,7 +314,7 @@ impl Core {
 
     /// Places subscriber `sid`'s call toward the first of `candidates` that takes it (a
     /// tunnel to it reused or opened); PADT when none is left.
-    fn try_candidates(
+    pub(super) fn try_candidates(
         &mut self,
         now: Instant,
         sid: SubscriberId,
@@ -374,6 +379,7 @@ impl Core {
         });
         let opts = TunnelOptions {
             auth,
+            host_name: target.client_name.clone(),
             ..TunnelOptions::default()
         };
         match self.endpoint.open_tunnel(now, local, lns, opts) {
@@ -425,7 +431,13 @@ impl Core {
     }
 
     /// A subscriber is gone (or must go): its call is cleared, a PADT sent when `padt`.
-    fn subscriber_gone(&mut self, now: Instant, sid: SubscriberId, why: &str, padt: bool) {
+    pub(super) fn subscriber_gone(
+        &mut self,
+        now: Instant,
+        sid: SubscriberId,
+        why: &str,
+        padt: bool,
+    ) {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
@@ -450,7 +462,16 @@ impl Core {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
-        tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
+        if sid.0 == super::switch::SWITCHED {
+            tracing::info!(
+                user = sub.user.as_deref().unwrap_or(""),
+                reason = why,
+                "switched call down"
+            );
+        } else {
+            tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
+        }
+        let switched = sid.0 == super::switch::SWITCHED;
         if let Some(call) = sub.call().filter(|c| lac.remove_call(*c).is_some()) {
             let rc = ResultCode::with_error(ResultCode::CDN_LOST_CARRIER, 0, Some(why));
             let _ = self
@@ -458,6 +479,9 @@ impl Core {
                 .close_session(now, call.tunnel, call.session, rc);
             self.datapath.remove_session(call);
             self.frames.forget(call);
+        }
+        if switched {
+            self.switch_gone(now, sid, why, padt);
         }
     }
 
@@ -505,6 +529,48 @@ impl Core {
                     tracing::info!(session = %call, user = sub.user.as_deref().unwrap_or(""), mac = %sub.mac, "relaying PPPoE session into L2TP");
                 }
                 self.replay_early_frames(now, call);
+                None
+            }
+            CtlEvent::SessionUp {
+                tunnel,
+                session,
+                peer_tunnel,
+                peer_session,
+                peer,
+                sequencing_required,
+                proxy,
+                ..
+            } if lac.settings.switching => {
+                let key = SessionKey::new(tunnel, session);
+                self.switch_call_up(
+                    now,
+                    key,
+                    (peer_tunnel, peer_session),
+                    peer,
+                    sequencing_required,
+                    proxy,
+                );
+                None
+            }
+            CtlEvent::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } if lac
+                .by_incoming
+                .contains_key(&SessionKey::new(tunnel, session)) =>
+            {
+                // The LAC cleared the incoming call: the call toward the LNS goes too.
+                let key = SessionKey::new(tunnel, session);
+                let sid = lac.by_incoming[&key];
+                let why = format!("incoming call down: {reason}");
+                if let Some(l) = self.lac.as_deref_mut() {
+                    l.switched.remove(&sid.1);
+                    l.by_incoming.remove(&key);
+                }
+                self.datapath.remove_session(key);
+                self.frames.forget(key);
+                self.subscriber_gone(now, sid, &why, false);
                 None
             }
             CtlEvent::SessionDown {
@@ -563,7 +629,7 @@ impl Core {
             return false;
         };
         let Some(&sid) = lac.by_call.get(&key) else {
-            return false;
+            return self.switch_frame_in(key, frame);
         };
         if let Some(sub) = lac.subscribers.get_mut(&sid) {
             sub.down_frames += 1;
