@@ -1,12 +1,13 @@
-//! Our LAC in front of an LNS nobody here wrote: l2tpns (with FreeRADIUS, started by
-//! `tests/interop/l2tpns-start.sh` in a namespace of its own) behind `l2tpd lac`, which
-//! relays PPPoE subscribers (`l2tpd loadgen --pppoe-interface`: discovery, LCP, CHAP-MD5,
-//! IPCP) into L2TP calls to it. Every subscriber must get an address from l2tpns's pool
-//! (203.0.113.0/26), all different; l2tpns must list a session per subscriber under its
-//! user; LCP echoes must go through the relay both ways while they are held.
+//! Our LAC in front of LNSs nobody here wrote, each started by the interop scripts
+//! (`tests/interop/`) in a namespace of its own: l2tpns (with FreeRADIUS), and xl2tpd (with
+//! the fake pppd of `tests/interop/fake-pppd.py`, the machines having no kernel PPP).
+//! `l2tpd lac` relays PPPoE subscribers (`l2tpd loadgen --pppoe-interface`: discovery, LCP,
+//! CHAP-MD5, IPCP) into L2TP calls to it. Every subscriber must get an address from that
+//! LNS's pool, all different; l2tpns must list a session per subscriber under its user; LCP
+//! echoes must go through the relay both ways while they are held.
 //!
-//! Needs root and the peer packages (`l2tpns freeradius freeradius-utils`); skipped loudly
-//! otherwise, a failure under `CI=true`.
+//! Needs root and the peer packages (`l2tpns freeradius freeradius-utils xl2tpd`); skipped
+//! loudly otherwise, a failure under `CI=true`.
 
 mod support;
 
@@ -74,34 +75,36 @@ impl Drop for Lab {
     }
 }
 
-#[test]
-fn pppoe_subscribers_through_our_lac_get_addresses_from_l2tpns() {
+/// Whether root and `tools` are there (else skipped loudly; a failure under CI).
+fn ready(what: &str, tools: &[&str]) -> bool {
     let have = |c: &str| {
         Command::new("sh")
             .args(["-c", &format!("command -v {c}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    let tools = ["l2tpns", "freeradius", "radtest", "ip", "setsid", "timeout"];
     let missing: Vec<&str> = tools.iter().copied().filter(|c| !have(c)).collect();
-    if !requires(
-        "LAC in front of l2tpns",
+    requires(
+        what,
         &[
             ("root", l2tp_mgmt::is_root()),
-            ("l2tpns freeradius freeradius-utils", missing.is_empty()),
+            ("the peer packages", missing.is_empty()),
         ],
-    ) {
-        return;
-    }
-    let id = format!("q{}", std::process::id() % 100_000);
+    )
+}
+
+/// A lab whose peer `start` (an interop script) is up, with our LAC in the DUT namespace
+/// relaying to `lns` and `SUBS` subscribers held with LCP echoes every 200 ms.
+fn lab_with_subscribers(tag: &str, start: &str, lns: &str) -> (Lab, Proc, Proc) {
+    let id = format!("{tag}{}", std::process::id() % 100_000);
     let lab = Lab {
         run: PathBuf::from(format!("/tmp/l2tpd-interop-{id}")),
-        host_if: format!("lq{id}"),
+        host_if: format!("l{id}"),
         id,
     };
     let _ = lab.script("stop.sh", &["all"]);
     std::fs::create_dir_all(&lab.run).unwrap();
-    lab.must("l2tpns-start.sh", &[]);
+    lab.must(start, &[]);
     // The access segment: the LAC's end in the DUT namespace, the subscribers' end here.
     let ac_if = format!("{}a", lab.host_if);
     ok(&[
@@ -123,13 +126,12 @@ fn pppoe_subscribers_through_our_lac_get_addresses_from_l2tpns() {
     ]);
     ok(&["ip", "link", "set", &lab.host_if, "up"]);
     ok(&["ip", "-n", &lab.dut(), "link", "set", &ac_if, "up"]);
-
     let d = &lab.run;
     let sock = d.join("lac.sock");
     #[rustfmt::skip]
     let lac = Proc::spawn("ip", d, "lac", &[
         "netns", "exec", &lab.dut(), L2TPD, "lac", "--pppoe-interface", &ac_if,
-        "--lns", "192.0.2.1:1701", "--secret", "secret", "--socket", sock.to_str().unwrap(),
+        "--lns", lns, "--secret", "secret", "--socket", sock.to_str().unwrap(),
     ]);
     wait_for(Duration::from_secs(10), "the LAC", || {
         lac.log_text()
@@ -137,11 +139,64 @@ fn pppoe_subscribers_through_our_lac_get_addresses_from_l2tpns() {
     });
     let n = SUBS.to_string();
     #[rustfmt::skip]
-    let mut gen = Proc::spawn(L2TPD, d, "loadgen", &[
+    let gen = Proc::spawn(L2TPD, d, "loadgen", &[
         "loadgen", "--pppoe-interface", &lab.host_if, "--subscribers", &n,
         "--user", "l2tptest", "--password", "l2tptest", "--rate", "20",
         "--hold", "300", "--echo-interval-ms", "200", "--timeout", "60", "--json",
     ]);
+    (lab, lac, gen)
+}
+
+/// Stops the generator; its report, checked: every subscriber up with its own address
+/// inside `pool`, the echoes answered. Returns the addresses.
+fn held_report(
+    gen: &mut Proc,
+    pool: impl Fn(Ipv4Addr) -> bool,
+    logs: &dyn Fn() -> String,
+) -> BTreeSet<Ipv4Addr> {
+    gen.terminate();
+    wait_for(
+        Duration::from_secs(15),
+        "the load generator's report",
+        || !gen.alive(),
+    );
+    let out = gen.log_text();
+    let json: serde_json::Value = out
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no report:\n{out}\n{}", logs()));
+    assert_eq!(json["established"], SUBS, "{json}\n{}", logs());
+    let addrs: BTreeSet<Ipv4Addr> = json["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(addrs.len(), SUBS, "all different: {json}");
+    for a in &addrs {
+        assert!(pool(*a), "{a} is outside the LNS's pool");
+    }
+    let (req, rep) = (
+        json["echo_requests"].as_u64().unwrap(),
+        json["echo_replies"].as_u64().unwrap(),
+    );
+    assert!(
+        req > 0 && rep + 2 * SUBS as u64 >= req,
+        "echoes through: {json}"
+    );
+    addrs
+}
+
+#[test]
+fn pppoe_subscribers_through_our_lac_get_addresses_from_l2tpns() {
+    if !ready(
+        "LAC in front of l2tpns",
+        &["l2tpns", "freeradius", "radtest", "ip", "setsid", "timeout"],
+    ) {
+        return;
+    }
+    let (lab, lac, mut gen) = lab_with_subscribers("q", "l2tpns-start.sh", "192.0.2.1:1701");
+    let d = lab.run.clone();
     let logs = || {
         format!(
             "LAC:\n{}\nl2tpns:\n{}",
@@ -180,40 +235,50 @@ fn pppoe_subscribers_through_our_lac_get_addresses_from_l2tpns() {
     );
     let lns_addrs: BTreeSet<Ipv4Addr> = active.iter().map(|(_, a)| a.parse().unwrap()).collect();
     std::thread::sleep(Duration::from_secs(1));
-    gen.terminate();
-    wait_for(
-        Duration::from_secs(15),
-        "the load generator's report",
-        || !gen.alive(),
+    let addrs = held_report(
+        &mut gen,
+        |a| a.octets()[..3] == [203, 0, 113] && a.octets()[3] < 64,
+        &logs,
     );
-    let out = gen.log_text();
-    let json: serde_json::Value = out
-        .lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no report:\n{out}\n{}", logs()));
-    assert_eq!(json["established"], SUBS, "{json}\n{}", logs());
-    let addrs: BTreeSet<Ipv4Addr> = json["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(addrs.len(), SUBS, "all different: {json}");
-    for a in &addrs {
-        let o = a.octets();
-        assert!(
-            o[..3] == [203, 0, 113] && o[3] < 64,
-            "{a} outside l2tpns's pool"
-        );
-    }
     assert_eq!(addrs, lns_addrs, "the addresses l2tpns gave");
-    let (req, rep) = (
-        json["echo_requests"].as_u64().unwrap(),
-        json["echo_replies"].as_u64().unwrap(),
+    drop(lac);
+}
+
+#[test]
+fn pppoe_subscribers_through_our_lac_get_addresses_from_xl2tpd() {
+    if !ready(
+        "LAC in front of xl2tpd",
+        &["xl2tpd", "python3", "ip", "setsid", "timeout"],
+    ) {
+        return;
+    }
+    let (lab, lac, mut gen) = lab_with_subscribers("x", "xl2tpd-lns-start.sh", "192.0.2.17:1701");
+    let d = lab.run.clone();
+    let logs = || {
+        format!(
+            "LAC:\n{}\nxl2tpd:\n{}",
+            lac.log_tail(),
+            std::fs::read_to_string(d.join("xlns/xl2tpd.log")).unwrap_or_default()
+        )
+    };
+    // Up: the LAC relays every subscriber (xl2tpd's fake pppd runs PPP).
+    let sock = lab.run.join("lac.sock");
+    wait_for(
+        Duration::from_secs(40),
+        "every subscriber relayed",
+        || match support::request(&sock, l2tp_mgmt::Request::ListPppoe) {
+            l2tp_mgmt::Response::PppoeSessions(v) => {
+                v.len() == SUBS
+                    && v.iter()
+                        .all(|s| s.state == "relaying" && s.down_frames > 20)
+            }
+            _ => false,
+        },
     );
-    assert!(
-        req > 0 && rep + 2 * SUBS as u64 >= req,
-        "echoes through: {json}"
+    held_report(
+        &mut gen,
+        |a| a.octets()[..3] == [203, 0, 113] && (10..=20).contains(&a.octets()[3]),
+        &logs,
     );
     drop(lac);
 }
