@@ -343,8 +343,10 @@ impl Lac {
                     .and_then(|i| i.access_line.as_ref())
                     .and_then(|a| a.circuit_id())
                     .map(|c| String::from_utf8_lossy(c).into_owned()),
-                vlans: self.acs[iface]
-                    .as_ref()
+                vlans: self
+                    .acs
+                    .get(iface)
+                    .and_then(Option::as_ref)
                     .and_then(|ac| ac.session(id))
                     .map(|i| i.vlans.iter().map(|v| v.vid()).collect())
                     .unwrap_or_default(),
