@@ -121,6 +121,7 @@ fn all_field_names() -> Vec<String> {
             hello_interval: Some(30),
             max_tunnels: 1,
             max_sessions: 100,
+            send_proxy: Some(Default::default()),
         }],
     };
     let value = toml::Value::try_from(&full).unwrap();

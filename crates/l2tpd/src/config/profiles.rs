@@ -42,6 +42,10 @@ pub struct PeerProfile {
     /// Seconds of silence before a HELLO to them; 0: none. Absent: `tunnel.hello_interval`.
     #[serde(default)]
     pub hello_interval: Option<u64>,
+    /// LAC: the proxy AVPs sent to them — `all` (proxy LCP and authentication), `lcp`
+    /// (proxy LCP only) or `none`. Absent: `all`. Matched by address only.
+    #[serde(default)]
+    pub send_proxy: Option<crate::core::lac::SendProxy>,
     /// LNS: tunnels at once from this profile's peers together; 0 (the default): no limit
     /// of their own (`lns.max_tunnels` still applies).
     #[serde(default)]

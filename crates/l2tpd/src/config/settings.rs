@@ -152,7 +152,7 @@ impl Config {
             }
             Role::Lac if cfg.lac.is_some() => {
                 let lac = cfg.lac.as_ref().expect("checked by the guard");
-                lac_role(lac, cfg.radius.is_some())?
+                lac_role(lac, cfg.radius.is_some(), &cfg.peers)?
             }
             Role::Lac | Role::Client => {
                 let dial = cfg
@@ -225,6 +225,7 @@ impl Config {
 fn lac_role(
     lac: &super::lac::LacConfig,
     radius: bool,
+    peers: &[super::profiles::PeerProfile],
 ) -> Result<(Vec<SocketAddr>, RoleSettings, IpMode), ConfigError> {
     let default = lac
         .lns
@@ -249,6 +250,13 @@ fn lac_role(
         lockout: Duration::from_secs(lac.lockout),
         radius,
         switching: lac.switching,
+        send_proxy: peers
+            .iter()
+            .filter_map(|p| {
+                p.send_proxy
+                    .map(|s| (p.rule(&l2tp_proto::control::PeerAuth::default()), s))
+            })
+            .collect(),
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,

@@ -412,6 +412,7 @@ pub fn lac_config(
         lockout: Duration::from_secs(60),
         radius: false,
         switching: false,
+        send_proxy: Vec::new(),
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,
