@@ -42,6 +42,7 @@ impl Core {
             // Calls placed from now on; calls up keep their LNS.
             lac.settings.steering = n.steering.clone();
             lac.settings.lockout = n.lockout;
+            lac.settings.send_proxy = n.send_proxy.clone();
         }
         if let Some(u) = users {
             self.replace_users(u);
