@@ -5,6 +5,7 @@
 //! This is the only crate allowed `unsafe`; every block carries a `// SAFETY:` comment.
 
 pub mod child;
+pub mod fdpass;
 pub mod kernel_session;
 pub mod mem;
 pub mod offload;

@@ -147,6 +147,12 @@ impl Tun {
         })
     }
 
+    /// A device handed over by another process (hitless upgrade): its descriptor, the
+    /// interface name, and whether it was opened with `IFF_VNET_HDR`.
+    pub fn from_fd(fd: OwnedFd, name: String, vnet_hdr: bool) -> Tun {
+        Tun { fd, name, vnet_hdr }
+    }
+
     /// The interface name the kernel gave the device.
     pub fn name(&self) -> &str {
         &self.name

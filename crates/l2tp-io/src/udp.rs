@@ -170,6 +170,33 @@ impl UdpSocket {
         })
     }
 
+    /// A bound socket handed over by another process (hitless upgrade), with the offloads
+    /// that process had turned on (`gso`, `gro`: the options stay with the socket).
+    pub fn from_fd(fd: std::os::fd::OwnedFd, gso: bool, gro: bool) -> io::Result<UdpSocket> {
+        let socket = Socket::from(fd);
+        let local = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a UDP/IP socket"))?;
+        if socket.r#type()? != Type::DGRAM {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a datagram socket",
+            ));
+        }
+        socket.set_nonblocking(true)?;
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        Ok(UdpSocket {
+            v6: local.is_ipv6(),
+            local,
+            peer,
+            gso: AtomicBool::new(gso && probe_gso(socket.as_raw_fd())),
+            gso_max_segment: AtomicUsize::new(usize::MAX),
+            gro,
+            socket,
+        })
+    }
+
     /// Sets `SO_REUSEADDR` on a bound socket. The kernel checks it when another socket binds
     /// the same address and port, so a socket bound without it and given it afterwards took
     /// the port exclusively (its own bind fails when anyone has the port) and lets later

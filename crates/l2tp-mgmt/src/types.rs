@@ -103,6 +103,15 @@ pub enum Request {
     /// LAC: the PPPoE subscribers and the L2TP calls they are relayed into (answered with
     /// [`Response::PppoeSessions`]).
     ListPppoe,
+    /// Hitless upgrade: start the daemon's binary (or `binary`) as a new process, hand it
+    /// the sockets, TUN devices and a snapshot of every tunnel and session, and exit once it
+    /// took over (answered with [`Response::Upgraded`], or an error: the daemon then keeps
+    /// running).
+    Upgrade {
+        /// The binary to start (default: the one the daemon was started from).
+        #[serde(default)]
+        binary: Option<String>,
+    },
 }
 
 /// One PPPoE subscriber of a relaying LAC, beside its L2TP call.
@@ -201,6 +210,22 @@ pub enum Response {
         applied: Vec<String>,
         /// What changed but needs a restart to take effect, one line each.
         restart_needed: Vec<String>,
+    },
+    /// Answer to [`Request::Upgrade`]: the new process took over.
+    Upgraded {
+        /// The process that answered (and exits now).
+        old_pid: u32,
+        /// The process that runs from now on.
+        new_pid: u32,
+        /// Tunnels carried over.
+        tunnels: u64,
+        /// Sessions carried over.
+        sessions: u64,
+        /// How long neither process read a packet, in microseconds (the snapshot's
+        /// writing, transfer and restoring).
+        pause_us: u64,
+        /// Size of the snapshot in bytes.
+        snapshot_bytes: u64,
     },
     /// The request failed; `message` says why, for a human.
     Error {

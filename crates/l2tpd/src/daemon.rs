@@ -7,7 +7,8 @@
 //! Signals: SIGTERM / SIGINT close every tunnel (StopCCN) and wait, bounded (3 s), for the
 //! acknowledgements; an SCCRQ arriving meanwhile is answered with a StopCCN "shutting down"
 //! (RFC 2661 Result Code 6) and no tunnel is kept. SIGHUP and `l2tpctl reload` re-read the
-//! configuration ([`crate::reload`]; sessions stay up).
+//! configuration ([`crate::reload`]; sessions stay up). SIGUSR2 and `l2tpctl upgrade` hand
+//! the daemon over to a new process ([`crate::upgrade`]; sessions stay up).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,8 +20,23 @@ use crate::metrics::{MetricsServer, PoolUsage, SharedSnapshot, Snapshot};
 use crate::mgmt_server::MgmtServer;
 use crate::node::Node;
 
-/// Runs the daemon until SIGTERM/SIGINT.
+/// Runs the daemon until SIGTERM/SIGINT (or until a new process took over).
 pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
+    // Started by a daemon handing itself over: take what it gives, or say why not.
+    let mut incoming = crate::upgrade::Incoming::from_env()?;
+    let r = run_from(cfg, source, incoming.as_mut());
+    if let (Err(e), Some(i)) = (&r, incoming.as_ref()) {
+        i.refuse(e);
+    }
+    r
+}
+
+fn run_from(
+    cfg: Config,
+    source: crate::reload::Source,
+    mut incoming: Option<&mut crate::upgrade::Incoming>,
+) -> Result<(), String> {
+    let own_binary = crate::upgrade::own_binary();
     let users = match cfg.lns.as_ref() {
         Some(l) => Some(l.load_users().map_err(|e| e.to_string())?),
         None => None,
@@ -33,7 +49,11 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
-    let mut node = Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?;
+    let inherited = incoming.as_mut().and_then(|i| i.inherited.take());
+    let mut node = match inherited {
+        Some(i) => Node::adopt(node_cfg, i).map_err(|e| format!("upgrade: {e}"))?,
+        None => Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?,
+    };
     if cfg.ppp.mode == crate::config::PppMode::Pppd {
         node.set_pppd(crate::node::pppd::PppdSpec {
             path: cfg.ppp.pppd_path.clone(),
@@ -52,6 +72,9 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
         Role::Client => false,
     };
     if let (true, Some(r)) = (radius_role, cfg.radius.as_ref()) {
+        if incoming.is_some() {
+            return Err("upgrade: RADIUS sessions are not carried over yet".into());
+        }
         // Acct-Session-Id = start time (hex seconds) + NAS-Port: unique across restarts.
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -70,8 +93,13 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
         println!("l2tpd {}: listening on {a} (UDP)", cfg.role);
     }
     let sock_path = cfg.daemon.management_socket_path();
-    let (server, requests) = MgmtServer::start(&sock_path)
-        .map_err(|e| format!("management socket {}: {e}", sock_path.display()))?;
+    let (server, requests) = match incoming.as_mut().and_then(|i| i.mgmt.take()) {
+        Some(l) => MgmtServer::serve(l, &sock_path),
+        None => MgmtServer::start(&sock_path),
+    }
+    .map_err(|e| format!("management socket {}: {e}", sock_path.display()))?;
+    let mgmt_listener = server.listener().try_clone().map_err(|e| e.to_string())?;
+    let mgmt_owner = server.owner();
     node.attach_mgmt(server, requests)
         .map_err(|e| e.to_string())?;
     println!(
@@ -83,9 +111,12 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     let snapshot: SharedSnapshot = Arc::new(std::sync::Mutex::new(Snapshot::default()));
     let metrics = match cfg.daemon.metrics_listen {
         Some(addr) => {
-            let m =
-                MetricsServer::start_with_sessions(addr, snapshot.clone(), Some(sock_path.clone()))
-                    .map_err(|e| format!("metrics {addr}: {e}"))?;
+            let mgmt = Some(sock_path.clone());
+            let m = match incoming.as_mut().and_then(|i| i.metrics.take()) {
+                Some(l) => MetricsServer::serve(l, snapshot.clone(), mgmt),
+                None => MetricsServer::start_with_sessions(addr, snapshot.clone(), mgmt),
+            }
+            .map_err(|e| format!("metrics {addr}: {e}"))?;
             println!(
                 "l2tpd {}: metrics on http://{}/metrics",
                 cfg.role,
@@ -102,6 +133,9 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| e.to_string())?;
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(|e| e.to_string())?;
+    let upgrade = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR2, upgrade.clone())
         .map_err(|e| e.to_string())?;
 
     // The accounting spool stays writable after the switch to daemon.user.
@@ -132,8 +166,19 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
         );
     }
 
-    // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
-    if let Some(n) = &notifier {
+    if let Some(i) = incoming.as_ref() {
+        // The old process tells systemd about this one (MAINPID) once it hears this.
+        let sessions = node.sessions().len();
+        let tunnels = node.endpoint().tunnel_count();
+        i.confirm(tunnels, sessions);
+        mgmt_owner.store(true, Ordering::SeqCst);
+        println!(
+            "l2tpd {}: upgrade: took over {tunnels} tunnels and {sessions} sessions (pid {})",
+            cfg.role,
+            std::process::id()
+        );
+    } else if let Some(n) = &notifier {
+        // Sockets bound, configuration applied: tell systemd (Type=notify) we are up.
         let addrs: Vec<String> = node.local_addrs().iter().map(|a| a.to_string()).collect();
         n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));
     }
@@ -157,6 +202,23 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *s = Snapshot { stats, pool };
+        }
+        let upgrades = node.take_upgrade_requests();
+        if upgrade.swap(false, Ordering::Relaxed) || !upgrades.is_empty() {
+            let listeners = (&mgmt_listener, metrics.as_ref().map(|m| m.listener()));
+            let origin = if upgrades.is_empty() {
+                "SIGUSR2"
+            } else {
+                "upgrade"
+            };
+            upgrade_now(
+                &mut node,
+                &own_binary,
+                listeners,
+                upgrades,
+                notifier.as_ref(),
+                origin,
+            );
         }
         let requests = node.take_reload_requests();
         let hup = reload.swap(false, Ordering::Relaxed);
@@ -211,6 +273,71 @@ pub fn run(cfg: Config, source: crate::reload::Source) -> Result<(), String> {
     node.shutdown(Duration::from_secs(3))
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Hands the daemon over to a new process: on success this process exits at once (no
+/// StopCCN: the tunnels are the new process's now); otherwise it carries on and says why.
+fn upgrade_now(
+    node: &mut Node,
+    own_binary: &std::path::Path,
+    (mgmt, metrics): (
+        &std::os::unix::net::UnixListener,
+        Option<&std::net::TcpListener>,
+    ),
+    requests: Vec<crate::mgmt_server::PendingRequest>,
+    notifier: Option<&crate::sd_notify::Notifier>,
+    origin: &str,
+) {
+    let binary = requests
+        .iter()
+        .find_map(|p| match &p.req {
+            l2tp_mgmt::Request::Upgrade { binary: Some(b) } => Some(std::path::PathBuf::from(b)),
+            _ => None,
+        })
+        .unwrap_or_else(|| own_binary.to_path_buf());
+    tracing::info!(
+        "{origin}: handing over to a new process of {}",
+        binary.display()
+    );
+    match crate::upgrade::hand_over(node, &binary, Some(mgmt), metrics) {
+        Ok(t) => {
+            tracing::info!(
+                new_pid = t.pid,
+                tunnels = t.tunnels,
+                sessions = t.sessions,
+                pause_us = t.pause.as_micros() as u64,
+                snapshot_bytes = t.snapshot_bytes,
+                "{origin}: the new process took over; exiting"
+            );
+            if let Some(n) = notifier {
+                n.main_pid(t.pid);
+            }
+            let resp = l2tp_mgmt::Response::Upgraded {
+                old_pid: std::process::id(),
+                new_pid: t.pid,
+                tunnels: t.tunnels,
+                sessions: t.sessions,
+                pause_us: t.pause.as_micros() as u64,
+                snapshot_bytes: t.snapshot_bytes as u64,
+            };
+            for r in requests {
+                r.respond(resp.clone());
+            }
+            // The replies are written by the management threads: a moment for them, then
+            // out, without destructors (they would unlink the management socket the new
+            // process serves on).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            std::process::exit(0);
+        }
+        Err(e) => {
+            tracing::error!("{origin}: upgrade failed, this process keeps running: {e}");
+            for r in requests {
+                r.respond(l2tp_mgmt::Response::error(format!(
+                    "upgrade failed, the running daemon carries on: {e}"
+                )));
+            }
+        }
+    }
 }
 
 /// Hands the RADIUS spool directory and its records to the user the daemon becomes (it was

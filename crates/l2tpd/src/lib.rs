@@ -65,4 +65,5 @@ pub mod reload;
 pub mod runas;
 pub mod sd_notify;
 pub mod secret;
+pub mod upgrade;
 pub mod users;

@@ -81,6 +81,10 @@ pub struct MgmtServer {
     path: PathBuf,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
+    /// The listening socket (a second handle: handed to a new process on upgrade).
+    listener: UnixListener,
+    /// Remove the socket file on drop (not while it may still be another process's).
+    unlink: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MgmtServer {
@@ -134,6 +138,18 @@ impl MgmtServer {
             let _ = std::fs::remove_file(path);
             return Err(e);
         }
+        let (server, rx) = Self::serve(listener, path)?;
+        server.unlink.store(true, Ordering::SeqCst);
+        Ok((server, rx))
+    }
+
+    /// Serves on a listening socket bound already (handed over by the daemon this process
+    /// replaces) at `path`. The socket file is left in place on drop until
+    /// [`MgmtServer::owner`] is set (once this process took over).
+    pub fn serve(
+        listener: UnixListener,
+        path: &Path,
+    ) -> io::Result<(MgmtServer, Receiver<PendingRequest>)> {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             tx,
@@ -143,6 +159,7 @@ impl MgmtServer {
             connections: AtomicUsize::new(0),
         });
         listener.set_nonblocking(true)?;
+        let handle = listener.try_clone()?;
         let s2 = shared.clone();
         let accept = std::thread::Builder::new()
             .name("l2tpd-mgmt".into())
@@ -152,9 +169,21 @@ impl MgmtServer {
                 path: path.to_path_buf(),
                 shared,
                 accept: Some(accept),
+                listener: handle,
+                unlink: Arc::new(AtomicBool::new(false)),
             },
             rx,
         ))
+    }
+
+    /// Set to make this server remove its socket file when dropped.
+    pub fn owner(&self) -> Arc<AtomicBool> {
+        self.unlink.clone()
+    }
+
+    /// The listening socket (for a hand-over).
+    pub fn listener(&self) -> &UnixListener {
+        &self.listener
     }
 
     /// The eventfd to register (readable) with the event loop's poller.
@@ -180,7 +209,9 @@ impl Drop for MgmtServer {
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        if self.unlink.load(Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

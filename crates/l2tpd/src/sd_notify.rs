@@ -109,6 +109,14 @@ impl Notifier {
         self.send(if done { "READY=1" } else { "RELOADING=1" });
     }
 
+    /// Another process (`pid`, which a hitless upgrade handed the daemon to) is the main
+    /// process from now on.
+    pub fn main_pid(&self, pid: u32) {
+        self.send(&format!(
+            "MAINPID={pid}\nREADY=1\nSTATUS=upgraded: pid {pid}"
+        ));
+    }
+
     /// The service is shutting down.
     pub fn stopping(&self) {
         self.send("STOPPING=1");

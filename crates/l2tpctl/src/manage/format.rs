@@ -372,6 +372,21 @@ pub fn human(resp: &Response, tunnel_filter: Option<u16>) -> String {
             }
         }
         Response::PppoeSessions(v) => pppoe(&mut out, v),
+        Response::Upgraded {
+            old_pid,
+            new_pid,
+            tunnels,
+            sessions,
+            pause_us,
+            snapshot_bytes,
+        } => {
+            let _ = writeln!(
+                out,
+                "Upgraded: pid {old_pid} -> {new_pid}; {tunnels} tunnels and {sessions} sessions \
+                 carried over; nothing read for {:.1} ms; snapshot {snapshot_bytes} bytes.",
+                *pause_us as f64 / 1000.0
+            );
+        }
         Response::Error { message } => {
             let _ = writeln!(out, "error: {message}");
         }

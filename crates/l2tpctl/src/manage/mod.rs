@@ -235,6 +235,26 @@ with its errors (exit status 1) and the running configuration is kept.",
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Hitless upgrade: hand the daemon over to a new process of its binary; sessions stay up.
+    #[command(
+        long_about = "Hand the running daemon over to a new process (like SIGUSR2): the binary \
+the daemon was started from (normally a newer build installed over it), or --binary. The new \
+process receives the UDP sockets, TUN devices, management and metrics sockets and a snapshot \
+of every tunnel, session, PPP link, address lease and counter; the old one stops reading, \
+and exits once the new one confirms. Peers see a short pause in data and nothing else (no \
+StopCCN, no CDN, no LCP renegotiation). Prints the new pid, what was carried over and how \
+long nothing was read. If the new binary cannot take over (for example it does not read \
+this snapshot format), the error is printed (exit status 1) and the running daemon carries \
+on. Userspace datapath, LNS and client roles; see docs/upgrade.md.",
+        after_long_help = "EXAMPLES:\n    l2tpctl upgrade\n    l2tpctl upgrade --binary /usr/local/sbin/l2tpd.new\n    systemctl kill -s USR2 l2tpd"
+    )]
+    Upgrade {
+        /// The binary to start instead of the daemon's own.
+        #[arg(long, value_name = "PATH")]
+        binary: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// LAC: PPPoE subscribers beside the L2TP calls they are relayed into.
     #[command(
         long_about = "A relaying LAC's PPPoE subscribers, one line each: interface and PPPoE \
@@ -540,6 +560,12 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
         ),
         ManageCommand::Reload { out } => (Request::Reload, out.json),
         ManageCommand::Pppoe { out } => (Request::ListPppoe, out.json),
+        ManageCommand::Upgrade { binary, out } => (
+            Request::Upgrade {
+                binary: binary.as_ref().map(|b| b.display().to_string()),
+            },
+            out.json,
+        ),
     })
 }
 

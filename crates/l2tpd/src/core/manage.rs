@@ -134,6 +134,7 @@ impl Core {
             Q::CloseSession { tunnel, session } => self.close_session_cmd(now, tunnel, session),
             // The shell answers it (it reads the configuration file); a core alone cannot.
             Q::Reload => R::error("reload: no configuration file to re-read"),
+            Q::Upgrade { .. } => R::error("upgrade: only a daemon can hand itself over"),
             Q::ListPppoe => match self.lac.as_deref() {
                 Some(l) => R::PppoeSessions(l.pppoe_infos(now)),
                 None => R::error("pppoe: this daemon is not a relaying LAC (no [lac] section)"),

@@ -27,6 +27,8 @@ pub struct MetricsServer {
     stop: Arc<Waker>,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The listening socket (a second handle: handed to a new process on upgrade).
+    listener: TcpListener,
 }
 
 impl std::fmt::Debug for MetricsServer {
@@ -62,9 +64,19 @@ impl MetricsServer {
         snapshot: SharedSnapshot,
         mgmt: Option<PathBuf>,
     ) -> io::Result<MetricsServer> {
-        let listener = TcpListener::bind(addr)?;
+        Self::serve(TcpListener::bind(addr)?, snapshot, mgmt)
+    }
+
+    /// Serves on a listening socket bound already (handed over by the daemon this process
+    /// replaces).
+    pub fn serve(
+        listener: TcpListener,
+        snapshot: SharedSnapshot,
+        mgmt: Option<PathBuf>,
+    ) -> io::Result<MetricsServer> {
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let handle = listener.try_clone()?;
         let stop = Arc::new(Waker::new()?);
         let stopping = Arc::new(AtomicBool::new(false));
         let poller = Poller::new()?;
@@ -83,7 +95,13 @@ impl MetricsServer {
             stop,
             stopping,
             thread: Some(thread),
+            listener: handle,
         })
+    }
+
+    /// The listening socket (for a hand-over).
+    pub fn listener(&self) -> &TcpListener {
+        &self.listener
     }
 
     /// The bound address (useful with port 0).

@@ -14,8 +14,11 @@
 //! * [`radius`]: RADIUS authentication, accounting and dynamic authorization sockets;
 //! * [`kernel_backend`]: the kernel's PPPoL2TP datapath (`daemon.datapath = "kernel"`);
 //! * [`pppd`]: its sessions handed to pppd (`ppp.mode = "pppd"`);
-//! * [`tc`]: per-session rate limits on the kernel datapath's `pppN` with `tc`.
+//! * [`tc`]: per-session rate limits on the kernel datapath's `pppN` with `tc`;
+//! * [`handover`]: sockets, TUNs and the core's snapshot given to (or taken from) another
+//!   process on a hitless upgrade.
 
+pub mod handover;
 pub mod kernel_backend;
 pub mod netconf;
 pub mod pppd;
@@ -114,6 +117,8 @@ pub struct Node {
     mgmt: Option<(MgmtServer, std::sync::mpsc::Receiver<PendingRequest>)>,
     /// `reload` requests waiting for the daemon.
     reload_requests: Vec<PendingRequest>,
+    /// `upgrade` requests waiting for the daemon.
+    upgrade_requests: Vec<PendingRequest>,
     /// Management requests waiting for the core's reply, by token.
     pending: HashMap<u64, PendingRequest>,
     next_token: u64,
@@ -143,6 +148,16 @@ impl Node {
     /// no PPPoL2TP (the error says what is missing), `auto` falls back to userspace; one log
     /// line says which runs and why.
     pub fn with_datapath(config: NodeConfig, mode: DatapathMode) -> io::Result<Node> {
+        Node::build(config, mode, None)
+    }
+
+    /// [`Node::with_datapath`], or, with `inherited`, a node on the sockets and TUNs another
+    /// process handed over, its core restored from that process's snapshot.
+    fn build(
+        config: NodeConfig,
+        mode: DatapathMode,
+        mut inherited: Option<handover::Inherited>,
+    ) -> io::Result<Node> {
         // A LAC relays frames between PPPoE and L2TP itself: the userspace datapath.
         let kernel =
             choose_datapath(&config, mode)? && !matches!(config.role, RoleSettings::Lac(_));
@@ -161,7 +176,20 @@ impl Node {
             ..socket_options()
         };
         let mut sockets = Vec::new();
-        for (i, addr) in config.listen.iter().enumerate() {
+        for socket in inherited.iter_mut().flat_map(|i| i.sockets.drain(..)) {
+            poller.register(
+                socket.as_raw_fd(),
+                Token(sockets.len() as u64),
+                Interest::READABLE,
+            )?;
+            sockets.push(socket);
+        }
+        let bind = if inherited.is_some() {
+            &[][..]
+        } else {
+            &config.listen[..]
+        };
+        for (i, addr) in bind.iter().enumerate() {
             let optional = i > 0 && addr.is_ipv6() && addr.ip().is_unspecified();
             let socket = match UdpSocket::bind_with(*addr, &opts) {
                 Err(e) if optional => {
@@ -195,8 +223,11 @@ impl Node {
         }
         let locals: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr()).collect();
         let mut tuns = tuns::Tuns::new();
-        if let (IpMode::Shared { name, mtu }, RoleSettings::Lns(lns)) =
-            (&config.ip_mode, &config.role)
+        for (key, tun) in inherited.iter_mut().flat_map(|i| i.tuns.drain(..)) {
+            tuns.adopt(&poller, key, tun)?;
+        }
+        if let (IpMode::Shared { name, mtu }, RoleSettings::Lns(lns), None) =
+            (&config.ip_mode, &config.role, &inherited)
         {
             let server6 = lns.ipv6_pool.as_ref().map(|p| p.server_address());
             tuns.open_shared(&poller, name, *mtu, lns.local_ipv4, server6)?;
@@ -224,6 +255,10 @@ impl Node {
         let pppoe = pppoe_interfaces
             .map(|(names, trunk)| pppoe::PppoeLinks::open(&names, trunk, &poller, &mut core, now))
             .transpose()?;
+        if let Some(i) = &inherited {
+            core.restore(&i.snapshot, now)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
         Ok(Node {
             pppoe,
             name,
@@ -239,6 +274,7 @@ impl Node {
             rxbatch: RecvBatch::new(RX_BATCH, rx_slot),
             mgmt: None,
             reload_requests: Vec::new(),
+            upgrade_requests: Vec::new(),
             pending: HashMap::new(),
             next_token: 1,
             resolver: None,
@@ -358,6 +394,11 @@ impl Node {
     /// the configuration file; the event loop does no file I/O).
     pub fn take_reload_requests(&mut self) -> Vec<PendingRequest> {
         std::mem::take(&mut self.reload_requests)
+    }
+
+    /// `upgrade` requests from the management socket, carried out by the daemon.
+    pub fn take_upgrade_requests(&mut self) -> Vec<PendingRequest> {
+        std::mem::take(&mut self.upgrade_requests)
     }
 
     /// LNS: replaces the users (SIGHUP); sessions already up are kept.

@@ -122,6 +122,10 @@ impl Node {
                 self.reload_requests.push(p);
                 continue;
             }
+            if matches!(p.req, l2tp_mgmt::Request::Upgrade { .. }) {
+                self.upgrade_requests.push(p);
+                continue;
+            }
             let request = p.req.clone();
             self.pending.insert(token, p);
             self.core.handle(now, Input::Manage { token, request });

@@ -72,6 +72,36 @@ impl Tuns {
         Ok(())
     }
 
+    /// Every open TUN, for a hand-over: (None: the shared TUN, or the session's key).
+    pub fn handed_over(&self) -> Vec<(Option<SessionKey>, &Tun)> {
+        let shared = self.shared.as_ref().map(|(t, _)| (None, t));
+        let mut v: Vec<_> = shared.into_iter().collect();
+        v.extend(self.by_session.iter().map(|(k, (t, _))| (Some(*k), t)));
+        v
+    }
+
+    /// Takes a TUN handed over by the process this one replaces (open, configured, up):
+    /// the shared TUN (`key` None) or a session's.
+    pub fn adopt(&mut self, poller: &Poller, key: Option<SessionKey>, tun: Tun) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let interest = l2tp_io::poller::Interest::READABLE;
+        match key {
+            None => {
+                let idx = tun.ifindex()?;
+                poller.register(tun.as_raw_fd(), Token(tunif::TUN_TOKEN_BASE), interest)?;
+                self.shared = Some((tun, idx));
+            }
+            Some(key) => {
+                let token = self.next_token;
+                self.next_token += 1;
+                poller.register(tun.as_raw_fd(), Token(token), interest)?;
+                self.by_token.insert(token, key);
+                self.by_session.insert(key, (tun, token));
+            }
+        }
+        Ok(())
+    }
+
     /// The TUN a poll token names, and which TUN that is for the core.
     pub fn by_token(&self, token: u64) -> Option<(&Tun, TunTarget)> {
         if token == tunif::TUN_TOKEN_BASE {

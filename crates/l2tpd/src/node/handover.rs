@@ -1,0 +1,183 @@
+//! A node's sockets, TUN devices and core state given to another process, or taken from
+//! one, on a hitless upgrade (the orchestration is `crate::upgrade`). The old node flushes
+//! what it queued and stops reading; its state is the core's snapshot
+//! ([`crate::core::snapshot`]); the descriptors travel with a [`Manifest`] saying what each
+//! one is. What arrives meanwhile waits in the kernel's socket and TUN queues for the new
+//! process.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Instant;
+
+use l2tp_io::tun::Tun;
+use l2tp_io::udp::UdpSocket;
+use l2tp_proto::data::SessionKey;
+
+use super::{Node, NodeConfig};
+use crate::config::DatapathMode;
+
+/// What each handed-over descriptor is, in the order they travel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// The UDP sockets (first descriptors), in socket-index order.
+    pub sockets: Vec<SocketDesc>,
+    /// The TUN devices (next).
+    pub tuns: Vec<TunDesc>,
+    /// Whether the management socket's listener follows.
+    pub mgmt: bool,
+    /// Whether the metrics endpoint's listener follows (last).
+    pub metrics: bool,
+}
+
+/// One UDP socket's offloads (the options stay with the socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SocketDesc {
+    /// UDP GSO in use.
+    pub gso: bool,
+    /// UDP GRO turned on.
+    pub gro: bool,
+}
+
+/// One TUN device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TunDesc {
+    /// Interface name.
+    pub name: String,
+    /// Opened with `IFF_VNET_HDR`.
+    pub vnet_hdr: bool,
+    /// The session it carries (None: the LNS's shared TUN).
+    pub session: Option<SessionKey>,
+}
+
+/// What the old node gives: descriptors (borrowed: they stay open here until the process
+/// exits), their manifest (without the listeners) and the snapshot.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The manifest (`mgmt` and `metrics` for the caller to fill in).
+    pub manifest: Manifest,
+    /// The descriptors, in manifest order.
+    pub fds: Vec<RawFd>,
+    /// The core's snapshot.
+    pub snapshot: Vec<u8>,
+    /// Tunnels in it.
+    pub tunnels: usize,
+    /// Sessions in it.
+    pub sessions: usize,
+}
+
+/// What the new node takes.
+#[derive(Debug)]
+pub struct Inherited {
+    /// The UDP sockets, in socket-index order.
+    pub sockets: Vec<UdpSocket>,
+    /// The TUN devices.
+    pub tuns: Vec<(Option<SessionKey>, Tun)>,
+    /// The old core's snapshot.
+    pub snapshot: Vec<u8>,
+}
+
+impl Inherited {
+    /// The node's part of `fds` (in `manifest` order; the listeners are left in `fds`).
+    pub fn take(
+        manifest: &Manifest,
+        fds: &mut Vec<OwnedFd>,
+        snapshot: Vec<u8>,
+    ) -> io::Result<Inherited> {
+        let needed = manifest.sockets.len() + manifest.tuns.len();
+        if fds.len() < needed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} descriptors handed over, {needed} expected", fds.len()),
+            ));
+        }
+        let mut it = fds.drain(..needed);
+        let mut sockets = Vec::new();
+        for d in &manifest.sockets {
+            let fd = it.next().expect("counted");
+            sockets.push(UdpSocket::from_fd(fd, d.gso, d.gro)?);
+        }
+        let mut tuns = Vec::new();
+        for d in &manifest.tuns {
+            let fd = it.next().expect("counted");
+            tuns.push((d.session, Tun::from_fd(fd, d.name.clone(), d.vnet_hdr)));
+        }
+        Ok(Inherited {
+            sockets,
+            tuns,
+            snapshot,
+        })
+    }
+}
+
+impl Node {
+    /// Why this node cannot be handed over (None: it can).
+    pub fn hand_over_refusal(&self) -> Option<&'static str> {
+        if self.kernel.is_some() {
+            return Some(
+                "the kernel datapath runs: its sessions live in the kernel (restart instead)",
+            );
+        }
+        if self.pppoe.is_some() {
+            return Some("a LAC's PPPoE subscribers are not carried over yet");
+        }
+        if self.radius.is_some() {
+            return Some("RADIUS sessions are not carried over yet");
+        }
+        None
+    }
+
+    /// Sends what is queued, then snapshots the core: from here on this node must not read
+    /// again (what arrives stays queued in the kernel for the new process) unless the
+    /// hand-over fails.
+    pub fn hand_over(&mut self) -> Result<Outgoing, String> {
+        if let Some(why) = self.hand_over_refusal() {
+            return Err(why.into());
+        }
+        self.flush();
+        let now = Instant::now();
+        let snapshot = self.core.snapshot(now).map_err(|e| e.to_string())?;
+        let mut fds = Vec::new();
+        let sockets = self
+            .sockets
+            .iter()
+            .map(|s| {
+                fds.push(s.as_raw_fd());
+                SocketDesc {
+                    gso: s.gso_enabled(),
+                    gro: s.gro_enabled(),
+                }
+            })
+            .collect();
+        let tuns = self
+            .tuns
+            .handed_over()
+            .into_iter()
+            .map(|(key, t)| {
+                fds.push(t.as_raw_fd());
+                TunDesc {
+                    name: t.name().to_string(),
+                    vnet_hdr: t.vnet_hdr(),
+                    session: key,
+                }
+            })
+            .collect();
+        Ok(Outgoing {
+            manifest: Manifest {
+                sockets,
+                tuns,
+                mgmt: false,
+                metrics: false,
+            },
+            fds,
+            snapshot,
+            tunnels: self.core.endpoint().tunnel_count(),
+            sessions: self.core.sessions(now).len(),
+        })
+    }
+
+    /// A node on what another process handed over, its core restored from the snapshot
+    /// (userspace datapath). Fails, with nothing taken over, when the snapshot is refused.
+    pub fn adopt(config: NodeConfig, inherited: Inherited) -> io::Result<Node> {
+        Node::build(config, DatapathMode::Userspace, Some(inherited))
+    }
+}
