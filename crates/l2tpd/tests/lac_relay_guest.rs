@@ -11,6 +11,12 @@
 //! guest's namespace as its DUT namespace) through our LAC: an address of l2tpns's pool, a
 //! ping to l2tpns's side of the link, the session listed by l2tpns.
 //!
+//! And it reaches xl2tpd as the LNS, running in a namespace of the guest with the real pppd
+//! (kernel L2TP): an address of xl2tpd's range, a ping to its pppd's end of the link, the
+//! call in xl2tpd's log. xl2tpd ignores the proxy AVPs, so its pppd negotiates LCP again and
+//! authenticates the subscriber itself (CHAP); the subscriber's hang-up reaches xl2tpd as a
+//! CDN.
+//!
 //! Needs root, qemu and apt (see `support::guest`) and tshark (and for the second test the
 //! peer packages); skipped loudly otherwise, a failure under `CI=true`.
 
@@ -313,5 +319,152 @@ fn real_pppd_over_pppoe_reaches_l2tpns_through_our_lac() {
     wait_for(Duration::from_secs(15), "the call cleared", || {
         lac.log_text().contains("PPPoE session down")
     });
+    drop(lac);
+}
+
+/// xl2tpd as the LNS, in a namespace `lns` of the guest (so that its pppd's end of the link
+/// is not a local address of the subscriber's side): reached from the guest's root namespace
+/// over a veth pair (192.0.2.1 ↔ 192.0.2.2) and from the host through the guest
+/// (198.51.100.2, forwarding). Its pppd is the real one, CHAP required, pool
+/// 203.0.113.10-20, its own end 203.0.113.1.
+const XL2TPD_SETUP: &str = r#"set -e
+ip netns add lns; ip -n lns link set lo up
+ip link add v-lns type veth peer name v-sub
+ip link set v-lns netns lns
+ip addr add 192.0.2.1/24 dev v-sub; ip link set v-sub up
+ip -n lns addr add 192.0.2.2/24 dev v-lns; ip -n lns link set v-lns up
+ip -n lns route add default via 192.0.2.1
+echo 1 > /proc/sys/net/ipv4/ip_forward
+mkdir -p /etc/ppp /etc/netns/lns/ppp /run/xl2tpd /tmp/xl2tpd
+printf 'alice@isp.example * secret *\n' > /etc/netns/lns/ppp/chap-secrets
+chmod 600 /etc/netns/lns/ppp/chap-secrets
+printf '[global]\nlisten-addr = 192.0.2.2\nport = 1701\nauth file = /tmp/xl2tpd/l2tp-secrets\naccess control = no\ndebug avp = yes\ndebug state = yes\ndebug tunnel = yes\n\n[lns default]\nhostname = xl2tpd-lns\nip range = 203.0.113.10-203.0.113.20\nlocal ip = 203.0.113.1\nrequire authentication = yes\nname = xl2tpd-lns\nppp debug = yes\npppoptfile = /tmp/xl2tpd/options.xl2tpd\nlength bit = yes\n' > /tmp/xl2tpd/xl2tpd.conf
+printf '* * secret\n' > /tmp/xl2tpd/l2tp-secrets; chmod 600 /tmp/xl2tpd/l2tp-secrets
+printf 'require-chap\nnoccp\nmtu 1400\nmru 1400\ndebug\nlogfile /host/lns-pppd.log\n' > /tmp/xl2tpd/options.xl2tpd
+modprobe ppp_generic; modprobe ppp_synctty; modprobe ppp_async; modprobe pppoe
+ip netns exec lns sh -c 'xl2tpd -D -c /tmp/xl2tpd/xl2tpd.conf -s /tmp/xl2tpd/l2tp-secrets -p /tmp/xl2tpd/pid -C /tmp/xl2tpd/control >/host/xl2tpd.log 2>&1 &'
+for i in $(seq 1 20); do grep -q 'Listening on IP address' /host/xl2tpd.log && exit 0; sleep 0.5; done
+cat /host/xl2tpd.log; exit 1
+"#;
+
+#[test]
+fn real_pppd_over_pppoe_reaches_xl2tpd_with_the_real_pppd_through_our_lac() {
+    const TEST: &str = "LAC relay guest test with xl2tpd";
+    let Some(g) = Guest::start("lacx", TEST) else {
+        return;
+    };
+    let dir = TempDir::new("lac-relay-xl2tpd");
+    let d = &dir.0;
+    g.ok(XL2TPD_SETUP);
+    // The host side reaches xl2tpd's address through the guest.
+    let route = Command::new("ip")
+        .args([
+            "-n",
+            &g.netns,
+            "route",
+            "add",
+            "192.0.2.0/24",
+            "via",
+            "198.51.100.2",
+        ])
+        .status()
+        .expect("ip route");
+    assert!(route.success(), "route to xl2tpd's namespace");
+    let lac_sock = d.join("lac.sock");
+    #[rustfmt::skip]
+    let lac = in_netns(d, &g.netns, "lac", L2TPD, &[
+        "lac", "--pppoe-interface", "tap0", "--lns", "192.0.2.2:1701",
+        "--secret", "secret", "--socket", lac_sock.to_str().unwrap(),
+    ]);
+    wait_for(Duration::from_secs(10), "the LAC's PPPoE interface", || {
+        lac.log_text()
+            .contains("PPPoE access concentrator listening")
+    });
+    // The subscriber: CHAP-MD5 (what the LAC asks first); its address from xl2tpd's range,
+    // and a ping to the LNS pppd's end of the link.
+    let (rc, out) = g.run(
+        90,
+        "pppd plugin pppoe.so eth0 user alice@isp.example password secret linkname sub \
+         updetach debug noauth noipdefault nodefaultroute maxfail 1 \
+         logfile /host/pppd.log && ip -4 addr show ppp0 && ping -I ppp0 -c 3 -W 3 203.0.113.1",
+    );
+    let read = |name: &str| std::fs::read_to_string(g.share().join(name)).unwrap_or_default();
+    let (pppd_log, lns_pppd_log, xl2tpd_log) =
+        (read("pppd.log"), read("lns-pppd.log"), read("xl2tpd.log"));
+    let report = || {
+        format!(
+            "pppd:\n{pppd_log}\nLAC:\n{}\nxl2tpd:\n{xl2tpd_log}\nxl2tpd's pppd:\n{lns_pppd_log}",
+            lac.log_tail(),
+        )
+    };
+    assert_eq!(rc, 0, "pppd up and ping through:\n{out}\n{}", report());
+    assert!(
+        out.lines().any(|l| l.contains("inet 203.0.113.1")
+            && l.contains("peer 203.0.113.1/32")
+            && !l.contains("inet 203.0.113.1 ")),
+        "ppp0 has an address of xl2tpd's range:\n{out}\n{}",
+        report()
+    );
+    assert!(out.contains("3 packets received"), "{out}");
+    assert!(
+        lac.log_text().contains("relaying PPPoE session into L2TP"),
+        "{}",
+        report()
+    );
+    // xl2tpd took the call and started the real pppd on it (kernel L2TP, pppol2tp plugin).
+    for what in [
+        "message type 12 (Incoming-Call-Connected)",
+        "\"pppol2tp.so\"",
+        "Call established with 198.51.100.1",
+    ] {
+        assert!(
+            xl2tpd_log.contains(what),
+            "xl2tpd's log lacks {what}:\n{}",
+            report()
+        );
+    }
+    // It has no use for the proxy LCP AVPs (and skips the proxy authentication ones).
+    assert!(
+        xl2tpd_log.contains("no handler for attribute 26 (Initial Received LCP Confreq)")
+            && xl2tpd_log.contains("Ignoring AVP"),
+        "{}",
+        report()
+    );
+    // xl2tpd ignores the proxy AVPs: its pppd negotiates LCP afresh and authenticates the
+    // subscriber itself (CHAP, from its own secrets) before giving out the address.
+    assert!(
+        lns_pppd_log.contains("sent [LCP ConfReq") && lns_pppd_log.contains("rcvd [LCP ConfAck"),
+        "xl2tpd's pppd ran LCP itself:\n{}",
+        report()
+    );
+    assert!(
+        lns_pppd_log.contains("sent [CHAP Challenge")
+            && lns_pppd_log.contains("rcvd [CHAP Response")
+            && lns_pppd_log.contains("alice@isp.example")
+            && lns_pppd_log.contains("sent [CHAP Success"),
+        "xl2tpd's pppd authenticated the subscriber itself:\n{}",
+        report()
+    );
+    assert!(
+        pppd_log.matches("sent [LCP ConfReq").count() >= 2
+            || pppd_log.matches("rcvd [LCP ConfReq").count() >= 2,
+        "the subscriber negotiated LCP twice (with the LAC, then with xl2tpd's pppd):\n{}",
+        report()
+    );
+    assert!(
+        pppd_log.contains("name = \"xl2tpd-lns\"") && pppd_log.contains("rcvd [CHAP Success"),
+        "the subscriber answered xl2tpd's pppd's challenge:\n{}",
+        report()
+    );
+    // The subscriber hangs up (its pppd only: xl2tpd's has a pid file of its own).
+    g.ok("kill $(head -n 1 /run/ppp-sub.pid); sleep 3; true");
+    wait_for(
+        Duration::from_secs(15),
+        "the call cleared on both sides",
+        || {
+            lac.log_text().contains("PPPoE session down")
+                && read("xl2tpd.log").contains("(Call-Disconnect-Notify)")
+        },
+    );
     drop(lac);
 }
