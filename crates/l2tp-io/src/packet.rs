@@ -132,23 +132,13 @@ impl PacketSocket {
     /// Asks for a receive buffer of `bytes` (`SO_RCVBUFFORCE`, which root may use beyond
     /// `net.core.rmem_max`, else `SO_RCVBUF`): a PADI flood is read in bursts.
     pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<()> {
-        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-            // SAFETY: the option reads one c_int from `v`, which outlives the call.
-            let r = unsafe {
-                libc::setsockopt(
-                    self.fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&v as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if r == 0 {
-                return Ok(());
-            }
-        }
-        Err(io::Error::last_os_error())
+        set_recv_buffer(self.fd.as_raw_fd(), bytes)
+    }
+
+    /// Frames the kernel dropped for want of room in this socket's receive buffer since the
+    /// last call (`PACKET_STATISTICS`, which the kernel resets on each read).
+    pub fn take_drops(&self) -> io::Result<u64> {
+        take_drops(self.fd.as_raw_fd())
     }
 
     /// The receive buffer size the kernel granted (`SO_RCVBUF`; the kernel doubles requests).
@@ -305,6 +295,59 @@ fn is_pppoe(frame: &[u8]) -> bool {
     false
 }
 
+/// Asks for a receive buffer of `bytes` (`SO_RCVBUFFORCE`, which root may use beyond
+/// `net.core.rmem_max`, else `SO_RCVBUF`): a PADI flood is read in bursts.
+fn set_recv_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: the option reads one c_int from `v`, which outlives the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    Err(io::Error::last_os_error())
+}
+
+/// Frames the kernel dropped for want of room in this socket's receive buffer since the
+/// last call (`PACKET_STATISTICS`, which the kernel resets on each read).
+fn take_drops(fd: RawFd) -> io::Result<u64> {
+    /// `struct tpacket_stats` of `<linux/if_packet.h>`.
+    #[repr(C)]
+    #[derive(Default)]
+    struct TpacketStats {
+        #[allow(dead_code)] // written by the kernel, not needed here
+        tp_packets: libc::c_uint,
+        tp_drops: libc::c_uint,
+    }
+    const PACKET_STATISTICS: libc::c_int = 6;
+    let mut st = TpacketStats::default();
+    let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `st`, whose size `len` holds;
+    // both outlive the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_PACKET,
+            PACKET_STATISTICS,
+            (&mut st as *mut TpacketStats).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from(st.tp_drops))
+}
+
 /// PPPoE on a VLAN trunk: one `ETH_P_ALL` socket on the interface, filtered to PPPoE, with
 /// the VLAN tag the kernel removed put back into each frame read. Frames to send carry their
 /// tags in the bytes, as the codec writes them.
@@ -318,6 +361,16 @@ pub struct TrunkSocket {
 }
 
 impl TrunkSocket {
+    /// See [`PacketSocket::set_recv_buffer`].
+    pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<()> {
+        set_recv_buffer(self.fd.as_raw_fd(), bytes)
+    }
+
+    /// See [`PacketSocket::take_drops`].
+    pub fn take_drops(&self) -> io::Result<u64> {
+        take_drops(self.fd.as_raw_fd())
+    }
+
     /// Opens the socket on interface `name`.
     pub fn open(name: &str) -> io::Result<TrunkSocket> {
         let ifindex = interface_index(name)?;

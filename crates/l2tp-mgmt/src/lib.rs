@@ -158,6 +158,10 @@ mod tests {
                 selector: SessionSelector::Address("2001:db8::5".parse().unwrap()),
             },
             Request::Dial { peer: None },
+            Request::CallOut {
+                tunnel: 3,
+                number: "5551234".into(),
+            },
             Request::Dial {
                 peer: Some("lns.example:1701".into()),
             },

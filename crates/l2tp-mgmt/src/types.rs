@@ -69,6 +69,15 @@ pub enum Request {
         #[serde(default)]
         peer: Option<String>,
     },
+    /// LNS role: place an outgoing call (OCRQ, RFC 2661 §5.2) to the LAC at the other end
+    /// of tunnel `tunnel`, asking it to dial `number` (the Called Number AVP). Answered with
+    /// [`Response::Dialing`]: the call placed (the LAC may still refuse it with a CDN).
+    CallOut {
+        /// Local tunnel id.
+        tunnel: u16,
+        /// The number the LAC is to dial.
+        number: String,
+    },
     /// LAC/client role: hang up a call. With no ids: every call the daemon placed.
     HangUp {
         /// Local tunnel id.
@@ -116,6 +125,9 @@ pub struct PppoeSessionInfo {
     pub mac: String,
     /// Agent-Circuit-Id from a PPPoE intermediate agent, if any.
     pub circuit_id: Option<String>,
+    /// VLAN ids of the subscriber's frames, outermost first (empty: untagged).
+    #[serde(default)]
+    pub vlans: Vec<u16>,
     /// The user name, once the subscriber authenticated.
     pub user: Option<String>,
     /// The LNS the call goes to.
@@ -179,7 +191,7 @@ pub enum Response {
     Tunnel(TunnelInfo),
     /// Answer to [`Request::ShowSession`].
     Session(SessionInfo),
-    /// Answer to [`Request::Dial`]: the call that was started (it may still be connecting).
+    /// Answer to [`Request::Dial`] and [`Request::CallOut`]: the call that was started (it may still be connecting).
     Dialing {
         /// Local tunnel id.
         tunnel: u16,
@@ -497,6 +509,21 @@ pub struct LacStats {
     pub calls_failed: u64,
     /// Subscribers whose realm had no LNS.
     pub no_lns: u64,
+    /// Calls placed again toward the next LNS of their group after one failed them.
+    #[serde(default)]
+    pub calls_retried: u64,
+    /// Times an LNS was locked out after failing a call or losing a tunnel.
+    #[serde(default)]
+    pub lns_lockouts: u64,
+    /// LNSes locked out now (`ADDR:PORT`, sorted).
+    #[serde(default)]
+    pub lns_locked_out: Vec<String>,
+    /// Subscribers refused by RADIUS (Access-Reject).
+    #[serde(default)]
+    pub radius_rejected: u64,
+    /// Calls steered by RADIUS tunnel attributes (RFC 2868).
+    #[serde(default)]
+    pub radius_steered: u64,
     /// Subscriber frames dropped while their call was being placed.
     pub dropped_while_calling: u64,
     /// PADIs received.

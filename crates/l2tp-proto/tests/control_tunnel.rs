@@ -263,6 +263,7 @@ fn collide(lac_seed: u64, lns_seed: u64, tie: bool) -> (Peer, Peer, Ladder, Tunn
     let opts = TunnelOptions {
         auth: None,
         tie_breaker: tie,
+        host_name: None,
     };
     let ta = lac
         .ep

@@ -57,6 +57,7 @@ attrs! {
     MESSAGE_AUTHENTICATOR = 80, "Message-Authenticator (RFC 2869 §5.14)";
     TUNNEL_PRIVATE_GROUP_ID = 81, "Tunnel-Private-Group-ID (tagged)";
     TUNNEL_ASSIGNMENT_ID = 82, "Tunnel-Assignment-ID (tagged)";
+    TUNNEL_PREFERENCE = 83, "Tunnel-Preference (tagged)";
     ACCT_INTERIM_INTERVAL = 85, "Acct-Interim-Interval";
     NAS_PORT_ID = 87, "NAS-Port-Id";
     FRAMED_POOL = 88, "Framed-Pool";
@@ -66,6 +67,7 @@ attrs! {
     FRAMED_IPV6_PREFIX = 97, "Framed-IPv6-Prefix (RFC 3162)";
     ERROR_CAUSE = 101, "Error-Cause (RFC 5176 §3.5)";
     DELEGATED_IPV6_PREFIX = 123, "Delegated-IPv6-Prefix (RFC 4818)";
+    DNS_SERVER_IPV6_ADDRESS = 169, "DNS-Server-IPv6-Address (RFC 6911)";
 }
 
 /// Vendor-Id of Microsoft (RFC 2548).

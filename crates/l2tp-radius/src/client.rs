@@ -709,11 +709,14 @@ impl<R: RngCore> Client<R> {
         }
         match p.body {
             Body::Access(req) => {
-                let outcome = AccessOutcome::from_reply(
+                let mut outcome = AccessOutcome::from_reply(
                     &pkt,
                     req.is_mschapv2(),
                     self.cfg.rate_limit.as_ref(),
                 );
+                if let AccessOutcome::Accept(a) = &mut outcome {
+                    a.tunnels = crate::reply::parse_tunnels(&pkt, &s.cfg.secret, &p.authenticator);
+                }
                 match outcome {
                     AccessOutcome::Accept(_) => s.counters.accepts += 1,
                     AccessOutcome::Reject { .. } => s.counters.rejects += 1,

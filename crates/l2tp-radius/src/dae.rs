@@ -13,7 +13,7 @@ use crate::crypt::{sign_reply, verify_hashed_request, Secret};
 use crate::error::{AuthError, DecodeError};
 use crate::packet::{frame, Attr, Code, Packet};
 use crate::ratelog::RateLimitedLog;
-use crate::reply::{RateLimit, RateLimitAttr};
+use crate::reply::{Ipv6Prefix, RateLimit, RateLimitAttr};
 use crate::request::NasIdentity;
 
 /// A client allowed to send us dynamic authorization requests.
@@ -78,6 +78,19 @@ pub struct CoaChanges {
     pub rate_limit: Option<RateLimit>,
     /// Other Filter-Id values.
     pub filter_ids: Vec<String>,
+    /// What is routed to the session, when the request changes it.
+    pub routes: Option<Box<CoaRoutes>>,
+}
+
+/// The routing attributes of a CoA-Request: each one present replaces the session's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoaRoutes {
+    /// Framed-Route values (RFC 2865 §5.22 text form), when any are present.
+    pub framed: Option<Vec<String>>,
+    /// Framed-IPv6-Prefix.
+    pub ipv6_prefix: Option<Ipv6Prefix>,
+    /// Delegated-IPv6-Prefix.
+    pub delegated_prefix: Option<Ipv6Prefix>,
 }
 
 /// An authenticated, checked request for the daemon.
@@ -375,6 +388,20 @@ impl DaeServer {
                 }
                 (AttrType::FILTER_ID, _) => {
                     c.filter_ids.push(a.as_text().map_err(invalid)?.to_string())
+                }
+                (AttrType::FRAMED_ROUTE, _) => c
+                    .routes
+                    .get_or_insert_with(Box::default)
+                    .framed
+                    .get_or_insert_with(Vec::new)
+                    .push(a.as_text().map_err(invalid)?.to_string()),
+                (AttrType::FRAMED_IPV6_PREFIX, _) => {
+                    c.routes.get_or_insert_with(Box::default).ipv6_prefix =
+                        Some(Ipv6Prefix::decode(a).map_err(invalid)?)
+                }
+                (AttrType::DELEGATED_IPV6_PREFIX, _) => {
+                    c.routes.get_or_insert_with(Box::default).delegated_prefix =
+                        Some(Ipv6Prefix::decode(a).map_err(invalid)?)
                 }
                 (AttrType::VENDOR_SPECIFIC, Some(RateLimitAttr::Vendor { vendor, vtype })) => {
                     let subs = crate::packet::parse_vendor_specific(&a.value).map_err(invalid)?;

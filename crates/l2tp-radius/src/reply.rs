@@ -30,7 +30,8 @@ pub struct Ipv6Prefix {
 }
 
 impl Ipv6Prefix {
-    fn decode(a: &Attr) -> Result<Ipv6Prefix, DecodeError> {
+    /// Decodes an attribute's value (RFC 3162 §2.3).
+    pub fn decode(a: &Attr) -> Result<Ipv6Prefix, DecodeError> {
         let bad = |reason| DecodeError::BadValue {
             attr: a.typ.0,
             reason,
@@ -122,6 +123,8 @@ pub struct Authorization {
     pub ipv6_prefixes: Vec<Ipv6Prefix>,
     /// Delegated-IPv6-Prefix (RFC 4818).
     pub delegated_prefix: Option<Ipv6Prefix>,
+    /// DNS-Server-IPv6-Address (RFC 6911 §3.1), in order.
+    pub ipv6_dns: Vec<Ipv6Addr>,
     /// MS-Primary-DNS-Server (RFC 2548 §2.7.5).
     pub primary_dns: Option<Ipv4Addr>,
     /// MS-Secondary-DNS-Server.
@@ -144,6 +147,142 @@ pub struct Authorization {
     pub reply_message: Option<String>,
     /// MS-CHAPv2: the 20 octets behind "S=" of MS-CHAP2-Success, for `ppp`.
     pub mschapv2_authenticator_response: Option<[u8; 20]>,
+    /// RFC 2868 tunnels the user is to be carried in (a LAC's steering), one per tag,
+    /// only those of Tunnel-Type L2TP; filled by the client, which can decrypt
+    /// Tunnel-Password ([`parse_tunnels`]).
+    pub tunnels: Vec<TunnelAttrs>,
+}
+
+/// The RFC 2868 attributes of one tunnel (those sharing one tag).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TunnelAttrs {
+    /// The tag (0: untagged).
+    pub tag: u8,
+    /// Tunnel-Medium-Type (1 IPv4, 2 IPv6), when given.
+    pub medium: Option<u32>,
+    /// Tunnel-Server-Endpoint: the LNS, as text (an address or host name, maybe
+    /// `:port`).
+    pub server_endpoint: Option<String>,
+    /// Tunnel-Password, decrypted (RFC 2868 §3.5).
+    pub password: Option<Vec<u8>>,
+    /// Tunnel-Preference: lower first.
+    pub preference: Option<u32>,
+    /// Tunnel-Assignment-ID: calls with the same one share a tunnel.
+    pub assignment_id: Option<String>,
+    /// Tunnel-Client-Auth-ID: our name toward the LNS (the Host Name AVP).
+    pub client_auth_id: Option<String>,
+}
+
+impl std::fmt::Debug for TunnelAttrs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelAttrs")
+            .field("tag", &self.tag)
+            .field("medium", &self.medium)
+            .field("server_endpoint", &self.server_endpoint)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("preference", &self.preference)
+            .field("assignment_id", &self.assignment_id)
+            .field("client_auth_id", &self.client_auth_id)
+            .finish()
+    }
+}
+
+/// The L2TP tunnels of an Access-Accept (RFC 2868), in tag order: attributes are grouped by
+/// tag ("The Tag field ... provides a means of grouping attributes in the same packet which
+/// refer to the same tunnel", §3.1); a group whose Tunnel-Type is not L2TP (3), or that has
+/// no Tunnel-Server-Endpoint, is left out. Tunnel-Password is decrypted with the server's
+/// `secret` and the Request Authenticator `ra` (§3.5); a value that does not decrypt leaves
+/// the tunnel without a password.
+pub fn parse_tunnels(p: &Packet, secret: &crate::crypt::Secret, ra: &[u8; 16]) -> Vec<TunnelAttrs> {
+    // §3.1: Tunnel-Type and Tunnel-Medium-Type (and Tunnel-Preference) are a tag octet then
+    // a 3-octet value.
+    let u24 = |a: &Attr| -> Option<(u8, u32)> {
+        match a.value.as_slice() {
+            [t, x, y, z] => Some((*t, u32::from_be_bytes([0, *x, *y, *z]))),
+            _ => None,
+        }
+    };
+    let text = |a: &Attr| -> Option<(u8, String)> {
+        let (tag, v) = a.as_tagged();
+        std::str::from_utf8(v).ok().map(|s| (tag, s.to_string()))
+    };
+    type Group = (Option<u32>, TunnelAttrs);
+    fn entry(m: &mut std::collections::BTreeMap<u8, Group>, tag: u8) -> Option<&mut Group> {
+        // Tags above 0x1F are not tags (§3.1): such attributes are ignored.
+        (tag <= 0x1f).then(|| {
+            m.entry(tag).or_insert_with(|| {
+                (
+                    None,
+                    TunnelAttrs {
+                        tag,
+                        ..TunnelAttrs::default()
+                    },
+                )
+            })
+        })
+    }
+    let mut by_tag: std::collections::BTreeMap<u8, Group> = std::collections::BTreeMap::new();
+    for a in &p.attrs {
+        match a.typ {
+            AttrType::TUNNEL_TYPE => {
+                if let Some((e, v)) =
+                    u24(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.0 = Some(v);
+                }
+            }
+            AttrType::TUNNEL_MEDIUM_TYPE => {
+                if let Some((e, v)) =
+                    u24(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.1.medium = Some(v);
+                }
+            }
+            AttrType::TUNNEL_PREFERENCE => {
+                if let Some((e, v)) =
+                    u24(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.1.preference = Some(v);
+                }
+            }
+            AttrType::TUNNEL_SERVER_ENDPOINT => {
+                if let Some((e, v)) =
+                    text(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.1.server_endpoint = Some(v);
+                }
+            }
+            AttrType::TUNNEL_ASSIGNMENT_ID => {
+                if let Some((e, v)) =
+                    text(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.1.assignment_id = Some(v);
+                }
+            }
+            AttrType::TUNNEL_CLIENT_AUTH_ID => {
+                if let Some((e, v)) =
+                    text(a).and_then(|(tag, v)| entry(&mut by_tag, tag).map(|e| (e, v)))
+                {
+                    e.1.client_auth_id = Some(v);
+                }
+            }
+            AttrType::TUNNEL_PASSWORD => {
+                if let Ok((tag, pw)) = crate::crypt::decrypt_tunnel_password(&a.value, secret, ra) {
+                    if let Some(e) = entry(&mut by_tag, tag) {
+                        e.1.password = Some(pw);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    by_tag
+        .into_values()
+        .filter(|(typ, t)| {
+            *typ == Some(crate::attr::TUNNEL_TYPE_L2TP) && t.server_endpoint.is_some()
+        })
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// An MS-CHAP error code (RFC 2759 §6, as carried in MS-CHAP-Error, RFC 2548 §2.1.5).
@@ -352,6 +491,17 @@ pub fn parse_accept(
             AttrType::FRAMED_ROUTE => a.routes.push(at.as_text()?.to_string()),
             AttrType::FRAMED_IPV6_PREFIX => a.ipv6_prefixes.push(Ipv6Prefix::decode(at)?),
             AttrType::DELEGATED_IPV6_PREFIX => a.delegated_prefix = Some(Ipv6Prefix::decode(at)?),
+            AttrType::DNS_SERVER_IPV6_ADDRESS => {
+                let o: [u8; 16] =
+                    at.value
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| DecodeError::BadValue {
+                            attr: at.typ.0,
+                            reason: "an IPv6 address is 16 octets",
+                        })?;
+                a.ipv6_dns.push(Ipv6Addr::from(o));
+            }
             AttrType::SESSION_TIMEOUT => a.session_timeout = Some(secs(at)?),
             AttrType::IDLE_TIMEOUT => a.idle_timeout = Some(secs(at)?),
             AttrType::ACCT_INTERIM_INTERVAL => a.interim_interval = Some(secs(at)?),
@@ -578,5 +728,66 @@ mod tests {
         assert_eq!(RateLimit::parse("10M"), None);
         assert_eq!(RateLimit::parse("x/1"), None);
         assert_eq!(RateLimit::parse("99999999999999999999G/1"), None);
+    }
+}
+
+#[cfg(test)]
+mod tunnel_tests {
+    use super::*;
+    use crate::attr::TUNNEL_TYPE_L2TP;
+    use crate::crypt::{encrypt_tunnel_password, Secret};
+
+    #[test]
+    fn tagged_tunnel_attributes_group_into_tunnels_with_their_password_decrypted() {
+        let secret = Secret::new("s3cret");
+        let ra = [7u8; 16];
+        let mut p = Packet::new(Code::ACCESS_ACCEPT, 1, [0; 16]);
+        for (tag, lns, pw, pref) in [
+            (1, "192.0.2.1", "pw-one", 10),
+            (2, "192.0.2.2:1702", "pw-two", 5),
+        ] {
+            p.push(Attr::tagged_u24(
+                AttrType::TUNNEL_TYPE,
+                tag,
+                TUNNEL_TYPE_L2TP,
+            ));
+            p.push(Attr::tagged_u24(AttrType::TUNNEL_MEDIUM_TYPE, tag, 1));
+            p.push(Attr::tagged(
+                AttrType::TUNNEL_SERVER_ENDPOINT,
+                tag,
+                lns.as_bytes(),
+            ));
+            let v = encrypt_tunnel_password(tag, pw.as_bytes(), &secret, &ra, 0x1234).unwrap();
+            p.push(Attr::new(AttrType::TUNNEL_PASSWORD, v));
+            p.push(Attr::tagged_u24(AttrType::TUNNEL_PREFERENCE, tag, pref));
+        }
+        p.push(Attr::tagged(
+            AttrType::TUNNEL_ASSIGNMENT_ID,
+            2,
+            b"wholesale",
+        ));
+        p.push(Attr::tagged(AttrType::TUNNEL_CLIENT_AUTH_ID, 2, b"lac-7"));
+        // Tag 3 is PPTP (1): not ours.
+        p.push(Attr::tagged_u24(AttrType::TUNNEL_TYPE, 3, 1));
+        p.push(Attr::tagged(
+            AttrType::TUNNEL_SERVER_ENDPOINT,
+            3,
+            b"192.0.2.3",
+        ));
+        let t = parse_tunnels(&p, &secret, &ra);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].server_endpoint.as_deref(), Some("192.0.2.1"));
+        assert_eq!(t[0].password.as_deref(), Some(&b"pw-one"[..]));
+        assert_eq!((t[0].preference, t[0].medium), (Some(10), Some(1)));
+        assert_eq!(t[1].tag, 2);
+        assert_eq!(t[1].password.as_deref(), Some(&b"pw-two"[..]));
+        assert_eq!(t[1].assignment_id.as_deref(), Some("wholesale"));
+        assert_eq!(t[1].client_auth_id.as_deref(), Some("lac-7"));
+        // The wrong secret does not give the passwords.
+        let t = parse_tunnels(&p, &Secret::new("other"), &ra);
+        assert!(t
+            .iter()
+            .all(|x| x.password.as_deref() != Some(&b"pw-one"[..])));
+        assert!(!format!("{t:?}").contains("pw-"), "passwords never print");
     }
 }

@@ -454,3 +454,95 @@ fn tshark_reads_proxy_and_access_line_avps_as_we_wrote_them() {
     assert_eq!(norm(iccn_row[10]), h(&lcp.last_sent));
     assert!(rows.iter().all(|r| r[11].is_empty()), "malformed: {out}");
 }
+
+/// RFC 4951's numbers as Wireshark knows them (from the IANA registry): the failover AVPs
+/// (76–79) carried in SCCRQ/SCCRP and the FSQ/FSR message types (21, 22), nothing malformed.
+#[test]
+fn tshark_names_the_failover_avps_and_messages() {
+    if !tshark_available() {
+        return;
+    }
+    let sccrq = |extra: UnknownAvp| {
+        let mut m = Sccrq::new(
+            ProtocolVersion::V1_0,
+            b"lac".to_vec(),
+            FramingCapabilities::SYNC,
+            TunnelId(42),
+        );
+        m.unknown = vec![extra];
+        ControlMessage::from(m)
+    };
+    let capability = FailoverCapability {
+        control: true,
+        data: false,
+        recovery_time_ms: 3000,
+    };
+    let recovery = TunnelRecovery {
+        recover_tunnel_id: TunnelId(0x1234),
+        recover_remote_tunnel_id: TunnelId(0xabcd),
+    };
+    let mut sccrp = Sccrp::new(
+        ProtocolVersion::V1_0,
+        FramingCapabilities::SYNC,
+        b"lns".to_vec(),
+        TunnelId(9),
+    );
+    sccrp.unknown.push(
+        SuggestedControlSequence {
+            ns: SeqNum(100),
+            nr: SeqNum(200),
+        }
+        .to_avp(),
+    );
+    let state = FailoverSessionState {
+        session_id: SessionId(5),
+        remote_session_id: SessionId(6),
+    };
+    let messages = [
+        sccrq(capability.to_avp()),
+        sccrq(recovery.to_avp()),
+        sccrp.into(),
+        Fsq {
+            sessions: vec![state],
+        }
+        .to_message(),
+        Fsr {
+            sessions: vec![state],
+        }
+        .to_message(),
+    ];
+    let header = Header::control(TunnelId(1), SessionId(0), SeqNum(0), SeqNum(0));
+    let dgrams: Vec<_> = messages
+        .iter()
+        .map(|m| encode_packet(&header, m, None).unwrap())
+        .collect();
+    let path = write_capture("l2tp-wire-tshark-failover", &dgrams);
+    let file = path.to_str().unwrap();
+    let out = tshark(&["-r", file, "-V"]);
+    let bad = tshark(&[
+        "-r",
+        file,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    let frames: Vec<&str> = out.split("\nFrame ").collect();
+    assert_eq!(frames.len(), 5, "{out}");
+    let expect = [
+        "Failover Capability",
+        "Tunnel Recovery",
+        "Suggested Control Sequence",
+        "Failover_Session_Query",
+        "Failover_Session_Response",
+    ];
+    for (frame, name) in frames.iter().zip(expect) {
+        assert!(frame.contains(name), "tshark does not see {name}:\n{frame}");
+    }
+    for frame in &frames[3..] {
+        assert!(
+            frame.contains("Failover Session State"),
+            "FSQ/FSR carry Failover Session State:\n{frame}"
+        );
+    }
+    assert!(bad.trim().is_empty(), "tshark flags packets:\n{bad}");
+}

@@ -65,9 +65,13 @@ fn run_from(
     if echo_only {
         node.set_ip_app(Box::new(crate::ip::ipterm::EchoResponder::default()));
     }
-    if let (Role::Lns, AuthSource::Radius, Some(r)) =
-        (cfg.role, cfg.auth_source(), cfg.radius.as_ref())
-    {
+    // An LNS authenticating through RADIUS, or a relaying LAC steering by it.
+    let radius_role = match cfg.role {
+        Role::Lns => cfg.auth_source() == AuthSource::Radius,
+        Role::Lac => cfg.lac.is_some(),
+        Role::Client => false,
+    };
+    if let (true, Some(r)) = (radius_role, cfg.radius.as_ref()) {
         if incoming.is_some() {
             return Err("upgrade: RADIUS sessions are not carried over yet".into());
         }
@@ -135,7 +139,8 @@ fn run_from(
         .map_err(|e| e.to_string())?;
 
     // The accounting spool stays writable after the switch to daemon.user.
-    let radius_on = cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius;
+    let radius_on = (cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius)
+        || (cfg.role == Role::Lac && cfg.lac.is_some() && cfg.radius.is_some());
     if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
         give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
     }

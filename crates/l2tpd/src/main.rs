@@ -79,7 +79,7 @@ fn main() {
             for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
                 let _ = signal_hook::flag::register(sig, stop.clone());
             }
-            l2tpd::loadgen::run(&args, &stop).map(|_| ())
+            l2tpd::loadgen::run(&args, &stop)
         }
         Command::Check { config } => {
             let report = l2tpd::check::check(&config);

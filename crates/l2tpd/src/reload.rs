@@ -25,6 +25,8 @@ const RELOADABLE: &[&str] = &[
     "lns.proxy",
     "lac.lns",
     "lac.realms",
+    "lac.lockout",
+    "peer",
     "tunnel.secret",
     "tunnel.hide_avps",
     "daemon.log_level",

@@ -110,12 +110,25 @@ fn all_field_names() -> Vec<String> {
             lns: Some("192.0.2.1".parse().unwrap()),
             ..Default::default()
         }),
+        peers: vec![l2tpd::config::profiles::PeerProfile {
+            address: Some("192.0.2.0/24".parse().unwrap()),
+            host_name: Some("lac-1".into()),
+            secret: Some("s".into()),
+            hide_avps: Some(true),
+            our_host_name: Some("lns".into()),
+            proxy: Some(Default::default()),
+        }],
     };
     let value = toml::Value::try_from(&full).unwrap();
     let mut names = Vec::new();
     for (k, v) in value.as_table().unwrap() {
         match v {
             toml::Value::Table(t) => names.extend(t.keys().map(|f| format!("{k}.{f}"))),
+            // An array of tables (`[[peer]]`): its fields.
+            toml::Value::Array(a) if a.first().is_some_and(toml::Value::is_table) => {
+                let t = a[0].as_table().unwrap();
+                names.extend(t.keys().map(|f| format!("{k}.{f}")))
+            }
             _ => names.push(k.clone()),
         }
     }

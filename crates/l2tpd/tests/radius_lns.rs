@@ -687,6 +687,65 @@ fn pap_chap_md5_and_mschapv2_are_each_accepted_and_rejected_by_freeradius() {
 }
 
 #[test]
+fn an_mschapv2_retry_after_freeradius_refuses_succeeds_in_the_same_lcp_session() {
+    let test = "an_mschapv2_retry_after_freeradius_refuses_succeeds_in_the_same_lcp_session";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("m");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-m", USERS, Some(&topo.lns));
+    let lns = topo.start_lns_with(&fr, freeradius::free_udp_port(), "auth = [\"mschapv2\"]");
+    let lns_sock = topo.path("lns.sock");
+    // Bob's client tries a stale password first, then the current one: FreeRADIUS's
+    // MS-CHAP-Error allows a retry (E=691 R=1 C=…), the client answers the challenge it
+    // carries, and the LNS takes that second Response within the same LCP session.
+    let cfg = topo.path("bob.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "role = \"client\"\n[daemon]\nmanagement_socket = {:?}\n[dial]\npeers = [\"192.0.2.1\"]\n\
+             user = \"bob\"\npassword = \"stale-pw\"\nretry_password = \"bob-pw\"\nredial = false\n",
+            topo.path("bob.sock")
+        ),
+    )
+    .expect("client config");
+    let bob = topo.spawn(
+        &topo.cli,
+        "bob",
+        &["run", "--config", cfg.to_str().unwrap()],
+    );
+    let log = || format!("LNS:\n{}\nbob:\n{}", lns.log_tail(), bob.log_tail());
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    assert_eq!(up[0].user.as_deref(), Some("bob"));
+    // FreeRADIUS saw both attempts: the first refused with a retry allowed, the second
+    // (with the challenge of that refusal) accepted.
+    let text = fr.log_text();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("MS-CHAP-Error = "))
+        .collect();
+    assert!(
+        errors.iter().any(|l| l.contains("E=691 R=1 C=")),
+        "FreeRADIUS allowed a retry: {errors:?}"
+    );
+    assert!(text.contains("Sent Access-Reject"), "{text}");
+    assert!(text.contains("Sent Access-Accept"), "{text}");
+    let challenge = errors
+        .iter()
+        .find_map(|l| l.split("C=").nth(1))
+        .map(|c| c[..32].to_ascii_lowercase())
+        .expect("C=");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains(&format!("ms-chap-challenge = 0x{challenge}")),
+        "the second Access-Request carries the Failure's challenge {challenge}"
+    );
+    // One LCP session: no renegotiation, and no authentication failure counted.
+    assert_eq!(stats(&lns_sock).auth_failures, 0, "{}", log());
+    assert!(ping_in(&topo.cli, &["198.51.100.1"]), "{}", log());
+}
+
+#[test]
 fn a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn() {
     let test = "a_burst_of_logins_beyond_the_outstanding_bound_waits_its_turn";
     if !can_run(test) {

@@ -13,14 +13,17 @@ use support::sim::{
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+use l2tp_proto::data::SessionKey;
 use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause};
 use l2tp_radius::crypt::sign_request;
 use l2tp_radius::dae::{DaeClient, DaeConfig, DaeOutcome, DaeServer, ErrorCause};
 use l2tp_radius::reply::{Authorization, FramedAddress, RateLimit, RateLimitAttr};
 use l2tp_radius::{Attr, AttrType, Code, Packet, Secret};
 use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
+use l2tpd::addr::IpCidr;
 use l2tpd::core::radius::RadiusSettings;
-use l2tpd::core::{AuthAnswer, Input, TunTarget};
+use l2tpd::core::{AuthAnswer, Iface, Input, IpOp, TunTarget};
+use l2tpd::ip::dhcpv6;
 
 const DAE_SECRET: &str = "dae-secret";
 const RADIUS_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 99);
@@ -48,12 +51,21 @@ fn run_until(
 /// An LNS core with RADIUS state and a client core, the session authenticated by a RADIUS
 /// answer built here (as the shell builds it from an Access-Accept) and up.
 fn radius_session(seed: u64, authz: Authorization) -> (Harness, SimCore, SimCore) {
+    radius_session_on(seed, authz, None)
+}
+
+/// [`radius_session`] with IPv6 on the sessions (from `ipv6_prefix`) when given.
+fn radius_session_on(
+    seed: u64,
+    authz: Authorization,
+    ipv6_prefix: Option<&str>,
+) -> (Harness, SimCore, SimCore) {
     let t0 = Instant::now();
     let mut h = Harness::new(
         Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
         t0,
     );
-    let mut lns = lns_core(seed, t0);
+    let mut lns = lns_core_with(seed, t0, ipv6_prefix);
     lns.core.enable_radius(RadiusSettings {
         session_id_prefix: "5EED".into(),
         interim_interval: None,
@@ -871,4 +883,407 @@ fn accounting_starts_when_only_ipv6cp_comes_up() {
         .count();
     assert_eq!(starts, 1);
     assert!(lns.core.sessions(h.now)[0].ipv6_up);
+}
+
+/// The routes the shell holds after `ops` (added, not deleted since), in order of addition.
+fn installed_routes(ops: &[IpOp]) -> Vec<(Iface, IpCidr)> {
+    let mut held: Vec<(Iface, IpCidr)> = Vec::new();
+    for op in ops {
+        match op {
+            IpOp::AddRoute { iface, route, .. } if !held.contains(&(iface.clone(), *route)) => {
+                held.push((iface.clone(), *route));
+            }
+            IpOp::DelRoute { iface, route } => held.retain(|h| *h != (iface.clone(), *route)),
+            _ => {}
+        }
+    }
+    held
+}
+
+fn v4(s: &str) -> IpCidr {
+    IpCidr::V4(s.parse().unwrap())
+}
+
+/// The RADIUS routes (not the session's host route) the shared interface holds.
+fn framed_on_shared(lns: &SimCore) -> Vec<IpCidr> {
+    installed_routes(&lns.ops)
+        .into_iter()
+        .filter(|(i, r)| *i == Iface::Shared && !matches!(r, IpCidr::V4(c) if c.len() == 32))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Runs until the client's session is down, then a little more.
+fn close_client(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore) {
+    let now = h.now;
+    client.input(now, Input::Shutdown);
+    assert!(
+        run_until(h, lns, client, Duration::from_secs(30), |l, _, now| {
+            l.core.sessions(now).is_empty()
+        }),
+        "the session did not end"
+    );
+}
+
+#[test]
+fn a_coa_replaces_the_routes_it_changes_and_none_outlives_the_session() {
+    let seed = seeds(&[17])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec![
+            "198.51.100.128/25 0.0.0.0 1".into(),
+            "192.0.2.64/26 0.0.0.0 1".into(),
+        ],
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), v4("192.0.2.64/26")]
+    );
+    // The server moves one of the routes: the other stays, the old one goes.
+    let now = h.now;
+    dae(
+        &mut lns,
+        now,
+        Code::COA_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::new(AttrType::FRAMED_ROUTE, "198.51.100.128/25 0.0.0.0 1"),
+            Attr::new(AttrType::FRAMED_ROUTE, "198.51.100.64/26 0.0.0.0 1"),
+        ],
+    );
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), v4("198.51.100.64/26")],
+        "seed {seed}: {:?}",
+        lns.ops
+    );
+    close_client(&mut h, &mut lns, &mut client);
+    assert_eq!(
+        installed_routes(&lns.ops),
+        vec![],
+        "seed {seed}: routes left behind"
+    );
+}
+
+/// How many of one packet to `dst`, sent into the LNS's shared TUN, the client's TUN got.
+fn delivered(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, dst: Ipv4Addr) -> usize {
+    client.tun_writes.clear();
+    let pkt = ip_packet(LNS_IP, dst, 200);
+    let now = h.now;
+    lns.input(
+        now,
+        Input::TunPacket {
+            source: TunTarget::Shared,
+            packet: &pkt,
+            segment: false,
+        },
+    );
+    run_until(h, lns, client, Duration::from_millis(100), |_, _, _| false);
+    client.tun_writes.iter().filter(|(_, b)| *b == pkt).count()
+}
+
+/// The MS-CHAPv2 acceptance of `request` (password "secret") with `authz`.
+fn accept_mschap(request: &l2tpd::core::AuthRequest, authz: &Authorization) -> AuthAnswer {
+    let ppp::Credentials::MsChapV2 {
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+    } = request.credentials.clone()
+    else {
+        panic!("MS-CHAPv2 credentials expected");
+    };
+    let authenticator_response = ppp::mschapv2::generate_authenticator_response(
+        "secret",
+        &nt_response,
+        &peer_challenge,
+        &authenticator_challenge,
+        &request.user,
+    );
+    AuthAnswer::Radius {
+        decision: ppp::AuthDecision::AcceptMsChapV2 {
+            authenticator_response,
+        },
+        authz: Box::new(authz.clone()),
+    }
+}
+
+#[test]
+fn a_reauthentication_that_changes_the_routes_withdraws_the_old_ones() {
+    let seed = seeds(&[23])[0];
+    let first = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec!["198.51.100.128/25 0.0.0.0 1".into()],
+        netmask: Some(Ipv4Addr::new(255, 255, 255, 252)),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, first);
+    let key = lns.core.sessions(h.now)[0].key;
+    let addr = up_sessions(&lns, h.now)[0].1.peer;
+    let subnet = IpCidr::V4(l2tpd::addr::Ipv4Cidr::new(addr, 30).unwrap());
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("198.51.100.128/25"), subnet]
+    );
+    // The peer renegotiates LCP (RFC 1661 §3.7: a Configure-Request in the Opened state):
+    // it authenticates again, and this time the server routes another prefix.
+    let now = h.now;
+    let renegotiate = [
+        0xff, 0x03, 0xc0, 0x21, 0x01, 0x77, 0x00, 0x0a, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78,
+    ];
+    lns.input(
+        now,
+        Input::PppFrame {
+            key,
+            frame: &renegotiate,
+        },
+    );
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, _, _| !l.auth_requests.is_empty()
+        ),
+        "seed {seed}: no second Access-Request"
+    );
+    let request = lns.auth_requests.remove(0);
+    let second = Authorization {
+        address: Some(FramedAddress::FromPool),
+        routes: vec!["192.0.2.64/26 0.0.0.0 1".into()],
+        ..Default::default()
+    };
+    let answer = accept_mschap(&request, &second);
+    let now = h.now;
+    lns.input(now, Input::AuthDecision { request, answer });
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(30),
+            |l, c, now| up_sessions(l, now).len() == 1 && up_sessions(c, now).len() == 1
+        ),
+        "seed {seed}: the session did not come up again"
+    );
+    assert_eq!(
+        framed_on_shared(&lns),
+        vec![v4("192.0.2.64/26")],
+        "seed {seed}: the first grant's routes outlived it: {:?}",
+        lns.ops
+    );
+    // Traffic follows the grant: to the new prefix it reaches the user, to the old one not.
+    assert_eq!(
+        delivered(&mut h, &mut lns, &mut client, Ipv4Addr::new(192, 0, 2, 70)),
+        1
+    );
+    assert_eq!(
+        delivered(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Ipv4Addr::new(198, 51, 100, 130)
+        ),
+        0,
+        "seed {seed}: the withdrawn prefix still reaches the session"
+    );
+    close_client(&mut h, &mut lns, &mut client);
+    assert_eq!(
+        installed_routes(&lns.ops),
+        vec![],
+        "seed {seed}: routes left behind"
+    );
+}
+
+/// A DHCPv6 message from the client's link-local address to the servers, into the LNS's
+/// side of the session as the client's PPP would carry it.
+fn dhcpv6_to_lns(lns: &mut SimCore, now: Instant, key: SessionKey, m: &dhcpv6::Message) {
+    let packet = dhcpv6::udp_packet(
+        "fe80::2".parse().unwrap(),
+        dhcpv6::ALL_SERVERS,
+        dhcpv6::CLIENT_PORT,
+        dhcpv6::SERVER_PORT,
+        &m.encode(),
+    );
+    let mut frame = vec![0x00, 0x57];
+    frame.extend_from_slice(&packet);
+    lns.input(now, Input::PppFrame { key, frame: &frame });
+}
+
+/// The DHCPv6 answers the client's TUN received since `from`.
+fn dhcpv6_answers(client: &SimCore) -> Vec<dhcpv6::Message> {
+    client
+        .tun_writes
+        .iter()
+        .filter_map(|(_, p)| {
+            // Client-bound: UDP from port 547 to 546.
+            (p.len() > 48 && p[6] == 17 && p[40..44] == [2, 35, 2, 34])
+                .then(|| dhcpv6::Message::decode(&p[48..]).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+fn ia_prefixes(m: &dhcpv6::Message) -> Vec<dhcpv6::IaPrefix> {
+    let ia = dhcpv6::Ia::decode(m.option(dhcpv6::code::IA_PD).expect("IA_PD")).unwrap();
+    ia.options
+        .iter()
+        .filter(|o| o.code == dhcpv6::code::IAPREFIX)
+        .map(|o| dhcpv6::IaPrefix::decode(o).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_coa_moves_the_delegated_prefix_its_route_and_what_dhcpv6_hands_out() {
+    let seed = seeds(&[29])[0];
+    let p56 = |s: &str| l2tp_radius::reply::Ipv6Prefix {
+        addr: s.parse().unwrap(),
+        len: 56,
+    };
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        delegated_prefix: Some(p56("2001:db8:7700::")),
+        ipv6_dns: vec!["2001:db8::53".parse().unwrap()],
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session_on(seed, authz, Some("2001:db8:1::/48"));
+    let v6 = |s: &str| IpCidr::V6(s.parse().unwrap());
+    assert!(
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(10),
+            |l, _, now| l.core.sessions(now)[0].ipv6_up
+                && framed_on_shared(l).contains(&v6("2001:db8:7700::/56"))
+        ),
+        "seed {seed}: IPv6 with the delegated route: {:?}",
+        lns.ops
+    );
+    let key = lns.core.sessions(h.now)[0].key;
+
+    // A CPE asks for a prefix: it is offered the server's, and its DNS server.
+    let client_id =
+        dhcpv6::DhcpOption::new(dhcpv6::code::CLIENTID, vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 2]);
+    let ia_pd = |prefixes: Vec<dhcpv6::DhcpOption>| {
+        dhcpv6::Ia {
+            iaid: 1,
+            t1: 0,
+            t2: 0,
+            options: prefixes,
+        }
+        .to_option(dhcpv6::code::IA_PD)
+    };
+    let solicit = dhcpv6::Message {
+        msg_type: dhcpv6::MessageType::SOLICIT,
+        transaction_id: [1, 1, 1],
+        options: vec![
+            client_id.clone(),
+            ia_pd(vec![]),
+            dhcpv6::DhcpOption::new(dhcpv6::code::ORO, vec![0, 23]),
+        ],
+    };
+    client.tun_writes.clear();
+    let now = h.now;
+    dhcpv6_to_lns(&mut lns, now, key, &solicit);
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_millis(100),
+        |_, _, _| false,
+    );
+    let answers = dhcpv6_answers(&client);
+    assert_eq!(answers.len(), 1, "seed {seed}: one Advertise");
+    let adv = &answers[0];
+    assert_eq!(adv.msg_type, dhcpv6::MessageType::ADVERTISE);
+    let offered = ia_prefixes(adv);
+    assert_eq!(
+        offered
+            .iter()
+            .map(|p| (p.prefix, p.len))
+            .collect::<Vec<_>>(),
+        vec![("2001:db8:7700::".parse().unwrap(), 56)]
+    );
+    assert!(adv.option(dhcpv6::code::DNS_SERVERS).is_some());
+    let server_id = adv.option(dhcpv6::code::SERVERID).unwrap().clone();
+
+    // The server moves the prefix: the old route goes, the new one comes.
+    let now = h.now;
+    dae(
+        &mut lns,
+        now,
+        Code::COA_REQUEST,
+        vec![
+            Attr::new(AttrType::USER_NAME, "alice"),
+            Attr::new(
+                AttrType::DELEGATED_IPV6_PREFIX,
+                p56("2001:db8:7800::").encode(),
+            ),
+        ],
+    );
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    let six: Vec<IpCidr> = framed_on_shared(&lns)
+        .into_iter()
+        .filter(|r| matches!(r, IpCidr::V6(_)))
+        .collect();
+    // (Besides the session's /64 from the pool.)
+    assert_eq!(
+        six,
+        vec![v6("2001:db8:1:1::/64"), v6("2001:db8:7800::/56")],
+        "seed {seed}: {:?}",
+        lns.ops
+    );
+
+    // The CPE renews what it has: it is given the new prefix, the old one at lifetime 0.
+    let renew = dhcpv6::Message {
+        msg_type: dhcpv6::MessageType::RENEW,
+        transaction_id: [2, 2, 2],
+        options: vec![client_id, server_id, ia_pd(vec![offered[0].to_option()])],
+    };
+    client.tun_writes.clear();
+    let now = h.now;
+    dhcpv6_to_lns(&mut lns, now, key, &renew);
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_millis(100),
+        |_, _, _| false,
+    );
+    let answers = dhcpv6_answers(&client);
+    assert_eq!(answers.len(), 1, "seed {seed}: one Reply");
+    let got: Vec<_> = ia_prefixes(&answers[0])
+        .iter()
+        .map(|p| (p.prefix.to_string(), p.valid > 0))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2001:db8:7800::".to_string(), true),
+            ("2001:db8:7700::".to_string(), false)
+        ]
+    );
+    // Garbage on the server port is dropped and counted, the session unharmed.
+    let before = lns.core.counters().dhcpv6_dropped;
+    let mut bad = dhcpv6::udp_packet(
+        "fe80::2".parse().unwrap(),
+        dhcpv6::ALL_SERVERS,
+        dhcpv6::CLIENT_PORT,
+        dhcpv6::SERVER_PORT,
+        &[3, 0, 0, 0, 0, 1, 0xff, 0xff],
+    );
+    bad.splice(0..0, [0x00, 0x57]);
+    let now = h.now;
+    lns.input(now, Input::PppFrame { key, frame: &bad });
+    assert_eq!(lns.core.counters().dhcpv6_dropped, before + 1);
+    close_client(&mut h, &mut lns, &mut client);
+    assert_eq!(
+        installed_routes(&lns.ops),
+        vec![],
+        "seed {seed}: routes left behind"
+    );
 }

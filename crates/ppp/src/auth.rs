@@ -165,6 +165,10 @@ pub(crate) struct AuthTiming {
     pub timeout: Duration,
 }
 
+/// MS-CHAPv2 retries an authenticator allows after a Failure with "R=1" (RFC 2759 §9.1.5:
+/// "Failed hack attack with 3 attempts allowed").
+pub(crate) const MSCHAPV2_RETRIES: u32 = 2;
+
 /// Whether `id` lies in the wrapping range `first..=last` of Identifiers.
 fn in_range(id: u8, (first, last): (u8, u8)) -> bool {
     id.wrapping_sub(first) <= last.wrapping_sub(first)
@@ -180,6 +184,8 @@ enum SrvState {
         id: u8,
         challenge: [u8; 16],
         left: u32,
+        /// An MS-CHAPv2 retry: the challenge came in our Failure (RFC 2759 §6).
+        retry: bool,
     },
     Deciding {
         id: u8,
@@ -212,6 +218,8 @@ pub(crate) struct Authenticator {
     succeeded: bool,
     epoch: u64,
     asked: u64,
+    /// MS-CHAPv2 retries still allowed.
+    retries: u32,
     pub(crate) out: VecDeque<AuthOutput>,
 }
 
@@ -237,6 +245,7 @@ impl Authenticator {
             succeeded: false,
             epoch,
             asked: 0,
+            retries: MSCHAPV2_RETRIES,
             out: VecDeque::new(),
         };
         if method != AuthMethod::Pap {
@@ -273,6 +282,7 @@ impl Authenticator {
             succeeded: false,
             epoch,
             asked: 0,
+            retries: MSCHAPV2_RETRIES,
             out: VecDeque::new(),
         };
         a.ask(id, (id, id), user, credentials);
@@ -282,6 +292,12 @@ impl Authenticator {
     /// When a timer of this machine fires.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// An MS-CHAPv2 Failure allowed a retry that the peer has not made yet: a peer that
+    /// leaves now has failed to authenticate.
+    pub(crate) fn awaiting_retry(&self) -> bool {
+        matches!(self.state, SrvState::Challenged { retry: true, .. })
     }
 
     /// Send `challenge`; `first_id` is set when this retransmits an earlier one.
@@ -298,6 +314,7 @@ impl Authenticator {
             id,
             challenge,
             left,
+            retry: false,
         };
         self.deadline = Some(now + self.t.restart);
     }
@@ -320,9 +337,12 @@ impl Authenticator {
                 first_id,
                 challenge,
                 left,
+                retry,
                 ..
             } => {
-                if *left == 0 {
+                if *retry {
+                    self.fail("no new MS-CHAPv2 Response after a failure allowing a retry");
+                } else if *left == 0 {
                     self.fail("no response to CHAP challenge");
                 } else {
                     let (c, l, f) = (*challenge, left - 1, *first_id);
@@ -534,6 +554,7 @@ impl Authenticator {
                 self.deadline = self.rechallenge.map(|r| now + r);
             }
             None => {
+                let mut retry = None;
                 let given = match &d {
                     AuthDecision::RejectWith(m) if !m.is_empty() => Some(m.as_str()),
                     _ => None,
@@ -553,18 +574,44 @@ impl Authenticator {
                         },
                     ) => {
                         // RFC 2759 §6: the Failure packet's message is "E=… R=… C=… V=…
-                        // M=…"; a server's complete text is passed on as it is.
+                        // M=…"; a server's complete text is passed on as it is, but for the
+                        // retry flag: "R=1" only while we allow another attempt.
                         let msg = match given {
                             Some(m) if m.starts_with("E=") => m.to_string(),
                             Some(m) => ms::failure_message_with(authenticator_challenge, m),
                             None => ms::failure_message(authenticator_challenge),
+                        };
+                        retry = (self.retries > 0)
+                            .then(|| ms::retry_challenge(&msg))
+                            .flatten();
+                        let msg = match retry {
+                            Some(_) => msg,
+                            None => ms::without_retry(&msg),
                         };
                         packet::encode(Code(chap::code::FAILURE), id, msg.as_bytes())
                     }
                     _ => packet::encode(Code(chap::code::FAILURE), id, text.as_bytes()),
                 };
                 self.out.push_back(AuthOutput::Send(proto, reply));
-                self.fail(&format!("credentials rejected for {user:?}"));
+                match retry {
+                    // RFC 2759 §9.1.4: "Response (++ID) to challenge in failure message";
+                    // §6: "it disables short timeouts, expecting the peer to prompt the user
+                    // for new credentials and resubmit the response".
+                    Some(challenge) => {
+                        self.retries -= 1;
+                        let next = id.wrapping_add(1);
+                        self.next_id = next.wrapping_add(1);
+                        self.state = SrvState::Challenged {
+                            first_id: next,
+                            id: next,
+                            challenge,
+                            left: 0,
+                            retry: true,
+                        };
+                        self.deadline = Some(now + self.t.timeout);
+                    }
+                    None => self.fail(&format!("credentials rejected for {user:?}")),
+                }
             }
         }
         true
@@ -598,6 +645,8 @@ pub(crate) struct Authenticatee {
     method: AuthMethod,
     user: String,
     password: String,
+    /// Tried once when an MS-CHAPv2 Failure allows a retry.
+    retry_password: Option<String>,
     t: AuthTiming,
     state: CliState,
     next_id: u8,
@@ -615,12 +664,14 @@ impl Authenticatee {
         method: AuthMethod,
         user: &str,
         password: &str,
+        retry_password: Option<&str>,
         t: AuthTiming,
     ) -> Self {
         let mut a = Authenticatee {
             method,
             user: user.to_string(),
             password: password.to_string(),
+            retry_password: retry_password.map(str::to_string),
             t,
             state: CliState::WaitChallenge,
             next_id: (rng.next_u32() & 0xff) as u8,
@@ -709,6 +760,53 @@ impl Authenticatee {
         }
     }
 
+    /// Answers `challenge` under Identifier `id` (`first`: the first Identifier this
+    /// value came under), with Peer-Challenge `pc` (MS-CHAPv2).
+    fn respond(
+        &mut self,
+        now: Instant,
+        id: u8,
+        first: u8,
+        pc: [u8; 16],
+        left: u32,
+        challenge: &[u8],
+    ) -> Result<(), DecodeError> {
+        let (answer, expect) = match self.method {
+            AuthMethod::MsChapV2 => {
+                let ac: [u8; 16] = challenge
+                    .try_into()
+                    .map_err(|_| DecodeError::Malformed("MS-CHAPv2 Challenge"))?;
+                let nt = ms::generate_nt_response(&ac, &pc, &self.user, &self.password);
+                let ar =
+                    ms::generate_authenticator_response(&self.password, &nt, &pc, &ac, &self.user);
+                let mut v = Vec::with_capacity(ms::RESPONSE_LEN);
+                v.extend_from_slice(&pc);
+                v.extend_from_slice(&[0u8; 8]);
+                v.extend_from_slice(&nt);
+                v.push(0);
+                (v, Some(ar))
+            }
+            _ => (
+                chap::md5_response(id, self.password.as_bytes(), challenge).to_vec(),
+                None,
+            ),
+        };
+        let body = ValueName::encode(&answer, self.user.as_bytes());
+        let packet = packet::encode(Code(chap::code::RESPONSE), id, &body);
+        self.out
+            .push_back(AuthOutput::Send(Protocol::CHAP, packet.clone()));
+        self.state = CliState::Responded {
+            ids: (first, id),
+            challenge: challenge.to_vec(),
+            peer_challenge: pc,
+            packet,
+            left,
+            expect,
+        };
+        self.deadline = Some(now + self.t.restart);
+        Ok(())
+    }
+
     /// A PAP or CHAP packet from the peer.
     pub(crate) fn handle(
         &mut self,
@@ -770,45 +868,7 @@ impl Authenticatee {
                     }
                     _ => rng.fill_bytes(&mut pc),
                 }
-                let (value, expect) = match self.method {
-                    AuthMethod::MsChapV2 => {
-                        let ac: [u8; 16] = vn
-                            .value
-                            .try_into()
-                            .map_err(|_| DecodeError::Malformed("MS-CHAPv2 Challenge"))?;
-                        let nt = ms::generate_nt_response(&ac, &pc, &self.user, &self.password);
-                        let ar = ms::generate_authenticator_response(
-                            &self.password,
-                            &nt,
-                            &pc,
-                            &ac,
-                            &self.user,
-                        );
-                        let mut v = Vec::with_capacity(ms::RESPONSE_LEN);
-                        v.extend_from_slice(&pc);
-                        v.extend_from_slice(&[0u8; 8]);
-                        v.extend_from_slice(&nt);
-                        v.push(0);
-                        (v, Some(ar))
-                    }
-                    _ => (
-                        chap::md5_response(pkt.id, self.password.as_bytes(), vn.value).to_vec(),
-                        None,
-                    ),
-                };
-                let body = ValueName::encode(&value, self.user.as_bytes());
-                let packet = packet::encode(Code(chap::code::RESPONSE), pkt.id, &body);
-                self.out
-                    .push_back(AuthOutput::Send(Protocol::CHAP, packet.clone()));
-                self.state = CliState::Responded {
-                    ids: (first, pkt.id),
-                    challenge: vn.value.to_vec(),
-                    peer_challenge: pc,
-                    packet,
-                    left,
-                    expect,
-                };
-                self.deadline = Some(now + self.t.restart);
+                self.respond(now, pkt.id, first, pc, left, vn.value)?;
             }
             chap::code::SUCCESS => {
                 let CliState::Responded { ids, expect, .. } = &self.state else {
@@ -831,7 +891,23 @@ impl Authenticatee {
                 if let CliState::Responded { ids, .. } = self.state {
                     if in_range(pkt.id, ids) {
                         let msg = String::from_utf8_lossy(pkt.data).into_owned();
-                        self.fail(format!("CHAP Failure: {msg}"));
+                        // RFC 2759 §9.1.4: a Failure allowing a retry is answered with a
+                        // new Response (++ID) to the challenge it carries, when we have
+                        // another password to try.
+                        let retry = (self.method == AuthMethod::MsChapV2)
+                            .then(|| ms::retry_challenge(&msg))
+                            .flatten();
+                        match (retry, self.retry_password.take()) {
+                            (Some(challenge), Some(pw)) => {
+                                self.password = pw;
+                                let mut pc = [0u8; 16];
+                                rng.fill_bytes(&mut pc);
+                                let id = pkt.id.wrapping_add(1);
+                                let left = self.t.max_transmits.saturating_sub(1);
+                                self.respond(now, id, id, pc, left, &challenge)?;
+                            }
+                            _ => self.fail(format!("CHAP Failure: {msg}")),
+                        }
                     }
                 }
             }

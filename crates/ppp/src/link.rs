@@ -51,6 +51,9 @@ pub struct AuthConfig {
     pub username: String,
     /// Client: password.
     pub password: String,
+    /// Client: a second password, tried once when an MS-CHAPv2 authenticator's Failure
+    /// allows a retry (RFC 2759 §6 "R=1"): say, the old one during a password change.
+    pub retry_password: Option<String>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -71,6 +74,7 @@ impl AuthConfig {
             name: "l2tp-rs".into(),
             username: String::new(),
             password: String::new(),
+            retry_password: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl AuthConfig {
             name: String::new(),
             username: username.into(),
             password: password.into(),
+            retry_password: None,
         }
     }
 }
@@ -396,12 +401,23 @@ impl Link {
         }
     }
 
+    fn awaiting_auth_retry(&self) -> bool {
+        self.server_auth
+            .as_ref()
+            .is_some_and(|a| a.awaiting_retry())
+    }
+
     /// The L2TP session went away: the link is down at once, nothing more is sent.
     pub fn lower_down(&mut self, now: Instant) {
         if self.finished {
             return;
         }
-        self.down_reason.get_or_insert(DownReason::LowerLayerDown);
+        let reason = if self.awaiting_auth_retry() {
+            DownReason::AuthFailed("peer left after a failed MS-CHAPv2 attempt".into())
+        } else {
+            DownReason::LowerLayerDown
+        };
+        self.down_reason.get_or_insert(reason);
         self.lcp.down();
         self.pump(now);
         self.tx.clear();
@@ -574,6 +590,8 @@ impl Link {
                     // credentials (l2tpns does this instead of sending a CHAP Failure).
                     let r = if self.phase == Phase::Authenticate && self.client_auth.is_some() {
                         DownReason::AuthFailed("peer terminated during authentication".into())
+                    } else if self.awaiting_auth_retry() {
+                        DownReason::AuthFailed("peer left after a failed MS-CHAPv2 attempt".into())
                     } else if self.cfg.role == Role::Client
                         && self.phase == Phase::Establish
                         && self.lcp.policy.refused_peer_auth()
@@ -1032,6 +1050,7 @@ impl Link {
                         m,
                         &a.username,
                         &a.password,
+                        a.retry_password.as_deref(),
                         t,
                     )));
                 }

@@ -143,6 +143,31 @@ pub fn failure_message_with(auth_challenge: &[u8; 16], message: &str) -> String 
     format!("E=691 R=0 C={c} V=3 M={message}")
 }
 
+/// RFC 2759 §6: the new challenge of a Failure message that allows a retry ("R=1" and
+/// "C=" with 32 hexadecimal digits); None when it does not.
+pub fn retry_challenge(msg: &str) -> Option<[u8; 16]> {
+    let mut words = msg.split(' ');
+    let retry = words.clone().any(|w| w == "R=1");
+    let hex = words.find_map(|w| w.strip_prefix("C="))?;
+    if !retry || hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The same Failure message allowing no retry ("R=1" becomes "R=0").
+pub fn without_retry(msg: &str) -> String {
+    msg.split(' ')
+        .map(|w| if w == "R=1" { "R=0" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Constant-time equality for secrets-derived values.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -151,6 +176,22 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_allowing_a_retry_gives_its_challenge_and_can_be_made_final() {
+        let m = "E=691 R=1 C=00112233445566778899AABBCCDDEEFF V=3 M=try again";
+        let c = retry_challenge(m).unwrap();
+        assert_eq!(c[1], 0x11);
+        assert_eq!(c[15], 0xff);
+        let last = without_retry(m);
+        assert_eq!(
+            last,
+            "E=691 R=0 C=00112233445566778899AABBCCDDEEFF V=3 M=try again"
+        );
+        assert_eq!(retry_challenge(&last), None);
+        assert_eq!(retry_challenge("E=691 R=1 C=0011 V=3"), None, "short C=");
+        assert_eq!(retry_challenge("E=691 R=1 V=3"), None, "no C=");
+    }
 
     fn h(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()

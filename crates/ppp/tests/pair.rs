@@ -28,6 +28,9 @@ enum Backend {
     BogusMsChapSuccess,
     /// Reject everyone with these words (a RADIUS server's).
     RejectWith(&'static str),
+    /// As a RADIUS server checks MS-CHAPv2: a wrong password gets an MS-CHAP-Error that
+    /// allows a retry with a fresh challenge (E=691 R=1 C=…).
+    MsChapRetry,
 }
 
 struct Pair {
@@ -47,6 +50,8 @@ struct Pair {
     sev: Vec<Event>,
     cev: Vec<Event>,
     stale_decisions: u32,
+    /// The MS-CHAPv2 authenticator challenges the backend was asked about.
+    challenges: Vec<[u8; 16]>,
 }
 
 fn server_cfg(methods: Vec<AuthMethod>) -> LinkConfig {
@@ -82,6 +87,7 @@ impl Pair {
             sev: Vec::new(),
             cev: Vec::new(),
             stale_decisions: 0,
+            challenges: Vec::new(),
         }
     }
 
@@ -123,6 +129,28 @@ impl Pair {
                     },
                     Backend::RejectAll => AuthDecision::Reject,
                     Backend::RejectWith(m) => AuthDecision::RejectWith(m.to_string()),
+                    Backend::MsChapRetry => {
+                        let Event::AuthRequest {
+                            credentials:
+                                ppp::Credentials::MsChapV2 {
+                                    authenticator_challenge: ac,
+                                    peer_challenge: pc,
+                                    nt_response: nt,
+                                },
+                            ..
+                        } = &e
+                        else {
+                            panic!("MS-CHAPv2 expected: {e:?}")
+                        };
+                        self.challenges.push(*ac);
+                        let pw = self.secrets.get(user).cloned().unwrap_or_default();
+                        if ppp::mschapv2::generate_nt_response(ac, pc, user, &pw) == *nt {
+                            AuthDecision::Password(pw)
+                        } else {
+                            let c: String = (0..16u8).map(|i| format!("{:02X}", i * 17)).collect();
+                            AuthDecision::RejectWith(format!("E=691 R=1 C={c} V=3 M=try again"))
+                        }
+                    }
                     Backend::BogusMsChapSuccess => AuthDecision::AcceptMsChapV2 {
                         authenticator_response: [0x11; 20],
                     },
@@ -839,4 +867,51 @@ fn probes_pause_while_lcp_renegotiates() {
         p.now - p.start
     );
     assert_eq!(p.server.poll_timeout(), None);
+}
+
+#[test]
+fn ms_chap_v2_retry_within_the_same_lcp_session() {
+    // RFC 2759 §9.1.4: "Failure (E=691 R=1) ... Response (++ID) to challenge in failure
+    // message ... Success".
+    let retry_challenge: Vec<u8> = (0..16u8).map(|i| i * 17).collect();
+    let mut c = client_cfg("alice", "not-the-password");
+    c.auth.retry_password = Some("wonderland".into());
+    let mut p = Pair::new(41, server_cfg(vec![AuthMethod::MsChapV2]), c);
+    p.backend = Backend::MsChapRetry;
+    p.open();
+    assert!(p.run_until(Duration::from_secs(30), |p| net_up(&p.cev).is_some()));
+    assert_up(&p, AuthMethod::MsChapV2, "alice");
+    assert_eq!(p.challenges.len(), 2, "two attempts");
+    assert_eq!(
+        p.challenges[1].to_vec(),
+        retry_challenge,
+        "the Failure's C="
+    );
+
+    // A client with no other password gives up: both ends see an authentication failure.
+    let mut p = Pair::new(
+        42,
+        server_cfg(vec![AuthMethod::MsChapV2]),
+        client_cfg("alice", "not-the-password"),
+    );
+    p.backend = Backend::MsChapRetry;
+    p.open();
+    assert!(p.run_until(Duration::from_secs(60), |p| {
+        down(&p.cev).is_some() && down(&p.sev).is_some()
+    }));
+    assert!(matches!(down(&p.cev), Some(DownReason::AuthFailed(w)) if w.contains("R=1")));
+    assert!(
+        matches!(down(&p.sev), Some(DownReason::AuthFailed(_))),
+        "{:?}",
+        down(&p.sev)
+    );
+
+    // The other password is wrong too: one retry, then the client gives up.
+    let mut c = client_cfg("alice", "not-the-password");
+    c.auth.retry_password = Some("nor-this-one".into());
+    let mut p = Pair::new(43, server_cfg(vec![AuthMethod::MsChapV2]), c);
+    p.backend = Backend::MsChapRetry;
+    p.open();
+    assert!(p.run_until(Duration::from_secs(60), |p| down(&p.cev).is_some()));
+    assert_eq!(p.challenges.len(), 2);
 }

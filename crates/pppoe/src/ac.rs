@@ -383,6 +383,9 @@ impl AccessConcentrator {
         let [requested] = d.tags.service_names()[..] else {
             return Err(DropReason::ServiceNameCount);
         };
+        if d.tags.has_duplicate_singleton() {
+            return Err(DropReason::DuplicateTag);
+        }
         // §5.2: "If the Access Concentrator can not serve the PADI it MUST NOT respond with
         // a PADO."
         if !self.offers(requested) {
@@ -449,6 +452,10 @@ impl AccessConcentrator {
         let [requested] = d.tags.service_names()[..] else {
             return Err(DropReason::ServiceNameCount);
         };
+        // Two cookies (or two Host-Uniqs …): which one was checked must not be a question.
+        if d.tags.has_duplicate_singleton() {
+            return Err(DropReason::DuplicateTag);
+        }
         // No reply at all without a cookie we issued to this address: a spoofed PADR must
         // not cost a session nor make us send anything.
         let Some(cookie) = d.tags.ac_cookie() else {

@@ -76,6 +76,9 @@ reasons! {
     SessionUnknown = "session_unknown",
     /// PADO or PADS sent to the access concentrator.
     UnexpectedCode = "unexpected_code",
+    /// PADI or PADR with a Host-Uniq, AC-Cookie, Relay-Session-Id or PPP-Max-Payload TAG
+    /// twice.
+    DuplicateTag = "duplicate_tag",
 }
 
 impl DropReason {

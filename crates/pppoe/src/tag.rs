@@ -205,6 +205,10 @@ pub trait TagList {
     fn error(&self) -> Option<&Tag>;
     /// Vendor-Specific TAGs.
     fn vendor_tags(&self) -> Vec<&VendorTag>;
+    /// Whether a TAG that means one thing per packet (Host-Uniq, AC-Cookie,
+    /// Relay-Session-Id, PPP-Max-Payload) appears more than once: which one counts would be
+    /// a guess, and the sender's and the checker's guesses may differ.
+    fn has_duplicate_singleton(&self) -> bool;
 }
 
 impl TagList for [Tag] {
@@ -253,6 +257,23 @@ impl TagList for [Tag] {
                 Tag::ServiceNameError(_) | Tag::AcSystemError(_) | Tag::GenericError(_)
             )
         })
+    }
+    fn has_duplicate_singleton(&self) -> bool {
+        let mut seen = [0u8; 4];
+        for t in self {
+            let k = match t {
+                Tag::HostUniq(_) => 0,
+                Tag::AcCookie(_) => 1,
+                Tag::RelaySessionId(_) => 2,
+                Tag::PppMaxPayload(_) => 3,
+                _ => continue,
+            };
+            seen[k] += 1;
+            if seen[k] > 1 {
+                return true;
+            }
+        }
+        false
     }
     fn vendor_tags(&self) -> Vec<&VendorTag> {
         self.iter()

@@ -221,6 +221,39 @@ fn service_names_not_offered_get_no_pado_and_a_service_name_error_pads() {
 }
 
 #[test]
+fn a_padr_or_padi_with_a_singleton_tag_twice_is_dropped() {
+    let t0 = Instant::now();
+    let mut ac = ac(t0);
+    let c1 = offer(&mut ac, t0, H1, &[]);
+    // A valid cookie first and a second one after it: which was checked must not matter.
+    for extra in [
+        vec![Tag::AcCookie(vec![7; 20])],
+        vec![Tag::HostUniq(vec![1]), Tag::HostUniq(vec![2])],
+        vec![Tag::RelaySessionId(vec![1]), Tag::RelaySessionId(vec![1])],
+    ] {
+        assert_eq!(
+            ac.handle_frame(t0, &padr(H1, &[], b"", Some(c1.clone()), extra)),
+            Received::Dropped(DropReason::DuplicateTag)
+        );
+    }
+    assert_eq!(
+        ac.handle_frame(
+            t0,
+            &padi(
+                H2,
+                &[],
+                b"",
+                vec![Tag::PppMaxPayload(1500), Tag::PppMaxPayload(9000)]
+            )
+        ),
+        Received::Dropped(DropReason::DuplicateTag)
+    );
+    assert!(ac.poll_transmit().is_none(), "no reply to any of them");
+    assert_eq!(ac.sessions().count(), 0);
+    assert_eq!(ac.stats().dropped(DropReason::DuplicateTag), 4);
+}
+
+#[test]
 fn padr_without_a_valid_cookie_is_refused_silently() {
     let t0 = Instant::now();
     let mut ac = ac(t0);

@@ -46,6 +46,10 @@ pub struct EndpointConfig {
     pub auth: PeerAuth,
     /// Per-peer overrides of `auth`, by peer IP address.
     pub peers: Vec<(IpAddr, PeerAuth)>,
+    /// Per-peer profiles by address prefix and/or the Host Name of the peer's SCCRQ,
+    /// first match wins, consulted after `peers` (see [`EndpointConfig::auth_for_peer`]).
+    #[serde(default)]
+    pub peer_rules: Vec<PeerRule>,
     /// Accept SCCRQs at all (false: every incoming tunnel is refused with StopCCN).
     pub accept_incoming_tunnels: bool,
     /// Ask the caller about each incoming tunnel ([`super::Event::IncomingTunnel`], then
@@ -100,6 +104,7 @@ impl Default for EndpointConfig {
             ack_delay: Duration::from_millis(100),
             auth: PeerAuth::default(),
             peers: Vec::new(),
+            peer_rules: Vec::new(),
             accept_incoming_tunnels: true,
             decide_incoming_tunnels: false,
             decide_incoming_calls: false,
@@ -114,13 +119,38 @@ impl Default for EndpointConfig {
 }
 
 impl EndpointConfig {
-    /// The authentication settings that apply to `peer`.
+    /// The authentication settings that apply to `peer` (before its Host Name is known).
     pub fn auth_for(&self, peer: IpAddr) -> &PeerAuth {
-        self.peers
-            .iter()
-            .find(|(ip, _)| *ip == peer)
-            .map(|(_, a)| a)
+        self.rule_for(peer, None)
+            .map(|r| &r.auth)
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .find(|(ip, _)| *ip == peer)
+                    .map(|(_, a)| a)
+            })
             .unwrap_or(&self.auth)
+    }
+
+    /// The authentication settings that apply to `peer` naming itself `host_name` in its
+    /// SCCRQ: an exact address in `peers`, else the first of `peer_rules` that matches, else
+    /// `auth`.
+    pub fn auth_for_peer(&self, peer: IpAddr, host_name: &[u8]) -> &PeerAuth {
+        if let Some((_, a)) = self.peers.iter().find(|(ip, _)| *ip == peer) {
+            return a;
+        }
+        self.rule_for(peer, Some(host_name))
+            .map(|r| &r.auth)
+            .unwrap_or(&self.auth)
+    }
+
+    /// The first rule matching `peer` (and `host_name`, when known; a rule that names a
+    /// Host Name matches only a known one).
+    pub fn rule_for(&self, peer: IpAddr, host_name: Option<&[u8]>) -> Option<&PeerRule> {
+        if self.peers.iter().any(|(ip, _)| *ip == peer) {
+            return None;
+        }
+        self.peer_rules.iter().find(|r| r.matches(peer, host_name))
     }
 
     /// The reliable-channel parameters derived from this configuration.
@@ -137,6 +167,61 @@ impl EndpointConfig {
     }
 }
 
+/// A per-peer profile: which peers (an address prefix, a Host Name, or both) and what
+/// applies to them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct PeerRule {
+    /// Peers whose address is in this prefix (address, length); `None`: any address.
+    pub prefix: Option<(IpAddr, u8)>,
+    /// Peers whose SCCRQ names this Host Name (ASCII case ignored); `None`: any.
+    pub host_name: Option<Vec<u8>>,
+    /// Their tunnel authentication and AVP hiding.
+    pub auth: PeerAuth,
+    /// Our Host Name toward them; `None`: the configured one.
+    pub our_host_name: Option<String>,
+}
+
+impl PeerRule {
+    /// Whether `peer`, naming itself `host_name` (when known), is one of this rule's.
+    pub fn matches(&self, peer: IpAddr, host_name: Option<&[u8]>) -> bool {
+        let addr_ok = self
+            .prefix
+            .is_none_or(|(net, len)| in_prefix(peer, net, len));
+        let name_ok = match (&self.host_name, host_name) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+            (Some(_), None) => false,
+        };
+        addr_ok && name_ok
+    }
+}
+
+/// Whether `ip` is in `net`/`len` (families must agree; IPv4-mapped IPv6 peers are seen as
+/// IPv4).
+fn in_prefix(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let len = u32::from(len.min(32));
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let len = u32::from(len.min(128));
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
 /// Options of a tunnel opened by [`super::Endpoint::open_tunnel`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TunnelOptions {
@@ -145,6 +230,8 @@ pub struct TunnelOptions {
     /// Send a Tie Breaker AVP (RFC 2661 §4.4.3) so a collision with the peer's own SCCRQ
     /// leaves one tunnel.
     pub tie_breaker: bool,
+    /// Our Host Name in this tunnel's SCCRQ instead of the configured one.
+    pub host_name: Option<String>,
 }
 
 /// Parameters of a call placed by a command (ICRQ from a LAC, OCRQ from an LNS).

@@ -271,6 +271,12 @@ impl Endpoint {
         self.ctx.config.peers = peers;
     }
 
+    /// Replaces the per-peer profiles (by prefix and Host Name) for tunnels set up from now
+    /// on.
+    pub fn set_peer_rules(&mut self, rules: Vec<super::PeerRule>) {
+        self.ctx.config.peer_rules = rules;
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &EndpointConfig {
         &self.ctx.config
@@ -618,6 +624,15 @@ impl Endpoint {
                 }
             }
         }
+        // A per-peer profile may name the peer's Host Name: known now. (Hidden AVPs of the
+        // SCCRQ itself were read with the secret chosen by address.)
+        let rule = self.ctx.config.rule_for(from.ip(), Some(&m.host_name));
+        let our_host_name = rule.and_then(|r| r.our_host_name.clone());
+        let auth = self
+            .ctx
+            .config
+            .auth_for_peer(from.ip(), &m.host_name)
+            .clone();
         // Refused on its content: answered (RFC 2661 §4.2: an unknown mandatory AVP shuts
         // the tunnel down) without creating any state, as a single spoofed datagram could.
         if let Some(err) = sccrq_refusal(&m, auth.secret.is_some()) {
@@ -748,6 +763,9 @@ impl Endpoint {
         };
         t.channel.peer_tunnel = m.assigned_tunnel_id;
         t.channel.start_receive_at(seq.ns);
+        if reuse.is_none() {
+            t.our_host_name = our_host_name;
+        }
         if let Some((old, suggest)) = recovery {
             tracing::info!(%from, tunnel = %tid, old = %old, "recovery SCCRQ (RFC 4951): suggesting Ns {} Nr {}", suggest.ns, suggest.nr);
             t.failover.recovery_of = Some(old);
@@ -995,6 +1013,12 @@ impl Endpoint {
             t.tie_breaker = Some(tb);
         }
         t.opened_to = Some(peer);
+        t.our_host_name = opts.host_name.or_else(|| {
+            self.ctx
+                .config
+                .rule_for(peer.ip(), None)
+                .and_then(|r| r.our_host_name.clone())
+        });
         t.open(&mut self.ctx, now);
         self.tunnels.insert(tid, t);
         self.originated.entry(peer).or_default().push(tid);

@@ -32,7 +32,7 @@ pub mod reliable;
 pub(crate) mod session;
 pub(crate) mod tunnel;
 
-pub use config::{CallParams, EndpointConfig, PeerAuth, TunnelOptions};
+pub use config::{CallParams, EndpointConfig, PeerAuth, PeerRule, TunnelOptions};
 pub use endpoint::{Endpoint, EndpointStats, Transmit};
 pub use error::{ApiError, ProtocolError};
 pub use event::{

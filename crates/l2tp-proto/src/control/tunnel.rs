@@ -110,6 +110,9 @@ pub(crate) struct Tunnel {
     pub auth: PeerAuth,
     pub sessions: BTreeMap<SessionId, Session>,
     pub peer_host_name: Vec<u8>,
+    /// Our Host Name toward this peer, when not the configured one (a per-peer profile).
+    #[serde(default)]
+    pub our_host_name: Option<String>,
     /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
     #[serde(with = "l2tp_snap::instant")]
     pub quiet_since: Instant,
@@ -176,6 +179,7 @@ impl Tunnel {
             auth,
             sessions: BTreeMap::new(),
             peer_host_name: Vec::new(),
+            our_host_name: None,
             quiet_since: now,
             tie_breaker: None,
             scheduled: None,
@@ -313,7 +317,12 @@ impl Tunnel {
         let cfg = &ctx.config;
         Sccrq {
             protocol_version: ProtocolVersion::V1_0,
-            host_name: cfg.host_name.as_bytes().to_vec(),
+            host_name: self
+                .our_host_name
+                .as_ref()
+                .unwrap_or(&cfg.host_name)
+                .as_bytes()
+                .to_vec(),
             framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
             assigned_tunnel_id: self.id,
             bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
@@ -393,7 +402,12 @@ impl Tunnel {
         let m = Sccrp {
             protocol_version: ProtocolVersion::V1_0,
             framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
-            host_name: cfg.host_name.as_bytes().to_vec(),
+            host_name: self
+                .our_host_name
+                .as_ref()
+                .unwrap_or(&cfg.host_name)
+                .as_bytes()
+                .to_vec(),
             assigned_tunnel_id: self.id,
             bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
             firmware_revision: cfg.firmware_revision,

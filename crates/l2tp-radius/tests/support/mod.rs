@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::fs;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,20 +67,20 @@ bob	Cleartext-Password := "bob-pw"
 	Framed-Pool = "main"
 "#;
 
-/// One site: auth and acct on loopback; every reply signed with a Message-Authenticator
+/// One site: auth and acct on `ip`; every reply signed with a Message-Authenticator
 /// (FreeRADIUS computes it when the reply holds one).
-fn site(auth: u16, acct: u16) -> String {
+fn site(ip: Ipv4Addr, auth: u16, acct: u16) -> String {
     format!(
         r#"
 server l2tp_radius_test {{
 listen {{
 	type = auth
-	ipaddr = 127.0.0.1
+	ipaddr = {ip}
 	port = {auth}
 }}
 listen {{
 	type = acct
-	ipaddr = 127.0.0.1
+	ipaddr = {ip}
 	port = {acct}
 }}
 authorize {{
@@ -150,6 +150,18 @@ impl FreeRadius {
     /// `netns` when given (its loopback must be up; the ports are picked on ours, which
     /// is free enough in a fresh namespace).
     pub fn start_with(name: &str, users: &str, netns: Option<&str>) -> FreeRadius {
+        Self::start_on(name, users, netns, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST)
+    }
+
+    /// The same listening on `ip` (an address of `netns`, or of ours), for one client at
+    /// `client` (a guest on the far side of a link, say).
+    pub fn start_on(
+        name: &str,
+        users: &str,
+        netns: Option<&str>,
+        ip: Ipv4Addr,
+        client: Ipv4Addr,
+    ) -> FreeRadius {
         let dir = std::env::temp_dir().join(format!("l2tp-radius-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
@@ -172,13 +184,13 @@ impl FreeRadius {
         let _ = fs::remove_file(raddb.join("mods-enabled/eap"));
         fs::write(
             raddb.join("sites-enabled/l2tp_radius_test"),
-            site(auth, acct),
+            site(ip, auth, acct),
         )
         .unwrap();
         fs::write(
             raddb.join("clients.conf"),
             format!(
-                "client loopback {{\n\tipaddr = 127.0.0.1\n\tsecret = {SECRET}\n\trequire_message_authenticator = yes\n}}\n"
+                "client nas {{\n\tipaddr = {client}\n\tsecret = {SECRET}\n\trequire_message_authenticator = yes\n}}\n"
             ),
         )
         .unwrap();
@@ -212,8 +224,8 @@ impl FreeRadius {
             child: None,
             netns: netns.map(str::to_string),
             dir,
-            auth: SocketAddr::from(([127, 0, 0, 1], auth)),
-            acct: SocketAddr::from(([127, 0, 0, 1], acct)),
+            auth: SocketAddr::from((ip, auth)),
+            acct: SocketAddr::from((ip, acct)),
         };
         fr.run();
         fr

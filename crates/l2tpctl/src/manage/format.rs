@@ -438,6 +438,16 @@ fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
         "  PPPoE subscribers {}, relaying {}; calls placed {}, up {}, failed {}, no LNS for the realm {}",
         l.subscribers, l.relaying, l.calls_placed, l.calls_up, l.calls_failed, l.no_lns
     );
+    let locked = if l.lns_locked_out.is_empty() {
+        "none".to_string()
+    } else {
+        l.lns_locked_out.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "  LNS steering: calls retried {}, lockouts {}; locked out now: {locked}; RADIUS steered {}, rejected {}",
+        l.calls_retried, l.lns_lockouts, l.radius_steered, l.radius_rejected
+    );
     let _ = writeln!(
         out,
         "  Discovery: PADI {} PADO {} PADR {} PADS {} (errors {}) PADT in {} out {}",
@@ -480,10 +490,14 @@ fn pppoe(out: &mut String, v: &[l2tp_mgmt::PppoeSessionInfo]) {
             (Some(t), Some(s)) => format!("{t}/{s}"),
             _ => "-".into(),
         };
-        let mac = match &p.circuit_id {
-            Some(c) => format!("{} ({c})", p.mac),
-            None => p.mac.clone(),
-        };
+        let mut mac = p.mac.clone();
+        if !p.vlans.is_empty() {
+            let v: Vec<String> = p.vlans.iter().map(u16::to_string).collect();
+            mac.push_str(&format!(" vlan {}", v.join(".")));
+        }
+        if let Some(c) = &p.circuit_id {
+            mac.push_str(&format!(" ({c})"));
+        }
         let _ = writeln!(
             out,
             "{:<16} {:<17} {:<24} {:<22} {:<12} {:<13} {:>9} {:>16} {:>16}",

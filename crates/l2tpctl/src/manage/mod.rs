@@ -180,6 +180,20 @@ one is used. Prints the local tunnel and session ids of the new call.",
         #[arg(value_name = "PEER")]
         peer: Option<String>,
     },
+    /// Place a call: `call out TID NUMBER` (LNS: an outgoing call to the LAC of a tunnel).
+    #[command(
+        long_about = "LNS role: `call out TID NUMBER` places an outgoing call (OCRQ, RFC 2661 \
+§5.2) in tunnel TID, asking the LAC at its other end to dial NUMBER (sent as the Called \
+Number AVP). Prints the local tunnel and session ids of the call. The LAC answers with OCRP \
+and OCCN when it accepts the call (the session is then up on both sides and PPP starts, our \
+end authenticating the far end as for any call) or with a CDN when it refuses: an l2tpd LAC \
+refuses unless its [dial] section says `outgoing_calls = \"accept\"`.",
+        after_long_help = "EXAMPLES:\n    l2tpctl call out 12 5551234"
+    )]
+    Call {
+        #[command(subcommand)]
+        what: CallWhat,
+    },
     /// LAC/client: hang up calls.
     #[command(
         long_about = "LAC/client role: hang up one call (TID SID), every call of a tunnel \
@@ -331,6 +345,20 @@ pub enum SetWhat {
         /// Debug mask: a number or names (data,seq).
         #[arg(value_name = "MASK")]
         value: String,
+    },
+}
+
+/// `call out`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CallWhat {
+    /// An outgoing call (OCRQ) in a tunnel.
+    Out {
+        /// Local tunnel id.
+        #[arg(value_name = "TID")]
+        tunnel: u16,
+        /// The number the LAC is to dial.
+        #[arg(value_name = "NUMBER")]
+        number: String,
     },
 }
 
@@ -494,6 +522,15 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
             false,
         ),
         ManageCommand::Dial { peer } => (Request::Dial { peer: peer.clone() }, false),
+        ManageCommand::Call {
+            what: CallWhat::Out { tunnel, number },
+        } => (
+            Request::CallOut {
+                tunnel: *tunnel,
+                number: number.clone(),
+            },
+            false,
+        ),
         ManageCommand::Hangup { tunnel, session } => (
             Request::HangUp {
                 tunnel: *tunnel,

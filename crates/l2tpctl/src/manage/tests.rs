@@ -108,6 +108,13 @@ fn command_lines_map_to_requests() {
     );
     assert_eq!(req(&["dial"]), Request::Dial { peer: None });
     assert_eq!(
+        req(&["call", "out", "12", "5551234"]),
+        Request::CallOut {
+            tunnel: 12,
+            number: "5551234".into()
+        }
+    );
+    assert_eq!(
         req(&["dial", "lns:1701"]),
         Request::Dial {
             peer: Some("lns:1701".into())

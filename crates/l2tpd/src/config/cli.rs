@@ -115,7 +115,9 @@ pub struct LacArgs {
     /// The LNS of every user whose realm has no --realm of its own, HOST[:PORT].
     #[arg(long, value_name = "HOST[:PORT]")]
     pub lns: Option<String>,
-    /// The LNS of one realm (what follows the last @ of the user name); repeat for several.
+    /// The LNS of one realm (what follows the last @ of the user name), REALM=HOST[:PORT];
+    /// REALM=HOST1,HOST2,… tries them in that order (the next when one fails a call). Repeat
+    /// for several realms.
     #[arg(long, value_name = "REALM=HOST[:PORT]")]
     pub realm: Vec<String>,
     /// Tunnel secret shared with the LNSs.
@@ -132,6 +134,10 @@ pub struct LacArgs {
         default_value = "chap-md5,pap"
     )]
     pub auth: Vec<String>,
+    /// The interfaces are VLAN trunks: serve 802.1Q/802.1ad-tagged subscribers too, each
+    /// on its own tags.
+    #[arg(long)]
+    pub vlan_trunk: bool,
     /// Common flags.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -143,7 +149,8 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
         .lns
         .as_deref()
         .map(|s| s.parse::<PeerAddr>().map_err(|e| flag_error("--lns", e)))
-        .transpose()?;
+        .transpose()?
+        .map(lac::LnsGroup::One);
     let mut realms = std::collections::BTreeMap::new();
     for r in &a.realm {
         let Some((realm, host)) = r.split_once('=') else {
@@ -152,10 +159,28 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
                 format!("expected REALM=HOST[:PORT], got {r:?}"),
             ));
         };
-        let peer = host
-            .parse::<PeerAddr>()
-            .map_err(|e| flag_error("--realm", e))?;
-        realms.insert(realm.to_string(), peer);
+        // REALM=HOST[,HOST…]: tried in the order given.
+        let hosts = host
+            .split(',')
+            .map(|h| h.parse::<PeerAddr>().map_err(|e| flag_error("--realm", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let group = match <[_; 1]>::try_from(hosts) {
+            Ok([one]) => lac::LnsGroup::One(one),
+            Err(hosts) => lac::LnsGroup::Group(
+                hosts
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(address, preference)| lac::LnsEntry {
+                        address,
+                        secret: None,
+                        preference,
+                        weight: 1,
+                        max_sessions_per_tunnel: 0,
+                    })
+                    .collect(),
+            ),
+        };
+        realms.insert(realm.to_string(), group);
     }
     let auth = a
         .auth
@@ -187,8 +212,10 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
             lns,
             realms,
             auth,
+            vlan_trunk: a.vlan_trunk,
             ..lac::LacConfig::default()
         }),
+        peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;
@@ -271,6 +298,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         }),
         radius: None,
         lac: None,
+        peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;
@@ -403,6 +431,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
         dial: None,
         radius: radius_from_flags(a)?,
         lac: None,
+        peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
     cfg.validate()?;

@@ -32,6 +32,7 @@ use thiserror::Error;
 
 mod cli;
 pub mod lac;
+pub mod profiles;
 mod radius;
 mod settings;
 #[cfg(test)]
@@ -253,6 +254,10 @@ pub struct Config {
     /// `lac` dials like a `client`.
     #[serde(default)]
     pub lac: Option<lac::LacConfig>,
+    /// `[[peer]]`: per-peer profiles (tunnel secret, AVP hiding, our Host Name, use of proxy
+    /// AVPs), first match wins.
+    #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<profiles::PeerProfile>,
 }
 
 /// `[daemon]`: process-wide settings.
@@ -563,6 +568,9 @@ pub struct DialConfig {
     pub user: String,
     /// PPP password. Required.
     pub password: Secret,
+    /// A second PPP password, tried once when an MS-CHAPv2 server's failure allows a retry
+    /// (RFC 2759 "R=1"), as during a password change. Default none.
+    pub retry_password: Option<Secret>,
     /// Sessions (calls) to place in the tunnel. Default 1.
     pub sessions: u32,
     /// Dial again when the tunnel or session goes down. Default true.
@@ -584,6 +592,21 @@ pub struct DialConfig {
     /// ends. The socket is connected to the LNS and bound with SO_REUSEPORT, so several
     /// clients on one host can each use 1701 towards different LNSs.
     pub local_port: Option<u16>,
+    /// An outgoing call (OCRQ) the LNS places in our tunnel: `refuse` it (the default: a
+    /// CDN with result code 3) or `accept` it, answered by our PPP client like the calls we
+    /// place (RFC 2661 §7.5).
+    pub outgoing_calls: OutgoingCallsConfig,
+}
+
+/// `dial.outgoing_calls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutgoingCallsConfig {
+    /// Refuse every OCRQ.
+    #[default]
+    Refuse,
+    /// Accept every OCRQ.
+    Accept,
 }
 
 impl Default for DialConfig {
@@ -592,6 +615,7 @@ impl Default for DialConfig {
             peers: Vec::new(),
             user: String::new(),
             password: Secret::default(),
+            retry_password: None,
             sessions: 1,
             redial: true,
             redial_initial: 1,
@@ -600,6 +624,7 @@ impl Default for DialConfig {
             routes: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: OutgoingCallsConfig::Refuse,
         }
     }
 }
@@ -650,6 +675,11 @@ impl Config {
             || self.radius.is_some()
             || self.dial.as_ref().is_some_and(|d| !d.password.is_empty())
             || self.lns.as_ref().is_some_and(|l| !l.users.is_empty())
+            || self.lac.as_ref().is_some_and(lac::LacConfig::has_secrets)
+            || self
+                .peers
+                .iter()
+                .any(|p| p.secret.as_ref().is_some_and(|s| !s.is_empty()))
     }
 
     /// Advice that does not stop the daemon (permissions of the users file, PAP in use…).

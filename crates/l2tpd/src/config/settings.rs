@@ -39,7 +39,7 @@ impl Config {
             .secret
             .as_ref()
             .map(|s| s.expose().as_bytes().to_vec());
-        let endpoint = EndpointConfig {
+        let mut endpoint = EndpointConfig {
             host_name: cfg.tunnel.host_name(),
             receive_window: cfg.tunnel.receive_window,
             connect_timeout: (cfg.tunnel.connect_timeout > 0)
@@ -63,6 +63,7 @@ impl Config {
                 .unwrap_or(EndpointConfig::default().max_half_open_tunnels),
             ..EndpointConfig::default()
         };
+        endpoint.peer_rules = cfg.peers.iter().map(|p| p.rule(&endpoint.auth)).collect();
         let session_options = SessionOptions {
             send_seq: cfg.session.send_seq,
             recv_seq: cfg.session.recv_seq,
@@ -132,6 +133,11 @@ impl Config {
                     idle_timeout: (lns.idle_timeout > 0)
                         .then(|| Duration::from_secs(lns.idle_timeout)),
                     proxy: lns.proxy,
+                    proxy_rules: cfg
+                        .peers
+                        .iter()
+                        .filter_map(|p| p.proxy.map(|m| (p.rule(&PeerAuth::default()), m)))
+                        .collect(),
                 };
                 (
                     lns.listen.iter().map(|l| l.0).collect(),
@@ -141,7 +147,7 @@ impl Config {
             }
             Role::Lac if cfg.lac.is_some() => {
                 let lac = cfg.lac.as_ref().expect("checked by the guard");
-                lac_role(lac)?
+                lac_role(lac, cfg.radius.is_some())?
             }
             Role::Lac | Role::Client => {
                 let dial = cfg
@@ -168,6 +174,7 @@ impl Config {
                     peers,
                     username: dial.user.clone(),
                     password: dial.password.expose().to_string(),
+                    retry_password: dial.retry_password.as_ref().map(|p| p.expose().to_string()),
                     tunnels: 1,
                     sessions: dial.sessions,
                     redial_initial: Duration::from_secs(dial.redial_initial.max(1)),
@@ -175,6 +182,10 @@ impl Config {
                     redial: dial.redial,
                     default_route: dial.default_route,
                     local_port: dial.local_port,
+                    outgoing_calls: match dial.outgoing_calls {
+                        super::OutgoingCallsConfig::Refuse => crate::core::OutgoingCalls::Refuse,
+                        super::OutgoingCallsConfig::Accept => crate::core::OutgoingCalls::Accept,
+                    },
                     auth_methods: cfg.ppp.auth.iter().copied().map(auth_method).collect(),
                 };
                 let ip_mode = IpMode::PerSession {
@@ -208,17 +219,19 @@ impl Config {
 /// `role = "lac"` with `[lac]`: sockets for both families, no IP termination of our own.
 fn lac_role(
     lac: &super::lac::LacConfig,
+    radius: bool,
 ) -> Result<(Vec<SocketAddr>, RoleSettings, IpMode), ConfigError> {
     let default = lac
         .lns
         .as_ref()
-        .map(|p| super::lac::resolve(p).map_err(|e| field("lac.lns", e)))
-        .transpose()?;
+        .map(|g| super::lac::resolve_group(g).map_err(|e| field("lac.lns", e)))
+        .transpose()?
+        .unwrap_or_default();
     let realms = lac
         .realms
         .iter()
-        .map(|(realm, p)| {
-            super::lac::resolve(p)
+        .map(|(realm, g)| {
+            super::lac::resolve_group(g)
                 .map(|a| (realm.clone(), a))
                 .map_err(|e| field(&format!("lac.realms.{realm}"), e))
         })
@@ -228,14 +241,24 @@ fn lac_role(
         ac_name: lac.ac_name.clone(),
         services: lac.service_names.clone(),
         steering: crate::core::lac::RealmTable { realms, default },
+        lockout: Duration::from_secs(lac.lockout),
+        radius,
+        switching: lac.switching,
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,
         max_payload: (lac.max_payload > 0).then_some(lac.max_payload),
+        padi_rate: lac.padi_rate,
+        vlan_trunk: lac.vlan_trunk,
     };
-    let listen = vec![
-        (Ipv4Addr::UNSPECIFIED, 0).into(),
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-    ];
+    // A switching LAC answers SCCRQs from other LACs: on `lac.listen`.
+    let listen = if lac.switching {
+        lac.listen.clone()
+    } else {
+        vec![
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        ]
+    };
     Ok((listen, RoleSettings::Lac(Box::new(settings)), IpMode::App))
 }

@@ -144,6 +144,10 @@ impl Config {
             );
         }
 
+        for (i, p) in self.peers.iter().enumerate() {
+            p.validate(i, &mut bad);
+        }
+
         // Role-specific sections.
         match self.role {
             Role::Lns => {
@@ -181,11 +185,17 @@ impl Config {
                         format!("not used by role \"{}\" (remove the section)", self.role),
                     );
                 }
-                if self.radius.is_some() {
-                    bad(
+                match (&self.radius, &self.lac) {
+                    // A relaying LAC asks RADIUS about each subscriber (steering).
+                    (Some(r), Some(_)) if self.role == Role::Lac => r.validate(true, &mut bad),
+                    (Some(_), _) => bad(
                         "radius",
-                        format!("not used by role \"{}\" (remove the section)", self.role),
-                    );
+                        format!(
+                            "not used by role \"{}\" without [lac] (remove the section)",
+                            self.role
+                        ),
+                    ),
+                    (None, _) => {}
                 }
                 match (&self.dial, &self.lac) {
                     (_, Some(_)) if self.role != Role::Lac => bad(

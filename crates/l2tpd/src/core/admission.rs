@@ -150,6 +150,7 @@ impl Core {
                     None
                 }
             }
+            RoleSettings::Lac(l) if l.switching => None,
             RoleSettings::Client(_) | RoleSettings::Lac(_) => Some(("not accepting tunnels", None)),
         };
         let Some((why, answer)) = refusal else {
@@ -207,7 +208,17 @@ impl Core {
 
     /// LNS: accepts or refuses an incoming call. Calls being set up count against the
     /// session limit too, so a flood of ICRQs cannot hold more state than the limit allows.
-    pub(super) fn decide_call(&mut self, now: Instant, tunnel: TunnelId, session: SessionId) {
+    pub(super) fn decide_call(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        session: SessionId,
+        kind: l2tp_proto::control::CallKind,
+    ) {
+        if let Err(result) = self.call_direction_allowed(kind) {
+            self.refuse_call(now, tunnel, session, kind, result);
+            return;
+        }
         let full = match &self.role {
             RoleSettings::Lns(lns) => {
                 lns.max_sessions > 0

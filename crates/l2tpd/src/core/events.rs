@@ -95,10 +95,10 @@ impl Core {
                 tunnel,
                 session,
                 info,
-                ..
+                kind,
             } => {
                 self.radius_call(SessionKey::new(tunnel, session), &info);
-                self.decide_call(now, tunnel, session)
+                self.decide_call(now, tunnel, session, kind)
             }
             CtlEvent::SessionUp {
                 tunnel,

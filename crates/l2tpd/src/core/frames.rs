@@ -160,7 +160,9 @@ impl Core {
                 // Idle-Timeout counts from the user's last IP packet.
                 sess.last_activity = now;
                 let own_tun = sess.own_tun().is_some();
-                if proto == Protocol::IPV6 && self.router_message(key, payload) {
+                if proto == Protocol::IPV6
+                    && (self.router_message(key, payload) || self.dhcpv6_message(now, key, payload))
+                {
                     return;
                 }
                 if own_tun {

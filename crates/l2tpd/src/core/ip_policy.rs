@@ -19,19 +19,13 @@ use crate::ip::ra;
 impl Core {
     /// Connects a session whose IPCP came up to its interface (per-session or shared).
     pub(super) fn attach_ip(&mut self, key: SessionKey, ipv4: ppp::Ipv4Params) {
-        // What a RADIUS server routed to the session (Framed-Route, Framed-IP-Netmask).
-        let framed = self.radius_routes(key, false);
         match self.ip_mode.clone() {
             IpMode::App => {}
-            IpMode::PerSession {
-                name,
-                mtu,
-                mut routes,
-            } => {
+            IpMode::PerSession { name, mtu, routes } => {
                 if let Some(a) = self.sessions.get_mut(&key).and_then(|s| s.admitted_mut()) {
                     a.interface.get_or_insert(Interface::Opening);
                 }
-                routes.extend(framed);
+                // What a RADIUS server routed to the session goes on once it is up.
                 // Framed-MTU caps the session's interface.
                 let mtu = self.radius_mtu(key).map_or(mtu, |m| mtu.min(u32::from(m)));
                 self.out.ip(IpOp::OpenSessionTun {
@@ -56,14 +50,9 @@ impl Core {
                         exist_ok: false,
                         mtu,
                     });
-                    for route in framed {
-                        self.out.ip(IpOp::AddRoute {
-                            iface: Iface::Shared,
-                            route,
-                            exist_ok: false,
-                            mtu: None,
-                        });
-                    }
+                    // What a RADIUS server routed to the session (Framed-Route,
+                    // Framed-IP-Netmask).
+                    self.radius_install_routes(key);
                 }
             }
         }
@@ -78,6 +67,9 @@ impl Core {
         };
         s.admit().interface = Some(Interface::Own(ifname.clone()));
         self.maybe_default_route(key, &ifname);
+        // What a RADIUS server routed to the session, on its new interface.
+        self.radius_interface_new(key);
+        self.radius_install_routes(key);
         // Kernel datapath: the session's rate limit goes on its interface.
         self.radius_rate_on_interface(key);
         // IPv6CP may have finished before IPCP created the interface.
@@ -125,20 +117,25 @@ impl Core {
             }
         }
         if lns && matches!(self.ip_mode, IpMode::Shared { .. }) {
-            // What a RADIUS server routed to the session, as installed: IPv4 prefixes with
-            // IPCP, IPv6 ones with the session's IPv6.
-            let v6_configured = s.v6().is_some_and(|v| v.configured);
-            for r in s.radius.as_deref().map_or(&[][..], |r| &r.routes[..]) {
-                let installed = match r {
-                    IpCidr::V4(_) => s.ipv4().is_some(),
-                    IpCidr::V6(_) => v6_configured,
-                };
-                if installed {
+            // The session's route from the IPv6 pool (its own /64, or its address).
+            if let Some(v) = s.v6().filter(|v| v.configured) {
+                let route = v.lease.and_then(|l| match l.delegated {
+                    Some(d) => Some(IpCidr::V6(d)),
+                    None => v.global.and_then(|g| Ipv6Cidr::new(g, 128)).map(IpCidr::V6),
+                });
+                if let Some(route) = route {
                     self.out.ip(IpOp::DelRoute {
                         iface: Iface::Shared,
-                        route: *r,
+                        route,
                     });
                 }
+            }
+            // What a RADIUS server routed to the session, as installed.
+            for route in Self::radius_shared_routes(s) {
+                self.out.ip(IpOp::DelRoute {
+                    iface: Iface::Shared,
+                    route,
+                });
             }
         }
         if matches!(s.interface(), Some(Interface::Own(_) | Interface::Opening)) {
@@ -184,10 +181,10 @@ impl Core {
         if let Some(v6) = self.sessions.get_mut(&key).and_then(|s| s.v6_mut()) {
             v6.configured = true;
         }
-        // A RADIUS server's Framed-IPv6-Prefix (advertised instead of one from the pool)
-        // and the prefixes it routes to the session (claimed for it at authentication).
+        // The IPv6 prefixes a RADIUS server routes to the session (claimed for it at
+        // authentication); its Framed-IPv6-Prefix is advertised instead of one from the pool.
+        self.radius_install_routes(key);
         let framed = self.radius_ipv6_prefix(key);
-        let radius_routes = self.radius_routes(key, true);
         match &mut self.role {
             RoleSettings::Lns(lns) => {
                 let Some(pool) = lns.ipv6_pool.as_mut() else {
@@ -214,7 +211,7 @@ impl Core {
                     (None, None) => return,
                 };
                 let peer_global = ra::with_iid(prefix, peer_iid);
-                // The pool's route to the session (a RADIUS prefix is among `radius_routes`).
+                // The pool's route to the session (RADIUS prefixes are installed above).
                 let pool_route = lease.map(|l| match l.delegated {
                     Some(d) => (IpCidr::V6(d), u128::from(d.network())),
                     None => (
@@ -242,7 +239,7 @@ impl Core {
                             exist_ok: false,
                         });
                     }
-                    for route in pool_route.iter().map(|r| r.0).chain(radius_routes) {
+                    for route in pool_route.iter().map(|r| r.0) {
                         self.out.ip(IpOp::AddRoute {
                             iface: iface.clone(),
                             route,
@@ -272,7 +269,7 @@ impl Core {
     }
 
     /// LNS: announces the session's prefix (RFC 4861 §6.2.4 unsolicited, §6.2.6 solicited).
-    fn send_router_advertisement(&mut self, key: SessionKey) {
+    pub(super) fn send_router_advertisement(&mut self, key: SessionKey) {
         let RoleSettings::Lns(lns) = &self.role else {
             return;
         };

@@ -161,6 +161,7 @@ impl Core {
                 R::Ok
             }
             Q::Dial { peer } => return self.dial_cmd(now, token, peer),
+            Q::CallOut { tunnel, number } => self.call_out_cmd(now, tunnel, number),
             Q::Stats => R::Stats(self.daemon_stats(now)),
             Q::Quality { tunnel, session } => {
                 let key = SessionKey::new(TunnelId(tunnel), SessionId(session));
@@ -394,7 +395,7 @@ impl Core {
             pool_capacity: self.pool_usage().map(|p| p.0).unwrap_or(0),
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
             radius: None,
-            lac: self.lac.as_deref().map(|l| Box::new(l.stats())),
+            lac: self.lac.as_deref().map(|l| Box::new(l.stats(now))),
         }
     }
 }

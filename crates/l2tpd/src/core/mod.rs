@@ -44,6 +44,7 @@ pub mod aaa;
 mod admission;
 pub mod datapath;
 mod deadlines;
+mod dhcpv6;
 mod dialler;
 mod events;
 mod frames;
@@ -52,6 +53,7 @@ pub mod lac;
 mod lifecycle;
 mod loglimit;
 mod manage;
+mod outgoing;
 pub mod output;
 pub mod proxy_lns;
 pub mod quality;
@@ -80,6 +82,7 @@ use crate::users::Users;
 
 pub use aaa::{AuthAnswer, AuthBackend, AuthRequest, LocalUsers};
 pub use datapath::DatapathBackend;
+pub use outgoing::OutgoingCalls;
 pub use output::{Iface, IpOp, Output, Outputs, Transmit, TunWrite};
 pub use sessions::SessionSnapshot;
 pub use settings::{
@@ -212,6 +215,10 @@ pub struct NodeCounters {
     /// Session deadlines (Session-Timeout, Idle-Timeout, Interim-Update) that came due and
     /// were looked at: housekeeping's whole cost per session, whatever the session count.
     pub deadlines_due: u64,
+    /// DHCPv6 messages answered on the sessions' links (prefix delegation).
+    pub dhcpv6_answered: u64,
+    /// DHCPv6 messages dropped: malformed, not for us, or before the session's IPv6.
+    pub dhcpv6_dropped: u64,
 }
 
 /// The sans-IO daemon core of one node (LNS or client/LAC).
@@ -278,7 +285,14 @@ impl Core {
         };
         let ep_rng = StdRng::from_rng(&mut rng).map_err(|e| e.to_string())?;
         let mut endpoint_cfg: EndpointConfig = config.endpoint;
+        // Every call request is decided here: its direction (`outgoing`), then admission.
+        endpoint_cfg.decide_incoming_calls = true;
         let users = match &mut config.role {
+            // A switching LAC takes tunnels from other LACs (decided like an LNS's).
+            RoleSettings::Lac(l) if l.switching => {
+                endpoint_cfg.decide_incoming_tunnels = true;
+                Users::default()
+            }
             RoleSettings::Client(_) | RoleSettings::Lac(_) => {
                 endpoint_cfg.accept_incoming_tunnels = false;
                 Users::default()
@@ -375,6 +389,11 @@ impl Core {
                         response: Box::new(response),
                     });
                 }
+            }
+            Input::AuthDecision { request, answer }
+                if request.key.tunnel == lac::LAC_AUTH_TUNNEL =>
+            {
+                self.lac_auth_decided(now, request, answer)
             }
             Input::AuthDecision { request, answer } => {
                 if self.auth_answer_is_current(&request) {
@@ -485,6 +504,13 @@ impl Core {
         self.rng.fill_bytes(&mut secret);
         if let Some(l) = self.lac.as_deref_mut() {
             l.open_interface(index, mac, &secret, now);
+        }
+    }
+
+    /// LAC: `n` PPPoE frames the kernel dropped, its sockets' receive buffers full.
+    pub fn note_pppoe_socket_drops(&mut self, n: u64) {
+        if let Some(l) = self.lac.as_deref_mut() {
+            l.counters.socket_overflow += n;
         }
     }
 

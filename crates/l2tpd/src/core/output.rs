@@ -44,7 +44,7 @@ pub struct TunWrite {
 }
 
 /// An interface named by what the core knows of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Iface {
     /// The LNS's shared TUN.
     Shared,

@@ -44,7 +44,17 @@ impl Core {
         proxy: Option<Box<ProxyInfo>>,
     ) {
         let mode = match &self.role {
-            RoleSettings::Lns(l) => l.proxy,
+            RoleSettings::Lns(l) => {
+                // A per-peer profile, by the tunnel's peer address and Host Name.
+                let peer = self.endpoint.tunnel_info(key.tunnel);
+                l.proxy_rules
+                    .iter()
+                    .find(|(r, _)| {
+                        peer.as_ref()
+                            .is_some_and(|t| r.matches(t.peer.ip(), Some(&t.peer_host_name)))
+                    })
+                    .map_or(l.proxy, |(_, m)| *m)
+            }
             _ => ProxyMode::Ignore,
         };
         let Some(p) = proxy.filter(|_| mode != ProxyMode::Ignore) else {

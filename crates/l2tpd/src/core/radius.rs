@@ -19,7 +19,7 @@ use l2tp_radius::request::{SessionInfo, TunnelInfo};
 
 use super::sessions::Session;
 use super::shaper::Shaper;
-use super::{Core, Output, RoleSettings};
+use super::{Core, Iface, Output, RoleSettings};
 use crate::addr::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 /// What the core needs to keep RADIUS session state.
@@ -63,12 +63,20 @@ pub(crate) struct SessionAcct {
     /// Why the session ends, once known (the first reason wins).
     pub cause: Option<TerminateCause>,
     /// Prefixes routed to the session (Framed-Route, the Framed-IP-Netmask subnet,
-    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), held by it alone; before the address is
-    /// leased, the ones the server asked for.
+    /// Framed-IPv6-Prefix, Delegated-IPv6-Prefix), claimed for it alone: what the latest
+    /// authorization (Access-Accept or CoA) grants, once the address is leased.
     pub routes: Vec<IpCidr>,
+    /// Of `routes`, the ones the shell was told to install, and where.
+    pub installed: Vec<(Iface, IpCidr)>,
+    /// Framed-Route prefixes granted.
+    pub framed_routes: Vec<Ipv4Cidr>,
     /// Framed-IPv6-Prefix: the prefix advertised to the session (instead of one from
     /// `lns.ipv6_prefix`).
     pub ipv6_prefix: Option<Ipv6Cidr>,
+    /// Delegated-IPv6-Prefix: routed to the session, offered to its DHCPv6 client.
+    pub delegated: Option<Ipv6Cidr>,
+    /// DNS-Server-IPv6-Address: offered to its DHCPv6 client.
+    pub ipv6_dns: Vec<std::net::Ipv6Addr>,
     /// Framed-IP-Netmask (a subnet around the address, routed to the session).
     pub netmask: Option<Ipv4Addr>,
     /// Framed-MTU: the most the session's interface and advertisements may say.
@@ -85,14 +93,26 @@ impl SessionAcct {
             addr: c.network(),
             len: c.len(),
         };
-        let delegated = self.routes.iter().find_map(|r| match r {
-            IpCidr::V6(c) if Some(*c) != self.ipv6_prefix => Some(prefix(c)),
-            _ => None,
-        });
         l2tp_radius::acct::Ipv6Prefixes {
             framed: self.ipv6_prefix.as_ref().map(prefix),
-            delegated,
+            delegated: self.delegated.as_ref().map(prefix),
         }
+    }
+
+    /// Every prefix the granted attributes route to a session leased `addr`, once each.
+    fn granted_routes(&self, addr: Option<Ipv4Addr>) -> Vec<IpCidr> {
+        let mut want: Vec<IpCidr> = self.framed_routes.iter().map(|p| IpCidr::V4(*p)).collect();
+        want.extend(
+            self.netmask
+                .zip(addr)
+                .and_then(|(m, a)| netmask_subnet(a, m))
+                .map(IpCidr::V4),
+        );
+        want.extend(self.ipv6_prefix.map(IpCidr::V6));
+        want.extend(self.delegated.map(IpCidr::V6));
+        let mut seen = std::collections::HashSet::new();
+        want.retain(|p| seen.insert(*p));
+        want
     }
 
     /// Records why the session ends, unless a reason is already known.
@@ -174,28 +194,15 @@ pub(super) fn apply_authorization(
         }
         r.session_timeout = authz.session_timeout.filter(|d| !d.is_zero());
         r.idle_timeout = authz.idle_timeout.filter(|d| !d.is_zero());
-        r.routes = authz
-            .routes
-            .iter()
-            .filter_map(|t| framed_route(t))
-            .map(IpCidr::V4)
-            .collect();
+        // What is routed to the session changes when the routes are claimed (after the
+        // address is leased): the ones no longer granted are withdrawn then.
+        r.framed_routes = framed_routes(&authz.routes);
         // RFC 3162 §2.3 Framed-IPv6-Prefix: "an IPv6 prefix (and corresponding route) to
         // be configured for the user"; one a /64 or shorter can be advertised for SLAAC.
-        r.ipv6_prefix = authz
-            .ipv6_prefixes
-            .iter()
-            .filter(|p| p.len <= 64)
-            .find_map(|p| Ipv6Cidr::new(p.addr, p.len));
-        r.routes.extend(r.ipv6_prefix.map(IpCidr::V6));
-        // RFC 4818 Delegated-IPv6-Prefix: routed to the session (no DHCPv6 here: the CPE
-        // is told it some other way).
-        r.routes.extend(
-            authz
-                .delegated_prefix
-                .and_then(|p| Ipv6Cidr::new(p.addr, p.len))
-                .map(IpCidr::V6),
-        );
+        r.ipv6_prefix = authz.ipv6_prefixes.iter().find_map(framed_ipv6_prefix);
+        // RFC 4818 Delegated-IPv6-Prefix: routed to the session.
+        r.delegated = authz.delegated_prefix.as_ref().and_then(cidr6);
+        r.ipv6_dns = authz.ipv6_dns.clone();
         r.netmask = authz.netmask;
         r.mtu = authz.mtu;
         r.rate = authz.rate_limit;
@@ -210,6 +217,20 @@ pub(super) fn apply_authorization(
             AddressFrom::Pool
         }
     }
+}
+
+/// The IPv4 prefixes of Framed-Route values (the others are ignored).
+fn framed_routes(texts: &[String]) -> Vec<Ipv4Cidr> {
+    texts.iter().filter_map(|t| framed_route(t)).collect()
+}
+
+fn cidr6(p: &l2tp_radius::reply::Ipv6Prefix) -> Option<Ipv6Cidr> {
+    Ipv6Cidr::new(p.addr, p.len)
+}
+
+/// A Framed-IPv6-Prefix that can be advertised (a /64 or shorter, for SLAAC).
+fn framed_ipv6_prefix(p: &l2tp_radius::reply::Ipv6Prefix) -> Option<Ipv6Cidr> {
+    (p.len <= 64).then(|| cidr6(p)).flatten()
 }
 
 /// The prefix of a Framed-Route (RFC 2865 §5.22): "a destination prefix in dotted quad
@@ -327,7 +348,11 @@ impl Core {
             idle_timeout: None,
             cause: None,
             routes: Vec::new(),
+            installed: Vec::new(),
+            framed_routes: Vec::new(),
             ipv6_prefix: None,
+            delegated: None,
+            ipv6_dns: Vec::new(),
             netmask: None,
             mtu: None,
             rate: None,
@@ -335,13 +360,46 @@ impl Core {
     }
 
     /// The prefixes the server routes to a session that was leased `addr` (Framed-Route,
-    /// the Framed-IP-Netmask subnet), claimed for it alone. Err: one is routed to another
-    /// session already (nothing is claimed then).
+    /// the Framed-IP-Netmask subnet, Framed-IPv6-Prefix, Delegated-IPv6-Prefix), claimed
+    /// for it alone. Err: one is routed to another session already (nothing changes then).
     pub(super) fn radius_claim_routes(
         &mut self,
         key: SessionKey,
         addr: Ipv4Addr,
     ) -> Result<(), IpCidr> {
+        let Some(r) = self.sessions.get(&key).and_then(|s| s.radius.as_deref()) else {
+            return Ok(());
+        };
+        let want = r.granted_routes(Some(addr));
+        self.radius_set_routes(key, want)
+    }
+
+    /// Makes `want` the session's routes: the ones it no longer holds are released and
+    /// withdrawn from the interface they were installed on, the new ones claimed and, when
+    /// the session's network is up, installed. A route has one owner and outlives neither
+    /// its grant nor its session. Err: one is held by another session (nothing changes).
+    fn radius_set_routes(&mut self, key: SessionKey, want: Vec<IpCidr>) -> Result<(), IpCidr> {
+        let Some(old) = self
+            .sessions
+            .get(&key)
+            .and_then(|s| s.radius.as_deref())
+            .map(|r| r.routes.clone())
+        else {
+            return Ok(());
+        };
+        let mut claimed = Vec::new();
+        for p in want.iter().filter(|p| !old.contains(p)) {
+            if self.sessions.claim_prefix(*p, key).is_err() {
+                for c in claimed {
+                    self.sessions.release_prefix(c, key);
+                }
+                return Err(*p);
+            }
+            claimed.push(*p);
+        }
+        for p in old.iter().filter(|p| !want.contains(p)) {
+            self.sessions.release_prefix(*p, key);
+        }
         let Some(r) = self
             .sessions
             .get_mut(&key)
@@ -349,47 +407,84 @@ impl Core {
         else {
             return Ok(());
         };
-        let mut want = std::mem::take(&mut r.routes);
-        want.extend(
-            r.netmask
-                .and_then(|m| netmask_subnet(addr, m))
-                .map(IpCidr::V4),
-        );
-        let mut seen = std::collections::HashSet::new();
-        want.retain(|p| seen.insert(*p));
-        let mut claimed = Vec::with_capacity(want.len());
-        for p in want {
-            if self.sessions.claim_prefix(p, key).is_err() {
-                for c in claimed {
-                    self.sessions.release_prefix(c, key);
-                }
-                return Err(p);
+        let mut withdrawn = Vec::new();
+        r.installed.retain(|(iface, route)| {
+            let keep = want.contains(route);
+            if !keep {
+                withdrawn.push((iface.clone(), *route));
             }
-            claimed.push(p);
+            keep
+        });
+        r.routes = want;
+        for (iface, route) in withdrawn {
+            self.out.ip(super::IpOp::DelRoute { iface, route });
         }
+        self.radius_install_routes(key);
+        Ok(())
+    }
+
+    /// Installs the session's routes not yet installed whose network is up: the IPv4 ones
+    /// once IPCP is, the IPv6 ones once the session's IPv6 is set up; on the session's own
+    /// interface, or the shared one.
+    pub(super) fn radius_install_routes(&mut self, key: SessionKey) {
+        let shared = matches!(self.ip_mode, super::IpMode::Shared { .. })
+            && matches!(self.role, RoleSettings::Lns(_));
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let iface = match s.own_tun() {
+            Some(n) => Iface::Name(n.to_string()),
+            None if shared => Iface::Shared,
+            None => return,
+        };
+        let (v4_up, v6_up) = (s.ipv4().is_some(), s.v6().is_some_and(|v| v.configured));
+        let Some(r) = s.radius.as_deref_mut() else {
+            return;
+        };
+        let mut add = Vec::new();
+        for route in &r.routes {
+            let up = match route {
+                IpCidr::V4(_) => v4_up,
+                IpCidr::V6(_) => v6_up,
+            };
+            if up && !r.installed.iter().any(|(_, p)| p == route) {
+                add.push(*route);
+            }
+        }
+        for route in add {
+            r.installed.push((iface.clone(), route));
+            self.out.ip(super::IpOp::AddRoute {
+                iface: iface.clone(),
+                route,
+                // Held by this session alone (claimed): one there already is ours.
+                exist_ok: true,
+                mtu: None,
+            });
+        }
+    }
+
+    /// The session's own interface is new: what was installed on an earlier one went
+    /// with it.
+    pub(super) fn radius_interface_new(&mut self, key: SessionKey) {
         if let Some(r) = self
             .sessions
             .get_mut(&key)
             .and_then(|s| s.radius.as_deref_mut())
         {
-            r.routes = claimed;
+            r.installed.retain(|(i, _)| *i == Iface::Shared);
         }
-        Ok(())
     }
 
-    /// The IPv4 (or IPv6) prefixes routed to a session (empty without RADIUS).
-    pub(super) fn radius_routes(&self, key: SessionKey, v6: bool) -> Vec<IpCidr> {
-        self.sessions
-            .get(&key)
-            .and_then(|s| s.radius.as_deref())
-            .map(|r| {
-                r.routes
-                    .iter()
-                    .filter(|p| matches!(p, IpCidr::V6(_)) == v6)
-                    .copied()
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// What the session installed on the shared interface (its own interfaces take their
+    /// routes with them when they close).
+    pub(super) fn radius_shared_routes(s: &Session) -> Vec<IpCidr> {
+        s.radius.as_deref().map_or_else(Vec::new, |r| {
+            r.installed
+                .iter()
+                .filter(|(i, _)| *i == Iface::Shared)
+                .map(|(_, p)| *p)
+                .collect()
+        })
     }
 
     /// The session's Framed-IPv6-Prefix, if the server sent one.
@@ -608,6 +703,7 @@ impl Core {
             return Err(ErrorCause::UnsupportedAttribute);
         }
         for key in keys {
+            self.coa_routes(*key, c)?;
             let Some(r) = self
                 .sessions
                 .get_mut(key)
@@ -642,6 +738,59 @@ impl Core {
                 self.radius_rate_on_interface(*key);
             }
             tracing::info!(node = %self.name, session = %key, "CoA applied");
+        }
+        Ok(())
+    }
+
+    /// A CoA's Framed-Route, Framed-IPv6-Prefix and Delegated-IPv6-Prefix replace the
+    /// session's: the routes no longer granted are withdrawn, the new ones installed.
+    /// Err: a new one is routed to another session (nothing changes then).
+    fn coa_routes(
+        &mut self,
+        key: SessionKey,
+        c: &l2tp_radius::dae::CoaChanges,
+    ) -> Result<(), ErrorCause> {
+        let Some(c) = c.routes.as_deref() else {
+            return Ok(());
+        };
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return Ok(());
+        };
+        let lease = s.lease();
+        let Some(r) = s.radius.as_deref_mut() else {
+            return Ok(());
+        };
+        let bad = ErrorCause::InvalidAttributeValue;
+        let ipv6_prefix = match &c.ipv6_prefix {
+            Some(p) => Some(framed_ipv6_prefix(p).ok_or(bad)?),
+            None => r.ipv6_prefix,
+        };
+        let delegated = match &c.delegated_prefix {
+            Some(p) => Some(cidr6(p).ok_or(bad)?),
+            None => r.delegated,
+        };
+        let before = (r.framed_routes.clone(), r.ipv6_prefix, r.delegated);
+        if let Some(t) = &c.framed {
+            r.framed_routes = framed_routes(t);
+        }
+        (r.ipv6_prefix, r.delegated) = (ipv6_prefix, delegated);
+        let advertise = r.ipv6_prefix != before.1;
+        let want = r.granted_routes(lease);
+        if let Err(p) = self.radius_set_routes(key, want) {
+            if let Some(r) = self
+                .sessions
+                .get_mut(&key)
+                .and_then(|s| s.radius.as_deref_mut())
+            {
+                (r.framed_routes, r.ipv6_prefix, r.delegated) = before;
+            }
+            tracing::warn!(node = %self.name, session = %key, "CoA refused: {p} is routed to another session");
+            // RFC 5176 §3.5: 506 "Resources Unavailable".
+            return Err(ErrorCause::ResourcesUnavailable);
+        }
+        if advertise {
+            // The session hears of its new prefix at once.
+            self.send_router_advertisement(key);
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ impl Core {
         let cfg = &new.endpoint;
         self.endpoint
             .set_tunnel_auth(cfg.auth.clone(), cfg.peers.clone());
+        self.endpoint.set_peer_rules(cfg.peer_rules.clone());
         let mut pool_ok = true;
         let mut timeouts_changed = false;
         if let (RoleSettings::Lns(l), RoleSettings::Lns(n)) = (&mut self.role, &new.role) {
@@ -27,6 +28,7 @@ impl Core {
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
             l.proxy = n.proxy;
+            l.proxy_rules = n.proxy_rules.clone();
             let (want, have) = (n.pool.spec(), l.pool.spec());
             if want != have {
                 pool_ok = l.pool.grow(want);
@@ -39,6 +41,7 @@ impl Core {
         if let (Some(lac), RoleSettings::Lac(n)) = (self.lac.as_deref_mut(), &new.role) {
             // Calls placed from now on; calls up keep their LNS.
             lac.settings.steering = n.steering.clone();
+            lac.settings.lockout = n.lockout;
         }
         if let Some(u) = users {
             self.replace_users(u);

@@ -42,6 +42,8 @@ pub struct LnsSettings {
     pub idle_timeout: Option<Duration>,
     /// What to do with a LAC's proxy LCP and proxy authentication.
     pub proxy: super::proxy_lns::ProxyMode,
+    /// The same per peer (profiles: first match wins, else `proxy`).
+    pub proxy_rules: Vec<(l2tp_proto::control::PeerRule, super::proxy_lns::ProxyMode)>,
 }
 
 /// An LNS to dial: an address, or a host name resolved (off the event loop) at each dial.
@@ -90,6 +92,8 @@ pub struct ClientSettings {
     pub username: String,
     /// PPP password.
     pub password: String,
+    /// A second password, tried once when an MS-CHAPv2 failure allows a retry.
+    pub retry_password: Option<String>,
     /// Tunnels to open to the LNS (load generation; normally 1).
     pub tunnels: u32,
     /// Sessions to open in each tunnel.
@@ -107,6 +111,8 @@ pub struct ClientSettings {
     /// Send from this UDP port (the `listen` address's port) on a socket connected to the
     /// LNS dialled, bound with SO_REUSEPORT; None: a random port.
     pub local_port: Option<u16>,
+    /// What to do with an outgoing call (OCRQ) the LNS places.
+    pub outgoing_calls: super::outgoing::OutgoingCalls,
 }
 
 /// The role of a node.
@@ -190,6 +196,7 @@ pub(crate) fn link_config_of(config: &NodeConfig) -> Arc<LinkConfig> {
         }
         RoleSettings::Client(c) => {
             let mut l = LinkConfig::client(&c.username, &c.password);
+            l.auth.retry_password = c.retry_password.clone();
             if !c.auth_methods.is_empty() {
                 l.auth.methods = c.auth_methods.clone();
             }

@@ -254,8 +254,16 @@ impl Core {
                 "the kernel datapath (its state is the kernel's)",
             ));
         }
-        let state: State = l2tp_snap::with_clock(now, || postcard::from_bytes(payload))
-            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let (state, rest): (State, &[u8]) =
+            l2tp_snap::with_clock(now, || postcard::take_from_bytes(payload))
+                .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        if !rest.is_empty() {
+            // Written by a build whose types differ from ours without a version bump.
+            return Err(SnapshotError::Decode(format!(
+                "{} bytes left over after the state",
+                rest.len()
+            )));
+        }
         if state.role != expected {
             return Err(SnapshotError::Role {
                 found: state.role,

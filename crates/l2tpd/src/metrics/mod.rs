@@ -353,6 +353,16 @@ fn lac(out: &mut String, l: &l2tp_mgmt::LacStats) {
             "Subscribers whose realm had no LNS.",
             l.no_lns,
         ),
+        (
+            "lac_calls_retried",
+            "Calls placed again toward the next LNS of their group.",
+            l.calls_retried,
+        ),
+        (
+            "lac_lns_lockouts",
+            "Times an LNS was locked out after failing a call.",
+            l.lns_lockouts,
+        ),
         ("pppoe_padi_received", "PADIs received.", l.padi_rx),
         ("pppoe_pado_sent", "PADOs sent.", l.pado_tx),
         ("pppoe_padr_received", "PADRs received.", l.padr_rx),

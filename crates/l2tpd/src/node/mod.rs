@@ -240,7 +240,7 @@ impl Node {
         let now = Instant::now();
         let name = config.name.clone();
         let pppoe_interfaces = match &config.role {
-            RoleSettings::Lac(l) => Some(l.interfaces.clone()),
+            RoleSettings::Lac(l) => Some((l.interfaces.clone(), l.vlan_trunk)),
             _ => None,
         };
         let mut core = Core::new(config, locals.clone(), now)
@@ -253,7 +253,7 @@ impl Node {
             None
         };
         let pppoe = pppoe_interfaces
-            .map(|names| pppoe::PppoeLinks::open(&names, &poller, &mut core, now))
+            .map(|(names, trunk)| pppoe::PppoeLinks::open(&names, trunk, &poller, &mut core, now))
             .transpose()?;
         if let Some(i) = &inherited {
             core.restore(&i.snapshot, now)

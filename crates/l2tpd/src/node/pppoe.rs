@@ -1,18 +1,23 @@
-//! A LAC's PPPoE interfaces: one pair of raw `AF_PACKET` sockets (discovery and session)
-//! per interface, polled with the node's other fds. Frames read go to the core as
-//! [`Input::PppoeFrame`]; the frames the core queued are written out after each turn.
+//! A LAC's PPPoE interfaces, polled with the node's other fds: per interface either a pair
+//! of raw `AF_PACKET` sockets (discovery and session: untagged subscribers), or, on a VLAN
+//! trunk (`lac.vlan_trunk`), one socket that reads every PPPoE frame with its 802.1Q/802.1ad
+//! tags put back, so that the access concentrator keeps each subscriber's tags and answers
+//! on them. Frames read go to the core as [`Input::PppoeFrame`]; the frames the core queued
+//! are written out after each turn. Frames the kernel drops for want of buffer room (a flood
+//! outrunning us) are counted too: the sockets' `PACKET_STATISTICS` are read once a second
+//! into the core.
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use l2tp_io::packet::PppoeSocket;
+use l2tp_io::packet::{PppoeSocket, TrunkSocket};
 use l2tp_io::poller::{Interest, Poller, Token};
 
 use crate::core::{Core, Input};
 
-/// Poll tokens of the PPPoE sockets: interface i's discovery socket is `BASE + 2i`, its
-/// session socket `BASE + 2i + 1`.
+/// Poll tokens of the PPPoE sockets: interface i's discovery (or trunk) socket is
+/// `BASE + 2i`, its session socket `BASE + 2i + 1`.
 pub(super) const PPPOE_TOKEN_BASE: u64 = (1 << 32) + 64;
 /// Most PPPoE interfaces.
 pub(super) const MAX_INTERFACES: usize = 32;
@@ -20,20 +25,104 @@ pub(super) const MAX_INTERFACES: usize = 32;
 const RX_BUDGET: usize = 256;
 /// Largest Ethernet frame read (jumbo frames for RFC 4638).
 const FRAME_MAX: usize = 9216;
+/// Receive buffers: discovery takes floods in bursts; session frames are every
+/// subscriber's traffic (a trunk socket carries both).
+const DISCOVERY_RCVBUF: usize = 2 << 20;
+const SESSION_RCVBUF: usize = 8 << 20;
+/// How often the kernel's drop counters are read.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
+
+/// One interface's sockets.
+enum Port {
+    /// Untagged PPPoE: a socket per EtherType.
+    Plain(PppoeSocket),
+    /// A VLAN trunk: tagged and untagged PPPoE on one socket.
+    Trunk(TrunkSocket),
+}
+
+impl Port {
+    fn open(name: &str, trunk: bool) -> io::Result<Port> {
+        Ok(if trunk {
+            let s = TrunkSocket::open(name)?;
+            let _ = s.set_recv_buffer(SESSION_RCVBUF);
+            Port::Trunk(s)
+        } else {
+            let s = PppoeSocket::open(name)?;
+            // Best effort: the defaults (about 200 KiB) hold under a thousand small frames.
+            let _ = s.discovery.set_recv_buffer(DISCOVERY_RCVBUF);
+            let _ = s.session.set_recv_buffer(SESSION_RCVBUF);
+            Port::Plain(s)
+        })
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        match self {
+            Port::Plain(s) => s.mac,
+            Port::Trunk(s) => s.mac,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Port::Plain(s) => &s.name,
+            Port::Trunk(s) => &s.name,
+        }
+    }
+
+    fn register(&self, poller: &Poller, base: u64) -> io::Result<()> {
+        match self {
+            Port::Plain(s) => {
+                poller.register(s.discovery.as_raw_fd(), Token(base), Interest::READABLE)?;
+                poller.register(s.session.as_raw_fd(), Token(base + 1), Interest::READABLE)
+            }
+            Port::Trunk(s) => poller.register(s.as_raw_fd(), Token(base), Interest::READABLE),
+        }
+    }
+
+    /// Socket `which` (0: discovery or trunk, 1: session) reads a frame.
+    fn recv(&self, which: usize, buf: &mut [u8]) -> io::Result<usize> {
+        match (self, which) {
+            (Port::Plain(s), 0) => s.discovery.recv(buf),
+            (Port::Plain(s), _) => s.session.recv(buf),
+            (Port::Trunk(s), _) => s.recv(buf),
+        }
+    }
+
+    fn send(&self, frame: &[u8]) -> io::Result<usize> {
+        match self {
+            Port::Plain(s) => s.send(frame),
+            Port::Trunk(s) => s.send(frame),
+        }
+    }
+
+    fn take_drops(&self) -> u64 {
+        match self {
+            Port::Plain(s) => {
+                s.discovery.take_drops().unwrap_or(0) + s.session.take_drops().unwrap_or(0)
+            }
+            Port::Trunk(s) => s.take_drops().unwrap_or(0),
+        }
+    }
+}
 
 /// The open PPPoE interfaces.
 pub(super) struct PppoeLinks {
-    sockets: Vec<PppoeSocket>,
+    ports: Vec<Port>,
     buf: Vec<u8>,
     /// Frames that could not be sent.
     pub send_errors: u64,
+    /// When the kernel's drop counters were last read.
+    drops_read: Instant,
+    /// Frames the kernel dropped, all sockets.
+    kernel_drops: u64,
 }
 
 impl PppoeLinks {
-    /// Opens every interface, registers its sockets, and starts its access concentrator in
-    /// the core.
+    /// Opens every interface (as a VLAN trunk when `trunk`), registers its sockets, and
+    /// starts its access concentrator in the core.
     pub fn open(
         names: &[String],
+        trunk: bool,
         poller: &Poller,
         core: &mut Core,
         now: Instant,
@@ -44,21 +133,24 @@ impl PppoeLinks {
                 format!("at most {MAX_INTERFACES} PPPoE interfaces"),
             ));
         }
-        let mut sockets = Vec::new();
+        let mut ports = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let s = PppoeSocket::open(name)
+            let p = Port::open(name, trunk)
                 .map_err(|e| io::Error::new(e.kind(), format!("PPPoE interface {name}: {e}")))?;
-            let base = PPPOE_TOKEN_BASE + 2 * i as u64;
-            poller.register(s.discovery.as_raw_fd(), Token(base), Interest::READABLE)?;
-            poller.register(s.session.as_raw_fd(), Token(base + 1), Interest::READABLE)?;
-            core.open_pppoe_interface(i, s.mac, now);
-            tracing::info!(interface = %name, mac = %pppoe::MacAddr(s.mac), "PPPoE access concentrator listening");
-            sockets.push(s);
+            p.register(poller, PPPOE_TOKEN_BASE + 2 * i as u64)?;
+            core.open_pppoe_interface(i, p.mac(), now);
+            tracing::info!(
+                interface = %name, mac = %pppoe::MacAddr(p.mac()), vlan_trunk = trunk,
+                "PPPoE access concentrator listening"
+            );
+            ports.push(p);
         }
         Ok(PppoeLinks {
-            sockets,
+            ports,
             buf: vec![0; FRAME_MAX],
             send_errors: 0,
+            drops_read: now,
+            kernel_drops: 0,
         })
     }
 
@@ -70,13 +162,12 @@ impl PppoeLinks {
     /// Reads what socket `token` has (bounded) into the core.
     pub fn receive(&mut self, token: u64, now: Instant, core: &mut Core) {
         let n = (token - PPPOE_TOKEN_BASE) as usize;
-        let (iface, session) = (n / 2, n % 2 == 1);
-        let Some(s) = self.sockets.get(iface) else {
+        let (iface, which) = (n / 2, n % 2);
+        let Some(p) = self.ports.get(iface) else {
             return;
         };
-        let sock = if session { &s.session } else { &s.discovery };
         for _ in 0..RX_BUDGET {
-            match sock.recv(&mut self.buf) {
+            match p.recv(which, &mut self.buf) {
                 Ok(len) => core.handle(
                     now,
                     Input::PppoeFrame {
@@ -88,18 +179,37 @@ impl PppoeLinks {
                 Err(_) => break,
             }
         }
+        if now.saturating_duration_since(self.drops_read) >= DROPS_EVERY {
+            self.drops_read = now;
+            self.read_kernel_drops(core);
+        }
+    }
+
+    /// Adds what the kernel dropped since the last read to the core's counters, with a log
+    /// line (at most one per `DROPS_EVERY`).
+    fn read_kernel_drops(&mut self, core: &mut Core) {
+        let n: u64 = self.ports.iter().map(Port::take_drops).sum();
+        if n > 0 {
+            self.kernel_drops += n;
+            core.note_pppoe_socket_drops(n);
+            tracing::warn!(
+                dropped = n,
+                total = self.kernel_drops,
+                "PPPoE frames dropped by the kernel: receive buffer full (a flood?)"
+            );
+        }
     }
 
     /// Writes the frames the core queued.
     pub fn send<'a>(&mut self, frames: impl Iterator<Item = (usize, &'a [u8])>) {
         for (iface, f) in frames {
-            let Some(s) = self.sockets.get(iface) else {
+            let Some(p) = self.ports.get(iface) else {
                 continue;
             };
-            if let Err(e) = s.send(f) {
+            if let Err(e) = p.send(f) {
                 self.send_errors += 1;
                 if self.send_errors == 1 || self.send_errors.is_multiple_of(1000) {
-                    tracing::warn!(interface = %s.name, errors = self.send_errors, "PPPoE send: {e}");
+                    tracing::warn!(interface = %p.name(), errors = self.send_errors, "PPPoE send: {e}");
                 }
             }
         }

@@ -8,6 +8,7 @@
 /// The kernel-vm guest and the gate, shared with l2tp-io's guest tests.
 #[allow(unused_imports)] // each test file uses a different subset
 pub use l2tp_guest::{self as guest, requires};
+pub mod segment;
 pub mod sim;
 pub mod sim_lns;
 

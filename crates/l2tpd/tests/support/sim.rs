@@ -255,6 +255,7 @@ pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
             session_timeout: None,
             idle_timeout: None,
             proxy: Default::default(),
+            proxy_rules: Vec::new(),
         })),
         seed: Some(seed),
         ip_mode: IpMode::Shared {
@@ -279,7 +280,26 @@ pub fn client_core_with(
     peers: Vec<DialPeer>,
     listen: Vec<SocketAddr>,
 ) -> SimCore {
-    let cfg = NodeConfig {
+    client_core_from(client_config(seed, sessions, peers, listen), now)
+}
+
+/// A client core built from `cfg` (see [`client_config`]).
+pub fn client_core_from(cfg: NodeConfig, now: Instant) -> SimCore {
+    let addrs = cfg.listen.clone();
+    SimCore::new(
+        Core::new(cfg, addrs.clone(), now).expect("client core"),
+        addrs,
+    )
+}
+
+/// The settings of [`client_core_with`].
+pub fn client_config(
+    seed: u64,
+    sessions: u32,
+    peers: Vec<DialPeer>,
+    listen: Vec<SocketAddr>,
+) -> NodeConfig {
+    NodeConfig {
         name: "client".into(),
         listen,
         endpoint: EndpointConfig {
@@ -297,6 +317,7 @@ pub fn client_core_with(
             peers,
             username: "alice".into(),
             password: "secret".into(),
+            retry_password: None,
             tunnels: 1,
             sessions,
             redial_initial: Duration::from_secs(1),
@@ -305,6 +326,7 @@ pub fn client_core_with(
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: Some(seed ^ 0x5eed),
         ip_mode: IpMode::PerSession {
@@ -312,12 +334,7 @@ pub fn client_core_with(
             mtu: 1400,
             routes: Vec::new(),
         },
-    };
-    let addrs = cfg.listen.clone();
-    SimCore::new(
-        Core::new(cfg, addrs.clone(), now).expect("client core"),
-        addrs,
-    )
+    }
 }
 
 /// Sessions of `c` whose PPP network phase is up, with their IPv4 parameters.
@@ -391,11 +408,16 @@ pub fn lac_config(
         interfaces: vec!["eth-sim".into()],
         ac_name: "sim-lac".into(),
         services: Vec::new(),
-        steering: l2tpd::core::lac::RealmTable { realms, default },
+        steering: l2tpd::core::lac::RealmTable::simple(realms, default),
+        lockout: Duration::from_secs(60),
+        radius: false,
+        switching: false,
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,
         max_payload: None,
+        padi_rate: 200,
+        vlan_trunk: false,
     };
     NodeConfig {
         name: "lac".into(),

@@ -12,9 +12,11 @@
 //! A CDN or StopCCN ends the PPPoE session with a PADT; a PADT (or the subscriber's LCP
 //! Terminate-Request) ends the call with a CDN.
 
+mod authorize;
 pub mod proxy;
 mod relay;
 pub mod steer;
+mod switch;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -27,8 +29,11 @@ use l2tp_wire::TunnelId;
 use ppp::proxy::ProxyCapture;
 use ppp::{AuthMethod, Link, LinkConfig};
 use pppoe::{AcConfig, AccessConcentrator, MacAddr};
+use steer::{Lockouts, TunnelKey};
 
-pub use steer::RealmTable;
+pub use authorize::steered_targets;
+pub(crate) use authorize::LAC_AUTH_TUNNEL;
+pub use steer::{LnsTarget, RealmTable};
 
 /// What a LAC relay is configured with.
 #[derive(Debug, Clone)]
@@ -41,6 +46,14 @@ pub struct LacSettings {
     pub services: Vec<String>,
     /// Where calls go, by realm.
     pub steering: RealmTable,
+    /// How long an LNS that failed a call is passed over.
+    pub lockout: std::time::Duration,
+    /// Ask the AAA backend (RADIUS) about each subscriber before placing its call: a reject
+    /// refuses it, RFC 2868 tunnels in the accept steer it.
+    pub radius: bool,
+    /// Tunnel switching: calls arriving from other LACs are relayed into calls toward the
+    /// LNS of their user's realm.
+    pub switching: bool,
     /// Authentication protocols asked of subscribers, in preference order (those RFC 2661
     /// can proxy: CHAP-MD5 and PAP).
     pub auth_methods: Vec<AuthMethod>,
@@ -50,6 +63,10 @@ pub struct LacSettings {
     pub max_sessions_per_mac: usize,
     /// RFC 4638: the largest PPP payload carried (interface MTU − 8); None: 1492.
     pub max_payload: Option<u16>,
+    /// PADIs answered per second per interface (bursts of twice as many).
+    pub padi_rate: u32,
+    /// The interfaces are VLAN trunks: the shell reads tagged subscribers too.
+    pub vlan_trunk: bool,
 }
 
 /// Where a subscriber is in its life.
@@ -60,16 +77,30 @@ pub(crate) enum Stage {
         capture: Box<ProxyCapture>,
         timer: Option<Instant>,
     },
-    /// The call is placed (ICRQ sent, or waiting for the tunnel).
-    Calling { call: SessionKey },
+    /// The call is placed (ICRQ sent, or waiting for the tunnel); the LNSes left to try
+    /// if this one fails.
+    Calling {
+        call: SessionKey,
+        attempt: Box<Attempt>,
+    },
     /// ICCN sent: frames are relayed.
     Relaying { call: SessionKey },
+}
+
+/// A call being placed: what to place it with again, where it went, and what is left.
+pub(crate) struct Attempt {
+    pub params: l2tp_proto::control::CallParams,
+    pub target: LnsTarget,
+    /// Candidates not tried yet, in order.
+    pub rest: Vec<LnsTarget>,
 }
 
 /// One PPPoE subscriber.
 pub(crate) struct Subscriber {
     pub mac: MacAddr,
     pub user: Option<String>,
+    /// The backend's answer awaited (RADIUS steering).
+    pub auth: Option<Box<authorize::PendingAuth>>,
     pub lns: Option<SocketAddr>,
     pub stage: Stage,
     pub since: Instant,
@@ -83,7 +114,7 @@ pub(crate) struct Subscriber {
 impl Subscriber {
     pub fn call(&self) -> Option<SessionKey> {
         match self.stage {
-            Stage::Calling { call } | Stage::Relaying { call } => Some(call),
+            Stage::Calling { call, .. } | Stage::Relaying { call } => Some(call),
             Stage::Negotiating { .. } => None,
         }
     }
@@ -113,6 +144,17 @@ pub struct LacCounters {
     pub dropped_while_calling: u64,
     /// Subscribers whose realm matched no LNS and who have no default.
     pub no_lns: u64,
+    /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
+    /// faster than we read), as the shell reported them.
+    pub socket_overflow: u64,
+    /// Calls placed again toward the next LNS of their group after one failed them.
+    pub calls_retried: u64,
+    /// LNSes locked out after failing a call.
+    pub lockouts: u64,
+    /// Subscribers refused by RADIUS.
+    pub auth_rejected: u64,
+    /// Calls steered by RADIUS tunnel attributes.
+    pub radius_steered: u64,
 }
 
 /// What an operator sees of a PPPoE subscriber.
@@ -126,6 +168,8 @@ pub struct PppoeSnapshot {
     pub mac: String,
     /// Agent-Circuit-Id from a PPPoE intermediate agent.
     pub circuit_id: Option<String>,
+    /// The VLAN ids the subscriber's frames carry, outermost first (none: untagged).
+    pub vlans: Vec<u16>,
     /// User name, once known.
     pub user: Option<String>,
     /// LNS the call went to.
@@ -154,9 +198,11 @@ pub(crate) struct Lac {
     pub subscribers: HashMap<SubscriberId, Subscriber>,
     /// Our calls → their subscriber.
     pub by_call: HashMap<SessionKey, SubscriberId>,
-    /// Tunnels we opened, by LNS; and their LNS by tunnel.
-    pub tunnels: HashMap<SocketAddr, TunnelId>,
-    pub tunnel_lns: HashMap<TunnelId, SocketAddr>,
+    /// Tunnels we opened, by LNS and assignment; and what each one is.
+    pub tunnels: HashMap<TunnelKey, Vec<TunnelId>>,
+    pub tunnel_use: HashMap<TunnelId, TunnelUse>,
+    /// LNSes passed over for a while after they failed a call.
+    pub lockouts: Lockouts,
     /// The subscriber side's PPP settings, per interface (the MRU follows the PPPoE
     /// payload).
     pub link_config: Arc<LinkConfig>,
@@ -166,6 +212,20 @@ pub(crate) struct Lac {
     /// moved since is skipped when it comes due): the next deadline without a walk.
     pub timers: BinaryHeap<Reverse<(Instant, SubscriberId)>>,
     pub counters: LacCounters,
+    /// Tickets of the relay's backend requests (unique among them).
+    pub next_auth_ticket: u64,
+    /// Switched calls: their incoming call by id, and the other way round.
+    pub switched: HashMap<u16, SessionKey>,
+    pub by_incoming: HashMap<SessionKey, SubscriberId>,
+    pub next_switched: u16,
+}
+
+/// One of our tunnels: where it goes and how many calls it carries.
+pub(crate) struct TunnelUse {
+    pub key: TunnelKey,
+    pub calls: u32,
+    /// The limit of calls in it (0: none).
+    pub max_calls: u32,
 }
 
 /// PPPoE frames to send, back to back in one buffer that keeps its capacity from turn to
@@ -228,11 +288,16 @@ impl Lac {
             subscribers: HashMap::new(),
             by_call: HashMap::new(),
             tunnels: HashMap::new(),
-            tunnel_lns: HashMap::new(),
+            tunnel_use: HashMap::new(),
+            lockouts: Lockouts::default(),
             link_config: Arc::new(cfg),
             out: PppoeOut::default(),
             timers: BinaryHeap::new(),
             counters: LacCounters::default(),
+            next_auth_ticket: 0,
+            switched: HashMap::new(),
+            by_incoming: HashMap::new(),
+            next_switched: 0,
         }
     }
 
@@ -244,6 +309,8 @@ impl Lac {
         cfg.max_sessions = s.max_sessions;
         cfg.max_sessions_per_mac = s.max_sessions_per_mac;
         cfg.max_payload = s.max_payload;
+        cfg.padi_rate = s.padi_rate;
+        cfg.padi_burst = s.padi_rate.saturating_mul(2);
         if let Some(slot) = self.acs.get_mut(index) {
             *slot = Some(AccessConcentrator::new(cfg, now));
         }
@@ -260,15 +327,29 @@ impl Lac {
             .subscribers
             .iter()
             .map(|(&(iface, id), s)| PppoeSnapshot {
-                interface: self.settings.interfaces[iface].clone(),
+                interface: self
+                    .settings
+                    .interfaces
+                    .get(iface)
+                    .cloned()
+                    .unwrap_or_else(|| "l2tp".into()),
                 pppoe_id: id,
                 mac: s.mac.to_string(),
-                circuit_id: self.acs[iface]
-                    .as_ref()
+                circuit_id: self
+                    .acs
+                    .get(iface)
+                    .and_then(Option::as_ref)
                     .and_then(|ac| ac.session(id))
                     .and_then(|i| i.access_line.as_ref())
                     .and_then(|a| a.circuit_id())
                     .map(|c| String::from_utf8_lossy(c).into_owned()),
+                vlans: self
+                    .acs
+                    .get(iface)
+                    .and_then(Option::as_ref)
+                    .and_then(|ac| ac.session(id))
+                    .map(|i| i.vlans.iter().map(|v| v.vid()).collect())
+                    .unwrap_or_default(),
                 user: s.user.clone(),
                 lns: s.lns,
                 state: s.state_name(),
@@ -293,6 +374,7 @@ impl Lac {
                 pppoe_session: s.pppoe_id,
                 mac: s.mac,
                 circuit_id: s.circuit_id,
+                vlans: s.vlans,
                 user: s.user,
                 lns: s.lns.map(|a| a.to_string()),
                 state: s.state.to_string(),
@@ -308,8 +390,10 @@ impl Lac {
     }
 
     /// The relay's figures for `l2tpctl stats` and the metrics.
-    pub fn stats(&self) -> l2tp_mgmt::LacStats {
+    pub fn stats(&self, now: Instant) -> l2tp_mgmt::LacStats {
         let c = &self.counters;
+        let mut locked: Vec<String> = self.lockouts.locked(now).map(|a| a.to_string()).collect();
+        locked.sort();
         let mut st = l2tp_mgmt::LacStats {
             subscribers: self.subscribers.len() as u64,
             relaying: self
@@ -321,9 +405,18 @@ impl Lac {
             calls_up: c.calls_up,
             calls_failed: c.calls_failed,
             no_lns: c.no_lns,
+            calls_retried: c.calls_retried,
+            lns_lockouts: c.lockouts,
+            lns_locked_out: locked,
+            radius_rejected: c.auth_rejected,
+            radius_steered: c.radius_steered,
             dropped_while_calling: c.dropped_while_calling,
             ..Default::default()
         };
+        if c.socket_overflow > 0 {
+            st.dropped
+                .insert("socket_overflow".to_string(), c.socket_overflow);
+        }
         for ac in self.acs.iter().flatten() {
             let a = ac.stats();
             st.padi_rx += a.padi_rx;
@@ -347,6 +440,44 @@ impl Lac {
     pub fn user_of_call(&self, key: SessionKey) -> Option<&str> {
         let sid = self.by_call.get(&key)?;
         self.subscribers.get(sid)?.user.as_deref()
+    }
+
+    /// Records call `call` (in one of our tunnels) as subscriber `sid`'s.
+    pub fn add_call(&mut self, call: SessionKey, sid: SubscriberId) {
+        self.by_call.insert(call, sid);
+        if let Some(u) = self.tunnel_use.get_mut(&call.tunnel) {
+            u.calls += 1;
+        }
+    }
+
+    /// Forgets call `call`; its subscriber, if it was one of ours.
+    pub fn remove_call(&mut self, call: SessionKey) -> Option<SubscriberId> {
+        let sid = self.by_call.remove(&call)?;
+        if let Some(u) = self.tunnel_use.get_mut(&call.tunnel) {
+            u.calls = u.calls.saturating_sub(1);
+        }
+        Some(sid)
+    }
+
+    /// A tunnel toward `key` with room for one more call, if one is open.
+    pub fn tunnel_with_room(&self, key: &TunnelKey) -> Option<TunnelId> {
+        self.tunnels.get(key)?.iter().copied().find(|t| {
+            self.tunnel_use
+                .get(t)
+                .is_some_and(|u| u.max_calls == 0 || u.calls < u.max_calls)
+        })
+    }
+
+    /// Forgets tunnel `t`; the LNS it went to.
+    pub fn remove_tunnel(&mut self, t: TunnelId) -> Option<SocketAddr> {
+        let u = self.tunnel_use.remove(&t)?;
+        if let Some(v) = self.tunnels.get_mut(&u.key) {
+            v.retain(|x| *x != t);
+            if v.is_empty() {
+                self.tunnels.remove(&u.key);
+            }
+        }
+        Some(u.key.0)
     }
 
     /// PPPoE discovery counters summed over the interfaces.

@@ -5,15 +5,18 @@
 use std::cmp::Reverse;
 use std::time::Instant;
 
-use l2tp_proto::control::{CallParams, Event as CtlEvent, TunnelOptions};
+use l2tp_proto::control::{
+    CallParams, Event as CtlEvent, PeerAuth, SessionDownReason, TunnelDownReason, TunnelOptions,
+};
 use l2tp_proto::data::{SessionConfig, SessionKey};
 use l2tp_wire::result::ResultCode;
+use l2tp_wire::TunnelId;
 use ppp::{Event as PppEvent, Link, Protocol};
 use pppoe::{DownReason, Event as AcEvent, Received, SessionInfo};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{Lac, Stage, Subscriber, SubscriberId};
+use super::{Attempt, Lac, LnsTarget, Stage, Subscriber, SubscriberId, TunnelUse};
 use crate::core::Core;
 
 /// How long LCP waits for the subscriber to speak first.
@@ -101,6 +104,7 @@ impl Core {
             Subscriber {
                 mac: info.peer,
                 user: None,
+                auth: None,
                 lns: None,
                 stage: Stage::Negotiating {
                     link: Box::new(link),
@@ -175,6 +179,9 @@ impl Core {
     /// Sends a PPP frame to a subscriber (RFC 2516 §7: "The PPP packet ... begins with the
     /// PPP Protocol-ID", without Address and Control).
     fn send_to_subscriber(&mut self, (iface, id): SubscriberId, ppp: &[u8]) {
+        if iface == super::switch::SWITCHED {
+            return self.switch_frame_out((iface, id), ppp);
+        }
         let ppp = ppp.strip_prefix(&ADDRESS_CONTROL).unwrap_or(ppp);
         let Some(lac) = self.lac_mut() else {
             return;
@@ -186,7 +193,7 @@ impl Core {
     }
 
     /// Sends what the subscriber's link queued, acts on its events, re-arms its timer.
-    fn service_subscriber(&mut self, now: Instant, sid: SubscriberId) {
+    pub(super) fn service_subscriber(&mut self, now: Instant, sid: SubscriberId) {
         let mut events = Vec::new();
         {
             let Some(lac) = self.lac_mut() else {
@@ -229,7 +236,18 @@ impl Core {
         }
         for e in events {
             match e {
-                PppEvent::AuthRequest { user, .. } => return self.place_call(now, sid, user),
+                PppEvent::AuthRequest {
+                    ticket,
+                    method,
+                    user,
+                    credentials,
+                } => {
+                    if self.lac_authorizes() {
+                        self.lac_authorize(sid, ticket, user, method, credentials);
+                        continue;
+                    }
+                    return self.place_call(now, sid, user, Vec::new());
+                }
                 PppEvent::Down { reason } => {
                     let why = format!("PPP {reason}");
                     return self.subscriber_gone(now, sid, &why, true);
@@ -239,9 +257,16 @@ impl Core {
         }
     }
 
-    /// The user name is known: the call goes to the LNS of its realm, with what the
-    /// subscriber negotiated as proxy AVPs.
-    fn place_call(&mut self, now: Instant, sid: SubscriberId, user: String) {
+    /// The user name is known: the call goes to `steered` (RADIUS tunnels) when there are
+    /// any, else to the LNS group of the user's realm, with what the subscriber negotiated as
+    /// proxy AVPs.
+    pub(super) fn place_call(
+        &mut self,
+        now: Instant,
+        sid: SubscriberId,
+        user: String,
+        steered: Vec<LnsTarget>,
+    ) {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
@@ -253,45 +278,27 @@ impl Core {
         };
         let proxy = super::proxy::proxy_info(capture.lcp().as_ref(), capture.auth());
         sub.user = Some(user.clone());
-        let Some(lns) = lac.settings.steering.choose(&user) else {
+        let calling = format!("{}", sub.mac);
+        let group = if steered.is_empty() {
+            lac.settings.steering.group(&user)
+        } else {
+            &steered
+        };
+        if group.is_empty() {
             lac.counters.no_lns += 1;
             tracing::warn!(%user, "no LNS for this user's realm: PADT");
             return self.subscriber_gone(now, sid, "no LNS for this realm", true);
-        };
-        sub.lns = Some(lns);
-        let calling = format!("{}", sub.mac);
-        let access_line = lac.acs[sid.0]
-            .as_ref()
+        }
+        let ordered = super::steer::order(group, &mut self.rng);
+        let lac = self.lac.as_deref_mut().expect("checked above");
+        let candidates = lac.lockouts.arrange(ordered, now);
+        let access_line = lac
+            .acs
+            .get(sid.0)
+            .and_then(Option::as_ref)
             .and_then(|ac| ac.session(sid.1))
             .and_then(|s| s.access_line.as_ref())
             .map(access_line_avps);
-        let tunnel = match lac.tunnels.get(&lns) {
-            Some(t) => *t,
-            None => {
-                let local = self
-                    .locals
-                    .iter()
-                    .copied()
-                    .find(|l| l.is_ipv4() == lns.is_ipv4())
-                    .unwrap_or(self.locals[0]);
-                match self
-                    .endpoint
-                    .open_tunnel(now, local, lns, TunnelOptions::default())
-                {
-                    Ok(t) => {
-                        tracing::info!(tunnel = %t, %lns, "dialing LNS");
-                        let lac = self.lac.as_deref_mut().expect("checked above");
-                        lac.tunnels.insert(lns, t);
-                        lac.tunnel_lns.insert(t, lns);
-                        t
-                    }
-                    Err(e) => {
-                        tracing::error!(%lns, "cannot open a tunnel: {e}");
-                        return self.subscriber_gone(now, sid, "cannot reach the LNS", true);
-                    }
-                }
-            }
-        };
         let params = CallParams {
             calling_number: Some(calling),
             // RFC 2661 §4.4.5 Framing Type: PPPoE frames are synchronous (no HDLC).
@@ -302,31 +309,139 @@ impl Core {
             access_line: access_line.filter(|a| !a.is_empty()).map(Box::new),
             ..CallParams::default()
         };
-        match self.endpoint.place_incoming_call(now, tunnel, params) {
-            Ok(session) => {
-                let call = SessionKey::new(tunnel, session);
-                tracing::info!(%user, %lns, session = %call, "calling LNS with proxy LCP and authentication");
-                let lac = self.lac.as_deref_mut().expect("checked above");
-                lac.counters.calls_placed += 1;
-                lac.by_call.insert(call, sid);
-                if let Some(sub) = lac.subscribers.get_mut(&sid) {
-                    // The link is dropped unanswered: the LNS answers the authentication.
-                    sub.stage = Stage::Calling { call };
+        self.try_candidates(now, sid, params, candidates);
+    }
+
+    /// Places subscriber `sid`'s call toward the first of `candidates` that takes it (a
+    /// tunnel to it reused or opened); PADT when none is left.
+    pub(super) fn try_candidates(
+        &mut self,
+        now: Instant,
+        sid: SubscriberId,
+        params: CallParams,
+        candidates: Vec<LnsTarget>,
+    ) {
+        let mut left = candidates.into_iter();
+        while let Some(target) = left.next() {
+            let Some(tunnel) = self.tunnel_for(now, &target) else {
+                continue;
+            };
+            match self
+                .endpoint
+                .place_incoming_call(now, tunnel, params.clone())
+            {
+                Ok(session) => {
+                    let call = SessionKey::new(tunnel, session);
+                    let lac = self.lac.as_deref_mut().expect("a LAC places calls");
+                    let Some(sub) = lac.subscribers.get_mut(&sid) else {
+                        return;
+                    };
+                    let user = sub.user.as_deref().unwrap_or("");
+                    tracing::info!(%user, lns = %target.addr, session = %call, "calling LNS with proxy LCP and authentication");
+                    sub.lns = Some(target.addr);
+                    // The link (if still there) is dropped unanswered: the LNS answers the
+                    // authentication.
+                    sub.stage = Stage::Calling {
+                        call,
+                        attempt: Box::new(Attempt {
+                            params,
+                            target,
+                            rest: left.collect(),
+                        }),
+                    };
+                    lac.counters.calls_placed += 1;
+                    lac.add_call(call, sid);
+                    return;
                 }
+                Err(e) => tracing::warn!(lns = %target.addr, "cannot place the call: {e}"),
+            }
+        }
+        self.subscriber_gone(now, sid, "no LNS of the group took the call", true);
+    }
+
+    /// A tunnel toward `target` with room for a call: one of ours, else a new one.
+    fn tunnel_for(&mut self, now: Instant, target: &LnsTarget) -> Option<TunnelId> {
+        let key = target.tunnel_key();
+        let lac = self.lac.as_deref()?;
+        if let Some(t) = lac.tunnel_with_room(&key) {
+            return Some(t);
+        }
+        let lns = target.addr;
+        let local = self
+            .locals
+            .iter()
+            .copied()
+            .find(|l| l.is_ipv4() == lns.is_ipv4())
+            .unwrap_or(self.locals[0]);
+        let auth = target.secret.as_ref().map(|s| PeerAuth {
+            secret: Some(s.clone()),
+            ..self.endpoint.config().auth_for(lns.ip()).clone()
+        });
+        let opts = TunnelOptions {
+            auth,
+            host_name: target.client_name.clone(),
+            ..TunnelOptions::default()
+        };
+        match self.endpoint.open_tunnel(now, local, lns, opts) {
+            Ok(t) => {
+                tracing::info!(tunnel = %t, %lns, "dialing LNS");
+                let lac = self.lac.as_deref_mut()?;
+                lac.tunnels.entry(key.clone()).or_default().push(t);
+                lac.tunnel_use.insert(
+                    t,
+                    TunnelUse {
+                        key,
+                        calls: 0,
+                        max_calls: target.max_sessions_per_tunnel,
+                    },
+                );
+                Some(t)
             }
             Err(e) => {
-                tracing::error!(%lns, "cannot place the call: {e}");
-                self.subscriber_gone(now, sid, "cannot place the call", true);
+                tracing::error!(%lns, "cannot open a tunnel: {e}");
+                None
             }
         }
     }
 
-    /// A subscriber is gone (or must go): its call is cleared, a PADT sent when `padt`.
-    fn subscriber_gone(&mut self, now: Instant, sid: SubscriberId, why: &str, padt: bool) {
+    /// A call still being placed failed (`why`): its LNS is locked out, and the call goes to
+    /// the next candidate; PADT when none is left.
+    fn call_failed(&mut self, now: Instant, sid: SubscriberId, why: &str) {
         let Some(lac) = self.lac.as_deref_mut() else {
             return;
         };
-        let Some(sub) = lac.subscribers.remove(&sid) else {
+        let Some(sub) = lac.subscribers.get_mut(&sid) else {
+            return;
+        };
+        let Stage::Calling { attempt, .. } = &mut sub.stage else {
+            return;
+        };
+        let params = std::mem::take(&mut attempt.params);
+        let rest = std::mem::take(&mut attempt.rest);
+        let lns = attempt.target.addr;
+        let lockout = lac.settings.lockout;
+        lac.lockouts.lock(lns, now, lockout);
+        lac.counters.lockouts += 1;
+        tracing::warn!(%lns, reason = why, lockout_s = lockout.as_secs(), "LNS failed a call: locked out");
+        if rest.is_empty() {
+            return self.subscriber_gone(now, sid, "no LNS of the group answered", true);
+        }
+        lac.counters.calls_retried += 1;
+        self.try_candidates(now, sid, params, rest);
+    }
+
+    /// A subscriber is gone (or must go): its call is cleared, a PADT sent when `padt`.
+    pub(super) fn subscriber_gone(
+        &mut self,
+        now: Instant,
+        sid: SubscriberId,
+        why: &str,
+        padt: bool,
+    ) {
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return;
+        };
+        let Some(mut sub) = lac.subscribers.remove(&sid) else {
             return;
         };
         if padt {
@@ -341,14 +456,32 @@ impl Core {
         if !matches!(sub.stage, Stage::Relaying { .. }) {
             lac.counters.calls_failed += 1;
         }
-        tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
-        if let Some(call) = sub.call().filter(|c| lac.by_call.remove(c).is_some()) {
+        if let Some(p) = sub.auth.take() {
+            self.out.push(crate::core::Output::AuthCancel(p.request));
+        }
+        let Some(lac) = self.lac.as_deref_mut() else {
+            return;
+        };
+        if sid.0 == super::switch::SWITCHED {
+            tracing::info!(
+                user = sub.user.as_deref().unwrap_or(""),
+                reason = why,
+                "switched call down"
+            );
+        } else {
+            tracing::info!(interface = %lac.settings.interfaces[sid.0], mac = %sub.mac, pppoe_session = sid.1, user = sub.user.as_deref().unwrap_or(""), reason = why, "PPPoE session down");
+        }
+        let switched = sid.0 == super::switch::SWITCHED;
+        if let Some(call) = sub.call().filter(|c| lac.remove_call(*c).is_some()) {
             let rc = ResultCode::with_error(ResultCode::CDN_LOST_CARRIER, 0, Some(why));
             let _ = self
                 .endpoint
                 .close_session(now, call.tunnel, call.session, rc);
             self.datapath.remove_session(call);
             self.frames.forget(call);
+        }
+        if switched {
+            self.switch_gone(now, sid, why, padt);
         }
     }
 
@@ -398,6 +531,48 @@ impl Core {
                 self.replay_early_frames(now, call);
                 None
             }
+            CtlEvent::SessionUp {
+                tunnel,
+                session,
+                peer_tunnel,
+                peer_session,
+                peer,
+                sequencing_required,
+                proxy,
+                ..
+            } if lac.settings.switching => {
+                let key = SessionKey::new(tunnel, session);
+                self.switch_call_up(
+                    now,
+                    key,
+                    (peer_tunnel, peer_session),
+                    peer,
+                    sequencing_required,
+                    proxy,
+                );
+                None
+            }
+            CtlEvent::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } if lac
+                .by_incoming
+                .contains_key(&SessionKey::new(tunnel, session)) =>
+            {
+                // The LAC cleared the incoming call: the call toward the LNS goes too.
+                let key = SessionKey::new(tunnel, session);
+                let sid = lac.by_incoming[&key];
+                let why = format!("incoming call down: {reason}");
+                if let Some(l) = self.lac.as_deref_mut() {
+                    l.switched.remove(&sid.1);
+                    l.by_incoming.remove(&key);
+                }
+                self.datapath.remove_session(key);
+                self.frames.forget(key);
+                self.subscriber_gone(now, sid, &why, false);
+                None
+            }
             CtlEvent::SessionDown {
                 tunnel,
                 session,
@@ -405,16 +580,41 @@ impl Core {
             } if lac.by_call.contains_key(&SessionKey::new(tunnel, session)) => {
                 let call = SessionKey::new(tunnel, session);
                 // The call is already gone: `subscriber_gone` has none to clear.
-                let sid = lac.by_call.remove(&call).expect("checked above");
+                let sid = lac.remove_call(call).expect("checked above");
+                let calling = lac
+                    .subscribers
+                    .get(&sid)
+                    .is_some_and(|s| matches!(s.stage, Stage::Calling { .. }));
                 self.datapath.remove_session(call);
                 self.frames.forget(call);
                 let why = format!("L2TP session down: {reason}");
+                match reason {
+                    // A call refused or lost before it was up goes to the next LNS; not one
+                    // we cleared ourselves.
+                    SessionDownReason::Local(_) => {}
+                    _ if calling => {
+                        if reason == SessionDownReason::TunnelDown {
+                            // The tunnel failed: no other call may be placed in it.
+                            let lac = self.lac.as_deref_mut().expect("checked above");
+                            lac.remove_tunnel(tunnel);
+                        }
+                        self.call_failed(now, sid, &why);
+                        return None;
+                    }
+                    _ => {}
+                }
                 self.subscriber_gone(now, sid, &why, true);
                 None
             }
-            CtlEvent::TunnelDown { tunnel, .. } => {
-                if let Some(lns) = lac.tunnel_lns.remove(&tunnel) {
-                    lac.tunnels.remove(&lns);
+            CtlEvent::TunnelDown { tunnel, ref reason } => {
+                // An LNS that closed or lost a tunnel we did not close is locked out.
+                if let Some(lns) = lac.remove_tunnel(tunnel) {
+                    if !matches!(reason, TunnelDownReason::Local(_)) {
+                        let lockout = lac.settings.lockout;
+                        lac.lockouts.lock(lns, now, lockout);
+                        lac.counters.lockouts += 1;
+                        tracing::warn!(%lns, %reason, lockout_s = lockout.as_secs(), "tunnel to the LNS lost: locked out");
+                    }
                 }
                 Some(ev)
             }
@@ -429,7 +629,7 @@ impl Core {
             return false;
         };
         let Some(&sid) = lac.by_call.get(&key) else {
-            return false;
+            return self.switch_frame_in(key, frame);
         };
         if let Some(sub) = lac.subscribers.get_mut(&sid) {
             sub.down_frames += 1;

@@ -2,6 +2,12 @@
 //! completing PPP (authentication and IPCP), and reports how fast they came up. IP is
 //! terminated inside the process (no TUN), so it needs no root and measures the LNS, not
 //! the host's interfaces. Used by the scale benchmark and the 10,000-session test.
+//!
+//! With `--pppoe-interface`, it is N PPPoE subscribers instead ([`pppoe`]), toward a LAC
+//! on that Ethernet link (root: raw sockets).
+
+pub mod pppoe;
+pub mod subscriber;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +23,35 @@ use crate::node::Node;
 /// Load generator parameters.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadgenArgs {
-    /// The LNS, ADDR:PORT.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub server: SocketAddr,
+    /// The LNS, ADDR:PORT (L2TP mode).
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        required_unless_present = "pppoe_interface"
+    )]
+    pub server: Option<SocketAddr>,
+    /// PPPoE mode: emulate `--subscribers` PPPoE hosts on this Ethernet interface, toward a
+    /// LAC on the same link (needs CAP_NET_RAW).
+    #[arg(long, value_name = "IF", conflicts_with = "server")]
+    pub pppoe_interface: Option<String>,
+    /// PPPoE mode: subscribers to bring up.
+    #[arg(long, default_value_t = 100)]
+    pub subscribers: u32,
+    /// PPPoE mode: new subscribers (PADIs) per second.
+    #[arg(long, default_value_t = 150)]
+    pub rate: u32,
+    /// PPPoE mode: most subscribers negotiating at once.
+    #[arg(long, default_value_t = 256)]
+    pub window: u32,
+    /// PPPoE mode: while held, every subscriber sends an LCP Echo-Request through the relay
+    /// this often (milliseconds; 0: none) and the report counts the replies.
+    #[arg(long, default_value_t = 0)]
+    pub echo_interval_ms: u64,
+    /// PPPoE mode: subscribers on 802.1Q VLANs FIRST[-LAST], in turn (subscriber i on the
+    /// i-th, modulo their number), toward a LAC serving the interface as a VLAN trunk. Each
+    /// subscriber takes only frames on its own VLAN.
+    #[arg(long, value_name = "FIRST[-LAST]")]
+    pub vlans: Option<String>,
     /// Tunnels to open.
     #[arg(long, default_value_t = 1)]
     pub tunnels: u32,
@@ -60,12 +92,25 @@ pub struct LoadgenReport {
 }
 
 /// Runs the generator; returns the report (also printed).
-pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, String> {
+pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<(), String> {
+    match (&args.pppoe_interface, args.server) {
+        (Some(iface), _) => pppoe::run(iface, args, stop).map(|_| ()),
+        (None, Some(server)) => run_l2tp(server, args, stop).map(|_| ()),
+        (None, None) => Err("--server or --pppoe-interface".into()),
+    }
+}
+
+/// L2TP mode: T tunnels × S sessions against `server`.
+pub fn run_l2tp(
+    server: SocketAddr,
+    args: &LoadgenArgs,
+    stop: &AtomicBool,
+) -> Result<LoadgenReport, String> {
     if args.sessions == 0 || args.sessions > 65_535 || args.tunnels == 0 {
         return Err("--tunnels ≥ 1 and 1 ≤ --sessions ≤ 65535".into());
     }
     let secret = args.secret.as_ref().map(|s| s.as_bytes().to_vec());
-    let listen: SocketAddr = if args.server.is_ipv4() {
+    let listen: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse().expect("literal")
     } else {
         "[::]:0".parse().expect("literal")
@@ -91,9 +136,10 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
         ppp_echo_failures: 4,
         ppp_quality_interval: None,
         role: RoleSettings::Client(ClientSettings {
-            peers: vec![DialPeer::Addr(args.server)],
+            peers: vec![DialPeer::Addr(server)],
             username: args.user.clone(),
             password: args.password.clone(),
+            retry_password: None,
             tunnels: args.tunnels,
             sessions: args.sessions,
             redial_initial: Duration::from_secs(1),
@@ -102,6 +148,7 @@ pub fn run(args: &LoadgenArgs, stop: &AtomicBool) -> Result<LoadgenReport, Strin
             auth_methods: Vec::new(),
             default_route: false,
             local_port: None,
+            outgoing_calls: Default::default(),
         }),
         seed: None,
         ip_mode: IpMode::App,

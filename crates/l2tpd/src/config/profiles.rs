@@ -1,0 +1,134 @@
+//! `[[peer]]`: per-peer profiles, for either role. A profile names its peers by address
+//! (`ADDR` or `ADDR/LEN`) and/or by the Host Name of their SCCRQ, and sets for them the
+//! tunnel secret (or none), AVP hiding, our Host Name as they see it, and (on an LNS) what
+//! is done with their proxy LCP and authentication. The first profile that matches a peer
+//! applies; a peer no profile matches gets `[tunnel]` and `lns.proxy`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::addr::IpCidr;
+use crate::core::proxy_lns::ProxyMode;
+use crate::secret::Secret;
+
+/// One `[[peer]]` table.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerProfile {
+    /// Peers whose address is in this prefix (`ADDR` or `ADDR/LEN`); absent: any address.
+    #[serde(default)]
+    pub address: Option<IpCidr>,
+    /// Peers whose SCCRQ carries this Host Name (ASCII case ignored); absent: any name.
+    /// Tunnels we open match by address only.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    /// Their tunnel secret; `""`: none (no tunnel authentication: a Challenge from them is
+    /// refused, none is sent). Absent: `tunnel.secret`.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// Hide AVPs toward them (needs a secret). Absent: `tunnel.hide_avps`.
+    #[serde(default)]
+    pub hide_avps: Option<bool>,
+    /// Our Host Name as they see it. Absent: `tunnel.host_name`.
+    #[serde(default)]
+    pub our_host_name: Option<String>,
+    /// LNS: their proxy LCP and authentication — `accept`, `renegotiate` or `ignore`.
+    /// Absent: `lns.proxy`.
+    #[serde(default)]
+    pub proxy: Option<ProxyMode>,
+}
+
+impl PeerProfile {
+    /// Checks what can be checked without the network.
+    pub(super) fn validate(&self, i: usize, bad: &mut impl FnMut(&str, String)) {
+        if self.address.is_none() && self.host_name.is_none() {
+            bad(
+                &format!("peer[{i}]"),
+                "names no peer: give `address` and/or `host_name`".into(),
+            );
+        }
+        let no_secret = self.secret.as_ref().is_some_and(Secret::is_empty);
+        if no_secret && self.hide_avps == Some(true) {
+            bad(
+                &format!("peer[{i}].hide_avps"),
+                "AVP hiding needs a secret".into(),
+            );
+        }
+    }
+
+    /// The endpoint's rule for this profile, over the `[tunnel]` settings `default`.
+    pub fn rule(&self, default: &l2tp_proto::control::PeerAuth) -> l2tp_proto::control::PeerRule {
+        let secret = match &self.secret {
+            None => default.secret.clone(),
+            Some(s) if s.is_empty() => None,
+            Some(s) => Some(s.expose().as_bytes().to_vec()),
+        };
+        let hide = self.hide_avps.unwrap_or(default.hide_avps);
+        l2tp_proto::control::PeerRule {
+            prefix: self.address.map(|c| match c {
+                IpCidr::V4(c) => (c.network().into(), c.len()),
+                IpCidr::V6(c) => (c.network().into(), c.len()),
+            }),
+            host_name: self.host_name.as_ref().map(|h| h.as_bytes().to_vec()),
+            auth: l2tp_proto::control::PeerAuth {
+                hide_avps: hide && secret.is_some(),
+                // With a secret the peer must answer our Challenge (RFC 2661 §5.1.1).
+                require_tunnel_auth: secret.is_some(),
+                secret,
+            },
+            our_host_name: self.our_host_name.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use crate::core::proxy_lns::ProxyMode;
+    use crate::core::RoleSettings;
+
+    const LNS: &str = "role = \"lns\"\n[tunnel]\nsecret = \"default\"\n[lns]\nipv4_pool = \"203.0.113.10-203.0.113.20\"\nlocal_ipv4 = \"198.51.100.1\"\n[[lns.users]]\nname = \"a\"\npassword = \"p\"\n";
+
+    #[test]
+    fn peer_tables_become_endpoint_rules_and_proxy_modes() {
+        let text = format!(
+            "{LNS}\
+             [[peer]]\nhost_name = \"lac-1\"\nsecret = \"s1\"\nour_host_name = \"east\"\nproxy = \"renegotiate\"\n\
+             [[peer]]\naddress = \"192.0.2.0/24\"\nsecret = \"\"\n"
+        );
+        let cfg = Config::from_toml_str(&text).expect("valid");
+        assert!(cfg.has_secrets());
+        let node = cfg.node_config().unwrap();
+        let r = &node.endpoint.peer_rules;
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].auth.secret.as_deref(), Some(&b"s1"[..]));
+        assert!(r[0].auth.require_tunnel_auth);
+        assert_eq!(r[0].our_host_name.as_deref(), Some("east"));
+        // `""`: no secret, no tunnel authentication, for Windows-like peers.
+        assert_eq!(r[1].auth.secret, None);
+        assert!(!r[1].auth.require_tunnel_auth);
+        let ip = "192.0.2.7".parse().unwrap();
+        assert_eq!(node.endpoint.auth_for_peer(ip, b"pc").secret, None);
+        assert_eq!(
+            node.endpoint.auth_for_peer(ip, b"LAC-1").secret.as_deref(),
+            Some(&b"s1"[..])
+        );
+        let other = "203.0.113.1".parse().unwrap();
+        assert_eq!(
+            node.endpoint.auth_for_peer(other, b"pc").secret.as_deref(),
+            Some(&b"default"[..])
+        );
+        let RoleSettings::Lns(l) = node.role else {
+            panic!("not an LNS");
+        };
+        assert_eq!(l.proxy_rules.len(), 1);
+        assert_eq!(l.proxy_rules[0].1, ProxyMode::Renegotiate);
+    }
+
+    #[test]
+    fn a_peer_table_must_name_its_peers() {
+        let e = Config::from_toml_str(&format!("{LNS}[[peer]]\nsecret = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("peer[0]"), "{e}");
+    }
+}

@@ -1,0 +1,149 @@
+//! Per-peer profiles (`[[peer]]`) on one LNS, in virtual time: Windows-like clients with no
+//! tunnel secret and a LAC with one share the LNS. The LAC, named by its Host Name, must
+//! authenticate its tunnel with its secret and see the Host Name its profile gives the LNS;
+//! a client matching no profile is admitted without a secret; a peer that claims the LAC's
+//! Host Name, or comes from a prefix whose profile demands a secret, without knowing it, is
+//! refused.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use l2tp_proto::control::{PeerAuth, TunnelStateKind};
+use l2tp_sim::{Harness, NetConfig, Network, Node};
+use l2tpd::config::profiles::PeerProfile;
+use l2tpd::core::DialPeer;
+use support::sim::{
+    client_config, client_core_from, lns_config, lns_core_from, up_sessions, SimCore, LNS_ADDR,
+};
+
+const LAC_SECRET: &str = "lac-tunnel-secret";
+
+/// The LNS: no tunnel secret by default (Windows clients have none); the LAC, known by its
+/// Host Name, must use `LAC_SECRET` and sees us as `lns-for-lac`; 198.51.100.0/24 must use
+/// it too.
+fn lns(now: Instant) -> SimCore {
+    let mut cfg = lns_config(1, None);
+    let profiles = [
+        PeerProfile {
+            host_name: Some("lac-1".into()),
+            secret: Some(LAC_SECRET.into()),
+            our_host_name: Some("lns-for-lac".into()),
+            ..PeerProfile::default()
+        },
+        PeerProfile {
+            address: Some("198.51.100.0/24".parse().unwrap()),
+            secret: Some(LAC_SECRET.into()),
+            ..PeerProfile::default()
+        },
+    ];
+    cfg.endpoint.auth = PeerAuth::default();
+    cfg.endpoint.peer_rules = profiles
+        .iter()
+        .map(|p| p.rule(&cfg.endpoint.auth))
+        .collect();
+    lns_core_from(cfg, now)
+}
+
+/// A client at `addr` naming itself `host_name`, with tunnel secret `secret` if any.
+fn peer(addr: &str, host_name: &str, secret: Option<&str>, now: Instant) -> SimCore {
+    let lns = DialPeer::Addr(LNS_ADDR.parse().unwrap());
+    let listen: SocketAddr = addr.parse().unwrap();
+    let mut cfg = client_config(7, 1, vec![lns], vec![listen]);
+    cfg.endpoint.host_name = host_name.into();
+    if let Some(s) = secret {
+        cfg.endpoint.auth = PeerAuth {
+            secret: Some(s.as_bytes().to_vec()),
+            hide_avps: false,
+            require_tunnel_auth: true,
+        };
+    }
+    client_core_from(cfg, now)
+}
+
+/// Runs the LNS and `peers` for `limit` of virtual time (or until every peer is up).
+fn run(h: &mut Harness, lns: &mut SimCore, peers: &mut [SimCore], limit: Duration) {
+    let deadline = h.now + limit;
+    for _ in 0..100_000 {
+        if peers.iter().all(|p| !up_sessions(p, h.now).is_empty()) {
+            return;
+        }
+        let mut nodes: Vec<&mut dyn Node> = vec![lns];
+        for p in peers.iter_mut() {
+            nodes.push(p);
+        }
+        if !h.step(&mut nodes, deadline) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn windows_clients_without_a_secret_and_a_lac_with_one_share_the_lns() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(3, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns(t0);
+    let mut ok = [
+        peer("192.0.2.2:40000", "windows-pc", None, t0),
+        peer("192.0.2.3:40001", "lac-1", Some(LAC_SECRET), t0),
+    ];
+    run(&mut h, &mut lns, &mut ok, Duration::from_secs(30));
+    assert_eq!(
+        up_sessions(&ok[0], h.now).len(),
+        1,
+        "the Windows-like client"
+    );
+    assert_eq!(up_sessions(&ok[1], h.now).len(), 1, "the LAC");
+    // The LAC's tunnel was authenticated both ways with its secret (it demands our answer to
+    // its Challenge), and it knows us by the profile's Host Name.
+    let names: Vec<Vec<u8>> = ok[1]
+        .core
+        .endpoint()
+        .tunnels()
+        .map(|t| t.peer_host_name)
+        .collect();
+    assert_eq!(names, vec![b"lns-for-lac".to_vec()]);
+    let windows_sees: Vec<Vec<u8>> = ok[0]
+        .core
+        .endpoint()
+        .tunnels()
+        .map(|t| t.peer_host_name)
+        .collect();
+    assert_eq!(windows_sees, vec![b"sim-lns".to_vec()]);
+
+    // Without the secret: one claims the LAC's Host Name, one comes from the prefix whose
+    // profile demands the secret. Both are refused; nothing else is disturbed.
+    let mut bad = [
+        peer("192.0.2.4:40002", "lac-1", None, h.now),
+        peer("198.51.100.9:40003", "windows-pc", None, h.now),
+    ];
+    run(&mut h, &mut lns, &mut bad, Duration::from_secs(20));
+    for b in &bad {
+        assert!(
+            up_sessions(b, h.now).is_empty(),
+            "admitted without the secret"
+        );
+    }
+    // Each differs from the admitted Windows-like client only by its Host Name or its
+    // address: the profile refused it (our SCCRP's Challenge, which it cannot answer).
+    let now = h.now;
+    for b in &mut bad {
+        let Some(l2tp_mgmt::Response::Stats(st)) = b.manage(now, l2tp_mgmt::Request::Stats) else {
+            panic!("no stats");
+        };
+        assert!(st.tunnel_auth_failures >= 1, "{}", st.tunnel_auth_failures);
+        let addr = b.addr;
+        let established = lns
+            .core
+            .endpoint()
+            .tunnels()
+            .filter(|t| t.peer == addr && t.state == TunnelStateKind::Established)
+            .count();
+        assert_eq!(established, 0);
+    }
+    assert_eq!(lns.core.sessions(h.now).len(), 2, "the first two stay up");
+}
