@@ -431,9 +431,21 @@ fn lns_upgrades_twice_under_load_and_no_peer_notices() {
         "loadgen logged no session/tunnel down and no PPP up again"
     );
     let m = metrics(&lab.lns);
-    assert!(m.contains("l2tpd_info"), "metrics after the upgrades: {m}");
+    assert!(
+        m.contains("l2tpd_upgrades_total 2"),
+        "metrics after the upgrades: {m}"
+    );
+    let resumed = format!("l2tpd_upgrade_sessions{{outcome=\"resumed\"}} {total}");
+    assert!(m.contains(&resumed), "metrics after the upgrades: {m}");
     match request(&lns_sock, Request::Stats) {
-        Response::Stats(st) => assert_eq!(st.sessions as usize, total, "{st:?}"),
+        Response::Stats(st) => {
+            assert_eq!(st.sessions as usize, total, "{st:?}");
+            let u = st.upgrade.expect("the stats say what was carried over");
+            assert_eq!(u.upgrades, 2);
+            assert_eq!(u.tunnels_resumed, u64::from(LOADGEN.0) + 1, "{u:?}");
+            assert_eq!((u.tunnels_lost, u.sessions_lost), (0, 0), "{u:?}");
+            assert!(u.tunnels.iter().all(|t| t.outcome == "resumed"), "{u:?}");
+        }
         other => panic!("stats: {other:?}"),
     }
 
