@@ -494,7 +494,7 @@ pub struct DaemonStats {
     pub lac: Option<Box<LacStats>>,
     /// What the last hitless upgrade carried over (none: this process started afresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upgrade: Option<UpgradeStats>,
+    pub upgrade: Option<Box<UpgradeStats>>,
 }
 
 /// What hitless upgrades carried over: per tunnel, resumed (still up) or lost (gone within

@@ -709,7 +709,7 @@ fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
     let (path, t) = fake_daemon("stats-upgrade", |_| {
         Response::Stats(DaemonStats {
             role: "lns".into(),
-            upgrade: Some(l2tp_mgmt::UpgradeStats {
+            upgrade: Some(Box::new(l2tp_mgmt::UpgradeStats {
                 upgrades: 2,
                 since_s: 61,
                 tunnels_resumed: 1,
@@ -730,7 +730,7 @@ fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
                         outcome: "lost".into(),
                     },
                 ],
-            }),
+            })),
             ..Default::default()
         })
     });

@@ -313,7 +313,7 @@ pub fn render(snap: &Snapshot) -> String {
     if let Some(l) = &s.lac {
         lac(&mut out, l);
     }
-    upgrade(&mut out, s.upgrade.as_ref());
+    upgrade(&mut out, s.upgrade.as_deref());
     out
 }
 
@@ -574,14 +574,14 @@ mod tests {
             text.lines().any(|l| l == "l2tpd_upgrades_total 0"),
             "{text}"
         );
-        snap.stats.upgrade = Some(l2tp_mgmt::UpgradeStats {
+        snap.stats.upgrade = Some(Box::new(l2tp_mgmt::UpgradeStats {
             upgrades: 3,
             tunnels_resumed: 2,
             tunnels_lost: 1,
             sessions_resumed: 50,
             sessions_lost: 4,
             ..Default::default()
-        });
+        }));
         let text = render(&snap);
         for line in [
             "l2tpd_upgrades_total 3",
