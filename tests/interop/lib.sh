@@ -21,7 +21,9 @@ IOP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${IOP_ID:?IOP_ID must be set (unique per run)}"
 case "$IOP_ID" in *[!A-Za-z0-9]*) echo "IOP_ID must be alphanumeric" >&2; exit 1 ;; esac
 IOP_RUN="${IOP_RUN:-/tmp/l2tpd-interop-$IOP_ID}"
-DUT_NS="iop-dut-$IOP_ID"
+# IOP_DUT_NS: an existing namespace (a kernel-vm guest's, say) to use as the DUT namespace;
+# it is the caller's, and stop.sh leaves it alone.
+DUT_NS="${IOP_DUT_NS:-iop-dut-$IOP_ID}"
 
 die() { echo "ERROR: $*" >&2; exit 1; }
 info() { echo "[$(date +%H:%M:%S)] $*"; }

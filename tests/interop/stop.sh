@@ -14,7 +14,7 @@ all)
     stop_peer xlac "iop-xlac-$IOP_ID"
     stop_peer xlns "iop-xlns-$IOP_ID"
     stop_peer l2tpns "iop-l2tpns-$IOP_ID"
-    del_ns "$DUT_NS"
+    [ -n "${IOP_DUT_NS:-}" ] || del_ns "$DUT_NS"
     if [ "${2:-}" != --keep-logs ]; then rm -rf "$IOP_RUN"; fi
     ;;
 *) die "usage: $0 l2tpns|xlns|xlac|all [--keep-logs]" ;;

@@ -117,6 +117,8 @@ fn all_field_names() -> Vec<String> {
             hide_avps: Some(true),
             our_host_name: Some("lns".into()),
             proxy: Some(Default::default()),
+            receive_window: Some(8),
+            hello_interval: Some(30),
         }],
     };
     let value = toml::Value::try_from(&full).unwrap();

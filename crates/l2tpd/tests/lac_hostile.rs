@@ -7,7 +7,8 @@
 //! cookies; PADTs for the subscriber's session from another address, and with the wrong
 //! session id; malformed TAGs (truncated, a length past the payload, duplicates); a PPPoE
 //! LENGTH past the frame; session frames for sessions that do not exist or are not the
-//! sender's; and a PADI flood from thousands of addresses.
+//! sender's; PADIs from one address faster than its own limit; and a PADI flood from
+//! thousands of addresses.
 //!
 //! Each kind must be counted under its reason (`l2tpctl stats`), logged a bounded number of
 //! times, create no session, and the subscriber must keep its session and pass its echoes
@@ -322,6 +323,20 @@ fn hostile_pppoe_input_is_counted_and_the_established_subscriber_keeps_passing_t
             && dropped(st, "session_unknown") >= 2
     });
     assert_eq!(s.pads_tx, 1, "only the subscriber got a session: {s:?}");
+
+    // 20 PADIs from one address: its own bucket (5 in a burst) stops it before the global one.
+    for _ in 0..20 {
+        evil.send(&Attacker::discovery(
+            EVIL2,
+            MacAddr::BROADCAST,
+            Code::PADI,
+            0,
+            vec![sn()],
+        ));
+    }
+    let s = wait_stats(&lac_sock, "the PADIs from one address counted", |st| {
+        dropped(st, "padi_mac_rate_limited") >= 14
+    });
 
     // A PADI flood from 3000 addresses, in bursts across the subscriber's echoes.
     let flood_from = subscribers(&lac_sock)[0].down_frames;

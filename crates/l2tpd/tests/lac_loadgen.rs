@@ -98,6 +98,16 @@ fn every_generated_pppoe_subscriber_gets_its_own_address_from_the_lns_pool() {
         );
     }
     assert_eq!(distinct, lns_addrs, "the LNS gave exactly these addresses");
+    // The subscribers' PADTs end their calls: one line each at the LAC, as relayed calls.
+    wait_for(Duration::from_secs(10), "every relayed call down", || {
+        lac.log_text().matches("relayed call down").count() == N
+    });
+    assert!(
+        !lac.log_text()
+            .contains("call down before it was established"),
+        "{}",
+        lac.log_tail()
+    );
     drop(lac);
     drop(lns);
 }

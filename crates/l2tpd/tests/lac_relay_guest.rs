@@ -7,8 +7,12 @@
 //! the proxy authentication; tshark must show the proxy AVPs in the ICCN; pppd hanging up
 //! must clear the call.
 //!
-//! Needs root, qemu and apt (see `support::guest`) and tshark; skipped loudly otherwise, a
-//! failure under `CI=true`.
+//! The same pppd also reaches l2tpns (with FreeRADIUS, started by `tests/interop/` with the
+//! guest's namespace as its DUT namespace) through our LAC: an address of l2tpns's pool, a
+//! ping to l2tpns's side of the link, the session listed by l2tpns.
+//!
+//! Needs root, qemu and apt (see `support::guest`) and tshark (and for the second test the
+//! peer packages); skipped loudly otherwise, a failure under `CI=true`.
 
 mod support;
 
@@ -180,4 +184,134 @@ fn real_pppd_over_pppoe_reaches_our_lns_through_our_lac_with_proxy_authenticatio
     }
     drop(lac);
     drop(lns);
+}
+
+/// The interop scripts (`tests/interop/`) run with the guest's namespace as their DUT
+/// namespace: the peers they start are reached from where our LAC runs.
+struct InteropLab {
+    id: String,
+    run: std::path::PathBuf,
+    dut: String,
+}
+
+impl InteropLab {
+    fn script(&self, name: &str, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg("120")
+            .arg("bash")
+            .arg(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../tests/interop")
+                    .join(name),
+            )
+            .args(args)
+            .env("IOP_ID", &self.id)
+            .env("IOP_RUN", &self.run)
+            .env("IOP_DUT_NS", &self.dut)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("interop script")
+    }
+
+    fn must(&self, name: &str, args: &[&str]) -> String {
+        let o = self.script(name, args);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{name}: {out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    }
+}
+
+impl Drop for InteropLab {
+    fn drop(&mut self) {
+        let _ = self.script("stop.sh", &["all"]);
+    }
+}
+
+#[test]
+fn real_pppd_over_pppoe_reaches_l2tpns_through_our_lac() {
+    const TEST: &str = "LAC relay guest test with l2tpns";
+    let have = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let peers = ["l2tpns", "freeradius", "radtest", "setsid"]
+        .iter()
+        .all(|c| have(c));
+    if !requires(TEST, &[("l2tpns freeradius freeradius-utils", peers)]) {
+        return;
+    }
+    let Some(g) = Guest::start("lacq", TEST) else {
+        return;
+    };
+    let dir = TempDir::new("lac-relay-l2tpns");
+    let d = &dir.0;
+    let id = format!("lacq{}", std::process::id());
+    let lab = InteropLab {
+        run: std::path::PathBuf::from(format!("/tmp/l2tpd-interop-{id}")),
+        id,
+        dut: g.netns.clone(),
+    };
+    let _ = lab.script("stop.sh", &["all"]);
+    std::fs::create_dir_all(&lab.run).unwrap();
+    lab.must("l2tpns-start.sh", &[]);
+    let lac_sock = d.join("lac.sock");
+    #[rustfmt::skip]
+    let lac = in_netns(d, &g.netns, "lac", L2TPD, &[
+        "lac", "--pppoe-interface", "tap0", "--lns", "192.0.2.1:1701",
+        "--secret", "secret", "--socket", lac_sock.to_str().unwrap(),
+    ]);
+    wait_for(Duration::from_secs(10), "the LAC's PPPoE interface", || {
+        lac.log_text()
+            .contains("PPPoE access concentrator listening")
+    });
+    // pppd in the guest, CHAP-MD5 (what both the LAC and l2tpns ask first): an address from
+    // l2tpns's pool (RADIUS), and a ping to l2tpns's side of the link.
+    let (rc, out) = g.run(
+        60,
+        "modprobe pppoe && pppd plugin pppoe.so eth0 user l2tptest password l2tptest \
+         updetach debug noauth noipdefault nodefaultroute maxfail 1 \
+         logfile /host/pppd.log && ip -4 addr show ppp0 && ping -I ppp0 -c 3 -W 3 198.51.100.1",
+    );
+    let pppd_log = std::fs::read_to_string(g.share().join("pppd.log")).unwrap_or_default();
+    let l2tpns_log = std::fs::read_to_string(lab.run.join("l2tpns/l2tpns.log")).unwrap_or_default();
+    let report = || {
+        format!(
+            "pppd:\n{pppd_log}\nLAC:\n{}\nl2tpns:\n{}",
+            lac.log_tail(),
+            l2tpns_log
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    assert_eq!(rc, 0, "pppd up and ping through:\n{out}\n{}", report());
+    assert!(
+        out.contains("inet 203.0.113."),
+        "ppp0 has an address of l2tpns's pool:\n{out}\n{}",
+        report()
+    );
+    assert!(out.contains("3 packets received"), "{out}");
+    let sessions = lab.must("l2tpns-cli.sh", &["show session"]);
+    assert!(
+        sessions.contains("l2tptest") && sessions.contains("203.0.113."),
+        "l2tpns lists the session:\n{sessions}"
+    );
+    assert!(
+        lac.log_text().contains("relaying PPPoE session into L2TP"),
+        "{}",
+        report()
+    );
+    g.ok("kill $(pidof pppd); sleep 3; true");
+    wait_for(Duration::from_secs(15), "the call cleared", || {
+        lac.log_text().contains("PPPoE session down")
+    });
+    drop(lac);
 }

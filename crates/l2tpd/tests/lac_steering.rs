@@ -44,6 +44,10 @@ struct Sub {
     auth_failed: bool,
     /// LCP Configure-Requests received (one negotiation, the LAC's: 1).
     lcp_confreqs: usize,
+    /// LCP keepalive: Echo-Request interval and failures tolerated (None: the defaults).
+    echo: Option<(Duration, u32)>,
+    /// The link went down for want of Echo-Replies.
+    keepalive_lost: bool,
 }
 
 impl Sub {
@@ -62,6 +66,8 @@ impl Sub {
             user: USER.into(),
             auth_failed: false,
             lcp_confreqs: 0,
+            echo: None,
+            keepalive_lost: false,
         };
         s.reset();
         s
@@ -72,6 +78,10 @@ impl Sub {
         cfg.auth.methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap];
         cfg.ipv6 = false;
         cfg.mru = 1492;
+        if let Some((interval, failures)) = self.echo {
+            cfg.echo_interval = Some(interval);
+            cfg.echo_failures = failures;
+        }
         self.seed += 1000;
         self.link = Link::new(cfg, rand_chacha::ChaCha8Rng::seed_from_u64(self.seed));
         self.session = 0;
@@ -184,6 +194,9 @@ impl Sub {
                     self.up = None;
                     if matches!(reason, ppp::DownReason::AuthFailed(_)) {
                         self.auth_failed = true;
+                    }
+                    if matches!(reason, ppp::DownReason::KeepaliveTimeout) {
+                        self.keepalive_lost = true;
                     }
                 }
                 _ => {}
@@ -845,4 +858,37 @@ fn the_lns_honours_proxy_avps_per_peer_profile() {
     assert_eq!(confreqs(None), 1);
     assert_eq!(confreqs(Some(ProxyMode::Accept)), 1);
     assert!(confreqs(Some(ProxyMode::Renegotiate)) >= 2);
+}
+
+/// While its call waits for an LNS that does not answer (15 s of SCCRQ retransmissions,
+/// then the next LNS), a subscriber whose keepalive gives up after 2 unanswered
+/// Echo-Requests 2 s apart stays up: the LAC answers its Echo-Requests meanwhile.
+#[test]
+fn a_subscriber_waiting_for_failover_has_its_lcp_echoes_answered() {
+    let mut bed = Bed::new(
+        &[0, 0],
+        vec![target(0, 1, 1), target(1, 2, 1)],
+        Duration::from_secs(60),
+    );
+    let t0 = bed.h.now;
+    bed.h
+        .net
+        .blackhole_addr(lns_addr(0), t0, t0 + Duration::from_secs(600));
+    let mut s = Sub::new(0);
+    s.echo = Some((Duration::from_secs(2), 2));
+    s.reset();
+    s.dial(t0, &mut bed.lac);
+    bed.subs.push(s);
+    let up = bed.run(Duration::from_secs(60), Bed::all_up);
+    let s = &bed.subs[0];
+    assert!(
+        up && !s.keepalive_lost && s.padts == 0,
+        "keepalive lost: {}",
+        s.keepalive_lost
+    );
+    assert_eq!(bed.lns_of_subscribers(), vec![Some(1)]);
+    assert!(
+        bed.h.now - t0 >= Duration::from_secs(10),
+        "the failover took its time"
+    );
 }

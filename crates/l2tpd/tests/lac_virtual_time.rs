@@ -3,7 +3,9 @@
 //! steers the call by realm and relays it to an LNS core over `l2tp-sim`. The subscriber
 //! must reach IPCP with the LNS's pool address; the LNS must use the proxy LCP and proxy
 //! authentication when it offers the method, and renegotiate when it does not; a PADT must
-//! clear the call, a StopCCN must bring a PADT, and a user of no known realm must get one.
+//! clear the call, a StopCCN must bring a PADT, and a user of no known realm must get one;
+//! an outgoing call (OCRQ) the LNS places in the relay's tunnel must be refused (CDN) and
+//! leave the subscriber relayed.
 
 mod support;
 
@@ -475,4 +477,63 @@ fn a_passive_subscriber_gets_lcp_from_the_lac_after_a_second() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
         "the LAC started LCP {waited:?} after PADS"
     );
+}
+
+#[test]
+fn a_relaying_lac_refuses_an_outgoing_call_and_keeps_its_subscriber() {
+    let (mut h, mut lns, mut lac, mut sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    let before = lns.core.sessions(h.now);
+    assert_eq!(before.len(), 1);
+    let tunnel = before[0].key.tunnel.0;
+    // The LNS dials out through the LAC's tunnel (l2tpctl call out).
+    let Some(l2tp_mgmt::Response::Dialing { session, .. }) = lns.manage(
+        h.now,
+        l2tp_mgmt::Request::CallOut {
+            tunnel,
+            number: "5551234".into(),
+        },
+    ) else {
+        panic!("the OCRQ was not placed");
+    };
+    let refused = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(5),
+        |_, c, _| {
+            matches!(
+                c.core.daemon_stats(Instant::now()).sessions_refused, n if n >= 1
+            )
+        },
+    );
+    assert!(refused, "the LAC did not refuse the OCRQ");
+    // Its CDN reaches the LNS.
+    run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(1),
+        |_, _, _| false,
+    );
+    // Nothing came up for it on either side; the subscriber is still relayed.
+    let Some(l2tp_mgmt::Response::Sessions(at_lns)) =
+        lns.manage(h.now, l2tp_mgmt::Request::ListSessions)
+    else {
+        panic!("no session listing");
+    };
+    assert!(
+        at_lns.iter().all(|s| s.session != session),
+        "the refused call is listed at the LNS: {at_lns:?}"
+    );
+    assert_eq!(lns.core.sessions(h.now).len(), 1);
+    let pppoe = lac.core.pppoe_sessions(h.now);
+    assert_eq!(pppoe.len(), 1);
+    assert_eq!(pppoe[0].state, "relaying");
 }

@@ -21,8 +21,8 @@ use support::sim::{
 const LAC_SECRET: &str = "lac-tunnel-secret";
 
 /// The LNS: no tunnel secret by default (Windows clients have none); the LAC, known by its
-/// Host Name, must use `LAC_SECRET` and sees us as `lns-for-lac`; 198.51.100.0/24 must use
-/// it too.
+/// Host Name, must use `LAC_SECRET`, sees us as `lns-for-lac` with a Receive Window Size of
+/// 5, and gets a HELLO after 3 s of silence; 198.51.100.0/24 must use the secret too.
 fn lns(now: Instant) -> SimCore {
     let mut cfg = lns_config(1, None);
     let profiles = [
@@ -30,6 +30,8 @@ fn lns(now: Instant) -> SimCore {
             host_name: Some("lac-1".into()),
             secret: Some(LAC_SECRET.into()),
             our_host_name: Some("lns-for-lac".into()),
+            receive_window: Some(5),
+            hello_interval: Some(3),
             ..PeerProfile::default()
         },
         PeerProfile {
@@ -114,6 +116,49 @@ fn windows_clients_without_a_secret_and_a_lac_with_one_share_the_lns() {
         .map(|t| t.peer_host_name)
         .collect();
     assert_eq!(windows_sees, vec![b"sim-lns".to_vec()]);
+    // The Receive Window Size in the SCCRP to each: the profile's 5 to the LAC, the
+    // configured 16 to the Windows-like client.
+    let rws = |to: SocketAddr| {
+        lns.wire
+            .iter()
+            .filter(|(_, dst, _)| *dst == to)
+            .find_map(|(_, _, d)| {
+                let dec = l2tp_wire::Header::decode(d).ok()?;
+                match l2tp_wire::ControlMessage::decode(dec.payload, Some(LAC_SECRET.as_bytes())) {
+                    Ok(l2tp_wire::ControlMessage::Sccrp(m)) => m.receive_window_size,
+                    _ => None,
+                }
+            })
+    };
+    assert_eq!(rws(ok[1].addr), Some(5));
+    assert_eq!(rws(ok[0].addr), Some(16));
+    // Idle for a minute (data every 10 s: LCP echoes): the LAC's tunnel gets HELLOs in the
+    // gaps, the Windows client's (60 s) none.
+    let tx = |lns: &SimCore, peer: SocketAddr| {
+        lns.core
+            .endpoint()
+            .tunnels()
+            .find(|t| t.peer == peer)
+            .map(|t| t.counters.tx_messages)
+            .unwrap()
+    };
+    let before = (tx(&lns, ok[0].addr), tx(&lns, ok[1].addr));
+    let until = h.now + Duration::from_secs(60);
+    while h.now < until {
+        let mut nodes: Vec<&mut dyn Node> = vec![&mut lns];
+        for p in ok.iter_mut() {
+            nodes.push(p);
+        }
+        if !h.step(&mut nodes, until) {
+            break;
+        }
+    }
+    let after = (tx(&lns, ok[0].addr), tx(&lns, ok[1].addr));
+    assert_eq!(after.0, before.0, "no HELLO to the Windows-like client");
+    assert!(
+        after.1 >= before.1 + 5,
+        "HELLOs to the LAC: {before:?} → {after:?}"
+    );
 
     // Without the secret: one claims the LAC's Host Name, one comes from the prefix whose
     // profile demands the secret. Both are refused; nothing else is disturbed.

@@ -860,6 +860,12 @@ impl Link {
         self.phase
     }
 
+    /// Our LCP Magic-Number once negotiated, else 0 (RFC 1661 §5.8). A LAC that drops the
+    /// link answers the peer's Echo-Requests with it while the call is being placed.
+    pub fn our_magic(&self) -> u32 {
+        self.lcp.policy.our_magic()
+    }
+
     /// The MTU for the interface: the peer's MRU once LCP is up (what we may send).
     pub fn peer_mru(&self) -> u16 {
         self.lcp.policy.peer_mru()

@@ -179,6 +179,12 @@ pub struct PeerRule {
     pub auth: PeerAuth,
     /// Our Host Name toward them; `None`: the configured one.
     pub our_host_name: Option<String>,
+    /// Receive Window Size we advertise to them; `None`: the configured one.
+    #[serde(default)]
+    pub receive_window: Option<u16>,
+    /// HELLO interval toward them (zero: none); `None`: the configured one.
+    #[serde(default)]
+    pub hello_interval: Option<std::time::Duration>,
 }
 
 impl PeerRule {

@@ -626,8 +626,11 @@ impl Endpoint {
         }
         // A per-peer profile may name the peer's Host Name: known now. (Hidden AVPs of the
         // SCCRQ itself were read with the secret chosen by address.)
-        let rule = self.ctx.config.rule_for(from.ip(), Some(&m.host_name));
-        let our_host_name = rule.and_then(|r| r.our_host_name.clone());
+        let rule = self
+            .ctx
+            .config
+            .rule_for(from.ip(), Some(&m.host_name))
+            .cloned();
         let auth = self
             .ctx
             .config
@@ -763,8 +766,8 @@ impl Endpoint {
         };
         t.channel.peer_tunnel = m.assigned_tunnel_id;
         t.channel.start_receive_at(seq.ns);
-        if reuse.is_none() {
-            t.our_host_name = our_host_name;
+        if let (None, Some(r)) = (reuse, &rule) {
+            t.apply_rule(r);
         }
         if let Some((old, suggest)) = recovery {
             tracing::info!(%from, tunnel = %tid, old = %old, "recovery SCCRQ (RFC 4951): suggesting Ns {} Nr {}", suggest.ns, suggest.nr);
@@ -1013,12 +1016,12 @@ impl Endpoint {
             t.tie_breaker = Some(tb);
         }
         t.opened_to = Some(peer);
-        t.our_host_name = opts.host_name.or_else(|| {
-            self.ctx
-                .config
-                .rule_for(peer.ip(), None)
-                .and_then(|r| r.our_host_name.clone())
-        });
+        if let Some(r) = self.ctx.config.rule_for(peer.ip(), None) {
+            t.apply_rule(r);
+        }
+        if opts.host_name.is_some() {
+            t.our_host_name = opts.host_name;
+        }
         t.open(&mut self.ctx, now);
         self.tunnels.insert(tid, t);
         self.originated.entry(peer).or_default().push(tid);

@@ -157,6 +157,12 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// Changes the Receive Window Size we advertise and hold messages for (a per-peer
+    /// profile, set before anything is received).
+    pub fn set_receive_window(&mut self, w: u16) {
+        self.cfg.receive_window = w.max(1);
+    }
+
     /// A fresh channel. The peer's window is 4 until its Receive Window Size AVP is seen
     /// (RFC 2661 §4.4.3: "If absent, the peer must assume a window size of 4").
     pub fn new(cfg: ReliableConfig) -> Self {

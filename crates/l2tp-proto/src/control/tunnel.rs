@@ -113,6 +113,12 @@ pub(crate) struct Tunnel {
     /// Our Host Name toward this peer, when not the configured one (a per-peer profile).
     #[serde(default)]
     pub our_host_name: Option<String>,
+    /// Receive Window Size toward this peer, when not the configured one (a profile).
+    #[serde(default)]
+    pub our_receive_window: Option<u16>,
+    /// HELLO interval toward this peer, when not the configured one (zero: none).
+    #[serde(default)]
+    pub our_hello_interval: Option<std::time::Duration>,
     /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
     #[serde(with = "l2tp_snap::instant")]
     pub quiet_since: Instant,
@@ -180,6 +186,8 @@ impl Tunnel {
             sessions: BTreeMap::new(),
             peer_host_name: Vec::new(),
             our_host_name: None,
+            our_receive_window: None,
+            our_hello_interval: None,
             quiet_since: now,
             tie_breaker: None,
             scheduled: None,
@@ -199,6 +207,25 @@ impl Tunnel {
 
     pub(crate) fn peer_id(&self) -> TunnelId {
         self.channel.peer_tunnel
+    }
+
+    /// The HELLO interval of this tunnel: its profile's, else the configured one.
+    fn hello_interval(&self, cfg: &EndpointConfig) -> Option<std::time::Duration> {
+        match self.our_hello_interval {
+            Some(h) if h.is_zero() => None,
+            Some(h) => Some(h),
+            None => cfg.hello_interval,
+        }
+    }
+
+    /// Applies a per-peer profile's settings (before anything is received).
+    pub(crate) fn apply_rule(&mut self, rule: &super::PeerRule) {
+        self.our_host_name = rule.our_host_name.clone();
+        self.our_receive_window = rule.receive_window;
+        self.our_hello_interval = rule.hello_interval;
+        if let Some(w) = rule.receive_window {
+            self.channel.set_receive_window(w);
+        }
     }
 
     pub(crate) fn secret(&self) -> Option<&[u8]> {
@@ -326,7 +353,7 @@ impl Tunnel {
             framing_capabilities: FramingCapabilities(cfg.framing_capabilities),
             assigned_tunnel_id: self.id,
             bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
-            receive_window_size: Some(cfg.receive_window.max(1)),
+            receive_window_size: Some(self.our_receive_window.unwrap_or(cfg.receive_window).max(1)),
             challenge: challenge.map(|c| c.to_vec()),
             tie_breaker: self.tie_breaker,
             firmware_revision: cfg.firmware_revision,
@@ -412,7 +439,7 @@ impl Tunnel {
             bearer_capabilities: Some(BearerCapabilities(cfg.bearer_capabilities)),
             firmware_revision: cfg.firmware_revision,
             vendor_name: cfg.vendor_name.as_ref().map(|v| v.as_bytes().to_vec()),
-            receive_window_size: Some(cfg.receive_window.max(1)),
+            receive_window_size: Some(self.our_receive_window.unwrap_or(cfg.receive_window).max(1)),
             challenge: challenge.map(|c| c.to_vec()),
             challenge_response: response,
             unknown,
@@ -685,7 +712,7 @@ impl Tunnel {
             // Kept for a recovery: no other timer runs (they would fire and do nothing).
             return Some(until);
         }
-        let hello = cfg.hello_interval;
+        let hello = self.hello_interval(cfg);
         let mut t = self.channel.poll_timeout();
         let mut consider = |x: Instant| t = Some(t.map_or(x, |y: Instant| y.min(x)));
         match self.state {
@@ -738,7 +765,7 @@ impl Tunnel {
                 self.stop(ctx, now, rc, TunnelDownReason::SetupTimeout);
             }
             TunnelState::Established => {
-                if let Some(h) = ctx.config.hello_interval {
+                if let Some(h) = self.hello_interval(&ctx.config) {
                     if now >= self.quiet_since + h {
                         // RFC 2661 §5.5: HELLO after a period with nothing from the peer.
                         self.send_hello(ctx, now);

@@ -1,7 +1,8 @@
 //! `[[peer]]`: per-peer profiles, for either role. A profile names its peers by address
 //! (`ADDR` or `ADDR/LEN`) and/or by the Host Name of their SCCRQ, and sets for them the
-//! tunnel secret (or none), AVP hiding, our Host Name as they see it, and (on an LNS) what
-//! is done with their proxy LCP and authentication. The first profile that matches a peer
+//! tunnel secret (or none), AVP hiding, our Host Name as they see it, the Receive Window
+//! Size we advertise and the HELLO interval toward them, and (on an LNS) what is done with
+//! their proxy LCP and authentication. The first profile that matches a peer
 //! applies; a peer no profile matches gets `[tunnel]` and `lns.proxy`.
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,12 @@ pub struct PeerProfile {
     /// Absent: `lns.proxy`.
     #[serde(default)]
     pub proxy: Option<ProxyMode>,
+    /// Receive Window Size we advertise to them (1-65535). Absent: `tunnel.receive_window`.
+    #[serde(default)]
+    pub receive_window: Option<u16>,
+    /// Seconds of silence before a HELLO to them; 0: none. Absent: `tunnel.hello_interval`.
+    #[serde(default)]
+    pub hello_interval: Option<u64>,
 }
 
 impl PeerProfile {
@@ -44,6 +51,12 @@ impl PeerProfile {
             bad(
                 &format!("peer[{i}]"),
                 "names no peer: give `address` and/or `host_name`".into(),
+            );
+        }
+        if self.receive_window == Some(0) {
+            bad(
+                &format!("peer[{i}].receive_window"),
+                "between 1 and 65535".into(),
             );
         }
         let no_secret = self.secret.as_ref().is_some_and(Secret::is_empty);
@@ -76,6 +89,8 @@ impl PeerProfile {
                 secret,
             },
             our_host_name: self.our_host_name.clone(),
+            receive_window: self.receive_window,
+            hello_interval: self.hello_interval.map(std::time::Duration::from_secs),
         }
     }
 }

@@ -36,7 +36,7 @@ struct Grant {
 }
 
 /// Why a message got no answer.
-enum Drop {
+enum Dropped {
     /// Malformed: counted and logged.
     Bad(String),
     /// Well formed, but not for us or not answered (RFC 8415 §16: "discard").
@@ -64,7 +64,7 @@ impl Core {
             return true;
         };
         let answer = Message::decode(d.payload)
-            .map_err(|e| Drop::Bad(e.to_string()))
+            .map_err(|e| Dropped::Bad(e.to_string()))
             .and_then(|m| answer(&m, &grant));
         match answer {
             Ok(reply) => {
@@ -80,8 +80,8 @@ impl Core {
                 tracing::debug!(node = %self.name, session = %key, kind = reply.msg_type.0, "DHCPv6 answer");
                 self.outbox.push((key, packet));
             }
-            Err(Drop::Bad(why)) => self.dhcpv6_bad(now, key, &why),
-            Err(Drop::Ignored) => self.counters.dhcpv6_dropped += 1,
+            Err(Dropped::Bad(why)) => self.dhcpv6_bad(now, key, &why),
+            Err(Dropped::Ignored) => self.counters.dhcpv6_dropped += 1,
         }
         true
     }
@@ -109,7 +109,7 @@ impl Core {
 }
 
 /// The answer to `m`, or why there is none.
-fn answer(m: &Message, g: &Grant) -> Result<Message, Drop> {
+fn answer(m: &Message, g: &Grant) -> Result<Message, Dropped> {
     let client_id = m.option(code::CLIENTID);
     let server_id = m.option(code::SERVERID);
     let ours = server_id.is_some_and(|s| s.data == g.server_id);
@@ -126,9 +126,9 @@ fn answer(m: &Message, g: &Grant) -> Result<Message, Drop> {
         _ => false,
     };
     if !acceptable {
-        return Err(Drop::Ignored);
+        return Err(Dropped::Ignored);
     }
-    let requested = m.requested().map_err(|e| Drop::Bad(e.to_string()))?;
+    let requested = m.requested().map_err(|e| Dropped::Bad(e.to_string()))?;
     let rapid = t == MessageType::SOLICIT && m.option(code::RAPID_COMMIT).is_some();
     let reply_type = if t == MessageType::SOLICIT && !rapid {
         MessageType::ADVERTISE
@@ -151,13 +151,13 @@ fn answer(m: &Message, g: &Grant) -> Result<Message, Drop> {
         }
         _ => {
             for o in m.all(code::IA_PD) {
-                let ia = Ia::decode(o).map_err(|e| Drop::Bad(e.to_string()))?;
+                let ia = Ia::decode(o).map_err(|e| Dropped::Bad(e.to_string()))?;
                 options.push(ia_pd(&ia, g)?.to_option(code::IA_PD));
             }
             // Addresses are not ours to give (the session's address comes from IPv6CP and
             // its advertisements): §18.3.2 NoAddrsAvail inside each IA_NA.
             for o in m.all(code::IA_NA) {
-                let ia = Ia::decode(o).map_err(|e| Drop::Bad(e.to_string()))?;
+                let ia = Ia::decode(o).map_err(|e| Dropped::Bad(e.to_string()))?;
                 let none = Ia {
                     iaid: ia.iaid,
                     t1: 0,
@@ -185,7 +185,7 @@ fn answer(m: &Message, g: &Grant) -> Result<Message, Drop> {
 /// What an IA_PD the client sent gets: the delegated prefix, and any other prefix it
 /// names back with lifetimes of zero (RFC 8415 §18.3.4: "the server ... sets the preferred
 /// and valid lifetimes to 0 for prefixes that are no longer appropriate").
-fn ia_pd(ia: &Ia, g: &Grant) -> Result<Ia, Drop> {
+fn ia_pd(ia: &Ia, g: &Grant) -> Result<Ia, Dropped> {
     let Some((prefix, len)) = g.prefix else {
         // §18.3.9: an IA_PD the server cannot serve carries NoPrefixAvail.
         return Ok(Ia {
@@ -206,7 +206,7 @@ fn ia_pd(ia: &Ia, g: &Grant) -> Result<Ia, Drop> {
     }
     .to_option()];
     for o in ia.options.iter().filter(|o| o.code == code::IAPREFIX) {
-        let p = IaPrefix::decode(o).map_err(|e| Drop::Bad(e.to_string()))?;
+        let p = IaPrefix::decode(o).map_err(|e| Dropped::Bad(e.to_string()))?;
         if (p.prefix, p.len) != (prefix, len) && !p.prefix.is_unspecified() {
             options.push(
                 IaPrefix {

@@ -18,6 +18,12 @@ impl Core {
         let peer = self.admission.tunnel_peer.get(&key.tunnel).copied();
         let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         let Some(s) = self.sessions.get(&key) else {
+            // A relaying LAC's calls are its subscribers' (bounded by them), with no PPP
+            // session of ours; the relay logs the subscriber's side.
+            if matches!(self.role, RoleSettings::Lac(_)) {
+                tracing::info!(node = %self.name, session = %key, %peer, reason = %reason, "relayed call down");
+                return;
+            }
             if let Some(suppressed) = self.log_limit.allow(now, "call down") {
                 tracing::info!(node = %self.name, session = %key, %peer, suppressed, reason = %reason, "call down before it was established");
             }

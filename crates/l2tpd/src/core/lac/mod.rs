@@ -93,6 +93,8 @@ pub(crate) struct Attempt {
     pub target: LnsTarget,
     /// Candidates not tried yet, in order.
     pub rest: Vec<LnsTarget>,
+    /// Our LCP Magic-Number with the subscriber (0: none), for its Echo-Requests meanwhile.
+    pub magic: u32,
 }
 
 /// One PPPoE subscriber.
@@ -142,6 +144,8 @@ pub struct LacCounters {
     pub calls_failed: u64,
     /// Subscriber frames dropped while their call was being placed.
     pub dropped_while_calling: u64,
+    /// Subscribers' LCP Echo-Requests answered while their call was being placed.
+    pub echo_replied_while_calling: u64,
     /// Subscribers whose realm matched no LNS and who have no default.
     pub no_lns: u64,
     /// Frames the kernel dropped because a PPPoE socket's receive buffer was full (a flood
@@ -218,6 +222,9 @@ pub(crate) struct Lac {
     pub switched: HashMap<u16, SessionKey>,
     pub by_incoming: HashMap<SessionKey, SubscriberId>,
     pub next_switched: u16,
+    /// Frames of switched calls that came before their call toward the LNS was up (a few
+    /// each: the caller's first LCP Configure-Request is not lost).
+    pub switch_early: HashMap<SubscriberId, Vec<Vec<u8>>>,
 }
 
 /// One of our tunnels: where it goes and how many calls it carries.
@@ -298,6 +305,7 @@ impl Lac {
             switched: HashMap::new(),
             by_incoming: HashMap::new(),
             next_switched: 0,
+            switch_early: HashMap::new(),
         }
     }
 

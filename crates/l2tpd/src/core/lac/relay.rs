@@ -27,6 +27,9 @@ const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
 const LCP_TERMINATE_REQUEST: u8 = 5;
 /// LCP Code 6, Terminate-Ack.
 const LCP_TERMINATE_ACK: u8 = 6;
+/// LCP Code 9, Echo-Request, and 10, Echo-Reply (RFC 1661 §5.8).
+const LCP_ECHO_REQUEST: u8 = 9;
+const LCP_ECHO_REPLY: u8 = 10;
 
 impl Core {
     /// The LAC relay, when this node is one.
@@ -138,7 +141,27 @@ impl Core {
                 link.handle_frame(now, ppp);
                 self.service_subscriber(now, sid);
             }
-            Stage::Calling { .. } => lac.counters.dropped_while_calling += 1,
+            Stage::Calling { attempt, .. } => {
+                // RFC 1661 §5.8: "Upon reception of an Echo-Request in the LCP Opened state,
+                // an Echo-Reply MUST be transmitted." The subscriber's LCP is open with us
+                // while its call is placed (an LNS that does not answer can take tens of
+                // seconds): its keepalives are answered so it does not hang up meanwhile.
+                let magic = attempt.magic;
+                match ppp::classify(ppp) {
+                    Ok((Protocol::LCP, p))
+                        if p.first() == Some(&LCP_ECHO_REQUEST) && p.len() >= 8 =>
+                    {
+                        let mut reply = vec![0xc0, 0x21, LCP_ECHO_REPLY, p[1], 0, 0];
+                        reply.extend_from_slice(&magic.to_be_bytes());
+                        reply.extend_from_slice(&p[8..]);
+                        let len = (reply.len() - 2) as u16;
+                        reply[4..6].copy_from_slice(&len.to_be_bytes());
+                        lac.counters.echo_replied_while_calling += 1;
+                        self.send_to_subscriber(sid, &reply);
+                    }
+                    _ => lac.counters.dropped_while_calling += 1,
+                }
+            }
             Stage::Relaying { call } => {
                 let call = *call;
                 sub.up_frames += 1;
@@ -321,6 +344,16 @@ impl Core {
         params: CallParams,
         candidates: Vec<LnsTarget>,
     ) {
+        // Our Magic-Number with the subscriber: from its link, or from the call placed before.
+        let magic = self
+            .lac
+            .as_deref()
+            .and_then(|l| l.subscribers.get(&sid))
+            .map_or(0, |s| match &s.stage {
+                Stage::Negotiating { link, .. } => link.our_magic(),
+                Stage::Calling { attempt, .. } => attempt.magic,
+                Stage::Relaying { .. } => 0,
+            });
         let mut left = candidates.into_iter();
         while let Some(target) = left.next() {
             let Some(tunnel) = self.tunnel_for(now, &target) else {
@@ -347,6 +380,7 @@ impl Core {
                             params,
                             target,
                             rest: left.collect(),
+                            magic,
                         }),
                     };
                     lac.counters.calls_placed += 1;
@@ -528,6 +562,9 @@ impl Core {
                     lac.counters.calls_up += 1;
                     tracing::info!(session = %call, user = sub.user.as_deref().unwrap_or(""), mac = %sub.mac, "relaying PPPoE session into L2TP");
                 }
+                if sid.0 == super::switch::SWITCHED {
+                    self.switch_flush_early(sid, call);
+                }
                 self.replay_early_frames(now, call);
                 None
             }
@@ -567,6 +604,7 @@ impl Core {
                 if let Some(l) = self.lac.as_deref_mut() {
                     l.switched.remove(&sid.1);
                     l.by_incoming.remove(&key);
+                    l.switch_early.remove(&sid);
                 }
                 self.datapath.remove_session(key);
                 self.frames.forget(key);

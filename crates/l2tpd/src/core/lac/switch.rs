@@ -22,6 +22,9 @@ use crate::core::Core;
 /// The "interface" of switched calls in a [`SubscriberId`]: never a PPPoE interface's index.
 pub(crate) const SWITCHED: usize = usize::MAX;
 
+/// Frames of a switched call kept while its call toward the LNS is being placed.
+const EARLY_FRAMES: usize = 8;
+
 impl Core {
     /// An incoming call is up on a switching LAC: its datapath session, then the call toward
     /// the LNS. False when this node does not switch calls (the event is not ours).
@@ -137,9 +140,30 @@ impl Core {
                 sub.up_bytes += frame.len() as u64;
                 self.send_frame(call, &[], frame);
             }
-            _ => lac.counters.dropped_while_calling += 1,
+            _ => {
+                let q = lac.switch_early.entry(sid).or_default();
+                if q.len() < EARLY_FRAMES {
+                    q.push(frame.to_vec());
+                } else {
+                    lac.counters.dropped_while_calling += 1;
+                }
+            }
         }
         true
+    }
+
+    /// A switched call's call toward the LNS is up: the frames that waited go first.
+    pub(super) fn switch_flush_early(&mut self, sid: SubscriberId, call: SessionKey) {
+        let Some(q) = self
+            .lac
+            .as_deref_mut()
+            .and_then(|l| l.switch_early.remove(&sid))
+        else {
+            return;
+        };
+        for f in q {
+            self.send_frame(call, &[], &f);
+        }
     }
 
     /// Sends a PPP frame from the LNS to a switched call's LAC.
@@ -164,6 +188,7 @@ impl Core {
             return;
         };
         lac.by_incoming.remove(&key);
+        lac.switch_early.remove(&sid);
         if cdn {
             let rc = ResultCode::with_error(ResultCode::CDN_LOST_CARRIER, 0, Some(why));
             let _ = self
