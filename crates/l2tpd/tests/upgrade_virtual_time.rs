@@ -467,3 +467,21 @@ fn stats_say_per_tunnel_what_was_resumed_and_what_was_lost() {
         "{u:?}"
     );
 }
+
+/// The snapshot of a fixed, seeded life has a fixed length: a tripwire for carried types that
+/// change shape. postcard is positional, so a field added to, removed from or retyped in any
+/// carried type makes snapshots of the old build unreadable (or misread) by the new one; the
+/// header's version must then change. If this fails after such a change, bump
+/// `l2tpd::core::snapshot::VERSION` and put the new length here.
+#[test]
+fn the_snapshot_format_changes_only_with_its_version() {
+    const PINNED: (u32, usize) = (1, 1424);
+    let (h, lns, _) = up(41, 2, NetConfig::perfect(Duration::from_millis(5)));
+    let len = lns.core.snapshot(h.now).expect("snapshot").len();
+    assert_eq!(
+        (VERSION, len),
+        PINNED,
+        "the snapshot of the same seeded life changed length: a carried type changed shape; \
+         bump snapshot::VERSION and pin the new length"
+    );
+}

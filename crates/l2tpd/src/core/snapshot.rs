@@ -43,7 +43,8 @@ use crate::pool::Ipv6Pool;
 
 /// The first bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
-/// The snapshot format this binary writes and reads.
+/// The snapshot format this binary writes and reads. Bump it whenever a carried type
+/// changes shape (the test `the_snapshot_format_changes_only_with_its_version` trips then).
 pub const VERSION: u32 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 28;
