@@ -346,6 +346,11 @@ impl Core {
         Ok(restored)
     }
 
+    /// Sessions in the table (what a snapshot carries), without building their snapshots.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
     /// Housekeeping: carried tunnels and sessions gone within [`WATCH`] of the restore are
     /// lost; after it, the watch ends.
     pub(super) fn watch_carried(&mut self, now: Instant) {
