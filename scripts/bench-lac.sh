@@ -103,7 +103,13 @@ start() { # NAME CONFIG: starts a daemon in $NS, waits for its socket; prints it
     [ -S "$dir/$1.sock" ] || { cat "$dir/$1.log" >&2; exit 1; }
     echo "$p"
 }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; rm -f "$dir"/*.sock; }
+# Daemons are started in a command substitution: not this shell's children, so no `wait`.
+stop() {
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    rm -f "$dir"/*.sock
+}
 # Runs the generator ($@) to completion while sampling the peak RSS of pids $WATCH.
 measure() {
     "$@" >"$dir/gen.json" &

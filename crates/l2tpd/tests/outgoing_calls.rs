@@ -244,6 +244,34 @@ password = "secret"
         listing.contains(&format!("{}/{}", answered.tunnel, answered.session)),
         "LAC `l2tpctl sessions`:\n{listing}"
     );
+    // The LAC's own call is closed by the LNS: the LAC dials it again (the outgoing call
+    // does not stand in for it), and the outgoing call stays up.
+    let own = at_lac
+        .iter()
+        .find(|s| s.peer_session != sid)
+        .expect("the LAC's own call")
+        .clone();
+    l2tpctl(
+        &lns_sock,
+        &[
+            "close",
+            "session",
+            &t.to_string(),
+            &own.peer_session.to_string(),
+        ],
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the LAC's own call dialled again",
+        || {
+            let s = sessions(&accept_sock);
+            let up = |s: &&SessionInfo| s.state == "established/ppp-network" && s.ipv4.is_some();
+            s.iter().filter(up).any(|x| x.peer_session == sid)
+                && s.iter()
+                    .filter(up)
+                    .any(|x| x.peer_session != sid && x.session != own.session)
+        },
+    );
     drop(refuser);
     drop(acceptor);
     drop(lns);

@@ -102,7 +102,13 @@ impl Core {
             .map(|(t, _)| *t)
             .collect();
         for t in up {
-            let have = self.endpoint.sessions(t).count() as u32;
+            // Our own calls only: an outgoing call the LNS placed (accepted by
+            // `dial.outgoing_calls`) does not stand in for one of ours.
+            let have = self
+                .endpoint
+                .sessions(t)
+                .filter(|s| s.kind == l2tp_proto::control::CallKind::LacIncoming)
+                .count() as u32;
             for _ in have..want_sessions {
                 let _ = self
                     .endpoint
