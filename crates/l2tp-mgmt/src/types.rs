@@ -504,6 +504,42 @@ pub struct DaemonStats {
     /// Relaying LAC: PPPoE subscribers, calls and discovery counters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lac: Option<Box<LacStats>>,
+    /// What the last hitless upgrade carried over (none: this process started afresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Box<UpgradeStats>>,
+}
+
+/// What hitless upgrades carried over: per tunnel, resumed (still up) or lost (gone within
+/// the minute after the hand-over, whatever the reason).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeStats {
+    /// Hand-overs the daemon's state went through since it last started afresh.
+    pub upgrades: u64,
+    /// Seconds since the last one.
+    pub since_s: u64,
+    /// Tunnels the last one carried that are still up.
+    pub tunnels_resumed: u64,
+    /// Tunnels it carried that went down within the minute after it.
+    pub tunnels_lost: u64,
+    /// Sessions it carried that are still up (or outlived that minute).
+    pub sessions_resumed: u64,
+    /// Sessions it carried that ended within the minute after it.
+    pub sessions_lost: u64,
+    /// Each tunnel it carried.
+    pub tunnels: Vec<CarriedTunnel>,
+}
+
+/// One tunnel a hitless upgrade carried over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedTunnel {
+    /// Our tunnel id.
+    pub local_id: u16,
+    /// The peer's address and port.
+    pub peer_addr: String,
+    /// Its sessions at the hand-over.
+    pub sessions: u32,
+    /// `resumed` or `lost`.
+    pub outcome: String,
 }
 
 /// A relaying LAC's counters, all interfaces together.

@@ -168,7 +168,7 @@ fn run_from(
 
     if let Some(i) = incoming.as_ref() {
         // The old process tells systemd about this one (MAINPID) once it hears this.
-        let sessions = node.sessions().len();
+        let sessions = node.core().session_count();
         let tunnels = node.endpoint().tunnel_count();
         i.confirm(tunnels, sessions);
         mgmt_owner.store(true, Ordering::SeqCst);

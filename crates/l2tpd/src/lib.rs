@@ -42,6 +42,8 @@
 //! * [`metrics`]: Prometheus text exposition and its HTTP endpoint;
 //! * [`runas`]: becoming `daemon.user` with only the capabilities still needed;
 //! * [`sd_notify`]: systemd readiness, reload, stop and watchdog notifications;
+//! * [`upgrade`]: hitless upgrade, the daemon handed over to a new process (SIGUSR2,
+//!   `l2tpctl upgrade`);
 //! * [`addr`]: typed address prefixes;
 //! * [`demo`], [`demo_netns`], [`loadgen`]: the demo and the load generator.
 

@@ -38,6 +38,12 @@ enum Command {
     /// flags: proxy LCP and proxy authentication in each call.
     Lac(LacArgs),
     /// Run from a configuration file (see docs/configuration.md).
+    #[command(
+        long_about = "Run from a configuration file (see docs/configuration.md). Signals: \
+SIGTERM and SIGINT close every tunnel (StopCCN) and exit; SIGHUP re-reads the configuration \
+(like `l2tpctl reload`); SIGUSR2 hands the daemon over to a new process of its binary without \
+dropping a session (like `l2tpctl upgrade`; docs/upgrade.md)."
+    )]
     Run(RunArgs),
     /// Check a configuration file and its users file (like nginx -t); exit 0 or 1.
     #[command(

@@ -276,7 +276,7 @@ fn metrics(ns: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn upgraded(resp: &Response) -> (u32, u32, u64, u64, u64) {
+fn upgraded(resp: &Response) -> (u32, u32, u64, u64, (u64, u64)) {
     match resp {
         Response::Upgraded {
             old_pid,
@@ -284,8 +284,14 @@ fn upgraded(resp: &Response) -> (u32, u32, u64, u64, u64) {
             tunnels,
             sessions,
             pause_us,
-            ..
-        } => (*old_pid, *new_pid, *tunnels, *sessions, *pause_us),
+            snapshot_bytes,
+        } => (
+            *old_pid,
+            *new_pid,
+            *tunnels,
+            *sessions,
+            (*pause_us, *snapshot_bytes),
+        ),
         other => panic!("upgrade refused: {other:?}"),
     }
 }
@@ -367,7 +373,7 @@ fn lns_upgrades_twice_under_load_and_no_peer_notices() {
             binary: Some(second.display().to_string()),
         },
     );
-    let (old, new, tunnels, carried, pause_us) = upgraded(&resp);
+    let (old, new, tunnels, carried, (pause_us, snapshot_bytes)) = upgraded(&resp);
     lab.adopt_pid(new);
     assert_eq!(old, lns_pid, "the answer comes from the LNS we started");
     assert_ne!(new, lns_pid, "a new process runs the LNS");
@@ -431,9 +437,21 @@ fn lns_upgrades_twice_under_load_and_no_peer_notices() {
         "loadgen logged no session/tunnel down and no PPP up again"
     );
     let m = metrics(&lab.lns);
-    assert!(m.contains("l2tpd_info"), "metrics after the upgrades: {m}");
+    assert!(
+        m.contains("l2tpd_upgrades_total 2"),
+        "metrics after the upgrades: {m}"
+    );
+    let resumed = format!("l2tpd_upgrade_sessions{{outcome=\"resumed\"}} {total}");
+    assert!(m.contains(&resumed), "metrics after the upgrades: {m}");
     match request(&lns_sock, Request::Stats) {
-        Response::Stats(st) => assert_eq!(st.sessions as usize, total, "{st:?}"),
+        Response::Stats(st) => {
+            assert_eq!(st.sessions as usize, total, "{st:?}");
+            let u = st.upgrade.expect("the stats say what was carried over");
+            assert_eq!(u.upgrades, 2);
+            assert_eq!(u.tunnels_resumed, u64::from(LOADGEN.0) + 1, "{u:?}");
+            assert_eq!((u.tunnels_lost, u.sessions_lost), (0, 0), "{u:?}");
+            assert!(u.tunnels.iter().all(|t| t.outcome == "resumed"), "{u:?}");
+        }
         other => panic!("stats: {other:?}"),
     }
 
@@ -452,7 +470,7 @@ fn lns_upgrades_twice_under_load_and_no_peer_notices() {
         .fold(0.0, f64::max);
     println!(
         "upgrade e2e: {total} sessions carried twice; nothing read for {:.1} ms (first \
-         hand-over, as the LNS measured it); ping every 10 ms: {} replies, {lost} lost, \
+         hand-over, as the LNS measured it; snapshot {snapshot_bytes} bytes); ping every 10 ms: {} replies, {lost} lost, \
          largest gap between replies {:.1} ms",
         pause_us as f64 / 1000.0,
         replies.len(),

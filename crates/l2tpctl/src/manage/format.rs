@@ -241,8 +241,33 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     if let Some(l) = &s.lac {
         lac(out, l);
     }
+    if let Some(u) = &s.upgrade {
+        upgrade(out, u);
+    }
     let _ = writeln!(out, "Data");
     counters(out, &s.datapath);
+}
+
+/// What hitless upgrades carried over: totals, then each tunnel resumed or lost.
+fn upgrade(out: &mut String, u: &l2tp_mgmt::UpgradeStats) {
+    let _ = writeln!(
+        out,
+        "Upgrade: {} hand-over(s), the last {} ago: tunnels {} resumed, {} lost; sessions {} \
+         resumed, {} lost",
+        u.upgrades,
+        duration(u.since_s),
+        u.tunnels_resumed,
+        u.tunnels_lost,
+        u.sessions_resumed,
+        u.sessions_lost
+    );
+    for t in &u.tunnels {
+        let _ = writeln!(
+            out,
+            "  tunnel {:<5} {:<22} {:>6} sessions  {}",
+            t.local_id, t.peer_addr, t.sessions, t.outcome
+        );
+    }
 }
 
 /// Seconds since the Unix epoch now (for the time labels of quality periods).

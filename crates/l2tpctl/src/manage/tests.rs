@@ -703,3 +703,65 @@ fn top_rates_are_bytes_per_second_between_samples() {
     );
     assert_eq!(r, vec![None]);
 }
+
+#[test]
+fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
+    let (path, t) = fake_daemon("stats-upgrade", |_| {
+        Response::Stats(DaemonStats {
+            role: "lns".into(),
+            upgrade: Some(Box::new(l2tp_mgmt::UpgradeStats {
+                upgrades: 2,
+                since_s: 61,
+                tunnels_resumed: 1,
+                tunnels_lost: 1,
+                sessions_resumed: 40,
+                sessions_lost: 2,
+                tunnels: vec![
+                    l2tp_mgmt::CarriedTunnel {
+                        local_id: 7,
+                        peer_addr: "192.0.2.2:1701".into(),
+                        sessions: 40,
+                        outcome: "resumed".into(),
+                    },
+                    l2tp_mgmt::CarriedTunnel {
+                        local_id: 9,
+                        peer_addr: "192.0.2.3:1701".into(),
+                        sessions: 2,
+                        outcome: "lost".into(),
+                    },
+                ],
+            })),
+            ..Default::default()
+        })
+    });
+    let text = run_cmd(&path, &["stats"]).unwrap();
+    assert!(
+        text.contains("Upgrade: 2 hand-over(s), the last 1m01s ago: tunnels 1 resumed, 1 lost; sessions 40 resumed, 2 lost"),
+        "{text}"
+    );
+    assert!(
+        text.contains("192.0.2.3:1701") && text.contains("lost\n"),
+        "{text}"
+    );
+    t.join().unwrap();
+
+    let (path, t) = fake_daemon("upgrade", |req| match req {
+        Request::Upgrade { binary } => {
+            assert_eq!(binary.as_deref(), Some("/usr/sbin/l2tpd.new"));
+            Response::Upgraded {
+                old_pid: 100,
+                new_pid: 200,
+                tunnels: 3,
+                sessions: 121,
+                pause_us: 2500,
+                snapshot_bytes: 4096,
+            }
+        }
+        other => panic!("{other:?}"),
+    });
+    let text = run_cmd(&path, &["upgrade", "--binary", "/usr/sbin/l2tpd.new"]).unwrap();
+    assert!(text.contains("pid 100 -> 200"), "{text}");
+    assert!(text.contains("121 sessions carried over"), "{text}");
+    assert!(text.contains("2.5 ms"), "{text}");
+    t.join().unwrap();
+}

@@ -400,6 +400,7 @@ impl Core {
             pool_in_use: self.pool_usage().map(|p| p.1).unwrap_or(0),
             radius: None,
             lac: self.lac.as_deref().map(|l| Box::new(l.stats(now))),
+            upgrade: self.upgrade_stats(now).map(Box::new),
         }
     }
 }

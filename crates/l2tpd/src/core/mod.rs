@@ -269,6 +269,8 @@ pub struct Core {
     lac: Option<Box<lac::Lac>>,
     /// When the line-quality period in progress ends.
     quality: quality::QualityClock,
+    /// What a hitless upgrade carried over into this core (None: started afresh).
+    carried: Option<Box<snapshot::Carried>>,
 }
 
 impl Core {
@@ -347,6 +349,7 @@ impl Core {
             clock: now,
             trim_heap: false,
             quality: quality::QualityClock::new(config.ppp_quality_interval, now),
+            carried: None,
         })
     }
 
@@ -691,6 +694,7 @@ impl Core {
         // counted from when our ICRP was on the wire). Timeouts and interims: only the
         // sessions whose deadline is due are looked at.
         self.fire_deadlines(now);
+        self.watch_carried(now);
     }
 
     /// Gives memory back after many sessions ended: stale timer entries dropped, tables

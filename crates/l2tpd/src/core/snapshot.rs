@@ -26,10 +26,13 @@
 //! outstanding at an asynchronous backend (RADIUS): their sessions wait for an answer that
 //! never comes and the link's timers end them.
 
-use std::time::Instant;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use l2tp_proto::control::Endpoint;
 use l2tp_proto::data::{Datapath, SessionKey};
+use l2tp_wire::TunnelId;
 
 use super::{
     admission, deadlines, dialler, frames, quality, radius, sessions, Core, NodeCounters,
@@ -40,7 +43,8 @@ use crate::pool::Ipv6Pool;
 
 /// The first bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
-/// The snapshot format this binary writes and reads.
+/// The snapshot format this binary writes and reads. Bump it whenever a carried type
+/// changes shape (the test `the_snapshot_format_changes_only_with_its_version` trips then).
 pub const VERSION: u32 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 28;
@@ -119,6 +123,7 @@ struct StateRef<'a> {
     quality: &'a quality::QualityClock,
     pool: Option<&'a Ipv4Leases>,
     ipv6_pool: Option<&'a Ipv6Pool>,
+    upgrades: u64,
 }
 
 /// [`StateRef`], owned (the same fields in the same order: postcard is positional).
@@ -143,6 +148,24 @@ struct State {
     quality: quality::QualityClock,
     pool: Option<Ipv4Leases>,
     ipv6_pool: Option<Ipv6Pool>,
+    upgrades: u64,
+}
+
+/// How long after a restore a carried tunnel or session that goes away counts as lost.
+pub const WATCH: Duration = Duration::from_secs(60);
+
+/// What a restore carried over, watched for [`WATCH`]: per tunnel resumed or lost.
+#[derive(Debug)]
+pub(crate) struct Carried {
+    /// Restores this state went through (this one included).
+    upgrades: u64,
+    at: Instant,
+    /// (tunnel, peer, sessions, lost).
+    tunnels: Vec<(TunnelId, SocketAddr, u32, bool)>,
+    sessions: usize,
+    /// Carried sessions still watched.
+    watched: HashSet<SessionKey>,
+    sessions_lost: u64,
 }
 
 fn role_name(role: &RoleSettings) -> &'static str {
@@ -233,6 +256,7 @@ impl Core {
             quality: &self.quality,
             pool,
             ipv6_pool,
+            upgrades: self.carried.as_ref().map_or(0, |c| c.upgrades),
         };
         let payload = l2tp_snap::with_clock(now, || postcard::to_allocvec(&state))
             .map_err(|e| SnapshotError::Decode(e.to_string()))?;
@@ -254,8 +278,16 @@ impl Core {
                 "the kernel datapath (its state is the kernel's)",
             ));
         }
-        let state: State = l2tp_snap::with_clock(now, || postcard::from_bytes(payload))
-            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let (state, rest): (State, &[u8]) =
+            l2tp_snap::with_clock(now, || postcard::take_from_bytes(payload))
+                .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        if !rest.is_empty() {
+            // Written by a build whose types differ from ours without a version bump.
+            return Err(SnapshotError::Decode(format!(
+                "{} bytes left over after the state",
+                rest.len()
+            )));
+        }
         if state.role != expected {
             return Err(SnapshotError::Role {
                 found: state.role,
@@ -297,6 +329,70 @@ impl Core {
         self.deadlines = state.deadlines;
         self.quality = state.quality;
         self.clock = now;
+        let tunnels = self
+            .endpoint
+            .tunnels()
+            .map(|t| (t.tunnel, t.peer, t.sessions as u32, false))
+            .collect();
+        let watched: HashSet<SessionKey> = self.sessions.iter().map(|(k, _)| *k).collect();
+        self.carried = Some(Box::new(Carried {
+            upgrades: state.upgrades + 1,
+            at: now,
+            tunnels,
+            sessions: watched.len(),
+            watched,
+            sessions_lost: 0,
+        }));
         Ok(restored)
+    }
+
+    /// Sessions in the table (what a snapshot carries), without building their snapshots.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Housekeeping: carried tunnels and sessions gone within [`WATCH`] of the restore are
+    /// lost; after it, the watch ends.
+    pub(super) fn watch_carried(&mut self, now: Instant) {
+        let Some(c) = self.carried.as_deref_mut() else {
+            return;
+        };
+        if c.watched.is_empty() && c.tunnels.iter().all(|t| t.3) {
+            return;
+        }
+        if now.saturating_duration_since(c.at) > WATCH {
+            c.watched = HashSet::new();
+            return;
+        }
+        for t in c.tunnels.iter_mut().filter(|t| !t.3) {
+            t.3 = self.endpoint.tunnel_info(t.0).is_none();
+        }
+        let before = c.watched.len();
+        c.watched.retain(|k| self.sessions.get(k).is_some());
+        c.sessions_lost += (before - c.watched.len()) as u64;
+    }
+
+    /// What the last restore carried over (None: this core started afresh).
+    pub(super) fn upgrade_stats(&self, now: Instant) -> Option<l2tp_mgmt::UpgradeStats> {
+        let c = self.carried.as_deref()?;
+        let lost = c.tunnels.iter().filter(|t| t.3).count() as u64;
+        Some(l2tp_mgmt::UpgradeStats {
+            upgrades: c.upgrades,
+            since_s: now.saturating_duration_since(c.at).as_secs(),
+            tunnels_resumed: c.tunnels.len() as u64 - lost,
+            tunnels_lost: lost,
+            sessions_resumed: c.sessions as u64 - c.sessions_lost,
+            sessions_lost: c.sessions_lost,
+            tunnels: c
+                .tunnels
+                .iter()
+                .map(|t| l2tp_mgmt::CarriedTunnel {
+                    local_id: t.0 .0,
+                    peer_addr: t.1.to_string(),
+                    sessions: t.2,
+                    outcome: if t.3 { "lost" } else { "resumed" }.into(),
+                })
+                .collect(),
+        })
     }
 }

@@ -333,7 +333,34 @@ pub fn render(snap: &Snapshot) -> String {
     if let Some(l) = &s.lac {
         lac(&mut out, l);
     }
+    upgrade(&mut out, s.upgrade.as_deref());
     out
+}
+
+/// What hitless upgrades carried over (zeros for a daemon that started afresh).
+fn upgrade(out: &mut String, u: Option<&l2tp_mgmt::UpgradeStats>) {
+    let d = l2tp_mgmt::UpgradeStats::default();
+    let u = u.unwrap_or(&d);
+    family(
+        out,
+        "l2tpd_upgrades_total",
+        "counter",
+        "Hitless upgrades the daemon's state went through since it last started afresh.",
+    );
+    sample(out, "l2tpd_upgrades_total", u.upgrades);
+    for (what, resumed, lost) in [
+        ("tunnels", u.tunnels_resumed, u.tunnels_lost),
+        ("sessions", u.sessions_resumed, u.sessions_lost),
+    ] {
+        let metric = format!("l2tpd_upgrade_{what}");
+        let help = format!(
+            "{what} the last hitless upgrade carried over, by outcome (lost: gone within a \
+             minute after it)."
+        );
+        family(out, &metric, "gauge", &help);
+        let _ = writeln!(out, "{metric}{{outcome=\"resumed\"}} {resumed}");
+        let _ = writeln!(out, "{metric}{{outcome=\"lost\"}} {lost}");
+    }
 }
 
 /// The relaying LAC: subscribers, calls, PPPoE discovery and drops by reason.
@@ -556,6 +583,38 @@ mod tests {
                 capacity: 191,
                 in_use: 3,
             }),
+        }
+    }
+
+    #[test]
+    fn upgrades_are_counted_by_outcome() {
+        let mut snap = snapshot();
+        let text = render(&snap);
+        assert!(
+            text.lines().any(|l| l == "l2tpd_upgrades_total 0"),
+            "{text}"
+        );
+        snap.stats.upgrade = Some(Box::new(l2tp_mgmt::UpgradeStats {
+            upgrades: 3,
+            tunnels_resumed: 2,
+            tunnels_lost: 1,
+            sessions_resumed: 50,
+            sessions_lost: 4,
+            ..Default::default()
+        }));
+        let text = render(&snap);
+        for line in [
+            "l2tpd_upgrades_total 3",
+            "l2tpd_upgrade_tunnels{outcome=\"resumed\"} 2",
+            "l2tpd_upgrade_tunnels{outcome=\"lost\"} 1",
+            "l2tpd_upgrade_sessions{outcome=\"resumed\"} 50",
+            "l2tpd_upgrade_sessions{outcome=\"lost\"} 4",
+            "# TYPE l2tpd_upgrades_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 

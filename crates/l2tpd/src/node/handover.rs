@@ -171,7 +171,7 @@ impl Node {
             fds,
             snapshot,
             tunnels: self.core.endpoint().tunnel_count(),
-            sessions: self.core.sessions(now).len(),
+            sessions: self.core.session_count(),
         })
     }
 
