@@ -2,8 +2,8 @@
 //! 150 emulated PPPoE subscribers, arriving over time, through our LAC (`role = "lac"`,
 //! in a namespace this test creates) whose default group holds two of our LNSes of equal
 //! preference (on 127.0.0.1 and 127.0.0.2 of that namespace's loopback, each with its own
-//! pool). Mid-run one LNS is killed with SIGKILL: it sends no StopCCN, the LAC only finds
-//! out from its retransmissions going unanswered. Every subscriber must end up either up on
+//! pool). Mid-run one LNS is killed with SIGKILL (it sends no StopCCN: the LAC only finds
+//! out from its retransmissions going unanswered), or stopped with SIGTERM (StopCCN). Every subscriber must end up either up on
 //! the survivor or ended with a PADT (none hangs), the ones up on the dead LNS hear a PADT,
 //! calls being placed toward it go to the survivor, the dead LNS is locked out and no call
 //! is placed toward it afterwards, and the LAC's counters and `l2tpctl pppoe` agree with
@@ -100,13 +100,36 @@ fn in_pool(a: Ipv4Addr, prefix: [u8; 3]) -> bool {
     a.octets()[..3] == prefix
 }
 
+/// How LNS A is stopped.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL: no StopCCN, no CDN; the LAC finds out from unanswered retransmissions.
+    Kill,
+    /// SIGTERM: the LNS closes its tunnels with StopCCN and exits.
+    Term,
+}
+
 #[test]
 fn subscribers_of_a_killed_lns_move_to_the_survivor_or_hear_a_padt() {
-    if !privileged("LAC failover between two LNSes") {
+    if !privileged("LAC failover between two LNSes (SIGKILL)") {
         return;
     }
-    let seg = Segment::new("f");
-    let dir = TempDir::new("lac-failover");
+    failover(Stop::Kill);
+}
+
+#[test]
+fn subscribers_of_a_stopped_lns_move_to_the_survivor_or_hear_a_padt() {
+    if !privileged("LAC failover between two LNSes (SIGTERM)") {
+        return;
+    }
+    failover(Stop::Term);
+}
+
+fn failover(how: Stop) {
+    // Each variant its own namespace and directory: the tests run in parallel.
+    let tag = if how == Stop::Kill { "k" } else { "t" };
+    let seg = Segment::new(tag);
+    let dir = TempDir::new(&format!("lac-failover-{tag}"));
     let d = &dir.0;
     let (lns_a, sock_a) = lns(&seg, d, "lns-a", A, "192.0.2.0/24", "203.0.113.1");
     let (lns_b, sock_b) = lns(&seg, d, "lns-b", B, "198.51.100.0/24", "203.0.113.2");
@@ -170,14 +193,24 @@ lockout = 600
         std::thread::sleep(Duration::from_millis(20));
     }
     let on_a = up_at(&sock_a);
-    // SIGKILL, by pid: no StopCCN, no CDN.
+    // By pid: SIGKILL (no StopCCN, no CDN) or SIGTERM.
     let mut a = lns_a.take().expect("running");
-    let _ = a.child.kill();
+    match how {
+        Stop::Kill => {
+            let _ = a.child.kill();
+        }
+        Stop::Term => a.terminate(),
+    }
     let _ = a.child.wait();
     let killed = Instant::now();
     let before = lac_stats(&lac_sock);
     println!(
-        "killed LNS A: {on_a} subscribers up on it, {} calls placed so far",
+        "stopped LNS A ({}): {on_a} subscribers up on it, {} calls placed so far",
+        if how == Stop::Kill {
+            "SIGKILL"
+        } else {
+            "SIGTERM"
+        },
         before.calls_placed
     );
     drop(a);
@@ -207,7 +240,8 @@ lockout = 600
         assert_eq!(s.state, "relaying", "{s:?}");
     }
     let stats = lac_stats(&lac_sock);
-    assert!(stats.lns_lockouts >= 1, "{stats:?}");
+    // One LNS died: one lockout, however many calls it failed.
+    assert_eq!(stats.lns_lockouts, 1, "{stats:?}");
     assert_eq!(stats.lns_locked_out, vec![A.to_string()], "{stats:?}");
     assert_eq!(stats.relaying as usize, on_b, "{stats:?}");
 
