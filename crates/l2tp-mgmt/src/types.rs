@@ -480,6 +480,18 @@ pub struct DaemonStats {
     /// tunnel's peer (spoofed or stray), dropped before sequence numbers are looked at.
     #[serde(default)]
     pub data_wrong_peer: u64,
+    /// PPP frames that could not be classified, dropped.
+    #[serde(default)]
+    pub ppp_bad_frames: u64,
+    /// IP packets dropped by a session's rate limit (both directions).
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// LNS: DHCPv6 messages answered on the sessions' links (prefix delegation).
+    #[serde(default)]
+    pub dhcpv6_answered: u64,
+    /// LNS: DHCPv6 messages dropped (malformed, not for us, before the session's IPv6).
+    #[serde(default)]
+    pub dhcpv6_dropped: u64,
     /// LNS: addresses in the IPv4 pool (0 for a client).
     #[serde(default)]
     pub pool_capacity: u64,

@@ -116,7 +116,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             session_timeout: None,
             idle_timeout: None,
             proxy: Default::default(),
-            proxy_rules: Vec::new(),
+            peer_policies: Vec::new(),
         })),
         seed: None,
         ip_mode: crate::core::IpMode::App,

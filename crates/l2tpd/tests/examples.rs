@@ -119,6 +119,9 @@ fn all_field_names() -> Vec<String> {
             proxy: Some(Default::default()),
             receive_window: Some(8),
             hello_interval: Some(30),
+            max_tunnels: 1,
+            max_sessions: 100,
+            send_proxy: Some(Default::default()),
         }],
     };
     let value = toml::Value::try_from(&full).unwrap();

@@ -44,6 +44,8 @@ struct Sub {
     auth_failed: bool,
     /// LCP Configure-Requests received (one negotiation, the LAC's: 1).
     lcp_confreqs: usize,
+    /// CHAP Challenges received (one authentication, the LAC's: 1).
+    chap_challenges: usize,
     /// LCP keepalive: Echo-Request interval and failures tolerated (None: the defaults).
     echo: Option<(Duration, u32)>,
     /// The link went down for want of Echo-Replies.
@@ -66,6 +68,7 @@ impl Sub {
             user: USER.into(),
             auth_failed: false,
             lcp_confreqs: 0,
+            chap_challenges: 0,
             echo: None,
             keepalive_lost: false,
         };
@@ -155,6 +158,9 @@ impl Sub {
             Pppoe::Session { payload, .. } => {
                 if payload.starts_with(&[0xc0, 0x21, 1]) {
                     self.lcp_confreqs += 1;
+                }
+                if payload.starts_with(&[0xc2, 0x23, 1]) {
+                    self.chap_challenges += 1;
                 }
                 self.link.handle_frame(now, payload)
             }
@@ -841,7 +847,12 @@ fn the_lns_honours_proxy_avps_per_peer_profile() {
                     proxy: Some(m),
                     ..Default::default()
                 };
-                l.proxy_rules = vec![(p.rule(&Default::default()), m)];
+                l.peer_policies = vec![l2tpd::core::PeerPolicy {
+                    rule: p.rule(&Default::default()),
+                    proxy: Some(m),
+                    max_tunnels: 0,
+                    max_sessions: 0,
+                }];
             }
         });
         let mut bed = Bed::with(
@@ -891,4 +902,48 @@ fn a_subscriber_waiting_for_failover_has_its_lcp_echoes_answered() {
         bed.h.now - t0 >= Duration::from_secs(10),
         "the failover took its time"
     );
+}
+
+/// The LAC sends each LNS the proxy AVPs its profile allows: all of them (the LNS takes the
+/// subscriber's LCP and authentication over: one LCP negotiation, one CHAP challenge), the
+/// proxy LCP only (the LNS challenges again), or none (the LNS negotiates LCP again).
+#[test]
+fn the_lac_sends_each_lns_the_proxy_avps_its_profile_allows() {
+    use l2tpd::core::lac::SendProxy;
+    let seen = |send: Option<SendProxy>| {
+        let mut bed = Bed::new(&[0], vec![target(0, 0, 1)], Duration::from_secs(60));
+        let t0 = bed.h.now;
+        if let Some(s) = send {
+            let p = l2tpd::config::profiles::PeerProfile {
+                address: Some("192.0.2.1".parse().unwrap()),
+                send_proxy: Some(s),
+                ..Default::default()
+            };
+            let mut cfg = lac_config(1, None, Vec::new(), vec![AuthMethod::ChapMd5]);
+            if let RoleSettings::Lac(l) = &mut cfg.role {
+                l.steering = RealmTable {
+                    realms: vec![("wholesale.example".into(), vec![target(0, 0, 1)])],
+                    default: Vec::new(),
+                };
+                l.send_proxy = vec![(p.rule(&Default::default()), s)];
+            }
+            let addrs = cfg.listen.clone();
+            let mut core = l2tpd::core::Core::new(cfg, addrs.clone(), t0).expect("LAC core");
+            core.open_pppoe_interface(0, LAC_MAC, t0);
+            bed.lac = SimCore::new(core, addrs);
+        }
+        bed.dial(0, 1);
+        assert!(bed.run(Duration::from_secs(30), Bed::all_up), "not up");
+        (bed.subs[0].lcp_confreqs, bed.subs[0].chap_challenges)
+    };
+    assert_eq!(seen(None), (1, 1));
+    assert_eq!(seen(Some(SendProxy::All)), (1, 1));
+    let (lcp, chap) = seen(Some(SendProxy::Lcp));
+    assert_eq!(
+        (lcp, chap >= 2),
+        (1, true),
+        "proxy LCP only: challenged again"
+    );
+    let (lcp, _) = seen(Some(SendProxy::None));
+    assert!(lcp >= 2, "no proxy: LCP negotiated again ({lcp})");
 }

@@ -66,9 +66,22 @@ fn peer(addr: &str, host_name: &str, secret: Option<&str>, now: Instant) -> SimC
 
 /// Runs the LNS and `peers` for `limit` of virtual time (or until every peer is up).
 fn run(h: &mut Harness, lns: &mut SimCore, peers: &mut [SimCore], limit: Duration) {
+    run_until(h, lns, peers, limit, |p, now| {
+        p.iter().all(|p| !up_sessions(p, now).is_empty())
+    })
+}
+
+/// Runs the LNS and `peers` for `limit` of virtual time, or until `done`.
+fn run_until(
+    h: &mut Harness,
+    lns: &mut SimCore,
+    peers: &mut [SimCore],
+    limit: Duration,
+    done: impl Fn(&[SimCore], Instant) -> bool,
+) {
     let deadline = h.now + limit;
     for _ in 0..100_000 {
-        if peers.iter().all(|p| !up_sessions(p, h.now).is_empty()) {
+        if done(peers, h.now) {
             return;
         }
         let mut nodes: Vec<&mut dyn Node> = vec![lns];
@@ -191,4 +204,76 @@ fn windows_clients_without_a_secret_and_a_lac_with_one_share_the_lns() {
         assert_eq!(established, 0);
     }
     assert_eq!(lns.core.sessions(h.now).len(), 2, "the first two stay up");
+}
+
+/// Limits per profile: the peers of 192.0.2.0/28 may have one tunnel and two sessions
+/// between them; a peer outside it is not held by their limits.
+#[test]
+fn a_profile_limits_its_peers_tunnels_and_sessions_together() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(4, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut cfg = lns_config(2, None);
+    cfg.endpoint.auth = PeerAuth::default();
+    let profile = PeerProfile {
+        address: Some("192.0.2.0/28".parse().unwrap()),
+        max_tunnels: 1,
+        max_sessions: 2,
+        ..PeerProfile::default()
+    };
+    if let l2tpd::core::RoleSettings::Lns(l) = &mut cfg.role {
+        l.peer_policies = vec![l2tpd::core::PeerPolicy {
+            rule: profile.rule(&cfg.endpoint.auth),
+            proxy: None,
+            max_tunnels: profile.max_tunnels as usize,
+            max_sessions: profile.max_sessions as usize,
+        }];
+    }
+    let mut lns = lns_core_from(cfg, t0);
+    let dial = |addr: &str, sessions: u32| {
+        let lns = DialPeer::Addr(LNS_ADDR.parse().unwrap());
+        client_core_from(
+            client_config(9, sessions, vec![lns], vec![addr.parse().unwrap()]),
+            t0,
+        )
+    };
+    let mut peers = [dial("192.0.2.2:40000", 3), dial("198.51.100.9:40000", 3)];
+    // The whole 20 s: a refused call may be placed again.
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut peers,
+        Duration::from_secs(20),
+        |_, _| false,
+    );
+    assert_eq!(
+        up_sessions(&peers[0], h.now).len(),
+        2,
+        "two of three in the profile"
+    );
+    assert_eq!(
+        up_sessions(&peers[1], h.now).len(),
+        3,
+        "outside the profile: all three"
+    );
+    // A second peer of the profile: its tunnel is refused (one already).
+    let mut second = [dial("192.0.2.5:40000", 1)];
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut second,
+        Duration::from_secs(10),
+        |_, _| false,
+    );
+    assert!(up_sessions(&second[0], h.now).is_empty());
+    let established = lns
+        .core
+        .endpoint()
+        .tunnels()
+        .filter(|t| t.peer == second[0].addr && t.state == TunnelStateKind::Established)
+        .count();
+    assert_eq!(established, 0);
+    assert_eq!(lns.core.sessions(h.now).len(), 5);
 }

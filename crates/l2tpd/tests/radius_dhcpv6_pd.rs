@@ -274,6 +274,14 @@ fn radius_dhcpv6_prefix_delegation() {
         ok(&["ip", "-n", &topo.cli, "-6", "route"]),
         log()
     );
+    // What an operator sees: the LNS counts the DHCPv6 messages it answered.
+    let st = support::stats(&topo.path("lns.sock"));
+    assert!(
+        st.dhcpv6_answered >= 1 && st.dhcpv6_dropped == 0,
+        "l2tpctl stats: DHCPv6 answered {}, dropped {}",
+        st.dhcpv6_answered,
+        st.dhcpv6_dropped
+    );
     stop_dhcpcd(dhcpcd);
     support::stop(&mut cpe.child);
 }

@@ -1280,6 +1280,16 @@ fn a_coa_moves_the_delegated_prefix_its_route_and_what_dhcpv6_hands_out() {
     let now = h.now;
     lns.input(now, Input::PppFrame { key, frame: &bad });
     assert_eq!(lns.core.counters().dhcpv6_dropped, before + 1);
+    let stats = lns.core.daemon_stats(now);
+    assert_eq!(
+        (stats.dhcpv6_answered, stats.dhcpv6_dropped),
+        (
+            lns.core.counters().dhcpv6_answered,
+            lns.core.counters().dhcpv6_dropped
+        ),
+        "l2tpctl stats shows the DHCPv6 counters"
+    );
+    assert!(stats.dhcpv6_answered >= 2, "{stats:?}");
     close_client(&mut h, &mut lns, &mut client);
     assert_eq!(
         installed_routes(&lns.ops),

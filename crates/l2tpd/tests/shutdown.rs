@@ -61,7 +61,7 @@ fn lns_config() -> NodeConfig {
             session_timeout: None,
             idle_timeout: None,
             proxy: Default::default(),
-            proxy_rules: Vec::new(),
+            peer_policies: Vec::new(),
         })),
         seed: Some(7),
         ip_mode: IpMode::App,

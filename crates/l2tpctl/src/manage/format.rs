@@ -216,6 +216,20 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
                 s.control_wrong_peer, s.data_wrong_peer, s.control_unknown_tunnel
             ),
         ),
+        (
+            "Dropped",
+            format!(
+                "bad PPP frames {}, over the rate limit {}",
+                s.ppp_bad_frames, s.rate_limited
+            ),
+        ),
+        (
+            "DHCPv6",
+            format!(
+                "answered {}, dropped {}",
+                s.dhcpv6_answered, s.dhcpv6_dropped
+            ),
+        ),
     ];
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {

@@ -2,7 +2,7 @@
 //! (`ADDR` or `ADDR/LEN`) and/or by the Host Name of their SCCRQ, and sets for them the
 //! tunnel secret (or none), AVP hiding, our Host Name as they see it, the Receive Window
 //! Size we advertise and the HELLO interval toward them, and (on an LNS) what is done with
-//! their proxy LCP and authentication. The first profile that matches a peer
+//! their proxy LCP and authentication and how many tunnels and sessions they may have. The first profile that matches a peer
 //! applies; a peer no profile matches gets `[tunnel]` and `lns.proxy`.
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,18 @@ pub struct PeerProfile {
     /// Seconds of silence before a HELLO to them; 0: none. Absent: `tunnel.hello_interval`.
     #[serde(default)]
     pub hello_interval: Option<u64>,
+    /// LAC: the proxy AVPs sent to them — `all` (proxy LCP and authentication), `lcp`
+    /// (proxy LCP only) or `none`. Absent: `all`. Matched by address only.
+    #[serde(default)]
+    pub send_proxy: Option<crate::core::lac::SendProxy>,
+    /// LNS: tunnels at once from this profile's peers together; 0 (the default): no limit
+    /// of their own (`lns.max_tunnels` still applies).
+    #[serde(default)]
+    pub max_tunnels: u32,
+    /// LNS: sessions at once from this profile's peers together; 0 (the default): no limit
+    /// of their own (`lns.max_sessions` still applies).
+    #[serde(default)]
+    pub max_sessions: u32,
 }
 
 impl PeerProfile {
@@ -135,8 +147,9 @@ mod tests {
         let RoleSettings::Lns(l) = node.role else {
             panic!("not an LNS");
         };
-        assert_eq!(l.proxy_rules.len(), 1);
-        assert_eq!(l.proxy_rules[0].1, ProxyMode::Renegotiate);
+        assert_eq!(l.peer_policies.len(), 2);
+        assert_eq!(l.peer_policies[0].proxy, Some(ProxyMode::Renegotiate));
+        assert_eq!(l.peer_policies[1].proxy, None);
     }
 
     #[test]

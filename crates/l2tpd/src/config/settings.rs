@@ -133,10 +133,15 @@ impl Config {
                     idle_timeout: (lns.idle_timeout > 0)
                         .then(|| Duration::from_secs(lns.idle_timeout)),
                     proxy: lns.proxy,
-                    proxy_rules: cfg
+                    peer_policies: cfg
                         .peers
                         .iter()
-                        .filter_map(|p| p.proxy.map(|m| (p.rule(&PeerAuth::default()), m)))
+                        .map(|p| crate::core::PeerPolicy {
+                            rule: p.rule(&PeerAuth::default()),
+                            proxy: p.proxy,
+                            max_tunnels: p.max_tunnels as usize,
+                            max_sessions: p.max_sessions as usize,
+                        })
                         .collect(),
                 };
                 (
@@ -147,7 +152,7 @@ impl Config {
             }
             Role::Lac if cfg.lac.is_some() => {
                 let lac = cfg.lac.as_ref().expect("checked by the guard");
-                lac_role(lac, cfg.radius.is_some())?
+                lac_role(lac, cfg.radius.is_some(), &cfg.peers)?
             }
             Role::Lac | Role::Client => {
                 let dial = cfg
@@ -220,6 +225,7 @@ impl Config {
 fn lac_role(
     lac: &super::lac::LacConfig,
     radius: bool,
+    peers: &[super::profiles::PeerProfile],
 ) -> Result<(Vec<SocketAddr>, RoleSettings, IpMode), ConfigError> {
     let default = lac
         .lns
@@ -244,6 +250,13 @@ fn lac_role(
         lockout: Duration::from_secs(lac.lockout),
         radius,
         switching: lac.switching,
+        send_proxy: peers
+            .iter()
+            .filter_map(|p| {
+                p.send_proxy
+                    .map(|s| (p.rule(&l2tp_proto::control::PeerAuth::default()), s))
+            })
+            .collect(),
         auth_methods: lac.auth.iter().copied().map(auth_method).collect(),
         max_sessions: lac.max_sessions as usize,
         max_sessions_per_mac: lac.max_sessions_per_mac as usize,

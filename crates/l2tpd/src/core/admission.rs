@@ -146,6 +146,8 @@ impl Core {
                     && !lns.allowed_peers.iter().any(|c| c.contains(peer.ip()))
                 {
                     Some(("peer not allowed", Some(ResultCode::STOPCCN_NOT_AUTHORIZED)))
+                } else if self.peer_limit_reached(tunnel, false) {
+                    Some(("the peer's profile tunnel limit reached", None))
                 } else {
                     None
                 }
@@ -208,6 +210,52 @@ impl Core {
 
     /// LNS: accepts or refuses an incoming call. Calls being set up count against the
     /// session limit too, so a flood of ICRQs cannot hold more state than the limit allows.
+    /// LNS: whether the per-peer profile of `tunnel`'s peer sets a limit (0: none) that its
+    /// peers together reach with this tunnel (`sessions` false: tunnels, counting this one)
+    /// or with one more call (`sessions` true: calls up or being admitted in their tunnels).
+    fn peer_limit_reached(&self, tunnel: TunnelId, sessions: bool) -> bool {
+        let RoleSettings::Lns(lns) = &self.role else {
+            return false;
+        };
+        let Some(t) = self.endpoint.tunnel_info(tunnel) else {
+            return false;
+        };
+        let Some(p) = lns
+            .peer_policies
+            .iter()
+            .find(|p| p.rule.matches(t.peer.ip(), Some(&t.peer_host_name)))
+        else {
+            return false;
+        };
+        let max = if sessions {
+            p.max_sessions
+        } else {
+            p.max_tunnels
+        };
+        if max == 0 {
+            return false;
+        }
+        let theirs: std::collections::HashSet<TunnelId> = self
+            .endpoint
+            .tunnels()
+            .filter(|x| x.state != l2tp_proto::control::TunnelStateKind::Closing)
+            .filter(|x| p.rule.matches(x.peer.ip(), Some(&x.peer_host_name)))
+            .map(|x| x.tunnel)
+            .collect();
+        if !sessions {
+            // This tunnel is among them already.
+            return theirs.len() > max;
+        }
+        let calls = self
+            .sessions
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.admission.pending_calls.keys())
+            .filter(|k| theirs.contains(&k.tunnel))
+            .count();
+        calls >= max
+    }
+
     pub(super) fn decide_call(
         &mut self,
         now: Instant,
@@ -221,8 +269,9 @@ impl Core {
         }
         let full = match &self.role {
             RoleSettings::Lns(lns) => {
-                lns.max_sessions > 0
-                    && self.sessions.len() + self.admission.pending_calls.len() >= lns.max_sessions
+                (lns.max_sessions > 0
+                    && self.sessions.len() + self.admission.pending_calls.len() >= lns.max_sessions)
+                    || self.peer_limit_reached(tunnel, true)
             }
             RoleSettings::Client(_) | RoleSettings::Lac(_) => false,
         };

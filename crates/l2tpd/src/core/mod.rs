@@ -86,7 +86,7 @@ pub use outgoing::OutgoingCalls;
 pub use output::{Iface, IpOp, Output, Outputs, Transmit, TunWrite};
 pub use sessions::SessionSnapshot;
 pub use settings::{
-    ClientSettings, DialPeer, IpMode, LnsSettings, NodeConfig, RoleSettings, TunTarget,
+    ClientSettings, DialPeer, IpMode, LnsSettings, NodeConfig, PeerPolicy, RoleSettings, TunTarget,
 };
 
 use admission::Admission;

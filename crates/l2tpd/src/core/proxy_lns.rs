@@ -47,13 +47,14 @@ impl Core {
             RoleSettings::Lns(l) => {
                 // A per-peer profile, by the tunnel's peer address and Host Name.
                 let peer = self.endpoint.tunnel_info(key.tunnel);
-                l.proxy_rules
+                l.peer_policies
                     .iter()
-                    .find(|(r, _)| {
+                    .find(|p| {
                         peer.as_ref()
-                            .is_some_and(|t| r.matches(t.peer.ip(), Some(&t.peer_host_name)))
+                            .is_some_and(|t| p.rule.matches(t.peer.ip(), Some(&t.peer_host_name)))
                     })
-                    .map_or(l.proxy, |(_, m)| *m)
+                    .and_then(|p| p.proxy)
+                    .unwrap_or(l.proxy)
             }
             _ => ProxyMode::Ignore,
         };

@@ -28,7 +28,7 @@ impl Core {
             l.session_timeout = n.session_timeout;
             l.idle_timeout = n.idle_timeout;
             l.proxy = n.proxy;
-            l.proxy_rules = n.proxy_rules.clone();
+            l.peer_policies = n.peer_policies.clone();
             let (want, have) = (n.pool.spec(), l.pool.spec());
             if want != have {
                 pool_ok = l.pool.grow(want);
@@ -42,6 +42,7 @@ impl Core {
             // Calls placed from now on; calls up keep their LNS.
             lac.settings.steering = n.steering.clone();
             lac.settings.lockout = n.lockout;
+            lac.settings.send_proxy = n.send_proxy.clone();
         }
         if let Some(u) = users {
             self.replace_users(u);

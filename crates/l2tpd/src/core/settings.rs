@@ -42,8 +42,21 @@ pub struct LnsSettings {
     pub idle_timeout: Option<Duration>,
     /// What to do with a LAC's proxy LCP and proxy authentication.
     pub proxy: super::proxy_lns::ProxyMode,
-    /// The same per peer (profiles: first match wins, else `proxy`).
-    pub proxy_rules: Vec<(l2tp_proto::control::PeerRule, super::proxy_lns::ProxyMode)>,
+    /// Per-peer profiles' LNS settings, first match wins.
+    pub peer_policies: Vec<PeerPolicy>,
+}
+
+/// What an LNS applies to the peers of one per-peer profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPolicy {
+    /// Which peers.
+    pub rule: l2tp_proto::control::PeerRule,
+    /// Their proxy LCP and authentication; `None`: `proxy`.
+    pub proxy: Option<super::proxy_lns::ProxyMode>,
+    /// Tunnels at once from the profile's peers together (0: no limit of their own).
+    pub max_tunnels: usize,
+    /// Sessions at once from the profile's peers together (0: no limit of their own).
+    pub max_sessions: usize,
 }
 
 /// An LNS to dial: an address, or a host name resolved (off the event loop) at each dial.

@@ -290,6 +290,26 @@ pub fn render(snap: &Snapshot) -> String {
             "Data messages for a session from an address other than its tunnel's peer.",
             s.data_wrong_peer,
         ),
+        (
+            "ppp_bad_frames",
+            "PPP frames that could not be classified, dropped.",
+            s.ppp_bad_frames,
+        ),
+        (
+            "rate_limited",
+            "IP packets dropped by a session's rate limit (both directions).",
+            s.rate_limited,
+        ),
+        (
+            "dhcpv6_answered",
+            "DHCPv6 messages answered on the sessions' links (prefix delegation).",
+            s.dhcpv6_answered,
+        ),
+        (
+            "dhcpv6_dropped",
+            "DHCPv6 messages dropped: malformed, not for us, or before the session's IPv6.",
+            s.dhcpv6_dropped,
+        ),
     ] {
         let metric = format!("l2tpd_{name}_total");
         family(&mut out, &metric, "counter", help);

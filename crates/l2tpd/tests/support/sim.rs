@@ -255,7 +255,7 @@ pub fn lns_config(seed: u64, ipv6_prefix: Option<&str>) -> NodeConfig {
             session_timeout: None,
             idle_timeout: None,
             proxy: Default::default(),
-            proxy_rules: Vec::new(),
+            peer_policies: Vec::new(),
         })),
         seed: Some(seed),
         ip_mode: IpMode::Shared {
@@ -412,6 +412,7 @@ pub fn lac_config(
         lockout: Duration::from_secs(60),
         radius: false,
         switching: false,
+        send_proxy: Vec::new(),
         auth_methods: methods,
         max_sessions: 100,
         max_sessions_per_mac: 2,

@@ -33,7 +33,7 @@ use steer::{Lockouts, TunnelKey};
 
 pub use authorize::steered_targets;
 pub(crate) use authorize::LAC_AUTH_TUNNEL;
-pub use steer::{LnsTarget, RealmTable};
+pub use steer::{LnsTarget, RealmTable, SendProxy};
 
 /// What a LAC relay is configured with.
 #[derive(Debug, Clone)]
@@ -54,6 +54,9 @@ pub struct LacSettings {
     /// Tunnel switching: calls arriving from other LACs are relayed into calls toward the
     /// LNS of their user's realm.
     pub switching: bool,
+    /// Which proxy AVPs go to which LNS (per-peer profiles by address, first match wins;
+    /// else all of them).
+    pub send_proxy: Vec<(l2tp_proto::control::PeerRule, SendProxy)>,
     /// Authentication protocols asked of subscribers, in preference order (those RFC 2661
     /// can proxy: CHAP-MD5 and PAP).
     pub auth_methods: Vec<AuthMethod>,

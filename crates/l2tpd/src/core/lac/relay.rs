@@ -16,7 +16,7 @@ use pppoe::{DownReason, Event as AcEvent, Received, SessionInfo};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{Attempt, Lac, LnsTarget, Stage, Subscriber, SubscriberId, TunnelUse};
+use super::{Attempt, Lac, LnsTarget, SendProxy, Stage, Subscriber, SubscriberId, TunnelUse};
 use crate::core::Core;
 
 /// How long LCP waits for the subscriber to speak first.
@@ -359,10 +359,18 @@ impl Core {
             let Some(tunnel) = self.tunnel_for(now, &target) else {
                 continue;
             };
-            match self
-                .endpoint
-                .place_incoming_call(now, tunnel, params.clone())
-            {
+            // What this LNS is sent of the proxy AVPs (its per-peer profile).
+            let mut this = params.clone();
+            if let Some(lac) = self.lac.as_deref() {
+                let send = lac
+                    .settings
+                    .send_proxy
+                    .iter()
+                    .find(|(r, _)| r.matches(target.addr.ip(), None))
+                    .map_or(SendProxy::All, |(_, s)| *s);
+                this.proxy = send.apply(this.proxy);
+            }
+            match self.endpoint.place_incoming_call(now, tunnel, this) {
                 Ok(session) => {
                     let call = SessionKey::new(tunnel, session);
                     let lac = self.lac.as_deref_mut().expect("a LAC places calls");

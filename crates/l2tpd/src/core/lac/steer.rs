@@ -53,6 +53,40 @@ impl LnsTarget {
     }
 }
 
+/// Which proxy AVPs (RFC 2661 §4.4.5) a LAC sends an LNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendProxy {
+    /// Proxy LCP and proxy authentication (the default).
+    #[default]
+    All,
+    /// Proxy LCP only: the LNS authenticates the user itself.
+    Lcp,
+    /// None: the LNS negotiates LCP and authenticates itself.
+    None,
+}
+
+impl SendProxy {
+    /// `proxy` cut down to what is to be sent.
+    pub fn apply(
+        self,
+        proxy: Option<Box<l2tp_proto::control::ProxyInfo>>,
+    ) -> Option<Box<l2tp_proto::control::ProxyInfo>> {
+        match self {
+            SendProxy::All => proxy,
+            SendProxy::None => None,
+            SendProxy::Lcp => proxy.map(|p| {
+                Box::new(l2tp_proto::control::ProxyInfo {
+                    initial_received_lcp_confreq: p.initial_received_lcp_confreq,
+                    last_sent_lcp_confreq: p.last_sent_lcp_confreq,
+                    last_received_lcp_confreq: p.last_received_lcp_confreq,
+                    ..Default::default()
+                })
+            }),
+        }
+    }
+}
+
 /// Tunnels are shared by LNS address and assignment.
 pub type TunnelKey = (SocketAddr, Option<String>);
 

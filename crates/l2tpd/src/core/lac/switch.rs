@@ -119,6 +119,8 @@ impl Core {
             ..CallParams::default()
         };
         self.try_candidates(now, sid, params, candidates);
+        // Frames of the incoming call that came before its ICCN was seen: kept for it.
+        self.replay_early_frames(now, key);
         true
     }
 
