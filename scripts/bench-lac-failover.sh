@@ -15,7 +15,8 @@
 # RATE=N PADIs a second (default 500); SIG=KILL|TERM; HELLO=S and RETRIES=N the LAC's
 # tunnel.hello_interval and tunnel.retries (defaults 2 and 3); HOLD=S how long the
 # loadgen holds the sessions once all are settled (default 10); L2TPD_BIN / L2TPCTL_BIN
-# measure other builds.
+# measure other builds; LAC_LOG=PATH keeps the LAC's log of run R as PATH.R (LAC_LOG_LEVEL=info
+# for a line per subscriber).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-3000}
@@ -94,7 +95,7 @@ cat >"$dir/lac.toml" <<TOML
 role = "lac"
 [daemon]
 management_socket = "$dir/lac.sock"
-log_level = "warn"
+log_level = "${LAC_LOG_LEVEL:-warn}"
 [tunnel]
 hello_interval = $HELLO
 retries = $RETRIES
@@ -173,9 +174,11 @@ g = json.load(open(sys.argv[2]))
 print(sys.argv[3], g["lost"], lac["calls_retried"], lac["lns_lockouts"],
       g["established"] - g["lost"], g["established"], g["failed"])' "$lac_js" "$dir/gen.json" "$recovery")
     read -r rec lost retried lockouts up_end est failed <<<"$row"
-    echo "run $run: SIG$SIG at $(awk -v n="$N" -v r="$RATE" 'BEGIN{printf "%.1f", n/r/2}') s; $est/$N came up, $failed never; $lost up on A lost (PADT), $retried calls placed again toward B, $lockouts lockout(s); $up_end up on B at the end; settled ${rec} s after the kill"
+    why=$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["failures"]))' "$dir/gen.json")
+    echo "run $run: SIG$SIG at $(awk -v n="$N" -v r="$RATE" 'BEGIN{printf "%.1f", n/r/2}') s; $est/$N came up, $failed never $why; $lost up on A lost (PADT), $retried calls placed again toward B, $lockouts lockout(s); $up_end up on B at the end; settled ${rec} s after the kill"
     rows+=("$rec $lost $retried $lockouts $up_end $failed")
     stop "$lac"; stop "$b"; kill -9 "$a" 2>/dev/null || true
+    if [ -n "${LAC_LOG:-}" ]; then cp "$dir/lac.log" "$LAC_LOG.$run"; fi
 done
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
