@@ -560,7 +560,8 @@ pub struct LacStats {
     /// Calls placed again toward the next LNS of their group after one failed them.
     #[serde(default)]
     pub calls_retried: u64,
-    /// Times an LNS was locked out after failing a call or losing a tunnel.
+    /// Times an LNS was locked out after failing a call or losing a tunnel (once per
+    /// lockout: the other calls it fails meanwhile extend it without counting).
     #[serde(default)]
     pub lns_lockouts: u64,
     /// LNSes locked out now (`ADDR:PORT`, sorted).

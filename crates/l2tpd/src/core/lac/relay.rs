@@ -462,9 +462,12 @@ impl Core {
         let rest = std::mem::take(&mut attempt.rest);
         let lns = attempt.target.addr;
         let lockout = lac.settings.lockout;
-        lac.lockouts.lock(lns, now, lockout);
-        lac.counters.lockouts += 1;
-        tracing::warn!(%lns, reason = why, lockout_s = lockout.as_secs(), "LNS failed a call: locked out");
+        if lac.lockouts.lock(lns, now, lockout) {
+            lac.counters.lockouts += 1;
+            tracing::warn!(%lns, reason = why, lockout_s = lockout.as_secs(), "LNS failed a call: locked out");
+        } else {
+            tracing::debug!(%lns, reason = why, "LNS failed a call: locked out already");
+        }
         if rest.is_empty() {
             return self.subscriber_gone(now, sid, "no LNS of the group answered", true);
         }
@@ -657,9 +660,10 @@ impl Core {
                 if let Some(lns) = lac.remove_tunnel(tunnel) {
                     if !matches!(reason, TunnelDownReason::Local(_)) {
                         let lockout = lac.settings.lockout;
-                        lac.lockouts.lock(lns, now, lockout);
-                        lac.counters.lockouts += 1;
-                        tracing::warn!(%lns, %reason, lockout_s = lockout.as_secs(), "tunnel to the LNS lost: locked out");
+                        if lac.lockouts.lock(lns, now, lockout) {
+                            lac.counters.lockouts += 1;
+                            tracing::warn!(%lns, %reason, lockout_s = lockout.as_secs(), "tunnel to the LNS lost: locked out");
+                        }
                     }
                 }
                 Some(ev)

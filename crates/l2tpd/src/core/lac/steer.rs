@@ -161,9 +161,13 @@ pub struct Lockouts {
 }
 
 impl Lockouts {
-    /// `lns` is passed over until `now + time`.
-    pub fn lock(&mut self, lns: SocketAddr, now: Instant, time: Duration) {
+    /// `lns` is passed over until `now + time` (a lockout running already is extended);
+    /// true when it was not locked out at `now`, so that the many calls one dead LNS fails
+    /// at once count (and log) one lockout.
+    pub fn lock(&mut self, lns: SocketAddr, now: Instant, time: Duration) -> bool {
+        let fresh = !self.is_locked(lns, now);
         self.until.insert(lns, now + time);
+        fresh
     }
 
     /// Whether `lns` is locked out at `now` (a lockout past its time is forgotten).
@@ -267,10 +271,14 @@ mod tests {
         let a = target("192.0.2.1:1701", 1, 1);
         let b = target("192.0.2.2:1701", 2, 1);
         let mut l = Lockouts::default();
-        l.lock(a.addr, t0, Duration::from_secs(60));
+        assert!(l.lock(a.addr, t0, Duration::from_secs(60)), "a new lockout");
         let got = l.arrange(vec![a.clone(), b.clone()], t0 + Duration::from_secs(59));
         assert_eq!(got, vec![b.clone(), a.clone()]);
         assert_eq!(l.locked(t0).count(), 1);
+        assert!(
+            !l.lock(a.addr, t0, Duration::from_secs(60)),
+            "locked out already: not a new lockout"
+        );
         let got = l.arrange(vec![a.clone(), b.clone()], t0 + Duration::from_secs(60));
         assert_eq!(got, vec![a, b]);
         assert_eq!(l.locked(t0).count(), 0, "an expired lockout is forgotten");
