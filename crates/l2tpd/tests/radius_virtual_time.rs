@@ -7,7 +7,8 @@
 
 mod support;
 use support::sim::{
-    client_core, icmp_echo, lns_core, lns_core_with, up_sessions, SimCore, CLIENT_ADDR, LNS_IP,
+    client_core, icmp_echo, lns_core, lns_core_with, run_until, up_sessions, SimCore, CLIENT_ADDR,
+    LNS_IP,
 };
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -27,26 +28,6 @@ use l2tpd::ip::dhcpv6;
 
 const DAE_SECRET: &str = "dae-secret";
 const RADIUS_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 99);
-
-fn run_until(
-    h: &mut Harness,
-    lns: &mut SimCore,
-    client: &mut SimCore,
-    limit: Duration,
-    mut done: impl FnMut(&SimCore, &SimCore, Instant) -> bool,
-) -> bool {
-    let deadline = h.now + limit;
-    for _ in 0..400_000 {
-        if done(lns, client, h.now) {
-            return true;
-        }
-        let mut nodes: [&mut dyn Node; 2] = [lns, client];
-        if !h.step(&mut nodes, deadline) {
-            return done(lns, client, h.now);
-        }
-    }
-    done(lns, client, h.now)
-}
 
 /// An LNS core with RADIUS state and a client core, the session authenticated by a RADIUS
 /// answer built here (as the shell builds it from an Access-Accept) and up.

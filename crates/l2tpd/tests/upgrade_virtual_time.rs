@@ -6,37 +6,17 @@
 //! is refused with a typed error, leaving a clean core that still works.
 
 mod support;
-use support::sim::{client_core, icmp_echo, lns_core, up_sessions, SimCore};
+use support::sim::{client_core, icmp_echo, lns_core, run_until, up_sessions, SimCore};
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
+use l2tp_sim::{seeds, Harness, NetConfig, Network};
 use l2tp_wire::{ControlMessage, Packet};
 use l2tpd::core::snapshot::{SnapshotError, HEADER_LEN, MAGIC, VERSION};
 use l2tpd::core::{Input, TunTarget};
 
 const SEEDS: &[u64] = &[11, 12, 13, 14];
-
-fn run_until(
-    h: &mut Harness,
-    lns: &mut SimCore,
-    client: &mut SimCore,
-    limit: Duration,
-    mut done: impl FnMut(&SimCore, &SimCore, Instant) -> bool,
-) -> bool {
-    let deadline = h.now + limit;
-    for _ in 0..400_000 {
-        if done(lns, client, h.now) {
-            return true;
-        }
-        let mut nodes: [&mut dyn Node; 2] = [lns, client];
-        if !h.step(&mut nodes, deadline) {
-            return done(lns, client, h.now);
-        }
-    }
-    done(lns, client, h.now)
-}
 
 /// Tunnel and `sessions` calls up from `seed` over `net`.
 fn up(seed: u64, sessions: usize, net: NetConfig) -> (Harness, SimCore, SimCore) {

@@ -10,7 +10,9 @@
 //! seed.
 
 mod support;
-use support::sim::{client_core, icmp_echo, lns_core, up_sessions, SimCore, CLIENT_ADDR, LNS_IP};
+use support::sim::{
+    client_core, icmp_echo, lns_core, run_until, up_sessions, SimCore, CLIENT_ADDR, LNS_IP,
+};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,27 +22,6 @@ use l2tp_sim::{seeds, Harness, NetConfig, Network, Node};
 use l2tpd::core::{AuthAnswer, Input, IpOp, TunTarget};
 
 const SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8];
-
-/// Runs `nodes` until `done` holds or `limit` of virtual time passed.
-fn run_until(
-    h: &mut Harness,
-    lns: &mut SimCore,
-    client: &mut SimCore,
-    limit: Duration,
-    mut done: impl FnMut(&SimCore, &SimCore, Instant) -> bool,
-) -> bool {
-    let deadline = h.now + limit;
-    for _ in 0..200_000 {
-        if done(lns, client, h.now) {
-            return true;
-        }
-        let mut nodes: [&mut dyn Node; 2] = [lns, client];
-        if !h.step(&mut nodes, deadline) {
-            return done(lns, client, h.now);
-        }
-    }
-    done(lns, client, h.now)
-}
 
 fn start(seed: u64, sessions: u32, net: NetConfig) -> (Harness, SimCore, SimCore) {
     let t0 = Instant::now();

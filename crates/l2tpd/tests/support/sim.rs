@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use l2tp_proto::control::EndpointConfig;
 use l2tp_proto::data::{DatapathConfig, SessionKey, SessionOptions};
+use l2tp_sim::{Harness, Node};
 use l2tpd::core::{
     AuthRequest, ClientSettings, Core, DialPeer, Input, IpMode, IpOp, LnsSettings, NodeConfig,
     Output, RoleSettings, TunTarget,
@@ -438,4 +439,26 @@ pub fn lac_config(
         seed: Some(seed ^ 0x1ac),
         ip_mode: IpMode::App,
     }
+}
+
+/// Runs an LNS and a client core until `done` holds or `limit` of virtual time passed (and
+/// at most 400,000 steps): whether `done` held.
+pub fn run_until(
+    h: &mut Harness,
+    lns: &mut SimCore,
+    client: &mut SimCore,
+    limit: Duration,
+    mut done: impl FnMut(&SimCore, &SimCore, Instant) -> bool,
+) -> bool {
+    let deadline = h.now + limit;
+    for _ in 0..400_000 {
+        if done(lns, client, h.now) {
+            return true;
+        }
+        let mut nodes: [&mut dyn Node; 2] = [lns, client];
+        if !h.step(&mut nodes, deadline) {
+            return done(lns, client, h.now);
+        }
+    }
+    done(lns, client, h.now)
 }
