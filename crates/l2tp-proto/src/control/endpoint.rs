@@ -505,6 +505,11 @@ impl Endpoint {
         } else {
             None
         };
+        let resumed = if matches!(t.state, TunnelState::Established) {
+            t.recovering.plan.take().zip(t.suggest.take())
+        } else {
+            None
+        };
         if before != after && !after.is_zero() {
             self.by_peer.insert((peer, after), tid);
         }
@@ -512,6 +517,50 @@ impl Endpoint {
         if let Some(old) = recovered {
             self.complete_recovery(now, tid, old);
         }
+        if let Some((plan, suggest)) = resumed {
+            self.resume_recovered(now, tid, &plan, suggest);
+        }
+    }
+
+    /// RFC 4951 §5, as the failing endpoint: our recovery tunnel `via` is up. The old tunnel
+    /// resumes with the peer's Suggested Control Sequence, the recovery tunnel is closed and
+    /// the sessions in doubt are queried (§6).
+    fn resume_recovered(
+        &mut self,
+        now: Instant,
+        via: TunnelId,
+        plan: &super::recover::TunnelToRecover,
+        suggest: l2tp_wire::SuggestedControlSequence,
+    ) {
+        let Some(v) = self.tunnels.get_mut(&via) else {
+            return;
+        };
+        let mut t = Tunnel::resumed(plan, v, suggest, &self.ctx.config, now);
+        let clear = ResultCode {
+            result: ResultCode::STOPCCN_GENERAL_REQUEST,
+            error: None,
+            message: None,
+        };
+        v.stop(
+            &mut self.ctx,
+            now,
+            clear.clone(),
+            TunnelDownReason::Local(clear),
+        );
+        v.flush(&mut self.ctx);
+        self.reschedule(via);
+        if self.tunnels.contains_key(&plan.tunnel) {
+            // Taken while the recovery tunnel was being set up: leave both alone.
+            tracing::warn!(tunnel = %plan.tunnel, "recovered tunnel id in use: not resumed");
+            return;
+        }
+        tracing::info!(tunnel = %plan.tunnel, recovery = %via, peer = %plan.peer, "tunnel recovered (RFC 4951): resuming at Ns {} Nr {}", suggest.ns, suggest.nr);
+        t.query_sessions(&mut self.ctx, now);
+        t.flush(&mut self.ctx);
+        self.by_peer
+            .insert((plan.peer, plan.peer_tunnel), plan.tunnel);
+        self.tunnels.insert(plan.tunnel, t);
+        self.reschedule(plan.tunnel);
     }
 
     /// RFC 4951 §5: the recovery tunnel `via` is up; the old tunnel carries on with the
@@ -992,9 +1041,52 @@ impl Endpoint {
         peer: SocketAddr,
         opts: TunnelOptions,
     ) -> Result<TunnelId, ApiError> {
+        self.open_tunnel_with(now, local, peer, opts, None)
+    }
+
+    /// RFC 4951, as the failing endpoint: recovers an old tunnel whose control channel state
+    /// was lost (see [`super::recover`]). Opens a recovery tunnel to the old tunnel's peer
+    /// and returns its id; when it is up, the old tunnel is back under its old id (events:
+    /// `TunnelUp` and then `TunnelDown` of the recovery tunnel, `SessionDown` of each session
+    /// the peer does not have). Refused, without sending anything, unless both sides offered
+    /// control channel failover.
+    pub fn recover_tunnel(
+        &mut self,
+        now: Instant,
+        old: super::recover::TunnelToRecover,
+    ) -> Result<TunnelId, ApiError> {
+        if let Some(why) = super::recover::refusal(self.ctx.config.failover, &old) {
+            return Err(ApiError::NotRecoverable(why));
+        }
+        if self.tunnels.contains_key(&old.tunnel)
+            || self.by_peer.contains_key(&(old.peer, old.peer_tunnel))
+        {
+            return Err(ApiError::NotRecoverable("the tunnel exists"));
+        }
+        let (local, peer) = (old.local, old.peer);
+        self.open_tunnel_with(
+            now,
+            local,
+            peer,
+            TunnelOptions::default(),
+            Some(Box::new(old)),
+        )
+    }
+
+    fn open_tunnel_with(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        opts: TunnelOptions,
+        recovering: Option<Box<super::recover::TunnelToRecover>>,
+    ) -> Result<TunnelId, ApiError> {
         self.purge_evicted(now);
+        let reserved = recovering.as_ref().map(|r| r.tunnel);
         let id = ids::allocate(&mut *self.ctx.rng, |i| {
-            self.tunnels.contains_key(&TunnelId(i)) || self.evicted.contains_key(&TunnelId(i))
+            self.tunnels.contains_key(&TunnelId(i))
+                || self.evicted.contains_key(&TunnelId(i))
+                || reserved == Some(TunnelId(i))
         })
         .ok_or(ApiError::IdsExhausted("tunnel"))?;
         let tid = TunnelId(id);
@@ -1022,6 +1114,7 @@ impl Endpoint {
         if opts.host_name.is_some() {
             t.our_host_name = opts.host_name;
         }
+        t.recovering.plan = recovering;
         t.open(&mut self.ctx, now);
         self.tunnels.insert(tid, t);
         self.originated.entry(peer).or_default().push(tid);

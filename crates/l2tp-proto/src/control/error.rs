@@ -27,6 +27,10 @@ pub enum ApiError {
     /// Every id is in use.
     #[error("no free {0} id")]
     IdsExhausted(&'static str),
+    /// No RFC 4951 recovery is attempted for this tunnel (failover not offered by both
+    /// sides, or the id is in use).
+    #[error("tunnel not recoverable: {0}")]
+    NotRecoverable(&'static str),
     /// A message could not be encoded (an over-long string in the configuration or params).
     #[error("cannot encode message: {0}")]
     Encode(String),

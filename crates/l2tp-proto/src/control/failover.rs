@@ -1,7 +1,7 @@
 //! RFC 4951 failover, as the peer of a failing endpoint: offering the Failover Capability,
 //! recording the peer's, checking a recovery SCCRQ against the old tunnel it names (§5) and
-//! answering Failover Session Queries (§6). The failing endpoint's side (keeping state across
-//! a restart and starting the recovery) is not here.
+//! answering Failover Session Queries (§6). The failing endpoint's side (starting the
+//! recovery) is in [`super::recover`].
 //!
 //! Behaviour on the peer side, in this implementation:
 //!

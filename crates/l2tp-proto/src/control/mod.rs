@@ -28,6 +28,7 @@ pub mod error;
 pub mod event;
 pub(crate) mod failover;
 pub mod ids;
+pub mod recover;
 pub mod reliable;
 pub(crate) mod session;
 pub(crate) mod tunnel;
@@ -39,4 +40,5 @@ pub use event::{
     CallInfo, CallKind, Event, FailoverInfo, ProxyInfo, SessionDownReason, SessionInfo,
     SessionStateKind, TunnelDownReason, TunnelInfo, TunnelStateKind,
 };
+pub use recover::{SessionToRecover, TunnelToRecover};
 pub use reliable::{ChannelFailure, ControlCounters, ReliableConfig};

@@ -197,6 +197,13 @@ impl Channel {
         }
     }
 
+    /// Resumes a channel whose state was lost (RFC 4951 Suggested Control Sequence): the
+    /// next message we send carries `ns`, and `nr` is the next Ns expected from the peer.
+    pub fn resume_at(&mut self, ns: SeqNum, nr: SeqNum) {
+        self.next_ns = ns;
+        self.expected = nr;
+    }
+
     /// Sets the peer's Receive Window Size (0 is invalid and ignored, RFC 2661 §5.8).
     pub fn set_peer_window(&mut self, window: u16) {
         if window == 0 {

@@ -35,6 +35,11 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// A session of a recovered tunnel, established as the caller kept it (RFC 4951).
+    pub(crate) fn restored(kind: CallKind, peer_id: SessionId) -> Self {
+        Session::new(kind, SessionStateKind::Established, peer_id)
+    }
+
     fn new(kind: CallKind, state: SessionStateKind, peer_id: SessionId) -> Self {
         Session {
             peer_id,

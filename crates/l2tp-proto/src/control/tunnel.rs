@@ -162,6 +162,9 @@ pub(crate) struct Tunnel {
     /// recovery tunnel (RFC 4951 Recovery Time) instead of being cleared.
     #[serde(with = "l2tp_snap::opt_instant")]
     pub awaiting_recovery: Option<Instant>,
+    /// The failing endpoint's side of a recovery (see [`super::recover`]).
+    #[serde(default)]
+    pub(crate) recovering: super::recover::Recovering,
 }
 
 impl Tunnel {
@@ -202,6 +205,7 @@ impl Tunnel {
             suggest: None,
             recovery_pending: false,
             awaiting_recovery: None,
+            recovering: Default::default(),
         }
     }
 
@@ -358,7 +362,10 @@ impl Tunnel {
             tie_breaker: self.tie_breaker,
             firmware_revision: cfg.firmware_revision,
             vendor_name: cfg.vendor_name.as_ref().map(|v| v.as_bytes().to_vec()),
-            unknown: super::failover::offer(cfg),
+            unknown: super::failover::offer(cfg)
+                .into_iter()
+                .chain(self.recovery_avp())
+                .collect(),
         }
     }
 
@@ -587,9 +594,11 @@ impl Tunnel {
                 message_type: MessageType::FSR,
                 ..
             } if self.answers_fsq(&ctx.config) => {
-                // We never query (we are not the failing endpoint): nothing to match it to.
-                ctx.stats.unexpected_messages += 1;
-                tracing::debug!(tunnel = %self.id, "ignoring an unsolicited FSR");
+                if !self.on_fsr(ctx, now, &msg) {
+                    // No FSQ of ours is waiting for it: nothing to match it to.
+                    ctx.stats.unexpected_messages += 1;
+                    tracing::debug!(tunnel = %self.id, "ignoring an unsolicited FSR");
+                }
             }
             ControlMessage::Unknown {
                 message_type,
@@ -625,7 +634,7 @@ impl Tunnel {
         self.fail(ctx, now, err);
     }
 
-    fn on_sccrp(&mut self, ctx: &mut Ctx, now: Instant, m: Sccrp) {
+    fn on_sccrp(&mut self, ctx: &mut Ctx, now: Instant, mut m: Sccrp) {
         let challenge = match &self.state {
             TunnelState::WaitCtlReply { challenge } => *challenge,
             _ => return self.unexpected(ctx, now, "SCCRP"),
@@ -636,6 +645,10 @@ impl Tunnel {
             self.channel.set_peer_window(w);
         }
         self.note_peer_offer(&ctx.config, &m.unknown);
+        // The Suggested Control Sequence (M bit set) answers our recovery SCCRQ.
+        if let Err(err) = self.note_suggestion(&mut m.unknown) {
+            return self.fail(ctx, now, err);
+        }
         if let Some(err) = check_unknown(&m.unknown) {
             return self.fail(ctx, now, err);
         }
