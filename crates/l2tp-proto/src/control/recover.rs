@@ -60,7 +60,7 @@ pub struct SessionToRecover {
 }
 
 /// The failing endpoint's side of a recovery, kept on the recovery tunnel.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Recovering {
     /// On a recovery tunnel we opened: the old tunnel it recovers.
     pub plan: Option<Box<TunnelToRecover>>,

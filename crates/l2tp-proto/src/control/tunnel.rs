@@ -162,8 +162,9 @@ pub(crate) struct Tunnel {
     /// recovery tunnel (RFC 4951 Recovery Time) instead of being cleared.
     #[serde(with = "l2tp_snap::opt_instant")]
     pub awaiting_recovery: Option<Instant>,
-    /// The failing endpoint's side of a recovery (see [`super::recover`]).
-    #[serde(default)]
+    /// The failing endpoint's side of a recovery (see [`super::recover`]). Not carried in
+    /// snapshots: a recovery in progress across a hand-over is not resumed.
+    #[serde(skip)]
     pub(crate) recovering: super::recover::Recovering,
 }
 
