@@ -2,7 +2,8 @@
 //! LAC that restarted without its control channel state recovers its old tunnel from the LNS
 //! (recovery tunnel, Suggested Control Sequence, StopCCN of the recovery tunnel), carries on
 //! with it, and clears the sessions the LNS's FSR says it no longer has; no attempt towards a
-//! peer without failover; a refused recovery is a clean `TunnelDown` of the recovery tunnel.
+//! peer without failover; a refused recovery is a clean `TunnelDown` of the recovery tunnel;
+//! the peer's retransmission of what we lost is taken in order.
 
 mod control_support;
 
@@ -264,4 +265,60 @@ fn a_refused_recovery_is_a_clean_tunnel_down_of_the_recovery_tunnel() {
         "the old tunnel is not created"
     );
     assert_eq!(lns.ep.tunnel_count(), 0, "the LNS keeps no state for it");
+}
+
+#[test]
+fn what_the_peer_sent_and_we_lost_is_retransmitted_in_order_after_the_recovery() {
+    let mut lac = Peer::new(lac_addr(), failover_config("lac"), 11);
+    let mut lns = Peer::new(lns_addr(), failover_config("lns"), 12);
+    let mut l = Ladder::new();
+    let tid = tunnel(&mut l, &mut lac, &mut lns);
+    let sid = call(&mut l, &mut lac, &mut lns, tid);
+    l.advance(&mut lac, &mut lns, std::time::Duration::from_secs(1));
+    let rec = record(&lac, tid);
+    let lns_tid = lns_tunnel(&lns);
+    let lns_sid = lac.ep.session_info(tid, sid).unwrap().peer_session;
+    // The LNS clears the call; its CDN is lost with the LAC, which restarts.
+    lns.ep
+        .close_session(
+            l.now,
+            lns_tid,
+            lns_sid,
+            ResultCode::new(ResultCode::CDN_ADMINISTRATIVE),
+        )
+        .unwrap();
+    while lns.ep.poll_transmit().is_some() {}
+    let mut lac = Peer::new(lac_addr(), failover_config("lac"), 13);
+    lns.take_events();
+
+    lac.ep.recover_tunnel(l.now, rec).unwrap();
+    // Retransmission of the CDN comes after the LNS's retransmission timeout.
+    l.advance(&mut lac, &mut lns, std::time::Duration::from_secs(10));
+    let downs: Vec<_> = lac
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SessionDown {
+                tunnel,
+                session,
+                reason,
+            } => Some((tunnel, session, reason)),
+            _ => None,
+        })
+        .collect();
+    // The session goes by the peer's CDN (result 3), taken in order at the suggested Nr;
+    // the FSR behind it finds nothing left to clear.
+    assert_eq!(downs.len(), 1, "{downs:?}");
+    assert_eq!((downs[0].0, downs[0].1), (tid, sid));
+    let SessionDownReason::Peer { result, .. } = &downs[0].2 else {
+        panic!("{downs:?}")
+    };
+    assert_eq!(result.result, ResultCode::CDN_ADMINISTRATIVE);
+    assert_eq!(lac.ep.sessions(tid).count(), 0);
+    for (ep, t) in [(&lac, tid), (&lns, lns_tid)] {
+        let info = ep.ep.tunnel_info(t).unwrap();
+        assert_eq!(info.state, TunnelStateKind::Established);
+    }
+    let lns_info = lns.ep.tunnel_info(lns_tid).unwrap();
+    assert!(lns_info.counters.tx_retransmits >= 1, "{lns_info:?}");
 }
