@@ -1230,12 +1230,17 @@ fn sessions_authenticated_by_freeradius_survive_an_upgrade_accounted_and_disconn
         old_pid,
         new_pid,
         sessions: carried,
+        pause_us,
+        snapshot_bytes,
         ..
     } = resp
     else {
         panic!("upgrade refused: {resp:?}\n{}", log());
     };
     let _new = Adopted(new_pid);
+    eprintln!(
+        "RADIUS LNS upgrade: nothing read for {pause_us} us, snapshot {snapshot_bytes} bytes"
+    );
     assert_eq!(old_pid, lns.child.id());
     assert_eq!(carried, 1);
     let t0 = std::time::Instant::now();
