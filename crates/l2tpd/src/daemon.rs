@@ -49,7 +49,9 @@ fn run_from(
     let node_cfg = cfg.node_config().map_err(|e| e.to_string())?;
     let echo_only = node_cfg.ip_mode == IpMode::App;
     let tun_per_session = matches!(node_cfg.ip_mode, IpMode::PerSession { .. });
-    let inherited = incoming.as_mut().and_then(|i| i.inherited.take());
+    let mut inherited = incoming.as_mut().and_then(|i| i.inherited.take());
+    // The RADIUS sockets go to the RADIUS shell, not the node's datapath.
+    let radius_given = inherited.as_mut().and_then(|i| i.radius.take());
     let mut node = match inherited {
         Some(i) => Node::adopt(node_cfg, i).map_err(|e| format!("upgrade: {e}"))?,
         None => Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?,
@@ -72,16 +74,16 @@ fn run_from(
         Role::Client => false,
     };
     if let (true, Some(r)) = (radius_role, cfg.radius.as_ref()) {
-        if incoming.is_some() {
-            return Err("upgrade: RADIUS sessions are not carried over yet".into());
-        }
         // Acct-Session-Id = start time (hex seconds) + NAS-Port: unique across restarts.
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
         let rcfg = r.node_config(&cfg.tunnel.host_name(), format!("{started:08X}"));
-        node.attach_radius(rcfg).map_err(|e| e.to_string())?;
+        // After an upgrade the restored core keeps the old prefix and NAS-Port counter.
+        let given = incoming.is_some().then(|| radius_given.unwrap_or_default());
+        node.attach_radius_on(rcfg, given)
+            .map_err(|e| e.to_string())?;
         if let Some(dae) = node.radius().and_then(|r| r.dae_addr()) {
             println!(
                 "l2tpd {}: RADIUS dynamic authorization on {dae} (UDP)",

@@ -44,6 +44,9 @@ use std::time::Duration;
 
 /// How long a connection waits for the event loop to answer a request.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for an upgrade, answered once the new process took over (it may first wait
+/// for the new process to start, for RADIUS requests in flight, and for the restore).
+pub const UPGRADE_REPLY_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// How long an idle client connection is kept open.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -318,6 +321,11 @@ fn serve_connection(stream: UnixStream, shared: &Shared) -> io::Result<()> {
 
 fn ask_event_loop(req: Request, shared: &Shared) -> Response {
     let (reply_tx, reply_rx) = mpsc::channel();
+    let timeout = if matches!(req, Request::Upgrade { .. }) {
+        UPGRADE_REPLY_TIMEOUT
+    } else {
+        REPLY_TIMEOUT
+    };
     if shared
         .tx
         .send(PendingRequest {
@@ -329,11 +337,11 @@ fn ask_event_loop(req: Request, shared: &Shared) -> Response {
         return Response::error("l2tpd is shutting down");
     }
     shared.waker.wake();
-    match reply_rx.recv_timeout(REPLY_TIMEOUT) {
+    match reply_rx.recv_timeout(timeout) {
         Ok(r) => r,
         Err(RecvTimeoutError::Timeout) => Response::error(format!(
             "l2tpd did not answer within {} s",
-            REPLY_TIMEOUT.as_secs()
+            timeout.as_secs()
         )),
         Err(RecvTimeoutError::Disconnected) => {
             Response::error("l2tpd dropped the request without answering")

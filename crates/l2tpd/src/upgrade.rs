@@ -40,6 +40,10 @@ pub const ENV_FD: &str = "L2TPD_UPGRADE_FD";
 pub const READY_TIMEOUT: Duration = Duration::from_secs(8);
 /// Descriptors sent with one message.
 const FDS_PER_FRAME: usize = 100;
+/// How long the old process waits, once the new one is ready, for its RADIUS requests in
+/// flight to be answered or time out (well under [`TAKEOVER_TIMEOUT`], which the new
+/// process waits for the snapshot).
+pub const RADIUS_DRAIN: Duration = Duration::from_secs(10);
 /// How long the new process has to restore the snapshot and answer.
 pub const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -180,6 +184,20 @@ fn converse(
         node.step(Duration::from_millis(10))
             .map_err(|e| e.to_string())?;
     };
+    // RADIUS requests in flight are not carried (their answers would reach a client that
+    // never sent them): serve until every one is answered or timed out, bounded.
+    let drain = Instant::now();
+    while node.radius_requests_in_flight() > 0 {
+        if drain.elapsed() > RADIUS_DRAIN {
+            return Err(format!(
+                "{} RADIUS requests still unanswered after {} s",
+                node.radius_requests_in_flight(),
+                RADIUS_DRAIN.as_secs()
+            ));
+        }
+        node.step(Duration::from_millis(10))
+            .map_err(|e| e.to_string())?;
+    }
     // From here on nothing is read: what arrives waits for the new process.
     let paused = Instant::now();
     let out = node.hand_over()?;
@@ -253,10 +271,8 @@ impl Incoming {
         let Message::Manifest(manifest) = m else {
             return Err("hand-over: no manifest".into());
         };
-        let expected = manifest.sockets.len()
-            + manifest.tuns.len()
-            + usize::from(manifest.mgmt)
-            + usize::from(manifest.metrics);
+        let expected =
+            manifest.node_fds() + usize::from(manifest.mgmt) + usize::from(manifest.metrics);
         while fds.len() < expected {
             let (_, more) = fdpass::recv_frame(&stream).map_err(|e| format!("hand-over: {e}"))?;
             if more.is_empty() {

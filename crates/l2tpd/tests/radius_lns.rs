@@ -1161,3 +1161,171 @@ fn framed_mtu_caps_the_sessions_interface() {
     );
     assert!(!route_of("bob").contains("mtu"), "{}", route_of("bob"));
 }
+
+/// Ends a process that is not our child (the LNS after an upgrade), by pid, bounded.
+struct Adopted(u32);
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        let pid = self.0.to_string();
+        let _ = sh(&["kill", "-TERM", &pid]);
+        let proc_dir = std::path::Path::new("/proc").join(&pid);
+        let t0 = std::time::Instant::now();
+        while proc_dir.exists() && t0.elapsed() < Duration::from_secs(8) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if proc_dir.exists() {
+            let _ = sh(&["kill", "-KILL", &pid]);
+        }
+    }
+}
+
+#[test]
+fn sessions_authenticated_by_freeradius_survive_an_upgrade_accounted_and_disconnectable() {
+    let test =
+        "sessions_authenticated_by_freeradius_survive_an_upgrade_accounted_and_disconnectable";
+    if !can_run(test) {
+        return;
+    }
+    let topo = Topology::new("u");
+    let fr = freeradius::FreeRadius::start_with("l2tpd-lns-u", USERS, Some(&topo.lns));
+    let dae_port = freeradius::free_udp_port();
+    let mut lns = topo.start_lns_full(&fr, dae_port, "", "interim_interval = 5", "");
+    let lns_sock = topo.path("lns.sock");
+    wait_for(Duration::from_secs(10), "Accounting-On", || {
+        !records(&fr, "Accounting-On").is_empty()
+    });
+    let client = topo.start_client("client", "alice", "alice-pw");
+    // Read from the files: the LNS process changes on the way.
+    let tail = |who: &str| {
+        let s = std::fs::read_to_string(topo.path(&format!("{who}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    let log = || format!("LNS:\n{}\nclient:\n{}", tail("lns"), tail("client"));
+    let up = support::wait_sessions_up(&lns_sock, 1, &log);
+    let ping = || {
+        #[rustfmt::skip]
+        let o = sh(&[
+            "ip", "netns", "exec", &topo.cli,
+            "ping", "-c", "5", "-i", "0.2", "-W", "2", "-s", "1000", "198.51.100.1",
+        ]);
+        assert!(o.status.success(), "ping through the tunnel\n{}", log());
+    };
+    ping();
+    wait_for(Duration::from_secs(10), "accounting Start", || {
+        !records(&fr, "Start").is_empty()
+    });
+    let session_id = get(&records(&fr, "Start")[0], "Acct-Session-Id")
+        .expect("Acct-Session-Id")
+        .to_string();
+
+    // The upgrade, as `l2tpctl upgrade` asks for it (the daemon's own binary).
+    let mut c = l2tp_mgmt::Client::connect(&lns_sock).expect("management socket");
+    c.set_timeout(Duration::from_secs(45)).expect("timeout");
+    let resp = c
+        .request(&l2tp_mgmt::Request::Upgrade { binary: None })
+        .expect("an answer");
+    let l2tp_mgmt::Response::Upgraded {
+        old_pid,
+        new_pid,
+        sessions: carried,
+        pause_us,
+        snapshot_bytes,
+        ..
+    } = resp
+    else {
+        panic!("upgrade refused: {resp:?}\n{}", log());
+    };
+    let _new = Adopted(new_pid);
+    eprintln!(
+        "RADIUS LNS upgrade: nothing read for {pause_us} us, snapshot {snapshot_bytes} bytes"
+    );
+    assert_eq!(old_pid, lns.child.id());
+    assert_eq!(carried, 1);
+    let t0 = std::time::Instant::now();
+    while lns.alive() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!lns.alive(), "the old LNS exited");
+    let interims_before = records(&fr, "Interim-Update").len();
+
+    // The same session, through the new process.
+    ping();
+    let after = sessions(&lns_sock);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(
+        (after[0].tunnel, after[0].session, after[0].ipv4),
+        (up[0].tunnel, up[0].session, up[0].ipv4),
+        "the session carried over"
+    );
+    let counted = after[0].stats;
+    assert!(
+        counted.rx_packets >= 10 && counted.rx_bytes >= 10 * 1028,
+        "the octets from before the upgrade kept: {counted:?}"
+    );
+    // An Interim-Update from the new process: the same Acct-Session-Id, its octets
+    // including those carried before the upgrade.
+    wait_for(
+        Duration::from_secs(15),
+        "an Interim-Update after the upgrade",
+        || {
+            records(&fr, "Interim-Update")[interims_before..]
+                .iter()
+                .any(|r| num(r, "Acct-Input-Octets") >= counted.rx_bytes)
+        },
+    );
+    for r in &records(&fr, "Interim-Update")[interims_before..] {
+        assert_eq!(get(r, "Acct-Session-Id"), Some(session_id.as_str()));
+    }
+    assert_eq!(
+        records(&fr, "Accounting-On").len(),
+        1,
+        "no Accounting-On from the new process: the NAS's sessions go on"
+    );
+
+    // A Disconnect-Request reaches the new process on the handed-over DAE socket.
+    let out = topo.radclient(
+        &format!("127.0.0.1:{dae_port}"),
+        "disconnect",
+        &format!("Acct-Session-Id = \"{session_id}\"\nMessage-Authenticator = 0x00\n"),
+    );
+    assert!(out.contains("Received Disconnect-ACK"), "{out}\n{}", log());
+    wait_for(Duration::from_secs(10), "accounting Stop", || {
+        !records(&fr, "Stop").is_empty()
+    });
+    let stop = records(&fr, "Stop").remove(0);
+    assert_eq!(get(&stop, "Acct-Session-Id"), Some(session_id.as_str()));
+    assert_eq!(get(&stop, "Acct-Terminate-Cause"), Some("Admin-Reset"));
+    let in_octets = num(&stop, "Acct-Input-Octets");
+    assert!(
+        in_octets >= counted.rx_bytes && in_octets < counted.rx_bytes + 200,
+        "input octets {in_octets}, datapath had {}",
+        counted.rx_bytes
+    );
+    drop(client);
+    wait_for(Duration::from_secs(10), "the session gone", || {
+        sessions(&lns_sock).is_empty()
+    });
+
+    // A new login after the upgrade authenticates, with an Acct-Session-Id of its own.
+    let bob = topo.start_client("bob", "bob", "bob-pw");
+    let up = support::wait_sessions_up(&lns_sock, 1, &|| {
+        format!("{}\n{}", tail("lns"), bob.log_tail())
+    });
+    assert_eq!(up[0].user.as_deref(), Some("bob"));
+    wait_for(Duration::from_secs(10), "bob's accounting Start", || {
+        records(&fr, "Start")
+            .iter()
+            .any(|r| get(r, "User-Name") == Some("bob"))
+    });
+    let ids: Vec<String> = records(&fr, "Start")
+        .iter()
+        .filter_map(|r| get(r, "Acct-Session-Id").map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_ne!(
+        ids[0], ids[1],
+        "Acct-Session-Ids stay unique across the upgrade"
+    );
+}

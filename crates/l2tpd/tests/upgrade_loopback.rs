@@ -1,7 +1,8 @@
 //! Hitless upgrade without root: an LNS on 127.0.0.1 with no TUN (`interface_mode =
 //! "none"`) and `l2tpd loadgen` sessions; the management request hands the LNS over to a
 //! second copy of the binary and every session is still there, same ids and addresses, in
-//! the new process. An LNS the upgrade cannot carry (RADIUS) refuses and keeps running.
+//! the new process. An LNS whose RADIUS requests stay unanswered refuses and keeps running (the
+//! FreeRADIUS upgrade is in `radius_lns`).
 //! (With TUNs, a client daemon and a ping, as root: `upgrade_e2e`.)
 
 mod support;
@@ -103,19 +104,33 @@ fn loadgen_sessions_survive_an_upgrade_on_loopback() {
 }
 
 #[test]
-fn an_lns_on_radius_refuses_to_upgrade_and_keeps_running() {
+fn an_lns_whose_radius_requests_stay_unanswered_refuses_to_upgrade_and_keeps_running() {
+    // An accounting server that never answers, with a timeout longer than the upgrade
+    // waits: the Accounting-On stays in flight, so the upgrade is refused (the old
+    // process carries on) rather than carrying a request whose answer nobody would take.
     let dir = TempDir::new("upgrade-radius");
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a silent server");
     let spool = dir.0.join("spool");
     let extra = format!(
-        "auth = \"radius\"\n[radius]\nspool_dir = \"{}\"\n[[radius.auth_servers]]\n\
-         address = \"127.0.0.1:9\"\nsecret = \"s3cret\"\n",
-        spool.display()
+        "auth = \"radius\"\n[radius]\nspool_dir = \"{}\"\ntimeout_ms = 60000\n\
+         [[radius.auth_servers]]\naddress = \"{addr}\"\nsecret = \"s3cret\"\n\
+         [[radius.acct_servers]]\naddress = \"{addr}\"\nsecret = \"s3cret\"\n",
+        spool.display(),
+        addr = silent.local_addr().expect("addr"),
     );
     let (mut lns, _, sock) = start_lns(&dir.0, &extra);
-    let resp = request(&sock, Request::Upgrade { binary: None });
+    // The daemon answers after waiting for the RADIUS requests (bounded): a longer timeout.
+    let mut c = l2tp_mgmt::Client::connect(&sock).expect("connect management socket");
+    c.set_timeout(Duration::from_secs(45)).expect("timeout");
+    let resp = c
+        .request(&Request::Upgrade { binary: None })
+        .expect("an answer");
     match &resp {
         Response::Error { message } => {
-            assert!(message.contains("RADIUS"), "{message}");
+            assert!(
+                message.contains("RADIUS requests still unanswered"),
+                "{message}"
+            );
             assert!(message.contains("carries on"), "{message}");
         }
         other => panic!("expected a refusal: {other:?}"),

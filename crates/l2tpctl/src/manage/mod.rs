@@ -569,6 +569,9 @@ pub fn request_for(cmd: &ManageCommand) -> Result<(Request, bool), CtlError> {
     })
 }
 
+/// How long `upgrade` waits for the daemon's answer.
+const UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// Runs one command against the daemon at `socket`, writing the result to `out`.
 pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Result<(), CtlError> {
     let (req, json) = request_for(cmd)?;
@@ -578,6 +581,13 @@ pub fn execute(socket: &Path, cmd: &ManageCommand, out: &mut dyn Write) -> Resul
         _ => {}
     }
     let mut client = Client::connect(socket).map_err(CtlError::Connection)?;
+    if matches!(req, Request::Upgrade { .. }) {
+        // The daemon answers once the new process took over: it may first wait for the new
+        // process to start, for its RADIUS requests in flight, and for the restore.
+        client
+            .set_timeout(UPGRADE_TIMEOUT)
+            .map_err(CtlError::Connection)?;
+    }
     let resp = client.request(&req).map_err(CtlError::Connection)?;
     if let Response::Error { message } = &resp {
         return Err(CtlError::Daemon(message.clone()));

@@ -309,6 +309,16 @@ impl Core {
         });
     }
 
+    /// After a restore (upgrade): keeps the snapshot's RADIUS state — its Acct-Session-Id
+    /// prefix and next NAS-Port, so identifiers stay unique — taking only the interim
+    /// interval from `settings`; without restored state, the same as [`Core::enable_radius`].
+    pub fn resume_radius(&mut self, settings: RadiusSettings) {
+        match self.radius.as_mut() {
+            Some(r) => r.settings.interim_interval = settings.interim_interval,
+            None => self.enable_radius(settings),
+        }
+    }
+
     /// An incoming call's Calling and Called Number, kept until the call is up.
     pub(super) fn radius_call(&mut self, key: SessionKey, info: &l2tp_proto::control::CallInfo) {
         if let Some(r) = self.radius.as_mut() {

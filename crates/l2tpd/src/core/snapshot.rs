@@ -23,8 +23,8 @@
 //!
 //! Not carried: what the shell drained already (outputs), a random source (restored cores
 //! draw a fresh one), the configuration (taken from the new process's), and requests
-//! outstanding at an asynchronous backend (RADIUS): their sessions wait for an answer that
-//! never comes and the link's timers end them.
+//! outstanding at an asynchronous backend (RADIUS): an upgrade waits for none to be left
+//! before it snapshots (`crate::upgrade`).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -13,6 +13,7 @@ use l2tp_io::tun::Tun;
 use l2tp_io::udp::UdpSocket;
 use l2tp_proto::data::SessionKey;
 
+use super::radius::RadiusSockets;
 use super::{Node, NodeConfig};
 use crate::config::DatapathMode;
 
@@ -23,6 +24,12 @@ pub struct Manifest {
     pub sockets: Vec<SocketDesc>,
     /// The TUN devices (next).
     pub tuns: Vec<TunDesc>,
+    /// The RADIUS client's sockets that follow (IPv4, IPv6).
+    #[serde(default)]
+    pub radius: [bool; 2],
+    /// Whether the RADIUS dynamic authorization listener follows.
+    #[serde(default)]
+    pub dae: bool,
     /// Whether the management socket's listener follows.
     pub mgmt: bool,
     /// Whether the metrics endpoint's listener follows (last).
@@ -72,8 +79,20 @@ pub struct Inherited {
     pub sockets: Vec<UdpSocket>,
     /// The TUN devices.
     pub tuns: Vec<(Option<SessionKey>, Tun)>,
+    /// The RADIUS client sockets and DAE listener (None: the old node had no RADIUS).
+    pub radius: Option<RadiusSockets>,
     /// The old core's snapshot.
     pub snapshot: Vec<u8>,
+}
+
+impl Manifest {
+    /// Descriptors of the node (sockets, TUNs, RADIUS), before the listeners.
+    pub fn node_fds(&self) -> usize {
+        self.sockets.len()
+            + self.tuns.len()
+            + self.radius.iter().filter(|b| **b).count()
+            + usize::from(self.dae)
+    }
 }
 
 impl Inherited {
@@ -83,7 +102,7 @@ impl Inherited {
         fds: &mut Vec<OwnedFd>,
         snapshot: Vec<u8>,
     ) -> io::Result<Inherited> {
-        let needed = manifest.sockets.len() + manifest.tuns.len();
+        let needed = manifest.node_fds();
         if fds.len() < needed {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -101,9 +120,20 @@ impl Inherited {
             let fd = it.next().expect("counted");
             tuns.push((d.session, Tun::from_fd(fd, d.name.clone(), d.vnet_hdr)));
         }
+        let mut radius = RadiusSockets::default();
+        for (i, present) in manifest.radius.iter().enumerate() {
+            if *present {
+                radius.client[i] = Some(std::net::UdpSocket::from(it.next().expect("counted")));
+            }
+        }
+        if manifest.dae {
+            radius.dae = Some(std::net::UdpSocket::from(it.next().expect("counted")));
+        }
+        let had_radius = manifest.radius.iter().any(|b| *b) || manifest.dae;
         Ok(Inherited {
             sockets,
             tuns,
+            radius: had_radius.then_some(radius),
             snapshot,
         })
     }
@@ -120,10 +150,12 @@ impl Node {
         if self.pppoe.is_some() {
             return Some("a LAC's PPPoE subscribers are not carried over yet");
         }
-        if self.radius.is_some() {
-            return Some("RADIUS sessions are not carried over yet");
-        }
         None
+    }
+
+    /// RADIUS requests not answered yet (an upgrade waits for none to be left).
+    pub fn radius_requests_in_flight(&self) -> usize {
+        self.radius.as_ref().map_or(0, |r| r.requests_in_flight())
     }
 
     /// Sends what is queued, then snapshots the core: from here on this node must not read
@@ -132,6 +164,10 @@ impl Node {
     pub fn hand_over(&mut self) -> Result<Outgoing, String> {
         if let Some(why) = self.hand_over_refusal() {
             return Err(why.into());
+        }
+        let busy = self.radius_requests_in_flight();
+        if busy > 0 {
+            return Err(format!("{busy} RADIUS requests are still unanswered"));
         }
         self.flush();
         let now = Instant::now();
@@ -161,10 +197,20 @@ impl Node {
                 }
             })
             .collect();
+        let (radius, dae) = match &self.radius {
+            Some(r) => {
+                let (client, dae, more) = r.handed_over();
+                fds.extend(more);
+                (client, dae)
+            }
+            None => ([false; 2], false),
+        };
         Ok(Outgoing {
             manifest: Manifest {
                 sockets,
                 tuns,
+                radius,
+                dae,
                 mgmt: false,
                 metrics: false,
             },

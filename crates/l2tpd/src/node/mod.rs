@@ -302,13 +302,29 @@ impl Node {
     /// configured): binds the sockets on this loop, sends Accounting-On and the spooled
     /// Stops.
     pub fn attach_radius(&mut self, cfg: radius::RadiusConfig) -> io::Result<()> {
+        self.attach_radius_on(cfg, None)
+    }
+
+    /// The same on the sockets a previous process handed over (`Some`: an upgrade): the
+    /// restored core keeps its RADIUS state (Acct-Session-Id prefix, next NAS-Port) and no
+    /// Accounting-On is sent, the sessions going on.
+    pub fn attach_radius_on(
+        &mut self,
+        cfg: radius::RadiusConfig,
+        given: Option<radius::RadiusSockets>,
+    ) -> io::Result<()> {
         let settings = cfg.sessions.clone();
-        let mut shell = radius::RadiusShell::new(cfg)?;
+        let upgrade = given.is_some();
+        let mut shell = radius::RadiusShell::with_sockets(cfg, given.unwrap_or_default())?;
         shell.register(&self.poller)?;
-        self.core.enable_radius(settings);
+        if upgrade {
+            self.core.resume_radius(settings);
+        } else {
+            self.core.enable_radius(settings);
+        }
         self.core
             .set_auth_backend(Box::new(crate::core::aaa::Deferred));
-        shell.start(Instant::now());
+        shell.start(Instant::now(), !upgrade);
         shell.flush();
         self.radius = Some(shell);
         Ok(())

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -60,6 +60,16 @@ pub struct RadiusConfig {
     pub spool_max: usize,
     /// What the core needs (Acct-Session-Id prefix, default interim interval).
     pub sessions: RadiusSettings,
+}
+
+/// The RADIUS sockets another process handed over on an upgrade (bound, with whatever
+/// the kernel queued meanwhile).
+#[derive(Debug, Default)]
+pub struct RadiusSockets {
+    /// Client sockets: IPv4, IPv6.
+    pub client: [Option<UdpSocket>; 2],
+    /// The dynamic authorization listener.
+    pub dae: Option<UdpSocket>,
 }
 
 /// What an accounting request in flight is.
@@ -121,6 +131,12 @@ fn wall_secs() -> u64 {
 impl RadiusShell {
     /// Binds the client socket(s) and the DAE listener, opens the spool.
     pub fn new(cfg: RadiusConfig) -> io::Result<RadiusShell> {
+        RadiusShell::with_sockets(cfg, RadiusSockets::default())
+    }
+
+    /// The same on the sockets a previous process handed over (binding only those it did
+    /// not have).
+    pub fn with_sockets(cfg: RadiusConfig, mut given: RadiusSockets) -> io::Result<RadiusShell> {
         let servers = cfg
             .client
             .auth_servers
@@ -134,15 +150,25 @@ impl RadiusShell {
                 v6 = true;
             }
         }
-        let socks = [
-            v4.then(|| bind_any(false)).transpose()?,
-            v6.then(|| bind_any(true)).transpose()?,
-        ];
+        let mut take = |i: usize, want: bool| -> io::Result<Option<UdpSocket>> {
+            match (want, given.client[i].take()) {
+                (false, _) => Ok(None),
+                (true, Some(s)) => {
+                    s.set_nonblocking(true)?;
+                    Ok(Some(s))
+                }
+                (true, None) => bind_any(i == 1).map(Some),
+            }
+        };
+        let socks = [take(0, v4)?, take(1, v6)?];
         let dae = match cfg.dae {
             Some((addr, dcfg)) => {
-                let s = UdpSocket::bind(addr).map_err(|e| {
-                    io::Error::new(e.kind(), format!("radius.dae_listen {addr}: {e}"))
-                })?;
+                let s = match given.dae.take() {
+                    Some(s) => s,
+                    None => UdpSocket::bind(addr).map_err(|e| {
+                        io::Error::new(e.kind(), format!("radius.dae_listen {addr}: {e}"))
+                    })?,
+                };
                 s.set_nonblocking(true)?;
                 Some((DaeServer::new(dcfg), s))
             }
@@ -250,9 +276,12 @@ impl RadiusShell {
     }
 
     /// Accounting-On (RFC 2866 §5.1: the NAS started, none of its old sessions remain),
-    /// then every spooled Stop again.
-    pub(super) fn start(&mut self, now: Instant) {
-        self.account(now, &AcctRecord::AccountingOn);
+    /// then every spooled Stop again. A process that took over from another (upgrade)
+    /// sends no Accounting-On: the sessions of the NAS go on.
+    pub(super) fn start(&mut self, now: Instant, accounting_on: bool) {
+        if accounting_on {
+            self.account(now, &AcctRecord::AccountingOn);
+        }
         let Some(spool) = self.spool.as_mut() else {
             return;
         };
@@ -286,6 +315,27 @@ impl RadiusShell {
     /// Accounting requests still in flight.
     pub(super) fn accounting_in_flight(&self) -> usize {
         self.acct.len() + self.waiting.len()
+    }
+
+    /// RADIUS requests not answered yet: Access-Requests and accounting records in flight
+    /// or waiting for room. An upgrade waits for none to be left before it snapshots.
+    pub(super) fn requests_in_flight(&self) -> usize {
+        self.auth.len() + self.acct.len() + self.waiting.len()
+    }
+
+    /// The sockets to hand over on an upgrade: which client sockets (IPv4, IPv6) exist,
+    /// whether a DAE listener does, and their descriptors in that order.
+    pub(super) fn handed_over(&self) -> ([bool; 2], bool, Vec<RawFd>) {
+        let mut fds = Vec::new();
+        let mut client = [false; 2];
+        for (i, s) in self.socks.iter().enumerate() {
+            if let Some(s) = s {
+                client[i] = true;
+                fds.push(s.as_raw_fd());
+            }
+        }
+        let dae = self.dae.as_ref().map(|(_, s)| fds.push(s.as_raw_fd()));
+        (client, dae.is_some(), fds)
     }
 
     /// At exit: the Stops nobody acknowledged yet go to the spool.
