@@ -176,8 +176,9 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     (main, threads, session_up && ready)
 }
 
-/// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN: the unit's bounding set.
-const UNIT_BOUNDING_SET: u64 = (1 << 6) | (1 << 7) | (1 << 10) | (1 << 12);
+/// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW (the LAC's PPPoE
+/// sockets): the unit's bounding set.
+const UNIT_BOUNDING_SET: u64 = (1 << 6) | (1 << 7) | (1 << 10) | (1 << 12) | (1 << 13);
 
 fn assert_nobody(status: &str) {
     assert_eq!(
