@@ -11,6 +11,7 @@ use l2tp_proto::control::{
 use l2tp_proto::data::{SessionConfig, SessionKey};
 use l2tp_wire::result::ResultCode;
 use l2tp_wire::TunnelId;
+use ppp::packet::Code;
 use ppp::{Event as PppEvent, Link, Protocol};
 use pppoe::{DownReason, Event as AcEvent, Received, SessionInfo};
 use rand::rngs::StdRng;
@@ -27,9 +28,6 @@ const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
 const LCP_TERMINATE_REQUEST: u8 = 5;
 /// LCP Code 6, Terminate-Ack.
 const LCP_TERMINATE_ACK: u8 = 6;
-/// LCP Code 9, Echo-Request, and 10, Echo-Reply (RFC 1661 §5.8).
-const LCP_ECHO_REQUEST: u8 = 9;
-const LCP_ECHO_REPLY: u8 = 10;
 
 impl Core {
     /// The LAC relay, when this node is one.
@@ -147,19 +145,25 @@ impl Core {
                 // while its call is placed (an LNS that does not answer can take tens of
                 // seconds): its keepalives are answered so it does not hang up meanwhile.
                 let magic = attempt.magic;
-                match ppp::classify(ppp) {
-                    Ok((Protocol::LCP, p))
-                        if p.first() == Some(&LCP_ECHO_REQUEST) && p.len() >= 8 =>
-                    {
-                        let mut reply = vec![0xc0, 0x21, LCP_ECHO_REPLY, p[1], 0, 0];
-                        reply.extend_from_slice(&magic.to_be_bytes());
-                        reply.extend_from_slice(&p[8..]);
-                        let len = (reply.len() - 2) as u16;
-                        reply[4..6].copy_from_slice(&len.to_be_bytes());
+                let request = ppp::classify(ppp)
+                    .ok()
+                    .filter(|(proto, _)| *proto == Protocol::LCP)
+                    .and_then(|(_, p)| ppp::packet::Packet::decode(p).ok())
+                    .filter(|p| p.code == Code::ECHO_REQUEST && p.data.len() >= 4);
+                match request {
+                    Some(req) => {
+                        let mut data = magic.to_be_bytes().to_vec();
+                        data.extend_from_slice(&req.data[4..]);
+                        let mut reply = Vec::new();
+                        ppp::frame::encapsulate(
+                            Protocol::LCP,
+                            &ppp::packet::encode(Code::ECHO_REPLY, req.id, &data),
+                            &mut reply,
+                        );
                         lac.counters.echo_replied_while_calling += 1;
                         self.send_to_subscriber(sid, &reply);
                     }
-                    _ => lac.counters.dropped_while_calling += 1,
+                    None => lac.counters.dropped_while_calling += 1,
                 }
             }
             Stage::Relaying { call } => {
