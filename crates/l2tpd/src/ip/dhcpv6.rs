@@ -101,12 +101,7 @@ pub struct Datagram<'a> {
 }
 
 fn checksum(src: &Ipv6Addr, dst: &Ipv6Addr, udp: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    sum += udp.len() as u32 + u32::from(UDP);
-    super::inet::checksum(udp, sum)
+    super::inet::ipv6_checksum(src, dst, UDP, udp)
 }
 
 /// The DHCPv6 server datagram in an IPv6 packet: `Ok(None)` when the packet is not UDP to
@@ -117,6 +112,15 @@ pub fn server_datagram(packet: &[u8]) -> Result<Option<Datagram<'_>>, DecodeErro
     }
     let dst_port = u16::from_be_bytes([packet[42], packet[43]]);
     if dst_port != SERVER_PORT {
+        return Ok(None);
+    }
+    // RFC 8415 §7.1/§13: a client sends to All_DHCP_Relay_Agents_and_Servers, or to a
+    // server's link-local address on this link. DHCPv6 to any other address is the
+    // subscriber's traffic to a server beyond us: routed like the rest, not answered.
+    let mut to = [0u8; 16];
+    to.copy_from_slice(&packet[24..40]);
+    let to = Ipv6Addr::from(to);
+    if to != ALL_SERVERS && to.segments()[0] & 0xffc0 != 0xfe80 {
         return Ok(None);
     }
     let payload_len = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
@@ -491,6 +495,20 @@ mod tests {
                 p[i] = *b;
                 let _ = server_datagram(&p);
             }
+        }
+    }
+
+    #[test]
+    fn dhcpv6_to_a_server_beyond_the_link_is_not_ours() {
+        let src: Ipv6Addr = "fe80::2".parse().unwrap();
+        let bytes = [1, 0, 0, 1];
+        for (dst, ours) in [
+            (ALL_SERVERS, true),
+            ("fe80::1".parse().unwrap(), true),
+            ("2001:db8::547".parse().unwrap(), false),
+        ] {
+            let p = udp_packet(src, dst, CLIENT_PORT, SERVER_PORT, &bytes);
+            assert_eq!(server_datagram(&p).unwrap().is_some(), ours, "to {dst}");
         }
     }
 }

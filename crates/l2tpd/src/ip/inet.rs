@@ -11,6 +11,18 @@ pub fn checksum(data: &[u8], sum: u32) -> u16 {
     !offload::fold(offload::sum(data, u64::from(sum)))
 }
 
+/// The checksum of an upper-layer `body` over IPv6 (RFC 8200 §8.1: the pseudo-header of
+/// source, destination, upper-layer length and `next_header`), with the body's own checksum
+/// field zero.
+pub fn ipv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, body: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    sum += body.len() as u32 + u32::from(next_header);
+    checksum(body, sum)
+}
+
 /// An IPv4 ICMP echo request from `src` to `dst` with the given id, sequence and payload size.
 pub fn icmpv4_echo_request(
     src: Ipv4Addr,

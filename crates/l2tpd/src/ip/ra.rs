@@ -32,12 +32,7 @@ pub struct Advertisement {
 }
 
 fn checksum(src: &Ipv6Addr, dst: &Ipv6Addr, body: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    sum += body.len() as u32 + u32::from(ICMPV6);
-    super::inet::checksum(body, sum)
+    super::inet::ipv6_checksum(src, dst, ICMPV6, body)
 }
 
 fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> Vec<u8> {
