@@ -111,13 +111,10 @@ pub(crate) struct Tunnel {
     pub sessions: BTreeMap<SessionId, Session>,
     pub peer_host_name: Vec<u8>,
     /// Our Host Name toward this peer, when not the configured one (a per-peer profile).
-    #[serde(default)]
     pub our_host_name: Option<String>,
     /// Receive Window Size toward this peer, when not the configured one (a profile).
-    #[serde(default)]
     pub our_receive_window: Option<u16>,
     /// HELLO interval toward this peer, when not the configured one (zero: none).
-    #[serde(default)]
     pub our_hello_interval: Option<std::time::Duration>,
     /// Last time anything arrived from the peer, or a HELLO went out (RFC 2661 §5.5).
     #[serde(with = "l2tp_snap::instant")]
