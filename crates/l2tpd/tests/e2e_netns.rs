@@ -8,6 +8,7 @@
 //! per test with unique names, and removed (by pid / name) when the test ends, pass or fail.
 
 mod support;
+use support::{ok, sh};
 use support::{request, sessions, wait_for};
 
 use std::net::Ipv6Addr;
@@ -28,22 +29,6 @@ fn privileged() -> bool {
             ("ping", support::have_tool("ping")),
         ],
     )
-}
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
-
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Two namespaces joined by a veth pair; removed on drop.

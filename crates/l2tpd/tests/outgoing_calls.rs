@@ -10,6 +10,7 @@
 //! failure under `CI=true`.
 
 mod support;
+use support::sh;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,13 +20,6 @@ use l2tp_mgmt::{Request, Response, SessionInfo, TunnelInfo};
 use support::{request, requires, wait_for, Proc, TempDir, L2TPD};
 
 const TEST: &str = "outgoing calls";
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
 
 /// A network namespace with its loopback up; deleted on drop.
 struct Netns(String);

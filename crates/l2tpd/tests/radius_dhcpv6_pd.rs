@@ -15,6 +15,7 @@
 #[path = "../../l2tp-radius/tests/support/mod.rs"]
 mod freeradius;
 mod support;
+use support::{ok, sh};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,23 +31,6 @@ cpe	Cleartext-Password := "cpe-pw"
 	Delegated-IPv6-Prefix = 2001:db8:7700::/56,
 	DNS-Server-IPv6-Address = 2001:db8::53
 "#;
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// The LNS's and the client's namespaces joined by a veth pair, with a LAN interface on
 /// the client's side for dhcpcd to number; removed on drop.

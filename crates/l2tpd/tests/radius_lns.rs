@@ -12,6 +12,7 @@
 #[path = "../../l2tp-radius/tests/support/mod.rs"]
 mod freeradius;
 mod support;
+use support::{ok, sh};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -83,22 +84,6 @@ fn can_run(test: &str) -> bool {
             ),
         ],
     )
-}
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
-
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Two namespaces joined by a veth pair, and a scratch directory; removed on drop.

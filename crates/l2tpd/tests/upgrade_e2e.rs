@@ -13,6 +13,7 @@
 //! 203.0.113.10-250. Namespaces and processes are removed by name / pid when a test ends.
 
 mod support;
+use support::{ok, sh};
 use support::{request, sessions, wait_for};
 
 use std::path::{Path, PathBuf};
@@ -34,22 +35,6 @@ fn privileged(test: &str) -> bool {
             ("ping", support::have_tool("ping")),
         ],
     )
-}
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command")
-}
-
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// Two namespaces joined by a veth pair; removed on drop, with every process registered.

@@ -82,6 +82,25 @@ pub fn stats(sock: &Path) -> DaemonStats {
 /// The daemon binary under test.
 pub const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 
+/// Runs `args[0]` with the rest as arguments, and what it printed.
+pub fn sh(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run command")
+}
+
+/// [`sh`] that must succeed: its standard output.
+pub fn ok(args: &[&str]) -> String {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// True when `cmd -V` (or `--version`) runs: the tool is installed.
 pub fn have_tool(cmd: &str) -> bool {
     Command::new(cmd).arg("-V").output().is_ok()
