@@ -81,6 +81,16 @@ impl KernelSession {
         Ok(socket)
     }
 
+    /// A session whose socket, channel and unit another process handed over (hitless
+    /// upgrade): nothing is created or changed in the kernel.
+    pub fn from_parts(socket: SessionSocket, channel: PppChannel, unit: Option<PppUnit>) -> Self {
+        Self {
+            unit,
+            channel,
+            socket,
+        }
+    }
+
     /// The session's ids.
     pub fn ids(&self) -> SessionIds {
         self.socket.ids()

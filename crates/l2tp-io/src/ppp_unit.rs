@@ -17,7 +17,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use crate::pppol2tp::{sys, KernelError, DEV_PPP};
@@ -77,6 +77,15 @@ impl PppChannel {
         let mut idx = index as libc::c_int;
         ioctl_int(&file, sys::PPPIOCATTCHAN, &mut idx).map_err(|e| KernelError::new(what(), e))?;
         Ok(Self { file, index })
+    }
+
+    /// `/dev/ppp` attached to channel `index` in another process that handed it over
+    /// (hitless upgrade).
+    pub fn from_fd(fd: OwnedFd, index: u32) -> Self {
+        Self {
+            file: File::from(fd),
+            index,
+        }
     }
 
     /// The channel's index.
@@ -150,6 +159,22 @@ impl PppUnit {
         ioctl_int(&file, sys::PPPIOCNEWUNIT, &mut n).map_err(|e| KernelError::new(what(), e))?;
         let number = u32::try_from(n)
             .map_err(|_| KernelError::new(what(), io::Error::from(io::ErrorKind::InvalidData)))?;
+        Ok(Self { file, number })
+    }
+
+    /// A unit's fd handed over by another process (hitless upgrade): the interface and its
+    /// addresses, routes and qdiscs stay. The kernel says which unit it is (`PPPIOCGUNIT`).
+    pub fn from_fd(fd: OwnedFd) -> Result<Self, KernelError> {
+        let file = File::from(fd);
+        let mut n: libc::c_int = -1;
+        ioctl_int(&file, sys::PPPIOCGUNIT, &mut n)
+            .map_err(|e| KernelError::new("PPPIOCGUNIT on a handed-over PPP unit", e))?;
+        let number = u32::try_from(n).map_err(|_| {
+            KernelError::new(
+                "PPPIOCGUNIT on a handed-over PPP unit",
+                io::Error::from(io::ErrorKind::InvalidData),
+            )
+        })?;
         Ok(Self { file, number })
     }
 

@@ -53,7 +53,9 @@ fn run_from(
     // The RADIUS sockets go to the RADIUS shell, not the node's datapath.
     let radius_given = inherited.as_mut().and_then(|i| i.radius.take());
     let mut node = match inherited {
-        Some(i) => Node::adopt(node_cfg, i).map_err(|e| format!("upgrade: {e}"))?,
+        Some(i) => {
+            Node::adopt(node_cfg, cfg.daemon.datapath, i).map_err(|e| format!("upgrade: {e}"))?
+        }
         None => Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?,
     };
     if cfg.ppp.mode == crate::config::PppMode::Pppd {

@@ -236,6 +236,14 @@ impl TunnelSocket {
         Ok(Self { fd, tunnel, peer })
     }
 
+    /// The management socket of `tunnel`, open in another process that handed it over
+    /// (hitless upgrade); `udp` is the tunnel's UDP socket, handed over with it. Nothing is
+    /// created: the kernel's tunnel goes on as it was.
+    pub fn from_fd(fd: OwnedFd, udp: &impl AsFd, tunnel: TunnelId) -> Result<Self, KernelError> {
+        let peer = udp_peer(udp.as_fd(), tunnel)?;
+        Ok(Self { fd, tunnel, peer })
+    }
+
     /// Our tunnel id.
     pub fn tunnel_id(&self) -> TunnelId {
         self.tunnel
@@ -323,6 +331,12 @@ impl SessionSocket {
             .connect(fd.as_fd())
             .map_err(|e| KernelError::new(what(), e))?;
         Ok(Self { fd, ids })
+    }
+
+    /// A session socket connected with `ids`, open in another process that handed it over
+    /// (hitless upgrade). Nothing is created: the kernel's session goes on as it was.
+    pub fn from_fd(fd: OwnedFd, ids: SessionIds) -> Self {
+        Self { fd, ids }
     }
 
     /// The ids the session was connected with.

@@ -78,6 +78,17 @@ pub trait DatapathBackend: Send {
         None
     }
 
+    /// A backend whose tunnels and sessions live outside the core (the kernel's): a copy of
+    /// its classifier of what reaches userspace, which a snapshot carries in the datapath's
+    /// place (the kernel's objects travel as descriptors). None: not carried.
+    fn classifier_snapshot(&self) -> Option<Datapath> {
+        None
+    }
+    /// Takes back the classifier a snapshot carried; false when this backend cannot.
+    fn restore_classifier(&mut self, _classifier: Datapath) -> bool {
+        false
+    }
+
     /// True when the backend moves PPP frames itself (the kernel's PPP channel): the core
     /// then sends its links' frames with [`DatapathBackend::send_ppp_frame`] instead of
     /// encapsulating them into datagrams.

@@ -91,6 +91,9 @@ pub enum SnapshotError {
     /// This node's state cannot be carried (yet).
     #[error("not supported: {0}")]
     Unsupported(&'static str),
+    /// The kernel datapath's objects handed over do not match the snapshot.
+    #[error("kernel datapath: {0}")]
+    KernelTable(String),
 }
 
 /// What a restore brought back.
@@ -228,12 +231,19 @@ impl Core {
                 "the LAC relay's PPPoE subscribers",
             ));
         }
-        let datapath = self
-            .datapath
-            .as_userspace()
-            .ok_or(SnapshotError::Unsupported(
-                "the kernel datapath (its state is the kernel's)",
-            ))?;
+        // The kernel datapath's tunnels and sessions are the kernel's (handed over as
+        // descriptors by the shell): its classifier goes in the datapath's place.
+        let classifier;
+        let datapath = match self.datapath.as_userspace() {
+            Some(d) => d,
+            None => {
+                classifier = self
+                    .datapath
+                    .classifier_snapshot()
+                    .ok_or(SnapshotError::Unsupported("this datapath"))?;
+                &classifier
+            }
+        };
         let (pool, ipv6_pool) = match &self.role {
             RoleSettings::Lns(l) => (Some(&l.pool), l.ipv6_pool.as_ref()),
             RoleSettings::Client(_) | RoleSettings::Lac(_) => (None, None),
@@ -273,11 +283,7 @@ impl Core {
                 "the LAC relay's PPPoE subscribers",
             ));
         }
-        if self.datapath.as_userspace().is_none() {
-            return Err(SnapshotError::Unsupported(
-                "the kernel datapath (its state is the kernel's)",
-            ));
-        }
+        let kernel = self.datapath.as_userspace().is_none();
         let (state, rest): (State, &[u8]) =
             l2tp_snap::with_clock(now, || postcard::take_from_bytes(payload))
                 .map_err(|e| SnapshotError::Decode(e.to_string()))?;
@@ -293,6 +299,19 @@ impl Core {
                 found: state.role,
                 expected: expected.into(),
             });
+        }
+        if kernel {
+            // Every session's kernel objects must have been handed over (the shell adopted
+            // them into the backend before this restore).
+            if let Some((k, _)) = state
+                .sessions
+                .iter()
+                .find(|(k, _)| self.datapath.session_options(**k).is_err())
+            {
+                return Err(SnapshotError::KernelTable(format!(
+                    "session {k} has no kernel session handed over"
+                )));
+            }
         }
         match &mut self.role {
             RoleSettings::Lns(l) => {
@@ -311,9 +330,13 @@ impl Core {
             sessions: state.sessions.len(),
         };
         tracing::info!(node = %state.name, tunnels = restored.tunnels, sessions = restored.sessions, "state restored from a snapshot");
+        if !kernel {
+            self.datapath = Box::new(state.datapath);
+            self.frames_via_backend = false;
+        } else if !self.datapath.restore_classifier(state.datapath) {
+            return Err(SnapshotError::Unsupported("this datapath"));
+        }
         self.endpoint = state.endpoint;
-        self.datapath = Box::new(state.datapath);
-        self.frames_via_backend = false;
         self.sessions = state.sessions;
         for (_, s) in self.sessions.iter_mut() {
             s.link.reattach(self.link_config.clone());

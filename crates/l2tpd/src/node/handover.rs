@@ -3,7 +3,8 @@
 //! what it queued and stops reading; its state is the core's snapshot
 //! ([`crate::core::snapshot`]); the descriptors travel with a [`Manifest`] saying what each
 //! one is. What arrives meanwhile waits in the kernel's socket and TUN queues for the new
-//! process.
+//! process. On the kernel datapath the kernel's tunnels, sessions and `pppN` units travel
+//! the same way (`super::kernel_backend::KernelTable`): the kernel never stops forwarding.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -13,6 +14,7 @@ use l2tp_io::tun::Tun;
 use l2tp_io::udp::UdpSocket;
 use l2tp_proto::data::SessionKey;
 
+use super::kernel_backend::KernelTable;
 use super::radius::RadiusSockets;
 use super::{Node, NodeConfig};
 use crate::config::DatapathMode;
@@ -30,6 +32,9 @@ pub struct Manifest {
     /// Whether the RADIUS dynamic authorization listener follows.
     #[serde(default)]
     pub dae: bool,
+    /// The kernel datapath's table, whose descriptors follow (None: userspace datapath).
+    #[serde(default)]
+    pub kernel: Option<KernelTable>,
     /// Whether the management socket's listener follows.
     pub mgmt: bool,
     /// Whether the metrics endpoint's listener follows (last).
@@ -81,17 +86,21 @@ pub struct Inherited {
     pub tuns: Vec<(Option<SessionKey>, Tun)>,
     /// The RADIUS client sockets and DAE listener (None: the old node had no RADIUS).
     pub radius: Option<RadiusSockets>,
+    /// The kernel datapath's table and its descriptors (None: userspace datapath).
+    pub kernel: Option<(KernelTable, Vec<OwnedFd>)>,
     /// The old core's snapshot.
     pub snapshot: Vec<u8>,
 }
 
 impl Manifest {
-    /// Descriptors of the node (sockets, TUNs, RADIUS), before the listeners.
+    /// Descriptors of the node (sockets, TUNs, RADIUS, kernel datapath), before the
+    /// listeners.
     pub fn node_fds(&self) -> usize {
         self.sockets.len()
             + self.tuns.len()
             + self.radius.iter().filter(|b| **b).count()
             + usize::from(self.dae)
+            + self.kernel.as_ref().map_or(0, KernelTable::fds)
     }
 }
 
@@ -129,11 +138,16 @@ impl Inherited {
         if manifest.dae {
             radius.dae = Some(std::net::UdpSocket::from(it.next().expect("counted")));
         }
+        let kernel = manifest
+            .kernel
+            .as_ref()
+            .map(|t| (t.clone(), it.by_ref().take(t.fds()).collect()));
         let had_radius = manifest.radius.iter().any(|b| *b) || manifest.dae;
         Ok(Inherited {
             sockets,
             tuns,
             radius: had_radius.then_some(radius),
+            kernel,
             snapshot,
         })
     }
@@ -142,10 +156,12 @@ impl Inherited {
 impl Node {
     /// Why this node cannot be handed over (None: it can).
     pub fn hand_over_refusal(&self) -> Option<&'static str> {
-        if self.kernel.is_some() {
-            return Some(
-                "the kernel datapath runs: its sessions live in the kernel (restart instead)",
-            );
+        if let Some(why) = self.kernel.as_ref().and_then(|k| {
+            k.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .hand_over_refusal()
+        }) {
+            return Some(why);
         }
         if self.pppoe.is_some() {
             return Some("a LAC's PPPoE subscribers are not carried over yet");
@@ -205,12 +221,24 @@ impl Node {
             }
             None => ([false; 2], false),
         };
+        let kernel = match &self.kernel {
+            Some(k) => {
+                let (table, more) = k
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .handed_over()?;
+                fds.extend(more);
+                Some(table)
+            }
+            None => None,
+        };
         Ok(Outgoing {
             manifest: Manifest {
                 sockets,
                 tuns,
                 radius,
                 dae,
+                kernel,
                 mgmt: false,
                 metrics: false,
             },
@@ -221,9 +249,39 @@ impl Node {
         })
     }
 
-    /// A node on what another process handed over, its core restored from the snapshot
-    /// (userspace datapath). Fails, with nothing taken over, when the snapshot is refused.
-    pub fn adopt(config: NodeConfig, inherited: Inherited) -> io::Result<Node> {
-        Node::build(config, DatapathMode::Userspace, Some(inherited))
+    /// A node on what another process handed over, its core restored from the snapshot, on
+    /// the datapath that process ran (`mode`, the configured one, must allow it). Fails,
+    /// with nothing taken over, when the snapshot is refused.
+    pub fn adopt(config: NodeConfig, mode: DatapathMode, inherited: Inherited) -> io::Result<Node> {
+        Node::build(config, mode, Some(inherited))
+    }
+}
+
+/// The datapath of a node taking over: the one the old process ran (the kernel's when it
+/// handed a kernel table over). A configuration asking explicitly for the other one is
+/// refused: changing datapath drops every session, so it takes a restart.
+pub(super) fn inherited_datapath(
+    config: &NodeConfig,
+    mode: DatapathMode,
+    inherited: &Inherited,
+) -> io::Result<bool> {
+    let kernel = inherited.kernel.is_some();
+    let refuse = |running: &str, asked: &str| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "the running daemon's sessions are on the {running} datapath and this \
+                 configuration asks for the {asked} one (daemon.datapath): a restart changes it"
+            ),
+        )
+    };
+    match (kernel, mode) {
+        (true, DatapathMode::Userspace) => Err(refuse("kernel", "userspace")),
+        (false, DatapathMode::Kernel) => Err(refuse("userspace", "kernel")),
+        _ => {
+            let which = if kernel { "kernel" } else { "userspace" };
+            tracing::info!(node = %config.name, "datapath: {which} (carried over)");
+            Ok(kernel)
+        }
     }
 }

@@ -22,17 +22,25 @@
 //!
 //! The state is shared between the core (which drives it through [`DatapathBackend`]) and
 //! the shell (which reads its fds): one mutex, taken on the control path only.
+//!
+//! On a hitless upgrade the table travels as descriptors ([`KernelDp::handed_over`],
+//! [`KernelDp::adopt`]): the kernel keeps a tunnel while its sockets are open and a session
+//! while its socket, channel and unit are, in whichever process; so the new process takes
+//! the very same kernel objects (nothing is re-created, `pppN` with its addresses, routes
+//! and qdiscs stays) and the kernel forwards data the whole time. Sessions handed to pppd
+//! are not carried (their pppd is the old process's child): such a daemon refuses.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use l2tp_io::child::Child;
 use l2tp_io::kernel_session::KernelSession;
 use l2tp_io::poller::{Interest, Poller, Token};
+use l2tp_io::ppp_unit::{PppChannel, PppUnit};
 use l2tp_io::pppol2tp::{SessionIds, SessionSocket, TunnelSocket};
 use l2tp_io::udp::{UdpOptions, UdpSocket};
 use l2tp_proto::data::{
@@ -94,6 +102,55 @@ pub enum KernelRx {
         /// What happened, in words.
         why: String,
     },
+}
+
+/// The kernel datapath's table in a hand-over manifest: what each of its descriptors is.
+/// They travel in this order: per tunnel its UDP socket then its management socket; then
+/// per session its PPPoL2TP socket, its `/dev/ppp` channel fd and, when attached, its unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KernelTable {
+    /// The tunnels.
+    pub tunnels: Vec<TunnelDesc>,
+    /// The sessions (our own PPP on each).
+    pub sessions: Vec<SessionDesc>,
+}
+
+/// One kernel tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TunnelDesc {
+    /// Our tunnel id.
+    pub tunnel: u16,
+    /// The node's socket index with the same local address.
+    pub socket: u32,
+}
+
+/// One kernel session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionDesc {
+    /// Our tunnel id.
+    pub tunnel: u16,
+    /// Our session id.
+    pub session: u16,
+    /// The peer's tunnel id.
+    pub peer_tunnel: u16,
+    /// The peer's session id.
+    pub peer_session: u16,
+    /// The PPP channel's index.
+    pub channel: u32,
+    /// Whether a unit (`pppN`) is attached (its fd follows the channel's).
+    pub unit: bool,
+}
+
+impl KernelTable {
+    /// How many descriptors the table stands for.
+    pub fn fds(&self) -> usize {
+        2 * self.tunnels.len()
+            + self
+                .sessions
+                .iter()
+                .map(|s| 2 + usize::from(s.unit))
+                .sum::<usize>()
+    }
 }
 
 struct KTunnel {
@@ -179,6 +236,137 @@ impl KernelDp {
     /// Hands every session from now on to pppd (`ppp.mode = "pppd"`).
     pub fn set_pppd(&mut self, spec: PppdSpec) {
         self.pppd = Some(spec);
+    }
+
+    /// Why this table cannot be handed to another process (None: it can).
+    pub fn hand_over_refusal(&self) -> Option<&'static str> {
+        if self.pppd.is_some() || !self.dying.is_empty() {
+            return Some(
+                "ppp.mode = \"pppd\": each session's PPP runs in a pppd process, a child of \
+                 this daemon, which is not carried over (restart instead)",
+            );
+        }
+        None
+    }
+
+    /// The table for a hand-over and its descriptors in [`KernelTable`] order (borrowed:
+    /// they stay open here until the process exits).
+    pub fn handed_over(&self) -> Result<(KernelTable, Vec<RawFd>), String> {
+        if let Some(why) = self.hand_over_refusal() {
+            return Err(why.into());
+        }
+        let mut table = KernelTable::default();
+        let mut fds = Vec::new();
+        let mut tunnels: Vec<_> = self.tunnels.iter().collect();
+        tunnels.sort_by_key(|(t, _)| **t);
+        for (tid, (t, _)) in tunnels {
+            table.tunnels.push(TunnelDesc {
+                tunnel: tid.0,
+                socket: t.socket.0,
+            });
+            fds.push(t.udp.as_raw_fd());
+            fds.push(t.mgmt.as_fd().as_raw_fd());
+        }
+        let mut sessions: Vec<_> = self.sessions.iter().collect();
+        sessions.sort_by_key(|(k, _)| (k.tunnel, k.session));
+        for (key, s) in sessions {
+            let KSession::Builtin { session, .. } = s else {
+                return Err(format!("session {key}: its PPP is pppd's"));
+            };
+            let ids = session.ids();
+            table.sessions.push(SessionDesc {
+                tunnel: ids.tunnel.0,
+                session: ids.session.0,
+                peer_tunnel: ids.peer_tunnel.0,
+                peer_session: ids.peer_session.0,
+                channel: session.channel().index(),
+                unit: session.unit().is_some(),
+            });
+            fds.push(session.socket().as_fd().as_raw_fd());
+            fds.push(session.channel().as_fd().as_raw_fd());
+            if let Some(u) = session.unit() {
+                fds.push(u.as_fd().as_raw_fd());
+            }
+        }
+        Ok((table, fds))
+    }
+
+    /// Takes the kernel tunnels and sessions another process handed over (`fds` in
+    /// `table` order) and watches their fds; nothing is created in the kernel. On error
+    /// nothing is kept (the fds close here; the old process still has its own).
+    pub fn adopt(&mut self, table: &KernelTable, fds: Vec<OwnedFd>) -> io::Result<()> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+        if fds.len() != table.fds() {
+            return Err(invalid(format!(
+                "kernel datapath: {} descriptors handed over, {} expected",
+                fds.len(),
+                table.fds()
+            )));
+        }
+        let mut it = fds.into_iter();
+        let mut next = || it.next().expect("counted");
+        let mut tunnels = HashMap::new();
+        for d in &table.tunnels {
+            let tunnel = TunnelId(d.tunnel);
+            if d.socket as usize >= self.locals.len() || tunnels.contains_key(&tunnel) {
+                return Err(invalid(format!("kernel tunnel {tunnel}: bad entry {d:?}")));
+            }
+            let udp = UdpSocket::from_fd(next(), false, false)?;
+            let mgmt = TunnelSocket::from_fd(next(), &udp, tunnel)?;
+            tunnels.insert(
+                tunnel,
+                KTunnel {
+                    mgmt,
+                    udp,
+                    socket: SocketId(d.socket),
+                },
+            );
+        }
+        let mut sessions = HashMap::new();
+        for d in &table.sessions {
+            let key = SessionKey::new(TunnelId(d.tunnel), SessionId(d.session));
+            if !tunnels.contains_key(&key.tunnel) || sessions.contains_key(&key) {
+                return Err(invalid(format!("kernel session {key}: bad entry {d:?}")));
+            }
+            let ids = SessionIds {
+                tunnel: key.tunnel,
+                session: key.session,
+                peer_tunnel: TunnelId(d.peer_tunnel),
+                peer_session: SessionId(d.peer_session),
+            };
+            let socket = SessionSocket::from_fd(next(), ids);
+            let channel = PppChannel::from_fd(next(), d.channel);
+            channel.set_nonblocking(true)?;
+            let unit = if d.unit {
+                let u = PppUnit::from_fd(next())?;
+                u.set_nonblocking(true)?;
+                Some(u)
+            } else {
+                None
+            };
+            sessions.insert(key, KernelSession::from_parts(socket, channel, unit));
+        }
+        // All taken: watched from now on.
+        let (n_tunnels, n_sessions) = (tunnels.len(), sessions.len());
+        for (tid, t) in tunnels {
+            let token = self.watch(t.udp.as_raw_fd(), Watch::Udp(tid))?;
+            self.tunnels.insert(tid, (t, token));
+        }
+        for (key, session) in sessions {
+            let mut tokens =
+                vec![self.watch(session.channel().as_fd().as_raw_fd(), Watch::Channel(key))?];
+            if let Some(u) = session.unit() {
+                tokens.push(self.watch(u.as_fd().as_raw_fd(), Watch::Unit(key))?);
+            }
+            self.sessions
+                .insert(key, KSession::Builtin { session, tokens });
+        }
+        tracing::info!(
+            tunnels = n_tunnels,
+            sessions = n_sessions,
+            "kernel datapath: tunnels and sessions taken over (nothing re-created)"
+        );
+        Ok(())
     }
 
     /// Reads a pppd's exit: the session's (reported to the core) or a dying one's (reaped).
@@ -633,6 +821,22 @@ impl DatapathBackend for KernelBackend {
     }
 
     fn carries_frames(&self) -> bool {
+        true
+    }
+
+    fn classifier_snapshot(&self) -> Option<Datapath> {
+        // A copy (the old process keeps its own if the hand-over fails): a serde round
+        // trip, the datapath not being `Clone`.
+        let dp = self.dp();
+        l2tp_snap::with_clock(Instant::now(), || {
+            postcard::to_allocvec(&dp.classifier)
+                .ok()
+                .and_then(|b| postcard::from_bytes(&b).ok())
+        })
+    }
+
+    fn restore_classifier(&mut self, classifier: Datapath) -> bool {
+        self.dp().classifier = classifier;
         true
     }
 

@@ -159,8 +159,11 @@ impl Node {
         mut inherited: Option<handover::Inherited>,
     ) -> io::Result<Node> {
         // A LAC relays frames between PPPoE and L2TP itself: the userspace datapath.
-        let kernel =
-            choose_datapath(&config, mode)? && !matches!(config.role, RoleSettings::Lac(_));
+        let kernel = match inherited.as_ref() {
+            // An upgrade: the datapath the old process ran.
+            Some(i) => handover::inherited_datapath(&config, mode, i)?,
+            None => choose_datapath(&config, mode)? && !matches!(config.role, RoleSettings::Lac(_)),
+        };
         let poller = Poller::new()?;
         if config.listen.is_empty() || config.listen.len() > MAX_SOCKETS {
             return Err(io::Error::new(
@@ -246,7 +249,11 @@ impl Node {
         let mut core = Core::new(config, locals.clone(), now)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let kernel = if kernel {
-            let dp = Arc::new(Mutex::new(KernelDp::new(locals, poller.try_clone()?)));
+            let mut kdp = KernelDp::new(locals, poller.try_clone()?);
+            if let Some((table, fds)) = inherited.as_mut().and_then(|i| i.kernel.take()) {
+                kdp.adopt(&table, fds)?;
+            }
+            let dp = Arc::new(Mutex::new(kdp));
             core.set_datapath(Box::new(KernelBackend(dp.clone())));
             Some(dp)
         } else {
