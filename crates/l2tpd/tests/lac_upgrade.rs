@@ -7,7 +7,8 @@
 //! subscribers in the snapshot. Afterwards every subscriber is still up on the same PPPoE
 //! session and the same L2TP call, the LNS still has every session it had, no subscriber
 //! lost its session (PADT or LCP down), and the echoes were answered; the figures are
-//! printed. Needs root and iproute2; skipped loudly otherwise, a failure under `CI=true`.
+//! printed. The same on a VLAN trunk (`--vlan-trunk`, subscribers on four VLANs: its one
+//! socket handed over, each subscriber still on its VLAN). Needs root and iproute2; skipped loudly otherwise, a failure under `CI=true`.
 
 mod support;
 
@@ -41,8 +42,16 @@ impl Drop for Adopted {
     }
 }
 
-/// (interface, PPPoE id, MAC, state, tunnel, session) of a subscriber the LAC lists.
-type Listed = (String, u16, String, String, Option<u16>, Option<u16>);
+/// (interface, PPPoE id, MAC, VLANs, state, tunnel, session) of a subscriber the LAC lists.
+type Listed = (
+    String,
+    u16,
+    String,
+    Vec<u16>,
+    String,
+    Option<u16>,
+    Option<u16>,
+);
 
 /// Every subscriber the LAC lists, sorted.
 fn subscribers(sock: &Path) -> Vec<Listed> {
@@ -55,6 +64,7 @@ fn subscribers(sock: &Path) -> Vec<Listed> {
                         s.interface,
                         s.pppoe_session,
                         s.mac,
+                        s.vlans,
                         s.state,
                         s.tunnel,
                         s.session,
@@ -89,6 +99,17 @@ fn lns_sessions(sock: &Path) -> Vec<(u16, u16, u16, u16, Option<std::net::Ipv4Ad
 
 #[test]
 fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
+    upgrade_under_load("u", false);
+}
+
+#[test]
+fn subscribers_on_the_vlans_of_a_trunk_stay_up_across_an_upgrade_of_the_lac() {
+    upgrade_under_load("t", true);
+}
+
+/// Subscribers through the LAC (on four VLANs of a trunk when `trunk`), the LAC upgraded
+/// under them.
+fn upgrade_under_load(tag: &str, trunk: bool) {
     if !requires(
         "LAC upgrade",
         &[
@@ -98,8 +119,8 @@ fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
     ) {
         return;
     }
-    let seg = Segment::new("u");
-    let dir = TempDir::new("lac-upgrade");
+    let seg = Segment::new(tag);
+    let dir = TempDir::new(&format!("lac-upgrade-{tag}"));
     let d = &dir.0;
     let (lns_sock, lac_sock) = (d.join("lns.sock"), d.join("lac.sock"));
     #[rustfmt::skip]
@@ -109,10 +130,14 @@ fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
         "--secret", "wholesale", "--socket", lns_sock.to_str().unwrap(),
     ]);
     #[rustfmt::skip]
-    let mut lac = seg.spawn(d, "lac", &[
+    let mut lac_args = vec![
         "lac", "--pppoe-interface", &seg.ac_if, "--lns", "127.0.0.1:1701",
         "--secret", "wholesale", "--socket", lac_sock.to_str().unwrap(),
-    ]);
+    ];
+    if trunk {
+        lac_args.push("--vlan-trunk");
+    }
+    let mut lac = seg.spawn(d, "lac", &lac_args);
     wait_for(Duration::from_secs(10), "both daemons", || {
         lac.log_text()
             .contains("PPPoE access concentrator listening")
@@ -120,11 +145,15 @@ fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
     });
     let n = N.to_string();
     #[rustfmt::skip]
-    let mut gen = Proc::spawn(L2TPD, d, "loadgen", &[
+    let mut gen_args = vec![
         "loadgen", "--pppoe-interface", &seg.host_if, "--subscribers", &n,
         "--user", "load@isp.example", "--password", "load-password", "--rate", "50",
         "--hold", "300", "--timeout", "60", "--echo-interval-ms", "100", "--json",
-    ]);
+    ];
+    if trunk {
+        gen_args.extend(["--vlans", "100-103"]);
+    }
+    let mut gen = Proc::spawn(L2TPD, d, "loadgen", &gen_args);
     let lac_log = lac.log.clone();
     let logs = || {
         let text = std::fs::read_to_string(&lac_log).unwrap_or_default();
@@ -133,7 +162,7 @@ fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
     support::wait_sessions_up(&lns_sock, N, &logs);
     wait_for(Duration::from_secs(10), "every subscriber relaying", || {
         let s = subscribers(&lac_sock);
-        s.len() == N && s.iter().all(|s| s.3 == "relaying")
+        s.len() == N && s.iter().all(|s| s.4 == "relaying")
     });
     // Echoes through the relay for a moment first.
     std::thread::sleep(Duration::from_secs(1));
@@ -225,8 +254,9 @@ fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
         json["echo_replies"].as_u64().unwrap_or(0),
     );
     println!(
-        "LAC upgrade: {N} subscribers carried, {} lost; echoes {replies}/{requests} answered; \
+        "LAC upgrade{}: {N} subscribers carried, {} lost; echoes {replies}/{requests} answered; \
          nothing read for {:.1} ms; snapshot {snapshot_bytes} bytes",
+        if trunk { " (VLAN trunk)" } else { "" },
         json["lost"],
         pause_us as f64 / 1000.0
     );
