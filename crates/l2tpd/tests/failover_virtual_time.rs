@@ -489,9 +489,17 @@ fn a_session_the_peer_cleared_after_the_snapshot_is_cleared_by_the_fsr() {
             "{ctx}: {:?}",
             wc.0
         );
+        // Data headers carry the receiver's session id: the LNS's for the kept call.
+        let kept_at_lns = client
+            .core
+            .endpoint()
+            .session_info(kept.tunnel, kept.session)
+            .unwrap()
+            .peer_session
+            .0;
         assert!(
             wc.1.iter()
-                .all(|(s, c)| *s != kept.session.0 || *c == 9 || *c == 10),
+                .all(|(s, c)| *s != kept_at_lns || *c == 9 || *c == 10),
             "{ctx}: the kept call renegotiated LCP: {:?}",
             wc.1
         );
@@ -581,5 +589,118 @@ fn both_sides_offer_failover_in_their_sccrq_and_sccrp() {
     for n in [&lns, &client] {
         let t = n.core.endpoint().tunnels().next().unwrap();
         assert_eq!(t.failover.peer, cap(), "the peer's offer is recorded");
+    }
+}
+
+#[test]
+fn a_call_whose_set_up_was_in_flight_in_the_stale_state_is_cleared_and_dialled_again() {
+    use l2tp_proto::control::SessionStateKind;
+    for seed in seeds(SEEDS) {
+        let ctx = format!("seed {seed} (replay: L2TP_SIM_SEED={seed})");
+        let (mut h, mut lns, mut client) = up(seed, true, true);
+        // The client hangs one call up and dials it again (after its redial delay); the
+        // LNS's state is taken while the new call waits for the client's ICCN.
+        let keys = up_sessions(&client, h.now);
+        let (gone, kept) = (keys[0].0, keys[1].0);
+        let now = h.now;
+        let r = client.manage(
+            now,
+            l2tp_mgmt::Request::HangUp {
+                tunnel: Some(gone.tunnel.0),
+                session: Some(gone.session.0),
+            },
+        );
+        assert_eq!(r, Some(l2tp_mgmt::Response::Ok), "{ctx}");
+        let in_flight = |l: &SimCore| {
+            l.core.endpoint().tunnels().any(|t| {
+                l.core
+                    .endpoint()
+                    .sessions(t.tunnel)
+                    .any(|s| s.state == SessionStateKind::WaitConnect)
+            })
+        };
+        let caught = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(60),
+            |l, _, _| in_flight(l),
+        );
+        assert!(caught, "{ctx}: the new call's set-up was not seen");
+        let now = h.now;
+        let stale = lns.core.snapshot(now).expect("snapshot");
+        let lns_keys_stale: Vec<_> = up_sessions(&lns, now).iter().map(|(k, _)| *k).collect();
+        let both = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(60),
+            |l, c, now| up_sessions(l, now).len() == 2 && up_sessions(c, now).len() == 2,
+        );
+        assert!(both, "{ctx}: the new call did not come up");
+        let redialled = up_sessions(&client, h.now)
+            .iter()
+            .map(|(k, _)| *k)
+            .find(|k| *k != kept)
+            .unwrap();
+        let mark_c = client.wire.len();
+
+        let now = h.now;
+        let left = restore_stale(Side::Lns, seed, true, &stale, &mut lns, now);
+        assert!(left.is_empty(), "{ctx}");
+        // The restored LNS has no PPP link for the call it was setting up: it clears it with
+        // a CDN; the client dials it again; the call that was up all along stays.
+        let cleared = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(60),
+            |_, c, now| !up_sessions(c, now).iter().any(|(k, _)| *k == redialled),
+        );
+        assert!(
+            cleared,
+            "{ctx}: the call in doubt was not cleared at the client"
+        );
+        let back = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(120),
+            |l, c, now| up_sessions(l, now).len() == 2 && up_sessions(c, now).len() == 2,
+        );
+        assert!(back, "{ctx}: not dialled again");
+        assert!(traffic(&mut h, &mut lns, &mut client, 9), "{ctx}: traffic");
+        assert!(
+            up_sessions(&client, h.now).iter().any(|(k, _)| *k == kept),
+            "{ctx}: the call that was up all along went"
+        );
+        for k in &lns_keys_stale {
+            assert!(
+                up_sessions(&lns, h.now).iter().any(|(l, _)| l == k),
+                "{ctx}: the LNS lost {k:?}"
+            );
+        }
+        let wc = wire_since(&client, mark_c);
+        // Data headers carry the receiver's session id: the LNS's for the kept call.
+        let kept_at_lns = client
+            .core
+            .endpoint()
+            .session_info(kept.tunnel, kept.session)
+            .unwrap()
+            .peer_session
+            .0;
+        assert!(
+            wc.1.iter()
+                .all(|(s, c)| *s != kept_at_lns || *c == 9 || *c == 10),
+            "{ctx}: the kept call renegotiated LCP: {:?}",
+            wc.1
+        );
+        let now = h.now;
+        let fs = failover_stats(&mut lns, now);
+        assert_eq!(
+            (fs.tunnels_recovered, fs.sessions_dropped),
+            (1, 1),
+            "{ctx}: {fs:?}"
+        );
     }
 }
