@@ -8,7 +8,10 @@
 //! session and the same L2TP call, the LNS still has every session it had, no subscriber
 //! lost its session (PADT or LCP down), and the echoes were answered; the figures are
 //! printed. The same on a VLAN trunk (`--vlan-trunk`, subscribers on four VLANs: its one
-//! socket handed over, each subscriber still on its VLAN). Needs root and iproute2; skipped loudly otherwise, a failure under `CI=true`.
+//! socket handed over, each subscriber still on its VLAN), and with the LAC running as
+//! `daemon.user = "nobody"` (the new process started by nobody takes the sockets over
+//! without any privilege). Needs root and iproute2; skipped loudly otherwise, a failure
+//! under `CI=true`.
 
 mod support;
 
@@ -99,22 +102,33 @@ fn lns_sessions(sock: &Path) -> Vec<(u16, u16, u16, u16, Option<std::net::Ipv4Ad
 
 #[test]
 fn pppoe_subscribers_stay_up_across_an_upgrade_of_the_lac() {
-    upgrade_under_load("u", false);
+    upgrade_under_load("u", false, false);
 }
 
 #[test]
 fn subscribers_on_the_vlans_of_a_trunk_stay_up_across_an_upgrade_of_the_lac() {
-    upgrade_under_load("t", true);
+    upgrade_under_load("t", true, false);
+}
+
+#[test]
+fn a_lac_running_as_nobody_upgrades_under_its_subscribers() {
+    upgrade_under_load("n", false, true);
 }
 
 /// Subscribers through the LAC (on four VLANs of a trunk when `trunk`), the LAC upgraded
-/// under them.
-fn upgrade_under_load(tag: &str, trunk: bool) {
+/// under them. `as_nobody`: the LAC runs from a configuration file with `daemon.user =
+/// "nobody"` (its PPPoE sockets opened as root, then no privilege left), and the new process
+/// is started by nobody.
+fn upgrade_under_load(tag: &str, trunk: bool, as_nobody: bool) {
     if !requires(
         "LAC upgrade",
         &[
             ("root", l2tp_mgmt::is_root()),
             ("iproute2", support::have_tool("ip")),
+            (
+                "user nobody",
+                l2tp_io::privileges::lookup_user("nobody").is_ok(),
+            ),
         ],
     ) {
         return;
@@ -137,7 +151,29 @@ fn upgrade_under_load(tag: &str, trunk: bool) {
     if trunk {
         lac_args.push("--vlan-trunk");
     }
+    let config = d.join("lac.toml");
+    if as_nobody {
+        std::fs::write(
+            &config,
+            format!(
+                "role = \"lac\"\n[daemon]\nmanagement_socket = \"{}\"\nuser = \"nobody\"\n\
+                 [tunnel]\nsecret = \"wholesale\"\n[lac]\npppoe_interfaces = [\"{}\"]\n\
+                 lns = \"127.0.0.1:1701\"\n",
+                lac_sock.display(),
+                seg.ac_if
+            ),
+        )
+        .expect("LAC configuration");
+        lac_args = vec!["run", "--config", config.to_str().unwrap()];
+    }
     let mut lac = seg.spawn(d, "lac", &lac_args);
+    if as_nobody {
+        let status = format!("/proc/{}/status", lac.child.id());
+        wait_for(Duration::from_secs(10), "the LAC running as nobody", || {
+            std::fs::read_to_string(&status)
+                .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t65534\t")))
+        });
+    }
     wait_for(Duration::from_secs(10), "both daemons", || {
         lac.log_text()
             .contains("PPPoE access concentrator listening")
@@ -190,6 +226,15 @@ fn upgrade_under_load(tag: &str, trunk: bool) {
         panic!("upgrade refused: {resp:?}\n{}", logs());
     };
     let _new = Adopted(new_pid);
+    if as_nobody {
+        let status = std::fs::read_to_string(format!("/proc/{new_pid}/status")).unwrap_or_default();
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("Uid:\t65534\t65534\t65534")),
+            "the new LAC runs as nobody: {status}"
+        );
+    }
     assert_eq!(
         old_pid,
         lac.child.id(),
@@ -254,9 +299,10 @@ fn upgrade_under_load(tag: &str, trunk: bool) {
         json["echo_replies"].as_u64().unwrap_or(0),
     );
     println!(
-        "LAC upgrade{}: {N} subscribers carried, {} lost; echoes {replies}/{requests} answered; \
+        "LAC upgrade{}{}: {N} subscribers carried, {} lost; echoes {replies}/{requests} answered; \
          nothing read for {:.1} ms; snapshot {snapshot_bytes} bytes",
         if trunk { " (VLAN trunk)" } else { "" },
+        if as_nobody { " (as nobody)" } else { "" },
         json["lost"],
         pause_us as f64 / 1000.0
     );
