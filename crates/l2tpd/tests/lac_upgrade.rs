@@ -278,10 +278,9 @@ fn upgrade_under_load(tag: &str, trunk: bool, as_nobody: bool) {
     assert_eq!(l.padt_tx, 0, "the LAC sent PADTs");
     // The LNS was told nothing: no call or tunnel ended.
     let lns_log = lns.log_text();
-    assert!(
-        !lns_log.contains("StopCCN") && !lns_log.contains("CDN"),
-        "{lns_log}"
-    );
+    for what in ["StopCCN", "CDN", "session down", "tunnel down"] {
+        assert!(!lns_log.contains(what), "the LNS logged {what}:\n{lns_log}");
+    }
 
     gen.terminate();
     wait_for(
