@@ -282,6 +282,13 @@ fn recover_after_stale_restore(side: Side) {
             },
         );
         assert!(recovered, "{ctx}: not recovered");
+        {
+            // A second call finds nothing left to recover.
+            let now = h.now;
+            let (failing, _) = pick(side, &mut lns, &mut client);
+            assert_eq!(failing.core.recover_restored_tunnels(now), vec![], "{ctx}");
+            assert_eq!(failing.core.endpoint().tunnel_count(), 1, "{ctx}");
+        }
         assert!(
             traffic(&mut h, &mut lns, &mut client, 2),
             "{ctx}: traffic after"
