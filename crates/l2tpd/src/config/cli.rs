@@ -215,6 +215,7 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
             vlan_trunk: a.vlan_trunk,
             ..lac::LacConfig::default()
         }),
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
@@ -298,6 +299,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         }),
         radius: None,
         lac: None,
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
@@ -431,6 +433,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
         dial: None,
         radius: radius_from_flags(a)?,
         lac: None,
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);

@@ -15,6 +15,7 @@ use l2tp_io::udp::UdpSocket;
 use l2tp_proto::data::SessionKey;
 
 use super::kernel_backend::KernelTable;
+use super::pppoe::PortDesc;
 use super::radius::RadiusSockets;
 use super::{Node, NodeConfig};
 use crate::config::DatapathMode;
@@ -32,6 +33,9 @@ pub struct Manifest {
     /// Whether the RADIUS dynamic authorization listener follows.
     #[serde(default)]
     pub dae: bool,
+    /// A relaying LAC's PPPoE interfaces, whose sockets follow.
+    #[serde(default)]
+    pub pppoe: Vec<PortDesc>,
     /// The kernel datapath's table, whose descriptors follow (None: userspace datapath).
     #[serde(default)]
     pub kernel: Option<KernelTable>,
@@ -86,6 +90,8 @@ pub struct Inherited {
     pub tuns: Vec<(Option<SessionKey>, Tun)>,
     /// The RADIUS client sockets and DAE listener (None: the old node had no RADIUS).
     pub radius: Option<RadiusSockets>,
+    /// A relaying LAC's PPPoE interfaces and their sockets (None: not a relaying LAC).
+    pub pppoe: Option<(Vec<PortDesc>, Vec<OwnedFd>)>,
     /// The kernel datapath's table and its descriptors (None: userspace datapath).
     pub kernel: Option<(KernelTable, Vec<OwnedFd>)>,
     /// The old core's snapshot.
@@ -93,13 +99,14 @@ pub struct Inherited {
 }
 
 impl Manifest {
-    /// Descriptors of the node (sockets, TUNs, RADIUS, kernel datapath), before the
+    /// Descriptors of the node (sockets, TUNs, RADIUS, PPPoE, kernel datapath), before the
     /// listeners.
     pub fn node_fds(&self) -> usize {
         self.sockets.len()
             + self.tuns.len()
             + self.radius.iter().filter(|b| **b).count()
             + usize::from(self.dae)
+            + self.pppoe.iter().map(PortDesc::fds).sum::<usize>()
             + self.kernel.as_ref().map_or(0, KernelTable::fds)
     }
 }
@@ -138,6 +145,10 @@ impl Inherited {
         if manifest.dae {
             radius.dae = Some(std::net::UdpSocket::from(it.next().expect("counted")));
         }
+        let pppoe = (!manifest.pppoe.is_empty()).then(|| {
+            let n = manifest.pppoe.iter().map(PortDesc::fds).sum();
+            (manifest.pppoe.clone(), it.by_ref().take(n).collect())
+        });
         let kernel = manifest
             .kernel
             .as_ref()
@@ -147,6 +158,7 @@ impl Inherited {
             sockets,
             tuns,
             radius: had_radius.then_some(radius),
+            pppoe,
             kernel,
             snapshot,
         })
@@ -162,9 +174,6 @@ impl Node {
                 .hand_over_refusal()
         }) {
             return Some(why);
-        }
-        if self.pppoe.is_some() {
-            return Some("a LAC's PPPoE subscribers are not carried over yet");
         }
         None
     }
@@ -221,6 +230,14 @@ impl Node {
             }
             None => ([false; 2], false),
         };
+        let pppoe = match &self.pppoe {
+            Some(p) => {
+                let (descs, more) = p.handed_over();
+                fds.extend(more);
+                descs
+            }
+            None => Vec::new(),
+        };
         let kernel = match &self.kernel {
             Some(k) => {
                 let (table, more) = k
@@ -238,6 +255,7 @@ impl Node {
                 tuns,
                 radius,
                 dae,
+                pppoe,
                 kernel,
                 mgmt: false,
                 metrics: false,
