@@ -3,8 +3,8 @@
 //! `pppol2tp` plugin), dialled by our client on the host side of the guest's link (userspace
 //! datapath, builtin PPP). PPP comes up between pppd and our client, IP crosses pppd's `ppp0`
 //! both ways, `l2tpctl` shows the session with mode pppd and pppd's pid, and pppd's own log
-//! shows it ran. pppd killed → the call is cleared with a CDN saying why (and the client
-//! redials a new one, with a new pppd); the client's StopCCN, the LNS's own StopCCN and the
+//! shows it ran. A hitless upgrade is refused and the daemon carries on. pppd killed → the
+//! call is cleared with a CDN saying why (and the client redials a new one, with a new pppd); the client's StopCCN, the LNS's own StopCCN and the
 //! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind. Then the
 //! other role: our client on the kernel datapath in the guest hands its session to pppd
 //! (authenticating to our userspace LNS on the host side), IP both ways, and the LNS's
@@ -235,6 +235,16 @@ fn lns_hands_sessions_to_pppd_and_a_second_daemon_is_refused_the_port() {
     assert!(out.contains(&format!("  PPP by pppd (pid {pid})")), "{out}");
     assert!(out.contains("  State established/pppd,"), "{out}");
 
+    ping_both_ways(&g);
+    // A hitless upgrade is refused (each session's PPP is a pppd, a child of this daemon):
+    // the daemon carries on, with its session and the same pppd.
+    let (rc, out) = g.run(60, &format!("{CTL} upgrade"));
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        out.contains("carries on") && out.contains("ppp.mode = \"pppd\""),
+        "{out}"
+    );
+    assert_eq!(g.ok("pidof pppd").trim(), pid.to_string());
     ping_both_ways(&g);
     // pppd's own log: the plugin with our ids, the authentication it did, the addresses.
     let out = g.ok("cat /host/pppd.log; cat /proc/net/pppol2tp");
