@@ -4,8 +4,9 @@
 //! datapath, builtin PPP). PPP comes up between pppd and our client, IP crosses pppd's `ppp0`
 //! both ways, `l2tpctl` shows the session with mode pppd and pppd's pid, and pppd's own log
 //! shows it ran. A hitless upgrade is refused and the daemon carries on. pppd killed → the
-//! call is cleared with a CDN saying why (and the client redials a new one, with a new pppd); the client's StopCCN, the LNS's own StopCCN and the
-//! LNS's shutdown each leave no pppd, `pppN`, PPPoX socket or kernel tunnel behind. Then the
+//! call is cleared with a CDN saying why (and the client redials a new one, with a new pppd);
+//! the client's StopCCN, the LNS's own StopCCN and the LNS's shutdown each leave no pppd,
+//! `pppN`, PPPoX socket or kernel tunnel behind. Then the
 //! other role: our client on the kernel datapath in the guest hands its session to pppd
 //! (authenticating to our userspace LNS on the host side), IP both ways, and the LNS's
 //! StopCCN leaves nothing in the guest.
