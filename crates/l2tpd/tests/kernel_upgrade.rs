@@ -14,7 +14,11 @@
 //! StopCCN, CDN or LCP going down (our client: no session/tunnel down, no IPCP up again, no
 //! control retransmission; pppd and xl2tpd: nothing terminated), the control channel's
 //! counters go on. The ping gap is measured and printed (not asserted: tests never assert
-//! timings).
+//! timings). Then the peers hang up and the new process closes what it took over.
+//!
+//! And the client role: our client on the kernel datapath in the guest, dialling our LNS on
+//! the host side, upgraded under a ping: the same kernel objects afterwards, nothing down on
+//! the LNS, and the LNS's StopCCN leaves nothing in the guest.
 //!
 //! Needs root, qemu and apt (see the `l2tp-guest` test kit); skipped loudly otherwise, a failure
 //! under `CI=true`.
@@ -615,4 +619,157 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Our client on the kernel datapath in the guest, dialling our LNS (userspace) on the host
+/// side, upgraded under a ping: its kernel tunnel, session and `ppp0` are the same objects
+/// afterwards and the LNS logged nothing going down.
+#[test]
+fn the_kernel_datapath_client_upgrades_hitlessly_in_a_real_kernel() {
+    const TEST: &str = "kernel datapath client upgrade guest test";
+    let l2tpctl = guest::workspace_binary("l2tpctl", "l2tpctl");
+    let Some(g) = Guest::start("kupc", TEST) else {
+        return; // said loudly by the gate (a failure under CI=true)
+    };
+    let dir = TempDir::new("kernel-upgrade-client");
+    g.put(Path::new(L2TPD), "l2tpd");
+    g.put(Path::new(L2TPD), "l2tpd-new");
+    g.put(&l2tpctl, "l2tpctl");
+    g.ok("mkdir -p /run/bin && cp /host/l2tpd /host/l2tpd-new /run/bin/");
+    let lns_sock = dir.0.join("lns.sock");
+    let log = std::fs::File::create(dir.0.join("lns.log")).expect("log");
+    #[rustfmt::skip]
+    let lns = Command::new("ip")
+        .args(["netns", "exec", &g.netns, L2TPD, "lns", "--listen", "198.51.100.1:1701",
+               "--pool", "203.0.113.10-203.0.113.20", "--local-ip", "203.0.113.1",
+               "--user", "bob:secret", "--socket"])
+        .arg(&lns_sock)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the host LNS");
+    let mut lns = scopeguard(lns);
+    let lns_log = || std::fs::read_to_string(dir.0.join("lns.log")).unwrap_or_default();
+    support::wait_for(Duration::from_secs(20), "the host LNS's socket", || {
+        l2tp_mgmt::Client::connect(&lns_sock).is_ok()
+    });
+    const CLIENT: &str = "role = \"client\"\n[daemon]\nmanagement_socket = \"/run/client.sock\"\n\
+                          datapath = \"kernel\"\nlog_level = \"info\"\n[tunnel]\nhello_interval = 2\n\
+                          [ppp]\nlcp_echo_interval = 1\n[dial]\npeers = [\"198.51.100.1\"]\n\
+                          user = \"bob\"\npassword = \"secret\"\nredial = false\n";
+    const CCTL: &str = "/host/l2tpctl --socket /run/client.sock";
+    std::fs::write(g.share().join("client.toml"), CLIENT).expect("config");
+    g.ok("chmod 600 /host/client.toml; (/run/bin/l2tpd run --config /host/client.toml >/host/client.log 2>&1 &)");
+    let up = wait_sessions_up(&lns_sock, 1, &lns_log);
+    let lns_before: Vec<_> = support::sessions(&lns_sock)
+        .into_iter()
+        .map(|s| (s.tunnel, s.session, s.ipv4, s.state))
+        .collect();
+    let t = Instant::now();
+    while g
+        .run(
+            10,
+            "ip -o addr show dev ppp0 | grep -q 'peer 203.0.113.1/32'",
+        )
+        .0
+        != 0
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(40),
+            "the guest client has no ppp0:\n{}",
+            g.ok("cat /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let objects = kernel_objects(&g);
+    let client_before = g.ok(&format!("{CCTL} sessions"));
+    let old_pid = lns_pids(&g);
+    assert_eq!(old_pid.len(), 1, "{old_pid:?}");
+    g.ok("(ping -i 0.1 203.0.113.1 >/host/ping.log 2>&1 &)");
+    std::thread::sleep(Duration::from_secs(2));
+    let lns_events = count(&lns_log(), &["session down", "tunnel down", "IPCP up"]);
+
+    let (rc, out) = g.run(60, &format!("{CCTL} upgrade --binary /run/bin/l2tpd-new"));
+    assert_eq!(
+        rc,
+        0,
+        "upgrade refused:\n{out}\n{}",
+        g.ok("tail -30 /host/client.log")
+    );
+    assert!(
+        out.contains("1 tunnels and 1 sessions carried over"),
+        "{out}"
+    );
+    support::wait_for(Duration::from_secs(10), "the old client to exit", || {
+        let p = lns_pids(&g);
+        p.len() == 1 && p != old_pid
+    });
+    // Past a few LCP echo and HELLO intervals.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(kernel_objects(&g), objects, "the client's kernel objects");
+    // Session, user, address, peer, state, interface (then uptime and bytes, going on).
+    let columns = |t: &str| -> Vec<String> {
+        t.lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(6)
+            .map(str::to_string)
+            .collect()
+    };
+    let client_after = g.ok(&format!("{CCTL} sessions"));
+    assert_eq!(columns(&client_before).len(), 6, "{client_before}");
+    assert_eq!(
+        columns(&client_after),
+        columns(&client_before),
+        "{client_after}"
+    );
+    let lns_after: Vec<_> = support::sessions(&lns_sock)
+        .into_iter()
+        .map(|s| (s.tunnel, s.session, s.ipv4, s.state))
+        .collect();
+    assert_eq!(lns_after, lns_before, "the LNS's session");
+    assert_eq!(
+        count(&lns_log(), &["session down", "tunnel down", "IPCP up"]),
+        lns_events,
+        "the LNS logged no session/tunnel down, no PPP up again:\n{}",
+        lns_log()
+    );
+    let ping = g.ok("kill -INT $(pidof ping); sleep 1; cat /host/ping.log");
+    let seqs: std::collections::BTreeSet<u64> = busybox_replies(&ping).into_iter().collect();
+    let lost = seqs
+        .last()
+        .map_or(0, |l| (*l as usize + 1).saturating_sub(seqs.len()));
+    assert!(seqs.len() > 50, "{ping}");
+    println!(
+        "kernel client upgrade: session {}/{} carried; ping every 100 ms from the guest: {} \
+         replies, {lost} lost; {}",
+        up[0].tunnel,
+        up[0].session,
+        seqs.len(),
+        out.lines()
+            .find(|l| l.starts_with("Upgraded"))
+            .unwrap_or_default()
+    );
+    // The LNS's StopCCN: the new client process closes what it took over.
+    let _ = Command::new("kill")
+        .args(["-TERM", &lns.0.id().to_string()])
+        .status();
+    let _ = lns.0.wait();
+    let t = Instant::now();
+    loop {
+        let out = g.ok("ls /sys/class/net; cat /proc/net/pppol2tp");
+        if !out.contains("ppp0") && !out.contains("TUNNEL '") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "left behind after the LNS's StopCCN:\n{out}\n{}",
+            g.ok("tail -20 /host/client.log")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    g.ok("kill $(pidof l2tpd l2tpd-new); true");
+    drop(g);
 }
