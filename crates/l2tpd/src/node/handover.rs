@@ -303,3 +303,61 @@ pub(super) fn inherited_datapath(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::kernel_backend::{SessionDesc, TunnelDesc};
+    use super::*;
+
+    #[test]
+    fn a_manifest_without_a_kernel_table_is_a_userspace_nodes() {
+        let json =
+            r#"{"sockets":[{"gso":true,"gro":false}],"tuns":[],"mgmt":true,"metrics":false}"#;
+        let m: Manifest = serde_json::from_str(json).expect("manifest");
+        assert_eq!(m.kernel, None);
+        assert_eq!(m.node_fds(), 1);
+    }
+
+    #[test]
+    fn the_kernel_table_counts_two_descriptors_a_tunnel_and_two_or_three_a_session() {
+        let session = |session, unit| SessionDesc {
+            tunnel: 7,
+            session,
+            peer_tunnel: 9,
+            peer_session: session + 100,
+            channel: u32::from(session),
+            unit,
+        };
+        let table = KernelTable {
+            tunnels: vec![
+                TunnelDesc {
+                    tunnel: 7,
+                    socket: 0,
+                },
+                TunnelDesc {
+                    tunnel: 8,
+                    socket: 1,
+                },
+            ],
+            sessions: vec![session(1, true), session(2, false)],
+        };
+        assert_eq!(table.fds(), 2 * 2 + 3 + 2);
+        let m = Manifest {
+            sockets: vec![SocketDesc {
+                gso: false,
+                gro: false,
+            }],
+            tuns: Vec::new(),
+            radius: [false; 2],
+            dae: false,
+            pppoe: Vec::new(),
+            kernel: Some(table),
+            mgmt: true,
+            metrics: false,
+        };
+        assert_eq!(m.node_fds(), 1 + 9);
+        let back: Manifest =
+            serde_json::from_slice(&serde_json::to_vec(&m).expect("json")).expect("manifest");
+        assert_eq!(back, m);
+    }
+}
