@@ -527,6 +527,10 @@ pub struct UpgradeStats {
     pub sessions_lost: u64,
     /// Each tunnel it carried.
     pub tunnels: Vec<CarriedTunnel>,
+    /// The last restore was a crash recovery (the state journal replayed after a restart),
+    /// not a hand-over: the counts above are then recovered / lost.
+    #[serde(default)]
+    pub recovery: bool,
 }
 
 /// One tunnel a hitless upgrade carried over.
@@ -538,7 +542,7 @@ pub struct CarriedTunnel {
     pub peer_addr: String,
     /// Its sessions at the hand-over.
     pub sessions: u32,
-    /// `resumed` or `lost`.
+    /// `resumed` (upgrade) or `recovered` (crash recovery), or `lost`.
     pub outcome: String,
 }
 

@@ -204,6 +204,32 @@ impl Channel {
         self.expected = nr;
     }
 
+    /// Re-synchronises a channel restored from a journal that may be behind what was on the
+    /// wire, from the peer's first datagram after the restart (`ns`, `nr`; `message`: not a
+    /// ZLB). RFC 2661 §5.8: "Nr ... indicates the sequence number of the next control message
+    /// the peer expects to receive", and "receipt of duplicate messages MUST be acknowledged":
+    /// a HELLO we sent with a stale Ns is a duplicate for the peer, whose acknowledgement
+    /// then names the Ns it expects. That becomes our next Ns (what we had queued is dropped:
+    /// the peer's state says it has it). Our Nr becomes the later of the journaled one and
+    /// the Ns of the peer's first message (`message`: not a ZLB, which takes no Ns). True
+    /// when anything changed.
+    pub fn resync(&mut self, ns: SeqNum, nr: SeqNum, message: bool) -> bool {
+        let mut changed = false;
+        // Only forward: an Nr before what we have outstanding is an old datagram.
+        if self.next_ns.is_before(nr) {
+            self.unacked.clear();
+            self.out.clear();
+            self.next_ns = nr;
+            changed = true;
+        }
+        if message && ns.is_after(self.expected) {
+            self.expected = ns;
+            self.ahead.clear();
+            changed = true;
+        }
+        changed
+    }
+
     /// Sets the peer's Receive Window Size (0 is invalid and ignored, RFC 2661 §5.8).
     pub fn set_peer_window(&mut self, window: u16) {
         if window == 0 {

@@ -77,6 +77,10 @@ pub trait DatapathBackend: Send {
     fn as_userspace(&self) -> Option<&Datapath> {
         None
     }
+    /// The same, to change (a journal replayed into it).
+    fn as_userspace_mut(&mut self) -> Option<&mut Datapath> {
+        None
+    }
 
     /// True when the backend moves PPP frames itself (the kernel's PPP channel): the core
     /// then sends its links' frames with [`DatapathBackend::send_ppp_frame`] instead of
@@ -98,6 +102,10 @@ pub trait DatapathBackend: Send {
 
 impl DatapathBackend for Datapath {
     fn as_userspace(&self) -> Option<&Datapath> {
+        Some(self)
+    }
+
+    fn as_userspace_mut(&mut self) -> Option<&mut Datapath> {
         Some(self)
     }
 

@@ -334,6 +334,7 @@ impl Core {
     /// Ends a session: its link, its table entry and indexes, its addresses, its interface,
     /// its datapath handle, whatever was held for it.
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
+        self.journal_mark(key);
         if let Some(mut s) = self.sessions.remove(key) {
             if let Some(req) = s.take_pending_auth() {
                 self.out.push(super::Output::AuthCancel(*req));

@@ -49,6 +49,7 @@ mod dialler;
 mod events;
 mod frames;
 mod ip_policy;
+mod journal;
 pub mod lac;
 mod lifecycle;
 mod loglimit;
@@ -271,6 +272,8 @@ pub struct Core {
     quality: quality::QualityClock,
     /// What a hitless upgrade carried over into this core (None: started afresh).
     carried: Option<Box<snapshot::Carried>>,
+    /// The crash journal's dirty marks (None: no state directory).
+    journal: Option<Box<journal::Tracker>>,
 }
 
 impl Core {
@@ -350,6 +353,7 @@ impl Core {
             trim_heap: false,
             quality: quality::QualityClock::new(config.ppp_quality_interval, now),
             carried: None,
+            journal: None,
         })
     }
 
@@ -405,7 +409,10 @@ impl Core {
             }
             Input::Dae(request) => self.dae_request(now, request),
             Input::Resolved { id, result } => self.resolved(now, id, result),
-            Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
+            Input::InterfaceUp { key, ifname } => {
+                self.journal_mark(key);
+                self.interface_up(key, ifname)
+            }
             Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
             Input::PppProcessExited { key, result, why } => {
                 self.ppp_process_exited(now, key, result, &why)
@@ -652,6 +659,7 @@ impl Core {
 
     /// Sends a link's frames, handles its events, re-arms its timer.
     fn service_link(&mut self, now: Instant, key: SessionKey) {
+        self.journal_mark(key);
         loop {
             let Some(sess) = self.sessions.get_mut(&key) else {
                 return;

@@ -1,0 +1,116 @@
+//! One tunnel at a time out of and into an [`Endpoint`], for a daemon's crash journal: which
+//! tunnels changed since the journal last looked, a tunnel's state as a record, a record
+//! adopted back (with the endpoint's indexes and timer), a tunnel forgotten without a word
+//! to its peer, and the probe that re-synchronises a restored tunnel with its peer.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use l2tp_wire::{SeqNum, TunnelId};
+
+use super::super::tunnel::{Tunnel, TunnelState};
+use super::Endpoint;
+
+/// A tunnel's state, borrowed for encoding (serde; decode it as a [`TunnelRecord`]).
+#[derive(serde::Serialize)]
+pub struct TunnelRef<'a>(&'a Tunnel);
+
+/// A tunnel's state decoded from a journal (encoded from a [`TunnelRef`]).
+#[derive(serde::Deserialize)]
+pub struct TunnelRecord(Tunnel);
+
+impl TunnelRecord {
+    /// Our tunnel id.
+    pub fn id(&self) -> TunnelId {
+        self.0.id
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> std::net::SocketAddr {
+        self.0.peer
+    }
+
+    /// (next Ns we send, next Ns expected from the peer).
+    pub fn sequence(&self) -> (SeqNum, SeqNum) {
+        (self.0.channel.next_ns(), self.0.channel.expected_ns())
+    }
+}
+
+impl std::fmt::Debug for TunnelRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelRecord")
+            .field("id", &self.0.id)
+            .field("peer", &self.0.peer)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// Starts (or stops) noting which tunnels change: every tunnel whose state, timers or
+    /// output moved, and every tunnel removed, until [`Endpoint::take_touched`].
+    pub fn track_changes(&mut self, on: bool) {
+        self.touched = on.then(HashSet::new);
+    }
+
+    /// The tunnels changed since the last call (present: changed; absent: removed).
+    pub fn take_touched(&mut self) -> Vec<TunnelId> {
+        match self.touched.as_mut() {
+            Some(t) if !t.is_empty() => t.drain().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Tunnel `tid`'s state for a journal, if the tunnel is established (a tunnel still
+    /// being set up is not worth resuming: its peer retries from scratch).
+    pub fn tunnel_ref(&self, tid: TunnelId) -> Option<TunnelRef<'_>> {
+        self.tunnels
+            .get(&tid)
+            .filter(|t| matches!(t.state, TunnelState::Established))
+            .map(TunnelRef)
+    }
+
+    /// Puts a journaled tunnel back (replacing one with its id), indexed and scheduled.
+    pub fn adopt_tunnel(&mut self, rec: TunnelRecord) {
+        let mut t = rec.0;
+        let tid = t.id;
+        self.remove_tunnel(tid);
+        t.scheduled = None;
+        t.counted_half_open = false;
+        let peer_id = t.peer_id();
+        if !peer_id.is_zero() {
+            self.by_peer.insert((t.peer, peer_id), tid);
+        }
+        if let Some(to) = t.opened_to {
+            self.originated.entry(to).or_default().push(tid);
+        }
+        self.tunnels.insert(tid, t);
+        self.reschedule(tid);
+    }
+
+    /// Drops tunnel `tid` without sending anything (its peer is told nothing).
+    pub fn forget_tunnel(&mut self, tid: TunnelId) {
+        self.remove_tunnel(tid);
+    }
+
+    /// Resumes tunnels restored from a journal: each established one of `tunnels` sends its
+    /// peer a HELLO now (RFC 2661 §6.5), and the peer's first answer re-synchronises its Ns
+    /// and Nr (see [`super::super::reliable::Channel::resync`]). A peer that no longer
+    /// answers lets the HELLO's retransmissions run out and the tunnel goes down as any
+    /// tunnel with a dead peer. Returns the tunnels probed.
+    pub fn probe_restored(&mut self, now: Instant, tunnels: &[TunnelId]) -> Vec<TunnelId> {
+        let mut probed = Vec::new();
+        for &tid in tunnels {
+            let Some(t) = self.tunnels.get_mut(&tid) else {
+                continue;
+            };
+            if !matches!(t.state, TunnelState::Established) {
+                continue;
+            }
+            t.send_hello(&mut self.ctx, now);
+            self.resync.insert(tid);
+            self.reschedule(tid);
+            probed.push(tid);
+        }
+        probed
+    }
+}
