@@ -205,14 +205,17 @@ impl Channel {
     }
 
     /// Re-synchronises a channel restored from a journal that may be behind what was on the
-    /// wire, from the peer's first datagram after the restart (`ns`, `nr`; `message`: not a
-    /// ZLB). RFC 2661 §5.8: "Nr ... indicates the sequence number of the next control message
-    /// the peer expects to receive", and "receipt of duplicate messages MUST be acknowledged":
-    /// a HELLO we sent with a stale Ns is a duplicate for the peer, whose acknowledgement
-    /// then names the Ns it expects. That becomes our next Ns (what we had queued is dropped:
-    /// the peer's state says it has it). Our Nr becomes the later of the journaled one and
-    /// the Ns of the peer's first message (`message`: not a ZLB, which takes no Ns). True
-    /// when anything changed.
+    /// wire, from the peer's datagrams after the restart (`ns`, `nr`; `message`: not a ZLB,
+    /// which takes no Ns). RFC 2661 §3.1: "Nr indicates the sequence number expected in the
+    /// next control message to be received"; §5.8: a message whose Ns is at or before the
+    /// last received one "would be considered a duplicate of a message already received
+    /// and ignored from processing. However, in order to ensure that all messages are
+    /// acknowledged properly (...), receipt of duplicate messages MUST be acknowledged by
+    /// the reliable transport." So a HELLO we send with a stale Ns is a duplicate to the
+    /// peer, and its acknowledgement names the Ns it expects: an Nr past our next Ns
+    /// becomes our next Ns (what we had queued is dropped: by the peer's state it has it).
+    /// Our Nr becomes the later of the journaled one and the Ns of the peer's first
+    /// message. True when anything changed.
     pub fn resync(&mut self, ns: SeqNum, nr: SeqNum, message: bool) -> bool {
         let mut changed = false;
         // Only forward: an Nr before what we have outstanding is an old datagram.
