@@ -329,6 +329,28 @@ pub struct TunnelInfo {
     pub control: ControlCounters,
     /// Datapath counters of the tunnel (sum over its sessions plus data for unknown sessions).
     pub stats: DatapathCounters,
+    /// RFC 4951 failover on this tunnel: what the peer offered, recoveries.
+    #[serde(default)]
+    pub failover: TunnelFailover,
+}
+
+/// RFC 4951 failover as seen on one tunnel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelFailover {
+    /// The peer sent a Failover Capability AVP in its SCCRQ or SCCRP.
+    pub peer_offered: bool,
+    /// It offered control channel failover (C bit).
+    pub peer_control: bool,
+    /// It offered data channel failover (D bit).
+    pub peer_data: bool,
+    /// Its Recovery Time, in ms.
+    pub peer_recovery_time_ms: u32,
+    /// Both sides offered control channel failover: either may recover the tunnel.
+    pub recoverable: bool,
+    /// Recoveries of this tunnel (by the peer, or by us after a restart).
+    pub recoveries: u32,
+    /// Failover Session Queries the peer sent on it that we answered.
+    pub session_queries: u32,
 }
 
 /// The datapath options of a session.
@@ -507,6 +529,34 @@ pub struct DaemonStats {
     /// What the last hitless upgrade carried over (none: this process started afresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<Box<UpgradeStats>>,
+    /// RFC 4951 failover (none: not offered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Box<FailoverStats>>,
+}
+
+/// RFC 4951 failover: tunnels our peers recovered from us, and tunnels we recovered from
+/// our peers after our own state was lost or restored stale (per tunnel: recovered or lost).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverStats {
+    /// Recovery tunnels our peers set up for one of our tunnels (we were the peer of a
+    /// failing endpoint), since start.
+    pub recoveries_answered: u64,
+    /// Failover Session Queries answered on the tunnels up now.
+    pub session_queries_answered: u64,
+    /// Tunnels we recovered (as the failing endpoint) since start.
+    pub tunnels_recovered: u64,
+    /// Tunnels we tried to recover and lost (the peer refused or never answered).
+    pub tunnels_lost: u64,
+    /// Recoveries still in progress.
+    pub tunnels_recovering: u64,
+    /// Sessions of recovered tunnels cleared because the peer no longer had them (its
+    /// Failover Session Response).
+    pub sessions_cleared: u64,
+    /// Sessions of recovered tunnels whose set-up was in flight in the state we restored:
+    /// cleared (with a CDN when the peer's id for them was known).
+    pub sessions_dropped: u64,
+    /// Each tunnel we tried to recover: outcome `recovering`, `recovered` or `lost`.
+    pub tunnels: Vec<CarriedTunnel>,
 }
 
 /// What hitless upgrades carried over: per tunnel, resumed (still up) or lost (gone within
@@ -542,7 +592,8 @@ pub struct CarriedTunnel {
     pub peer_addr: String,
     /// Its sessions at the hand-over.
     pub sessions: u32,
-    /// `resumed` (upgrade) or `recovered` (crash recovery), or `lost`.
+    /// `resumed` or `lost` (upgrade); `recovered` or `lost` (crash recovery);
+    /// `recovering`, `recovered` or `lost` (failover).
     pub outcome: String,
 }
 

@@ -93,6 +93,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         listen: vec![args.lns_listen],
         endpoint: EndpointConfig {
             host_name: "demo-lns".into(),
+            // As the daemon does by default: RFC 4951 failover offered.
+            failover: crate::config::failover::FailoverConfig::default().capability(),
             ..EndpointConfig::default()
         },
         datapath: DatapathConfig::default(),
@@ -165,6 +167,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         listen: vec!["127.0.0.1:0".parse().expect("literal address")],
         endpoint: EndpointConfig {
             host_name: "demo-client".into(),
+            // As the daemon does by default: RFC 4951 failover offered.
+            failover: crate::config::failover::FailoverConfig::default().capability(),
             ..EndpointConfig::default()
         },
         datapath: DatapathConfig::default(),

@@ -110,6 +110,7 @@ fn all_field_names() -> Vec<String> {
             lns: Some("192.0.2.1".parse().unwrap()),
             ..Default::default()
         }),
+        failover: Default::default(),
         peers: vec![l2tpd::config::profiles::PeerProfile {
             address: Some("192.0.2.0/24".parse().unwrap()),
             host_name: Some("lac-1".into()),

@@ -537,3 +537,226 @@ fn a_relaying_lac_refuses_an_outgoing_call_and_keeps_its_subscriber() {
     assert_eq!(pppoe.len(), 1);
     assert_eq!(pppoe[0].state, "relaying");
 }
+
+/// A PPPoE session frame from the subscriber carrying `ppp` (Address and Control stripped).
+fn subscriber_frame(session: u16, ppp: &[u8]) -> Vec<u8> {
+    let ppp = ppp.strip_prefix(&[0xff, 0x03]).unwrap_or(ppp);
+    let mut f = Vec::new();
+    EthHeader {
+        dst: MacAddr(LAC_MAC),
+        src: HOST,
+        vlans: vec![],
+        ethertype: pppoe::ETHERTYPE_SESSION,
+    }
+    .encode(&mut f)
+    .unwrap();
+    pppoe::packet::session_header_into(session, ppp.len(), &mut f).unwrap();
+    f.extend_from_slice(ppp);
+    f
+}
+
+/// A ping each way between the subscriber and the LNS's TUN (a few tries on a lossy
+/// network); true when both arrived.
+fn relayed_ping(
+    h: &mut Harness,
+    lns: &mut SimCore,
+    lac: &mut SimCore,
+    sub: &mut Subscriber,
+    seq: u16,
+) -> bool {
+    let ip = sub.up().expect("subscriber up");
+    let far: std::net::Ipv4Addr = "192.0.2.99".parse().unwrap();
+    let out = support::sim::icmp_echo(ip, far, seq);
+    let back = support::sim::icmp_echo(far, ip, seq);
+    (0..6).any(|_| {
+        let now = h.now;
+        let ppp = sub.link.send_ipv4(&out).expect("IPCP open");
+        let frame = subscriber_frame(sub.session, &ppp);
+        lac.input(
+            now,
+            Input::PppoeFrame {
+                interface: 0,
+                frame: &frame,
+            },
+        );
+        lns.input(
+            now,
+            Input::TunPacket {
+                source: l2tpd::core::TunTarget::Shared,
+                packet: &back,
+                segment: false,
+            },
+        );
+        run(h, lns, lac, sub, Duration::from_secs(3), |l, _, s| {
+            l.tun_writes.iter().any(|(_, b)| *b == out)
+                && s.events
+                    .iter()
+                    .any(|e| matches!(e, Event::Ipv4Packet(p) if *p == back))
+        })
+    })
+}
+
+#[test]
+fn a_relaying_lac_keeps_its_subscriber_while_the_lns_recovers_from_a_stale_state() {
+    // RFC 4951: the LNS fails and comes back with a state older than what the LAC saw; it
+    // recovers the tunnel from the LAC (which offers failover by default in the daemon),
+    // and the subscriber never notices. Four seeds, 5 % loss.
+    let cap = Some(l2tp_wire::FailoverCapability {
+        control: true,
+        data: false,
+        recovery_time_ms: 30_000,
+    });
+    let lns_cfg = |seed: u64| {
+        let mut c = support::sim::lns_config(seed, None);
+        if let l2tpd::core::RoleSettings::Lns(l) = &mut c.role {
+            l.auth_methods = vec![AuthMethod::ChapMd5];
+            l.proxy = ProxyMode::Accept;
+            l.users.insert(l2tpd::users::User {
+                name: "alice@isp.example".into(),
+                password: "secret".into(),
+                ipv4: None,
+            });
+        }
+        // No LCP echo: the tunnel falls silent and HELLOs go, which the stale state misses.
+        c.ppp_echo_interval = None;
+        c.endpoint.failover = cap;
+        c
+    };
+    for seed in l2tp_sim::seeds(&[51, 52, 53, 54]) {
+        let ctx = format!("seed {seed} (replay: L2TP_SIM_SEED={seed})");
+        let t0 = Instant::now();
+        let mut h = Harness::new(Network::new(seed, NetConfig::lossy(0.05)), t0);
+        let mut lns = support::sim::lns_core_from(lns_cfg(seed), t0);
+        let mut lac_cfg = lac_config(
+            seed,
+            None,
+            vec![("isp.example".into(), lns_addr())],
+            vec![AuthMethod::ChapMd5, AuthMethod::Pap],
+        );
+        lac_cfg.endpoint.failover = cap;
+        let addrs = lac_cfg.listen.clone();
+        let mut core = l2tpd::core::Core::new(lac_cfg, addrs.clone(), t0).unwrap();
+        core.open_pppoe_interface(0, LAC_MAC, t0);
+        let mut lac = SimCore::new(core, addrs);
+        let mut sub = Subscriber::new("alice@isp.example");
+        let mut quiet = LinkConfig::client("alice@isp.example", "secret");
+        quiet.auth.methods = vec![AuthMethod::ChapMd5, AuthMethod::Pap, AuthMethod::MsChapV2];
+        quiet.ipv6 = false;
+        quiet.mru = 1492;
+        quiet.echo_interval = None;
+        sub.link = Link::new(quiet, rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        let padi = Subscriber::discovery(
+            MacAddr::BROADCAST,
+            Code::PADI,
+            0,
+            vec![Tag::ServiceName(vec![])],
+        );
+        lac.input(
+            t0,
+            Input::PppoeFrame {
+                interface: 0,
+                frame: &padi,
+            },
+        );
+        let up = run(
+            &mut h,
+            &mut lns,
+            &mut lac,
+            &mut sub,
+            Duration::from_secs(120),
+            |_, _, s| s.up().is_some(),
+        );
+        assert!(up, "{ctx}: subscriber not up: {:?}", sub.events);
+        assert!(
+            relayed_ping(&mut h, &mut lns, &mut lac, &mut sub, 1),
+            "{ctx}"
+        );
+        let keys: Vec<_> = lns.core.sessions(h.now).iter().map(|s| s.key).collect();
+        let confreqs = sub.lcp_confreqs;
+        let stale = lns.core.snapshot(h.now).expect("snapshot");
+        let rx = |n: &SimCore| {
+            n.core
+                .endpoint()
+                .tunnels()
+                .next()
+                .unwrap()
+                .counters
+                .rx_messages
+        };
+        let (rx_l, rx_c) = (rx(&lns), rx(&lac));
+        run(
+            &mut h,
+            &mut lns,
+            &mut lac,
+            &mut sub,
+            Duration::from_secs(150),
+            |_, _, _| false,
+        );
+        assert!(
+            rx(&lns) > rx_l || rx(&lac) > rx_c,
+            "{ctx}: no control message after the snapshot"
+        );
+
+        // The LNS comes back from the stale snapshot and recovers its tunnel.
+        let now = h.now;
+        let old = lns.core.endpoint().tunnels().next().unwrap().tunnel;
+        let mut core =
+            l2tpd::core::Core::new(lns_cfg(seed ^ 0xdead), lns.addrs.clone(), now).unwrap();
+        core.restore(&stale, now).expect("restore");
+        lns.core = core;
+        let left = lns.core.recover_restored_tunnels(now);
+        assert!(left.is_empty(), "{ctx}: {left:?}");
+        lns.input(now, Input::Tick);
+        let recovered = run(
+            &mut h,
+            &mut lns,
+            &mut lac,
+            &mut sub,
+            Duration::from_secs(60),
+            |l, c, _| {
+                l.core
+                    .endpoint()
+                    .tunnel_info(old)
+                    .is_some_and(|t| t.failover.recoveries == 1)
+                    && l.core.endpoint().tunnel_count() == 1
+                    && c.core.endpoint().tunnel_count() == 1
+            },
+        );
+        assert!(recovered, "{ctx}: the LNS did not recover its tunnel");
+        assert!(
+            relayed_ping(&mut h, &mut lns, &mut lac, &mut sub, 2),
+            "{ctx}: after"
+        );
+
+        // The subscriber saw nothing; the call and the relay are as they were.
+        assert!(!sub.padt_received, "{ctx}");
+        assert_eq!(sub.lcp_confreqs, confreqs, "{ctx}: LCP renegotiated");
+        let now = h.now;
+        let after: Vec<_> = lns.core.sessions(now).iter().map(|s| s.key).collect();
+        assert_eq!(after, keys, "{ctx}");
+        let pppoe = lac.core.pppoe_sessions(now);
+        assert_eq!(pppoe.len(), 1, "{ctx}");
+        assert_eq!(pppoe[0].state, "relaying", "{ctx}");
+        let t = lac.core.endpoint().tunnels().next().unwrap();
+        assert_eq!(
+            (t.failover.recoveries, t.failover.session_queries),
+            (1, 1),
+            "{ctx}"
+        );
+        let Some(l2tp_mgmt::Response::Stats(st)) = lac.manage(now, l2tp_mgmt::Request::Stats)
+        else {
+            panic!("no stats");
+        };
+        assert_eq!(st.failover.unwrap().recoveries_answered, 1, "{ctx}");
+        let Some(l2tp_mgmt::Response::Stats(st)) = lns.manage(now, l2tp_mgmt::Request::Stats)
+        else {
+            panic!("no stats");
+        };
+        let f = st.failover.unwrap();
+        assert_eq!(
+            (f.tunnels_recovered, f.tunnels_lost),
+            (1, 0),
+            "{ctx}: {f:?}"
+        );
+    }
+}

@@ -34,6 +34,7 @@ fn tunnel(id: u16) -> TunnelInfo {
             ..Default::default()
         },
         stats: DatapathCounters::default(),
+        failover: Default::default(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! (LNS + client on loopback, 3 sessions, PPP CHAP + IPCP, ICMP, StopCCN) runs while `tshark`
 //! captures its UDP port; then tshark must find no malformed packet and no error-level expert
 //! info, and we check what tshark does not: L and S bits on every control message, Message Type
-//! as first AVP, per-direction Ns/Nr discipline, and the expected message and PPP types.
+//! as first AVP, per-direction Ns/Nr discipline, the expected message and PPP types, and the
+//! RFC 4951 Failover Capability AVP both ends offer in SCCRQ and SCCRP.
 //! Needs root and tshark (CI has both): otherwise SKIPPED loudly, and failed under CI=true.
 
 use std::collections::{BTreeSet, HashMap};
@@ -128,6 +129,7 @@ fn wireshark_judges_demo_traffic() {
     let (mut msg_types, mut ppp, mut icmp) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
     // Per direction (UDP source port): next Ns, Ns -> message type sent with it, last Nr.
     let mut dirs: HashMap<&str, (u16, HashMap<u16, u16>, u16)> = HashMap::new();
+    let mut failover_offers = 0;
     for line in text.lines() {
         let f: Vec<&str> = line.split('|').collect();
         assert_eq!(f.len(), 12, "bad tshark line {line:?}");
@@ -173,6 +175,14 @@ fn wireshark_judges_demo_traffic() {
             "frame {frame}: AVP 1 not Message Type"
         );
         let mt = num(first(9));
+        if mt == 1 || mt == 2 {
+            // RFC 4951 §4.1: both ends offer failover, by default, in SCCRQ and SCCRP.
+            assert!(
+                f[7].split(',').any(|t| t == "76"),
+                "frame {frame}: no Failover Capability AVP (76) in message type {mt}: {line}"
+            );
+            failover_offers += 1;
+        }
         if ns == d.0 {
             d.1.insert(ns, mt);
             d.0 = ns.wrapping_add(1);
@@ -184,6 +194,7 @@ fn wireshark_judges_demo_traffic() {
         msg_types.push(mt);
     }
     assert_eq!(dirs.len(), 2, "control messages not from exactly 2 ports");
+    assert!(failover_offers >= 2, "SCCRQ and SCCRP: {failover_offers}");
     let expected = "1 SCCRQ 1, 2 SCCRP 1, 3 SCCCN 1, 10 ICRQ 3, 11 ICRP 3, 12 ICCN 3, 4 StopCCN 1";
     for spec in expected.split(", ") {
         let [mt, name, n]: [&str; 3] = spec.split(' ').collect::<Vec<_>>().try_into().unwrap();

@@ -517,26 +517,29 @@ impl Endpoint {
             t.channel.start_receive_at(ns);
         }
         let r = t.channel.receive(now, ns, nr, session, payload);
+        // RFC 4951 §5: a recovery tunnel counts from the message that established it, even
+        // when a message delivered with it closes it again (the failing endpoint's SCCCN
+        // and StopCCN arriving together after a loss).
+        let mut recovered = None;
+        let mut resumed = None;
         for (sid, body) in r.delivered {
             let msg = ControlMessage::decode(&body, t.secret());
             t.on_message(&mut self.ctx, now, sid, msg);
+            if matches!(t.state, TunnelState::Established) {
+                if t.recovery_pending {
+                    t.recovery_pending = false;
+                    recovered = t.failover.recovery_of;
+                }
+                if resumed.is_none() {
+                    resumed = t.recovering.plan.take().zip(t.suggest.take());
+                }
+            }
         }
         // The acknowledgement may have let queued messages out: their calls' waits start.
         t.note_connects_sent(now);
         // The SCCRP taught us the peer's id: index the tunnel by it.
         let after = t.peer_id();
         let peer = t.peer;
-        let recovered = if t.recovery_pending && matches!(t.state, TunnelState::Established) {
-            t.recovery_pending = false;
-            t.failover.recovery_of
-        } else {
-            None
-        };
-        let resumed = if matches!(t.state, TunnelState::Established) {
-            t.recovering.plan.take().zip(t.suggest.take())
-        } else {
-            None
-        };
         if before != after && !after.is_zero() {
             self.by_peer.insert((peer, after), tid);
         }
@@ -794,7 +797,9 @@ impl Endpoint {
                 tid
             }
             None => {
-                if !self.ctx.config.accept_incoming_tunnels {
+                // A node that takes no tunnels (a client, a LAC) still takes a recovery
+                // tunnel for one of its own tunnels (RFC 4951 §5), checked above.
+                if !self.ctx.config.accept_incoming_tunnels && recovery.is_none() {
                     let err = ProtocolError::AuthFailed("incoming tunnels not accepted");
                     self.reject_statelessly(now, local, from, m.assigned_tunnel_id, seq.ns, err);
                     return;
@@ -1231,6 +1236,17 @@ impl Endpoint {
         let (local, to, peer_tunnel, nr) = (t.local, t.peer, t.peer_id(), t.channel.expected_ns());
         self.remove_tunnel(tunnel);
         self.send_stateless_stopccn(now, local, to, peer_tunnel, nr, result);
+        Ok(())
+    }
+
+    /// Forgets a tunnel without a word to its peer and without events: for a state restored
+    /// after a failure, whose control channel is stale, before [`Endpoint::recover_tunnel`]
+    /// takes its id again (RFC 4951). Control messages for it are dropped until then.
+    pub fn forget_tunnel(&mut self, tunnel: TunnelId) -> Result<(), ApiError> {
+        if !self.tunnels.contains_key(&tunnel) {
+            return Err(ApiError::NoSuchTunnel(tunnel));
+        }
+        self.remove_tunnel(tunnel);
         Ok(())
     }
 

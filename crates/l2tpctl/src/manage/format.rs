@@ -101,7 +101,34 @@ pub fn tunnel(out: &mut String, t: &TunnelInfo) {
         "  Control sent {}, retransmitted {}, received {}, duplicates {}",
         c.sent, c.retransmitted, c.received, c.duplicates
     );
+    failover(out, &t.failover);
     counters(out, &t.stats);
+}
+
+/// A tunnel's RFC 4951 line: what the peer offered, recoveries, queries answered.
+fn failover(out: &mut String, f: &l2tp_mgmt::TunnelFailover) {
+    if !f.peer_offered {
+        let _ = writeln!(out, "  Failover: not offered by the peer");
+        return;
+    }
+    let bits = match (f.peer_control, f.peer_data) {
+        (true, true) => "control+data",
+        (true, false) => "control",
+        (false, true) => "data",
+        (false, false) => "none",
+    };
+    let _ = writeln!(
+        out,
+        "  Failover: peer offers {bits}, recovery time {} ms, {}; recoveries {}, session queries {}",
+        f.peer_recovery_time_ms,
+        if f.recoverable {
+            "recoverable"
+        } else {
+            "not recoverable"
+        },
+        f.recoveries,
+        f.session_queries
+    );
 }
 
 /// One session block.
@@ -244,6 +271,9 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
     if let Some(u) = &s.upgrade {
         upgrade(out, u);
     }
+    if let Some(f) = &s.failover {
+        failover_stats(out, f);
+    }
     let _ = writeln!(out, "Data");
     counters(out, &s.datapath);
 }
@@ -285,6 +315,30 @@ fn upgrade_line(out: &mut String, u: &l2tp_mgmt::UpgradeStats) {
         u.sessions_resumed,
         u.sessions_lost
     );
+}
+
+/// RFC 4951 failover: recoveries answered, then our own per tunnel (recovered or lost).
+fn failover_stats(out: &mut String, f: &l2tp_mgmt::FailoverStats) {
+    let _ = writeln!(
+        out,
+        "Failover: {} recovery(ies) answered, {} session queries answered; tunnels {} \
+         recovered, {} lost, {} recovering; sessions {} cleared by the peer's answer, {} \
+         dropped (set-up lost)",
+        f.recoveries_answered,
+        f.session_queries_answered,
+        f.tunnels_recovered,
+        f.tunnels_lost,
+        f.tunnels_recovering,
+        f.sessions_cleared,
+        f.sessions_dropped
+    );
+    for t in &f.tunnels {
+        let _ = writeln!(
+            out,
+            "  tunnel {:<5} {:<22} {:>6} sessions  {}",
+            t.local_id, t.peer_addr, t.sessions, t.outcome
+        );
+    }
 }
 
 /// Seconds since the Unix epoch now (for the time labels of quality periods).

@@ -207,6 +207,14 @@ fn tunnel_info() -> TunnelInfo {
             rx_seq_discards: 2,
             ..Default::default()
         },
+        failover: l2tp_mgmt::TunnelFailover {
+            peer_offered: true,
+            peer_control: true,
+            peer_recovery_time_ms: 30000,
+            recoverable: true,
+            recoveries: 1,
+            ..Default::default()
+        },
     }
 }
 
@@ -279,8 +287,12 @@ fn tunnels_print_in_ip_l2tp_style_and_as_json() {
         lines[4],
         "  Control sent 10, retransmitted 1, received 12, duplicates 0"
     );
+    assert_eq!(
+        lines[5],
+        "  Failover: peer offers control, recovery time 30000 ms, recoverable; recoveries 1, session queries 0"
+    );
     // The counters table: columns right-aligned to the same width on every row.
-    let table = &lines[5..8];
+    let table = &lines[6..9];
     assert!(table[1].trim_start().starts_with("tx"));
     assert!(table[2].contains("1234567890") || table[1].contains("1234567890"));
     let width = table[0].len();
@@ -702,6 +714,48 @@ fn top_rates_are_bytes_per_second_between_samples() {
         std::slice::from_ref(&a),
     );
     assert_eq!(r, vec![None]);
+}
+
+#[test]
+fn stats_say_which_tunnels_failover_recovered_and_lost() {
+    let (path, t) = fake_daemon("stats-failover", |_| {
+        Response::Stats(DaemonStats {
+            role: "client".into(),
+            failover: Some(Box::new(l2tp_mgmt::FailoverStats {
+                recoveries_answered: 3,
+                tunnels_recovered: 1,
+                tunnels_lost: 1,
+                sessions_cleared: 2,
+                sessions_dropped: 1,
+                tunnels: vec![
+                    l2tp_mgmt::CarriedTunnel {
+                        local_id: 7,
+                        peer_addr: "192.0.2.2:1701".into(),
+                        sessions: 4,
+                        outcome: "recovered".into(),
+                    },
+                    l2tp_mgmt::CarriedTunnel {
+                        local_id: 9,
+                        peer_addr: "192.0.2.3:1701".into(),
+                        sessions: 2,
+                        outcome: "lost".into(),
+                    },
+                ],
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    });
+    let text = run_cmd(&path, &["stats"]).unwrap();
+    assert!(
+        text.contains("Failover: 3 recovery(ies) answered, 0 session queries answered; tunnels 1 recovered, 1 lost, 0 recovering; sessions 2 cleared by the peer's answer, 1 dropped (set-up lost)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tunnel 7     192.0.2.2:1701              4 sessions  recovered\n"),
+        "{text}"
+    );
+    t.join().unwrap();
 }
 
 #[test]

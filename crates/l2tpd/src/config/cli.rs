@@ -222,6 +222,7 @@ pub fn config_from_lac_args(a: &LacArgs) -> Result<(Config, Vec<Warning>), Confi
             vlan_trunk: a.vlan_trunk,
             ..lac::LacConfig::default()
         }),
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
@@ -305,6 +306,7 @@ pub fn config_from_client_args(a: &ClientArgs) -> Result<(Config, Vec<Warning>),
         }),
         radius: None,
         lac: None,
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);
@@ -438,6 +440,7 @@ pub fn config_from_lns_args(a: &LnsArgs) -> Result<(Config, Vec<Warning>), Confi
         dial: None,
         radius: radius_from_flags(a)?,
         lac: None,
+        failover: Default::default(),
         peers: Vec::new(),
     };
     a.common.apply(&mut cfg);

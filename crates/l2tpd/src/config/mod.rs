@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod cli;
+pub mod failover;
 pub mod lac;
 pub mod profiles;
 mod radius;
@@ -254,6 +255,9 @@ pub struct Config {
     /// `lac` dials like a `client`.
     #[serde(default)]
     pub lac: Option<lac::LacConfig>,
+    /// RFC 4951 failover (both roles; offered by default).
+    #[serde(default)]
+    pub failover: failover::FailoverConfig,
     /// `[[peer]]`: per-peer profiles (tunnel secret, AVP hiding, our Host Name, use of proxy
     /// AVPs), first match wins.
     #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]

@@ -61,6 +61,7 @@ impl Config {
                 .as_ref()
                 .map(|l| (l.max_half_open_tunnels as usize).max(1))
                 .unwrap_or(EndpointConfig::default().max_half_open_tunnels),
+            failover: cfg.failover.capability(),
             ..EndpointConfig::default()
         };
         endpoint.peer_rules = cfg.peers.iter().map(|p| p.rule(&endpoint.auth)).collect();

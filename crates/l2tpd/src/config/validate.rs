@@ -29,6 +29,8 @@ impl Config {
             bad("daemon.group", "must not be empty".into());
         }
 
+        self.failover.validate(&mut bad);
+
         // [tunnel]
         let t = &self.tunnel;
         if t.hello_interval < 1 {

@@ -19,6 +19,9 @@ use super::{Core, RoleSettings};
 
 impl Core {
     pub(super) fn on_control_event(&mut self, now: Instant, ev: CtlEvent) {
+        let Some(ev) = self.failover_event(now, ev) else {
+            return;
+        };
         let Some(ev) = self.lac_control_event(now, ev) else {
             return;
         };

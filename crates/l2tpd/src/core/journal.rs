@@ -228,7 +228,7 @@ impl Core {
                 }
             }
             Record::TunnelGone(t) => {
-                self.endpoint.forget_tunnel(t);
+                let _ = self.endpoint.forget_tunnel(t);
                 for k in self.sessions.keys_of_tunnel(t) {
                     self.forget_session(k);
                 }

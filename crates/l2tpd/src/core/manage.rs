@@ -272,6 +272,7 @@ impl Core {
                     .stats(t.tunnel, SessionId(0))
                     .unwrap_or_default(),
             ),
+            failover: super::failover::tunnel_failover(&t.failover),
         }
     }
 
@@ -401,6 +402,7 @@ impl Core {
             radius: None,
             lac: self.lac.as_deref().map(|l| Box::new(l.stats(now))),
             upgrade: self.upgrade_stats(now).map(Box::new),
+            failover: self.failover_stats().map(Box::new),
         }
     }
 }

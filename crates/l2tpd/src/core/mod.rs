@@ -37,6 +37,7 @@
 //! * `deadlines`: Session-Timeout, Idle-Timeout and Interim-Updates in one heap;
 //! * [`lac`]: the LAC relay (PPPoE subscribers relayed into L2TP calls, proxy LCP and
 //!   authentication);
+//! * `failover`: RFC 4951 failover, as the peer of a failing endpoint and as one;
 //! * [`quality`]: line quality — probe loss, round trip and traffic per 100-s period, 24 h;
 //! * [`settings`], [`output`]: what a core is built from, and what it emits.
 
@@ -47,6 +48,7 @@ mod deadlines;
 mod dhcpv6;
 mod dialler;
 mod events;
+mod failover;
 mod frames;
 mod ip_policy;
 mod journal;
@@ -274,6 +276,8 @@ pub struct Core {
     carried: Option<Box<snapshot::Carried>>,
     /// The crash journal's dirty marks (None: no state directory).
     journal: Option<Box<journal::Tracker>>,
+    /// RFC 4951 failover: recoveries answered and attempted.
+    failover: failover::FailoverState,
 }
 
 impl Core {
@@ -354,6 +358,7 @@ impl Core {
             quality: quality::QualityClock::new(config.ppp_quality_interval, now),
             carried: None,
             journal: None,
+            failover: Default::default(),
         })
     }
 

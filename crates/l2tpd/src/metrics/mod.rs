@@ -334,7 +334,50 @@ pub fn render(snap: &Snapshot) -> String {
         lac(&mut out, l);
     }
     upgrade(&mut out, s.upgrade.as_deref());
+    failover(&mut out, s.failover.as_deref());
     out
+}
+
+/// RFC 4951 failover (zeros when it is off or nothing happened).
+fn failover(out: &mut String, f: Option<&l2tp_mgmt::FailoverStats>) {
+    let d = l2tp_mgmt::FailoverStats::default();
+    let f = f.unwrap_or(&d);
+    family(
+        out,
+        "l2tpd_failover_tunnels",
+        "gauge",
+        "Tunnels this daemon set out to recover from its peers with RFC 4951 failover after \
+         its state was lost or restored stale, by outcome.",
+    );
+    for (outcome, n) in [
+        ("recovered", f.tunnels_recovered),
+        ("lost", f.tunnels_lost),
+        ("recovering", f.tunnels_recovering),
+    ] {
+        let _ = writeln!(out, "l2tpd_failover_tunnels{{outcome=\"{outcome}\"}} {n}");
+    }
+    for (name, help, v) in [
+        (
+            "l2tpd_failover_recoveries_answered_total",
+            "Recovery tunnels our peers set up to recover one of our tunnels (RFC 4951).",
+            f.recoveries_answered,
+        ),
+        (
+            "l2tpd_failover_sessions_cleared_total",
+            "Sessions of tunnels we recovered that the peer no longer had (its Failover \
+             Session Response).",
+            f.sessions_cleared,
+        ),
+        (
+            "l2tpd_failover_sessions_dropped_total",
+            "Sessions of tunnels we recovered whose set-up was in flight in the state we \
+             restored, cleared.",
+            f.sessions_dropped,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        sample(out, name, v);
+    }
 }
 
 /// What hitless upgrades carried over (zeros for a daemon that started afresh).
@@ -614,6 +657,37 @@ mod tests {
                 capacity: 191,
                 in_use: 3,
             }),
+        }
+    }
+
+    #[test]
+    fn failover_recoveries_are_counted_by_outcome() {
+        let mut snap = snapshot();
+        let text = render(&snap);
+        assert!(
+            text.lines()
+                .any(|l| l == "l2tpd_failover_tunnels{outcome=\"recovered\"} 0"),
+            "{text}"
+        );
+        snap.stats.failover = Some(Box::new(l2tp_mgmt::FailoverStats {
+            recoveries_answered: 4,
+            tunnels_recovered: 2,
+            tunnels_lost: 1,
+            sessions_cleared: 3,
+            ..Default::default()
+        }));
+        let text = render(&snap);
+        for line in [
+            "l2tpd_failover_tunnels{outcome=\"recovered\"} 2",
+            "l2tpd_failover_tunnels{outcome=\"lost\"} 1",
+            "l2tpd_failover_recoveries_answered_total 4",
+            "l2tpd_failover_sessions_cleared_total 3",
+            "# TYPE l2tpd_failover_tunnels gauge",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 

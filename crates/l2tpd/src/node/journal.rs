@@ -86,12 +86,19 @@ impl Node {
         }
     }
 
-    /// Resumes every tunnel the journal restored: a HELLO to each peer now, Ns/Nr
-    /// re-synchronised on its answer. Returns how many were probed.
+    /// Resumes every tunnel the journal restored: those whose peer offered RFC 4951
+    /// control channel failover (and we too) are recovered through it; every other one
+    /// probes its peer with a HELLO now, Ns/Nr re-synchronised on the answer. Returns how
+    /// many were probed with a HELLO.
     pub fn resume_recovered(&mut self) -> usize {
         let now = Instant::now();
         self.now = now;
-        let ids = self.core.take_restored_tunnels();
+        let restored = self.core.take_restored_tunnels();
+        let not_taken = self.core.recover_restored_tunnels(now);
+        let ids: Vec<_> = restored
+            .into_iter()
+            .filter(|t| not_taken.contains(t))
+            .collect();
         let n = self.core.resume_restored(now, &ids);
         self.drain();
         self.flush();

@@ -348,6 +348,16 @@ impl ScriptedPeer {
         let _ = self.sock.send_to(&d, self.server);
     }
 
+    /// (Ns of our next message, Nr: the daemon's next Ns we expect).
+    pub fn seq(&self) -> (u16, u16) {
+        (self.ns, self.nr)
+    }
+
+    /// Carries on at Ns `ns`, expecting `nr` (an RFC 4951 Suggested Control Sequence).
+    pub fn resume_at(&mut self, ns: u16, nr: u16) {
+        (self.ns, self.nr) = (ns, nr);
+    }
+
     /// Acknowledges what was received so far (a ZLB).
     pub fn zlb(&self) {
         use l2tp_wire::{Header, SeqNum, SessionId, TunnelId};

@@ -1,7 +1,7 @@
 //! One tunnel at a time out of and into an [`Endpoint`], for a daemon's crash journal: which
 //! tunnels changed since the journal last looked, a tunnel's state as a record, a record
-//! adopted back (with the endpoint's indexes and timer), a tunnel forgotten without a word
-//! to its peer, and the probe that re-synchronises a restored tunnel with its peer.
+//! adopted back (with the endpoint's indexes and timer), and the probe that re-synchronises
+//! a restored tunnel with its peer.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -85,11 +85,6 @@ impl Endpoint {
         }
         self.tunnels.insert(tid, t);
         self.reschedule(tid);
-    }
-
-    /// Drops tunnel `tid` without sending anything (its peer is told nothing).
-    pub fn forget_tunnel(&mut self, tid: TunnelId) {
-        self.remove_tunnel(tid);
     }
 
     /// Resumes tunnels restored from a journal: each established one of `tunnels` sends its
