@@ -31,7 +31,7 @@ use super::reliable::ControlCounters;
 use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
 mod journal;
-pub use journal::{TunnelRecord, TunnelRef};
+pub use journal::{CallRecord, CallRef, TunnelRecord, TunnelRef};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use l2tp_proto::control::{TunnelRecord, TunnelRef};
+use l2tp_proto::control::{CallRecord, CallRef, TunnelRecord, TunnelRef};
 use l2tp_proto::data::{DpSessionRecord, DpSessionRef, DpTunnelRecord, DpTunnelRef, SessionKey};
 use l2tp_wire::TunnelId;
 
@@ -29,7 +29,12 @@ use super::{Core, IpMode, RoleSettings};
 enum RecordRef<'a> {
     Tunnel(TunnelRef<'a>, Option<DpTunnelRef<'a>>),
     TunnelGone(TunnelId),
-    Session(SessionKey, &'a Session, Option<DpSessionRef<'a>>),
+    Session(
+        SessionKey,
+        &'a Session,
+        Option<DpSessionRef<'a>>,
+        Option<CallRef<'a>>,
+    ),
     SessionGone(SessionKey),
 }
 
@@ -38,7 +43,12 @@ enum RecordRef<'a> {
 enum Record {
     Tunnel(Box<TunnelRecord>, Option<DpTunnelRecord>),
     TunnelGone(TunnelId),
-    Session(SessionKey, Box<Session>, Option<DpSessionRecord>),
+    Session(
+        SessionKey,
+        Box<Session>,
+        Option<DpSessionRecord>,
+        Option<CallRecord>,
+    ),
     SessionGone(SessionKey),
 }
 
@@ -82,34 +92,36 @@ impl Core {
         tunnels.sort_unstable();
         let mut sessions: Vec<SessionKey> = j.sessions.drain().collect();
         sessions.sort_unstable();
-        l2tp_snap::with_clock(now, || {
+        for t in tunnels {
             let dp = self.datapath.as_userspace();
-            for t in tunnels {
-                let rec = match self.endpoint.tunnel_ref(t) {
-                    Some(r) => {
-                        j.tunnels_held.insert(t);
-                        RecordRef::Tunnel(r, dp.and_then(|d| d.tunnel_ref(t)))
-                    }
-                    None if j.tunnels_held.remove(&t) => {
-                        j.sessions_held.retain(|k| k.tunnel != t);
-                        RecordRef::TunnelGone(t)
-                    }
-                    None => continue,
-                };
-                push(out, &rec);
+            let written = self.endpoint.with_tunnel_ref(t, |r| {
+                let rec = RecordRef::Tunnel(r, dp.and_then(|d| d.tunnel_ref(t)));
+                push(out, now, &rec)
+            });
+            if written.is_some() {
+                j.tunnels_held.insert(t);
+            } else if j.tunnels_held.remove(&t) {
+                j.sessions_held.retain(|k| k.tunnel != t);
+                push(out, now, &RecordRef::TunnelGone(t));
             }
-            for k in sessions {
-                let rec = match self.sessions.get(&k) {
-                    Some(s) if j.tunnels_held.contains(&k.tunnel) => {
-                        j.sessions_held.insert(k);
-                        RecordRef::Session(k, s, dp.and_then(|d| d.session_ref(k)))
-                    }
-                    _ if j.sessions_held.remove(&k) => RecordRef::SessionGone(k),
-                    _ => continue,
-                };
-                push(out, &rec);
-            }
-        });
+        }
+        let dp = self.datapath.as_userspace();
+        for k in sessions {
+            let rec = match self.sessions.get(&k) {
+                Some(s) if j.tunnels_held.contains(&k.tunnel) => {
+                    j.sessions_held.insert(k);
+                    RecordRef::Session(
+                        k,
+                        s,
+                        dp.and_then(|d| d.session_ref(k)),
+                        self.endpoint.call_ref(k.tunnel, k.session),
+                    )
+                }
+                _ if j.sessions_held.remove(&k) => RecordRef::SessionGone(k),
+                _ => continue,
+            };
+            push(out, now, &rec);
+        }
         self.journal = Some(j);
     }
 
@@ -123,7 +135,7 @@ impl Core {
             j.tunnels_held = self
                 .endpoint
                 .tunnels()
-                .filter(|t| self.endpoint.tunnel_ref(t.tunnel).is_some())
+                .filter(|t| self.endpoint.is_journaled(t.tunnel))
                 .map(|t| t.tunnel)
                 .collect();
             j.sessions_held = self
@@ -234,8 +246,11 @@ impl Core {
                 }
                 self.datapath.remove_tunnel(t);
             }
-            Record::Session(key, mut s, dp) => {
+            Record::Session(key, mut s, dp, call) => {
                 self.forget_session(key);
+                if let Some(call) = call {
+                    self.endpoint.adopt_call(key.tunnel, key.session, call);
+                }
                 if let (Some(dp), Some(d)) = (dp, self.datapath.as_userspace_mut()) {
                     if !d.adopt_session(dp) {
                         return;
@@ -270,6 +285,7 @@ impl Core {
 
     /// Drops a session without a word to anyone (a journal replay: it was gone already).
     fn forget_session(&mut self, key: SessionKey) {
+        self.endpoint.forget_call(key.tunnel, key.session);
         if let Some(s) = self.sessions.remove(key) {
             if let RoleSettings::Lns(l) = &mut self.role {
                 if let Some(a) = s.lease() {
@@ -287,8 +303,8 @@ impl Core {
     }
 }
 
-fn push(out: &mut Vec<Vec<u8>>, rec: &RecordRef<'_>) {
-    match postcard::to_allocvec(rec) {
+fn push(out: &mut Vec<Vec<u8>>, now: Instant, rec: &RecordRef<'_>) {
+    match l2tp_snap::with_clock(now, || postcard::to_allocvec(rec)) {
         Ok(b) => out.push(b),
         Err(e) => tracing::error!("journal record does not encode: {e}"),
     }

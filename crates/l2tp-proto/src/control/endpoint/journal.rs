@@ -6,14 +6,26 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use l2tp_wire::{SeqNum, TunnelId};
+use l2tp_wire::{SeqNum, SessionId, TunnelId};
 
+use super::super::session::Session;
 use super::super::tunnel::{Tunnel, TunnelState};
 use super::Endpoint;
 
-/// A tunnel's state, borrowed for encoding (serde; decode it as a [`TunnelRecord`]).
+/// A tunnel's state without its calls, borrowed for encoding (serde; decode it as a
+/// [`TunnelRecord`]). Each call's control state goes in a record of its own
+/// ([`CallRef`]): a tunnel's record costs the same whatever its number of calls.
 #[derive(serde::Serialize)]
 pub struct TunnelRef<'a>(&'a Tunnel);
+
+/// One call's control-channel state (ids, state), borrowed for encoding (decode it as a
+/// [`CallRecord`]).
+#[derive(serde::Serialize)]
+pub struct CallRef<'a>(&'a Session);
+
+/// A call's control-channel state decoded from a journal.
+#[derive(Debug, serde::Deserialize)]
+pub struct CallRecord(Session);
 
 /// A tunnel's state decoded from a journal (encoded from a [`TunnelRef`]).
 #[derive(serde::Deserialize)]
@@ -60,19 +72,57 @@ impl Endpoint {
         }
     }
 
-    /// Tunnel `tid`'s state for a journal, if the tunnel is established (a tunnel still
-    /// being set up is not worth resuming: its peer retries from scratch).
-    pub fn tunnel_ref(&self, tid: TunnelId) -> Option<TunnelRef<'_>> {
+    /// Whether tunnel `tid` is one a journal keeps: established (a tunnel still being set
+    /// up is not worth resuming: its peer retries from scratch).
+    pub fn is_journaled(&self, tid: TunnelId) -> bool {
         self.tunnels
             .get(&tid)
-            .filter(|t| matches!(t.state, TunnelState::Established))
-            .map(TunnelRef)
+            .is_some_and(|t| matches!(t.state, TunnelState::Established))
     }
 
-    /// Puts a journaled tunnel back (replacing one with its id), indexed and scheduled.
+    /// Encodes tunnel `tid`'s state without its calls with `encode`, if it is journaled.
+    pub fn with_tunnel_ref<R>(
+        &mut self,
+        tid: TunnelId,
+        encode: impl FnOnce(TunnelRef<'_>) -> R,
+    ) -> Option<R> {
+        if !self.is_journaled(tid) {
+            return None;
+        }
+        let t = self.tunnels.get_mut(&tid)?;
+        let calls = std::mem::take(&mut t.sessions);
+        let r = encode(TunnelRef(t));
+        t.sessions = calls;
+        Some(r)
+    }
+
+    /// Call `session` of tunnel `tid`'s control state for a journal.
+    pub fn call_ref(&self, tid: TunnelId, session: SessionId) -> Option<CallRef<'_>> {
+        self.tunnels.get(&tid)?.sessions.get(&session).map(CallRef)
+    }
+
+    /// Puts a journaled call back into its tunnel (which must be there).
+    pub fn adopt_call(&mut self, tid: TunnelId, session: SessionId, rec: CallRecord) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.sessions.insert(session, rec.0);
+        }
+    }
+
+    /// Drops call `session` of tunnel `tid` without a word (a journal replay: it was gone).
+    pub fn forget_call(&mut self, tid: TunnelId, session: SessionId) {
+        if let Some(t) = self.tunnels.get_mut(&tid) {
+            t.sessions.remove(&session);
+        }
+    }
+
+    /// Puts a journaled tunnel back (replacing one with its id, whose calls it keeps),
+    /// indexed and scheduled.
     pub fn adopt_tunnel(&mut self, rec: TunnelRecord) {
         let mut t = rec.0;
         let tid = t.id;
+        if let Some(old) = self.tunnels.get_mut(&tid) {
+            t.sessions = std::mem::take(&mut old.sessions);
+        }
         self.remove_tunnel(tid);
         t.scheduled = None;
         t.counted_half_open = false;
