@@ -664,7 +664,6 @@ impl Core {
 
     /// Sends a link's frames, handles its events, re-arms its timer.
     fn service_link(&mut self, now: Instant, key: SessionKey) {
-        self.journal_mark(key);
         loop {
             let Some(sess) = self.sessions.get_mut(&key) else {
                 return;
