@@ -23,6 +23,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::core::snapshot;
@@ -110,6 +111,17 @@ fn log_header(generation: u64) -> [u8; LOG_HEADER_LEN] {
     h[8..12].copy_from_slice(&snapshot::VERSION.to_le_bytes());
     h[12..20].copy_from_slice(&generation.to_le_bytes());
     h
+}
+
+/// Creates (truncates) `path`, readable by its owner only.
+fn private_file(path: &Path) -> Result<File, JournalError> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))
 }
 
 /// Appends one record, framed, to `out`.
@@ -221,7 +233,12 @@ impl Journal {
     /// Starts a journal in `dir` (created if missing) on `base`, the core's snapshot now:
     /// written as the next generation, with an empty log after it.
     pub fn create(dir: &Path, base: &[u8], fsync: bool) -> Result<Journal, JournalError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // The state holds tunnel secrets and who the users are: the daemon's alone.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?;
         let generation = match fs::read(base_path(dir)) {
             Ok(b) if b.len() >= 8 => u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
             _ => 0,
@@ -230,6 +247,7 @@ impl Journal {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&lp)
             .map_err(io_err(&lp))?;
         let mut j = Journal {
@@ -282,7 +300,7 @@ impl Journal {
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         {
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            let mut f = private_file(&tmp)?;
             f.write_all(&generation.to_le_bytes())
                 .and_then(|()| f.write_all(base))
                 .map_err(io_err(&tmp))?;
@@ -296,7 +314,7 @@ impl Journal {
         ltmp.push(".tmp");
         let ltmp = PathBuf::from(ltmp);
         {
-            let mut f = File::create(&ltmp).map_err(io_err(&ltmp))?;
+            let mut f = private_file(&ltmp)?;
             f.write_all(&log_header(generation))
                 .map_err(io_err(&ltmp))?;
             if self.fsync {
@@ -363,6 +381,11 @@ mod tests {
         assert_eq!(l.base, fake_base());
         j.write_base(&fake_base()).unwrap();
         assert!(load(&d).unwrap().unwrap().records.is_empty());
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["state.base", "state.log"] {
+            let mode = fs::metadata(d.join(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f} is the daemon's alone");
+        }
         let _ = fs::remove_dir_all(&d);
     }
 
