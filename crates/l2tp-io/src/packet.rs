@@ -70,6 +70,31 @@ pub fn interface_mac(name: &str) -> io::Result<[u8; 6]> {
     Ok(mac)
 }
 
+/// What an `AF_PACKET` socket is bound to (`getsockname`).
+fn bound_address(fd: RawFd) -> io::Result<libc::sockaddr_ll> {
+    // SAFETY: sockaddr_ll is plain old data; all-zero bytes are a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: writes at most `len` bytes into `sll`, whose size `len` holds.
+    let r = unsafe {
+        libc::getsockname(
+            fd,
+            (&mut sll as *mut libc::sockaddr_ll).cast::<libc::sockaddr>(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if sll.sll_family != libc::AF_PACKET as u16 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not an AF_PACKET socket",
+        ));
+    }
+    Ok(sll)
+}
+
 /// One `AF_PACKET` raw socket bound to an interface and an EtherType.
 #[derive(Debug)]
 pub struct PacketSocket {
@@ -116,6 +141,18 @@ impl PacketSocket {
             fd,
             ifindex,
             ethertype,
+        })
+    }
+
+    /// A socket another process opened and handed over (a hitless upgrade): its interface
+    /// and EtherType are what it is bound to (`getsockname`). Fails on a descriptor that is
+    /// not a bound `AF_PACKET` socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<PacketSocket> {
+        let sll = bound_address(fd.as_raw_fd())?;
+        Ok(PacketSocket {
+            ifindex: u32::try_from(sll.sll_ifindex).unwrap_or(0),
+            ethertype: u16::from_be(sll.sll_protocol),
+            fd,
         })
     }
 
@@ -222,6 +259,36 @@ pub struct PppoeSocket {
 }
 
 impl PppoeSocket {
+    /// The sockets another process opened on interface `name` (with address `mac`) and handed
+    /// over (a hitless upgrade): `discovery` must be bound to ETH_P_PPP_DISC and `session`
+    /// to ETH_P_PPP_SES, on the same interface.
+    pub fn from_fds(
+        discovery: OwnedFd,
+        session: OwnedFd,
+        name: &str,
+        mac: [u8; 6],
+    ) -> io::Result<PppoeSocket> {
+        let discovery = PacketSocket::from_fd(discovery)?;
+        let session = PacketSocket::from_fd(session)?;
+        if discovery.ethertype != ETH_P_PPP_DISC
+            || session.ethertype != ETH_P_PPP_SES
+            || discovery.ifindex != session.ifindex
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{name}: the PPPoE sockets handed over are not a discovery and session pair"
+                ),
+            ));
+        }
+        Ok(PppoeSocket {
+            discovery,
+            session,
+            name: name.to_string(),
+            mac,
+        })
+    }
+
     /// Opens both sockets on interface `name`.
     pub fn open(name: &str) -> io::Result<PppoeSocket> {
         let idx = interface_index(name)?;
@@ -369,6 +436,24 @@ impl TrunkSocket {
     /// See [`PacketSocket::take_drops`].
     pub fn take_drops(&self) -> io::Result<u64> {
         take_drops(self.fd.as_raw_fd())
+    }
+
+    /// The socket another process opened on interface `name` (with address `mac`) and
+    /// handed over (a hitless upgrade); its filter and options stay with it. Fails on a
+    /// descriptor that is not an `AF_PACKET` socket bound to all EtherTypes.
+    pub fn from_fd(fd: OwnedFd, name: &str, mac: [u8; 6]) -> io::Result<TrunkSocket> {
+        let sll = bound_address(fd.as_raw_fd())?;
+        if u16::from_be(sll.sll_protocol) != ETH_P_ALL {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name}: the trunk socket handed over is not bound to every EtherType"),
+            ));
+        }
+        Ok(TrunkSocket {
+            fd,
+            name: name.to_string(),
+            mac,
+        })
     }
 
     /// Opens the socket on interface `name`.

@@ -152,6 +152,11 @@ fn set_caps(keep: &[Capability]) -> io::Result<()> {
 
 /// The calling thread's effective capability set as a bit mask (bit n = capability n).
 pub fn effective_caps() -> io::Result<u64> {
+    let data = get_caps()?;
+    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
+}
+
+fn get_caps() -> io::Result<[CapData; 2]> {
     let mut header = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
@@ -167,7 +172,88 @@ pub fn effective_caps() -> io::Result<u64> {
         )
     };
     check(rc as libc::c_int, "capget")?;
-    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
+    Ok(data)
+}
+
+/// The effective user id (`geteuid`).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether the process runs as `uid`:`gid` already (real, effective and saved ids): a process
+/// started by a daemon that switched to them (a hitless upgrade), which cannot switch again
+/// and need not.
+pub fn running_as(uid: u32, gid: u32) -> bool {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresuid writes three uid_t into the live locals passed.
+    let u = unsafe { libc::getresuid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [uid; 3];
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresgid writes three gid_t into the live locals passed.
+    let g = unsafe { libc::getresgid(&mut r, &mut e, &mut s) } == 0 && [r, e, s] == [gid; 3];
+    u && g
+}
+
+/// Keeps exactly `keep` as the calling thread's effective and permitted capabilities, with
+/// nothing inheritable or ambient (what [`drop_to`] leaves; undoes [`pass_on_exec`]).
+pub fn keep_only(keep: &[Capability]) -> io::Result<()> {
+    set_caps(keep)?;
+    // SAFETY: prctl with integer arguments only. Fails harmlessly on kernels before 4.3,
+    // which have no ambient set (and then nothing to clear).
+    let _ = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    Ok(())
+}
+
+/// Makes the calling thread's effective capabilities survive an `execve` by a non-root user
+/// (inheritable and ambient, Linux 4.3+): a program it starts now runs with them. For the
+/// new process of a hitless upgrade, after a switch to an unprivileged user; undo with
+/// [`keep_only`] once it is started.
+pub fn pass_on_exec() -> io::Result<()> {
+    let mut data = get_caps()?;
+    for d in &mut data {
+        d.inheritable = d.effective;
+    }
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: capset(2) with a version-3 header reads the header and two data structs, which
+    // both live on this stack frame for the duration of the call (pid 0: this thread).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    check(rc as libc::c_int, "capset")?;
+    for (word, d) in data.iter().enumerate() {
+        for bit in 0..32 {
+            if d.effective & (1 << bit) != 0 {
+                let cap = (word * 32 + bit) as libc::c_ulong;
+                // SAFETY: prctl with integer arguments only.
+                let rc = unsafe {
+                    libc::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                        cap,
+                        0,
+                        0,
+                    )
+                };
+                check(rc, "prctl(PR_CAP_AMBIENT_RAISE)")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Becomes `uid`:`gid` (no supplementary groups) for good, keeping exactly `keep` as the

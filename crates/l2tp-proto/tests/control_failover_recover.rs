@@ -322,3 +322,89 @@ fn what_the_peer_sent_and_we_lost_is_retransmitted_in_order_after_the_recovery()
     let lns_info = lns.ep.tunnel_info(lns_tid).unwrap();
     assert!(lns_info.counters.tx_retransmits >= 1, "{lns_info:?}");
 }
+
+#[test]
+fn a_recovery_counts_when_the_scccn_comes_again_with_the_stopccn_behind_it() {
+    // The recovery tunnel's SCCCN is lost: its retransmission and the StopCCN queued behind
+    // it are delivered together, and the tunnel is closed as it comes up. The old tunnel
+    // is recovered all the same.
+    let mut lac = Peer::new(lac_addr(), failover_config("lac"), 14);
+    let mut lns = Peer::new(lns_addr(), failover_config("lns"), 15);
+    let mut l = Ladder::new();
+    let tid = tunnel(&mut l, &mut lac, &mut lns);
+    call(&mut l, &mut lac, &mut lns, tid);
+    l.advance(&mut lac, &mut lns, std::time::Duration::from_secs(1));
+    let rec = record(&lac, tid);
+    let lns_tid = lns_tunnel(&lns);
+    let mut lac = Peer::new(lac_addr(), failover_config("lac"), 16);
+    lac.ep.recover_tunnel(l.now, rec).unwrap();
+    // SCCRQ over, SCCRP back.
+    let rq = lac.ep.poll_transmit().expect("SCCRQ");
+    lns.ep.handle_datagram(l.now, rq.to, rq.local, &rq.payload);
+    while let Some(t) = lns.ep.poll_transmit() {
+        lac.ep.handle_datagram(l.now, t.to, t.local, &t.payload);
+    }
+    // The first of what the LAC sends now is its SCCCN: lost. The rest goes over.
+    let mut sent: Vec<_> = std::iter::from_fn(|| lac.ep.poll_transmit()).collect();
+    assert_eq!(message_name(&sent[0].payload), "SCCCN");
+    sent.remove(0);
+    for t in sent {
+        lns.ep.handle_datagram(l.now, t.to, t.local, &t.payload);
+    }
+    assert_eq!(
+        lns.ep.tunnel_info(lns_tid).unwrap().failover.recoveries,
+        0,
+        "not before the SCCCN"
+    );
+    l.advance(&mut lac, &mut lns, std::time::Duration::from_secs(10));
+    let info = lns.ep.tunnel_info(lns_tid).unwrap();
+    assert_eq!(info.failover.recoveries, 1);
+    assert_eq!(info.state, TunnelStateKind::Established);
+    assert_eq!(
+        lac.ep.tunnel_info(tid).unwrap().state,
+        TunnelStateKind::Established
+    );
+}
+
+#[test]
+fn a_node_that_takes_no_tunnels_still_takes_a_recovery_tunnel_for_its_own() {
+    // The LAC (a client: no incoming tunnels) is the peer; the LNS fails and recovers.
+    let lac_cfg = EndpointConfig {
+        accept_incoming_tunnels: false,
+        ..failover_config("lac")
+    };
+    let mut lac = Peer::new(lac_addr(), lac_cfg, 17);
+    let mut lns = Peer::new(lns_addr(), failover_config("lns"), 18);
+    let mut l = Ladder::new();
+    let tid = tunnel(&mut l, &mut lac, &mut lns);
+    call(&mut l, &mut lac, &mut lns, tid);
+    l.advance(&mut lac, &mut lns, std::time::Duration::from_secs(1));
+    let lns_tid = lns_tunnel(&lns);
+    let rec = record(&lns, lns_tid);
+    let mut lns = Peer::new(lns_addr(), failover_config("lns"), 19);
+    lns.ep.recover_tunnel(l.now, rec).unwrap();
+    l.clear();
+    l.exchange(&mut lns, &mut lac);
+    assert_eq!(
+        &l.messages()[..3],
+        ["A>B SCCRQ", "B>A SCCRP", "A>B SCCCN"],
+        "{:?}",
+        l.messages()
+    );
+    assert_eq!(lac.ep.tunnel_info(tid).unwrap().failover.recoveries, 1);
+    assert_eq!(
+        lns.ep.tunnel_info(lns_tid).unwrap().state,
+        TunnelStateKind::Established
+    );
+    assert_eq!(lns.ep.sessions(lns_tid).count(), 1, "the FSR kept the call");
+
+    // An ordinary SCCRQ is still refused.
+    let mut other = Peer::new(lns_addr(), failover_config("other"), 20);
+    other
+        .ep
+        .open_tunnel(l.now, lns_addr(), lac_addr(), TunnelOptions::default())
+        .unwrap();
+    l.clear();
+    l.exchange(&mut other, &mut lac);
+    assert_eq!(l.messages(), ["A>B SCCRQ", "B>A StopCCN"]);
+}

@@ -166,7 +166,10 @@ fn run_from(
     // The accounting spool stays writable after the switch to daemon.user.
     let radius_on = (cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius)
         || (cfg.role == Role::Lac && cfg.lac.is_some() && cfg.radius.is_some());
-    if let (Some(user), Some(r), true) = (&cfg.daemon.user, &cfg.radius, radius_on) {
+    // (The new process of an upgrade runs as that user already: the old one did it.)
+    if let (Some(user), Some(r), true, None) =
+        (&cfg.daemon.user, &cfg.radius, radius_on, incoming.as_ref())
+    {
         give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
     }
     if node.kernel_datapath() && cfg.daemon.user.is_some() {

@@ -1,6 +1,7 @@
 //! `daemon.user` / `daemon.group`: once every socket is bound, the daemon stops being root,
 //! keeping `CAP_NET_ADMIN` when it still creates TUN devices and routes, and nothing when IP
-//! stays inside the process (`interface_mode = "none"`).
+//! stays inside the process (`interface_mode = "none"`). The new process of a hitless upgrade
+//! starts as that user already, with what the old one kept: it only checks it.
 
 use l2tp_io::privileges::{self, Capability, CAP_NET_ADMIN};
 
@@ -39,8 +40,22 @@ pub fn apply(
         None => ids.gid,
     };
     let keep: &[Capability] = if net_admin { &[CAP_NET_ADMIN] } else { &[] };
-    privileges::drop_to(ids.uid, gid, keep)
-        .map_err(|e| format!("daemon.user {user}: cannot switch (start as root?): {e}"))?;
+    if privileges::running_as(ids.uid, gid) {
+        // Started as that user already: the new process of a hitless upgrade, which the old
+        // one started after its switch (with what it kept), or a daemon started so. Nothing
+        // to switch; what is needed must be there, and nothing more stays.
+        let have = privileges::effective_caps().unwrap_or(0);
+        if net_admin && have & (1 << CAP_NET_ADMIN.0) == 0 {
+            return Err(format!(
+                "daemon.user {user}: running as it already, but without CAP_NET_ADMIN \
+                 (TUN devices and routes need it): start as root"
+            ));
+        }
+        privileges::keep_only(keep).map_err(|e| format!("daemon.user {user}: {e}"))?;
+    } else {
+        privileges::drop_to(ids.uid, gid, keep)
+            .map_err(|e| format!("daemon.user {user}: cannot switch (start as root?): {e}"))?;
+    }
     if opens_tuns {
         std::fs::OpenOptions::new()
             .read(true)

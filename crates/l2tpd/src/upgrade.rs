@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use l2tp_io::fdpass;
+use l2tp_io::{fdpass, privileges};
 
 use crate::core::snapshot::VERSION;
 use crate::node::handover::{Inherited, Manifest};
@@ -123,12 +123,29 @@ pub fn hand_over(
 fn spawn(binary: &Path, theirs: &UnixStream) -> io::Result<Child> {
     let fd = theirs.as_raw_fd();
     fdpass::set_cloexec(fd, false)?;
+    // After the switch to `daemon.user` the capabilities kept (CAP_NET_ADMIN: TUNs of new
+    // sessions) would not survive the exec of a process that is not root: made ambient for
+    // it, and for it only.
+    let kept = (privileges::effective_uid() != 0)
+        .then(|| privileges::effective_caps().ok())
+        .flatten()
+        .filter(|caps| *caps != 0);
+    if kept.is_some() {
+        privileges::pass_on_exec()?;
+    }
     let r = Command::new(binary)
         .args(std::env::args_os().skip(1))
         .env(ENV_FD, fd.to_string())
         // systemd's watchdog is for the main process: the new one is, once it took over.
         .env_remove("WATCHDOG_PID")
         .spawn();
+    if let Some(caps) = kept {
+        let keep: Vec<_> = (0..64)
+            .filter(|b| caps & (1 << b) != 0)
+            .map(privileges::Capability)
+            .collect();
+        privileges::keep_only(&keep)?;
+    }
     fdpass::set_cloexec(fd, true)?;
     r
 }

@@ -260,6 +260,24 @@ fn recover_after_stale_restore(side: Side) {
             old
         };
 
+        let resumed = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(60),
+            |l, c, _| {
+                let f = match side {
+                    Side::Lns => l,
+                    Side::Client => c,
+                };
+                f.core
+                    .endpoint()
+                    .tunnel_info(old)
+                    .is_some_and(|t| t.failover.recoveries == 1)
+            },
+        );
+        assert!(resumed, "{ctx}: not resumed");
+        let resumed_after = h.now - now;
         let recovered = run_until(
             &mut h,
             &mut lns,
@@ -282,6 +300,18 @@ fn recover_after_stale_restore(side: Side) {
             },
         );
         assert!(recovered, "{ctx}: not recovered");
+        eprintln!(
+            "failover: seed {seed}, {side:?} failed: old tunnel resumed {resumed_after:?} after \
+             the restore, recovery tunnels gone on both sides after {:?} (virtual time)",
+            h.now - now
+        );
+        {
+            // A second call finds nothing left to recover.
+            let now = h.now;
+            let (failing, _) = pick(side, &mut lns, &mut client);
+            assert_eq!(failing.core.recover_restored_tunnels(now), vec![], "{ctx}");
+            assert_eq!(failing.core.endpoint().tunnel_count(), 1, "{ctx}");
+        }
         assert!(
             traffic(&mut h, &mut lns, &mut client, 2),
             "{ctx}: traffic after"

@@ -538,6 +538,190 @@ fn a_relaying_lac_refuses_an_outgoing_call_and_keeps_its_subscriber() {
     assert_eq!(pppoe[0].state, "relaying");
 }
 
+/// Replaces the LAC's core by a fresh one (another seed, as a new process would have)
+/// restored from its snapshot: what `l2tpctl upgrade` does across processes.
+fn upgrade_lac(lac: &mut SimCore, now: Instant) -> l2tpd::core::snapshot::Restored {
+    let bytes = lac.core.snapshot(now).expect("a LAC's snapshot");
+    let fresh = lac_core(
+        0x5eed,
+        now,
+        None,
+        vec![("isp.example".into(), lns_addr())],
+        vec![AuthMethod::ChapMd5, AuthMethod::Pap],
+    );
+    let mut core = fresh.core;
+    let restored = core
+        .restore(&bytes, now)
+        .expect("a LAC's snapshot restores");
+    lac.core = core;
+    restored
+}
+
+/// Control messages that end something (StopCCN, CDN) a node sent from `from` on.
+fn teardowns_since(node: &SimCore, from: usize) -> Vec<l2tp_wire::ControlMessage> {
+    node.wire[from..]
+        .iter()
+        .filter_map(|(_, _, b)| match l2tp_wire::Packet::decode(b, None) {
+            Ok(l2tp_wire::Packet::Control { message, .. }) => Some(message),
+            _ => None,
+        })
+        .filter(|m| {
+            matches!(
+                m,
+                l2tp_wire::ControlMessage::StopCcn(_) | l2tp_wire::ControlMessage::Cdn(_)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_restored_lac_core_carries_on_relaying_the_subscriber() {
+    let (mut h, mut lns, mut lac, mut sub) = dial(
+        vec![AuthMethod::ChapMd5],
+        ProxyMode::Accept,
+        "alice@isp.example",
+    );
+    assert_eq!(sub.up(), Some(POOL_FIRST), "{:?}", sub.events);
+    // Some life first: echoes both ways through the relay.
+    run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(30),
+        |_, _, _| false,
+    );
+    let before = lac.core.pppoe_sessions(h.now);
+    assert_eq!(before.len(), 1);
+    let lns_before = lns.core.sessions(h.now);
+    let (mark_lns, mark_lac) = (lns.wire.len(), lac.wire.len());
+
+    // The tripwire of `upgrade_virtual_time` for the relay's carried types: a LAC's snapshot
+    // of this seeded life has a fixed length (bump snapshot::VERSION when it changes).
+    let len = lac.core.snapshot(h.now).expect("snapshot").len();
+    assert_eq!(
+        (l2tpd::core::snapshot::VERSION, len),
+        (2, 706),
+        "pin the new length"
+    );
+    let now = h.now;
+    let restored = upgrade_lac(&mut lac, now);
+    assert_eq!((restored.tunnels, restored.sessions), (1, 1));
+    // The same PPPoE session (id, MAC), user, LNS, call, state, counters.
+    assert_eq!(lac.core.pppoe_sessions(h.now), before);
+
+    // Two minutes through the restored relay: the LNS's echoes every 10 s and the
+    // subscriber's every 20 s cross it; either side would drop the link without answers.
+    run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(120),
+        |_, _, _| false,
+    );
+    let after = lac.core.pppoe_sessions(h.now);
+    assert_eq!(after.len(), 1, "the subscriber is still relayed");
+    let (a, b) = (&after[0], &before[0]);
+    assert_eq!(
+        (a.pppoe_id, &a.mac, &a.user, a.lns, a.call, a.state),
+        (b.pppoe_id, &b.mac, &b.user, b.lns, b.call, b.state)
+    );
+    assert!(
+        a.up_frames > b.up_frames + 3 && a.down_frames > b.down_frames + 3,
+        "frames relayed after the upgrade both ways: {a:?} vs {b:?}"
+    );
+    // The subscriber: no PADT, one LCP negotiation in all, its link still up.
+    assert!(!sub.padt_received, "the subscriber got a PADT");
+    assert_eq!(sub.lcp_confreqs, 1, "LCP renegotiated");
+    assert_eq!(sub.link.phase(), ppp::Phase::Network);
+    // The LNS: the same session, no teardown either way.
+    assert_eq!(lns.core.sessions(h.now).len(), 1);
+    assert_eq!(
+        lns.core.sessions(h.now)[0].key,
+        lns_before[0].key,
+        "the LNS's session is the one from before"
+    );
+    assert_eq!(teardowns_since(&lac, mark_lac), vec![], "the LAC tore down");
+    assert_eq!(teardowns_since(&lns, mark_lns), vec![], "the LNS tore down");
+    // What the upgrade carried, as `l2tpctl stats` says it.
+    let Some(l2tp_mgmt::Response::Stats(st)) = lac.manage(h.now, l2tp_mgmt::Request::Stats) else {
+        panic!("no stats");
+    };
+    let u = st.upgrade.expect("what the upgrade carried");
+    assert_eq!(
+        (u.tunnels_resumed, u.tunnels_lost, u.sessions_lost),
+        (1, 0, 0),
+        "{u:?}"
+    );
+    let l = st.lac.expect("LAC stats");
+    assert_eq!((l.subscribers, l.relaying, l.calls_up), (1, 1, 1));
+    assert_eq!((l.padi_rx, l.pads_tx), (1, 1), "discovery counters carried");
+}
+
+#[test]
+fn a_lac_restored_while_its_subscriber_negotiates_lcp_finishes_the_call() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(1, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let mut lns = lns_core_for_lac(
+        1,
+        t0,
+        vec![AuthMethod::ChapMd5],
+        "alice@isp.example",
+        ProxyMode::Accept,
+    );
+    let mut lac = lac_core(
+        1,
+        t0,
+        None,
+        vec![("isp.example".into(), lns_addr())],
+        vec![AuthMethod::ChapMd5, AuthMethod::Pap],
+    );
+    let mut sub = Subscriber::new("alice@isp.example");
+    // A passive subscriber: the LAC's link opens LCP on its timer, which must survive.
+    sub.passive = true;
+    let padi = Subscriber::discovery(
+        MacAddr::BROADCAST,
+        Code::PADI,
+        0,
+        vec![Tag::ServiceName(vec![])],
+    );
+    lac.input(
+        t0,
+        Input::PppoeFrame {
+            interface: 0,
+            frame: &padi,
+        },
+    );
+    let pads = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(5),
+        |_, _, s| s.pads_at.is_some(),
+    );
+    assert!(pads, "no PADS");
+    assert_eq!(lac.core.pppoe_sessions(h.now)[0].state, "negotiating");
+    let now = h.now;
+    let restored = upgrade_lac(&mut lac, now);
+    assert_eq!((restored.tunnels, restored.sessions), (0, 1));
+    let up = run(
+        &mut h,
+        &mut lns,
+        &mut lac,
+        &mut sub,
+        Duration::from_secs(30),
+        |_, _, s| s.up().is_some() || s.padt_received,
+    );
+    assert!(up && !sub.padt_received, "{:?}", sub.events);
+    assert_eq!(sub.up(), Some(POOL_FIRST));
+    assert_eq!(lac.core.pppoe_sessions(h.now)[0].state, "relaying");
+}
+
 /// A PPPoE session frame from the subscriber carrying `ppp` (Address and Control stripped).
 fn subscriber_frame(session: u16, ppp: &[u8]) -> Vec<u8> {
     let ppp = ppp.strip_prefix(&[0xff, 0x03]).unwrap_or(ppp);

@@ -3,7 +3,10 @@
 //! each call into a call toward the LNS of `lac.lns`; the LNS terminates the PPP. The
 //! sessions must come up on the LNS with the user's address and their tunnel from the
 //! switch, be listed by the switch (`l2tpctl pppoe`: interface `l2tp`, relaying, frames both
-//! ways), and a stopped loadgen must clear the calls on both hops. No root needed.
+//! ways), and a stopped loadgen must clear the calls on both hops. And the switch upgrades
+//! (`l2tpctl upgrade`) under its calls: each one relayed on by the new process, the LNS's
+//! sessions untouched, and cleared on both hops by the new process when the loadgen goes.
+//! No root needed.
 
 mod support;
 
@@ -89,6 +92,114 @@ fn loadgen_calls_through_a_switching_lac_come_up_on_the_lns() {
     });
 
     // The loadgen goes away: its calls end, and the switch clears them toward the LNS.
+    gen.terminate();
+    wait_for(
+        Duration::from_secs(20),
+        "calls cleared on both hops",
+        || switched(&lts_sock).is_empty() && support::sessions(&lns_sock).is_empty(),
+    );
+}
+
+/// Ends a process that is not our child (the new switch), by pid, and waits (bounded).
+struct Adopted(u32);
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        let pid = self.0.to_string();
+        for sig in ["-TERM", "-KILL"] {
+            let _ = std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(8);
+            while std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+        }
+    }
+}
+
+/// (incoming tunnel, incoming session, state) of each switched call, sorted.
+fn calls(sock: &std::path::Path) -> Vec<(Option<u16>, Option<u16>, String)> {
+    let mut v: Vec<_> = switched(sock)
+        .into_iter()
+        .map(|c| (c.tunnel, c.session, c.state))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn switched_calls_survive_an_upgrade_of_the_switch() {
+    let dir = TempDir::new("lts-upgrade");
+    let (lns, lns_addr, lns_sock) = start_lns(&dir.0, "");
+    let (mut lts, lts_addr, lts_sock) = start_switch(&dir.0, lns_addr);
+    let gen = Proc::loadgen(&dir.0, lts_addr, 1, 4, 60);
+    let lts_log = lts.log.clone();
+    let logs = || {
+        let text = std::fs::read_to_string(&lts_log).unwrap_or_default();
+        format!("LNS:\n{}\nLTS:\n{text}", lns.log_tail())
+    };
+    wait_sessions_up(&lns_sock, 4, &logs);
+    wait_for(Duration::from_secs(10), "four calls relayed", || {
+        let s = switched(&lts_sock);
+        s.len() == 4 && s.iter().all(|c| c.state == "relaying")
+    });
+    let before = calls(&lts_sock);
+    let lns_before: Vec<_> = support::sessions(&lns_sock)
+        .into_iter()
+        .map(|s| (s.tunnel, s.session, s.ipv4))
+        .collect();
+    let frames_before: u64 = switched(&lts_sock).iter().map(|c| c.down_frames).sum();
+
+    let second = dir.0.join("l2tpd-second");
+    std::fs::copy(env!("CARGO_BIN_EXE_l2tpd"), &second).expect("a second copy of the binary");
+    let resp = request(
+        &lts_sock,
+        l2tp_mgmt::Request::Upgrade {
+            binary: Some(second.display().to_string()),
+        },
+    );
+    let l2tp_mgmt::Response::Upgraded {
+        new_pid,
+        tunnels,
+        sessions,
+        ..
+    } = resp
+    else {
+        panic!("upgrade refused: {resp:?}\n{}", logs());
+    };
+    let _new = Adopted(new_pid);
+    // The loadgen's tunnel in, the LNS's out; the four switched calls.
+    assert_eq!((tunnels, sessions), (2, 4));
+    wait_for(Duration::from_secs(5), "the old switch to exit", || {
+        !lts.alive()
+    });
+
+    // The LNS's echoes (every second) keep crossing the switch, now the new process.
+    wait_for(
+        Duration::from_secs(10),
+        "frames relayed after the upgrade",
+        || {
+            switched(&lts_sock)
+                .iter()
+                .map(|c| c.down_frames)
+                .sum::<u64>()
+                > frames_before + 8
+        },
+    );
+    assert_eq!(calls(&lts_sock), before, "{}", logs());
+    let lns_after: Vec<_> = support::sessions(&lns_sock)
+        .into_iter()
+        .map(|s| (s.tunnel, s.session, s.ipv4))
+        .collect();
+    assert_eq!(lns_after, lns_before, "{}", logs());
+
+    // The carried calls still end on both hops when the loadgen goes.
     gen.terminate();
     wait_for(
         Duration::from_secs(20),

@@ -4,7 +4,9 @@
 //! (`interface_mode = "none"`), every thread included, and a subscriber still gets a session
 //! (with a TUN created after the switch). The daemon runs with the packaged unit's capability
 //! bounding set and no-new-privileges (`setpriv`), so the unit's hardening is what is tested
-//! to bind port 1701 and create TUNs. Needs root and iproute2 (runs in a network
+//! to bind port 1701 and create TUNs. And such a daemon upgrades (`l2tpctl upgrade`): its new
+//! process, started by nobody, runs as nobody with CAP_NET_ADMIN alone, keeps the session
+//! and creates the TUN of the next one. Needs root and iproute2 (runs in a network
 //! namespace it creates); says so loudly otherwise, and fails under CI=true.
 
 use std::os::unix::fs::PermissionsExt;
@@ -70,11 +72,82 @@ impl Drop for Netns {
     }
 }
 
+/// A subscriber from `l2tpd loadgen` in namespace `ns` holding one session for `hold` s.
+fn subscriber(ns: &str, hold: u32) -> std::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, L2TPD, "loadgen", "--server"])
+        .args(["127.0.0.1:1701", "--tunnels", "1", "--sessions", "1"])
+        .args(["--user", "alice", "--password", "alice-pw"])
+        .args(["--hold", &hold.to_string(), "--timeout", "20"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run loadgen")
+}
+
+/// Waits (bounded) until `n` sessions have an address (and a TUN of the daemon's prefix,
+/// unless `mode` is "none"), while `alive` holds.
+fn sessions_up(
+    sock: &std::path::Path,
+    mode: &str,
+    n: usize,
+    mut alive: impl FnMut() -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        let up = support::sessions(sock)
+            .iter()
+            .filter(|s| {
+                s.ipv4.is_some()
+                    && (mode == "none"
+                        || s.interface
+                            .as_deref()
+                            .is_some_and(|i| i.starts_with("priv")))
+            })
+            .count();
+        if !alive() {
+            return false;
+        }
+        if up >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Ends the process `pid` (not our child: the new daemon of an upgrade) and waits, bounded.
+fn end_pid(pid: u32) {
+    let proc_dir = format!("/proc/{pid}");
+    for sig in ["-TERM", "-KILL"] {
+        let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        while std::path::Path::new(&proc_dir).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !std::path::Path::new(&proc_dir).exists() {
+            return;
+        }
+    }
+}
+
+/// What [`run_as_nobody`] saw.
+struct Seen {
+    /// The (last) daemon's main thread status, and every thread's.
+    main: String,
+    threads: Vec<String>,
+    /// The session came up and systemd was told READY=1 (and, after an upgrade: the
+    /// first session is still there and a second one, with a TUN the new process created,
+    /// came up too).
+    session_up: bool,
+}
+
 /// Starts an LNS as `nobody` in its own namespace with `mode`, brings one session up with
-/// loadgen, and returns (main thread status, every thread's status, the session came up and
-/// systemd was told READY=1).
-fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
-    let tag = format!("l2tpd-priv-{}-{mode}", std::process::id());
+/// loadgen; with `upgrade`, then hands the daemon over to a new process (a second copy of
+/// the binary) and brings a second session up through it. The statuses are the last
+/// daemon's.
+fn run_as_nobody(mode: &str, upgrade: bool) -> Seen {
+    let up = if upgrade { "-up" } else { "" };
+    let tag = format!("l2tpd-priv-{}-{mode}{up}", std::process::id());
     let ns = Netns(tag.clone());
     let ok = Command::new("ip")
         .args(["netns", "add", &ns.0])
@@ -131,32 +204,51 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start l2tpd");
-    let pid = child.id();
+    let mut pid = child.id();
     // The switch happens after the management socket is bound: wait for the uid to change.
-    let status_path = format!("/proc/{pid}/status");
+    let mut status_path = format!("/proc/{pid}/status");
     support::wait_for(Duration::from_secs(10), "l2tpd running as nobody", || {
         std::fs::read_to_string(&status_path).is_ok_and(|s| status_field(&s, "Uid")[0] == "65534")
             || child.try_wait().ok().flatten().is_some()
     });
     // A subscriber logs in and holds the session while we look.
-    let mut gen = Command::new("ip")
-        .args(["netns", "exec", &ns.0, L2TPD, "loadgen", "--server"])
-        .args(["127.0.0.1:1701", "--tunnels", "1", "--sessions", "1"])
-        .args(["--user", "alice", "--password", "alice-pw"])
-        .args(["--hold", "4", "--timeout", "20"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run loadgen");
-    let mut session_up = false;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !session_up && std::time::Instant::now() < deadline {
-        session_up = child.try_wait().ok().flatten().is_none()
-            && support::sessions(&sock).iter().any(|s| {
-                s.ipv4.is_some() && (mode == "none" || s.interface.as_deref() == Some("priv0"))
-            });
-        std::thread::sleep(Duration::from_millis(100));
+    let mut gen = subscriber(&ns.0, if upgrade { 30 } else { 4 });
+    let mut session_up = sessions_up(&sock, mode, 1, || child.try_wait().ok().flatten().is_none());
+    let mut new_daemon = None;
+    let mut more = None;
+    if upgrade && session_up {
+        // The binary the unprivileged daemon starts (it must be able to run it).
+        let second = dir.join("l2tpd-second");
+        std::fs::copy(L2TPD, &second).expect("a second copy of the binary");
+        let resp = support::request(
+            &sock,
+            l2tp_mgmt::Request::Upgrade {
+                binary: Some(second.display().to_string()),
+            },
+        );
+        match resp {
+            l2tp_mgmt::Response::Upgraded { new_pid, .. } => {
+                new_daemon = Some(new_pid);
+                pid = new_pid;
+                status_path = format!("/proc/{pid}/status");
+                support::wait_for(Duration::from_secs(5), "the old daemon to exit", || {
+                    child.try_wait().ok().flatten().is_some()
+                });
+                // A second subscriber: its TUN is the new process's to create.
+                more = Some(subscriber(&ns.0, 4));
+                let alive = std::path::Path::new(&status_path);
+                session_up = sessions_up(&sock, mode, 2, || alive.exists());
+            }
+            other => {
+                eprintln!("upgrade refused: {other:?}");
+                session_up = false;
+            }
+        }
     }
     support::stop(&mut gen);
+    if let Some(g) = more.as_mut() {
+        support::stop(g);
+    }
     let mut ready = false;
     let mut buf = [0u8; 256];
     while let Ok(n) = notify.recv(&mut buf) {
@@ -171,9 +263,16 @@ fn run_as_nobody(mode: &str) -> (String, Vec<String>, bool) {
     }
     let answered = !main.is_empty() && support::stats(&sock).role == "lns";
     support::stop(&mut child);
+    if let Some(p) = new_daemon {
+        end_pid(p);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(answered, "the daemon does not answer after the switch");
-    (main, threads, session_up && ready)
+    Seen {
+        main,
+        threads,
+        session_up: session_up && ready,
+    }
 }
 
 /// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW (the LAC's PPPoE
@@ -205,7 +304,11 @@ fn userspace_datapath_runs_as_nobody_without_any_capability() {
     if !privileged() {
         return;
     }
-    let (main, threads, session_up) = run_as_nobody("none");
+    let Seen {
+        main,
+        threads,
+        session_up,
+    } = run_as_nobody("none", false);
     assert_nobody(&main);
     assert_eq!(caps(&main, "CapEff"), 0, "CapEff");
     assert_eq!(caps(&main, "CapPrm"), 0, "CapPrm");
@@ -229,7 +332,11 @@ fn tun_per_session_runs_as_nobody_with_net_admin_only() {
     if !privileged() {
         return;
     }
-    let (main, threads, session_up) = run_as_nobody("per-session");
+    let Seen {
+        main,
+        threads,
+        session_up,
+    } = run_as_nobody("per-session", false);
     assert_nobody(&main);
     assert_eq!(caps(&main, "CapEff"), CAP_NET_ADMIN, "CapEff");
     assert_eq!(caps(&main, "CapPrm"), CAP_NET_ADMIN, "CapPrm");
@@ -245,5 +352,35 @@ fn tun_per_session_runs_as_nobody_with_net_admin_only() {
     assert!(
         session_up,
         "no session (TUN creation after the switch), or no READY=1"
+    );
+}
+
+#[test]
+fn a_daemon_running_as_nobody_upgrades_and_its_new_process_still_creates_tuns() {
+    if !privileged() {
+        return;
+    }
+    let Seen {
+        main,
+        threads,
+        session_up,
+    } = run_as_nobody("per-session", true);
+    // The new process: nobody, CAP_NET_ADMIN alone (nothing left inheritable or ambient).
+    assert_nobody(&main);
+    assert_eq!(caps(&main, "CapEff"), CAP_NET_ADMIN, "CapEff");
+    assert_eq!(caps(&main, "CapPrm"), CAP_NET_ADMIN, "CapPrm");
+    assert_eq!(caps(&main, "CapInh"), 0, "CapInh");
+    assert_eq!(caps(&main, "CapAmb"), 0, "CapAmb");
+    for t in &threads {
+        assert_nobody(t);
+        assert_eq!(
+            caps(t, "CapEff") & !CAP_NET_ADMIN,
+            0,
+            "a thread has more than CAP_NET_ADMIN"
+        );
+    }
+    assert!(
+        session_up,
+        "the upgrade failed, the first session was lost, or a session opened after it got no TUN"
     );
 }

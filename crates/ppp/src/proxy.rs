@@ -34,7 +34,7 @@ pub struct LcpCapture {
 }
 
 /// An authentication exchange as the peer performed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AuthCapture {
     /// PAP Authenticate-Request (RFC 1334 §2.2.1).
     Pap {
@@ -92,7 +92,7 @@ impl AuthCapture {
 }
 
 /// The tap. See the module documentation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProxyCapture {
     initial_received: Option<Vec<u8>>,
     /// Our Configure-Requests in flight: (id, options); the newest last.

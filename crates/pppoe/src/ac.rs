@@ -121,7 +121,7 @@ impl AcConfig {
 }
 
 /// A PPPoE session as discovery established it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionInfo {
     /// SESSION_ID.
     pub id: u16,
@@ -140,6 +140,7 @@ pub struct SessionInfo {
     /// TR-101 access-line information an intermediate agent put in the PADR.
     pub access_line: Option<AccessLine>,
     /// When the PADS was sent.
+    #[serde(with = "l2tp_snap::instant")]
     pub started: Instant,
     /// Whether a session frame has arrived (a repeated PADR is answered only before).
     pub established: bool,
@@ -192,6 +193,18 @@ pub enum Received<'a> {
     },
     /// Dropped, and counted.
     Dropped(DropReason),
+}
+
+/// An access concentrator's sessions and counters, carried to a new process
+/// ([`AccessConcentrator::carried`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Carried {
+    /// The sessions, by SESSION_ID.
+    pub sessions: Vec<SessionInfo>,
+    /// The next SESSION_ID tried.
+    pub next_id: u16,
+    /// The counters.
+    pub stats: Stats,
 }
 
 /// One access concentrator on one interface.
@@ -251,6 +264,33 @@ impl AccessConcentrator {
     /// Every session.
     pub fn sessions(&self) -> impl Iterator<Item = &SessionInfo> {
         self.sessions.values()
+    }
+
+    /// What a new process needs to carry this access concentrator's sessions on (a hitless
+    /// upgrade): the sessions, the next SESSION_ID and the counters. Not carried: the
+    /// cookie secret and the rate limits (a PADR answering a PADO sent before is refused, and
+    /// its subscriber starts discovery again), and frames or events not drained yet.
+    pub fn carried(&self) -> Carried {
+        let mut sessions: Vec<SessionInfo> = self.sessions.values().cloned().collect();
+        sessions.sort_by_key(|s| s.id);
+        Carried {
+            sessions,
+            next_id: self.next_id,
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Takes over what [`AccessConcentrator::carried`] gave (on a fresh access
+    /// concentrator of the same interface): the sessions go on, no PADT, no new PADS.
+    pub fn carry_on(&mut self, c: Carried) {
+        self.sessions.clear();
+        self.per_mac.clear();
+        for s in c.sessions {
+            self.per_mac.entry(s.peer).or_default().push(s.id);
+            self.sessions.insert(s.id, s);
+        }
+        self.next_id = c.next_id;
+        self.stats = c.stats;
     }
 
     /// The next frame to send.

@@ -22,7 +22,19 @@ pub const MAX_VLAN_TAGS: usize = 4;
 pub const ETH_HEADER_LEN: usize = 14;
 
 /// A 48-bit Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
@@ -52,7 +64,9 @@ impl fmt::Display for MacAddr {
 }
 
 /// One VLAN tag: its TPID and its Tag Control Information (PCP, DEI, VID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct VlanTag {
     /// Tag protocol identifier (0x8100, 0x88a8 or 0x9100).
     pub tpid: u16,

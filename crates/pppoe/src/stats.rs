@@ -106,7 +106,7 @@ impl fmt::Display for DropReason {
 }
 
 /// Frame counters of one access concentrator.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Frames handed to `handle_frame`.
     pub rx_frames: u64,

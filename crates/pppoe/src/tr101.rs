@@ -55,7 +55,7 @@ impl VendorTag {
 }
 
 /// One TR-101 sub-option.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SubOption {
     /// Sub-option type.
     pub code: u8,
@@ -64,7 +64,7 @@ pub struct SubOption {
 }
 
 /// The TR-101 access-line information of one Vendor-Specific TAG, sub-options in order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessLine {
     /// Every sub-option, in the order received.
     pub sub_options: Vec<SubOption>,

@@ -103,10 +103,20 @@ impl Core {
     pub fn recover_restored_tunnels(&mut self, now: Instant) -> Vec<TunnelId> {
         self.clock = now;
         let ours = self.endpoint.config().failover.is_some_and(|c| c.control);
+        // Our own recovery tunnels (a second call) and the peers' are not restored tunnels.
         let tunnels: Vec<_> = self
             .endpoint
             .tunnels()
-            .filter(|t| t.failover.recovery_of.is_none())
+            .filter(|t| {
+                t.failover.recovery_of.is_none() && !self.failover.via.contains_key(&t.tunnel)
+            })
+            .filter(|t| {
+                !self
+                    .failover
+                    .attempts
+                    .iter()
+                    .any(|a| a.tunnel == t.tunnel && a.outcome != Outcome::Lost)
+            })
             .collect();
         let mut not_taken = Vec::new();
         for t in tunnels {
@@ -236,16 +246,15 @@ impl Core {
         }
         self.failover.attempts[index].outcome = Outcome::Recovered;
         tracing::info!(node = %self.name, tunnel = %old, recovery = %via, "tunnel recovered (RFC 4951)");
-        // Calls the peer knows but whose set-up we lost: no PPP link to resume.
+        // Calls the peer knows but whose set-up we lost: no datapath session (made when a
+        // call is established, for our PPP link or a LAC's relay) to resume.
         let stale: Vec<_> = self
             .endpoint
             .sessions(old)
             .map(|s| s.session)
-            .filter(|s| self.sessions.get(&SessionKey::new(old, *s)).is_none())
             .filter(|s| {
-                self.lac
-                    .as_deref()
-                    .is_none_or(|l| !l.by_call.contains_key(&SessionKey::new(old, *s)))
+                self.sessions.get(&SessionKey::new(old, *s)).is_none()
+                    && self.datapath.stats(old, *s).is_err()
             })
             .collect();
         for s in stale {

@@ -128,6 +128,12 @@ impl Core {
     /// A new base for the journal: the whole core as a snapshot. The records written
     /// before it are no longer needed; what changed since the last records is in it too.
     pub fn journal_base(&mut self, now: Instant) -> Result<Vec<u8>, SnapshotError> {
+        if self.lac.is_some() {
+            // The relay's PPPoE subscribers change with every frame of theirs: not journaled.
+            return Err(SnapshotError::Unsupported(
+                "crash recovery of the LAC relay's PPPoE subscribers",
+            ));
+        }
         let base = self.snapshot(now)?;
         if let Some(j) = self.journal.as_deref_mut() {
             self.endpoint.take_touched();

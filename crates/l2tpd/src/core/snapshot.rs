@@ -1,7 +1,8 @@
 //! A versioned, serialisable snapshot of the core: every tunnel and session with its
 //! control channel (Ns/Nr, windows, peer ids, retransmission queue), data channel, PPP link
 //! (negotiated LCP/IPCP/IPv6CP options, magic numbers, authentication result), address
-//! leases, RADIUS accounting state, shapers, deadlines and counters — what a new process
+//! leases, RADIUS accounting state, shapers, deadlines and counters, a relaying LAC's PPPoE
+//! subscribers and their calls (`lac::carry`) — what a new process
 //! needs to carry on where this one stopped, the peers seeing nothing.
 //!
 //! The bytes are a fixed header then the state:
@@ -35,7 +36,7 @@ use l2tp_proto::data::{Datapath, SessionKey};
 use l2tp_wire::TunnelId;
 
 use super::{
-    admission, deadlines, dialler, frames, quality, radius, sessions, Core, NodeCounters,
+    admission, deadlines, dialler, frames, lac, quality, radius, sessions, Core, NodeCounters,
     RoleSettings,
 };
 use crate::leases::Ipv4Leases;
@@ -45,7 +46,7 @@ use crate::pool::Ipv6Pool;
 pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
 /// The snapshot format this binary writes and reads. Bump it whenever a carried type
 /// changes shape (the test `the_snapshot_format_changes_only_with_its_version` trips then).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Header length.
 pub const HEADER_LEN: usize = 28;
 
@@ -124,6 +125,7 @@ struct StateRef<'a> {
     pool: Option<&'a Ipv4Leases>,
     ipv6_pool: Option<&'a Ipv6Pool>,
     upgrades: u64,
+    lac: Option<lac::LacStateRef<'a>>,
 }
 
 /// [`StateRef`], owned (the same fields in the same order: postcard is positional).
@@ -149,6 +151,7 @@ struct State {
     pool: Option<Ipv4Leases>,
     ipv6_pool: Option<Ipv6Pool>,
     upgrades: u64,
+    lac: Option<lac::LacState>,
 }
 
 /// How long after a restore a carried tunnel or session that goes away counts as lost.
@@ -245,11 +248,6 @@ impl Core {
     /// The core's state at `now`, as snapshot bytes (header and payload). Take it between
     /// inputs, once the shell drained the outputs.
     pub fn snapshot(&self, now: Instant) -> Result<Vec<u8>, SnapshotError> {
-        if self.lac.is_some() {
-            return Err(SnapshotError::Unsupported(
-                "the LAC relay's PPPoE subscribers",
-            ));
-        }
         let datapath = self
             .datapath
             .as_userspace()
@@ -279,6 +277,7 @@ impl Core {
             pool,
             ipv6_pool,
             upgrades: self.carried.as_ref().map_or(0, |c| c.upgrades),
+            lac: self.lac.as_deref().map(|l| l.carried()),
         };
         let payload = l2tp_snap::with_clock(now, || postcard::to_allocvec(&state))
             .map_err(|e| SnapshotError::Decode(e.to_string()))?;
@@ -290,11 +289,6 @@ impl Core {
     pub fn restore(&mut self, bytes: &[u8], now: Instant) -> Result<Restored, SnapshotError> {
         let payload = open(bytes)?;
         let expected = role_name(&self.role);
-        if self.lac.is_some() {
-            return Err(SnapshotError::Unsupported(
-                "the LAC relay's PPPoE subscribers",
-            ));
-        }
         if self.datapath.as_userspace().is_none() {
             return Err(SnapshotError::Unsupported(
                 "the kernel datapath (its state is the kernel's)",
@@ -316,6 +310,21 @@ impl Core {
                 expected: expected.into(),
             });
         }
+        // A relaying LAC takes its subscribers back on the PPPoE interfaces handed over.
+        match (self.lac.as_deref(), &state.lac) {
+            (Some(l), Some(carried)) => l.check_carried(carried).map_err(SnapshotError::Decode)?,
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(SnapshotError::Decode(
+                    "a snapshot without the relay's subscribers (this LAC relays PPPoE)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(SnapshotError::Decode(
+                    "a relaying LAC's snapshot (this LAC relays no PPPoE)".into(),
+                ))
+            }
+        }
         match &mut self.role {
             RoleSettings::Lns(l) => {
                 let (Some(pool), ipv6_pool) = (state.pool, state.ipv6_pool) else {
@@ -328,9 +337,10 @@ impl Core {
             }
             RoleSettings::Client(_) | RoleSettings::Lac(_) => {}
         }
+        let relayed = state.lac.as_ref().map_or(0, |l| l.subscribers());
         let restored = Restored {
             tunnels: state.endpoint.tunnels().count(),
-            sessions: state.sessions.len(),
+            sessions: state.sessions.len() + relayed,
         };
         tracing::info!(node = %state.name, tunnels = restored.tunnels, sessions = restored.sessions, "state restored from a snapshot");
         self.endpoint = state.endpoint;
@@ -350,13 +360,20 @@ impl Core {
         self.radius = state.radius;
         self.deadlines = state.deadlines;
         self.quality = state.quality;
+        if let (Some(l), Some(carried)) = (self.lac.as_deref_mut(), state.lac) {
+            l.carry_on(carried);
+        }
         self.clock = now;
         let tunnels = self
             .endpoint
             .tunnels()
             .map(|t| (t.tunnel, t.peer, t.sessions as u32, false))
             .collect();
-        let watched: HashSet<SessionKey> = self.sessions.iter().map(|(k, _)| *k).collect();
+        let mut watched: HashSet<SessionKey> = self.sessions.iter().map(|(k, _)| *k).collect();
+        // A relaying LAC's calls (its subscribers' and the switched ones).
+        if let Some(l) = self.lac.as_deref() {
+            watched.extend(l.by_call.keys().copied());
+        }
         self.carried = Some(Box::new(Carried {
             upgrades: state.upgrades + 1,
             at: now,
@@ -371,7 +388,7 @@ impl Core {
 
     /// Sessions in the table (what a snapshot carries), without building their snapshots.
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() + self.lac.as_deref().map_or(0, |l| l.subscribers.len())
     }
 
     /// Housekeeping: carried tunnels and sessions gone within [`WATCH`] of the restore are
@@ -391,7 +408,10 @@ impl Core {
             t.3 = self.endpoint.tunnel_info(t.0).is_none();
         }
         let before = c.watched.len();
-        c.watched.retain(|k| self.sessions.get(k).is_some());
+        let lac = self.lac.as_deref();
+        c.watched.retain(|k| {
+            self.sessions.get(k).is_some() || lac.is_some_and(|l| l.by_call.contains_key(k))
+        });
         c.sessions_lost += (before - c.watched.len()) as u64;
     }
 

@@ -13,6 +13,7 @@ use l2tp_io::tun::Tun;
 use l2tp_io::udp::UdpSocket;
 use l2tp_proto::data::SessionKey;
 
+use super::pppoe::PortDesc;
 use super::radius::RadiusSockets;
 use super::{Node, NodeConfig};
 use crate::config::DatapathMode;
@@ -30,6 +31,9 @@ pub struct Manifest {
     /// Whether the RADIUS dynamic authorization listener follows.
     #[serde(default)]
     pub dae: bool,
+    /// A relaying LAC's PPPoE interfaces, whose sockets follow.
+    #[serde(default)]
+    pub pppoe: Vec<PortDesc>,
     /// Whether the management socket's listener follows.
     pub mgmt: bool,
     /// Whether the metrics endpoint's listener follows (last).
@@ -81,17 +85,20 @@ pub struct Inherited {
     pub tuns: Vec<(Option<SessionKey>, Tun)>,
     /// The RADIUS client sockets and DAE listener (None: the old node had no RADIUS).
     pub radius: Option<RadiusSockets>,
+    /// A relaying LAC's PPPoE interfaces and their sockets (None: not a relaying LAC).
+    pub pppoe: Option<(Vec<PortDesc>, Vec<OwnedFd>)>,
     /// The old core's snapshot.
     pub snapshot: Vec<u8>,
 }
 
 impl Manifest {
-    /// Descriptors of the node (sockets, TUNs, RADIUS), before the listeners.
+    /// Descriptors of the node (sockets, TUNs, RADIUS, PPPoE), before the listeners.
     pub fn node_fds(&self) -> usize {
         self.sockets.len()
             + self.tuns.len()
             + self.radius.iter().filter(|b| **b).count()
             + usize::from(self.dae)
+            + self.pppoe.iter().map(PortDesc::fds).sum::<usize>()
     }
 }
 
@@ -129,11 +136,16 @@ impl Inherited {
         if manifest.dae {
             radius.dae = Some(std::net::UdpSocket::from(it.next().expect("counted")));
         }
+        let pppoe = (!manifest.pppoe.is_empty()).then(|| {
+            let n = manifest.pppoe.iter().map(PortDesc::fds).sum();
+            (manifest.pppoe.clone(), it.by_ref().take(n).collect())
+        });
         let had_radius = manifest.radius.iter().any(|b| *b) || manifest.dae;
         Ok(Inherited {
             sockets,
             tuns,
             radius: had_radius.then_some(radius),
+            pppoe,
             snapshot,
         })
     }
@@ -146,9 +158,6 @@ impl Node {
             return Some(
                 "the kernel datapath runs: its sessions live in the kernel (restart instead)",
             );
-        }
-        if self.pppoe.is_some() {
-            return Some("a LAC's PPPoE subscribers are not carried over yet");
         }
         None
     }
@@ -205,12 +214,21 @@ impl Node {
             }
             None => ([false; 2], false),
         };
+        let pppoe = match &self.pppoe {
+            Some(p) => {
+                let (descs, more) = p.handed_over();
+                fds.extend(more);
+                descs
+            }
+            None => Vec::new(),
+        };
         Ok(Outgoing {
             manifest: Manifest {
                 sockets,
                 tuns,
                 radius,
                 dae,
+                pppoe,
                 mgmt: false,
                 metrics: false,
             },

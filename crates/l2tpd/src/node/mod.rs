@@ -257,8 +257,11 @@ impl Node {
         } else {
             None
         };
+        let given = inherited.as_mut().and_then(|i| i.pppoe.take());
         let pppoe = pppoe_interfaces
-            .map(|(names, trunk)| pppoe::PppoeLinks::open(&names, trunk, &poller, &mut core, now))
+            .map(|(names, trunk)| {
+                pppoe::PppoeLinks::open(&names, trunk, given, &poller, &mut core, now)
+            })
             .transpose()?;
         if let Some(i) = &inherited {
             core.restore(&i.snapshot, now)

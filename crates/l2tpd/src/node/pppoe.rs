@@ -8,7 +8,7 @@
 //! into the core.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use l2tp_io::packet::{PppoeSocket, TrunkSocket};
@@ -53,6 +53,34 @@ impl Port {
             let _ = s.session.set_recv_buffer(SESSION_RCVBUF);
             Port::Plain(s)
         })
+    }
+
+    /// Interface `name`'s sockets from `fds` (the next one, or two) as another process
+    /// handed them over.
+    fn adopt(
+        name: &str,
+        trunk: bool,
+        mac: [u8; 6],
+        fds: &mut impl Iterator<Item = OwnedFd>,
+    ) -> io::Result<Port> {
+        let mut next = || {
+            fds.next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "PPPoE socket missing"))
+        };
+        Ok(if trunk {
+            Port::Trunk(TrunkSocket::from_fd(next()?, name, mac)?)
+        } else {
+            let discovery = next()?;
+            Port::Plain(PppoeSocket::from_fds(discovery, next()?, name, mac)?)
+        })
+    }
+
+    /// Its descriptors, in the order [`Port::adopt`] takes them.
+    fn fds(&self) -> Vec<RawFd> {
+        match self {
+            Port::Plain(s) => vec![s.discovery.as_raw_fd(), s.session.as_raw_fd()],
+            Port::Trunk(s) => vec![s.as_raw_fd()],
+        }
     }
 
     fn mac(&self) -> [u8; 6] {
@@ -105,6 +133,28 @@ impl Port {
     }
 }
 
+/// One PPPoE interface handed over (its sockets follow: two, or one on a VLAN trunk).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortDesc {
+    /// Interface name.
+    pub name: String,
+    /// A VLAN trunk (one socket).
+    pub trunk: bool,
+    /// Its Ethernet address.
+    pub mac: [u8; 6],
+}
+
+impl PortDesc {
+    /// The descriptors that follow.
+    pub fn fds(&self) -> usize {
+        if self.trunk {
+            1
+        } else {
+            2
+        }
+    }
+}
+
 /// The open PPPoE interfaces.
 pub(super) struct PppoeLinks {
     ports: Vec<Port>,
@@ -118,11 +168,31 @@ pub(super) struct PppoeLinks {
 }
 
 impl PppoeLinks {
-    /// Opens every interface (as a VLAN trunk when `trunk`), registers its sockets, and
-    /// starts its access concentrator in the core.
+    /// What a hand-over passes: each interface and its sockets' descriptors.
+    pub fn handed_over(&self) -> (Vec<PortDesc>, Vec<RawFd>) {
+        let mut fds = Vec::new();
+        let descs = self
+            .ports
+            .iter()
+            .map(|p| {
+                fds.extend(p.fds());
+                PortDesc {
+                    name: p.name().to_string(),
+                    trunk: matches!(p, Port::Trunk(_)),
+                    mac: p.mac(),
+                }
+            })
+            .collect();
+        (descs, fds)
+    }
+
+    /// Opens every interface (as a VLAN trunk when `trunk`), or takes the sockets another
+    /// process handed over (`given`: the same interfaces in the same order, else an error),
+    /// registers its sockets, and starts its access concentrator in the core.
     pub fn open(
         names: &[String],
         trunk: bool,
+        given: Option<(Vec<PortDesc>, Vec<OwnedFd>)>,
         poller: &Poller,
         core: &mut Core,
         now: Instant,
@@ -133,10 +203,31 @@ impl PppoeLinks {
                 format!("at most {MAX_INTERFACES} PPPoE interfaces"),
             ));
         }
+        let mut given = match given {
+            Some((descs, fds)) => {
+                let same = descs.len() == names.len()
+                    && descs
+                        .iter()
+                        .zip(names)
+                        .all(|(d, n)| d.name == *n && d.trunk == trunk);
+                if !same {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "the PPPoE interfaces handed over are not the configured ones \
+                         (lac.interfaces or lac.vlan_trunk changed: restart instead)",
+                    ));
+                }
+                Some((descs, fds.into_iter()))
+            }
+            None => None,
+        };
         let mut ports = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let p = Port::open(name, trunk)
-                .map_err(|e| io::Error::new(e.kind(), format!("PPPoE interface {name}: {e}")))?;
+            let p = match given.as_mut() {
+                Some((descs, fds)) => Port::adopt(name, trunk, descs[i].mac, fds),
+                None => Port::open(name, trunk),
+            }
+            .map_err(|e| io::Error::new(e.kind(), format!("PPPoE interface {name}: {e}")))?;
             p.register(poller, PPPOE_TOKEN_BASE + 2 * i as u64)?;
             core.open_pppoe_interface(i, p.mac(), now);
             tracing::info!(

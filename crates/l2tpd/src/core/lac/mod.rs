@@ -13,6 +13,7 @@
 //! Terminate-Request) ends the call with a CDN.
 
 mod authorize;
+mod carry;
 pub mod proxy;
 mod relay;
 pub mod steer;
@@ -33,6 +34,7 @@ use steer::{Lockouts, TunnelKey};
 
 pub use authorize::steered_targets;
 pub(crate) use authorize::LAC_AUTH_TUNNEL;
+pub(crate) use carry::{LacState, LacStateRef};
 pub use steer::{LnsTarget, RealmTable, SendProxy};
 
 /// What a LAC relay is configured with.
@@ -73,11 +75,13 @@ pub struct LacSettings {
 }
 
 /// Where a subscriber is in its life.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum Stage {
     /// LCP and authentication with our link, until the user name is known.
     Negotiating {
         link: Box<Link>,
         capture: Box<ProxyCapture>,
+        #[serde(with = "l2tp_snap::opt_instant")]
         timer: Option<Instant>,
     },
     /// The call is placed (ICRQ sent, or waiting for the tunnel); the LNSes left to try
@@ -91,6 +95,7 @@ pub(crate) enum Stage {
 }
 
 /// A call being placed: what to place it with again, where it went, and what is left.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Attempt {
     pub params: l2tp_proto::control::CallParams,
     pub target: LnsTarget,
@@ -101,13 +106,17 @@ pub(crate) struct Attempt {
 }
 
 /// One PPPoE subscriber.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Subscriber {
     pub mac: MacAddr,
     pub user: Option<String>,
-    /// The backend's answer awaited (RADIUS steering).
+    /// The backend's answer awaited (RADIUS steering). Not carried by a snapshot: an
+    /// upgrade waits until no backend request is in flight.
+    #[serde(skip)]
     pub auth: Option<Box<authorize::PendingAuth>>,
     pub lns: Option<SocketAddr>,
     pub stage: Stage,
+    #[serde(with = "l2tp_snap::instant")]
     pub since: Instant,
     /// Frames relayed subscriber → LNS, and LNS → subscriber.
     pub up_frames: u64,
@@ -137,7 +146,7 @@ impl Subscriber {
 pub(crate) type SubscriberId = (usize, u16);
 
 /// Counters of the relay.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct LacCounters {
     /// Subscribers whose user name was learnt and whose call was placed.
     pub calls_placed: u64,
@@ -231,6 +240,7 @@ pub(crate) struct Lac {
 }
 
 /// One of our tunnels: where it goes and how many calls it carries.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct TunnelUse {
     pub key: TunnelKey,
     pub calls: u32,

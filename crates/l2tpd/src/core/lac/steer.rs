@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 /// One LNS a call may go to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LnsTarget {
     /// Its address.
     pub addr: SocketAddr,
@@ -155,8 +155,9 @@ pub fn order(group: &[LnsTarget], rng: &mut impl Rng) -> Vec<LnsTarget> {
 }
 
 /// LNSes that failed a call, and until when they are passed over.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Lockouts {
+    #[serde(with = "l2tp_snap::map_values")]
     until: HashMap<SocketAddr, Instant>,
 }
 
