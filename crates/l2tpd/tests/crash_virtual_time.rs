@@ -524,3 +524,129 @@ fn the_journal_is_compacted_as_it_grows() {
         .expect("replays");
     assert_eq!((r.tunnels, r.sessions), (1, 4));
 }
+
+/// With RADIUS accounting: the restarted LNS sends no new Start for what it recovered, and
+/// a recovered session whose peer gave up ends with its Stop (same Acct-Session-Id).
+#[test]
+fn a_recovered_session_whose_peer_gave_up_gets_its_radius_stop() {
+    use l2tp_radius::acct::{AcctRecord, SessionEvent};
+    use l2tpd::core::radius::RadiusSettings;
+    use l2tpd::core::AuthAnswer;
+    let seed = 48;
+    let t0 = Instant::now();
+    let mut h = Harness::new(
+        Network::new(seed, NetConfig::perfect(Duration::from_millis(5))),
+        t0,
+    );
+    let settings = || RadiusSettings {
+        session_id_prefix: "C0DE".into(),
+        interim_interval: None,
+    };
+    let mut lns = lns_core(seed, t0);
+    lns.core.enable_radius(settings());
+    lns.core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    lns.start_journal(t0);
+    let mut client = client_core(seed, t0, 1);
+    client.input(t0, Input::Tick);
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |l, _, _| { !l.auth_requests.is_empty() }
+    ));
+    let request = lns.auth_requests.remove(0);
+    let ppp::Credentials::MsChapV2 {
+        authenticator_challenge,
+        peer_challenge,
+        nt_response,
+    } = request.credentials.clone()
+    else {
+        panic!("MS-CHAPv2 credentials expected");
+    };
+    let authenticator_response = ppp::mschapv2::generate_authenticator_response(
+        "secret",
+        &nt_response,
+        &peer_challenge,
+        &authenticator_challenge,
+        "alice",
+    );
+    let now = h.now;
+    lns.input(
+        now,
+        Input::AuthDecision {
+            request,
+            answer: AuthAnswer::Radius {
+                decision: ppp::AuthDecision::AcceptMsChapV2 {
+                    authenticator_response,
+                },
+                authz: Box::default(),
+            },
+        },
+    );
+    assert!(run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |l, c, now| { up_sessions(l, now).len() == 1 && up_sessions(c, now).len() == 1 }
+    ));
+    let ids = |lns: &SimCore| -> Vec<(String, bool)> {
+        lns.accounting
+            .iter()
+            .filter_map(|r| match r {
+                AcctRecord::Session { event, session, .. } => Some((
+                    session.acct_session_id.clone(),
+                    matches!(event, SessionEvent::Stop(..)),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(&lns),
+        vec![("C0DE00000001".to_string(), false)],
+        "the Start"
+    );
+    let journal = lns.journal.clone().expect("journal");
+    // The client forgets its tunnel (it restarted too); the LNS is killed and restarted.
+    let now = h.now;
+    client.core = client_core(seed ^ 0x1, now, 0).core;
+    lns.core = lns_core(seed ^ 0xdead, now).core;
+    lns.journal = None;
+    run_until(&mut h, &mut lns, &mut client, DOWN, |_, _, _| false);
+    let now = h.now;
+    let mut fresh = lns_core(seed ^ 0xbeef, now);
+    fresh.start_journal(now);
+    fresh
+        .core
+        .replay_journal(&journal.base, &journal.slices(), now)
+        .expect("replay");
+    // What the daemon does: RADIUS resumed (no Accounting-On), then the tunnels probed.
+    fresh.core.resume_radius(settings());
+    fresh
+        .core
+        .set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    lns.core = fresh.core;
+    lns.journal = fresh.journal;
+    let restored = lns.core.take_restored_tunnels();
+    lns.core.resume_restored(now, &restored);
+    lns.input(now, Input::Tick);
+    let gone = run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(120),
+        |l, _, _| l.core.endpoint().tunnel_count() == 0,
+    );
+    assert!(gone, "the dead peer's tunnel was cleared");
+    assert_eq!(
+        ids(&lns),
+        vec![
+            ("C0DE00000001".to_string(), false),
+            ("C0DE00000001".to_string(), true)
+        ],
+        "one Stop for the recovered session, no new Start"
+    );
+}
