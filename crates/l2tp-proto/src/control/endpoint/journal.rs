@@ -14,7 +14,8 @@ use super::Endpoint;
 
 /// A tunnel's state without its calls, borrowed for encoding (serde; decode it as a
 /// [`TunnelRecord`]). Each call's control state goes in a record of its own
-/// ([`CallRef`]): a tunnel's record costs the same whatever its number of calls.
+/// ([`CallRef`]), and calls being set up are not journaled: a tunnel's record costs about
+/// the same whatever its number of calls (its retransmission queue aside).
 #[derive(serde::Serialize)]
 pub struct TunnelRef<'a>(&'a Tunnel);
 
@@ -90,9 +91,18 @@ impl Endpoint {
             return None;
         }
         let t = self.tunnels.get_mut(&tid)?;
+        // Out of the record: the calls (each goes with its session's record) and the
+        // bookkeeping of calls being set up (not journaled: their peer retries), which
+        // would make a busy tunnel's record grow with its calls.
         let calls = std::mem::take(&mut t.sessions);
+        let deadlines = std::mem::take(&mut t.call_deadlines);
+        let ups = std::mem::take(&mut t.deferred_ups);
+        let waits = std::mem::take(&mut t.connect_waits);
         let r = encode(TunnelRef(t));
         t.sessions = calls;
+        t.call_deadlines = deadlines;
+        t.deferred_ups = ups;
+        t.connect_waits = waits;
         Some(r)
     }
 
