@@ -404,7 +404,9 @@ impl Core {
             c.watched = HashSet::new();
             return;
         }
-        for t in c.tunnels.iter_mut().filter(|t| !t.3) {
+        // Looked at afresh each time: a tunnel an RFC 4951 recovery takes is away under its
+        // id until the peer answers, and back after.
+        for t in c.tunnels.iter_mut() {
             t.3 = self.endpoint.tunnel_info(t.0).is_none();
         }
         let before = c.watched.len();
