@@ -650,3 +650,91 @@ fn a_recovered_session_whose_peer_gave_up_gets_its_radius_stop() {
         "one Stop for the recovered session, no new Start"
     );
 }
+
+/// The client side too: a client daemon killed and restarted on its journal resumes its
+/// tunnel and sessions; the LNS sees a pause and nothing else.
+#[test]
+fn a_crashed_client_restarted_on_its_journal_carries_on_and_the_lns_sees_nothing() {
+    for seed in seeds(SEEDS) {
+        let ctx = format!("seed {seed} (replay: L2TP_SIM_SEED={seed})");
+        let t0 = Instant::now();
+        let mut h = Harness::new(Network::new(seed, NetConfig::lossy(0.05)), t0);
+        let mut lns = lns_core(seed, t0);
+        let mut client = client_core(seed, t0, 2);
+        client.start_journal(t0);
+        client.input(t0, Input::Tick);
+        assert!(
+            run_until(
+                &mut h,
+                &mut lns,
+                &mut client,
+                Duration::from_secs(300),
+                |l, c, now| { up_sessions(l, now).len() == 2 && up_sessions(c, now).len() == 2 }
+            ),
+            "{ctx}: sessions not up"
+        );
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(60),
+            |_, _, _| false,
+        );
+        assert!(
+            traffic(&mut h, &mut lns, &mut client, 1),
+            "{ctx}: no traffic before"
+        );
+        let keys_lns = up_sessions(&lns, h.now);
+        let keys_client = up_sessions(&client, h.now);
+        let journal = client.journal.clone().expect("journal");
+        let mark_l = lns.wire.len();
+        // Killed: its port answers nothing for a while; then restarted on the journal.
+        let now = h.now;
+        client.core = client_core(seed ^ 0xdead, now, 0).core;
+        client.journal = None;
+        run_until(&mut h, &mut lns, &mut client, DOWN, |_, _, _| false);
+        let now = h.now;
+        let mut fresh = client_core(seed ^ 0xbeef, now, 2);
+        fresh.start_journal(now);
+        let r = fresh
+            .core
+            .replay_journal(&journal.base, &journal.slices(), now)
+            .expect("replay");
+        assert_eq!((r.tunnels, r.sessions), (1, 2), "{ctx}");
+        client.core = fresh.core;
+        client.journal = fresh.journal;
+        let ids = client.core.take_restored_tunnels();
+        client.core.resume_restored(now, &ids);
+        client.input(now, Input::Tick);
+        assert!(
+            traffic(&mut h, &mut lns, &mut client, 2),
+            "{ctx}: no traffic after"
+        );
+        run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(120),
+            |_, _, _| false,
+        );
+        assert!(
+            traffic(&mut h, &mut lns, &mut client, 3),
+            "{ctx}: no traffic later"
+        );
+        assert_eq!(up_sessions(&lns, h.now), keys_lns, "{ctx}: LNS sessions");
+        assert_eq!(
+            up_sessions(&client, h.now),
+            keys_client,
+            "{ctx}: client sessions"
+        );
+        let (after_l, lcp_l) = wire_since(&lns, mark_l);
+        assert!(
+            !after_l.iter().any(|(_, m)| is_teardown(m)),
+            "{ctx}: the LNS sent a StopCCN/CDN: {after_l:?}"
+        );
+        assert!(
+            lcp_l.iter().all(|c| *c == 9 || *c == 10),
+            "{ctx}: LNS LCP codes after the restart: {lcp_l:?}"
+        );
+    }
+}
