@@ -281,6 +281,25 @@ impl Tun {
         Ok(())
     }
 
+    /// Makes the device persistent (`TUNSETPERSIST` 1: it outlives this descriptor and the
+    /// process, addresses and routes included, and the next open of its name attaches to
+    /// it) or not (0: it goes when its last descriptor closes).
+    pub fn set_persist(&self, persist: bool) -> io::Result<()> {
+        // SAFETY: TUNSETPERSIST takes its argument by value (an int used as a flag); `fd` is
+        // an open TUN descriptor.
+        let r = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNSETPERSIST,
+                libc::c_ulong::from(persist),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// The interface index (SIOCGIFINDEX), for rtnetlink requests.
     pub fn ifindex(&self) -> io::Result<u32> {
         let mut ifr = ifreq_for(&self.name)?;

@@ -577,6 +577,10 @@ pub struct UpgradeStats {
     pub sessions_lost: u64,
     /// Each tunnel it carried.
     pub tunnels: Vec<CarriedTunnel>,
+    /// The last restore was a crash recovery (the state journal replayed after a restart),
+    /// not a hand-over: the counts above are then recovered / lost.
+    #[serde(default)]
+    pub recovery: bool,
 }
 
 /// One tunnel a hitless upgrade carried over.
@@ -588,7 +592,8 @@ pub struct CarriedTunnel {
     pub peer_addr: String,
     /// Its sessions at the hand-over.
     pub sessions: u32,
-    /// `resumed` or `lost` (upgrade); `recovering`, `recovered` or `lost` (failover).
+    /// `resumed` or `lost` (upgrade); `recovered` or `lost` (crash recovery);
+    /// `recovering`, `recovered` or `lost` (failover).
     pub outcome: String,
 }
 

@@ -58,6 +58,28 @@ fn run_from(
         }
         None => Node::with_datapath(node_cfg, cfg.daemon.datapath).map_err(|e| e.to_string())?,
     };
+    // Crash recovery: the journal in daemon.state_dir, replayed unless a live process
+    // handed its state over (fresher than any journal).
+    let recovered = match &cfg.daemon.state_dir {
+        Some(dir) => {
+            let r = node
+                .attach_journal(dir, cfg.daemon.state_fsync, incoming.is_none())
+                .map_err(|e| format!("daemon.state_dir {}: {e}", dir.display()))?;
+            if let crate::node::Recovery::Recovered(r) = r {
+                println!(
+                    "l2tpd {}: recovered {} tunnels and {} sessions from {}",
+                    cfg.role,
+                    r.tunnels,
+                    r.sessions,
+                    dir.display()
+                );
+                true
+            } else {
+                false
+            }
+        }
+        None => false,
+    };
     if cfg.ppp.mode == crate::config::PppMode::Pppd {
         node.set_pppd(crate::node::pppd::PppdSpec {
             path: cfg.ppp.pppd_path.clone(),
@@ -83,7 +105,8 @@ fn run_from(
             .as_secs();
         let rcfg = r.node_config(&cfg.tunnel.host_name(), format!("{started:08X}"));
         // After an upgrade the restored core keeps the old prefix and NAS-Port counter.
-        let given = incoming.is_some().then(|| radius_given.unwrap_or_default());
+        // After a crash recovery likewise: the sessions go on, no Accounting-On.
+        let given = (incoming.is_some() || recovered).then(|| radius_given.unwrap_or_default());
         node.attach_radius_on(rcfg, given)
             .map_err(|e| e.to_string())?;
         if let Some(dae) = node.radius().and_then(|r| r.dae_addr()) {
@@ -190,6 +213,10 @@ fn run_from(
         n.ready(&format!("{} on {}", cfg.role, addrs.join(", ")));
     }
 
+    if recovered {
+        // Everything is attached: probe each restored tunnel's peer now.
+        node.resume_recovered();
+    }
     let mut last_publish = Instant::now() - Duration::from_secs(10);
     while !stop.load(Ordering::Relaxed) {
         node.step(Duration::from_millis(250))

@@ -212,6 +212,20 @@ impl Ipv4Leases {
         self.pool.spec()
     }
 
+    /// Marks `a` leased again to a session restored from a crash journal (a fixed address
+    /// to its user, any other taken from its pool); nothing if it is taken already.
+    pub fn relet(&mut self, a: Ipv4Addr) {
+        if self.fixed.contains(&a) {
+            self.fixed_leased.insert(a);
+        } else if let Some(p) = self.pool_of(a) {
+            if p.reserve(a).is_err() {
+                tracing::warn!(address = %a, "restored lease already taken in its pool");
+            }
+        } else if a != self.local {
+            self.granted.insert(a);
+        }
+    }
+
     /// Gives back a session's address.
     pub fn release(&mut self, a: Ipv4Addr) {
         if self.fixed_leased.remove(&a) {

@@ -55,6 +55,7 @@ pub mod daemon;
 pub mod demo;
 pub mod demo_netns;
 pub mod ip;
+pub mod journal;
 pub mod leases;
 pub mod loadgen;
 pub mod logging;

@@ -30,6 +30,9 @@ use super::ids;
 use super::reliable::ControlCounters;
 use super::tunnel::{check_unknown, Tunnel, TunnelState};
 
+mod journal;
+pub use journal::{CallRecord, CallRef, TunnelRecord, TunnelRef};
+
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transmit {
@@ -213,6 +216,12 @@ pub struct Endpoint {
     /// Control-channel counters of every tunnel removed so far: with the live tunnels'
     /// counters they give totals that never go down.
     closed_tunnels: ControlCounters,
+    /// Tunnels changed since [`Endpoint::take_touched`] last ran (`None`: not tracked).
+    #[serde(skip)]
+    touched: Option<HashSet<TunnelId>>,
+    /// Tunnels restored from a journal, probed and re-synchronised on the peer's answer.
+    #[serde(skip)]
+    resync: HashSet<TunnelId>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -251,6 +260,8 @@ impl Endpoint {
             evicted: HashMap::new(),
             evicted_order: VecDeque::new(),
             closed_tunnels: ControlCounters::default(),
+            touched: None,
+            resync: HashSet::new(),
         }
     }
 
@@ -303,6 +314,9 @@ impl Endpoint {
     }
 
     fn reschedule(&mut self, tid: TunnelId) {
+        if let Some(touched) = self.touched.as_mut() {
+            touched.insert(tid);
+        }
         let Some(t) = self.tunnels.get_mut(&tid) else {
             return;
         };
@@ -341,6 +355,10 @@ impl Endpoint {
     }
 
     fn remove_tunnel(&mut self, tid: TunnelId) {
+        if let Some(touched) = self.touched.as_mut() {
+            touched.insert(tid);
+        }
+        self.resync.remove(&tid);
         if let Some(t) = self.tunnels.remove(&tid) {
             self.closed_tunnels.accumulate(&t.channel.counters());
             if t.counted_half_open {
@@ -485,6 +503,15 @@ impl Endpoint {
         };
         let before = t.peer_id();
         t.quiet_since = now;
+        // A restored tunnel: re-synchronised on the peer's datagrams until its first
+        // message (a ZLB carries an Nr, not an Ns).
+        let resync = self.resync.contains(&tid);
+        if resync && !payload.is_empty() {
+            self.resync.remove(&tid);
+        }
+        if resync && t.channel.resync(ns, nr, !payload.is_empty()) {
+            tracing::info!(tunnel = %tid, peer = %t.peer, "control channel re-synchronised after a restart: Ns {} Nr {}", t.channel.next_ns(), t.channel.expected_ns());
+        }
         if matches!(t.state, TunnelState::WaitCtlReply { .. }) && !payload.is_empty() {
             // The peer's first message (its SCCRP) fixes where its Ns starts.
             t.channel.start_receive_at(ns);

@@ -34,7 +34,9 @@ pub(crate) mod session;
 pub(crate) mod tunnel;
 
 pub use config::{CallParams, EndpointConfig, PeerAuth, PeerRule, TunnelOptions};
-pub use endpoint::{Endpoint, EndpointStats, Transmit};
+pub use endpoint::{
+    CallRecord, CallRef, Endpoint, EndpointStats, Transmit, TunnelRecord, TunnelRef,
+};
 pub use error::{ApiError, ProtocolError};
 pub use event::{
     CallInfo, CallKind, Event, FailoverInfo, ProxyInfo, SessionDownReason, SessionInfo,

@@ -204,6 +204,35 @@ impl Channel {
         self.expected = nr;
     }
 
+    /// Re-synchronises a channel restored from a journal that may be behind what was on the
+    /// wire, from the peer's datagrams after the restart (`ns`, `nr`; `message`: not a ZLB,
+    /// which takes no Ns). RFC 2661 §3.1: "Nr indicates the sequence number expected in the
+    /// next control message to be received"; §5.8: a message whose Ns is at or before the
+    /// last received one "would be considered a duplicate of a message already received
+    /// and ignored from processing. However, in order to ensure that all messages are
+    /// acknowledged properly (...), receipt of duplicate messages MUST be acknowledged by
+    /// the reliable transport." So a HELLO we send with a stale Ns is a duplicate to the
+    /// peer, and its acknowledgement names the Ns it expects: an Nr past our next Ns
+    /// becomes our next Ns (what we had queued is dropped: by the peer's state it has it).
+    /// Our Nr becomes the later of the journaled one and the Ns of the peer's first
+    /// message. True when anything changed.
+    pub fn resync(&mut self, ns: SeqNum, nr: SeqNum, message: bool) -> bool {
+        let mut changed = false;
+        // Only forward: an Nr before what we have outstanding is an old datagram.
+        if self.next_ns.is_before(nr) {
+            self.unacked.clear();
+            self.out.clear();
+            self.next_ns = nr;
+            changed = true;
+        }
+        if message && ns.is_after(self.expected) {
+            self.expected = ns;
+            self.ahead.clear();
+            changed = true;
+        }
+        changed
+    }
+
     /// Sets the peer's Receive Window Size (0 is invalid and ignored, RFC 2661 §5.8).
     pub fn set_peer_window(&mut self, window: u16) {
         if window == 0 {

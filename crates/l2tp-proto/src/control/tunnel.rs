@@ -292,7 +292,7 @@ impl Tunnel {
     }
 
     /// A HELLO (RFC 2661 §6.5); its retransmissions detect a dead peer.
-    fn send_hello(&mut self, ctx: &mut Ctx, now: Instant) {
+    pub(crate) fn send_hello(&mut self, ctx: &mut Ctx, now: Instant) {
         self.quiet_since = now;
         let m = l2tp_wire::Hello {
             unknown: Vec::new(),

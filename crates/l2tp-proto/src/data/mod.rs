@@ -62,6 +62,7 @@
 mod debug;
 mod error;
 mod fastpath;
+mod journal;
 mod options;
 pub mod reorder;
 mod session;
@@ -82,6 +83,7 @@ use session::{Session, SessionRx, Shared, Tunnel};
 use table::{canonical, IdMap, KeyedSlab};
 
 pub use error::{ApiError, DropReason};
+pub use journal::{DpSessionRecord, DpSessionRef, DpTunnelRecord, DpTunnelRef};
 pub use options::{DebugMask, SessionOption, SessionOptions};
 pub use session::OOS_RESYNC_RUN;
 pub use stats::{DatapathCounters, L2tpStats};

@@ -280,6 +280,30 @@ pub fn stats(out: &mut String, s: &DaemonStats) {
 
 /// What hitless upgrades carried over: totals, then each tunnel resumed or lost.
 fn upgrade(out: &mut String, u: &l2tp_mgmt::UpgradeStats) {
+    if u.recovery {
+        let _ = writeln!(
+            out,
+            "Recovery: restarted on the state journal {} ago: tunnels {} recovered, {} lost; \
+             sessions {} recovered, {} lost",
+            duration(u.since_s),
+            u.tunnels_resumed,
+            u.tunnels_lost,
+            u.sessions_resumed,
+            u.sessions_lost
+        );
+    } else {
+        upgrade_line(out, u);
+    }
+    for t in &u.tunnels {
+        let _ = writeln!(
+            out,
+            "  tunnel {:<5} {:<22} {:>6} sessions  {}",
+            t.local_id, t.peer_addr, t.sessions, t.outcome
+        );
+    }
+}
+
+fn upgrade_line(out: &mut String, u: &l2tp_mgmt::UpgradeStats) {
     let _ = writeln!(
         out,
         "Upgrade: {} hand-over(s), the last {} ago: tunnels {} resumed, {} lost; sessions {} \
@@ -291,13 +315,6 @@ fn upgrade(out: &mut String, u: &l2tp_mgmt::UpgradeStats) {
         u.sessions_resumed,
         u.sessions_lost
     );
-    for t in &u.tunnels {
-        let _ = writeln!(
-            out,
-            "  tunnel {:<5} {:<22} {:>6} sessions  {}",
-            t.local_id, t.peer_addr, t.sessions, t.outcome
-        );
-    }
 }
 
 /// RFC 4951 failover: recoveries answered, then our own per tunnel (recovered or lost).

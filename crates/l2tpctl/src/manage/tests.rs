@@ -784,6 +784,7 @@ fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
                         outcome: "lost".into(),
                     },
                 ],
+                recovery: false,
             })),
             ..Default::default()
         })
@@ -797,6 +798,36 @@ fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
         text.contains("192.0.2.3:1701") && text.contains("lost\n"),
         "{text}"
     );
+    t.join().unwrap();
+
+    // After a crash recovery: the same figures, said as recovered / lost.
+    let (path, t) = fake_daemon("stats-recovery", |_| {
+        Response::Stats(DaemonStats {
+            role: "lns".into(),
+            upgrade: Some(Box::new(l2tp_mgmt::UpgradeStats {
+                since_s: 5,
+                tunnels_resumed: 1,
+                tunnels_lost: 1,
+                sessions_resumed: 40,
+                sessions_lost: 2,
+                tunnels: vec![l2tp_mgmt::CarriedTunnel {
+                    local_id: 7,
+                    peer_addr: "192.0.2.2:1701".into(),
+                    sessions: 40,
+                    outcome: "recovered".into(),
+                }],
+                recovery: true,
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    });
+    let text = run_cmd(&path, &["stats"]).unwrap();
+    assert!(
+        text.contains("Recovery: restarted on the state journal 5s ago: tunnels 1 recovered, 1 lost; sessions 40 recovered, 2 lost"),
+        "{text}"
+    );
+    assert!(text.contains("recovered\n"), "{text}");
     t.join().unwrap();
 
     let (path, t) = fake_daemon("upgrade", |req| match req {

@@ -21,6 +21,10 @@ pub struct CommonArgs {
     /// Datapath: userspace, kernel (the kernel's PPPoL2TP driver) or auto.
     #[arg(long, value_name = "MODE")]
     pub datapath: Option<DatapathMode>,
+    /// Keep a crash journal in this directory: after kill -9 a daemon started on it resumes
+    /// the tunnels and sessions (daemon.state_dir).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 fn parse_log_format(s: &str) -> Result<LogFormat, String> {
@@ -56,6 +60,9 @@ impl CommonArgs {
         }
         if let Some(f) = self.log_format {
             cfg.daemon.log_format = f;
+        }
+        if let Some(d) = &self.state_dir {
+            cfg.daemon.state_dir = Some(d.clone());
         }
         if let Some(d) = self.datapath {
             cfg.daemon.datapath = d;

@@ -285,6 +285,12 @@ pub struct DaemonConfig {
     pub group: Option<String>,
     /// Datapath: `userspace` (default), `kernel` or `auto`.
     pub datapath: DatapathMode,
+    /// Directory of the crash journal (docs/upgrade.md, "Crash recovery"); none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// `fsync` the journal after every write (survives a power loss too, at a cost per
+    /// control event). Default false: the journal is about the process dying.
+    pub state_fsync: bool,
 }
 
 impl DaemonConfig {

@@ -77,6 +77,10 @@ pub trait DatapathBackend: Send {
     fn as_userspace(&self) -> Option<&Datapath> {
         None
     }
+    /// The same, to change (a journal replayed into it).
+    fn as_userspace_mut(&mut self) -> Option<&mut Datapath> {
+        None
+    }
 
     /// A backend whose tunnels and sessions live outside the core (the kernel's): a copy of
     /// its classifier of what reaches userspace, which a snapshot carries in the datapath's
@@ -109,6 +113,10 @@ pub trait DatapathBackend: Send {
 
 impl DatapathBackend for Datapath {
     fn as_userspace(&self) -> Option<&Datapath> {
+        Some(self)
+    }
+
+    fn as_userspace_mut(&mut self) -> Option<&mut Datapath> {
         Some(self)
     }
 

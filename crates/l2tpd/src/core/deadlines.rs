@@ -111,6 +111,8 @@ impl Core {
 
     /// An Interim-Update is due for `key` at `t` (its RADIUS state says when).
     pub(super) fn arm_interim(&mut self, key: SessionKey, t: Instant) {
+        // An Interim-Update went out (or the first is scheduled): the counters reported.
+        self.journal_mark(key);
         self.deadlines.push(t, key, Kind::Interim);
     }
 

@@ -224,12 +224,17 @@ impl Core {
         let mut s = Session::new(link, now);
         s.radius = self.radius_session_up(key);
         self.sessions.insert(key, s);
+        self.journal_mark(key);
         self.arm_timeouts(key);
         self.dirty.push(key);
         self.replay_early_frames(now, key);
     }
 
     pub(super) fn on_ppp_event(&mut self, now: Instant, key: SessionKey, ev: PppEvent) {
+        // The crash journal follows the link from event to event (LCP up, authentication,
+        // NCPs up or down): what the negotiation does in between, and the echoes once it is
+        // up, change nothing a restart needs.
+        self.journal_mark(key);
         match ev {
             PppEvent::LinkUp => tracing::debug!(node = %self.name, session = %key, "LCP up"),
             PppEvent::AuthRequest {
@@ -337,6 +342,7 @@ impl Core {
     /// Ends a session: its link, its table entry and indexes, its addresses, its interface,
     /// its datapath handle, whatever was held for it.
     pub(super) fn remove_session(&mut self, now: Instant, key: SessionKey) {
+        self.journal_mark(key);
         if let Some(mut s) = self.sessions.remove(key) {
             if let Some(req) = s.take_pending_auth() {
                 self.out.push(super::Output::AuthCancel(*req));

@@ -51,6 +51,7 @@ mod events;
 mod failover;
 mod frames;
 mod ip_policy;
+mod journal;
 pub mod lac;
 mod lifecycle;
 mod loglimit;
@@ -273,6 +274,8 @@ pub struct Core {
     quality: quality::QualityClock,
     /// What a hitless upgrade carried over into this core (None: started afresh).
     carried: Option<Box<snapshot::Carried>>,
+    /// The crash journal's dirty marks (None: no state directory).
+    journal: Option<Box<journal::Tracker>>,
     /// RFC 4951 failover: recoveries answered and attempted.
     failover: failover::FailoverState,
 }
@@ -354,6 +357,7 @@ impl Core {
             trim_heap: false,
             quality: quality::QualityClock::new(config.ppp_quality_interval, now),
             carried: None,
+            journal: None,
             failover: Default::default(),
         })
     }
@@ -410,7 +414,10 @@ impl Core {
             }
             Input::Dae(request) => self.dae_request(now, request),
             Input::Resolved { id, result } => self.resolved(now, id, result),
-            Input::InterfaceUp { key, ifname } => self.interface_up(key, ifname),
+            Input::InterfaceUp { key, ifname } => {
+                self.journal_mark(key);
+                self.interface_up(key, ifname)
+            }
             Input::InterfaceFailed { key, error } => self.interface_failed(now, key, &error),
             Input::PppProcessExited { key, result, why } => {
                 self.ppp_process_exited(now, key, result, &why)

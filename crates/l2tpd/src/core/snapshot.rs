@@ -172,6 +172,28 @@ pub(crate) struct Carried {
     /// Carried sessions still watched.
     watched: HashSet<SessionKey>,
     sessions_lost: u64,
+    /// Brought back from the crash journal (a restart), not handed over by a live process.
+    recovered: bool,
+}
+
+impl Carried {
+    /// The restore was a crash journal's replay: what it brought back, counted as recovered
+    /// (not as an upgrade).
+    pub(super) fn crash_recovery(
+        &mut self,
+        endpoint: &Endpoint,
+        sessions: &sessions::SessionTable,
+    ) {
+        self.recovered = true;
+        self.upgrades = self.upgrades.saturating_sub(1);
+        self.tunnels = endpoint
+            .tunnels()
+            .map(|t| (t.tunnel, t.peer, t.sessions as u32, false))
+            .collect();
+        self.watched = sessions.iter().map(|(k, _)| *k).collect();
+        self.sessions = self.watched.len();
+        self.sessions_lost = 0;
+    }
 }
 
 fn role_name(role: &RoleSettings) -> &'static str {
@@ -382,6 +404,7 @@ impl Core {
             sessions: watched.len(),
             watched,
             sessions_lost: 0,
+            recovered: false,
         }));
         Ok(restored)
     }
@@ -404,7 +427,9 @@ impl Core {
             c.watched = HashSet::new();
             return;
         }
-        for t in c.tunnels.iter_mut().filter(|t| !t.3) {
+        // Looked at afresh each time: a tunnel an RFC 4951 recovery takes is away under its
+        // id until the peer answers, and back after.
+        for t in c.tunnels.iter_mut() {
             t.3 = self.endpoint.tunnel_info(t.0).is_none();
         }
         let before = c.watched.len();
@@ -433,9 +458,15 @@ impl Core {
                     local_id: t.0 .0,
                     peer_addr: t.1.to_string(),
                     sessions: t.2,
-                    outcome: if t.3 { "lost" } else { "resumed" }.into(),
+                    outcome: match (t.3, c.recovered) {
+                        (true, _) => "lost",
+                        (false, true) => "recovered",
+                        (false, false) => "resumed",
+                    }
+                    .into(),
                 })
                 .collect(),
+            recovery: c.recovered,
         })
     }
 }

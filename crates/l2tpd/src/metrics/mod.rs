@@ -391,9 +391,40 @@ fn upgrade(out: &mut String, u: Option<&l2tp_mgmt::UpgradeStats>) {
         "Hitless upgrades the daemon's state went through since it last started afresh.",
     );
     sample(out, "l2tpd_upgrades_total", u.upgrades);
-    for (what, resumed, lost) in [
+    family(
+        out,
+        "l2tpd_recoveries_total",
+        "counter",
+        "Crash recoveries: 1 when this process restored its state from the state directory's journal.",
+    );
+    sample(out, "l2tpd_recoveries_total", u64::from(u.recovery));
+    for (what, n, lost) in [
         ("tunnels", u.tunnels_resumed, u.tunnels_lost),
         ("sessions", u.sessions_resumed, u.sessions_lost),
+    ] {
+        let metric = format!("l2tpd_recovery_{what}");
+        let help = format!(
+            "{what} the crash recovery brought back from the journal, by outcome (lost: gone \
+             within a minute after it, e.g. its peer had given up)."
+        );
+        family(out, &metric, "gauge", &help);
+        let (n, lost) = if u.recovery { (n, lost) } else { (0, 0) };
+        let _ = writeln!(out, "{metric}{{outcome=\"recovered\"}} {n}");
+        let _ = writeln!(out, "{metric}{{outcome=\"lost\"}} {lost}");
+    }
+    let (resumed_t, lost_t, resumed_s, lost_s) = if u.recovery {
+        (0, 0, 0, 0)
+    } else {
+        (
+            u.tunnels_resumed,
+            u.tunnels_lost,
+            u.sessions_resumed,
+            u.sessions_lost,
+        )
+    };
+    for (what, resumed, lost) in [
+        ("tunnels", resumed_t, lost_t),
+        ("sessions", resumed_s, lost_s),
     ] {
         let metric = format!("l2tpd_upgrade_{what}");
         let help = format!(
@@ -684,6 +715,36 @@ mod tests {
             "l2tpd_upgrade_sessions{outcome=\"resumed\"} 50",
             "l2tpd_upgrade_sessions{outcome=\"lost\"} 4",
             "# TYPE l2tpd_upgrades_total counter",
+            "l2tpd_recoveries_total 0",
+            "l2tpd_recovery_tunnels{outcome=\"recovered\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn crash_recoveries_are_counted_by_outcome() {
+        let mut snap = snapshot();
+        snap.stats.upgrade = Some(Box::new(l2tp_mgmt::UpgradeStats {
+            tunnels_resumed: 2,
+            tunnels_lost: 1,
+            sessions_resumed: 50,
+            sessions_lost: 4,
+            recovery: true,
+            ..Default::default()
+        }));
+        let text = render(&snap);
+        for line in [
+            "l2tpd_recoveries_total 1",
+            "l2tpd_recovery_tunnels{outcome=\"recovered\"} 2",
+            "l2tpd_recovery_tunnels{outcome=\"lost\"} 1",
+            "l2tpd_recovery_sessions{outcome=\"recovered\"} 50",
+            "l2tpd_recovery_sessions{outcome=\"lost\"} 4",
+            "l2tpd_upgrade_tunnels{outcome=\"resumed\"} 0",
+            "# TYPE l2tpd_recoveries_total counter",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

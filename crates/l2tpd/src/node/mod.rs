@@ -19,6 +19,8 @@
 //!   process on a hitless upgrade.
 
 pub mod handover;
+mod journal;
+pub use journal::Recovery;
 pub mod kernel_backend;
 pub mod netconf;
 pub mod pppd;
@@ -135,6 +137,9 @@ pub struct Node {
     now: Instant,
     /// A LAC's PPPoE interfaces.
     pppoe: Option<pppoe::PppoeLinks>,
+    /// The crash journal (`daemon.state_dir`), written before each step's datagrams leave.
+    journal: Option<crate::journal::Journal>,
+    journal_records: Vec<Vec<u8>>,
 }
 
 impl Node {
@@ -293,6 +298,8 @@ impl Node {
             kernel,
             kernel_rx: Vec::new(),
             now,
+            journal: None,
+            journal_records: Vec::new(),
         })
     }
 
@@ -483,7 +490,12 @@ impl Node {
             self.step(Duration::from_millis(50))?;
         }
         self.flush();
-        self.radius_stop(grace)
+        let r = self.radius_stop(grace);
+        // A clean stop: nothing to resume, the journal and the kept interfaces go.
+        if let Some(j) = self.journal.take() {
+            j.remove();
+        }
+        r
     }
 
     /// Accounting-Off, then (bounded by `grace`) the accounting records in flight are
@@ -679,6 +691,7 @@ impl Node {
     /// Moves the core's queued datagrams into the send batches (after connecting the
     /// sockets it asked to connect).
     fn send_datagrams(&mut self) {
+        self.write_journal();
         let out = self.core.outputs();
         for (sock, peer) in out.take_connects() {
             if let Some(s) = self.sockets.get_mut(sock) {

@@ -28,7 +28,7 @@ pub const TUN_TOKEN_BASE: u64 = 1 << 40;
 /// offloads (`l2tp_io::offload`): the kernel hands over 64 KiB TCP super-packets, which the
 /// node segments itself, one read for many wire packets. A kernel refusing the offloads
 /// still gets correct packets (the header stays, with no GSO in it).
-fn open_offloading(name: &str) -> Result<Tun, String> {
+pub(crate) fn open_offloading(name: &str) -> Result<Tun, String> {
     let tun = Tun::open_with(&TunOptions {
         name: Some(name.to_string()),
         vnet_hdr: true,

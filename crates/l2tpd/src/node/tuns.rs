@@ -23,6 +23,9 @@ pub struct Tuns {
     netconf: Option<NetConf>,
     /// Rate limits applied with `tc` (kernel datapath).
     pub tc: super::tc::Tc,
+    /// Per-session TUNs are persistent (a state directory: they outlive a crash, and the
+    /// next process reattaches them); made non-persistent when their session ends.
+    pub persist: bool,
 }
 
 impl Default for Tuns {
@@ -41,6 +44,7 @@ impl Tuns {
             by_token: HashMap::new(),
             next_token: tunif::TUN_TOKEN_BASE + 1,
             netconf: None,
+            persist: false,
         }
     }
 
@@ -102,6 +106,18 @@ impl Tuns {
         Ok(())
     }
 
+    /// Reattaches a session's persistent TUN `name` left by a process that died (its
+    /// addresses and routes are still on it). Fails if the interface is gone.
+    pub fn reattach(&mut self, poller: &Poller, key: SessionKey, name: &str) -> Result<(), String> {
+        self.netconf()
+            .map_err(|e| e.to_string())?
+            .link_index(name)
+            .map_err(|e| format!("interface {name}: {e}"))?;
+        let tun = tunif::open_offloading(name)?;
+        self.adopt(poller, Some(key), tun)
+            .map_err(|e| format!("poll {name}: {e}"))
+    }
+
     /// The TUN a poll token names, and which TUN that is for the core.
     pub fn by_token(&self, token: u64) -> Option<(&Tun, TunTarget)> {
         if token == tunif::TUN_TOKEN_BASE {
@@ -148,6 +164,11 @@ impl Tuns {
                 });
                 Some(match r {
                     Ok(tun) => {
+                        if self.persist {
+                            if let Err(e) = tun.set_persist(true) {
+                                tracing::warn!(session = %key, "TUN {}: not persistent ({e}): it will not outlive a crash", tun.name());
+                            }
+                        }
                         let ifname = tun.name().to_string();
                         println!(
                             "session {key}: interface {ifname} up, local {} peer {}{}",
@@ -169,8 +190,12 @@ impl Tuns {
                 None
             }
             IpOp::CloseSessionTun { key } => {
-                if let Some((_, token)) = self.by_session.remove(&key) {
+                if let Some((tun, token)) = self.by_session.remove(&key) {
                     self.by_token.remove(&token);
+                    if self.persist {
+                        // The session ended: its interface goes with the descriptor.
+                        let _ = tun.set_persist(false);
+                    }
                 }
                 if self.by_session.is_empty() && self.by_session.capacity() > 1024 {
                     self.by_session.shrink_to_fit();

@@ -61,7 +61,29 @@ pub struct SimCore {
     pub wire: Vec<(Instant, SocketAddr, Vec<u8>)>,
     /// PPPoE frames a LAC core sent: (interface, Ethernet frame), in order.
     pub pppoe_out: Vec<(usize, Vec<u8>)>,
+    /// The crash journal, in memory (see [`SimCore::start_journal`]).
+    pub journal: Option<MemJournal>,
     next_token: u64,
+}
+
+/// A crash journal kept in memory as the shell keeps it on disk: a base snapshot and the
+/// records written after it, each step's before its datagrams leave; a new base once the
+/// records outgrow the old one.
+#[derive(Debug, Clone, Default)]
+pub struct MemJournal {
+    /// The base snapshot.
+    pub base: Vec<u8>,
+    /// Records since the base.
+    pub records: Vec<Vec<u8>>,
+    /// New bases written after the first.
+    pub compactions: u32,
+}
+
+impl MemJournal {
+    /// The records as slices, for `Core::replay_journal`.
+    pub fn slices(&self) -> Vec<&[u8]> {
+        self.records.iter().map(Vec::as_slice).collect()
+    }
 }
 
 impl SimCore {
@@ -83,8 +105,19 @@ impl SimCore {
             interfaces_up: true,
             wire: Vec::new(),
             pppoe_out: Vec::new(),
+            journal: None,
             next_token: 1,
         }
+    }
+
+    /// Starts keeping a crash journal (before the first input).
+    pub fn start_journal(&mut self, now: Instant) {
+        self.core.enable_journal();
+        let base = self.core.journal_base(now).expect("journal base");
+        self.journal = Some(MemJournal {
+            base,
+            ..MemJournal::default()
+        });
     }
 
     /// Feeds one input and collects what it caused.
@@ -110,6 +143,15 @@ impl SimCore {
 
     fn collect(&mut self, now: Instant) {
         self.core.end_batch();
+        if let Some(j) = self.journal.as_mut() {
+            self.core.journal_records(now, &mut j.records);
+            let logged: usize = j.records.iter().map(|r| r.len() + 8).sum();
+            if logged > j.base.len() {
+                j.base = self.core.journal_base(now).expect("journal base");
+                j.records.clear();
+                j.compactions += 1;
+            }
+        }
         let mut feedback = Vec::new();
         let out = self.core.outputs();
         for (t, bytes) in out.transmits() {
