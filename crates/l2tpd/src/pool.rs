@@ -474,6 +474,33 @@ impl Ipv6Pool {
         Ok(())
     }
 
+    /// Marks a lease handed out before (a journal replay): the pool will not hand it out
+    /// again until it is freed. Indices skipped on the way are kept for later.
+    pub fn reserve(&mut self, lease: &Ipv6Lease) -> Result<(), PoolError> {
+        let index = self.index_of(lease);
+        let first = if self.per_session_prefix() { 1 } else { 2 };
+        if index < first || index > self.max || self.lease(index) != *lease {
+            return Err(PoolError::Invalid {
+                input: lease.address.to_string(),
+                reason: "not a lease of this pool".into(),
+            });
+        }
+        if !self.used.insert(index) {
+            return Err(PoolError::Invalid {
+                input: lease.address.to_string(),
+                reason: "already leased".into(),
+            });
+        }
+        if index >= self.next {
+            // Allocation is sequential, so a replayed lease lies just past `next`.
+            self.recycled.extend(self.next..index);
+            self.next = index + 1;
+        } else {
+            self.recycled.retain(|&i| i != index);
+        }
+        Ok(())
+    }
+
     /// Leases currently handed out.
     pub fn in_use(&self) -> usize {
         self.used.len()
@@ -487,6 +514,36 @@ mod tests {
 
     fn pool(s: &str) -> Ipv4Pool {
         Ipv4Pool::new(s.parse().unwrap())
+    }
+
+    #[test]
+    fn a_reserved_ipv6_lease_is_never_handed_out_again() {
+        for prefix in ["2001:db8:1::/64", "2001:db8:100::/56"] {
+            let mut original = Ipv6Pool::new(prefix.parse().unwrap()).unwrap();
+            let leases: Vec<_> = (0..4).map(|_| original.allocate().unwrap()).collect();
+            original.free(&leases[1]).unwrap();
+            // A fresh pool told of leases 0, 2 and 3 (a replay) hands out none of them.
+            let mut replayed = Ipv6Pool::new(prefix.parse().unwrap()).unwrap();
+            for l in [&leases[3], &leases[0], &leases[2]] {
+                replayed.reserve(l).unwrap();
+            }
+            assert!(
+                replayed.reserve(&leases[0]).is_err(),
+                "{prefix}: leased twice"
+            );
+            let next: Vec<_> = (0..3).map(|_| replayed.allocate().unwrap()).collect();
+            for l in &next {
+                assert!(
+                    ![leases[0], leases[2], leases[3]].contains(l),
+                    "{prefix}: {l:?} handed out twice"
+                );
+            }
+            assert!(
+                replayed.free(&leases[1]).is_err(),
+                "{prefix}: a lease never replayed is not held"
+            );
+            assert_eq!(replayed.in_use(), 6);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 mod support;
 use support::sim::{
     client_config, client_core, client_core_from, icmp_echo, lns_config, lns_core, lns_core_from,
-    run_until, up_sessions, MemJournal, SimCore, CLIENT_ADDR, LNS_ADDR,
+    lns_core_with, run_until, up_sessions, MemJournal, SimCore, CLIENT_ADDR, LNS_ADDR,
 };
 
 use std::net::Ipv4Addr;
@@ -735,6 +735,48 @@ fn a_crashed_client_restarted_on_its_journal_carries_on_and_the_lns_sees_nothing
         assert!(
             lcp_l.iter().all(|c| *c == 9 || *c == 10),
             "{ctx}: LNS LCP codes after the restart: {lcp_l:?}"
+        );
+    }
+}
+
+/// An address belongs to one session at a time, across a crash too: the IPv6 prefixes of
+/// sessions set up after the journal's base are held again by the replayed pool, so a new
+/// session cannot be handed one of them.
+#[test]
+fn the_replayed_pool_holds_the_ipv6_prefixes_of_the_restored_sessions() {
+    for seed in seeds(SEEDS) {
+        let t0 = Instant::now();
+        let prefix = Some("2001:db8:100::/56");
+        let mut h = Harness::new(Network::new(seed, NetConfig::lossy(0.05)), t0);
+        let mut lns = lns_core_with(seed, t0, prefix);
+        lns.start_journal(t0);
+        lns.journal.as_mut().expect("journal").never_compact = true;
+        let mut client = client_core(seed, t0, 2);
+        client.input(t0, Input::Tick);
+        let up = run_until(
+            &mut h,
+            &mut lns,
+            &mut client,
+            Duration::from_secs(300),
+            |l, _, now| l.core.sessions(now).iter().filter(|s| s.ipv6_up).count() == 2,
+        );
+        assert!(up, "seed {seed}: IPv6 not up on both sessions");
+        let live = lns.core.ipv6_pool_in_use();
+        assert_eq!(live, Some(2), "seed {seed}: live pool");
+        let journal = lns.journal.clone().expect("journal");
+        assert_eq!(
+            journal.compactions, 0,
+            "seed {seed}: the sessions are in records"
+        );
+        let mut replayed = lns_core_with(seed ^ 0x5eed, h.now, prefix);
+        replayed
+            .core
+            .replay_journal(&journal.base, &journal.slices(), h.now)
+            .expect("replay");
+        assert_eq!(
+            replayed.core.ipv6_pool_in_use(),
+            live,
+            "seed {seed}: the replayed pool does not hold the restored sessions' prefixes"
         );
     }
 }

@@ -265,13 +265,21 @@ impl Core {
                 s.link.reattach(self.link_config.clone());
                 s.timer = None;
                 let lease = s.lease();
+                let v6_lease = s.v6().and_then(|v| v.lease);
                 let shared = matches!(s.interface(), Some(Interface::Shared(_)));
                 let peer = s.ipv4().map(|p| p.peer);
                 let routes = s.radius.as_deref().map(|r| r.routes.clone());
                 let interim = s.radius.as_deref().and_then(|r| r.next_interim);
                 self.sessions.insert(key, *s);
-                if let (RoleSettings::Lns(l), Some(a)) = (&mut self.role, lease) {
-                    l.pool.relet(a);
+                if let RoleSettings::Lns(l) = &mut self.role {
+                    if let Some(a) = lease {
+                        l.pool.relet(a);
+                    }
+                    if let (Some(v6), Some(p)) = (v6_lease, l.ipv6_pool.as_mut()) {
+                        if let Err(e) = p.reserve(&v6) {
+                            tracing::warn!(address = %v6.address, "replayed IPv6 lease: {e}");
+                        }
+                    }
                 }
                 if let (true, Some(p), IpMode::Shared { .. }) = (shared, peer, &self.ip_mode) {
                     self.sessions.route_v4(p, key);

@@ -498,6 +498,14 @@ impl Core {
         }
     }
 
+    /// LNS with an IPv6 pool: how many of its leases are handed out.
+    pub fn ipv6_pool_in_use(&self) -> Option<usize> {
+        match &self.role {
+            RoleSettings::Lns(l) => l.ipv6_pool.as_ref().map(|p| p.in_use()),
+            RoleSettings::Client(_) | RoleSettings::Lac(_) => None,
+        }
+    }
+
     /// LNS: replaces the users (SIGHUP); sessions already up are kept.
     pub fn replace_users(&mut self, users: Users) {
         if let RoleSettings::Lns(l) = &mut self.role {
