@@ -385,6 +385,12 @@ fn a_killed_lns_restarts_on_its_state_dir_and_no_peer_notices() {
     );
     let m = metrics(&lab.lns);
     assert!(m.contains("l2tpd_recoveries_total 1"), "metrics: {m}");
+    // Both ways back were taken: our client offers RFC 4951 failover, so its tunnel was
+    // recovered through it; the load generator's tunnels (no failover) by the HELLO probe.
+    assert!(
+        m.contains("l2tpd_failover_tunnels{outcome=\"recovered\"} 1"),
+        "the client's tunnel recovered through RFC 4951: {m}"
+    );
     let recovered = format!("l2tpd_recovery_sessions{{outcome=\"recovered\"}} {total}");
     assert!(m.contains(&recovered), "metrics: {m}");
     match request(&lns_sock, Request::Stats) {
