@@ -13,253 +13,17 @@
 //! 203.0.113.10-250. Namespaces and processes are removed by name / pid when a test ends.
 
 mod support;
-use support::{ok, sh};
-use support::{request, sessions, wait_for};
+use support::lns_lab::{life_events, metrics, ping_replies, privileged, session_set, Lab, L2TPD};
+use support::{ok, request, sessions, sh, wait_for};
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use l2tp_mgmt::{Client, Request, Response};
+use l2tp_mgmt::{Request, Response};
 
-const L2TPD: &str = env!("CARGO_BIN_EXE_l2tpd");
 /// loadgen: tunnels × sessions (plus the client's one session).
 const LOADGEN: (u32, u32) = (2, 60);
-
-fn privileged(test: &str) -> bool {
-    support::requires(
-        test,
-        &[
-            ("root", l2tp_mgmt::is_root()),
-            ("iproute2", support::have_tool("ip")),
-            ("ping", support::have_tool("ping")),
-        ],
-    )
-}
-
-/// Two namespaces joined by a veth pair; removed on drop, with every process registered.
-struct Lab {
-    lns: String,
-    peers: String,
-    dir: PathBuf,
-    /// Processes to end (by pid) when the test ends.
-    pids: Vec<u32>,
-    children: Vec<Child>,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let id = format!("{tag}{}", std::process::id() % 100_000);
-        let lab = Lab {
-            lns: format!("upl-{id}"),
-            peers: format!("upc-{id}"),
-            dir: std::env::temp_dir().join(format!("l2tpd-upgrade-{id}")),
-            pids: Vec::new(),
-            children: Vec::new(),
-        };
-        let _ = std::fs::remove_dir_all(&lab.dir);
-        std::fs::create_dir_all(&lab.dir).expect("temp dir");
-        ok(&["ip", "netns", "add", &lab.lns]);
-        ok(&["ip", "netns", "add", &lab.peers]);
-        let (a, b) = (format!("u{id}a"), format!("u{id}b"));
-        ok(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
-        ok(&["ip", "link", "set", &a, "netns", &lab.lns]);
-        ok(&["ip", "link", "set", &b, "netns", &lab.peers]);
-        ok(&[
-            "ip",
-            "-n",
-            &lab.lns,
-            "addr",
-            "add",
-            "192.0.2.1/24",
-            "dev",
-            &a,
-        ]);
-        ok(&[
-            "ip",
-            "-n",
-            &lab.peers,
-            "addr",
-            "add",
-            "192.0.2.2/24",
-            "dev",
-            &b,
-        ]);
-        for (ns, dev) in [(&lab.lns, &a), (&lab.peers, &b)] {
-            ok(&["ip", "-n", ns, "link", "set", dev, "up"]);
-            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Starts `BIN ARGS` in namespace `ns`, output in `WHO.log`; ended when the lab drops.
-    fn spawn(&mut self, ns: &str, who: &str, bin: &str, args: &[&str]) -> u32 {
-        let f = std::fs::File::create(self.path(&format!("{who}.log"))).expect("log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, bin])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().expect("dup"))
-            .stderr(f)
-            .spawn()
-            .expect("spawn");
-        let pid = child.id();
-        self.children.push(child);
-        pid
-    }
-
-    fn log(&self, who: &str) -> String {
-        std::fs::read_to_string(self.path(&format!("{who}.log"))).unwrap_or_default()
-    }
-
-    /// The LNS's configuration (TUN per session, LCP echoes every second, metrics).
-    fn lns_config(&self) -> PathBuf {
-        let p = self.path("lns.toml");
-        let text = format!(
-            r#"role = "lns"
-[daemon]
-management_socket = "{sock}"
-metrics_listen = "192.0.2.1:9108"
-[tunnel]
-hello_interval = 5
-[ppp]
-lcp_echo_interval = 1
-[lns]
-listen = ["192.0.2.1:1701"]
-ipv4_pool = "203.0.113.10-203.0.113.250"
-local_ipv4 = "198.51.100.1"
-allowed_peers = ["192.0.2.0/24"]
-[[lns.users]]
-name = "alice"
-password = "secret"
-"#,
-            sock = self.path("lns.sock").display()
-        );
-        std::fs::write(&p, text).expect("config");
-        p
-    }
-
-    fn start_lns(&mut self) -> u32 {
-        let cfg = self.lns_config();
-        let ns = self.lns.clone();
-        let pid = self.spawn(
-            &ns,
-            "lns",
-            L2TPD,
-            &["run", "--config", cfg.to_str().unwrap()],
-        );
-        let sock = self.path("lns.sock");
-        wait_for(
-            Duration::from_secs(10),
-            "the LNS's management socket",
-            || Client::connect(&sock).is_ok(),
-        );
-        pid
-    }
-
-    fn start_client(&mut self) {
-        let sock = self.path("client.sock");
-        let ns = self.peers.clone();
-        #[rustfmt::skip]
-        let args = [
-            "client", "--server", "192.0.2.1", "--user", "alice", "--password", "secret",
-            "--sessions", "1", "--socket", sock.to_str().unwrap(),
-        ];
-        self.spawn(&ns, "client", L2TPD, &args);
-    }
-
-    /// The pid of a process that is not our child (the new LNS), ended with the lab.
-    fn adopt_pid(&mut self, pid: u32) {
-        self.pids.push(pid);
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let kill = |sig: &str, pid: u32| {
-            let _ = Command::new("kill")
-                .args([sig, &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        };
-        for pid in &self.pids {
-            kill("-TERM", *pid);
-        }
-        for c in &mut self.children {
-            support::stop(c);
-        }
-        // The adopted processes are not our children: wait (bounded) until they are gone.
-        let deadline = Instant::now() + Duration::from_secs(8);
-        for pid in &self.pids {
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if Path::new(&format!("/proc/{pid}")).exists() {
-                kill("-KILL", *pid);
-            }
-        }
-        let _ = sh(&["ip", "netns", "del", &self.lns]);
-        let _ = sh(&["ip", "netns", "del", &self.peers]);
-        if std::thread::panicking() {
-            eprintln!("logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// (tunnel, session, address, state) of every session, sorted.
-fn session_set(sock: &Path) -> Vec<(u16, u16, Option<std::net::Ipv4Addr>, String)> {
-    let mut v: Vec<_> = sessions(sock)
-        .into_iter()
-        .map(|s| (s.tunnel, s.session, s.ipv4, s.state))
-        .collect();
-    v.sort();
-    v
-}
-
-fn count(text: &str, what: &str) -> usize {
-    text.lines().filter(|l| l.contains(what)).count()
-}
-
-/// The lines a peer logs when a session or tunnel goes down or PPP comes up.
-fn life_events(log: &str) -> (usize, usize, usize) {
-    (
-        count(log, "session down"),
-        count(log, "tunnel down"),
-        count(log, "IPCP up"),
-    )
-}
-
-/// ping -D output: (timestamps of replies, sequence numbers).
-fn ping_replies(text: &str) -> Vec<(f64, u64)> {
-    text.lines()
-        .filter_map(|l| {
-            let ts = l.strip_prefix('[')?.split(']').next()?.parse().ok()?;
-            let seq = l
-                .split("icmp_seq=")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((ts, seq))
-        })
-        .collect()
-}
-
-/// A GET of the metrics endpoint from inside the LNS's namespace (bash's /dev/tcp).
-fn metrics(ns: &str) -> String {
-    let script = "exec 3<>/dev/tcp/192.0.2.1/9108; \
-                  printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 5 cat <&3";
-    let o = sh(&["ip", "netns", "exec", ns, "bash", "-c", script]);
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn upgraded(resp: &Response) -> (u32, u32, u64, u64, (u64, u64)) {
     match resp {
@@ -299,7 +63,7 @@ fn lns_upgrades_twice_under_load_and_no_peer_notices() {
         return;
     }
     let mut lab = Lab::new("u");
-    let lns_pid = lab.start_lns();
+    let lns_pid = lab.start_lns("lns");
     let lns_sock = lab.path("lns.sock");
     lab.start_client();
     let peers = lab.peers.clone();
@@ -474,7 +238,7 @@ fn a_binary_that_refuses_the_snapshot_leaves_the_daemon_running() {
         return;
     }
     let mut lab = Lab::new("r");
-    let lns_pid = lab.start_lns();
+    let lns_pid = lab.start_lns("lns");
     let lns_sock = lab.path("lns.sock");
     lab.start_client();
     wait_for(Duration::from_secs(20), "the session up", || {

@@ -1,13 +1,15 @@
 //! The test kit shared by l2tpd's integration tests: the gate of tests that need root or
 //! tools (SKIPPED loudly, a failure under CI), daemon processes (started, stopped by pid,
 //! their logs), an LNS without TUN, a scripted L2TP peer, the one ICCN our peers send,
-//! bounded waits, free ports, the management socket, and daemon cores in virtual time
+//! bounded waits, free ports, the management socket, a two-namespace lab for an LNS and its
+//! peers (`lns_lab`), and daemon cores in virtual time
 //! (`sim`: cores as `l2tp_sim` nodes; `sim_lns`: an LNS core for step-by-step scripted peers).
 #![allow(dead_code)] // each test file uses a different subset
 
 /// The kernel-vm guest and the gate, shared with l2tp-io's guest tests.
 #[allow(unused_imports)] // each test file uses a different subset
 pub use l2tp_guest::{self as guest, requires};
+pub mod lns_lab;
 pub mod segment;
 pub mod sim;
 pub mod sim_lns;
