@@ -8,17 +8,17 @@
 
 mod support;
 use support::sim::{
-    client_config, client_core, client_core_from, icmp_echo, lns_config, lns_core, lns_core_from,
-    lns_core_with, run_until, up_sessions, MemJournal, SimCore, CLIENT_ADDR, LNS_ADDR,
+    client_config, client_core, client_core_from, is_teardown, lns_config, lns_core, lns_core_from,
+    lns_core_with, ping_each_way, run_until, up_sessions, MemJournal, SimCore, CLIENT_ADDR,
+    LNS_ADDR,
 };
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use l2tp_sim::{seeds, Harness, NetConfig, Network};
 use l2tp_wire::{ControlMessage, Packet};
 use l2tpd::core::snapshot::{SnapshotError, VERSION};
-use l2tpd::core::{DialPeer, Input, NodeConfig, TunTarget};
+use l2tpd::core::{DialPeer, Input, NodeConfig};
 
 const SEEDS: &[u64] = &[41, 42, 43, 44];
 /// How long the crashed LNS is away (its port answers nothing meanwhile).
@@ -97,46 +97,6 @@ fn wire_since(node: &SimCore, from: usize) -> (Vec<(u16, ControlMessage)>, Vec<u
     (control, lcp)
 }
 
-fn is_teardown(m: &ControlMessage) -> bool {
-    matches!(m, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))
-}
-
-/// A ping each way on every session, a few tries (the network is lossy): all got through.
-fn traffic(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, seq: u16) -> bool {
-    let sessions = up_sessions(client, h.now);
-    let far: Ipv4Addr = "192.0.2.99".parse().unwrap();
-    !sessions.is_empty()
-        && sessions.iter().all(|(key, p)| {
-            let out = icmp_echo(p.local, far, seq);
-            let back = icmp_echo(far, p.local, seq);
-            (0..6).any(|_| {
-                let now = h.now;
-                client.input(
-                    now,
-                    Input::TunPacket {
-                        source: TunTarget::Session(*key),
-                        packet: &out,
-                        segment: false,
-                    },
-                );
-                lns.input(
-                    now,
-                    Input::TunPacket {
-                        source: TunTarget::Shared,
-                        packet: &back,
-                        segment: false,
-                    },
-                );
-                run_until(h, lns, client, Duration::from_secs(3), |l, c, _| {
-                    l.tun_writes.iter().any(|(_, b)| *b == out)
-                        && c.tun_writes
-                            .iter()
-                            .any(|(t, b)| *t == TunTarget::Session(*key) && *b == back)
-                })
-            })
-        })
-}
-
 /// What an operator compares: tunnels (ids, peer, sessions, control counters) and sessions
 /// (key, phase, user, addresses), and the pool.
 fn state(node: &SimCore, now: Instant) -> String {
@@ -209,7 +169,7 @@ fn recover(stale: bool) {
         let ctx = format!("seed {seed} stale {stale} (replay: L2TP_SIM_SEED={seed})");
         let (mut h, mut lns, mut client) = up_with(seed, 2, NetConfig::lossy(0.05), stale);
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 1),
+            ping_each_way(&mut h, &mut lns, &mut client, 1),
             "{ctx}: no traffic before"
         );
         // The journal as it was now; then life goes on (echoes, HELLOs both ways: Ns and Nr
@@ -223,7 +183,7 @@ fn recover(stale: bool) {
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 2),
+            ping_each_way(&mut h, &mut lns, &mut client, 2),
             "{ctx}: no traffic before"
         );
         let journal = if stale {
@@ -256,7 +216,7 @@ fn recover(stale: bool) {
         assert_eq!((restored.tunnels, restored.sessions), (1, 2), "{ctx}");
 
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 3),
+            ping_each_way(&mut h, &mut lns, &mut client, 3),
             "{ctx}: no traffic after"
         );
         // Across the HELLO's retransmission budget and more echoes and HELLOs.
@@ -268,7 +228,7 @@ fn recover(stale: bool) {
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 4),
+            ping_each_way(&mut h, &mut lns, &mut client, 4),
             "{ctx}: no traffic later"
         );
 
@@ -681,7 +641,7 @@ fn a_crashed_client_restarted_on_its_journal_carries_on_and_the_lns_sees_nothing
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 1),
+            ping_each_way(&mut h, &mut lns, &mut client, 1),
             "{ctx}: no traffic before"
         );
         let keys_lns = up_sessions(&lns, h.now);
@@ -707,7 +667,7 @@ fn a_crashed_client_restarted_on_its_journal_carries_on_and_the_lns_sees_nothing
         client.core.resume_restored(now, &ids);
         client.input(now, Input::Tick);
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 2),
+            ping_each_way(&mut h, &mut lns, &mut client, 2),
             "{ctx}: no traffic after"
         );
         run_until(
@@ -718,7 +678,7 @@ fn a_crashed_client_restarted_on_its_journal_carries_on_and_the_lns_sees_nothing
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 3),
+            ping_each_way(&mut h, &mut lns, &mut client, 3),
             "{ctx}: no traffic later"
         );
         assert_eq!(up_sessions(&lns, h.now), keys_lns, "{ctx}: LNS sessions");

@@ -10,11 +10,10 @@
 
 mod support;
 use support::sim::{
-    client_config, client_core_from, icmp_echo, lns_config, lns_core_from, run_until, up_sessions,
-    SimCore, LNS_ADDR,
+    client_config, client_core_from, is_teardown, lns_config, lns_core_from, ping_each_way,
+    run_until, up_sessions, SimCore, LNS_ADDR,
 };
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use l2tp_sim::{seeds, Harness, NetConfig, Network};
@@ -22,7 +21,7 @@ use l2tp_wire::{
     ControlMessage, FailoverAvp, FailoverCapability, Packet, SuggestedControlSequence, TunnelId,
     TunnelRecovery,
 };
-use l2tpd::core::{DialPeer, Input, NodeConfig, TunTarget};
+use l2tpd::core::{DialPeer, Input, NodeConfig};
 
 const SEEDS: &[u64] = &[41, 42, 43, 44];
 
@@ -77,40 +76,6 @@ fn up(seed: u64, lns_fo: bool, client_fo: bool) -> (Harness, SimCore, SimCore) {
     (h, lns, client)
 }
 
-/// A ping each way on every session the client has up; true when each one arrived.
-fn traffic(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, seq: u16) -> bool {
-    let far: Ipv4Addr = "192.0.2.99".parse().unwrap();
-    up_sessions(client, h.now).iter().all(|(key, p)| {
-        let out = icmp_echo(p.local, far, seq);
-        let back = icmp_echo(far, p.local, seq);
-        (0..6).any(|_| {
-            let now = h.now;
-            client.input(
-                now,
-                Input::TunPacket {
-                    source: TunTarget::Session(*key),
-                    packet: &out,
-                    segment: false,
-                },
-            );
-            lns.input(
-                now,
-                Input::TunPacket {
-                    source: TunTarget::Shared,
-                    packet: &back,
-                    segment: false,
-                },
-            );
-            run_until(h, lns, client, Duration::from_secs(3), |l, c, _| {
-                l.tun_writes.iter().any(|(_, b)| *b == out)
-                    && c.tun_writes
-                        .iter()
-                        .any(|(t, b)| *t == TunTarget::Session(*key) && *b == back)
-            })
-        })
-    })
-}
-
 /// Control messages a node sent from wire index `from` on: (tunnel id in the header, Ns,
 /// message); and (session id, LCP code) of the LCP packets it sent.
 type Wire = (Vec<(u16, u16, ControlMessage)>, Vec<(u16, u8)>);
@@ -137,10 +102,6 @@ fn wire_since(node: &SimCore, from: usize) -> Wire {
         }
     }
     (control, lcp)
-}
-
-fn is_teardown(m: &ControlMessage) -> bool {
-    matches!(m, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))
 }
 
 /// The Suggested Control Sequence the peer's SCCRP carried, if it sent one.
@@ -212,7 +173,10 @@ fn recover_after_stale_restore(side: Side) {
     for seed in seeds(SEEDS) {
         let ctx = format!("seed {seed} {side:?} fails (replay: L2TP_SIM_SEED={seed})");
         let (mut h, mut lns, mut client) = up(seed, true, true);
-        assert!(traffic(&mut h, &mut lns, &mut client, 1), "{ctx}: traffic");
+        assert!(
+            ping_each_way(&mut h, &mut lns, &mut client, 1),
+            "{ctx}: traffic"
+        );
         let tid_l = lns.core.endpoint().tunnels().next().unwrap();
         assert!(tid_l.failover.recoverable, "{ctx}: both offered failover");
         let now = h.now;
@@ -313,7 +277,7 @@ fn recover_after_stale_restore(side: Side) {
             assert_eq!(failing.core.endpoint().tunnel_count(), 1, "{ctx}");
         }
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 2),
+            ping_each_way(&mut h, &mut lns, &mut client, 2),
             "{ctx}: traffic after"
         );
         run_until(
@@ -324,7 +288,7 @@ fn recover_after_stale_restore(side: Side) {
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 3),
+            ping_each_way(&mut h, &mut lns, &mut client, 3),
             "{ctx}: traffic later"
         );
 
@@ -558,7 +522,10 @@ fn a_session_the_peer_cleared_after_the_snapshot_is_cleared_by_the_fsr() {
                 .map(|s| (s.key, s.phase))
                 .collect::<Vec<_>>(),
         );
-        assert!(traffic(&mut h, &mut lns, &mut client, 7), "{ctx}: traffic");
+        assert!(
+            ping_each_way(&mut h, &mut lns, &mut client, 7),
+            "{ctx}: traffic"
+        );
     }
 }
 
@@ -699,7 +666,10 @@ fn a_call_whose_set_up_was_in_flight_in_the_stale_state_is_cleared_and_dialled_a
             |l, c, now| up_sessions(l, now).len() == 2 && up_sessions(c, now).len() == 2,
         );
         assert!(back, "{ctx}: not dialled again");
-        assert!(traffic(&mut h, &mut lns, &mut client, 9), "{ctx}: traffic");
+        assert!(
+            ping_each_way(&mut h, &mut lns, &mut client, 9),
+            "{ctx}: traffic"
+        );
         assert!(
             up_sessions(&client, h.now).iter().any(|(k, _)| *k == kept),
             "{ctx}: the call that was up all along went"

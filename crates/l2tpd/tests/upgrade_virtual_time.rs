@@ -6,15 +6,16 @@
 //! is refused with a typed error, leaving a clean core that still works.
 
 mod support;
-use support::sim::{client_core, icmp_echo, lns_core, run_until, up_sessions, SimCore};
+use support::sim::{
+    client_core, is_teardown, lns_core, ping_each_way, run_until, up_sessions, SimCore,
+};
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use l2tp_sim::{seeds, Harness, NetConfig, Network};
 use l2tp_wire::{ControlMessage, Packet};
 use l2tpd::core::snapshot::{SnapshotError, HEADER_LEN, MAGIC, VERSION};
-use l2tpd::core::{Input, TunTarget};
+use l2tpd::core::Input;
 
 const SEEDS: &[u64] = &[11, 12, 13, 14];
 
@@ -59,46 +60,6 @@ fn wire_since(node: &SimCore, from: usize) -> (Vec<(u16, ControlMessage)>, Vec<u
     (control, lcp)
 }
 
-fn is_teardown(m: &ControlMessage) -> bool {
-    matches!(m, ControlMessage::StopCcn(_) | ControlMessage::Cdn(_))
-}
-
-/// Sends a ping each way on every session and runs until each one arrived (a few tries:
-/// the network is lossy). True when every packet got through.
-fn traffic(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, seq: u16) -> bool {
-    let sessions = up_sessions(client, h.now);
-    let far: Ipv4Addr = "192.0.2.99".parse().unwrap();
-    sessions.iter().all(|(key, p)| {
-        let out = icmp_echo(p.local, far, seq);
-        let back = icmp_echo(far, p.local, seq);
-        (0..6).any(|_| {
-            let now = h.now;
-            client.input(
-                now,
-                Input::TunPacket {
-                    source: TunTarget::Session(*key),
-                    packet: &out,
-                    segment: false,
-                },
-            );
-            lns.input(
-                now,
-                Input::TunPacket {
-                    source: TunTarget::Shared,
-                    packet: &back,
-                    segment: false,
-                },
-            );
-            run_until(h, lns, client, Duration::from_secs(3), |l, c, _| {
-                l.tun_writes.iter().any(|(_, b)| *b == out)
-                    && c.tun_writes
-                        .iter()
-                        .any(|(t, b)| *t == TunTarget::Session(*key) && *b == back)
-            })
-        })
-    })
-}
-
 /// Which side is replaced.
 #[derive(Clone, Copy, Debug)]
 enum Side {
@@ -137,7 +98,7 @@ fn carry_on_after_restore(side: Side) {
         let ctx = format!("seed {seed} {side:?} (replay: L2TP_SIM_SEED={seed})");
         let (mut h, mut lns, mut client) = up(seed, 2, NetConfig::lossy(0.05));
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 1),
+            ping_each_way(&mut h, &mut lns, &mut client, 1),
             "{ctx}: no traffic before"
         );
         // Some life: echoes, a HELLO or two.
@@ -149,7 +110,7 @@ fn carry_on_after_restore(side: Side) {
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 2),
+            ping_each_way(&mut h, &mut lns, &mut client, 2),
             "{ctx}: no traffic before"
         );
         let keys_lns = up_sessions(&lns, h.now);
@@ -168,7 +129,7 @@ fn carry_on_after_restore(side: Side) {
 
         // Data flows at once, and keeps flowing across echoes and HELLOs.
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 3),
+            ping_each_way(&mut h, &mut lns, &mut client, 3),
             "{ctx}: no traffic after"
         );
         run_until(
@@ -179,7 +140,7 @@ fn carry_on_after_restore(side: Side) {
             |_, _, _| false,
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 4),
+            ping_each_way(&mut h, &mut lns, &mut client, 4),
             "{ctx}: no traffic later"
         );
 
@@ -237,7 +198,7 @@ fn carry_on_after_restore(side: Side) {
             "{ctx}: the call was not cleared through the restored tunnel"
         );
         assert!(
-            traffic(&mut h, &mut lns, &mut client, 5),
+            ping_each_way(&mut h, &mut lns, &mut client, 5),
             "{ctx}: no traffic at the end"
         );
         assert_eq!(lns.core.endpoint().tunnel_count(), 1, "{ctx}");

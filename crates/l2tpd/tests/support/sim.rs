@@ -506,3 +506,48 @@ pub fn run_until(
     }
     done(lns, client, h.now)
 }
+
+/// A ping each way on every session the client has up, a few tries each (the network may be
+/// lossy): true when there is a session and every ping got through.
+pub fn ping_each_way(h: &mut Harness, lns: &mut SimCore, client: &mut SimCore, seq: u16) -> bool {
+    let sessions = up_sessions(client, h.now);
+    let far: Ipv4Addr = "192.0.2.99".parse().unwrap();
+    !sessions.is_empty()
+        && sessions.iter().all(|(key, p)| {
+            let out = icmp_echo(p.local, far, seq);
+            let back = icmp_echo(far, p.local, seq);
+            (0..6).any(|_| {
+                let now = h.now;
+                client.input(
+                    now,
+                    Input::TunPacket {
+                        source: TunTarget::Session(*key),
+                        packet: &out,
+                        segment: false,
+                    },
+                );
+                lns.input(
+                    now,
+                    Input::TunPacket {
+                        source: TunTarget::Shared,
+                        packet: &back,
+                        segment: false,
+                    },
+                );
+                run_until(h, lns, client, Duration::from_secs(3), |l, c, _| {
+                    l.tun_writes.iter().any(|(_, b)| *b == out)
+                        && c.tun_writes
+                            .iter()
+                            .any(|(t, b)| *t == TunTarget::Session(*key) && *b == back)
+                })
+            })
+        })
+}
+
+/// A control message that ends a tunnel or a session.
+pub fn is_teardown(m: &l2tp_wire::ControlMessage) -> bool {
+    matches!(
+        m,
+        l2tp_wire::ControlMessage::StopCcn(_) | l2tp_wire::ControlMessage::Cdn(_)
+    )
+}
