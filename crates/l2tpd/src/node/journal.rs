@@ -125,8 +125,13 @@ impl Node {
             };
         }
         if let Err(e) = r {
-            tracing::error!(node = %self.name, "state journal: {e}; crash recovery is off from now on");
-            self.journal = None;
+            // What is on disk now lags behind the sessions: a restart on it would bring
+            // back tunnels and sessions that have ended since. Without a journal a restart
+            // starts clean, which is what crash recovery being off means.
+            tracing::error!(node = %self.name, "state journal: {e}; crash recovery is off from now on (the journal is removed)");
+            if let Some(j) = self.journal.take() {
+                j.remove();
+            }
         }
     }
 }
