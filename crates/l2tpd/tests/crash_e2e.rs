@@ -15,8 +15,8 @@
 
 mod support;
 use support::lns_lab::{
-    life_events, metrics, ping_replies, privileged, session_links, session_set, unix_now, Lab,
-    L2TPD,
+    life_events, metrics, ping_replies, privileged, session_link_indexes, session_links,
+    session_set, unix_now, Lab, L2TPD,
 };
 use support::{ok, request, sessions, wait_for};
 
@@ -207,4 +207,72 @@ fn a_killed_lns_restarts_on_its_state_dir_and_no_peer_notices() {
         !lab.path("state").join("state.base").exists(),
         "the journal is removed on a clean stop"
     );
+}
+
+/// A journal that does not read after a `kill -9`: the restarted LNS says why, moves it
+/// aside and starts clean — and removes the interfaces the dead process left, which would
+/// otherwise keep routes to addresses its pool hands out again.
+#[test]
+fn a_corrupt_journal_after_a_kill_starts_clean_and_leaves_no_interface_behind() {
+    if !privileged("crash recovery e2e, corrupt journal") {
+        return;
+    }
+    let mut lab = Lab::new("j");
+    lab.state_dir = true;
+    lab.start_lns("lns");
+    let lns_sock = lab.path("lns.sock");
+    lab.start_client();
+    let client_sock = lab.path("client.sock");
+    wait_for(Duration::from_secs(30), "the client's session up", || {
+        client_sock.exists() && sessions(&client_sock).iter().any(|s| s.interface.is_some())
+    });
+    wait_for(
+        Duration::from_secs(10),
+        "the LNS's session interface",
+        || session_links(&lab.lns) == 1,
+    );
+    let left = session_link_indexes(&lab.lns);
+
+    let lns = lab.children.iter_mut().next().expect("the LNS");
+    lns.kill().expect("SIGKILL");
+    lns.wait().expect("reaped");
+    assert_eq!(
+        session_link_indexes(&lab.lns),
+        left,
+        "the interface outlived the process (persistent TUN)"
+    );
+    // One byte of the base's state flipped: its checksum no longer matches.
+    let base = lab.path("state").join("state.base");
+    let mut bytes = std::fs::read(&base).expect("the journal's base");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&base, &bytes).expect("corrupt the base");
+
+    lab.start_lns("lns2");
+    let log = lab.log("lns2");
+    assert!(log.contains("state journal unusable"), "{log}");
+    assert!(
+        lab.path("state").join("state.base.corrupt").exists(),
+        "the corrupt journal is moved aside"
+    );
+    wait_for(
+        Duration::from_secs(5),
+        "the dead process's interface removed",
+        || {
+            let now = session_link_indexes(&lab.lns);
+            left.iter().all(|i| !now.contains(i))
+        },
+    );
+    assert!(lab
+        .log("lns2")
+        .contains("removed 1 interfaces left by a process that died"));
+    match request(&lns_sock, Request::Stats) {
+        Response::Stats(st) => {
+            assert!(
+                st.upgrade.as_ref().is_none_or(|u| !u.recovery),
+                "nothing was recovered: {st:?}"
+            );
+        }
+        other => panic!("stats: {other:?}"),
+    }
 }

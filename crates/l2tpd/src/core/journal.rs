@@ -237,6 +237,15 @@ impl Core {
             .collect()
     }
 
+    /// The name (or kernel pattern such as `l2tp%d`) of the sessions' own interfaces, when
+    /// each session has one: what a killed process may have left behind.
+    pub fn session_interface_pattern(&self) -> Option<&str> {
+        match &self.ip_mode {
+            IpMode::PerSession { name, .. } => Some(name),
+            IpMode::App | IpMode::Shared { .. } => None,
+        }
+    }
+
     fn apply(&mut self, rec: Record, now: Instant) {
         match rec {
             Record::Tunnel(t, dp) => {

@@ -65,6 +65,14 @@ impl Node {
         if let Recovery::Recovered(_) = outcome {
             self.reattach_session_tuns();
         }
+        // What a killed process left that nothing brought back: its interfaces would keep
+        // routes to addresses the pool hands out again.
+        if let Some(pattern) = self.core.session_interface_pattern() {
+            let removed = self.tuns.remove_orphans(pattern);
+            if !removed.is_empty() {
+                tracing::warn!(node = %self.name, "removed {} interfaces left by a process that died, no session of which was recovered: {}", removed.len(), removed.join(" "));
+            }
+        }
         let base = self
             .core
             .journal_base(now)

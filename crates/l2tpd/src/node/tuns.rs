@@ -118,6 +118,30 @@ impl Tuns {
             .map_err(|e| format!("poll {name}: {e}"))
     }
 
+    /// Removes the persistent TUNs named after `pattern` (`l2tp%d`, or one name) that no
+    /// process holds: what a killed daemon left behind for sessions no journal brought back
+    /// (a journal refused as corrupt, a session's last record torn). A TUN that a live
+    /// process holds cannot be attached again (the kernel answers EBUSY) and is left alone,
+    /// as are the ones this node reattached. Returns the names removed.
+    pub fn remove_orphans(&self, pattern: &str) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !matches_pattern(&name, pattern) || !entry.path().join("tun_flags").exists() {
+                continue;
+            }
+            if let Ok(tun) = tunif::open_offloading(&name) {
+                if tun.set_persist(false).is_ok() {
+                    removed.push(name);
+                }
+            }
+        }
+        removed
+    }
+
     /// The TUN a poll token names, and which TUN that is for the core.
     pub fn by_token(&self, token: u64) -> Option<(&Tun, TunTarget)> {
         if token == tunif::TUN_TOKEN_BASE {
@@ -347,5 +371,33 @@ fn ok_if(exist_ok: bool, r: Result<(), NetconfError>) -> Result<(), String> {
         Err(e) if exist_ok && e.source.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e.to_string()),
         Ok(()) => Ok(()),
+    }
+}
+
+/// Whether `name` is one `pattern` makes: the pattern itself, or with `%d` a number there.
+fn matches_pattern(name: &str, pattern: &str) -> bool {
+    match pattern.split_once("%d") {
+        None => name == pattern,
+        Some((prefix, suffix)) => name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::matches_pattern;
+
+    #[test]
+    fn only_the_names_a_pattern_makes_match_it() {
+        assert!(matches_pattern("l2tp0", "l2tp%d"));
+        assert!(matches_pattern("l2tp123", "l2tp%d"));
+        assert!(!matches_pattern("l2tp", "l2tp%d"));
+        assert!(!matches_pattern("l2tp1a", "l2tp%d"));
+        assert!(!matches_pattern("xl2tp1", "l2tp%d"));
+        assert!(matches_pattern("sub7-v", "sub%d-v"));
+        assert!(matches_pattern("vpn", "vpn"));
+        assert!(!matches_pattern("vpn0", "vpn"));
     }
 }

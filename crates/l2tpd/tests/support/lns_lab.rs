@@ -270,6 +270,17 @@ pub fn session_links(ns: &str) -> usize {
         .count()
 }
 
+/// The interface indexes of the session interfaces (`l2tpN`) in namespace `ns` (an index
+/// is never reused while the namespace lives: a removed interface's index stays gone).
+pub fn session_link_indexes(ns: &str) -> Vec<u32> {
+    let o = sh(&["ip", "-n", ns, "-o", "link", "show"]);
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.split(": ").nth(1).is_some_and(|n| n.starts_with("l2tp")))
+        .filter_map(|l| l.split(':').next()?.trim().parse().ok())
+        .collect()
+}
+
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
