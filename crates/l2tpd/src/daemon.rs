@@ -172,7 +172,19 @@ fn run_from(
     if let (Some(user), Some(r), true, None) =
         (&cfg.daemon.user, &cfg.radius, radius_on, incoming.as_ref())
     {
-        give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
+        give_dir_to(
+            user,
+            cfg.daemon.group.as_deref(),
+            &r.spool_dir,
+            "radius.spool_dir",
+        )?;
+    }
+    // So does the crash journal (new bases are written beside it, and a clean stop
+    // removes it).
+    if let (Some(user), Some(dir), None) =
+        (&cfg.daemon.user, &cfg.daemon.state_dir, incoming.as_ref())
+    {
+        give_dir_to(user, cfg.daemon.group.as_deref(), dir, "daemon.state_dir")?;
     }
     if node.kernel_datapath() && cfg.daemon.user.is_some() {
         return Err(
@@ -374,9 +386,15 @@ fn upgrade_now(
     }
 }
 
-/// Hands the RADIUS spool directory and its records to the user the daemon becomes (it was
-/// created by root at start).
-fn give_spool_to(user: &str, group: Option<&str>, dir: &std::path::Path) -> Result<(), String> {
+/// Hands a directory the daemon writes in (the RADIUS spool, the crash journal) and its
+/// files to the user the daemon becomes (they were created by root at start). `what` names
+/// the setting in errors.
+fn give_dir_to(
+    user: &str,
+    group: Option<&str>,
+    dir: &std::path::Path,
+    what: &str,
+) -> Result<(), String> {
     use l2tp_io::privileges;
     let ids = privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
     let gid = match group {
@@ -385,11 +403,12 @@ fn give_spool_to(user: &str, group: Option<&str>, dir: &std::path::Path) -> Resu
     };
     let chown = |p: &std::path::Path| {
         std::os::unix::fs::chown(p, Some(ids.uid), Some(gid))
-            .map_err(|e| format!("radius.spool_dir {}: {e}", p.display()))
+            .map_err(|e| format!("{what} {}: {e}", p.display()))
     };
-    chown(dir)?;
-    for e in std::fs::read_dir(dir).map_err(|e| format!("radius.spool_dir: {e}"))? {
-        chown(&e.map_err(|e| format!("radius.spool_dir: {e}"))?.path())?;
+    // The files first: once the directory is the user's (mode 0700), root without
+    // CAP_DAC_OVERRIDE (the unit's bounding set) can no longer list it.
+    for e in std::fs::read_dir(dir).map_err(|e| format!("{what}: {e}"))? {
+        chown(&e.map_err(|e| format!("{what}: {e}"))?.path())?;
     }
-    Ok(())
+    chown(dir)
 }
