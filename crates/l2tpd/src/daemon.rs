@@ -62,9 +62,17 @@ fn run_from(
     // handed its state over (fresher than any journal).
     let recovered = match &cfg.daemon.state_dir {
         Some(dir) => {
-            let r = node
-                .attach_journal(dir, cfg.daemon.state_fsync, incoming.is_none())
-                .map_err(|e| format!("daemon.state_dir {}: {e}", dir.display()))?;
+            let replay = incoming.is_none();
+            let attach = |node: &mut Node| node.attach_journal(dir, cfg.daemon.state_fsync, replay);
+            // A journal an earlier process wrote after its switch to daemon.user is that
+            // user's: read and rewritten as that user (root here lacks CAP_DAC_OVERRIDE).
+            let r = match journal_owner(&cfg.daemon, dir, replay)? {
+                Some((uid, gid)) => {
+                    l2tp_io::privileges::with_fs_ids(uid, gid, || attach(&mut node))
+                }
+                None => attach(&mut node),
+            }
+            .map_err(|e| format!("daemon.state_dir {}: {e}", dir.display()))?;
             if let crate::node::Recovery::Recovered(r) = r {
                 println!(
                     "l2tpd {}: recovered {} tunnels and {} sessions from {}",
@@ -386,6 +394,32 @@ fn upgrade_now(
     }
 }
 
+/// The ids to act as on the state directory: `daemon.user`'s when a process of this one,
+/// still root, finds the directory that user's (a restart after a crash); none otherwise.
+fn journal_owner(
+    daemon: &crate::config::DaemonConfig,
+    dir: &std::path::Path,
+    replay: bool,
+) -> Result<Option<(u32, u32)>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(user), true) = (&daemon.user, replay) else {
+        return Ok(None);
+    };
+    if l2tp_io::privileges::effective_uid() != 0 {
+        return Ok(None);
+    }
+    let ids = l2tp_io::privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
+    let gid = match &daemon.group {
+        Some(g) => {
+            l2tp_io::privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?
+        }
+        None => ids.gid,
+    };
+    Ok(std::fs::metadata(dir)
+        .is_ok_and(|m| m.uid() == ids.uid && ids.uid != 0)
+        .then_some((ids.uid, gid)))
+}
+
 /// Hands a directory the daemon writes in (the RADIUS spool, the crash journal) and its
 /// files to the user the daemon becomes (they were created by root at start). `what` names
 /// the setting in errors.
@@ -405,6 +439,13 @@ fn give_dir_to(
         std::os::unix::fs::chown(p, Some(ids.uid), Some(gid))
             .map_err(|e| format!("{what} {}: {e}", p.display()))
     };
+    // Already the user's (a restart: the files were written as that user).
+    if std::fs::metadata(dir).is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == ids.uid && m.gid() == gid
+    }) {
+        return Ok(());
+    }
     // The files first: once the directory is the user's (mode 0700), root without
     // CAP_DAC_OVERRIDE (the unit's bounding set) can no longer list it.
     for e in std::fs::read_dir(dir).map_err(|e| format!("{what}: {e}"))? {

@@ -387,8 +387,10 @@ fn a_daemon_running_as_nobody_upgrades_and_its_new_process_still_creates_tuns() 
 }
 
 /// The crash journal stays the daemon's after the switch to nobody: it is written while
-/// sessions come and go, and a clean stop removes it (a journal left behind would bring
-/// back, at the next start, tunnels that had ended).
+/// sessions come and go; after a `kill -9` the daemon, started again as root under the
+/// unit's bounding set (no CAP_DAC_OVERRIDE), reads nobody's journal and resumes the
+/// session; and a clean stop removes the journal (one left behind would bring back, at the
+/// next start, tunnels that had ended).
 #[test]
 fn a_daemon_running_as_nobody_keeps_its_state_journal_and_removes_it_on_a_clean_stop() {
     if !privileged() {
@@ -421,32 +423,44 @@ fn a_daemon_running_as_nobody_keeps_its_state_journal_and_removes_it_on_a_clean_
         ),
     )
     .expect("config");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "setpriv", "--no-new-privs"])
-        .args([
-            "--bounding-set",
-            &unit_bounding_set(),
-            L2TPD,
-            "run",
-            "--config",
-        ])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start l2tpd");
-    let status_path = format!("/proc/{}/status", child.id());
-    support::wait_for(Duration::from_secs(10), "l2tpd running as nobody", || {
-        std::fs::read_to_string(&status_path).is_ok_and(|s| status_field(&s, "Uid")[0] == "65534")
-            || child.try_wait().ok().flatten().is_some()
-    });
-    let mut gen = subscriber(&ns.0, 3);
+    let start = |log: &str| {
+        let out = std::fs::File::create(dir.join(log)).expect("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "setpriv", "--no-new-privs"])
+            .args([
+                "--bounding-set",
+                &unit_bounding_set(),
+                L2TPD,
+                "run",
+                "--config",
+            ])
+            .arg(&config)
+            .stdout(out)
+            .spawn()
+            .expect("start l2tpd");
+        let status_path = format!("/proc/{}/status", child.id());
+        support::wait_for(Duration::from_secs(10), "l2tpd running as nobody", || {
+            std::fs::read_to_string(&status_path)
+                .is_ok_and(|s| status_field(&s, "Uid")[0] == "65534")
+                || !std::path::Path::new(&status_path).exists()
+        });
+        child
+    };
+    let mut first = start("first.log");
+    let mut gen = subscriber(&ns.0, 20);
     let up = sessions_up(&sock, "none", 1, || {
-        child.try_wait().ok().flatten().is_none()
+        first.try_wait().ok().flatten().is_none()
+    });
+    let journaled = std::fs::metadata(state.join("state.log")).map_or(0, |m| m.len());
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let mut second = start("second.log");
+    let second_log = std::fs::read_to_string(dir.join("second.log")).unwrap_or_default();
+    let resumed = sessions_up(&sock, "none", 1, || {
+        second.try_wait().ok().flatten().is_none()
     });
     support::stop(&mut gen);
-    let log = state.join("state.log");
-    let journaled = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-    support::stop(&mut child);
+    support::stop(&mut second);
     let left: Vec<_> = std::fs::read_dir(&state)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -456,6 +470,11 @@ fn a_daemon_running_as_nobody_keeps_its_state_journal_and_removes_it_on_a_clean_
         journaled > 16,
         "the session was journaled ({journaled} bytes)"
     );
+    assert!(
+        second_log.contains("recovered 1 tunnels and 1 sessions"),
+        "the restarted daemon did not recover nobody's journal: {second_log}"
+    );
+    assert!(resumed, "the session is not back after the restart");
     assert!(
         left.is_empty(),
         "a clean stop leaves no journal behind: {left:?}"
