@@ -477,8 +477,9 @@ fn sent(conv: &str, src: &str, what: &str) -> usize {
         .count()
 }
 
-/// Keepalives both ways for `secs` idle seconds (our HELLO every second and LCP Echo every
-/// second, from the `KEEPALIVE` config): the session must survive them.
+/// Keepalives both ways for `secs` idle seconds (our HELLO after a second without anything
+/// from the peer, LCP Echo every two seconds, from the `KEEPALIVE` config): the session must
+/// survive them.
 fn idle_with_keepalives(lab: &Lab, secs: u64) {
     let before = sessions(&lab.socket("client"));
     std::thread::sleep(Duration::from_secs(secs));
@@ -494,8 +495,12 @@ fn idle_with_keepalives(lab: &Lab, secs: u64) {
     );
 }
 
-/// Client config: HELLO after 1 s of silence, LCP Echo-Request every second.
-const KEEPALIVE: &str = "[tunnel]\nhello_interval = 1\n[ppp]\nlcp_echo_interval = 1\n";
+/// Client config: HELLO after 1 s of silence, LCP Echo-Request every 2 s and no line-quality
+/// probes (timed echoes every second by default). Data from the peer (the echo replies
+/// included) postpones HELLO (RFC 2661 §5.5), so echoes every second would race the HELLO
+/// interval and a HELLO might never be due.
+const KEEPALIVE: &str =
+    "[tunnel]\nhello_interval = 1\n[ppp]\nlcp_echo_interval = 2\nquality_interval = 0\n";
 
 const SCCRQ: u16 = 1;
 const SCCRP: u16 = 2;

@@ -32,6 +32,23 @@ use std::time::{Duration, Instant};
 use support::guest::{self, Guest};
 use support::{stop, wait_sessions_up, TempDir, L2TPD};
 
+/// Puts the l2tpd binary in the share as `name`, without its debug information: the test
+/// copies both binaries into the guest's memory (`/run`), where two debug builds with theirs
+/// (over 100 MB each) do not fit. `strip` is binutils' (the toolchain's linker needs it);
+/// without it the whole binary goes.
+fn put_l2tpd(g: &Guest, name: &str) {
+    let to = g.share().join(name);
+    let stripped = Command::new("strip")
+        .args(["--strip-debug", "-o"])
+        .arg(&to)
+        .arg(L2TPD)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        g.put(Path::new(L2TPD), name);
+    }
+}
+
 const LNS_TOML: &str = r#"role = "lns"
 [daemon]
 management_socket = "/run/l2tpd.sock"
@@ -246,8 +263,8 @@ fn the_kernel_datapath_lns_upgrades_hitlessly_in_a_real_kernel() {
         return; // said loudly by the gate (a failure under CI=true)
     };
     let dir = TempDir::new("kernel-upgrade");
-    g.put(Path::new(L2TPD), "l2tpd");
-    g.put(Path::new(L2TPD), "l2tpd-new");
+    put_l2tpd(&g, "l2tpd");
+    put_l2tpd(&g, "l2tpd-new");
     g.put(&l2tpctl, "l2tpctl");
     std::fs::write(g.share().join("lns.toml"), LNS_TOML).expect("config");
     std::fs::write(g.share().join("options.lac"), PPPD_LAC).expect("pppd options");
@@ -632,8 +649,8 @@ fn the_kernel_datapath_client_upgrades_hitlessly_in_a_real_kernel() {
         return; // said loudly by the gate (a failure under CI=true)
     };
     let dir = TempDir::new("kernel-upgrade-client");
-    g.put(Path::new(L2TPD), "l2tpd");
-    g.put(Path::new(L2TPD), "l2tpd-new");
+    put_l2tpd(&g, "l2tpd");
+    put_l2tpd(&g, "l2tpd-new");
     g.put(&l2tpctl, "l2tpctl");
     g.ok("mkdir -p /run/bin && cp /host/l2tpd /host/l2tpd-new /run/bin/");
     let lns_sock = dir.0.join("lns.sock");
