@@ -373,6 +373,87 @@ fn disconnect_requests_close_the_named_session_or_are_refused() {
     ));
 }
 
+/// The reply bytes the shell sends for `lns`'s latest DAE answer.
+fn last_reply(lns: &SimCore) -> Vec<u8> {
+    let (req, result) = lns.dae_answers.last().expect("an answer");
+    dae_server(None).respond(req, *result).bytes
+}
+
+/// A Disconnect-Request acknowledged by one process and retransmitted by the server to the
+/// next (its ACK was lost during a hitless upgrade) gets the same ACK and is not acted on
+/// again (RFC 3576 §2.3: a duplicate has the same source, Identifier and authenticator).
+#[test]
+fn a_disconnect_retransmitted_across_an_upgrade_gets_the_same_ack_and_no_second_action() {
+    let seed = seeds(&[73])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    let (_, p) = up_sessions(&lns, h.now)[0];
+    let disconnect = vec![Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, p.peer)];
+    let now = h.now;
+    dae(&mut lns, now, Code::DISCONNECT_REQUEST, disconnect.clone());
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    let ack = last_reply(&lns);
+    assert_eq!(Code(ack[0]), Code::DISCONNECT_ACK);
+
+    // The upgrade: a fresh core restored from the old one's snapshot.
+    let bytes = lns.core.snapshot(now).expect("snapshot");
+    let mut fresh = lns_core(seed ^ 0xdead, now).core;
+    fresh.restore(&bytes, now).expect("restore");
+    fresh.resume_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    fresh.set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    lns.core = fresh;
+
+    let later = now + Duration::from_secs(3);
+    dae(
+        &mut lns,
+        later,
+        Code::DISCONNECT_REQUEST,
+        disconnect.clone(),
+    );
+    assert_eq!(lns.dae_answers.len(), 2);
+    assert_eq!(lns.dae_answers[1].1, Ok(()), "the retransmission was NAKed");
+    assert_eq!(last_reply(&lns), ack, "not the same ACK");
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |_, _, _| false,
+    );
+    let stops = events(&lns)
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Stop(..)))
+        .count();
+    assert_eq!(stops, 1, "seed {seed}: {:?}", events(&lns));
+    assert!(up_sessions(&lns, h.now).is_empty() && up_sessions(&client, h.now).is_empty());
+
+    // Another request (other attributes, so another authenticator) is acted on afresh: the
+    // session is gone, so 503; and so is the same request once its window has passed.
+    let now = h.now;
+    dae(
+        &mut lns,
+        now,
+        Code::DISCONNECT_REQUEST,
+        vec![Attr::new(AttrType::USER_NAME, "alice")],
+    );
+    assert_eq!(
+        lns.dae_answers.last().unwrap().1,
+        Err(ErrorCause::SessionContextNotFound)
+    );
+    let expired = now + l2tpd::core::radius::DAE_DUPLICATE_WINDOW;
+    dae(&mut lns, expired, Code::DISCONNECT_REQUEST, disconnect);
+    assert_eq!(
+        lns.dae_answers.last().unwrap().1,
+        Err(ErrorCause::SessionContextNotFound)
+    );
+}
+
 /// An IPv4 packet of `len` octets (UDP, junk payload) from `src` to `dst`.
 fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> Vec<u8> {
     let mut p = vec![0u8; len];

@@ -7,8 +7,8 @@
 //! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
 //! The shell owns the RADIUS sockets; nothing here does I/O.
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
@@ -39,6 +39,26 @@ pub(crate) struct RadiusState {
     next_port: u32,
     /// Calling and Called Number of calls not yet up, by session.
     calls: HashMap<SessionKey, (Option<String>, Option<String>)>,
+    /// Dynamic authorization requests answered lately, oldest first: a retransmission is
+    /// answered the same without acting again.
+    answered: VecDeque<Answered>,
+}
+
+/// How long a dynamic authorization request's answer is kept for its retransmissions.
+pub const DAE_DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
+/// At most this many answers are kept (the oldest go first).
+const DAE_DUPLICATES_KEPT: usize = 1024;
+
+/// A dynamic authorization request answered: its source, Identifier, Request Authenticator
+/// and answer, kept until `until`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Answered {
+    from: SocketAddr,
+    id: u8,
+    authenticator: [u8; 16],
+    result: Result<(), ErrorCause>,
+    #[serde(with = "l2tp_snap::instant")]
+    until: Instant,
 }
 
 /// One session's RADIUS state.
@@ -306,6 +326,7 @@ impl Core {
             settings,
             next_port: 0,
             calls: HashMap::new(),
+            answered: VecDeque::new(),
         });
     }
 
@@ -675,6 +696,26 @@ impl Core {
     /// A Disconnect-Request or CoA-Request (RFC 5176): acted on, answered with
     /// [`Output::DaeAnswer`].
     pub(super) fn dae_request(&mut self, now: Instant, request: Box<DaeRequest>) {
+        // RFC 3576 §2.3: "The RADIUS client can detect a duplicate request if it has the
+        // same server source IP address and source UDP port and Identifier within a short
+        // span of time." A retransmission (its answer was lost) gets the first answer again
+        // and is not acted on twice: a second Disconnect would find no session and NAK.
+        let (from, id, authenticator) = request.duplicate_key();
+        if let Some(r) = self.radius.as_mut() {
+            while r.answered.front().is_some_and(|a| a.until <= now) {
+                r.answered.pop_front();
+            }
+            if let Some(a) = r
+                .answered
+                .iter()
+                .find(|a| a.from == from && a.id == id && a.authenticator == authenticator)
+            {
+                tracing::info!(node = %self.name, %from, id, "dynamic authorization request retransmitted: answered again");
+                let result = a.result;
+                self.out.push(Output::DaeAnswer { request, result });
+                return;
+            }
+        }
         let keys = self.dae_matches(&request.selector);
         let result = if keys.is_empty() || !matches!(self.role, RoleSettings::Lns(_)) {
             // RFC 5176 §3.5: 503 "Session Context Not Found".
@@ -698,6 +739,22 @@ impl Core {
                 DaeKind::Coa => self.coa(now, &keys, &request),
             }
         };
+        if let Some(r) = self.radius.as_mut() {
+            // The same Identifier and source with another authenticator is a new request
+            // (RFC 3576 §2.3: the Identifier changes with the attributes): it replaces the
+            // old answer.
+            r.answered.retain(|a| !(a.from == from && a.id == id));
+            if r.answered.len() >= DAE_DUPLICATES_KEPT {
+                r.answered.pop_front();
+            }
+            r.answered.push_back(Answered {
+                from,
+                id,
+                authenticator,
+                result,
+                until: now + DAE_DUPLICATE_WINDOW,
+            });
+        }
         self.out.push(Output::DaeAnswer { request, result });
     }
 
