@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
 use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause, Usage};
+use l2tp_radius::client::{Role, ServerCounters, ServerMark};
 use l2tp_radius::dae::{DaeKind, DaeRequest, ErrorCause, SessionSelector};
 use l2tp_radius::reply::{Authorization, FramedAddress};
 use l2tp_radius::request::{SessionInfo, TunnelInfo};
@@ -42,6 +43,21 @@ pub(crate) struct RadiusState {
     /// Dynamic authorization requests answered lately, oldest first: a retransmission is
     /// answered the same without acting again.
     answered: VecDeque<Answered>,
+    /// The RADIUS servers' failover state, handed from the shell to the snapshot (an
+    /// upgrade) and back to the next process's shell; empty otherwise.
+    servers: Vec<CarriedServer>,
+}
+
+/// [`ServerMark`] in the snapshot (times as offsets from the snapshot's).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CarriedServer {
+    addr: SocketAddr,
+    role: Role,
+    #[serde(with = "l2tp_snap::opt_instant")]
+    dead_until: Option<Instant>,
+    #[serde(with = "l2tp_snap::opt_instant")]
+    next_probe: Option<Instant>,
+    counters: ServerCounters,
 }
 
 /// How long a dynamic authorization request's answer is kept for its retransmissions.
@@ -327,6 +343,7 @@ impl Core {
             next_port: 0,
             calls: HashMap::new(),
             answered: VecDeque::new(),
+            servers: Vec::new(),
         });
     }
 
@@ -338,6 +355,41 @@ impl Core {
             Some(r) => r.settings.interim_interval = settings.interim_interval,
             None => self.enable_radius(settings),
         }
+    }
+
+    /// The RADIUS servers' failover state (the shell's client's), to go with the next
+    /// snapshot; an empty list clears it.
+    pub fn carry_radius_servers(&mut self, marks: &[ServerMark]) {
+        if let Some(r) = self.radius.as_mut() {
+            r.servers = marks
+                .iter()
+                .map(|m| CarriedServer {
+                    addr: m.addr,
+                    role: m.role,
+                    dead_until: m.dead_until,
+                    next_probe: m.next_probe,
+                    counters: m.counters,
+                })
+                .collect();
+        }
+    }
+
+    /// The RADIUS servers' failover state a restored snapshot carried, for the shell's
+    /// client (taken: the core keeps none).
+    pub fn take_radius_servers(&mut self) -> Vec<ServerMark> {
+        let Some(r) = self.radius.as_mut() else {
+            return Vec::new();
+        };
+        std::mem::take(&mut r.servers)
+            .into_iter()
+            .map(|c| ServerMark {
+                addr: c.addr,
+                role: c.role,
+                dead_until: c.dead_until,
+                next_probe: c.next_probe,
+                counters: c.counters,
+            })
+            .collect()
     }
 
     /// An incoming call's Calling and Called Number, kept until the call is up.
