@@ -108,11 +108,11 @@ fi
 
 echo "== the units let a relaying LAC open its PPPoE sockets"
 # CAP_NET_RAW in the bounding set and AF_PACKET among the address families, and nothing else
-# beyond what the daemon needs.
+# beyond what the daemon needs (CAP_CHOWN: the state directory and spool given to daemon.user).
 for unit in l2tpd.service l2tpd@.service; do
     caps=$(unit_line "$unit" CapabilityBoundingSet)
     fams=$(unit_line "$unit" RestrictAddressFamilies)
-    [ "$caps" = "CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_NET_RAW" ] ||
+    [ "$caps" = "CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_NET_RAW CAP_CHOWN" ] ||
         fail "$unit: CapabilityBoundingSet=$caps"
     [ "$fams" = "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET" ] ||
         fail "$unit: RestrictAddressFamilies=$fams"

@@ -181,6 +181,24 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Runs `f` with the calling thread's filesystem ids set to `uid`:`gid` (`setfsuid`,
+/// `setfsgid`), then puts the old ones back: root, under a bounding set without
+/// `CAP_DAC_OVERRIDE`, reading and writing the files of the user it is about to become (a
+/// state directory that user owns, left by an earlier process that had switched).
+pub fn with_fs_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> T {
+    // SAFETY: setfsgid and setfsuid take an id by value and return the previous one; they
+    // change only this thread's filesystem ids.
+    let (old_gid, old_uid) = unsafe { (libc::setfsgid(gid), libc::setfsuid(uid)) };
+    let r = f();
+    // SAFETY: as above, with the ids returned then (a change back to 0 re-enables the
+    // filesystem capabilities that are permitted).
+    unsafe {
+        libc::setfsuid(old_uid as libc::uid_t);
+        libc::setfsgid(old_gid as libc::gid_t);
+    }
+    r
+}
+
 /// Whether the process runs as `uid`:`gid` already (real, effective and saved ids): a process
 /// started by a daemon that switched to them (a hitless upgrade), which cannot switch again
 /// and need not.

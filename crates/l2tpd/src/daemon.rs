@@ -62,9 +62,17 @@ fn run_from(
     // handed its state over (fresher than any journal).
     let recovered = match &cfg.daemon.state_dir {
         Some(dir) => {
-            let r = node
-                .attach_journal(dir, cfg.daemon.state_fsync, incoming.is_none())
-                .map_err(|e| format!("daemon.state_dir {}: {e}", dir.display()))?;
+            let replay = incoming.is_none();
+            let attach = |node: &mut Node| node.attach_journal(dir, cfg.daemon.state_fsync, replay);
+            // A journal an earlier process wrote after its switch to daemon.user is that
+            // user's: read and rewritten as that user (root here lacks CAP_DAC_OVERRIDE).
+            let r = match journal_owner(&cfg.daemon, dir, replay)? {
+                Some((uid, gid)) => {
+                    l2tp_io::privileges::with_fs_ids(uid, gid, || attach(&mut node))
+                }
+                None => attach(&mut node),
+            }
+            .map_err(|e| format!("daemon.state_dir {}: {e}", dir.display()))?;
             if let crate::node::Recovery::Recovered(r) = r {
                 println!(
                     "l2tpd {}: recovered {} tunnels and {} sessions from {}",
@@ -172,7 +180,19 @@ fn run_from(
     if let (Some(user), Some(r), true, None) =
         (&cfg.daemon.user, &cfg.radius, radius_on, incoming.as_ref())
     {
-        give_spool_to(user, cfg.daemon.group.as_deref(), &r.spool_dir)?;
+        give_dir_to(
+            user,
+            cfg.daemon.group.as_deref(),
+            &r.spool_dir,
+            "radius.spool_dir",
+        )?;
+    }
+    // So does the crash journal (new bases are written beside it, and a clean stop
+    // removes it).
+    if let (Some(user), Some(dir), None) =
+        (&cfg.daemon.user, &cfg.daemon.state_dir, incoming.as_ref())
+    {
+        give_dir_to(user, cfg.daemon.group.as_deref(), dir, "daemon.state_dir")?;
     }
     if node.kernel_datapath() && cfg.daemon.user.is_some() {
         return Err(
@@ -374,9 +394,41 @@ fn upgrade_now(
     }
 }
 
-/// Hands the RADIUS spool directory and its records to the user the daemon becomes (it was
-/// created by root at start).
-fn give_spool_to(user: &str, group: Option<&str>, dir: &std::path::Path) -> Result<(), String> {
+/// The ids to act as on the state directory: `daemon.user`'s when a process of this one,
+/// still root, finds the directory that user's (a restart after a crash); none otherwise.
+fn journal_owner(
+    daemon: &crate::config::DaemonConfig,
+    dir: &std::path::Path,
+    replay: bool,
+) -> Result<Option<(u32, u32)>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(user), true) = (&daemon.user, replay) else {
+        return Ok(None);
+    };
+    if l2tp_io::privileges::effective_uid() != 0 {
+        return Ok(None);
+    }
+    let ids = l2tp_io::privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
+    let gid = match &daemon.group {
+        Some(g) => {
+            l2tp_io::privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?
+        }
+        None => ids.gid,
+    };
+    Ok(std::fs::metadata(dir)
+        .is_ok_and(|m| m.uid() == ids.uid && ids.uid != 0)
+        .then_some((ids.uid, gid)))
+}
+
+/// Hands a directory the daemon writes in (the RADIUS spool, the crash journal) and its
+/// files to the user the daemon becomes (they were created by root at start). `what` names
+/// the setting in errors.
+fn give_dir_to(
+    user: &str,
+    group: Option<&str>,
+    dir: &std::path::Path,
+    what: &str,
+) -> Result<(), String> {
     use l2tp_io::privileges;
     let ids = privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
     let gid = match group {
@@ -385,11 +437,19 @@ fn give_spool_to(user: &str, group: Option<&str>, dir: &std::path::Path) -> Resu
     };
     let chown = |p: &std::path::Path| {
         std::os::unix::fs::chown(p, Some(ids.uid), Some(gid))
-            .map_err(|e| format!("radius.spool_dir {}: {e}", p.display()))
+            .map_err(|e| format!("{what} {}: {e}", p.display()))
     };
-    chown(dir)?;
-    for e in std::fs::read_dir(dir).map_err(|e| format!("radius.spool_dir: {e}"))? {
-        chown(&e.map_err(|e| format!("radius.spool_dir: {e}"))?.path())?;
+    // Already the user's (a restart: the files were written as that user).
+    if std::fs::metadata(dir).is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == ids.uid && m.gid() == gid
+    }) {
+        return Ok(());
     }
-    Ok(())
+    // The files first: once the directory is the user's (mode 0700), root without
+    // CAP_DAC_OVERRIDE (the unit's bounding set) can no longer list it.
+    for e in std::fs::read_dir(dir).map_err(|e| format!("{what}: {e}"))? {
+        chown(&e.map_err(|e| format!("{what}: {e}"))?.path())?;
+    }
+    chown(dir)
 }

@@ -275,9 +275,10 @@ fn run_as_nobody(mode: &str, upgrade: bool) -> Seen {
     }
 }
 
-/// CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW (the LAC's PPPoE
-/// sockets): the unit's bounding set.
-const UNIT_BOUNDING_SET: u64 = (1 << 6) | (1 << 7) | (1 << 10) | (1 << 12) | (1 << 13);
+/// CAP_CHOWN (the state directory and RADIUS spool handed to daemon.user), CAP_SETGID,
+/// CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW (the LAC's PPPoE sockets): the
+/// unit's bounding set.
+const UNIT_BOUNDING_SET: u64 = (1 << 0) | (1 << 6) | (1 << 7) | (1 << 10) | (1 << 12) | (1 << 13);
 
 fn assert_nobody(status: &str) {
     assert_eq!(
@@ -382,5 +383,100 @@ fn a_daemon_running_as_nobody_upgrades_and_its_new_process_still_creates_tuns() 
     assert!(
         session_up,
         "the upgrade failed, the first session was lost, or a session opened after it got no TUN"
+    );
+}
+
+/// The crash journal stays the daemon's after the switch to nobody: it is written while
+/// sessions come and go; after a `kill -9` the daemon, started again as root under the
+/// unit's bounding set (no CAP_DAC_OVERRIDE), reads nobody's journal and resumes the
+/// session; and a clean stop removes the journal (one left behind would bring back, at the
+/// next start, tunnels that had ended).
+#[test]
+fn a_daemon_running_as_nobody_keeps_its_state_journal_and_removes_it_on_a_clean_stop() {
+    if !privileged() {
+        return;
+    }
+    let tag = format!("l2tpd-priv-{}-state", std::process::id());
+    let ns = Netns(tag.clone());
+    for args in [
+        vec!["netns", "add", &ns.0],
+        vec!["-n", &ns.0, "link", "set", "lo", "up"],
+    ] {
+        let ok = Command::new("ip").args(&args).status();
+        assert!(ok.is_ok_and(|s| s.success()), "ip {args:?}");
+    }
+    let dir = std::env::temp_dir().join(&tag);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sock = dir.join("lns.sock");
+    let state = dir.join("state");
+    let config = dir.join("lns.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "role = \"lns\"\n[daemon]\nmanagement_socket = \"{}\"\nuser = \"nobody\"\n\
+             state_dir = \"{}\"\n[lns]\n\
+             listen = [\"127.0.0.1:1701\"]\nipv4_pool = \"203.0.113.10-203.0.113.20\"\n\
+             local_ipv4 = \"198.51.100.1\"\ninterface_mode = \"none\"\n\
+             [[lns.users]]\nname = \"alice\"\npassword = \"alice-pw\"\n",
+            sock.display(),
+            state.display()
+        ),
+    )
+    .expect("config");
+    let start = |log: &str| {
+        let out = std::fs::File::create(dir.join(log)).expect("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.0, "setpriv", "--no-new-privs"])
+            .args([
+                "--bounding-set",
+                &unit_bounding_set(),
+                L2TPD,
+                "run",
+                "--config",
+            ])
+            .arg(&config)
+            .stdout(out)
+            .spawn()
+            .expect("start l2tpd");
+        let status_path = format!("/proc/{}/status", child.id());
+        support::wait_for(Duration::from_secs(10), "l2tpd running as nobody", || {
+            std::fs::read_to_string(&status_path)
+                .is_ok_and(|s| status_field(&s, "Uid")[0] == "65534")
+                || !std::path::Path::new(&status_path).exists()
+        });
+        child
+    };
+    let mut first = start("first.log");
+    let mut gen = subscriber(&ns.0, 20);
+    let up = sessions_up(&sock, "none", 1, || {
+        first.try_wait().ok().flatten().is_none()
+    });
+    let journaled = std::fs::metadata(state.join("state.log")).map_or(0, |m| m.len());
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let mut second = start("second.log");
+    let second_log = std::fs::read_to_string(dir.join("second.log")).unwrap_or_default();
+    let resumed = sessions_up(&sock, "none", 1, || {
+        second.try_wait().ok().flatten().is_none()
+    });
+    support::stop(&mut gen);
+    support::stop(&mut second);
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(up, "no session from the daemon running as nobody");
+    assert!(
+        journaled > 16,
+        "the session was journaled ({journaled} bytes)"
+    );
+    assert!(
+        second_log.contains("recovered 1 tunnels and 1 sessions"),
+        "the restarted daemon did not recover nobody's journal: {second_log}"
+    );
+    assert!(resumed, "the session is not back after the restart");
+    assert!(
+        left.is_empty(),
+        "a clean stop leaves no journal behind: {left:?}"
     );
 }
