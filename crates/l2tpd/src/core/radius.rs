@@ -4,7 +4,9 @@
 //! timeouts, interim interval, Class); accounting records (Start when IPCP or IPv6CP is up,
 //! Interim-Update, Stop with the datapath's counters and a terminate cause) queued as
 //! [`super::Output::Accounting`]; and dynamic authorization requests (RFC 5176 Disconnect
-//! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
+//! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`] (a
+//! retransmitted request gets its first answer again). The snapshot carries this state, and
+//! for an upgrade the shell's RADIUS servers' failover state too.
 //! The shell owns the RADIUS sockets; nothing here does I/O.
 
 use std::collections::{HashMap, VecDeque};
