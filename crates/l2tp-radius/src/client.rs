@@ -96,7 +96,7 @@ pub struct Transmit {
 }
 
 /// Authentication or accounting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// Access-Request.
     Auth,
@@ -141,7 +141,7 @@ pub enum ClientEvent {
 }
 
 /// Counters of one server (what an operator graphs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerCounters {
     /// Requests sent (first transmissions).
     pub requests: u64,
@@ -180,6 +180,22 @@ pub struct ClientCounters {
     pub unknown_source: u64,
     /// Requests refused because too many were outstanding.
     pub refused_outstanding: u64,
+}
+
+/// A server's failover state, what a new process (a hitless upgrade) needs to go on where
+/// this one stopped: whether it is dead and until when, when to probe it next, its counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerMark {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Authentication or accounting.
+    pub role: Role,
+    /// Dead until then (not chosen while another server is alive).
+    pub dead_until: Option<Instant>,
+    /// While dead: when to probe it next.
+    pub next_probe: Option<Instant>,
+    /// Its counters.
+    pub counters: ServerCounters,
 }
 
 struct Server {
@@ -328,6 +344,37 @@ impl<R: RngCore> Client<R> {
             .iter()
             .map(|s| (s.cfg.addr, s.role, s.counters))
             .collect()
+    }
+
+    /// Every server's failover state and counters, to carry to a new process.
+    pub fn server_marks(&self) -> Vec<ServerMark> {
+        self.servers
+            .iter()
+            .map(|s| ServerMark {
+                addr: s.cfg.addr,
+                role: s.role,
+                dead_until: s.dead_until,
+                next_probe: s.next_probe,
+                counters: s.counters,
+            })
+            .collect()
+    }
+
+    /// Takes over the failover state and counters a previous process had for its servers
+    /// ([`Client::server_marks`]): a server it had marked dead stays dead until its dead
+    /// time ends. Servers no longer configured are ignored; new ones start alive.
+    pub fn carry_server_marks(&mut self, marks: &[ServerMark]) {
+        for m in marks {
+            if let Some(s) = self
+                .servers
+                .iter_mut()
+                .find(|s| s.cfg.addr == m.addr && s.role == m.role)
+            {
+                s.dead_until = m.dead_until;
+                s.next_probe = m.next_probe;
+                s.counters = m.counters;
+            }
+        }
     }
 
     /// The client's own counters.

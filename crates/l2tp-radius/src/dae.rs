@@ -110,8 +110,16 @@ pub struct DaeRequest {
     proxy_state: Vec<Vec<u8>>,
 }
 
+impl DaeRequest {
+    /// What makes a retransmission of this request the same request: its source address
+    /// and port, Identifier and Request Authenticator (a hash over its attributes).
+    pub fn duplicate_key(&self) -> (SocketAddr, u8, [u8; 16]) {
+        (self.from, self.id, self.authenticator)
+    }
+}
+
 /// Error-Cause values (RFC 5176 §3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[allow(missing_docs)] // the names are the RFC's
 pub enum ErrorCause {
     UnsupportedAttribute = 401,

@@ -373,6 +373,87 @@ fn disconnect_requests_close_the_named_session_or_are_refused() {
     ));
 }
 
+/// The reply bytes the shell sends for `lns`'s latest DAE answer.
+fn last_reply(lns: &SimCore) -> Vec<u8> {
+    let (req, result) = lns.dae_answers.last().expect("an answer");
+    dae_server(None).respond(req, *result).bytes
+}
+
+/// A Disconnect-Request acknowledged by one process and retransmitted by the server to the
+/// next (its ACK was lost during a hitless upgrade) gets the same ACK and is not acted on
+/// again (RFC 3576 §2.3: a duplicate has the same source, Identifier and authenticator).
+#[test]
+fn a_disconnect_retransmitted_across_an_upgrade_gets_the_same_ack_and_no_second_action() {
+    let seed = seeds(&[73])[0];
+    let authz = Authorization {
+        address: Some(FramedAddress::FromPool),
+        ..Default::default()
+    };
+    let (mut h, mut lns, mut client) = radius_session(seed, authz);
+    let (_, p) = up_sessions(&lns, h.now)[0];
+    let disconnect = vec![Attr::ipv4(AttrType::FRAMED_IP_ADDRESS, p.peer)];
+    let now = h.now;
+    dae(&mut lns, now, Code::DISCONNECT_REQUEST, disconnect.clone());
+    assert_eq!(lns.dae_answers.last().unwrap().1, Ok(()));
+    let ack = last_reply(&lns);
+    assert_eq!(Code(ack[0]), Code::DISCONNECT_ACK);
+
+    // The upgrade: a fresh core restored from the old one's snapshot.
+    let bytes = lns.core.snapshot(now).expect("snapshot");
+    let mut fresh = lns_core(seed ^ 0xdead, now).core;
+    fresh.restore(&bytes, now).expect("restore");
+    fresh.resume_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    });
+    fresh.set_auth_backend(Box::new(l2tpd::core::aaa::Deferred));
+    lns.core = fresh;
+
+    let later = now + Duration::from_secs(3);
+    dae(
+        &mut lns,
+        later,
+        Code::DISCONNECT_REQUEST,
+        disconnect.clone(),
+    );
+    assert_eq!(lns.dae_answers.len(), 2);
+    assert_eq!(lns.dae_answers[1].1, Ok(()), "the retransmission was NAKed");
+    assert_eq!(last_reply(&lns), ack, "not the same ACK");
+    run_until(
+        &mut h,
+        &mut lns,
+        &mut client,
+        Duration::from_secs(30),
+        |_, _, _| false,
+    );
+    let stops = events(&lns)
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Stop(..)))
+        .count();
+    assert_eq!(stops, 1, "seed {seed}: {:?}", events(&lns));
+    assert!(up_sessions(&lns, h.now).is_empty() && up_sessions(&client, h.now).is_empty());
+
+    // Another request (other attributes, so another authenticator) is acted on afresh: the
+    // session is gone, so 503; and so is the same request once its window has passed.
+    let now = h.now;
+    dae(
+        &mut lns,
+        now,
+        Code::DISCONNECT_REQUEST,
+        vec![Attr::new(AttrType::USER_NAME, "alice")],
+    );
+    assert_eq!(
+        lns.dae_answers.last().unwrap().1,
+        Err(ErrorCause::SessionContextNotFound)
+    );
+    let expired = now + l2tpd::core::radius::DAE_DUPLICATE_WINDOW;
+    dae(&mut lns, expired, Code::DISCONNECT_REQUEST, disconnect);
+    assert_eq!(
+        lns.dae_answers.last().unwrap().1,
+        Err(ErrorCause::SessionContextNotFound)
+    );
+}
+
 /// An IPv4 packet of `len` octets (UDP, junk payload) from `src` to `dst`.
 fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> Vec<u8> {
     let mut p = vec![0u8; len];
@@ -1277,4 +1358,119 @@ fn a_coa_moves_the_delegated_prefix_its_route_and_what_dhcpv6_hands_out() {
         vec![],
         "seed {seed}: routes left behind"
     );
+}
+
+/// A RADIUS client with two authentication servers: `A` preferred, `B` the fallback;
+/// a server is dead after two unanswered transmissions, for 10 s (no probes).
+fn failover_client(seed: u64) -> l2tp_radius::client::Client<rand_chacha::ChaCha8Rng> {
+    use l2tp_radius::client::{Client, ClientConfig, ServerConfig};
+    use rand_chacha::rand_core::SeedableRng;
+    let server = |a: &str, priority| ServerConfig {
+        addr: a.parse().unwrap(),
+        secret: Secret::new("radius-secret"),
+        priority,
+    };
+    let mut cfg = ClientConfig::new(
+        vec![server(RADIUS_A, 1), server(RADIUS_B, 2)],
+        Vec::new(),
+        Default::default(),
+    );
+    cfg.timeout = Duration::from_secs(1);
+    cfg.tries_per_server = 2;
+    cfg.dead_time = Duration::from_secs(10);
+    cfg.probe_interval = None;
+    Client::new(cfg, rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+}
+
+const RADIUS_A: &str = "127.0.0.1:18120";
+const RADIUS_B: &str = "127.0.0.2:18120";
+
+fn pap_request() -> l2tp_radius::request::AccessRequest {
+    l2tp_radius::request::AccessRequest {
+        session: l2tp_radius::request::SessionInfo {
+            user_name: "alice".into(),
+            nas_port: 1,
+            acct_session_id: "5EED00000001".into(),
+            calling_station_id: None,
+            called_station_id: None,
+            tunnel: None,
+        },
+        credentials: ppp::Credentials::Pap {
+            password: b"pw".to_vec(),
+        },
+    }
+}
+
+/// Where `client` sends a new Access-Request at `now` (the request is then withdrawn).
+fn first_choice(
+    client: &mut l2tp_radius::client::Client<rand_chacha::ChaCha8Rng>,
+    now: Instant,
+) -> SocketAddr {
+    let id = client.authenticate(now, pap_request()).expect("room");
+    let to = client.poll_transmit().expect("sent").to;
+    while client.poll_transmit().is_some() {}
+    client.cancel(id);
+    to
+}
+
+/// A server the old process marked dead stays dead in the new one (a hitless upgrade) until
+/// its dead time ends: the new process does not try it once more first; its counters go on.
+#[test]
+fn a_server_marked_dead_stays_dead_across_an_upgrade_until_its_dead_time_ends() {
+    let a: SocketAddr = RADIUS_A.parse().unwrap();
+    let b: SocketAddr = RADIUS_B.parse().unwrap();
+    let t0 = Instant::now();
+    let mut old = failover_client(1);
+    // A does not answer: two transmissions, then it is dead and B is tried.
+    let id = old.authenticate(t0, pap_request()).expect("room");
+    let mut sent = Vec::new();
+    let mut now = t0;
+    for _ in 0..10 {
+        while let Some(t) = old.poll_transmit() {
+            sent.push(t.to);
+        }
+        if sent.contains(&b) {
+            break;
+        }
+        now = old.poll_timeout().expect("a retransmission due");
+        old.handle_timeout(now);
+    }
+    assert_eq!(sent, vec![a, a, b]);
+    let dead_at = now;
+    assert!(old.is_dead(a, now));
+    // The upgrade waits for no request to be left.
+    old.cancel(id);
+    let marks = old.server_marks();
+
+    let mut lns = lns_core(7, t0);
+    let settings = RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: None,
+    };
+    lns.core.enable_radius(settings.clone());
+    lns.core.carry_radius_servers(&marks);
+    let now = now + Duration::from_secs(1);
+    let bytes = lns.core.snapshot(now).expect("snapshot");
+    let mut fresh = lns_core(8, now).core;
+    fresh.restore(&bytes, now).expect("restore");
+    fresh.resume_radius(settings);
+    let mut new = failover_client(2);
+    new.carry_server_marks(&fresh.take_radius_servers());
+
+    assert_eq!(
+        first_choice(&mut new, now),
+        b,
+        "the new process tried the dead server again"
+    );
+    assert!(new.is_dead(a, now));
+    let counters = |c: &l2tp_radius::client::Client<_>| {
+        c.server_counters()
+            .into_iter()
+            .find(|(addr, _, _)| *addr == a)
+            .map(|(_, _, c)| (c.requests, c.retransmissions, c.timeouts, c.marked_dead))
+    };
+    assert_eq!(counters(&new), Some((1, 1, 1, 1)), "A's counters go on");
+    // Once its dead time has passed, A is preferred again.
+    let later = dead_at + Duration::from_secs(10);
+    assert_eq!(first_choice(&mut new, later), a);
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use l2tp_sim::{seeds, Harness, NetConfig, Network};
 use l2tp_wire::{ControlMessage, Packet};
+use l2tpd::core::radius::RadiusSettings;
 use l2tpd::core::snapshot::{SnapshotError, HEADER_LEN, MAGIC, VERSION};
 use l2tpd::core::Input;
 
@@ -413,16 +414,23 @@ fn stats_say_per_tunnel_what_was_resumed_and_what_was_lost() {
 /// change shape. postcard is positional, so a field added to, removed from or retyped in any
 /// carried type makes snapshots of the old build unreadable (or misread) by the new one; the
 /// header's version must then change. If this fails after such a change, bump
-/// `l2tpd::core::snapshot::VERSION` and put the new length here.
+/// `l2tpd::core::snapshot::VERSION` and put the new lengths here. The second length is the
+/// same life with the node's RADIUS state on (its settings, next NAS-Port, the dynamic
+/// authorization answers kept for retransmissions, the servers' failover state).
 #[test]
 fn the_snapshot_format_changes_only_with_its_version() {
-    const PINNED: (u32, usize) = (2, 1425);
-    let (h, lns, _) = up(41, 2, NetConfig::perfect(Duration::from_millis(5)));
+    const PINNED: (u32, usize, usize) = (4, 1425, 1438);
+    let (h, mut lns, _) = up(41, 2, NetConfig::perfect(Duration::from_millis(5)));
     let len = lns.core.snapshot(h.now).expect("snapshot").len();
+    lns.core.enable_radius(RadiusSettings {
+        session_id_prefix: "5EED".into(),
+        interim_interval: Some(Duration::from_secs(300)),
+    });
+    let with_radius = lns.core.snapshot(h.now).expect("snapshot").len();
     assert_eq!(
-        (VERSION, len),
+        (VERSION, len, with_radius),
         PINNED,
         "the snapshot of the same seeded life changed length: a carried type changed shape; \
-         bump snapshot::VERSION and pin the new length"
+         bump snapshot::VERSION and pin the new lengths"
     );
 }

@@ -4,15 +4,18 @@
 //! timeouts, interim interval, Class); accounting records (Start when IPCP or IPv6CP is up,
 //! Interim-Update, Stop with the datapath's counters and a terminate cause) queued as
 //! [`super::Output::Accounting`]; and dynamic authorization requests (RFC 5176 Disconnect
-//! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`].
+//! and CoA) matched against the sessions, answered with [`super::Output::DaeAnswer`] (a
+//! retransmitted request gets its first answer again). The snapshot carries this state, and
+//! for an upgrade the shell's RADIUS servers' failover state too.
 //! The shell owns the RADIUS sockets; nothing here does I/O.
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use l2tp_proto::data::{L2tpStats, SessionKey};
 use l2tp_radius::acct::{AcctRecord, SessionEvent, TerminateCause, Usage};
+use l2tp_radius::client::{Role, ServerCounters, ServerMark};
 use l2tp_radius::dae::{DaeKind, DaeRequest, ErrorCause, SessionSelector};
 use l2tp_radius::reply::{Authorization, FramedAddress};
 use l2tp_radius::request::{SessionInfo, TunnelInfo};
@@ -39,6 +42,41 @@ pub(crate) struct RadiusState {
     next_port: u32,
     /// Calling and Called Number of calls not yet up, by session.
     calls: HashMap<SessionKey, (Option<String>, Option<String>)>,
+    /// Dynamic authorization requests answered lately, oldest first: a retransmission is
+    /// answered the same without acting again.
+    answered: VecDeque<Answered>,
+    /// The RADIUS servers' failover state, handed from the shell to the snapshot (an
+    /// upgrade) and back to the next process's shell; empty otherwise.
+    servers: Vec<CarriedServer>,
+}
+
+/// [`ServerMark`] in the snapshot (times as offsets from the snapshot's).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CarriedServer {
+    addr: SocketAddr,
+    role: Role,
+    #[serde(with = "l2tp_snap::opt_instant")]
+    dead_until: Option<Instant>,
+    #[serde(with = "l2tp_snap::opt_instant")]
+    next_probe: Option<Instant>,
+    counters: ServerCounters,
+}
+
+/// How long a dynamic authorization request's answer is kept for its retransmissions.
+pub const DAE_DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
+/// At most this many answers are kept (the oldest go first).
+const DAE_DUPLICATES_KEPT: usize = 1024;
+
+/// A dynamic authorization request answered: its source, Identifier, Request Authenticator
+/// and answer, kept until `until`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Answered {
+    from: SocketAddr,
+    id: u8,
+    authenticator: [u8; 16],
+    result: Result<(), ErrorCause>,
+    #[serde(with = "l2tp_snap::instant")]
+    until: Instant,
 }
 
 /// One session's RADIUS state.
@@ -306,6 +344,8 @@ impl Core {
             settings,
             next_port: 0,
             calls: HashMap::new(),
+            answered: VecDeque::new(),
+            servers: Vec::new(),
         });
     }
 
@@ -317,6 +357,41 @@ impl Core {
             Some(r) => r.settings.interim_interval = settings.interim_interval,
             None => self.enable_radius(settings),
         }
+    }
+
+    /// The RADIUS servers' failover state (the shell's client's), to go with the next
+    /// snapshot; an empty list clears it.
+    pub fn carry_radius_servers(&mut self, marks: &[ServerMark]) {
+        if let Some(r) = self.radius.as_mut() {
+            r.servers = marks
+                .iter()
+                .map(|m| CarriedServer {
+                    addr: m.addr,
+                    role: m.role,
+                    dead_until: m.dead_until,
+                    next_probe: m.next_probe,
+                    counters: m.counters,
+                })
+                .collect();
+        }
+    }
+
+    /// The RADIUS servers' failover state a restored snapshot carried, for the shell's
+    /// client (taken: the core keeps none).
+    pub fn take_radius_servers(&mut self) -> Vec<ServerMark> {
+        let Some(r) = self.radius.as_mut() else {
+            return Vec::new();
+        };
+        std::mem::take(&mut r.servers)
+            .into_iter()
+            .map(|c| ServerMark {
+                addr: c.addr,
+                role: c.role,
+                dead_until: c.dead_until,
+                next_probe: c.next_probe,
+                counters: c.counters,
+            })
+            .collect()
     }
 
     /// An incoming call's Calling and Called Number, kept until the call is up.
@@ -675,6 +750,26 @@ impl Core {
     /// A Disconnect-Request or CoA-Request (RFC 5176): acted on, answered with
     /// [`Output::DaeAnswer`].
     pub(super) fn dae_request(&mut self, now: Instant, request: Box<DaeRequest>) {
+        // RFC 3576 §2.3: "The RADIUS client can detect a duplicate request if it has the
+        // same server source IP address and source UDP port and Identifier within a short
+        // span of time." A retransmission (its answer was lost) gets the first answer again
+        // and is not acted on twice: a second Disconnect would find no session and NAK.
+        let (from, id, authenticator) = request.duplicate_key();
+        if let Some(r) = self.radius.as_mut() {
+            while r.answered.front().is_some_and(|a| a.until <= now) {
+                r.answered.pop_front();
+            }
+            if let Some(a) = r
+                .answered
+                .iter()
+                .find(|a| a.from == from && a.id == id && a.authenticator == authenticator)
+            {
+                tracing::info!(node = %self.name, %from, id, "dynamic authorization request retransmitted: answered again");
+                let result = a.result;
+                self.out.push(Output::DaeAnswer { request, result });
+                return;
+            }
+        }
         let keys = self.dae_matches(&request.selector);
         let result = if keys.is_empty() || !matches!(self.role, RoleSettings::Lns(_)) {
             // RFC 5176 §3.5: 503 "Session Context Not Found".
@@ -698,6 +793,22 @@ impl Core {
                 DaeKind::Coa => self.coa(now, &keys, &request),
             }
         };
+        if let Some(r) = self.radius.as_mut() {
+            // The same Identifier and source with another authenticator is a new request
+            // (RFC 3576 §2.3: the Identifier changes with the attributes): it replaces the
+            // old answer.
+            r.answered.retain(|a| !(a.from == from && a.id == id));
+            if r.answered.len() >= DAE_DUPLICATES_KEPT {
+                r.answered.pop_front();
+            }
+            r.answered.push_back(Answered {
+                from,
+                id,
+                authenticator,
+                result,
+                until: now + DAE_DUPLICATE_WINDOW,
+            });
+        }
         self.out.push(Output::DaeAnswer { request, result });
     }
 

@@ -46,7 +46,7 @@ use crate::pool::Ipv6Pool;
 pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
 /// The snapshot format this binary writes and reads. Bump it whenever a carried type
 /// changes shape (the test `the_snapshot_format_changes_only_with_its_version` trips then).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 4;
 /// Header length.
 pub const HEADER_LEN: usize = 28;
 

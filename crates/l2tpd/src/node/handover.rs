@@ -196,7 +196,13 @@ impl Node {
         }
         self.flush();
         let now = Instant::now();
-        let snapshot = self.core.snapshot(now).map_err(|e| e.to_string())?;
+        // The RADIUS servers' alive/dead marks go with the snapshot (and only with it).
+        if let Some(r) = self.radius.as_ref() {
+            self.core.carry_radius_servers(&r.client().server_marks());
+        }
+        let snapshot = self.core.snapshot(now);
+        self.core.carry_radius_servers(&[]);
+        let snapshot = snapshot.map_err(|e| e.to_string())?;
         let mut fds = Vec::new();
         let sockets = self
             .sockets

@@ -336,6 +336,8 @@ impl Node {
         shell.register(&self.poller)?;
         if upgrade {
             self.core.resume_radius(settings);
+            // Servers the old process had marked dead stay dead until their dead time ends.
+            shell.carry_server_marks(&self.core.take_radius_servers());
         } else {
             self.core.enable_radius(settings);
         }

@@ -224,6 +224,11 @@ impl RadiusShell {
         &self.client
     }
 
+    /// Takes over the servers' failover state and counters of a previous process.
+    pub(super) fn carry_server_marks(&mut self, marks: &[l2tp_radius::client::ServerMark]) {
+        self.client.carry_server_marks(marks);
+    }
+
     /// Servers and counters, for `l2tpctl stats` and the metrics.
     pub fn stats(&self, now: Instant) -> l2tp_mgmt::RadiusStats {
         let servers = self
