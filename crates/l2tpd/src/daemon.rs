@@ -173,26 +173,18 @@ fn run_from(
     signal_hook::flag::register(signal_hook::consts::SIGUSR2, upgrade.clone())
         .map_err(|e| e.to_string())?;
 
-    // The accounting spool stays writable after the switch to daemon.user.
+    // The accounting spool and the crash journal stay writable after the switch to
+    // daemon.user (new bases are written beside the journal, a clean stop removes it).
+    // (The new process of an upgrade runs as that user already: the old one did it.)
     let radius_on = (cfg.role == Role::Lns && cfg.auth_source() == AuthSource::Radius)
         || (cfg.role == Role::Lac && cfg.lac.is_some() && cfg.radius.is_some());
-    // (The new process of an upgrade runs as that user already: the old one did it.)
-    if let (Some(user), Some(r), true, None) =
-        (&cfg.daemon.user, &cfg.radius, radius_on, incoming.as_ref())
-    {
-        give_dir_to(
-            user,
-            cfg.daemon.group.as_deref(),
-            &r.spool_dir,
-            "radius.spool_dir",
-        )?;
-    }
-    // So does the crash journal (new bases are written beside it, and a clean stop
-    // removes it).
-    if let (Some(user), Some(dir), None) =
-        (&cfg.daemon.user, &cfg.daemon.state_dir, incoming.as_ref())
-    {
-        give_dir_to(user, cfg.daemon.group.as_deref(), dir, "daemon.state_dir")?;
+    if let (Some(ids), None) = (crate::runas::target_ids(&cfg.daemon)?, incoming.as_ref()) {
+        if let (Some(r), true) = (&cfg.radius, radius_on) {
+            give_dir_to(ids, &r.spool_dir, "radius.spool_dir")?;
+        }
+        if let Some(dir) = &cfg.daemon.state_dir {
+            give_dir_to(ids, dir, "daemon.state_dir")?;
+        }
     }
     if node.kernel_datapath() && cfg.daemon.user.is_some() {
         return Err(
@@ -401,49 +393,29 @@ fn journal_owner(
     dir: &std::path::Path,
     replay: bool,
 ) -> Result<Option<(u32, u32)>, String> {
-    use std::os::unix::fs::MetadataExt;
-    let (Some(user), true) = (&daemon.user, replay) else {
-        return Ok(None);
-    };
-    if l2tp_io::privileges::effective_uid() != 0 {
+    if !replay || l2tp_io::privileges::effective_uid() != 0 {
         return Ok(None);
     }
-    let ids = l2tp_io::privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
-    let gid = match &daemon.group {
-        Some(g) => {
-            l2tp_io::privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?
-        }
-        None => ids.gid,
-    };
-    Ok(std::fs::metadata(dir)
-        .is_ok_and(|m| m.uid() == ids.uid && ids.uid != 0)
-        .then_some((ids.uid, gid)))
+    Ok(crate::runas::target_ids(daemon)?
+        .filter(|&(uid, _)| uid != 0 && owner(dir).is_some_and(|(u, _)| u == uid)))
+}
+
+/// The uid and gid owning `path`.
+fn owner(path: &std::path::Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()))
 }
 
 /// Hands a directory the daemon writes in (the RADIUS spool, the crash journal) and its
-/// files to the user the daemon becomes (they were created by root at start). `what` names
-/// the setting in errors.
-fn give_dir_to(
-    user: &str,
-    group: Option<&str>,
-    dir: &std::path::Path,
-    what: &str,
-) -> Result<(), String> {
-    use l2tp_io::privileges;
-    let ids = privileges::lookup_user(user).map_err(|e| format!("daemon.user: {e}"))?;
-    let gid = match group {
-        Some(g) => privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?,
-        None => ids.gid,
-    };
+/// files to `uid`:`gid`, the user the daemon becomes (they were created by root at start).
+/// `what` names the setting in errors.
+fn give_dir_to((uid, gid): (u32, u32), dir: &std::path::Path, what: &str) -> Result<(), String> {
     let chown = |p: &std::path::Path| {
-        std::os::unix::fs::chown(p, Some(ids.uid), Some(gid))
+        std::os::unix::fs::chown(p, Some(uid), Some(gid))
             .map_err(|e| format!("{what} {}: {e}", p.display()))
     };
     // Already the user's (a restart: the files were written as that user).
-    if std::fs::metadata(dir).is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid() == ids.uid && m.gid() == gid
-    }) {
+    if owner(dir) == Some((uid, gid)) {
         return Ok(());
     }
     // The files first: once the directory is the user's (mode 0700), root without

@@ -23,14 +23,9 @@ pub struct Switched {
     pub kept: Vec<&'static str>,
 }
 
-/// Switches to `daemon.user` (if set). `net_admin`: the daemon still needs CAP_NET_ADMIN;
-/// `opens_tuns`: it opens `/dev/net/tun` for every new session, so the user must be able to
-/// (mode 0666, the usual one): checked now rather than at the first subscriber.
-pub fn apply(
-    daemon: &DaemonConfig,
-    net_admin: bool,
-    opens_tuns: bool,
-) -> Result<Option<Switched>, String> {
+/// The uid and gid `daemon.user` / `daemon.group` name (the user's primary group without
+/// `daemon.group`); none without `daemon.user`.
+pub fn target_ids(daemon: &DaemonConfig) -> Result<Option<(u32, u32)>, String> {
     let Some(user) = &daemon.user else {
         return Ok(None);
     };
@@ -39,6 +34,21 @@ pub fn apply(
         Some(g) => privileges::lookup_group(g).map_err(|e| format!("daemon.group: {e}"))?,
         None => ids.gid,
     };
+    Ok(Some((ids.uid, gid)))
+}
+
+/// Switches to `daemon.user` (if set). `net_admin`: the daemon still needs CAP_NET_ADMIN;
+/// `opens_tuns`: it opens `/dev/net/tun` for every new session, so the user must be able to
+/// (mode 0666, the usual one): checked now rather than at the first subscriber.
+pub fn apply(
+    daemon: &DaemonConfig,
+    net_admin: bool,
+    opens_tuns: bool,
+) -> Result<Option<Switched>, String> {
+    let (Some(user), Some((uid, gid))) = (&daemon.user, target_ids(daemon)?) else {
+        return Ok(None);
+    };
+    let ids = privileges::Ids { uid, gid };
     let keep: &[Capability] = if net_admin { &[CAP_NET_ADMIN] } else { &[] };
     if privileges::running_as(ids.uid, gid) {
         // Started as that user already: the new process of a hitless upgrade, which the old
