@@ -581,6 +581,10 @@ pub struct UpgradeStats {
     /// not a hand-over: the counts above are then recovered / lost.
     #[serde(default)]
     pub recovery: bool,
+    /// Crash recoveries the daemon's state went through since it last started afresh
+    /// (carried across upgrades like `upgrades`: it never goes down).
+    #[serde(default)]
+    pub recoveries: u64,
 }
 
 /// One tunnel a hitless upgrade carried over.

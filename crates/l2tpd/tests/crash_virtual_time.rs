@@ -310,6 +310,19 @@ fn recover(stale: bool) {
         assert!(u.recovery, "{ctx}");
         assert_eq!((u.tunnels_resumed, u.tunnels_lost), (1, 0), "{ctx}");
         assert_eq!(u.tunnels[0].outcome, "recovered", "{ctx}");
+        assert_eq!((u.recoveries, u.upgrades), (1, 0), "{ctx}");
+        // An upgrade after the recovery: the recoveries counted go on with the state (a
+        // counter never goes down), the upgrade is counted on top.
+        let snap = lns.core.snapshot(h.now).expect("snapshot");
+        let mut upgraded = lns_core_from(lns_cfg(seed ^ 0xf00d, stale), h.now);
+        upgraded.core.restore(&snap, h.now).expect("restore");
+        let u = upgraded
+            .core
+            .daemon_stats(h.now)
+            .upgrade
+            .expect("upgrade stats");
+        assert!(!u.recovery, "{ctx}");
+        assert_eq!((u.recoveries, u.upgrades), (1, 1), "{ctx}");
     }
 }
 

@@ -601,7 +601,7 @@ fn a_restored_lac_core_carries_on_relaying_the_subscriber() {
     let len = lac.core.snapshot(h.now).expect("snapshot").len();
     assert_eq!(
         (l2tpd::core::snapshot::VERSION, len),
-        (4, 706),
+        (5, 707),
         "pin the new length"
     );
     let now = h.now;

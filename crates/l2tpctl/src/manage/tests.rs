@@ -785,6 +785,7 @@ fn stats_say_what_an_upgrade_carried_over_and_upgrade_reports_the_new_pid() {
                     },
                 ],
                 recovery: false,
+                recoveries: 0,
             })),
             ..Default::default()
         })

@@ -46,7 +46,7 @@ use crate::pool::Ipv6Pool;
 pub const MAGIC: [u8; 8] = *b"L2TPSNAP";
 /// The snapshot format this binary writes and reads. Bump it whenever a carried type
 /// changes shape (the test `the_snapshot_format_changes_only_with_its_version` trips then).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Header length.
 pub const HEADER_LEN: usize = 28;
 
@@ -128,6 +128,7 @@ struct StateRef<'a> {
     pool: Option<&'a Ipv4Leases>,
     ipv6_pool: Option<&'a Ipv6Pool>,
     upgrades: u64,
+    recoveries: u64,
     lac: Option<lac::LacStateRef<'a>>,
 }
 
@@ -154,6 +155,7 @@ struct State {
     pool: Option<Ipv4Leases>,
     ipv6_pool: Option<Ipv6Pool>,
     upgrades: u64,
+    recoveries: u64,
     lac: Option<lac::LacState>,
 }
 
@@ -163,8 +165,10 @@ pub const WATCH: Duration = Duration::from_secs(60);
 /// What a restore carried over, watched for [`WATCH`]: per tunnel resumed or lost.
 #[derive(Debug)]
 pub(crate) struct Carried {
-    /// Restores this state went through (this one included).
+    /// Hand-overs this state went through (this one included).
     upgrades: u64,
+    /// Crash recoveries this state went through (this one included when `recovered`).
+    recoveries: u64,
     at: Instant,
     /// (tunnel, peer, sessions, lost).
     tunnels: Vec<(TunnelId, SocketAddr, u32, bool)>,
@@ -186,6 +190,7 @@ impl Carried {
     ) {
         self.recovered = true;
         self.upgrades = self.upgrades.saturating_sub(1);
+        self.recoveries += 1;
         self.tunnels = endpoint
             .tunnels()
             .map(|t| (t.tunnel, t.peer, t.sessions as u32, false))
@@ -287,6 +292,7 @@ impl Core {
             pool,
             ipv6_pool,
             upgrades: self.carried.as_ref().map_or(0, |c| c.upgrades),
+            recoveries: self.carried.as_ref().map_or(0, |c| c.recoveries),
             lac: self.lac.as_deref().map(|l| l.carried()),
         };
         let payload = l2tp_snap::with_clock(now, || postcard::to_allocvec(&state))
@@ -399,6 +405,7 @@ impl Core {
         }
         self.carried = Some(Box::new(Carried {
             upgrades: state.upgrades + 1,
+            recoveries: state.recoveries,
             at: now,
             tunnels,
             sessions: watched.len(),
@@ -467,6 +474,7 @@ impl Core {
                 })
                 .collect(),
             recovery: c.recovered,
+            recoveries: c.recoveries,
         })
     }
 }

@@ -395,9 +395,9 @@ fn upgrade(out: &mut String, u: Option<&l2tp_mgmt::UpgradeStats>) {
         out,
         "l2tpd_recoveries_total",
         "counter",
-        "Crash recoveries: 1 when this process restored its state from the state directory's journal.",
+        "Crash recoveries (the state directory's journal replayed after a restart) the daemon's state went through since it last started afresh.",
     );
-    sample(out, "l2tpd_recoveries_total", u64::from(u.recovery));
+    sample(out, "l2tpd_recoveries_total", u.recoveries);
     for (what, n, lost) in [
         ("tunnels", u.tunnels_resumed, u.tunnels_lost),
         ("sessions", u.sessions_resumed, u.sessions_lost),
@@ -734,6 +734,7 @@ mod tests {
             sessions_resumed: 50,
             sessions_lost: 4,
             recovery: true,
+            recoveries: 1,
             ..Default::default()
         }));
         let text = render(&snap);
